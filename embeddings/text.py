@@ -1,0 +1,162 @@
+"""Pure text helpers: embedding cache keys and match explanations."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+__all__ = ["content_hash", "highlight_phrases", "normalize_text", "STOP_WORDS"]
+
+_WS_RE = re.compile(r"\s+")
+# Words, keeping inner hyphens/apostrophes ("cross-company", "don't").
+_WORD_RE = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*", re.UNICODE)
+_MIN_PREFIX = 5  # shared prefix that counts as "same stem": leadership/leaders, Führungskräfte/Führung
+_MAX_SUFFIX = 2  # a short word also matches itself plus <= 2 letters: app/apps, team/teams
+_PHRASE_NEIGHBOURS = 2
+
+_EN_STOP = """
+a about above after again against all also am an and any are as at be because been before being below
+between both but by can could did do does doing down during each etc few for from further get got had has
+have having he her here hers herself him himself his how i if in into is it its itself just let me more
+most much my myself no nor not now of off on once only or other our ours ourselves out over own per same
+she should so some such than that the their theirs them themselves then there these they this those
+through to too under until up us very via was we well were what when where which while who whom why will
+with within without would you your yours yourself yourselves want wants like need needs help helps using
+use new way ways make one two lot lots really
+"""
+
+_DE_STOP = """
+aber alle allem allen aller alles als also am an ander andere anderen anderer anderes auch auf aus bei
+beim bin bis bist da damit dann das dass dein deine dem den denn der des dich die dies diese diesem diesen
+dieser dieses dir doch dort du durch ein eine einem einen einer eines er es etwas euch euer eure für gegen
+gewesen hab habe haben hat hatte hatten hier hin hinter ich ihm ihn ihnen ihr ihre ihrem ihren ihrer ihres
+im in ins ist jede jedem jeden jeder jedes jetzt kann kein keine keinem keinen keiner können könnte man
+manche mehr mein meine mich mir mit muss möchte nach nicht nichts noch nun nur ob oder ohne sehr sein
+seine seinem seinen seiner sich sie sind so solche soll sollte sondern über um und uns unser unsere unter
+vom von vor war waren was weil welche welchem welchen welcher wenn wer werde werden wie wieder will wir
+wird wo wollen würde zu zum zur zwischen bzw gerne lernen möchten
+"""
+
+#: Lowercased English and German words ignored when explaining a match.
+STOP_WORDS: frozenset[str] = frozenset((_EN_STOP + _DE_STOP).split())
+
+
+def normalize_text(text: str) -> str:
+    """NFC-normalise and collapse whitespace, so cosmetic edits keep one hash."""
+    return _WS_RE.sub(" ", unicodedata.normalize("NFC", text)).strip()
+
+
+def content_hash(text: str, config: str) -> str:
+    """sha256 hex of normalised ``text`` and the encoder ``config``.
+
+    Stored next to a cached embedding: a row is re-encoded only when its
+    text or the encoder changed.
+    """
+    payload = config.encode("utf-8") + b"\x00" + normalize_text(text).encode("utf-8")
+    return hashlib.sha256(payload).hexdigest()
+
+
+def _fold(word: str) -> str:
+    return unicodedata.normalize("NFC", word).casefold()
+
+
+def _is_stop(folded: str) -> bool:
+    return folded in STOP_WORDS or len(folded) < 2
+
+
+def _match_strength(word: str, term: str) -> int:
+    """2 = same word, 1 = same stem (see module constants), 0 = unrelated."""
+    if word == term:
+        return 2
+    short, long_ = sorted((word, term), key=len)
+    if len(short) >= 3 and long_.startswith(short) and len(long_) - len(short) <= _MAX_SUFFIX:
+        return 1
+    common = 0
+    for a, b in zip(word, term, strict=False):
+        if a != b:
+            break
+        common += 1
+    return 1 if common >= _MIN_PREFIX else 0
+
+
+def highlight_phrases(query: str, document: str, max_phrases: int = 3) -> list[str]:
+    """Short phrases of ``document`` that explain why it matched ``query``.
+
+    Lexical: a document word matches a query word when equal after
+    casefolding, or sharing a stem (prefix of >= 5 letters, or one word is the
+    other plus <= 2 letters). Stop words (English, German) never match. Each
+    match grows into a phrase with up to 2 neighbouring non-stop words of the
+    same clause, preferring neighbours that match too. Phrases keep the
+    document's casing and come best first: more distinct query words, then
+    more exact matches, then earlier in the document.
+    """
+    if max_phrases < 1:
+        return []
+    terms = []
+    for m in _WORD_RE.finditer(query):
+        folded = _fold(m.group())
+        if not _is_stop(folded) and folded not in terms:
+            terms.append(folded)
+    if not terms:
+        return []
+
+    tokens = [(m.start(), m.end(), _fold(m.group())) for m in _WORD_RE.finditer(document)]
+    if not tokens:
+        return []
+    # matches[i] = {query term index: strength} for document token i
+    matches: list[dict[int, int]] = []
+    for _, _, folded in tokens:
+        found: dict[int, int] = {}
+        if not _is_stop(folded):
+            for t, term in enumerate(terms):
+                strength = _match_strength(folded, term)
+                if strength:
+                    found[t] = strength
+        matches.append(found)
+
+    # Tokens i-1 and i are in one run when both are content words and only whitespace separates them.
+    def joined(i: int) -> bool:
+        gap = document[tokens[i - 1][1] : tokens[i][0]]
+        return gap.strip() == "" and not _is_stop(tokens[i - 1][2]) and not _is_stop(tokens[i][2])
+
+    candidates = []
+    for i, found in enumerate(matches):
+        if not found:
+            continue
+        lo = hi = i
+        for _ in range(_PHRASE_NEIGHBOURS):
+            left = lo - 1 if lo > 0 and joined(lo) else None
+            right = hi + 1 if hi + 1 < len(tokens) and joined(hi + 1) else None
+            # grow toward a matching neighbour first, else to the right (reads naturally)
+            if left is not None and matches[left] and not (right is not None and matches[right]):
+                lo = left
+            elif right is not None:
+                hi = right
+            elif left is not None:
+                lo = left
+            else:
+                break
+        covered: dict[int, int] = {}
+        for j in range(lo, hi + 1):
+            for t, strength in matches[j].items():
+                covered[t] = max(covered.get(t, 0), strength)
+        exact = sum(1 for s in covered.values() if s == 2)
+        candidates.append(((-len(covered), -exact, lo, hi), lo, hi))
+
+    chosen: list[tuple[int, int]] = []
+    seen: set[str] = set()
+    phrases = []
+    for _, lo, hi in sorted(candidates):
+        if any(lo <= c_hi and c_lo <= hi for c_lo, c_hi in chosen):
+            continue
+        text = _WS_RE.sub(" ", document[tokens[lo][0] : tokens[hi][1]])
+        key = text.casefold()
+        if key in seen:
+            continue
+        seen.add(key)
+        chosen.append((lo, hi))
+        phrases.append(text)
+        if len(phrases) == max_phrases:
+            break
+    return phrases

@@ -1,0 +1,132 @@
+"""Tandem: a cross-company reverse-mentoring marketplace."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, g, has_request_context, request
+from flask_babel import gettext
+from flask_login import current_user
+
+from . import config as config_module
+from .extensions import babel, csrf, db, limiter, login_manager, mail, migrate
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: settings from the environment, then anything the caller overrides."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder="static",
+    )
+    instance_path = Path(app.instance_path)
+    app.config.update(config_module.from_environment(instance_path))
+    if config:
+        app.config.update(config)
+    logging.basicConfig(level=logging.INFO)
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_cli(app)
+    register_errors(app)
+    register_request_hooks(app)
+    return app
+
+
+def select_locale() -> str | None:
+    """The user's own setting wins, then the session's choice, then the browser's Accept-Language."""
+    from flask import session
+
+    languages = ["en", "de"]
+    if not has_request_context():  # CLI commands and background work
+        return None
+    if getattr(g, "locale_override", None) in languages:
+        return g.locale_override
+    if current_user and current_user.is_authenticated and current_user.locale in languages:
+        return current_user.locale
+    if session.get("locale") in languages:
+        return session["locale"]
+    return request.accept_languages.best_match(languages) or "en"
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    # Batch mode lets Alembic alter SQLite tables (it copies them), and is a no-op on PostgreSQL.
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    mail.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    limiter.init_app(app)
+
+    from .services import accounts
+
+    login_manager.user_loader(accounts.load_user_from_session)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message_category = "info"
+    login_manager.localize_callback = gettext
+
+
+def register_blueprints(app: Flask) -> None:
+    from .admin.routes import bp as admin_bp
+    from .api import bp as api_bp
+    from .auth.routes import bp as auth_bp
+    from .cohorts.routes import bp as cohorts_bp
+    from .goals.routes import bp as goals_bp
+    from .main.routes import bp as main_bp
+    from .mentors.routes import bp as mentors_bp
+    from .search.routes import bp as search_bp
+    from .tandems.routes import bp as tandems_bp
+
+    for blueprint in (main_bp, auth_bp, mentors_bp, goals_bp, search_bp, tandems_bp, cohorts_bp, admin_bp):
+        app.register_blueprint(blueprint)
+    # The API authenticates with Bearer tokens only (no cookies), so CSRF does not apply to it.
+    csrf.exempt(api_bp)
+    app.register_blueprint(api_bp)
+
+
+def register_cli(app: Flask) -> None:
+    from .cli import register_commands
+
+    register_commands(app)
+
+
+def register_errors(app: Flask) -> None:
+    from .errors import register_error_handlers
+
+    register_error_handlers(app)
+
+
+def register_request_hooks(app: Flask) -> None:
+    from flask_babel import format_date, format_datetime
+
+    from .services.labels import tandem_status_label
+    from .services.notifications import unread_count
+
+    app.add_template_filter(format_date, "format_date")
+    app.add_template_filter(format_datetime, "format_datetime")
+    app.add_template_global(tandem_status_label, "tandem_status_label")
+
+    @app.context_processor
+    def inject_globals() -> dict[str, Any]:
+        from flask_babel import get_locale
+
+        count = unread_count(current_user) if current_user.is_authenticated else 0
+        return {"unread_notifications": count, "current_locale": str(get_locale())}
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "frame-ancestors 'none'; form-action 'self'; base-uri 'self'",
+        )
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response

@@ -1,0 +1,45 @@
+"""Forms of the community-manager area."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import SearchField, StringField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+
+class SearchForm(FlaskForm):
+    """A GET filter: nothing changes, so it carries no CSRF token."""
+
+    class Meta:
+        csrf = False
+
+    q = SearchField(_l("Search"), validators=[Optional(), Length(max=200)])
+    submit = SubmitField(_l("Search"))
+
+
+class VerifyCompanyForm(FlaskForm):
+    company = StringField(_l("Verified company"), validators=[DataRequired(), Length(max=200)])
+    submit = SubmitField(_l("Save verified company"))
+
+
+class CompanyNameForm(FlaskForm):
+    name = StringField(_l("Company name"), validators=[DataRequired(), Length(max=200)])
+    submit = SubmitField(_l("Rename"))
+
+
+class CompanyDomainsForm(FlaskForm):
+    domains = TextAreaField(_l("E-mail domains"), validators=[Optional(), Length(max=4000)])
+    submit = SubmitField(_l("Save domains"))
+
+
+class CompetitorForm(FlaskForm):
+    name = StringField(_l("Competitor"), validators=[DataRequired(), Length(max=200)])
+    submit = SubmitField(_l("Add competitor"))
+
+
+class TopicForm(FlaskForm):
+    name_en = StringField(_l("Name (English)"), validators=[DataRequired(), Length(max=120)])
+    name_de = StringField(_l("Name (German)"), validators=[DataRequired(), Length(max=120)])
+    synonyms = TextAreaField(_l("Synonyms"), validators=[Optional(), Length(max=4000)])
+    submit = SubmitField(_l("Save topic"))

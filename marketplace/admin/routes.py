@@ -1,0 +1,293 @@
+"""The community-manager area: people and their verified companies, companies, topics and the outbox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from wtforms import Field
+
+from ..extensions import db
+from ..forms import EmptyForm
+from ..models import Company, Topic, User
+from ..services import admin as admin_service
+from ..services import companies
+from .decorators import manager_required
+from .forms import CompanyDomainsForm, CompanyNameForm, CompetitorForm, SearchForm, TopicForm, VerifyCompanyForm
+
+bp = Blueprint("admin", __name__, url_prefix="/manage")
+
+
+def _page() -> int:
+    return max(request.args.get("page", 1, type=int) or 1, 1)
+
+
+def _refuse(field: Field, problem: admin_service.AdminError) -> None:
+    """Put a refused change's reason beside its field, and undo anything half-done."""
+    db.session.rollback()
+    field.errors = [*field.errors, str(problem)]
+
+
+@bp.get("/")
+@manager_required
+def index():
+    return render_template("admin/index.html", summary=admin_service.summary())
+
+
+# People ---------------------------------------------------------------------------------------
+
+
+@bp.get("/people")
+@manager_required
+def people():
+    search = SearchForm(request.args)
+    term = (search.q.data or "") if search.validate() else ""
+    pagination = admin_service.people(term, _page())
+    counts = admin_service.goal_counts([user.id for user in pagination.items])
+    return render_template("admin/people.html", search=search, term=term, pagination=pagination, goal_counts=counts)
+
+
+def _render_person(user: User, form: VerifyCompanyForm | None = None, status: int = 200):
+    if form is None:
+        current = user.verified_company or user.company
+        form = VerifyCompanyForm(data={"company": current.name if current else ""})
+    goals_count = admin_service.goal_counts([user.id]).get(user.id, 0)
+    return (
+        render_template("admin/person.html", person=user, form=form, goals_count=goals_count, clear_form=EmptyForm()),
+        status,
+    )
+
+
+@bp.get("/people/<int:user_id>")
+@manager_required
+def person(user_id: int):
+    return _render_person(db.get_or_404(User, user_id))
+
+
+@bp.post("/people/<int:user_id>/company")
+@manager_required
+def verify_company(user_id: int):
+    user = db.get_or_404(User, user_id)
+    form = VerifyCompanyForm()
+    if not form.validate_on_submit():
+        return _render_person(user, form, 400)
+    try:
+        company = admin_service.verify_company(user, form.company.data)
+    except admin_service.AdminError as problem:
+        _refuse(form.company, problem)
+        return _render_person(user, form, 400)
+    db.session.commit()
+    flash(_("%(person)s now works for %(company)s (verified).", person=user.name, company=company.name), "success")
+    return redirect(url_for("admin.person", user_id=user.id))
+
+
+@bp.post("/people/<int:user_id>/company/clear")
+@manager_required
+def clear_company(user_id: int):
+    user = db.get_or_404(User, user_id)
+    if EmptyForm().validate_on_submit():
+        admin_service.clear_verified_company(user)
+        db.session.commit()
+        flash(_("The verified company of %(person)s was removed.", person=user.name), "info")
+    return redirect(url_for("admin.person", user_id=user.id))
+
+
+# Companies ------------------------------------------------------------------------------------
+
+
+@bp.get("/companies")
+@manager_required
+def companies_list():
+    search = SearchForm(request.args)
+    term = (search.q.data or "") if search.validate() else ""
+    pagination, rows = admin_service.companies_page(term, _page())
+    return render_template("admin/companies.html", search=search, term=term, pagination=pagination, rows=rows)
+
+
+def _company_forms(company: Company, **bound: Any) -> dict[str, Any]:
+    """The company page's forms: the one just submitted (with its errors) and fresh ones for the rest."""
+    forms: dict[str, Any] = {
+        "rename_form": CompanyNameForm(prefix="rename", data={"name": company.name}),
+        "domains_form": CompanyDomainsForm(
+            prefix="domains", data={"domains": "\n".join(d.domain for d in company.domains)}
+        ),
+        "competitor_form": CompetitorForm(prefix="competitor", formdata=None),
+        "remove_form": EmptyForm(),
+    }
+    forms.update(bound)
+    return forms
+
+
+def _render_company(company: Company, status: int = 200, **bound: Any):
+    return (
+        render_template(
+            "admin/company.html",
+            company=company,
+            competitors=companies.all_competitors(company),
+            people=admin_service.people_at(company),
+            **_company_forms(company, **bound),
+        ),
+        status,
+    )
+
+
+@bp.get("/companies/<int:company_id>")
+@manager_required
+def company(company_id: int):
+    return _render_company(db.get_or_404(Company, company_id))
+
+
+@bp.post("/companies/<int:company_id>/name")
+@manager_required
+def rename_company(company_id: int):
+    company = db.get_or_404(Company, company_id)
+    form = CompanyNameForm(prefix="rename")
+    if not form.validate_on_submit():
+        return _render_company(company, 400, rename_form=form)
+    old_name = company.name
+    try:
+        admin_service.rename_company(company, form.name.data)
+    except admin_service.AdminError as problem:
+        _refuse(form.name, problem)
+        return _render_company(company, 400, rename_form=form)
+    db.session.commit()
+    flash(_("%(old)s is now called %(new)s.", old=old_name, new=company.name), "success")
+    return redirect(url_for("admin.company", company_id=company.id))
+
+
+@bp.post("/companies/<int:company_id>/domains")
+@manager_required
+def company_domains(company_id: int):
+    company = db.get_or_404(Company, company_id)
+    form = CompanyDomainsForm(prefix="domains")
+    if not form.validate_on_submit():
+        return _render_company(company, 400, domains_form=form)
+    try:
+        domains = admin_service.set_domains(company, form.domains.data or "")
+    except admin_service.AdminError as problem:
+        _refuse(form.domains, problem)
+        return _render_company(company, 400, domains_form=form)
+    db.session.commit()
+    if domains:
+        flash(
+            _("E-mail domains of %(company)s saved: %(domains)s.", company=company.name, domains=", ".join(domains)),
+            "success",
+        )
+    else:
+        flash(_("%(company)s has no e-mail domains now.", company=company.name), "info")
+    return redirect(url_for("admin.company", company_id=company.id))
+
+
+@bp.post("/companies/<int:company_id>/competitors")
+@manager_required
+def add_competitor(company_id: int):
+    company = db.get_or_404(Company, company_id)
+    form = CompetitorForm(prefix="competitor")
+    if not form.validate_on_submit():
+        return _render_company(company, 400, competitor_form=form)
+    try:
+        other = admin_service.add_competitor(company, form.name.data)
+    except admin_service.AdminError as problem:
+        _refuse(form.name, problem)
+        return _render_company(company, 400, competitor_form=form)
+    db.session.commit()
+    flash(
+        _("%(a)s and %(b)s are now competitors: they are never matched with each other.", a=company.name, b=other.name),
+        "success",
+    )
+    return redirect(url_for("admin.company", company_id=company.id))
+
+
+@bp.post("/companies/<int:company_id>/competitors/<int:other_id>/remove")
+@manager_required
+def remove_competitor(company_id: int, other_id: int):
+    company = db.get_or_404(Company, company_id)
+    other = db.get_or_404(Company, other_id)
+    if EmptyForm().validate_on_submit():
+        companies.unlink_competitors(company, other)
+        db.session.commit()
+        flash(_("%(a)s and %(b)s are no longer competitors.", a=company.name, b=other.name), "info")
+    return redirect(url_for("admin.company", company_id=company.id))
+
+
+# Topics ---------------------------------------------------------------------------------------
+
+
+@bp.get("/topics")
+@manager_required
+def topics():
+    return render_template(
+        "admin/topics.html",
+        taxonomy=admin_service.taxonomy(),
+        free_tags=admin_service.free_tags(),
+        promote_form=EmptyForm(),
+    )
+
+
+@bp.route("/topics/new", methods=["GET", "POST"])
+@manager_required
+def new_topic():
+    form = TopicForm()
+    if form.validate_on_submit():
+        try:
+            topic = admin_service.create_topic(form.name_en.data, form.name_de.data, form.synonyms.data or "")
+        except admin_service.AdminError as problem:
+            _refuse(form.name_en, problem)
+        else:
+            db.session.commit()
+            flash(_("Topic “%(name)s” added to the taxonomy.", name=topic.name_en), "success")
+            return redirect(url_for("admin.topics"))
+    status = 400 if form.errors else 200
+    return render_template("admin/topic_form.html", form=form, topic=None), status
+
+
+@bp.route("/topics/<int:topic_id>", methods=["GET", "POST"])
+@manager_required
+def edit_topic(topic_id: int):
+    topic = db.get_or_404(Topic, topic_id)
+    if request.method == "GET":
+        form = TopicForm(
+            data={"name_en": topic.name_en, "name_de": topic.name_de, "synonyms": "\n".join(topic.synonyms or [])}
+        )
+    else:
+        form = TopicForm()
+    if form.validate_on_submit():
+        try:
+            admin_service.update_topic(topic, form.name_en.data, form.name_de.data, form.synonyms.data or "")
+        except admin_service.AdminError as problem:
+            _refuse(form.name_en, problem)
+        else:
+            db.session.commit()
+            flash(_("Topic “%(name)s” saved.", name=topic.name_en), "success")
+            return redirect(url_for("admin.topics"))
+    status = 400 if form.errors else 200
+    return render_template("admin/topic_form.html", form=form, topic=topic), status
+
+
+@bp.post("/topics/<int:topic_id>/promote")
+@manager_required
+def promote_topic(topic_id: int):
+    topic = db.get_or_404(Topic, topic_id)
+    if EmptyForm().validate_on_submit():
+        admin_service.promote_topic(topic)
+        db.session.commit()
+        flash(
+            _("“%(name)s” is now part of the taxonomy. Add its German name and synonyms.", name=topic.name_en),
+            "success",
+        )
+        return redirect(url_for("admin.edit_topic", topic_id=topic.id))
+    return redirect(url_for("admin.topics"))
+
+
+# Outbox ---------------------------------------------------------------------------------------
+
+
+@bp.get("/outbox")
+@manager_required
+def outbox():
+    return render_template(
+        "admin/outbox.html",
+        pagination=admin_service.outbox(_page()),
+        mail_configured=bool(current_app.config.get("MAIL_SERVER")),
+    )

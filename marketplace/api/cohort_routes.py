@@ -1,0 +1,164 @@
+"""Cohort endpoints of the JSON API, on the same blueprint, authentication and error shape as the rest.
+
+Community managers only, except that a participant may list and read the cohorts they are in.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask import g
+from flask_babel import gettext as _
+
+from ..errors import ApiError
+from ..extensions import db
+from ..models import Cohort, Tandem
+from ..services import cohort_matching, cohort_review, cohorts, profiles, reports
+from .routes import _json_body, _person, bp
+
+
+def _require_manager() -> None:
+    if not g.api_user.is_manager:
+        raise ApiError(403, "forbidden", _("Only community managers may do this."))
+
+
+def _cohort_for_manager(cohort_id: int) -> Cohort:
+    _require_manager()
+    cohort = db.session.get(Cohort, cohort_id)
+    if cohort is None:
+        raise ApiError(404, "not_found", _("No such cohort."))
+    return cohort
+
+
+def _raise(problem: cohorts.CohortError) -> None:
+    db.session.rollback()
+    raise ApiError(problem.status, problem.code, problem.message, problem.fields) from None
+
+
+def cohort_json(cohort: Cohort, manager: bool) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": cohort.id,
+        "name": cohort.name,
+        "description": cohort.description,
+        "starts_on": cohort.starts_on.isoformat(),
+        "ends_on": cohort.ends_on.isoformat(),
+        "meeting_target": cohort.meeting_target,
+        "state": cohort.state,
+        "enrolment_open": cohort.enrolment_open,
+        "focus_topics": [t.slug for t in cohort.focus_topics],
+    }
+    if manager:
+        counts = cohorts.counts(cohort)
+        data["counts"] = {
+            "mentors": counts.mentors, "mentees": counts.mentees, "applied": counts.applied,
+            "waitlisted": counts.waitlisted, "rejected": counts.rejected, "drafts": counts.drafts,
+            "tandems": counts.published,
+        }
+    else:
+        data["my_participation"] = [
+            {"role": p.role, "status": p.status, "goal_id": p.goal_id}
+            for p in cohorts.participations(g.api_user, cohort)
+        ]
+    return data
+
+
+def draft_json(tandem: Tandem) -> dict[str, Any]:
+    return {
+        "id": tandem.id,
+        "mentor": _person(tandem.mentor_user),
+        "mentee": _person(tandem.mentee),
+        "mentor_profile_id": tandem.mentor_id,
+        "goal_id": tandem.goal_id,
+        "score": tandem.score,
+        "reasons": list(tandem.reasons or []),
+        "locked": tandem.locked,
+    }
+
+
+@bp.get("/cohorts")
+def list_cohorts():
+    manager = g.api_user.is_manager
+    found = cohorts.all_cohorts() if manager else cohorts.cohorts_of(g.api_user)
+    return {"cohorts": [cohort_json(c, manager) for c in found]}
+
+
+def _date(body: dict[str, Any], name: str, fields: dict[str, str]) -> date | None:
+    value = body.get(name)
+    if not isinstance(value, str):
+        fields[name] = _("Required, an ISO date such as 2027-03-01.")
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fields[name] = _("Not an ISO date such as 2027-03-01.")
+        return None
+
+
+@bp.post("/cohorts")
+def create_cohort():
+    _require_manager()
+    body = _json_body()
+    fields: dict[str, str] = {}
+    name = body.get("name")
+    if not isinstance(name, str):
+        fields["name"] = _("Required text.")
+    starts_on, ends_on = _date(body, "starts_on", fields), _date(body, "ends_on", fields)
+    target = body.get("meeting_target", cohorts.DEFAULT_TARGET)
+    if not isinstance(target, int) or isinstance(target, bool):
+        fields["meeting_target"] = _("A whole number.")
+    description = body.get("description", "")
+    if not isinstance(description, str):
+        fields["description"] = _("Text.")
+    topics = body.get("focus_topics", [])
+    if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
+        fields["focus_topics"] = _("A list of topic names or slugs.")
+    if fields:
+        raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."), fields)
+    try:
+        resolved = profiles.resolve_topics(topics) if topics else []
+    except profiles.ProfileError as problem:
+        raise ApiError(422, "invalid_fields", str(problem), {"focus_topics": str(problem)}) from None
+    try:
+        cohort = cohorts.create_cohort(name, starts_on, ends_on, target, description, resolved)
+    except cohorts.CohortError as problem:
+        _raise(problem)
+    return cohort_json(cohort, True), 201
+
+
+@bp.get("/cohorts/<int:cohort_id>")
+def get_cohort(cohort_id: int):
+    cohort = db.session.get(Cohort, cohort_id)
+    manager = g.api_user.is_manager
+    if cohort is None or not (manager or cohorts.is_participant(cohort, g.api_user)):
+        raise ApiError(404, "not_found", _("No such cohort."))
+    return cohort_json(cohort, manager)
+
+
+@bp.post("/cohorts/<int:cohort_id>/match")
+def match_cohort(cohort_id: int):
+    cohort = _cohort_for_manager(cohort_id)
+    try:
+        result = cohort_matching.run(cohort)
+    except cohorts.CohortError as problem:
+        _raise(problem)
+    return {
+        "tandems": [draft_json(t) for t in result.drafts],
+        "unmatched": [u.as_json() for u in result.unmatched],
+    }
+
+
+@bp.post("/cohorts/<int:cohort_id>/publish")
+def publish_cohort(cohort_id: int):
+    cohort = _cohort_for_manager(cohort_id)
+    try:
+        count = cohort_review.publish(cohort)
+    except cohorts.CohortError as problem:
+        _raise(problem)
+    return {"published": count}
+
+
+@bp.get("/cohorts/<int:cohort_id>/report")
+def cohort_report(cohort_id: int):
+    cohort = _cohort_for_manager(cohort_id)
+    return reports.report(cohort)

@@ -1,0 +1,251 @@
+"""JSON API: Bearer-token authentication, thin views over the services, one error shape."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from flask import Blueprint, g, request
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from ..errors import ApiError
+from ..extensions import db
+from ..models import Goal, MentorProfile, Tandem, User
+from ..services import accounts, matching, profiles, tandems
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+OPENAPI_FILE = Path(__file__).with_name("openapi.yaml")
+
+
+@lru_cache(maxsize=1)
+def openapi_document() -> dict[str, Any]:
+    return yaml.safe_load(OPENAPI_FILE.read_text(encoding="utf-8"))
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """The API description, public so tools can read it before they hold a token."""
+    return openapi_document()
+
+
+@bp.before_request
+def authenticate() -> None:
+    """Only a Bearer token counts here; cookies are ignored, so CSRF cannot reach the API."""
+    if request.endpoint == "api.openapi":
+        return
+    user = accounts.load_user_from_bearer_token(request)
+    if user is None:
+        raise ApiError(401, "unauthorized", _("Send a valid API token as 'Authorization: Bearer TOKEN'."))
+    g.api_user = user
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, "invalid_parameter", _("'%(name)s' must be a whole number.", name=name),
+                       {name: _("Not a whole number.")}) from None
+    if not low <= value <= high:
+        raise ApiError(400, "invalid_parameter", _("'%(name)s' must be between %(low)d and %(high)d.",
+                                                   name=name, low=low, high=high),
+                       {name: _("Out of range.")})
+    return value
+
+
+def _json_body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_json", _("The request body must be a JSON object."))
+    return body
+
+
+def _locale() -> str:
+    return str(get_locale() or "en")
+
+
+def _person(user: User | None, with_email: bool = False) -> dict[str, Any] | None:
+    if user is None:
+        return None
+    company = user.effective_company
+    data: dict[str, Any] = {"id": user.id, "name": user.name, "company": company.name if company else None}
+    if with_email:
+        data["email"] = user.email
+    return data
+
+
+def goal_json(goal: Goal) -> dict[str, Any]:
+    return {
+        "id": goal.id,
+        "title": goal.title,
+        "description": goal.description,
+        "status": goal.status,
+        "topics": [t.display_name(_locale()) for t in goal.topics],
+        "languages": goal.language_list,
+        "discoverable": goal.discoverable,
+        "excluded_companies": [c.name for c in goal.excluded_companies],
+        "owner": _person(goal.owner),
+    }
+
+
+def tandem_json(tandem: Tandem, viewer: User) -> dict[str, Any]:
+    contact = tandems.can_see_contact(tandem, viewer)
+    mentor = _person(tandem.mentor_user, with_email=contact)
+    if mentor is not None and tandem.mentor_id is not None:
+        mentor["profile_id"] = tandem.mentor_id
+    return {
+        "id": tandem.id,
+        "status": tandem.status,
+        "goal_id": tandem.goal_id,
+        "mentor": mentor,
+        "mentee": _person(tandem.mentee, with_email=contact),
+        "starts_on": tandem.starts_on.isoformat() if tandem.starts_on else None,
+        "ends_on": tandem.ends_on.isoformat() if tandem.ends_on else None,
+    }
+
+
+def _visible_goal(goal_id: int) -> Goal:
+    goal = db.session.get(Goal, goal_id)
+    if goal is None or not profiles.can_view_goal(g.api_user, goal):
+        raise ApiError(404, "not_found", _("No such goal."))
+    return goal
+
+
+@bp.get("/mentors/search")
+def search_mentors():
+    query = request.args.get("q", "")
+    k = _int_arg("k", 10, 1, matching.MAX_K)
+    language = request.args.get("language") or None
+    if language is not None and (len(language) != 2 or not language.isalpha()):
+        raise ApiError(400, "invalid_parameter", _("'language' must be a two-letter ISO code."),
+                       {"language": _("Use a code such as 'de' or 'en'.")})
+    meeting_format = request.args.get("format") or None
+    if meeting_format not in (None, "remote", "onsite"):
+        raise ApiError(400, "invalid_parameter", _("'format' must be 'remote' or 'onsite'."))
+    try:
+        results = matching.search_mentors(
+            query, g.api_user, k=k, language=language.lower() if language else None, meeting_format=meeting_format
+        )
+    except matching.MatchingError as problem:
+        raise ApiError(400, "invalid_query", str(problem), {"q": str(problem)}) from None
+    return {"query": query.strip(), "results": [m.as_json(_locale()) for m in results]}
+
+
+@bp.get("/mentors/<int:mentor_id>")
+def get_mentor(mentor_id: int):
+    profile = db.session.get(MentorProfile, mentor_id)
+    if profile is None:
+        raise ApiError(404, "not_found", _("No such mentor."))
+    company = profile.user.effective_company
+    return {
+        "id": profile.id,
+        "name": profile.user.name,
+        "company": company.name if company else None,
+        "headline": profile.headline,
+        "text": profile.teaching_text,
+        "topics": [t.display_name(_locale()) for t in profile.topics],
+        "languages": profile.language_list,
+        "capacity": profile.capacity,
+        "format": profile.meeting_format,
+        "city": profile.city,
+        "open": profile.is_open,
+    }
+
+
+@bp.get("/goals")
+def list_goals():
+    page = _int_arg("page", 1, 1, 1_000_000)
+    per_page = _int_arg("per_page", 50, 1, 200)
+    query = profiles.visible_goals_query(g.api_user)
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    goals = db.session.scalars(query.order_by(Goal.id).limit(per_page).offset((page - 1) * per_page)).all()
+    return {
+        "goals": [goal_json(goal) for goal in goals],
+        "page": page,
+        "per_page": per_page,
+        "total": total,
+        "next_page": page + 1 if page * per_page < total else None,
+    }
+
+
+@bp.get("/goals/<int:goal_id>")
+def get_goal(goal_id: int):
+    return goal_json(_visible_goal(goal_id))
+
+
+@bp.get("/goals/<int:goal_id>/suggestions")
+def goal_suggestions(goal_id: int):
+    goal = _visible_goal(goal_id)
+    k = _int_arg("k", 5, 1, matching.MAX_K)
+    results = matching.suggestions_for_goal(goal, k=k)
+    return {"goal_id": goal.id, "results": [m.as_json(_locale()) for m in results]}
+
+
+@bp.get("/tandems")
+def list_tandems():
+    return {"tandems": [tandem_json(t, g.api_user) for t in tandems.tandems_of(g.api_user)]}
+
+
+@bp.post("/tandems")
+def create_tandem():
+    body = _json_body()
+    fields = {}
+    for name in ("goal_id", "mentor_id"):
+        if not isinstance(body.get(name), int) or isinstance(body.get(name), bool):
+            fields[name] = _("Required, a whole number.")
+    message = body.get("message", "")
+    if not isinstance(message, str) or len(message) > 2000:
+        fields["message"] = _("Optional text of at most 2000 characters.")
+    if fields:
+        raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."), fields)
+    goal = _visible_goal(body["goal_id"])
+    profile = db.session.get(MentorProfile, body["mentor_id"])
+    if profile is None:
+        raise ApiError(404, "not_found", _("No such mentor."), {"mentor_id": _("Unknown mentor.")})
+    try:
+        tandem = tandems.request_tandem(goal, profile, g.api_user, message)
+    except tandems.TandemError as problem:
+        raise ApiError(problem.status, problem.code, problem.message) from None
+    return tandem_json(tandem, g.api_user), 201
+
+
+def _own_tandem(tandem_id: int) -> Tandem:
+    tandem = db.session.get(Tandem, tandem_id)
+    if tandem is None or not tandem.involves(g.api_user) or tandem.status == "draft":
+        raise ApiError(404, "not_found", _("No such tandem."))
+    return tandem
+
+
+@bp.get("/tandems/<int:tandem_id>")
+def get_tandem(tandem_id: int):
+    return tandem_json(_own_tandem(tandem_id), g.api_user)
+
+
+@bp.post("/tandems/<int:tandem_id>/<action>")
+def answer_tandem(tandem_id: int, action: str):
+    tandem = _own_tandem(tandem_id)
+    body = request.get_json(silent=True) or {}
+    text = body.get("message") or body.get("reason") or ""
+    if not isinstance(text, str):
+        raise ApiError(422, "invalid_fields", _("'message' must be text."), {"message": _("Must be text.")})
+    handlers = {
+        "accept": lambda: tandems.accept(tandem, g.api_user, text),
+        "decline": lambda: tandems.decline(tandem, g.api_user, text),
+        "withdraw": lambda: tandems.withdraw(tandem, g.api_user),
+        "end": lambda: tandems.end(tandem, g.api_user, text),
+    }
+    if action not in handlers:
+        raise ApiError(404, "not_found", _("Unknown action."))
+    try:
+        handlers[action]()
+    except tandems.TandemError as problem:
+        raise ApiError(problem.status, problem.code, problem.message) from None
+    return tandem_json(tandem, g.api_user)

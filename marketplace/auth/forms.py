@@ -1,0 +1,110 @@
+"""Forms for registration, login, passwords and the account page."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, Field, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, ValidationError
+
+from ..services import accounts
+
+# Language names stay in their own language so everyone finds theirs.
+LANGUAGE_CHOICES = [SelectChoice("en", "English", {"lang": "en"}), SelectChoice("de", "Deutsch", {"lang": "de"})]
+
+
+def strip_whitespace(value: str | None) -> str | None:
+    """Pasted addresses and names often carry stray spaces."""
+    return value.strip() if isinstance(value, str) else value
+
+
+def acceptable_password(form: FlaskForm, field: Field) -> None:
+    """The one password policy (services.accounts), shown beside the field."""
+    problem = accounts.password_problem(field.data or "")
+    if problem:
+        raise ValidationError(problem)
+
+
+def _email_field(label) -> EmailField:
+    return EmailField(
+        label,
+        validators=[DataRequired(), Email(message=_l("Enter a valid e-mail address.")), Length(max=254)],
+        filters=[strip_whitespace],
+        render_kw={"autocomplete": "email"},
+    )
+
+
+def _new_password_fields(label) -> tuple[PasswordField, PasswordField]:
+    password = PasswordField(
+        label,
+        validators=[DataRequired(), acceptable_password],
+        render_kw={"autocomplete": "new-password"},
+    )
+    confirm = PasswordField(
+        _l("Repeat the password"),
+        validators=[DataRequired(), EqualTo("password", message=_l("The two passwords do not match."))],
+        render_kw={"autocomplete": "new-password"},
+    )
+    return password, confirm
+
+
+class RegisterForm(FlaskForm):
+    name = StringField(
+        _l("Name"),
+        validators=[DataRequired(), Length(max=120)],
+        filters=[strip_whitespace],
+        render_kw={"autocomplete": "name"},
+    )
+    email = _email_field(_l("E-mail"))
+    company = StringField(
+        _l("Company"),
+        validators=[DataRequired(), Length(max=200)],
+        filters=[strip_whitespace],
+        render_kw={"autocomplete": "organization"},
+    )
+    password, confirm = _new_password_fields(_l("Password"))
+    language = SelectField(
+        _l("Preferred language"),
+        choices=[SelectChoice("", _l("No preference")), *LANGUAGE_CHOICES],
+        validators=[Optional()],
+        default="",
+    )
+
+
+class LoginForm(FlaskForm):
+    email = _email_field(_l("E-mail"))
+    password = PasswordField(
+        _l("Password"), validators=[DataRequired()], render_kw={"autocomplete": "current-password"}
+    )
+    remember = BooleanField(_l("Keep me logged in on this device"))
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = _email_field(_l("E-mail"))
+
+
+class SetPasswordForm(FlaskForm):
+    """Used by the reset link and the invitation link alike."""
+
+    password, confirm = _new_password_fields(_l("New password"))
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField(
+        _l("Current password"), validators=[DataRequired()], render_kw={"autocomplete": "current-password"}
+    )
+    password, confirm = _new_password_fields(_l("New password"))
+
+
+class SettingsForm(FlaskForm):
+    locale = SelectField(_l("Language"), choices=LANGUAGE_CHOICES)
+
+
+class ApiTokenForm(FlaskForm):
+    token_name = StringField(
+        _l("Token name"),
+        validators=[DataRequired(), Length(max=80)],
+        filters=[strip_whitespace],
+        description=_l("For example the tool that will use it."),
+    )

@@ -1,0 +1,277 @@
+"""Accounts on the web: register, log in and out, passwords (change, reset, invitation), API tokens."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db, limiter
+from ..forms import EmptyForm
+from ..main.routes import safe_next
+from ..models import User
+from ..services import accounts, emails
+from .forms import (
+    ApiTokenForm,
+    ChangePasswordForm,
+    ForgotPasswordForm,
+    LoginForm,
+    RegisterForm,
+    SetPasswordForm,
+    SettingsForm,
+)
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+# Only POSTs count: looking at the form is free, guessing passwords is not.
+LOGIN_LIMIT = "10 per minute; 50 per hour"
+REGISTER_LIMIT = "5 per minute"
+MAIL_LIMIT = "5 per minute; 20 per hour"
+
+
+def _remember_cookie_present() -> bool:
+    return current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
+
+
+def start_session(user: User, remember: bool = False) -> None:
+    """Log in on a fresh session, so a session id planted before login is worthless (fixation)."""
+    locale = session.get("locale")
+    session.clear()
+    if locale:
+        session["locale"] = locale  # the language choice is not a secret; keep it across login
+    login_user(user, remember=remember)
+    if not remember and _remember_cookie_present():
+        # Someone else's "keep me logged in" cookie on this device must not outlive this login.
+        session["_remember"] = "clear"
+
+
+def _no_store(response: Response) -> Response:
+    """Pages carrying secrets (a new token, a reset link's form) stay out of caches and history."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@limiter.limit(REGISTER_LIMIT, methods=["POST"])
+def register() -> ResponseReturnValue:
+    """Anyone may sign up; the e-mail domain can verify the company, which the matching rules rely on."""
+    if current_user.is_authenticated:
+        return redirect(url_for("main.dashboard"))
+    form = RegisterForm()
+    if request.method == "GET" and session.get("locale") in ("en", "de"):
+        form.language.data = session["locale"]
+    if form.validate_on_submit():
+        try:
+            user = accounts.create_user(
+                form.email.data,
+                form.name.data,
+                form.password.data,
+                company_name=form.company.data,
+                locale=form.language.data or None,
+            )
+            db.session.commit()
+        except accounts.AccountError as problem:
+            db.session.rollback()
+            getattr(form, problem.field or "email").errors.append(str(problem))
+        except IntegrityError:  # two sign-ups with one address at the same moment
+            db.session.rollback()
+            form.email.errors.append(_("An account with this e-mail address already exists."))
+        else:
+            start_session(user)
+            flash(_("Welcome to Tandem, %(name)s! Your account is ready.", name=user.first_name), "success")
+            # Coming from "register as mentor/executive" on the landing page: go straight to that step.
+            next_step = {"mentor": "mentors.edit_profile", "mentee": "goals.new"}.get(request.args.get("role", ""))
+            return redirect(url_for(next_step or "main.dashboard"))
+    return render_template("auth/register.html", form=form)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(LOGIN_LIMIT, methods=["POST"])
+def login() -> ResponseReturnValue:
+    """Password login; the limit above slows down guessing."""
+    target = safe_next(request.args.get("next"), url_for("main.dashboard"))
+    if current_user.is_authenticated:
+        return redirect(target)
+    form = LoginForm()
+    login_error = None
+    if form.validate_on_submit():
+        user = accounts.authenticate(form.email.data, form.password.data)
+        if user is not None:
+            start_session(user, remember=form.remember.data)
+            flash(_("You are logged in."), "success")
+            return redirect(target)
+        # One message for an unknown address and a wrong password alike.
+        login_error = _("The e-mail address or the password is not correct.")
+    return render_template("auth/login.html", form=form, login_error=login_error)
+
+
+@bp.post("/logout")
+def logout() -> ResponseReturnValue:
+    """POST with a CSRF token only, so another site cannot log people out."""
+    if EmptyForm().validate_on_submit():
+        locale = session.get("locale")
+        session.clear()
+        logout_user()  # after clear(): it marks the remember-me cookie for removal
+        if locale:
+            session["locale"] = locale
+        flash(_("You are logged out."), "info")
+    return redirect(url_for("main.index"))
+
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+@limiter.limit(MAIL_LIMIT, methods=["POST"])
+def forgot_password() -> ResponseReturnValue:
+    """Mail a one-time reset link to the address, if it has an account."""
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        user = accounts.find_user_by_email(form.email.data)
+        if user is not None:
+            emails.send_password_reset(user)
+            db.session.commit()
+        # The same answer either way, so this form does not reveal who has an account.
+        email = accounts.normalise_email(form.email.data)
+        message = _("If an account exists for %(email)s, we have sent it a link to choose a new password.", email=email)
+        flash(message, "info")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/forgot_password.html", form=form)
+
+
+def _invalid_link(purpose: str) -> Response:
+    """One clear page for unknown, used and expired links alike (it tells an attacker nothing)."""
+    page = render_template("auth/link_invalid.html", purpose=purpose)
+    return _no_store(current_app.make_response((page, 404)))
+
+
+def _set_password_by_link(secret: str, purpose: str, template: str) -> ResponseReturnValue:
+    """Reset and invitation links share one flow: a valid one-time token, a new password, logged in."""
+    token = accounts.find_one_time_token(secret, purpose)
+    if token is None:
+        return _invalid_link(purpose)
+    form = SetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.use_one_time_token(secret, purpose, form.password.data)
+        except accounts.AccountError as problem:
+            db.session.rollback()
+            form.password.errors.append(str(problem))
+        else:
+            if user is None:  # used up by a parallel request since the check above
+                return _invalid_link(purpose)
+            db.session.commit()
+            start_session(user)
+            if purpose == "invite":
+                flash(_("Welcome to Tandem, %(name)s! Your password is set.", name=user.first_name), "success")
+            else:
+                flash(_("Your password has been changed."), "success")
+            return redirect(url_for("main.dashboard"))
+    page = render_template(template, form=form, user=token.user)
+    return _no_store(current_app.make_response(page))
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+@limiter.limit(MAIL_LIMIT, methods=["POST"])
+def reset_password(token: str) -> ResponseReturnValue:
+    """The page behind the e-mailed reset link."""
+    return _set_password_by_link(token, "reset", "auth/reset_password.html")
+
+
+@bp.route("/invitation/<token>", methods=["GET", "POST"])
+@limiter.limit(MAIL_LIMIT, methods=["POST"])
+def accept_invitation(token: str) -> ResponseReturnValue:
+    """Imported people have no password yet; the invitation link lets them set one."""
+    return _set_password_by_link(token, "invite", "auth/invitation.html")
+
+
+def _account_page(new_token: str | None = None, **forms: FlaskForm) -> Response:
+    """The account page with any failed form kept (its errors beside the fields)."""
+    locale = current_user.locale or session.get("locale") or "en"
+    forms.setdefault("settings_form", SettingsForm(formdata=None, locale=locale))
+    forms.setdefault("password_form", ChangePasswordForm(formdata=None))
+    forms.setdefault("token_form", ApiTokenForm(formdata=None))
+    page = render_template(
+        "auth/account.html",
+        tokens=accounts.active_tokens(current_user),
+        new_token=new_token,
+        **forms,
+    )
+    return _no_store(current_app.make_response(page))
+
+
+@bp.get("/account")
+@login_required
+def account() -> ResponseReturnValue:
+    """Details, language, password and API tokens in one place."""
+    return _account_page()
+
+
+@bp.post("/account/settings")
+@login_required
+def update_settings() -> ResponseReturnValue:
+    """The language setting drives both the pages and the e-mails this person gets."""
+    form = SettingsForm()
+    if not form.validate_on_submit():
+        return _account_page(settings_form=form)
+    current_user.locale = form.locale.data
+    session["locale"] = form.locale.data
+    db.session.commit()
+    flash(_("Your settings are saved."), "success")
+    return redirect(url_for("auth.account"))
+
+
+@bp.post("/account/password")
+@login_required
+@limiter.limit(LOGIN_LIMIT)
+def change_password() -> ResponseReturnValue:
+    """Needs the current password, so an unattended open session cannot take the account over."""
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        if not accounts.check_password(current_user, form.current_password.data):
+            form.current_password.errors.append(_("This is not your current password."))
+        else:
+            user = current_user._get_current_object()
+            accounts.set_password(user, form.password.data)  # ends every other session
+            db.session.commit()
+            start_session(user, remember=_remember_cookie_present())
+            flash(_("Your password has been changed. Other devices have been logged out."), "success")
+            return redirect(url_for("auth.account"))
+    return _account_page(password_form=form)
+
+
+@bp.post("/account/tokens")
+@login_required
+def create_token() -> ResponseReturnValue:
+    """A token for the JSON API, shown once."""
+    form = ApiTokenForm()
+    if not form.validate_on_submit():
+        return _account_page(token_form=form)
+    secret = accounts.create_api_token(current_user, form.token_name.data)
+    db.session.commit()
+    # Shown on this response only: the database keeps just its hash, and a flash would put it in the cookie.
+    return _account_page(new_token=secret)
+
+
+@bp.post("/account/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int) -> ResponseReturnValue:
+    """Revoked tokens stop working at once; the row stays for the record."""
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    if not accounts.revoke_api_token(current_user, token_id):
+        abort(404)
+    db.session.commit()
+    flash(_("The token is revoked; programs using it can no longer sign in."), "success")
+    return redirect(url_for("auth.account"))

@@ -1,0 +1,123 @@
+"""`flask --app wsgi ...` commands: the contract other tools rely on (see DESIGN.md)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+from flask_migrate import stamp, upgrade
+from sqlalchemy import inspect
+from tqdm import tqdm
+
+from .extensions import db
+from .services import accounts, setup
+
+
+def register_commands(app: Flask) -> None:
+    users = AppGroup("users", help="Manage user accounts.")
+    tokens = AppGroup("tokens", help="Manage API tokens.")
+    participants = AppGroup("participants", help="Import participants.")
+    index = AppGroup("index", help="Maintain the vector index.")
+
+    @app.cli.command("init-db")
+    def init_db() -> None:
+        """Create or upgrade the schema and seed the topic taxonomy; safe to run twice."""
+        tables = set(inspect(db.engine).get_table_names())
+        if "user" in tables and "alembic_version" not in tables:
+            # Built by db.create_all() (tests, early installs): record it as current instead of re-creating.
+            stamp()
+        else:
+            upgrade()
+        setup.initialise_database()
+        click.echo("Database is ready.")
+
+    @app.cli.command("seed-demo")
+    def seed_demo() -> None:
+        """Load the demo data set (companies, mentors, goals, a cohort); idempotent."""
+        from .services import demo
+
+        summary = demo.seed_demo()
+        click.echo(
+            "Demo data: {companies} companies, {mentors} mentors, {goals} goals, cohort {cohort!r}.".format(**summary)
+        )
+        for role, email in demo.DEMO_LOGINS.items():
+            click.echo(f"  {role:<18} {email}  /  {demo.DEMO_PASSWORD}")
+
+    @users.command("create-manager")
+    @click.argument("email")
+    @click.option("--name", required=True)
+    @click.option("--password", required=True)
+    def create_manager(email: str, name: str, password: str) -> None:
+        """Create a community manager (or give an existing user the manager role)."""
+        user = accounts.find_user_by_email(email)
+        try:
+            if user is None:
+                user = accounts.create_user(email, name, password, is_manager=True)
+            else:
+                user.is_manager = True
+                accounts.set_password(user, password)
+        except accounts.AccountError as problem:
+            db.session.rollback()
+            raise click.ClickException(str(problem)) from None
+        db.session.commit()
+        click.echo(f"Community manager {user.email} is ready.")
+
+    @tokens.command("create")
+    @click.argument("email")
+    @click.option("--name", default="CLI token")
+    def create_token(email: str, name: str) -> None:
+        """Print a new API token for that user, nothing else."""
+        user = accounts.find_user_by_email(email)
+        if user is None:
+            raise click.ClickException(f"No user with e-mail {email}.")
+        token = accounts.create_api_token(user, name)
+        db.session.commit()
+        click.echo(token)
+
+    @participants.command("import")
+    @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--cohort", "cohort_name", default=None, help="Enrol everyone in this existing cohort.")
+    def import_participants(csv_file: Path, cohort_name: str | None) -> None:
+        """Import mentors and goals from CSV: every row or none."""
+        from .services import imports
+
+        bar = tqdm(total=0, unit="text", desc="Embedding", file=sys.stderr, disable=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        result = imports.import_participants_file(csv_file, cohort_name=cohort_name, progress=progress)
+        bar.close()
+        if not result.ok:
+            for problem in result.errors:
+                click.echo(f"row {problem.row}: {problem.message}", err=True)
+            raise SystemExit(1)
+        click.echo(result.summary())
+
+    @index.command("rebuild")
+    def rebuild_index() -> None:
+        """Embed missing or stale vectors, then rebuild and save the indexes."""
+        from .services import vectors
+
+        bars: dict[str, tqdm] = {}
+
+        def progress(kind: str, done: int, total: int) -> None:
+            bar = bars.setdefault(kind, tqdm(total=total, unit="text", desc=f"Embedding {kind}s", file=sys.stderr))
+            bar.n = done
+            bar.refresh()
+
+        counts = vectors.rebuild_all(progress=progress)
+        for bar in bars.values():
+            bar.close()
+        click.echo(
+            "Embedded {mentors_embedded} mentor profiles and {goals_embedded} goals; "
+            "index holds {mentors_indexed} mentors and {goals_indexed} goals.".format(**counts)
+        )
+
+    for group in (users, tokens, participants, index):
+        app.cli.add_command(group)

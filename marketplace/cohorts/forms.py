@@ -1,0 +1,111 @@
+"""Forms of the cohort pages: planning, enrolment, import, review, meetings and the survey."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField, FileRequired
+from wtforms import (
+    DateField,
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, NumberRange, Optional
+
+from ..mentors.forms import MultiCheckboxField
+from ..services import cohorts, meetings, surveys
+
+
+class CohortForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=cohorts.NAME_MAX)])
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=cohorts.DESCRIPTION_MAX)])
+    starts_on = DateField(_l("Start date"), validators=[InputRequired()])
+    ends_on = DateField(_l("End date"), validators=[InputRequired()])
+    meeting_target = IntegerField(
+        _l("Meeting target per tandem"), default=cohorts.DEFAULT_TARGET,
+        validators=[InputRequired(), NumberRange(cohorts.TARGET_MIN, cohorts.TARGET_MAX)],
+    )
+    focus_topics = MultiCheckboxField(_l("Focus topics"), choices=[], validators=[Optional()])
+    submit = SubmitField(_l("Save cohort"))
+
+
+class ApplyForm(FlaskForm):
+    role = RadioField(_l("I take part as"), validators=[InputRequired()],
+                      choices=[SelectChoice("mentor", _l("Mentor")), SelectChoice("mentee", _l("Mentee"))])
+    goal_id = SelectField(_l("The learning goal I bring (mentees)"), coerce=int, choices=[], validate_choice=False,
+                          validators=[Optional()])
+    submit = SubmitField(_l("Apply"))
+
+
+class DecisionForm(FlaskForm):
+    """The decision comes from the button pressed (name="decision"), so it is not a hidden field."""
+
+    decision = StringField(validators=[AnyOf(cohorts.DECISIONS)])
+
+
+class ImportForm(FlaskForm):
+    file = FileField(_l("Participants CSV file"),
+                     validators=[FileRequired(), FileAllowed(["csv", "txt"], _l("Please upload a .csv file."))])
+    submit = SubmitField(_l("Check the file"))
+
+
+class ConfirmImportForm(FlaskForm):
+    token = HiddenField(validators=[DataRequired(), Length(max=64)])
+    submit = SubmitField(_l("Import these participants"))
+
+
+class SwapForm(FlaskForm):
+    first = SelectField(_l("First pair"), coerce=int, choices=[], validators=[InputRequired()])
+    second = SelectField(_l("Second pair"), coerce=int, choices=[], validators=[InputRequired()])
+    submit = SubmitField(_l("Swap their mentors"))
+
+
+class AddPairForm(FlaskForm):
+    mentee = SelectField(_l("Mentee"), coerce=int, choices=[], validators=[InputRequired()])
+    mentor = SelectField(_l("Mentor"), coerce=int, choices=[], validators=[InputRequired()])
+    submit = SubmitField(_l("Add this pair"))
+
+
+class ProgressFilterForm(FlaskForm):
+    """A GET filter: nothing changes, so it carries no CSRF token."""
+
+    class Meta:
+        csrf = False
+
+    show = SelectField(_l("Show"), default="all", validators=[Optional()], choices=[
+        SelectChoice("all", _l("All tandems")), SelectChoice("behind", _l("Only tandems behind")),
+    ])
+    submit = SubmitField(_l("Filter"))
+
+
+class MeetingForm(FlaskForm):
+    kind = RadioField(_l("This meeting"), default="held", validators=[InputRequired()], choices=[
+        SelectChoice("held", _l("took place")), SelectChoice("planned", _l("is planned")),
+    ])
+    held_on = DateField(_l("Date"), validators=[InputRequired()])
+    minutes = IntegerField(_l("Length in minutes"), default=60,
+                           validators=[InputRequired(), NumberRange(meetings.MINUTES_MIN, meetings.MINUTES_MAX)])
+    topics_covered = TextAreaField(_l("Topics covered (your partner sees these)"),
+                                   validators=[Optional(), Length(max=meetings.TOPICS_MAX)])
+    private_note = TextAreaField(_l("Private note (only you ever see it)"),
+                                 validators=[Optional(), Length(max=meetings.NOTE_MAX)])
+    submit = SubmitField(_l("Save meeting"))
+
+
+class SurveyForm(FlaskForm):
+    satisfaction = RadioField(
+        _l("How satisfied are you with your tandem? (1 = not at all, 5 = very)"),
+        choices=[SelectChoice(i, str(i)) for i in range(1, 6)], coerce=int, validators=[InputRequired()],
+    )
+    recommend = RadioField(
+        _l("How likely are you to recommend Tandem to a colleague? (0 = not at all, 10 = certainly)"),
+        choices=[SelectChoice(i, str(i)) for i in range(0, 11)], coerce=int, validators=[InputRequired()],
+    )
+    improve = TextAreaField(_l("What should we improve?"), validators=[Optional(), Length(max=surveys.IMPROVE_MAX)])
+    submit = SubmitField(_l("Send my answers"))

@@ -1,0 +1,516 @@
+"""Cohort pages: planning, enrolment, CSV import, matching review, publishing, progress, report, survey.
+
+Views parse input, call a service and render; every rule lives in services/cohorts*.py.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from wtforms import Field
+from wtforms.fields.choices import SelectChoice
+
+from ..admin.decorators import manager_required
+from ..extensions import db
+from ..forms import EmptyForm
+from ..mentors.forms import topic_choices
+from ..models import Cohort, CohortParticipant
+from ..services import (
+    cohort_imports,
+    cohort_matching,
+    cohort_review,
+    cohorts,
+    meetings,
+    profiles,
+    reports,
+    surveys,
+)
+from ..services.cohorts import CohortError
+from .forms import (
+    AddPairForm,
+    ApplyForm,
+    CohortForm,
+    ConfirmImportForm,
+    DecisionForm,
+    ImportForm,
+    ProgressFilterForm,
+    SurveyForm,
+    SwapForm,
+)
+from .meetings import bp as meetings_bp
+
+bp = Blueprint("cohorts", __name__, url_prefix="/cohorts")
+bp.register_blueprint(meetings_bp)
+
+
+@bp.app_template_global()
+def cohort_state_label(state: str) -> str:
+    return str(cohorts.STATE_LABELS.get(state, state))
+
+
+@bp.app_template_global()
+def participant_status_label(status: str) -> str:
+    return str(cohorts.PARTICIPANT_STATUS_LABELS.get(status, status))
+
+
+@bp.app_template_global()
+def cohort_role_label(role: str) -> str:
+    return str(cohorts.ROLE_LABELS.get(role, role))
+
+
+def _cohort(cohort_id: int) -> Cohort:
+    return db.get_or_404(Cohort, cohort_id)
+
+
+def _visible_cohort(cohort_id: int) -> Cohort:
+    cohort = db.session.get(Cohort, cohort_id)
+    if cohort is None or not cohorts.can_view(cohort, current_user):
+        abort(404)
+    return cohort
+
+
+def _refused(problem: CohortError) -> None:
+    db.session.rollback()
+    flash(problem.message, "error")
+
+
+def _field_errors(form, problem: CohortError) -> None:
+    """A service's verdict beside the fields it names, or as a flash when it names none."""
+    db.session.rollback()
+    placed = False
+    for name, message in problem.fields.items():
+        field: Field | None = form._fields.get(name)
+        if field is not None:
+            field.errors = [*field.errors, message]
+            placed = True
+    if not placed:
+        flash(problem.message, "error")
+
+
+# --- list, plan, edit ----------------------------------------------------------------------------
+
+
+@bp.get("/")
+@login_required
+def index():
+    if current_user.is_manager:
+        rows = [(cohort, cohorts.counts(cohort)) for cohort in cohorts.all_cohorts()]
+        return render_template("cohorts/index.html", rows=rows, manager=True)
+    mine = cohorts.participations(current_user)
+    applied_ids = {p.cohort_id for p in mine}
+    return render_template(
+        "cohorts/index.html", manager=False, participations=mine,
+        open_cohorts=[c for c in cohorts.open_cohorts() if c.id not in applied_ids],
+        surveys=surveys.open_invitations(current_user),
+    )
+
+
+def _topics(slugs: list[str]):
+    return profiles.resolve_topics([s for s in slugs if s]) if slugs else []
+
+
+def _cohort_form(cohort: Cohort | None = None) -> CohortForm:
+    form = CohortForm(obj=cohort) if cohort is not None and request.method == "GET" else CohortForm()
+    form.focus_topics.choices = topic_choices()
+    if cohort is not None and request.method == "GET":
+        form.focus_topics.data = [t.slug for t in cohort.focus_topics]
+    return form
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@manager_required
+def new():
+    form = _cohort_form()
+    if form.validate_on_submit():
+        try:
+            cohort = cohorts.create_cohort(
+                form.name.data, form.starts_on.data, form.ends_on.data, form.meeting_target.data,
+                form.description.data or "", _topics(form.focus_topics.data or []),
+            )
+        except CohortError as problem:
+            _field_errors(form, problem)
+        else:
+            flash(_("Cohort “%(name)s” created. Open its enrolment or import participants next.", name=cohort.name),
+                  "success")
+            return redirect(url_for(".detail", cohort_id=cohort.id))
+    return render_template("cohorts/form.html", form=form, cohort=None), 400 if form.errors else 200
+
+
+@bp.route("/<int:cohort_id>/edit", methods=["GET", "POST"])
+@manager_required
+def edit(cohort_id: int):
+    cohort = _cohort(cohort_id)
+    form = _cohort_form(cohort)
+    if form.validate_on_submit():
+        try:
+            cohorts.update_cohort(
+                cohort, form.name.data, form.starts_on.data, form.ends_on.data, form.meeting_target.data,
+                form.description.data or "", _topics(form.focus_topics.data or []),
+            )
+        except CohortError as problem:
+            _field_errors(form, problem)
+        else:
+            flash(_("Cohort saved."), "success")
+            return redirect(url_for(".detail", cohort_id=cohort.id))
+    return render_template("cohorts/form.html", form=form, cohort=cohort), 400 if form.errors else 200
+
+
+@bp.get("/<int:cohort_id>")
+@login_required
+def detail(cohort_id: int):
+    cohort = _visible_cohort(cohort_id)
+    if current_user.is_manager:
+        return render_template(
+            "cohorts/manage.html", cohort=cohort, counts=cohorts.counts(cohort),
+            participants=cohorts.participants(cohort), decision_form=DecisionForm(), form=EmptyForm(),
+            actions=[(a, cohorts.ACTION_LABELS[a]) for a in cohorts.ACTIONS_BY_STATE[cohort.state]],
+        )
+    return _render_participant(cohort)
+
+
+def _apply_form() -> ApplyForm:
+    form = ApplyForm()
+    goals = cohorts.open_goals(current_user)
+    form.goal_id.choices = [SelectChoice(goal.id, goal.title) for goal in goals]
+    return form
+
+
+def _render_participant(cohort: Cohort, form: ApplyForm | None = None, status: int = 200):
+    mine = cohorts.participations(current_user, cohort)
+    applied_roles = {p.role for p in mine}
+    form = form or _apply_form()
+    can_apply = cohort.state == "enrolling" and cohort.enrolment_open and len(applied_roles) < len(cohorts.ROLES)
+    return render_template(
+        "cohorts/participant.html", cohort=cohort, participations=mine, form=form, button_form=EmptyForm(),
+        can_apply=can_apply, applied_roles=applied_roles, has_profile=current_user.mentor_profile is not None,
+        tandems=cohorts.tandems_of_cohort_user(cohort, current_user),
+        invitation=surveys.invitation(cohort, current_user),
+    ), status
+
+
+@bp.post("/<int:cohort_id>/state/<action>")
+@manager_required
+def change_state(cohort_id: int, action: str):
+    cohort = _cohort(cohort_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        cohorts.transition(cohort, action)
+    except CohortError as problem:
+        _refused(problem)
+    else:
+        flash(_("The cohort is now: %(state)s.", state=cohorts.STATE_LABELS[cohort.state]), "success")
+    return redirect(url_for(".detail", cohort_id=cohort.id))
+
+
+# --- enrolment -----------------------------------------------------------------------------------
+
+
+@bp.post("/<int:cohort_id>/apply")
+@login_required
+def apply(cohort_id: int):
+    cohort = _visible_cohort(cohort_id)
+    form = _apply_form()
+    if not form.validate_on_submit():
+        return _render_participant(cohort, form, 400)
+    goal = None
+    if form.role.data == "mentee":
+        goal = next((g for g in cohorts.open_goals(current_user) if g.id == form.goal_id.data), None)
+    try:
+        cohorts.apply(cohort, current_user, form.role.data, goal)
+    except CohortError as problem:
+        _field_errors(form, problem)
+        return _render_participant(cohort, form, problem.status if problem.status < 500 else 400)
+    flash(_("Your application is in. The community manager will decide soon; you will get a notification."),
+          "success")
+    return redirect(url_for(".detail", cohort_id=cohort.id))
+
+
+def _participant(cohort: Cohort, participant_id: int) -> CohortParticipant:
+    participant = db.session.get(CohortParticipant, participant_id)
+    if participant is None or participant.cohort_id != cohort.id:
+        abort(404)
+    return participant
+
+
+@bp.post("/<int:cohort_id>/applications/<int:participant_id>/withdraw")
+@login_required
+def withdraw(cohort_id: int, participant_id: int):
+    cohort = _visible_cohort(cohort_id)
+    participant = _participant(cohort, participant_id)
+    if participant.user_id != current_user.id:
+        abort(404)
+    if EmptyForm().validate_on_submit():
+        try:
+            cohorts.withdraw(participant, current_user)
+            flash(_("Your application was withdrawn."), "info")
+        except CohortError as problem:
+            _refused(problem)
+    return redirect(url_for(".detail", cohort_id=cohort.id))
+
+
+@bp.post("/<int:cohort_id>/participants/<int:participant_id>/decision")
+@manager_required
+def decide(cohort_id: int, participant_id: int):
+    cohort = _cohort(cohort_id)
+    participant = _participant(cohort, participant_id)
+    form = DecisionForm()
+    if not form.validate_on_submit():
+        flash(_("Choose accept, waitlist or reject."), "error")
+    else:
+        try:
+            cohorts.decide(participant, form.decision.data)
+            flash(_("%(name)s: %(status)s.", name=participant.user.name,
+                    status=cohorts.PARTICIPANT_STATUS_LABELS[participant.status]), "success")
+        except CohortError as problem:
+            _refused(problem)
+    return redirect(url_for(".detail", cohort_id=cohort.id) + "#participants")
+
+
+# --- CSV import: upload, preview, confirm --------------------------------------------------------
+
+
+@bp.route("/<int:cohort_id>/import", methods=["GET", "POST"])
+@manager_required
+def import_upload(cohort_id: int):
+    cohort = _cohort(cohort_id)
+    form = ImportForm()
+    if not form.validate_on_submit():
+        return render_template("cohorts/import.html", cohort=cohort, form=form), 400 if form.errors else 200
+    data = form.file.data.read()
+    try:
+        preview = cohort_imports.preview(cohort, data)
+    except CohortError as problem:
+        _refused(problem)
+        return redirect(url_for(".detail", cohort_id=cohort.id))
+    token = cohort_imports.stage(data, cohort, current_user) if preview.ok else None
+    confirm = ConfirmImportForm(formdata=None, data={"token": token})
+    return render_template("cohorts/import_preview.html", cohort=cohort, preview=preview, confirm_form=confirm,
+                           filename=form.file.data.filename)
+
+
+@bp.post("/<int:cohort_id>/import/confirm")
+@manager_required
+def import_confirm(cohort_id: int):
+    cohort = _cohort(cohort_id)
+    form = ConfirmImportForm()
+    if not form.validate_on_submit():
+        flash(_("The uploaded file has expired. Please upload it again."), "error")
+        return redirect(url_for(".import_upload", cohort_id=cohort.id))
+    try:
+        data = cohort_imports.load(form.token.data, cohort, current_user)
+        result = cohort_imports.run(cohort, data)
+    except CohortError as problem:
+        _refused(problem)
+        return redirect(url_for(".import_upload", cohort_id=cohort.id))
+    if not result.ok:  # the data changed meanwhile (e.g. a cohort renamed): nothing was written
+        flash(_("Nothing was imported: %(problems)s",
+                problems="; ".join(f"{_('row')} {p.row}: {p.message}" for p in result.errors)), "error")
+        return redirect(url_for(".import_upload", cohort_id=cohort.id))
+    cohort_imports.discard(form.token.data)
+    flash(result.summary(), "success")
+    return render_template("cohorts/import_done.html", cohort=cohort, result=result)
+
+
+# --- matching, review, publish -------------------------------------------------------------------
+
+
+def _draft_label(tandem) -> str:
+    mentor = tandem.mentor_user.name if tandem.mentor_user else "?"
+    mentee = tandem.mentee.name if tandem.mentee else "?"
+    return f"{mentor} → {mentee} ({tandem.score or 0:.2f})"
+
+
+@bp.get("/<int:cohort_id>/matching")
+@manager_required
+def review(cohort_id: int):
+    cohort = _cohort(cohort_id)
+    drafts = cohort_review.drafts(cohort)
+    swap_form = SwapForm(formdata=None)
+    swap_form.first.choices = swap_form.second.choices = [
+        SelectChoice(t.id, _draft_label(t)) for t in drafts if not t.locked
+    ]
+    mentees, mentors = cohort_review.pair_choices(cohort)
+    add_form = AddPairForm(formdata=None)
+    add_form.mentee.choices = [SelectChoice(p.id, f"{p.user.name} – {p.goal.title}") for p in mentees]
+    add_form.mentor.choices = [SelectChoice(p.id, p.user.name) for p in mentors]
+    return render_template(
+        "cohorts/review.html", cohort=cohort, drafts=drafts, summary=cohort_review.summary(cohort),
+        unmatched=cohort_matching.unmatched(cohort) if cohort.state in ("matching", "running") else [],
+        problems=cohort_review.rule_problems(cohort) if drafts else {},
+        published=cohorts.count_published(cohort), swap_form=swap_form, add_form=add_form, form=EmptyForm(),
+    )
+
+
+@bp.post("/<int:cohort_id>/match")
+@manager_required
+def match(cohort_id: int):
+    cohort = _cohort(cohort_id)
+    if EmptyForm().validate_on_submit():
+        try:
+            result = cohort_matching.run(cohort)
+        except CohortError as problem:
+            _refused(problem)
+            return redirect(url_for(".detail", cohort_id=cohort.id))
+        flash(_("%(new)d draft tandems proposed; %(unmatched)d people are unmatched.", new=result.new_drafts,
+                unmatched=len(result.unmatched)), "success")
+    return redirect(url_for(".review", cohort_id=cohort.id))
+
+
+def _after_change(change: cohort_review.Change, message: str) -> None:
+    flash(f"{message} {change.describe()}", "success")
+
+
+@bp.post("/<int:cohort_id>/drafts/swap")
+@manager_required
+def swap(cohort_id: int):
+    cohort = _cohort(cohort_id)
+    form = SwapForm()
+    ids = [t.id for t in cohort_review.drafts(cohort)]
+    form.first.choices = form.second.choices = [SelectChoice(i, str(i)) for i in ids]
+    if form.validate_on_submit():
+        try:
+            _after_change(cohort_review.swap(cohort, form.first.data, form.second.data), _("Mentors swapped."))
+        except CohortError as problem:
+            _refused(problem)
+    else:
+        flash(_("Choose two pairs to swap."), "error")
+    return redirect(url_for(".review", cohort_id=cohort.id))
+
+
+@bp.post("/<int:cohort_id>/drafts/add")
+@manager_required
+def add_pair(cohort_id: int):
+    cohort = _cohort(cohort_id)
+    form = AddPairForm()
+    mentees, mentors = cohort_review.pair_choices(cohort)
+    form.mentee.choices = [SelectChoice(p.id, "") for p in mentees]
+    form.mentor.choices = [SelectChoice(p.id, "") for p in mentors]
+    if form.validate_on_submit():
+        try:
+            _after_change(cohort_review.add_pair(cohort, form.mentee.data, form.mentor.data),
+                          _("Pair added and locked."))
+        except CohortError as problem:
+            _refused(problem)
+    else:
+        flash(_("Choose a mentee and a mentor."), "error")
+    return redirect(url_for(".review", cohort_id=cohort.id))
+
+
+@bp.post("/<int:cohort_id>/drafts/<int:tandem_id>/<any(lock, unlock):action>")
+@manager_required
+def lock(cohort_id: int, tandem_id: int, action: str):
+    cohort = _cohort(cohort_id)
+    if EmptyForm().validate_on_submit():
+        try:
+            cohort_review.set_locked(cohort, tandem_id, action == "lock")
+            flash(_("Pair locked: a new matching run keeps it.") if action == "lock" else _("Pair unlocked."), "info")
+        except CohortError as problem:
+            _refused(problem)
+    return redirect(url_for(".review", cohort_id=cohort.id))
+
+
+@bp.post("/<int:cohort_id>/drafts/<int:tandem_id>/remove")
+@manager_required
+def remove(cohort_id: int, tandem_id: int):
+    cohort = _cohort(cohort_id)
+    if EmptyForm().validate_on_submit():
+        try:
+            _after_change(cohort_review.remove(cohort, tandem_id), _("Pair removed."))
+        except CohortError as problem:
+            _refused(problem)
+    return redirect(url_for(".review", cohort_id=cohort.id))
+
+
+@bp.post("/<int:cohort_id>/publish")
+@manager_required
+def publish(cohort_id: int):
+    cohort = _cohort(cohort_id)
+    if EmptyForm().validate_on_submit():
+        try:
+            count = cohort_review.publish(cohort)
+        except CohortError as problem:
+            _refused(problem)
+            return redirect(url_for(".review", cohort_id=cohort.id)), 303
+        flash(_("%(n)d tandems published. Both partners were notified and see their kick-off checklist.", n=count),
+              "success")
+    return redirect(url_for(".detail", cohort_id=cohort.id))
+
+
+# --- progress and report -------------------------------------------------------------------------
+
+
+@bp.get("/<int:cohort_id>/progress")
+@manager_required
+def progress(cohort_id: int):
+    cohort = _cohort(cohort_id)
+    form = ProgressFilterForm(request.args)
+    only_behind = form.validate() and form.show.data == "behind"
+    rows = meetings.cohort_progress(cohort, only_behind=only_behind)
+    return render_template("cohorts/progress.html", cohort=cohort, rows=rows, form=form, only_behind=only_behind,
+                           behind_days=meetings.BEHIND_AFTER_DAYS)
+
+
+@bp.get("/<int:cohort_id>/report")
+@manager_required
+def report(cohort_id: int):
+    cohort = _cohort(cohort_id)
+    return render_template("cohorts/report.html", cohort=cohort, report=reports.report(cohort),
+                           min_answers=surveys.MIN_ANSWERS)
+
+
+def _csv(text: str, filename: str) -> Response:
+    return Response(text, mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
+
+
+@bp.get("/<int:cohort_id>/report.csv")
+@manager_required
+def report_csv(cohort_id: int):
+    cohort = _cohort(cohort_id)
+    return _csv(reports.report_csv(reports.report(cohort)), f"cohort-{cohort.id}-report.csv")
+
+
+@bp.get("/<int:cohort_id>/tandems.csv")
+@manager_required
+def tandems_csv(cohort_id: int):
+    cohort = _cohort(cohort_id)
+    return _csv(reports.tandems_csv(cohort), f"cohort-{cohort.id}-tandems.csv")
+
+
+@bp.get("/<int:cohort_id>/charts/<any(meetings, scores, satisfaction):name>.png")
+@manager_required
+def chart(cohort_id: int, name: str):
+    cohort = _cohort(cohort_id)
+    png = reports.chart_png(reports.report(cohort), name)
+    if png is None:
+        abort(404)
+    return Response(png, mimetype="image/png", headers={"Cache-Control": "private, max-age=60"})
+
+
+# --- wrap-up survey ------------------------------------------------------------------------------
+
+
+@bp.route("/<int:cohort_id>/survey", methods=["GET", "POST"])
+@login_required
+def survey(cohort_id: int):
+    cohort = _visible_cohort(cohort_id)
+    invitation = surveys.invitation(cohort, current_user)
+    if invitation is None:
+        abort(404)
+    form = SurveyForm()
+    if invitation.answered_at is None and form.validate_on_submit():
+        try:
+            surveys.submit(cohort, current_user, form.satisfaction.data, form.recommend.data, form.improve.data or "")
+        except surveys.SurveyError as problem:
+            field = getattr(form, problem.field, None) if problem.field else None
+            if field is None:
+                flash(problem.message, "error")
+                return redirect(url_for(".survey", cohort_id=cohort.id))
+            field.errors = [*field.errors, problem.message]
+        else:
+            flash(_("Thank you! Your answers are stored without your name."), "success")
+            return redirect(url_for(".detail", cohort_id=cohort.id))
+    status = 400 if form.errors else 200
+    return render_template("cohorts/survey.html", cohort=cohort, form=form, invitation=invitation), status

@@ -1,0 +1,67 @@
+"""Forms for learning goals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional
+
+from ..mentors.forms import TopicsAndLanguagesMixin
+from ..models import Goal, User
+from ..services import profiles
+
+
+class GoalForm(TopicsAndLanguagesMixin, FlaskForm):
+    title = StringField(
+        _l("Title"), validators=[DataRequired(), Length(max=profiles.TITLE_MAX)],
+        render_kw={"maxlength": profiles.TITLE_MAX},
+    )
+    description = TextAreaField(
+        _l("What I want to learn"),
+        validators=[DataRequired(), Length(min=profiles.TEXT_MIN, max=profiles.TEXT_MAX)],
+        render_kw={"rows": 8, "maxlength": profiles.TEXT_MAX},
+    )
+    excluded_companies = TextAreaField(
+        _l("Companies to exclude"),
+        validators=[Optional(), Length(max=(profiles.COMPANY_MAX + 1) * profiles.MAX_EXCLUDED_COMPANIES)],
+        render_kw={"rows": 3},
+    )
+    discoverable = BooleanField(_l("Let suitable mentors find this goal"), default=True)
+    submit = SubmitField(_l("Save goal"))
+
+    def __init__(self, owner: User, goal: Goal | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.load_choices()
+        if self.is_submitted():
+            return
+        if goal is not None:
+            self.title.data = goal.title
+            self.description.data = goal.description
+            self.discoverable.data = goal.discoverable
+            self.excluded_companies.data = "\n".join(c.name for c in goal.excluded_companies)
+            self.fill_topics(goal)
+        else:
+            self.languages.data = [owner.locale] if owner.locale in profiles.LANGUAGES else ["en"]
+
+    def to_data(self) -> dict[str, Any]:
+        """The submitted values in the shape services.profiles.save_goal takes."""
+        return {
+            "title": self.title.data,
+            "description": self.description.data,
+            "topics": self.topic_entries(),
+            "languages": self.languages.data,
+            "excluded_companies": self.excluded_companies.data or "",
+            "discoverable": self.discoverable.data,
+        }
+
+
+class GoalStatusForm(FlaskForm):
+    """One button per status; the pressed button's value is the new status."""
+
+    status = SelectField(
+        _l("Status"), choices=[SelectChoice(key, label) for key, label in profiles.GOAL_STATUSES.items()]
+    )

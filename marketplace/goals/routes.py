@@ -1,0 +1,129 @@
+"""Learning goals: my goals, creating and editing one, its status, and its page for those allowed to see it."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from ..extensions import db
+from ..forms import EmptyForm
+from ..mentors.forms import apply_errors, template_helpers
+from ..models import Goal
+from ..services import matching, profiles, tandems
+from ..tandems.forms import RequestTandemForm
+from .forms import GoalForm, GoalStatusForm
+
+bp = Blueprint("goals", __name__, url_prefix="/goals")
+
+
+def visible_goal(goal_id: int) -> Goal:
+    """The goal when the current user may see it; otherwise 404, so its existence stays private."""
+    goal = db.session.get(Goal, goal_id)
+    if goal is None or not profiles.can_view_goal(current_user, goal):
+        abort(404)
+    return goal
+
+
+def editable_goal(goal_id: int) -> Goal:
+    """The goal when the current user owns it: 404 for those who may not see it, 403 for other viewers."""
+    goal = visible_goal(goal_id)
+    if not profiles.can_edit_goal(current_user, goal):
+        abort(403)
+    return goal
+
+
+def _status_messages() -> dict[str, str]:
+    return {
+        "open": _("The goal is open again."),
+        "matched": _("The goal is marked as matched."),
+        "closed": _("The goal is closed."),
+    }
+
+
+@bp.get("/")
+@login_required
+def index():
+    return render_template(
+        "goals/index.html", goals=current_user.goals, statuses=profiles.GOAL_STATUSES, **template_helpers()
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new():
+    form = GoalForm(current_user)
+    if form.validate_on_submit():
+        try:
+            goal = profiles.save_goal(current_user, form.to_data())
+        except profiles.ProfileError as problem:
+            apply_errors(form, problem)
+        else:
+            flash(_("Your goal is saved."), "success")
+            return redirect(url_for("goals.detail", id=goal.id))
+    if form.is_submitted() and any(field.errors for field in form):
+        flash(_("Please correct the marked fields."), "error")
+    return render_template("goals/edit.html", form=form, goal=None)
+
+
+@bp.get("/<int:id>")
+@login_required
+def detail(id: int):
+    goal = visible_goal(id)
+    can_edit = profiles.can_edit_goal(current_user, goal)
+    # Suggestions are the owner's: a mentor on the goal or a manager sees the goal, not its shortlist.
+    suggestions = matching.suggestions_for_goal(goal, k=5) if can_edit and goal.status == "open" else []
+    return render_template(
+        "goals/detail.html",
+        goal=goal,
+        can_edit=can_edit,
+        suggestions=suggestions,
+        requests=tandems.tandems_for_goal(goal) if can_edit else [],
+        request_form=RequestTandemForm(),
+        form=EmptyForm(),
+        statuses=profiles.GOAL_STATUSES,
+        **template_helpers(),
+    )
+
+
+@bp.route("/<int:id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(id: int):
+    goal = editable_goal(id)
+    form = GoalForm(current_user, goal)
+    if form.validate_on_submit():
+        try:
+            profiles.save_goal(current_user, form.to_data(), goal)
+        except profiles.ProfileError as problem:
+            apply_errors(form, problem)
+        else:
+            flash(_("Your goal is saved."), "success")
+            return redirect(url_for("goals.detail", id=goal.id))
+    if form.is_submitted() and any(field.errors for field in form):
+        flash(_("Please correct the marked fields."), "error")
+    return render_template("goals/edit.html", form=form, goal=goal)
+
+
+@bp.post("/<int:id>/status")
+@login_required
+def set_status(id: int):
+    goal = editable_goal(id)
+    form = GoalStatusForm()
+    if form.validate_on_submit():
+        profiles.set_goal_status(goal, form.status.data)
+        flash(_status_messages()[goal.status], "success")
+    else:
+        flash(_("That status change did not work; please try again."), "error")
+    return redirect(url_for("goals.detail", id=goal.id))
+
+
+@bp.route("/<int:id>/delete", methods=["GET", "POST"])
+@login_required
+def delete(id: int):
+    goal = editable_goal(id)
+    form = EmptyForm()
+    if form.validate_on_submit():
+        profiles.delete_goal(goal)
+        flash(_("Your goal is deleted."), "success")
+        return redirect(url_for("goals.index"))
+    return render_template("goals/confirm_delete.html", form=form, goal=goal)

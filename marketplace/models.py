@@ -1,0 +1,412 @@
+"""Tables only: columns, relations and small properties. The rules live in services/."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import UTC, date, datetime
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def normalise_company_name(name: str) -> str:
+    """One key per company: case, accents, spacing and punctuation do not make a new company."""
+    folded = unicodedata.normalize("NFKC", name).casefold()
+    folded = re.sub(r"[^\w&+]+", " ", folded)
+    return " ".join(folded.split())
+
+
+def split_languages(value: str | None) -> list[str]:
+    return [code for code in (value or "").split(",") if code]
+
+
+competitor_links = Table(
+    "competitor_link",
+    db.metadata,
+    Column("company_id", ForeignKey("company.id", ondelete="CASCADE"), primary_key=True),
+    Column("competitor_id", ForeignKey("company.id", ondelete="CASCADE"), primary_key=True),
+)
+
+mentor_topics = Table(
+    "mentor_topic",
+    db.metadata,
+    Column("mentor_id", ForeignKey("mentor_profile.id", ondelete="CASCADE"), primary_key=True),
+    Column("topic_id", ForeignKey("topic.id", ondelete="CASCADE"), primary_key=True),
+)
+
+goal_topics = Table(
+    "goal_topic",
+    db.metadata,
+    Column("goal_id", ForeignKey("goal.id", ondelete="CASCADE"), primary_key=True),
+    Column("topic_id", ForeignKey("topic.id", ondelete="CASCADE"), primary_key=True),
+)
+
+goal_excluded_companies = Table(
+    "goal_excluded_company",
+    db.metadata,
+    Column("goal_id", ForeignKey("goal.id", ondelete="CASCADE"), primary_key=True),
+    Column("company_id", ForeignKey("company.id", ondelete="CASCADE"), primary_key=True),
+)
+
+mentor_excluded_companies = Table(
+    "mentor_excluded_company",
+    db.metadata,
+    Column("mentor_id", ForeignKey("mentor_profile.id", ondelete="CASCADE"), primary_key=True),
+    Column("company_id", ForeignKey("company.id", ondelete="CASCADE"), primary_key=True),
+)
+
+cohort_topics = Table(
+    "cohort_topic",
+    db.metadata,
+    Column("cohort_id", ForeignKey("cohort.id", ondelete="CASCADE"), primary_key=True),
+    Column("topic_id", ForeignKey("topic.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class AppMeta(db.Model):
+    """Key/value facts about this database: its random identity and the vector index version."""
+
+    __tablename__ = "app_meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255))
+
+
+class Company(db.Model):
+    __tablename__ = "company"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    normalised_name: Mapped[str] = mapped_column(String(200), unique=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    domains: Mapped[list[CompanyDomain]] = relationship(
+        back_populates="company", cascade="all, delete-orphan", order_by="CompanyDomain.domain"
+    )
+    # Stored in one direction; services.companies reads both directions.
+    competitors: Mapped[list[Company]] = relationship(
+        secondary=competitor_links,
+        primaryjoin=lambda: Company.id == competitor_links.c.company_id,
+        secondaryjoin=lambda: Company.id == competitor_links.c.competitor_id,
+    )
+
+    def __repr__(self) -> str:
+        return f"<Company {self.name!r}>"
+
+
+class CompanyDomain(db.Model):
+    __tablename__ = "company_domain"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("company.id", ondelete="CASCADE"), index=True)
+    domain: Mapped[str] = mapped_column(String(200), unique=True)
+    company: Mapped[Company] = relationship(back_populates="domains")
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "user"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True, index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    is_manager: Mapped[bool] = mapped_column(Boolean, default=False)
+    locale: Mapped[str | None] = mapped_column(String(8))
+    # What the person said; a manager or an e-mail domain can set the verified one, which wins.
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("company.id", ondelete="SET NULL"))
+    verified_company_id: Mapped[int | None] = mapped_column(ForeignKey("company.id", ondelete="SET NULL"))
+    # Bumped on password change so old sessions die (Flask-Login's alternative id).
+    session_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    company: Mapped[Company | None] = relationship(foreign_keys=[company_id])
+    verified_company: Mapped[Company | None] = relationship(foreign_keys=[verified_company_id])
+    mentor_profile: Mapped[MentorProfile | None] = relationship(
+        back_populates="user", uselist=False, cascade="all, delete-orphan"
+    )
+    goals: Mapped[list[Goal]] = relationship(
+        back_populates="owner", cascade="all, delete-orphan", order_by="Goal.created_at"
+    )
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_token}"
+
+    @property
+    def effective_company(self) -> Company | None:
+        return self.verified_company or self.company
+
+    @property
+    def effective_company_id(self) -> int | None:
+        return self.verified_company_id or self.company_id
+
+    @property
+    def first_name(self) -> str:
+        return self.name.split()[0] if self.name.split() else self.name
+
+    @property
+    def has_password(self) -> bool:
+        return bool(self.password_hash)
+
+
+class ApiToken(db.Model):
+    __tablename__ = "api_token"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    prefix: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    user: Mapped[User] = relationship()
+
+
+class OneTimeToken(db.Model):
+    """Password-reset and invitation links: stored hashed, expiring, usable once."""
+
+    __tablename__ = "one_time_token"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    user: Mapped[User] = relationship()
+
+
+class OutgoingEmail(db.Model):
+    """Every message the platform sends, so managers can see them when no mail server is set."""
+
+    __tablename__ = "outgoing_email"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(254), index=True)
+    subject: Mapped[str] = mapped_column(String(255))
+    body: Mapped[str] = mapped_column(Text)
+    delivered: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Topic(db.Model):
+    __tablename__ = "topic"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True, index=True)
+    name_en: Mapped[str] = mapped_column(String(120))
+    name_de: Mapped[str] = mapped_column(String(120))
+    synonyms: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Seed topics form the taxonomy; free tags are created by users and carry no synonyms.
+    is_free_tag: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    def display_name(self, locale: str | None = None) -> str:
+        return self.name_de if (locale or "en").startswith("de") else self.name_en
+
+
+class EmbeddedMixin:
+    """A stored vector: the database is its source of truth, the FAISS index is derived."""
+
+    vector: Mapped[bytes | None] = mapped_column(LargeBinary)
+    vector_config: Mapped[str | None] = mapped_column(String(255))
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+
+
+class MentorProfile(EmbeddedMixin, db.Model):
+    __tablename__ = "mentor_profile"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), unique=True)
+    headline: Mapped[str] = mapped_column(String(160))
+    teaching_text: Mapped[str] = mapped_column(Text)
+    languages: Mapped[str] = mapped_column(String(64), default="en")
+    capacity: Mapped[int] = mapped_column(Integer, default=1)
+    meetings_per_month: Mapped[int] = mapped_column(Integer, default=1)
+    meeting_format: Mapped[str] = mapped_column(String(10), default="remote")
+    city: Mapped[str | None] = mapped_column(String(120))
+    is_open: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="mentor_profile")
+    topics: Mapped[list[Topic]] = relationship(secondary=mentor_topics, order_by="Topic.name_en")
+    excluded_companies: Mapped[list[Company]] = relationship(secondary=mentor_excluded_companies)
+
+    @property
+    def language_list(self) -> list[str]:
+        return split_languages(self.languages)
+
+
+class Goal(EmbeddedMixin, db.Model):
+    __tablename__ = "goal"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(160))
+    description: Mapped[str] = mapped_column(Text)
+    languages: Mapped[str] = mapped_column(String(64), default="en")
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    discoverable: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    owner: Mapped[User] = relationship(back_populates="goals")
+    topics: Mapped[list[Topic]] = relationship(secondary=goal_topics, order_by="Topic.name_en")
+    excluded_companies: Mapped[list[Company]] = relationship(secondary=goal_excluded_companies)
+
+    STATUSES = ("open", "matched", "closed")
+
+    @property
+    def language_list(self) -> list[str]:
+        return split_languages(self.languages)
+
+
+class VectorChange(db.Model):
+    """Log of vector changes; its version lets every worker catch its index up incrementally."""
+
+    __tablename__ = "vector_change"
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    entity_id: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Cohort(db.Model):
+    __tablename__ = "cohort"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    meeting_target: Mapped[int] = mapped_column(Integer, default=6)
+    enrolment_open: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(12), default="draft")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    focus_topics: Mapped[list[Topic]] = relationship(secondary=cohort_topics, order_by="Topic.name_en")
+    participants: Mapped[list[CohortParticipant]] = relationship(
+        back_populates="cohort", cascade="all, delete-orphan"
+    )
+
+    STATES = ("draft", "enrolling", "matching", "running", "closed")
+
+
+class CohortParticipant(db.Model):
+    __tablename__ = "cohort_participant"
+    __table_args__ = (UniqueConstraint("cohort_id", "user_id", "role"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohort.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(10))
+    goal_id: Mapped[int | None] = mapped_column(ForeignKey("goal.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(12), default="applied")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    cohort: Mapped[Cohort] = relationship(back_populates="participants")
+    user: Mapped[User] = relationship()
+    goal: Mapped[Goal | None] = relationship()
+
+    STATUSES = ("applied", "accepted", "waitlisted", "rejected")
+
+
+class Tandem(db.Model):
+    """A pair of one mentor and one mentee on one goal, from request (or cohort draft) to its end."""
+
+    __tablename__ = "tandem"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    goal_id: Mapped[int | None] = mapped_column(ForeignKey("goal.id", ondelete="SET NULL"), index=True)
+    mentor_id: Mapped[int | None] = mapped_column(ForeignKey("mentor_profile.id", ondelete="SET NULL"), index=True)
+    mentee_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    mentor_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    cohort_id: Mapped[int | None] = mapped_column(ForeignKey("cohort.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(12), index=True)
+    request_message: Mapped[str] = mapped_column(Text, default="")
+    response_message: Mapped[str] = mapped_column(Text, default="")
+    end_reason: Mapped[str] = mapped_column(Text, default="")
+    score: Mapped[float | None] = mapped_column()
+    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    starts_on: Mapped[date | None] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    responded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    goal: Mapped[Goal | None] = relationship()
+    mentor: Mapped[MentorProfile | None] = relationship()
+    mentee: Mapped[User | None] = relationship(foreign_keys=[mentee_user_id])
+    mentor_user: Mapped[User | None] = relationship(foreign_keys=[mentor_user_id])
+    cohort: Mapped[Cohort | None] = relationship()
+    meetings: Mapped[list[Meeting]] = relationship(
+        back_populates="tandem", cascade="all, delete-orphan", order_by="Meeting.held_on"
+    )
+
+    # draft: cohort proposal; requested: waiting for the mentor; active: accepted and running.
+    STATUSES = ("draft", "requested", "active", "declined", "withdrawn", "ended", "completed")
+    OPEN_REQUEST = "requested"
+
+    def involves(self, user: User) -> bool:
+        return user.id in (self.mentee_user_id, self.mentor_user_id)
+
+
+class Meeting(db.Model):
+    __tablename__ = "meeting"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tandem_id: Mapped[int] = mapped_column(ForeignKey("tandem.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    held_on: Mapped[date] = mapped_column(Date)
+    minutes: Mapped[int] = mapped_column(Integer, default=60)
+    topics_covered: Mapped[str] = mapped_column(Text, default="")
+    # Only the author ever sees this.
+    private_note: Mapped[str] = mapped_column(Text, default="")
+    planned: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    tandem: Mapped[Tandem] = relationship(back_populates="meetings")
+    author: Mapped[User | None] = relationship()
+
+
+class SurveyInvitation(db.Model):
+    """Who was asked and whether they answered; the answer itself carries no user id."""
+
+    __tablename__ = "survey_invitation"
+    __table_args__ = (UniqueConstraint("cohort_id", "user_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohort.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SurveyResponse(db.Model):
+    __tablename__ = "survey_response"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohort.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(10))
+    satisfaction: Mapped[int] = mapped_column(Integer)
+    recommend: Mapped[int] = mapped_column(Integer)
+    improve: Mapped[str] = mapped_column(Text, default="")
+    created_on: Mapped[date] = mapped_column(Date, default=lambda: utcnow().date())
+
+
+class Notification(db.Model):
+    __tablename__ = "notification"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    message: Mapped[str] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,26 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import IntegerField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+
+class MentorSearchForm(FlaskForm):
+    """A GET form: nothing changes on the server, so it carries no CSRF token."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField(_l("What would you like to learn?"), validators=[DataRequired(), Length(max=500)])
+    language = SelectField(
+        _l("Language"),
+        choices=[("", _l("Any language")), ("de", _l("German")), ("en", _l("English")), ("fr", _l("French")),
+                 ("es", _l("Spanish")), ("it", _l("Italian"))],
+        validators=[Optional()],
+    )
+    format = SelectField(
+        _l("Meetings"),
+        choices=[("", _l("Remote or on-site")), ("remote", _l("Remote")), ("onsite", _l("On-site"))],
+        validators=[Optional()],
+    )
+    exclude = StringField(_l("Leave out companies"), validators=[Optional(), Length(max=500)])
+    k = IntegerField(_l("Results"), default=10, validators=[Optional(), NumberRange(min=1, max=50)])

@@ -1,0 +1,40 @@
+"""Search mentors by topic, in the user's own words."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template, request
+from flask_babel import get_locale
+from flask_login import current_user, login_required
+
+from ..services import companies, matching
+from .forms import MentorSearchForm
+
+bp = Blueprint("search", __name__, url_prefix="/search")
+
+
+@bp.get("/mentors")
+@login_required
+def mentors():
+    form = MentorSearchForm(request.args)
+    results: list[matching.MentorMatch] = []
+    searched = "q" in request.args
+    if searched and form.validate():
+        excluded_ids = [
+            company.id
+            for name in (form.exclude.data or "").split(",")
+            if (company := companies.find_company(name)) is not None
+        ]
+        try:
+            results = matching.search_mentors(
+                form.q.data,
+                current_user,
+                k=form.k.data or 10,
+                language=form.language.data or None,
+                meeting_format=form.format.data or None,
+                exclude_company_ids=excluded_ids,
+            )
+        except matching.MatchingError as problem:
+            form.q.errors = [str(problem)]
+    return render_template(
+        "search/mentors.html", form=form, results=results, searched=searched, locale=str(get_locale())
+    )

@@ -1,0 +1,1 @@
+"""The rules of Tandem: views call these, these call the models."""

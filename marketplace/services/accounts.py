@@ -1,0 +1,209 @@
+"""Accounts: passwords, sessions, API tokens and one-time links (password reset, invitation)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+
+from flask import request
+from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..extensions import db
+from ..models import ApiToken, OneTimeToken, User, utcnow
+from . import companies
+
+MIN_PASSWORD_LENGTH = 12
+COMMON_PASSWORDS_FILE = Path(__file__).resolve().parent.parent / "data" / "common_passwords.txt"
+
+
+class AccountError(ValueError):
+    """A rule about accounts was broken; the message is safe to show to the user."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+@lru_cache(maxsize=1)
+def _common_passwords() -> frozenset[str]:
+    if not COMMON_PASSWORDS_FILE.exists():
+        return frozenset()
+    return frozenset(line.strip().lower() for line in COMMON_PASSWORDS_FILE.read_text().splitlines() if line.strip())
+
+
+def password_problem(password: str) -> str | None:
+    """Why a password is refused, or None when it is acceptable."""
+    from flask_babel import gettext as _
+
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return _("Use at least %(n)d characters.", n=MIN_PASSWORD_LENGTH)
+    if len(password) > 256:
+        return _("Use at most 256 characters.")
+    lowered = password.lower()
+    if lowered in _common_passwords() or len(set(lowered)) <= 2:
+        return _("This password is too common; choose another.")
+    return None
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method="scrypt")
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def find_user_by_email(email: str) -> User | None:
+    return db.session.scalar(select(User).where(func.lower(User.email) == normalise_email(email)))
+
+
+def create_user(
+    email: str,
+    name: str,
+    password: str | None,
+    company_name: str | None = None,
+    is_manager: bool = False,
+    locale: str | None = None,
+) -> User:
+    """A new account; refuses a taken e-mail address or a weak password. The caller commits."""
+    from flask_babel import gettext as _
+
+    email = normalise_email(email)
+    if find_user_by_email(email) is not None:
+        raise AccountError(_("An account with this e-mail address already exists."), "email")
+    if password is not None:
+        problem = password_problem(password)
+        if problem:
+            raise AccountError(problem, "password")
+    user = User(
+        email=email,
+        name=" ".join(name.split()),
+        password_hash=hash_password(password) if password else None,
+        is_manager=is_manager,
+        locale=locale,
+        session_token=secrets.token_hex(16),
+    )
+    db.session.add(user)
+    companies.assign_company(user, company_name)
+    db.session.flush()
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    user = find_user_by_email(email)
+    if user is None or not user.password_hash:
+        # Same work either way, so timing does not tell which e-mails exist.
+        check_password_hash(hash_password("timing-equaliser"), password)
+        return None
+    return user if check_password_hash(user.password_hash, password) else None
+
+
+def check_password(user: User, password: str) -> bool:
+    """Whether `password` is the user's current one (e.g. before changing it)."""
+    return bool(user.password_hash) and check_password_hash(user.password_hash, password)
+
+
+def set_password(user: User, password: str) -> None:
+    """Set a new password and end every other session of this user."""
+    problem = password_problem(password)
+    if problem:
+        raise AccountError(problem, "password")
+    user.password_hash = hash_password(password)
+    user.session_token = secrets.token_hex(16)
+
+
+def load_user_from_session(session_id: str) -> User | None:
+    user_id, _, token = session_id.partition(":")
+    if not user_id.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not secrets.compare_digest(user.session_token, token):
+        return None
+    return user
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_api_token(user: User, name: str = "API token") -> str:
+    """A new token for the user; only its hash is stored, so the plain value is shown once."""
+    secret = "tdm_" + secrets.token_urlsafe(32)
+    db.session.add(ApiToken(user=user, name=name[:80] or "API token", token_hash=_digest(secret), prefix=secret[:10]))
+    db.session.flush()
+    return secret
+
+
+def revoke_api_token(user: User, token_id: int) -> bool:
+    token = db.session.get(ApiToken, token_id)
+    if token is None or token.user_id != user.id or token.revoked_at is not None:
+        return False
+    token.revoked_at = utcnow()
+    return True
+
+
+def active_tokens(user: User) -> list[ApiToken]:
+    return list(
+        db.session.scalars(
+            select(ApiToken)
+            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+            .order_by(ApiToken.created_at.desc())
+        )
+    )
+
+
+def load_user_from_bearer_token(req=None) -> User | None:
+    """Flask-Login request loader: the API's `Authorization: Bearer TOKEN`."""
+    req = req or request
+    header = req.headers.get("Authorization", "")
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        return None
+    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(secret.strip())))
+    if token is None or token.revoked_at is not None:
+        return None
+    token.last_used_at = utcnow()
+    db.session.commit()
+    return token.user
+
+
+def issue_one_time_token(user: User, purpose: str, lifetime: timedelta) -> str:
+    """A link secret for password reset or invitation; older unused ones of that purpose die."""
+    for old in db.session.scalars(
+        select(OneTimeToken).where(
+            OneTimeToken.user_id == user.id, OneTimeToken.purpose == purpose, OneTimeToken.used_at.is_(None)
+        )
+    ):
+        old.used_at = utcnow()
+    secret = secrets.token_urlsafe(32)
+    db.session.add(
+        OneTimeToken(user=user, purpose=purpose, token_hash=_digest(secret), expires_at=utcnow() + lifetime)
+    )
+    db.session.flush()
+    return secret
+
+
+def find_one_time_token(secret: str, purpose: str) -> OneTimeToken | None:
+    """The token when it exists, fits the purpose, is unused and not expired."""
+    token = db.session.scalar(select(OneTimeToken).where(OneTimeToken.token_hash == _digest(secret)))
+    if token is None or token.purpose != purpose or token.used_at is not None:
+        return None
+    expires_at = token.expires_at
+    if expires_at.tzinfo is None:  # SQLite hands back naive datetimes
+        expires_at = expires_at.replace(tzinfo=utcnow().tzinfo)
+    if expires_at < utcnow():
+        return None
+    return token
+
+
+def use_one_time_token(secret: str, purpose: str, new_password: str) -> User | None:
+    token = find_one_time_token(secret, purpose)
+    if token is None:
+        return None
+    set_password(token.user, new_password)
+    token.used_at = utcnow()
+    return token.user

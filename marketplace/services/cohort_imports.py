@@ -1,0 +1,119 @@
+"""Browser CSV import into a cohort: upload, a dry-run preview row by row, then confirm.
+
+The uploaded bytes wait on the server in a temporary file keyed by a random id, tied to the
+manager and the cohort, and are validated again in full when the import runs: the browser never
+carries a copy that could be changed between preview and confirm.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import current_app
+from flask_babel import gettext as _
+
+from ..extensions import db
+from ..models import Cohort, User
+from . import cohorts, imports
+
+STAGED_FOR_SECONDS = 3600
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+
+
+@dataclass
+class PreviewRow:
+    row: int
+    email: str
+    role: str
+    title: str
+    action: str  # "create", "update" or "refused"
+    message: str = ""
+
+
+@dataclass
+class Preview:
+    rows: list[PreviewRow]
+    ok: bool
+    creates: int
+    updates: int
+    refused: int
+
+
+def _folder() -> Path:
+    folder = Path(current_app.config.get("TANDEM_UPLOAD_DIR") or Path(current_app.instance_path) / "imports")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _paths(token: str) -> tuple[Path, Path]:
+    if not _TOKEN.match(token or ""):
+        raise cohorts.CohortError("upload_expired", _("The uploaded file has expired. Please upload it again."), 400)
+    folder = _folder()
+    return folder / f"{token}.csv", folder / f"{token}.json"
+
+
+def _sweep(folder: Path) -> None:
+    """Forget uploads nobody confirmed within the hour."""
+    cutoff = time.time() - STAGED_FOR_SECONDS
+    for path in folder.glob("*.*"):
+        if path.suffix in (".csv", ".json") and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+
+
+def stage(data: bytes, cohort: Cohort, manager: User) -> str:
+    """Keep the upload for the confirm step; answers its random id."""
+    folder = _folder()
+    _sweep(folder)
+    token = secrets.token_urlsafe(24)
+    data_path, meta_path = _paths(token)
+    data_path.write_bytes(data)
+    meta_path.write_text(json.dumps({"cohort_id": cohort.id, "user_id": manager.id}), encoding="utf-8")
+    data_path.chmod(0o600)
+    return token
+
+
+def load(token: str, cohort: Cohort, manager: User) -> bytes:
+    """The staged bytes, only for the manager who uploaded them and the cohort they were meant for."""
+    data_path, meta_path = _paths(token)
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        data = data_path.read_bytes()
+    except (OSError, ValueError):
+        raise cohorts.CohortError("upload_expired", _("The uploaded file has expired. Please upload it again."),
+                                  400) from None
+    if meta.get("cohort_id") != cohort.id or meta.get("user_id") != manager.id:
+        raise cohorts.CohortError("upload_expired", _("The uploaded file has expired. Please upload it again."), 400)
+    return data
+
+
+def discard(token: str) -> None:
+    for path in _paths(token):
+        path.unlink(missing_ok=True)
+
+
+def preview(cohort: Cohort, data: bytes) -> Preview:
+    """What an import would do, row by row, without writing anything."""
+    cohorts.can_import(cohort)
+    result = imports.import_participants(data, cohort_name=cohort.name, dry_run=True)
+    rows = [PreviewRow(p.row, p.email, p.role, p.title, p.action) for p in result.planned]
+    rows += [PreviewRow(e.row, "", "", "", "refused", e.message) for e in result.errors]
+    rows.sort(key=lambda r: (r.row, r.action != "refused"))
+    return Preview(
+        rows=rows, ok=result.ok,
+        creates=sum(1 for r in rows if r.action == "create"),
+        updates=sum(1 for r in rows if r.action == "update"),
+        refused=len(result.errors),
+    )
+
+
+def run(cohort: Cohort, data: bytes) -> imports.ImportResult:
+    """Import for real: every row validated again, written in one transaction, people enrolled as accepted."""
+    cohorts.can_import(cohort)
+    result = imports.import_participants(data, cohort_name=cohort.name)
+    db.session.commit()  # the invitations were queued after the import's own commit
+    return result

@@ -1,0 +1,399 @@
+"""Cohort matching: one globally optimal assignment of mentees to mentor slots, never greedy.
+
+The score matrix is the cosine of the stored vectors blended with topic overlap (the same formula as
+matching.blend_score, on whole matrices); forbidden pairs come from rules.allowed_mask; a mentor
+with free capacity c becomes c columns ("slots"); scipy's linear_sum_assignment then maximises first
+the number of valid pairs and then their total score. Locked drafts stay and use up their slot.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from scipy.optimize import linear_sum_assignment
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import selectinload
+
+from embeddings import highlight_phrases
+
+from ..extensions import db
+from ..models import Cohort, CohortParticipant, Goal, MentorProfile, Tandem, Topic, User
+from . import cohorts, rules, taxonomy, vectors
+from .cohorts import CohortError
+from .matching import TOPIC_WEIGHT
+
+UNMATCHED_REASONS = {
+    "no_goal": _l("Brings no open learning goal."),
+    "no_profile": _l("Has no mentor profile."),
+    "mentor_paused": _l("The mentor profile is paused."),
+    "mentor_full": _l("No free capacity left."),
+    "no_valid_partner": _l("No valid partner: every possible pair breaks a hard rule."),
+    "partners_taken": _l("All valid partners are taken (capacity)."),
+    "not_paired": _l("Not paired yet, though a valid partner is free: add the pair or run matching again."),
+}
+
+
+# --- the engine: plain arrays in, assignment out (no database, benchmarked in bench/) -------------
+
+
+def score_matrix(
+    goal_vectors: np.ndarray,
+    mentor_vectors: np.ndarray,
+    goal_topics: np.ndarray,
+    mentor_topics: np.ndarray,
+) -> np.ndarray:
+    """Scores (mentees x mentors) in [0, 1], equal to matching.blend_score for every pair.
+
+    Vectors are L2-normalised float32 rows, so one matmul gives every cosine. Topic matrices are
+    boolean (people x topics); overlap is the share of the goal's topics the mentor covers.
+    """
+    similarity = np.asarray(goal_vectors, dtype=np.float32) @ np.asarray(mentor_vectors, dtype=np.float32).T
+    goal_t = np.asarray(goal_topics, dtype=np.float32)
+    mentor_t = np.asarray(mentor_topics, dtype=np.float32)
+    counts = goal_t.sum(axis=1)
+    if goal_t.shape[1]:
+        shared = goal_t @ mentor_t.T
+        overlap = np.divide(shared, counts[:, None], out=np.zeros_like(shared), where=counts[:, None] > 0)
+    else:
+        overlap = np.zeros_like(similarity)
+    scores = (1 - TOPIC_WEIGHT) * similarity + TOPIC_WEIGHT * overlap
+    return np.clip(scores, 0.0, 1.0, out=scores)
+
+
+def assign(scores: np.ndarray, allowed: np.ndarray, free_slots: np.ndarray) -> list[tuple[int, int]]:
+    """The (mentee row, mentor column) pairs of a maximum assignment: most valid pairs, then highest total score.
+
+    A mentor with free capacity c is expanded to c identical columns. Forbidden cells cost more
+    than any set of scores can gain, so the solver uses one only when no valid cell is left, and
+    those are dropped. People with no valid partner at all leave the problem before it is solved.
+    """
+    free = np.minimum(np.asarray(free_slots, dtype=np.int64).clip(min=0), scores.shape[0])
+    rows = np.flatnonzero(allowed.any(axis=1))
+    columns = np.flatnonzero(allowed.any(axis=0) & (free > 0))
+    if not len(rows) or not len(columns):
+        return []
+    slots = np.repeat(columns, free[columns])
+    sub_allowed = allowed[np.ix_(rows, slots)]
+    forbidden_cost = float(len(rows) + 1)  # > the most a full set of scores in [0, 1] can change
+    cost = np.where(sub_allowed, -scores[np.ix_(rows, slots)].astype(np.float64), forbidden_cost)
+    picked_rows, picked_slots = linear_sum_assignment(cost)
+    keep = sub_allowed[picked_rows, picked_slots]
+    return [(int(r), int(c)) for r, c in zip(rows[picked_rows[keep]], slots[picked_slots[keep]], strict=True)]
+
+
+# --- topics, vectors and explanations ------------------------------------------------------------
+
+
+class TopicDetector:
+    """Taxonomy topics named in texts, with the taxonomy read once (not once per text)."""
+
+    def __init__(self) -> None:
+        self.patterns = taxonomy._compiled(taxonomy.taxonomy_signature())
+
+    def __call__(self, text: str) -> set[int]:
+        return {topic_id for topic_id, pattern in self.patterns if pattern.search(text or "")}
+
+
+def goal_topic_ids(goal: Goal, detect: TopicDetector) -> set[int]:
+    """The goal's topics plus those its words name, as in suggestions_for_goal."""
+    return {t.id for t in goal.topics} | detect(f"{goal.title}\n{goal.description}")
+
+
+def mentor_topic_ids(profile: MentorProfile, detect: TopicDetector) -> set[int]:
+    return {t.id for t in profile.topics} | detect(vectors.mentor_text(profile))
+
+
+def topic_matrix(sets: Sequence[set[int]], position: dict[int, int]) -> np.ndarray:
+    matrix = np.zeros((len(sets), len(position)), dtype=bool)
+    for row, ids in enumerate(sets):
+        matrix[row, [position[i] for i in ids]] = True
+    return matrix
+
+
+def ensure_vectors(goals: Sequence[Goal], profiles: Sequence[MentorProfile]) -> None:
+    """Embed the texts whose stored vector is missing or from another encoder, before any matmul."""
+    config = vectors.encoder().config
+    stale_goals = [g.id for g in goals if g.vector is None or g.vector_config != config]
+    stale_mentors = [p.id for p in profiles if p.vector is None or p.vector_config != config]
+    if stale_goals:
+        vectors.embed_stale(vectors.GOAL, ids=stale_goals)
+    if stale_mentors:
+        vectors.embed_stale(vectors.MENTOR, ids=stale_mentors)
+
+
+def stack(entities: Sequence[Goal | MentorProfile]) -> np.ndarray:
+    if not entities:
+        return np.zeros((0, 1), dtype=np.float32)
+    return np.frombuffer(b"".join(e.vector for e in entities), dtype=np.float32).reshape(len(entities), -1)
+
+
+def _topic_names(ids: set[int]) -> list[str]:
+    if not ids:
+        return []
+    locale = str(get_locale() or "en")
+    return sorted(t.display_name(locale) for t in db.session.scalars(select(Topic).where(Topic.id.in_(ids))))
+
+
+def explain(goal: Goal, profile: MentorProfile, shared_topic_ids: set[int]) -> list[str]:
+    """Why this pair: shared topics, the words that matched, shared languages."""
+    reasons = []
+    names = _topic_names(shared_topic_ids)
+    if names:
+        reasons.append(_("Shared topics: %(topics)s", topics=", ".join(names)))
+    phrases = highlight_phrases(f"{goal.title}. {goal.description}", f"{profile.headline}. {profile.teaching_text}",
+                                max_phrases=3)
+    if phrases:
+        reasons.append(_("Matching words: %(phrases)s", phrases=", ".join(f"“{p}”" for p in phrases)))
+    languages = sorted(set(goal.language_list) & set(profile.language_list))
+    if languages:
+        reasons.append(_("Shared languages: %(languages)s", languages=", ".join(languages)))
+    return reasons
+
+
+def pair_score(goal: Goal, profile: MentorProfile) -> tuple[float, list[str]]:
+    """Score and reasons of one pair, computed exactly as in a full cohort run."""
+    ensure_vectors([goal], [profile])
+    detect = TopicDetector()
+    g_ids, m_ids = goal_topic_ids(goal, detect), mentor_topic_ids(profile, detect)
+    position = {topic_id: i for i, topic_id in enumerate(sorted(g_ids | m_ids))}
+    score = score_matrix(stack([goal]), stack([profile]), topic_matrix([g_ids], position),
+                         topic_matrix([m_ids], position))[0, 0]
+    return round(float(score), 4), explain(goal, profile, g_ids & m_ids)
+
+
+# --- a cohort run --------------------------------------------------------------------------------
+
+
+@dataclass
+class Unmatched:
+    user: User
+    role: str
+    reason_code: str
+
+    @property
+    def reason(self) -> str:
+        return str(UNMATCHED_REASONS[self.reason_code])
+
+    def as_json(self) -> dict:
+        return {"id": self.user.id, "name": self.user.name, "role": self.role, "reason": self.reason,
+                "reason_code": self.reason_code}
+
+
+@dataclass
+class MatchResult:
+    drafts: list[Tandem] = field(default_factory=list)
+    unmatched: list[Unmatched] = field(default_factory=list)
+    new_drafts: int = 0
+
+
+def lock_cohort(cohort_id: int) -> Cohort | None:
+    """Lock the cohort row so two managers cannot match or publish at once: the second waits, then sees the result.
+
+    The no-op UPDATE takes the write lock first on SQLite too (where FOR UPDATE is ignored), so
+    everything read afterwards is what the other transaction committed.
+    """
+    db.session.execute(update(Cohort).where(Cohort.id == cohort_id).values(state=Cohort.state))
+    return db.session.scalar(
+        select(Cohort).where(Cohort.id == cohort_id).with_for_update().execution_options(populate_existing=True)
+    )
+
+
+def accepted(cohort: Cohort, role: str) -> list[CohortParticipant]:
+    query = (
+        select(CohortParticipant)
+        .where(CohortParticipant.cohort_id == cohort.id, CohortParticipant.role == role,
+               CohortParticipant.status == "accepted")
+        .order_by(CohortParticipant.id)
+    )
+    if role == "mentee":
+        query = query.options(
+            selectinload(CohortParticipant.goal).selectinload(Goal.topics),
+            selectinload(CohortParticipant.goal).selectinload(Goal.excluded_companies),
+            selectinload(CohortParticipant.user).selectinload(User.company),
+        )
+    else:
+        query = query.options(
+            selectinload(CohortParticipant.user).selectinload(User.mentor_profile).selectinload(MentorProfile.topics),
+            selectinload(CohortParticipant.user).selectinload(User.mentor_profile)
+            .selectinload(MentorProfile.excluded_companies),
+            selectinload(CohortParticipant.user).selectinload(User.company),
+        )
+    return list(db.session.scalars(query))
+
+
+def run(cohort: Cohort) -> MatchResult:
+    """Compute draft tandems for every accepted participant; unlocked drafts are replaced, locked ones kept.
+
+    From planning or enrolment this first closes enrolment (start_matching), which refuses when
+    nobody is accepted yet.
+    """
+    cohort = lock_cohort(cohort.id) or cohort
+    if cohort.state in ("draft", "enrolling"):
+        cohorts.start_matching(cohort, commit=False)
+    if cohort.state not in ("matching", "running"):
+        raise CohortError("wrong_state", _("Matching is only possible before the cohort closes."))
+    try:
+        result = _run(cohort)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return result
+
+
+def _run(cohort: Cohort) -> MatchResult:
+    result = MatchResult()
+    db.session.execute(
+        delete(Tandem).where(Tandem.cohort_id == cohort.id, Tandem.status == "draft", Tandem.locked.is_(False))
+    )
+    db.session.expire_all()
+    locked = cohorts.cohort_tandems(cohort, ("draft",))
+    published = cohorts.cohort_tandems(cohort, cohorts.PUBLISHED_STATUSES)
+    taken_goals = {t.goal_id for t in locked} | {t.goal_id for t in published if t.status == "active"}
+    taken_mentees = {t.mentee_user_id for t in locked}
+    locked_per_mentor: dict[int, int] = {}
+    for tandem in locked:
+        locked_per_mentor[tandem.mentor_id] = locked_per_mentor.get(tandem.mentor_id, 0) + 1
+    paired_mentor_users = {t.mentor_user_id for t in [*locked, *published]}
+
+    goals: list[Goal] = []
+    for participant in accepted(cohort, "mentee"):
+        goal = participant.goal
+        if (goal is not None and goal.id in taken_goals) or participant.user_id in taken_mentees:
+            continue
+        if goal is None or goal.status != "open":
+            result.unmatched.append(Unmatched(participant.user, "mentee", "no_goal"))
+            continue
+        goals.append(goal)
+    profiles: list[MentorProfile] = []
+    for participant in accepted(cohort, "mentor"):
+        profile = participant.user.mentor_profile
+        if profile is None:
+            result.unmatched.append(Unmatched(participant.user, "mentor", "no_profile"))
+            continue
+        profiles.append(profile)
+
+    pairs: list[tuple[int, int]] = []
+    allowed = np.zeros((len(goals), len(profiles)), dtype=bool)
+    mentor_facts: list[rules.MentorFacts] = []
+    detect = TopicDetector()
+    goal_ids_by_row: list[set[int]] = []
+    mentor_ids_by_col: list[set[int]] = []
+    if goals and profiles:
+        ensure_vectors(goals, profiles)
+        mentee_facts = [rules.mentee_facts(goal) for goal in goals]
+        mentor_facts = [
+            dataclasses.replace(f, free_capacity=f.free_capacity - locked_per_mentor.get(f.id, 0))
+            for f in rules.mentor_facts(profiles)
+        ]
+        context = rules.rule_context({f.user_id for f in mentee_facts} | {f.user_id for f in mentor_facts})
+        # Capacity is handled by the slots, so the mask carries the other rules only.
+        allowed = rules.allowed_mask(mentee_facts, mentor_facts, context, check_capacity=False)
+        goal_ids_by_row = [goal_topic_ids(goal, detect) for goal in goals]
+        mentor_ids_by_col = [mentor_topic_ids(profile, detect) for profile in profiles]
+        position = {t: i for i, t in enumerate(sorted(set().union(*goal_ids_by_row, *mentor_ids_by_col)))}
+        scores = score_matrix(stack(goals), stack(profiles), topic_matrix(goal_ids_by_row, position),
+                              topic_matrix(mentor_ids_by_col, position))
+        free = np.array([f.free_capacity for f in mentor_facts], dtype=np.int64)
+        pairs = assign(scores, allowed, free)
+        for row, col in pairs:
+            goal, profile = goals[row], profiles[col]
+            tandem = Tandem(
+                goal=goal, mentor=profile, mentee_user_id=goal.owner_id, mentor_user_id=profile.user_id,
+                cohort_id=cohort.id, status="draft", locked=False, score=round(float(scores[row, col]), 4),
+                reasons=explain(goal, profile, goal_ids_by_row[row] & mentor_ids_by_col[col]),
+            )
+            db.session.add(tandem)
+        result.new_drafts = len(pairs)
+    db.session.flush()
+
+    matched_rows = {row for row, _ in pairs}
+    matched_cols = {col for _, col in pairs}
+    for row, goal in enumerate(goals):
+        if row not in matched_rows:
+            code = "partners_taken" if allowed[row].any() else "no_valid_partner"
+            result.unmatched.append(Unmatched(goal.owner, "mentee", code))
+    for col, profile in enumerate(profiles):
+        if col in matched_cols or profile.user_id in paired_mentor_users:
+            continue
+        facts = mentor_facts[col] if mentor_facts else rules.mentor_facts([profile])[0]
+        if not profile.is_open:
+            code = "mentor_paused"
+        elif facts.free_capacity <= 0:
+            code = "mentor_full"
+        elif len(goals) and allowed[:, col].any():
+            code = "partners_taken"
+        else:
+            code = "no_valid_partner"
+        result.unmatched.append(Unmatched(profile.user, "mentor", code))
+    result.drafts = cohorts.cohort_tandems(cohort, ("draft",))
+    return result
+
+
+def unmatched(cohort: Cohort) -> list[Unmatched]:
+    """Who has no draft or tandem in this cohort right now, and why: the review page's list.
+
+    Recomputed from the current drafts, so it stays right after swaps, removals and additions.
+    """
+    drafts = cohorts.cohort_tandems(cohort, ("draft",))
+    published = cohorts.cohort_tandems(cohort, cohorts.PUBLISHED_STATUSES)
+    paired = [*drafts, *(t for t in published if t.status == "active")]
+    paired_goals = {t.goal_id for t in paired}
+    paired_mentees = {t.mentee_user_id for t in paired}
+    paired_mentor_users = {t.mentor_user_id for t in [*drafts, *published]}
+    drafts_per_mentor: dict[int, int] = {}
+    for tandem in drafts:
+        drafts_per_mentor[tandem.mentor_id] = drafts_per_mentor.get(tandem.mentor_id, 0) + 1
+
+    result: list[Unmatched] = []
+    goals: list[Goal] = []
+    for participant in accepted(cohort, "mentee"):
+        goal = participant.goal
+        if goal is None or (goal.status != "open" and goal.id not in paired_goals):
+            result.append(Unmatched(participant.user, "mentee", "no_goal"))
+        else:
+            goals.append(goal)
+    profiles: list[MentorProfile] = []
+    for participant in accepted(cohort, "mentor"):
+        if participant.user.mentor_profile is None:
+            result.append(Unmatched(participant.user, "mentor", "no_profile"))
+        else:
+            profiles.append(participant.user.mentor_profile)
+    mentor_facts = [
+        dataclasses.replace(f, free_capacity=f.free_capacity - drafts_per_mentor.get(f.id, 0))
+        for f in rules.mentor_facts(profiles)
+    ]
+    mentee_facts = [rules.mentee_facts(goal) for goal in goals]
+    context = rules.rule_context({f.user_id for f in mentee_facts} | {f.user_id for f in mentor_facts})
+    # Pairs that already exist would count as "already paired": judge the rules without them.
+    context.existing_pairs -= {(t.mentor_user_id, t.mentee_user_id) for t in published}
+    allowed = rules.allowed_mask(mentee_facts, mentor_facts, context, check_capacity=False)
+    open_rows = np.array([g.id not in paired_goals and g.owner_id not in paired_mentees for g in goals], dtype=bool)
+    free_cols = np.array([f.free_capacity > 0 and f.is_open for f in mentor_facts], dtype=bool)
+    for row, goal in enumerate(goals):
+        if not open_rows[row]:
+            continue
+        if (allowed[row] & free_cols).any():
+            code = "not_paired"
+        else:
+            code = "partners_taken" if allowed[row].any() else "no_valid_partner"
+        result.append(Unmatched(goal.owner, "mentee", code))
+    for col, (profile, facts) in enumerate(zip(profiles, mentor_facts, strict=True)):
+        if profile.user_id in paired_mentor_users:
+            continue
+        if not profile.is_open:
+            code = "mentor_paused"
+        elif facts.free_capacity <= 0:
+            code = "mentor_full"
+        elif (allowed[:, col] & open_rows).any():
+            code = "not_paired"
+        else:
+            code = "partners_taken" if allowed[:, col].any() else "no_valid_partner"
+        result.append(Unmatched(profile.user, "mentor", code))
+    return result

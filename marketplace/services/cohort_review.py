@@ -1,0 +1,303 @@
+"""Reviewing cohort drafts (swap, remove, lock, add a pair) and publishing them in one transaction.
+
+Every change a manager makes goes through rules.pair_violations, and publishing checks every hard
+rule again under row locks: no published pair ever breaks one, whatever happened since matching.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from ..extensions import db
+from ..models import Cohort, CohortParticipant, Goal, MentorProfile, Tandem, User, utcnow
+from . import cohort_matching, cohorts, notifications, rules, vectors
+from .cohorts import CohortError
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The figures a manager watches while reviewing: how many drafts, their total and lowest score."""
+
+    count: int
+    total: float
+    lowest: float | None
+
+
+@dataclass(frozen=True)
+class Change:
+    before: Summary
+    after: Summary
+
+    def describe(self) -> str:
+        def lowest(summary: Summary) -> str:
+            return f"{summary.lowest:.2f}" if summary.lowest is not None else "–"
+
+        return _(
+            "Total score %(before)s → %(after)s; lowest %(low_before)s → %(low_after)s.",
+            before=f"{self.before.total:.2f}", after=f"{self.after.total:.2f}",
+            low_before=lowest(self.before), low_after=lowest(self.after),
+        )
+
+
+def drafts(cohort: Cohort) -> list[Tandem]:
+    return list(
+        db.session.scalars(
+            select(Tandem).where(Tandem.cohort_id == cohort.id, Tandem.status == "draft")
+            .options(
+                selectinload(Tandem.goal), selectinload(Tandem.mentee).selectinload(User.company),
+                selectinload(Tandem.mentor_user).selectinload(User.company),
+            )
+            .order_by(Tandem.score.desc(), Tandem.id)
+        )
+    )
+
+
+def summary(cohort: Cohort) -> Summary:
+    scores = [t.score or 0.0 for t in drafts(cohort)]
+    return Summary(len(scores), round(sum(scores), 4), round(min(scores), 4) if scores else None)
+
+
+def _draft(cohort: Cohort, tandem_id: int) -> Tandem:
+    tandem = db.session.get(Tandem, tandem_id)
+    if tandem is None or tandem.cohort_id != cohort.id or tandem.status != "draft":
+        raise CohortError("not_found", _("No such draft in this cohort."), 404)
+    return tandem
+
+
+def _reviewable(cohort: Cohort) -> None:
+    if cohort.state not in ("matching", "running"):
+        raise CohortError("wrong_state", _("Drafts can only be changed while the cohort is matching or running."))
+
+
+def _pair_label(goal: Goal, profile: MentorProfile) -> str:
+    return f"{profile.user.name} → {goal.owner.name}"
+
+
+def _violations(goal: Goal, profile: MentorProfile) -> list[str]:
+    """Every rule but capacity (the slot counts do not change in a swap); existing requests count."""
+    context = rules.rule_context([goal.owner_id, profile.user_id])
+    return rules.pair_violations(rules.mentor_facts([profile])[0], rules.mentee_facts(goal), context,
+                                 check_capacity=False)
+
+
+def _refuse_if_broken(goal: Goal, profile: MentorProfile) -> None:
+    broken = _violations(goal, profile)
+    if broken:
+        raise CohortError(
+            broken[0],
+            _("%(pair)s is not allowed: %(reason)s", pair=_pair_label(goal, profile),
+              reason=rules.reason_text(broken[0])),
+        )
+
+
+def _rescore(tandem: Tandem) -> None:
+    tandem.score, tandem.reasons = cohort_matching.pair_score(tandem.goal, tandem.mentor)
+
+
+def swap(cohort: Cohort, first_id: int, second_id: int) -> Change:
+    """Exchange the mentors of two drafts; refused with the rule's reason when a new pair breaks one."""
+    _reviewable(cohort)
+    first, second = _draft(cohort, first_id), _draft(cohort, second_id)
+    if first.id == second.id:
+        raise CohortError("same_draft", _("Choose two different pairs to swap."), 400)
+    if first.locked or second.locked:
+        raise CohortError("locked", _("Unlock both pairs before swapping them."))
+    if first.goal is None or second.goal is None or first.mentor is None or second.mentor is None:
+        raise CohortError("gone", _("A goal or mentor profile of these pairs no longer exists."))
+    before = summary(cohort)
+    _refuse_if_broken(first.goal, second.mentor)
+    _refuse_if_broken(second.goal, first.mentor)
+    first_mentor, second_mentor = first.mentor, second.mentor
+    first.mentor, first.mentor_user_id = second_mentor, second_mentor.user_id
+    second.mentor, second.mentor_user_id = first_mentor, first_mentor.user_id
+    _rescore(first)
+    _rescore(second)
+    db.session.commit()
+    return Change(before, summary(cohort))
+
+
+def remove(cohort: Cohort, tandem_id: int) -> Change:
+    _reviewable(cohort)
+    tandem = _draft(cohort, tandem_id)
+    if tandem.locked:
+        raise CohortError("locked", _("Unlock this pair before removing it."))
+    before = summary(cohort)
+    db.session.delete(tandem)
+    db.session.commit()
+    return Change(before, summary(cohort))
+
+
+def set_locked(cohort: Cohort, tandem_id: int, locked: bool) -> Tandem:
+    """A locked pair survives a new matching run and keeps its mentor's slot."""
+    _reviewable(cohort)
+    tandem = _draft(cohort, tandem_id)
+    tandem.locked = locked
+    db.session.commit()
+    return tandem
+
+
+def _participant(cohort: Cohort, participant_id: int, role: str) -> CohortParticipant:
+    participant = db.session.get(CohortParticipant, participant_id)
+    if participant is None or participant.cohort_id != cohort.id or participant.role != role:
+        raise CohortError("not_found", _("No such participant in this cohort."), 404)
+    if participant.status != "accepted":
+        raise CohortError("not_accepted", _("%(name)s is not an accepted participant.", name=participant.user.name))
+    return participant
+
+
+def add_pair(cohort: Cohort, mentee_participant_id: int, mentor_participant_id: int) -> Change:
+    """A pair chosen by the manager: every rule applies, capacity included; it is locked so a re-run keeps it."""
+    _reviewable(cohort)
+    mentee = _participant(cohort, mentee_participant_id, "mentee")
+    mentor = _participant(cohort, mentor_participant_id, "mentor")
+    goal, profile = mentee.goal, mentor.user.mentor_profile
+    if goal is None or goal.status != "open":
+        raise CohortError("no_goal", _("%(name)s brings no open learning goal.", name=mentee.user.name))
+    if profile is None:
+        raise CohortError("no_profile", _("%(name)s has no mentor profile.", name=mentor.user.name))
+    already = db.session.scalar(
+        select(Tandem.id).where(Tandem.cohort_id == cohort.id, Tandem.status.in_(("draft", "active")),
+                                Tandem.mentee_user_id == mentee.user_id).limit(1)
+    )
+    if already is not None:
+        raise CohortError("mentee_paired", _("%(name)s already has a pair in this cohort.", name=mentee.user.name))
+    _refuse_if_broken(goal, profile)
+    pending = db.session.scalar(
+        select(db.func.count(Tandem.id)).where(Tandem.cohort_id == cohort.id, Tandem.status == "draft",
+                                               Tandem.mentor_id == profile.id)
+    ) or 0
+    if rules.mentor_facts([profile])[0].free_capacity - pending <= 0:
+        raise CohortError("mentor_full", _("%(pair)s is not allowed: %(reason)s", pair=_pair_label(goal, profile),
+                                           reason=rules.reason_text("mentor_full")))
+    before = summary(cohort)
+    score, reasons = cohort_matching.pair_score(goal, profile)
+    db.session.add(Tandem(
+        goal=goal, mentor=profile, mentee_user_id=goal.owner_id, mentor_user_id=profile.user_id, cohort_id=cohort.id,
+        status="draft", locked=True, score=score, reasons=reasons,
+    ))
+    db.session.commit()
+    return Change(before, summary(cohort))
+
+
+def rule_problems(cohort: Cohort) -> dict[int, str]:
+    """Drafts that would be refused at publishing now (rules or capacity changed since matching), with why."""
+    found: dict[int, str] = {}
+    pending = drafts(cohort)
+    profiles = [t.mentor for t in pending if t.mentor is not None]
+    facts = {f.id: f for f in rules.mentor_facts(profiles)}
+    context = rules.rule_context({t.mentee_user_id for t in pending} | {t.mentor_user_id for t in pending})
+    used: dict[int, int] = {}
+    seen_goals: set[int] = set()
+    for tandem in pending:
+        if tandem.goal is None or tandem.mentor is None:
+            found[tandem.id] = _("The goal or mentor profile no longer exists.")
+            continue
+        if tandem.goal.status != "open" or tandem.goal_id in seen_goals:
+            found[tandem.id] = _("The goal is no longer open or has another pair.")
+            continue
+        seen_goals.add(tandem.goal_id)
+        fact = facts[tandem.mentor_id]
+        mentor = dataclasses.replace(fact, free_capacity=fact.free_capacity - used.get(tandem.mentor_id, 0))
+        broken = rules.pair_violations(mentor, rules.mentee_facts(tandem.goal), context)
+        if broken:
+            found[tandem.id] = rules.reason_text(broken[0])
+        used[tandem.mentor_id] = used.get(tandem.mentor_id, 0) + 1
+    return found
+
+
+def publish(cohort: Cohort) -> int:
+    """All drafts become active tandems in one transaction, or none do; answers how many.
+
+    The cohort row is locked first, so when two managers publish at once the second waits and then
+    finds nothing left (409). Every hard rule, capacity included, is checked again here.
+    """
+    try:
+        locked_cohort = cohort_matching.lock_cohort(cohort.id)
+        if locked_cohort is None:
+            raise CohortError("not_found", _("No such cohort."), 404)
+        cohort = locked_cohort
+        if cohort.state not in ("matching", "running"):
+            raise CohortError("wrong_state", _("Only a cohort that is matching or running can publish tandems."))
+        pending = list(
+            db.session.scalars(
+                select(Tandem).where(Tandem.cohort_id == cohort.id, Tandem.status == "draft")
+                .with_for_update().execution_options(populate_existing=True).order_by(Tandem.id)
+            )
+        )
+        if not pending:
+            raise CohortError("nothing_to_publish", _("Nothing left to publish."))
+        # Lock the mentors too: a tandem request accepted meanwhile must not take the same last slot.
+        mentor_ids = sorted({t.mentor_id for t in pending if t.mentor_id is not None})
+        list(db.session.scalars(
+            select(MentorProfile).where(MentorProfile.id.in_(mentor_ids)).with_for_update()
+            .execution_options(populate_existing=True)
+        ))
+        problems = rule_problems(cohort)
+        if problems:
+            names = {t.id: (t.mentor_user.name if t.mentor_user else "?", t.mentee.name if t.mentee else "?")
+                     for t in pending}
+            details = "; ".join(f"{names[i][0]} → {names[i][1]}: {reason}" for i, reason in problems.items())
+            raise CohortError("rule_broken", _("Nothing was published. Fix these pairs first: %(details)s",
+                                               details=details))
+        now = utcnow()
+        for tandem in pending:
+            _activate(cohort, tandem, now)
+        if cohort.state == "matching":
+            cohort.state = "running"
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return len(pending)
+
+
+def _activate(cohort: Cohort, tandem: Tandem, now) -> None:
+    goal = tandem.goal
+    assert goal is not None and tandem.mentor is not None
+    tandem.status = "active"
+    tandem.locked = False
+    tandem.responded_at = now
+    tandem.starts_on, tandem.ends_on = cohort.starts_on, cohort.ends_on
+    goal.status = "matched"
+    for other in db.session.scalars(
+        select(Tandem).where(Tandem.goal_id == goal.id, Tandem.status == "requested", Tandem.id != tandem.id)
+    ):
+        other.status = "withdrawn"
+        other.responded_at = now
+        notifications.notify(
+            other.mentor_user_id, "request_withdrawn",
+            _("The request for “%(title)s” was withdrawn: the goal found a mentor in a cohort.", title=goal.title),
+        )
+    link = cohorts.link("cohorts.meetings.tandem", tandem_id=tandem.id)
+    mentor_name = tandem.mentor_user.name if tandem.mentor_user else ""
+    mentee_name = tandem.mentee.name if tandem.mentee else ""
+    notifications.notify(
+        tandem.mentee_user_id, "cohort_published",
+        _("Your tandem in “%(cohort)s” is ready: %(name)s will mentor you on “%(title)s”. "
+          "Open the kick-off checklist.", cohort=cohort.name, name=mentor_name, title=goal.title),
+        link,
+    )
+    notifications.notify(
+        tandem.mentor_user_id, "cohort_published",
+        _("Your tandem in “%(cohort)s” is ready: you mentor %(name)s on “%(title)s”. "
+          "Open the kick-off checklist.", cohort=cohort.name, name=mentee_name, title=goal.title),
+        link,
+    )
+    vectors.refresh_goal(goal)  # a matched goal leaves the discoverable index
+
+
+def pair_choices(cohort: Cohort) -> tuple[list[CohortParticipant], list[CohortParticipant]]:
+    """Accepted mentees without a pair and accepted mentors with a free slot, for the "add a pair" form."""
+    paired = {
+        t.mentee_user_id
+        for t in cohorts.cohort_tandems(cohort, ("draft", "active"))
+    }
+    mentees = [p for p in cohorts.participants(cohort, "accepted", "mentee")
+               if p.user_id not in paired and p.goal is not None and p.goal.status == "open"]
+    mentors = [p for p in cohorts.participants(cohort, "accepted", "mentor") if p.user.mentor_profile is not None]
+    return mentees, mentors

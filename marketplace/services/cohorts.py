@@ -1,0 +1,501 @@
+"""Cohorts: planning, the state machine (draft → enrolling → matching → running → closed) and enrolment.
+
+Every transition is one function that refuses with a reason people can act on, so the pages and the
+API behave alike. Matching, review and publishing live in cohort_matching and cohort_review.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from flask import current_app, has_request_context, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
+
+from ..extensions import db
+from ..models import Cohort, CohortParticipant, Goal, Tandem, Topic, User, utcnow
+from . import notifications
+
+NAME_MAX = 120
+DESCRIPTION_MAX = 5000
+MIN_MONTHS, MAX_MONTHS = 3, 12
+TARGET_MIN, TARGET_MAX = 1, 24
+DEFAULT_TARGET = 6
+ROLES = ("mentor", "mentee")
+DECISIONS = ("accepted", "waitlisted", "rejected")
+# Tandems that came out of a cohort and were published (they count in progress and the report).
+PUBLISHED_STATUSES = ("active", "ended", "completed")
+
+STATE_LABELS = {
+    "draft": _l("Draft"),
+    "enrolling": _l("Enrolling"),
+    "matching": _l("Matching"),
+    "running": _l("Running"),
+    "closed": _l("Closed"),
+}
+PARTICIPANT_STATUS_LABELS = {
+    "applied": _l("Applied"),
+    "accepted": _l("Accepted"),
+    "waitlisted": _l("Waitlisted"),
+    "rejected": _l("Rejected"),
+}
+ROLE_LABELS = {"mentor": _l("Mentor"), "mentee": _l("Mentee")}
+
+
+class CohortError(Exception):
+    """A refused change: `code` for machines, `message` for people, `fields` for form errors."""
+
+    def __init__(self, code: str, message: str, status: int = 409, fields: dict[str, str] | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+        self.fields = fields or {}
+
+
+def link(endpoint: str, **values: object) -> str:
+    """A site-relative link for a notification, in a request or not (tests, CLI, background work)."""
+    if has_request_context():
+        return url_for(endpoint, **values)
+    return current_app.url_map.bind("localhost").build(endpoint, values)
+
+
+# --- planning ------------------------------------------------------------------------------------
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later, or the month's last day (31 January + 1 month = 28/29 February)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def check_fields(
+    name: str | None,
+    starts_on: date | None,
+    ends_on: date | None,
+    meeting_target: int | None,
+    description: str = "",
+    cohort: Cohort | None = None,
+) -> dict[str, str]:
+    """Every problem with a cohort's fields, by field name (empty when all is well)."""
+    errors: dict[str, str] = {}
+    name = (name or "").strip()
+    if not name:
+        errors["name"] = _("Please give the cohort a name.")
+    elif len(name) > NAME_MAX:
+        errors["name"] = _("At most %(n)d characters.", n=NAME_MAX)
+    else:
+        clash = db.session.scalar(select(Cohort.id).where(func.lower(Cohort.name) == name.lower()))
+        if clash is not None and (cohort is None or clash != cohort.id):
+            errors["name"] = _("Another cohort already has this name.")
+    if len(description or "") > DESCRIPTION_MAX:
+        errors["description"] = _("At most %(n)d characters.", n=DESCRIPTION_MAX)
+    if starts_on is None:
+        errors["starts_on"] = _("Please give a start date.")
+    if ends_on is None:
+        errors["ends_on"] = _("Please give an end date.")
+    if starts_on is not None and ends_on is not None and not (
+        add_months(starts_on, MIN_MONTHS) <= ends_on <= add_months(starts_on, MAX_MONTHS)
+    ):
+        errors["ends_on"] = _(
+            "The end date must lie %(low)d to %(high)d months after the start (between %(first)s and %(last)s).",
+            low=MIN_MONTHS, high=MAX_MONTHS,
+            first=add_months(starts_on, MIN_MONTHS).isoformat(), last=add_months(starts_on, MAX_MONTHS).isoformat(),
+        )
+    if meeting_target is None or not TARGET_MIN <= meeting_target <= TARGET_MAX:
+        errors["meeting_target"] = _("A whole number from %(low)d to %(high)d.", low=TARGET_MIN, high=TARGET_MAX)
+    return errors
+
+
+def create_cohort(
+    name: str,
+    starts_on: date | None,
+    ends_on: date | None,
+    meeting_target: int | None = DEFAULT_TARGET,
+    description: str = "",
+    focus_topics: Iterable[Topic] = (),
+) -> Cohort:
+    """A new cohort in the draft state; raises CohortError(422) with the fields that are wrong."""
+    errors = check_fields(name, starts_on, ends_on, meeting_target, description)
+    if errors:
+        raise CohortError("invalid_fields", _("Some fields are missing or wrong."), 422, errors)
+    cohort = Cohort(
+        name=name.strip(), description=(description or "").strip(), starts_on=starts_on, ends_on=ends_on,
+        meeting_target=meeting_target, state="draft", enrolment_open=False,
+    )
+    cohort.focus_topics = list(focus_topics)
+    db.session.add(cohort)
+    db.session.commit()
+    return cohort
+
+
+def update_cohort(
+    cohort: Cohort,
+    name: str,
+    starts_on: date | None,
+    ends_on: date | None,
+    meeting_target: int | None,
+    description: str = "",
+    focus_topics: Iterable[Topic] = (),
+) -> Cohort:
+    """Edit the plan; the dates are fixed once tandems run (they carry them), and a closed cohort is history."""
+    if cohort.state == "closed":
+        raise CohortError("closed", _("A closed cohort cannot be changed."))
+    errors = check_fields(name, starts_on, ends_on, meeting_target, description, cohort)
+    if cohort.state == "running" and (starts_on != cohort.starts_on or ends_on != cohort.ends_on):
+        errors["starts_on"] = _("The dates cannot change once the tandems are running.")
+    if errors:
+        raise CohortError("invalid_fields", _("Some fields are missing or wrong."), 422, errors)
+    cohort.name = name.strip()
+    cohort.description = (description or "").strip()
+    cohort.starts_on, cohort.ends_on = starts_on, ends_on
+    cohort.meeting_target = meeting_target
+    cohort.focus_topics = list(focus_topics)
+    db.session.commit()
+    return cohort
+
+
+# --- the state machine ---------------------------------------------------------------------------
+
+
+def _count_participants(cohort: Cohort, role: str, status: str = "accepted") -> int:
+    return db.session.scalar(
+        select(func.count(CohortParticipant.id)).where(
+            CohortParticipant.cohort_id == cohort.id, CohortParticipant.role == role, CohortParticipant.status == status
+        )
+    ) or 0
+
+
+def count_drafts(cohort: Cohort) -> int:
+    return db.session.scalar(
+        select(func.count(Tandem.id)).where(Tandem.cohort_id == cohort.id, Tandem.status == "draft")
+    ) or 0
+
+
+def count_published(cohort: Cohort) -> int:
+    return db.session.scalar(
+        select(func.count(Tandem.id)).where(Tandem.cohort_id == cohort.id, Tandem.status.in_(PUBLISHED_STATUSES))
+    ) or 0
+
+
+def _refuse_unless(cohort: Cohort, states: tuple[str, ...], message: str) -> None:
+    if cohort.state not in states:
+        raise CohortError("wrong_state", message)
+
+
+def open_enrolment(cohort: Cohort) -> Cohort:
+    """draft → enrolling: people can now apply from their dashboard."""
+    _refuse_unless(cohort, ("draft",), _("Only a cohort in planning can open its enrolment."))
+    cohort.state = "enrolling"
+    cohort.enrolment_open = True
+    db.session.commit()
+    return cohort
+
+
+def start_matching(cohort: Cohort, commit: bool = True) -> Cohort:
+    """draft or enrolling → matching: enrolment closes; refused until a mentor and a mentee are accepted."""
+    _refuse_unless(cohort, ("draft", "enrolling"), _("Matching can start only from planning or enrolment."))
+    no_mentor, no_mentee = _count_participants(cohort, "mentor") == 0, _count_participants(cohort, "mentee") == 0
+    if no_mentor or no_mentee:
+        if no_mentor and no_mentee:
+            message = _("Matching needs at least one accepted mentor and one accepted mentee.")
+        elif no_mentor:
+            message = _("Matching needs at least one accepted mentor.")
+        else:
+            message = _("Matching needs at least one accepted mentee.")
+        raise CohortError("nobody_accepted", message + " " + _("Accept applications or import participants first."))
+    cohort.state = "matching"
+    cohort.enrolment_open = False
+    if commit:
+        db.session.commit()
+    return cohort
+
+
+def reopen_enrolment(cohort: Cohort) -> Cohort:
+    """matching → enrolling: for late applications, as long as nothing is published yet."""
+    _refuse_unless(cohort, ("matching",), _("Enrolment can only be reopened while matching."))
+    if count_published(cohort):
+        raise CohortError("already_published", _("Tandems are already published; enrolment stays closed."))
+    cohort.state = "enrolling"
+    cohort.enrolment_open = True
+    db.session.commit()
+    return cohort
+
+
+def close(cohort: Cohort) -> Cohort:
+    """running → closed: tandems complete and every participant is asked for feedback."""
+    from . import surveys
+
+    _refuse_unless(cohort, ("running",), _("Only a running cohort can be closed."))
+    drafts = count_drafts(cohort)
+    if drafts:
+        raise CohortError(
+            "unpublished_drafts",
+            _("%(n)d draft tandems are not published. Publish or remove them before closing.", n=drafts),
+        )
+    now = utcnow()
+    for tandem in db.session.scalars(select(Tandem).where(Tandem.cohort_id == cohort.id, Tandem.status == "active")):
+        tandem.status = "completed"
+        tandem.ended_at = now
+    cohort.state = "closed"
+    cohort.enrolment_open = False
+    cohort.closed_at = now
+    surveys.invite_participants(cohort)
+    db.session.commit()
+    return cohort
+
+
+TRANSITIONS = {
+    "open_enrolment": open_enrolment,
+    "start_matching": start_matching,
+    "reopen_enrolment": reopen_enrolment,
+    "close": close,
+}
+# Which buttons a manager sees in each state (publishing has its own button on the review page).
+ACTIONS_BY_STATE = {
+    "draft": ("open_enrolment", "start_matching"),
+    "enrolling": ("start_matching",),
+    "matching": ("reopen_enrolment",),
+    "running": ("close",),
+    "closed": (),
+}
+ACTION_LABELS = {
+    "open_enrolment": _l("Open enrolment"),
+    "start_matching": _l("Close enrolment and start matching"),
+    "reopen_enrolment": _l("Reopen enrolment"),
+    "close": _l("Close the cohort and send the survey"),
+}
+
+
+def transition(cohort: Cohort, action: str) -> Cohort:
+    if action not in TRANSITIONS:
+        raise CohortError("unknown_action", _("Unknown action."), 404)
+    return TRANSITIONS[action](cohort)
+
+
+# --- who sees what -------------------------------------------------------------------------------
+
+
+def is_participant(cohort: Cohort, user: User) -> bool:
+    return db.session.scalar(
+        select(CohortParticipant.id)
+        .where(CohortParticipant.cohort_id == cohort.id, CohortParticipant.user_id == user.id)
+        .limit(1)
+    ) is not None
+
+
+def can_view(cohort: Cohort, user: User) -> bool:
+    """Managers see every cohort; a person sees the cohorts they applied to, and any that is enrolling."""
+    return bool(user.is_manager or cohort.state == "enrolling" or is_participant(cohort, user))
+
+
+def all_cohorts() -> list[Cohort]:
+    return list(db.session.scalars(select(Cohort).order_by(Cohort.starts_on.desc(), Cohort.id.desc())))
+
+
+def cohorts_of(user: User) -> list[Cohort]:
+    return list(
+        db.session.scalars(
+            select(Cohort)
+            .where(Cohort.id.in_(select(CohortParticipant.cohort_id).where(CohortParticipant.user_id == user.id)))
+            .order_by(Cohort.starts_on.desc(), Cohort.id.desc())
+        )
+    )
+
+
+def open_cohorts() -> list[Cohort]:
+    return list(
+        db.session.scalars(
+            select(Cohort)
+            .where(Cohort.state == "enrolling", Cohort.enrolment_open.is_(True))
+            .order_by(Cohort.starts_on)
+        )
+    )
+
+
+def participations(user: User, cohort: Cohort | None = None) -> list[CohortParticipant]:
+    """A person's applications (one per role), newest cohort first."""
+    query = (
+        select(CohortParticipant).where(CohortParticipant.user_id == user.id)
+        .options(selectinload(CohortParticipant.cohort), selectinload(CohortParticipant.goal))
+        .order_by(CohortParticipant.created_at.desc(), CohortParticipant.id.desc())
+    )
+    if cohort is not None:
+        query = query.where(CohortParticipant.cohort_id == cohort.id)
+    return list(db.session.scalars(query))
+
+
+def participants(cohort: Cohort, status: str | None = None, role: str | None = None) -> list[CohortParticipant]:
+    query = (
+        select(CohortParticipant).where(CohortParticipant.cohort_id == cohort.id)
+        .options(
+            selectinload(CohortParticipant.user).selectinload(User.company),
+            selectinload(CohortParticipant.user).selectinload(User.verified_company),
+            selectinload(CohortParticipant.goal),
+        )
+        .order_by(CohortParticipant.role, CohortParticipant.id)
+    )
+    if status is not None:
+        query = query.where(CohortParticipant.status == status)
+    if role is not None:
+        query = query.where(CohortParticipant.role == role)
+    return list(db.session.scalars(query))
+
+
+@dataclass
+class Counts:
+    mentors: int
+    mentees: int
+    applied: int
+    waitlisted: int
+    rejected: int
+    drafts: int
+    published: int
+
+
+def counts(cohort: Cohort) -> Counts:
+    rows = db.session.execute(
+        select(CohortParticipant.role, CohortParticipant.status, func.count(CohortParticipant.id))
+        .where(CohortParticipant.cohort_id == cohort.id)
+        .group_by(CohortParticipant.role, CohortParticipant.status)
+    ).all()
+    by = {(role, status): n for role, status, n in rows}
+    by_status = {s: sum(n for (_r, st), n in by.items() if st == s) for s in CohortParticipant.STATUSES}
+    return Counts(
+        mentors=by.get(("mentor", "accepted"), 0), mentees=by.get(("mentee", "accepted"), 0),
+        applied=by_status["applied"], waitlisted=by_status["waitlisted"], rejected=by_status["rejected"],
+        drafts=count_drafts(cohort), published=count_published(cohort),
+    )
+
+
+# --- enrolment -----------------------------------------------------------------------------------
+
+
+def open_goals(user: User) -> list[Goal]:
+    """The goals a mentee can bring into a cohort."""
+    return [goal for goal in user.goals if goal.status == "open"]
+
+
+def _notify_managers(kind: str, message: str, link: str | None) -> None:
+    for manager_id in db.session.scalars(select(User.id).where(User.is_manager.is_(True))):
+        notifications.notify(manager_id, kind, message, link)
+
+
+def apply(cohort: Cohort, user: User, role: str, goal: Goal | None = None) -> CohortParticipant:
+    """A mentor or mentee applies to an enrolling cohort; a mentee names the open goal they bring."""
+    if cohort.state != "enrolling" or not cohort.enrolment_open:
+        raise CohortError("enrolment_closed", _("This cohort is not taking applications."))
+    if role not in ROLES:
+        raise CohortError("invalid_fields", _("Choose mentor or mentee."), 422, {"role": _("Choose mentor or mentee.")})
+    if role == "mentor" and user.mentor_profile is None:
+        raise CohortError(
+            "no_profile", _("Create your mentor profile first: matching uses it."), 422,
+            {"role": _("Create your mentor profile first: matching uses it.")},
+        )
+    if role == "mentee" and (goal is None or goal.owner_id != user.id or goal.status != "open"):
+        raise CohortError(
+            "no_goal", _("Choose one of your open learning goals."), 422,
+            {"goal_id": _("Choose one of your open learning goals.")},
+        )
+    existing = db.session.scalar(
+        select(CohortParticipant).where(
+            CohortParticipant.cohort_id == cohort.id, CohortParticipant.user_id == user.id,
+            CohortParticipant.role == role,
+        )
+    )
+    if existing is not None:
+        raise CohortError("already_applied", _("You have already applied to this cohort as %(role)s.",
+                                               role=str(ROLE_LABELS[role]).lower()))
+    participant = CohortParticipant(cohort=cohort, user=user, role=role, goal=goal if role == "mentee" else None,
+                                    status="applied")
+    db.session.add(participant)
+    db.session.flush()
+    _notify_managers(
+        "cohort_application",
+        _("%(name)s applied to “%(cohort)s” as %(role)s.", name=user.name, cohort=cohort.name,
+          role=str(ROLE_LABELS[role]).lower()),
+        link("cohorts.detail", cohort_id=cohort.id),
+    )
+    db.session.commit()
+    return participant
+
+
+def withdraw(participant: CohortParticipant, user: User) -> None:
+    """A person takes back an application while the cohort still enrols."""
+    if participant.user_id != user.id:
+        raise CohortError("not_yours", _("This is not your application."), 403)
+    if participant.cohort.state != "enrolling":
+        raise CohortError("enrolment_closed", _("Enrolment has closed; please ask the community manager."))
+    db.session.delete(participant)
+    db.session.commit()
+
+
+def _has_tandem(participant: CohortParticipant, statuses: tuple[str, ...]) -> bool:
+    column = Tandem.mentor_user_id if participant.role == "mentor" else Tandem.mentee_user_id
+    return db.session.scalar(
+        select(Tandem.id).where(Tandem.cohort_id == participant.cohort_id, column == participant.user_id,
+                                Tandem.status.in_(statuses)).limit(1)
+    ) is not None
+
+
+def decide(participant: CohortParticipant, decision: str) -> CohortParticipant:
+    """The manager accepts, waitlists or rejects an application; the person is told either way."""
+    cohort = participant.cohort
+    if decision not in DECISIONS:
+        raise CohortError("unknown_decision", _("Unknown decision."), 400)
+    if cohort.state == "closed":
+        raise CohortError("closed", _("A closed cohort cannot be changed."))
+    if decision == participant.status:
+        return participant
+    if participant.status == "accepted":
+        if _has_tandem(participant, PUBLISHED_STATUSES):
+            raise CohortError("has_tandem", _("%(name)s already has a published tandem in this cohort.",
+                                              name=participant.user.name))
+        if _has_tandem(participant, ("draft",)):
+            raise CohortError("has_draft", _("Remove the draft tandem of %(name)s first.", name=participant.user.name))
+    if decision == "accepted" and participant.role == "mentee" and participant.goal is None:
+        raise CohortError("no_goal", _("%(name)s brings no goal; they need one to be matched.",
+                                       name=participant.user.name))
+    participant.status = decision
+    messages = {
+        "accepted": _("You are in! Your application to “%(cohort)s” was accepted.", cohort=cohort.name),
+        "waitlisted": _("Your application to “%(cohort)s” is on the waiting list.", cohort=cohort.name),
+        "rejected": _("Your application to “%(cohort)s” was not accepted this time.", cohort=cohort.name),
+    }
+    notifications.notify(participant.user_id, "cohort_enrolment", messages[decision],
+                         link("cohorts.detail", cohort_id=cohort.id))
+    db.session.commit()
+    return participant
+
+
+def can_import(cohort: Cohort) -> None:
+    """Imports add accepted participants, which makes sense until the cohort closes."""
+    if cohort.state == "closed":
+        raise CohortError("closed", _("A closed cohort cannot take new participants."))
+
+
+def cohort_tandems(cohort: Cohort, statuses: Iterable[str]) -> list[Tandem]:
+    return list(
+        db.session.scalars(
+            select(Tandem).where(Tandem.cohort_id == cohort.id, Tandem.status.in_(list(statuses)))
+            .order_by(Tandem.id)
+        )
+    )
+
+
+def tandems_of_cohort_user(cohort: Cohort, user: User) -> list[Tandem]:
+    """A participant's published tandems in this cohort."""
+    return list(
+        db.session.scalars(
+            select(Tandem).where(
+                Tandem.cohort_id == cohort.id, Tandem.status.in_(PUBLISHED_STATUSES),
+                or_(Tandem.mentor_user_id == user.id, Tandem.mentee_user_id == user.id),
+            )
+        )
+    )

@@ -1,0 +1,328 @@
+"""Participants import from CSV (DESIGN.md): every row or none, bad rows named, re-imports update.
+
+Rows are numbered as in a spreadsheet: the header is row 1, the first person row 2.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from email_validator import EmailNotValidError, validate_email
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import Cohort, CohortParticipant, Goal, MentorProfile, User
+from . import accounts, companies, profiles, vectors
+
+COLUMNS = ["email", "name", "role", "company", "headline", "text", "topics", "languages", "capacity",
+           "exclude_companies"]
+MAX_ROWS = 20_000
+MAX_FIELD = 5000
+
+
+@dataclass
+class RowProblem:
+    row: int
+    message: str
+
+
+@dataclass
+class PlannedRow:
+    row: int
+    email: str
+    role: str
+    action: str  # "create" or "update"
+    title: str
+
+
+@dataclass
+class ImportResult:
+    errors: list[RowProblem] = field(default_factory=list)
+    planned: list[PlannedRow] = field(default_factory=list)
+    users_created: int = 0
+    users_updated: int = 0
+    mentors_saved: int = 0
+    goals_saved: int = 0
+    embedded: int = 0
+    invited: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def summary(self) -> str:
+        return _(
+            "Imported %(rows)d rows: %(created)d new and %(updated)d existing people, %(mentors)d mentor "
+            "profiles, %(goals)d goals; %(embedded)d texts embedded, %(invited)d invitations sent.",
+            rows=len(self.planned), created=self.users_created, updated=self.users_updated,
+            mentors=self.mentors_saved, goals=self.goals_saved, embedded=self.embedded, invited=len(self.invited),
+        )
+
+
+@dataclass
+class ParsedRow:
+    row: int
+    email: str
+    name: str
+    role: str
+    company: str
+    headline: str
+    text: str
+    topics: list[str]
+    languages: list[str]
+    capacity: int
+    exclude_companies: list[str]
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in (value or "").split(";") if part.strip()]
+
+
+def decode(data: bytes) -> str:
+    """UTF-8 (a BOM is fine); anything else is refused rather than guessed."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as problem:
+        raise ValueError(
+            _("The file is not UTF-8 encoded (byte %(pos)d). Save it as 'CSV UTF-8' and try again.",
+              pos=problem.start)
+        ) from None
+
+
+def parse(text: str) -> tuple[list[ParsedRow], list[RowProblem]]:
+    """Check every row; answers the parsed rows and every problem found (all of them, not the first)."""
+    problems: list[RowProblem] = []
+    reader = csv.DictReader(io.StringIO(text))
+    header = [name.strip().lower() for name in (reader.fieldnames or [])]
+    missing = [name for name in COLUMNS if name not in header]
+    if missing:
+        return [], [RowProblem(1, _("Missing column(s): %(cols)s.", cols=", ".join(missing)))]
+    reader.fieldnames = header
+    rows: list[ParsedRow] = []
+    for number, raw in enumerate(reader, start=2):
+        if number - 1 > MAX_ROWS:
+            problems.append(RowProblem(number, _("Too many rows; at most %(n)d per file.", n=MAX_ROWS)))
+            break
+        if None in raw:
+            problems.append(RowProblem(number, _("More fields than columns (a missing quote?).")))
+            continue
+        values = {key: (value or "").strip() for key, value in raw.items()}
+        if not any(values.values()):
+            continue
+        reasons = []
+        email = values["email"]
+        try:
+            email = validate_email(email, check_deliverability=False, test_environment=True).normalized.lower()
+        except EmailNotValidError:
+            reasons.append(_("'%(value)s' is not a valid e-mail address.", value=values["email"]))
+        role = values["role"].lower()
+        if role not in ("mentor", "mentee"):
+            reasons.append(_("role must be 'mentor' or 'mentee', not '%(value)s'.", value=values["role"]))
+        for name in ("name", "company", "headline", "text"):
+            if not values[name]:
+                reasons.append(_("%(column)s is empty.", column=name))
+            elif len(values[name]) > (160 if name == "headline" else MAX_FIELD):
+                reasons.append(_("%(column)s is too long.", column=name))
+        languages = [code.lower() for code in _split(values["languages"])]
+        if not languages:
+            reasons.append(_("languages is empty (use ISO codes such as de;en)."))
+        elif any(code not in profiles.LANGUAGES for code in languages):
+            bad = [code for code in languages if code not in profiles.LANGUAGES]
+            reasons.append(_("unknown language code(s): %(codes)s.", codes=", ".join(bad)))
+        capacity = 1
+        if values["capacity"]:
+            if not values["capacity"].isdigit() or not 1 <= int(values["capacity"]) <= 10:
+                reasons.append(_("capacity must be a whole number from 1 to 10."))
+            else:
+                capacity = int(values["capacity"])
+        topics = _split(values["topics"])
+        if len(topics) > profiles.MAX_TOPICS:
+            reasons.append(_("at most %(n)d topics.", n=profiles.MAX_TOPICS))
+        if any(len(topic) > 60 for topic in topics):
+            reasons.append(_("a topic may have at most 60 characters."))
+        if reasons:
+            problems.append(RowProblem(number, "; ".join(reasons)))
+            continue
+        rows.append(ParsedRow(number, email, values["name"], role, values["company"], values["headline"],
+                              values["text"], topics, languages, capacity, _split(values["exclude_companies"])))
+    problems.extend(_cross_row_problems(rows))
+    return rows, problems
+
+
+def _cross_row_problems(rows: list[ParsedRow]) -> list[RowProblem]:
+    """A person's name, company and languages must agree across their rows; no duplicate entries."""
+    problems = []
+    first_row: dict[str, ParsedRow] = {}
+    seen_entries: dict[tuple, int] = {}
+    for row in rows:
+        first = first_row.setdefault(row.email, row)
+        if first is not row:
+            for label, mine, theirs in (
+                ("name", row.name, first.name),
+                ("company", companies.normalise_company_name(row.company),
+                 companies.normalise_company_name(first.company)),
+                ("languages", sorted(row.languages), sorted(first.languages)),
+            ):
+                if mine != theirs:
+                    problems.append(RowProblem(row.row, _("%(column)s differs from row %(other)d for %(email)s.",
+                                                          column=label, other=first.row, email=row.email)))
+        key = (row.email, "mentor") if row.role == "mentor" else (row.email, "goal", row.headline.casefold())
+        if key in seen_entries:
+            what = _("mentor profile") if row.role == "mentor" else _("goal")
+            problems.append(RowProblem(row.row, _("duplicate %(what)s, already in row %(other)d.",
+                                                  what=what, other=seen_entries[key])))
+        else:
+            seen_entries[key] = row.row
+    return problems
+
+
+def import_participants_file(
+    path: Path, cohort_name: str | None = None, progress: Callable[[int, int], None] | None = None
+) -> ImportResult:
+    return import_participants(path.read_bytes(), cohort_name=cohort_name, progress=progress)
+
+
+def import_participants(
+    data: bytes,
+    cohort_name: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    dry_run: bool = False,
+    invite: bool = True,
+) -> ImportResult:
+    """Validate everything first; then write every row in one transaction, or nothing."""
+    result = ImportResult(dry_run=dry_run)
+    try:
+        text = decode(data)
+    except ValueError as problem:
+        result.errors.append(RowProblem(0, str(problem)))
+        return result
+    rows, problems = parse(text)
+    cohort = None
+    if cohort_name:
+        cohort = db.session.scalar(select(Cohort).where(Cohort.name == cohort_name))
+        if cohort is None:
+            problems.insert(0, RowProblem(0, _("No cohort called '%(name)s'. Create it first.", name=cohort_name)))
+    if not rows and not problems:
+        problems.append(RowProblem(0, _("The file has no participant rows.")))
+    result.errors = problems
+    result.planned = _plan(rows)
+    if problems or dry_run:
+        return result
+    try:
+        new_users, mentor_ids, goal_ids = _apply(rows, cohort, result)
+        result.embedded = _embed(mentor_ids, goal_ids, progress)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    from . import emails
+
+    for user in new_users if invite else []:
+        emails.send_invitation(user)
+        result.invited.append(user.email)
+    return result
+
+
+def _plan(rows: list[ParsedRow]) -> list[PlannedRow]:
+    planned = []
+    for row in rows:
+        user = accounts.find_user_by_email(row.email)
+        if row.role == "mentor":
+            exists = user is not None and user.mentor_profile is not None
+        else:
+            exists = user is not None and _find_goal(user, row.headline) is not None
+        planned.append(PlannedRow(row.row, row.email, row.role, "update" if exists else "create", row.headline))
+    return planned
+
+
+def _find_goal(user: User, title: str) -> Goal | None:
+    return next((goal for goal in user.goals if goal.title.casefold() == title.casefold()), None)
+
+
+def _apply(
+    rows: list[ParsedRow], cohort: Cohort | None, result: ImportResult
+) -> tuple[list[User], list[int], list[int]]:
+    """Write the rows; answers the new users and the ids of the saved profiles and goals."""
+    new_users: list[User] = []
+    mentor_ids: list[int] = []
+    goal_ids: list[int] = []
+    people: dict[str, User] = {}
+    for row in rows:
+        user = people.get(row.email) or accounts.find_user_by_email(row.email)
+        if user is None:
+            user = accounts.create_user(row.email, row.name, None, company_name=row.company)
+            new_users.append(user)
+            result.users_created += 1
+        elif row.email not in people:
+            user.name = row.name
+            if user.verified_company_id is None:
+                user.company = companies.get_or_create_company(row.company)
+            result.users_updated += 1
+        people[row.email] = user
+        topics = profiles.resolve_topics(row.topics)
+        excluded = [companies.get_or_create_company(name) for name in row.exclude_companies]
+        if row.role == "mentor":
+            profile = user.mentor_profile or MentorProfile(user=user)
+            profile.headline = row.headline
+            profile.teaching_text = row.text
+            profile.languages = ",".join(row.languages)
+            profile.capacity = row.capacity
+            profile.topics = topics
+            profile.excluded_companies = [c for c in excluded if c is not None]
+            db.session.add(profile)
+            db.session.flush()
+            mentor_ids.append(profile.id)
+            result.mentors_saved += 1
+            goal = None
+        else:
+            goal = _find_goal(user, row.headline) or Goal(owner=user, title=row.headline)
+            goal.description = row.text
+            goal.languages = ",".join(row.languages)
+            goal.topics = topics
+            goal.excluded_companies = [c for c in excluded if c is not None]
+            db.session.add(goal)
+            db.session.flush()
+            goal_ids.append(goal.id)
+            result.goals_saved += 1
+        if cohort is not None:
+            _enrol(cohort, user, row.role, goal)
+    return new_users, mentor_ids, goal_ids
+
+
+def _enrol(cohort: Cohort, user: User, role: str, goal: Goal | None) -> None:
+    participant = db.session.scalar(
+        select(CohortParticipant).where(
+            CohortParticipant.cohort_id == cohort.id, CohortParticipant.user_id == user.id,
+            CohortParticipant.role == role,
+        )
+    )
+    if participant is None:
+        participant = CohortParticipant(cohort=cohort, user=user, role=role, goal=goal)
+        db.session.add(participant)
+    elif participant.goal is None and goal is not None:
+        participant.goal = goal
+    participant.status = "accepted"
+    db.session.flush()
+
+
+def _embed(mentor_ids: list[int], goal_ids: list[int], progress: Callable[[int, int], None] | None) -> int:
+    """Embed in batches only what is new or changed; unchanged texts keep their vectors."""
+    done = 0
+    total_hint = len(mentor_ids) + len(goal_ids)
+
+    def report(kind_done: int, kind_total: int) -> None:
+        if progress:
+            progress(done + kind_done, total_hint)
+
+    embedded = vectors.embed_stale(vectors.MENTOR, ids=mentor_ids, progress=report)
+    done += len(mentor_ids)
+    embedded += vectors.embed_stale(vectors.GOAL, ids=goal_ids, progress=report)
+    if progress:
+        progress(total_hint, total_hint)
+    return embedded

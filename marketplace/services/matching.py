@@ -1,0 +1,243 @@
+"""Search and suggestions: FAISS candidates, the hard rules, a hybrid score and an explanation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from embeddings import highlight_phrases
+
+from ..extensions import db
+from ..models import Goal, MentorProfile, Topic, User
+from . import companies, rules, taxonomy, vectors
+
+MAX_K = 50
+# Share of the score that comes from shared taxonomy topics; the rest is cosine similarity.
+# Chosen on bench/data/ranking_eval.json (see README, "Ranking quality").
+TOPIC_WEIGHT = 0.15
+
+
+class MatchingError(ValueError):
+    """Bad search input; the message is shown to the user."""
+
+
+@dataclass
+class MentorMatch:
+    profile: MentorProfile
+    score: float
+    similarity: float
+    matched_topics: list[Topic] = field(default_factory=list)
+    highlights: list[str] = field(default_factory=list)
+    shared_languages: list[str] = field(default_factory=list)
+
+    def as_json(self, locale: str = "en") -> dict:
+        user = self.profile.user
+        company = user.effective_company
+        return {
+            "id": self.profile.id,
+            "name": user.name,
+            "company": company.name if company else None,
+            "headline": self.profile.headline,
+            "score": round(self.score, 4),
+            "matched_topics": [t.display_name(locale) for t in self.matched_topics],
+            "highlights": self.highlights,
+            "shared_languages": self.shared_languages,
+        }
+
+
+@dataclass
+class GoalMatch:
+    goal: Goal
+    score: float
+    matched_topics: list[Topic] = field(default_factory=list)
+    shared_languages: list[str] = field(default_factory=list)
+
+
+def blend_score(similarity: float, topic_overlap: float) -> float:
+    """Hybrid score in [0, 1]: cosine similarity plus the share of the query's topics the mentor covers."""
+    return float(np.clip((1 - TOPIC_WEIGHT) * similarity + TOPIC_WEIGHT * topic_overlap, 0.0, 1.0))
+
+
+def _topic_overlap(query_topic_ids: set[int], candidate_topic_ids: set[int]) -> float:
+    if not query_topic_ids:
+        return 0.0
+    return len(query_topic_ids & candidate_topic_ids) / len(query_topic_ids)
+
+
+def _load_profiles(ids: Sequence[int]) -> dict[int, MentorProfile]:
+    if not ids:
+        return {}
+    profiles = db.session.scalars(
+        select(MentorProfile)
+        .where(MentorProfile.id.in_(list(ids)))
+        .options(
+            selectinload(MentorProfile.topics),
+            selectinload(MentorProfile.excluded_companies),
+            selectinload(MentorProfile.user).selectinload(User.company),
+            selectinload(MentorProfile.user).selectinload(User.verified_company),
+        )
+    )
+    return {p.id: p for p in profiles}
+
+
+def _candidates(
+    query_vector: np.ndarray, k: int, accept: Callable[[list[MentorProfile]], list[bool]]
+) -> list[tuple[MentorProfile, float]]:
+    """Over-fetch from FAISS and widen until `k` candidates pass `accept` or the index is exhausted."""
+    index = vectors.live_index(vectors.MENTOR).current()
+    total = len(index)
+    if total == 0:
+        return []
+    fetch = min(total, max(k * 5, 50))
+    while True:
+        hits = index.search_one(query_vector, fetch)
+        profiles = _load_profiles([entity_id for entity_id, _ in hits])
+        ordered = [(profiles[i], s) for i, s in hits if i in profiles]
+        verdicts = accept([p for p, _ in ordered])
+        passing = [(p, s) for (p, s), ok in zip(ordered, verdicts, strict=True) if ok]
+        if len(passing) >= k or fetch >= total:
+            return passing
+        fetch = min(total, fetch * 4)
+
+
+def _explain(
+    query_text: str, profile: MentorProfile, similarity: float, query_topic_ids: set[int], languages: set[str]
+) -> MentorMatch:
+    profile_topic_ids = {t.id for t in profile.topics}
+    mentioned = {m.topic_id for m in taxonomy.detect_topics(vectors.mentor_text(profile))}
+    covered = profile_topic_ids | mentioned
+    matched = [t for t in profile.topics if t.id in query_topic_ids]
+    extra_ids = (query_topic_ids & mentioned) - profile_topic_ids
+    if extra_ids:
+        matched += list(db.session.scalars(select(Topic).where(Topic.id.in_(extra_ids))))
+    return MentorMatch(
+        profile=profile,
+        score=blend_score(similarity, _topic_overlap(query_topic_ids, covered)),
+        similarity=similarity,
+        matched_topics=matched,
+        highlights=highlight_phrases(query_text, f"{profile.headline}. {profile.teaching_text}", max_phrases=3),
+        shared_languages=sorted(set(profile.language_list) & languages) if languages else profile.language_list,
+    )
+
+
+def _rank(matches: list[MentorMatch], k: int) -> list[MentorMatch]:
+    matches.sort(key=lambda m: (-m.score, m.profile.id))
+    return matches[:k]
+
+
+def search_mentors(
+    query: str,
+    viewer: User,
+    k: int = 10,
+    language: str | None = None,
+    meeting_format: str | None = None,
+    exclude_company_ids: Sequence[int] = (),
+) -> list[MentorMatch]:
+    """Mentors for a free-text topic in any language, best first, never from the viewer's company."""
+    query = (query or "").strip()
+    if not query:
+        raise MatchingError("Please enter what you would like to learn.")
+    if len(query) > 500:
+        raise MatchingError("Please keep the search under 500 characters.")
+    k = max(1, min(int(k), MAX_K))
+    query_vector = vectors.encoder().encode([query])[0]
+    query_topic_ids = {m.topic_id for m in taxonomy.detect_topics(query)}
+    viewer_company = viewer.effective_company_id
+    competitor_ids = companies.competitor_ids(viewer_company)
+    excluded = set(exclude_company_ids) | competitor_ids
+
+    def accept(profiles: list[MentorProfile]) -> list[bool]:
+        facts = rules.mentor_facts(profiles)
+        verdicts = []
+        for profile, fact in zip(profiles, facts, strict=True):
+            ok = (
+                fact.is_open
+                and fact.free_capacity > 0
+                and profile.user_id != viewer.id
+                and (fact.company_id is None or (fact.company_id != viewer_company and fact.company_id not in excluded))
+                and (viewer_company is None or viewer_company not in fact.excluded_company_ids)
+                and (language is None or language in fact.languages)
+                and (meeting_format is None or profile.meeting_format in (meeting_format, "hybrid"))
+            )
+            verdicts.append(ok)
+        return verdicts
+
+    languages = {language} if language else set()
+    matches = [
+        _explain(query, profile, similarity, query_topic_ids, languages)
+        for profile, similarity in _candidates(query_vector, k, accept)
+    ]
+    return _rank(matches, k)
+
+
+def suggestions_for_goal(goal: Goal, k: int = 5) -> list[MentorMatch]:
+    """Mentors for a goal, best first, with every hard rule applied."""
+    k = max(1, min(int(k), MAX_K))
+    if goal.vector is None:
+        vectors.refresh_goal(goal)
+        db.session.commit()
+    query_vector = vectors.from_blob(goal.vector)
+    goal_topic_ids = {t.id for t in goal.topics} | {
+        m.topic_id for m in taxonomy.detect_topics(f"{goal.title}\n{goal.description}")
+    }
+    mentee = rules.mentee_facts(goal)
+    context = rules.rule_context([goal.owner_id])
+
+    def accept(profiles: list[MentorProfile]) -> list[bool]:
+        facts = rules.mentor_facts(profiles)
+        return [not rules.pair_violations(fact, mentee, context) for fact in facts]
+
+    text = f"{goal.title}. {goal.description}"
+    languages = set(goal.language_list)
+    matches = [
+        _explain(text, profile, similarity, goal_topic_ids, languages)
+        for profile, similarity in _candidates(query_vector, k, accept)
+    ]
+    return _rank(matches, k)
+
+
+def goals_for_mentor(profile: MentorProfile, k: int = 10) -> list[GoalMatch]:
+    """Open goals whose owners let mentors find them, that this mentor could take on, best first."""
+    if profile.vector is None:
+        return []
+    index = vectors.live_index(vectors.GOAL).current()
+    total = len(index)
+    if total == 0:
+        return []
+    mentor = rules.mentor_facts([profile])[0]
+    context = rules.rule_context([profile.user_id])
+    profile_topic_ids = {t.id for t in profile.topics}
+    fetch = min(total, max(k * 5, 50))
+    while True:
+        hits = index.search_one(vectors.from_blob(profile.vector), fetch)
+        goals = {
+            g.id: g
+            for g in db.session.scalars(
+                select(Goal).where(Goal.id.in_([i for i, _ in hits])).options(selectinload(Goal.topics))
+            )
+        }
+        results = []
+        for goal_id, similarity in hits:
+            goal = goals.get(goal_id)
+            if goal is None or goal.status != "open" or not goal.discoverable:
+                continue
+            # Capacity is the mentor's own business here: show the goal, the request step enforces it.
+            if rules.pair_violations(mentor, rules.mentee_facts(goal), context, check_capacity=False):
+                continue
+            goal_topics = {t.id for t in goal.topics}
+            results.append(
+                GoalMatch(
+                    goal=goal,
+                    score=blend_score(similarity, _topic_overlap(goal_topics, profile_topic_ids)),
+                    matched_topics=[t for t in goal.topics if t.id in profile_topic_ids],
+                    shared_languages=sorted(set(goal.language_list) & set(profile.language_list)),
+                )
+            )
+        if len(results) >= k or fetch >= total:
+            results.sort(key=lambda m: (-m.score, m.goal.id))
+            return results[:k]
+        fetch = min(total, fetch * 4)

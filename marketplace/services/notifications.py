@@ -1,0 +1,41 @@
+"""In-app notifications: everything a person must act on, with an unread count in the header."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from ..extensions import db
+from ..models import Notification, User, utcnow
+
+
+def notify(user: User | int, kind: str, message: str, link: str | None = None) -> Notification:
+    """Queue a notification in the current transaction; the caller commits."""
+    user_id = user if isinstance(user, int) else user.id
+    notification = Notification(user_id=user_id, kind=kind, message=message, link=link)
+    db.session.add(notification)
+    return notification
+
+
+def unread_count(user: User) -> int:
+    return db.session.scalar(
+        select(func.count(Notification.id)).where(Notification.user_id == user.id, Notification.read_at.is_(None))
+    ) or 0
+
+
+def recent(user: User, limit: int = 50) -> list[Notification]:
+    return list(
+        db.session.scalars(
+            select(Notification)
+            .where(Notification.user_id == user.id)
+            .order_by(Notification.created_at.desc(), Notification.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def mark_all_read(user: User) -> None:
+    for notification in db.session.scalars(
+        select(Notification).where(Notification.user_id == user.id, Notification.read_at.is_(None))
+    ):
+        notification.read_at = utcnow()
+    db.session.commit()

@@ -1,0 +1,200 @@
+"""The cohort report: one set of figures for the page, the JSON API, the CSV export and the charts.
+
+Charts are PNGs drawn on the server with matplotlib's Agg backend, so the page needs no script and
+no outside host; each chart has a table with the same numbers beside it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from ..extensions import db
+from ..models import Cohort, CohortParticipant, Meeting, Tandem
+from . import cohorts, meetings, surveys
+
+SCORE_BINS = 10
+CHARTS = ("meetings", "scores", "satisfaction")
+
+
+def _published(cohort: Cohort) -> list[Tandem]:
+    return cohorts.cohort_tandems(cohort, cohorts.PUBLISHED_STATUSES)
+
+
+def _months(first: date, last: date) -> list[str]:
+    months, year, month = [], first.year, first.month
+    while (year, month) <= (last.year, last.month):
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
+
+
+def meetings_by_month(cohort: Cohort, tandem_ids: list[int], today: date | None = None) -> list[dict[str, Any]]:
+    """Meetings held per month of the cohort (a day logged by both partners counts once)."""
+    if not tandem_ids:
+        return []
+    rows = db.session.execute(
+        select(Meeting.tandem_id, Meeting.held_on)
+        .where(Meeting.tandem_id.in_(tandem_ids), Meeting.planned.is_(False)).distinct()
+    ).all()
+    counts: dict[str, int] = {}
+    for _tandem_id, held_on in rows:
+        key = f"{held_on.year:04d}-{held_on.month:02d}"
+        counts[key] = counts.get(key, 0) + 1
+    held_days = [held_on for _tandem_id, held_on in rows]
+    first = min([cohort.starts_on, *held_days])
+    last = max([min(cohort.ends_on, today or date.today()), *held_days, first])
+    return [{"month": month, "count": counts.get(month, 0)} for month in _months(first, last)]
+
+
+def score_distribution(scores: list[float]) -> list[dict[str, Any]]:
+    bins = [0] * SCORE_BINS
+    for score in scores:
+        bins[min(int(score * SCORE_BINS), SCORE_BINS - 1)] += 1
+    return [
+        {"from": round(i / SCORE_BINS, 2), "to": round((i + 1) / SCORE_BINS, 2), "count": count}
+        for i, count in enumerate(bins)
+    ]
+
+
+def report(cohort: Cohort, today: date | None = None) -> dict[str, Any]:
+    """Every figure of the report, JSON-ready."""
+    counts = cohorts.counts(cohort)
+    people = db.session.scalar(
+        select(func.count(func.distinct(CohortParticipant.user_id)))
+        .where(CohortParticipant.cohort_id == cohort.id, CohortParticipant.status == "accepted")
+    ) or 0
+    published = _published(cohort)
+    matched_mentees = len({t.mentee_user_id for t in published})
+    scores = [t.score for t in published if t.score is not None]
+    progress = meetings.progress_for(published, today)
+    held = sum(row.held for row in progress.values())
+    target_total = len(published) * cohort.meeting_target
+    survey = surveys.results(cohort)
+    return {
+        "cohort": {
+            "id": cohort.id, "name": cohort.name, "state": cohort.state,
+            "starts_on": cohort.starts_on.isoformat(), "ends_on": cohort.ends_on.isoformat(),
+            "meeting_target": cohort.meeting_target,
+        },
+        "participants": {
+            "people": people, "mentors": counts.mentors, "mentees": counts.mentees,
+            "applied": counts.applied, "waitlisted": counts.waitlisted, "rejected": counts.rejected,
+        },
+        "matching": {
+            "tandems": len(published),
+            "drafts": counts.drafts,
+            "matched_mentees": matched_mentees,
+            "matched_share": round(matched_mentees / counts.mentees, 4) if counts.mentees else None,
+            "average_score": round(sum(scores) / len(scores), 4) if scores else None,
+            "lowest_score": round(min(scores), 4) if scores else None,
+            "score_distribution": score_distribution(scores),
+        },
+        "meetings": {
+            "held": held,
+            "target": target_total,
+            "share_of_target": round(held / target_total, 4) if target_total else None,
+            "average_per_tandem": round(held / len(published), 2) if published else None,
+            "tandems_at_target": sum(1 for row in progress.values() if row.held >= row.target),
+            "tandems_behind": sum(1 for row in progress.values() if row.behind),
+            "by_month": meetings_by_month(cohort, [t.id for t in published], today),
+        },
+        "survey": survey.as_json(),
+    }
+
+
+def report_csv(data: dict[str, Any]) -> str:
+    """The report's figures as section,metric,value rows (lists become one row per entry)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["section", "metric", "value"])
+    for section in ("cohort", "participants", "matching", "meetings", "survey"):
+        for metric, value in data[section].items():
+            if metric == "score_distribution":
+                for entry in value:
+                    writer.writerow([section, f"score {entry['from']:.1f}-{entry['to']:.1f}", entry["count"]])
+            elif metric == "by_month":
+                for entry in value:
+                    writer.writerow([section, f"meetings {entry['month']}", entry["count"]])
+            elif metric == "satisfaction_counts":
+                for score, count in (value or {}).items():
+                    writer.writerow([section, f"satisfaction {score}", count])
+            elif metric == "improvements":
+                for text in value:
+                    writer.writerow([section, "improve", text])
+            else:
+                writer.writerow([section, metric, "" if value is None else value])
+    return out.getvalue()
+
+
+def tandems_csv(cohort: Cohort, today: date | None = None) -> str:
+    """One row per published tandem, for the manager's own follow-up (no survey answers, no notes)."""
+    published = _published(cohort)
+    progress = meetings.progress_for(published, today)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["tandem_id", "mentor", "mentor_company", "mentee", "mentee_company", "goal", "status",
+                     "score", "meetings_held", "meeting_target", "last_meeting", "behind"])
+    for tandem in published:
+        row = progress[tandem.id]
+        mentor, mentee = tandem.mentor_user, tandem.mentee
+
+        def company(user):
+            return user.effective_company.name if user and user.effective_company else ""
+
+        writer.writerow([
+            tandem.id, mentor.name if mentor else "", company(mentor), mentee.name if mentee else "", company(mentee),
+            tandem.goal.title if tandem.goal else "", tandem.status,
+            "" if tandem.score is None else f"{tandem.score:.4f}", row.held, row.target,
+            row.last_meeting_on.isoformat() if row.last_meeting_on else "", "yes" if row.behind else "no",
+        ])
+    return out.getvalue()
+
+
+def _figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(6.4, 3.2), dpi=100)
+    return figure, figure.subplots()
+
+
+def chart_png(data: dict[str, Any], name: str) -> bytes | None:
+    """A PNG of one chart, or None when there is nothing that may be shown (e.g. fewer than 5 answers)."""
+    if name not in CHARTS:
+        return None
+    figure, axes = _figure()
+    colour = "#2f6f6a"
+    if name == "meetings":
+        rows = data["meetings"]["by_month"]
+        axes.bar([r["month"] for r in rows], [r["count"] for r in rows], color=colour)
+        axes.set_title(_("Meetings held per month"))
+        axes.set_ylabel(_("meetings"))
+        axes.tick_params(axis="x", labelrotation=45, labelsize=8)
+    elif name == "scores":
+        rows = data["matching"]["score_distribution"]
+        axes.bar([f"{r['from']:.1f}" for r in rows], [r["count"] for r in rows], color=colour, align="edge", width=0.9)
+        axes.set_title(_("Match scores of the tandems"))
+        axes.set_xlabel(_("score from"))
+        axes.set_ylabel(_("tandems"))
+    else:
+        survey = data["survey"]
+        if not survey["shown"]:
+            return None
+        counts = survey["satisfaction_counts"]
+        axes.bar([str(k) for k in range(1, 6)], [counts[str(k)] for k in range(1, 6)], color=colour)
+        axes.set_title(_("Satisfaction (1 = poor, 5 = excellent)"))
+        axes.set_ylabel(_("answers"))
+    axes.yaxis.get_major_locator().set_params(integer=True)
+    axes.spines[["top", "right"]].set_visible(False)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()

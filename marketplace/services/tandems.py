@@ -1,0 +1,201 @@
+"""Tandem requests: ask, accept, decline, withdraw, end. Each change is one transaction."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from flask import url_for
+from flask_babel import gettext as _
+from sqlalchemy import func, or_, select
+
+from ..extensions import db
+from ..models import Goal, MentorProfile, Tandem, User, utcnow
+from . import notifications, rules
+
+MAX_OPEN_REQUESTS_PER_GOAL = 5
+DEFAULT_LENGTH_DAYS = 182  # about six months, the usual programme length
+
+
+class TandemError(Exception):
+    """A request that a rule forbids; `code` is machine-readable, the message is for people."""
+
+    def __init__(self, code: str, message: str, status: int = 409):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+def _lock_mentor(profile_id: int) -> MentorProfile | None:
+    """Row-lock the mentor (PostgreSQL) so two acceptances cannot both take the last slot."""
+    return db.session.scalar(
+        select(MentorProfile).where(MentorProfile.id == profile_id).with_for_update().execution_options(
+            populate_existing=True
+        )
+    )
+
+
+def open_requests(goal: Goal) -> list[Tandem]:
+    return list(
+        db.session.scalars(select(Tandem).where(Tandem.goal_id == goal.id, Tandem.status == "requested"))
+    )
+
+
+def request_tandem(goal: Goal, profile: MentorProfile, requester: User, message: str = "") -> Tandem:
+    """A mentee asks a mentor to work on one of their goals."""
+    if goal.owner_id != requester.id:
+        raise TandemError("not_owner", _("Only the goal's owner can request a tandem for it."), status=403)
+    if goal.status != "open":
+        raise TandemError("goal_not_open", _("This goal is not open any more."))
+    broken = rules.check_pair(profile, goal)
+    if broken:
+        raise TandemError(broken[0], rules.reason_text(broken[0]))
+    if len(open_requests(goal)) >= MAX_OPEN_REQUESTS_PER_GOAL:
+        raise TandemError(
+            "too_many_requests",
+            _("A goal can have at most %(n)d open requests. Withdraw one first.", n=MAX_OPEN_REQUESTS_PER_GOAL),
+        )
+    tandem = Tandem(
+        goal=goal,
+        mentor=profile,
+        mentee=requester,
+        mentor_user_id=profile.user_id,
+        status="requested",
+        request_message=(message or "").strip()[:2000],
+    )
+    db.session.add(tandem)
+    db.session.flush()
+    notifications.notify(
+        profile.user_id,
+        "request_received",
+        _("%(name)s asks you to mentor them on “%(title)s”.", name=requester.name, title=goal.title),
+        url_for("tandems.detail", tandem_id=tandem.id),
+    )
+    db.session.commit()
+    return tandem
+
+
+def accept(tandem: Tandem, mentor_user: User, message: str = "") -> Tandem:
+    """The mentor accepts: capacity is checked under a row lock, the goal's other requests are withdrawn."""
+    if tandem.mentor_user_id != mentor_user.id:
+        raise TandemError("not_mentor", _("Only the requested mentor can answer this request."), status=403)
+    if tandem.status != "requested":
+        raise TandemError("not_open", _("This request is no longer open."))
+    try:
+        profile = _lock_mentor(tandem.mentor_id)
+        goal = tandem.goal
+        if profile is None or goal is None:
+            raise TandemError("gone", _("The profile or goal no longer exists."))
+        db.session.refresh(tandem, with_for_update=True)
+        if tandem.status != "requested":
+            raise TandemError("not_open", _("This request is no longer open."))
+        active = db.session.scalar(
+            select(func.count(Tandem.id)).where(Tandem.mentor_id == profile.id, Tandem.status == "active")
+        )
+        if active >= profile.capacity:
+            raise TandemError("mentor_full", rules.reason_text("mentor_full"))
+        tandem.status = "active"
+        tandem.response_message = (message or "").strip()[:2000]
+        tandem.responded_at = utcnow()
+        tandem.starts_on = date.today()
+        tandem.ends_on = date.today() + timedelta(days=DEFAULT_LENGTH_DAYS)
+        goal.status = "matched"
+        for other in open_requests(goal):
+            if other.id == tandem.id:
+                continue
+            other.status = "withdrawn"
+            other.responded_at = utcnow()
+            notifications.notify(
+                other.mentor_user_id,
+                "request_withdrawn",
+                _("The request for “%(title)s” was withdrawn: the goal found a mentor.", title=goal.title),
+            )
+        notifications.notify(
+            tandem.mentee_user_id,
+            "request_accepted",
+            _("%(name)s accepted your tandem request for “%(title)s”.", name=mentor_user.name, title=goal.title),
+            url_for("tandems.detail", tandem_id=tandem.id),
+        )
+        from . import vectors
+
+        vectors.refresh_goal(goal)  # a matched goal leaves the discoverable index
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return tandem
+
+
+def decline(tandem: Tandem, mentor_user: User, message: str = "") -> Tandem:
+    if tandem.mentor_user_id != mentor_user.id:
+        raise TandemError("not_mentor", _("Only the requested mentor can answer this request."), status=403)
+    if tandem.status != "requested":
+        raise TandemError("not_open", _("This request is no longer open."))
+    tandem.status = "declined"
+    tandem.response_message = (message or "").strip()[:2000]
+    tandem.responded_at = utcnow()
+    notifications.notify(
+        tandem.mentee_user_id,
+        "request_declined",
+        _("%(name)s declined your request.", name=mentor_user.name),
+        url_for("tandems.detail", tandem_id=tandem.id),
+    )
+    db.session.commit()
+    return tandem
+
+
+def withdraw(tandem: Tandem, mentee: User) -> Tandem:
+    if tandem.mentee_user_id != mentee.id:
+        raise TandemError("not_mentee", _("Only the mentee can withdraw this request."), status=403)
+    if tandem.status != "requested":
+        raise TandemError("not_open", _("This request is no longer open."))
+    tandem.status = "withdrawn"
+    tandem.responded_at = utcnow()
+    notifications.notify(tandem.mentor_user_id, "request_withdrawn", _("A tandem request to you was withdrawn."))
+    db.session.commit()
+    return tandem
+
+
+def end(tandem: Tandem, user: User, reason: str) -> Tandem:
+    """Either partner ends a running tandem early, with a reason; the capacity is free again."""
+    if not tandem.involves(user):
+        raise TandemError("not_partner", _("Only the partners can end this tandem."), status=403)
+    if tandem.status != "active":
+        raise TandemError("not_active", _("Only a running tandem can be ended."))
+    reason = (reason or "").strip()
+    if not reason:
+        raise TandemError("reason_required", _("Please say why the tandem ends."), status=400)
+    tandem.status = "ended"
+    tandem.end_reason = reason[:2000]
+    tandem.ended_at = utcnow()
+    partner_id = tandem.mentor_user_id if user.id == tandem.mentee_user_id else tandem.mentee_user_id
+    if partner_id:
+        notifications.notify(
+            partner_id, "tandem_ended", _("%(name)s ended your tandem: %(reason)s", name=user.name, reason=reason)
+        )
+    db.session.commit()
+    return tandem
+
+
+def tandems_for_goal(goal: Goal) -> list[Tandem]:
+    """Requests and tandems on a goal, newest first (cohort drafts stay with the manager)."""
+    return list(
+        db.session.scalars(
+            select(Tandem).where(Tandem.goal_id == goal.id, Tandem.status != "draft").order_by(Tandem.created_at.desc())
+        )
+    )
+
+
+def tandems_of(user: User) -> list[Tandem]:
+    return list(
+        db.session.scalars(
+            select(Tandem)
+            .where(or_(Tandem.mentee_user_id == user.id, Tandem.mentor_user_id == user.id), Tandem.status != "draft")
+            .order_by(Tandem.created_at.desc())
+        )
+    )
+
+
+def can_see_contact(tandem: Tandem, viewer: User) -> bool:
+    """Partners see each other's e-mail only once the tandem is accepted."""
+    return tandem.involves(viewer) and tandem.status in ("active", "ended", "completed")

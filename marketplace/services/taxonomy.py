@@ -1,0 +1,53 @@
+"""The bilingual topic taxonomy: find topics named in free text, in English or German."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import Topic
+
+
+@dataclass(frozen=True)
+class TopicMention:
+    topic_id: int
+    phrase: str
+
+
+def _terms(topic: Topic) -> list[str]:
+    return [term for term in {topic.name_en, topic.name_de, *(topic.synonyms or [])} if term and len(term) >= 2]
+
+
+@lru_cache(maxsize=8)
+def _compiled(signature: tuple[tuple[int, tuple[str, ...]], ...]) -> list[tuple[int, re.Pattern]]:
+    patterns = []
+    for topic_id, terms in signature:
+        # Short terms ("KI", "AI") must stand alone; longer ones may start a German compound or
+        # carry an ending ("Fehlerkultur" in "Fehlerkulturen").
+        alternatives = [
+            re.escape(term) + (r"(?!\w)" if len(term) <= 4 else "")
+            for term in sorted(terms, key=len, reverse=True)
+        ]
+        patterns.append((topic_id, re.compile(r"(?<!\w)(" + "|".join(alternatives) + r")", re.IGNORECASE)))
+    return patterns
+
+
+def taxonomy_signature() -> tuple[tuple[int, tuple[str, ...]], ...]:
+    rows = db.session.scalars(select(Topic).where(Topic.is_free_tag.is_(False)).order_by(Topic.id))
+    return tuple((topic.id, tuple(sorted(_terms(topic)))) for topic in rows)
+
+
+def detect_topics(text: str) -> list[TopicMention]:
+    """Taxonomy topics mentioned in `text` by name or synonym, each with the phrase that named it."""
+    if not text:
+        return []
+    found = []
+    for topic_id, pattern in _compiled(taxonomy_signature()):
+        match = pattern.search(text)
+        if match:
+            found.append(TopicMention(topic_id, match.group(1)))
+    return found

@@ -1,0 +1,314 @@
+"""Vectors of mentor profiles and goals: stored in the database (the truth), mirrored in a FAISS index.
+
+Every vector change bumps a version counter in the database and logs which entity changed, so each
+worker process brings its own in-memory index up to date before it searches (incremental catch-up).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from flask import current_app
+from sqlalchemy import select, update
+
+from embeddings import Encoder, IndexFileError, IndexMismatchError, VectorIndex, build_encoder, content_hash
+
+from ..extensions import db
+from ..models import AppMeta, Goal, MentorProfile, User, VectorChange
+
+log = logging.getLogger(__name__)
+
+MENTOR = "mentor"
+GOAL = "goal"
+VERSION_KEY = "index_version"
+DATABASE_ID_KEY = "database_id"
+# Past this many logged changes a full rebuild is cheaper than replaying them one by one.
+FULL_REBUILD_AFTER = 20_000
+
+
+def encoder() -> Encoder:
+    return build_encoder(current_app.config["TANDEM_EMBEDDING_MODEL"])
+
+
+def _topic_names(topics) -> str:
+    """Both languages' names, sorted, so the text (and its hash) does not depend on load order."""
+    names = sorted(t.name_en if t.name_en == t.name_de else f"{t.name_en} ({t.name_de})" for t in topics)
+    return ", ".join(names)
+
+
+def mentor_text(profile: MentorProfile) -> str:
+    return "\n".join(part for part in (profile.headline, profile.teaching_text, _topic_names(profile.topics)) if part)
+
+
+def goal_text(goal: Goal) -> str:
+    return "\n".join(part for part in (goal.title, goal.description, _topic_names(goal.topics)) if part)
+
+
+def to_blob(vector: np.ndarray) -> bytes:
+    return np.asarray(vector, dtype=np.float32).tobytes()
+
+
+def from_blob(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, dtype=np.float32)
+
+
+def _meta(key: str) -> AppMeta | None:
+    return db.session.get(AppMeta, key)
+
+
+def database_id() -> str:
+    """A random identity stored at init, so an index file from another database is never trusted."""
+    row = _meta(DATABASE_ID_KEY)
+    if row is None:
+        row = AppMeta(key=DATABASE_ID_KEY, value=uuid.uuid4().hex)
+        db.session.add(row)
+        db.session.flush()
+    return row.value
+
+
+def ensure_meta() -> None:
+    database_id()
+    if _meta(VERSION_KEY) is None:
+        db.session.add(AppMeta(key=VERSION_KEY, value="0"))
+    db.session.flush()
+
+
+def current_version() -> int:
+    value = db.session.scalar(select(AppMeta.value).where(AppMeta.key == VERSION_KEY))
+    return int(value) if value is not None else 0
+
+
+def record_change(kind: str, entity_id: int) -> int:
+    """Log a vector change in the caller's transaction.
+
+    The UPDATE takes a row lock on the counter, so versions commit in order and no worker can read
+    version N+1 before N is visible.
+    """
+    if _meta(VERSION_KEY) is None:
+        ensure_meta()
+    db.session.execute(
+        update(AppMeta)
+        .where(AppMeta.key == VERSION_KEY)
+        .values(value=(AppMeta.value.cast(db.Integer) + 1).cast(db.String))
+    )
+    version = int(db.session.scalar(select(AppMeta.value).where(AppMeta.key == VERSION_KEY)))
+    db.session.add(VectorChange(version=version, kind=kind, entity_id=entity_id))
+    return version
+
+
+def _embed_if_changed(entity: MentorProfile | Goal, text: str, enc: Encoder) -> bool:
+    digest = content_hash(text, enc.config)
+    if entity.vector is not None and entity.content_hash == digest and entity.vector_config == enc.config:
+        return False
+    entity.vector = to_blob(enc.encode([text])[0])
+    entity.vector_config = enc.config
+    entity.content_hash = digest
+    return True
+
+
+def refresh_mentor(profile: MentorProfile) -> None:
+    """Call after a profile is saved, paused or reopened: re-embed only when its text changed."""
+    db.session.flush()
+    _embed_if_changed(profile, mentor_text(profile), encoder())
+    record_change(MENTOR, profile.id)
+
+
+def refresh_goal(goal: Goal) -> None:
+    db.session.flush()
+    _embed_if_changed(goal, goal_text(goal), encoder())
+    record_change(GOAL, goal.id)
+
+
+def forget(kind: str, entity_id: int) -> None:
+    """Call when a profile or goal is deleted, in the same transaction."""
+    record_change(kind, entity_id)
+
+
+def embed_stale(
+    kind: str,
+    batch_size: int = 64,
+    progress: Callable[[int, int], None] | None = None,
+    ids: Iterable[int] | None = None,
+) -> int:
+    """Embed every profile or goal whose vector is missing or stale, in batches; answers how many."""
+    enc = encoder()
+    model = MentorProfile if kind == MENTOR else Goal
+    text_of = mentor_text if kind == MENTOR else goal_text
+    query = select(model)
+    if ids is not None:
+        query = query.where(model.id.in_(list(ids)))
+    stale: list[tuple[MentorProfile | Goal, str, str]] = []
+    for entity in db.session.scalars(query):
+        text = text_of(entity)
+        digest = content_hash(text, enc.config)
+        if entity.vector is None or entity.content_hash != digest or entity.vector_config != enc.config:
+            stale.append((entity, text, digest))
+    for start in range(0, len(stale), batch_size):
+        chunk = stale[start : start + batch_size]
+        vectors = enc.encode([text for _, text, _ in chunk], batch_size=batch_size)
+        for (entity, _, digest), vector in zip(chunk, vectors, strict=True):
+            entity.vector = to_blob(vector)
+            entity.vector_config = enc.config
+            entity.content_hash = digest
+            record_change(kind, entity.id)
+        if progress:
+            progress(start + len(chunk), len(stale))
+    return len(stale)
+
+
+def _indexable_rows(kind: str, ids: Sequence[int] | None = None):
+    """(id, vector) of what belongs in the index: open mentors, open discoverable goals, current encoder."""
+    config = encoder().config
+    if kind == MENTOR:
+        query = select(MentorProfile.id, MentorProfile.vector).where(
+            MentorProfile.is_open.is_(True), MentorProfile.vector_config == config
+        )
+        model_id = MentorProfile.id
+    else:
+        query = select(Goal.id, Goal.vector).where(
+            Goal.status == "open", Goal.discoverable.is_(True), Goal.vector_config == config
+        )
+        model_id = Goal.id
+    if ids is not None:
+        query = query.where(model_id.in_(list(ids)))
+    return db.session.execute(query.execution_options(yield_per=5000))
+
+
+def _load_vectors(kind: str, ids: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    id_list: list[int] = []
+    blobs: list[bytes] = []
+    for entity_id, blob in _indexable_rows(kind, ids):
+        if blob is not None:
+            id_list.append(entity_id)
+            blobs.append(blob)
+    dimension = encoder().dimension
+    if not blobs:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, dimension), dtype=np.float32)
+    matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), -1)
+    return np.asarray(id_list, dtype=np.int64), matrix
+
+
+@dataclass
+class LiveIndex:
+    """One process's in-memory index for one kind, and the database version it reflects."""
+
+    kind: str
+    index: VectorIndex | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def path(self) -> Path:
+        return Path(current_app.config["TANDEM_INDEX_DIR"]) / f"{self.kind}s.faiss"
+
+    def _metadata(self) -> dict:
+        return {"database_id": database_id(), "kind": self.kind}
+
+    def rebuild(self, save: bool = True) -> VectorIndex:
+        version = current_version()
+        ids, vectors = _load_vectors(self.kind)
+        enc = encoder()
+        index = VectorIndex.build(ids, vectors, dimension=enc.dimension, config=enc.config)
+        index.version = version
+        index.metadata = self._metadata()
+        self.index = index
+        if save:
+            self.save()
+        return index
+
+    def save(self) -> None:
+        if self.index is None:
+            return
+        path = self.path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.index.save(path)
+
+    def _open(self) -> VectorIndex:
+        """The saved file when it belongs to this database and encoder, else a rebuild from the database."""
+        enc = encoder()
+        try:
+            index = VectorIndex.load(
+                self.path(), expected_config=enc.config, expected_dimension=enc.dimension,
+                expected_metadata=self._metadata(),
+            )
+        except (IndexFileError, IndexMismatchError) as problem:
+            log.info("Rebuilding the %s index from the database: %s", self.kind, problem)
+            return self.rebuild()
+        if index.version > current_version():
+            log.info("The saved %s index is ahead of the database; rebuilding", self.kind)
+            return self.rebuild()
+        self.index = index
+        return index
+
+    def current(self) -> VectorIndex:
+        """The index, caught up with every change committed by any process."""
+        with self.lock:
+            if self.index is None:
+                self._open()
+            assert self.index is not None
+            latest = current_version()
+            if latest < self.index.version:
+                # The database went backwards: it is another database (or was reset). Trust nothing.
+                return self.rebuild()
+            if self.index.version == latest:
+                return self.index
+            changed = list(
+                db.session.scalars(
+                    select(VectorChange.entity_id)
+                    .where(VectorChange.version > self.index.version, VectorChange.kind == self.kind)
+                    .distinct()
+                )
+            )
+            if len(changed) > FULL_REBUILD_AFTER:
+                return self.rebuild()
+            if changed:
+                ids, vectors = _load_vectors(self.kind, changed)
+                present = set(ids.tolist())
+                self.index.remove([i for i in changed if i not in present])
+                if len(ids):
+                    self.index.add(ids, vectors)
+            self.index.version = latest
+            return self.index
+
+
+_live: dict[tuple[str, str], LiveIndex] = {}
+_live_lock = threading.Lock()
+
+
+def live_index(kind: str) -> LiveIndex:
+    """This process's index for `kind`, one per database and encoder (tests run several apps)."""
+    key = (current_app.config["SQLALCHEMY_DATABASE_URI"] + "|" + current_app.config["TANDEM_INDEX_DIR"], kind)
+    with _live_lock:
+        if key not in _live:
+            _live[key] = LiveIndex(kind)
+        return _live[key]
+
+
+def rebuild_all(progress: Callable[[str, int, int], None] | None = None) -> dict[str, int]:
+    """Embed what is missing or stale, commit, then rebuild and save both indexes."""
+    counts: dict[str, int] = {}
+    for kind in (MENTOR, GOAL):
+        report = (lambda done, total, kind=kind: progress(kind, done, total)) if progress else None
+        counts[f"{kind}s_embedded"] = embed_stale(kind, progress=report)
+    db.session.commit()
+    for kind in (MENTOR, GOAL):
+        counts[f"{kind}s_indexed"] = len(live_index(kind).rebuild())
+    return counts
+
+
+def drop_user_vectors(user: User) -> None:
+    """Log removals for a user's profile and goals before the user is deleted."""
+    if user.mentor_profile is not None:
+        forget(MENTOR, user.mentor_profile.id)
+    for goal in user.goals:
+        forget(GOAL, goal.id)
+
+
+def forget_live_indexes() -> None:
+    """Drop this process's in-memory indexes (tests, or after the database was replaced)."""
+    with _live_lock:
+        _live.clear()

@@ -1,0 +1,110 @@
+"""Tandem pages: request a mentor for a goal, answer, withdraw, end."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from ..extensions import db
+from ..forms import EmptyForm
+from ..models import Goal, MentorProfile, Tandem
+from ..services import tandems
+from .forms import AnswerForm, EndTandemForm, RequestTandemForm
+
+bp = Blueprint("tandems", __name__, url_prefix="/tandems")
+
+
+def _own_tandem(tandem_id: int) -> Tandem:
+    tandem = db.session.get(Tandem, tandem_id)
+    if tandem is None or tandem.status == "draft" or not tandem.involves(current_user):
+        abort(404)
+    return tandem
+
+
+@bp.get("/")
+@login_required
+def index():
+    return render_template("tandems/index.html", tandems=tandems.tandems_of(current_user))
+
+
+@bp.post("/request")
+@login_required
+def request_tandem():
+    form = RequestTandemForm()
+    if not form.validate_on_submit():
+        flash(_("The request could not be sent: the form was incomplete."), "error")
+        return redirect(url_for("goals.index"))
+    goal = db.session.get(Goal, form.goal_id.data)
+    profile = db.session.get(MentorProfile, form.mentor_id.data)
+    if goal is None or goal.owner_id != current_user.id or profile is None:
+        abort(404)
+    try:
+        tandems.request_tandem(goal, profile, current_user, form.message.data or "")
+    except tandems.TandemError as problem:
+        flash(problem.message, "error")
+    else:
+        flash(_("Your request went to %(name)s.", name=profile.user.name), "success")
+    return redirect(url_for("goals.detail", id=goal.id))
+
+
+@bp.get("/<int:tandem_id>")
+@login_required
+def detail(tandem_id: int):
+    tandem = _own_tandem(tandem_id)
+    return render_template(
+        "tandems/detail.html",
+        tandem=tandem,
+        answer_form=AnswerForm(),
+        end_form=EndTandemForm(),
+        form=EmptyForm(),
+        show_contact=tandems.can_see_contact(tandem, current_user),
+        is_mentor=tandem.mentor_user_id == current_user.id,
+    )
+
+
+@bp.post("/<int:tandem_id>/answer")
+@login_required
+def answer(tandem_id: int):
+    tandem = _own_tandem(tandem_id)
+    form = AnswerForm()
+    if form.validate_on_submit() and form.action.data in ("accept", "decline"):
+        try:
+            if form.action.data == "accept":
+                tandems.accept(tandem, current_user, form.message.data or "")
+                flash(_("Tandem accepted. You can now see each other's e-mail address."), "success")
+            else:
+                tandems.decline(tandem, current_user, form.message.data or "")
+                flash(_("Request declined."), "info")
+        except tandems.TandemError as problem:
+            flash(problem.message, "error")
+    return redirect(url_for("tandems.detail", tandem_id=tandem.id))
+
+
+@bp.post("/<int:tandem_id>/withdraw")
+@login_required
+def withdraw(tandem_id: int):
+    tandem = _own_tandem(tandem_id)
+    if EmptyForm().validate_on_submit():
+        try:
+            tandems.withdraw(tandem, current_user)
+            flash(_("Request withdrawn."), "info")
+        except tandems.TandemError as problem:
+            flash(problem.message, "error")
+    return redirect(url_for("tandems.detail", tandem_id=tandem.id))
+
+
+@bp.post("/<int:tandem_id>/end")
+@login_required
+def end(tandem_id: int):
+    tandem = _own_tandem(tandem_id)
+    form = EndTandemForm()
+    if form.validate_on_submit():
+        try:
+            tandems.end(tandem, current_user, form.reason.data)
+            flash(_("The tandem has ended."), "info")
+        except tandems.TandemError as problem:
+            flash(problem.message, "error")
+    else:
+        flash(_("Please say why the tandem ends."), "error")
+    return redirect(url_for("tandems.detail", tandem_id=tandem.id))

@@ -1,0 +1,309 @@
+"""VectorIndex: upsert/remove/search, persistence, mismatch/corruption, IVF recall."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+import pytest
+
+from embeddings import (
+    HashingEncoder,
+    IndexFileError,
+    IndexLoadError,
+    IndexMismatchError,
+    VectorIndex,
+)
+
+ENC = HashingEncoder(64)
+DOCS = {
+    10: "tiktok content strategy for brands",
+    20: "kubernetes clusters and cloud infrastructure",
+    30: "linkedin personal branding for executives",
+    40: "gen z consumer trends and instagram",
+}
+
+
+def _unit(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
+    x = rng.standard_normal((n, d)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def _recall(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.mean([len(set(x) & set(y)) / len(y) for x, y in zip(a, b, strict=True)]))
+
+
+@pytest.fixture
+def index() -> VectorIndex:
+    idx = VectorIndex(ENC.dimension, ENC.config)
+    idx.add(list(DOCS), ENC.encode(list(DOCS.values())))
+    return idx
+
+
+def test_search_finds_exact_text(index: VectorIndex) -> None:
+    hits = index.search_one(ENC.encode([DOCS[30]])[0], k=2)
+    assert hits[0][0] == 30
+    assert hits[0][1] == pytest.approx(1.0, abs=1e-5)
+    assert len(hits) == 2
+    assert index.kind == "flat" and index.nprobe is None
+
+
+def test_len_contains_ids(index: VectorIndex) -> None:
+    assert len(index) == 4
+    assert 20 in index and 99 not in index and "20" not in index
+    assert index.ids().tolist() == [10, 20, 30, 40]
+    assert index.ids().dtype == np.int64
+
+
+def test_upsert_replaces_vector(index: VectorIndex) -> None:
+    index.add([10], ENC.encode(["golang backend services"]))
+    assert len(index) == 4
+    hits = index.search_one(ENC.encode(["golang backend services"])[0], k=1)
+    assert hits == [(10, pytest.approx(1.0, abs=1e-5))]
+    np.testing.assert_allclose(index.get_vector(10), ENC.encode(["golang backend services"])[0], atol=1e-6)
+
+
+def test_duplicate_ids_in_one_add_last_wins() -> None:
+    idx = VectorIndex(ENC.dimension, ENC.config)
+    idx.add([1, 2, 1], ENC.encode(["first", "second", "third"]))
+    assert len(idx) == 2
+    assert idx.search_one(ENC.encode(["third"])[0], 1)[0][0] == 1
+
+
+def test_remove(index: VectorIndex) -> None:
+    assert index.remove([20, 999]) == 1
+    assert 20 not in index and len(index) == 3
+    ids = [i for i, _ in index.search_one(ENC.encode([DOCS[20]])[0], k=10)]
+    assert 20 not in ids and len(ids) == 3
+    assert index.remove([]) == 0
+    with pytest.raises(KeyError):
+        index.get_vector(20)
+
+
+def test_search_shapes_and_padding(index: VectorIndex) -> None:
+    queries = ENC.encode(list(DOCS.values()))
+    scores, ids = index.search(queries, k=10)  # k is clipped to len(index)
+    assert scores.shape == ids.shape == (4, 4)
+    assert ids[:, 0].tolist() == list(DOCS)
+    assert np.all(np.diff(scores, axis=1) <= 1e-6)  # best first
+    scores, ids = index.search(queries[:1], k=3, allowed_ids=[40])
+    assert ids[0].tolist() == [40, -1, -1] and np.isneginf(scores[0, 1:]).all()
+    hits = index.search_one(queries[0], 3, allowed_ids=[40, 20])
+    expected = sorted([(40, float(queries[0] @ queries[3])), (20, float(queries[0] @ queries[1]))], key=lambda h: -h[1])
+    assert [h[0] for h in hits] == [h[0] for h in expected]
+    np.testing.assert_allclose([h[1] for h in hits], [h[1] for h in expected], atol=1e-6)
+
+
+def test_empty_index() -> None:
+    idx = VectorIndex(8, "hashing:8")
+    scores, ids = idx.search(np.ones((2, 8), dtype=np.float32) / np.sqrt(8), k=5)
+    assert scores.shape == ids.shape == (2, 0)
+    assert idx.search_one(np.ones(8, dtype=np.float32), 3) == []
+    assert idx.remove([1]) == 0 and len(idx) == 0
+
+
+def test_empty_build_save_load(tmp_path) -> None:
+    for empty in (np.zeros((0, 8), dtype=np.float32), np.zeros(0, dtype=np.float32), []):
+        idx = VectorIndex.build(np.zeros(0, dtype=np.int64), empty, 8, "hashing:8")
+        assert len(idx) == 0 and idx.kind == "flat"
+    idx.save(tmp_path / "empty.bin")
+    loaded = VectorIndex.load(tmp_path / "empty.bin", "hashing:8", 8)
+    assert len(loaded) == 0 and loaded.search_one(np.ones(8, dtype=np.float32), 5) == []
+    ivf = VectorIndex.build([], [], 8, "hashing:8", kind="ivf")
+    with pytest.raises(ValueError, match="untrained"):
+        ivf.save(tmp_path / "ivf.bin")
+
+
+def test_input_validation(index: VectorIndex) -> None:
+    with pytest.raises(ValueError, match="shape"):
+        index.add([1], np.ones((1, 3), dtype=np.float32))
+    with pytest.raises(ValueError, match="ids"):
+        index.add([1, 2], ENC.encode(["one"]))
+    with pytest.raises(ValueError, match=">= 0"):
+        index.add([-5], ENC.encode(["x"]))
+    with pytest.raises(ValueError, match="NaN"):
+        index.add([1], np.full((1, 64), np.nan, dtype=np.float32))
+    with pytest.raises(ValueError):
+        index.search(np.ones((1, 64), dtype=np.float32), k=0)
+    with pytest.raises(ValueError):
+        VectorIndex(8, "x", kind="hnsw")
+
+
+def test_save_load_round_trip(index: VectorIndex, tmp_path) -> None:
+    index.version = 7
+    index.metadata = {"database_id": "prod-1", "rows": 4}
+    path = tmp_path / "sub" / "mentors.faiss"
+    index.save(path)
+    assert os.listdir(path.parent) == ["mentors.faiss"]  # no temp file left behind
+    loaded = VectorIndex.load(path, ENC.config, 64, {"database_id": "prod-1"})
+    assert (loaded.version, loaded.metadata, loaded.config, loaded.dimension) == (7, index.metadata, ENC.config, 64)
+    assert loaded.ids().tolist() == index.ids().tolist()
+    queries = ENC.encode(list(DOCS.values()))
+    for (s1, i1), (s2, i2) in [(index.search(queries, 4), loaded.search(queries, 4))]:
+        np.testing.assert_array_equal(i1, i2)
+        np.testing.assert_allclose(s1, s2)
+    header = VectorIndex.read_header(path)
+    assert header["count"] == 4 and header["kind"] == "flat" and header["version"] == 7
+    loaded.add([50], ENC.encode(["new"]))  # a loaded index stays mutable
+    loaded.save(path)  # overwrite in place
+    assert len(VectorIndex.load(path, ENC.config)) == 5
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"expected_config": "st:all-MiniLM-L6-v2"}, "config is 'hashing:64', expected 'st:all-MiniLM-L6-v2'"),
+        ({"expected_config": "hashing:64", "expected_dimension": 384}, "dimension is 64, expected 384"),
+        (
+            {"expected_config": "hashing:64", "expected_metadata": {"database_id": "staging"}},
+            "metadata 'database_id' is 'prod-1', expected 'staging'",
+        ),
+        (
+            {"expected_config": "hashing:64", "expected_metadata": {"schema": 3}},
+            "metadata 'schema' is missing",
+        ),
+    ],
+)
+def test_load_refuses_mismatch(index: VectorIndex, tmp_path, kwargs: dict, fragment: str) -> None:
+    index.metadata = {"database_id": "prod-1"}
+    path = tmp_path / "idx.bin"
+    index.save(path)
+    with pytest.raises(IndexMismatchError) as info:
+        VectorIndex.load(path, **kwargs)
+    assert fragment in str(info.value)
+    assert isinstance(info.value, ValueError) and isinstance(info.value, IndexLoadError)
+
+
+def test_load_missing_and_corrupt_files(index: VectorIndex, tmp_path) -> None:
+    with pytest.raises(IndexFileError, match="does not exist"):
+        VectorIndex.load(tmp_path / "nope.bin", ENC.config)
+    with pytest.raises(IndexFileError):
+        VectorIndex.load(tmp_path, ENC.config)  # a directory
+    garbage = tmp_path / "garbage.bin"
+    garbage.write_bytes(b"this is not an index at all")
+    with pytest.raises(IndexFileError, match="not a Tandem vector index"):
+        VectorIndex.load(garbage, ENC.config)
+
+    path = tmp_path / "good.bin"
+    index.save(path)
+    data = path.read_bytes()
+    truncated = tmp_path / "truncated.bin"
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(IndexFileError):
+        VectorIndex.load(truncated, ENC.config)
+    flipped = bytearray(data)
+    flipped[len(data) - 100] ^= 0xFF  # inside the FAISS payload
+    bad = tmp_path / "flipped.bin"
+    bad.write_bytes(bytes(flipped))
+    with pytest.raises(IndexFileError, match="checksum"):
+        VectorIndex.load(bad, ENC.config)
+    header_broken = bytearray(data)
+    header_broken[14] ^= 0xFF
+    bad.write_bytes(bytes(header_broken))
+    with pytest.raises(IndexFileError):
+        VectorIndex.load(bad, ENC.config)
+
+
+def test_save_rejects_non_json_metadata(index: VectorIndex, tmp_path) -> None:
+    index.metadata = {"when": object()}
+    with pytest.raises(ValueError, match="JSON"):
+        index.save(tmp_path / "x.bin")
+    assert os.listdir(tmp_path) == []
+
+
+def test_build_chooses_kind_by_size() -> None:
+    rng = np.random.default_rng(3)
+    vectors = _unit(rng, 500, 16)
+    assert VectorIndex.build(range(500), vectors, 16, "c").kind == "flat"
+    ivf = VectorIndex.build(range(500), vectors, 16, "c", flat_threshold=400)
+    assert ivf.kind == "ivf" and ivf.nlist is not None and 1 <= ivf.nprobe <= ivf.nlist
+    assert VectorIndex.build(range(500), vectors, 16, "c", kind="flat", flat_threshold=10).kind == "flat"
+    with pytest.raises(ValueError):
+        VectorIndex.build(range(3), vectors, 16, "c")
+
+
+def test_ivf_recall_and_persistence(tmp_path) -> None:
+    rng = np.random.default_rng(0)
+    n, d = 5000, 64
+    vectors = _unit(rng, n, d)
+    ids = np.arange(n, dtype=np.int64) * 2 + 1_000
+    flat = VectorIndex.build(ids, vectors, d, "c", kind="flat")
+    ivf = VectorIndex.build(ids, vectors, d, "c", kind="ivf")
+    assert ivf.kind == "ivf" and ivf.nprobe < ivf.nlist
+    queries = _unit(rng, 300, d)
+    _, exact = flat.search(queries, 10)
+    _, approx = ivf.search(queries, 10)
+    assert _recall(approx, exact) >= 0.95
+
+    # a small allowed set is scored exactly, even if its lists are not probed
+    allowed = ids[rng.choice(n, 50, replace=False)]
+    _, exact_sub = flat.search(queries[:20], 5, allowed_ids=allowed)
+    _, ivf_sub = ivf.search(queries[:20], 5, allowed_ids=allowed)
+    np.testing.assert_array_equal(ivf_sub, exact_sub)
+
+    # upsert and remove work on IVF, and survive a save/load
+    ivf.add([ids[0]], vectors[1])
+    assert ivf.remove([ids[2], ids[3]]) == 2
+    ivf.nprobe = 40
+    path = tmp_path / "ivf.bin"
+    ivf.save(path)
+    loaded = VectorIndex.load(path, "c", d)
+    assert loaded.kind == "ivf" and loaded.nprobe == 40 and len(loaded) == n - 2
+    assert ids[2] not in loaded and ids[4] in loaded
+    np.testing.assert_allclose(loaded.get_vector(int(ids[0])), vectors[1])
+    np.testing.assert_array_equal(loaded.search(queries, 10)[1], ivf.search(queries, 10)[1])
+
+
+def test_ivf_constructor_trains_on_first_add() -> None:
+    rng = np.random.default_rng(5)
+    idx = VectorIndex(16, "c", kind="ivf")
+    assert idx.kind == "ivf" and len(idx) == 0 and idx.search_one(np.ones(16), 3) == []
+    vectors = _unit(rng, 800, 16)
+    idx.add(range(800), vectors)
+    assert idx.nlist == 800 // 39
+    assert idx.search_one(vectors[7], 1)[0][0] == 7
+    assert VectorIndex(16, "c").tune_nprobe(vectors[:5]) is None  # flat: nothing to tune
+
+
+def test_rebuild_recommended() -> None:
+    rng = np.random.default_rng(6)
+    idx = VectorIndex(8, "c", flat_threshold=100)
+    idx.add(range(100), _unit(rng, 100, 8))
+    assert not idx.rebuild_recommended
+    idx.add([100], _unit(rng, 1, 8))
+    assert idx.rebuild_recommended
+    assert not VectorIndex(8, "c", kind="flat", flat_threshold=1).rebuild_recommended
+
+
+def test_concurrent_mutation_and_search() -> None:
+    rng = np.random.default_rng(7)
+    vectors = _unit(rng, 400, 32)
+    idx = VectorIndex(32, "c")
+    idx.add(range(200), vectors[:200])
+    errors: list[BaseException] = []
+
+    def writer(offset: int) -> None:
+        try:
+            for i in range(100):
+                idx.add([200 + offset + i], vectors[200 + offset + i])
+                idx.remove([offset + i])
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    def reader() -> None:
+        try:
+            for i in range(200):
+                idx.search(vectors[i : i + 1], 5)
+        except BaseException as exc:  # pragma: no cover
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(o,)) for o in (0, 100)] + [
+        threading.Thread(target=reader) for _ in range(2)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(idx) == 200 and idx.ids().tolist() == list(range(200, 400))

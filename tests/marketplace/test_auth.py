@@ -1,0 +1,522 @@
+"""Accounts on the web: registration, login and logout, passwords, one-time links and API tokens."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from marketplace.extensions import db
+from marketplace.models import OneTimeToken, OutgoingEmail, User, utcnow
+from marketplace.services import accounts, companies, emails
+from tests.builders import DEFAULT_PASSWORD, make_user
+
+NEW_PASSWORD = "purple elephants dance quietly"
+LINK = re.compile(r"http\S+/auth/(?:reset|invitation)/[\w-]+")
+TOKEN = re.compile(r"tdm_[\w-]+")
+
+
+def registration(**overrides: str) -> dict[str, str]:
+    data = {
+        "name": "Ada Lovelace",
+        "email": "ada@example.com",
+        "company": "Analytical Engines AG",
+        "password": NEW_PASSWORD,
+        "confirm": NEW_PASSWORD,
+        "language": "",
+    }
+    data.update(overrides)
+    return data
+
+
+def is_logged_in(client: FlaskClient) -> bool:
+    return client.get("/auth/account").status_code == 200
+
+
+def last_link(recipient: str) -> str:
+    mail = db.session.scalar(
+        select(OutgoingEmail).where(OutgoingEmail.recipient == recipient).order_by(OutgoingEmail.id.desc())
+    )
+    assert mail is not None, f"no e-mail to {recipient}"
+    match = LINK.search(mail.body)
+    assert match, mail.body
+    return match.group(0)
+
+
+def path_of(link: str) -> str:
+    return link[link.index("/auth/"):]
+
+
+def bearer_user(app: Flask, token: str) -> User | None:
+    with app.test_request_context(headers={"Authorization": f"Bearer {token}"}):
+        return accounts.load_user_from_bearer_token()
+
+
+# --- registration -------------------------------------------------------------------------------
+
+
+def test_register_creates_account_with_scrypt_hash_and_logs_in(client):
+    response = client.post("/auth/register", data=registration(language="de"))
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/dashboard"
+    user = accounts.find_user_by_email("ada@example.com")
+    assert user is not None
+    assert user.name == "Ada Lovelace"
+    assert user.password_hash.startswith("scrypt:")
+    assert NEW_PASSWORD not in user.password_hash
+    assert user.company.name == "Analytical Engines AG"
+    assert user.verified_company is None
+    assert user.locale == "de"
+    page = client.get("/auth/account").get_data(as_text=True)
+    assert "Ada Lovelace" in page
+    assert "Welcome to Tandem" in page  # the flash
+
+
+def test_register_with_a_known_domain_verifies_the_company(client):
+    company = companies.get_or_create_company("Analytical Engines AG")
+    companies.set_domains(company, ["engines.example"])
+    db.session.commit()
+
+    client.post("/auth/register", data=registration(email="ada@engines.example", company="Something Else"))
+
+    user = accounts.find_user_by_email("ada@engines.example")
+    assert user.verified_company_id == company.id
+    assert "verified" in client.get("/auth/account").get_data(as_text=True)
+
+
+def test_register_refuses_a_taken_email_whatever_its_case(client):
+    make_user(email="ada@example.com")
+
+    response = client.post("/auth/register", data=registration(email="  Ada@Example.COM "))
+
+    assert response.status_code == 200
+    assert "An account with this e-mail address already exists." in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(User.id))) == 1
+    assert not is_logged_in(client)
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        ("short pw", "Use at least 12 characters."),
+        ("passwort1234", "This password is too common"),
+        ("aaaaaaaaaaaaaaaa", "This password is too common"),
+    ],
+)
+def test_register_refuses_a_weak_password(client, password, message):
+    response = client.post("/auth/register", data=registration(password=password, confirm=password))
+
+    assert response.status_code == 200
+    assert message in response.get_data(as_text=True)
+    assert accounts.find_user_by_email("ada@example.com") is None
+
+
+def test_register_refuses_a_mismatched_confirmation_and_a_bad_email(client):
+    response = client.post("/auth/register", data=registration(email="not-an-address", confirm="something else 123"))
+
+    page = response.get_data(as_text=True)
+    assert "The two passwords do not match." in page
+    assert "Enter a valid e-mail address." in page
+    assert db.session.scalar(select(func.count(User.id))) == 0
+
+
+def test_register_form_marks_fields_and_keeps_no_password(client):
+    page = client.post("/auth/register", data=registration(password="short pw", confirm="short pw")).get_data(
+        as_text=True
+    )
+    assert 'aria-invalid="true"' in page
+    assert "short pw" not in page
+
+
+# --- login and logout ---------------------------------------------------------------------------
+
+
+def test_login_starts_a_fresh_session(client):
+    user = make_user()
+    with client.session_transaction() as session:
+        session["planted"] = "by an attacker"
+
+    response = client.post("/auth/login", data={"email": user.email.upper(), "password": DEFAULT_PASSWORD})
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/dashboard"
+    with client.session_transaction() as session:
+        assert "planted" not in session
+        assert session["_user_id"] == user.get_id()
+    assert is_logged_in(client)
+
+
+def test_login_remember_me_sets_a_long_lived_cookie(client):
+    user = make_user()
+    client.post("/auth/login", data={"email": user.email, "password": DEFAULT_PASSWORD, "remember": "y"})
+    assert client.get_cookie("remember_token") is not None
+
+
+def test_wrong_password_and_unknown_email_get_the_same_generic_answer(client):
+    user = make_user()
+
+    wrong = client.post("/auth/login", data={"email": user.email, "password": "not the password!"})
+    unknown = client.post("/auth/login", data={"email": "nobody@example.com", "password": "not the password!"})
+
+    message = "The e-mail address or the password is not correct."
+    for response in (wrong, unknown):
+        assert response.status_code == 200
+        assert message in response.get_data(as_text=True)
+    assert not is_logged_in(client)
+
+
+def test_login_follows_a_local_next(client):
+    user = make_user()
+    response = client.post(
+        "/auth/login?next=/goals/?page=2", data={"email": user.email, "password": DEFAULT_PASSWORD}
+    )
+    assert response.headers["Location"] == "/goals/?page=2"
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://evil.example/phish",
+        "//evil.example/phish",
+        "javascript:alert(1)",
+        "evil.example",
+        "/\\evil.example",
+        "/\t/evil.example",
+    ],
+)
+def test_login_refuses_an_open_redirect(client, target):
+    user = make_user()
+    response = client.post(
+        "/auth/login", query_string={"next": target}, data={"email": user.email, "password": DEFAULT_PASSWORD}
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/dashboard"
+
+
+def test_login_page_is_shown_to_anonymous_visitors(client):
+    page = client.get("/auth/login?next=/goals/").get_data(as_text=True)
+    assert 'name="password"' in page
+    assert "next=/goals/" in page or "next=%2Fgoals%2F" in page
+
+
+def test_account_page_needs_a_login(client):
+    response = client.get("/auth/account")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/auth/login?next=")
+
+
+def test_logout_is_post_only(login_as):
+    client = login_as(make_user())
+
+    assert client.get("/auth/logout").status_code == 405
+    assert is_logged_in(client)
+    response = client.post("/auth/logout")
+
+    assert response.status_code == 302
+    assert not is_logged_in(client)
+
+
+# --- change password ----------------------------------------------------------------------------
+
+
+def test_change_password_ends_other_sessions_but_keeps_this_one(app, login_as):
+    user = make_user()
+    other_device = app.test_client()
+    other_device.post("/auth/login", data={"email": user.email, "password": DEFAULT_PASSWORD, "remember": "y"})
+    remembered_device = app.test_client()
+    remembered_device.set_cookie("remember_token", other_device.get_cookie("remember_token").value)
+    assert is_logged_in(other_device)
+    assert is_logged_in(remembered_device)
+    client = login_as(user)
+
+    response = client.post(
+        "/auth/account/password",
+        data={"current_password": DEFAULT_PASSWORD, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+    )
+
+    assert response.status_code == 302
+    assert is_logged_in(client)
+    assert not is_logged_in(other_device)
+    assert not is_logged_in(remembered_device)
+    assert accounts.authenticate(user.email, DEFAULT_PASSWORD) is None
+    assert accounts.authenticate(user.email, NEW_PASSWORD) is not None
+
+
+def test_change_password_needs_the_current_password(login_as):
+    user = make_user()
+    client = login_as(user)
+
+    response = client.post(
+        "/auth/account/password",
+        data={"current_password": "a wrong guess!!", "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+    )
+
+    assert response.status_code == 200
+    assert "This is not your current password." in response.get_data(as_text=True)
+    assert accounts.authenticate(user.email, DEFAULT_PASSWORD) is not None
+
+
+# --- password reset -----------------------------------------------------------------------------
+
+
+def test_password_reset_full_flow_and_the_link_works_once(client):
+    user = make_user(email="grace@example.com")
+
+    response = client.post("/auth/forgot-password", data={"email": "Grace@example.com"})
+    assert response.status_code == 302
+    link = last_link("grace@example.com")
+    assert link.startswith("http://127.0.0.1:5000/auth/reset/")
+
+    page = client.get(path_of(link))
+    assert page.status_code == 200
+    assert page.headers["Cache-Control"] == "no-store"
+    assert "grace@example.com" in page.get_data(as_text=True)
+    response = client.post(path_of(link), data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/dashboard"
+    assert is_logged_in(client)
+    assert accounts.authenticate(user.email, NEW_PASSWORD) is not None
+    assert accounts.authenticate(user.email, DEFAULT_PASSWORD) is None
+    again = client.post(path_of(link), data={"password": "another long password", "confirm": "another long password"})
+    assert again.status_code == 404
+    assert "This link is no longer valid" in again.get_data(as_text=True)
+    assert accounts.authenticate(user.email, NEW_PASSWORD) is not None
+
+
+def test_forgot_password_answers_the_same_whether_or_not_the_account_exists(client):
+    make_user(email="grace@example.com")
+
+    known = client.post("/auth/forgot-password", data={"email": "grace@example.com"}, follow_redirects=True)
+    unknown = client.post("/auth/forgot-password", data={"email": "nobody@example.com"}, follow_redirects=True)
+
+    def flash_of(response) -> str:
+        return re.search(r'class="flash[^"]*">([^<]*)<', response.get_data(as_text=True)).group(1)
+
+    assert flash_of(known).replace("grace", "X") == flash_of(unknown).replace("nobody", "X")
+    recipients = list(db.session.scalars(select(OutgoingEmail.recipient)))
+    assert recipients == ["grace@example.com"]
+
+
+def test_expired_and_unknown_reset_links_are_refused_clearly(client):
+    user = make_user()
+    secret = accounts.issue_one_time_token(user, "reset", timedelta(hours=2))
+    db.session.scalar(select(OneTimeToken)).expires_at = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+
+    for path in (f"/auth/reset/{secret}", "/auth/reset/made-up-token"):
+        response = client.get(path)
+        assert response.status_code == 404
+        assert "expired, has already been used" in response.get_data(as_text=True)
+    response = client.post(f"/auth/reset/{secret}", data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert response.status_code == 404
+    assert accounts.authenticate(user.email, DEFAULT_PASSWORD) is not None
+
+
+def test_a_newer_reset_link_replaces_the_older_one(client):
+    make_user(email="grace@example.com")
+    client.post("/auth/forgot-password", data={"email": "grace@example.com"})
+    first = last_link("grace@example.com")
+    client.post("/auth/forgot-password", data={"email": "grace@example.com"})
+    second = last_link("grace@example.com")
+
+    assert first != second
+    assert client.get(path_of(first)).status_code == 404
+    assert client.get(path_of(second)).status_code == 200
+
+
+def test_reset_refuses_a_weak_password_and_keeps_the_link_usable(client):
+    user = make_user()
+    secret = accounts.issue_one_time_token(user, "reset", timedelta(hours=2))
+    db.session.commit()
+
+    response = client.post(f"/auth/reset/{secret}", data={"password": "password", "confirm": "password"})
+
+    assert response.status_code == 200
+    assert "Use at least 12 characters." in response.get_data(as_text=True)
+    assert client.get(f"/auth/reset/{secret}").status_code == 200
+
+
+# --- invitation ---------------------------------------------------------------------------------
+
+
+def test_invitation_lets_an_imported_person_set_a_password(app, client):
+    user = accounts.create_user("lin@example.com", "Lin Chen", None, company_name="Acme AG")
+    mail = emails.send_invitation(user)
+    db.session.commit()
+    assert mail.recipient == "lin@example.com"
+    assert accounts.authenticate("lin@example.com", "") is None
+    link = last_link("lin@example.com")
+    assert "/auth/invitation/" in link
+    assert client.get(path_of(link).replace("/invitation/", "/reset/")).status_code == 404  # wrong purpose
+
+    page = client.get(path_of(link))
+    assert page.status_code == 200
+    assert "Welcome to Tandem, Lin" in page.get_data(as_text=True)
+    response = client.post(path_of(link), data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+
+    assert response.status_code == 302
+    assert is_logged_in(client)
+    assert client.get(path_of(link)).status_code == 404
+    fresh = app.test_client()
+    assert fresh.post("/auth/login", data={"email": "lin@example.com", "password": NEW_PASSWORD}).status_code == 302
+
+
+def test_invitation_expires_after_the_configured_days(client):
+    user = accounts.create_user("lin@example.com", "Lin Chen", None)
+    emails.send_invitation(user)
+    db.session.commit()
+    token = db.session.scalar(select(OneTimeToken).where(OneTimeToken.purpose == "invite"))
+    lifetime = token.expires_at - token.created_at
+    assert timedelta(days=13, hours=23) < lifetime <= timedelta(days=14)
+
+    token.expires_at = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    response = client.get(path_of(last_link("lin@example.com")))
+    assert response.status_code == 404
+    assert "invitation link has expired" in response.get_data(as_text=True)
+
+
+# --- account page and API tokens ----------------------------------------------------------------
+
+
+def test_account_page_shows_details_and_saves_the_language(login_as):
+    user = make_user(name="Ada Lovelace", company="Analytical Engines AG")
+    client = login_as(user)
+
+    page = client.get("/auth/account").get_data(as_text=True)
+    assert "Ada Lovelace" in page
+    assert user.email in page
+    assert "Analytical Engines AG" in page
+    assert "not verified yet" in page
+
+    response = client.post("/auth/account/settings", data={"locale": "de"})
+    assert response.status_code == 302
+    assert db.session.get(User, user.id).locale == "de"
+    assert client.post("/auth/account/settings", data={"locale": "fr"}).status_code == 200
+    assert db.session.get(User, user.id).locale == "de"
+
+
+def test_api_token_created_on_the_page_is_shown_once_and_can_be_revoked(app, login_as):
+    user = make_user()
+    client = login_as(user)
+
+    response = client.post("/auth/account/tokens", data={"token_name": "Reporting script"})
+
+    assert response.headers["Cache-Control"] == "no-store"
+    secret = TOKEN.search(response.get_data(as_text=True)).group(0)
+    assert bearer_user(app, secret).id == user.id
+    page = client.get("/auth/account").get_data(as_text=True)
+    assert "Reporting script" in page
+    assert secret[:10] in page
+    assert secret not in page
+    token = accounts.active_tokens(user)[0]
+    assert token.last_used_at is not None
+
+    response = client.post(f"/auth/account/tokens/{token.id}/revoke")
+
+    assert response.status_code == 302
+    assert bearer_user(app, secret) is None
+    assert accounts.active_tokens(user) == []
+    assert "Reporting script" not in client.get("/auth/account").get_data(as_text=True)
+
+
+def test_nobody_revokes_someone_elses_token(app, login_as):
+    owner = make_user()
+    secret = accounts.create_api_token(owner, "Owner's token")
+    db.session.commit()
+    token_id = accounts.active_tokens(owner)[0].id
+    client = login_as(make_user())
+
+    assert client.post(f"/auth/account/tokens/{token_id}/revoke").status_code == 404
+    assert bearer_user(app, secret).id == owner.id
+
+
+def test_cli_tokens_create_prints_only_the_token(app, runner):
+    user = make_user(email="robot-owner@example.com")
+
+    result = runner.invoke(args=["tokens", "create", "robot-owner@example.com"])
+
+    assert result.exit_code == 0, result.output
+    assert TOKEN.fullmatch(result.output.strip())
+    assert result.output.count("\n") == 1
+    secret = result.output.strip()
+    assert bearer_user(app, secret).id == user.id
+    assert bearer_user(app, secret + "x") is None
+    assert accounts.revoke_api_token(user, accounts.active_tokens(user)[0].id)
+    db.session.commit()
+    assert bearer_user(app, secret) is None
+
+
+# --- CSRF and rate limits -----------------------------------------------------------------------
+
+
+def csrf_token_from(client: FlaskClient, path: str) -> str:
+    page = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+
+
+def test_login_without_csrf_token_is_refused(csrf_app):
+    user = make_user()
+    client = csrf_app.test_client()
+
+    refused = client.post("/auth/login", data={"email": user.email, "password": DEFAULT_PASSWORD})
+    assert refused.status_code == 400
+    assert not is_logged_in(client)
+
+    token = csrf_token_from(client, "/auth/login")
+    accepted = client.post("/auth/login", data={"email": user.email, "password": DEFAULT_PASSWORD, "csrf_token": token})
+    assert accepted.status_code == 302
+
+
+def test_logout_and_revoke_without_csrf_token_are_refused(csrf_app):
+    user = make_user()
+    accounts.create_api_token(user, "Kept")
+    db.session.commit()
+    client = csrf_app.test_client()
+    token = csrf_token_from(client, "/auth/login")
+    client.post("/auth/login", data={"email": user.email, "password": DEFAULT_PASSWORD, "csrf_token": token})
+    token_id = accounts.active_tokens(user)[0].id
+
+    assert client.post("/auth/logout").status_code == 400
+    assert client.post(f"/auth/account/tokens/{token_id}/revoke").status_code == 400
+    assert is_logged_in(client)
+    assert len(accounts.active_tokens(user)) == 1
+    token = csrf_token_from(client, "/auth/account")
+    assert client.post(f"/auth/account/tokens/{token_id}/revoke", data={"csrf_token": token}).status_code == 302
+    assert client.post("/auth/logout", data={"csrf_token": token}).status_code == 302
+    assert not is_logged_in(client)
+
+
+def test_login_is_rate_limited(rate_limited_app):
+    client = rate_limited_app.test_client()
+    wrong = {"email": "someone@example.com", "password": "guess number n"}
+
+    statuses = [client.post("/auth/login", data=wrong).status_code for _ in range(10)]
+    eleventh = client.post("/auth/login", data=wrong)
+
+    assert statuses == [200] * 10
+    assert eleventh.status_code == 429
+    assert "Too many attempts" in eleventh.get_data(as_text=True)
+    assert client.get("/auth/login").status_code == 200  # looking at the form is not limited
+
+
+def test_register_is_rate_limited(rate_limited_app):
+    client = rate_limited_app.test_client()
+    bad = registration(password="short", confirm="short")
+
+    statuses = [client.post("/auth/register", data=bad).status_code for _ in range(6)]
+
+    assert statuses == [200] * 5 + [429]
+
+
+@pytest.mark.parametrize(("role", "next_page"), [("mentor", "/mentors/me/edit"), ("mentee", "/goals/new")])
+def test_registering_from_a_role_button_goes_straight_to_that_step(client, role, next_page):
+    response = client.post(f"/auth/register?role={role}", data=registration(email=f"{role}@example.com"))
+    assert response.status_code == 302
+    assert response.headers["Location"] == next_page

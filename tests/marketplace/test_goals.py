@@ -1,0 +1,243 @@
+"""Learning goals: the pages, the rules in services.profiles, and who may see a goal."""
+
+from __future__ import annotations
+
+import pytest
+from flask import g
+from sqlalchemy import func, select
+
+from marketplace.extensions import db
+from marketplace.models import Company, Goal, Tandem, VectorChange
+from marketplace.services import profiles
+from tests.builders import make_goal, make_mentor, make_user
+
+GOAL_FORM = {
+    "title": "Understand what AI means for our sales team",
+    "description": "We sell machines; I want to know which AI tools my sales people could use next year.",
+    "topics": ["artificial-intelligence"],
+    "free_tags": "Sales enablement",
+    "languages": ["de", "en"],
+    "excluded_companies": "Nordlicht Media GmbH \nnordlicht media gmbh, Konkurrenz AG",
+    "discoverable": "y",
+}
+
+
+def form(**changes) -> dict:
+    data = dict(GOAL_FORM)
+    data.update(changes)
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def goals_of(user) -> list[Goal]:
+    db.session.expire_all()
+    return list(db.session.scalars(select(Goal).where(Goal.owner_id == user.id)))
+
+
+def sign_in(client, user) -> None:
+    """Switch the client's session to `user` (no login form: it would also work with CSRF on)."""
+    # The test's app context outlives requests, and Flask-Login caches the user on its `g`.
+    g.pop("_login_user", None)
+    with client.session_transaction() as session:
+        session["_user_id"] = user.get_id()
+        session["_fresh"] = True
+
+
+def goal_changes(goal_id: int) -> int:
+    query = select(func.count()).select_from(VectorChange)
+    return db.session.scalar(query.where(VectorChange.kind == "goal", VectorChange.entity_id == goal_id))
+
+
+def tandem_on(goal: Goal, mentor, status: str = "requested") -> Tandem:
+    tandem = Tandem(
+        goal_id=goal.id, mentor_id=mentor.id, mentor_user_id=mentor.user_id, mentee_user_id=goal.owner_id, status=status
+    )
+    db.session.add(tandem)
+    db.session.commit()
+    return tandem
+
+
+def test_create_goal_through_the_page(client, login_as):
+    owner = make_user()
+    login_as(owner)
+    page = client.get("/goals/new").get_data(as_text=True)
+    assert 'id="discoverable" name="discoverable" type="checkbox"' in page and "checked" in page
+
+    response = client.post("/goals/new", data=form())
+
+    [goal] = goals_of(owner)
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/goals/{goal.id}")
+    assert goal.title == GOAL_FORM["title"] and goal.status == "open" and goal.discoverable
+    assert goal.language_list == ["de", "en"]
+    assert sorted(t.slug for t in goal.topics) == ["artificial-intelligence", "sales-enablement"]
+    assert goal.vector is not None and goal.vector_config
+    # "Nordlicht Media GmbH " and "nordlicht media gmbh" are one company.
+    assert sorted(c.name for c in goal.excluded_companies) == ["Konkurrenz AG", "Nordlicht Media GmbH"]
+    assert db.session.scalar(select(func.count()).select_from(Company).where(Company.name.ilike("nordlicht%"))) == 1
+
+    detail = client.get(f"/goals/{goal.id}").get_data(as_text=True)
+    assert "Your goal is saved." in detail and "Sales enablement" in detail and "Konkurrenz AG" in detail
+    listing = client.get("/goals/").get_data(as_text=True)
+    assert GOAL_FORM["title"] in listing and "Open" in listing
+
+
+def test_excluded_company_matches_an_existing_company_however_spelled(client, login_as):
+    owner = make_user()
+    existing = make_goal(excluded=("Nordlicht Media GmbH",)).excluded_companies[0]
+    login_as(owner)
+    client.post("/goals/new", data=form(excluded_companies="  NORDLICHT   media gmbh"))
+    [goal] = goals_of(owner)
+    assert [c.id for c in goal.excluded_companies] == [existing.id]
+
+
+def test_edit_goal_and_turn_off_discovery(client, login_as):
+    goal = make_goal(topic_slugs=("big-data",), excluded=("Rival AG",))
+    login_as(goal.owner)
+    page = client.get(f"/goals/{goal.id}/edit").get_data(as_text=True)
+    assert goal.title in page and "Rival AG" in page
+
+    changed = form(title="Data-driven decisions", discoverable=None, excluded_companies="")
+    assert client.post(f"/goals/{goal.id}/edit", data=changed).status_code == 302
+    [saved] = goals_of(goal.owner)
+    assert saved.title == "Data-driven decisions"
+    assert saved.discoverable is False and saved.excluded_companies == []
+    assert profiles.discoverable_goal_summary(saved) is None
+
+
+def test_goal_validation_errors_are_shown_and_nothing_is_saved(client, login_as):
+    owner = make_user()
+    login_as(owner)
+    response = client.post("/goals/new", data=form(title="", description="short", languages=None))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert page.count('class="field-error"') == 3 and "Choose at least one language." in page
+    assert goals_of(owner) == []
+
+
+def test_status_change_and_delete(client, login_as):
+    goal = make_goal()
+    goal_id = goal.id
+    login_as(goal.owner)
+
+    response = client.post(f"/goals/{goal_id}/status", data={"status": "matched"}, follow_redirects=True)
+    assert "marked as matched" in response.get_data(as_text=True)
+    assert goals_of(goal.owner)[0].status == "matched"
+    client.post(f"/goals/{goal_id}/status", data={"status": "bogus"})
+    assert goals_of(goal.owner)[0].status == "matched"
+
+    assert "Delete this goal?" in client.get(f"/goals/{goal_id}/delete").get_data(as_text=True)
+    forgotten_before = goal_changes(goal_id)
+    response = client.post(f"/goals/{goal_id}/delete", follow_redirects=True)
+    assert "Your goal is deleted." in response.get_data(as_text=True)
+    assert goals_of(goal.owner) == []
+    assert goal_changes(goal_id) == forgotten_before + 1
+    assert client.get(f"/goals/{goal_id}").status_code == 404
+
+
+def test_deleting_a_goal_keeps_its_tandems(client, login_as):
+    goal = make_goal()
+    tandem = tandem_on(goal, make_mentor(), status="active")
+    login_as(goal.owner)
+    client.post(f"/goals/{goal.id}/delete")
+    db.session.expire_all()
+    assert db.session.get(Tandem, tandem.id).goal_id is None
+
+
+@pytest.mark.parametrize(
+    ("method", "suffix", "data"),
+    [
+        ("get", "", None),
+        ("get", "/edit", None),
+        ("post", "/edit", GOAL_FORM),
+        ("get", "/delete", None),
+        ("post", "/delete", {}),
+        ("post", "/status", {"status": "closed"}),
+    ],
+)
+def test_another_users_goal_is_not_found(client, login_as, method, suffix, data):
+    goal = make_goal(title="Secret strategy")
+    login_as(make_user())
+    response = getattr(client, method)(f"/goals/{goal.id}{suffix}", data=data)
+    assert response.status_code == 404
+    assert "Secret strategy" not in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Goal, goal.id).status == "open" and db.session.get(Goal, goal.id).title == "Secret strategy"
+
+
+def test_a_manager_sees_any_goal_but_cannot_change_it(client, login_as):
+    goal = make_goal(title="Board-level AI strategy", excluded=("Rival AG",))
+    login_as(make_user(is_manager=True))
+    page = client.get(f"/goals/{goal.id}").get_data(as_text=True)
+    assert "Board-level AI strategy" in page and goal.owner.name in page and "Rival AG" in page
+    assert client.get(f"/goals/{goal.id}/edit").status_code == 403
+    assert client.post(f"/goals/{goal.id}/status", data={"status": "closed"}).status_code == 403
+
+
+def test_a_mentor_with_a_tandem_on_the_goal_may_see_it_others_may_not(client, login_as):
+    goal = make_goal(title="Learning TikTok", excluded=("Rival AG",))
+    with_tandem, without = make_mentor(), make_mentor()
+    tandem_on(goal, with_tandem)
+
+    assert profiles.can_view_goal(with_tandem.user, goal)
+    assert not profiles.can_view_goal(without.user, goal)
+    assert not profiles.can_edit_goal(with_tandem.user, goal)
+
+    login_as(with_tandem.user)
+    page = client.get(f"/goals/{goal.id}").get_data(as_text=True)
+    assert "Learning TikTok" in page
+    # Which companies the mentee excluded is theirs (and the managers') to know.
+    assert "Rival AG" not in page
+    assert client.get(f"/goals/{goal.id}/edit").status_code == 403
+
+    sign_in(client, without.user)
+    assert client.get(f"/goals/{goal.id}").status_code == 404
+
+
+def test_visible_goals_query_agrees_with_can_view_goal(app):
+    mentor = make_mentor()
+    manager = make_user(is_manager=True)
+    own = make_goal(owner=mentor.user, title="My own goal")
+    with_tandem = make_goal(title="Goal with a tandem")
+    tandem_on(with_tandem, mentor, status="declined")
+    hidden = make_goal(title="Someone else's goal")
+    for user in (mentor.user, manager, hidden.owner):
+        listed = {goal.id for goal in db.session.scalars(profiles.visible_goals_query(user))}
+        expected = {goal.id for goal in (own, with_tandem, hidden) if profiles.can_view_goal(user, goal)}
+        assert listed == expected
+    assert {g.id for g in db.session.scalars(profiles.visible_goals_query(mentor.user))} == {own.id, with_tandem.id}
+    assert not profiles.can_view_goal(None, own)
+
+
+def test_discoverable_goal_summary_says_little(app):
+    owner = make_user(name="Helga Schmidt", company="Old Industry AG")
+    goal = make_goal(owner=owner, topic_slugs=("social-media",))
+    summary = profiles.discoverable_goal_summary(goal)
+    assert summary is not None
+    assert (summary.title, summary.owner_first_name, summary.owner_company) == (goal.title, "Helga", "Old Industry AG")
+    assert [t.slug for t in summary.topics] == ["social-media"]
+    assert not hasattr(summary, "description")
+    profiles.set_goal_status(goal, "closed")
+    assert profiles.discoverable_goal_summary(goal) is None
+
+
+def test_save_goal_refuses_someone_elses_goal(app):
+    goal = make_goal()
+    with pytest.raises(PermissionError):
+        profiles.save_goal(make_user(), {"title": "Taken over"}, goal)
+
+
+@pytest.mark.parametrize("path", ["/goals/", "/goals/new", "/goals/1"])
+def test_goal_pages_need_a_login(client, path):
+    make_goal()
+    response = client.get(path)
+    assert response.status_code == 302 and "/auth/login" in response.headers["Location"]
+
+
+def test_post_without_csrf_token_is_refused(csrf_app):
+    goal = make_goal()
+    client = csrf_app.test_client()
+    sign_in(client, goal.owner)
+    assert client.get(f"/goals/{goal.id}").status_code == 200
+    assert client.post("/goals/new", data=form()).status_code == 400
+    assert client.post(f"/goals/{goal.id}/status", data={"status": "closed"}).status_code == 400
+    assert client.post(f"/goals/{goal.id}/delete").status_code == 400
+    assert len(goals_of(goal.owner)) == 1 and goals_of(goal.owner)[0].status == "open"

@@ -1,0 +1,118 @@
+"""Search by topic and suggestions for goals, with the real bundled model."""
+
+from __future__ import annotations
+
+import pytest
+
+from marketplace.extensions import db
+from marketplace.services import companies, matching, vectors
+from tests.builders import make_goal, make_mentor, make_user
+
+
+@pytest.fixture
+def mentors(app):
+    """A handful of mentors on clearly different subjects, each at its own company."""
+    return {
+        "linkedin": make_mentor(
+            headline="LinkedIn and personal branding for executives",
+            text="I help leaders build a professional presence on LinkedIn: profile, posting rhythm, network.",
+            topic_slugs=("digital-reputation",),
+            company="Brandwerk Studio",
+        ),
+        "ai": make_mentor(
+            headline="Generative AI explained for managers",
+            text="I demystify generative AI and ChatGPT for executives and show practical use cases.",
+            topic_slugs=("artificial-intelligence",),
+            company="Neuronal GmbH",
+        ),
+        "agile": make_mentor(
+            headline="Agile teams and Scrum in practice",
+            text="Scrum, Kanban and retrospectives: how agile teams plan and learn together.",
+            topic_slugs=("agile-organisations",),
+            company="Sprintwerk AG",
+        ),
+    }
+
+
+def test_search_ranks_the_fitting_mentor_first_and_explains_why(app, mentors):
+    viewer = make_user(company="Old Industry AG")
+    results = matching.search_mentors("how to grow on LinkedIn", viewer, k=3)
+    assert results[0].profile.id == mentors["linkedin"].id
+    best = results[0]
+    assert 0 <= best.score <= 1
+    assert any("LinkedIn" in phrase for phrase in best.highlights)
+    assert [r.score for r in results] == sorted((r.score for r in results), reverse=True)
+
+
+def test_german_query_finds_the_english_ai_mentor(app, mentors):
+    viewer = make_user(company="Old Industry AG")
+    results = matching.search_mentors("KI für Führungskräfte", viewer, k=3)
+    assert results[0].profile.id == mentors["ai"].id
+    assert [t.slug for t in results[0].matched_topics] == ["artificial-intelligence"]
+
+
+def test_search_never_shows_the_viewers_own_company_or_competitors(app, mentors):
+    viewer = make_user(company="Brandwerk Studio")
+    rival = companies.find_company("Neuronal GmbH")
+    companies.link_competitors(companies.find_company("Brandwerk Studio"), rival)
+    db.session.commit()
+    shown = {r.profile.id for r in matching.search_mentors("LinkedIn and AI", viewer, k=10)}
+    assert mentors["linkedin"].id not in shown
+    assert mentors["ai"].id not in shown
+    assert mentors["agile"].id in shown
+
+
+def test_search_filters_by_language_and_rejects_empty_queries(app, mentors):
+    german_only = make_mentor(headline="Social Media für den Mittelstand", text="Instagram und TikTok verstehen.",
+                              languages="de", company="Klickfabrik")
+    viewer = make_user(company="Old Industry AG")
+    assert {r.profile.id for r in matching.search_mentors("social media", viewer, k=10, language="en")}.isdisjoint(
+        {german_only.id}
+    )
+    with pytest.raises(matching.MatchingError):
+        matching.search_mentors("   ", viewer)
+
+
+def test_paused_and_full_mentors_are_not_suggested(app, mentors):
+    mentors["ai"].is_open = False
+    vectors.refresh_mentor(mentors["ai"])
+    db.session.commit()
+    viewer = make_user(company="Old Industry AG")
+    shown = {r.profile.id for r in matching.search_mentors("generative AI", viewer, k=10)}
+    assert mentors["ai"].id not in shown
+
+
+def test_goal_suggestions_apply_every_hard_rule(app, mentors):
+    goal = make_goal(
+        title="Ich möchte verstehen, was KI für unseren Mittelstand bedeutet",
+        description="Wir sind ein Familienunternehmen und wissen nicht, wo wir mit künstlicher Intelligenz anfangen.",
+        company="Neuronal GmbH",  # the AI mentor's own company
+        excluded=("Sprintwerk AG",),
+    )
+    shown = [m.profile.id for m in matching.suggestions_for_goal(goal, k=5)]
+    assert mentors["ai"].id not in shown  # same company
+    assert mentors["agile"].id not in shown  # excluded by the goal
+    assert shown == [mentors["linkedin"].id]
+
+
+def test_over_fetching_fills_the_list_when_many_candidates_are_filtered(app):
+    blocked_company = "Same Company AG"
+    for i in range(30):
+        make_mentor(headline=f"AI strategy coach {i}", text="Generative AI strategy for executives.",
+                    company=blocked_company)
+    others = [make_mentor(headline=f"Photography hobbyist {i}", text="Landscape photography and cameras.",
+                          company=f"Other {i}") for i in range(6)]
+    goal = make_goal(title="AI strategy", description="Generative AI strategy for my company.",
+                     company=blocked_company)
+    shown = [m.profile.id for m in matching.suggestions_for_goal(goal, k=5)]
+    assert len(shown) == 5
+    assert set(shown) <= {p.id for p in others}
+
+
+def test_goals_for_mentor_only_lists_discoverable_open_goals(app, mentors):
+    visible = make_goal(title="Use AI in our sales team", description="How could ChatGPT help our sales people?")
+    hidden = make_goal(title="AI for my board", description="Explain generative AI to my board.", discoverable=False)
+    closed = make_goal(title="AI ethics", description="Responsible AI in banking.", status="closed")
+    listed = [m.goal.id for m in matching.goals_for_mentor(mentors["ai"], k=10)]
+    assert visible.id in listed
+    assert hidden.id not in listed and closed.id not in listed
