@@ -26,7 +26,7 @@ run: install
 	@echo ""
 	@echo "Tandem runs at http://$(HOST):$(PORT) — log in with one of the demo accounts listed above."
 	@echo ""
-	TANDEM_DEVELOPMENT=1 $(BIN)/gunicorn --workers 2 --threads 4 --bind $(HOST):$(PORT) --access-logfile - wsgi:app
+	TANDEM_DEVELOPMENT=1 $(BIN)/gunicorn -c gunicorn.conf.py --workers 2 --threads 4 --bind $(HOST):$(PORT) --access-logfile - wsgi:app
 
 test: install test-only
 

@@ -312,3 +312,11 @@ def forget_live_indexes() -> None:
     """Drop this process's in-memory indexes (tests, or after the database was replaced)."""
     with _live_lock:
         _live.clear()
+
+
+def warm_up() -> None:
+    """Load the encoder and open both indexes; called in each worker process after fork."""
+    encoder().encode(["warm-up"])
+    for kind in (MENTOR, GOAL):
+        live_index(kind).current()
+    db.session.remove()
