@@ -7,6 +7,8 @@ PORT ?= 5000
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
+export HF_HUB_DISABLE_PROGRESS_BARS := 1
+export TRANSFORMERS_VERBOSITY := error
 
 .PHONY: install run test test-only lint bench
 
@@ -21,10 +23,8 @@ install: $(BIN)/.installed
 
 run: install
 	TANDEM_DEVELOPMENT=1 $(BIN)/flask --app wsgi init-db
-	TANDEM_DEVELOPMENT=1 $(BIN)/flask --app wsgi seed-demo
-	TANDEM_DEVELOPMENT=1 $(BIN)/flask --app wsgi index rebuild
 	@echo ""
-	@echo "Tandem runs at http://$(HOST):$(PORT) — log in with one of the demo accounts listed above."
+	@TANDEM_DEVELOPMENT=1 TANDEM_URL=http://$(HOST):$(PORT) $(BIN)/flask --app wsgi seed-demo
 	@echo ""
 	TANDEM_DEVELOPMENT=1 $(BIN)/gunicorn -c gunicorn.conf.py --workers 2 --threads 4 --bind $(HOST):$(PORT) --access-logfile - wsgi:app
 

@@ -28,7 +28,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config_module.from_environment(instance_path))
     if config:
         app.config.update(config)
-    logging.basicConfig(level=logging.INFO)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("faiss", "sentence_transformers", "httpx", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
     register_extensions(app)
     register_blueprints(app)
@@ -45,7 +47,8 @@ def select_locale() -> str | None:
     languages = ["en", "de"]
     if not has_request_context():  # CLI commands and background work
         return None
-    if getattr(g, "locale_override", None) in languages:
+    # Set by code only (tests render pages in a pseudo-locale), never from user input.
+    if getattr(g, "locale_override", None):
         return g.locale_override
     if current_user and current_user.is_authenticated and current_user.locale in languages:
         return current_user.locale

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -39,12 +40,16 @@ def register_commands(app: Flask) -> None:
         """Load the demo data set (companies, mentors, goals, a cohort); idempotent."""
         from .services import demo
 
+        if "user" not in inspect(db.engine).get_table_names():
+            raise click.ClickException("The database has no schema yet: run `flask --app wsgi init-db` first.")
         summary = demo.seed_demo()
         click.echo(
             "Demo data: {companies} companies, {mentors} mentors, {goals} goals, cohort {cohort!r}.".format(**summary)
         )
+        url = os.environ.get("TANDEM_URL", app.config["TANDEM_BASE_URL"])
+        click.echo(f"Open {url} and log in as (password {demo.DEMO_PASSWORD}):")
         for role, email in demo.DEMO_LOGINS.items():
-            click.echo(f"  {role:<18} {email}  /  {demo.DEMO_PASSWORD}")
+            click.echo(f"  {role:<20} {email}")
 
     @users.command("create-manager")
     @click.argument("email")

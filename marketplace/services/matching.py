@@ -33,6 +33,7 @@ class MentorMatch:
     matched_topics: list[Topic] = field(default_factory=list)
     highlights: list[str] = field(default_factory=list)
     shared_languages: list[str] = field(default_factory=list)
+    extra_topic_ids: set[int] = field(default_factory=set)
 
     def as_json(self, locale: str = "en") -> dict:
         user = self.profile.user
@@ -104,29 +105,46 @@ def _candidates(
         fetch = min(total, fetch * 4)
 
 
-def _explain(
-    query_text: str, profile: MentorProfile, similarity: float, query_topic_ids: set[int], languages: set[str]
+def _score(
+    profile: MentorProfile,
+    similarity: float,
+    query_topic_ids: set[int],
+    languages: set[str],
+    detect: taxonomy.TopicDetector,
 ) -> MentorMatch:
+    """Hybrid score and the shared topics; the costlier phrase highlights wait until the top k are known."""
     profile_topic_ids = {t.id for t in profile.topics}
-    mentioned = {m.topic_id for m in taxonomy.detect_topics(vectors.mentor_text(profile))}
+    mentioned = {m.topic_id for m in detect(vectors.mentor_text(profile))} if query_topic_ids else set()
     covered = profile_topic_ids | mentioned
     matched = [t for t in profile.topics if t.id in query_topic_ids]
     extra_ids = (query_topic_ids & mentioned) - profile_topic_ids
-    if extra_ids:
-        matched += list(db.session.scalars(select(Topic).where(Topic.id.in_(extra_ids))))
     return MentorMatch(
         profile=profile,
         score=blend_score(similarity, _topic_overlap(query_topic_ids, covered)),
         similarity=similarity,
         matched_topics=matched,
-        highlights=highlight_phrases(query_text, f"{profile.headline}. {profile.teaching_text}", max_phrases=3),
         shared_languages=sorted(set(profile.language_list) & languages) if languages else profile.language_list,
+        extra_topic_ids=extra_ids,
     )
 
 
-def _rank(matches: list[MentorMatch], k: int) -> list[MentorMatch]:
+def _explain(matches: list[MentorMatch], query_text: str) -> list[MentorMatch]:
+    """Name the matching phrases, and the topics a mentor covers in words but did not tag."""
+    extra_ids = set().union(*(m.extra_topic_ids for m in matches)) if matches else set()
+    extra_topics = (
+        {t.id: t for t in db.session.scalars(select(Topic).where(Topic.id.in_(extra_ids)))} if extra_ids else {}
+    )
+    for match in matches:
+        match.matched_topics = match.matched_topics + [extra_topics[i] for i in sorted(match.extra_topic_ids)]
+        match.highlights = highlight_phrases(
+            query_text, f"{match.profile.headline}. {match.profile.teaching_text}", max_phrases=3
+        )
+    return matches
+
+
+def _rank(matches: list[MentorMatch], k: int, query_text: str) -> list[MentorMatch]:
     matches.sort(key=lambda m: (-m.score, m.profile.id))
-    return matches[:k]
+    return _explain(matches[:k], query_text)
 
 
 def search_mentors(
@@ -167,11 +185,12 @@ def search_mentors(
         return verdicts
 
     languages = {language} if language else set()
+    detect = taxonomy.TopicDetector()
     matches = [
-        _explain(query, profile, similarity, query_topic_ids, languages)
+        _score(profile, similarity, query_topic_ids, languages, detect)
         for profile, similarity in _candidates(query_vector, k, accept)
     ]
-    return _rank(matches, k)
+    return _rank(matches, k, query)
 
 
 def suggestions_for_goal(goal: Goal, k: int = 5) -> list[MentorMatch]:
@@ -193,11 +212,12 @@ def suggestions_for_goal(goal: Goal, k: int = 5) -> list[MentorMatch]:
 
     text = f"{goal.title}. {goal.description}"
     languages = set(goal.language_list)
+    detect = taxonomy.TopicDetector()
     matches = [
-        _explain(text, profile, similarity, goal_topic_ids, languages)
+        _score(profile, similarity, goal_topic_ids, languages, detect)
         for profile, similarity in _candidates(query_vector, k, accept)
     ]
-    return _rank(matches, k)
+    return _rank(matches, k, text)
 
 
 def goals_for_mentor(profile: MentorProfile, k: int = 10) -> list[GoalMatch]:

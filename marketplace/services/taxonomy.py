@@ -41,12 +41,26 @@ def taxonomy_signature() -> tuple[tuple[int, tuple[str, ...]], ...]:
     return tuple((topic.id, tuple(sorted(_terms(topic)))) for topic in rows)
 
 
+class TopicDetector:
+    """The taxonomy's patterns, read from the database once and reused for many texts."""
+
+    def __init__(self) -> None:
+        self._patterns = _compiled(taxonomy_signature())
+
+    def __call__(self, text: str) -> list[TopicMention]:
+        return _detect(self._patterns, text)
+
+
 def detect_topics(text: str) -> list[TopicMention]:
     """Taxonomy topics mentioned in `text` by name or synonym, each with the phrase that named it."""
+    return _detect(_compiled(taxonomy_signature()), text)
+
+
+def _detect(patterns: list[tuple[int, re.Pattern]], text: str) -> list[TopicMention]:
     if not text:
         return []
     found = []
-    for topic_id, pattern in _compiled(taxonomy_signature()):
+    for topic_id, pattern in patterns:
         match = pattern.search(text)
         if match:
             found.append(TopicMention(topic_id, match.group(1)))
