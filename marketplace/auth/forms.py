@@ -108,3 +108,7 @@ class ApiTokenForm(FlaskForm):
         filters=[strip_whitespace],
         description=_l("For example the tool that will use it."),
     )
+
+
+class DeleteAccountForm(FlaskForm):
+    password = PasswordField(_l("Your password"), validators=[DataRequired()])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from flask import (
     Blueprint,
     Response,
@@ -24,10 +26,11 @@ from ..extensions import db, limiter
 from ..forms import EmptyForm
 from ..main.routes import safe_next
 from ..models import User
-from ..services import accounts, emails
+from ..services import accounts, emails, privacy
 from .forms import (
     ApiTokenForm,
     ChangePasswordForm,
+    DeleteAccountForm,
     ForgotPasswordForm,
     LoginForm,
     RegisterForm,
@@ -275,3 +278,33 @@ def revoke_token(token_id: int) -> ResponseReturnValue:
     db.session.commit()
     flash(_("The token is revoked; programs using it can no longer sign in."), "success")
     return redirect(url_for("auth.account"))
+
+
+@bp.get("/account/export.json")
+@login_required
+def export_data() -> ResponseReturnValue:
+    """Everything Tandem holds about me, as a JSON download."""
+    response = current_app.response_class(
+        json.dumps(privacy.export_user_data(current_user), ensure_ascii=False, indent=2),
+        mimetype="application/json",
+    )
+    response.headers["Content-Disposition"] = 'attachment; filename="tandem-my-data.json"'
+    return _no_store(response)
+
+
+@bp.route("/account/delete", methods=["GET", "POST"])
+@login_required
+def delete_account() -> ResponseReturnValue:
+    """Deleting needs the password, so an unattended open session cannot erase an account."""
+    form = DeleteAccountForm()
+    if form.validate_on_submit():
+        if not accounts.check_password(current_user, form.password.data):
+            form.password.errors.append(_("This is not your current password."))
+        else:
+            user = current_user._get_current_object()
+            logout_user()
+            session.clear()
+            privacy.delete_account(user)
+            flash(_("Your account and your data have been deleted."), "info")
+            return redirect(url_for("main.index"))
+    return render_template("auth/delete_account.html", form=form)

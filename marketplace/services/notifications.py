@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from flask import current_app
 from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import Notification, User, utcnow
+
+
+def link_to(endpoint: str, **values: object) -> str:
+    """A site-relative link that also builds outside a request (CLI imports, background work)."""
+    return current_app.url_map.bind("localhost").build(endpoint, values)
 
 
 def notify(user: User | int, kind: str, message: str, link: str | None = None) -> Notification:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 
@@ -69,7 +68,7 @@ def request_tandem(goal: Goal, profile: MentorProfile, requester: User, message:
         profile.user_id,
         "request_received",
         _("%(name)s asks you to mentor them on “%(title)s”.", name=requester.name, title=goal.title),
-        url_for("tandems.detail", tandem_id=tandem.id),
+        notifications.link_to("tandems.detail", tandem_id=tandem.id),
     )
     db.session.commit()
     return tandem
@@ -114,7 +113,7 @@ def accept(tandem: Tandem, mentor_user: User, message: str = "") -> Tandem:
             tandem.mentee_user_id,
             "request_accepted",
             _("%(name)s accepted your tandem request for “%(title)s”.", name=mentor_user.name, title=goal.title),
-            url_for("tandems.detail", tandem_id=tandem.id),
+            notifications.link_to("tandems.detail", tandem_id=tandem.id),
         )
         from . import vectors
 
@@ -138,7 +137,7 @@ def decline(tandem: Tandem, mentor_user: User, message: str = "") -> Tandem:
         tandem.mentee_user_id,
         "request_declined",
         _("%(name)s declined your request.", name=mentor_user.name),
-        url_for("tandems.detail", tandem_id=tandem.id),
+        notifications.link_to("tandems.detail", tandem_id=tandem.id),
     )
     db.session.commit()
     return tandem

@@ -1,0 +1,142 @@
+"""A person's own data: download it as JSON, or delete the account for good.
+
+Deleting keeps the programme's figures honest: tandems stay for cohort reports, anonymised (the
+person's side becomes empty), while profile, goals, vectors, index entries, notes and tokens go.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import or_, select
+
+from ..extensions import db
+from ..models import (
+    ApiToken,
+    CohortParticipant,
+    Meeting,
+    Notification,
+    OneTimeToken,
+    OutgoingEmail,
+    Tandem,
+    User,
+)
+from . import vectors
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def export_user_data(user: User) -> dict[str, Any]:
+    """Everything Tandem holds about this person, in a form they can read and take elsewhere."""
+    profile = user.mentor_profile
+    tandems = db.session.scalars(
+        select(Tandem).where(or_(Tandem.mentee_user_id == user.id, Tandem.mentor_user_id == user.id))
+    ).all()
+    meetings = db.session.scalars(select(Meeting).where(Meeting.author_id == user.id)).all()
+    return {
+        "account": {
+            "email": user.email,
+            "name": user.name,
+            "company": user.company.name if user.company else None,
+            "verified_company": user.verified_company.name if user.verified_company else None,
+            "community_manager": user.is_manager,
+            "language": user.locale,
+            "created_at": _iso(user.created_at),
+        },
+        "mentor_profile": None
+        if profile is None
+        else {
+            "headline": profile.headline,
+            "what_i_can_teach": profile.teaching_text,
+            "topics": [t.name_en for t in profile.topics],
+            "languages": profile.language_list,
+            "capacity": profile.capacity,
+            "meetings_per_month": profile.meetings_per_month,
+            "format": profile.meeting_format,
+            "city": profile.city,
+            "open": profile.is_open,
+            "excluded_companies": [c.name for c in profile.excluded_companies],
+        },
+        "goals": [
+            {
+                "title": goal.title,
+                "description": goal.description,
+                "topics": [t.name_en for t in goal.topics],
+                "languages": goal.language_list,
+                "status": goal.status,
+                "let_mentors_find_it": goal.discoverable,
+                "excluded_companies": [c.name for c in goal.excluded_companies],
+                "created_at": _iso(goal.created_at),
+            }
+            for goal in user.goals
+        ],
+        "tandems": [
+            {
+                "role": "mentee" if t.mentee_user_id == user.id else "mentor",
+                "partner": (t.mentor_user if t.mentee_user_id == user.id else t.mentee).name
+                if (t.mentor_user if t.mentee_user_id == user.id else t.mentee)
+                else None,
+                "goal": t.goal.title if t.goal else None,
+                "status": t.status,
+                "starts_on": _iso(t.starts_on),
+                "ends_on": _iso(t.ends_on),
+                "request_message": t.request_message,
+                "response_message": t.response_message,
+            }
+            for t in tandems
+            if t.status != "draft"
+        ],
+        "meetings_i_logged": [
+            {
+                "held_on": _iso(m.held_on),
+                "minutes": m.minutes,
+                "topics_covered": m.topics_covered,
+                "my_private_note": m.private_note,
+            }
+            for m in meetings
+        ],
+        "cohorts": [
+            {"cohort": p.cohort.name, "role": p.role, "status": p.status}
+            for p in db.session.scalars(select(CohortParticipant).where(CohortParticipant.user_id == user.id))
+        ],
+        "notifications": [
+            {"message": n.message, "created_at": _iso(n.created_at)}
+            for n in db.session.scalars(select(Notification).where(Notification.user_id == user.id))
+        ],
+    }
+
+
+def delete_account(user: User) -> None:
+    """Remove the person and what is theirs, in one transaction; tandems stay, anonymised."""
+    try:
+        vectors.drop_user_vectors(user)
+        for tandem in db.session.scalars(
+            select(Tandem).where(or_(Tandem.mentee_user_id == user.id, Tandem.mentor_user_id == user.id))
+        ):
+            if tandem.status in ("requested", "draft"):
+                db.session.delete(tandem)
+                continue
+            if tandem.mentee_user_id == user.id:
+                tandem.mentee_user_id = None
+                tandem.goal_id = None
+            else:
+                tandem.mentor_user_id = None
+                tandem.mentor_id = None
+            tandem.request_message = ""
+            tandem.response_message = ""
+            tandem.end_reason = ""
+        for meeting in db.session.scalars(select(Meeting).where(Meeting.author_id == user.id)):
+            meeting.author_id = None
+            meeting.private_note = ""
+        for model in (ApiToken, OneTimeToken, Notification, CohortParticipant):
+            for row in db.session.scalars(select(model).where(model.user_id == user.id)):
+                db.session.delete(row)
+        for message in db.session.scalars(select(OutgoingEmail).where(OutgoingEmail.recipient == user.email)):
+            db.session.delete(message)
+        db.session.delete(user)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise

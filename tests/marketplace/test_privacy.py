@@ -1,0 +1,57 @@
+"""A person can take their data with them, and delete their account without breaking the reports."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from marketplace.extensions import db
+from marketplace.models import Goal, MentorProfile, Tandem, User
+from marketplace.services import matching, tandems, vectors
+from tests.builders import DEFAULT_PASSWORD, make_goal, make_mentor, make_user
+
+
+def test_export_holds_profile_goals_and_tandems(client, login_as):
+    mentor = make_mentor(headline="Agile coach", text="Scrum and Kanban for leaders.", company="Sprint AG")
+    goal = make_goal(title="Learn agile", owner=make_user(company="Old AG"))
+    tandems.request_tandem(goal, mentor, goal.owner, "Hello")
+    login_as(goal.owner)
+    response = client.get("/auth/account/export.json")
+    assert response.status_code == 200
+    assert "attachment" in response.headers["Content-Disposition"]
+    data = response.get_json()
+    assert data["account"]["email"] == goal.owner.email
+    assert [g["title"] for g in data["goals"]] == ["Learn agile"]
+    assert data["tandems"][0]["partner"] == mentor.user.name
+    assert data["mentor_profile"] is None
+
+
+def test_deleting_needs_the_password(client, login_as):
+    user = make_user()
+    login_as(user)
+    response = client.post("/auth/account/delete", data={"password": "not my password at all"})
+    assert response.status_code == 200
+    assert db.session.get(User, user.id) is not None
+
+
+def test_deleting_removes_profile_goals_vectors_and_index_entries_and_anonymises_tandems(client, login_as):
+    mentor = make_mentor(headline="TikTok for brands", text="Short videos that make a brand known.", company="Clip AG",
+                         capacity=2)
+    goal = make_goal(title="Understand TikTok", owner=make_user(company="Old AG"))
+    tandem = tandems.request_tandem(goal, mentor, goal.owner)
+    tandems.accept(tandem, mentor.user)
+    viewer = make_user(company="Third AG")
+    assert mentor.id in {m.profile.id for m in matching.search_mentors("TikTok", viewer)}
+    mentor_id, mentor_user_id, tandem_id = mentor.id, mentor.user_id, tandem.id
+
+    login_as(mentor.user)
+    response = client.post("/auth/account/delete", data={"password": DEFAULT_PASSWORD})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(User, mentor_user_id) is None
+    assert db.session.get(MentorProfile, mentor_id) is None
+    assert mentor_id not in vectors.live_index(vectors.MENTOR).current()
+    kept = db.session.get(Tandem, tandem_id)
+    assert kept is not None and kept.status == "active"
+    assert kept.mentor_user_id is None and kept.mentee_user_id == goal.owner_id
+    assert db.session.scalars(select(Goal)).all()  # the mentee's goal is theirs and stays
+    assert client.get("/dashboard").status_code == 302  # logged out
