@@ -2,12 +2,18 @@
 """Ranking quality of Tandem's mentor search on the labelled set bench/data/ranking_eval.json.
 
 Runs the real app code path (``matching.search_mentors`` on a throw-away SQLite database) for every
-encoder spec and topic weight asked for, next to two baselines computed in the same run:
+encoder spec and ranking variant asked for, next to two baselines computed in the same run:
 
 * ``BM25``            rank_bm25.BM25Okapi over lowercased word tokens of headline + teaching text;
 * ``cosine[spec]``    dot product of normalised vectors of the same encoder, headline + teaching text
-                      (no topic labels in the text, no topic term in the score);
-* ``Tandem[spec,w]``  ``matching.search_mentors(text, viewer, k=10)`` with ``matching.TOPIC_WEIGHT = w``.
+                      (no topic labels in the text, no topic term in the score, no query expansion);
+* ``Tandem[spec, w=W(, expand=names)]``  ``matching.search_mentors(text, viewer, k=10)`` with
+                      ``matching.TOPIC_WEIGHT = W`` and ``matching.EXPAND_QUERIES`` on or off (patched
+                      in-process; the defaults are the app's own values, so a plain run measures the app).
+
+A plain run (no options) prints the app default ("after"), the foundation's ranking ("before":
+all-MiniLM-L6-v2, topic weight 0.15, no query expansion) and the baselines of both encoders, then a paired
+bootstrap of every row against the app default.
 
 Metrics (graded labels 1-3; unlabelled mentors count as 0):
 
@@ -17,9 +23,17 @@ Metrics (graded labels 1-3; unlabelled mentors count as 0):
 * split by query kind (goal / topic_query) and query language (de / en);
 * same-language / cross-language nDCG@5: labels *and* ranking restricted to the mentors written in the
   query's language (same) or in the other language (cross). For Tandem, the restricted ranking is the
-  full ranking (``k=MAX_K``; with <= 250 mentors every one is scored) filtered to the subset, which
-  equals ranking only that subset because each mentor's score does not depend on the other candidates.
-  Queries without a label in a subset are left out of that column.
+  full ranking (every mentor scored: ``matching.MAX_K`` is lifted to the number of mentors for that one
+  call) filtered to the subset, which equals ranking only that subset because each mentor's score does
+  not depend on the other candidates. Queries without a label in a subset are left out of that column.
+* paired bootstrap (``--rounds``, default 10,000): queries resampled with replacement; 95 % percentile
+  intervals of the nDCG@5 / recall@5 difference to a reference row, and of each row's same-cross gap.
+
+Queries q01-q50 (``--split dev``) were used to choose the configuration; q51-q90 (``--split held-out``)
+were written and labelled afterwards, before any model was run on them.
+
+``--goals-via suggestions`` ranks the goal queries as stored goals with ``matching.suggestions_for_goal``
+instead of as searches (same numbers for the app default: the goal is embedded as a search is).
 
 Speed: while the app runs, ``taxonomy.taxonomy_signature`` and ``taxonomy.detect_topics`` are memoised
 (pure while the database is frozen) and ``matching.highlight_phrases`` (display only, never in the score)
@@ -33,13 +47,18 @@ nDCG@5 of that row -0.001).
 
 Usage::
 
-    .venv/bin/python bench/ranking_eval.py [--encoder SPEC ...] [--topic-weight W ...] [--json out.json]
-        [--hybrid-beta B ...] [--hybrid-topic-weight W ...] [--exact] [--no-cache]
+    .venv/bin/python bench/ranking_eval.py [--encoder SPEC ...] [--topic-weight W ...]
+        [--expand off|names|terms ...] [--split all|dev|held-out] [--goals-via search|suggestions]
+        [--hybrid-beta B ...] [--hybrid-topic-weight W ...] [--reference ROW] [--rounds N]
+        [--no-before] [--json out.json] [--exact] [--no-cache]
 
-EXPERIMENT (``--hybrid-beta``, not app code, printed in a separate table): Tandem's full scored list
-re-ranked by ``score + B * bm25 / max(bm25 of the query)``, with plain BM25 and with "BM25syn": BM25 whose
-query is expanded with the EN/DE names and synonyms of the taxonomy topics detected in it and whose mentor
-documents carry those of their assigned topics (so German and English terms can meet).
+EXPERIMENTS (not app code, printed in a separate table):
+
+* ``--expand terms``: the query is expanded with the names *and every synonym* of its detected topics
+  (the app's expansion, ``names``, appends the EN/DE names only);
+* ``--hybrid-beta``: Tandem's full scored list re-ranked by ``score + B * bm25 / max(bm25 of the query)``,
+  with plain BM25 and with "BM25syn": BM25 whose query is expanded with the EN/DE names and synonyms of the
+  taxonomy topics detected in it and whose mentor documents carry those of their assigned topics.
 """
 
 from __future__ import annotations
@@ -75,6 +94,13 @@ CACHE_DIR = ROOT / "bench" / "cache"
 K = 5
 MIN_RELEVANT = 1  # recall@5 counts a mentor as relevant from grade 1 up
 DEFAULT_WEIGHTS = (0.0, 0.1, 0.15, 0.2, 0.3)
+EXPANSIONS = ("off", "names", "terms")
+# The foundation's ranking (MiniLM alone, topic weight 0.15, no query expansion): the "before" row.
+BEFORE_SPEC = "all-MiniLM-L6-v2"
+BEFORE_TOPIC_WEIGHT = 0.15
+# The original 50 queries were used to choose the configuration; q51-q90 were written and labelled
+# afterwards, before any model was run on them, and serve as a held-out check.
+DEV_QUERY_COUNT = 50
 
 COLUMNS = [
     ("ndcg", "nDCG@5"),
@@ -138,6 +164,19 @@ class Query:
     labels: dict[str, int]
 
 
+def query_number(query_id: str) -> int:
+    return int(query_id.lstrip("q"))
+
+
+def select_split(queries: Sequence[Query], split: str) -> list[Query]:
+    """all, dev (q01-q50, used for choosing the configuration) or held-out (q51 on)."""
+    if split == "dev":
+        return [q for q in queries if query_number(q.id) <= DEV_QUERY_COUNT]
+    if split == "held-out":
+        return [q for q in queries if query_number(q.id) > DEV_QUERY_COUNT]
+    return list(queries)
+
+
 def load_eval(path: Path = DATA_FILE) -> tuple[list[dict], list[Query]]:
     data = json.loads(path.read_text(encoding="utf-8"))
     queries = []
@@ -166,6 +205,7 @@ class MethodResult:
     name: str
     encoder: str | None = None
     topic_weight: float | None = None
+    expand: str | None = None
     experiment: bool = False
     top: dict[str, list[str]] = field(default_factory=dict)  # query id -> ranked mentor ids (>= K)
     full: dict[str, list[str]] = field(default_factory=dict)  # query id -> every mentor, ranked
@@ -204,6 +244,47 @@ def evaluate(result: MethodResult, queries: Sequence[Query], mentor_lang: Mappin
     metrics["n_same"] = sum(p["ndcg_same"] is not None for p in per_query.values())
     metrics["n_cross"] = sum(p["ndcg_cross"] is not None for p in per_query.values())
     return {"metrics": metrics, "per_query": per_query}
+
+
+def paired_bootstrap(
+    a: Mapping[str, Mapping[str, float | None]],
+    b: Mapping[str, Mapping[str, float | None]] | None,
+    metric: str,
+    minus: str | None = None,
+    rounds: int = 10_000,
+    seed: int = 0,
+) -> tuple[float, float, float] | None:
+    """Mean and 95 % percentile interval of a per-query quantity, resampling queries with replacement.
+
+    The quantity is ``a[q][metric]`` (minus ``a[q][minus]`` when given, e.g. same - cross), minus the same
+    for ``b`` when given (paired: both methods see the same resampled queries). Queries where any part is
+    undefined are left out.
+    """
+
+    def value(per_query, qid):
+        x = per_query[qid][metric]
+        if x is None:
+            return None
+        if minus is not None:
+            y = per_query[qid][minus]
+            if y is None:
+                return None
+            x -= y
+        return x
+
+    diffs = []
+    for qid in a:
+        x = value(a, qid)
+        y = value(b, qid) if b is not None else 0.0
+        if x is not None and y is not None:
+            diffs.append(x - y)
+    if not diffs:
+        return None
+    values = np.asarray(diffs, dtype=float)
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), size=(rounds, len(values)))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(values.mean()), float(low), float(high)
 
 
 # --- embedding cache -----------------------------------------------------------------------------------
@@ -353,13 +434,36 @@ def cosine_method(spec: str, encoder, mentors, queries) -> MethodResult:
 # --- the app -------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Variant:
+    """One setting of the ranking knobs in marketplace.services.matching, patched in-process.
+
+    topic_weight -> matching.TOPIC_WEIGHT; expand -> matching.EXPAND_QUERIES ("off" / "names"), or
+    "terms": EXPERIMENT, names *and every synonym* of the detected topics appended (matching.expand_query
+    replaced for the run).
+    """
+
+    topic_weight: float
+    expand: str
+
+    def label(self) -> str:
+        return f"w={self.topic_weight:g}" + ("" if self.expand == "off" else f", expand={self.expand}")
+
+
+def app_variant() -> Variant:
+    """The knobs as the app ships them."""
+    from marketplace.services import matching
+
+    return Variant(matching.TOPIC_WEIGHT, "names" if matching.EXPAND_QUERIES else "off")
+
+
 @dataclass
 class AppRun:
-    """Rankings of the real app for one encoder: per topic weight, the top 10 and the full ranking."""
+    """Rankings of the real app for one encoder: per variant, the top 10 and the full ranking."""
 
     spec: str
     results: list[MethodResult]
-    scores: dict[float, dict[str, dict[str, float]]]  # weight -> query id -> mentor id -> Tandem score
+    scores: dict[Variant, dict[str, dict[str, float]]]  # variant -> query id -> mentor id -> Tandem score
     taxonomy_terms: dict[str, list[str]]  # query id -> taxonomy terms of the topics detected in it
     mentor_topic_terms: dict[str, list[str]]  # mentor id -> taxonomy terms of its topics
 
@@ -388,16 +492,46 @@ def memoised_app_helpers(enabled: bool):
         taxonomy.taxonomy_signature, taxonomy.detect_topics, matching.highlight_phrases = originals
 
 
-def run_app(spec: str, weights: Sequence[float], mentors, queries, build_encoder_cached, exact: bool = False) -> AppRun:
+def expand_with_synonyms(text: str, topic_ids: set[int]) -> str:
+    """EXPERIMENT ("terms"): `text` plus the EN/DE names and every synonym of the given topics."""
+    from marketplace.extensions import db
+    from marketplace.models import Topic
+
+    if not topic_ids:
+        return text
+    terms: list[str] = []
+    for topic in db.session.scalars(db.select(Topic).where(Topic.id.in_(sorted(topic_ids))).order_by(Topic.id)):
+        for term in (topic.name_en, topic.name_de, *(topic.synonyms or [])):
+            if term and term.lower() not in {t.lower() for t in terms}:
+                terms.append(term)
+    return f"{text}\n{', '.join(terms)}"
+
+
+@contextmanager
+def patched_variant(variant: Variant):
+    from marketplace.services import matching
+
+    saved = (matching.TOPIC_WEIGHT, matching.EXPAND_QUERIES, matching.expand_query)
+    matching.TOPIC_WEIGHT = variant.topic_weight
+    matching.EXPAND_QUERIES = variant.expand != "off"
+    if variant.expand == "terms":
+        matching.expand_query = expand_with_synonyms
+    try:
+        yield
+    finally:
+        matching.TOPIC_WEIGHT, matching.EXPAND_QUERIES, matching.expand_query = saved
+
+
+def run_app(spec: str, variants: Sequence[Variant], mentors, queries, build_encoder_cached, exact: bool = False,
+            tag=lambda spec, variant: "", goals_via: str = "search") -> AppRun:
     from marketplace import create_app
     from marketplace.extensions import db
-    from marketplace.models import MentorProfile, Topic, User
+    from marketplace.models import Goal, MentorProfile, Topic, User
     from marketplace.services import companies, matching, profiles, setup, taxonomy, vectors
 
     def terms_of(topic: Topic) -> list[str]:
         return [topic.name_en, topic.name_de, *(topic.synonyms or [])]
 
-    original_weight = matching.TOPIC_WEIGHT
     original_encoder = vectors.encoder
     with tempfile.TemporaryDirectory(prefix="tandem-ranking-eval-") as tmp:
         app = create_app(
@@ -443,8 +577,24 @@ def run_app(spec: str, weights: Sequence[float], mentors, queries, build_encoder
                     by_profile[profile.id] = m["id"]
                     mentor_topic_terms[m["id"]] = [term for t in topics for term in terms_of(t)]
                 vectors.embed_stale(vectors.MENTOR)
+                goals: dict[str, Goal] = {}
+                if goals_via == "suggestions":
+                    # Goal queries as goals of the viewer (no topic tags, both languages), ranked by
+                    # matching.suggestions_for_goal from their stored vectors (vectors.goal_text).
+                    for q in queries:
+                        if q.kind == "goal":
+                            title, _, description = q.text.partition("\n")
+                            goals[q.id] = Goal(owner=viewer, title=title, description=description, languages="de,en")
+                    db.session.add_all(goals.values())
+                    db.session.flush()
+                    vectors.embed_stale(vectors.GOAL)
                 db.session.commit()
                 stack.enter_context(memoised_app_helpers(not exact))
+
+                def ranked(q: Query, k: int):
+                    if q.id in goals:
+                        return matching.suggestions_for_goal(goals[q.id], k=k)
+                    return matching.search_mentors(q.text, viewer, k=k)
 
                 topic_by_id = {t.id: t for t in db.session.scalars(db.select(Topic))}
                 taxonomy_terms = {
@@ -453,33 +603,40 @@ def run_app(spec: str, weights: Sequence[float], mentors, queries, build_encoder
                 }
 
                 results, scores = [], {}
-                for weight in weights:
-                    matching.TOPIC_WEIGHT = weight
+                for variant in variants:
                     started = time.perf_counter()
-                    result = MethodResult(f"Tandem[{spec}, w={weight:g}]", encoder=spec, topic_weight=weight)
-                    scores[weight] = {}
-                    for q in queries:
-                        top = matching.search_mentors(q.text, viewer, k=10)
-                        result.top[q.id] = [by_profile[m.profile.id] for m in top]
-                        full = matching.search_mentors(q.text, viewer, k=matching.MAX_K)
-                        result.full[q.id] = [by_profile[m.profile.id] for m in full]
-                        scores[weight][q.id] = {by_profile[m.profile.id]: m.score for m in full}
+                    result = MethodResult(f"Tandem[{spec}, {variant.label()}]{tag(spec, variant)}", encoder=spec,
+                                          topic_weight=variant.topic_weight, expand=variant.expand)
+                    scores[variant] = {}
+                    with patched_variant(variant):
+                        for q in queries:
+                            # What a user sees: the top 10 (FAISS candidates as the app fetches them).
+                            top = ranked(q, 10)
+                            result.top[q.id] = [by_profile[m.profile.id] for m in top]
+                            # Every mentor scored, for the same/cross-language rankings: MAX_K is lifted to
+                            # the number of mentors for this call only (it is nothing but a clamp on k).
+                            max_k, matching.MAX_K = matching.MAX_K, max(matching.MAX_K, len(mentors))
+                            try:
+                                full = ranked(q, len(mentors))
+                            finally:
+                                matching.MAX_K = max_k
+                            result.full[q.id] = [by_profile[m.profile.id] for m in full]
+                            scores[variant][q.id] = {by_profile[m.profile.id]: m.score for m in full}
                     result.seconds = time.perf_counter() - started
                     results.append(result)
                 db.session.remove()
                 db.engine.dispose()
         finally:
-            matching.TOPIC_WEIGHT = original_weight
             vectors.encoder = original_encoder
             vectors.forget_live_indexes()
     return AppRun(spec, results, scores, taxonomy_terms, mentor_topic_terms)
 
 
-def hybrid_method(base: MethodResult, scores: Mapping[str, Mapping[str, float]], bm25: Mapping[str, np.ndarray],
-                  mentor_ids: Sequence[str], beta: float, label: str) -> MethodResult:
+def hybrid_method(base: MethodResult, variant: Variant, scores: Mapping[str, Mapping[str, float]],
+                  bm25: Mapping[str, np.ndarray], mentor_ids: Sequence[str], beta: float, label: str) -> MethodResult:
     """EXPERIMENT: re-rank Tandem's scored list by score + beta * BM25 / max BM25 of the query."""
-    result = MethodResult(f"{base.name[:-1]}, +{beta:g}*{label}]", encoder=base.encoder,
-                          topic_weight=base.topic_weight, experiment=True)
+    result = MethodResult(f"Tandem[{base.encoder}, {variant.label()}, +{beta:g}*{label}]", encoder=base.encoder,
+                          topic_weight=base.topic_weight, expand=base.expand, experiment=True)
     position = {m: i for i, m in enumerate(mentor_ids)}
     for qid, by_mentor in scores.items():
         raw = bm25[qid]
@@ -506,14 +663,53 @@ def format_table(rows: Sequence[tuple[str, dict]], title: str) -> str:
     return "\n".join(lines)
 
 
+def format_bootstrap(rows: Sequence[tuple[str, dict]], reference: tuple[str, dict], rounds: int) -> str:
+    """Paired bootstrap of nDCG@5 and recall@5 against the reference row, and each row's same-cross gap."""
+
+    def cell(ci) -> str:
+        return "n/a" if ci is None else f"{ci[0]:+.3f} [{ci[1]:+.3f}, {ci[2]:+.3f}]"
+
+    ref_name, ref = reference
+    width = max(len(name) for name, _ in rows) + 2
+    header = "method".ljust(width) + "".join(h.rjust(26) for h in ("d nDCG@5 vs ref", "d recall@5 vs ref",
+                                                                    "same-cross"))
+    lines = [f"Paired bootstrap, {rounds} resamples of the queries, 95 % intervals; ref = {ref_name}", header,
+             "-" * len(header)]
+    for name, evaluated in rows:
+        per_query = evaluated["per_query"]
+        cells = [
+            "ref" if name == ref_name else cell(paired_bootstrap(per_query, ref["per_query"], "ndcg", rounds=rounds)),
+            "ref" if name == ref_name else cell(paired_bootstrap(per_query, ref["per_query"], "recall", rounds=rounds)),
+            cell(paired_bootstrap(per_query, None, "ndcg_same", minus="ndcg_cross", rounds=rounds)),
+        ]
+        lines.append(name.ljust(width) + "".join(c.rjust(26) for c in cells))
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from embeddings import build_encoder
     from marketplace.config import DEFAULT_ENCODER
 
+    shipped = app_variant()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--encoder", nargs="+", default=[DEFAULT_ENCODER], metavar="SPEC",
                         help=f"encoder spec(s), see embeddings.build_encoder (default: {DEFAULT_ENCODER})")
     parser.add_argument("--topic-weight", nargs="+", type=float, default=None, metavar="W",
-                        help="values for matching.TOPIC_WEIGHT (default: the app's current value)")
+                        help=f"values for matching.TOPIC_WEIGHT (default: the app's, {shipped.topic_weight:g})")
+    parser.add_argument("--expand", nargs="+", choices=EXPANSIONS, default=None,
+                        help="query expansion before encoding: off, names (matching.EXPAND_QUERIES) or terms "
+                             f"(EXPERIMENT: names and all synonyms) (default: the app's, {shipped.expand})")
+    parser.add_argument("--split", choices=("all", "dev", "held-out"), default="all",
+                        help=f"all queries, the first {DEV_QUERY_COUNT} (dev, used for tuning) or the rest (held-out)")
+    parser.add_argument("--goals-via", choices=("search", "suggestions"), default="search",
+                        help="rank goal queries with matching.search_mentors (title + description as the search "
+                             "text) or as stored goals with matching.suggestions_for_goal")
+    parser.add_argument("--no-before", action="store_true",
+                        help=f"leave out the 'before' rows (Tandem[{BEFORE_SPEC}, w={BEFORE_TOPIC_WEIGHT:g}], "
+                             "the foundation default, and its cosine)")
+    parser.add_argument("--reference", metavar="NAME",
+                        help="row the paired bootstrap compares against (default: the app default row, if run)")
+    parser.add_argument("--rounds", type=int, default=10_000, help="bootstrap resamples (0: no bootstrap table)")
     parser.add_argument("--json", type=Path, metavar="OUT", help="write every number (and per-query nDCG@5) here")
     parser.add_argument("--hybrid-beta", nargs="*", type=float, default=[], metavar="B",
                         help="EXPERIMENT: also rank by Tandem score + B * normalised BM25 (plain and synonym-expanded)")
@@ -526,30 +722,51 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DATA_FILE)
     args = parser.parse_args(argv)
 
-    from marketplace.services import matching
-
-    weights = args.topic_weight if args.topic_weight is not None else [matching.TOPIC_WEIGHT]
+    weights = args.topic_weight if args.topic_weight is not None else [shipped.topic_weight]
+    expansions = args.expand if args.expand is not None else [shipped.expand]
+    variants = [Variant(w, e) for e in expansions for w in weights]
     started = time.perf_counter()
-    mentors, queries = load_eval(args.data)
+    mentors, all_queries = load_eval(args.data)
+    queries = select_split(all_queries, args.split)
     mentor_ids = [m["id"] for m in mentors]
     mentor_lang = {m["id"]: m["lang"] for m in mentors}
     build_cached, save_caches, cache_stats = make_cached_encoder_factory(None if args.no_cache else CACHE_DIR)
 
-    baselines: list[MethodResult] = []
-    plain_bm25 = bm25_scores([plain_mentor_text(m) for m in mentors], {q.id: q.text for q in queries})
-    baselines.append(bm25_method("BM25", mentors, queries, plain_bm25))
+    default_config = build_encoder(DEFAULT_ENCODER).config
+    before = Variant(BEFORE_TOPIC_WEIGHT, "off")
 
-    main_rows: list[MethodResult] = list(baselines)
+    def tag(spec: str, variant: Variant) -> str:
+        config = build_encoder(spec).config
+        is_after = config == default_config and variant == shipped
+        is_before = config == build_encoder(BEFORE_SPEC).config and variant == before
+        if is_after and is_before:
+            return " (before = app default)"
+        return " (after: app default)" if is_after else " (before: foundation default)" if is_before else ""
+
+    runs: list[tuple[str, list[Variant]]] = []
+    if not args.no_before:
+        runs.append((BEFORE_SPEC, [before]))
+    for spec in args.encoder:
+        if runs and build_encoder(spec).config == build_encoder(runs[0][0]).config:
+            runs[0] = (runs[0][0], list(dict.fromkeys(runs[0][1] + variants)))
+        else:
+            runs.append((spec, variants))
+
+    plain_bm25 = bm25_scores([plain_mentor_text(m) for m in mentors], {q.id: q.text for q in queries})
+    main_rows: list[MethodResult] = [bm25_method("BM25", mentors, queries, plain_bm25)]
     experiment_rows: list[MethodResult] = []
     syn_bm25 = None
-    for spec in args.encoder:
+    for spec, spec_variants in runs:
         t0 = time.perf_counter()
         encoder = build_cached(spec)
-        cosine = cosine_method(spec, encoder, mentors, queries)
-        run = run_app(spec, weights, mentors, queries, build_cached, exact=args.exact)
+        main_rows.append(cosine_method(spec, encoder, mentors, queries))
+        run = run_app(spec, spec_variants, mentors, queries, build_cached, exact=args.exact, tag=tag,
+                      goals_via=args.goals_via)
         save_caches()
-        main_rows.append(cosine)
-        main_rows.extend(run.results)
+        main_rows.extend(r for r in run.results if r.expand != "terms")
+        experiment_rows.extend(r for r in run.results if r.expand == "terms")
+        for r in run.results:
+            r.experiment = r.expand == "terms"
         print(f"[{time.perf_counter() - t0:6.1f}s] {spec}", file=sys.stderr)
         if args.hybrid_beta:
             if syn_bm25 is None:
@@ -559,33 +776,50 @@ def main(argv: Sequence[str] | None = None) -> int:
                     {q.id: q.text + "\n" + " ".join(run.taxonomy_terms[q.id]) for q in queries},
                 )
                 experiment_rows.append(bm25_method("BM25+taxonomy synonyms", mentors, queries, syn_bm25, True))
-            for base in run.results:
-                if args.hybrid_topic_weight is not None and base.topic_weight not in args.hybrid_topic_weight:
+            for base, variant in zip(run.results, spec_variants, strict=True):
+                if args.hybrid_topic_weight is not None and variant.topic_weight not in args.hybrid_topic_weight:
                     continue
                 for beta in args.hybrid_beta:
-                    experiment_rows.append(
-                        hybrid_method(base, run.scores[base.topic_weight], plain_bm25, mentor_ids, beta, "BM25"))
-                    experiment_rows.append(
-                        hybrid_method(base, run.scores[base.topic_weight], syn_bm25, mentor_ids, beta, "BM25syn"))
+                    for label, lexical in (("BM25", plain_bm25), ("BM25syn", syn_bm25)):
+                        experiment_rows.append(
+                            hybrid_method(base, variant, run.scores[variant], lexical, mentor_ids, beta, label))
 
     evaluated = [(r, evaluate(r, queries, mentor_lang)) for r in main_rows + experiment_rows]
     runtime = time.perf_counter() - started
     main_table = [(r.name, e["metrics"]) for r, e in evaluated if not r.experiment]
     n_same = evaluated[0][1]["metrics"]["n_same"]
     n_cross = evaluated[0][1]["metrics"]["n_cross"]
-    title = (f"Ranking quality on {args.data.name}: {len(queries)} queries, {len(mentors)} mentors "
+    split = ("" if args.split == "all" else f" [{args.split}]") + (
+        " [goals via suggestions_for_goal]" if args.goals_via == "suggestions" else "")
+    title = (f"Ranking quality on {args.data.name}{split}: {len(queries)} queries, {len(mentors)} mentors "
              f"(recall: rel >= {MIN_RELEVANT}; same/cross over {n_same}/{n_cross} queries)")
     print(format_table(main_table, title))
     if experiment_rows:
         print()
         print(format_table([(r.name, e["metrics"]) for r, e in evaluated if r.experiment],
-                           "EXPERIMENT (not app code): lexical hybrids, Tandem score + beta * BM25 / max BM25"))
+                           "EXPERIMENT (not app code): synonym expansion / lexical hybrids "
+                           "(Tandem score + beta * BM25 / max BM25)"))
+    if args.rounds > 0:
+        reference = None
+        for r, e in evaluated:
+            if (args.reference is not None and r.name == args.reference) or (
+                    args.reference is None and r.name.endswith(("(after: app default)", "(before = app default)"))):
+                reference = (r.name, e)
+        if reference is None and args.reference is None:
+            reference = next(((r.name, e) for r, e in evaluated if r.name.startswith("Tandem[")), None)
+        if reference is None:
+            print(f"\nno row named {args.reference!r} for the bootstrap", file=sys.stderr)
+        else:
+            print()
+            print(format_bootstrap([(r.name, e) for r, e in evaluated], reference, args.rounds))
     print(f"\nruntime {runtime:.1f}s; embedding cache hits {cache_stats['hits']}, misses {cache_stats['misses']}",
           file=sys.stderr)
 
     if args.json:
         payload = {
             "data": str(args.data),
+            "split": args.split,
+            "goals_via": args.goals_via,
             "k": K,
             "recall_min_relevance": MIN_RELEVANT,
             "queries": len(queries),
@@ -596,6 +830,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "method": r.name,
                     "encoder": r.encoder,
                     "topic_weight": r.topic_weight,
+                    "expand": r.expand,
                     "experiment": r.experiment,
                     "metrics": e["metrics"],
                     "per_query": e["per_query"],

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, g, has_request_context, request
-from flask_babel import gettext
+from flask_babel import lazy_gettext
 from flask_login import current_user
+from werkzeug.routing import IntegerConverter
 
 from . import config as config_module
 from .extensions import babel, csrf, db, limiter, login_manager, mail, migrate
@@ -32,12 +33,20 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     for noisy in ("faiss", "sentence_transformers", "httpx", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
+    # Ids beyond a 32-bit integer cannot exist in the database: answer 404, not an overflow error.
+    app.url_map.converters["int"] = DatabaseIdConverter
     register_extensions(app)
     register_blueprints(app)
     register_cli(app)
     register_errors(app)
     register_request_hooks(app)
     return app
+
+
+class DatabaseIdConverter(IntegerConverter):
+    def __init__(self, map, *args, **kwargs) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def select_locale() -> str | None:
@@ -72,7 +81,10 @@ def register_extensions(app: Flask) -> None:
     login_manager.user_loader(accounts.load_user_from_session)
     login_manager.login_view = "auth.login"
     login_manager.login_message_category = "info"
-    login_manager.localize_callback = gettext
+    # Flask-Login's own English text is not in our catalogue: a lazy string of ours is, and str() translates
+    # it when the message is flashed, in that request's language.
+    login_manager.login_message = lazy_gettext("Please log in to access this page.")
+    login_manager.localize_callback = str
 
 
 def register_blueprints(app: Flask) -> None:
@@ -110,10 +122,12 @@ def register_request_hooks(app: Flask) -> None:
 
     from .services.labels import tandem_status_label
     from .services.notifications import unread_count
+    from .services.profiles import language_name
 
     app.add_template_filter(format_date, "format_date")
     app.add_template_filter(format_datetime, "format_datetime")
     app.add_template_global(tandem_status_label, "tandem_status_label")
+    app.add_template_global(language_name, "language_name")
 
     @app.context_processor
     def inject_globals() -> dict[str, Any]:

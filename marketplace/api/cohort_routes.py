@@ -25,7 +25,7 @@ def _require_manager() -> None:
 
 def _cohort_for_manager(cohort_id: int) -> Cohort:
     _require_manager()
-    cohort = db.session.get(Cohort, cohort_id)
+    cohort = cohorts.get(Cohort, cohort_id)
     if cohort is None:
         raise ApiError(404, "not_found", _("No such cohort."))
     return cohort
@@ -111,7 +111,7 @@ def create_cohort():
     if not isinstance(description, str):
         fields["description"] = _("Text.")
     topics = body.get("focus_topics", [])
-    if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
+    if not isinstance(topics, list) or not all(isinstance(t, str) and "\x00" not in t for t in topics):
         fields["focus_topics"] = _("A list of topic names or slugs.")
     if fields:
         raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."), fields)
@@ -128,7 +128,7 @@ def create_cohort():
 
 @bp.get("/cohorts/<int:cohort_id>")
 def get_cohort(cohort_id: int):
-    cohort = db.session.get(Cohort, cohort_id)
+    cohort = cohorts.get(Cohort, cohort_id)
     manager = g.api_user.is_manager
     if cohort is None or not (manager or cohorts.is_participant(cohort, g.api_user)):
         raise ApiError(404, "not_found", _("No such cohort."))

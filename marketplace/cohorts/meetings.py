@@ -10,10 +10,9 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from ..extensions import db
 from ..forms import EmptyForm
 from ..models import Tandem
-from ..services import meetings, tandems
+from ..services import cohorts, meetings, tandems
 from .forms import MeetingForm
 
 bp = Blueprint("meetings", __name__, url_prefix="/tandems")
@@ -21,7 +20,7 @@ bp = Blueprint("meetings", __name__, url_prefix="/tandems")
 
 def _partner_tandem(tandem_id: int) -> Tandem:
     """Only the two partners see a tandem's meetings; for anyone else it does not exist."""
-    tandem = db.session.get(Tandem, tandem_id)
+    tandem = cohorts.get(Tandem, tandem_id)
     if tandem is None or not meetings.is_partner(tandem, current_user):
         abort(404)
     return tandem

@@ -60,11 +60,14 @@ def cohort_role_label(role: str) -> str:
 
 
 def _cohort(cohort_id: int) -> Cohort:
-    return db.get_or_404(Cohort, cohort_id)
+    cohort = cohorts.get(Cohort, cohort_id)
+    if cohort is None:
+        abort(404)
+    return cohort
 
 
 def _visible_cohort(cohort_id: int) -> Cohort:
-    cohort = db.session.get(Cohort, cohort_id)
+    cohort = cohorts.get(Cohort, cohort_id)
     if cohort is None or not cohorts.can_view(cohort, current_user):
         abort(404)
     return cohort
@@ -228,7 +231,7 @@ def apply(cohort_id: int):
 
 
 def _participant(cohort: Cohort, participant_id: int) -> CohortParticipant:
-    participant = db.session.get(CohortParticipant, participant_id)
+    participant = cohorts.get(CohortParticipant, participant_id)
     if participant is None or participant.cohort_id != cohort.id:
         abort(404)
     return participant
@@ -432,7 +435,7 @@ def publish(cohort_id: int):
             count = cohort_review.publish(cohort)
         except CohortError as problem:
             _refused(problem)
-            return redirect(url_for(".review", cohort_id=cohort.id)), 303
+            return redirect(url_for(".review", cohort_id=cohort.id))
         flash(_("%(n)d tandems published. Both partners were notified and see their kick-off checklist.", n=count),
               "success")
     return redirect(url_for(".detail", cohort_id=cohort.id))

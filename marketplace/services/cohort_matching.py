@@ -35,6 +35,7 @@ UNMATCHED_REASONS = {
     "mentor_full": _l("No free capacity left."),
     "no_valid_partner": _l("No valid partner: every possible pair breaks a hard rule."),
     "partners_taken": _l("All valid partners are taken (capacity)."),
+    "mentees_taken": _l("Every mentee they could take already has a mentor."),
     "not_paired": _l("Not paired yet, though a valid partner is free: add the pair or run matching again."),
 }
 
@@ -233,12 +234,12 @@ def run(cohort: Cohort) -> MatchResult:
     From planning or enrolment this first closes enrolment (start_matching), which refuses when
     nobody is accepted yet.
     """
-    cohort = lock_cohort(cohort.id) or cohort
-    if cohort.state in ("draft", "enrolling"):
-        cohorts.start_matching(cohort, commit=False)
-    if cohort.state not in ("matching", "running"):
-        raise CohortError("wrong_state", _("Matching is only possible before the cohort closes."))
     try:
+        cohort = lock_cohort(cohort.id) or cohort
+        if cohort.state in ("draft", "enrolling"):
+            cohorts.start_matching(cohort, commit=False)
+        if cohort.state not in ("matching", "running"):
+            raise CohortError("wrong_state", _("Matching is only possible before the cohort closes."))
         result = _run(cohort)
         db.session.commit()
     except Exception:
@@ -327,8 +328,8 @@ def _run(cohort: Cohort) -> MatchResult:
             code = "mentor_paused"
         elif facts.free_capacity <= 0:
             code = "mentor_full"
-        elif len(goals) and allowed[:, col].any():
-            code = "partners_taken"
+        elif not len(goals) or allowed[:, col].any():
+            code = "mentees_taken"
         else:
             code = "no_valid_partner"
         result.unmatched.append(Unmatched(profile.user, "mentor", code))
@@ -394,6 +395,6 @@ def unmatched(cohort: Cohort) -> list[Unmatched]:
         elif (allowed[:, col] & open_rows).any():
             code = "not_paired"
         else:
-            code = "partners_taken" if allowed[:, col].any() else "no_valid_partner"
+            code = "mentees_taken" if not len(goals) or allowed[:, col].any() else "no_valid_partner"
         result.append(Unmatched(profile.user, "mentor", code))
     return result

@@ -63,7 +63,7 @@ def summary(cohort: Cohort) -> Summary:
 
 
 def _draft(cohort: Cohort, tandem_id: int) -> Tandem:
-    tandem = db.session.get(Tandem, tandem_id)
+    tandem = cohorts.get(Tandem, tandem_id)
     if tandem is None or tandem.cohort_id != cohort.id or tandem.status != "draft":
         raise CohortError("not_found", _("No such draft in this cohort."), 404)
     return tandem
@@ -142,7 +142,7 @@ def set_locked(cohort: Cohort, tandem_id: int, locked: bool) -> Tandem:
 
 
 def _participant(cohort: Cohort, participant_id: int, role: str) -> CohortParticipant:
-    participant = db.session.get(CohortParticipant, participant_id)
+    participant = cohorts.get(CohortParticipant, participant_id)
     if participant is None or participant.cohort_id != cohort.id or participant.role != role:
         raise CohortError("not_found", _("No such participant in this cohort."), 404)
     if participant.status != "accepted":

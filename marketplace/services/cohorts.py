@@ -88,6 +88,8 @@ def check_fields(
     name = (name or "").strip()
     if not name:
         errors["name"] = _("Please give the cohort a name.")
+    elif "\x00" in name:  # PostgreSQL refuses NUL in text; say so instead of failing
+        errors["name"] = _("Contains a character that is not allowed.")
     elif len(name) > NAME_MAX:
         errors["name"] = _("At most %(n)d characters.", n=NAME_MAX)
     else:
@@ -100,7 +102,11 @@ def check_fields(
         errors["starts_on"] = _("Please give a start date.")
     if ends_on is None:
         errors["ends_on"] = _("Please give an end date.")
-    if starts_on is not None and ends_on is not None and not (
+    if "\x00" in (description or ""):
+        errors["description"] = _("Contains a character that is not allowed.")
+    if starts_on is not None and starts_on.year > 9000:
+        errors["starts_on"] = _("Please give a realistic start date.")
+    elif starts_on is not None and ends_on is not None and not (
         add_months(starts_on, MIN_MONTHS) <= ends_on <= add_months(starts_on, MAX_MONTHS)
     ):
         errors["ends_on"] = _(
@@ -280,6 +286,14 @@ def transition(cohort: Cohort, action: str) -> Cohort:
 
 
 # --- who sees what -------------------------------------------------------------------------------
+
+
+MAX_ID = 2**31 - 1  # INTEGER columns: a larger id in a URL is simply not there (no database overflow)
+
+
+def get(model: type, entity_id: int):
+    """A row by id, or None; ids outside the INTEGER range are answered without asking the database."""
+    return db.session.get(model, entity_id) if 0 < entity_id <= MAX_ID else None
 
 
 def is_participant(cohort: Cohort, user: User) -> bool:

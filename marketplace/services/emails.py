@@ -53,7 +53,7 @@ def absolute_url(endpoint: str, **values: object) -> str:
     return adapter.build(endpoint, values, force_external=True)
 
 
-def _recipient_locale(user: User) -> str:
+def recipient_locale(user: User) -> str:
     """Write in the recipient's language: their setting, else the current page's, else the default."""
     if user.locale in current_app.config.get("LANGUAGES", ["en", "de"]):
         return user.locale
@@ -67,7 +67,7 @@ def send_password_reset(user: User) -> OutgoingEmail:
     hours = current_app.config["PASSWORD_RESET_HOURS"]
     token = accounts.issue_one_time_token(user, "reset", timedelta(hours=hours))
     link = absolute_url("auth.reset_password", token=token)
-    with force_locale(_recipient_locale(user)):
+    with force_locale(recipient_locale(user)):
         subject = _("Reset your Tandem password")
         body = _(
             "Hello %(name)s,\n\n"
@@ -87,7 +87,7 @@ def send_invitation(user: User) -> OutgoingEmail:
     days = current_app.config["INVITATION_DAYS"]
     token = accounts.issue_one_time_token(user, "invite", timedelta(days=days))
     link = absolute_url("auth.accept_invitation", token=token)
-    with force_locale(_recipient_locale(user)):
+    with force_locale(recipient_locale(user)):
         subject = _("You are invited to Tandem")
         body = _(
             "Hello %(name)s,\n\n"

@@ -13,10 +13,11 @@ from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from ..extensions import db
-from ..models import Cohort, CohortParticipant, Goal, MentorProfile, User
+from ..models import Cohort, CohortParticipant, Company, Goal, MentorProfile, Topic, User, normalise_company_name
 from . import accounts, companies, profiles, vectors
 
 COLUMNS = ["email", "name", "role", "company", "headline", "text", "topics", "languages", "capacity",
@@ -211,11 +212,12 @@ def import_participants(
     if not rows and not problems:
         problems.append(RowProblem(0, _("The file has no participant rows.")))
     result.errors = problems
-    result.planned = _plan(rows)
+    existing = _existing_users(rows)
+    result.planned = _plan(rows, existing)
     if problems or dry_run:
         return result
     try:
-        new_users, mentor_ids, goal_ids = _apply(rows, cohort, result)
+        new_users, mentor_ids, goal_ids = _apply(rows, cohort, result, existing)
         result.embedded = _embed(mentor_ids, goal_ids, progress)
         db.session.commit()
     except Exception:
@@ -226,13 +228,35 @@ def import_participants(
     for user in new_users if invite else []:
         emails.send_invitation(user)
         result.invited.append(user.email)
+    db.session.commit()  # the invitation links and the outbox entries
     return result
 
 
-def _plan(rows: list[ParsedRow]) -> list[PlannedRow]:
+def _existing_users(rows: list[ParsedRow]) -> dict[str, User]:
+    """Everyone the file names who already has an account, with profile and goals: a few queries, not
+    several per row (a re-import of thousands of rows spent most of its time in those)."""
+    emails = sorted({row.email for row in rows})
+    found: dict[str, User] = {}
+    for start in range(0, len(emails), 500):
+        query = (
+            select(User)
+            .where(func.lower(User.email).in_(emails[start : start + 500]))
+            .options(
+                selectinload(User.mentor_profile).selectinload(MentorProfile.topics),
+                selectinload(User.mentor_profile).selectinload(MentorProfile.excluded_companies),
+                selectinload(User.goals).selectinload(Goal.topics),
+                selectinload(User.goals).selectinload(Goal.excluded_companies),
+            )
+        )
+        for user in db.session.scalars(query):
+            found[accounts.normalise_email(user.email)] = user
+    return found
+
+
+def _plan(rows: list[ParsedRow], existing: dict[str, User]) -> list[PlannedRow]:
     planned = []
     for row in rows:
-        user = accounts.find_user_by_email(row.email)
+        user = existing.get(row.email)
         if row.role == "mentor":
             exists = user is not None and user.mentor_profile is not None
         else:
@@ -246,15 +270,25 @@ def _find_goal(user: User, title: str) -> Goal | None:
 
 
 def _apply(
-    rows: list[ParsedRow], cohort: Cohort | None, result: ImportResult
+    rows: list[ParsedRow], cohort: Cohort | None, result: ImportResult, existing: dict[str, User]
 ) -> tuple[list[User], list[int], list[int]]:
     """Write the rows; answers the new users and the ids of the saved profiles and goals."""
     new_users: list[User] = []
     mentor_ids: list[int] = []
     goal_ids: list[int] = []
     people: dict[str, User] = {}
+    # Many rows name the same topics and companies: resolve each once per import.
+    topic_cache: dict[tuple[str, ...], list[Topic]] = {}
+    company_cache: dict[str, Company | None] = {}
+
+    def company(name: str) -> Company | None:
+        key = normalise_company_name(name)
+        if key not in company_cache:
+            company_cache[key] = companies.get_or_create_company(name)
+        return company_cache[key]
+
     for row in rows:
-        user = people.get(row.email) or accounts.find_user_by_email(row.email)
+        user = people.get(row.email) or existing.get(row.email)
         if user is None:
             user = accounts.create_user(row.email, row.name, None, company_name=row.company)
             new_users.append(user)
@@ -262,11 +296,14 @@ def _apply(
         elif row.email not in people:
             user.name = row.name
             if user.verified_company_id is None:
-                user.company = companies.get_or_create_company(row.company)
+                user.company = company(row.company)
             result.users_updated += 1
         people[row.email] = user
-        topics = profiles.resolve_topics(row.topics)
-        excluded = [companies.get_or_create_company(name) for name in row.exclude_companies]
+        key = tuple(row.topics)
+        if key not in topic_cache:
+            topic_cache[key] = profiles.resolve_topics(row.topics)
+        topics = list(topic_cache[key])
+        excluded = [company(name) for name in row.exclude_companies]
         if row.role == "mentor":
             profile = user.mentor_profile or MentorProfile(user=user)
             profile.headline = row.headline

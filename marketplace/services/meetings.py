@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from flask_babel import format_date
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
@@ -83,7 +84,7 @@ def log_meeting(
         notifications.notify(
             partner_id, "meeting_planned",
             _("%(name)s planned a meeting on %(date)s. Add it to your calendar.", name=author.name,
-              date=held_on.isoformat()),
+              date=format_date(held_on)),
             cohorts.link("cohorts.meetings.tandem", tandem_id=tandem.id),
         )
     db.session.commit()
@@ -91,7 +92,7 @@ def log_meeting(
 
 
 def _own_meeting(tandem: Tandem, meeting_id: int, user: User) -> Meeting:
-    meeting = db.session.get(Meeting, meeting_id)
+    meeting = cohorts.get(Meeting, meeting_id)
     if meeting is None or meeting.tandem_id != tandem.id or not is_partner(tandem, user):
         raise MeetingError("not_found", _("No such meeting."), 404)
     return meeting
@@ -235,7 +236,7 @@ def kickoff_checklist(tandem: Tandem, progress_row: Progress | None = None) -> l
     """What a new tandem does first; ticks where the meetings logged so far tell."""
     row = progress_row or progress(tandem)
     has_any = row.held > 0 or row.next_planned_on is not None
-    end = tandem.ends_on.isoformat() if tandem.ends_on else "–"
+    end = format_date(tandem.ends_on) if tandem.ends_on else "–"
     return [
         ChecklistItem(_("Get in touch: your partner's e-mail address is on your tandem page."), True),
         ChecklistItem(_("Plan the first meeting and add it to your calendars (.ics download)."), has_any),

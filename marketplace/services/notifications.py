@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from flask import current_app
+from flask_babel import force_locale
 from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import Notification, User, utcnow
+from .emails import recipient_locale
 
 
 def link_to(endpoint: str, **values: object) -> str:
@@ -15,9 +17,16 @@ def link_to(endpoint: str, **values: object) -> str:
 
 
 def notify(user: User | int, kind: str, message: str, link: str | None = None) -> Notification:
-    """Queue a notification in the current transaction; the caller commits."""
+    """Queue a notification in the current transaction; the caller commits.
+
+    Pass `message` as lazy_gettext(...) so it is written in the recipient's language, not the sender's.
+    """
     user_id = user if isinstance(user, int) else user.id
-    notification = Notification(user_id=user_id, kind=kind, message=message, link=link)
+    recipient = user if isinstance(user, User) else db.session.get(User, user_id)
+    if recipient is not None:
+        with force_locale(recipient_locale(recipient)):
+            message = str(message)
+    notification = Notification(user_id=user_id, kind=kind, message=str(message), link=link)
     db.session.add(notification)
     return notification
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 
 from ..extensions import db
@@ -67,7 +68,7 @@ def request_tandem(goal: Goal, profile: MentorProfile, requester: User, message:
     notifications.notify(
         profile.user_id,
         "request_received",
-        _("%(name)s asks you to mentor them on “%(title)s”.", name=requester.name, title=goal.title),
+        _l("%(name)s asks you to mentor them on “%(title)s”.", name=requester.name, title=goal.title),
         notifications.link_to("tandems.detail", tandem_id=tandem.id),
     )
     db.session.commit()
@@ -107,12 +108,12 @@ def accept(tandem: Tandem, mentor_user: User, message: str = "") -> Tandem:
             notifications.notify(
                 other.mentor_user_id,
                 "request_withdrawn",
-                _("The request for “%(title)s” was withdrawn: the goal found a mentor.", title=goal.title),
+                _l("The request for “%(title)s” was withdrawn: the goal found a mentor.", title=goal.title),
             )
         notifications.notify(
             tandem.mentee_user_id,
             "request_accepted",
-            _("%(name)s accepted your tandem request for “%(title)s”.", name=mentor_user.name, title=goal.title),
+            _l("%(name)s accepted your tandem request for “%(title)s”.", name=mentor_user.name, title=goal.title),
             notifications.link_to("tandems.detail", tandem_id=tandem.id),
         )
         from . import vectors
@@ -136,7 +137,7 @@ def decline(tandem: Tandem, mentor_user: User, message: str = "") -> Tandem:
     notifications.notify(
         tandem.mentee_user_id,
         "request_declined",
-        _("%(name)s declined your request.", name=mentor_user.name),
+        _l("%(name)s declined your request.", name=mentor_user.name),
         notifications.link_to("tandems.detail", tandem_id=tandem.id),
     )
     db.session.commit()
@@ -150,7 +151,7 @@ def withdraw(tandem: Tandem, mentee: User) -> Tandem:
         raise TandemError("not_open", _("This request is no longer open."))
     tandem.status = "withdrawn"
     tandem.responded_at = utcnow()
-    notifications.notify(tandem.mentor_user_id, "request_withdrawn", _("A tandem request to you was withdrawn."))
+    notifications.notify(tandem.mentor_user_id, "request_withdrawn", _l("A tandem request to you was withdrawn."))
     db.session.commit()
     return tandem
 
@@ -170,7 +171,7 @@ def end(tandem: Tandem, user: User, reason: str) -> Tandem:
     partner_id = tandem.mentor_user_id if user.id == tandem.mentee_user_id else tandem.mentee_user_id
     if partner_id:
         notifications.notify(
-            partner_id, "tandem_ended", _("%(name)s ended your tandem: %(reason)s", name=user.name, reason=reason)
+            partner_id, "tandem_ended", _l("%(name)s ended your tandem: %(reason)s", name=user.name, reason=reason)
         )
     db.session.commit()
     return tandem

@@ -47,8 +47,11 @@ class TopicDetector:
     def __init__(self) -> None:
         self._patterns = _compiled(taxonomy_signature())
 
-    def __call__(self, text: str) -> list[TopicMention]:
-        return _detect(self._patterns, text)
+    def __call__(self, text: str, topic_ids: set[int] | None = None) -> list[TopicMention]:
+        """Mentions in `text`; with `topic_ids`, only those topics are looked for (a ranking needs no others)."""
+        if topic_ids is None:
+            return _detect(self._patterns, text)
+        return _detect([(topic_id, pattern) for topic_id, pattern in self._patterns if topic_id in topic_ids], text)
 
 
 def detect_topics(text: str) -> list[TopicMention]:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.orm import selectinload
 
 from embeddings import Encoder, IndexFileError, IndexMismatchError, VectorIndex, build_encoder, content_hash
 
@@ -85,21 +86,35 @@ def current_version() -> int:
 
 
 def record_change(kind: str, entity_id: int) -> int:
-    """Log a vector change in the caller's transaction.
+    """Log a vector change in the caller's transaction; answers its version."""
+    return record_changes(kind, [entity_id])
+
+
+def record_changes(kind: str, entity_ids: Sequence[int]) -> int:
+    """Log several vector changes in the caller's transaction, one version each; answers the last version.
 
     The UPDATE takes a row lock on the counter, so versions commit in order and no worker can read
-    version N+1 before N is visible.
+    version N+1 before N is visible. One UPDATE per batch, not per entity: a bulk import of thousands
+    of texts would otherwise spend more time here than in the encoder.
     """
-    if _meta(VERSION_KEY) is None:
-        ensure_meta()
-    db.session.execute(
+    count = len(entity_ids)
+    if not count:
+        return current_version()
+    bump = (
         update(AppMeta)
         .where(AppMeta.key == VERSION_KEY)
-        .values(value=(AppMeta.value.cast(db.Integer) + 1).cast(db.String))
+        .values(value=(AppMeta.value.cast(db.Integer) + count).cast(db.String))
+        .execution_options(synchronize_session=False)  # the value is always read with a fresh SELECT
     )
-    version = int(db.session.scalar(select(AppMeta.value).where(AppMeta.key == VERSION_KEY)))
-    db.session.add(VectorChange(version=version, kind=kind, entity_id=entity_id))
-    return version
+    if db.session.execute(bump).rowcount == 0:
+        ensure_meta()
+        db.session.execute(bump)
+    last = int(db.session.scalar(select(AppMeta.value).where(AppMeta.key == VERSION_KEY)))
+    db.session.add_all(
+        VectorChange(version=last - count + 1 + offset, kind=kind, entity_id=entity_id)
+        for offset, entity_id in enumerate(entity_ids)
+    )
+    return last
 
 
 def _embed_if_changed(entity: MentorProfile | Goal, text: str, enc: Encoder) -> bool:
@@ -140,7 +155,7 @@ def embed_stale(
     enc = encoder()
     model = MentorProfile if kind == MENTOR else Goal
     text_of = mentor_text if kind == MENTOR else goal_text
-    query = select(model)
+    query = select(model).options(selectinload(model.topics))  # the text names the topics
     if ids is not None:
         query = query.where(model.id.in_(list(ids)))
     stale: list[tuple[MentorProfile | Goal, str, str]] = []
@@ -156,7 +171,7 @@ def embed_stale(
             entity.vector = to_blob(vector)
             entity.vector_config = enc.config
             entity.content_hash = digest
-            record_change(kind, entity.id)
+        record_changes(kind, [entity.id for entity, _, _ in chunk])
         if progress:
             progress(start + len(chunk), len(stale))
     return len(stale)

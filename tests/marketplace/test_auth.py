@@ -74,7 +74,7 @@ def test_register_creates_account_with_scrypt_hash_and_logs_in(client):
     assert user.locale == "de"
     page = client.get("/auth/account").get_data(as_text=True)
     assert "Ada Lovelace" in page
-    assert "Welcome to Tandem" in page  # the flash
+    assert "Willkommen bei Tandem" in page  # the flash, already in the language just chosen
 
 
 def test_register_with_a_known_domain_verifies_the_company(client):

@@ -146,6 +146,22 @@ def test_apply_then_manager_decides_and_the_person_is_told(app, client, login_as
     assert "Accepted" in client.get("/cohorts/").get_data(as_text=True)
 
 
+def test_an_applicant_withdraws_while_enrolment_is_open_only(app, client, login_as):
+    cohort = make_cohort(state="enrolling")
+    mentor = make_mentor()
+    mine = cohorts.apply(cohort, mentor.user, "mentor")
+    other = cohorts.apply(cohort, make_mentor().user, "mentor")
+    login_as(mentor.user)
+    assert client.post(f"/cohorts/{cohort.id}/applications/{other.id}/withdraw").status_code == 404
+    client.post(f"/cohorts/{cohort.id}/applications/{mine.id}/withdraw")
+    assert db.session.get(CohortParticipant, mine.id) is None
+    cohort.state = "matching"
+    db.session.commit()
+    with pytest.raises(CohortError) as refused:
+        cohorts.withdraw(other, other.user)
+    assert refused.value.code == "enrolment_closed"
+
+
 def test_a_mentee_must_bring_one_of_their_own_open_goals(app):
     cohort = make_cohort(state="enrolling")
     someone_elses = make_goal()
@@ -185,13 +201,35 @@ MANAGER_POSTS = ["/cohorts/{id}/state/close", "/cohorts/{id}/match", "/cohorts/{
                  "/cohorts/{id}/drafts/swap", "/cohorts/{id}/drafts/add", "/cohorts/{id}/import/confirm"]
 
 
-def test_manager_pages_are_forbidden_to_everyone_else(app, client, login_as):
+PARTICIPANT_ENDPOINTS = {"cohorts.index", "cohorts.detail", "cohorts.apply", "cohorts.withdraw", "cohorts.survey"}
+
+
+def manager_rules(app) -> list[tuple[str, str]]:
+    """(method, url) of every cohort view that is not for participants, ids filled in with 1."""
+    found = []
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("cohorts.") or rule.endpoint.startswith("cohorts.meetings."):
+            continue
+        if rule.endpoint in PARTICIPANT_ENDPOINTS:
+            continue
+        values = {name: {"action": "lock", "name": "scores"}.get(name, 1) for name in rule.arguments}
+        url = app.url_map.bind("localhost").build(rule.endpoint, values)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            found.append((method, url))
+    assert len(found) >= 20, found
+    return found
+
+
+def test_every_manager_view_is_forbidden_to_everyone_else(app, client, login_as):
     cohort = make_cohort(state="enrolling")
+    assert cohort.id == 1
     login_as(make_user())
-    for url in MANAGER_PAGES:
-        assert client.get(url.format(id=cohort.id)).status_code == 403, url
-    for url in MANAGER_POSTS:
-        assert client.post(url.format(id=cohort.id)).status_code == 403, url
+    for method, url in manager_rules(app):
+        assert client.open(url, method=method).status_code == 403, (method, url)
+    client.post("/auth/logout")
+    for method, url in manager_rules(app):
+        response = client.open(url, method=method)
+        assert response.status_code == 302 and "/auth/login" in response.headers["Location"], (method, url)
 
 
 def test_manager_sees_every_page(app, client, login_as):

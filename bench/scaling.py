@@ -1,0 +1,140 @@
+"""Scaling: index build time, search p95 and memory at 1k, 10k and 100k mentors.
+
+For each size, a database like bench/search_latency.py's (reused when it matches; 1k and 10k hold only
+real model vectors, 100k adds synthesised ones) and, in the same run:
+- index build: `LiveIndex.rebuild()` (read the vectors from the database + `VectorIndex.build` + save);
+- memory: resident growth of a fresh process loading the saved index, against the raw vectors;
+- search p95: the app's `matching.search_mentors` in-process (query encode, FAISS, hard rules, explanation)
+  and, alternating with it, the raw work (one encode + one FAISS search, k = 50).
+
+    .venv/bin/python bench/scaling.py [--sizes 1000 10000 100000] [--queries 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._common import (  # noqa: E402
+    OUT,
+    VIEWER_EMAIL,
+    build_mentor_database,
+    choose_database,
+    database_url,
+    default_encoder,
+    log,
+    make_app,
+    ms,
+    percentile,
+    table,
+)
+from bench.search_latency import queries  # noqa: E402
+
+PLAN = """\
+Past one machine (not measured here; pgvector is not packaged for this Debian release, so the
+FAISS-vs-pgvector trade-off was not measured):
+- Data: PostgreSQL stays the source of truth; reads (search, suggestions, pages) go to streaming read
+  replicas, writes and the vector-change log to the primary. A worker's catch-up reads the change log, so a
+  replica's lag only delays when a change becomes searchable.
+- Index: each worker keeps its own in-memory FAISS index, started from a shared saved file (written by one
+  `flask index rebuild` job, e.g. nightly, to shared storage) and caught up incrementally from the change log.
+  At 100k x 384 floats that is about 150 MiB per worker and a start-up of a few seconds; memory grows
+  linearly with mentors, search cost roughly with sqrt(n) (IVF with nlist ~ 4 sqrt(n)).
+- pgvector (HNSW in PostgreSQL) would remove the per-worker copy and the catch-up, at the price of a database
+  round trip per search, index memory on the database server, and hard rules applied after an approximate
+  LIMIT (the over-fetch problem moves into SQL). Worth measuring once the package is available."""
+
+
+def app_search(args, n: int, kind: str, texts: list[str]) -> dict:
+    from embeddings import VectorIndex, build_encoder
+    from marketplace.extensions import db
+    from marketplace.models import User
+    from marketplace.services import matching, vectors
+
+    url = database_url(kind, f"tandem_bench_{n // 1000}k")
+    index_dir = OUT / f"index-{n // 1000}k-{kind}"
+    info = build_mentor_database(url, index_dir, args.encoder, n)
+    app = make_app(url, index_dir, args.encoder)
+    encoder = build_encoder(args.encoder)
+    encoder.encode(["warm up"])
+    with app.app_context():
+        vectors.forget_live_indexes()
+        started = time.perf_counter()
+        live = vectors.live_index(vectors.MENTOR)
+        live.rebuild(save=True)
+        build_s = time.perf_counter() - started
+        index = live.current()
+        raw_index = VectorIndex.load(live.path(), expected_config=encoder.config)
+        viewer = db.session.scalar(db.select(User).where(User.email == VIEWER_EMAIL))
+        for q in texts[:3]:
+            matching.search_mentors(q, viewer, k=10)
+        app_ms, raw_ms, faiss_ms = [], [], []
+        for i, q in enumerate(texts):
+            if i % 2:
+                started = time.perf_counter()
+                raw_index.search(encoder.encode([q]), 50)
+                raw_ms.append(ms(time.perf_counter() - started))
+            started = time.perf_counter()
+            matching.search_mentors(q, viewer, k=10)
+            app_ms.append(ms(time.perf_counter() - started))
+            if not i % 2:
+                started = time.perf_counter()
+                raw_index.search(encoder.encode([q]), 50)
+                raw_ms.append(ms(time.perf_counter() - started))
+            vector = encoder.encode([q])
+            started = time.perf_counter()
+            raw_index.search(vector, 50)
+            faiss_ms.append(ms(time.perf_counter() - started))
+            db.session.remove()
+        memory = json.loads(subprocess.run(
+            [sys.executable, str(Path(__file__).with_name("startup.py")), "--child", "load", "--url", url,
+             "--index-dir", str(index_dir), "--encoder", args.encoder],
+            check=True, capture_output=True, text=True, timeout=600).stdout.strip().splitlines()[-1])
+        result = {
+            "n": len(index), "kind": index.kind, "nlist": index.nlist or "-", "nprobe": index.nprobe or "-",
+            "build_s": build_s, "load_s": memory["seconds"], "mem_mb": memory["rss_mb"],
+            "raw_mb": len(index) * index.dimension * 4 / 2**20, "faiss_p95": percentile(faiss_ms, 95),
+            "raw_p95": percentile(raw_ms, 95), "app_p95": percentile(app_ms, 95), "n_real": info.get("n_real"),
+        }
+        vectors.forget_live_indexes()
+        db.session.remove()
+        db.engine.dispose()
+    log(f"{n:,}: {result}")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000])
+    parser.add_argument("--queries", type=int, default=60)
+    parser.add_argument("--database", choices=["auto", "postgresql", "sqlite"], default="auto")
+    parser.add_argument("--encoder", default=default_encoder())
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    kind = choose_database(args.database)
+    texts = queries(args.queries, args.seed)
+    results = [app_search(args, n, kind, texts) for n in args.sizes]
+    print(f"\n## Scaling ({kind}, {default_encoder() if args.encoder is None else args.encoder}; "
+          f"{args.queries} queries per size)\n")
+    print(table(
+        ["mentors", "index", "nlist/nprobe", "build s", "file load s", "index MiB", "raw vectors MiB", "mem/raw",
+         "FAISS p95 ms", "raw encode+FAISS p95 ms", "app search p95 ms", "app/raw"],
+        [[r["n"], r["kind"], f"{r['nlist']}/{r['nprobe']}", r["build_s"], r["load_s"], r["mem_mb"], r["raw_mb"],
+          f"{r['mem_mb'] / r['raw_mb']:.2f}x", r["faiss_p95"], r["raw_p95"], r["app_p95"],
+          f"{r['app_p95'] / r['raw_p95']:.2f}x"] for r in results],
+    ))
+    print("\nbuild = LiveIndex.rebuild(): read every vector from the database, build (IVF: train + tune nprobe), "
+          "save. index MiB = resident growth of a fresh process loading the saved file. app search = "
+          "matching.search_mentors in-process (no HTTP). Vectors past 20,000 are synthesised.\n")
+    print(PLAN)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

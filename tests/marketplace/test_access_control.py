@@ -1,0 +1,186 @@
+"""Every route, walked as anonymous, outsider and manager: nobody reaches what is not theirs.
+
+Each endpoint must be classified below; a new route that is not fails the completeness test, so
+access rules are decided on purpose, never by accident.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from flask import Flask
+
+from marketplace.extensions import db
+from marketplace.models import Cohort, Meeting
+from marketplace.services import accounts, tandems
+from tests.builders import make_goal, make_mentor, make_user, sign_in
+
+PUBLIC = {
+    "static", "main.index", "main.set_language", "auth.login", "auth.register", "auth.forgot_password",
+    "auth.reset_password", "auth.accept_invitation", "auth.logout", "api.openapi",
+}
+# Someone else's objects: an outsider (signed in, no relation) gets 403 or 404, never the object.
+OTHERS_OBJECTS = {
+    "goals.detail", "goals.edit", "goals.delete", "goals.set_status",
+    "tandems.detail", "tandems.answer", "tandems.end", "tandems.withdraw",
+    "cohorts.meetings.tandem", "cohorts.meetings.log", "cohorts.meetings.delete", "cohorts.meetings.mark_held",
+    "cohorts.meetings.calendar", "cohorts.meetings.meeting_ics",
+    "api.get_goal", "api.goal_suggestions", "api.get_tandem", "api.answer_tandem",
+    "cohorts.withdraw", "cohorts.survey",
+}
+# Community managers only.
+MANAGER_ONLY = {
+    "admin.index", "admin.people", "admin.person", "admin.verify_company", "admin.clear_company",
+    "admin.companies_list", "admin.company", "admin.company_domains", "admin.add_competitor",
+    "admin.remove_competitor", "admin.rename_company", "admin.topics", "admin.new_topic", "admin.edit_topic",
+    "admin.promote_topic", "admin.outbox",
+    "cohorts.new", "cohorts.edit", "cohorts.change_state", "cohorts.decide", "cohorts.import_upload",
+    "cohorts.import_confirm", "cohorts.match", "cohorts.review", "cohorts.swap", "cohorts.remove", "cohorts.lock",
+    "cohorts.add_pair", "cohorts.publish", "cohorts.progress", "cohorts.report", "cohorts.report_csv",
+    "cohorts.chart", "cohorts.tandems_csv",
+    "api.create_cohort", "api.get_cohort", "api.match_cohort", "api.publish_cohort", "api.cohort_report",
+}
+# Any signed-in person, for their own things (their own profile, goals, account, tandem list...).
+SIGNED_IN = {
+    "main.dashboard", "main.notifications", "main.mark_notifications_read",
+    "auth.account", "auth.change_password", "auth.create_token", "auth.revoke_token", "auth.update_settings",
+    "auth.export_data", "auth.delete_account",
+    "mentors.index", "mentors.my_profile", "mentors.edit_profile", "mentors.pause", "mentors.reopen",
+    "mentors.delete_profile", "mentors.profile",
+    "goals.index", "goals.new", "search.mentors", "tandems.index", "tandems.request_tandem",
+    "cohorts.index", "cohorts.apply", "cohorts.detail",  # a cohort's public page: what it is, how to apply
+    "api.search_mentors", "api.get_mentor", "api.list_goals", "api.list_tandems", "api.create_tandem",
+    "api.list_cohorts",
+}
+
+
+@pytest.fixture
+def world(app: Flask) -> dict:
+    """A mentee with a goal, a mentor in an active tandem with a private meeting note, a cohort, a manager."""
+    mentor = make_mentor(company="Young AG", capacity=2)
+    goal = make_goal(company="Old AG")
+    tandem = tandems.request_tandem(goal, mentor, goal.owner)
+    tandems.accept(tandem, mentor.user)
+    meeting = Meeting(tandem=tandem, author_id=goal.owner_id, held_on=date.today(), minutes=60,
+                      topics_covered="LinkedIn basics", private_note="I felt lost in the jargon.")
+    cohort = Cohort(name="Spring", starts_on=date.today(), ends_on=date.today() + timedelta(days=180),
+                    state="enrolling", enrolment_open=True)
+    db.session.add_all([meeting, cohort])
+    db.session.commit()
+    return {
+        "mentor": mentor, "goal": goal, "tandem": tandem, "meeting": meeting, "cohort": cohort,
+        "outsider": make_user(company="Elsewhere AG"), "manager": make_user(is_manager=True, company=None),
+    }
+
+
+def _values(rule, world) -> dict:
+    values = {
+        "id": world["goal"].id if rule.endpoint.startswith("goals.") else world["mentor"].id,
+        "goal_id": world["goal"].id, "mentor_id": world["mentor"].id, "tandem_id": world["tandem"].id,
+        "meeting_id": world["meeting"].id, "cohort_id": world["cohort"].id, "participant_id": 1,
+        "user_id": world["mentor"].user_id, "company_id": 1, "other_id": 2, "topic_id": 1, "token_id": 1,
+        "token": "not-a-real-token", "action": "accept", "name": "meetings", "filename": "tandem.css",
+    }
+    if rule.endpoint == "cohorts.lock":
+        values["action"] = "lock"
+    if rule.endpoint == "cohorts.change_state":
+        values["action"] = "open"
+    return {key: values[key] for key in rule.arguments}
+
+
+def _requests(app: Flask, world: dict):
+    for rule in app.url_map.iter_rules():
+        url = rule.build(_values(rule, world), append_unknown=False)[1]
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield rule.endpoint, method, url
+
+
+def _bearer(user) -> dict[str, str]:
+    token = accounts.create_api_token(user)
+    db.session.commit()
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_every_endpoint_is_classified(app):
+    classified = PUBLIC | OTHERS_OBJECTS | MANAGER_ONLY | SIGNED_IN
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert endpoints - classified == set(), "decide who may use these routes"
+    assert classified - endpoints == set(), "classified routes that no longer exist"
+
+
+def test_anonymous_visitors_are_sent_to_login_and_the_api_answers_401(app, client, world):
+    for endpoint, method, url in _requests(app, world):
+        if endpoint in PUBLIC:
+            continue
+        response = client.open(url, method=method)
+        if url.startswith("/api/"):
+            assert response.status_code == 401, (method, url)
+            assert response.get_json()["error"]["code"] == "unauthorized"
+        else:
+            assert response.status_code == 302, (method, url, response.status_code)
+            assert "/auth/login" in response.headers["Location"], (method, url)
+
+
+def test_an_outsider_gets_nothing_of_others_and_no_manager_page(app, client, login_as, world):
+    login_as(world["outsider"])
+    headers = _bearer(world["outsider"])
+    for endpoint, method, url in _requests(app, world):
+        if endpoint not in OTHERS_OBJECTS | MANAGER_ONLY:
+            continue
+        response = client.open(url, method=method, headers=headers if url.startswith("/api/") else None)
+        assert response.status_code in (403, 404), (method, url, response.status_code)
+        assert "I felt lost in the jargon" not in response.get_data(as_text=True)
+
+
+def test_a_plain_user_is_refused_every_manager_page(app, client, login_as, world):
+    mentee = world["goal"].owner
+    login_as(mentee)
+    headers = _bearer(mentee)
+    for endpoint, method, url in _requests(app, world):
+        if endpoint in MANAGER_ONLY:
+            response = client.open(url, method=method, headers=headers if url.startswith("/api/") else None)
+            assert response.status_code in (403, 404), (method, url, response.status_code)
+
+
+def test_a_private_meeting_note_is_seen_by_its_author_only(client, login_as, world):
+    page = f"/cohorts/tandems/{world['tandem'].id}"
+    login_as(world["goal"].owner)
+    assert "I felt lost in the jargon." in client.get(page).get_data(as_text=True)
+    client.post("/auth/logout")
+    login_as(world["mentor"].user)
+    partner_view = client.get(page)
+    assert partner_view.status_code == 200
+    assert "LinkedIn basics" in partner_view.get_data(as_text=True)
+    assert "I felt lost in the jargon." not in partner_view.get_data(as_text=True)
+    client.post("/auth/logout")
+    login_as(world["manager"])
+    assert "I felt lost in the jargon." not in client.get(f"/cohorts/{world['cohort'].id}/progress").get_data(
+        as_text=True
+    )
+
+
+def test_a_manager_sees_any_goal_but_not_the_partners_private_pages(client, login_as, world):
+    login_as(world["manager"])
+    assert client.get(f"/goals/{world['goal'].id}").status_code == 200
+    assert client.get(f"/goals/{world['goal'].id}/edit").status_code in (403, 404)
+
+
+def test_every_state_changing_page_request_needs_a_csrf_token(make_app):
+    app = make_app(WTF_CSRF_ENABLED=True)
+    with app.app_context():
+        owner = make_user(company="Old AG")
+        client = sign_in(app.test_client(), owner)
+        fake_world = {
+            "goal": make_goal(owner=owner), "mentor": make_mentor(company="Young AG"),
+            "tandem": type("T", (), {"id": 1})(), "meeting": type("M", (), {"id": 1})(),
+            "cohort": type("C", (), {"id": 1})(),
+        }
+        refused = []
+        for endpoint, method, url in _requests(app, fake_world):
+            if method != "POST" or url.startswith("/api/"):
+                continue
+            response = client.post(url, data={"anything": "x"})
+            assert response.status_code == 400, (url, response.status_code)
+            refused.append(endpoint)
+        assert len(refused) > 40
