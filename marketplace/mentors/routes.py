@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 from ..extensions import db
 from ..forms import EmptyForm
 from ..models import MentorProfile, Topic, User
-from ..services import profiles
+from ..services import matching, profiles
 from .forms import MentorProfileForm, apply_errors, template_helpers, topic_choices
 
 bp = Blueprint("mentors", __name__, url_prefix="/mentors")
@@ -48,8 +48,18 @@ def index():
 @bp.get("/me")
 @login_required
 def my_profile():
+    profile = current_user.mentor_profile
+    # Only what DESIGN.md allows before any tandem: title, topics, the owner's first name and company.
+    fitting = [
+        (profiles.discoverable_goal_summary(match.goal), match)
+        for match in (matching.goals_for_mentor(profile, k=10) if profile is not None and profile.is_open else [])
+    ]
     return render_template(
-        "mentors/my_profile.html", profile=current_user.mentor_profile, form=EmptyForm(), **template_helpers()
+        "mentors/my_profile.html",
+        profile=profile,
+        fitting_goals=[(summary, match) for summary, match in fitting if summary is not None],
+        form=EmptyForm(),
+        **template_helpers(),
     )
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from marketplace.extensions import db
 from marketplace.models import Company, MentorProfile, Topic, VectorChange
 from marketplace.services import companies, profiles
-from tests.builders import make_mentor, make_user
+from tests.builders import make_goal, make_mentor, make_user
 
 PROFILE_FORM = {
     "headline": "I help leaders feel at home on LinkedIn",
@@ -281,3 +281,18 @@ def test_post_without_csrf_token_is_refused(csrf_app):
     assert client.post("/mentors/me/edit", data=form()).status_code == 400
     assert client.post("/mentors/me/pause").status_code == 400
     assert profile_of(user) is None
+
+
+def test_my_profile_lists_goals_i_could_help_with_in_summary_only(client, login_as):
+    mentor = make_mentor(headline="Generative AI for executives", text="I explain ChatGPT and AI tools.",
+                         company="Neuronal GmbH")
+    owner = make_user(name="Klaus Petersen", company="Hansekauf AG")
+    make_goal(owner=owner, title="Understand what AI means for retail",
+              description="Our stores should use AI but I do not know where to start. Secret budget: 2 million.")
+    make_goal(title="Hidden AI goal", description="Generative AI in our bank.", discoverable=False)
+    login_as(mentor.user)
+    page = client.get("/mentors/me").get_data(as_text=True)
+    assert "Understand what AI means for retail" in page
+    assert "Klaus" in page and "Hansekauf AG" in page
+    assert "Petersen" not in page and "Secret budget" not in page
+    assert "Hidden AI goal" not in page
