@@ -255,7 +255,7 @@ def synthesise(real: np.ndarray, entries: Sequence[dict], n_real: int, seed: int
 
 def mentor_vectors(spec: str, n: int, seed: int = 7):
     """(generator, entries, vectors, n_real): `n` mentor profiles, the first min(n, 20k) embedded for real."""
-    gen, real_entries, _, real = real_mentor_vectors(spec, seed, min(n, REAL_VECTORS))
+    gen, real_entries, _, real = real_mentor_vectors(spec, seed, REAL_VECTORS)  # one cache for every size
     if n <= len(real_entries):
         return gen, real_entries[:n], real[:n], n
     entries = real_entries + gen.mentor_entries(n - len(real_entries), offset=len(real_entries))

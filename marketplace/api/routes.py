@@ -112,8 +112,13 @@ def tandem_json(tandem: Tandem, viewer: User) -> dict[str, Any]:
     }
 
 
+def _storable_id(value: int) -> bool:
+    """Ids outside the database's integer range cannot exist; asking the database would fail."""
+    return 1 <= value <= 2**31 - 1
+
+
 def _visible_goal(goal_id: int) -> Goal:
-    goal = db.session.get(Goal, goal_id)
+    goal = db.session.get(Goal, goal_id) if _storable_id(goal_id) else None
     if goal is None or not profiles.can_view_goal(g.api_user, goal):
         raise ApiError(404, "not_found", _("No such goal."))
     return goal
@@ -207,7 +212,7 @@ def create_tandem():
     if fields:
         raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."), fields)
     goal = _visible_goal(body["goal_id"])
-    profile = db.session.get(MentorProfile, body["mentor_id"])
+    profile = db.session.get(MentorProfile, body["mentor_id"]) if _storable_id(body["mentor_id"]) else None
     if profile is None:
         raise ApiError(404, "not_found", _("No such mentor."), {"mentor_id": _("Unknown mentor.")})
     try:

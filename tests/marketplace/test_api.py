@@ -133,3 +133,10 @@ def test_openapi_document_is_valid_and_matches_the_routes(client, app):
         path = re.sub(r"<(?:\w+:)?(\w+)>", r"<\1>", rule.rule[len("/api/v1"):])
         actual |= {(path, method) for method in rule.methods - {"HEAD", "OPTIONS"}}
     assert documented == actual
+
+
+def test_ids_beyond_the_database_range_are_simply_not_found(client, app):
+    headers = bearer(make_user())
+    assert_error(client.get("/api/v1/goals/9223372036854775808", headers=headers), 404)
+    response = client.post("/api/v1/tandems", json={"goal_id": 2**40, "mentor_id": 2**40}, headers=headers)
+    assert_error(response, 404)
