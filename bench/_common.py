@@ -295,7 +295,7 @@ def build_mentor_database(url: str, index_dir: Path, spec: str, n: int, goals: i
     from marketplace.services import accounts, vectors
 
     encoder = build_encoder(spec)
-    signature = f"n={n};goals={goals};seed={seed};config={encoder.config};v2"
+    signature = f"n={n};goals={goals};seed={seed};config={encoder.config};v3"
     info: dict = {"url": url, "index_dir": str(index_dir), "n": n, "spec": spec, "config": encoder.config}
     if reuse:
         with contextlib.suppress(Exception):
