@@ -287,10 +287,10 @@ class Generator:
         return out
 
     def topic_names(self, slugs: list[str]) -> str:
-        """The topic part of the app's embedded text (vectors._topic_names) for taxonomy slugs."""
-        from marketplace.services.vectors import _topic_names
+        """The topic part of the app's embedded text (vectors.topic_names) for taxonomy slugs."""
+        from marketplace.services.vectors import topic_names
 
-        return _topic_names([SimpleNamespace(name_en=self.by_slug[s]["name_en"], name_de=self.by_slug[s]["name_de"])
+        return topic_names([SimpleNamespace(name_en=self.by_slug[s]["name_en"], name_de=self.by_slug[s]["name_de"])
                              for s in slugs])
 
     def mentor_text(self, entry: dict) -> str:

@@ -13,6 +13,7 @@ from werkzeug.routing import IntegerConverter
 
 from . import config as config_module
 from .extensions import babel, csrf, db, limiter, login_manager, mail, migrate
+from .models import MAX_ID
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,7 +46,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 class DatabaseIdConverter(IntegerConverter):
     def __init__(self, map, *args, **kwargs) -> None:
-        kwargs.setdefault("max", 2**31 - 1)
+        kwargs.setdefault("max", MAX_ID)
         super().__init__(map, *args, **kwargs)
 
 

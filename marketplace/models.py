@@ -37,6 +37,15 @@ def normalise_company_name(name: str) -> str:
     return " ".join(folded.split())
 
 
+# Ids are INTEGER columns: a larger id cannot exist, and asking the database would overflow.
+MAX_ID = 2**31 - 1
+
+
+def get_by_id(model: type, entity_id: int):
+    """A row by id, or None, answering out-of-range ids without asking the database."""
+    return db.session.get(model, entity_id) if 0 < entity_id <= MAX_ID else None
+
+
 def split_languages(value: str | None) -> list[str]:
     return [code for code in (value or "").split(",") if code]
 

@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 
 from ..errors import ApiError
 from ..extensions import db
-from ..models import Cohort, Tandem
+from ..models import Cohort, Tandem, get_by_id
 from ..services import cohort_matching, cohort_review, cohorts, profiles, reports
 from .routes import _json_body, _person, bp
 
@@ -25,7 +25,7 @@ def _require_manager() -> None:
 
 def _cohort_for_manager(cohort_id: int) -> Cohort:
     _require_manager()
-    cohort = cohorts.get(Cohort, cohort_id)
+    cohort = get_by_id(Cohort, cohort_id)
     if cohort is None:
         raise ApiError(404, "not_found", _("No such cohort."))
     return cohort
@@ -128,7 +128,7 @@ def create_cohort():
 
 @bp.get("/cohorts/<int:cohort_id>")
 def get_cohort(cohort_id: int):
-    cohort = cohorts.get(Cohort, cohort_id)
+    cohort = get_by_id(Cohort, cohort_id)
     manager = g.api_user.is_manager
     if cohort is None or not (manager or cohorts.is_participant(cohort, g.api_user)):
         raise ApiError(404, "not_found", _("No such cohort."))

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from ..errors import ApiError
 from ..extensions import db
-from ..models import Goal, MentorProfile, Tandem, User
+from ..models import Goal, MentorProfile, Tandem, User, get_by_id
 from ..services import accounts, matching, profiles, tandems
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -112,13 +112,8 @@ def tandem_json(tandem: Tandem, viewer: User) -> dict[str, Any]:
     }
 
 
-def _storable_id(value: int) -> bool:
-    """Ids outside the database's integer range cannot exist; asking the database would fail."""
-    return 1 <= value <= 2**31 - 1
-
-
 def _visible_goal(goal_id: int) -> Goal:
-    goal = db.session.get(Goal, goal_id) if _storable_id(goal_id) else None
+    goal = get_by_id(Goal, goal_id)
     if goal is None or not profiles.can_view_goal(g.api_user, goal):
         raise ApiError(404, "not_found", _("No such goal."))
     return goal
@@ -212,7 +207,7 @@ def create_tandem():
     if fields:
         raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."), fields)
     goal = _visible_goal(body["goal_id"])
-    profile = db.session.get(MentorProfile, body["mentor_id"]) if _storable_id(body["mentor_id"]) else None
+    profile = get_by_id(MentorProfile, body["mentor_id"])
     if profile is None:
         raise ApiError(404, "not_found", _("No such mentor."), {"mentor_id": _("Unknown mentor.")})
     try:

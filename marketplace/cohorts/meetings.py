@@ -11,8 +11,8 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ..forms import EmptyForm
-from ..models import Tandem
-from ..services import cohorts, meetings, tandems
+from ..models import Tandem, get_by_id
+from ..services import meetings, tandems
 from .forms import MeetingForm
 
 bp = Blueprint("meetings", __name__, url_prefix="/tandems")
@@ -20,7 +20,7 @@ bp = Blueprint("meetings", __name__, url_prefix="/tandems")
 
 def _partner_tandem(tandem_id: int) -> Tandem:
     """Only the two partners see a tandem's meetings; for anyone else it does not exist."""
-    tandem = cohorts.get(Tandem, tandem_id)
+    tandem = get_by_id(Tandem, tandem_id)
     if tandem is None or not meetings.is_partner(tandem, current_user):
         abort(404)
     return tandem

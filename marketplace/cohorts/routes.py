@@ -15,7 +15,7 @@ from ..admin.decorators import manager_required
 from ..extensions import db
 from ..forms import EmptyForm
 from ..mentors.forms import topic_choices
-from ..models import Cohort, CohortParticipant
+from ..models import Cohort, CohortParticipant, get_by_id
 from ..services import (
     cohort_imports,
     cohort_matching,
@@ -60,14 +60,14 @@ def cohort_role_label(role: str) -> str:
 
 
 def _cohort(cohort_id: int) -> Cohort:
-    cohort = cohorts.get(Cohort, cohort_id)
+    cohort = get_by_id(Cohort, cohort_id)
     if cohort is None:
         abort(404)
     return cohort
 
 
 def _visible_cohort(cohort_id: int) -> Cohort:
-    cohort = cohorts.get(Cohort, cohort_id)
+    cohort = get_by_id(Cohort, cohort_id)
     if cohort is None or not cohorts.can_view(cohort, current_user):
         abort(404)
     return cohort
@@ -231,7 +231,7 @@ def apply(cohort_id: int):
 
 
 def _participant(cohort: Cohort, participant_id: int) -> CohortParticipant:
-    participant = cohorts.get(CohortParticipant, participant_id)
+    participant = get_by_id(CohortParticipant, participant_id)
     if participant is None or participant.cohort_id != cohort.id:
         abort(404)
     return participant

@@ -91,23 +91,13 @@ def assign(scores: np.ndarray, allowed: np.ndarray, free_slots: np.ndarray) -> l
 # --- topics, vectors and explanations ------------------------------------------------------------
 
 
-class TopicDetector:
-    """Taxonomy topics named in texts, with the taxonomy read once (not once per text)."""
-
-    def __init__(self) -> None:
-        self.patterns = taxonomy._compiled(taxonomy.taxonomy_signature())
-
-    def __call__(self, text: str) -> set[int]:
-        return {topic_id for topic_id, pattern in self.patterns if pattern.search(text or "")}
-
-
-def goal_topic_ids(goal: Goal, detect: TopicDetector) -> set[int]:
+def goal_topic_ids(goal: Goal, detect: taxonomy.TopicDetector) -> set[int]:
     """The goal's topics plus those its words name, as in suggestions_for_goal."""
-    return {t.id for t in goal.topics} | detect(f"{goal.title}\n{goal.description}")
+    return {t.id for t in goal.topics} | {m.topic_id for m in detect(f"{goal.title}\n{goal.description}")}
 
 
-def mentor_topic_ids(profile: MentorProfile, detect: TopicDetector) -> set[int]:
-    return {t.id for t in profile.topics} | detect(vectors.mentor_text(profile))
+def mentor_topic_ids(profile: MentorProfile, detect: taxonomy.TopicDetector) -> set[int]:
+    return {t.id for t in profile.topics} | {m.topic_id for m in detect(vectors.mentor_text(profile))}
 
 
 def topic_matrix(sets: Sequence[set[int]], position: dict[int, int]) -> np.ndarray:
@@ -160,7 +150,7 @@ def explain(goal: Goal, profile: MentorProfile, shared_topic_ids: set[int]) -> l
 def pair_score(goal: Goal, profile: MentorProfile) -> tuple[float, list[str]]:
     """Score and reasons of one pair, computed exactly as in a full cohort run."""
     ensure_vectors([goal], [profile])
-    detect = TopicDetector()
+    detect = taxonomy.TopicDetector()
     g_ids, m_ids = goal_topic_ids(goal, detect), mentor_topic_ids(profile, detect)
     position = {topic_id: i for i, topic_id in enumerate(sorted(g_ids | m_ids))}
     score = score_matrix(stack([goal]), stack([profile]), topic_matrix([g_ids], position),
@@ -283,7 +273,7 @@ def _run(cohort: Cohort) -> MatchResult:
     pairs: list[tuple[int, int]] = []
     allowed = np.zeros((len(goals), len(profiles)), dtype=bool)
     mentor_facts: list[rules.MentorFacts] = []
-    detect = TopicDetector()
+    detect = taxonomy.TopicDetector()
     goal_ids_by_row: list[set[int]] = []
     mentor_ids_by_col: list[set[int]] = []
     if goals and profiles:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
-from ..models import Cohort, CohortParticipant, Goal, MentorProfile, Tandem, User, utcnow
+from ..models import Cohort, CohortParticipant, Goal, MentorProfile, Tandem, User, get_by_id, utcnow
 from . import cohort_matching, cohorts, notifications, rules, vectors
 from .cohorts import CohortError
 
@@ -63,7 +63,7 @@ def summary(cohort: Cohort) -> Summary:
 
 
 def _draft(cohort: Cohort, tandem_id: int) -> Tandem:
-    tandem = cohorts.get(Tandem, tandem_id)
+    tandem = get_by_id(Tandem, tandem_id)
     if tandem is None or tandem.cohort_id != cohort.id or tandem.status != "draft":
         raise CohortError("not_found", _("No such draft in this cohort."), 404)
     return tandem
@@ -142,7 +142,7 @@ def set_locked(cohort: Cohort, tandem_id: int, locked: bool) -> Tandem:
 
 
 def _participant(cohort: Cohort, participant_id: int, role: str) -> CohortParticipant:
-    participant = cohorts.get(CohortParticipant, participant_id)
+    participant = get_by_id(CohortParticipant, participant_id)
     if participant is None or participant.cohort_id != cohort.id or participant.role != role:
         raise CohortError("not_found", _("No such participant in this cohort."), 404)
     if participant.status != "accepted":
@@ -273,7 +273,7 @@ def _activate(cohort: Cohort, tandem: Tandem, now) -> None:
             other.mentor_user_id, "request_withdrawn",
             _("The request for “%(title)s” was withdrawn: the goal found a mentor in a cohort.", title=goal.title),
         )
-    link = cohorts.link("cohorts.meetings.tandem", tandem_id=tandem.id)
+    link = notifications.link_to("cohorts.meetings.tandem", tandem_id=tandem.id)
     mentor_name = tandem.mentor_user.name if tandem.mentor_user else ""
     mentee_name = tandem.mentee.name if tandem.mentee else ""
     notifications.notify(

@@ -11,7 +11,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from flask import current_app, has_request_context, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
@@ -56,13 +55,6 @@ class CohortError(Exception):
         self.message = message
         self.status = status
         self.fields = fields or {}
-
-
-def link(endpoint: str, **values: object) -> str:
-    """A site-relative link for a notification, in a request or not (tests, CLI, background work)."""
-    if has_request_context():
-        return url_for(endpoint, **values)
-    return current_app.url_map.bind("localhost").build(endpoint, values)
 
 
 # --- planning ------------------------------------------------------------------------------------
@@ -288,14 +280,6 @@ def transition(cohort: Cohort, action: str) -> Cohort:
 # --- who sees what -------------------------------------------------------------------------------
 
 
-MAX_ID = 2**31 - 1  # INTEGER columns: a larger id in a URL is simply not there (no database overflow)
-
-
-def get(model: type, entity_id: int):
-    """A row by id, or None; ids outside the INTEGER range are answered without asking the database."""
-    return db.session.get(model, entity_id) if 0 < entity_id <= MAX_ID else None
-
-
 def is_participant(cohort: Cohort, user: User) -> bool:
     return db.session.scalar(
         select(CohortParticipant.id)
@@ -434,7 +418,7 @@ def apply(cohort: Cohort, user: User, role: str, goal: Goal | None = None) -> Co
         "cohort_application",
         _("%(name)s applied to “%(cohort)s” as %(role)s.", name=user.name, cohort=cohort.name,
           role=str(ROLE_LABELS[role]).lower()),
-        link("cohorts.detail", cohort_id=cohort.id),
+        notifications.link_to("cohorts.detail", cohort_id=cohort.id),
     )
     db.session.commit()
     return participant
@@ -483,7 +467,7 @@ def decide(participant: CohortParticipant, decision: str) -> CohortParticipant:
         "rejected": _("Your application to “%(cohort)s” was not accepted this time.", cohort=cohort.name),
     }
     notifications.notify(participant.user_id, "cohort_enrolment", messages[decision],
-                         link("cohorts.detail", cohort_id=cohort.id))
+                         notifications.link_to("cohorts.detail", cohort_id=cohort.id))
     db.session.commit()
     return participant
 

@@ -82,7 +82,7 @@ def expand_query(text: str, topic_ids: set[int]) -> str:
     if not topic_ids:
         return text
     topics = db.session.scalars(select(Topic).where(Topic.id.in_(sorted(topic_ids))))
-    return f"{text}\n{vectors._topic_names(topics)}"
+    return f"{text}\n{vectors.topic_names(topics)}"
 
 
 def _topic_overlap(query_topic_ids: set[int], candidate_topic_ids: set[int]) -> float:

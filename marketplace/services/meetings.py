@@ -13,8 +13,8 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from ..extensions import db
-from ..models import Cohort, Meeting, Tandem, User
-from . import cohorts, notifications
+from ..models import Cohort, Meeting, Tandem, User, get_by_id
+from . import notifications
 
 BEHIND_AFTER_DAYS = 30
 DEFAULT_TARGET = 6
@@ -85,14 +85,14 @@ def log_meeting(
             partner_id, "meeting_planned",
             _("%(name)s planned a meeting on %(date)s. Add it to your calendar.", name=author.name,
               date=format_date(held_on)),
-            cohorts.link("cohorts.meetings.tandem", tandem_id=tandem.id),
+            notifications.link_to("cohorts.meetings.tandem", tandem_id=tandem.id),
         )
     db.session.commit()
     return meeting
 
 
 def _own_meeting(tandem: Tandem, meeting_id: int, user: User) -> Meeting:
-    meeting = cohorts.get(Meeting, meeting_id)
+    meeting = get_by_id(Meeting, meeting_id)
     if meeting is None or meeting.tandem_id != tandem.id or not is_partner(tandem, user):
         raise MeetingError("not_found", _("No such meeting."), 404)
     return meeting

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app
+from flask import current_app, has_request_context, url_for
 from flask_babel import force_locale
 from sqlalchemy import func, select
 
@@ -12,7 +12,9 @@ from .emails import recipient_locale
 
 
 def link_to(endpoint: str, **values: object) -> str:
-    """A site-relative link that also builds outside a request (CLI imports, background work)."""
+    """A site-relative link for a notification, in a request or not (CLI imports, background work)."""
+    if has_request_context():
+        return url_for(endpoint, **values)
     return current_app.url_map.bind("localhost").build(endpoint, values)
 
 

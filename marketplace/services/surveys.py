@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 
 from ..extensions import db
 from ..models import Cohort, CohortParticipant, SurveyInvitation, SurveyResponse, User
-from . import cohorts, notifications
+from . import notifications
 
 MIN_ANSWERS = 5
 IMPROVE_MAX = 2000
@@ -36,7 +36,7 @@ def invite_participants(cohort: Cohort) -> int:
                                                 CohortParticipant.status == "accepted")
     )))
     already = set(db.session.scalars(select(SurveyInvitation.user_id).where(SurveyInvitation.cohort_id == cohort.id)))
-    link = cohorts.link("cohorts.survey", cohort_id=cohort.id)
+    link = notifications.link_to("cohorts.survey", cohort_id=cohort.id)
     for user_id in user_ids:
         if user_id in already:
             continue

@@ -37,18 +37,18 @@ def encoder() -> Encoder:
     return build_encoder(current_app.config["TANDEM_EMBEDDING_MODEL"])
 
 
-def _topic_names(topics) -> str:
+def topic_names(topics) -> str:
     """Both languages' names, sorted, so the text (and its hash) does not depend on load order."""
     names = sorted(t.name_en if t.name_en == t.name_de else f"{t.name_en} ({t.name_de})" for t in topics)
     return ", ".join(names)
 
 
 def mentor_text(profile: MentorProfile) -> str:
-    return "\n".join(part for part in (profile.headline, profile.teaching_text, _topic_names(profile.topics)) if part)
+    return "\n".join(part for part in (profile.headline, profile.teaching_text, topic_names(profile.topics)) if part)
 
 
 def goal_text(goal: Goal) -> str:
-    return "\n".join(part for part in (goal.title, goal.description, _topic_names(goal.topics)) if part)
+    return "\n".join(part for part in (goal.title, goal.description, topic_names(goal.topics)) if part)
 
 
 def to_blob(vector: np.ndarray) -> bytes:
