@@ -192,6 +192,9 @@ def chart_png(data: dict[str, Any], name: str) -> bytes | None:
         axes.bar([str(k) for k in range(1, 6)], [counts[str(k)] for k in range(1, 6)], color=colour)
         axes.set_title(_("Satisfaction (1 = poor, 5 = excellent)"))
         axes.set_ylabel(_("answers"))
+    # Counts are never negative; with all bars at 0 (a cohort that just started) the automatic range
+    # would run from -0.05 to 0.05.
+    axes.set_ylim(bottom=0, top=max(1, axes.get_ylim()[1]))
     axes.yaxis.get_major_locator().set_params(integer=True)
     axes.spines[["top", "right"]].set_visible(False)
     figure.tight_layout()

@@ -1,7 +1,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, IntegerField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms import IntegerField, StringField, TextAreaField
+from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional
 
 
 class RequestTandemForm(FlaskForm):
@@ -11,7 +11,10 @@ class RequestTandemForm(FlaskForm):
 
 
 class AnswerForm(FlaskForm):
-    action = HiddenField(validators=[DataRequired()])
+    """The answer comes from the button pressed (name="action"). Not a hidden field: hidden_tag() would put an
+    empty one before the buttons, browsers send both, and the empty value (the first) won."""
+
+    action = StringField(validators=[AnyOf(("accept", "decline"))])
     message = TextAreaField(_l("Message"), validators=[Optional(), Length(max=2000)])
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from marketplace.extensions import db
 from marketplace.models import Notification, Tandem
-from marketplace.services import accounts, companies
+from marketplace.services import accounts, companies, tandems
 from tests.builders import make_goal, make_mentor, make_user
 
 
@@ -136,3 +138,18 @@ def test_request_and_accept_through_the_pages(client, login_as, pair):
     assert goal.owner.email in page
     db.session.expire_all()
     assert db.session.get(Tandem, tandem.id).status == "active"
+
+
+def test_the_answer_form_sends_only_the_pressed_button_as_the_action(client, login_as, pair):
+    """A browser posts every named field of the form: a hidden, empty `action` before the buttons won over
+    the button's value, and accepting in a real browser silently did nothing."""
+    mentor, goal = pair
+    tandem = tandems.request_tandem(goal, mentor, goal.owner, "Hi")
+    db.session.commit()
+    login_as(mentor.user)
+
+    page = client.get(f"/tandems/{tandem.id}").get_data(as_text=True)
+
+    actions = re.findall(r'<(input|button)[^>]*name="action"[^>]*>', page)
+    assert actions == ["button", "button"]
+    assert 'name="action" value="accept"' in page and 'name="action" value="decline"' in page

@@ -1,0 +1,221 @@
+"""Each role's main path in headless Chromium, through the real pages: typing into fields, pressing buttons.
+
+Screenshots of the final pages land in test-artifacts/browser/ (a failing test leaves its page there too).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from marketplace.services.cohorts import add_months
+from tests.builders import DEFAULT_PASSWORD, make_mentor, make_user
+
+if TYPE_CHECKING:  # pytest imports it as a plugin (below), so that its asserts are rewritten too
+    from flask import Flask
+    from selenium.webdriver.remote.webelement import WebElement
+
+    from tests.marketplace.browser_support import Browser
+
+pytest_plugins = ["tests.marketplace.browser_support"]
+pytestmark = [pytest.mark.browser, pytest.mark.once]
+
+MENTOR = {"name": "Mia Wagner", "email": "mia@young-digital.example", "company": "Young Digital GmbH"}
+EXECUTIVE = {"name": "Klaus Becker", "email": "klaus.becker@old-industry.example", "company": "Old Industry AG"}
+GOAL_TITLE = "Use generative AI in our family business"
+
+
+def register(browser: Browser, link: str, person: dict[str, str]) -> None:
+    """Sign up from the landing page's call to action, as a newcomer would."""
+    browser.visit("/")
+    browser.follow(link)
+    browser.fill("Name", person["name"])
+    browser.fill("E-mail", person["email"])
+    browser.fill("Company", person["company"])
+    browser.fill("Password", DEFAULT_PASSWORD)
+    browser.fill("Repeat the password", DEFAULT_PASSWORD)
+    browser.press("Create account")
+    first_name = person["name"].split()[0]
+    assert f"Welcome to Tandem, {first_name}! Your account is ready." in browser.flashes
+
+
+def result_card(browser: Browser, mentor_name: str) -> WebElement:
+    """One mentor's entry in a list of search results or suggestions."""
+    return browser.find(f'//li[contains(@class, "result")][.//h3[normalize-space()="{mentor_name}"]]',
+                        f"result for {mentor_name}")
+
+
+def mentor_posts_a_profile(browser: Browser) -> None:
+    """Path 1: sign up as a mentor and post an #OpenToMentor profile."""
+    register(browser, "Register as a mentor", MENTOR)
+    assert browser.heading == "Create my mentor profile"
+    assert browser.field("Company").get_attribute("value") == MENTOR["company"]  # carried over from sign-up
+    browser.fill("Headline", "I show leaders how generative AI changes everyday work")
+    browser.fill("What I can teach", "ChatGPT, Copilot and prompting in daily work: what AI tools can and cannot "
+                                     "do, and how a team starts using them safely.")
+    browser.tick("Artificial intelligence")
+    browser.tick("Collaboration and communication tools")
+    browser.fill("Other topics", "Hackathons")
+    browser.tick("German")
+    browser.fill("How many tandems at a time", "2")
+    browser.fill("Meetings per month", "2")
+    browser.choose("Meeting format", "Hybrid")
+    browser.fill("City", "Cologne")
+    browser.press("Save profile")
+
+    assert "Your profile is live: #OpenToMentor." in browser.flashes
+    assert browser.heading == "My mentor profile"
+    page = browser.text
+    for shown in ("#OpenToMentor", "I show leaders how generative AI changes everyday work", "Artificial intelligence",
+                  "Collaboration and communication tools", "Hackathons", MENTOR["company"], "Hybrid", "Cologne",
+                  "2 tandems at a time", "2 meetings per month"):
+        assert shown in page, shown
+    languages = browser.find('//dt[normalize-space()="Languages"]/following-sibling::dd[1]', "languages").text
+    assert set(languages.split(", ")) == {"English", "German"}
+    browser.screenshot("1-mentor-profile")
+
+
+def executive_requests_a_tandem(browser: Browser) -> None:
+    """Path 2: sign up as an executive, post a goal, search in one's own words, request the mentor of path 1."""
+    browser.log_out()
+    register(browser, "Register as an executive", EXECUTIVE)
+    assert browser.heading == "New goal"
+    browser.fill("Title", GOAL_TITLE)
+    browser.fill("What I want to learn", "I run a mid-sized manufacturer and want to understand how tools like "
+                                         "ChatGPT could help my managers day to day.")
+    browser.tick("Artificial intelligence")
+    browser.press("Save goal")
+    assert "Your goal is saved." in browser.flashes
+    assert browser.heading == GOAL_TITLE
+
+    browser.follow("Find mentors")
+    browser.fill("What would you like to learn?", "How can my leadership team work with ChatGPT?")
+    browser.press("Search")
+    card = result_card(browser, MENTOR["name"]).text
+    assert MENTOR["company"] in card
+    assert re.search(r"Shared topics:.*Artificial intelligence", card), card
+    assert re.search(r"Languages: .*English", card), card
+    # A mentor on just this subject, but from the executive's own company, is never shown.
+    assert "Jonas Hausmann" not in browser.text
+
+    browser.follow("My goals")
+    browser.follow(GOAL_TITLE)
+    browser.press("Request a tandem", within=result_card(browser, MENTOR["name"]))
+    assert f"Your request went to {MENTOR['name']}." in browser.flashes
+    requests = browser.find('//h2[normalize-space()="Requests and tandems"]/..', "requests").text
+    assert MENTOR["name"] in requests and "Requested" in requests
+    browser.screenshot("2-executive-requested")
+
+
+def mentor_accepts(browser: Browser) -> None:
+    """Path 3: the mentor finds the request on the dashboard and accepts it."""
+    browser.log_out()
+    browser.log_in(MENTOR["email"], DEFAULT_PASSWORD)
+    requests = browser.find('//h2[starts-with(normalize-space(), "Requests for you")]/..', "requests for you")
+    assert EXECUTIVE["name"] in requests.text and GOAL_TITLE in requests.text
+    browser.follow("Answer the request", within=requests)
+    assert browser.heading == f"Tandem: {GOAL_TITLE}"
+    assert EXECUTIVE["email"] not in browser.text  # contact details only once accepted
+    browser.fill("Message", "Happy to help. Shall we meet next week?")
+    browser.press("Accept")
+
+    assert "Tandem accepted. You can now see each other's e-mail address." in browser.flashes
+    assert browser.find('//main//span[contains(@class, "badge")]', "status").text == "Active"
+    page = browser.text
+    assert EXECUTIVE["email"] in page and "Happy to help. Shall we meet next week?" in page
+    assert "Meetings and notes" in page and "End this tandem early" in page
+    browser.screenshot("3-mentor-accepted")
+
+
+def test_mentor_posts_a_profile_executive_requests_mentor_accepts(browser: Browser, live_app: Flask) -> None:
+    """The marketplace path: what one role types in is what the next one finds."""
+    colleague = make_user(email="jonas@old-industry.example", name="Jonas Hausmann", company=EXECUTIVE["company"])
+    make_mentor(user=colleague, headline="ChatGPT for your leadership team",
+                text="How leadership teams work with ChatGPT and generative AI every day.",
+                topic_slugs=("artificial-intelligence",), languages="en")
+
+    mentor_posts_a_profile(browser)
+    executive_requests_a_tandem(browser)
+    mentor_accepts(browser)
+
+
+PARTICIPANTS = [
+    # email, name, role, company, headline, text, topics, languages, capacity, exclude_companies
+    ["lena@young-media.example", "Lena Berg", "mentor", "Young Media GmbH", "I explain TikTok and LinkedIn",
+     "Short video, LinkedIn posting routines and personal branding for leaders.", "social-media", "de;en", "1", ""],
+    ["omar@data-crew.example", "Omar Haddad", "mentor", "Data Crew GmbH", "Generative AI in everyday work",
+     "ChatGPT, prompting and machine learning explained for daily work.", "artificial-intelligence", "de;en", "1", ""],
+    ["kurt@old-industry.example", "Kurt Alt", "mentee", "Old Industry AG", "Understand social media",
+     "Our brand needs a voice on social media and I want to lead that.", "social-media", "de", "", ""],
+    ["petra@steelworks.example", "Petra Stahl", "mentee", "Stahlwerk AG", "Use generative AI in our plants",
+     "I want to know what ChatGPT and machine learning can do for our engineers.", "artificial-intelligence",
+     "de;en", "", ""],
+]
+
+
+def participants_csv(folder: Path) -> Path:
+    """The file a manager would export from a spreadsheet."""
+    path = folder / "participants.csv"
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["email", "name", "role", "company", "headline", "text", "topics", "languages", "capacity",
+                         "exclude_companies"])
+        writer.writerows(PARTICIPANTS)
+    return path
+
+
+def stat(browser: Browser, label: str) -> str:
+    """The figure on one of the cohort page's stat tiles."""
+    return browser.find(f'//span[normalize-space()="{label}"]/preceding-sibling::span[@class="stat-value"]', label).text
+
+
+def test_manager_runs_a_cohort_from_plan_to_report(browser: Browser, live_app: Flask, tmp_path: Path) -> None:
+    """Create, import, match, publish, then the report with its charts as the manager's browser shows them."""
+    make_user(email="carla@tandem.example", name="Carla Brandt", company="Tandem e.V.", is_manager=True)
+    browser.log_in("carla@tandem.example", DEFAULT_PASSWORD)
+
+    browser.follow("Cohorts")
+    browser.follow("New cohort")
+    start = date.today()
+    browser.fill("Name", "Rhineland spring round")
+    browser.fill_date("Start date", start)
+    browser.fill_date("End date", add_months(start, 6))
+    browser.fill("Meeting target per tandem", "6")
+    browser.tick("Social media")
+    browser.tick("Artificial intelligence")
+    browser.press("Save cohort")
+    assert "Cohort “Rhineland spring round” created. Open its enrolment or import participants next." in browser.flashes
+    assert browser.heading == "Rhineland spring round Draft"
+
+    browser.follow("Import participants")
+    browser.attach("Participants CSV file", participants_csv(tmp_path))
+    browser.press("Check the file")
+    assert "participants.csv · 4 to create, 0 to update, 0 refused" in browser.text
+    browser.press("Import these participants")
+    assert browser.heading == "Import done"
+    browser.follow("Back to the cohort")
+    assert (stat(browser, "accepted mentors"), stat(browser, "accepted mentees")) == ("2", "2")
+
+    browser.press("Close enrolment and start matching")
+    assert "The cohort is now: Matching." in browser.flashes
+    browser.follow("Open matching")
+    browser.press("Run matching")
+    assert "2 draft tandems proposed; 0 people are unmatched." in browser.flashes
+    # Mentor cell: name, company. Mentee cell: name, company, goal. Each executive gets a mentor on their subject.
+    pairs = {mentor.split("\n")[0]: mentee.split("\n")[0] for mentor, mentee, *_ in browser.table_rows()}
+    assert pairs == {"Lena Berg": "Kurt Alt", "Omar Haddad": "Petra Stahl"}
+    browser.press("Publish 2 tandems")
+    assert any(flash.startswith("2 tandems published.") for flash in browser.flashes)
+
+    browser.follow("Report")
+    assert browser.heading == "Report: Rhineland spring round Running"
+    assert re.search(r"100\s?%\nof mentees matched \(2 tandems\)", browser.text), browser.text
+    charts = browser.images()
+    assert [Path(chart["src"]).name for chart in charts] == ["meetings.png", "scores.png"]
+    assert all(chart["complete"] and chart["width"] > 0 for chart in charts), charts
+    browser.screenshot("4-manager-report")
