@@ -1,9 +1,10 @@
 """Bulk import: 5,000 generated people through the real `participants import` path, then the same file again.
 
-The app's embedding phase (`imports._embed` -> `vectors.embed_stale`) is timed, and every batch the app
-encodes is also encoded by the raw model right beside it (the same 64 texts; for sentence-transformers
+The app's embedding phase (`imports._embed` -> `vectors.embed_stale`) is timed, and every second batch the
+app encodes is also encoded by the raw model right beside it (the same 64 texts; for sentence-transformers
 the bare `SentenceTransformer.encode`, otherwise the encoder's own `encode`), alternating which goes
-first. Raw time is subtracted from the phase, so both sides see the same machine noise.
+first, so both sides see the same machine noise. Raw time is subtracted from the phase; throughputs
+(texts/s) are compared. Sampling every second batch keeps the run within its ten-minute budget.
 Target: app embedding time within 1.2x of raw; re-importing the same file embeds nothing.
 
     .venv/bin/python bench/bulk_import.py [--people 5000] [--database sqlite|postgresql] [--encoder SPEC]
@@ -44,11 +45,14 @@ class EmbedProbe:
             model = encoder._load()
             model_encode = model.encode
         self.model_encode = model_encode
+        self.reset()
+
+    def reset(self) -> None:
         self.calls = 0
         self.texts = 0
         self.app_seconds = 0.0
+        self.raw_texts = 0
         self.raw_seconds = 0.0
-        self.compare = True
 
     def raw(self, texts: list[str], batch_size: int) -> None:
         if self.model_encode is not None:
@@ -61,18 +65,21 @@ class EmbedProbe:
         texts = list(texts)
         self.calls += 1
         self.texts += len(texts)
-        if self.compare and self.calls % 2 == 0:
-            started = time.perf_counter()
-            self.raw(texts, batch_size)
-            self.raw_seconds += time.perf_counter() - started
+        compare = self.calls % 2 == 1  # every second batch; raw first on every other one of those
+        if compare and self.calls % 4 == 3:
+            self._time_raw(texts, batch_size)
         started = time.perf_counter()
         out = self.original(texts, batch_size=batch_size, progress=progress)
         self.app_seconds += time.perf_counter() - started
-        if self.compare and self.calls % 2 == 1:
-            started = time.perf_counter()
-            self.raw(texts, batch_size)
-            self.raw_seconds += time.perf_counter() - started
+        if compare and self.calls % 4 == 1:
+            self._time_raw(texts, batch_size)
         return out
+
+    def _time_raw(self, texts: list[str], batch_size: int) -> None:
+        started = time.perf_counter()
+        self.raw(texts, batch_size)
+        self.raw_seconds += time.perf_counter() - started
+        self.raw_texts += len(texts)
 
 
 def timed(module, name: str, box: dict):
@@ -132,10 +139,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             log(f"importing {csv_path.name}: {len(rows):,} rows ({args.people:,} people) into {kind}")
             first, first_s = run_import(data)
-            first_phases, first_probe = dict(phases), (probe.calls, probe.texts, probe.app_seconds, probe.raw_seconds)
+            first_phases = dict(phases)
+            first_probe = (probe.calls, probe.texts, probe.app_seconds, probe.raw_texts, probe.raw_seconds)
             phases.clear()
-            probe.calls = probe.texts = 0
-            probe.app_seconds = probe.raw_seconds = 0.0
+            probe.reset()
             db.session.remove()
             log("re-importing the same file")
             second, second_s = run_import(data)
@@ -146,9 +153,10 @@ def main(argv: list[str] | None = None) -> int:
         db.session.remove()
         db.engine.dispose()
 
-    calls, texts, app_encode_s, raw_s = first_probe
+    calls, texts, app_encode_s, raw_texts, raw_s = first_probe
     embed_s = first_phases["_embed"] - raw_s  # the app's embedding phase, raw comparisons taken out
     overhead_s = embed_s - app_encode_s
+    raw_rate, embed_rate, encode_rate = raw_texts / raw_s, texts / embed_s, texts / app_encode_s
     baseline = "SentenceTransformer.encode" if probe.model_encode is not None else "Encoder.encode"
     print(f"\n## Bulk import: {args.people:,} people ({len(rows):,} rows) via imports.import_participants "
           f"({kind}, {encoder.config}, batch 64)\n")
@@ -167,15 +175,15 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(table(
         ["embedding", "texts", "batches", "seconds", "texts/s", "vs raw"],
-        [[f"raw {baseline}, same batches", texts, calls, raw_s, texts / raw_s, "1.00x"],
-         ["app: embed phase (encode + hashes + rows + change log)", texts, calls, embed_s, texts / embed_s,
-          f"{embed_s / raw_s:.2f}x"],
-         ["  of which Encoder.encode", texts, calls, app_encode_s, texts / app_encode_s,
-          f"{app_encode_s / raw_s:.2f}x"],
+        [[f"raw {baseline}, every second batch", raw_texts, (calls + 1) // 2, raw_s, raw_rate, "1.00x"],
+         ["app: embed phase (encode + hashes + rows + change log)", texts, calls, embed_s, embed_rate,
+          f"{raw_rate / embed_rate:.2f}x"],
+         ["  of which Encoder.encode", texts, calls, app_encode_s, encode_rate, f"{raw_rate / encode_rate:.2f}x"],
          ["  of which the rest (texts, hashes, UPDATEs, change log)", "", "", overhead_s, "", ""]],
     ))
-    target = "met" if embed_s / raw_s <= 1.2 else "NOT met"
-    print(f"\nTarget 1.2x: {target} ({embed_s / raw_s:.2f}x). Re-import embedded {second.embedded} texts "
+    ratio = raw_rate / embed_rate
+    print(f"\nTarget 1.2x (time per text, app / raw): {'met' if ratio <= 1.2 else 'NOT met'} ({ratio:.2f}x). "
+          f"Re-import embedded {second.embedded} texts "
           f"({probe.texts} texts reached the encoder) in {second_s:.1f}s. The 'first import' total excludes the "
           "interleaved raw encodes. CSV: " + str(csv_path.relative_to(Path.cwd()) if csv_path.is_relative_to(
               Path.cwd()) else csv_path))

@@ -19,6 +19,7 @@ Throughput with 4 concurrent clients is measured separately. Bounded in requests
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import threading
 import time
@@ -130,10 +131,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     info = prepare(args)
-    from embeddings import VectorIndex, build_encoder
+    from embeddings import VectorIndex, build_encoder, set_compute_threads
 
     encoder = build_encoder(args.encoder)
     encoder.encode(["warm up"])
+    # The same threads as one gunicorn worker gets (gunicorn.conf.py): the same work, the same resources.
+    set_compute_threads((os.cpu_count() or 1) // max(1, args.workers))
     raw_index = VectorIndex.load(Path(info["index_dir"]) / "mentors.faiss", expected_config=encoder.config)
     log(f"raw side: {raw_index!r} nprobe={raw_index.nprobe}")
     fetch = 50  # matching._candidates over-fetches max(k * 5, 50) for k=10

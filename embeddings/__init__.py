@@ -15,6 +15,7 @@ from embeddings.encoders import (
     UniversalSentenceEncoder,
     build_encoder,
     normalize_rows,
+    set_compute_threads,
 )
 from embeddings.index import IndexFileError, IndexLoadError, IndexMismatchError, VectorIndex
 from embeddings.text import STOP_WORDS, content_hash, highlight_phrases, normalize_text
@@ -36,4 +37,5 @@ __all__ = [
     "highlight_phrases",
     "normalize_rows",
     "normalize_text",
+    "set_compute_threads",
 ]

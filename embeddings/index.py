@@ -63,8 +63,13 @@ def _as_ids(ids: Iterable[int] | np.ndarray) -> np.ndarray:
 
 
 def _nlist_for(n: int) -> int:
-    """~4*sqrt(n) lists, but at least 39 training points per list (FAISS minimum)."""
-    return max(1, min(int(4 * math.sqrt(n)), n // 39))
+    """~2*sqrt(n) lists, but at least 39 training points per list (FAISS minimum).
+
+    k-means training costs ~nlist squared (64 points per list): at 100,000 vectors 632 lists train in a
+    quarter of the time of 4*sqrt(n) = 1,264, for a search that scans ~1.3x more at the same recall
+    (bench/recall.py, bench/scaling.py).
+    """
+    return max(1, min(int(2 * math.sqrt(n)), n // 39))
 
 
 class VectorIndex:
@@ -160,7 +165,8 @@ class VectorIndex:
         index.add(id_arr, vecs)
         if index.kind == "ivf" and len(vecs):
             rows = np.random.default_rng(1).choice(len(vecs), min(len(vecs), 300), replace=False)
-            index.tune_nprobe(vecs[rows], query_ids=id_arr[rows], target_recall=target_recall)
+            index.tune_nprobe(vecs[rows], query_ids=id_arr[rows], target_recall=target_recall,
+                              exact_over=(id_arr, vecs))
         return index
 
     # ----- properties ---------------------------------------------------
@@ -386,13 +392,15 @@ class VectorIndex:
         query_ids: Iterable[int] | np.ndarray | None = None,
         k: int = 10,
         target_recall: float = DEFAULT_TARGET_RECALL,
+        exact_over: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> int | None:
         """Set the smallest nprobe whose recall@k on ``queries`` reaches the target.
 
-        Ground truth is an exhaustive IVF scan (nprobe = nlist), so no copy of
-        the vectors is needed. ``query_ids`` (when queries are stored rows)
-        drops each query's own id from both result lists. Returns the chosen
-        nprobe, or None for a flat index.
+        Ground truth is an exact search over ``exact_over`` (ids and vectors of
+        everything indexed) when given, otherwise an exhaustive IVF scan (nprobe = nlist),
+        which needs no copy of the vectors but is ~10x slower. ``query_ids`` (when
+        queries are stored rows) drops each query's own id from both result lists.
+        Returns the chosen nprobe, or None for a flat index.
         """
         if self.kind != "ivf" or self._index is None or len(self) == 0:
             return None
@@ -406,14 +414,21 @@ class VectorIndex:
 
             def top(nprobe: int) -> list[set[int]]:
                 index.nprobe = nprobe
-                _, found = index.search(qs, kk)
+                return ranked_sets(index.search(qs, kk)[1])
+
+            def ranked_sets(found: np.ndarray) -> list[set[int]]:
                 rows = []
                 for r, row in enumerate(found.tolist()):
                     hits = [i for i in row if i >= 0 and (own is None or i != own[r])]
                     rows.append(set(hits[:k]))
                 return rows
 
-            truth = top(nlist)
+            if exact_over is not None:
+                all_ids, all_vectors = exact_over
+                _, positions = faiss.knn(qs, self._as_vectors(all_vectors), kk, metric=faiss.METRIC_INNER_PRODUCT)
+                truth = ranked_sets(np.where(positions >= 0, _as_ids(all_ids)[positions], -1))
+            else:
+                truth = top(nlist)
 
             def recall(nprobe: int) -> float:
                 got = top(nprobe)

@@ -30,6 +30,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(moment: datetime) -> datetime:
+    """A stored timestamp as an aware UTC datetime (SQLite hands back naive ones)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
 def normalise_company_name(name: str) -> str:
     """One key per company: case, accents, spacing and punctuation do not make a new company."""
     folded = unicodedata.normalize("NFKC", name).casefold()

@@ -13,10 +13,13 @@ from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
-from ..models import ApiToken, OneTimeToken, User, utcnow
+from ..models import ApiToken, OneTimeToken, User, as_utc, utcnow
 from . import companies
 
 MIN_PASSWORD_LENGTH = 12
+# "Last used" is shown to the nearest minute; writing it on every API request would put a commit
+# (a disk flush on PostgreSQL) into the cheapest read.
+TOKEN_LAST_USED_RESOLUTION = timedelta(minutes=1)
 COMMON_PASSWORDS_FILE = Path(__file__).resolve().parent.parent / "data" / "common_passwords.txt"
 
 
@@ -166,8 +169,10 @@ def load_user_from_bearer_token(req=None) -> User | None:
     token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(secret.strip())))
     if token is None or token.revoked_at is not None:
         return None
-    token.last_used_at = utcnow()
-    db.session.commit()
+    now = utcnow()
+    if token.last_used_at is None or now - as_utc(token.last_used_at) >= TOKEN_LAST_USED_RESOLUTION:
+        token.last_used_at = now
+        db.session.commit()
     return token.user
 
 
@@ -192,10 +197,7 @@ def find_one_time_token(secret: str, purpose: str) -> OneTimeToken | None:
     token = db.session.scalar(select(OneTimeToken).where(OneTimeToken.token_hash == _digest(secret)))
     if token is None or token.purpose != purpose or token.used_at is not None:
         return None
-    expires_at = token.expires_at
-    if expires_at.tzinfo is None:  # SQLite hands back naive datetimes
-        expires_at = expires_at.replace(tzinfo=utcnow().tzinfo)
-    if expires_at < utcnow():
+    if as_utc(token.expires_at) < utcnow():
         return None
     return token
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import defer, joinedload, selectinload
 from embeddings import content_hash, highlight_phrases
 
 from ..extensions import db
-from ..models import Goal, MentorProfile, Topic, User
+from ..models import Goal, MentorProfile, Topic, User, mentor_topics, split_languages
 from . import companies, rules, taxonomy, vectors
 
 MAX_K = 50
@@ -43,7 +43,6 @@ class MentorMatch:
     matched_topics: list[Topic] = field(default_factory=list)
     highlights: list[str] = field(default_factory=list)
     shared_languages: list[str] = field(default_factory=list)
-    extra_topic_ids: set[int] = field(default_factory=set)
 
     def as_json(self, locale: str = "en") -> dict:
         user = self.profile.user
@@ -110,9 +109,66 @@ def _load_profiles(ids: Sequence[int]) -> dict[int, MentorProfile]:
     return {p.id: p for p in profiles}
 
 
-def _candidates(
-    query_vector: np.ndarray, k: int, accept: Callable[[list[MentorProfile]], list[bool]]
-) -> list[tuple[MentorProfile, float]]:
+@dataclass(frozen=True)
+class _TopicName:
+    id: int
+    name_en: str
+    name_de: str
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A mentor as ranking sees it, read as plain rows. A request judges and scores ~50 of these and
+    loads full profiles (user, companies, topics) only for the k it shows: building 50 ORM profiles
+    was the largest share of a suggestions request (bench/search_latency.py)."""
+
+    facts: rules.MentorFacts
+    similarity: float
+    meeting_format: str
+    languages: list[str]
+    topic_ids: frozenset[int]
+    text: str  # what the mentor's vector embeds (vectors.mentor_text)
+
+
+def _load_candidates(hits: Sequence[tuple[int, float]]) -> list[Candidate]:
+    ids = [entity_id for entity_id, _ in hits]
+    facts = rules.mentor_facts_by_id(ids)
+    topics: dict[int, list[_TopicName]] = {}
+    for mentor_id, topic_id, name_en, name_de in db.session.execute(
+        select(mentor_topics.c.mentor_id, Topic.id, Topic.name_en, Topic.name_de)
+        .join(Topic, Topic.id == mentor_topics.c.topic_id)
+        .where(mentor_topics.c.mentor_id.in_(ids))
+    ):
+        topics.setdefault(mentor_id, []).append(_TopicName(topic_id, name_en, name_de))
+    texts = {
+        row.id: row
+        for row in db.session.execute(
+            select(
+                MentorProfile.id,
+                MentorProfile.headline,
+                MentorProfile.teaching_text,
+                MentorProfile.meeting_format,
+                MentorProfile.languages,
+            ).where(MentorProfile.id.in_(ids))
+        )
+    }
+    return [
+        Candidate(
+            facts=facts[mentor_id],
+            similarity=similarity,
+            meeting_format=texts[mentor_id].meeting_format,
+            languages=split_languages(texts[mentor_id].languages),
+            topic_ids=frozenset(t.id for t in topics.get(mentor_id, ())),
+            text=vectors.mentor_text_of(
+                texts[mentor_id].headline, texts[mentor_id].teaching_text, topics.get(mentor_id, ())
+            ),
+        )
+        for mentor_id, similarity in hits
+        if mentor_id in facts  # a profile deleted since the index last caught up
+    ]
+
+
+def _candidates(query_vector: np.ndarray, k: int, accept: Callable[[Candidate], bool]) -> list[Candidate]:
     """Over-fetch from FAISS and widen until `k` candidates pass `accept` or the index is exhausted."""
     index = vectors.live_index(vectors.MENTOR).current()
     total = len(index)
@@ -120,58 +176,66 @@ def _candidates(
         return []
     fetch = min(total, max(k * 5, 50))
     while True:
-        hits = index.search_one(query_vector, fetch)
-        profiles = _load_profiles([entity_id for entity_id, _ in hits])
-        ordered = [(profiles[i], s) for i, s in hits if i in profiles]
-        verdicts = accept([p for p, _ in ordered])
-        passing = [(p, s) for (p, s), ok in zip(ordered, verdicts, strict=True) if ok]
+        passing = [c for c in _load_candidates(index.search_one(query_vector, fetch)) if accept(c)]
         if len(passing) >= k or fetch >= total:
             return passing
         fetch = min(total, fetch * 4)
 
 
+@dataclass
+class _Scored:
+    candidate: Candidate
+    score: float
+    extra_topic_ids: set[int]
+
+
 def _score(
-    profile: MentorProfile,
-    similarity: float,
+    candidate: Candidate, query_topic_ids: set[int], detect: taxonomy.TopicDetector
+) -> _Scored:
+    """Hybrid score; shared topics and phrase highlights wait until the top k are known."""
+    # Only the query's topics that the mentor did not tag can change the score or the explanation.
+    untagged = query_topic_ids - candidate.topic_ids
+    mentioned = {m.topic_id for m in detect(candidate.text, untagged)} if untagged else set()
+    covered = candidate.topic_ids | mentioned
+    return _Scored(
+        candidate=candidate,
+        score=blend_score(candidate.similarity, _topic_overlap(query_topic_ids, covered)),
+        extra_topic_ids=(query_topic_ids & mentioned) - candidate.topic_ids,
+    )
+
+
+def _rank(
+    candidates: list[Candidate],
+    k: int,
+    query_text: str,
     query_topic_ids: set[int],
     languages: set[str],
     detect: taxonomy.TopicDetector,
-) -> MentorMatch:
-    """Hybrid score and the shared topics; the costlier phrase highlights wait until the top k are known."""
-    profile_topic_ids = {t.id for t in profile.topics}
-    # Only the query's topics that the mentor did not tag can change the score or the explanation.
-    untagged = query_topic_ids - profile_topic_ids
-    mentioned = {m.topic_id for m in detect(vectors.mentor_text(profile), untagged)} if untagged else set()
-    covered = profile_topic_ids | mentioned
-    matched = [t for t in profile.topics if t.id in query_topic_ids]
-    extra_ids = (query_topic_ids & mentioned) - profile_topic_ids
-    return MentorMatch(
-        profile=profile,
-        score=blend_score(similarity, _topic_overlap(query_topic_ids, covered)),
-        similarity=similarity,
-        matched_topics=matched,
-        shared_languages=sorted(set(profile.language_list) & languages) if languages else profile.language_list,
-        extra_topic_ids=extra_ids,
-    )
-
-
-def _explain(matches: list[MentorMatch], query_text: str) -> list[MentorMatch]:
-    """Name the matching phrases, and the topics a mentor covers in words but did not tag."""
-    extra_ids = set().union(*(m.extra_topic_ids for m in matches)) if matches else set()
+) -> list[MentorMatch]:
+    """The k best by score, as full matches: profiles loaded, shared topics and matching phrases named."""
+    scored = sorted(
+        (_score(c, query_topic_ids, detect) for c in candidates), key=lambda s: (-s.score, s.candidate.facts.id)
+    )[:k]
+    profiles = _load_profiles([s.candidate.facts.id for s in scored])
+    extra_ids = set().union(*(s.extra_topic_ids for s in scored)) if scored else set()
     extra_topics = (
         {t.id: t for t in db.session.scalars(select(Topic).where(Topic.id.in_(extra_ids)))} if extra_ids else {}
     )
-    for match in matches:
-        match.matched_topics = match.matched_topics + [extra_topics[i] for i in sorted(match.extra_topic_ids)]
-        match.highlights = highlight_phrases(
-            query_text, f"{match.profile.headline}. {match.profile.teaching_text}", max_phrases=3
+    matches = []
+    for s in scored:
+        profile = profiles[s.candidate.facts.id]
+        matches.append(
+            MentorMatch(
+                profile=profile,
+                score=s.score,
+                similarity=s.candidate.similarity,
+                matched_topics=[t for t in profile.topics if t.id in query_topic_ids]
+                + [extra_topics[i] for i in sorted(s.extra_topic_ids)],
+                highlights=highlight_phrases(query_text, f"{profile.headline}. {profile.teaching_text}", max_phrases=3),
+                shared_languages=sorted(set(s.candidate.languages) & languages) if languages else s.candidate.languages,
+            )
         )
     return matches
-
-
-def _rank(matches: list[MentorMatch], k: int, query_text: str) -> list[MentorMatch]:
-    matches.sort(key=lambda m: (-m.score, m.profile.id))
-    return _explain(matches[:k], query_text)
 
 
 def search_mentors(
@@ -197,28 +261,20 @@ def search_mentors(
     competitor_ids = companies.competitor_ids(viewer_company)
     excluded = set(exclude_company_ids) | competitor_ids
 
-    def accept(profiles: list[MentorProfile]) -> list[bool]:
-        facts = rules.mentor_facts(profiles)
-        verdicts = []
-        for profile, fact in zip(profiles, facts, strict=True):
-            ok = (
-                fact.is_open
-                and fact.free_capacity > 0
-                and profile.user_id != viewer.id
-                and (fact.company_id is None or (fact.company_id != viewer_company and fact.company_id not in excluded))
-                and (viewer_company is None or viewer_company not in fact.excluded_company_ids)
-                and (language is None or language in fact.languages)
-                and (meeting_format is None or profile.meeting_format in (meeting_format, "hybrid"))
-            )
-            verdicts.append(ok)
-        return verdicts
+    def accept(candidate: Candidate) -> bool:
+        fact = candidate.facts
+        return (
+            fact.is_open
+            and fact.free_capacity > 0
+            and fact.user_id != viewer.id
+            and (fact.company_id is None or (fact.company_id != viewer_company and fact.company_id not in excluded))
+            and (viewer_company is None or viewer_company not in fact.excluded_company_ids)
+            and (language is None or language in fact.languages)
+            and (meeting_format is None or candidate.meeting_format in (meeting_format, "hybrid"))
+        )
 
     languages = {language} if language else set()
-    matches = [
-        _score(profile, similarity, query_topic_ids, languages, detect)
-        for profile, similarity in _candidates(query_vector, k, accept)
-    ]
-    return _rank(matches, k, query)
+    return _rank(_candidates(query_vector, k, accept), k, query, query_topic_ids, languages, detect)
 
 
 _EXPANDED_CACHE_SIZE = 4096
@@ -262,17 +318,12 @@ def suggestions_for_goal(goal: Goal, k: int = 5) -> list[MentorMatch]:
     mentee = rules.mentee_facts(goal)
     context = rules.rule_context([goal.owner_id])
 
-    def accept(profiles: list[MentorProfile]) -> list[bool]:
-        facts = rules.mentor_facts(profiles)
-        return [not rules.pair_violations(fact, mentee, context) for fact in facts]
+    def accept(candidate: Candidate) -> bool:
+        return not rules.pair_violations(candidate.facts, mentee, context)
 
     text = f"{goal.title}. {goal.description}"
-    languages = set(goal.language_list)
-    matches = [
-        _score(profile, similarity, goal_topic_ids, languages, detect)
-        for profile, similarity in _candidates(query_vector, k, accept)
-    ]
-    return _rank(matches, k, text)
+    candidates = _candidates(query_vector, k, accept)
+    return _rank(candidates, k, text, goal_topic_ids, set(goal.language_list), detect)
 
 
 def goals_for_mentor(profile: MentorProfile, k: int = 10) -> list[GoalMatch]:

@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 
 from ..extensions import db
-from ..models import Goal, MentorProfile, Tandem
+from ..models import Goal, MentorProfile, Tandem, User, mentor_excluded_companies, split_languages
 from . import companies
 
 # Order matters: the first broken rule is the reason shown.
@@ -197,19 +197,49 @@ def active_counts(mentor_ids: Iterable[int]) -> dict[int, int]:
 
 
 def mentor_facts(profiles: Sequence[MentorProfile]) -> list[MentorFacts]:
-    counts = active_counts(p.id for p in profiles)
-    return [
-        MentorFacts(
-            id=p.id,
-            user_id=p.user_id,
-            company_id=p.user.effective_company_id,
-            excluded_company_ids=frozenset(c.id for c in p.excluded_companies),
-            languages=frozenset(p.language_list),
-            is_open=p.is_open,
-            free_capacity=p.capacity - counts.get(p.id, 0),
+    """Facts of stored profiles (pending changes are flushed first, by the session's autoflush)."""
+    facts = mentor_facts_by_id([p.id for p in profiles])
+    return [facts[p.id] for p in profiles]
+
+
+def mentor_facts_by_id(mentor_ids: Iterable[int]) -> dict[int, MentorFacts]:
+    """Facts of the given mentor profiles, read as plain rows: no ORM objects, so ranking can judge
+    many candidates per request and load full profiles only for those it shows."""
+    ids = list(mentor_ids)
+    if not ids:
+        return {}
+    excluded: dict[int, set[int]] = {}
+    for mentor_id, company_id in db.session.execute(
+        select(mentor_excluded_companies.c.mentor_id, mentor_excluded_companies.c.company_id).where(
+            mentor_excluded_companies.c.mentor_id.in_(ids)
         )
-        for p in profiles
-    ]
+    ):
+        excluded.setdefault(mentor_id, set()).add(company_id)
+    counts = active_counts(ids)
+    rows = db.session.execute(
+        select(
+            MentorProfile.id,
+            MentorProfile.user_id,
+            func.coalesce(User.verified_company_id, User.company_id),
+            MentorProfile.languages,
+            MentorProfile.is_open,
+            MentorProfile.capacity,
+        )
+        .join(User, User.id == MentorProfile.user_id)
+        .where(MentorProfile.id.in_(ids))
+    )
+    return {
+        mentor_id: MentorFacts(
+            id=mentor_id,
+            user_id=user_id,
+            company_id=company_id,
+            excluded_company_ids=frozenset(excluded.get(mentor_id, ())),
+            languages=frozenset(split_languages(languages)),
+            is_open=is_open,
+            free_capacity=capacity - counts.get(mentor_id, 0),
+        )
+        for mentor_id, user_id, company_id, languages, is_open, capacity in rows
+    }
 
 
 def mentee_facts(goal: Goal) -> MenteeFacts:

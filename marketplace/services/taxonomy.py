@@ -18,7 +18,8 @@ class TopicMention:
     phrase: str
 
 
-def _terms(topic: Topic) -> list[str]:
+def _terms(topic) -> list[str]:
+    """Names and synonyms of a topic (a Topic or a row with the same columns)."""
     return [term for term in {topic.name_en, topic.name_de, *(topic.synonyms or [])} if term and len(term) >= 2]
 
 
@@ -37,7 +38,12 @@ def _compiled(signature: tuple[tuple[int, tuple[str, ...]], ...]) -> list[tuple[
 
 
 def taxonomy_signature() -> tuple[tuple[int, tuple[str, ...]], ...]:
-    rows = db.session.scalars(select(Topic).where(Topic.is_free_tag.is_(False)).order_by(Topic.id))
+    # Plain rows, not Topic objects: this runs on every search and suggestion.
+    rows = db.session.execute(
+        select(Topic.id, Topic.name_en, Topic.name_de, Topic.synonyms)
+        .where(Topic.is_free_tag.is_(False))
+        .order_by(Topic.id)
+    )
     return tuple((topic.id, tuple(sorted(_terms(topic)))) for topic in rows)
 
 

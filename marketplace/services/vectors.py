@@ -44,7 +44,12 @@ def topic_names(topics) -> str:
 
 
 def mentor_text(profile: MentorProfile) -> str:
-    return "\n".join(part for part in (profile.headline, profile.teaching_text, topic_names(profile.topics)) if part)
+    return mentor_text_of(profile.headline, profile.teaching_text, profile.topics)
+
+
+def mentor_text_of(headline: str, teaching_text: str, topics) -> str:
+    """What a mentor's vector embeds; `topics` are anything with `name_en` and `name_de`."""
+    return "\n".join(part for part in (headline, teaching_text, topic_names(topics)) if part)
 
 
 def goal_text(goal: Goal) -> str:

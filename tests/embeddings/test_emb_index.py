@@ -255,6 +255,21 @@ def test_ivf_recall_and_persistence(tmp_path) -> None:
     np.testing.assert_array_equal(loaded.search(queries, 10)[1], ivf.search(queries, 10)[1])
 
 
+def test_tuning_against_exact_search_picks_the_same_nprobe_as_an_exhaustive_scan() -> None:
+    rng = np.random.default_rng(8)
+    n, d = 4000, 32
+    vectors = _unit(rng, n, d)
+    ids = np.arange(n, dtype=np.int64) * 3 + 7
+    ivf = VectorIndex.build(ids, vectors, d, "c", kind="ivf")
+    rows = rng.choice(n, 200, replace=False)
+
+    from_scan = ivf.tune_nprobe(vectors[rows], query_ids=ids[rows], target_recall=0.95)
+    from_exact = ivf.tune_nprobe(vectors[rows], query_ids=ids[rows], target_recall=0.95, exact_over=(ids, vectors))
+
+    assert 1 < from_exact < ivf.nlist
+    assert from_exact == from_scan
+
+
 def test_ivf_constructor_trains_on_first_add() -> None:
     rng = np.random.default_rng(5)
     idx = VectorIndex(16, "c", kind="ivf")
@@ -307,3 +322,20 @@ def test_concurrent_mutation_and_search() -> None:
         t.join()
     assert not errors
     assert len(idx) == 200 and idx.ids().tolist() == list(range(200, 400))
+
+
+def test_compute_threads_are_set_for_torch_and_faiss() -> None:
+    import faiss
+    import torch
+
+    from embeddings import set_compute_threads
+
+    before = torch.get_num_threads(), faiss.omp_get_max_threads()
+    try:
+        set_compute_threads(1)
+        assert (torch.get_num_threads(), faiss.omp_get_max_threads()) == (1, 1)
+        set_compute_threads(0)  # never fewer than one
+        assert (torch.get_num_threads(), faiss.omp_get_max_threads()) == (1, 1)
+    finally:
+        torch.set_num_threads(before[0])
+        faiss.omp_set_num_threads(before[1])

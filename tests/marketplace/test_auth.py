@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from marketplace.extensions import db
-from marketplace.models import OneTimeToken, OutgoingEmail, User, utcnow
+from marketplace.models import OneTimeToken, OutgoingEmail, User, as_utc, utcnow
 from marketplace.services import accounts, companies, emails
 from tests.builders import DEFAULT_PASSWORD, make_user
 
@@ -424,6 +424,24 @@ def test_api_token_created_on_the_page_is_shown_once_and_can_be_revoked(app, log
     assert bearer_user(app, secret) is None
     assert accounts.active_tokens(user) == []
     assert "Reporting script" not in client.get("/auth/account").get_data(as_text=True)
+
+
+def test_token_last_used_is_kept_to_the_minute_without_a_write_per_request(app):
+    user = make_user()
+    secret = accounts.create_api_token(user, "Script")
+    token = accounts.active_tokens(user)[0]
+
+    assert bearer_user(app, secret).id == user.id
+    first_use = token.last_used_at
+    assert first_use is not None
+    assert bearer_user(app, secret).id == user.id
+    assert token.last_used_at == first_use
+
+    token.last_used_at = utcnow() - accounts.TOKEN_LAST_USED_RESOLUTION - timedelta(seconds=1)
+    db.session.commit()
+    assert bearer_user(app, secret).id == user.id
+    db.session.refresh(token)
+    assert utcnow() - as_utc(token.last_used_at) < timedelta(seconds=30)
 
 
 def test_nobody_revokes_someone_elses_token(app, login_as):
