@@ -26,25 +26,37 @@ class TandemError(Exception):
         self.status = status
 
 
-def _lock_mentor(profile_id: int) -> MentorProfile | None:
-    """Row-lock the mentor (PostgreSQL) so two acceptances cannot both take the last slot."""
+def _lock(model: type[MentorProfile] | type[Goal], row_id: int | None) -> MentorProfile | Goal | None:
+    """Row-lock and re-read a mentor or a goal (PostgreSQL), so two acceptances cannot both take the last
+    slot, nor both match one goal. Order everywhere: mentor, then goal, then tandems."""
+    if row_id is None:
+        return None
     return db.session.scalar(
-        select(MentorProfile).where(MentorProfile.id == profile_id).with_for_update().execution_options(
-            populate_existing=True
-        )
+        select(model).where(model.id == row_id).with_for_update().execution_options(populate_existing=True)
     )
 
 
-def open_requests(goal: Goal) -> list[Tandem]:
-    return list(
-        db.session.scalars(select(Tandem).where(Tandem.goal_id == goal.id, Tandem.status == "requested"))
-    )
+def _lock_in(tandem: Tandem, status: str, refusal: TandemError) -> None:
+    """Re-read the tandem under a row lock and refuse unless it is still in `status`: of two answers at once
+    (a withdrawal while the mentor declines, say) the later one fails instead of overwriting the first."""
+    db.session.refresh(tandem, with_for_update=True)
+    if tandem.status != status:
+        db.session.rollback()
+        raise refusal
+
+
+def open_requests(goal: Goal, lock: bool = False) -> list[Tandem]:
+    query = select(Tandem).where(Tandem.goal_id == goal.id, Tandem.status == "requested")
+    if lock:  # PostgreSQL re-checks the status after waiting for a row, so one declined meanwhile drops out
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return list(db.session.scalars(query))
 
 
 def request_tandem(goal: Goal, profile: MentorProfile, requester: User, message: str = "") -> Tandem:
     """A mentee asks a mentor to work on one of their goals."""
     if goal.owner_id != requester.id:
         raise TandemError("not_owner", _("Only the goal's owner can request a tandem for it."), status=403)
+    _lock(Goal, goal.id)  # after an acceptance on this goal commits: its status, pairs and open requests
     if goal.status != "open":
         raise TandemError("goal_not_open", _("This goal is not open any more."))
     broken = rules.check_pair(profile, goal)
@@ -82,8 +94,8 @@ def accept(tandem: Tandem, mentor_user: User, message: str = "") -> Tandem:
     if tandem.status != "requested":
         raise TandemError("not_open", _("This request is no longer open."))
     try:
-        profile = _lock_mentor(tandem.mentor_id)
-        goal = tandem.goal
+        profile = _lock(MentorProfile, tandem.mentor_id)
+        goal = _lock(Goal, tandem.goal_id)  # before the tandem: two acceptances on one goal queue, not deadlock
         if profile is None or goal is None:
             raise TandemError("gone", _("The profile or goal no longer exists."))
         db.session.refresh(tandem, with_for_update=True)
@@ -100,7 +112,7 @@ def accept(tandem: Tandem, mentor_user: User, message: str = "") -> Tandem:
         tandem.starts_on = date.today()
         tandem.ends_on = date.today() + timedelta(days=DEFAULT_LENGTH_DAYS)
         goal.status = "matched"
-        for other in open_requests(goal):
+        for other in open_requests(goal, lock=True):
             if other.id == tandem.id:
                 continue
             other.status = "withdrawn"
@@ -129,8 +141,7 @@ def accept(tandem: Tandem, mentor_user: User, message: str = "") -> Tandem:
 def decline(tandem: Tandem, mentor_user: User, message: str = "") -> Tandem:
     if tandem.mentor_user_id != mentor_user.id:
         raise TandemError("not_mentor", _("Only the requested mentor can answer this request."), status=403)
-    if tandem.status != "requested":
-        raise TandemError("not_open", _("This request is no longer open."))
+    _lock_in(tandem, "requested", TandemError("not_open", _("This request is no longer open.")))
     tandem.status = "declined"
     tandem.response_message = (message or "").strip()[:2000]
     tandem.responded_at = utcnow()
@@ -147,8 +158,7 @@ def decline(tandem: Tandem, mentor_user: User, message: str = "") -> Tandem:
 def withdraw(tandem: Tandem, mentee: User) -> Tandem:
     if tandem.mentee_user_id != mentee.id:
         raise TandemError("not_mentee", _("Only the mentee can withdraw this request."), status=403)
-    if tandem.status != "requested":
-        raise TandemError("not_open", _("This request is no longer open."))
+    _lock_in(tandem, "requested", TandemError("not_open", _("This request is no longer open.")))
     tandem.status = "withdrawn"
     tandem.responded_at = utcnow()
     notifications.notify(tandem.mentor_user_id, "request_withdrawn", _l("A tandem request to you was withdrawn."))
@@ -160,8 +170,7 @@ def end(tandem: Tandem, user: User, reason: str) -> Tandem:
     """Either partner ends a running tandem early, with a reason; the capacity is free again."""
     if not tandem.involves(user):
         raise TandemError("not_partner", _("Only the partners can end this tandem."), status=403)
-    if tandem.status != "active":
-        raise TandemError("not_active", _("Only a running tandem can be ended."))
+    _lock_in(tandem, "active", TandemError("not_active", _("Only a running tandem can be ended.")))
     reason = (reason or "").strip()
     if not reason:
         raise TandemError("reason_required", _("Please say why the tandem ends."), status=400)

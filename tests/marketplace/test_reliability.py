@@ -63,43 +63,133 @@ def test_a_failure_in_the_middle_of_an_import_imports_nothing(app, monkeypatch):
     assert db.session.scalar(select(func.count()).select_from(MentorProfile)) == 0
 
 
-@pytest.mark.postgres_only
-def test_two_acceptances_for_the_last_slot_have_exactly_one_winner(make_app):
+@pytest.fixture
+def pg_app(make_app):
+    """Races need real concurrent connections: PostgreSQL."""
     app = make_app()
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         pytest.skip("needs real concurrent connections (PostgreSQL)")
-    with app.app_context():
-        mentor = make_mentor(company="Young AG", capacity=1)
-        goals = [make_goal(company=f"Old {i} AG") for i in range(2)]
-        requests = [tandems.request_tandem(goal, mentor, goal.owner) for goal in goals]
-        ids, mentor_user_id = [t.id for t in requests], mentor.user_id
-        db.session.remove()
+    return app
 
-    barrier = threading.Barrier(2)
-    outcomes: list[str] = []
 
-    def accept(tandem_id: int) -> None:
+def _at_once(app, *preparations) -> list[str]:
+    """Each preparation loads its rows in its own thread and connection and answers an action; the actions
+    then start together. Answers "ok" or the TandemError code of each, in order."""
+    barrier = threading.Barrier(len(preparations))
+    outcomes = [""] * len(preparations)
+
+    def run(n: int, prepare) -> None:
         with app.app_context():
-            tandem = db.session.get(Tandem, tandem_id)
-            user = db.session.get(User, mentor_user_id)
-            barrier.wait()
             try:
-                tandems.accept(tandem, user)
-                outcomes.append("accepted")
+                action = prepare()
+                barrier.wait()
+                action()
+                outcomes[n] = "ok"
             except tandems.TandemError as problem:
-                outcomes.append(problem.code)
+                outcomes[n] = problem.code
+            except Exception as problem:  # a deadlock, say: what the API would answer with a 500
+                outcomes[n] = repr(problem)
             finally:
                 db.session.remove()
 
-    threads = [threading.Thread(target=accept, args=(tid,)) for tid in ids]
+    threads = [threading.Thread(target=run, args=(n, prepare)) for n, prepare in enumerate(preparations)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-    assert sorted(outcomes) == ["accepted", "mentor_full"]
+    return outcomes
+
+
+def _answering(tandem_id: int, user_id: int, answer, *args):
+    def prepare():
+        tandem, user = db.session.get(Tandem, tandem_id), db.session.get(User, user_id)
+        return lambda: answer(tandem, user, *args)
+
+    return prepare
+
+
+def _status(app, tandem_id: int) -> str:
     with app.app_context():
+        status = db.session.get(Tandem, tandem_id).status
+        db.session.remove()
+        return status
+
+
+def _requests_on_one_goal(mentors: int, capacity: int = 1) -> list[tuple[int, int]]:
+    """(tandem id, mentor's user id) of open requests from one goal to `mentors` mentors; the goal is theirs."""
+    goal = make_goal(company="Old AG")
+    profiles = [make_mentor(company=f"Young {i} AG", capacity=capacity) for i in range(mentors)]
+    pairs = [(tandems.request_tandem(goal, profile, goal.owner).id, profile.user_id) for profile in profiles]
+    db.session.remove()
+    return pairs
+
+
+@pytest.mark.postgres_only
+def test_two_acceptances_for_the_last_slot_have_exactly_one_winner(pg_app):
+    with pg_app.app_context():
+        mentor = make_mentor(company="Young AG", capacity=1)
+        goals = [make_goal(company=f"Old {i} AG") for i in range(2)]
+        ids = [tandems.request_tandem(goal, mentor, goal.owner).id for goal in goals]
+        mentor_user_id = mentor.user_id
+        db.session.remove()
+
+    outcomes = _at_once(pg_app, *(_answering(tid, mentor_user_id, tandems.accept) for tid in ids))
+    assert sorted(outcomes) == ["mentor_full", "ok"]
+    with pg_app.app_context():
         active = db.session.scalar(select(func.count()).select_from(Tandem).where(Tandem.status == "active"))
         assert active == 1
+
+
+@pytest.mark.postgres_only
+@pytest.mark.parametrize("answer", ["accept", "decline"])
+def test_a_withdrawal_while_the_mentor_answers_has_one_winner(pg_app, answer):
+    with pg_app.app_context():
+        [(tandem_id, mentor_user_id)] = _requests_on_one_goal(1)
+        mentee_id = db.session.get(Tandem, tandem_id).mentee_user_id
+        db.session.remove()
+    outcomes = _at_once(pg_app, _answering(tandem_id, mentor_user_id, getattr(tandems, answer)),
+                        _answering(tandem_id, mentee_id, tandems.withdraw))
+    assert sorted(outcomes) == ["not_open", "ok"]  # both used to succeed, the later overwriting the earlier
+    answered = {"accept": "active", "decline": "declined"}[answer]
+    assert _status(pg_app, tandem_id) == (answered if outcomes[0] == "ok" else "withdrawn")
+
+
+@pytest.mark.postgres_only
+def test_two_mentors_accepting_one_goal_at_once_give_it_one_tandem(pg_app):
+    with pg_app.app_context():
+        pairs = _requests_on_one_goal(2)
+    outcomes = _at_once(pg_app, *(_answering(tid, user_id, tandems.accept) for tid, user_id in pairs))
+    assert sorted(outcomes) == ["not_open", "ok"]  # was a deadlock: one of them a 500
+    assert sorted(_status(pg_app, tid) for tid, _ in pairs) == ["active", "withdrawn"]
+
+
+@pytest.mark.postgres_only
+def test_a_decline_during_an_acceptance_on_the_same_goal_is_kept(pg_app):
+    with pg_app.app_context():
+        (accepted, accepting), (declined, declining) = _requests_on_one_goal(2)
+    outcomes = _at_once(pg_app, _answering(accepted, accepting, tandems.accept),
+                        _answering(declined, declining, tandems.decline, "Fully booked."))
+    assert outcomes[0] == "ok"
+    assert _status(pg_app, declined) == ("declined" if outcomes[1] == "ok" else "withdrawn")
+
+
+@pytest.mark.postgres_only
+def test_a_request_made_while_its_goal_is_matched_does_not_stay_open(pg_app):
+    with pg_app.app_context():
+        [(first, mentor_user_id)] = _requests_on_one_goal(1)
+        goal_id = db.session.get(Tandem, first).goal_id
+        late_mentor_id = make_mentor(company="Late AG").id
+        db.session.remove()
+    late: list[int] = []
+
+    def request_late():
+        goal, profile = db.session.get(Goal, goal_id), db.session.get(MentorProfile, late_mentor_id)
+        return lambda: late.append(tandems.request_tandem(goal, profile, goal.owner).id)
+
+    outcomes = _at_once(pg_app, _answering(first, mentor_user_id, tandems.accept), request_late)
+    assert outcomes[0] == "ok"
+    # It used to slip in and stay open on the matched goal, where accepting it made a second running tandem.
+    assert outcomes[1] == "goal_not_open" or _status(pg_app, late[0]) == "withdrawn"
 
 
 CRASHING_WORKER = textwrap.dedent(
