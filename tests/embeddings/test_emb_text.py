@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 from embeddings import content_hash, highlight_phrases
 
 
@@ -77,3 +79,28 @@ def test_highlight_is_deterministic() -> None:
     first = highlight_phrases("AI tools for leadership", doc)
     assert first == highlight_phrases("AI tools for leadership", doc)
     assert first[0] == "AI tools"
+
+
+def _reference_strength(word: str, term: str) -> int:
+    """The documented rule, word by word: 2 same word; 1 one is the other plus <= 2 letters (the shorter
+    has >= 3) or they share a prefix of >= 5 letters; else 0."""
+    if word == term:
+        return 2
+    short, long_ = sorted((word, term), key=len)
+    if len(short) >= 3 and long_.startswith(short) and len(long_) - len(short) <= 2:
+        return 1
+    return 1 if len(word) >= 5 and len(term) >= 5 and word[:5] == term[:5] else 0
+
+
+def test_term_matching_follows_the_documented_rule_for_every_pair() -> None:
+    from embeddings.text import _TermMatcher
+
+    rng = random.Random(3)
+    stems = ["lead", "leader", "team", "führung", "app", "data", "datum", "brand", "branding", "ki", "kis"]
+    words = sorted({stem + "".join(rng.choice("aeilnrs") for _ in range(rng.randint(0, 4))) for stem in stems
+                    for _ in range(12)} | set(stems))
+    terms = rng.sample(words, len(words))  # every word is a term too, in random order
+    match = _TermMatcher(terms)
+    for word in words:
+        expected = {i: s for i, term in enumerate(terms) if (s := _reference_strength(word, term))}
+        assert match(word) == expected, word
