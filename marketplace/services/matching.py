@@ -101,7 +101,6 @@ def _load_profiles(ids: Sequence[int]) -> dict[int, MentorProfile]:
         .options(
             defer(MentorProfile.vector),  # 1.5 KB a row that ranking never reads (the index holds it)
             selectinload(MentorProfile.topics),
-            selectinload(MentorProfile.excluded_companies),
             joinedload(MentorProfile.user).joinedload(User.company),
             joinedload(MentorProfile.user).joinedload(User.verified_company),
         )

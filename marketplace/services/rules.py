@@ -184,18 +184,6 @@ def reason_text(code: str) -> str:
 # --- loading facts from the database -------------------------------------------------------------
 
 
-def active_counts(mentor_ids: Iterable[int]) -> dict[int, int]:
-    ids = list(mentor_ids)
-    if not ids:
-        return {}
-    rows = db.session.execute(
-        select(Tandem.mentor_id, func.count(Tandem.id))
-        .where(Tandem.mentor_id.in_(ids), Tandem.status == "active")
-        .group_by(Tandem.mentor_id)
-    )
-    return dict(rows.all())
-
-
 def mentor_facts(profiles: Sequence[MentorProfile]) -> list[MentorFacts]:
     """Facts of stored profiles (pending changes are flushed first, by the session's autoflush)."""
     facts = mentor_facts_by_id([p.id for p in profiles])
@@ -215,7 +203,12 @@ def mentor_facts_by_id(mentor_ids: Iterable[int]) -> dict[int, MentorFacts]:
         )
     ):
         excluded.setdefault(mentor_id, set()).add(company_id)
-    counts = active_counts(ids)
+    running = (
+        select(func.count(Tandem.id))
+        .where(Tandem.mentor_id == MentorProfile.id, Tandem.status == "active")
+        .correlate(MentorProfile)
+        .scalar_subquery()
+    )
     rows = db.session.execute(
         select(
             MentorProfile.id,
@@ -223,7 +216,7 @@ def mentor_facts_by_id(mentor_ids: Iterable[int]) -> dict[int, MentorFacts]:
             func.coalesce(User.verified_company_id, User.company_id),
             MentorProfile.languages,
             MentorProfile.is_open,
-            MentorProfile.capacity,
+            MentorProfile.capacity - running,
         )
         .join(User, User.id == MentorProfile.user_id)
         .where(MentorProfile.id.in_(ids))
@@ -236,9 +229,9 @@ def mentor_facts_by_id(mentor_ids: Iterable[int]) -> dict[int, MentorFacts]:
             excluded_company_ids=frozenset(excluded.get(mentor_id, ())),
             languages=frozenset(split_languages(languages)),
             is_open=is_open,
-            free_capacity=capacity - counts.get(mentor_id, 0),
+            free_capacity=free_capacity,
         )
-        for mentor_id, user_id, company_id, languages, is_open, capacity in rows
+        for mentor_id, user_id, company_id, languages, is_open, free_capacity in rows
     }
 
 
