@@ -375,6 +375,9 @@ def set_goal_status(goal: Goal, status: str) -> None:
 
 def delete_goal(goal: Goal) -> None:
     """Remove a goal for good; tandems and cohort places keep their history without it."""
+    # The goal's row lock first, as an acceptance takes it (mentor, goal, tandems, then the index's change
+    # counter); taking the counter first could deadlock with an acceptance on this goal.
+    db.session.refresh(goal, with_for_update=True)
     vectors.forget(vectors.GOAL, goal.id)
     db.session.execute(update(Tandem).where(Tandem.goal_id == goal.id).values(goal_id=None))
     db.session.execute(update(CohortParticipant).where(CohortParticipant.goal_id == goal.id).values(goal_id=None))

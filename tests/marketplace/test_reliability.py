@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from marketplace.extensions import db
 from marketplace.models import Goal, MentorProfile, Tandem, User
-from marketplace.services import imports, matching, notifications, tandems
+from marketplace.services import imports, matching, notifications, profiles, tandems
 from tests.builders import make_goal, make_mentor, make_user
 
 
@@ -171,6 +171,25 @@ def test_a_decline_during_an_acceptance_on_the_same_goal_is_kept(pg_app):
                         _answering(declined, declining, tandems.decline, "Fully booked."))
     assert outcomes[0] == "ok"
     assert _status(pg_app, declined) == ("declined" if outcomes[1] == "ok" else "withdrawn")
+
+
+@pytest.mark.postgres_only
+def test_deleting_a_goal_while_its_mentor_accepts_never_deadlocks(pg_app):
+    with pg_app.app_context():
+        [(tandem_id, mentor_user_id)] = _requests_on_one_goal(1)
+        goal_id = db.session.get(Tandem, tandem_id).goal_id
+        db.session.remove()
+
+    def deleting():
+        goal = db.session.get(Goal, goal_id)
+        return lambda: profiles.delete_goal(goal)
+
+    outcomes = _at_once(pg_app, _answering(tandem_id, mentor_user_id, tandems.accept), deleting)
+    assert outcomes[1] == "ok"
+    assert outcomes[0] in ("ok", "gone")  # whichever came first; never a deadlock (a 500)
+    with pg_app.app_context():
+        assert db.session.get(Goal, goal_id) is None
+        assert db.session.get(Tandem, tandem_id).goal_id is None
 
 
 @pytest.mark.postgres_only
