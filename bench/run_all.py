@@ -2,8 +2,9 @@
 
 Order matters only for speed: recall.py embeds the 20,000 real profiles once (cached in bench/cache/),
 and the 100k database built by search_latency.py is reused by startup.py and scaling.py.
-Cohort matching (bench/cohort_matching.py) and ranking quality (bench/ranking_eval.py) are their own
-benchmarks, run here too. Each script is bounded to well under ten minutes on the 2-core machine.
+Cohort matching (bench/cohort_matching.py), ranking quality (bench/ranking_eval.py) and the load test
+(bench/load_test.py) are their own benchmarks, run here too. Each script is bounded to well under ten
+minutes on the 2-core machine.
 
     .venv/bin/python bench/run_all.py [--only recall search_latency ...] [--skip ranking_eval]
 """
@@ -25,6 +26,7 @@ SCRIPTS = [
     ("scaling", ["scaling.py"]),
     ("cohort_matching", ["cohort_matching.py"]),
     ("ranking_eval", ["ranking_eval.py"]),
+    ("load_test", ["load_test.py"]),  # issue 6: 60 s of mixed reads and writes, gunicorn 4 workers, PostgreSQL
 ]
 
 

@@ -34,7 +34,7 @@ from bench._common import (  # noqa: E402
     percentile,
     table,
 )
-from bench.search_latency import queries  # noqa: E402
+from bench.search_latency import embedded_queries, queries  # noqa: E402
 
 PLAN = """\
 Past one machine (not measured here; pgvector is not packaged for this Debian release, so the
@@ -45,7 +45,7 @@ FAISS-vs-pgvector trade-off was not measured):
 - Index: each worker keeps its own in-memory FAISS index, started from a shared saved file (written by one
   `flask index rebuild` job, e.g. nightly, to shared storage) and caught up incrementally from the change log.
   Per worker that is the raw vectors plus ~6% (342 MiB at 100k with today's 896-dim blend) and about a
-  second to load; memory grows linearly with mentors, IVF search cost roughly with sqrt(n) (nlist ~ 4 sqrt(n)),
+  second to load; memory grows linearly with mentors, IVF search cost roughly with sqrt(n) (nlist ~ 2 sqrt(n)),
   so one machine's RAM, not CPU, sets the first limit (~1M mentors = 3.4 GiB per worker: then share one
   index per machine, e.g. a small search service, or move to pgvector / product quantisation).
 - pgvector (HNSW in PostgreSQL) would remove the per-worker copy and the catch-up, at the price of a database
@@ -62,6 +62,7 @@ def app_search(args, n: int, kind: str, texts: list[str]) -> dict:
     url = database_url(kind, f"tandem_bench_{n // 1000}k")
     index_dir = OUT / f"index-{n // 1000}k-{kind}"
     info = build_mentor_database(url, index_dir, args.encoder, n)
+    embedded = embedded_queries(info, args.encoder, texts)  # what the app hands the model for each query
     app = make_app(url, index_dir, args.encoder)
     encoder = build_encoder(args.encoder)
     encoder.encode(["warm up"])
@@ -80,14 +81,14 @@ def app_search(args, n: int, kind: str, texts: list[str]) -> dict:
         for i, q in enumerate(texts):
             if i % 2:
                 started = time.perf_counter()
-                raw_index.search(encoder.encode([q]), 50)
+                raw_index.search(encoder.encode([embedded[q]]), 50)
                 raw_ms.append(ms(time.perf_counter() - started))
             started = time.perf_counter()
             matching.search_mentors(q, viewer, k=10)
             app_ms.append(ms(time.perf_counter() - started))
             if not i % 2:
                 started = time.perf_counter()
-                raw_index.search(encoder.encode([q]), 50)
+                raw_index.search(encoder.encode([embedded[q]]), 50)
                 raw_ms.append(ms(time.perf_counter() - started))
             vector = encoder.encode([q])
             started = time.perf_counter()
@@ -122,6 +123,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     kind = choose_database(args.database)
     texts = queries(args.queries, args.seed)
+    from embeddings import set_compute_threads
+
+    # As a gunicorn worker of `make run` (2 workers on 2 cores, gunicorn.conf.py): one thread each.
+    set_compute_threads(1)
     results = [app_search(args, n, kind, texts) for n in args.sizes]
     print(f"\n## Scaling ({kind}, {default_encoder() if args.encoder is None else args.encoder}; "
           f"{args.queries} queries per size)\n")

@@ -55,17 +55,20 @@ def normalize_rows(matrix: np.ndarray) -> np.ndarray:
 
 
 def set_compute_threads(threads: int) -> None:
-    """Threads torch and FAISS may use in this process.
+    """Threads torch, FAISS and numpy's BLAS (the Universal Sentence Encoder) may use in this process.
 
     One process per core is the rule for servers on a shared box: OpenMP threads that outnumber the free
     cores spin on each other's barriers (an exact search over 10,000 vectors took 1.5 ms on one thread
     and 36 ms on two while the other core was busy).
     """
     import faiss
+    import threadpoolctl
     import torch
 
-    torch.set_num_threads(max(1, threads))
-    faiss.omp_set_num_threads(max(1, threads))
+    threads = max(1, threads)
+    torch.set_num_threads(threads)
+    faiss.omp_set_num_threads(threads)
+    threadpoolctl.threadpool_limits(limits=threads)
 
 
 def _check_texts(texts: Sequence[str]) -> list[str]:

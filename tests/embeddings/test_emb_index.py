@@ -326,16 +326,21 @@ def test_concurrent_mutation_and_search() -> None:
 
 def test_compute_threads_are_set_for_torch_and_faiss() -> None:
     import faiss
+    import threadpoolctl
     import torch
 
     from embeddings import set_compute_threads
 
-    before = torch.get_num_threads(), faiss.omp_get_max_threads()
+    def blas_threads() -> set[int]:
+        return {pool["num_threads"] for pool in threadpoolctl.threadpool_info() if pool["user_api"] == "blas"}
+
+    before = torch.get_num_threads(), faiss.omp_get_max_threads(), threadpoolctl.threadpool_limits(limits=None)
     try:
         set_compute_threads(1)
-        assert (torch.get_num_threads(), faiss.omp_get_max_threads()) == (1, 1)
+        assert (torch.get_num_threads(), faiss.omp_get_max_threads(), blas_threads()) == (1, 1, {1})
         set_compute_threads(0)  # never fewer than one
-        assert (torch.get_num_threads(), faiss.omp_get_max_threads()) == (1, 1)
+        assert (torch.get_num_threads(), faiss.omp_get_max_threads(), blas_threads()) == (1, 1, {1})
     finally:
         torch.set_num_threads(before[0])
         faiss.omp_set_num_threads(before[1])
+        before[2].restore_original_limits()
