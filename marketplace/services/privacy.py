@@ -14,7 +14,9 @@ from ..extensions import db
 from ..models import (
     ApiToken,
     CohortParticipant,
+    Goal,
     Meeting,
+    MentorProfile,
     Notification,
     OneTimeToken,
     OutgoingEmail,
@@ -111,6 +113,10 @@ def export_user_data(user: User) -> dict[str, Any]:
 def delete_account(user: User) -> None:
     """Remove the person and what is theirs, in one transaction; tandems stay, anonymised."""
     try:
+        # Their profile and goals first, the order an acceptance locks rows in (mentor, goal, tandems, then
+        # the index's change counter), so deleting while a partner accepts cannot deadlock.
+        db.session.scalars(select(MentorProfile.id).where(MentorProfile.user_id == user.id).with_for_update()).all()
+        db.session.scalars(select(Goal.id).where(Goal.owner_id == user.id).order_by(Goal.id).with_for_update()).all()
         vectors.drop_user_vectors(user)
         for tandem in db.session.scalars(
             select(Tandem).where(or_(Tandem.mentee_user_id == user.id, Tandem.mentor_user_id == user.id))

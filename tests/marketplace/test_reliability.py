@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from marketplace.extensions import db
 from marketplace.models import Goal, MentorProfile, Tandem, User
-from marketplace.services import imports, matching, notifications, profiles, tandems
+from marketplace.services import imports, matching, notifications, privacy, profiles, tandems
 from tests.builders import make_goal, make_mentor, make_user
 
 
@@ -190,6 +190,25 @@ def test_deleting_a_goal_while_its_mentor_accepts_never_deadlocks(pg_app):
     with pg_app.app_context():
         assert db.session.get(Goal, goal_id) is None
         assert db.session.get(Tandem, tandem_id).goal_id is None
+
+
+@pytest.mark.postgres_only
+@pytest.mark.parametrize("leaving", ["mentee", "mentor"])
+def test_deleting_an_account_while_a_request_is_accepted_never_deadlocks(pg_app, leaving):
+    with pg_app.app_context():
+        [(tandem_id, mentor_user_id)] = _requests_on_one_goal(1)
+        leaver_id = mentor_user_id if leaving == "mentor" else db.session.get(Tandem, tandem_id).mentee_user_id
+        db.session.remove()
+
+    def deleting():
+        user = db.session.get(User, leaver_id)
+        return lambda: privacy.delete_account(user)
+
+    outcomes = _at_once(pg_app, _answering(tandem_id, mentor_user_id, tandems.accept), deleting)
+    assert outcomes[1] == "ok"
+    assert outcomes[0] in ("ok", "gone", "not_open")  # whichever came first; never a deadlock (a 500)
+    with pg_app.app_context():
+        assert db.session.get(User, leaver_id) is None
 
 
 @pytest.mark.postgres_only
