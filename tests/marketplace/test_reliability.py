@@ -174,41 +174,27 @@ def test_a_decline_during_an_acceptance_on_the_same_goal_is_kept(pg_app):
 
 
 @pytest.mark.postgres_only
-def test_deleting_a_goal_while_its_mentor_accepts_never_deadlocks(pg_app):
+@pytest.mark.parametrize("deleted", ["goal", "mentee's account", "mentor's account"])
+def test_a_deletion_while_the_mentor_accepts_never_deadlocks(pg_app, deleted):
     with pg_app.app_context():
         [(tandem_id, mentor_user_id)] = _requests_on_one_goal(1)
-        goal_id = db.session.get(Tandem, tandem_id).goal_id
+        tandem = db.session.get(Tandem, tandem_id)
+        model, row_id, delete = {
+            "goal": (Goal, tandem.goal_id, profiles.delete_goal),
+            "mentee's account": (User, tandem.mentee_user_id, privacy.delete_account),
+            "mentor's account": (User, mentor_user_id, privacy.delete_account),
+        }[deleted]
         db.session.remove()
 
     def deleting():
-        goal = db.session.get(Goal, goal_id)
-        return lambda: profiles.delete_goal(goal)
-
-    outcomes = _at_once(pg_app, _answering(tandem_id, mentor_user_id, tandems.accept), deleting)
-    assert outcomes[1] == "ok"
-    assert outcomes[0] in ("ok", "gone")  # whichever came first; never a deadlock (a 500)
-    with pg_app.app_context():
-        assert db.session.get(Goal, goal_id) is None
-        assert db.session.get(Tandem, tandem_id).goal_id is None
-
-
-@pytest.mark.postgres_only
-@pytest.mark.parametrize("leaving", ["mentee", "mentor"])
-def test_deleting_an_account_while_a_request_is_accepted_never_deadlocks(pg_app, leaving):
-    with pg_app.app_context():
-        [(tandem_id, mentor_user_id)] = _requests_on_one_goal(1)
-        leaver_id = mentor_user_id if leaving == "mentor" else db.session.get(Tandem, tandem_id).mentee_user_id
-        db.session.remove()
-
-    def deleting():
-        user = db.session.get(User, leaver_id)
-        return lambda: privacy.delete_account(user)
+        row = db.session.get(model, row_id)
+        return lambda: delete(row)
 
     outcomes = _at_once(pg_app, _answering(tandem_id, mentor_user_id, tandems.accept), deleting)
     assert outcomes[1] == "ok"
     assert outcomes[0] in ("ok", "gone", "not_open")  # whichever came first; never a deadlock (a 500)
     with pg_app.app_context():
-        assert db.session.get(User, leaver_id) is None
+        assert db.session.get(model, row_id) is None
 
 
 @pytest.mark.postgres_only
