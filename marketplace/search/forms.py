@@ -1,6 +1,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 
@@ -13,13 +14,19 @@ class MentorSearchForm(FlaskForm):
     q = StringField(_l("What would you like to learn?"), validators=[DataRequired(), Length(max=500)])
     language = SelectField(
         _l("Language"),
-        choices=[("", _l("Any language")), ("de", _l("German")), ("en", _l("English")), ("fr", _l("French")),
-                 ("es", _l("Spanish")), ("it", _l("Italian"))],
+        choices=[
+            SelectChoice(code, label)
+            for code, label in (("", _l("Any language")), ("de", _l("German")), ("en", _l("English")),
+                                ("fr", _l("French")), ("es", _l("Spanish")), ("it", _l("Italian")))
+        ],
         validators=[Optional()],
     )
     format = SelectField(
         _l("Meetings"),
-        choices=[("", _l("Remote or on-site")), ("remote", _l("Remote")), ("onsite", _l("On-site"))],
+        choices=[
+            SelectChoice(key, label)
+            for key, label in (("", _l("Remote or on-site")), ("remote", _l("Remote")), ("onsite", _l("On-site")))
+        ],
         validators=[Optional()],
     )
     exclude = StringField(_l("Leave out companies"), validators=[Optional(), Length(max=500)])
