@@ -36,13 +36,16 @@ def _lock(model: type[MentorProfile] | type[Goal], row_id: int | None) -> Mentor
     )
 
 
-def _lock_in(tandem: Tandem, status: str, refusal: TandemError) -> None:
-    """Re-read the tandem under a row lock and refuse unless it is still in `status`: of two answers at once
-    (a withdrawal while the mentor declines, say) the later one fails instead of overwriting the first."""
+def _lock_in(tandem: Tandem, status: str) -> None:
+    """Re-read the tandem under a row lock and refuse unless it is still in `status` ("requested" or
+    "active"): of two answers at once (a withdrawal while the mentor declines, say) the later one fails
+    instead of overwriting the first."""
     db.session.refresh(tandem, with_for_update=True)
     if tandem.status != status:
         db.session.rollback()
-        raise refusal
+        if status == "active":
+            raise TandemError("not_active", _("Only a running tandem can be ended."))
+        raise TandemError("not_open", _("This request is no longer open."))
 
 
 def open_requests(goal: Goal, lock: bool = False) -> list[Tandem]:
@@ -98,9 +101,7 @@ def accept(tandem: Tandem, mentor_user: User, message: str = "") -> Tandem:
         goal = _lock(Goal, tandem.goal_id)  # before the tandem: two acceptances on one goal queue, not deadlock
         if profile is None or goal is None:
             raise TandemError("gone", _("The profile or goal no longer exists."))
-        db.session.refresh(tandem, with_for_update=True)
-        if tandem.status != "requested":
-            raise TandemError("not_open", _("This request is no longer open."))
+        _lock_in(tandem, "requested")
         active = db.session.scalar(
             select(func.count(Tandem.id)).where(Tandem.mentor_id == profile.id, Tandem.status == "active")
         )
@@ -141,7 +142,7 @@ def accept(tandem: Tandem, mentor_user: User, message: str = "") -> Tandem:
 def decline(tandem: Tandem, mentor_user: User, message: str = "") -> Tandem:
     if tandem.mentor_user_id != mentor_user.id:
         raise TandemError("not_mentor", _("Only the requested mentor can answer this request."), status=403)
-    _lock_in(tandem, "requested", TandemError("not_open", _("This request is no longer open.")))
+    _lock_in(tandem, "requested")
     tandem.status = "declined"
     tandem.response_message = (message or "").strip()[:2000]
     tandem.responded_at = utcnow()
@@ -158,7 +159,7 @@ def decline(tandem: Tandem, mentor_user: User, message: str = "") -> Tandem:
 def withdraw(tandem: Tandem, mentee: User) -> Tandem:
     if tandem.mentee_user_id != mentee.id:
         raise TandemError("not_mentee", _("Only the mentee can withdraw this request."), status=403)
-    _lock_in(tandem, "requested", TandemError("not_open", _("This request is no longer open.")))
+    _lock_in(tandem, "requested")
     tandem.status = "withdrawn"
     tandem.responded_at = utcnow()
     notifications.notify(tandem.mentor_user_id, "request_withdrawn", _l("A tandem request to you was withdrawn."))
@@ -170,7 +171,7 @@ def end(tandem: Tandem, user: User, reason: str) -> Tandem:
     """Either partner ends a running tandem early, with a reason; the capacity is free again."""
     if not tandem.involves(user):
         raise TandemError("not_partner", _("Only the partners can end this tandem."), status=403)
-    _lock_in(tandem, "active", TandemError("not_active", _("Only a running tandem can be ended.")))
+    _lock_in(tandem, "active")
     reason = (reason or "").strip()
     if not reason:
         raise TandemError("reason_required", _("Please say why the tandem ends."), status=400)
