@@ -109,13 +109,6 @@ def _load_profiles(ids: Sequence[int]) -> dict[int, MentorProfile]:
 
 
 @dataclass(frozen=True)
-class _TopicName:
-    id: int
-    name_en: str
-    name_de: str
-
-
-@dataclass(frozen=True)
 class Candidate:
     """A mentor as ranking sees it, read as plain rows. A request judges and scores ~50 of these and
     loads full profiles (user, companies, topics) only for the k it shows: building 50 ORM profiles
@@ -132,13 +125,13 @@ class Candidate:
 def _load_candidates(hits: Sequence[tuple[int, float]]) -> list[Candidate]:
     ids = [entity_id for entity_id, _ in hits]
     facts = rules.mentor_facts_by_id(ids)
-    topics: dict[int, list[_TopicName]] = {}
-    for mentor_id, topic_id, name_en, name_de in db.session.execute(
+    topics: dict[int, list] = {}  # rows with id, name_en and name_de: what vectors.topic_names reads
+    for row in db.session.execute(
         select(mentor_topics.c.mentor_id, Topic.id, Topic.name_en, Topic.name_de)
         .join(Topic, Topic.id == mentor_topics.c.topic_id)
         .where(mentor_topics.c.mentor_id.in_(ids))
     ):
-        topics.setdefault(mentor_id, []).append(_TopicName(topic_id, name_en, name_de))
+        topics.setdefault(row.mentor_id, []).append(row)
     texts = {
         row.id: row
         for row in db.session.execute(
