@@ -21,6 +21,7 @@ from ..services import (
     cohort_matching,
     cohort_review,
     cohorts,
+    exports,
     meetings,
     profiles,
     reports,
@@ -463,23 +464,18 @@ def report(cohort_id: int):
                            min_answers=surveys.MIN_ANSWERS)
 
 
-def _csv(text: str, filename: str) -> Response:
-    return Response(text, mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
-
-
 @bp.get("/<int:cohort_id>/report.csv")
 @manager_required
 def report_csv(cohort_id: int):
     cohort = _cohort(cohort_id)
-    return _csv(reports.report_csv(reports.report(cohort)), f"cohort-{cohort.id}-report.csv")
+    return exports.csv_response(reports.report_csv(reports.report(cohort)), f"cohort-{cohort.id}-report.csv")
 
 
 @bp.get("/<int:cohort_id>/tandems.csv")
 @manager_required
 def tandems_csv(cohort_id: int):
     cohort = _cohort(cohort_id)
-    return _csv(reports.tandems_csv(cohort), f"cohort-{cohort.id}-tandems.csv")
+    return exports.csv_response(reports.tandems_csv(cohort), f"cohort-{cohort.id}-tandems.csv")
 
 
 @bp.get("/<int:cohort_id>/charts/<any(meetings, scores, satisfaction):name>.png")

@@ -6,7 +6,6 @@ no outside host; each chart has a table with the same numbers beside it.
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import date
 from typing import Any
@@ -16,7 +15,7 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import Cohort, CohortParticipant, Meeting, Tandem
-from . import cohorts, meetings, surveys
+from . import cohorts, exports, meetings, surveys
 
 SCORE_BINS = 10
 CHARTS = ("meetings", "scores", "satisfaction")
@@ -110,50 +109,42 @@ def report(cohort: Cohort, today: date | None = None) -> dict[str, Any]:
 
 def report_csv(data: dict[str, Any]) -> str:
     """The report's figures as section,metric,value rows (lists become one row per entry)."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["section", "metric", "value"])
+    rows = []
     for section in ("cohort", "participants", "matching", "meetings", "survey"):
         for metric, value in data[section].items():
             if metric == "score_distribution":
-                for entry in value:
-                    writer.writerow([section, f"score {entry['from']:.1f}-{entry['to']:.1f}", entry["count"]])
+                rows += [[section, f"score {e['from']:.1f}-{e['to']:.1f}", e["count"]] for e in value]
             elif metric == "by_month":
-                for entry in value:
-                    writer.writerow([section, f"meetings {entry['month']}", entry["count"]])
+                rows += [[section, f"meetings {entry['month']}", entry["count"]] for entry in value]
             elif metric == "satisfaction_counts":
-                for score, count in (value or {}).items():
-                    writer.writerow([section, f"satisfaction {score}", count])
+                rows += [[section, f"satisfaction {score}", count] for score, count in (value or {}).items()]
             elif metric == "improvements":
-                for text in value:
-                    writer.writerow([section, "improve", text])
+                rows += [[section, "improve", text] for text in value]
             else:
-                writer.writerow([section, metric, "" if value is None else value])
-    return out.getvalue()
+                rows.append([section, metric, value])
+    return exports.write_csv(["section", "metric", "value"], rows)
 
 
 def tandems_csv(cohort: Cohort, today: date | None = None) -> str:
     """One row per published tandem, for the manager's own follow-up (no survey answers, no notes)."""
     published = _published(cohort)
     progress = meetings.progress_for(published, today)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["tandem_id", "mentor", "mentor_company", "mentee", "mentee_company", "goal", "status",
-                     "score", "meetings_held", "meeting_target", "last_meeting", "behind"])
+
+    def company(user):
+        return user.effective_company.name if user and user.effective_company else ""
+
+    rows = []
     for tandem in published:
         row = progress[tandem.id]
         mentor, mentee = tandem.mentor_user, tandem.mentee
-
-        def company(user):
-            return user.effective_company.name if user and user.effective_company else ""
-
-        writer.writerow([
+        rows.append([
             tandem.id, mentor.name if mentor else "", company(mentor), mentee.name if mentee else "", company(mentee),
             tandem.goal.title if tandem.goal else "", tandem.status,
             "" if tandem.score is None else f"{tandem.score:.4f}", row.held, row.target,
             row.last_meeting_on.isoformat() if row.last_meeting_on else "", "yes" if row.behind else "no",
         ])
-    return out.getvalue()
+    return exports.write_csv(["tandem_id", "mentor", "mentor_company", "mentee", "mentee_company", "goal", "status",
+                              "score", "meetings_held", "meeting_target", "last_meeting", "behind"], rows)
 
 
 def _figure():

