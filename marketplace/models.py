@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from datetime import UTC, date, datetime
 
 from flask_login import UserMixin
@@ -33,13 +31,6 @@ def utcnow() -> datetime:
 def as_utc(moment: datetime) -> datetime:
     """A stored timestamp as an aware UTC datetime (SQLite hands back naive ones)."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
-def normalise_company_name(name: str) -> str:
-    """One key per company: case, accents, spacing and punctuation do not make a new company."""
-    folded = unicodedata.normalize("NFKC", name).casefold()
-    folded = re.sub(r"[^\w&+]+", " ", folded)
-    return " ".join(folded.split())
 
 
 # Ids are INTEGER columns: a larger id cannot exist, and asking the database would overflow.

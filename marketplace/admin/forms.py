@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SearchField, StringField, SubmitField, TextAreaField
+from wtforms import HiddenField, SearchField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 
@@ -36,6 +36,18 @@ class CompanyDomainsForm(FlaskForm):
 class CompetitorForm(FlaskForm):
     name = StringField(_l("Competitor"), validators=[DataRequired(), Length(max=200)])
     submit = SubmitField(_l("Add competitor"))
+
+
+class MergeCompanyForm(FlaskForm):
+    """Step one of a merge: name the company that stays; nothing changes before the confirmation."""
+
+    into = StringField(_l("Company to keep"), validators=[DataRequired(), Length(max=200)])
+    submit = SubmitField(_l("Review merge"))
+
+
+class ConfirmMergeForm(FlaskForm):
+    survivor_id = HiddenField(validators=[DataRequired()])
+    submit = SubmitField(_l("Merge companies"))
 
 
 class TopicForm(FlaskForm):

@@ -10,11 +10,20 @@ from wtforms import Field
 
 from ..extensions import db
 from ..forms import EmptyForm
-from ..models import Company, Topic, User
+from ..models import Company, Topic, User, get_by_id
 from ..services import admin as admin_service
 from ..services import companies
 from .decorators import manager_required
-from .forms import CompanyDomainsForm, CompanyNameForm, CompetitorForm, SearchForm, TopicForm, VerifyCompanyForm
+from .forms import (
+    CompanyDomainsForm,
+    CompanyNameForm,
+    CompetitorForm,
+    ConfirmMergeForm,
+    MergeCompanyForm,
+    SearchForm,
+    TopicForm,
+    VerifyCompanyForm,
+)
 
 bp = Blueprint("admin", __name__, url_prefix="/manage")
 
@@ -114,6 +123,7 @@ def _company_forms(company: Company, **bound: Any) -> dict[str, Any]:
         ),
         "competitor_form": CompetitorForm(prefix="competitor", formdata=None),
         "remove_form": EmptyForm(),
+        "merge_form": MergeCompanyForm(prefix="merge", formdata=None),
     }
     forms.update(bound)
     return forms
@@ -209,6 +219,44 @@ def remove_competitor(company_id: int, other_id: int):
         db.session.commit()
         flash(_("%(a)s and %(b)s are no longer competitors.", a=company.name, b=other.name), "info")
     return redirect(url_for("admin.company", company_id=company.id))
+
+
+@bp.post("/companies/<int:company_id>/merge/review")
+@manager_required
+def review_merge(company_id: int):
+    """Say what a merge would move and ask to confirm it; changes nothing."""
+    company = db.get_or_404(Company, company_id)
+    form = MergeCompanyForm(prefix="merge")
+    if not form.validate_on_submit():
+        return _render_company(company, 400, merge_form=form)
+    try:
+        survivor = admin_service.merge_target(company, form.into.data)
+    except admin_service.AdminError as problem:
+        _refuse(form.into, problem)
+        return _render_company(company, 400, merge_form=form)
+    return render_template(
+        "admin/company_merge.html",
+        company=company,
+        survivor=survivor,
+        summary=companies.merge_summary(company),
+        form=ConfirmMergeForm(formdata=None, data={"survivor_id": survivor.id}),
+    )
+
+
+@bp.post("/companies/<int:company_id>/merge")
+@manager_required
+def merge_company(company_id: int):
+    company = db.get_or_404(Company, company_id)
+    form = ConfirmMergeForm()
+    survivor_id = request.form.get("survivor_id", type=int)
+    survivor = get_by_id(Company, survivor_id) if survivor_id else None
+    if not form.validate_on_submit() or survivor is None or survivor.id == company.id:
+        flash(_("The merge was not confirmed; nothing changed."), "error")
+        return redirect(url_for("admin.company", company_id=company.id))
+    name = company.name
+    companies.merge_companies(survivor, company)
+    flash(_("%(old)s was merged into %(new)s.", old=name, new=survivor.name), "success")
+    return redirect(url_for("admin.company", company_id=survivor.id))
 
 
 # Topics ---------------------------------------------------------------------------------------

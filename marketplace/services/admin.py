@@ -22,7 +22,6 @@ from ..models import (
     User,
     goal_topics,
     mentor_topics,
-    normalise_company_name,
 )
 from . import companies, vectors
 
@@ -113,7 +112,7 @@ def companies_page(
     query = select(Company).order_by(Company.normalised_name)
     term = search.strip()
     if term:
-        query = query.where(Company.normalised_name.icontains(normalise_company_name(term), autoescape=True))
+        query = query.where(Company.normalised_name.icontains(companies.company_key(term), autoescape=True))
     pagination = db.paginate(query, page=page, per_page=per_page, error_out=False)
     ids = [company.id for company in pagination.items]
     people_by_company: dict[int, int] = {}
@@ -145,7 +144,7 @@ def people_at(company: Company, limit: int = 100) -> list[User]:
 def rename_company(company: Company, name: str) -> None:
     """Rename a company; refused when another company already has that (normalised) name."""
     cleaned = " ".join((name or "").split())
-    key = normalise_company_name(cleaned)
+    key = companies.company_key(cleaned)
     if not key:
         raise AdminError(_("Enter the company's name."), "name")
     other = companies.find_company(cleaned)
@@ -193,6 +192,16 @@ def add_competitor(company: Company, other_name: str) -> Company:
         raise AdminError(_("A company cannot be its own competitor."), "name")
     companies.link_competitors(company, other)
     return other
+
+
+def merge_target(company: Company, name: str) -> Company:
+    """The existing company that `company` would be merged into; refused when it is unknown or itself."""
+    survivor = companies.find_company(name)
+    if survivor is None:
+        raise AdminError(_("No company is called “%(name)s”. Merge into an existing company.", name=name), "into")
+    if survivor.id == company.id:
+        raise AdminError(_("A company cannot be merged with itself."), "into")
+    return survivor
 
 
 # Topics ---------------------------------------------------------------------------------------

@@ -1,15 +1,123 @@
-"""Companies: one row per normalised name, e-mail domains, and competitor links that work both ways."""
+"""Companies: one row per company key, e-mail domains, and competitor links that work both ways."""
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+
+from sqlalchemy import delete, func, insert, or_, select, update
 
 from ..extensions import db
-from ..models import Company, CompanyDomain, User, competitor_links, normalise_company_name
+from ..models import (
+    Company,
+    CompanyDomain,
+    Goal,
+    MentorProfile,
+    User,
+    competitor_links,
+    goal_excluded_companies,
+    mentor_excluded_companies,
+)
+
+KEY_MAX = 200  # the column's width; NFKC can lengthen a 200-character name ("㈱" is "(株)")
+
+# Legal forms, as the words they split into (so "e.V.", "e. V." and "eV" are all "e v"/"ev"). Only
+# trailing ones are dropped, repeatedly, so "GmbH & Co. KG" goes word by word; a name that is only a
+# legal form keeps its last word.
+LEGAL_FORMS = frozenset(
+    tuple(form.split())
+    for form in (
+        # German-speaking countries
+        "gmbh", "mbh", "gesmbh", "ag", "kg", "kgaa", "ohg", "gbr", "ug", "haftungsbeschränkt", "eg", "ev", "e v",
+        "se", "co", "cie", "und co", "partg", "partgmbb", "stiftung",
+        # English-speaking countries
+        "inc", "incorporated", "corp", "corporation", "company", "ltd", "limited", "llc", "llp", "lp", "plc",
+        "pty", "pte", "holdings",
+        # elsewhere in Europe
+        "sa", "s a", "sas", "s a s", "sarl", "s a r l", "sàrl", "spa", "s p a", "srl", "s r l", "sl", "s l",
+        "bv", "b v", "nv", "n v", "vof", "ab", "as", "a s", "asa", "aps", "oy", "oyj", "sro", "s r o", "kft",
+        "zrt", "sp z o o", "d o o", "doo",
+    )
+)
+
+
+def company_key(name: str) -> str:
+    """The one key a company is found by: spelling, case, spacing, punctuation, invisible characters,
+    look-alike letters from other scripts and the legal form do not make another company."""
+    text = unicodedata.normalize("NFKC", name or "")
+    # Zero-width and other format characters (U+200B, soft hyphen, bidi marks) vanish, not split words.
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf").casefold()
+    words, word = [], []
+    for ch in text + " ":
+        if unicodedata.category(ch)[0] in "LNM":  # letters, digits, combining marks (Devanagari vowels)
+            word.append(ch)
+        elif word:
+            words.append(_as_latin("".join(word)))
+            word = []
+    stripped = True
+    while stripped:
+        stripped = False
+        for size in (4, 3, 2, 1):
+            if len(words) > size and tuple(words[-size:]) in LEGAL_FORMS:
+                words, stripped = words[:-size], True
+                break
+    return "".join(words)[:KEY_MAX]
+
+
+def _as_latin(word: str) -> str:
+    """A (case-folded) word whose every letter is Latin or looks like one, spelled in Latin letters.
+
+    "hаnsekauf" with a Cyrillic "а" is how a look-alike name is made, so it becomes "hansekauf"; a
+    real Cyrillic or Greek word ("газпром") has letters with no Latin twin and stays as it is, so
+    "ГАЗПРОМ" and "Газпром" keep one key.
+    """
+    look_alikes = _look_alikes()
+    if all(ch in look_alikes or ch.isascii() or _script(ch) in _KEPT_SCRIPTS for ch in word):
+        return "".join(look_alikes.get(ch, ch) for ch in word)
+    return word
+
+
+_KEPT_SCRIPTS = frozenset({"LATIN", "COMMON", "INHERITED"})
+
+
+def _script(ch: str) -> str:
+    from confusable_homoglyphs import categories
+
+    return categories.alias(ch)
+
+
+@cache
+def _look_alikes() -> dict[str, str]:
+    """Case-folded letters of other scripts that look like a Latin letter, mapped to it ("а" -> "a").
+
+    From Unicode's confusables list (UTS #39) as shipped by confusable-homoglyphs, pinned in
+    requirements.txt because stored keys depend on it. Latin and common characters are left alone,
+    so "0"/"o" and "l"/"i" stay distinct: only another script can pretend to be a Latin name. A
+    letter is looked up by its capital first, so both cases of one letter fold alike (Cyrillic
+    "н" is only a small-capital H, but "Н" is an H).
+    """
+    from confusable_homoglyphs import confusables
+
+    twins = {}
+    for ch, groups in confusables.confusables_data.items():
+        if len(ch) != 1 or _script(ch) in _KEPT_SCRIPTS:
+            continue
+        targets = [g["c"] for g in groups if len(g["c"]) == 1 and g["c"].isascii() and g["c"].isalpha()]
+        if targets:
+            # The list files capital I only under its look-alike "l"; a capital Ι or І looks like "I".
+            twins[ch] = "i" if ch.isupper() and targets == ["l"] else targets[0].casefold()
+    folded = {}
+    for ch in {c.casefold() for c in twins}:
+        target = twins.get(ch.upper()) or twins.get(ch)
+        if len(ch) == 1 and target:
+            folded[ch] = target
+    return folded
 
 
 def find_company(name: str) -> Company | None:
-    key = normalise_company_name(name or "")
+    """The company whose key is `name`'s key, if there is one."""
+    key = company_key(name)
     if not key:
         return None
     return db.session.scalar(select(Company).where(Company.normalised_name == key))
@@ -22,7 +130,7 @@ def get_or_create_company(name: str) -> Company | None:
         return None
     company = find_company(cleaned)
     if company is None:
-        company = Company(name=cleaned, normalised_name=normalise_company_name(cleaned))
+        company = Company(name=cleaned, normalised_name=company_key(cleaned))
         db.session.add(company)
         db.session.flush()
     return company
@@ -116,3 +224,101 @@ def verify_company(user: User, company_name: str) -> Company | None:
     company = get_or_create_company(company_name)
     user.verified_company = company
     return company
+
+
+# Merging --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MergeSummary:
+    """What a merge moves from the company that goes to the one that stays (shown before confirming)."""
+
+    people: int
+    goal_exclusions: int
+    mentor_exclusions: int
+    competitor_links: int
+    domains: int
+
+
+def merge_summary(other: Company) -> MergeSummary:
+    """How many people, exclusions, competitor links and domains a merge would move away from `other`."""
+    links = competitor_links.c
+
+    def count(query) -> int:
+        return db.session.scalar(query) or 0
+
+    return MergeSummary(
+        people=count(select(func.count(User.id)).where(
+            or_(User.company_id == other.id, User.verified_company_id == other.id))),
+        goal_exclusions=count(select(func.count()).select_from(goal_excluded_companies).where(
+            goal_excluded_companies.c.company_id == other.id)),
+        mentor_exclusions=count(select(func.count()).select_from(mentor_excluded_companies).where(
+            mentor_excluded_companies.c.company_id == other.id)),
+        competitor_links=count(select(func.count()).select_from(competitor_links).where(
+            or_(links.company_id == other.id, links.competitor_id == other.id))),
+        domains=count(select(func.count(CompanyDomain.id)).where(CompanyDomain.company_id == other.id)),
+    )
+
+
+def merge_companies(survivor: Company, other: Company) -> None:
+    """Move everything of `other` to `survivor` and delete `other`; commits, all or nothing.
+
+    People (stated and verified), goal and mentor exclusions, competitor links and e-mail domains
+    move; what would then repeat collapses, and what would become pointless is not created: an
+    exclusion of the owner's own company, a company competing with itself.
+    """
+    if survivor.id == other.id:
+        raise ValueError("a company cannot be merged with itself")
+    # Lock both rows, in id order like every other writer, so nobody links or excludes `other`
+    # between our reads and its deletion (the cascade would silently drop that row).
+    db.session.execute(
+        select(Company.id).where(Company.id.in_([survivor.id, other.id])).order_by(Company.id).with_for_update()
+    )
+    try:
+        _move_people(survivor.id, other.id)
+        _move_exclusions(goal_excluded_companies, goal_excluded_companies.c.goal_id,
+                         select(Goal.id).join(User, Goal.owner_id == User.id), survivor.id, other.id)
+        _move_exclusions(mentor_excluded_companies, mentor_excluded_companies.c.mentor_id,
+                         select(MentorProfile.id).join(User, MentorProfile.user_id == User.id),
+                         survivor.id, other.id)
+        _move_competitor_links(survivor.id, other.id)
+        db.session.execute(
+            update(CompanyDomain).where(CompanyDomain.company_id == other.id).values(company_id=survivor.id)
+        )
+        db.session.execute(delete(Company).where(Company.id == other.id))
+        # lead: recheck open pairings here (tandems.recheck_open_pairings([survivor.id])): the merged
+        # company's people now share one company, so pending requests and drafts between them must go.
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    db.session.expire_all()
+
+
+def _move_people(survivor_id: int, other_id: int) -> None:
+    for column in (User.company_id, User.verified_company_id):
+        db.session.execute(update(User).where(column == other_id).values({column: survivor_id}))
+
+
+def _move_exclusions(table, owner_column, owners_query, survivor_id: int, other_id: int) -> None:
+    """Point `other`'s exclusions at the survivor, except where the survivor is excluded already, and
+    drop exclusions of the owner's own company (people of both companies now work at the survivor)."""
+    company = table.c.company_id
+    own_company = owners_query.where(func.coalesce(User.verified_company_id, User.company_id) == survivor_id)
+    db.session.execute(delete(table).where(company.in_([survivor_id, other_id]), owner_column.in_(own_company)))
+    already = select(owner_column).where(company == survivor_id)
+    db.session.execute(delete(table).where(company == other_id, owner_column.in_(already)))
+    db.session.execute(update(table).where(company == other_id).values(company_id=survivor_id))
+
+
+def _move_competitor_links(survivor_id: int, other_id: int) -> None:
+    """Re-create `other`'s links from the survivor, once each, never survivor-with-itself."""
+    links = competitor_links.c
+    rivals = competitor_ids(other_id) - competitor_ids(survivor_id) - {survivor_id, other_id}
+    db.session.execute(
+        delete(competitor_links).where(or_(links.company_id == other_id, links.competitor_id == other_id))
+    )
+    if rivals:
+        db.session.execute(
+            insert(competitor_links), [{"company_id": survivor_id, "competitor_id": r} for r in sorted(rivals)]
+        )

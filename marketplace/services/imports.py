@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
-from ..models import Cohort, CohortParticipant, Company, Goal, MentorProfile, Topic, User, normalise_company_name
+from ..models import Cohort, CohortParticipant, Company, Goal, MentorProfile, Topic, User
 from . import accounts, companies, profiles, vectors
 
 COLUMNS = ["email", "name", "role", "company", "headline", "text", "topics", "languages", "capacity",
@@ -166,8 +166,8 @@ def _cross_row_problems(rows: list[ParsedRow]) -> list[RowProblem]:
         if first is not row:
             for label, mine, theirs in (
                 ("name", row.name, first.name),
-                ("company", companies.normalise_company_name(row.company),
-                 companies.normalise_company_name(first.company)),
+                ("company", companies.company_key(row.company),
+                 companies.company_key(first.company)),
                 ("languages", sorted(row.languages), sorted(first.languages)),
             ):
                 if mine != theirs:
@@ -282,7 +282,7 @@ def _apply(
     company_cache: dict[str, Company | None] = {}
 
     def company(name: str) -> Company | None:
-        key = normalise_company_name(name)
+        key = companies.company_key(name)
         if key not in company_cache:
             company_cache[key] = companies.get_or_create_company(name)
         return company_cache[key]

@@ -17,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, exists, or_, select, update
 
 from ..extensions import db
-from ..models import CohortParticipant, Goal, MentorProfile, Tandem, Topic, User, normalise_company_name
+from ..models import CohortParticipant, Goal, MentorProfile, Tandem, Topic, User
 from . import companies, vectors
 
 HEADLINE_MAX = 160
@@ -101,7 +101,7 @@ def parse_company_names(value: str | Iterable[str] | None) -> list[str]:
     names: list[str] = []
     seen: set[str] = set()
     for name in _split(value, ",\n"):
-        key = normalise_company_name(name)
+        key = companies.company_key(name)
         if key and key not in seen:
             seen.add(key)
             names.append(name)

@@ -34,7 +34,7 @@ MANAGER_ONLY = {
     "admin.index", "admin.people", "admin.person", "admin.verify_company", "admin.clear_company",
     "admin.companies_list", "admin.company", "admin.company_domains", "admin.add_competitor",
     "admin.remove_competitor", "admin.rename_company", "admin.topics", "admin.new_topic", "admin.edit_topic",
-    "admin.promote_topic", "admin.outbox",
+    "admin.promote_topic", "admin.outbox", "admin.review_merge", "admin.merge_company",
     "cohorts.new", "cohorts.edit", "cohorts.change_state", "cohorts.decide", "cohorts.import_upload",
     "cohorts.import_confirm", "cohorts.match", "cohorts.review", "cohorts.swap", "cohorts.remove", "cohorts.lock",
     "cohorts.add_pair", "cohorts.publish", "cohorts.progress", "cohorts.report", "cohorts.report_csv",
