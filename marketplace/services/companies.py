@@ -124,13 +124,15 @@ def find_company(name: str) -> Company | None:
 
 
 def get_or_create_company(name: str) -> Company | None:
-    """The company called `name` (however it is spelled or spaced), created when new."""
+    """The company called `name` (however it is spelled), created when new; None for a name without
+    a letter or digit ("—"), which names no company."""
     cleaned = " ".join((name or "").split())
-    if not cleaned:
+    key = company_key(cleaned)
+    if not key:
         return None
     company = find_company(cleaned)
     if company is None:
-        company = Company(name=cleaned, normalised_name=company_key(cleaned))
+        company = Company(name=cleaned, normalised_name=key)
         db.session.add(company)
         db.session.flush()
     return company

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import importlib.util
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, inspect, text
 
 from marketplace import create_app
 from marketplace.extensions import db
+from marketplace.services import companies
+from tests.conftest import vectors_url
 
 
 def test_init_db_builds_the_schema_from_migrations_twice_without_change(tmp_path):
@@ -24,3 +35,97 @@ def test_init_db_builds_the_schema_from_migrations_twice_without_change(tmp_path
     with app.app_context(), db.engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), db.metadata)
     assert differences == [], "models changed without a migration: run `flask --app wsgi db migrate`"
+
+
+MIGRATION = Path(__file__).resolve().parents[2] / "migrations" / "versions" / "aff4897f258e_company_keys.py"
+
+
+@pytest.fixture
+def empty_database(database_url: str, tmp_path) -> Iterator[str]:
+    """A database without tables on the engine under test: a new file on SQLite, a new schema on PostgreSQL."""
+    if not database_url.startswith("postgresql"):
+        yield f"sqlite:///{tmp_path / 'migrate.sqlite3'}"
+        return
+    schema = f"migration_{uuid.uuid4().hex[:10]}"
+    engine = create_engine(vectors_url(database_url))
+    with engine.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{vectors_url(database_url)}?options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+
+def _insert(connection, table: str, *rows: dict) -> None:
+    connection.execute(sa.table(table, *(sa.column(name) for name in rows[0])).insert(), list(rows))
+
+
+def test_company_key_migration_merges_companies_whose_new_keys_collide(empty_database, tmp_path):
+    """'Hansekauf', 'Hansekauf GmbH' and 'Hаnsekauf' (Cyrillic а) were three companies with people,
+    exclusions and links on each; after the migration they are one, and nothing points nowhere."""
+    app = create_app({"SQLALCHEMY_DATABASE_URI": empty_database, "TESTING": True,
+                      "TANDEM_INDEX_DIR": str(tmp_path / "i")})
+    now = datetime.now(UTC)
+    with app.app_context():
+        upgrade(revision="74378a332969")
+        with db.engine.begin() as connection:
+            _insert(connection, "company", *({"id": i, "name": name, "normalised_name": key, "created_at": now}
+                                             for i, name, key in ((1, "Hansekauf", "hansekauf"),
+                                                                  (2, "Hansekauf GmbH", "hansekauf gmbh"),
+                                                                  (3, "Rival AG", "rival ag"),
+                                                                  (4, "H\u0430nsekauf", "h\u0430nsekauf"),
+                                                                  (5, "Elsewhere", "elsewhere"),
+                                                                  (6, "Other Rival", "other rival"))))
+            _insert(connection, "user", *({"id": i, "email": f"u{i}@example.com", "name": f"U {i}",
+                                           "is_manager": False, "company_id": c, "verified_company_id": v,
+                                           "session_token": f"t{i}", "created_at": now}
+                                          for i, c, v in ((1, 1, None), (2, 2, 2), (3, 5, None), (4, 1, None),
+                                                          (5, 2, None), (6, 5, 4))))
+            _insert(connection, "goal", *({"id": i, "owner_id": owner, "title": f"Goal {i}", "description": "",
+                                           "languages": "en", "status": "open", "discoverable": True,
+                                           "created_at": now, "updated_at": now}
+                                          for i, owner in ((1, 3), (2, 2), (3, 3))))
+            _insert(connection, "goal_excluded_company", {"goal_id": 1, "company_id": 1},
+                    {"goal_id": 1, "company_id": 2},  # collapses to one
+                    {"goal_id": 2, "company_id": 1},  # its owner's own company once merged: goes
+                    {"goal_id": 3, "company_id": 2})  # moves
+            _insert(connection, "mentor_profile", *({"id": i, "user_id": u, "headline": "h", "teaching_text": "t",
+                                                     "languages": "en", "capacity": 1, "meetings_per_month": 1,
+                                                     "meeting_format": "remote", "is_open": True, "created_at": now,
+                                                     "updated_at": now} for i, u in ((1, 5), (2, 4))))
+            _insert(connection, "mentor_excluded_company", {"mentor_id": 1, "company_id": 3},
+                    {"mentor_id": 2, "company_id": 4})  # own company once merged: goes
+            _insert(connection, "competitor_link", {"company_id": 1, "competitor_id": 3},
+                    {"company_id": 3, "competitor_id": 2},  # the same link once merged
+                    {"company_id": 2, "competitor_id": 1},  # Hansekauf with itself
+                    {"company_id": 4, "competitor_id": 6})  # moves
+            _insert(connection, "company_domain", {"id": 1, "company_id": 2, "domain": "hansekauf.example"})
+
+        upgrade(revision="aff4897f258e")
+
+        with db.engine.connect() as connection:
+            def rows(query: str) -> list[tuple]:
+                return [tuple(row) for row in connection.execute(text(query))]
+
+            assert rows("SELECT id, name, normalised_name FROM company ORDER BY id") == [
+                (1, "Hansekauf", "hansekauf"), (3, "Rival AG", "rival"), (5, "Elsewhere", "elsewhere"),
+                (6, "Other Rival", "otherrival")]
+            assert rows('SELECT id, company_id, verified_company_id FROM "user" ORDER BY id') == [
+                (1, 1, None), (2, 1, 1), (3, 5, None), (4, 1, None), (5, 1, None), (6, 5, 1)]
+            assert rows("SELECT goal_id, company_id FROM goal_excluded_company ORDER BY goal_id") == [(1, 1), (3, 1)]
+            assert rows("SELECT mentor_id, company_id FROM mentor_excluded_company") == [(1, 3)]
+            assert sorted(rows("SELECT company_id, competitor_id FROM competitor_link")) == [(1, 3), (1, 6)]
+            assert rows("SELECT company_id, domain FROM company_domain") == [(1, "hansekauf.example")]
+
+
+def test_the_migration_computes_the_apps_company_key():
+    """The migration keeps a frozen copy of the key; today both must agree on every kind of name."""
+    spec = importlib.util.spec_from_file_location("company_keys_migration", MIGRATION)
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    look_alikes = migration._look_alikes()
+    for name in ("Hansekauf GmbH & Co. KG", "H\u0430nsekauf", "Hanse\u200bkauf", "ΗΑΝSEKAUF", "Газпром",
+                 "Müller Bau e. V.", "Foo Sp. z o.o.", "ＡＣＭＥ Inc.", "शक्ति AG", "—", "AG"):
+        assert migration._key(name, look_alikes) == companies.company_key(name), name
