@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -142,6 +143,17 @@ def _render_company(company: Company, status: int = 200, **bound: Any):
     )
 
 
+def _company_change(company: Company, form: Any, form_key: str, field: Field, change: Callable[[], Any]):
+    """Run a company-page form's change: answers (its result, None), or (None, the page again with
+    the problem beside `field`) when the input is invalid or the change is refused."""
+    if form.validate_on_submit():
+        try:
+            return change(), None
+        except admin_service.AdminError as problem:
+            _refuse(field, problem)
+    return None, _render_company(company, 400, **{form_key: form})
+
+
 @bp.get("/companies/<int:company_id>")
 @manager_required
 def company(company_id: int):
@@ -153,14 +165,12 @@ def company(company_id: int):
 def rename_company(company_id: int):
     company = db.get_or_404(Company, company_id)
     form = CompanyNameForm(prefix="rename")
-    if not form.validate_on_submit():
-        return _render_company(company, 400, rename_form=form)
     old_name = company.name
-    try:
-        admin_service.rename_company(company, form.name.data)
-    except admin_service.AdminError as problem:
-        _refuse(form.name, problem)
-        return _render_company(company, 400, rename_form=form)
+    refused = _company_change(
+        company, form, "rename_form", form.name, lambda: admin_service.rename_company(company, form.name.data)
+    )[1]
+    if refused:
+        return refused
     db.session.commit()
     flash(_("%(old)s is now called %(new)s.", old=old_name, new=company.name), "success")
     return redirect(url_for("admin.company", company_id=company.id))
@@ -171,13 +181,11 @@ def rename_company(company_id: int):
 def company_domains(company_id: int):
     company = db.get_or_404(Company, company_id)
     form = CompanyDomainsForm(prefix="domains")
-    if not form.validate_on_submit():
-        return _render_company(company, 400, domains_form=form)
-    try:
-        domains = admin_service.set_domains(company, form.domains.data or "")
-    except admin_service.AdminError as problem:
-        _refuse(form.domains, problem)
-        return _render_company(company, 400, domains_form=form)
+    domains, refused = _company_change(
+        company, form, "domains_form", form.domains, lambda: admin_service.set_domains(company, form.domains.data or "")
+    )
+    if refused:
+        return refused
     db.session.commit()
     if domains:
         flash(
@@ -194,13 +202,11 @@ def company_domains(company_id: int):
 def add_competitor(company_id: int):
     company = db.get_or_404(Company, company_id)
     form = CompetitorForm(prefix="competitor")
-    if not form.validate_on_submit():
-        return _render_company(company, 400, competitor_form=form)
-    try:
-        other = admin_service.add_competitor(company, form.name.data)
-    except admin_service.AdminError as problem:
-        _refuse(form.name, problem)
-        return _render_company(company, 400, competitor_form=form)
+    other, refused = _company_change(
+        company, form, "competitor_form", form.name, lambda: admin_service.add_competitor(company, form.name.data)
+    )
+    if refused:
+        return refused
     db.session.commit()
     flash(
         _("%(a)s and %(b)s are now competitors: they are never matched with each other.", a=company.name, b=other.name),
@@ -227,13 +233,11 @@ def review_merge(company_id: int):
     """Say what a merge would move and ask to confirm it; changes nothing."""
     company = db.get_or_404(Company, company_id)
     form = MergeCompanyForm(prefix="merge")
-    if not form.validate_on_submit():
-        return _render_company(company, 400, merge_form=form)
-    try:
-        survivor = admin_service.merge_target(company, form.into.data)
-    except admin_service.AdminError as problem:
-        _refuse(form.into, problem)
-        return _render_company(company, 400, merge_form=form)
+    survivor, refused = _company_change(
+        company, form, "merge_form", form.into, lambda: admin_service.merge_target(company, form.into.data)
+    )
+    if refused:
+        return refused
     return render_template(
         "admin/company_merge.html",
         company=company,
