@@ -12,9 +12,10 @@ CSV files start with a UTF-8 byte order mark, without which Excel reads UTF-8 as
 and shows "MÃ¼ller" for "Müller"; `csv` reads such a file back with the `utf-8-sig` encoding.
 
 The XLSX export (a later issue) uses the same cells: openpyxl turns any `str` that begins with `=`
-into a formula, so it writes `safe_cell(value)` and, for every `str`, sets the cell's `data_type`
-to `"s"` after assigning the value (`cell = sheet.cell(row, col, safe_cell(v))`; `if isinstance(cell.value,
-str): cell.data_type = "s"`), so text is a string cell twice over, and numbers stay numeric cells.
+into a formula, so it writes `cell = sheet.cell(row, column, safe_cell(value))` and then, for every
+`str` value, sets `cell.data_type = "s"`: text is a string cell, never a formula, and numbers stay
+numeric cells. The leading `'` then shows in such a cell; it is kept anyway, so that a sheet saved
+again as CSV from Excel stays harmless.
 """
 
 from __future__ import annotations
