@@ -2,11 +2,12 @@
 
 Every export cell goes through `safe_cell` (OWASP "CSV injection", ASVS 1.2.10). A text that begins
 with `=`, `+`, `-`, `@`, tab, carriage return or NUL is what Excel, LibreOffice and Google Sheets
-start a formula with, so it gets a leading `'`, which they read as "this cell is text" and do not
-show. Numbers (int, float, Decimal; never bool) stay numbers, negative ones included: their text form
-is digits, one sign, a point and an exponent, which no spreadsheet can run, and a manager sorting
-scores wants numbers. A *text* that looks like a number ("-5" typed as a goal title) is still text
-and gets the prefix: we cannot tell "-1+1" from "-1".
+start a formula with, so it gets a leading `'`: the cell is then read as text (some programs show
+the `'`, a small price against a formula that runs). Numbers (int, float, Decimal; never bool) stay
+numbers, negative ones included: their text form is digits, one sign, a point and an exponent, which
+no spreadsheet can run, and a manager sorting scores wants numbers. A *text* that looks like a
+number ("-5" typed as a goal title) is still text and gets the prefix: we cannot tell "-1+1" from
+"-1".
 
 CSV files start with a UTF-8 byte order mark, without which Excel reads UTF-8 as Windows-1252
 and shows "MÃ¼ller" for "Müller"; `csv` reads such a file back with the `utf-8-sig` encoding.
