@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import RadioField
+from wtforms.fields.choices import SelectChoice
 
 from ..services import preferences
 
@@ -15,6 +16,6 @@ def settings_form(current: dict[str, str]) -> FlaskForm:
         pass
 
     for kind, label in (*preferences.KINDS.items(), *preferences.OPT_IN.items()):
-        choices = [(mode, preferences.MODE_LABELS[mode]) for mode in preferences.modes_for(kind)]
+        choices = [SelectChoice(mode, preferences.MODE_LABELS[mode]) for mode in preferences.modes_for(kind)]
         setattr(NotificationSettingsForm, kind, RadioField(label, choices=choices, default=current[kind]))
     return NotificationSettingsForm()
