@@ -129,6 +129,10 @@ def _in_app_context(app: Flask, name: str) -> Callable[[], None]:
 def run_worker(app: Flask) -> None:
     """Run one worker with the scheduler until SIGTERM (finishing the job at hand) or SIGINT."""
     interval = float(app.config["TANDEM_JOB_INTERVAL_SECONDS"])
+    # Start, stop and errors stay in the log; not an enqueue line per job and second.
+    for name, level in (("huey", logging.WARNING), ("huey.consumer", logging.INFO),
+                        ("huey.consumer.Scheduler", logging.WARNING)):
+        logging.getLogger(name).setLevel(level)
     # Huey checks periodic tasks once a minute; Tandem's interval is shorter (and configurable).
     scheduler = type("TandemScheduler", (Scheduler,), {"periodic_task_seconds": interval})
     consumer_class = type("TandemConsumer", (Consumer,), {"scheduler_class": scheduler})
