@@ -170,3 +170,46 @@ def test_export_and_deletion_cover_the_outbox_and_the_settings(app):
     privacy.delete_account(mentor.user)
     assert db.session.scalars(select(OutgoingEmail).where(OutgoingEmail.recipient_user_id == user_id)).all() == []
     assert db.session.scalars(select(NotificationSetting).where(NotificationSetting.user_id == user_id)).all() == []
+
+
+def test_a_mentor_who_opted_in_gets_one_daily_digest_of_new_goals_they_could_help_with(app):
+    from marketplace.services import digests
+
+    mentor = make_mentor(user=make_user(name="Mia Mentor", company="Young AG"), languages="en",
+                         headline="Generative AI for executives", text="I explain generative AI and ChatGPT.")
+    other = make_mentor(user=make_user(company="Other AG"))
+    preferences.set_mode(mentor.user, preferences.NEW_GOALS, preferences.DIGEST)
+    db.session.commit()
+    make_goal(owner=make_user(name="Gerd Brenner", company="Old AG"), title="Understand generative AI",
+              description="What ChatGPT means for my company.")
+    make_goal(owner=make_user(name="Hilde Hidden", company="Old AG"), title="Secret AI plans", discoverable=False)
+    tomorrow = datetime.now(UTC) + timedelta(hours=2)
+
+    assert digests.send_new_goals(tomorrow) == 1
+    assert digests.send_new_goals(tomorrow) == 0  # once a day
+    mail, = _mails_to(mentor.user)
+    assert mail.kind == preferences.NEW_GOALS and "Understand generative AI" in mail.body
+    assert "Gerd" in mail.body and "Brenner" not in mail.body  # only the owner's first name (DESIGN.md)
+    assert "Secret AI plans" not in mail.body and "Old AG" in mail.html_body
+    assert _mails_to(other.user) == []  # not opted in
+    assert digests.send_new_goals(tomorrow + timedelta(days=2)) == 0  # nothing new since
+
+
+def test_cohort_decisions_and_the_survey_are_mailed_each_once_per_occasion(app):
+    from marketplace.services import cohorts, surveys
+    from tests.marketplace.test_cohorts import enrol, make_cohort
+
+    cohort = make_cohort(state="enrolling")
+    person = make_user(name="Gerd Brenner")
+    goal = make_goal(owner=person, languages="de")
+    participant = enrol(cohort, person, "mentee", goal=goal, status="applied")
+    cohorts.decide(participant, "waitlisted")
+    cohorts.decide(participant, "accepted")
+    surveys.invite_participants(cohort)
+    surveys.invite_participants(cohort)
+    db.session.commit()
+
+    mails = [(m.kind, m.occasion, m.language) for m in _mails_to(person)]
+    assert mails == [("cohort_enrolment", "waitlisted", "de"), ("cohort_enrolment", "accepted", "de"),
+                     ("survey_open", "", "de")]
+    assert "Sie sind dabei!" in _mails_to(person)[1].subject
