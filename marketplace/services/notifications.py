@@ -91,6 +91,8 @@ def notify(
     does). `kind` is what the person's settings choose by; `obj` and `occasion` make the e-mail's key (a
     second reminder about one object is a new occasion); `contact` adds a partner's name and address.
     """
+    if key not in MESSAGES:
+        raise KeyError(f"no notification message {key!r}: add it to MESSAGES")
     recipient = user if isinstance(user, User) else db.session.get(User, user)
     if recipient is None:
         return None
