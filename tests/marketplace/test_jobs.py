@@ -123,3 +123,25 @@ def test_a_worker_killed_between_sending_and_marking_sent_delivers_each_message_
             db.session.remove()
     finally:
         controller.stop()
+
+
+def test_with_a_worker_running_a_request_mails_the_mentor_in_their_language(make_app, database_url, tmp_path):
+    from marketplace.services import tandems
+    from tests.builders import make_goal, make_mentor, make_user
+
+    handler, controller, port = start_server()
+    app = make_app()
+    worker, log = _worker(database_url, tmp_path, "worker.log", MAIL_SERVER="127.0.0.1", MAIL_PORT=str(port))
+    try:
+        with app.app_context():
+            mentor = make_mentor(user=make_user(name="Mia Mentor", company="Young AG"), languages="de")
+            goal = make_goal(owner=make_user(name="Gerd Brenner", company="Old AG"), title="KI verstehen")
+            goal.owner.locale = "en"
+            tandems.request_tandem(goal, mentor, goal.owner)
+            db.session.remove()
+        assert _wait_for(lambda: len(handler.messages) == 1, 60), log.read_text()[-2000:]
+        assert handler.messages[0]["Content-Language"] == "de"
+        assert "bittet Sie um ein Mentoring" in str(handler.messages[0]["Subject"])
+    finally:
+        assert _stop(worker) == 0
+        controller.stop()
