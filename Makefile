@@ -26,6 +26,9 @@ run: install
 	@echo ""
 	@TANDEM_DEVELOPMENT=1 TANDEM_URL=http://$(HOST):$(PORT) $(BIN)/flask --app wsgi seed-demo
 	@echo ""
+	@# One job worker beside the web server (mail, digests); it stops when gunicorn does.
+	TANDEM_DEVELOPMENT=1 $(BIN)/flask --app wsgi worker & worker=$$!; \
+	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	TANDEM_DEVELOPMENT=1 $(BIN)/gunicorn -c gunicorn.conf.py --workers 2 --threads 4 --bind $(HOST):$(PORT) --access-logfile - wsgi:app
 
 test: install test-only

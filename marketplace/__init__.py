@@ -96,11 +96,16 @@ def register_blueprints(app: Flask) -> None:
     from .goals.routes import bp as goals_bp
     from .main.routes import bp as main_bp
     from .mentors.routes import bp as mentors_bp
+    from .preferences.routes import bp as preferences_bp
+    from .preferences.routes import unsubscribe
     from .search.routes import bp as search_bp
     from .tandems.routes import bp as tandems_bp
 
-    for blueprint in (main_bp, auth_bp, mentors_bp, goals_bp, search_bp, tandems_bp, cohorts_bp, admin_bp):
+    for blueprint in (main_bp, auth_bp, mentors_bp, goals_bp, search_bp, tandems_bp, cohorts_bp, admin_bp,
+                      preferences_bp):
         app.register_blueprint(blueprint)
+    # One-click unsubscribe (RFC 8058) is POSTed by mail clients without a session; the signed token is the proof.
+    csrf.exempt(unsubscribe)
     # The API authenticates with Bearer tokens only (no cookies), so CSRF does not apply to it.
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)
@@ -122,6 +127,7 @@ def register_request_hooks(app: Flask) -> None:
     from flask_babel import format_date, format_datetime
 
     from .services.labels import tandem_status_label
+    from .services.notifications import text as notification_text
     from .services.notifications import unread_count
     from .services.profiles import language_name
 
@@ -129,6 +135,7 @@ def register_request_hooks(app: Flask) -> None:
     app.add_template_filter(format_datetime, "format_datetime")
     app.add_template_global(tandem_status_label, "tandem_status_label")
     app.add_template_global(language_name, "language_name")
+    app.add_template_global(notification_text, "notification_text")
 
     @app.context_processor
     def inject_globals() -> dict[str, Any]:

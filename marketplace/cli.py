@@ -35,6 +35,13 @@ def register_commands(app: Flask) -> None:
         setup.initialise_database()
         click.echo("Database is ready.")
 
+    @app.cli.command("worker")
+    def worker() -> None:
+        """Run a job worker with the periodic jobs (due mail, digests) until SIGTERM."""
+        from .jobs import run_worker
+
+        run_worker(app)
+
     @app.cli.command("seed-demo")
     def seed_demo() -> None:
         """Load the demo data set (companies, mentors, goals, a cohort); idempotent."""

@@ -66,6 +66,13 @@ def from_environment(instance_path: Path) -> dict:
         # Without a mail server, messages go to the log and the outbox page instead of SMTP.
         "MAIL_BACKEND": "smtp" if mail_server else "locmem",
         "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL", "memory://"),
+        "REDIS_URL": os.environ.get("REDIS_URL"),
+        # Background jobs (marketplace/jobs.py) and the outbox (services/outbox.py).
+        "TANDEM_JOB_INTERVAL_SECONDS": float(os.environ.get("TANDEM_JOB_INTERVAL_SECONDS", "30")),
+        "TANDEM_JOB_STORE": os.environ.get("TANDEM_JOB_STORE", str(instance_path / "jobs.sqlite3")),
+        "TANDEM_MAIL_RETRY_SECONDS": float(os.environ.get("TANDEM_MAIL_RETRY_SECONDS", "60")),
+        "TANDEM_MAIL_CLAIM_TIMEOUT_SECONDS": float(os.environ.get("TANDEM_MAIL_CLAIM_TIMEOUT_SECONDS", "300")),
+        "TANDEM_DIGEST_HOUR": int(os.environ.get("TANDEM_DIGEST_HOUR", "7")),
         "RATELIMIT_HEADERS_ENABLED": True,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

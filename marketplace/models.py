@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -198,15 +199,64 @@ class OneTimeToken(db.Model):
 
 
 class OutgoingEmail(db.Model):
-    """Every message the platform sends, so managers can see them when no mail server is set."""
+    """The outbox: every message the platform sends, written in the transaction that causes it.
+
+    A job (services/outbox.py) sends what is due and marks it sent. The key (kind, object, recipient user,
+    occasion) makes a message exist once: a second nudge or a moved meeting is a new occasion.
+    """
 
     __tablename__ = "outgoing_email"
+    __table_args__ = (
+        UniqueConstraint(
+            "kind", "object_type", "object_id", "recipient_user_id", "occasion", name="uq_outgoing_email_key"
+        ),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     recipient: Mapped[str] = mapped_column(String(254), index=True)
+    recipient_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    # None for essential mail (password reset, invitation, confirmation): no settings, no unsubscribe.
+    kind: Mapped[str | None] = mapped_column(String(40))
+    object_type: Mapped[str | None] = mapped_column(String(40))
+    object_id: Mapped[int | None] = mapped_column(Integer)
+    occasion: Mapped[str | None] = mapped_column(String(80))
+    language: Mapped[str] = mapped_column(String(8), default="en")
     subject: Mapped[str] = mapped_column(String(255))
     body: Mapped[str] = mapped_column(Text)
-    delivered: Mapped[bool] = mapped_column(Boolean, default=False)
+    html_body: Mapped[str | None] = mapped_column(Text)
+    # pending -> sending -> sent; held until the daily digest takes it (digested); see services/outbox.py.
+    status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    @property
+    def delivered(self) -> bool:
+        return self.status == "sent"
+
+
+class NotificationSetting(db.Model):
+    """How a person wants one kind of e-mail: instantly, in the daily digest, or not at all."""
+
+    __tablename__ = "notification_setting"
+    __table_args__ = (UniqueConstraint("user_id", "kind"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    mode: Mapped[str] = mapped_column(String(10))
+
+
+class JobLease(db.Model):
+    """The last period a periodic job ran in: of many workers, the one that moves it forward runs it."""
+
+    __tablename__ = "job_lease"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    period: Mapped[int] = mapped_column(BigInteger, default=-1)
+    holder: Mapped[str | None] = mapped_column(String(80))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Topic(db.Model):
@@ -411,6 +461,10 @@ class Notification(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(40))
+    # Rendered in the reader's language when read (services/notifications.py); `message` is the English
+    # text, kept for rows written before keys existed.
+    message_key: Mapped[str | None] = mapped_column(String(60))
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
     message: Mapped[str] = mapped_column(Text)
     link: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -56,7 +56,7 @@ def summary() -> dict[str, int]:
         "active_tandems": _count(select(func.count(Tandem.id)).where(Tandem.status == "active")),
         "companies": _count(select(func.count(Company.id))),
         "free_tags": _count(select(func.count(Topic.id)).where(Topic.is_free_tag.is_(True))),
-        "unsent_emails": _count(select(func.count(OutgoingEmail.id)).where(OutgoingEmail.delivered.is_(False))),
+        "unsent_emails": _count(select(func.count(OutgoingEmail.id)).where(OutgoingEmail.status != "sent")),
     }
 
 

@@ -269,24 +269,20 @@ def _activate(cohort: Cohort, tandem: Tandem, now) -> None:
     ):
         other.status = "withdrawn"
         other.responded_at = now
-        notifications.notify(
-            other.mentor_user_id, "request_withdrawn",
-            _("The request for “%(title)s” was withdrawn: the goal found a mentor in a cohort.", title=goal.title),
-        )
+        notifications.notify(other.mentor_user_id, "request_withdrawn", "request_withdrawn_cohort",
+                             {"title": goal.title}, obj=("tandem", other.id))
     link = notifications.link_to("cohorts.meetings.tandem", tandem_id=tandem.id)
     mentor_name = tandem.mentor_user.name if tandem.mentor_user else ""
     mentee_name = tandem.mentee.name if tandem.mentee else ""
     notifications.notify(
-        tandem.mentee_user_id, "cohort_published",
-        _("Your tandem in “%(cohort)s” is ready: %(name)s will mentor you on “%(title)s”. "
-          "Open the kick-off checklist.", cohort=cohort.name, name=mentor_name, title=goal.title),
-        link,
+        tandem.mentee_user_id, "tandem_started", "cohort_published_mentee",
+        {"cohort": cohort.name, "name": mentor_name, "title": goal.title}, link, obj=("tandem", tandem.id),
+        contact=tandem.mentor_user,
     )
     notifications.notify(
-        tandem.mentor_user_id, "cohort_published",
-        _("Your tandem in “%(cohort)s” is ready: you mentor %(name)s on “%(title)s”. "
-          "Open the kick-off checklist.", cohort=cohort.name, name=mentee_name, title=goal.title),
-        link,
+        tandem.mentor_user_id, "tandem_started", "cohort_published_mentor",
+        {"cohort": cohort.name, "name": mentee_name, "title": goal.title}, link, obj=("tandem", tandem.id),
+        contact=tandem.mentee,
     )
     vectors.refresh_goal(goal)  # a matched goal leaves the discoverable index
 

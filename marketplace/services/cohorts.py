@@ -380,9 +380,9 @@ def open_goals(user: User) -> list[Goal]:
     return [goal for goal in user.goals if goal.status == "open"]
 
 
-def _notify_managers(kind: str, message: str, link: str | None) -> None:
+def _notify_managers(kind: str, key: str, params: dict, link: str | None, obj: tuple[str, int]) -> None:
     for manager_id in db.session.scalars(select(User.id).where(User.is_manager.is_(True))):
-        notifications.notify(manager_id, kind, message, link)
+        notifications.notify(manager_id, kind, key, params, link, obj=obj)
 
 
 def apply(cohort: Cohort, user: User, role: str, goal: Goal | None = None) -> CohortParticipant:
@@ -415,10 +415,8 @@ def apply(cohort: Cohort, user: User, role: str, goal: Goal | None = None) -> Co
     db.session.add(participant)
     db.session.flush()
     _notify_managers(
-        "cohort_application",
-        _("%(name)s applied to “%(cohort)s” as %(role)s.", name=user.name, cohort=cohort.name,
-          role=str(ROLE_LABELS[role]).lower()),
-        notifications.link_to("cohorts.detail", cohort_id=cohort.id),
+        "cohort_application", f"cohort_application_{role}", {"name": user.name, "cohort": cohort.name},
+        notifications.link_to("cohorts.detail", cohort_id=cohort.id), ("cohort_participant", participant.id),
     )
     db.session.commit()
     return participant
@@ -461,13 +459,10 @@ def decide(participant: CohortParticipant, decision: str) -> CohortParticipant:
         raise CohortError("no_goal", _("%(name)s brings no goal; they need one to be matched.",
                                        name=participant.user.name))
     participant.status = decision
-    messages = {
-        "accepted": _("You are in! Your application to “%(cohort)s” was accepted.", cohort=cohort.name),
-        "waitlisted": _("Your application to “%(cohort)s” is on the waiting list.", cohort=cohort.name),
-        "rejected": _("Your application to “%(cohort)s” was not accepted this time.", cohort=cohort.name),
-    }
-    notifications.notify(participant.user_id, "cohort_enrolment", messages[decision],
-                         notifications.link_to("cohorts.detail", cohort_id=cohort.id))
+    # Each decision is its own occasion: a waitlisted person who is accepted later hears of both.
+    notifications.notify(participant.user_id, "cohort_enrolment", f"cohort_{decision}", {"cohort": cohort.name},
+                         notifications.link_to("cohorts.detail", cohort_id=cohort.id),
+                         obj=("cohort_participant", participant.id), occasion=decision)
     db.session.commit()
     return participant
 

@@ -1,4 +1,4 @@
-"""Outgoing e-mail: every message is stored, and sent by SMTP only when a mail server is configured.
+"""E-mail texts and the recipient's language; the outbox (services/outbox.py) stores and sends them.
 
 Without MAIL_SERVER (development, small pilots) messages go to the log and stay in the
 `outgoing_email` table for the managers' outbox page, so an invitation is never silently lost.
@@ -6,44 +6,31 @@ Without MAIL_SERVER (development, small pilots) messages go to the log and stay 
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import current_app, has_request_context
-from flask_babel import force_locale, get_locale
+from flask import current_app
+from flask_babel import force_locale
 from flask_babel import gettext as _
-from flask_mailman import EmailMessage
+from sqlalchemy import select
 
-from ..extensions import db, mail
-from ..models import OutgoingEmail, User
-from . import accounts
-
-log = logging.getLogger(__name__)
-
-DEFAULT_SMTP_TIMEOUT = 10  # seconds; a hanging mail server must not hang the request for long
+from ..extensions import db
+from ..models import Goal, OutgoingEmail, User
+from . import accounts, outbox
 
 
-def send_email(to: str, subject: str, body: str) -> OutgoingEmail:
-    """Store the message, then deliver it by SMTP when a server is set; the caller commits.
+def send_email(to: str, subject: str, body: str, **fields) -> OutgoingEmail:
+    """Put a message in the outbox; the caller's commit makes it durable and a job sends it.
 
-    A delivery failure is logged and leaves `delivered` False instead of failing the request.
+    Keyword fields (html, kind, obj, recipient_user, occasion, language) are those of outbox.queue. Sending
+    never happens here, so a mail server that is down cannot fail the request.
     """
-    message = OutgoingEmail(recipient=to, subject=subject, body=body, delivered=False)
-    db.session.add(message)
-    db.session.flush()
-    config = current_app.config
-    if not config.get("MAIL_SERVER"):
-        log.info("E-mail not sent (no MAIL_SERVER), kept in the outbox. To: %s Subject: %s\n%s", to, subject, body)
-        return message
-    try:
-        connection = mail.get_connection(timeout=config.get("MAIL_TIMEOUT") or DEFAULT_SMTP_TIMEOUT)
-        sent = EmailMessage(subject=subject, body=body, to=[to], connection=connection).send()
-    except Exception:  # SMTP, DNS and socket errors alike: the outbox still has the message
-        log.exception("Sending e-mail to %s failed (subject %r); it stays in the outbox.", to, subject)
-        return message
-    message.delivered = bool(sent)
-    return message
+    return outbox.queue(to, subject, body, **fields)
+
+
+def render_email(template: str, **context: object) -> str:
+    """An e-mail's HTML part (autoescaped), without the page context (no current user: jobs have none)."""
+    return current_app.jinja_env.get_template(template).render(**context)
 
 
 def absolute_url(endpoint: str, **values: object) -> str:
@@ -54,12 +41,24 @@ def absolute_url(endpoint: str, **values: object) -> str:
 
 
 def recipient_locale(user: User) -> str:
-    """Write in the recipient's language: their setting, else the current page's, else the default."""
-    if user.locale in current_app.config.get("LANGUAGES", ["en", "de"]):
+    """The language to write to this person in: their account setting, else the first interface language of
+    their mentor profile's languages, else of their newest goal's, else English. Never the sender's."""
+    languages = current_app.config.get("LANGUAGES", ["en", "de"])
+    if user.locale in languages:
         return user.locale
-    if has_request_context():
-        return str(get_locale() or "en")
-    return current_app.config.get("BABEL_DEFAULT_LOCALE", "en")
+    lists = []
+    if user.mentor_profile is not None:
+        lists.append(user.mentor_profile.language_list)
+    newest_goal = db.session.scalar(
+        select(Goal).where(Goal.owner_id == user.id).order_by(Goal.created_at.desc(), Goal.id.desc()).limit(1)
+    )
+    if newest_goal is not None:
+        lists.append(newest_goal.language_list)
+    for codes in lists:
+        for code in codes:
+            if code in languages:
+                return code
+    return "en"
 
 
 def send_password_reset(user: User) -> OutgoingEmail:
@@ -67,7 +66,8 @@ def send_password_reset(user: User) -> OutgoingEmail:
     hours = current_app.config["PASSWORD_RESET_HOURS"]
     token = accounts.issue_one_time_token(user, "reset", timedelta(hours=hours))
     link = absolute_url("auth.reset_password", token=token)
-    with force_locale(recipient_locale(user)):
+    language = recipient_locale(user)
+    with force_locale(language):
         subject = _("Reset your Tandem password")
         body = _(
             "Hello %(name)s,\n\n"
@@ -79,7 +79,7 @@ def send_password_reset(user: User) -> OutgoingEmail:
             link=link,
             hours=hours,
         )
-    return send_email(user.email, subject, body)
+    return send_email(user.email, subject, body, kind="password_reset", recipient_user=user, language=language)
 
 
 def send_invitation(user: User) -> OutgoingEmail:
@@ -87,7 +87,8 @@ def send_invitation(user: User) -> OutgoingEmail:
     days = current_app.config["INVITATION_DAYS"]
     token = accounts.issue_one_time_token(user, "invite", timedelta(days=days))
     link = absolute_url("auth.accept_invitation", token=token)
-    with force_locale(recipient_locale(user)):
+    language = recipient_locale(user)
+    with force_locale(language):
         subject = _("You are invited to Tandem")
         body = _(
             "Hello %(name)s,\n\n"
@@ -98,4 +99,4 @@ def send_invitation(user: User) -> OutgoingEmail:
             link=link,
             days=days,
         )
-    return send_email(user.email, subject, body)
+    return send_email(user.email, subject, body, kind="invitation", recipient_user=user, language=language)

@@ -82,10 +82,8 @@ def log_meeting(
     partner_id = tandem.mentee_user_id if author.id == tandem.mentor_user_id else tandem.mentor_user_id
     if planned and partner_id:
         notifications.notify(
-            partner_id, "meeting_planned",
-            _("%(name)s planned a meeting on %(date)s. Add it to your calendar.", name=author.name,
-              date=format_date(held_on)),
-            notifications.link_to("cohorts.meetings.tandem", tandem_id=tandem.id),
+            partner_id, "meeting_planned", "meeting_planned", {"name": author.name, "date": held_on},
+            notifications.link_to("cohorts.meetings.tandem", tandem_id=tandem.id), obj=("meeting", meeting.id),
         )
     db.session.commit()
     return meeting

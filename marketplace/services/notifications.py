@@ -1,14 +1,53 @@
-"""In-app notifications: everything a person must act on, with an unread count in the header."""
+"""Notifications: in-app (with an unread count in the header) and, through the outbox, by e-mail.
+
+`notify` is the one call for an event that concerns someone. A notification stores a message key and
+its parameters, never rendered text, so each reader sees it in their own language at reading time; the
+e-mail is written in the recipient's language (emails.recipient_locale), not the sender's.
+"""
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Any
+
 from flask import current_app, has_request_context, url_for
-from flask_babel import force_locale
+from flask_babel import force_locale, format_date
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from ..extensions import db
-from ..models import Notification, User, utcnow
-from .emails import recipient_locale
+from ..models import Notification, OutgoingEmail, User, utcnow
+from . import emails, outbox, preferences
+
+# Message key -> English source text with %(name)s placeholders (translated in the catalogue).
+MESSAGES = {
+    "request_received": _l("%(name)s asks you to mentor them on “%(title)s”."),
+    "request_accepted": _l("%(name)s accepted your tandem request for “%(title)s”."),
+    "request_declined": _l("%(name)s declined your request."),
+    "request_withdrawn": _l("A tandem request to you was withdrawn."),
+    "request_withdrawn_matched": _l("The request for “%(title)s” was withdrawn: the goal found a mentor."),
+    "request_withdrawn_cohort": _l(
+        "The request for “%(title)s” was withdrawn: the goal found a mentor in a cohort."
+    ),
+    "tandem_started": _l("Your tandem with %(name)s on “%(title)s” has started."),
+    "tandem_ended": _l("%(name)s ended your tandem: %(reason)s"),
+    "cohort_published_mentee": _l(
+        "Your tandem in “%(cohort)s” is ready: %(name)s will mentor you on “%(title)s”. Open the kick-off checklist."
+    ),
+    "cohort_published_mentor": _l(
+        "Your tandem in “%(cohort)s” is ready: you mentor %(name)s on “%(title)s”. Open the kick-off checklist."
+    ),
+    "cohort_application_mentor": _l("%(name)s applied to “%(cohort)s” as mentor."),
+    "cohort_application_mentee": _l("%(name)s applied to “%(cohort)s” as mentee."),
+    "cohort_accepted": _l("You are in! Your application to “%(cohort)s” was accepted."),
+    "cohort_waitlisted": _l("Your application to “%(cohort)s” is on the waiting list."),
+    "cohort_rejected": _l("Your application to “%(cohort)s” was not accepted this time."),
+    "survey_open": _l(
+        "“%(cohort)s” has ended. Tell us how it went: the survey takes two minutes and is anonymous."
+    ),
+    "meeting_planned": _l("%(name)s planned a meeting on %(date)s. Add it to your calendar."),
+}
 
 
 def link_to(endpoint: str, **values: object) -> str:
@@ -18,19 +57,103 @@ def link_to(endpoint: str, **values: object) -> str:
     return current_app.url_map.bind("localhost").build(endpoint, values)
 
 
-def notify(user: User | int, kind: str, message: str, link: str | None = None) -> Notification:
-    """Queue a notification in the current transaction; the caller commits.
+def render(key: str | None, params: dict[str, Any], fallback: str = "") -> str:
+    """A message in the current language; a `date` parameter (ISO) is formatted the reader's way."""
+    template = MESSAGES.get(key or "")
+    if template is None:
+        return fallback
+    values = dict(params)
+    if isinstance(values.get("date"), str):
+        values["date"] = format_date(date.fromisoformat(values["date"]))
+    return str(template) % values
 
-    Pass `message` as lazy_gettext(...) so it is written in the recipient's language, not the sender's.
+
+def text(notification: Notification) -> str:
+    """What the reader sees, in the page's language (rows from before message keys keep their text)."""
+    return render(notification.message_key, notification.params or {}, notification.message)
+
+
+def notify(
+    user: User | int,
+    kind: str,
+    key: str,
+    params: dict[str, Any] | None = None,
+    link: str | None = None,
+    *,
+    obj: tuple[str, int] | None = None,
+    occasion: str = "",
+    contact: User | None = None,
+    email: bool = True,
+) -> Notification | None:
+    """Tell a person about an event: an in-app notification and, per their settings, an e-mail.
+
+    Both are added to the current transaction (the caller commits, so they exist exactly when the change
+    does). `kind` is what the person's settings choose by; `obj` and `occasion` make the e-mail's key (a
+    second reminder about one object is a new occasion); `contact` adds a partner's name and address.
     """
-    user_id = user if isinstance(user, int) else user.id
-    recipient = user if isinstance(user, User) else db.session.get(User, user_id)
-    if recipient is not None:
-        with force_locale(recipient_locale(recipient)):
-            message = str(message)
-    notification = Notification(user_id=user_id, kind=kind, message=str(message), link=link)
+    if key not in MESSAGES:
+        raise KeyError(f"no notification message {key!r}: add it to MESSAGES")
+    recipient = user if isinstance(user, User) else db.session.get(User, user)
+    if recipient is None:
+        return None
+    params = {name: value.isoformat() if isinstance(value, date) else value for name, value in (params or {}).items()}
+    with force_locale("en"):
+        english = render(key, params)
+    notification = Notification(user_id=recipient.id, kind=kind, message_key=key, params=params, message=english,
+                                link=link)
     db.session.add(notification)
+    if email:
+        queue_email(recipient, kind, key, params, link, obj=obj, occasion=occasion,
+                    contact=contact)
     return notification
+
+
+def absolute_link(link: str | None) -> str:
+    base = current_app.config["TANDEM_BASE_URL"].rstrip("/")
+    return base + (link or "/")
+
+
+def queue_email(
+    recipient: User,
+    kind: str,
+    key: str,
+    params: dict[str, Any],
+    link: str | None,
+    *,
+    obj: tuple[str, int] | None = None,
+    occasion: str = "",
+    contact: User | None = None,
+) -> OutgoingEmail | None:
+    """The e-mail of one event, in the recipient's language, unless they turned the kind off."""
+    chosen = preferences.mode(recipient, kind)
+    if chosen == preferences.OFF:
+        return None
+    language = emails.recipient_locale(recipient)
+    with force_locale(language):
+        message = render(key, params)
+        page = absolute_link(link)
+        settings = emails.absolute_url("preferences.settings")
+        context = {
+            "greeting": _("Hello %(name)s,", name=recipient.first_name), "message": message, "link": page,
+            "contact": contact, "settings_link": settings, "language": language,
+        }
+        html = emails.render_email("emails/notification.html", **context)
+        body = plain_text(context)
+    return outbox.queue(
+        recipient.email, message[:255], body, html=html, kind=kind, obj=obj, recipient_user=recipient,
+        occasion=occasion, language=language, status="held" if chosen == preferences.DIGEST else "pending",
+    )
+
+
+def plain_text(context: dict[str, Any]) -> str:
+    """The text part: the same content as the HTML template, for clients that show no HTML."""
+    lines = [context["greeting"], "", context["message"], "", _("Open it in Tandem:"), context["link"]]
+    contact = context.get("contact")
+    if contact is not None:
+        lines += ["", _("Your partner's contact: %(name)s <%(email)s>", name=contact.name, email=contact.email)]
+    lines += ["", "-- ", _("Tandem, cross-company reverse mentoring."),
+              _("Choose which e-mails you get: %(link)s", link=context["settings_link"])]
+    return "\n".join(lines) + "\n"
 
 
 def unread_count(user: User) -> int:

@@ -18,12 +18,13 @@ from ..models import (
     Meeting,
     MentorProfile,
     Notification,
+    NotificationSetting,
     OneTimeToken,
     OutgoingEmail,
     Tandem,
     User,
 )
-from . import vectors
+from . import notifications, preferences, vectors
 
 
 def _iso(value) -> str | None:
@@ -104,10 +105,21 @@ def export_user_data(user: User) -> dict[str, Any]:
             for p in db.session.scalars(select(CohortParticipant).where(CohortParticipant.user_id == user.id))
         ],
         "notifications": [
-            {"message": n.message, "created_at": _iso(n.created_at)}
+            {"message": notifications.text(n), "created_at": _iso(n.created_at)}
             for n in db.session.scalars(select(Notification).where(Notification.user_id == user.id))
         ],
+        "notification_settings": preferences.settings_of(user),
+        "emails": [
+            {"subject": m.subject, "body": m.body, "kind": m.kind, "language": m.language, "status": m.status,
+             "created_at": _iso(m.created_at), "sent_at": _iso(m.sent_at)}
+            for m in db.session.scalars(select(OutgoingEmail).where(_emails_of(user)).order_by(OutgoingEmail.id))
+        ],
     }
+
+
+def _emails_of(user: User):
+    """Messages to this person: by account, and by address for those written before accounts were linked."""
+    return or_(OutgoingEmail.recipient_user_id == user.id, OutgoingEmail.recipient == user.email)
 
 
 def delete_account(user: User) -> None:
@@ -136,10 +148,10 @@ def delete_account(user: User) -> None:
         for meeting in db.session.scalars(select(Meeting).where(Meeting.author_id == user.id)):
             meeting.author_id = None
             meeting.private_note = ""
-        for model in (ApiToken, OneTimeToken, Notification, CohortParticipant):
+        for model in (ApiToken, OneTimeToken, Notification, NotificationSetting, CohortParticipant):
             for row in db.session.scalars(select(model).where(model.user_id == user.id)):
                 db.session.delete(row)
-        for message in db.session.scalars(select(OutgoingEmail).where(OutgoingEmail.recipient == user.email)):
+        for message in db.session.scalars(select(OutgoingEmail).where(_emails_of(user))):
             db.session.delete(message)
         db.session.delete(user)
         db.session.commit()

@@ -41,12 +41,8 @@ def invite_participants(cohort: Cohort) -> int:
         if user_id in already:
             continue
         db.session.add(SurveyInvitation(cohort_id=cohort.id, user_id=user_id))
-        notifications.notify(
-            user_id, "survey_open",
-            _("“%(cohort)s” has ended. Tell us how it went: the survey takes two minutes and is anonymous.",
-              cohort=cohort.name),
-            link,
-        )
+        notifications.notify(user_id, "survey_open", "survey_open", {"cohort": cohort.name}, link,
+                             obj=("cohort", cohort.id))
     db.session.flush()
     return len(set(user_ids) - already)
 

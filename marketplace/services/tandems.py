@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 
 from ..extensions import db
@@ -81,10 +80,8 @@ def request_tandem(goal: Goal, profile: MentorProfile, requester: User, message:
     db.session.add(tandem)
     db.session.flush()
     notifications.notify(
-        profile.user_id,
-        "request_received",
-        _l("%(name)s asks you to mentor them on “%(title)s”.", name=requester.name, title=goal.title),
-        notifications.link_to("tandems.detail", tandem_id=tandem.id),
+        profile.user_id, "request_received", "request_received", {"name": requester.name, "title": goal.title},
+        notifications.link_to("tandems.detail", tandem_id=tandem.id), obj=("tandem", tandem.id),
     )
     db.session.commit()
     return tandem
@@ -118,16 +115,17 @@ def accept(tandem: Tandem, mentor_user: User, message: str = "") -> Tandem:
                 continue
             other.status = "withdrawn"
             other.responded_at = utcnow()
-            notifications.notify(
-                other.mentor_user_id,
-                "request_withdrawn",
-                _l("The request for “%(title)s” was withdrawn: the goal found a mentor.", title=goal.title),
-            )
+            notifications.notify(other.mentor_user_id, "request_withdrawn", "request_withdrawn_matched",
+                                 {"title": goal.title}, obj=("tandem", other.id))
+        link = notifications.link_to("tandems.detail", tandem_id=tandem.id)
+        # The mentee's answer doubles as the start of the tandem; both learn the partner's contact.
         notifications.notify(
-            tandem.mentee_user_id,
-            "request_accepted",
-            _l("%(name)s accepted your tandem request for “%(title)s”.", name=mentor_user.name, title=goal.title),
-            notifications.link_to("tandems.detail", tandem_id=tandem.id),
+            tandem.mentee_user_id, "request_accepted", "request_accepted",
+            {"name": mentor_user.name, "title": goal.title}, link, obj=("tandem", tandem.id), contact=mentor_user,
+        )
+        notifications.notify(
+            mentor_user, "tandem_started", "tandem_started", {"name": tandem.mentee.name, "title": goal.title},
+            link, obj=("tandem", tandem.id), contact=tandem.mentee,
         )
         from . import vectors
 
@@ -147,10 +145,8 @@ def decline(tandem: Tandem, mentor_user: User, message: str = "") -> Tandem:
     tandem.response_message = (message or "").strip()[:2000]
     tandem.responded_at = utcnow()
     notifications.notify(
-        tandem.mentee_user_id,
-        "request_declined",
-        _l("%(name)s declined your request.", name=mentor_user.name),
-        notifications.link_to("tandems.detail", tandem_id=tandem.id),
+        tandem.mentee_user_id, "request_declined", "request_declined", {"name": mentor_user.name},
+        notifications.link_to("tandems.detail", tandem_id=tandem.id), obj=("tandem", tandem.id),
     )
     db.session.commit()
     return tandem
@@ -162,7 +158,7 @@ def withdraw(tandem: Tandem, mentee: User) -> Tandem:
     _lock_in(tandem, "requested")
     tandem.status = "withdrawn"
     tandem.responded_at = utcnow()
-    notifications.notify(tandem.mentor_user_id, "request_withdrawn", _l("A tandem request to you was withdrawn."))
+    notifications.notify(tandem.mentor_user_id, "request_withdrawn", "request_withdrawn", obj=("tandem", tandem.id))
     db.session.commit()
     return tandem
 
@@ -180,9 +176,8 @@ def end(tandem: Tandem, user: User, reason: str) -> Tandem:
     tandem.ended_at = utcnow()
     partner_id = tandem.mentor_user_id if user.id == tandem.mentee_user_id else tandem.mentee_user_id
     if partner_id:
-        notifications.notify(
-            partner_id, "tandem_ended", _l("%(name)s ended your tandem: %(reason)s", name=user.name, reason=reason)
-        )
+        notifications.notify(partner_id, "tandem_ended", "tandem_ended", {"name": user.name, "reason": reason},
+                             obj=("tandem", tandem.id))
     db.session.commit()
     return tandem
 

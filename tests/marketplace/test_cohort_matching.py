@@ -337,7 +337,7 @@ def test_publish_makes_active_tandems_notifies_both_and_a_second_publish_is_409(
     assert ai_goal.status == "matched" and social_goal.status == "matched"
     assert cohort.state == "running"
     for user_id in (ai.user_id, social.user_id, ai_goal.owner_id, social_goal.owner_id):
-        assert db.session.query(Notification).filter_by(user_id=user_id, kind="cohort_published").count() == 1
+        assert db.session.query(Notification).filter_by(user_id=user_id, kind="tandem_started").count() == 1
     again = client.post(f"/api/v1/cohorts/{cohort.id}/publish", headers=headers)
     assert again.status_code == 409
     assert again.get_json()["error"]["code"] == "nothing_to_publish"
@@ -400,7 +400,7 @@ def test_two_managers_publishing_at_once_give_one_winner(drafted, app):
     assert sorted(outcomes, key=str) == [2, "nothing_to_publish"]
     published = db.session.scalars(select(Tandem).where(Tandem.cohort_id == cohort_id, Tandem.status == "active"))
     assert len(list(published)) == 2
-    assert db.session.query(Notification).filter_by(kind="cohort_published").count() == 4
+    assert db.session.query(Notification).filter_by(kind="tandem_started").count() == 4
 
 
 def test_closing_completes_tandems_and_needs_no_drafts(drafted):

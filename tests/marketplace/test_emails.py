@@ -1,69 +1,21 @@
-"""Outgoing e-mail: stored always, delivered through a real SMTP server when one is configured."""
+"""Outgoing e-mail: stored always, delivered by the outbox job through a real SMTP server when one is configured."""
 
 from __future__ import annotations
 
-import email
 import logging
 import re
-import socket
-from collections.abc import Iterator
-from email.message import Message
+from datetime import UTC, datetime, timedelta
 
-import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from marketplace.extensions import db
-from marketplace.models import OutgoingEmail
-from marketplace.services import accounts, emails
+from marketplace.models import OutgoingEmail, as_utc
+from marketplace.services import accounts, emails, outbox
 from tests.builders import make_user
+from tests.smtp_support import body_of, free_port, start_server
 
 NEW_PASSWORD = "purple elephants dance quietly"
 LINK = re.compile(r"http\S+/auth/(?:reset|invitation)/[\w-]+")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class CollectingHandler:
-    """An aiosmtpd handler that keeps every message it accepts."""
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-        self.recipients: list[list[str]] = []
-
-    async def handle_DATA(self, server, session, envelope) -> str:
-        self.messages.append(email.message_from_bytes(envelope.original_content or envelope.content))
-        self.recipients.append(list(envelope.rcpt_tos))
-        return "250 Message accepted for delivery"
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[tuple[CollectingHandler, int]]:
-    handler = CollectingHandler()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        controller.stop()
-
-
-@pytest.fixture
-def smtp_app(make_app, smtp_server):
-    handler, port = smtp_server
-    app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_BACKEND="smtp")
-    with app.app_context():
-        yield app, handler
-        db.session.remove()
-
-
-def body_of(message: Message) -> str:
-    return message.get_payload(decode=True).decode(message.get_content_charset() or "utf-8")
 
 
 def test_password_reset_mail_arrives_over_smtp_and_its_link_works(smtp_app):
@@ -72,8 +24,10 @@ def test_password_reset_mail_arrives_over_smtp_and_its_link_works(smtp_app):
     client = app.test_client()
 
     response = client.post("/auth/forgot-password", data={"email": "grace@example.com"})
-
     assert response.status_code == 302
+    assert handler.messages == []  # the request only wrote the outbox row; the job sends it
+
+    assert outbox.send_due() == 1
     assert len(handler.messages) == 1
     message = handler.messages[0]
     assert handler.recipients[0] == ["grace@example.com"]
@@ -101,6 +55,7 @@ def test_invitation_is_sent_over_smtp_outside_a_request(smtp_app):
 
     mail = emails.send_invitation(user)
     db.session.commit()
+    outbox.send_due()
 
     assert mail.delivered is True
     assert handler.messages[0]["Subject"] == "You are invited to Tandem"
@@ -110,7 +65,7 @@ def test_invitation_is_sent_over_smtp_outside_a_request(smtp_app):
 def test_without_a_mail_server_the_message_is_stored_and_logged(app, client, caplog):
     make_user(email="grace@example.com")
 
-    with caplog.at_level(logging.INFO, logger="marketplace.services.emails"):
+    with caplog.at_level(logging.INFO, logger="marketplace.services.outbox"):
         response = client.post("/auth/forgot-password", data={"email": "grace@example.com"})
 
     assert response.status_code == 302
@@ -124,20 +79,35 @@ def test_without_a_mail_server_the_message_is_stored_and_logged(app, client, cap
     assert link in caplog.text
 
 
-def test_an_smtp_failure_is_logged_and_does_not_break_the_request(make_app, caplog):
+def test_an_smtp_failure_is_logged_retried_later_and_does_not_break_the_request(make_app, caplog):
     closed_port = free_port()  # nothing listens there: the connection is refused
-    app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=closed_port, MAIL_BACKEND="smtp")
+    app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=closed_port, MAIL_BACKEND="smtp", TANDEM_MAIL_RETRY_SECONDS=60)
     with app.app_context():
         make_user(email="grace@example.com")
-
-        with caplog.at_level(logging.ERROR, logger="marketplace.services.emails"):
-            response = app.test_client().post("/auth/forgot-password", data={"email": "grace@example.com"})
-
+        response = app.test_client().post("/auth/forgot-password", data={"email": "grace@example.com"})
         assert response.status_code == 302
+        now = datetime.now(UTC)
+
+        with caplog.at_level(logging.WARNING, logger="marketplace.services.outbox"):
+            assert outbox.send_due(now) == 0
         stored = db.session.scalar(select(OutgoingEmail))
-        assert stored is not None
-        assert stored.delivered is False
-        assert "Sending e-mail to grace@example.com failed" in caplog.text
+        assert (stored.status, stored.attempts, stored.delivered) == ("pending", 1, False)
+        assert "ConnectionRefusedError" in stored.last_error
+        assert "Sending e-mail" in caplog.text and "grace@example.com" in caplog.text
+        # Back-off doubles: not retried before the minute is up, and 2 minutes after the second failure.
+        assert outbox.send_due(now + timedelta(seconds=30)) == 0
+        assert stored.attempts == 1
+        outbox.send_due(now + timedelta(seconds=61))
+        assert stored.attempts == 2
+        assert as_utc(stored.next_attempt_at) == now + timedelta(seconds=61 + 120)
+
+        handler, controller, _ = start_server(closed_port)  # the server is back: the message goes, once
+        try:
+            assert outbox.send_due(now + timedelta(seconds=200)) == 1
+            assert outbox.send_due(now + timedelta(seconds=400)) == 0
+        finally:
+            controller.stop()
+        assert len(handler.messages) == 1 and stored.status == "sent"
         db.session.remove()
 
 

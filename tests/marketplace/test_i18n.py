@@ -15,6 +15,7 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 from flask import Flask, g, url_for
 from flask.testing import FlaskClient
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from marketplace.extensions import babel, db
@@ -34,7 +35,7 @@ from marketplace.models import (
     Topic,
     User,
 )
-from marketplace.services import accounts, emails, tandems
+from marketplace.services import accounts, emails, notifications, preferences, tandems
 from tests.builders import make_goal, make_mentor, make_user, sign_in
 from tests.pseudo_locale import (
     PLACEHOLDER,
@@ -221,6 +222,7 @@ def _build_scene(app: Flask) -> Scene:
         "name": "meetings",
         "auth.reset_password.token": reset_token,
         "auth.accept_invitation.token": invite_token,
+        "preferences.unsubscribe.token": preferences.unsubscribe_token(participant.id, "request_received"),
     }
     extra = [
         ("manager", f"/tandems/{requested.id}", 200),
@@ -237,6 +239,7 @@ def _build_scene(app: Flask) -> Scene:
         ("manager", f"/manage/topics/{db.session.scalars(select(Topic.id).limit(1)).first()}", 200),
         ("manager", "/manage/topics/new", 200),
         ("anonymous", "/auth/reset/not-a-valid-token", 404),
+        ("anonymous", "/unsubscribe/not-a-valid-token", 404),
         ("anonymous", "/no-such-page", 404),
         ("manager", "/goals/999999", 404),
         ("participant", "/manage/", 403),
@@ -505,7 +508,10 @@ def test_notifications_are_written_in_the_recipients_language(app):
         tandems.decline(tandem, mentor.user, "Leider ausgebucht.")
 
     def message_to(user: User) -> str:
-        return db.session.scalars(select(Notification.message).where(Notification.user_id == user.id)).one()
+        """As the reader sees it: rendered at reading time, in the reader's language."""
+        notification = db.session.scalars(select(Notification).where(Notification.user_id == user.id)).one()
+        with force_locale(user.locale):
+            return notifications.text(notification)
 
     assert message_to(mentor.user) == f"{goal.owner.name} bittet Sie um ein Mentoring zu „{goal.title}“."
     assert message_to(goal.owner) == f"{mentor.user.name} declined your request."

@@ -163,14 +163,15 @@ def test_manager_dashboard_has_a_summary(login_as):
 
 def test_notifications_list_and_mark_all_read(login_as):
     user = make_user()
-    notifications.notify(user, "tandem_requested", "Erika asked you to be her mentor.", link="/dashboard")
-    notifications.notify(user, "reminder", "Log your meeting.", link="https://evil.example/")
+    notifications.notify(user, "request_received", "request_received", {"name": "Erika", "title": "AI"},
+                         link="/dashboard")
+    notifications.notify(user, "request_declined", "request_declined", {"name": "Eve"}, link="https://evil.example/")
     db.session.commit()
     client = login_as(user)
 
     html = client.get("/notifications").get_data(as_text=True)
     assert html.count('class="unread"') == 2
-    assert '<a href="/dashboard">Erika asked you to be her mentor.</a>' in html
+    assert '<a href="/dashboard">Erika asks you to mentor them on “AI”.</a>' in html
     assert "https://evil.example/" not in html  # only links inside the site
     assert "Mark all as read" in html
 
@@ -183,7 +184,7 @@ def test_notifications_list_and_mark_all_read(login_as):
 
 def test_mark_read_needs_a_csrf_token(csrf_app):
     user = make_user(email="reader@example.com")
-    notifications.notify(user, "reminder", "Something to read.")
+    notifications.notify(user, "request_withdrawn", "request_withdrawn")
     db.session.commit()
     client = sign_in(csrf_app.test_client(), user)
 

@@ -1,0 +1,21 @@
+"""The e-mail settings form: one choice per kind of notification."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import RadioField
+from wtforms.fields.choices import SelectChoice
+
+from ..services import preferences
+
+
+def settings_form(current: dict[str, str]) -> FlaskForm:
+    """A form with one radio group per kind (its allowed modes), preset to the person's settings."""
+
+    class NotificationSettingsForm(FlaskForm):
+        pass
+
+    for kind, label in (*preferences.KINDS.items(), *preferences.OPT_IN.items()):
+        choices = [SelectChoice(mode, preferences.MODE_LABELS[mode]) for mode in preferences.modes_for(kind)]
+        setattr(NotificationSettingsForm, kind, RadioField(label, choices=choices, default=current[kind]))
+    return NotificationSettingsForm()

@@ -1,0 +1,147 @@
+"""The job worker: one run per period across workers, and exactly one delivery across a kill -9."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from marketplace import jobs
+from marketplace.extensions import db
+from marketplace.models import OutgoingEmail
+from marketplace.services import outbox
+from tests.smtp_support import start_server
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+REDIS_URL = "redis://127.0.0.1:6379/6"
+
+
+def _worker(database_url: str, tmp_path: Path, log_name: str, **env: str) -> tuple[subprocess.Popen, Path]:
+    """A real `flask --app wsgi worker` process on the test database, its log in a file."""
+    environment = os.environ | {
+        "DATABASE_URL": database_url, "SECRET_KEY": "test-secret-key", "TANDEM_JOB_INTERVAL_SECONDS": "1",
+        "TANDEM_JOB_STORE": str(tmp_path / "jobs.sqlite3"), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+    } | env
+    log = tmp_path / log_name
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "flask"), "--app", "wsgi", "worker"], cwd=PROJECT_ROOT, env=environment,
+        stdout=log.open("w"), stderr=subprocess.STDOUT,
+    )
+    return process, log
+
+
+def _wait_for(condition, seconds: float = 30) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return condition()
+
+
+def _stop(process: subprocess.Popen) -> int:
+    process.send_signal(signal.SIGTERM)
+    return process.wait(timeout=20)
+
+
+def test_of_two_workers_on_one_database_only_one_runs_a_period(make_app):
+    first, second = make_app(), make_app()
+    now = datetime(2026, 12, 1, 9, 0, 0, tzinfo=UTC)
+    with first.app_context():
+        assert jobs.run_periodic("send_mail", now) is True
+    with second.app_context():
+        assert jobs.run_periodic("send_mail", now + timedelta(seconds=5)) is False  # same 30 s period
+        assert jobs.run_periodic("send_mail", now + timedelta(seconds=31)) is True
+    with first.app_context():
+        assert jobs.run_periodic("daily_digest", now.replace(hour=6)) is False  # before TANDEM_DIGEST_HOUR
+        assert jobs.run_periodic("daily_digest", now) is True
+    with second.app_context():
+        assert jobs.run_periodic("daily_digest", now + timedelta(hours=5)) is False  # once a day
+        assert jobs.run_periodic("daily_digest", now + timedelta(days=1)) is True
+        db.session.remove()
+
+
+def test_two_worker_processes_sharing_redis_run_each_period_once_and_stop_cleanly(make_app, database_url,
+                                                                                   tmp_path):
+    redis = pytest.importorskip("redis")
+    try:
+        redis.Redis.from_url(REDIS_URL).flushdb()  # db 6 is this suite's: no queue left from an earlier run
+    except redis.exceptions.ConnectionError:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    make_app()  # an empty database
+    workers = [_worker(database_url, tmp_path, f"worker-{n}.log", REDIS_URL=REDIS_URL) for n in (1, 2)]
+    runs = re.compile(r"Periodic job send_mail runs for period (\d+) \(pid (\d+)\)")
+
+    def periods() -> list[tuple[str, str]]:
+        return [m.groups() for _, log in workers for m in runs.finditer(log.read_text())]
+
+    try:
+        assert _wait_for(lambda: len(periods()) >= 5, 60), [log.read_text()[-2000:] for _, log in workers]
+    finally:
+        codes = [_stop(process) for process, _ in workers]
+    assert codes == [0, 0]  # SIGTERM: a clean shutdown
+    numbers = [period for period, _ in periods()]
+    assert len(numbers) == len(set(numbers)), "a period ran twice"
+    for _, log in workers:
+        assert "Consumer exiting" in log.read_text()
+
+
+def test_a_worker_killed_between_sending_and_marking_sent_delivers_each_message_once(make_app, database_url,
+                                                                                      tmp_path):
+    handler, controller, port = start_server()
+    app = make_app()
+    try:
+        with app.app_context():
+            for n in range(3):
+                outbox.queue(f"person{n}@example.com", f"Message {n}", "Hello")
+            db.session.commit()
+        mail = {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(port), "TANDEM_MAIL_CLAIM_TIMEOUT_SECONDS": "1"}
+        crashing, log = _worker(database_url, tmp_path, "crash.log", **mail, TANDEM_TEST_CRASH_AFTER_SMTP="1")
+        assert crashing.wait(timeout=60) == -signal.SIGKILL, log.read_text()[-2000:]
+        assert len(handler.messages) == 1  # SMTP has the first message; the row never heard of it
+
+        restarted, log = _worker(database_url, tmp_path, "restart.log", **mail)
+        try:
+            assert _wait_for(lambda: len(handler.messages) >= 3, 60), log.read_text()[-2000:]
+            time.sleep(3)  # a few more periods: nothing may come twice
+        finally:
+            assert _stop(restarted) == 0
+        subjects = sorted(str(m["Subject"]) for m in handler.messages)
+        assert subjects == ["Message 0", "Message 1", "Message 2"]
+        assert len({m["Message-ID"] for m in handler.messages}) == 3
+        with app.app_context():
+            statuses = sorted(m.status for m in db.session.scalars(select(OutgoingEmail)))
+            assert statuses == ["sent", "sent", "uncertain"]
+            db.session.remove()
+    finally:
+        controller.stop()
+
+
+def test_with_a_worker_running_a_request_mails_the_mentor_in_their_language(make_app, database_url, tmp_path):
+    from marketplace.services import tandems
+    from tests.builders import make_goal, make_mentor, make_user
+
+    handler, controller, port = start_server()
+    app = make_app()
+    worker, log = _worker(database_url, tmp_path, "worker.log", MAIL_SERVER="127.0.0.1", MAIL_PORT=str(port))
+    try:
+        with app.app_context():
+            mentor = make_mentor(user=make_user(name="Mia Mentor", company="Young AG"), languages="de")
+            goal = make_goal(owner=make_user(name="Gerd Brenner", company="Old AG"), title="KI verstehen")
+            goal.owner.locale = "en"
+            tandems.request_tandem(goal, mentor, goal.owner)
+            db.session.remove()
+        assert _wait_for(lambda: len(handler.messages) == 1, 60), log.read_text()[-2000:]
+        assert handler.messages[0]["Content-Language"] == "de"
+        assert "bittet Sie um ein Mentoring" in str(handler.messages[0]["Subject"])
+    finally:
+        assert _stop(worker) == 0
+        controller.stop()
