@@ -380,7 +380,7 @@ def open_goals(user: User) -> list[Goal]:
     return [goal for goal in user.goals if goal.status == "open"]
 
 
-def _notify_managers(kind: str, message: str, link: str | None) -> None:
+def notify_managers(kind: str, message: str, link: str | None) -> None:
     for manager_id in db.session.scalars(select(User.id).where(User.is_manager.is_(True))):
         notifications.notify(manager_id, kind, message, link)
 
@@ -414,7 +414,7 @@ def apply(cohort: Cohort, user: User, role: str, goal: Goal | None = None) -> Co
                                     status="applied")
     db.session.add(participant)
     db.session.flush()
-    _notify_managers(
+    notify_managers(
         "cohort_application",
         _("%(name)s applied to “%(cohort)s” as %(role)s.", name=user.name, cohort=cohort.name,
           role=str(ROLE_LABELS[role]).lower()),
