@@ -111,8 +111,12 @@ def set_status(id: int):
     goal = editable_goal(id)
     form = GoalStatusForm()
     if form.validate_on_submit():
-        profiles.set_goal_status(goal, form.status.data)
-        flash(_status_messages()[goal.status], "success")
+        try:
+            profiles.set_goal_status(goal, form.status.data)
+        except profiles.ProfileError as problem:
+            flash(problem.errors["status"], "error")
+        else:
+            flash(_status_messages()[goal.status], "success")
     else:
         flash(_("That status change did not work; please try again."), "error")
     return redirect(url_for("goals.detail", id=goal.id))

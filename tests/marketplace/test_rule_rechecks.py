@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
 from marketplace.extensions import db
 from marketplace.models import Cohort, Notification, Tandem
@@ -192,3 +193,48 @@ def test_publishing_a_full_mentors_own_draft_is_allowed(app):
     mentor, goal = make_mentor(company="Young AG", capacity=1), make_goal(company="Old AG")
     _draft(cohort, goal, mentor)
     assert cohort_review.publish(cohort) == 1
+
+
+# --- one running tandem per goal (point 3) ---------------------------------------------------------
+
+
+def test_a_goal_with_a_running_tandem_cannot_be_opened_again(client, login_as, app):
+    mentor, goal = make_mentor(company="Young AG"), make_goal(company="Old AG")
+    tandems.accept(tandems.request_tandem(goal, mentor, goal.owner), mentor.user)
+    login_as(goal.owner)
+    page = client.post(f"/goals/{goal.id}/status", data={"status": "open"}, follow_redirects=True)
+    assert page.status_code == 200
+    assert "A tandem is running on this goal" in page.get_data(as_text=True)
+    db.session.expire_all()
+    assert goal.status == "matched"
+    # Requesting again on it was how a goal got a second running tandem: refused at the request now.
+    with pytest.raises(tandems.TandemError) as refused:
+        tandems.request_tandem(goal, make_mentor(company="Second AG"), goal.owner)
+    assert refused.value.code == "goal_not_open"
+
+
+def test_a_request_on_a_goal_closed_since_cannot_be_accepted(client, app):
+    mentor, goal = make_mentor(company="Young AG"), make_goal(company="Old AG")
+    tandem = tandems.request_tandem(goal, mentor, goal.owner)
+    profiles.set_goal_status(goal, "closed")
+    refused = client.post(f"/api/v1/tandems/{tandem.id}/accept", headers=bearer(mentor.user))
+    assert refused.status_code == 409
+    assert refused.get_json()["error"]["code"] == "goal_not_open"
+    db.session.expire_all()
+    assert db.session.query(Tandem).filter_by(status="active").count() == 0
+
+
+def test_the_database_refuses_a_second_running_tandem_on_a_goal(app):
+    goal = make_goal(company="Old AG")
+    first, second = make_mentor(company="A AG"), make_mentor(company="B AG")
+    for mentor in (first, second):
+        db.session.add(Tandem(goal=goal, mentor=mentor, mentee_user_id=goal.owner_id,
+                              mentor_user_id=mentor.user_id, status="active"))
+    with pytest.raises(IntegrityError):
+        db.session.commit()
+    db.session.rollback()
+    ended = Tandem(goal=goal, mentor=second, mentee_user_id=goal.owner_id, mentor_user_id=second.user_id,
+                   status="ended")
+    db.session.add_all([ended, Tandem(goal=goal, mentor=first, mentee_user_id=goal.owner_id,
+                                      mentor_user_id=first.user_id, status="active")])
+    db.session.commit()  # one running and any number of finished ones are fine
