@@ -38,7 +38,8 @@ def test_the_one_running_tandem_migration_keeps_the_older_and_tells_both_of_the_
             for user_id in (1, 2, 3):
                 connection.execute(text(
                     "INSERT INTO user (id, email, name, is_manager, session_token, created_at) "
-                    "VALUES (:id, :email, 'P', 0, 't', '2026-01-01')"), {"id": user_id, "email": f"p{user_id}@x.example"})
+                    "VALUES (:id, :email, 'P', 0, 't', '2026-01-01')"),
+                    {"id": user_id, "email": f"p{user_id}@x.example"})
             connection.execute(text(
                 "INSERT INTO goal (id, owner_id, title, description, languages, status, discoverable, created_at, "
                 "updated_at) VALUES (1, 1, 'Lead with AI', 'd', 'en', 'matched', 1, '2026-01-01', '2026-01-01')"))
