@@ -29,10 +29,46 @@ babel = Babel()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# An execution option: the transaction this connection begins takes SQLite's write lock at once.
+IMMEDIATE = "tandem_begin_immediate"
+
+
+def _is_sqlite(dbapi_connection) -> bool:
+    return type(dbapi_connection).__module__.startswith("sqlite3")
+
+
 @event.listens_for(Engine, "connect")
-def _sqlite_foreign_keys(dbapi_connection, connection_record) -> None:
-    """SQLite ignores ON DELETE rules unless asked; PostgreSQL always applies them."""
-    if type(dbapi_connection).__module__.startswith("sqlite3"):
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
+def _sqlite_settings(dbapi_connection, connection_record) -> None:
+    """SQLite: apply ON DELETE rules (PostgreSQL always does), WAL so reads never wait for a writer, wait
+    up to 30 s for a lock instead of failing, and let SQLAlchemy emit BEGIN itself (the pysqlite recipe in
+    SQLAlchemy's SQLite documentation), so a unit of work can ask for BEGIN IMMEDIATE."""
+    if not _is_sqlite(dbapi_connection):
+        return
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(connection) -> None:
+    if connection.dialect.name == "sqlite":
+        immediate = connection.get_execution_options().get(IMMEDIATE)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def begin_serialised_write() -> None:
+    """Start a unit of work that takes a mentor's slot or changes a goal's pairing, serialised on SQLite.
+
+    SQLite has no row locks (FOR UPDATE is ignored), so there the whole unit runs under the database's
+    write lock: the open read transaction is ended (committing the caller's pending changes, which by
+    the services' convention belong to the same request) and the next one begins with BEGIN IMMEDIATE,
+    so a second acceptance waits and then reads what the first committed. PostgreSQL uses row locks.
+    """
+    if db.engine.dialect.name != "sqlite":
+        return
+    db.session.commit()
+    db.session.connection(execution_options={IMMEDIATE: True})

@@ -13,12 +13,14 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -381,6 +383,13 @@ class Tandem(db.Model):
     """A pair of one mentor and one mentee on one goal, from request (or cohort draft) to its end."""
 
     __tablename__ = "tandem"
+    # No code path can give a goal two running tandems: the database refuses the second.
+    __table_args__ = (
+        Index(
+            "uq_tandem_running_goal", "goal_id", unique=True,
+            sqlite_where=text("status = 'active'"), postgresql_where=text("status = 'active'"),
+        ),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     goal_id: Mapped[int | None] = mapped_column(ForeignKey("goal.id", ondelete="SET NULL"), index=True)
     mentor_id: Mapped[int | None] = mapped_column(ForeignKey("mentor_profile.id", ondelete="SET NULL"), index=True)
@@ -409,9 +418,18 @@ class Tandem(db.Model):
         back_populates="tandem", cascade="all, delete-orphan", order_by="Meeting.held_on"
     )
 
-    # draft: cohort proposal; requested: waiting for the mentor; active: accepted and running.
-    STATUSES = ("draft", "requested", "active", "declined", "withdrawn", "ended", "completed")
+    # draft: cohort proposal; requested: waiting for the mentor; active: accepted and running;
+    # cancelled: a request a hard rule no longer allowed when it was answered (or re-checked).
+    STATUSES = ("draft", "requested", "active", "declined", "withdrawn", "ended", "completed", "cancelled")
     OPEN_REQUEST = "requested"
+    DRAFT = "draft"
+    RUNNING = "active"
+    CANCELLED = "cancelled"
+    # Each takes one of the mentor's slots: a running tandem, and a cohort draft waiting to be published.
+    SLOT_STATUSES = ("active", "draft")
+    # A mentor on one of these sees the goal in full; every other status (declined, withdrawn, cancelled,
+    # expired, draft) does not.
+    GOAL_VISIBLE_STATUSES = ("requested", "active", "ended", "completed")
 
     def involves(self, user: User) -> bool:
         return user.id in (self.mentee_user_id, self.mentor_user_id)

@@ -184,6 +184,8 @@ def get_goal(goal_id: int):
 @bp.get("/goals/<int:goal_id>/suggestions")
 def goal_suggestions(goal_id: int):
     goal = _visible_goal(goal_id)
+    if not profiles.can_see_suggestions(g.api_user, goal):
+        raise ApiError(403, "forbidden", _("Only the goal's owner and community managers see its suggestions."))
     k = _int_arg("k", 5, 1, matching.MAX_K)
     results = matching.suggestions_for_goal(goal, k=k)
     return {"goal_id": goal.id, "results": [m.as_json(_locale()) for m in results]}
@@ -219,7 +221,7 @@ def create_tandem():
 
 def _own_tandem(tandem_id: int) -> Tandem:
     tandem = db.session.get(Tandem, tandem_id)
-    if tandem is None or not tandem.involves(g.api_user) or tandem.status == "draft":
+    if not tandems.can_view(tandem, g.api_user):
         raise ApiError(404, "not_found", _("No such tandem."))
     return tandem
 

@@ -21,7 +21,7 @@ bp = Blueprint("meetings", __name__, url_prefix="/tandems")
 def _partner_tandem(tandem_id: int) -> Tandem:
     """Only the two partners see a tandem's meetings; for anyone else it does not exist."""
     tandem = get_by_id(Tandem, tandem_id)
-    if tandem is None or not meetings.is_partner(tandem, current_user):
+    if not tandems.can_view(tandem, current_user):
         abort(404)
     return tandem
 

@@ -71,8 +71,9 @@ def new():
 def detail(id: int):
     goal = visible_goal(id)
     can_edit = profiles.can_edit_goal(current_user, goal)
-    # Suggestions are the owner's: a mentor on the goal or a manager sees the goal, not its shortlist.
-    suggestions = matching.suggestions_for_goal(goal, k=5) if can_edit and goal.status == "open" else []
+    # A mentor on the goal sees the goal, never its shortlist.
+    show_suggestions = profiles.can_see_suggestions(current_user, goal) and goal.status == "open"
+    suggestions = matching.suggestions_for_goal(goal, k=5) if show_suggestions else []
     return render_template(
         "goals/detail.html",
         goal=goal,
@@ -110,8 +111,12 @@ def set_status(id: int):
     goal = editable_goal(id)
     form = GoalStatusForm()
     if form.validate_on_submit():
-        profiles.set_goal_status(goal, form.status.data)
-        flash(_status_messages()[goal.status], "success")
+        try:
+            profiles.set_goal_status(goal, form.status.data)
+        except profiles.ProfileError as problem:
+            flash(problem.errors["status"], "error")
+        else:
+            flash(_status_messages()[goal.status], "success")
     else:
         flash(_("That status change did not work; please try again."), "error")
     return redirect(url_for("goals.detail", id=goal.id))

@@ -23,7 +23,7 @@ from ..models import (
     goal_topics,
     mentor_topics,
 )
-from . import companies, vectors
+from . import companies, tandems, vectors
 
 PEOPLE_PER_PAGE = 25
 COMPANIES_PER_PAGE = 50
@@ -85,14 +85,21 @@ def goal_counts(user_ids: list[int]) -> dict[int, int]:
 
 def verify_company(user: User, company_name: str) -> Company:
     """Confirm or correct a person's company; the caller commits."""
+    before = user.effective_company_id
     company = companies.verify_company(user, company_name)
     if company is None:
         raise AdminError(_("Enter the company's name."), "company")
+    db.session.flush()
+    tandems.recheck_open_pairings([before, company.id])
     return company
 
 
 def clear_verified_company(user: User) -> None:
+    """Revoke a verification; the stated company counts again, so open pairings are re-checked. The caller commits."""
+    before = user.effective_company_id
     user.verified_company = None
+    db.session.flush()
+    tandems.recheck_open_pairings([before, user.company_id])
 
 
 # Companies ------------------------------------------------------------------------------------
@@ -191,6 +198,8 @@ def add_competitor(company: Company, other_name: str) -> Company:
     if other.id == company.id:
         raise AdminError(_("A company cannot be its own competitor."), "name")
     companies.link_competitors(company, other)
+    db.session.flush()
+    tandems.recheck_open_pairings([company.id, other.id])
     return other
 
 

@@ -8,7 +8,6 @@ the number of valid pairs and then their total score. Locked drafts stay and use
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -248,9 +247,6 @@ def _run(cohort: Cohort) -> MatchResult:
     published = cohorts.cohort_tandems(cohort, cohorts.PUBLISHED_STATUSES)
     taken_goals = {t.goal_id for t in locked} | {t.goal_id for t in published if t.status == "active"}
     taken_mentees = {t.mentee_user_id for t in locked}
-    locked_per_mentor: dict[int, int] = {}
-    for tandem in locked:
-        locked_per_mentor[tandem.mentor_id] = locked_per_mentor.get(tandem.mentor_id, 0) + 1
     paired_mentor_users = {t.mentor_user_id for t in [*locked, *published]}
 
     goals: list[Goal] = []
@@ -279,10 +275,7 @@ def _run(cohort: Cohort) -> MatchResult:
     if goals and profiles:
         ensure_vectors(goals, profiles)
         mentee_facts = [rules.mentee_facts(goal) for goal in goals]
-        mentor_facts = [
-            dataclasses.replace(f, free_capacity=f.free_capacity - locked_per_mentor.get(f.id, 0))
-            for f in rules.mentor_facts(profiles)
-        ]
+        mentor_facts = rules.mentor_facts(profiles)  # locked drafts already take their slots
         context = rules.rule_context({f.user_id for f in mentee_facts} | {f.user_id for f in mentor_facts})
         # Capacity is handled by the slots, so the mask carries the other rules only.
         allowed = rules.allowed_mask(mentee_facts, mentor_facts, context, check_capacity=False)
@@ -338,9 +331,6 @@ def unmatched(cohort: Cohort) -> list[Unmatched]:
     paired_goals = {t.goal_id for t in paired}
     paired_mentees = {t.mentee_user_id for t in paired}
     paired_mentor_users = {t.mentor_user_id for t in [*drafts, *published]}
-    drafts_per_mentor: dict[int, int] = {}
-    for tandem in drafts:
-        drafts_per_mentor[tandem.mentor_id] = drafts_per_mentor.get(tandem.mentor_id, 0) + 1
 
     result: list[Unmatched] = []
     goals: list[Goal] = []
@@ -356,10 +346,7 @@ def unmatched(cohort: Cohort) -> list[Unmatched]:
             result.append(Unmatched(participant.user, "mentor", "no_profile"))
         else:
             profiles.append(participant.user.mentor_profile)
-    mentor_facts = [
-        dataclasses.replace(f, free_capacity=f.free_capacity - drafts_per_mentor.get(f.id, 0))
-        for f in rules.mentor_facts(profiles)
-    ]
+    mentor_facts = rules.mentor_facts(profiles)  # drafts already take their slots
     mentee_facts = [rules.mentee_facts(goal) for goal in goals]
     context = rules.rule_context({f.user_id for f in mentee_facts} | {f.user_id for f in mentor_facts})
     # Pairs that already exist would count as "already paired": judge the rules without them.

@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from ..extensions import db
+from ..extensions import begin_serialised_write, db
 from ..models import Cohort, CohortParticipant, Goal, MentorProfile, Tandem, User, get_by_id, utcnow
 from . import cohort_matching, cohorts, notifications, rules, vectors
 from .cohorts import CohortError
@@ -78,15 +78,11 @@ def _pair_label(goal: Goal, profile: MentorProfile) -> str:
     return f"{profile.user.name} → {goal.owner.name}"
 
 
-def _violations(goal: Goal, profile: MentorProfile) -> list[str]:
-    """Every rule but capacity (the slot counts do not change in a swap); existing requests count."""
-    context = rules.rule_context([goal.owner_id, profile.user_id])
-    return rules.pair_violations(rules.mentor_facts([profile])[0], rules.mentee_facts(goal), context,
-                                 check_capacity=False)
-
-
-def _refuse_if_broken(goal: Goal, profile: MentorProfile) -> None:
-    broken = _violations(goal, profile)
+def _refuse_if_broken(goal: Goal, profile: MentorProfile, deciding: Tandem | None = None,
+                      check_capacity: bool = False) -> None:
+    """The same pair check as a new request (rules.check_pair), ignoring the draft being decided. Capacity
+    only where the change takes a new slot (a swap or lock moves or keeps one)."""
+    broken = rules.check_pair(profile, goal, check_capacity=check_capacity, deciding=deciding)
     if broken:
         raise CohortError(
             broken[0],
@@ -110,8 +106,8 @@ def swap(cohort: Cohort, first_id: int, second_id: int) -> Change:
     if first.goal is None or second.goal is None or first.mentor is None or second.mentor is None:
         raise CohortError("gone", _("A goal or mentor profile of these pairs no longer exists."))
     before = summary(cohort)
-    _refuse_if_broken(first.goal, second.mentor)
-    _refuse_if_broken(second.goal, first.mentor)
+    _refuse_if_broken(first.goal, second.mentor, first)
+    _refuse_if_broken(second.goal, first.mentor, second)
     first_mentor, second_mentor = first.mentor, second.mentor
     first.mentor, first.mentor_user_id = second_mentor, second_mentor.user_id
     second.mentor, second.mentor_user_id = first_mentor, first_mentor.user_id
@@ -136,6 +132,10 @@ def set_locked(cohort: Cohort, tandem_id: int, locked: bool) -> Tandem:
     """A locked pair survives a new matching run and keeps its mentor's slot."""
     _reviewable(cohort)
     tandem = _draft(cohort, tandem_id)
+    if locked:
+        if tandem.goal is None or tandem.mentor is None:
+            raise CohortError("gone", _("A goal or mentor profile of these pairs no longer exists."))
+        _refuse_if_broken(tandem.goal, tandem.mentor, tandem)
     tandem.locked = locked
     db.session.commit()
     return tandem
@@ -152,6 +152,7 @@ def _participant(cohort: Cohort, participant_id: int, role: str) -> CohortPartic
 
 def add_pair(cohort: Cohort, mentee_participant_id: int, mentor_participant_id: int) -> Change:
     """A pair chosen by the manager: every rule applies, capacity included; it is locked so a re-run keeps it."""
+    begin_serialised_write()
     _reviewable(cohort)
     mentee = _participant(cohort, mentee_participant_id, "mentee")
     mentor = _participant(cohort, mentor_participant_id, "mentor")
@@ -166,14 +167,7 @@ def add_pair(cohort: Cohort, mentee_participant_id: int, mentor_participant_id: 
     )
     if already is not None:
         raise CohortError("mentee_paired", _("%(name)s already has a pair in this cohort.", name=mentee.user.name))
-    _refuse_if_broken(goal, profile)
-    pending = db.session.scalar(
-        select(db.func.count(Tandem.id)).where(Tandem.cohort_id == cohort.id, Tandem.status == "draft",
-                                               Tandem.mentor_id == profile.id)
-    ) or 0
-    if rules.mentor_facts([profile])[0].free_capacity - pending <= 0:
-        raise CohortError("mentor_full", _("%(pair)s is not allowed: %(reason)s", pair=_pair_label(goal, profile),
-                                           reason=rules.reason_text("mentor_full")))
+    _refuse_if_broken(goal, profile, check_capacity=True)
     before = summary(cohort)
     score, reasons = cohort_matching.pair_score(goal, profile)
     db.session.add(Tandem(
@@ -189,8 +183,11 @@ def rule_problems(cohort: Cohort) -> dict[int, str]:
     found: dict[int, str] = {}
     pending = drafts(cohort)
     profiles = [t.mentor for t in pending if t.mentor is not None]
-    facts = {f.id: f for f in rules.mentor_facts(profiles)}
-    context = rules.rule_context({t.mentee_user_id for t in pending} | {t.mentor_user_id for t in pending})
+    # The drafts being published are what is decided: they take no slot yet, `used` counts them below.
+    deciding = [t.id for t in pending]
+    facts = {f.id: f for f in rules.mentor_facts(profiles, deciding)}
+    context = rules.rule_context({t.mentee_user_id for t in pending} | {t.mentor_user_id for t in pending},
+                                 deciding)
     used: dict[int, int] = {}
     seen_goals: set[int] = set()
     for tandem in pending:
@@ -217,6 +214,7 @@ def publish(cohort: Cohort) -> int:
     finds nothing left (409). Every hard rule, capacity included, is checked again here.
     """
     try:
+        begin_serialised_write()
         locked_cohort = cohort_matching.lock_cohort(cohort.id)
         if locked_cohort is None:
             raise CohortError("not_found", _("No such cohort."), 404)

@@ -380,7 +380,7 @@ def open_goals(user: User) -> list[Goal]:
     return [goal for goal in user.goals if goal.status == "open"]
 
 
-def _notify_managers(kind: str, key: str, params: dict, link: str | None, obj: tuple[str, int]) -> None:
+def notify_managers(kind: str, key: str, params: dict, link: str | None, obj: tuple[str, int]) -> None:
     for manager_id in db.session.scalars(select(User.id).where(User.is_manager.is_(True))):
         notifications.notify(manager_id, kind, key, params, link, obj=obj)
 
@@ -414,7 +414,7 @@ def apply(cohort: Cohort, user: User, role: str, goal: Goal | None = None) -> Co
                                     status="applied")
     db.session.add(participant)
     db.session.flush()
-    _notify_managers(
+    notify_managers(
         "cohort_application", f"cohort_application_{role}", {"name": user.name, "cohort": cohort.name},
         notifications.link_to("cohorts.detail", cohort_id=cohort.id), ("cohort_participant", participant.id),
     )

@@ -18,7 +18,7 @@ from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..models import Cohort, CohortParticipant, Company, Goal, MentorProfile, Topic, User
-from . import accounts, companies, profiles, vectors
+from . import accounts, companies, profiles, tandems, vectors
 
 COLUMNS = ["email", "name", "role", "company", "headline", "text", "topics", "languages", "capacity",
            "exclude_companies"]
@@ -280,6 +280,7 @@ def _apply(
     # Many rows name the same topics and companies: resolve each once per import.
     topic_cache: dict[tuple[str, ...], list[Topic]] = {}
     company_cache: dict[str, Company | None] = {}
+    moved: set[int | None] = set()  # old and new companies of people whose stated company the file changes
 
     def company(name: str) -> Company | None:
         key = companies.company_key(name)
@@ -295,8 +296,10 @@ def _apply(
             result.users_created += 1
         elif row.email not in people:
             user.name = row.name
-            if user.verified_company_id is None:
-                user.company = company(row.company)
+            stated = company(row.company)
+            if user.verified_company_id is None and user.company is not stated:
+                moved.update({user.company_id, stated.id if stated else None})
+                user.company = stated
             result.users_updated += 1
         people[row.email] = user
         key = tuple(row.topics)
@@ -329,6 +332,8 @@ def _apply(
             result.goals_saved += 1
         if cohort is not None:
             _enrol(cohort, user, row.role, goal)
+    db.session.flush()
+    tandems.recheck_open_pairings(moved)
     return new_users, mentor_ids, goal_ids
 
 

@@ -10,6 +10,7 @@ TANDEM_STATUS = {
     "withdrawn": _l("Withdrawn"),
     "ended": _l("Ended early"),
     "completed": _l("Completed"),
+    "cancelled": _l("Cancelled"),
 }
 
 

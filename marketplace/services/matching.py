@@ -16,7 +16,7 @@ from embeddings import content_hash, highlight_phrases
 
 from ..extensions import db
 from ..models import Goal, MentorProfile, Topic, User, mentor_topics, split_languages
-from . import companies, rules, taxonomy, vectors
+from . import rules, taxonomy, vectors
 
 MAX_K = 50
 # Share of the score that comes from shared taxonomy topics; the rest is cosine similarity.
@@ -249,20 +249,12 @@ def search_mentors(
     query_topic_ids = {m.topic_id for m in detect(query)}
     embedded = expand_query(query, query_topic_ids) if EXPAND_QUERIES else query
     query_vector = vectors.encoder().encode([embedded])[0]
-    viewer_company = viewer.effective_company_id
-    competitor_ids = companies.competitor_ids(viewer_company)
-    excluded = set(exclude_company_ids) | competitor_ids
+    searcher = rules.searcher_facts(viewer, exclude_company_ids, language)
+    context = rules.rule_context(with_pairs=False)
 
     def accept(candidate: Candidate) -> bool:
-        fact = candidate.facts
-        return (
-            fact.is_open
-            and fact.free_capacity > 0
-            and fact.user_id != viewer.id
-            and (fact.company_id is None or (fact.company_id != viewer_company and fact.company_id not in excluded))
-            and (viewer_company is None or viewer_company not in fact.excluded_company_ids)
-            and (language is None or language in fact.languages)
-            and (meeting_format is None or candidate.meeting_format in (meeting_format, "hybrid"))
+        return not rules.pair_violations(candidate.facts, searcher, context) and (
+            meeting_format is None or candidate.meeting_format in (meeting_format, "hybrid")
         )
 
     languages = {language} if language else set()

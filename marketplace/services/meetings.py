@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import Cohort, Meeting, Tandem, User, get_by_id
-from . import notifications
+from . import notifications, tandems
 
 BEHIND_AFTER_DAYS = 30
 DEFAULT_TARGET = 6
@@ -37,12 +37,8 @@ def _today() -> date:
     return date.today()
 
 
-def is_partner(tandem: Tandem, user: User) -> bool:
-    return tandem.status != "draft" and tandem.involves(user)
-
-
 def _check_partner(tandem: Tandem, user: User) -> None:
-    if not is_partner(tandem, user):
+    if not tandems.can_view(tandem, user):
         raise MeetingError("not_partner", _("Only the two partners can log meetings of a tandem."), 403)
     if tandem.status != "active":
         raise MeetingError("not_active", _("Meetings can only be logged while the tandem is running."), 409)
@@ -91,7 +87,7 @@ def log_meeting(
 
 def _own_meeting(tandem: Tandem, meeting_id: int, user: User) -> Meeting:
     meeting = get_by_id(Meeting, meeting_id)
-    if meeting is None or meeting.tandem_id != tandem.id or not is_partner(tandem, user):
+    if meeting is None or meeting.tandem_id != tandem.id or not tandems.can_view(tandem, user):
         raise MeetingError("not_found", _("No such meeting."), 404)
     return meeting
 

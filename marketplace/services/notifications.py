@@ -47,6 +47,8 @@ MESSAGES = {
         "“%(cohort)s” has ended. Tell us how it went: the survey takes two minutes and is anonymous."
     ),
     "meeting_planned": _l("%(name)s planned a meeting on %(date)s. Add it to your calendar."),
+    "request_cancelled": _l("The tandem request for “%(title)s” was cancelled: %(reason)s"),
+    "draft_removed": _l("A draft pair in “%(cohort)s” was removed: %(reason)s"),
 }
 
 
@@ -65,6 +67,10 @@ def render(key: str | None, params: dict[str, Any], fallback: str = "") -> str:
     values = dict(params)
     if isinstance(values.get("date"), str):
         values["date"] = format_date(date.fromisoformat(values["date"]))
+    if "reason_code" in values:  # a hard rule's reason, in the reader's language
+        from . import rules
+
+        values["reason"] = str(rules.REASONS.get(values["reason_code"], values["reason_code"]))
     return str(template) % values
 
 

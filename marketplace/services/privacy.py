@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
-from ..extensions import db
+from ..extensions import begin_serialised_write, db
 from ..models import (
     ApiToken,
     CohortParticipant,
@@ -123,8 +123,10 @@ def _emails_of(user: User):
 
 
 def delete_account(user: User) -> None:
-    """Remove the person and what is theirs, in one transaction; tandems stay, anonymised."""
+    """Remove the person and what is theirs, in one transaction; tandems stay, anonymised. Their vectors
+    also leave the saved index files, not only this process's index: a file on disk keeps nothing of them."""
     try:
+        begin_serialised_write()
         # Their profile and goals first, the order an acceptance locks rows in (mentor, goal, tandems, then
         # the index's change counter), so deleting while a partner accepts cannot deadlock.
         db.session.scalars(select(MentorProfile.id).where(MentorProfile.user_id == user.id).with_for_update()).all()
@@ -158,3 +160,4 @@ def delete_account(user: User) -> None:
     except Exception:
         db.session.rollback()
         raise
+    vectors.save_caught_up_indexes()

@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, exists, or_, select, update
 
-from ..extensions import db
+from ..extensions import begin_serialised_write, db
 from ..models import CohortParticipant, Goal, MentorProfile, Tandem, Topic, User
 from . import companies, vectors
 
@@ -296,7 +296,13 @@ def save_mentor_profile(user: User, data: Mapping[str, Any]) -> MentorProfile:
     if "languages" in cleaned:
         profile.languages = ",".join(cleaned["languages"])
     if "company" in cleaned and user.verified_company_id is None:
+        before = user.company_id
         user.company = companies.get_or_create_company(cleaned["company"] or "")
+        db.session.flush()
+        if user.company_id != before:
+            from . import tandems
+
+            tandems.recheck_open_pairings([before, user.company_id])
     if "topics" in cleaned:
         _set_topics(profile, cleaned["topics"])
     vectors.refresh_mentor(profile)
@@ -368,6 +374,11 @@ def set_goal_status(goal: Goal, status: str) -> None:
     """Open, matched or closed; only open goals are offered to mentors."""
     if status not in GOAL_STATUSES:
         raise ProfileError({"status": _("Choose one of the offered options.")})
+    begin_serialised_write()
+    db.session.refresh(goal, with_for_update=True)  # after an acceptance on it commits (mentor, goal order)
+    if status == "open" and goal.status != "open" and _has_running_tandem(goal):
+        db.session.rollback()
+        raise ProfileError({"status": _("A tandem is running on this goal: end it before opening the goal again.")})
     goal.status = status
     vectors.refresh_goal(goal)
     db.session.commit()
@@ -375,6 +386,7 @@ def set_goal_status(goal: Goal, status: str) -> None:
 
 def delete_goal(goal: Goal) -> None:
     """Remove a goal for good; tandems and cohort places keep their history without it."""
+    begin_serialised_write()
     # The goal's row lock first, as an acceptance takes it (mentor, goal, tandems, then the index's change
     # counter); taking the counter first could deadlock with an acceptance on this goal.
     db.session.refresh(goal, with_for_update=True)
@@ -392,23 +404,36 @@ def _signed_in(user: Any) -> bool:
     return user is not None and bool(getattr(user, "is_authenticated", False))
 
 
+def _has_running_tandem(goal: Goal) -> bool:
+    return db.session.scalar(
+        select(Tandem.id).where(Tandem.goal_id == goal.id, Tandem.status == Tandem.RUNNING).limit(1)
+    ) is not None
+
+
 def _mentor_on_goal(user: User):
-    """SQL condition: `user` is the mentor of a tandem (request, draft or any later state) on the goal."""
+    """SQL condition: `user` is the mentor of a pending request or a running, ended or completed tandem
+    on the goal; not of a declined, withdrawn, cancelled or expired one, nor of an unpublished draft."""
     conditions = [Tandem.mentor_user_id == user.id]
     profile = user.mentor_profile
     if profile is not None:
         conditions.append(Tandem.mentor_id == profile.id)
-    return or_(*conditions)
+    return or_(*conditions) & Tandem.status.in_(Tandem.GOAL_VISIBLE_STATUSES)
 
 
 def can_view_goal(user: User | Any, goal: Goal) -> bool:
-    """The goal in full: its owner, community managers, and a mentor with a tandem on it (DESIGN.md)."""
+    """The goal in full: its owner, community managers, and a mentor with a pending request or a running,
+    ended or completed tandem on it (DESIGN.md, "Who may see what"); pages and the API ask this."""
     if not _signed_in(user):
         return False
     if goal.owner_id == user.id or user.is_manager:
         return True
     query = select(Tandem.id).where(Tandem.goal_id == goal.id, _mentor_on_goal(user)).limit(1)
     return db.session.scalar(query) is not None
+
+
+def can_see_suggestions(user: User | Any, goal: Goal) -> bool:
+    """A goal's suggested mentors: its owner and community managers only, never a mentor on it."""
+    return _signed_in(user) and (goal.owner_id == user.id or bool(user.is_manager))
 
 
 def can_edit_goal(user: User | Any, goal: Goal) -> bool:

@@ -3,11 +3,14 @@
 never the same company (the verified one where known), never a company either side excludes, never
 competitors (a link works both ways), only open mentors with free capacity, at least one shared
 language, never the same person, never a pair that already has an open or running tandem.
+
+This module is the only code that decides whether a mentor may pair with a goal (or a searcher):
+search, suggestions, "goals I could help with", requests, acceptance and every cohort step ask it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,7 +34,7 @@ REASONS = {
     "already_paired": _l("They already have an open request or a running tandem."),
 }
 
-PAIRING_STATUSES = ("requested", "active")
+PAIRING_STATUSES = (Tandem.OPEN_REQUEST, Tandem.RUNNING)
 
 
 @dataclass(frozen=True)
@@ -47,11 +50,13 @@ class MentorFacts:
 
 @dataclass(frozen=True)
 class MenteeFacts:
-    goal_id: int
+    """A goal's owner, or someone searching (goal_id None); languages None means "any language"."""
+
+    goal_id: int | None
     user_id: int
     company_id: int | None
     excluded_company_ids: frozenset[int]
-    languages: frozenset[str]
+    languages: frozenset[str] | None
 
 
 @dataclass
@@ -88,7 +93,7 @@ def pair_violations(
         broken.append("mentor_paused")
     if check_capacity and mentor.free_capacity <= 0:
         broken.append("mentor_full")
-    if not mentor.languages & mentee.languages:
+    if mentee.languages is not None and not mentor.languages & mentee.languages:
         broken.append("no_shared_language")
     if (mentor.user_id, mentee.user_id) in context.existing_pairs:
         broken.append("already_paired")
@@ -142,17 +147,18 @@ def allowed_mask(
             competitor_matrix[position[b], position[a]] = True
     competitors = competitor_matrix[np.ix_(mentee_company, mentor_company)]
 
-    languages = sorted({code for p in [*mentees, *mentors] for code in p.languages})
+    languages = sorted({code for p in [*mentees, *mentors] for code in (p.languages or ())})
     language_position = {code: i for i, code in enumerate(languages)}
 
     def language_matrix(people: Sequence) -> np.ndarray:
         matrix = np.zeros((len(people), max(len(languages), 1)), dtype=np.float32)
         for row, person in enumerate(people):
-            for code in person.languages:
+            for code in person.languages or ():
                 matrix[row, language_position[code]] = 1.0
         return matrix
 
     shared_language = (language_matrix(mentees) @ language_matrix(mentors).T) > 0
+    shared_language |= np.array([p.languages is None for p in mentees])[:, None]
 
     mentor_ok = np.array([m.is_open and (m.free_capacity > 0 or not check_capacity) for m in mentors])
     mentee_user = np.array([p.user_id for p in mentees])
@@ -184,15 +190,30 @@ def reason_text(code: str) -> str:
 # --- loading facts from the database -------------------------------------------------------------
 
 
-def mentor_facts(profiles: Sequence[MentorProfile]) -> list[MentorFacts]:
+def mentor_facts(profiles: Sequence[MentorProfile], ignoring: Collection[int] = ()) -> list[MentorFacts]:
     """Facts of stored profiles (pending changes are flushed first, by the session's autoflush)."""
-    facts = mentor_facts_by_id([p.id for p in profiles])
+    facts = mentor_facts_by_id([p.id for p in profiles], ignoring)
     return [facts[p.id] for p in profiles]
 
 
-def mentor_facts_by_id(mentor_ids: Iterable[int]) -> dict[int, MentorFacts]:
+def slots_taken(mentor_id_column, ignoring: Collection[int] = ()):
+    """SQL count of the slots a mentor's tandems take: running ones plus cohort drafts waiting to be
+    published, leaving out the tandems in `ignoring` (the request or drafts being decided right now).
+
+    The one definition of a mentor's used capacity; free capacity is `capacity - slots_taken`.
+    """
+    query = select(func.count(Tandem.id)).where(
+        Tandem.mentor_id == mentor_id_column, Tandem.status.in_(Tandem.SLOT_STATUSES)
+    )
+    if ignoring:
+        query = query.where(Tandem.id.not_in(list(ignoring)))
+    return query.correlate(MentorProfile).scalar_subquery()
+
+
+def mentor_facts_by_id(mentor_ids: Iterable[int], ignoring: Collection[int] = ()) -> dict[int, MentorFacts]:
     """Facts of the given mentor profiles, read as plain rows: no ORM objects, so ranking can judge
-    many candidates per request and load full profiles only for those it shows."""
+    many candidates per request and load full profiles only for those it shows. Tandems in `ignoring`
+    take no slot (see slots_taken)."""
     ids = list(mentor_ids)
     if not ids:
         return {}
@@ -203,12 +224,6 @@ def mentor_facts_by_id(mentor_ids: Iterable[int]) -> dict[int, MentorFacts]:
         )
     ):
         excluded.setdefault(mentor_id, set()).add(company_id)
-    running = (
-        select(func.count(Tandem.id))
-        .where(Tandem.mentor_id == MentorProfile.id, Tandem.status == "active")
-        .correlate(MentorProfile)
-        .scalar_subquery()
-    )
     rows = db.session.execute(
         select(
             MentorProfile.id,
@@ -216,7 +231,7 @@ def mentor_facts_by_id(mentor_ids: Iterable[int]) -> dict[int, MentorFacts]:
             func.coalesce(User.verified_company_id, User.company_id),
             MentorProfile.languages,
             MentorProfile.is_open,
-            MentorProfile.capacity - running,
+            MentorProfile.capacity - slots_taken(MentorProfile.id, ignoring),
         )
         .join(User, User.id == MentorProfile.user_id)
         .where(MentorProfile.id.in_(ids))
@@ -245,17 +260,48 @@ def mentee_facts(goal: Goal) -> MenteeFacts:
     )
 
 
-def rule_context(user_ids: Iterable[int] | None = None) -> RuleContext:
-    """Competitor links, and the pairs already requested or running (for these users, or everyone)."""
-    query = select(Tandem.mentor_user_id, Tandem.mentee_user_id).where(Tandem.status.in_(PAIRING_STATUSES))
-    if user_ids is not None:
-        ids = list(user_ids)
-        query = query.where(or_(Tandem.mentee_user_id.in_(ids), Tandem.mentor_user_id.in_(ids)))
-    existing = {(a, b) for a, b in db.session.execute(query) if a is not None and b is not None}
+def searcher_facts(viewer: User, excluded_company_ids: Iterable[int] = (), language: str | None = None) -> MenteeFacts:
+    """Someone searching mentors, as the rules see them: their company, the companies they filter out,
+    and the language asked for (any language when none)."""
+    return MenteeFacts(
+        goal_id=None,
+        user_id=viewer.id,
+        company_id=viewer.effective_company_id,
+        excluded_company_ids=frozenset(excluded_company_ids),
+        languages=frozenset({language}) if language else None,
+    )
+
+
+def rule_context(
+    user_ids: Iterable[int] | None = None, ignoring: Collection[int] = (), with_pairs: bool = True
+) -> RuleContext:
+    """Competitor links, and the pairs already requested or running (for these users, or everyone),
+    leaving out the tandems in `ignoring`. A search has no pairs to judge (with_pairs False): it shows
+    whom one could ask, and the request step refuses a pair that already exists."""
+    existing: set[tuple[int, int]] = set()
+    if with_pairs:
+        query = select(Tandem.mentor_user_id, Tandem.mentee_user_id).where(Tandem.status.in_(PAIRING_STATUSES))
+        if user_ids is not None:
+            ids = list(user_ids)
+            query = query.where(or_(Tandem.mentee_user_id.in_(ids), Tandem.mentor_user_id.in_(ids)))
+        if ignoring:
+            query = query.where(Tandem.id.not_in(list(ignoring)))
+        existing = {(a, b) for a, b in db.session.execute(query) if a is not None and b is not None}
     return RuleContext(competitor_pairs=companies.all_competitor_pairs(), existing_pairs=existing)
 
 
-def check_pair(profile: MentorProfile, goal: Goal, check_capacity: bool = True) -> list[str]:
-    """Reason codes that forbid this mentor for this goal (empty when the pair is allowed)."""
-    context = rule_context([goal.owner_id, profile.user_id])
-    return pair_violations(mentor_facts([profile])[0], mentee_facts(goal), context, check_capacity)
+def check_pair(
+    profile: MentorProfile, goal: Goal, check_capacity: bool = True, deciding: Tandem | None = None
+) -> list[str]:
+    """Reason codes that forbid this mentor for this goal (empty when the pair is allowed).
+
+    `deciding` is the request or cohort draft being accepted, published or re-checked: it neither counts
+    as an existing pair nor takes a slot. A pause stops new requests, not the answer to one already
+    pending, so for a request being answered "mentor_paused" is no reason.
+    """
+    ignoring = (deciding.id,) if deciding is not None and deciding.id is not None else ()
+    context = rule_context([goal.owner_id, profile.user_id], ignoring)
+    broken = pair_violations(mentor_facts([profile], ignoring)[0], mentee_facts(goal), context, check_capacity)
+    if deciding is not None and deciding.status == Tandem.OPEN_REQUEST:
+        broken = [code for code in broken if code != "mentor_paused"]
+    return broken

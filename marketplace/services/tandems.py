@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 
-from ..extensions import db
+from ..extensions import begin_serialised_write, db
 from ..models import Goal, MentorProfile, Tandem, User, utcnow
 from . import notifications, rules
 
@@ -58,6 +59,7 @@ def request_tandem(goal: Goal, profile: MentorProfile, requester: User, message:
     """A mentee asks a mentor to work on one of their goals."""
     if goal.owner_id != requester.id:
         raise TandemError("not_owner", _("Only the goal's owner can request a tandem for it."), status=403)
+    begin_serialised_write()
     _lock(Goal, goal.id)  # after an acceptance on this goal commits: its status, pairs and open requests
     if goal.status != "open":
         raise TandemError("goal_not_open", _("This goal is not open any more."))
@@ -88,23 +90,34 @@ def request_tandem(goal: Goal, profile: MentorProfile, requester: User, message:
 
 
 def accept(tandem: Tandem, mentor_user: User, message: str = "") -> Tandem:
-    """The mentor accepts: capacity is checked under a row lock, the goal's other requests are withdrawn."""
+    """The mentor accepts: every hard rule is checked again under row locks, the goal's other requests are
+    withdrawn. A request that a rule no longer allows is cancelled (both people are told why) and refused
+    with the rule's code; a full mentor or a goal that is no longer open is refused and stays as it is."""
     if tandem.mentor_user_id != mentor_user.id:
         raise TandemError("not_mentor", _("Only the requested mentor can answer this request."), status=403)
-    if tandem.status != "requested":
+    if tandem.status != Tandem.OPEN_REQUEST:
         raise TandemError("not_open", _("This request is no longer open."))
     try:
+        begin_serialised_write()
         profile = _lock(MentorProfile, tandem.mentor_id)
         goal = _lock(Goal, tandem.goal_id)  # before the tandem: two acceptances on one goal queue, not deadlock
         if profile is None or goal is None:
             raise TandemError("gone", _("The profile or goal no longer exists."))
-        _lock_in(tandem, "requested")
-        active = db.session.scalar(
-            select(func.count(Tandem.id)).where(Tandem.mentor_id == profile.id, Tandem.status == "active")
-        )
-        if active >= profile.capacity:
+        _lock_in(tandem, Tandem.OPEN_REQUEST)
+        if goal.status != "open":
+            raise TandemError("goal_not_open", _("This goal is not open any more."))
+        broken = rules.check_pair(profile, goal, deciding=tandem)
+        if broken == ["mentor_full"]:
             raise TandemError("mentor_full", rules.reason_text("mentor_full"))
-        tandem.status = "active"
+        if broken:
+            _cancel(tandem, broken[0])
+            db.session.commit()
+            raise TandemError(
+                broken[0],
+                _("This request can no longer be accepted and was cancelled: %(reason)s",
+                  reason=rules.reason_text(broken[0])),
+            )
+        tandem.status = Tandem.RUNNING
         tandem.response_message = (message or "").strip()[:2000]
         tandem.responded_at = utcnow()
         tandem.starts_on = date.today()
@@ -137,9 +150,74 @@ def accept(tandem: Tandem, mentor_user: User, message: str = "") -> Tandem:
     return tandem
 
 
+def _cancel(tandem: Tandem, code: str) -> None:
+    """A request that a hard rule no longer allows: cancelled, and both people are told which rule."""
+    tandem.status = Tandem.CANCELLED
+    tandem.responded_at = utcnow()
+    title = tandem.goal.title if tandem.goal is not None else ""
+    for user_id in (tandem.mentee_user_id, tandem.mentor_user_id):
+        notifications.notify(
+            user_id, "request_cancelled", "request_cancelled", {"title": title, "reason_code": code},
+            notifications.link_to("tandems.detail", tandem_id=tandem.id), obj=("tandem", tandem.id),
+        )
+
+
+def recheck_open_pairings(company_ids: Collection[int]) -> int:
+    """Re-check every pending request and unpublished cohort draft of people at these companies, and
+    end those a hard rule no longer allows; answers how many were ended. The caller commits.
+
+    Call it after anything that changes which companies people count as, or which companies compete:
+    a new competitor link (both companies), a person's stated or verified company changing (old and
+    new company), two companies merged (both), a verification confirmed or revoked. A pending request
+    that is no longer allowed becomes `cancelled` and both people are told why; such a draft is removed
+    and the community managers are told (the partners never saw it). Capacity is not judged here (it
+    is at acceptance and publishing), nor a pause (a paused mentor may still answer pending requests).
+    """
+    ids = [c for c in company_ids if c is not None]
+    if not ids:
+        return 0
+    people = select(User.id).where(or_(User.company_id.in_(ids), User.verified_company_id.in_(ids)))
+    pending = list(
+        db.session.scalars(
+            select(Tandem)
+            .where(
+                Tandem.status.in_((Tandem.OPEN_REQUEST, Tandem.DRAFT)),
+                or_(Tandem.mentee_user_id.in_(people), Tandem.mentor_user_id.in_(people)),
+            )
+            .order_by(Tandem.id)
+        )
+    )
+    ended = 0
+    for tandem in pending:
+        if tandem.goal is None or tandem.mentor is None:
+            continue
+        broken = [
+            code for code in rules.check_pair(tandem.mentor, tandem.goal, check_capacity=False, deciding=tandem)
+            if code != "mentor_paused"
+        ]
+        if not broken:
+            continue
+        ended += 1
+        if tandem.status == Tandem.OPEN_REQUEST:
+            _cancel(tandem, broken[0])
+        else:
+            from . import cohorts
+
+            cohorts.notify_managers(
+                "draft_removed", "draft_removed",
+                {"cohort": tandem.cohort.name if tandem.cohort else "", "reason_code": broken[0]},
+                notifications.link_to("cohorts.review", cohort_id=tandem.cohort_id) if tandem.cohort_id else None,
+                ("tandem", tandem.id),
+            )
+            db.session.delete(tandem)
+    db.session.flush()
+    return ended
+
+
 def decline(tandem: Tandem, mentor_user: User, message: str = "") -> Tandem:
     if tandem.mentor_user_id != mentor_user.id:
         raise TandemError("not_mentor", _("Only the requested mentor can answer this request."), status=403)
+    begin_serialised_write()
     _lock_in(tandem, "requested")
     tandem.status = "declined"
     tandem.response_message = (message or "").strip()[:2000]
@@ -155,6 +233,7 @@ def decline(tandem: Tandem, mentor_user: User, message: str = "") -> Tandem:
 def withdraw(tandem: Tandem, mentee: User) -> Tandem:
     if tandem.mentee_user_id != mentee.id:
         raise TandemError("not_mentee", _("Only the mentee can withdraw this request."), status=403)
+    begin_serialised_write()
     _lock_in(tandem, "requested")
     tandem.status = "withdrawn"
     tandem.responded_at = utcnow()
@@ -167,6 +246,7 @@ def end(tandem: Tandem, user: User, reason: str) -> Tandem:
     """Either partner ends a running tandem early, with a reason; the capacity is free again."""
     if not tandem.involves(user):
         raise TandemError("not_partner", _("Only the partners can end this tandem."), status=403)
+    begin_serialised_write()
     _lock_in(tandem, "active")
     reason = (reason or "").strip()
     if not reason:
@@ -199,6 +279,12 @@ def tandems_of(user: User) -> list[Tandem]:
             .order_by(Tandem.created_at.desc())
         )
     )
+
+
+def can_view(tandem: Tandem | None, viewer: User) -> bool:
+    """Who may see a tandem (pages and API alike): its two partners, once it is more than a cohort draft
+    (a draft stays with the community managers until it is published)."""
+    return tandem is not None and tandem.status != Tandem.DRAFT and tandem.involves(viewer)
 
 
 def can_see_contact(tandem: Tandem, viewer: User) -> bool:

@@ -328,6 +328,16 @@ def drop_user_vectors(user: User) -> None:
         forget(GOAL, goal.id)
 
 
+def save_caught_up_indexes() -> None:
+    """Bring both indexes up to the database and write them to their saved files, so vectors removed
+    from the database (a deleted account) are gone from the files on disk too, not only from memory."""
+    for kind in (MENTOR, GOAL):
+        live = live_index(kind)
+        live.current()
+        with live.lock:
+            live.save()
+
+
 def forget_live_indexes() -> None:
     """Drop this process's in-memory indexes (tests, or after the database was replaced)."""
     with _live_lock:

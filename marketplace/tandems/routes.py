@@ -17,7 +17,7 @@ bp = Blueprint("tandems", __name__, url_prefix="/tandems")
 
 def _own_tandem(tandem_id: int) -> Tandem:
     tandem = db.session.get(Tandem, tandem_id)
-    if tandem is None or tandem.status == "draft" or not tandem.involves(current_user):
+    if not tandems.can_view(tandem, current_user):
         abort(404)
     return tandem
 

@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 
 from marketplace.extensions import db
-from marketplace.models import Cohort, Meeting
+from marketplace.models import Cohort, Meeting, Tandem
 from marketplace.services import accounts, tandems
 from tests.builders import make_goal, make_mentor, make_user, sign_in
 
@@ -187,3 +187,57 @@ def test_every_state_changing_page_request_needs_a_csrf_token(make_app):
             assert response.status_code == 400, (url, response.status_code)
             refused.append(endpoint)
         assert len(refused) > 40
+
+
+def _mentor_of_a_finished_request(goal, status: str):
+    mentor = make_mentor(company=f"{status.title()} AG")
+    tandem = tandems.request_tandem(goal, mentor, goal.owner)
+    {"declined": tandems.decline, "withdrawn": lambda t, _user: tandems.withdraw(t, goal.owner)}[status](
+        tandem, mentor.user
+    )
+    return mentor
+
+
+def _mentor_in_a_draft_only(goal):
+    mentor = make_mentor(company="Draft AG")
+    cohort = Cohort(name="Autumn", starts_on=date.today(), ends_on=date.today() + timedelta(days=120),
+                    state="matching")
+    db.session.add(cohort)
+    db.session.add(Tandem(goal=goal, mentor=mentor, mentee_user_id=goal.owner_id, mentor_user_id=mentor.user_id,
+                          cohort=cohort, status="draft"))
+    db.session.commit()
+    return mentor
+
+
+ROLES_WITHOUT_THE_GOAL = {
+    "declined mentor": lambda goal: _mentor_of_a_finished_request(goal, "declined"),
+    "withdrawn mentor": lambda goal: _mentor_of_a_finished_request(goal, "withdrawn"),
+    "draft-only mentor": _mentor_in_a_draft_only,
+}
+
+
+@pytest.mark.parametrize("role", sorted(ROLES_WITHOUT_THE_GOAL))
+def test_a_mentor_without_a_live_tandem_on_a_goal_cannot_read_it(app, client, login_as, role):
+    goal = make_goal(company="Old AG", title="Succession plan for our family firm")
+    mentor = ROLES_WITHOUT_THE_GOAL[role](goal)
+    login_as(mentor.user)
+    headers = _bearer(mentor.user)
+    for url in (f"/goals/{goal.id}", f"/goals/{goal.id}/edit"):
+        assert client.get(url).status_code == 404, url
+    for url in (f"/api/v1/goals/{goal.id}", f"/api/v1/goals/{goal.id}/suggestions"):
+        assert client.get(url, headers=headers).status_code == 404, url
+    listed = client.get("/api/v1/goals", headers=headers).get_json()["goals"]
+    assert goal.id not in {g["id"] for g in listed}
+
+
+def test_a_mentor_with_a_pending_request_reads_the_goal_but_not_its_suggestions(app, client, login_as):
+    goal = make_goal(company="Old AG")
+    mentor = make_mentor(company="Young AG")
+    tandems.request_tandem(goal, mentor, goal.owner)
+    login_as(mentor.user)
+    headers = _bearer(mentor.user)
+    assert client.get(f"/goals/{goal.id}").status_code == 200
+    assert client.get(f"/api/v1/goals/{goal.id}", headers=headers).status_code == 200
+    assert client.get(f"/api/v1/goals/{goal.id}/suggestions", headers=headers).status_code == 403
+    manager = make_user(is_manager=True, company=None)
+    assert client.get(f"/api/v1/goals/{goal.id}/suggestions", headers=_bearer(manager)).status_code == 200

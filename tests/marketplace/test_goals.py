@@ -197,7 +197,7 @@ def test_visible_goals_query_agrees_with_can_view_goal(app):
     manager = make_user(is_manager=True)
     own = make_goal(owner=mentor.user, title="My own goal")
     with_tandem = make_goal(title="Goal with a tandem")
-    tandem_on(with_tandem, mentor, status="declined")
+    tandem_on(with_tandem, mentor, status="requested")
     hidden = make_goal(title="Someone else's goal")
     for user in (mentor.user, manager, hidden.owner):
         listed = {goal.id for goal in db.session.scalars(profiles.visible_goals_query(user))}

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from embeddings import VectorIndex
 from marketplace.extensions import db
 from marketplace.models import Goal, MentorProfile, Tandem, User
-from marketplace.services import matching, tandems, vectors
+from marketplace.services import matching, privacy, tandems, vectors
 from tests.builders import DEFAULT_PASSWORD, make_goal, make_mentor, make_user
 
 
@@ -55,3 +56,34 @@ def test_deleting_removes_profile_goals_vectors_and_index_entries_and_anonymises
     assert kept.mentor_user_id is None and kept.mentee_user_id == goal.owner_id
     assert db.session.scalars(select(Goal)).all()  # the mentee's goal is theirs and stays
     assert client.get("/dashboard").status_code == 302  # logged out
+
+
+def test_a_deleted_account_is_gone_from_the_saved_index_files_too(make_app):
+    app = make_app()
+    with app.app_context():
+        gone = make_mentor(headline="TikTok for brands", text="Short videos that make a brand known.",
+                           company="Clip AG")
+        goal = make_goal(title="Understand TikTok for our brand", owner=gone.user)
+        kept = make_mentor(headline="Agile coach", text="Scrum and Kanban for leaders.", company="Sprint AG")
+        viewer = make_user(company="Viewer AG")
+        for kind in (vectors.MENTOR, vectors.GOAL):
+            vectors.live_index(kind).rebuild()  # the saved start-up files hold both people
+        gone_id, goal_id, kept_id, viewer_id = gone.id, goal.id, kept.id, viewer.id
+        query = vectors.from_blob(gone.vector)
+        privacy.delete_account(db.session.get(User, gone.user_id))
+        index_dir = app.config["TANDEM_INDEX_DIR"]
+        files = {kind: vectors.live_index(kind).path() for kind in (vectors.MENTOR, vectors.GOAL)}
+        config = vectors.encoder().config
+        db.session.remove()
+
+    for kind, entity_id in ((vectors.MENTOR, gone_id), (vectors.GOAL, goal_id)):
+        saved = VectorIndex.load(files[kind], config)  # what a fresh worker starts from, before any catch-up
+        assert entity_id not in saved
+    assert gone_id not in {i for i, _ in VectorIndex.load(files[vectors.MENTOR], config).search_one(query, 10)}
+
+    vectors.forget_live_indexes()
+    fresh = make_app(TANDEM_INDEX_DIR=index_dir)  # a new worker from the saved file
+    with fresh.app_context():
+        viewer = db.session.get(User, viewer_id)
+        found = {m.profile.id for m in matching.search_mentors("TikTok videos for brands", viewer)}
+        assert gone_id not in found and kept_id in found

@@ -81,9 +81,9 @@ def test_mask_and_single_pair_form_always_agree(seed):
                     languages=langs(), is_open=rng.random() > 0.15, free_capacity=rng.randint(-1, 2))
         for i in range(60)
     ]
-    mentees = [
+    mentees = [  # languages None: someone searching without a language filter
         MenteeFacts(goal_id=i, user_id=rng.randint(1, 60), company_id=rng.choice(companies),
-                    excluded_company_ids=excluded(), languages=langs())
+                    excluded_company_ids=excluded(), languages=langs() if rng.random() > 0.2 else None)
         for i in range(50)
     ]
     context = RuleContext(
@@ -98,3 +98,41 @@ def test_mask_and_single_pair_form_always_agree(seed):
         assert mask.shape == (50, 60)
         assert (mask == expected).all()
         assert 0 < mask.sum() < mask.size  # both outcomes occur, so the comparison means something
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_search_shows_exactly_the_mentors_the_vectorised_rules_allow(app, seed):
+    """The search path (index over-fetch, candidate facts, filters) against allowed_mask for the searcher."""
+    from marketplace.extensions import db
+    from marketplace.models import Tandem
+    from marketplace.services import companies, matching, rules
+    from tests.builders import make_goal, make_mentor, make_user
+
+    rng = random.Random(seed)
+    firms = [f"Firm {i} AG" for i in range(5)]
+    viewer = make_user(company=rng.choice(firms))
+    mentors = []
+    for _ in range(14):
+        mentor = make_mentor(company=rng.choice(firms), languages=rng.choice(["en", "de", "en,de", "fr"]),
+                             is_open=rng.random() > 0.15, capacity=rng.choice([1, 2]))
+        mentor.excluded_companies = [companies.get_or_create_company(n) for n in rng.sample(firms, rng.choice([0, 1]))]
+        if rng.random() < 0.3:  # a slot taken by a running tandem or a cohort draft
+            goal = make_goal(company="Mentee AG")
+            db.session.add(Tandem(goal=goal, mentor=mentor, mentee_user_id=goal.owner_id,
+                                  mentor_user_id=mentor.user_id, status=rng.choice(["active", "draft"])))
+        mentors.append(mentor)
+    for _ in range(2):
+        first, second = rng.sample(firms, 2)
+        companies.link_competitors(companies.find_company(first), companies.find_company(second))
+    db.session.commit()
+    language = rng.choice([None, "en", "de"])
+    filtered = [companies.find_company(n).id for n in rng.sample(firms, rng.choice([0, 1]))]
+
+    found = {m.profile.id for m in matching.search_mentors(
+        "LinkedIn and personal branding", viewer, k=matching.MAX_K, language=language, exclude_company_ids=filtered)}
+
+    searcher = rules.searcher_facts(viewer, filtered, language)
+    facts = rules.mentor_facts(mentors)
+    mask = rules.allowed_mask([searcher], facts, rules.rule_context(with_pairs=False))[0]
+    assert found == {fact.id for fact, allowed in zip(facts, mask, strict=True) if allowed}
+    assert 0 < len(found) < len(mentors)  # both outcomes occur
