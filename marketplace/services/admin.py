@@ -93,7 +93,7 @@ def verify_company(user: User, company_name: str) -> Company:
 
 
 def clear_verified_company(user: User) -> None:
-    user.verified_company = None
+    companies.set_verified_company(user, None)
 
 
 # Companies ------------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from sqlalchemy import or_, select
 
 from ..extensions import db
@@ -37,7 +39,7 @@ def company_for_email(email: str) -> Company | None:
 
 def set_domains(company: Company, domains: list[str]) -> list[str]:
     """Replace a company's domains; answers the domains already taken by another company."""
-    wanted = sorted({d.strip().lower().lstrip("@") for d in domains if d.strip()})
+    wanted = sorted({unicodedata.normalize("NFKC", d).strip().lower().lstrip("@") for d in domains if d.strip()})
     taken = [
         row.domain
         for row in db.session.scalars(select(CompanyDomain).where(CompanyDomain.domain.in_(wanted)))
@@ -101,18 +103,36 @@ def all_competitors(company: Company) -> list[Company]:
 
 
 def assign_company(user: User, company_name: str | None) -> None:
-    """The company a person states; a registered e-mail domain sets the verified company too."""
-    domain_company = company_for_email(user.email)
-    if domain_company is not None:
-        user.verified_company = domain_company
-        user.company = domain_company
-        return
+    """The company a person states: self-declared, whatever the e-mail domain says.
+
+    A registered domain verifies the company only once the person proves the mailbox
+    (`accounts.confirm_company`), or a community manager vouches for them (an import).
+    """
     if company_name:
         user.company = get_or_create_company(company_name)
+
+
+def unconfirmed_domain_company(user: User) -> Company | None:
+    """The company owning the user's e-mail domain, while the user is not yet verified there."""
+    company = company_for_email(user.email)
+    if company is None or user.verified_company_id == company.id:
+        return None
+    return company
+
+
+def set_verified_company(user: User, company: Company | None) -> None:
+    """The one place a person's verified company changes (manager, import, mailbox proof); the caller commits."""
+    if user.verified_company_id == (company.id if company else None):
+        return
+    user.verified_company = company
+    db.session.flush()
+    # lead: recheck open pairings here
+    # (tandems.recheck_open_pairings(company ids before and after), once that function exists)
 
 
 def verify_company(user: User, company_name: str) -> Company | None:
     """A community manager confirms or corrects a person's company; hard rules use this one."""
     company = get_or_create_company(company_name)
-    user.verified_company = company
+    if company is not None:
+        set_verified_company(user, company)
     return company

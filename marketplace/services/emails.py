@@ -17,7 +17,7 @@ from flask_mailman import EmailMessage
 
 from ..extensions import db, mail
 from ..models import OutgoingEmail, User
-from . import accounts
+from . import accounts, companies
 
 log = logging.getLogger(__name__)
 
@@ -97,5 +97,33 @@ def send_invitation(user: User) -> OutgoingEmail:
             name=user.first_name,
             link=link,
             days=days,
+        )
+    return send_email(user.email, subject, body)
+
+
+def send_company_confirmation(user: User) -> OutgoingEmail | None:
+    """Mail a link that verifies the company of the user's e-mail domain, when there is one to verify.
+
+    Older confirmation links die; answers None when nothing awaits confirmation. The caller commits.
+    """
+    company = companies.unconfirmed_domain_company(user)
+    if company is None:
+        return None
+    hours = current_app.config["COMPANY_CONFIRMATION_HOURS"]
+    token = accounts.issue_one_time_token(user, accounts.COMPANY_CONFIRMATION, timedelta(hours=hours))
+    link = absolute_url("auth.confirm_company", token=token)
+    with force_locale(recipient_locale(user)):
+        subject = _("Confirm that you work at %(company)s", company=company.name)
+        body = _(
+            "Hello %(name)s,\n\n"
+            "your Tandem account uses the address %(email)s, which belongs to %(company)s.\n"
+            "Open this link to confirm it; until then your company counts as self-declared:\n\n%(link)s\n\n"
+            "The link works once and expires in %(hours)d hours. "
+            "If you did not create a Tandem account, ignore this message.\n",
+            name=user.first_name,
+            email=user.email,
+            company=company.name,
+            link=link,
+            hours=hours,
         )
     return send_email(user.email, subject, body)
