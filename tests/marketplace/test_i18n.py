@@ -34,7 +34,7 @@ from marketplace.models import (
     Topic,
     User,
 )
-from marketplace.services import accounts, emails, tandems
+from marketplace.services import accounts, companies, emails, tandems
 from tests.builders import make_goal, make_mentor, make_user, sign_in
 from tests.pseudo_locale import (
     PLACEHOLDER,
@@ -207,6 +207,8 @@ def _build_scene(app: Flask) -> Scene:
         invited = make_user(name="Ivy Invited", email="ivy@invited.example", company="Invited KG")
         invited.password_hash = None
         invite_token = accounts.issue_one_time_token(invited, "invite", timedelta(days=1))
+        companies.set_domains(invited.company, ["invited.example"])
+        confirm_token = accounts.issue_one_time_token(invited, accounts.COMPANY_CONFIRMATION, timedelta(days=1))
         db.session.commit()
 
     values = {
@@ -221,6 +223,7 @@ def _build_scene(app: Flask) -> Scene:
         "name": "meetings",
         "auth.reset_password.token": reset_token,
         "auth.accept_invitation.token": invite_token,
+        "auth.confirm_company.token": confirm_token,
     }
     extra = [
         ("manager", f"/tandems/{requested.id}", 200),
@@ -237,6 +240,7 @@ def _build_scene(app: Flask) -> Scene:
         ("manager", f"/manage/topics/{db.session.scalars(select(Topic.id).limit(1)).first()}", 200),
         ("manager", "/manage/topics/new", 200),
         ("anonymous", "/auth/reset/not-a-valid-token", 404),
+        ("anonymous", "/auth/confirm-company/not-a-valid-token", 404),
         ("anonymous", "/no-such-page", 404),
         ("manager", "/goals/999999", 404),
         ("participant", "/manage/", 403),
