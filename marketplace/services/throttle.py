@@ -105,6 +105,8 @@ def _count_failure(key: str, window: timedelta, moment: datetime) -> int:
 def record_failure(email: str, ip_address: str | None) -> None:
     """Count a failed attempt for the account and, without Redis, the IP address; the caller commits."""
     moment = now()
+    # Every window is at most a day long: older rows count nothing, and IP addresses are kept no longer.
+    db.session.execute(delete(LoginThrottle).where(LoginThrottle.last_failed_at < moment - ACCOUNT_WINDOW))
     if ip_address:
         for key, window, _limit in _ip_keys(ip_address):
             _count_failure(key, window, moment)
