@@ -113,11 +113,13 @@ def assign_company(user: User, company_name: str | None) -> None:
 
 
 def unconfirmed_domain_company(user: User) -> Company | None:
-    """The company owning the user's e-mail domain, while the user is not yet verified there."""
-    company = company_for_email(user.email)
-    if company is None or user.verified_company_id == company.id:
+    """The company owning the user's e-mail domain, while the user has no verified company.
+
+    A verified company (a manager's decision, or an earlier proof) is never replaced by a mailbox link.
+    """
+    if user.verified_company_id is not None:
         return None
-    return company
+    return company_for_email(user.email)
 
 
 def set_verified_company(user: User, company: Company | None) -> None:

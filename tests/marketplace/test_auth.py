@@ -112,6 +112,21 @@ def test_a_known_domain_verifies_the_company_only_after_the_mailbox_link(client)
     assert client.post(path_of(link)).status_code == 404  # single use
 
 
+def test_a_mailbox_link_never_overrides_a_managers_verification(client):
+    engines_company()
+    client.post("/auth/register", data=registration(email="ada@engines.example"))
+    link = last_link("ada@engines.example")
+    user = accounts.find_user_by_email("ada@engines.example")
+    manager_choice = companies.verify_company(user, "Engines Spin-off GmbH")
+    db.session.commit()
+
+    client.post(path_of(link))
+
+    db.session.refresh(user)
+    assert user.verified_company == manager_choice
+    assert "Resend confirmation" not in client.get("/auth/account").get_data(as_text=True)
+
+
 def test_company_links_expire_and_a_resent_link_replaces_the_old_one(client):
     engines_company()
     client.post("/auth/register", data=registration(email="ada@engines.example"))
