@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import unicodedata
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -138,10 +138,10 @@ def login(email: str, password: str, ip_address: str | None) -> User | None:
 
     `ip_address` None leaves the per-IP count to Flask-Limiter (Redis). Commits the count it changes.
     """
-    throttle.check(email, ip_address)
+    throttle.admit(email, ip_address)
     user = authenticate(email, password)
     if user is None:
-        throttle.record_failure(email, ip_address)
+        throttle.failed(ip_address)
     else:
         throttle.clear_account(email)
     db.session.commit()
@@ -197,7 +197,7 @@ def load_user_from_session(session_id: str) -> User | None:
     return user
 
 
-def _stamp_last_seen(record_id: str, now) -> None:
+def _stamp_last_seen(record_id: str, now: datetime) -> None:
     """Only a convenience for the person's export: a busy database must not fail the request."""
     try:
         db.session.execute(update(UserSession).where(UserSession.id == record_id).values(last_seen_at=now))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import case, delete, select
+from sqlalchemy import case, delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
@@ -67,55 +67,64 @@ def _seconds(delta: timedelta) -> int:
     return max(1, math.ceil(delta.total_seconds()))
 
 
-def check(email: str, ip_address: str | None) -> None:
-    """Raise TooManyAttempts while the address's IP or the account must wait."""
+def _upsert_failure(key: str, window: timedelta, moment: datetime):
+    """Add one failure to the row's current window in one atomic statement (no lost count between workers)."""
+    insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
+    expired = LoginThrottle.window_started_at <= moment - window
+    return insert(LoginThrottle).values(key=key, failures=1, window_started_at=moment, last_failed_at=moment), {
+        "failures": case((expired, 1), else_=LoginThrottle.failures + 1),
+        "window_started_at": case((expired, moment), else_=LoginThrottle.window_started_at),
+        "last_failed_at": moment,
+    }
+
+
+def _blocked_until_after(failures, moment: datetime):
+    """SQL for `moment + account_wait(failures)`, None below the threshold (the wait as a CASE over the count)."""
+    steps = range(ACCOUNT_FREE_FAILURES, ACCOUNT_FREE_FAILURES + 21)
+    capped = next(n for n in steps if account_wait(n) == ACCOUNT_MAX_WAIT)
+    branches = [(failures == n, moment + account_wait(n)) for n in range(ACCOUNT_FREE_FAILURES, capped)]
+    return case(*branches, (failures >= capped, moment + ACCOUNT_MAX_WAIT), else_=None)
+
+
+def admit(email: str, ip_address: str | None) -> None:
+    """Let one login attempt through, or raise TooManyAttempts; commits.
+
+    The attempt is counted against the account as a failure before the password is checked, in the same
+    statement that checks the wait, so parallel guesses cannot all slip through before the first is
+    counted (`clear_account` forgets it on success). A refused attempt is not counted.
+    """
     moment = now()
+    # Every window is at most a day long: older rows count nothing, and IP addresses are kept no longer.
+    db.session.execute(delete(LoginThrottle).where(LoginThrottle.last_failed_at < moment - ACCOUNT_WINDOW))
     if ip_address:
         for key, window, limit in _ip_keys(ip_address):
             row = db.session.get(LoginThrottle, key, populate_existing=True)
             if row is not None and row.failures >= limit:
                 ends = as_utc(row.window_started_at) + window
                 if ends > moment:
+                    db.session.commit()
                     raise TooManyAttempts(_seconds(ends - moment), "ip")
-    row = db.session.get(LoginThrottle, account_key(email), populate_existing=True)
-    if row is not None and row.blocked_until is not None and as_utc(row.blocked_until) > moment:
-        raise TooManyAttempts(_seconds(as_utc(row.blocked_until) - moment), "account")
-
-
-def _count_failure(key: str, window: timedelta, moment: datetime) -> int:
-    """Add one failure to the row's current window in one atomic upsert (no lost count between workers)."""
-    insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
-    expired = LoginThrottle.window_started_at <= moment - window
-    statement = (
-        insert(LoginThrottle)
-        .values(key=key, failures=1, window_started_at=moment, last_failed_at=moment)
-        .on_conflict_do_update(
-            index_elements=[LoginThrottle.key],
-            set_={
-                "failures": case((expired, 1), else_=LoginThrottle.failures + 1),
-                "window_started_at": case((expired, moment), else_=LoginThrottle.window_started_at),
-                "last_failed_at": moment,
-            },
-        )
-        .returning(LoginThrottle.failures)
-    )
-    return db.session.execute(statement).scalar_one()
-
-
-def record_failure(email: str, ip_address: str | None) -> None:
-    """Count a failed attempt for the account and, without Redis, the IP address; the caller commits."""
-    moment = now()
-    # Every window is at most a day long: older rows count nothing, and IP addresses are kept no longer.
-    db.session.execute(delete(LoginThrottle).where(LoginThrottle.last_failed_at < moment - ACCOUNT_WINDOW))
-    if ip_address:
-        for key, window, _limit in _ip_keys(ip_address):
-            _count_failure(key, window, moment)
     key = account_key(email)
-    failures = _count_failure(key, ACCOUNT_WINDOW, moment)
-    wait = account_wait(failures)
-    if wait:
-        row = db.session.get(LoginThrottle, key, populate_existing=True)
-        row.blocked_until = moment + wait
+    statement, counted = _upsert_failure(key, ACCOUNT_WINDOW, moment)
+    counted["blocked_until"] = _blocked_until_after(counted["failures"], moment)
+    free = or_(LoginThrottle.blocked_until.is_(None), LoginThrottle.blocked_until <= moment)
+    statement = statement.on_conflict_do_update(index_elements=[LoginThrottle.key], set_=counted, where=free)
+    admitted = db.session.execute(statement.returning(LoginThrottle.failures)).first()
+    if admitted is None:
+        blocked_until = as_utc(db.session.get(LoginThrottle, key, populate_existing=True).blocked_until)
+        db.session.commit()
+        raise TooManyAttempts(_seconds(blocked_until - moment), "account")
+    db.session.commit()
+
+
+def failed(ip_address: str | None) -> None:
+    """The password was wrong: the account's count stays; without Redis the IP address counts it too."""
+    if not ip_address:
+        return
+    moment = now()
+    for key, window, _limit in _ip_keys(ip_address):
+        statement, counted = _upsert_failure(key, window, moment)
+        db.session.execute(statement.on_conflict_do_update(index_elements=[LoginThrottle.key], set_=counted))
 
 
 def clear_account(email: str) -> None:

@@ -72,6 +72,17 @@ def test_the_wait_is_a_refusal_never_a_lock_out_and_a_success_clears_it(app, clo
     assert [attempt(app, user.email).status_code for _ in range(5)] == [200] * 5
 
 
+def test_parallel_guesses_cannot_slip_through_before_the_first_is_counted(app, clock):
+    user = make_user()
+    # Six attempts in flight at once (their password checks not finished): each is counted on admission.
+    for _ in range(5):
+        throttle.admit(user.email, None)
+
+    with pytest.raises(throttle.TooManyAttempts) as refused:
+        throttle.admit(user.email, None)
+    assert refused.value.retry_after == 30
+
+
 def test_unknown_addresses_are_throttled_alike(app, clock):
     for _ in range(5):
         attempt(app, "nobody@example.com")
