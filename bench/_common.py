@@ -330,7 +330,6 @@ def build_mentor_database(url: str, index_dir: Path, spec: str, n: int, goals: i
                 conn.execute(insert(User), [{
                     "id": e["i"] + 1, "email": f"mentor{e['i']}@bench-{company_id[e['company']]}.example.com",
                     "name": e["name"], "company_id": company_id[e["company"]], "is_manager": False,
-                    "session_token": f"{e['i']:032x}",
                 } for e in chunk])
                 conn.execute(insert(MentorProfile), [{
                     "id": e["i"] + 1, "user_id": e["i"] + 1, "headline": e["headline"], "teaching_text": e["text"],

@@ -553,7 +553,7 @@ def run_app(spec: str, variants: Sequence[Variant], mentors, queries, build_enco
             with app.app_context(), ExitStack() as stack:
                 db.create_all()
                 setup.initialise_database()
-                viewer = User(email="viewer@eval.example", name="Eval Viewer", session_token="eval-viewer")
+                viewer = User(email="viewer@eval.example", name="Eval Viewer")
                 viewer.company = companies.get_or_create_company("Eval Viewer Co")
                 db.session.add(viewer)
                 by_profile: dict[int, str] = {}
@@ -563,9 +563,7 @@ def run_app(spec: str, variants: Sequence[Variant], mentors, queries, build_enco
                     free = [t.slug for t in topics if t.is_free_tag]
                     if free:
                         print(f"warning: {m['id']} topics not in the taxonomy: {free}", file=sys.stderr)
-                    user = User(
-                        email=f"{m['id']}@eval.example", name=f"Mentor {m['id']}", session_token=f"eval-{m['id']}"
-                    )
+                    user = User(email=f"{m['id']}@eval.example", name=f"Mentor {m['id']}")
                     user.company = companies.get_or_create_company(f"Eval Co {m['id']}")
                     profile = MentorProfile(
                         user=user, headline=m["headline"], teaching_text=m["text"], languages="de,en",

@@ -84,6 +84,7 @@ def from_environment(instance_path: Path) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,
         "PASSWORD_RESET_HOURS": 2,
         "INVITATION_DAYS": 14,
+        "COMPANY_CONFIRMATION_HOURS": 48,
         "BABEL_DEFAULT_LOCALE": "en",
         "LANGUAGES": ["en", "de"],
     }

@@ -140,8 +140,6 @@ class User(UserMixin, db.Model):
     # What the person said; a manager or an e-mail domain can set the verified one, which wins.
     company_id: Mapped[int | None] = mapped_column(ForeignKey("company.id", ondelete="SET NULL"))
     verified_company_id: Mapped[int | None] = mapped_column(ForeignKey("company.id", ondelete="SET NULL"))
-    # Bumped on password change so old sessions die (Flask-Login's alternative id).
-    session_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     company: Mapped[Company | None] = relationship(foreign_keys=[company_id])
@@ -153,8 +151,12 @@ class User(UserMixin, db.Model):
         back_populates="owner", cascade="all, delete-orphan", order_by="Goal.created_at"
     )
 
+    # The server-side session this request is signed in with (services.accounts sets it); never stored.
+    login_session_id = None
+
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_token}"
+        """Flask-Login's id: user and session record, so both the session and the remember cookie die with it."""
+        return f"{self.id}:{self.login_session_id}"
 
     @property
     def effective_company(self) -> Company | None:
@@ -198,6 +200,30 @@ class OneTimeToken(db.Model):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     user: Mapped[User] = relationship()
+
+
+class UserSession(db.Model):
+    """One signed-in device: logout deletes its row, a password change or reset deletes them all."""
+
+    __tablename__ = "user_session"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LoginThrottle(db.Model):
+    """Failed logins per account (`account:<e-mail>`) or per IP address and window (`ip:<seconds>:<address>`).
+
+    In the database, so every worker process sees the same count.
+    """
+
+    __tablename__ = "login_throttle"
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_failed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class OutgoingEmail(db.Model):

@@ -36,7 +36,6 @@ def make_user(
         name=name or f"Test User {n}",
         password_hash=accounts.hash_password(password) if password else _default_password_hash(),
         is_manager=is_manager,
-        session_token=f"token{n}",
     )
     db.session.add(user)
     if company:
@@ -122,6 +121,8 @@ def _new_goal(owner, title, description, languages, discoverable, status, topic_
 
 def sign_in(client: FlaskClient, user) -> FlaskClient:
     """Log in through the session cookie, without a login form (for tests that care about other forms)."""
+    accounts.begin_login_session(user)  # the server-side record the cookie's id must name
+    db.session.commit()
     with client.session_transaction() as session:
         session["_user_id"] = user.get_id()
         session["_fresh"] = True

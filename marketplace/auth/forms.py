@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, Field, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
 
 from ..services import accounts
 
@@ -26,10 +26,18 @@ def acceptable_password(form: FlaskForm, field: Field) -> None:
         raise ValidationError(problem)
 
 
+def acceptable_email(form: FlaskForm, field: Field) -> None:
+    """The one e-mail check (services.accounts), so login accepts every address registration and imports do."""
+    try:
+        field.data = accounts.clean_email(field.data or "")
+    except accounts.AccountError as problem:
+        raise ValidationError(str(problem)) from None
+
+
 def _email_field(label) -> EmailField:
     return EmailField(
         label,
-        validators=[DataRequired(), Email(message=_l("Enter a valid e-mail address.")), Length(max=254)],
+        validators=[DataRequired(), Length(max=254), acceptable_email],
         filters=[strip_whitespace],
         render_kw={"autocomplete": "email"},
     )

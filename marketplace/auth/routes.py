@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from flask import (
     Blueprint,
@@ -17,6 +18,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
@@ -26,7 +28,7 @@ from ..extensions import db, limiter
 from ..forms import EmptyForm
 from ..main.routes import safe_next
 from ..models import User
-from ..services import accounts, emails, privacy
+from ..services import accounts, companies, emails, privacy, throttle
 from .forms import (
     ApiTokenForm,
     ChangePasswordForm,
@@ -46,6 +48,16 @@ REGISTER_LIMIT = "5 per minute"
 MAIL_LIMIT = "5 per minute; 20 per hour"
 
 
+def _ip_limit_in_redis() -> bool:
+    """With Redis every worker shares Flask-Limiter's count; in memory it would be per worker, so the
+    database counts failures per IP instead (services.throttle)."""
+    return not current_app.config.get("RATELIMIT_STORAGE_URI", "memory://").startswith("memory://")
+
+
+def _database_ip_limit_applies() -> bool:
+    return current_app.config.get("RATELIMIT_ENABLED", True) and not _ip_limit_in_redis()
+
+
 def _remember_cookie_present() -> bool:
     return current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
 
@@ -56,6 +68,8 @@ def start_session(user: User, remember: bool = False) -> None:
     session.clear()
     if locale:
         session["locale"] = locale  # the language choice is not a secret; keep it across login
+    accounts.begin_login_session(user)
+    db.session.commit()
     login_user(user, remember=remember)
     if not remember and _remember_cookie_present():
         # Someone else's "keep me logged in" cookie on this device must not outlive this login.
@@ -86,6 +100,7 @@ def register() -> ResponseReturnValue:
                 company_name=form.company.data,
                 locale=form.language.data or None,
             )
+            confirmation = emails.send_company_confirmation(user)
             db.session.commit()
         except accounts.AccountError as problem:
             db.session.rollback()
@@ -96,23 +111,44 @@ def register() -> ResponseReturnValue:
         else:
             start_session(user)
             flash(_("Welcome to Tandem, %(name)s! Your account is ready.", name=user.first_name), "success")
+            if confirmation is not None:
+                flash(_("We have sent a link to %(email)s: open it to confirm your company.", email=user.email), "info")
             # Coming from "register as mentor/executive" on the landing page: go straight to that step.
             next_step = {"mentor": "mentors.edit_profile", "mentee": "goals.new"}.get(request.args.get("role", ""))
             return redirect(url_for(next_step or "main.dashboard"))
     return render_template("auth/register.html", form=form)
 
 
+def _too_many_attempts(form: LoginForm, refusal: throttle.TooManyAttempts) -> Response:
+    """The login page again with 429 and Retry-After: the browser is told when to come back, no thread waits."""
+    wait = format_timedelta(timedelta(seconds=refusal.retry_after), threshold=1.1)
+    if refusal.scope == "account":
+        message = _(
+            "Too many failed attempts for this account. Please try again in %(wait)s, or reset your password.",
+            wait=wait,
+        )
+    else:
+        message = _("Too many failed attempts from your network. Please try again in %(wait)s.", wait=wait)
+    response = current_app.make_response((render_template("auth/login.html", form=form, login_error=message), 429))
+    response.headers["Retry-After"] = str(refusal.retry_after)
+    return response
+
+
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(LOGIN_LIMIT, methods=["POST"])
+@limiter.limit(LOGIN_LIMIT, methods=["POST"], exempt_when=lambda: not _ip_limit_in_redis())
 def login() -> ResponseReturnValue:
-    """Password login; the limit above slows down guessing."""
+    """Password login; per-IP and per-account throttles (services.throttle) slow down guessing."""
     target = safe_next(request.args.get("next"), url_for("main.dashboard"))
     if current_user.is_authenticated:
         return redirect(target)
     form = LoginForm()
     login_error = None
     if form.validate_on_submit():
-        user = accounts.authenticate(form.email.data, form.password.data)
+        ip_address = request.remote_addr if _database_ip_limit_applies() else None
+        try:
+            user = accounts.login(form.email.data, form.password.data, ip_address)
+        except throttle.TooManyAttempts as refusal:
+            return _too_many_attempts(form, refusal)
         if user is not None:
             start_session(user, remember=form.remember.data)
             flash(_("You are logged in."), "success")
@@ -126,6 +162,10 @@ def login() -> ResponseReturnValue:
 def logout() -> ResponseReturnValue:
     """POST with a CSRF token only, so another site cannot log people out."""
     if EmptyForm().validate_on_submit():
+        if current_user.is_authenticated:
+            # On the server too: a copy of this session's cookie or remember cookie is worthless now.
+            accounts.end_login_session(current_user._get_current_object())
+            db.session.commit()
         locale = session.get("locale")
         session.clear()
         logout_user()  # after clear(): it marks the remember-me cookie for removal
@@ -199,6 +239,41 @@ def accept_invitation(token: str) -> ResponseReturnValue:
     return _set_password_by_link(token, "invite", "auth/invitation.html")
 
 
+@bp.route("/confirm-company/<token>", methods=["GET", "POST"])
+@limiter.limit(MAIL_LIMIT, methods=["POST"])
+def confirm_company(token: str) -> ResponseReturnValue:
+    """The page behind the e-mailed company link: confirming takes a button press, so a mail scanner
+    that fetches every link cannot confirm on the owner's behalf."""
+    found = accounts.find_one_time_token(token, accounts.COMPANY_CONFIRMATION)
+    if found is None:
+        return _invalid_link(accounts.COMPANY_CONFIRMATION)
+    form = EmptyForm()
+    if form.validate_on_submit():
+        user = accounts.confirm_company(token)
+        if user is None:  # used up by a parallel request since the check above
+            return _invalid_link(accounts.COMPANY_CONFIRMATION)
+        db.session.commit()
+        flash(_("Thank you: your company is confirmed."), "success")
+        return redirect(url_for("auth.account" if current_user.is_authenticated else "auth.login"))
+    company = companies.unconfirmed_domain_company(found.user)
+    page = render_template("auth/confirm_company.html", form=form, user=found.user, company=company)
+    return _no_store(current_app.make_response(page))
+
+
+@bp.post("/account/confirm-company")
+@login_required
+@limiter.limit(MAIL_LIMIT)
+def resend_company_confirmation() -> ResponseReturnValue:
+    """A new confirmation link (the older one dies), for a lost or expired mail."""
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    if emails.send_company_confirmation(current_user._get_current_object()) is not None:
+        db.session.commit()
+        flash(_("We have sent a new link to %(email)s: open it to confirm your company.", email=current_user.email),
+              "info")
+    return redirect(url_for("auth.account"))
+
+
 def _account_page(new_token: str | None = None, **forms: FlaskForm) -> Response:
     """The account page with any failed form kept (its errors beside the fields)."""
     locale = current_user.locale or session.get("locale") or "en"
@@ -209,6 +284,7 @@ def _account_page(new_token: str | None = None, **forms: FlaskForm) -> Response:
         "auth/account.html",
         tokens=accounts.active_tokens(current_user),
         new_token=new_token,
+        unconfirmed_company=companies.unconfirmed_domain_company(current_user),
         **forms,
     )
     return _no_store(current_app.make_response(page))

@@ -4,22 +4,29 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+import unicodedata
+from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
+from email_validator import EmailNotValidError, validate_email
 from flask import request
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
-from ..models import ApiToken, OneTimeToken, User, as_utc, utcnow
-from . import companies
+from ..models import ApiToken, OneTimeToken, User, UserSession, as_utc, utcnow
+from . import companies, throttle
 
 MIN_PASSWORD_LENGTH = 12
 # "Last used" is shown to the nearest minute; writing it on every API request would put a commit
 # (a disk flush on PostgreSQL) into the cheapest read.
 TOKEN_LAST_USED_RESOLUTION = timedelta(minutes=1)
+# "Last seen" of a signed-in device, for the same reason written at most this often.
+SESSION_LAST_SEEN_RESOLUTION = timedelta(minutes=5)
+# The purpose of one-time links that prove a mailbox to verify its domain's company.
+COMPANY_CONFIRMATION = "company"
 COMMON_PASSWORDS_FILE = Path(__file__).resolve().parent.parent / "data" / "common_passwords.txt"
 
 
@@ -57,7 +64,23 @@ def hash_password(password: str) -> str:
 
 
 def normalise_email(email: str) -> str:
-    return email.strip().lower()
+    """One spelling per address: Unicode NFKC (a full-width look-alike is the same address), then lower case."""
+    return unicodedata.normalize("NFKC", email).strip().lower()
+
+
+def clean_email(email: str) -> str:
+    """The one e-mail check (forms, imports, demo seed, CLI): the normalised address, or AccountError.
+
+    Syntax only, no DNS; the special-use `.test` domain is allowed (demo and pilot data use it).
+    """
+    from flask_babel import gettext as _
+
+    address = normalise_email(email or "")
+    try:
+        validate_email(address, check_deliverability=False, test_environment=True)
+    except EmailNotValidError:
+        raise AccountError(_("Enter a valid e-mail address."), "email") from None
+    return address
 
 
 def find_user_by_email(email: str) -> User | None:
@@ -75,7 +98,7 @@ def create_user(
     """A new account; refuses a taken e-mail address or a weak password. The caller commits."""
     from flask_babel import gettext as _
 
-    email = normalise_email(email)
+    email = clean_email(email)
     if find_user_by_email(email) is not None:
         raise AccountError(_("An account with this e-mail address already exists."), "email")
     if password is not None:
@@ -88,7 +111,6 @@ def create_user(
         password_hash=hash_password(password) if password else None,
         is_manager=is_manager,
         locale=locale,
-        session_token=secrets.token_hex(16),
     )
     db.session.add(user)
     companies.assign_company(user, company_name)
@@ -97,6 +119,7 @@ def create_user(
 
 
 def authenticate(email: str, password: str) -> User | None:
+    """The account when the password fits; throttling is the caller's (see `login`)."""
     user = find_user_by_email(email)
     if user is None or not user.password_hash:
         # Same work either way, so timing does not tell which e-mails exist.
@@ -110,23 +133,77 @@ def check_password(user: User, password: str) -> bool:
     return bool(user.password_hash) and check_password_hash(user.password_hash, password)
 
 
+def login(email: str, password: str, ip_address: str | None) -> User | None:
+    """Password login behind the database throttles; raises `throttle.TooManyAttempts` while one holds.
+
+    `ip_address` None leaves the per-IP count to Flask-Limiter (Redis). Commits the count it changes.
+    """
+    throttle.admit(email, ip_address)
+    user = authenticate(email, password)
+    if user is None:
+        throttle.failed(ip_address)
+    else:
+        throttle.clear_account(email)
+    db.session.commit()
+    return user
+
+
 def set_password(user: User, password: str) -> None:
-    """Set a new password and end every other session of this user."""
+    """Set a new password and end every session of this user (the caller starts a new one); the caller commits."""
     problem = password_problem(password)
     if problem:
         raise AccountError(problem, "password")
     user.password_hash = hash_password(password)
-    user.session_token = secrets.token_hex(16)
+    end_all_login_sessions(user)
+
+
+def begin_login_session(user: User) -> UserSession:
+    """A server-side record for a new sign-in; its id goes into the cookies through `User.get_id`."""
+    record = UserSession(id=secrets.token_urlsafe(32), user_id=user.id)
+    db.session.add(record)
+    db.session.flush()
+    user.login_session_id = record.id
+    return record
+
+
+def end_login_session(user: User) -> None:
+    """Log out this device: every copy of its session or remember cookie stops working; the caller commits."""
+    if user.login_session_id:
+        db.session.execute(delete(UserSession).where(UserSession.id == user.login_session_id))
+    user.login_session_id = None
+
+
+def end_all_login_sessions(user: User) -> None:
+    """Log out every device of this user; the caller commits."""
+    db.session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    user.login_session_id = None
 
 
 def load_user_from_session(session_id: str) -> User | None:
-    user_id, _, token = session_id.partition(":")
-    if not user_id.isdigit():
+    """Flask-Login user loader: `<user id>:<session id>`, refused once that session record is gone."""
+    user_id, _, record_id = session_id.partition(":")
+    if not user_id.isdigit() or not record_id:
         return None
-    user = db.session.get(User, int(user_id))
-    if user is None or not secrets.compare_digest(user.session_token, token):
+    record = db.session.get(UserSession, record_id)
+    if record is None or record.user_id != int(user_id):
         return None
+    user = db.session.get(User, record.user_id)
+    if user is None:
+        return None
+    user.login_session_id = record.id
+    now = utcnow()
+    if now - as_utc(record.last_seen_at) >= SESSION_LAST_SEEN_RESOLUTION:
+        _stamp_last_seen(record.id, now)
     return user
+
+
+def _stamp_last_seen(record_id: str, now: datetime) -> None:
+    """Only a convenience for the person's export: a busy database must not fail the request."""
+    try:
+        db.session.execute(update(UserSession).where(UserSession.id == record_id).values(last_seen_at=now))
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
 
 
 def _digest(secret: str) -> str:
@@ -202,10 +279,37 @@ def find_one_time_token(secret: str, purpose: str) -> OneTimeToken | None:
     return token
 
 
+def revoke_all_api_tokens(user: User) -> None:
+    """After a password reset: whoever knew the old password may have made tokens; the caller commits."""
+    db.session.execute(
+        update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow())
+    )
+
+
 def use_one_time_token(secret: str, purpose: str, new_password: str) -> User | None:
+    """Set the password through a reset or invitation link; a reset also revokes every API token."""
     token = find_one_time_token(secret, purpose)
     if token is None:
         return None
     set_password(token.user, new_password)
+    if purpose == "reset":
+        revoke_all_api_tokens(token.user)
+        # The owner proved the mailbox: strangers' guesses no longer hold the account back.
+        throttle.clear_account(token.user.email)
     token.used_at = utcnow()
+    return token.user
+
+
+def confirm_company(secret: str) -> User | None:
+    """Open a company-confirmation link: the mailbox is proven, so its domain's company becomes verified.
+
+    Answers the user, or None for an unknown, used or expired link; the caller commits.
+    """
+    token = find_one_time_token(secret, COMPANY_CONFIRMATION)
+    if token is None:
+        return None
+    token.used_at = utcnow()
+    company = companies.unconfirmed_domain_company(token.user)
+    if company is not None:
+        companies.set_verified_company(token.user, company)
     return token.user

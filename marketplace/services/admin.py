@@ -84,22 +84,15 @@ def goal_counts(user_ids: list[int]) -> dict[int, int]:
 
 
 def verify_company(user: User, company_name: str) -> Company:
-    """Confirm or correct a person's company; the caller commits."""
-    before = user.effective_company_id
+    """Confirm or correct a person's company (open pairings are re-checked); the caller commits."""
     company = companies.verify_company(user, company_name)
     if company is None:
         raise AdminError(_("Enter the company's name."), "company")
-    db.session.flush()
-    tandems.recheck_open_pairings([before, company.id])
     return company
 
 
 def clear_verified_company(user: User) -> None:
-    """Revoke a verification; the stated company counts again, so open pairings are re-checked. The caller commits."""
-    before = user.effective_company_id
-    user.verified_company = None
-    db.session.flush()
-    tandems.recheck_open_pairings([before, user.company_id])
+    companies.set_verified_company(user, None)
 
 
 # Companies ------------------------------------------------------------------------------------

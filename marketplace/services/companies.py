@@ -147,7 +147,7 @@ def company_for_email(email: str) -> Company | None:
 
 def set_domains(company: Company, domains: list[str]) -> list[str]:
     """Replace a company's domains; answers the domains already taken by another company."""
-    wanted = sorted({d.strip().lower().lstrip("@") for d in domains if d.strip()})
+    wanted = sorted({unicodedata.normalize("NFKC", d).strip().lower().lstrip("@") for d in domains if d.strip()})
     taken = [
         row.domain
         for row in db.session.scalars(select(CompanyDomain).where(CompanyDomain.domain.in_(wanted)))
@@ -211,20 +211,40 @@ def all_competitors(company: Company) -> list[Company]:
 
 
 def assign_company(user: User, company_name: str | None) -> None:
-    """The company a person states; a registered e-mail domain sets the verified company too."""
-    domain_company = company_for_email(user.email)
-    if domain_company is not None:
-        user.verified_company = domain_company
-        user.company = domain_company
-        return
+    """The company a person states: self-declared, whatever the e-mail domain says.
+
+    A registered domain verifies the company only once the person proves the mailbox
+    (`accounts.confirm_company`), or a community manager vouches for them (an import).
+    """
     if company_name:
         user.company = get_or_create_company(company_name)
+
+
+def unconfirmed_domain_company(user: User) -> Company | None:
+    """The company owning the user's e-mail domain, while the user has no verified company.
+
+    A verified company (a manager's decision, or an earlier proof) is never replaced by a mailbox link.
+    """
+    if user.verified_company_id is not None:
+        return None
+    return company_for_email(user.email)
+
+
+def set_verified_company(user: User, company: Company | None) -> None:
+    """The one place a person's verified company changes (manager, import, mailbox proof); the caller commits."""
+    if user.verified_company_id == (company.id if company else None):
+        return
+    before = user.effective_company_id
+    user.verified_company = company
+    db.session.flush()
+    _recheck_open_pairings([before, user.effective_company_id])
 
 
 def verify_company(user: User, company_name: str) -> Company | None:
     """A community manager confirms or corrects a person's company; hard rules use this one."""
     company = get_or_create_company(company_name)
-    user.verified_company = company
+    if company is not None:
+        set_verified_company(user, company)
     return company
 
 
@@ -288,8 +308,10 @@ def merge_companies(survivor: Company, other: Company) -> None:
             update(CompanyDomain).where(CompanyDomain.company_id == other.id).values(company_id=survivor.id)
         )
         db.session.execute(delete(Company).where(Company.id == other.id))
-        # lead: recheck open pairings here (tandems.recheck_open_pairings([survivor.id])): the merged
-        # company's people now share one company, so pending requests and drafts between them must go.
+        db.session.flush()
+        db.session.expire_all()
+        # The merged company's people now share one company: pending requests and drafts between them go.
+        _recheck_open_pairings([survivor.id])
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -324,3 +346,10 @@ def _move_competitor_links(survivor_id: int, other_id: int) -> None:
         db.session.execute(
             insert(competitor_links), [{"company_id": survivor_id, "competitor_id": r} for r in sorted(rivals)]
         )
+
+
+def _recheck_open_pairings(company_ids: list[int | None]) -> None:
+    # tandems imports rules, which imports this module: import at call time.
+    from . import tandems
+
+    tandems.recheck_open_pairings([c for c in company_ids if c is not None])

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Goal, OutgoingEmail, User
-from . import accounts, outbox
+from . import accounts, companies, outbox
 
 
 def send_email(to: str, subject: str, body: str, **fields) -> OutgoingEmail:
@@ -100,3 +100,32 @@ def send_invitation(user: User) -> OutgoingEmail:
             days=days,
         )
     return send_email(user.email, subject, body, kind="invitation", recipient_user=user, language=language)
+
+
+def send_company_confirmation(user: User) -> OutgoingEmail | None:
+    """Mail a link that verifies the company of the user's e-mail domain, when there is one to verify.
+
+    Older confirmation links die; answers None when nothing awaits confirmation. The caller commits.
+    """
+    company = companies.unconfirmed_domain_company(user)
+    if company is None:
+        return None
+    hours = current_app.config["COMPANY_CONFIRMATION_HOURS"]
+    token = accounts.issue_one_time_token(user, accounts.COMPANY_CONFIRMATION, timedelta(hours=hours))
+    link = absolute_url("auth.confirm_company", token=token)
+    with force_locale(recipient_locale(user)):
+        subject = _("Confirm that you work at %(company)s", company=company.name)
+        body = _(
+            "Hello %(name)s,\n\n"
+            "your Tandem account uses the address %(email)s, which belongs to %(company)s.\n"
+            "Open this link to confirm it; until then your company counts as self-declared:\n\n%(link)s\n\n"
+            "The link works once and expires in %(hours)d hours. "
+            "If you did not create a Tandem account, ignore this message.\n",
+            name=user.first_name,
+            email=user.email,
+            company=company.name,
+            link=link,
+            hours=hours,
+        )
+    return send_email(user.email, subject, body, kind="email_confirmation", recipient_user=user,
+                      language=recipient_locale(user))

@@ -23,8 +23,9 @@ from ..models import (
     OutgoingEmail,
     Tandem,
     User,
+    UserSession,
 )
-from . import notifications, preferences, vectors
+from . import notifications, preferences, throttle, vectors
 
 
 def _iso(value) -> str | None:
@@ -104,6 +105,13 @@ def export_user_data(user: User) -> dict[str, Any]:
             {"cohort": p.cohort.name, "role": p.role, "status": p.status}
             for p in db.session.scalars(select(CohortParticipant).where(CohortParticipant.user_id == user.id))
         ],
+        "signed_in_devices": [
+            {"signed_in_at": _iso(s.created_at), "last_seen_at": _iso(s.last_seen_at)}
+            for s in db.session.scalars(
+                select(UserSession).where(UserSession.user_id == user.id).order_by(UserSession.created_at)
+            )
+        ],
+        "failed_login_attempts_counted": throttle.account_failures(user.email),
         "notifications": [
             {"message": notifications.text(n), "created_at": _iso(n.created_at)}
             for n in db.session.scalars(select(Notification).where(Notification.user_id == user.id))
@@ -150,11 +158,12 @@ def delete_account(user: User) -> None:
         for meeting in db.session.scalars(select(Meeting).where(Meeting.author_id == user.id)):
             meeting.author_id = None
             meeting.private_note = ""
-        for model in (ApiToken, OneTimeToken, Notification, NotificationSetting, CohortParticipant):
+        for model in (ApiToken, OneTimeToken, Notification, NotificationSetting, CohortParticipant, UserSession):
             for row in db.session.scalars(select(model).where(model.user_id == user.id)):
                 db.session.delete(row)
         for message in db.session.scalars(select(OutgoingEmail).where(_emails_of(user))):
             db.session.delete(message)
+        throttle.clear_account(user.email)  # the failed-login count is keyed by the address
         db.session.delete(user)
         db.session.commit()
     except Exception:

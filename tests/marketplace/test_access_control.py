@@ -18,7 +18,7 @@ from tests.builders import make_goal, make_mentor, make_user, sign_in
 
 PUBLIC = {
     "static", "main.index", "main.set_language", "auth.login", "auth.register", "auth.forgot_password",
-    "auth.reset_password", "auth.accept_invitation", "auth.logout", "api.openapi",
+    "auth.reset_password", "auth.accept_invitation", "auth.confirm_company", "auth.logout", "api.openapi",
     "preferences.unsubscribe",  # one-click from an e-mail (RFC 8058): the signed token is the proof
 }
 # POSTed by mail clients without a session or form: exempt from CSRF (tested in test_notification_mail.py).
@@ -48,7 +48,7 @@ MANAGER_ONLY = {
 SIGNED_IN = {
     "main.dashboard", "main.notifications", "main.mark_notifications_read",
     "auth.account", "auth.change_password", "auth.create_token", "auth.revoke_token", "auth.update_settings",
-    "auth.export_data", "auth.delete_account", "preferences.settings",
+    "auth.export_data", "auth.delete_account", "auth.resend_company_confirmation", "preferences.settings",
     "mentors.index", "mentors.my_profile", "mentors.edit_profile", "mentors.pause", "mentors.reopen",
     "mentors.delete_profile", "mentors.profile",
     "goals.index", "goals.new", "search.mentors", "tandems.index", "tandems.request_tandem",

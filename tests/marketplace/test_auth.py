@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -16,7 +18,8 @@ from marketplace.services import accounts, companies, emails
 from tests.builders import DEFAULT_PASSWORD, make_user
 
 NEW_PASSWORD = "purple elephants dance quietly"
-LINK = re.compile(r"http\S+/auth/(?:reset|invitation)/[\w-]+")
+LINK = re.compile(r"http\S+/auth/(?:reset|invitation|confirm-company)/[\w-]+")
+DEMO_FILE = Path(__file__).resolve().parents[2] / "marketplace" / "data" / "demo.json"
 TOKEN = re.compile(r"tdm_[\w-]+")
 
 
@@ -77,16 +80,98 @@ def test_register_creates_account_with_scrypt_hash_and_logs_in(client):
     assert "Willkommen bei Tandem" in page  # the flash, already in the language just chosen
 
 
-def test_register_with_a_known_domain_verifies_the_company(client):
+def engines_company():
     company = companies.get_or_create_company("Analytical Engines AG")
     companies.set_domains(company, ["engines.example"])
     db.session.commit()
+    return company
 
-    client.post("/auth/register", data=registration(email="ada@engines.example", company="Something Else"))
 
-    user = accounts.find_user_by_email("ada@engines.example")
+def test_a_known_domain_verifies_the_company_only_after_the_mailbox_link(client):
+    company = engines_company()
+
+    client.post("/auth/register", data=registration(email="ceo-fake@engines.example", company="Something Else"))
+
+    user = accounts.find_user_by_email("ceo-fake@engines.example")
+    assert user.verified_company_id is None  # the address alone proves nothing
+    assert user.effective_company.name == "Something Else"  # self-declared for every rule until then
+    account = client.get("/auth/account").get_data(as_text=True)
+    assert "company not yet confirmed" in account and "Resend confirmation" in account
+    link = last_link("ceo-fake@engines.example")
+    assert "/auth/confirm-company/" in link
+
+    page = client.get(path_of(link))  # a mail scanner fetching the link confirms nothing
+    assert page.status_code == 200 and "Analytical Engines AG" in page.get_data(as_text=True)
+    db.session.refresh(user)
+    assert user.verified_company_id is None
+    assert client.post(path_of(link)).status_code == 302
+
+    db.session.refresh(user)
     assert user.verified_company_id == company.id
     assert "verified" in client.get("/auth/account").get_data(as_text=True)
+    assert client.post(path_of(link)).status_code == 404  # single use
+
+
+def test_a_mailbox_link_never_overrides_a_managers_verification(client):
+    engines_company()
+    client.post("/auth/register", data=registration(email="ada@engines.example"))
+    link = last_link("ada@engines.example")
+    user = accounts.find_user_by_email("ada@engines.example")
+    manager_choice = companies.verify_company(user, "Engines Spin-off GmbH")
+    db.session.commit()
+
+    client.post(path_of(link))
+
+    db.session.refresh(user)
+    assert user.verified_company == manager_choice
+    assert "Resend confirmation" not in client.get("/auth/account").get_data(as_text=True)
+
+
+def test_company_links_expire_and_a_resent_link_replaces_the_old_one(client):
+    engines_company()
+    client.post("/auth/register", data=registration(email="ada@engines.example"))
+    first = last_link("ada@engines.example")
+
+    assert client.post("/auth/account/confirm-company").status_code == 302
+    second = last_link("ada@engines.example")
+    assert second != first
+    assert client.post(path_of(first)).status_code == 404
+    token = db.session.scalar(select(OneTimeToken).where(OneTimeToken.used_at.is_(None)))
+    token.expires_at = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+
+    assert client.post(path_of(second)).status_code == 404
+    assert accounts.find_user_by_email("ada@engines.example").verified_company_id is None
+
+
+def test_a_full_width_look_alike_address_is_the_same_address(client):
+    company = engines_company()
+
+    client.post("/auth/register", data=registration(email="ＡＤＡ＠ｅｎｇｉｎｅｓ.example"))
+    client.post("/auth/logout")
+    again = client.post("/auth/register", data=registration(email="ada@engines.example"))
+
+    user = accounts.find_user_by_email("ada@engines.example")
+    assert user is not None and user.email == "ada@engines.example"
+    assert "An account with this e-mail address already exists." in again.get_data(as_text=True)
+    assert companies.unconfirmed_domain_company(user) == company  # the domain matched once normalised
+    login = client.post("/auth/login", data={"email": "ａｄａ＠engines.example", "password": NEW_PASSWORD})
+    assert login.status_code == 302
+
+
+def test_every_address_the_demo_seed_and_imports_accept_can_log_in_and_reset(app):
+    data = json.loads(DEMO_FILE.read_text(encoding="utf-8"))
+    addresses = [entry["email"] for entry in data["mentors"] + data["goals"]]
+    one_per_domain = list({address.split("@")[1]: address for address in addresses}.values())
+    assert any(address.endswith(".test") for address in one_per_domain)
+    for address in one_per_domain:
+        user = make_user(email=address)
+        client = app.test_client()
+
+        assert client.post("/auth/login", data={"email": address, "password": DEFAULT_PASSWORD}).status_code == 302
+        client.post("/auth/logout")
+        assert client.post("/auth/forgot-password", data={"email": address}).status_code == 302
+        assert last_link(user.email)
 
 
 def test_register_refuses_a_taken_email_whatever_its_case(client):
@@ -221,6 +306,32 @@ def test_logout_is_post_only(login_as):
     assert not is_logged_in(client)
 
 
+def copied_client(app: Flask, source: FlaskClient, *cookies: str) -> FlaskClient:
+    """Another browser holding copies of `source`'s cookies (stolen, or restored from a backup)."""
+    copy = app.test_client()
+    for name in cookies:
+        copy.set_cookie(name, source.get_cookie(name).value)
+    return copy
+
+
+def test_logout_ends_this_session_and_every_copy_of_its_cookies_but_not_other_devices(app):
+    user = make_user()
+    laptop = app.test_client()
+    laptop.post("/auth/login", data={"email": user.email, "password": DEFAULT_PASSWORD, "remember": "y"})
+    phone = app.test_client()
+    phone.post("/auth/login", data={"email": user.email, "password": DEFAULT_PASSWORD})
+    session_copy = copied_client(app, laptop, "session")
+    remember_copy = copied_client(app, laptop, "remember_token")
+    assert is_logged_in(session_copy) and is_logged_in(remember_copy)
+
+    assert laptop.post("/auth/logout").status_code == 302
+
+    assert not is_logged_in(laptop)
+    assert not is_logged_in(session_copy)
+    assert not is_logged_in(remember_copy)
+    assert is_logged_in(phone)
+
+
 # --- change password ----------------------------------------------------------------------------
 
 
@@ -287,6 +398,38 @@ def test_password_reset_full_flow_and_the_link_works_once(client):
     assert again.status_code == 404
     assert "This link is no longer valid" in again.get_data(as_text=True)
     assert accounts.authenticate(user.email, NEW_PASSWORD) is not None
+
+
+def test_password_reset_ends_every_session_and_revokes_the_api_tokens(app, client):
+    user = make_user(email="grace@example.com")
+    secret = accounts.create_api_token(user, "Script")
+    db.session.commit()
+    laptop = app.test_client()
+    laptop.post("/auth/login", data={"email": user.email, "password": DEFAULT_PASSWORD, "remember": "y"})
+    remember_copy = copied_client(app, laptop, "remember_token")
+    client.post("/auth/forgot-password", data={"email": user.email})
+    link = last_link(user.email)
+    page = client.get(path_of(link)).get_data(as_text=True)
+    assert "revokes all its API tokens" in page
+
+    client.post(path_of(link), data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+
+    assert is_logged_in(client)
+    assert not is_logged_in(laptop)
+    assert not is_logged_in(remember_copy)
+    assert bearer_user(app, secret) is None
+    assert accounts.active_tokens(user) == []
+
+
+def test_the_reset_page_names_the_token_revocation_in_german(client):
+    user = make_user(email="grace@example.com")
+    user.locale = "de"
+    db.session.commit()
+    client.post("/auth/forgot-password", data={"email": user.email})
+
+    page = client.get(path_of(last_link(user.email)), headers={"Accept-Language": "de"}).get_data(as_text=True)
+
+    assert "API-Tokens" in page
 
 
 def test_forgot_password_answers_the_same_whether_or_not_the_account_exists(client):
@@ -513,14 +656,16 @@ def test_logout_and_revoke_without_csrf_token_are_refused(csrf_app):
 
 def test_login_is_rate_limited(rate_limited_app):
     client = rate_limited_app.test_client()
-    wrong = {"email": "someone@example.com", "password": "guess number n"}
 
-    statuses = [client.post("/auth/login", data=wrong).status_code for _ in range(10)]
-    eleventh = client.post("/auth/login", data=wrong)
+    def wrong(n: int) -> dict[str, str]:  # a new address each time: the per-IP limit, not the account's
+        return {"email": f"someone{n}@example.com", "password": "guess number n"}
+
+    statuses = [client.post("/auth/login", data=wrong(n)).status_code for n in range(10)]
+    eleventh = client.post("/auth/login", data=wrong(10))
 
     assert statuses == [200] * 10
     assert eleventh.status_code == 429
-    assert "Too many attempts" in eleventh.get_data(as_text=True)
+    assert "Too many failed attempts" in eleventh.get_data(as_text=True)
     assert client.get("/auth/login").status_code == 200  # looking at the form is not limited
 
 

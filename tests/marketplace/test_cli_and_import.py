@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from marketplace.extensions import db
 from marketplace.models import Cohort, CohortParticipant, Goal, MentorProfile, OutgoingEmail, Topic, User
-from marketplace.services import accounts
+from marketplace.services import accounts, companies, demo
 from tests.builders import make_user
 
 HEADER = ["email", "name", "role", "company", "headline", "text", "topics", "languages", "capacity",
@@ -57,6 +57,25 @@ def test_import_creates_people_profiles_goals_and_invitations(runner, tmp_path):
     assert kurt.password_hash is None
     assert [g.excluded_companies[0].name for g in kurt.goals if g.excluded_companies] == ["Young Rivals GmbH"]
     assert db.session.scalar(select(func.count()).select_from(OutgoingEmail)) == 2  # invitation links
+
+
+def test_a_managers_import_vouches_for_the_company_of_a_known_domain(runner, tmp_path):
+    young = companies.get_or_create_company("Young Digital")
+    companies.set_domains(young, ["young.example"])
+    db.session.commit()
+
+    assert runner.invoke(args=["participants", "import", write(tmp_path, csv_bytes(GOOD_ROWS))]).exit_code == 0
+
+    assert accounts.find_user_by_email("lea@young.example").verified_company == young
+    assert accounts.find_user_by_email("kurt@old.example").verified_company is None  # no known domain
+
+
+def test_demo_people_are_verified_at_their_domains_company(runner):
+    assert runner.invoke(args=["seed-demo"]).exit_code == 0
+
+    mentor = accounts.find_user_by_email(demo.DEMO_LOGINS["mentor"])
+    assert mentor.verified_company is not None
+    assert mentor.verified_company == companies.company_for_email(mentor.email)
 
 
 def test_reimport_updates_and_embeds_nothing_new(runner, tmp_path):

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from marketplace.extensions import db
 from marketplace.models import Company, Goal, Tandem, VectorChange
 from marketplace.services import profiles
+from tests import builders
 from tests.builders import make_goal, make_mentor, make_user
 
 GOAL_FORM = {
@@ -37,9 +38,7 @@ def sign_in(client, user) -> None:
     """Switch the client's session to `user` (no login form: it would also work with CSRF on)."""
     # The test's app context outlives requests, and Flask-Login caches the user on its `g`.
     g.pop("_login_user", None)
-    with client.session_transaction() as session:
-        session["_user_id"] = user.get_id()
-        session["_fresh"] = True
+    builders.sign_in(client, user)
 
 
 def goal_changes(goal_id: int) -> int:

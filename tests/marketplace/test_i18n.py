@@ -35,7 +35,7 @@ from marketplace.models import (
     Topic,
     User,
 )
-from marketplace.services import accounts, emails, notifications, preferences, tandems
+from marketplace.services import accounts, companies, emails, notifications, preferences, tandems
 from tests.builders import make_goal, make_mentor, make_user, sign_in
 from tests.pseudo_locale import (
     PLACEHOLDER,
@@ -208,6 +208,8 @@ def _build_scene(app: Flask) -> Scene:
         invited = make_user(name="Ivy Invited", email="ivy@invited.example", company="Invited KG")
         invited.password_hash = None
         invite_token = accounts.issue_one_time_token(invited, "invite", timedelta(days=1))
+        companies.set_domains(invited.company, ["invited.example"])
+        confirm_token = accounts.issue_one_time_token(invited, accounts.COMPANY_CONFIRMATION, timedelta(days=1))
         db.session.commit()
 
     values = {
@@ -223,6 +225,7 @@ def _build_scene(app: Flask) -> Scene:
         "auth.reset_password.token": reset_token,
         "auth.accept_invitation.token": invite_token,
         "preferences.unsubscribe.token": preferences.unsubscribe_token(participant.id, "request_received"),
+        "auth.confirm_company.token": confirm_token,
     }
     extra = [
         ("manager", f"/tandems/{requested.id}", 200),
@@ -240,6 +243,7 @@ def _build_scene(app: Flask) -> Scene:
         ("manager", "/manage/topics/new", 200),
         ("anonymous", "/auth/reset/not-a-valid-token", 404),
         ("anonymous", "/unsubscribe/not-a-valid-token", 404),
+        ("anonymous", "/auth/confirm-company/not-a-valid-token", 404),
         ("anonymous", "/no-such-page", 404),
         ("manager", "/goals/999999", 404),
         ("participant", "/manage/", 403),

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from marketplace.extensions import db
 from marketplace.models import Company, MentorProfile, Topic, VectorChange
 from marketplace.services import companies, profiles
-from tests.builders import make_goal, make_mentor, make_user
+from tests.builders import make_goal, make_mentor, make_user, sign_in
 
 PROFILE_FORM = {
     "headline": "I help leaders feel at home on LinkedIn",
@@ -273,10 +273,7 @@ def test_list_shows_open_mentors_filtered_by_topic_and_paginated(client, login_a
 
 def test_post_without_csrf_token_is_refused(csrf_app):
     user = make_user()
-    client = csrf_app.test_client()
-    with client.session_transaction() as session:
-        session["_user_id"] = user.get_id()
-        session["_fresh"] = True
+    client = sign_in(csrf_app.test_client(), user)
     assert client.get("/mentors/me").status_code == 200
     assert client.post("/mentors/me/edit", data=form()).status_code == 400
     assert client.post("/mentors/me/pause").status_code == 400

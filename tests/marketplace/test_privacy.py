@@ -6,8 +6,8 @@ from sqlalchemy import select
 
 from embeddings import VectorIndex
 from marketplace.extensions import db
-from marketplace.models import Goal, MentorProfile, Tandem, User
-from marketplace.services import matching, privacy, tandems, vectors
+from marketplace.models import Goal, LoginThrottle, MentorProfile, Tandem, User, UserSession
+from marketplace.services import matching, privacy, tandems, throttle, vectors
 from tests.builders import DEFAULT_PASSWORD, make_goal, make_mentor, make_user
 
 
@@ -24,6 +24,22 @@ def test_export_holds_profile_goals_and_tandems(client, login_as):
     assert [g["title"] for g in data["goals"]] == ["Learn agile"]
     assert data["tandems"][0]["partner"] == mentor.user.name
     assert data["mentor_profile"] is None
+
+
+def test_signed_in_devices_and_failed_logins_are_exported_and_deleted_with_the_account(app, client, login_as):
+    user = make_user()
+    app.test_client().post("/auth/login", data={"email": user.email, "password": "a wrong guess, twice"})
+    login_as(user)
+    app.test_client().post("/auth/login", data={"email": user.email, "password": "another wrong guess"})
+
+    data = client.get("/auth/account/export.json").get_json()
+    assert len(data["signed_in_devices"]) == 1 and data["signed_in_devices"][0]["last_seen_at"]
+    assert data["failed_login_attempts_counted"] == 1  # the success in between cleared the first
+
+    client.post("/auth/account/delete", data={"password": DEFAULT_PASSWORD})
+
+    assert db.session.scalars(select(UserSession)).all() == []
+    assert db.session.get(LoginThrottle, throttle.account_key(user.email)) is None
 
 
 def test_deleting_needs_the_password(client, login_as):
