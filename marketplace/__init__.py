@@ -121,6 +121,7 @@ def register_errors(app: Flask) -> None:
 def register_request_hooks(app: Flask) -> None:
     from flask_babel import format_date, format_datetime
 
+    from .input_checks import check_query_string
     from .services.labels import tandem_status_label
     from .services.notifications import unread_count
     from .services.profiles import language_name
@@ -129,6 +130,8 @@ def register_request_hooks(app: Flask) -> None:
     app.add_template_filter(format_datetime, "format_datetime")
     app.add_template_global(tandem_status_label, "tandem_status_label")
     app.add_template_global(language_name, "language_name")
+    # Before any view: a NUL byte in a search term or filter used to reach PostgreSQL and end in a 500.
+    app.before_request(check_query_string)
 
     @app.context_processor
     def inject_globals() -> dict[str, Any]:

@@ -82,7 +82,7 @@ def test_a_bad_row_imports_nothing_and_is_named(runner, tmp_path):
 
 def test_disagreeing_person_fields_and_duplicates_are_refused(runner, tmp_path):
     rows = [*GOOD_ROWS, ["kurt@old.example", "Kurt Older", "mentee", "Old Industry AG", "KI verstehen",
-                         "Noch einmal.", "", "de", "", ""]]
+                         "Noch einmal, mit einem anderen Namen.", "", "de", "", ""]]
     result = runner.invoke(args=["participants", "import", write(tmp_path, csv_bytes(rows))])
     assert result.exit_code == 1
     assert "row 5: name differs from row 3" in result.output

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from marketplace.extensions import db
 from marketplace.models import Goal, MentorProfile, Tandem, User
-from marketplace.services import imports, matching, notifications, privacy, profiles, tandems
+from marketplace.services import imports, matching, notifications, privacy, profiles, tandems, vectors
 from tests.builders import make_goal, make_mentor, make_user
 
 
@@ -53,10 +53,10 @@ def test_a_failure_in_the_middle_of_an_import_imports_nothing(app, monkeypatch):
         b"b@old.example,Bob,mentee,Old AG,Learn AI,What does AI mean for us?,,en,,\n"
     )
 
-    def failing_embed(*args, **kwargs):
-        raise Boom("encoder crashed")
+    def failing_store(*args, **kwargs):
+        raise Boom("crashed after the people were written, before the vectors")
 
-    monkeypatch.setattr(imports, "_embed", failing_embed)
+    monkeypatch.setattr(vectors, "store_vectors", failing_store)
     with pytest.raises(Boom):
         imports.import_participants(data)
     assert db.session.scalar(select(func.count()).select_from(User)) == 0
