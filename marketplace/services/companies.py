@@ -18,7 +18,7 @@ def find_company(name: str) -> Company | None:
 def get_or_create_company(name: str) -> Company | None:
     """The company called `name` (however it is spelled or spaced), created when new."""
     cleaned = " ".join((name or "").split())
-    if not cleaned:
+    if not normalise_company_name(cleaned):  # no letter or digit (e.g. a lone soft hyphen): names no company
         return None
     company = find_company(cleaned)
     if company is None:
