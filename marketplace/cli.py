@@ -104,8 +104,8 @@ def register_commands(app: Flask) -> None:
             bar.close()
         if not result.ok:
             for problem in result.errors:
-                whose = f" ({problem.email})" if problem.email else ""
-                click.echo(f"row {problem.row}{whose}: {problem.message}", err=True)
+                whose = f"{problem.email}: " if problem.email else ""
+                click.echo(f"row {problem.row}: {whose}{problem.message}", err=True)
             raise SystemExit(1)
         click.echo(result.summary())
 

@@ -7,8 +7,6 @@ for the same people, and an error page that itself failed on a broken session.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 import threading
@@ -27,7 +25,7 @@ from marketplace.extensions import db
 from marketplace.forms import TandemForm
 from marketplace.models import ApiToken, Cohort, Company, Goal, MentorProfile, Tandem, Topic, User
 from marketplace.services import accounts, imports, tandems, vectors
-from tests.builders import make_goal, make_mentor, make_user, sign_in
+from tests.builders import make_goal, make_mentor, make_user, participants_csv, sign_in
 
 NUL = "Hello\x00world"
 SURROGATE = "Hello \ud800 world"
@@ -203,16 +201,8 @@ def test_the_error_page_renders_after_a_failed_database_write(make_app):
 
 # --- imports ---------------------------------------------------------------------------------------
 
-HEADER = ["email", "name", "role", "company", "headline", "text", "topics", "languages", "capacity",
-          "exclude_companies"]
-
-
 def csv_data(rows: list[list[str]]) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(HEADER)
-    writer.writerows(rows)
-    return out.getvalue().encode()
+    return participants_csv(rows).encode()
 
 
 def person(email: str, name: str = "Ann Example", company: str = "Young AG", text: str = "") -> list[str]:

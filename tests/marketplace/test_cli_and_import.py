@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
 from sqlalchemy import func, select
 
 from marketplace.extensions import db
 from marketplace.models import Cohort, CohortParticipant, Goal, MentorProfile, OutgoingEmail, Topic, User
 from marketplace.services import accounts
 from tests.builders import make_user
-
-HEADER = ["email", "name", "role", "company", "headline", "text", "topics", "languages", "capacity",
-          "exclude_companies"]
-
-
-def csv_bytes(rows: list[list[str]]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(HEADER)
-    writer.writerows(rows)
-    return out.getvalue()
-
+from tests.builders import participants_csv as csv_bytes
 
 GOOD_ROWS = [
     ["lea@young.example", "Lea Young", "mentor", "Young Digital", "LinkedIn for leaders",
