@@ -232,7 +232,8 @@ def import_participants(
     dry_run: bool = False,
     invite: bool = True,
 ) -> ImportResult:
-    """Validate everything first; then write every row in one transaction, or nothing."""
+    """Validate everything, encode the new texts with no transaction open, then write every row in one short
+    transaction, or nothing; raises ImportConflict when someone changed the same people meanwhile."""
     result = ImportResult(dry_run=dry_run)
     try:
         text = decode(data)
