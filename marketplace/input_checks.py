@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from flask import request
@@ -38,11 +39,24 @@ def check_query_string() -> None:
             raise BadInput(400, "invalid_parameter", problem, {_printable(name): problem})
 
 
-def parse_json_body() -> dict[str, Any] | None:
+class JsonObject(dict):
+    """A request body whose values are checked as a route reads them: text that cannot be stored in a field
+    the route uses answers 422 naming that field; fields no route reads are ignored, whatever they hold."""
+
+    def __getitem__(self, key: str) -> Any:
+        value = super().__getitem__(key)
+        _check_text(_printable(str(key)), value)
+        return value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key] if key in self else default  # noqa: SIM401 - self.get(...) would call itself
+
+
+def parse_json_body() -> JsonObject | None:
     """The request's JSON object, None without a JSON body; raises BadInput for anything else.
 
-    Every API route reads its body through this one parser: too deep, not an object, not JSON, or
-    holding text that cannot be stored answers 400/422 instead of a RecursionError or a database error.
+    Every API route reads its body through this one parser: too deep, not JSON or not an object answers
+    400 instead of a RecursionError or an AttributeError, and unstorable text 422 (see JsonObject).
     """
     if not request.is_json or not request.get_data(cache=True):
         return None
@@ -54,28 +68,31 @@ def parse_json_body() -> dict[str, Any] | None:
         raise BadInput(400, "invalid_json", _("The request body is not valid JSON.")) from None
     if not isinstance(body, dict):
         raise BadInput(400, "invalid_json", _("The request body must be a JSON object."))
-    _check_json_values(body)
-    return body
+    _check_depth(body)
+    return JsonObject(body)
 
 
-def _check_json_values(body: dict[str, Any]) -> None:
-    """Walk the body without recursion: refuse deep nesting and unstorable text, naming the path."""
-    pending: list[tuple[str, Any, int]] = [("", body, 1)]
-    fields: dict[str, str] = {}
+def _walk(value: Any, path: str) -> Iterator[tuple[str, Any, int]]:
+    """Every value inside `value` with its path and depth, without recursion (bodies may nest deeply)."""
+    pending: list[tuple[str, Any, int]] = [(path, value, 1)]
     while pending:
         path, value, depth = pending.pop()
-        if depth > MAX_JSON_DEPTH:
-            raise BadInput(400, "invalid_json", _("The JSON body is nested too deeply."))
+        yield path, value, depth
         if isinstance(value, dict):
-            for key, item in value.items():
-                child = f"{path}.{_printable(key)}" if path else _printable(key)
-                if problem := text_problem(key):
-                    fields[child] = problem
-                pending.append((child, item, depth + 1))
+            pending.extend((f"{path}.{_printable(str(key))}" if path else _printable(str(key)), item, depth + 1)
+                           for key, item in value.items())
         elif isinstance(value, list):
             pending.extend((f"{path}[{index}]", item, depth + 1) for index, item in enumerate(value))
-        elif isinstance(value, str) and (problem := text_problem(value)):
-            fields[path] = problem
+
+
+def _check_depth(body: dict[str, Any]) -> None:
+    if any(depth > MAX_JSON_DEPTH for _, _, depth in _walk(body, "")):
+        raise BadInput(400, "invalid_json", _("The JSON body is nested too deeply."))
+
+
+def _check_text(path: str, value: Any) -> None:
+    fields = {at: problem for at, item, _ in _walk(value, path)
+              if isinstance(item, str) and (problem := text_problem(item))}
     if fields:
         raise BadInput(422, "invalid_fields", _("Some fields are missing or wrong."), fields)
 
