@@ -126,6 +126,7 @@ def register_errors(app: Flask) -> None:
 def register_request_hooks(app: Flask) -> None:
     from flask_babel import format_date, format_datetime
 
+    from .input_checks import check_query_string
     from .services.labels import tandem_status_label
     from .services.notifications import text as notification_text
     from .services.notifications import unread_count
@@ -136,6 +137,8 @@ def register_request_hooks(app: Flask) -> None:
     app.add_template_global(tandem_status_label, "tandem_status_label")
     app.add_template_global(language_name, "language_name")
     app.add_template_global(notification_text, "notification_text")
+    # Before any view: a NUL byte in a search term or filter used to reach PostgreSQL and end in a 500.
+    app.before_request(check_query_string)
 
     @app.context_processor
     def inject_globals() -> dict[str, Any]:

@@ -103,11 +103,16 @@ def register_commands(app: Flask) -> None:
             bar.n = done
             bar.refresh()
 
-        result = imports.import_participants_file(csv_file, cohort_name=cohort_name, progress=progress)
-        bar.close()
+        try:
+            result = imports.import_participants_file(csv_file, cohort_name=cohort_name, progress=progress)
+        except imports.ImportConflict as conflict:
+            raise click.ClickException(str(conflict)) from None
+        finally:
+            bar.close()
         if not result.ok:
             for problem in result.errors:
-                click.echo(f"row {problem.row}: {problem.message}", err=True)
+                whose = f"{problem.email}: " if problem.email else ""
+                click.echo(f"row {problem.row}: {whose}{problem.message}", err=True)
             raise SystemExit(1)
         click.echo(result.summary())
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
+
+from .extensions import db
+
+log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
@@ -19,6 +24,10 @@ class ApiError(Exception):
         self.code = code
         self.message = message
         self.fields = fields or {}
+
+
+class BadInput(ApiError):
+    """Input refused before any view ran (see input_checks): JSON under /api, an error page elsewhere."""
 
 
 def json_error(status: int, code: str, message: str, fields: dict[str, Any] | None = None):
@@ -54,13 +63,35 @@ def _translated_description(error: HTTPException) -> str | None:
     return _default_descriptions().get(error.code or 500, error.description)
 
 
+def _error_page(error: HTTPException):
+    """The error page; when even it cannot be rendered (the database is gone), a plain line of text."""
+    try:
+        return render_template("errors/error.html", error=error), error.code
+    except Exception:
+        log.exception("The error page for %s could not be rendered", error.code)
+        db.session.rollback()
+        return error.description or error.name, error.code, {"Content-Type": "text/plain; charset=utf-8"}
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def handle_api_error(error: ApiError):
+        db.session.rollback()  # an answered error never leaves half of its work for a later commit
         return json_error(error.status, error.code, error.message, error.fields)
+
+    @app.errorhandler(BadInput)
+    def handle_bad_input(error: BadInput):
+        db.session.rollback()
+        if _wants_json():
+            return json_error(error.status, error.code, error.message, error.fields)
+        named = "; ".join(f"{field}: {message}" for field, message in error.fields.items())
+        return handle_http_error(BadRequest(description=named or error.message))
 
     @app.errorhandler(HTTPException)
     def handle_http_error(error: HTTPException):
+        # A failed flush leaves the session unusable (PendingRollbackError), and the page itself queries
+        # (the signed-in user, the unread notifications): roll back before rendering anything.
+        db.session.rollback()
         error.description = _translated_description(error)
         if _wants_json():
             code = (error.name or "error").lower().replace(" ", "_")
@@ -70,4 +101,4 @@ def register_error_handlers(app: Flask) -> None:
             return json_error(error.code or 500, code, message)
         if error.code == 429:
             error.description = _("Too many attempts. Please wait a minute and try again.")
-        return render_template("errors/error.html", error=error), error.code
+        return _error_page(error)

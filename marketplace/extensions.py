@@ -40,12 +40,18 @@ def _is_sqlite(dbapi_connection) -> bool:
 
 @event.listens_for(Engine, "connect")
 def _sqlite_settings(dbapi_connection, connection_record) -> None:
-    """SQLite: apply ON DELETE rules (PostgreSQL always does), WAL so reads never wait for a writer, wait
-    up to 30 s for a lock instead of failing, and let SQLAlchemy emit BEGIN itself (the pysqlite recipe in
-    SQLAlchemy's SQLite documentation), so a unit of work can ask for BEGIN IMMEDIATE."""
+    """SQLite: apply ON DELETE rules (PostgreSQL always does), WAL so reads never wait for a writer, and
+    wait up to 30 s for a lock instead of failing.
+
+    pysqlite begins a transaction only before the first INSERT/UPDATE/DELETE, here with BEGIN IMMEDIATE:
+    reads before it see the latest commit, and a write takes the write lock at its start (waiting for it).
+    A plain BEGIN at the first read would pin a WAL snapshot, and a later write in that transaction fails
+    at once ("database is locked") whenever another connection committed in between, which under
+    gunicorn's threads is often (a token's last-used stamp is one such connection).
+    """
     if not _is_sqlite(dbapi_connection):
         return
-    dbapi_connection.isolation_level = None
+    dbapi_connection.isolation_level = "IMMEDIATE"
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -55,18 +61,18 @@ def _sqlite_settings(dbapi_connection, connection_record) -> None:
 
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(connection) -> None:
-    if connection.dialect.name == "sqlite":
-        immediate = connection.get_execution_options().get(IMMEDIATE)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    if connection.dialect.name == "sqlite" and connection.get_execution_options().get(IMMEDIATE):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def begin_serialised_write() -> None:
     """Start a unit of work that takes a mentor's slot or changes a goal's pairing, serialised on SQLite.
 
     SQLite has no row locks (FOR UPDATE is ignored), so there the whole unit runs under the database's
-    write lock: the open read transaction is ended (committing the caller's pending changes, which by
-    the services' convention belong to the same request) and the next one begins with BEGIN IMMEDIATE,
-    so a second acceptance waits and then reads what the first committed. PostgreSQL uses row locks.
+    write lock: the session's transaction is ended (committing the caller's pending changes, which by
+    the services' convention belong to the same request) and the next one begins with BEGIN IMMEDIATE
+    before its first read, so a second acceptance waits and then reads what the first committed.
+    PostgreSQL uses row locks.
     """
     if db.engine.dialect.name != "sqlite":
         return

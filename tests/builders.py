@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import itertools
 import re
 from functools import lru_cache
@@ -11,7 +13,7 @@ from sqlalchemy import select
 
 from marketplace.extensions import db
 from marketplace.models import Goal, MentorProfile, Topic, User
-from marketplace.services import accounts, companies, vectors
+from marketplace.services import accounts, companies, imports, vectors
 
 DEFAULT_PASSWORD = "correct horse battery staple"
 _counter = itertools.count(1)
@@ -133,3 +135,12 @@ def csrf_token_from(client: FlaskClient, path: str) -> str:
     """The CSRF token a page hands out, as a browser would read it from the form."""
     page = client.get(path).get_data(as_text=True)
     return re.search(r'name="[\w-]*csrf_token"[^>]*value="([^"]+)"', page).group(1)
+
+
+def participants_csv(rows: list[list[str]]) -> str:
+    """A participants import file: the header, then the rows (in the column order of imports.COLUMNS)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(imports.COLUMNS)
+    writer.writerows(rows)
+    return out.getvalue()

@@ -11,6 +11,7 @@ from wtforms import Field
 
 from ..extensions import db
 from ..forms import EmptyForm
+from ..input_checks import page_arg
 from ..models import Company, Topic, User, get_by_id
 from ..services import admin as admin_service
 from ..services import companies
@@ -27,10 +28,6 @@ from .forms import (
 )
 
 bp = Blueprint("admin", __name__, url_prefix="/manage")
-
-
-def _page() -> int:
-    return max(request.args.get("page", 1, type=int) or 1, 1)
 
 
 def _refuse(field: Field, problem: admin_service.AdminError) -> None:
@@ -53,7 +50,7 @@ def index():
 def people():
     search = SearchForm(request.args)
     term = (search.q.data or "") if search.validate() else ""
-    pagination = admin_service.people(term, _page())
+    pagination = admin_service.people(term, page_arg())
     counts = admin_service.goal_counts([user.id for user in pagination.items])
     return render_template("admin/people.html", search=search, term=term, pagination=pagination, goal_counts=counts)
 
@@ -111,7 +108,7 @@ def clear_company(user_id: int):
 def companies_list():
     search = SearchForm(request.args)
     term = (search.q.data or "") if search.validate() else ""
-    pagination, rows = admin_service.companies_page(term, _page())
+    pagination, rows = admin_service.companies_page(term, page_arg())
     return render_template("admin/companies.html", search=search, term=term, pagination=pagination, rows=rows)
 
 
@@ -340,6 +337,6 @@ def promote_topic(topic_id: int):
 def outbox():
     return render_template(
         "admin/outbox.html",
-        pagination=admin_service.outbox(_page()),
+        pagination=admin_service.outbox(page_arg()),
         mail_configured=bool(current_app.config.get("MAIL_SERVER")),
     )

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from ..errors import ApiError
 from ..extensions import db
+from ..input_checks import parse_json_body
 from ..models import Goal, MentorProfile, Tandem, User, get_by_id
 from ..services import accounts, matching, profiles, tandems
 
@@ -43,6 +44,8 @@ def authenticate() -> None:
     if user is None:
         raise ApiError(401, "unauthorized", _("Send a valid API token as 'Authorization: Bearer TOKEN'."))
     g.api_user = user
+    # One parser for every route's body, before the view: bad JSON never reaches a view or the database.
+    g.json_body = parse_json_body()
 
 
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
@@ -61,11 +64,11 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     return value
 
 
-def _json_body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
+def _json_body(required: bool = True) -> dict[str, Any]:
+    """The request's JSON object (checked by `parse_json_body`); {} for an optional, missing body."""
+    if g.json_body is None and required:
         raise ApiError(400, "invalid_json", _("The request body must be a JSON object."))
-    return body
+    return g.json_body or {}
 
 
 def _locale() -> str:
@@ -234,7 +237,7 @@ def get_tandem(tandem_id: int):
 @bp.post("/tandems/<int:tandem_id>/<action>")
 def answer_tandem(tandem_id: int, action: str):
     tandem = _own_tandem(tandem_id)
-    body = request.get_json(silent=True) or {}
+    body = _json_body(required=False)
     text = body.get("message") or body.get("reason") or ""
     if not isinstance(text, str):
         raise ApiError(422, "invalid_fields", _("'message' must be text."), {"message": _("Must be text.")})

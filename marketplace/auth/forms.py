@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, Field, PasswordField, SelectField, StringField
+from wtforms import BooleanField, EmailField, Field, Form, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
 
+from ..forms import TandemForm
 from ..services import accounts
 
 # Language names stay in their own language so everyone finds theirs.
@@ -19,14 +19,14 @@ def strip_whitespace(value: str | None) -> str | None:
     return value.strip() if isinstance(value, str) else value
 
 
-def acceptable_password(form: FlaskForm, field: Field) -> None:
+def acceptable_password(form: TandemForm, field: Field) -> None:
     """The one password policy (services.accounts), shown beside the field."""
     problem = accounts.password_problem(field.data or "")
     if problem:
         raise ValidationError(problem)
 
 
-def acceptable_email(form: FlaskForm, field: Field) -> None:
+def acceptable_email(form: Form, field: Field) -> None:
     """The one e-mail check (services.accounts), so login accepts every address registration and imports do."""
     try:
         field.data = accounts.clean_email(field.data or "")
@@ -57,10 +57,10 @@ def _new_password_fields(label) -> tuple[PasswordField, PasswordField]:
     return password, confirm
 
 
-class RegisterForm(FlaskForm):
+class RegisterForm(TandemForm):
     name = StringField(
         _l("Name"),
-        validators=[DataRequired(), Length(max=120)],
+        validators=[DataRequired(), Length(max=accounts.NAME_MAX)],
         filters=[strip_whitespace],
         render_kw={"autocomplete": "name"},
     )
@@ -80,7 +80,7 @@ class RegisterForm(FlaskForm):
     )
 
 
-class LoginForm(FlaskForm):
+class LoginForm(TandemForm):
     email = _email_field(_l("E-mail"))
     password = PasswordField(
         _l("Password"), validators=[DataRequired()], render_kw={"autocomplete": "current-password"}
@@ -88,28 +88,28 @@ class LoginForm(FlaskForm):
     remember = BooleanField(_l("Keep me logged in on this device"))
 
 
-class ForgotPasswordForm(FlaskForm):
+class ForgotPasswordForm(TandemForm):
     email = _email_field(_l("E-mail"))
 
 
-class SetPasswordForm(FlaskForm):
+class SetPasswordForm(TandemForm):
     """Used by the reset link and the invitation link alike."""
 
     password, confirm = _new_password_fields(_l("New password"))
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(TandemForm):
     current_password = PasswordField(
         _l("Current password"), validators=[DataRequired()], render_kw={"autocomplete": "current-password"}
     )
     password, confirm = _new_password_fields(_l("New password"))
 
 
-class SettingsForm(FlaskForm):
+class SettingsForm(TandemForm):
     locale = SelectField(_l("Language"), choices=LANGUAGE_CHOICES)
 
 
-class ApiTokenForm(FlaskForm):
+class ApiTokenForm(TandemForm):
     token_name = StringField(
         _l("Token name"),
         validators=[DataRequired(), Length(max=80)],
@@ -118,5 +118,5 @@ class ApiTokenForm(FlaskForm):
     )
 
 
-class DeleteAccountForm(FlaskForm):
+class DeleteAccountForm(TandemForm):
     password = PasswordField(_l("Your password"), validators=[DataRequired()])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
     DateField,
@@ -18,11 +17,12 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, NumberRange, Optional
 
+from ..forms import TandemForm
 from ..mentors.forms import MultiCheckboxField
 from ..services import cohorts, meetings, surveys
 
 
-class CohortForm(FlaskForm):
+class CohortForm(TandemForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=cohorts.NAME_MAX)])
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=cohorts.DESCRIPTION_MAX)])
     starts_on = DateField(_l("Start date"), validators=[InputRequired()])
@@ -35,7 +35,7 @@ class CohortForm(FlaskForm):
     submit = SubmitField(_l("Save cohort"))
 
 
-class ApplyForm(FlaskForm):
+class ApplyForm(TandemForm):
     role = RadioField(_l("I take part as"), validators=[InputRequired()],
                       choices=[SelectChoice("mentor", _l("Mentor")), SelectChoice("mentee", _l("Mentee"))])
     goal_id = SelectField(_l("The learning goal I bring (mentees)"), coerce=int, choices=[], validate_choice=False,
@@ -43,36 +43,36 @@ class ApplyForm(FlaskForm):
     submit = SubmitField(_l("Apply"))
 
 
-class DecisionForm(FlaskForm):
+class DecisionForm(TandemForm):
     """The decision comes from the button pressed (name="decision"), so it is not a hidden field."""
 
     decision = StringField(validators=[AnyOf(cohorts.DECISIONS)])
 
 
-class ImportForm(FlaskForm):
+class ImportForm(TandemForm):
     file = FileField(_l("Participants CSV file"),
                      validators=[FileRequired(), FileAllowed(["csv", "txt"], _l("Please upload a .csv file."))])
     submit = SubmitField(_l("Check the file"))
 
 
-class ConfirmImportForm(FlaskForm):
+class ConfirmImportForm(TandemForm):
     token = HiddenField(validators=[DataRequired(), Length(max=64)])
     submit = SubmitField(_l("Import these participants"))
 
 
-class SwapForm(FlaskForm):
+class SwapForm(TandemForm):
     first = SelectField(_l("First pair"), coerce=int, choices=[], validators=[InputRequired()])
     second = SelectField(_l("Second pair"), coerce=int, choices=[], validators=[InputRequired()])
     submit = SubmitField(_l("Swap their mentors"))
 
 
-class AddPairForm(FlaskForm):
+class AddPairForm(TandemForm):
     mentee = SelectField(_l("Mentee"), coerce=int, choices=[], validators=[InputRequired()])
     mentor = SelectField(_l("Mentor"), coerce=int, choices=[], validators=[InputRequired()])
     submit = SubmitField(_l("Add this pair"))
 
 
-class ProgressFilterForm(FlaskForm):
+class ProgressFilterForm(TandemForm):
     """A GET filter: nothing changes, so it carries no CSRF token."""
 
     class Meta:
@@ -84,7 +84,7 @@ class ProgressFilterForm(FlaskForm):
     submit = SubmitField(_l("Filter"))
 
 
-class MeetingForm(FlaskForm):
+class MeetingForm(TandemForm):
     kind = RadioField(_l("This meeting"), default="held", validators=[InputRequired()], choices=[
         SelectChoice("held", _l("took place")), SelectChoice("planned", _l("is planned")),
     ])
@@ -98,7 +98,7 @@ class MeetingForm(FlaskForm):
     submit = SubmitField(_l("Save meeting"))
 
 
-class SurveyForm(FlaskForm):
+class SurveyForm(TandemForm):
     satisfaction = RadioField(
         _l("How satisfied are you with your tandem? (1 = not at all, 5 = very)"),
         choices=[SelectChoice(i, str(i)) for i in range(1, 6)], coerce=int, validators=[InputRequired()],

@@ -5,17 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
+from ..forms import TandemForm
 from ..mentors.forms import TopicsAndLanguagesMixin
 from ..models import Goal, User
 from ..services import profiles
 
 
-class GoalForm(TopicsAndLanguagesMixin, FlaskForm):
+class GoalForm(TopicsAndLanguagesMixin, TandemForm):
     title = StringField(
         _l("Title"), validators=[DataRequired(), Length(max=profiles.TITLE_MAX)],
         render_kw={"maxlength": profiles.TITLE_MAX},
@@ -59,7 +59,7 @@ class GoalForm(TopicsAndLanguagesMixin, FlaskForm):
         }
 
 
-class GoalStatusForm(FlaskForm):
+class GoalStatusForm(TandemForm):
     """One button per status; the pressed button's value is the new status."""
 
     status = SelectField(

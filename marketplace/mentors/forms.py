@@ -7,17 +7,17 @@ from typing import Any
 from flask import flash
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, SelectMultipleField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, StopValidation
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from ..forms import TandemForm
 from ..models import MentorProfile, User
 from ..services import profiles
 
 
-def apply_errors(form: FlaskForm, problem: profiles.ProfileError) -> None:
+def apply_errors(form: TandemForm, problem: profiles.ProfileError) -> None:
     """Show a service's verdict beside the field it concerns (or as a flash when there is none)."""
     for name, message in problem.errors.items():
         field = form._fields.get(name)
@@ -54,7 +54,7 @@ def language_choices() -> list[SelectChoice]:
     return [SelectChoice(code, str(name)) for code, name in profiles.LANGUAGES.items()]
 
 
-def at_least_one(form: FlaskForm, field: SelectMultipleField) -> None:
+def at_least_one(form: TandemForm, field: SelectMultipleField) -> None:
     """Like DataRequired, minus its `required` flag: on a checkbox group that would demand every box."""
     if not field.data:
         raise StopValidation(_l("Choose at least one language."))
@@ -89,7 +89,7 @@ class TopicsAndLanguagesMixin:
         self.languages.data = entity.language_list
 
 
-class MentorProfileForm(TopicsAndLanguagesMixin, FlaskForm):
+class MentorProfileForm(TopicsAndLanguagesMixin, TandemForm):
     headline = StringField(
         _l("Headline"), validators=[DataRequired(), Length(max=profiles.HEADLINE_MAX)],
         render_kw={"maxlength": profiles.HEADLINE_MAX},

@@ -10,6 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..forms import EmptyForm
+from ..input_checks import page_arg
 from ..models import MentorProfile, Topic, User
 from ..services import matching, profiles
 from .forms import MentorProfileForm, apply_errors, template_helpers, topic_choices
@@ -38,7 +39,7 @@ def index():
         topic = db.session.scalar(select(Topic).where(Topic.slug == topic_slug))
         # An unknown topic matches no one, rather than silently showing everyone.
         query = query.where(MentorProfile.topics.any(Topic.id == topic.id)) if topic else query.where(false())
-    page = db.paginate(query, per_page=PER_PAGE, error_out=False)
+    page = db.paginate(query, page=page_arg(), per_page=PER_PAGE, error_out=False)
     return render_template(
         "mentors/list.html", page=page, topic=topic, topic_slug=topic_slug,
         topic_choices=topic_choices(), **template_helpers(),

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import RadioField
 from wtforms.fields.choices import SelectChoice
 
+from ..forms import TandemForm
 from ..services import preferences
 
 
-def settings_form(current: dict[str, str]) -> FlaskForm:
+def settings_form(current: dict[str, str]) -> TandemForm:
     """A form with one radio group per kind (its allowed modes), preset to the person's settings."""
 
-    class NotificationSettingsForm(FlaskForm):
+    class NotificationSettingsForm(TandemForm):
         pass
 
     for kind, label in (*preferences.KINDS.items(), *preferences.OPT_IN.items()):

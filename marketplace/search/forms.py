@@ -1,11 +1,12 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from ..forms import TandemForm
 
-class MentorSearchForm(FlaskForm):
+
+class MentorSearchForm(TandemForm):
     """A GET form: nothing changes on the server, so it carries no CSRF token."""
 
     class Meta:

@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
 from flask import request
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
 from ..models import ApiToken, OneTimeToken, User, UserSession, as_utc, utcnow
 from . import companies, throttle
 
+log = logging.getLogger(__name__)
 MIN_PASSWORD_LENGTH = 12
+NAME_MAX = 120
 # "Last used" is shown to the nearest minute; writing it on every API request would put a commit
 # (a disk flush on PostgreSQL) into the cheapest read.
 TOKEN_LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -248,9 +254,39 @@ def load_user_from_bearer_token(req=None) -> User | None:
         return None
     now = utcnow()
     if token.last_used_at is None or now - as_utc(token.last_used_at) >= TOKEN_LAST_USED_RESOLUTION:
-        token.last_used_at = now
-        db.session.commit()
+        _stamp_last_used(token, now)
     return token.user
+
+
+def _stamp_last_used(token: ApiToken, now) -> None:
+    """Write "last used" in its own short transaction, skipped when the database is busy.
+
+    It is bookkeeping done while serving a read: during a long import on SQLite it used to wait for the
+    writer and then fail the read with "database is locked". Skipping a stamp costs a minute of precision.
+    """
+    try:
+        with db.engine.connect() as connection, _without_waiting_for_locks(connection):
+            connection.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
+            connection.commit()
+    except OperationalError as problem:
+        log.info("Skipped the last-used stamp of API token %s: the database is busy (%s)", token.id, problem.orig)
+        return
+    set_committed_value(token, "last_used_at", now)  # already stored: the request's session must not write it
+
+
+@contextmanager
+def _without_waiting_for_locks(connection: Connection) -> Iterator[None]:
+    """Make a write on `connection` fail at once instead of waiting for another transaction's lock."""
+    if connection.dialect.name == "sqlite":
+        previous = int(connection.exec_driver_sql("PRAGMA busy_timeout").scalar() or 0)
+        connection.exec_driver_sql("PRAGMA busy_timeout = 0")
+        try:
+            yield
+        finally:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout = {previous}")
+    else:
+        connection.exec_driver_sql("SET LOCAL lock_timeout = '100ms'")  # this transaction only
+        yield
 
 
 def issue_one_time_token(user: User, purpose: str, lifetime: timedelta) -> str:

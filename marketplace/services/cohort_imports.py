@@ -101,7 +101,7 @@ def preview(cohort: Cohort, data: bytes) -> Preview:
     cohorts.can_import(cohort)
     result = imports.import_participants(data, cohort_name=cohort.name, dry_run=True)
     rows = [PreviewRow(p.row, p.email, p.role, p.title, p.action) for p in result.planned]
-    rows += [PreviewRow(e.row, "", "", "", "refused", e.message) for e in result.errors]
+    rows += [PreviewRow(e.row, e.email, "", "", "refused", e.message) for e in result.errors]
     rows.sort(key=lambda r: (r.row, r.action != "refused"))
     return Preview(
         rows=rows, ok=result.ok,
@@ -114,6 +114,9 @@ def preview(cohort: Cohort, data: bytes) -> Preview:
 def run(cohort: Cohort, data: bytes) -> imports.ImportResult:
     """Import for real: every row validated again, written in one transaction, people enrolled as accepted."""
     cohorts.can_import(cohort)
-    result = imports.import_participants(data, cohort_name=cohort.name)
+    try:
+        result = imports.import_participants(data, cohort_name=cohort.name)
+    except imports.ImportConflict as conflict:
+        raise cohorts.CohortError("import_conflict", str(conflict), 409) from None
     db.session.commit()  # the invitations were queued after the import's own commit
     return result

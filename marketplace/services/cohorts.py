@@ -85,7 +85,10 @@ def check_fields(
     elif len(name) > NAME_MAX:
         errors["name"] = _("At most %(n)d characters.", n=NAME_MAX)
     else:
-        clash = db.session.scalar(select(Cohort.id).where(func.lower(Cohort.name) == name.lower()))
+        # SQLite's lower() folds ASCII only: the exact name is compared too, as the unique index does.
+        clash = db.session.scalar(
+            select(Cohort.id).where(or_(Cohort.name == name, func.lower(Cohort.name) == name.lower())).limit(1)
+        )
         if clash is not None and (cohort is None or clash != cohort.id):
             errors["name"] = _("Another cohort already has this name.")
     if len(description or "") > DESCRIPTION_MAX:

@@ -13,22 +13,41 @@ from pathlib import Path
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
+from ..input_checks import text_problem
 from ..models import Cohort, CohortParticipant, Company, Goal, MentorProfile, Topic, User
 from . import accounts, companies, profiles, tandems, vectors
 
 COLUMNS = ["email", "name", "role", "company", "headline", "text", "topics", "languages", "capacity",
            "exclude_companies"]
 MAX_ROWS = 20_000
-MAX_FIELD = 5000
 
 
 @dataclass
 class RowProblem:
     row: int
     message: str
+    email: str = ""  # whose row it is, as written in the file
+
+
+class ImportConflict(Exception):
+    """Another import (or an edit) changed the same people between the check and the write: nothing was saved."""
+
+    def __init__(self) -> None:
+        super().__init__(_("Another import changed the same people at the same time, so nothing was imported. "
+                           "Please try again."))
+
+
+# The forms' limits, so that a row the preview accepts is one the database stores (PostgreSQL enforces them).
+FIELD_LIMITS = {
+    "name": (1, accounts.NAME_MAX),
+    "company": (1, profiles.COMPANY_MAX),
+    "headline": (1, profiles.HEADLINE_MAX),
+    "text": (profiles.TEXT_MIN, profiles.TEXT_MAX),
+}
 
 
 @dataclass
@@ -115,7 +134,7 @@ def parse(text: str) -> tuple[list[ParsedRow], list[RowProblem]]:
         values = {key: (value or "").strip() for key, value in raw.items()}
         if not any(values.values()):
             continue
-        reasons = []
+        reasons = _unstorable(values)
         email = values["email"]
         try:
             email = accounts.clean_email(email)
@@ -124,11 +143,11 @@ def parse(text: str) -> tuple[list[ParsedRow], list[RowProblem]]:
         role = values["role"].lower()
         if role not in ("mentor", "mentee"):
             reasons.append(_("role must be 'mentor' or 'mentee', not '%(value)s'.", value=values["role"]))
-        for name in ("name", "company", "headline", "text"):
-            if not values[name]:
-                reasons.append(_("%(column)s is empty.", column=name))
-            elif len(values[name]) > (160 if name == "headline" else MAX_FIELD):
-                reasons.append(_("%(column)s is too long.", column=name))
+        reasons += _length_problems(values)
+        try:
+            profiles.parse_company_names(_split(values["exclude_companies"]))
+        except profiles.ProfileError as problem:
+            reasons.append(_("exclude_companies: %(problem)s", problem=problem.errors["excluded_companies"]))
         languages = [code.lower() for code in _split(values["languages"])]
         if not languages:
             reasons.append(_("languages is empty (use ISO codes such as de;en)."))
@@ -147,12 +166,29 @@ def parse(text: str) -> tuple[list[ParsedRow], list[RowProblem]]:
         if any(len(topic) > 60 for topic in topics):
             reasons.append(_("a topic may have at most 60 characters."))
         if reasons:
-            problems.append(RowProblem(number, "; ".join(reasons)))
+            problems.append(RowProblem(number, "; ".join(reasons), values["email"]))
             continue
         rows.append(ParsedRow(number, email, values["name"], role, values["company"], values["headline"],
                               values["text"], topics, languages, capacity, _split(values["exclude_companies"])))
     problems.extend(_cross_row_problems(rows))
     return rows, problems
+
+
+def _unstorable(values: dict[str, str]) -> list[str]:
+    """Fields holding a NUL byte, which PostgreSQL cannot store."""
+    return [_("%(column)s: %(problem)s", column=name, problem=problem)
+            for name, value in values.items() if (problem := text_problem(value))]
+
+
+def _length_problems(values: dict[str, str]) -> list[str]:
+    reasons = []
+    for name, (low, high) in FIELD_LIMITS.items():
+        if not values[name]:
+            reasons.append(_("%(column)s is empty.", column=name))
+        elif not low <= len(values[name]) <= high:
+            reasons.append(_("%(column)s must have %(low)d to %(high)d characters, not %(n)d.",
+                             column=name, low=low, high=high, n=len(values[name])))
+    return reasons
 
 
 def _cross_row_problems(rows: list[ParsedRow]) -> list[RowProblem]:
@@ -195,7 +231,8 @@ def import_participants(
     dry_run: bool = False,
     invite: bool = True,
 ) -> ImportResult:
-    """Validate everything first; then write every row in one transaction, or nothing."""
+    """Validate everything, encode the new texts with no transaction open, then write every row in one short
+    transaction, or nothing; raises ImportConflict when someone changed the same people meanwhile."""
     result = ImportResult(dry_run=dry_run)
     try:
         text = decode(data)
@@ -215,10 +252,16 @@ def import_participants(
     result.planned = _plan(rows, existing)
     if problems or dry_run:
         return result
+    # Encode first, with no transaction open: a 1,000-row import spent 53 s in the encoder inside its write
+    # transaction, and SQLite refused every other request meanwhile ("database is locked").
+    wanted = _texts_to_encode(rows, existing)
+    db.session.commit()  # ends the read transaction (nothing was written): no lock or snapshot while encoding
+    encoded = vectors.encode_texts(wanted, progress=progress)
     try:
-        new_users, mentor_ids, goal_ids = _apply(rows, cohort, result, existing)
-        result.embedded = _embed(mentor_ids, goal_ids, progress)
-        db.session.commit()
+        new_users = _write(rows, cohort, result, encoded)
+    except (ImportConflict, IntegrityError):
+        db.session.rollback()
+        raise ImportConflict() from None
     except Exception:
         db.session.rollback()
         raise
@@ -229,6 +272,39 @@ def import_participants(
         result.invited.append(user.email)
     db.session.commit()  # the invitation links and the outbox entries
     return result
+
+
+def _texts_to_encode(rows: list[ParsedRow], existing: dict[str, User]) -> list[str]:
+    """The texts the rows will embed whose vector is not stored yet; reads, writes nothing."""
+    config = vectors.encoder().config
+    planned_topics: dict[tuple[str, ...], list[Topic]] = {}
+    wanted = []
+    for row in rows:
+        key = tuple(row.topics)
+        if key not in planned_topics:
+            planned_topics[key] = profiles.planned_topics(row.topics)
+        user = existing.get(row.email)
+        if row.role == "mentor":
+            text = vectors.mentor_text_of(row.headline, row.text, planned_topics[key])
+            entity = user.mentor_profile if user else None
+        else:
+            text = vectors.goal_text_of(row.headline, row.text, planned_topics[key])
+            entity = _find_goal(user, row.headline) if user else None
+        if not vectors.is_current(entity, text, config):
+            wanted.append(text)
+    return wanted
+
+
+def _write(rows: list[ParsedRow], cohort: Cohort | None, result: ImportResult, encoded: vectors.Encoded) -> list[User]:
+    """The one short write transaction: the people as checked, or ImportConflict when they changed meanwhile."""
+    existing = _existing_users(rows)
+    if _plan(rows, existing) != result.planned:
+        raise ImportConflict()
+    new_users, mentors, goals = _apply(rows, cohort, result, existing)
+    result.embedded = vectors.store_vectors(vectors.MENTOR, mentors, encoded)
+    result.embedded += vectors.store_vectors(vectors.GOAL, goals, encoded)
+    db.session.commit()
+    return new_users
 
 
 def _existing_users(rows: list[ParsedRow]) -> dict[str, User]:
@@ -270,11 +346,11 @@ def _find_goal(user: User, title: str) -> Goal | None:
 
 def _apply(
     rows: list[ParsedRow], cohort: Cohort | None, result: ImportResult, existing: dict[str, User]
-) -> tuple[list[User], list[int], list[int]]:
-    """Write the rows; answers the new users and the ids of the saved profiles and goals."""
+) -> tuple[list[User], list[MentorProfile], list[Goal]]:
+    """Write the rows; answers the new users and the saved profiles and goals."""
     new_users: list[User] = []
-    mentor_ids: list[int] = []
-    goal_ids: list[int] = []
+    mentors: list[MentorProfile] = []
+    goals: list[Goal] = []
     people: dict[str, User] = {}
     # Many rows name the same topics and companies: resolve each once per import.
     topic_cache: dict[tuple[str, ...], list[Topic]] = {}
@@ -320,8 +396,7 @@ def _apply(
             profile.topics = topics
             profile.excluded_companies = [c for c in excluded if c is not None]
             db.session.add(profile)
-            db.session.flush()
-            mentor_ids.append(profile.id)
+            mentors.append(profile)
             result.mentors_saved += 1
             goal = None
         else:
@@ -331,14 +406,13 @@ def _apply(
             goal.topics = topics
             goal.excluded_companies = [c for c in excluded if c is not None]
             db.session.add(goal)
-            db.session.flush()
-            goal_ids.append(goal.id)
+            goals.append(goal)
             result.goals_saved += 1
         if cohort is not None:
             _enrol(cohort, user, row.role, goal)
     db.session.flush()
     tandems.recheck_open_pairings(moved)
-    return new_users, mentor_ids, goal_ids
+    return new_users, mentors, goals
 
 
 def _enrol(cohort: Cohort, user: User, role: str, goal: Goal | None) -> None:
@@ -355,20 +429,3 @@ def _enrol(cohort: Cohort, user: User, role: str, goal: Goal | None) -> None:
         participant.goal = goal
     participant.status = "accepted"
     db.session.flush()
-
-
-def _embed(mentor_ids: list[int], goal_ids: list[int], progress: Callable[[int, int], None] | None) -> int:
-    """Embed in batches only what is new or changed; unchanged texts keep their vectors."""
-    done = 0
-    total_hint = len(mentor_ids) + len(goal_ids)
-
-    def report(kind_done: int, kind_total: int) -> None:
-        if progress:
-            progress(done + kind_done, total_hint)
-
-    embedded = vectors.embed_stale(vectors.MENTOR, ids=mentor_ids, progress=report)
-    done += len(mentor_ids)
-    embedded += vectors.embed_stale(vectors.GOAL, ids=goal_ids, progress=report)
-    if progress:
-        progress(total_hint, total_hint)
-    return embedded

@@ -186,6 +186,14 @@ def resolve_topics(slugs_and_free_tags: list[str]) -> list[Topic]:
     return _materialise(_plan_topics(slugs_and_free_tags))
 
 
+def planned_topics(slugs_and_free_tags: list[str]) -> list[Topic]:
+    """What `resolve_topics` would answer, without writing: free tags still to create come as unsaved topics."""
+    return [
+        entry if isinstance(entry, Topic) else Topic(slug=entry[0], name_en=entry[1], name_de=entry[1])
+        for entry in _plan_topics(slugs_and_free_tags)
+    ]
+
+
 def _set_topics(entity: MentorProfile | Goal, plan: list[Topic | tuple[str, str]]) -> None:
     topics = _materialise(plan)
     if {t.id for t in topics} != {t.id for t in entity.topics}:

@@ -40,7 +40,11 @@ def _lock_in(tandem: Tandem, status: str) -> None:
     """Re-read the tandem under a row lock and refuse unless it is still in `status` ("requested" or
     "active"): of two answers at once (a withdrawal while the mentor declines, say) the later one fails
     instead of overwriting the first."""
-    db.session.refresh(tandem, with_for_update=True)
+    try:
+        db.session.refresh(tandem, with_for_update=True)
+    except ObjectDeletedError:  # an account or goal deletion removed it meanwhile
+        db.session.rollback()
+        raise TandemError("gone", _("The profile or goal no longer exists.")) from None
     if tandem.status != status:
         db.session.rollback()
         if status == "active":
@@ -97,10 +101,11 @@ def accept(tandem: Tandem, mentor_user: User, message: str = "") -> Tandem:
         raise TandemError("not_mentor", _("Only the requested mentor can answer this request."), status=403)
     if tandem.status != Tandem.OPEN_REQUEST:
         raise TandemError("not_open", _("This request is no longer open."))
+    mentor_id, goal_id = tandem.mentor_id, tandem.goal_id  # read before the commit below expires the tandem
     try:
         begin_serialised_write()
-        profile = _lock(MentorProfile, tandem.mentor_id)
-        goal = _lock(Goal, tandem.goal_id)  # before the tandem: two acceptances on one goal queue, not deadlock
+        profile = _lock(MentorProfile, mentor_id)
+        goal = _lock(Goal, goal_id)  # before the tandem: two acceptances on one goal queue, not deadlock
         if profile is None or goal is None:
             raise TandemError("gone", _("The profile or goal no longer exists."))
         _lock_in(tandem, Tandem.OPEN_REQUEST)

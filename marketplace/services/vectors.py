@@ -53,7 +53,12 @@ def mentor_text_of(headline: str, teaching_text: str, topics) -> str:
 
 
 def goal_text(goal: Goal) -> str:
-    return "\n".join(part for part in (goal.title, goal.description, topic_names(goal.topics)) if part)
+    return goal_text_of(goal.title, goal.description, goal.topics)
+
+
+def goal_text_of(title: str, description: str, topics) -> str:
+    """What a goal's vector embeds; `topics` as for `mentor_text_of`."""
+    return "\n".join(part for part in (title, description, topic_names(topics)) if part)
 
 
 def to_blob(vector: np.ndarray) -> bytes:
@@ -123,12 +128,11 @@ def record_changes(kind: str, entity_ids: Sequence[int]) -> int:
 
 
 def _embed_if_changed(entity: MentorProfile | Goal, text: str, enc: Encoder) -> bool:
-    digest = content_hash(text, enc.config)
-    if entity.vector is not None and entity.content_hash == digest and entity.vector_config == enc.config:
+    if is_current(entity, text, enc.config):
         return False
     entity.vector = to_blob(enc.encode([text])[0])
     entity.vector_config = enc.config
-    entity.content_hash = digest
+    entity.content_hash = content_hash(text, enc.config)
     return True
 
 
@@ -150,6 +154,53 @@ def forget(kind: str, entity_id: int) -> None:
     record_change(kind, entity_id)
 
 
+def is_current(entity: MentorProfile | Goal | None, text: str, config: str) -> bool:
+    """Whether `entity` already holds the vector of `text` under the encoder `config`."""
+    return (
+        entity is not None and entity.vector is not None and entity.vector_config == config
+        and entity.content_hash == content_hash(text, config)
+    )
+
+
+# Vectors computed ahead of a write, keyed by content hash (text + encoder configuration).
+Encoded = dict[str, np.ndarray]
+
+
+def encode_texts(
+    texts: Sequence[str], batch_size: int = 64, progress: Callable[[int, int], None] | None = None
+) -> Encoded:
+    """Encode in batches, touching no database, so a caller can do it before its write transaction."""
+    enc = encoder()
+    unique = list(dict.fromkeys(texts))
+    encoded: Encoded = {}
+    for start in range(0, len(unique), batch_size):
+        chunk = unique[start : start + batch_size]
+        for text, vector in zip(chunk, enc.encode(chunk, batch_size=batch_size), strict=True):
+            encoded[content_hash(text, enc.config)] = vector
+        if progress:
+            progress(start + len(chunk), len(unique))
+    return encoded
+
+
+def store_vectors(kind: str, entities: Sequence[MentorProfile | Goal], encoded: Encoded) -> int:
+    """Give each entity the vector of its current text, from `encoded` (encoding only what is missing there,
+    e.g. a text changed meanwhile); logs the changes; answers how many vectors changed."""
+    enc = encoder()
+    text_of = mentor_text if kind == MENTOR else goal_text
+    stale = [(entity, text) for entity in entities if not is_current(entity, text := text_of(entity), enc.config)]
+    missing = [text for _, text in stale if content_hash(text, enc.config) not in encoded]
+    if missing:
+        encoded = {**encoded, **encode_texts(missing)}
+    for entity, text in stale:
+        digest = content_hash(text, enc.config)
+        entity.vector = to_blob(encoded[digest])
+        entity.vector_config = enc.config
+        entity.content_hash = digest
+    db.session.flush()
+    record_changes(kind, [entity.id for entity, _ in stale])
+    return len(stale)
+
+
 def embed_stale(
     kind: str,
     batch_size: int = 64,
@@ -157,29 +208,15 @@ def embed_stale(
     ids: Iterable[int] | None = None,
 ) -> int:
     """Embed every profile or goal whose vector is missing or stale, in batches; answers how many."""
-    enc = encoder()
     model = MentorProfile if kind == MENTOR else Goal
     text_of = mentor_text if kind == MENTOR else goal_text
+    config = encoder().config
     query = select(model).options(selectinload(model.topics))  # the text names the topics
     if ids is not None:
         query = query.where(model.id.in_(list(ids)))
-    stale: list[tuple[MentorProfile | Goal, str, str]] = []
-    for entity in db.session.scalars(query):
-        text = text_of(entity)
-        digest = content_hash(text, enc.config)
-        if entity.vector is None or entity.content_hash != digest or entity.vector_config != enc.config:
-            stale.append((entity, text, digest))
-    for start in range(0, len(stale), batch_size):
-        chunk = stale[start : start + batch_size]
-        vectors = enc.encode([text for _, text, _ in chunk], batch_size=batch_size)
-        for (entity, _, digest), vector in zip(chunk, vectors, strict=True):
-            entity.vector = to_blob(vector)
-            entity.vector_config = enc.config
-            entity.content_hash = digest
-        record_changes(kind, [entity.id for entity, _, _ in chunk])
-        if progress:
-            progress(start + len(chunk), len(stale))
-    return len(stale)
+    stale = [entity for entity in db.session.scalars(query) if not is_current(entity, text_of(entity), config)]
+    encoded = encode_texts([text_of(entity) for entity in stale], batch_size=batch_size, progress=progress)
+    return store_vectors(kind, stale, encoded)
 
 
 def _indexable_rows(kind: str, ids: Sequence[int] | None = None):

@@ -1,16 +1,17 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import IntegerField, StringField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional
 
+from ..forms import TandemForm
 
-class RequestTandemForm(FlaskForm):
+
+class RequestTandemForm(TandemForm):
     goal_id = IntegerField(validators=[InputRequired()])
     mentor_id = IntegerField(validators=[InputRequired()])
     message = TextAreaField(_l("A short message to the mentor"), validators=[Optional(), Length(max=2000)])
 
 
-class AnswerForm(FlaskForm):
+class AnswerForm(TandemForm):
     """The answer comes from the button pressed (name="action"). Not a hidden field: hidden_tag() would put an
     empty one before the buttons, browsers send both, and the empty value (the first) won."""
 
@@ -18,5 +19,5 @@ class AnswerForm(FlaskForm):
     message = TextAreaField(_l("Message"), validators=[Optional(), Length(max=2000)])
 
 
-class EndTandemForm(FlaskForm):
+class EndTandemForm(TandemForm):
     reason = TextAreaField(_l("Why does the tandem end?"), validators=[DataRequired(), Length(max=2000)])

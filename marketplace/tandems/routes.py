@@ -33,7 +33,9 @@ def index():
 def request_tandem():
     form = RequestTandemForm()
     if not form.validate_on_submit():
-        flash(_("The request could not be sent: the form was incomplete."), "error")
+        # The message is the one field a person types; its own error says more than "incomplete".
+        flash(form.message.errors[0] if form.message.errors else
+              _("The request could not be sent: the form was incomplete."), "error")
         return redirect(url_for("goals.index"))
     goal = db.session.get(Goal, form.goal_id.data)
     profile = db.session.get(MentorProfile, form.mentor_id.data)

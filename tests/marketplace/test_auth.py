@@ -572,6 +572,7 @@ def test_api_token_created_on_the_page_is_shown_once_and_can_be_revoked(app, log
 def test_token_last_used_is_kept_to_the_minute_without_a_write_per_request(app):
     user = make_user()
     secret = accounts.create_api_token(user, "Script")
+    db.session.commit()  # the stamp is written on its own connection, which sees committed tokens only
     token = accounts.active_tokens(user)[0]
 
     assert bearer_user(app, secret).id == user.id

@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
 from sqlalchemy import func, select
 
 from marketplace.extensions import db
 from marketplace.models import Cohort, CohortParticipant, Goal, MentorProfile, OutgoingEmail, Topic, User
 from marketplace.services import accounts, companies, demo
 from tests.builders import make_user
-
-HEADER = ["email", "name", "role", "company", "headline", "text", "topics", "languages", "capacity",
-          "exclude_companies"]
-
-
-def csv_bytes(rows: list[list[str]]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(HEADER)
-    writer.writerows(rows)
-    return out.getvalue()
-
+from tests.builders import participants_csv as csv_bytes
 
 GOOD_ROWS = [
     ["lea@young.example", "Lea Young", "mentor", "Young Digital", "LinkedIn for leaders",
@@ -101,7 +87,7 @@ def test_a_bad_row_imports_nothing_and_is_named(runner, tmp_path):
 
 def test_disagreeing_person_fields_and_duplicates_are_refused(runner, tmp_path):
     rows = [*GOOD_ROWS, ["kurt@old.example", "Kurt Older", "mentee", "Old Industry AG", "KI verstehen",
-                         "Noch einmal.", "", "de", "", ""]]
+                         "Noch einmal, mit einem anderen Namen.", "", "de", "", ""]]
     result = runner.invoke(args=["participants", "import", write(tmp_path, csv_bytes(rows))])
     assert result.exit_code == 1
     assert "row 5: name differs from row 3" in result.output

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from marketplace.extensions import db
 from marketplace.models import Goal, MentorProfile, Tandem, User
-from marketplace.services import imports, matching, notifications, privacy, profiles, tandems
+from marketplace.services import imports, matching, notifications, privacy, profiles, tandems, vectors
 from tests.builders import make_goal, make_mentor, make_user
 
 
@@ -53,10 +53,10 @@ def test_a_failure_in_the_middle_of_an_import_imports_nothing(app, monkeypatch):
         b"b@old.example,Bob,mentee,Old AG,Learn AI,What does AI mean for us?,,en,,\n"
     )
 
-    def failing_embed(*args, **kwargs):
-        raise Boom("encoder crashed")
+    def failing_store(*args, **kwargs):
+        raise Boom("crashed after the people were written, before the vectors")
 
-    monkeypatch.setattr(imports, "_embed", failing_embed)
+    monkeypatch.setattr(vectors, "store_vectors", failing_store)
     with pytest.raises(Boom):
         imports.import_participants(data)
     assert db.session.scalar(select(func.count()).select_from(User)) == 0
@@ -140,6 +140,7 @@ def test_parallel_acceptances_for_the_last_slot_have_exactly_one_winner(race_app
     assert sorted(_status(race_app, tid) for tid in ids) == ["active"] + ["requested"] * (acceptances - 1)
 
 
+@pytest.mark.parametrize("answer", ["accept", "decline"])
 def test_a_withdrawal_while_the_mentor_answers_has_one_winner(race_app, answer):
     with race_app.app_context():
         [(tandem_id, mentor_user_id)] = _requests_on_one_goal(1)

@@ -1,0 +1,108 @@
+"""Request input checked once for every route: storable text, JSON bodies and page numbers.
+
+PostgreSQL refuses text holding a NUL byte and UTF-8 cannot encode a lone surrogate, so either one
+used to reach the database and end in a 500. They are refused here, before any view runs (query
+strings, JSON bodies) or beside the field (forms, through `marketplace.forms.TandemForm`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from flask import request
+from flask_babel import gettext as _
+
+from .errors import BadInput
+
+# Deeper bodies are refused before any view walks them; no API body of ours nests more than 3 levels.
+MAX_JSON_DEPTH = 20
+# A page beyond this is past the end of every list we have; larger numbers overflow the database's OFFSET.
+MAX_PAGE = 100_000
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def text_problem(value: str) -> str | None:
+    """Why `value` cannot be stored (a NUL byte or a lone surrogate), or None when it can."""
+    if _UNSTORABLE.search(value):
+        return _("This text contains a character that cannot be saved (a NUL byte or a broken Unicode character).")
+    return None
+
+
+def check_query_string() -> None:
+    """Refuse a query parameter (name or value) that cannot be stored or searched for; raises BadInput."""
+    for name, value in request.args.items(multi=True):
+        problem = text_problem(name) or text_problem(value)
+        if problem:
+            raise BadInput(400, "invalid_parameter", problem, {_printable(name): problem})
+
+
+class JsonObject(dict):
+    """A request body whose values are checked as a route reads them: text that cannot be stored in a field
+    the route uses answers 422 naming that field; fields no route reads are ignored, whatever they hold."""
+
+    def __getitem__(self, key: str) -> Any:
+        value = super().__getitem__(key)
+        _check_text(_printable(str(key)), value)
+        return value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key] if key in self else default  # noqa: SIM401 - self.get(...) would call itself
+
+
+def parse_json_body() -> JsonObject | None:
+    """The request's JSON object, None without a JSON body; raises BadInput for anything else.
+
+    Every API route reads its body through this one parser: too deep, not JSON or not an object answers
+    400 instead of a RecursionError or an AttributeError, and unstorable text 422 (see JsonObject).
+    """
+    if not request.is_json or not request.get_data(cache=True):
+        return None
+    try:
+        body = json.loads(request.get_data(cache=True))
+    except RecursionError:
+        raise BadInput(400, "invalid_json", _("The JSON body is nested too deeply.")) from None
+    except ValueError:
+        raise BadInput(400, "invalid_json", _("The request body is not valid JSON.")) from None
+    if not isinstance(body, dict):
+        raise BadInput(400, "invalid_json", _("The request body must be a JSON object."))
+    _check_depth(body)
+    return JsonObject(body)
+
+
+def _walk(value: Any, path: str) -> Iterator[tuple[str, Any, int]]:
+    """Every value inside `value` with its path and depth, without recursion (bodies may nest deeply)."""
+    pending: list[tuple[str, Any, int]] = [(path, value, 1)]
+    while pending:
+        path, value, depth = pending.pop()
+        yield path, value, depth
+        if isinstance(value, dict):
+            pending.extend((f"{path}.{_printable(str(key))}" if path else _printable(str(key)), item, depth + 1)
+                           for key, item in value.items())
+        elif isinstance(value, list):
+            pending.extend((f"{path}[{index}]", item, depth + 1) for index, item in enumerate(value))
+
+
+def _check_depth(body: dict[str, Any]) -> None:
+    if any(depth > MAX_JSON_DEPTH for _, _, depth in _walk(body, "")):
+        raise BadInput(400, "invalid_json", _("The JSON body is nested too deeply."))
+
+
+def _check_text(path: str, value: Any) -> None:
+    fields = {at: problem for at, item, _ in _walk(value, path)
+              if isinstance(item, str) and (problem := text_problem(item))}
+    if fields:
+        raise BadInput(422, "invalid_fields", _("Some fields are missing or wrong."), fields)
+
+
+def _printable(name: str) -> str:
+    """A field name that is safe to echo back in an error (its bad characters shown as escapes)."""
+    return _UNSTORABLE.sub(lambda match: f"\\u{ord(match.group()):04x}", name)[:100]
+
+
+def page_arg(name: str = "page") -> int:
+    """The page number asked for: 1 when missing, not a number or below 1; at most MAX_PAGE."""
+    value = request.args.get(name, 1, type=int) or 1
+    return min(max(value, 1), MAX_PAGE)
