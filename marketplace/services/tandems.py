@@ -82,26 +82,36 @@ def request_tandem(goal: Goal, profile: MentorProfile, requester: User, message:
     _lock(Goal, goal.id)  # after an acceptance on this goal commits: its status, pairs and open requests
     if goal.status != "open":
         raise TandemError("goal_not_open", _("This goal is not open any more."))
-    broken = rules.check_pair(profile, goal)
-    if broken:
-        raise TandemError(broken[0], rules.reason_text(broken[0]))
+    _refuse_broken_rules(profile, goal)
     if len(open_requests(goal)) >= MAX_OPEN_REQUESTS_PER_GOAL:
         raise TandemError(
             "too_many_requests",
             _("A goal can have at most %(n)d open requests. Withdraw one first.", n=MAX_OPEN_REQUESTS_PER_GOAL),
         )
+    return _ask(goal, profile, Tandem.OPEN_REQUEST, message, profile.user_id, requester)
+
+
+def _refuse_broken_rules(profile: MentorProfile, goal: Goal) -> None:
+    broken = rules.check_pair(profile, goal)
+    if broken:
+        raise TandemError(broken[0], rules.reason_text(broken[0]))
+
+
+def _ask(goal: Goal, profile: MentorProfile, status: str, message: str, told: int, asker: User) -> Tandem:
+    """Store a request or an offer, tell the one who answers it (`told`, a user id), commit."""
     tandem = Tandem(
         goal=goal,
         mentor=profile,
-        mentee=requester,
+        mentee=goal.owner,
         mentor_user_id=profile.user_id,
-        status="requested",
+        status=status,
         request_message=(message or "").strip()[:2000],
     )
     db.session.add(tandem)
     db.session.flush()
+    key = "offer_received" if status == Tandem.OFFERED else "request_received"
     notifications.notify(
-        profile.user_id, "request_received", "request_received", {"name": requester.name, "title": goal.title},
+        told, key, key, {"name": asker.name, "title": goal.title},
         notifications.link_to("tandems.detail", tandem_id=tandem.id), obj=("tandem", tandem.id),
     )
     db.session.commit()
@@ -118,25 +128,8 @@ def offer_help(goal: Goal, mentor_user: User, message: str = "") -> Tandem:
     _lock(Goal, goal.id)
     if not profiles.is_discoverable(goal):
         raise TandemError("goal_not_open", _("This goal is not open any more."))
-    broken = rules.check_pair(profile, goal)
-    if broken:
-        raise TandemError(broken[0], rules.reason_text(broken[0]))
-    tandem = Tandem(
-        goal=goal,
-        mentor=profile,
-        mentee=goal.owner,
-        mentor_user_id=profile.user_id,
-        status=Tandem.OFFERED,
-        request_message=(message or "").strip()[:2000],
-    )
-    db.session.add(tandem)
-    db.session.flush()
-    notifications.notify(
-        goal.owner_id, "offer_received", "offer_received", {"name": mentor_user.name, "title": goal.title},
-        notifications.link_to("tandems.detail", tandem_id=tandem.id), obj=("tandem", tandem.id),
-    )
-    db.session.commit()
-    return tandem
+    _refuse_broken_rules(profile, goal)
+    return _ask(goal, profile, Tandem.OFFERED, message, goal.owner_id, mentor_user)
 
 
 # Rules about who the two people are: a goal that breaks one is not shown to the mentor at all. The others

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from marketplace.extensions import db
 from marketplace.models import Goal, Notification, OutgoingEmail, Tandem
-from marketplace.services import companies, profiles
+from marketplace.services import companies, profiles, tandems
 from tests.builders import csrf_token_from, make_goal, make_mentor, make_user, sign_in
 
 pytestmark = pytest.mark.usefixtures("app")
@@ -153,8 +153,7 @@ def test_the_mentor_sees_the_goal_message_and_company_of_a_request(app):
     mentor = make_mentor()
     goal = make_goal(title="Understand AI", description="We make valves and want to know what AI can do for us.",
                      topic_slugs=("artificial-intelligence",), languages="de", company="Ventil Werke AG")
-    as_user(app, goal.owner).post(f"/mentors/{mentor.id}", data={"goal_id": goal.id, "message": "Gern auf Deutsch."})
-    tandem = db.session.scalar(select(Tandem))
+    tandem = tandems.request_tandem(goal, mentor, goal.owner, "Gern auf Deutsch.")
 
     shown = page(as_user(app, mentor.user).get(f"/tandems/{tandem.id}"))
 
@@ -286,8 +285,7 @@ def test_navigation_has_my_tandems(app):
 def test_opening_the_item_a_notification_links_to_marks_it_read(app):
     mentor = make_mentor()
     goal = make_goal()
-    as_user(app, goal.owner).post(f"/mentors/{mentor.id}", data={"goal_id": goal.id, "message": ""})
-    tandem = db.session.scalar(select(Tandem))
+    tandem = tandems.request_tandem(goal, mentor, goal.owner)
     other = Notification(user_id=mentor.user_id, kind="x", message="Another", link="/dashboard#elsewhere")
     db.session.add(other)
     db.session.commit()
