@@ -1,7 +1,7 @@
 """The cohort report: one set of figures for the page, the JSON API, the CSV export and the charts.
 
-Charts are PNGs drawn on the server with matplotlib's Agg backend, so the page needs no script and
-no outside host; each chart has a table with the same numbers beside it.
+Charts are SVGs drawn on the server with matplotlib, in the interface language, so the page needs no
+script and no outside host; each chart has a table with the same numbers beside it (README: "Charts").
 """
 
 from __future__ import annotations
@@ -11,12 +11,14 @@ import io
 from datetime import date
 from typing import Any
 
+from flask_babel import format_date, format_decimal
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import Cohort, CohortParticipant, Meeting, Tandem
 from . import cohorts, meetings, surveys
+from .labels import score_percent
 
 SCORE_BINS = 10
 CHARTS = ("meetings", "scores", "satisfaction")
@@ -156,34 +158,51 @@ def tandems_csv(cohort: Cohort, today: date | None = None) -> str:
     return out.getvalue()
 
 
+def month_label(month: str) -> str:
+    """"Dez. 2026" / "Dec 2026" for the report's "2026-12" (the API and CSV keep the ISO form)."""
+    year, number = month.split("-")
+    return format_date(date(int(year), int(number), 1), "MMM yyyy")
+
+
+def score_bin_label(entry: dict[str, Any]) -> str:
+    """One bar of the score distribution on the pages' 0-100 scale: "60–70 %"."""
+    return f"{round(entry['from'] * 100)}–{score_percent(entry['to'])}"
+
+
 def _figure():
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
+    # Text stays text in the SVG (not outlines): it scales crisply, can be searched and read out, and takes
+    # the page's font; the numbers on the axis follow the interface language (1.000 / 1,000).
     figure = Figure(figsize=(6.4, 3.2), dpi=100)
-    return figure, figure.subplots()
+    axes = figure.subplots()
+    axes.yaxis.set_major_formatter(lambda value, _position: format_decimal(value))
+    return figure, axes
 
 
-def chart_png(data: dict[str, Any], name: str) -> bytes | None:
-    """A PNG of one chart, or None when there is nothing that may be shown (e.g. fewer than 5 answers)."""
+def chart_svg(data: dict[str, Any], name: str) -> bytes | None:
+    """An SVG of one chart in the interface language, or None when there is nothing that may be shown
+    (e.g. fewer than 5 survey answers)."""
     if name not in CHARTS:
         return None
     figure, axes = _figure()
-    colour = "#2f6f6a"
+    colour = "#0b6464"
     if name == "meetings":
         rows = data["meetings"]["by_month"]
-        axes.bar([r["month"] for r in rows], [r["count"] for r in rows], color=colour)
+        axes.bar([month_label(r["month"]) for r in rows], [r["count"] for r in rows], color=colour)
         axes.set_title(_("Meetings held per month"))
         axes.set_ylabel(_("meetings"))
         axes.tick_params(axis="x", labelrotation=45, labelsize=8)
     elif name == "scores":
         rows = data["matching"]["score_distribution"]
-        axes.bar([f"{r['from']:.1f}" for r in rows], [r["count"] for r in rows], color=colour, align="edge", width=0.9)
+        axes.bar([score_bin_label(r) for r in rows], [r["count"] for r in rows], color=colour)
         axes.set_title(_("Match scores of the tandems"))
-        axes.set_xlabel(_("score from"))
+        axes.set_xlabel(_("match (0–100 %)"))
         axes.set_ylabel(_("tandems"))
+        axes.tick_params(axis="x", labelrotation=45, labelsize=8)
     else:
         survey = data["survey"]
         if not survey["shown"]:
@@ -198,6 +217,9 @@ def chart_png(data: dict[str, Any], name: str) -> bytes | None:
     axes.yaxis.get_major_locator().set_params(integer=True)
     axes.spines[["top", "right"]].set_visible(False)
     figure.tight_layout()
+    import matplotlib
+
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "tandem"}):
+        figure.savefig(buffer, format="svg", metadata={"Date": None})
     return buffer.getvalue()

@@ -216,6 +216,6 @@ def test_manager_runs_a_cohort_from_plan_to_report(browser: Browser, live_app: F
     assert browser.heading == "Report: Rhineland spring round Running"
     assert re.search(r"100\s?%\nof mentees matched \(2 tandems\)", browser.text), browser.text
     charts = browser.images()
-    assert [Path(chart["src"]).name for chart in charts] == ["meetings.png", "scores.png"]
+    assert [Path(chart["src"]).name for chart in charts] == ["meetings.svg?lang=en", "scores.svg?lang=en"]
     assert all(chart["complete"] and chart["width"] > 0 for chart in charts), charts
     browser.screenshot("4-manager-report")
