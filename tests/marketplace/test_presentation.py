@@ -91,7 +91,7 @@ def test_scores_read_match_percent_and_the_run_counts_in_correct_plurals(matched
     assert "Publish 1 tandem<" in page
     # The badge beside "Unmatched" counts the rows listed under it.
     unmatched = re.search(r'Unmatched <span class="badge neutral">(\d+)</span>', page)
-    assert unmatched and int(unmatched.group(1)) == page.count("<td>Mentee</td>") == 1
+    assert unmatched and int(unmatched.group(1)) == page.count('<td data-label="Role">Mentee</td>') == 1
 
     german(client)
     page = client.get(f"/cohorts/{matched.id}/matching").get_data(as_text=True)
