@@ -169,45 +169,41 @@ def score_bin_label(entry: dict[str, Any]) -> str:
     return f"{round(entry['from'] * 100)}–{score_percent(entry['to'])}"
 
 
+# Text stays text in the SVG (not outlines): it scales crisply, can be searched and read out. Large type, as on a
+# phone the chart shrinks to about half its drawn width.
+CHART_STYLE = {"svg.fonttype": "none", "svg.hashsalt": "tandem", "font.size": 13}
+
+
 def _figure():
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    # Text stays text in the SVG (not outlines): it scales crisply, can be searched and read out, and takes
-    # the page's font; the numbers on the axis follow the interface language (1.000 / 1,000).
-    figure = Figure(figsize=(6.4, 3.2), dpi=100)
+    figure = Figure(figsize=(6.4, 3.6), dpi=100)
     axes = figure.subplots()
+    # The numbers on the axis follow the interface language (1.000 / 1,000).
     axes.yaxis.set_major_formatter(lambda value, _position: format_decimal(value))
     return figure, axes
 
 
-def chart_svg(data: dict[str, Any], name: str) -> bytes | None:
-    """An SVG of one chart in the interface language, or None when there is nothing that may be shown
-    (e.g. fewer than 5 survey answers)."""
-    if name not in CHARTS:
-        return None
-    figure, axes = _figure()
+def _draw(axes, data: dict[str, Any], name: str) -> None:
     colour = "#0b6464"
     if name == "meetings":
         rows = data["meetings"]["by_month"]
         axes.bar([month_label(r["month"]) for r in rows], [r["count"] for r in rows], color=colour)
         axes.set_title(_("Meetings held per month"))
         axes.set_ylabel(_("meetings"))
-        axes.tick_params(axis="x", labelrotation=45, labelsize=8)
+        axes.tick_params(axis="x", labelrotation=45, labelsize=11)
     elif name == "scores":
         rows = data["matching"]["score_distribution"]
         axes.bar([score_bin_label(r) for r in rows], [r["count"] for r in rows], color=colour)
         axes.set_title(_("Match scores of the tandems"))
         axes.set_xlabel(_("match (0–100 %)"))
         axes.set_ylabel(_("tandems"))
-        axes.tick_params(axis="x", labelrotation=45, labelsize=8)
+        axes.tick_params(axis="x", labelrotation=60, labelsize=10)
     else:
-        survey = data["survey"]
-        if not survey["shown"]:
-            return None
-        counts = survey["satisfaction_counts"]
+        counts = data["survey"]["satisfaction_counts"]
         axes.bar([str(k) for k in range(1, 6)], [counts[str(k)] for k in range(1, 6)], color=colour)
         axes.set_title(_("Satisfaction (1 = poor, 5 = excellent)"))
         axes.set_ylabel(_("answers"))
@@ -216,10 +212,19 @@ def chart_svg(data: dict[str, Any], name: str) -> bytes | None:
     axes.set_ylim(bottom=0, top=max(1, axes.get_ylim()[1]))
     axes.yaxis.get_major_locator().set_params(integer=True)
     axes.spines[["top", "right"]].set_visible(False)
-    figure.tight_layout()
+
+
+def chart_svg(data: dict[str, Any], name: str) -> bytes | None:
+    """An SVG of one chart in the interface language, or None when there is nothing that may be shown
+    (e.g. fewer than 5 survey answers)."""
+    if name not in CHARTS or (name == "satisfaction" and not data["survey"]["shown"]):
+        return None
     import matplotlib
 
     buffer = io.BytesIO()
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "tandem"}):
+    with matplotlib.rc_context(CHART_STYLE):
+        figure, axes = _figure()
+        _draw(axes, data, name)
+        figure.tight_layout()
         figure.savefig(buffer, format="svg", metadata={"Date": None})
     return buffer.getvalue()
