@@ -1,4 +1,4 @@
-"""The cohort report: the same figures on the page, in the JSON API and in the CSV exports; PNG charts."""
+"""The cohort report: the same figures on the page, in the JSON API and in the CSV exports; SVG charts."""
 
 from __future__ import annotations
 
