@@ -21,7 +21,8 @@ from sqlalchemy.orm import selectinload
 from embeddings import Encoder, IndexFileError, IndexMismatchError, VectorIndex, build_encoder, content_hash
 
 from ..extensions import db
-from ..models import AppMeta, Goal, MentorProfile, User, VectorChange
+from ..models import AppMeta, Goal, MentorProfile, Topic, User, VectorChange
+from . import taxonomy
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +53,17 @@ def mentor_text_of(headline: str, teaching_text: str, topics) -> str:
     return "\n".join(part for part in (headline, teaching_text, topic_names(topics)) if part)
 
 
-def goal_text(goal: Goal) -> str:
-    return "\n".join(part for part in (goal.title, goal.description, topic_names(goal.topics)) if part)
+def goal_text(goal: Goal, detect: taxonomy.TopicDetector | None = None) -> str:
+    """What a goal's vector embeds: title, description and the names of its tags and of the taxonomy topics
+    its words name, as a search is expanded (matching.expand_query). Suggestions rank from this stored
+    vector, so nothing is encoded at request time for a saved goal."""
+    detect = detect or taxonomy.TopicDetector()
+    tagged = {t.id for t in goal.topics}
+    named = {m.topic_id for m in detect(f"{goal.title}\n{goal.description}")} - tagged
+    topics = list(goal.topics)
+    if named:
+        topics += db.session.scalars(select(Topic).where(Topic.id.in_(sorted(named))))
+    return "\n".join(part for part in (goal.title, goal.description, topic_names(topics)) if part)
 
 
 def to_blob(vector: np.ndarray) -> bytes:
@@ -159,7 +169,8 @@ def embed_stale(
     """Embed every profile or goal whose vector is missing or stale, in batches; answers how many."""
     enc = encoder()
     model = MentorProfile if kind == MENTOR else Goal
-    text_of = mentor_text if kind == MENTOR else goal_text
+    detect = taxonomy.TopicDetector()  # one taxonomy read for every goal of the run
+    text_of = mentor_text if kind == MENTOR else lambda goal: goal_text(goal, detect)
     query = select(model).options(selectinload(model.topics))  # the text names the topics
     if ids is not None:
         query = query.where(model.id.in_(list(ids)))
