@@ -209,18 +209,21 @@ def cached_encode(spec: str, texts: Sequence[str], name: str, batch_size: int = 
 
 @contextlib.contextmanager
 def _threads_for_load() -> Iterator[None]:
-    """One torch thread while the machine is busy: two threads that wait on each other's barriers are
-    several times slower than one on a shared 2-core box. Vectors are the same either way."""
+    """One torch and one BLAS thread (USE runs on numpy) while the machine is busy: two threads that wait
+    on each other's barriers are several times slower than one on a shared 2-core box. Vectors are the
+    same either way."""
+    import threadpoolctl
     import torch
 
     previous = torch.get_num_threads()
     busy = os.getloadavg()[0] >= (os.cpu_count() or 1)
-    if busy:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
+    with threadpoolctl.threadpool_limits(limits=1 if busy else None):
+        if busy:
+            torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(previous)
 
 
 def real_mentor_vectors(spec: str, seed: int = 7, count: int = REAL_VECTORS):
