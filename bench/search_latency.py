@@ -20,7 +20,8 @@ For each size (default 3,000 and 100,000 mentors) and each encoder spec asked fo
 
 Targets (issue 17): search p95 within 1.5x of the raw baseline; suggestions p95 within 2x of the
 one-row read. `--profile` then times `matching.search_mentors` in-process (a worker's threads) and
-splits it into encode, FAISS, SQL and the rest (ranking, explanation, Python).
+splits it into encode, FAISS, SQL and the rest (ranking, explanation, Python). `--encode-only` times just
+each encoder's query encode beside the raw one, round-robin (what the encoder choice changes).
 
     .venv/bin/python bench/search_latency.py [--mentors 3000 100000] [--encoder SPEC ...] [--requests 200]
         [--db-prefix tandem_bench] [--profile]
@@ -317,6 +318,38 @@ def profile(info: dict, spec: str, texts: list[str], workers: int, rounds: int =
     return parts
 
 
+def encode_costs(specs: list[str], texts: list[str], raw: RawBaseline, rounds: int) -> list[list]:
+    """Query encode alone, each candidate beside the raw sentence-transformers encode, round-robin per query
+    (so every one sees the same machine load), at one thread and at the default threads."""
+    import torch
+
+    from bench.candidates import build_encoder
+    from embeddings import set_compute_threads
+
+    encoders = {spec: build_encoder(spec) for spec in specs}
+    for encoder in encoders.values():
+        encoder.encode(["warm up"])
+    rows = []
+    for threads in (1, raw.default_threads):
+        set_compute_threads(threads)
+        times: dict[str, list[float]] = {name: [] for name in ["raw sentence-transformers", *specs]}
+        for i in range(rounds):
+            text = texts[i % len(texts)]
+            for name in times:
+                started = time.perf_counter()
+                if name in encoders:
+                    encoders[name].encode([text])
+                else:
+                    raw.model.encode([text], normalize_embeddings=True)
+                times[name].append(ms(time.perf_counter() - started))
+        base = percentile(times["raw sentence-transformers"], 95)
+        rows += [[threads, name, percentile(t, 50), percentile(t, 95), f"{percentile(t, 95) / base:.2f}x"]
+                 for name, t in times.items()]
+    set_compute_threads(raw.default_threads)
+    torch.set_num_threads(raw.default_threads)
+    return rows
+
+
 def result_row(n: int, spec: str, info: dict) -> list:
     """One line of the results table: search against raw, suggestions against the one-row read."""
     search, suggest = info["results"]["search"], info["results"]["suggestions"]
@@ -348,11 +381,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="also split an in-process search into its parts")
     parser.add_argument("--real-vectors", type=int, default=REAL_VECTORS,
                         help="profiles embedded for real per database; the rest are synthesised from them")
+    parser.add_argument("--encode-only", action="store_true",
+                        help="only time each encoder's query encode beside the raw one (no server, no database)")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
 
     texts = queries(100, args.seed)
     raw = RawBaseline()
+    if args.encode_only:
+        print(f"\n## Query encode alone ({args.requests} queries, round-robin, ms)\n")
+        print(table(["threads", "encoder", "p50", "p95", "p95 / raw"],
+                    encode_costs(args.encoder, texts, raw, args.requests)))
+        return 0
     runs = []
     for n in args.mentors:
         for spec in args.encoder:
