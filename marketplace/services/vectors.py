@@ -21,7 +21,8 @@ from sqlalchemy.orm import selectinload
 from embeddings import Encoder, IndexFileError, IndexMismatchError, VectorIndex, build_encoder, content_hash
 
 from ..extensions import db
-from ..models import AppMeta, Goal, MentorProfile, User, VectorChange
+from ..models import AppMeta, Goal, MentorProfile, Topic, User, VectorChange
+from . import taxonomy
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +53,20 @@ def mentor_text_of(headline: str, teaching_text: str, topics) -> str:
     return "\n".join(part for part in (headline, teaching_text, topic_names(topics)) if part)
 
 
-def goal_text(goal: Goal) -> str:
-    return goal_text_of(goal.title, goal.description, goal.topics)
+def goal_text(goal: Goal, detect: taxonomy.TopicDetector | None = None) -> str:
+    return goal_text_of(goal.title, goal.description, goal.topics, detect)
 
 
-def goal_text_of(title: str, description: str, topics) -> str:
-    """What a goal's vector embeds; `topics` as for `mentor_text_of`."""
+def goal_text_of(title: str, description: str, topics, detect: taxonomy.TopicDetector | None = None) -> str:
+    """What a goal's vector embeds: title, description and the names of its tags and of the taxonomy topics
+    its words name, as a search is expanded (matching.expand_query). Suggestions rank from this stored
+    vector, so nothing is encoded at request time for a saved goal. `topics` as for `mentor_text_of`."""
+    detect = detect or taxonomy.TopicDetector()
+    tagged = {t.id for t in topics}
+    named = {m.topic_id for m in detect(f"{title}\n{description}")} - tagged
+    topics = list(topics)
+    if named:
+        topics += db.session.scalars(select(Topic).where(Topic.id.in_(sorted(named))))
     return "\n".join(part for part in (title, description, topic_names(topics)) if part)
 
 
@@ -182,11 +191,18 @@ def encode_texts(
     return encoded
 
 
+def _text_of(kind: str) -> Callable[[MentorProfile | Goal], str]:
+    if kind == MENTOR:
+        return mentor_text
+    detect = taxonomy.TopicDetector()  # one taxonomy read for every goal of the run
+    return lambda goal: goal_text(goal, detect)
+
+
 def store_vectors(kind: str, entities: Sequence[MentorProfile | Goal], encoded: Encoded) -> int:
     """Give each entity the vector of its current text, from `encoded` (encoding only what is missing there,
     e.g. a text changed meanwhile); logs the changes; answers how many vectors changed."""
     enc = encoder()
-    text_of = mentor_text if kind == MENTOR else goal_text
+    text_of = _text_of(kind)
     stale = [(entity, text) for entity in entities if not is_current(entity, text := text_of(entity), enc.config)]
     missing = [text for _, text in stale if content_hash(text, enc.config) not in encoded]
     if missing:
@@ -209,8 +225,8 @@ def embed_stale(
 ) -> int:
     """Embed every profile or goal whose vector is missing or stale, in batches; answers how many."""
     model = MentorProfile if kind == MENTOR else Goal
-    text_of = mentor_text if kind == MENTOR else goal_text
     config = encoder().config
+    text_of = _text_of(kind)
     query = select(model).options(selectinload(model.topics))  # the text names the topics
     if ids is not None:
         query = query.where(model.id.in_(list(ids)))
