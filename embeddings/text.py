@@ -6,7 +6,7 @@ import hashlib
 import re
 import unicodedata
 
-__all__ = ["content_hash", "highlight_phrases", "normalize_text", "STOP_WORDS"]
+__all__ = ["content_hash", "highlight_phrases", "normalize_text", "STOP_WORDS", "term_coverage"]
 
 _WS_RE = re.compile(r"\s+")
 # Words, keeping inner hyphens/apostrophes ("cross-company", "don't").
@@ -96,6 +96,29 @@ class _TermMatcher:
         return found
 
 
+def _query_terms(query: str) -> list[str]:
+    terms = []
+    for m in _WORD_RE.finditer(query):
+        folded = _fold(m.group())
+        if not _is_stop(folded) and folded not in terms:
+            terms.append(folded)
+    return terms
+
+
+def term_coverage(query: str, document: str) -> float:
+    """Share of the query's content words that ``document`` contains (same word or stem, as highlights
+    match): lexical evidence that a document is about the query, 0.0 when nothing of it is there."""
+    terms = _query_terms(query)
+    if not terms:
+        return 0.0
+    match = _TermMatcher(terms)
+    found: set[int] = set()
+    for word in {_fold(m.group()) for m in _WORD_RE.finditer(document)}:
+        if not _is_stop(word):
+            found.update(match(word))
+    return len(found) / len(terms)
+
+
 def highlight_phrases(query: str, document: str, max_phrases: int = 3) -> list[str]:
     """Short phrases of ``document`` that explain why it matched ``query``.
 
@@ -109,11 +132,7 @@ def highlight_phrases(query: str, document: str, max_phrases: int = 3) -> list[s
     """
     if max_phrases < 1:
         return []
-    terms = []
-    for m in _WORD_RE.finditer(query):
-        folded = _fold(m.group())
-        if not _is_stop(folded) and folded not in terms:
-            terms.append(folded)
+    terms = _query_terms(query)
     if not terms:
         return []
 
