@@ -256,6 +256,19 @@ def _score(
     )
 
 
+def _highlights(
+    query_text: str, query_topic_ids: set[int], profile: MentorProfile, detect: taxonomy.TopicDetector
+) -> list[str]:
+    """Up to three phrases of the mentor's own words, in their language: first where the text names one of the
+    query's topics (so a German search shows "generative AI" in an English profile), then the query's words."""
+    own = f"{profile.headline}. {profile.teaching_text}"
+    phrases = [m.phrase for m in detect(own, query_topic_ids)] if query_topic_ids else []
+    for phrase in highlight_phrases(query_text, own, max_phrases=3):
+        if not any(phrase.casefold() in p.casefold() or p.casefold() in phrase.casefold() for p in phrases):
+            phrases.append(phrase)
+    return list(dict.fromkeys(phrases))[:3]
+
+
 def _rank(
     candidates: list[Candidate],
     k: int,
@@ -287,7 +300,7 @@ def _rank(
                 similarity=s.candidate.similarity,
                 matched_topics=[t for t in profile.topics if t.id in query_topic_ids],
                 mentioned_topics=[mentioned_topics[i] for i in sorted(s.mentioned_topic_ids)],
-                highlights=highlight_phrases(query_text, f"{profile.headline}. {profile.teaching_text}", max_phrases=3),
+                highlights=_highlights(query_text, query_topic_ids, profile, detect),
                 shared_languages=sorted(set(s.candidate.languages) & languages) if languages else s.candidate.languages,
             )
         )

@@ -91,7 +91,10 @@ def test_a_cohort_pair_scores_as_the_goals_suggestion_and_a_weak_pair_is_flagged
                             company="Backstube KG")
     goal = make_goal(title="KI für Führungskräfte", description="Was kann ChatGPT für mein Team tun?",
                      company="Old Industry AG")
-    suggested = {m.profile.id: m.score for m in matching.suggestions_for_goal(goal, k=5)}
+    shown = matching.suggestions_for_goal(goal, k=5)
+    suggested = {m.profile.id: m.score for m in shown}
+    # A German goal, an English profile: the highlight is the profile's own whole phrase naming the topic.
+    assert "Generative AI" in shown[0].highlights
     score, reasons = cohort_matching.pair_score(goal, mentor)
     assert score == pytest.approx(suggested[mentor.id], abs=1e-4)
     assert not any("Weak match" in r for r in reasons)
