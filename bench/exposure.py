@@ -110,20 +110,15 @@ def simulate(similarity: np.ndarray, overlap: np.ndarray, capacity: np.ndarray, 
             "possible": possible / len(scores), "refused": refused / max(requests, 1), "snapshots": snapshots}
 
 
-def labelled_costs(weights: Sequence[float], seed: int, snapshots: Sequence[np.ndarray]) -> dict[float, dict]:
-    """nDCG@5 lost on the labelled set per weight, per split: mean over STATES market states, each giving every
-    labelled mentor the (free places, pending requests) of a random open mentor of a synthetic-market snapshot."""
+def costs_on(scores, queries, weights: Sequence[float], seed: int, snapshots: Sequence[np.ndarray]) -> dict:
+    """nDCG@5 lost on the labelled set per weight, per split, from app scores (query id -> mentor id -> score):
+    mean over STATES market states, each giving every labelled mentor the (free places, pending requests) of a
+    random open mentor of a synthetic-market snapshot."""
     import ranking_eval as ev
 
     from marketplace.services import matching
 
-    mentors, queries = ev.load_eval()
-    build, save, _ = ev.make_cached_encoder_factory(ev.CACHE_DIR)
-    variant = ev.app_variant()
-    run = ev.run_app("use", [variant], mentors, queries, build)
-    save()
-    scores = run.scores[variant]
-    ids = [m["id"] for m in mentors]
+    ids = sorted({m for by_mentor in scores.values() for m in by_mentor})
     rng = np.random.default_rng(seed)
     states = []
     for _ in range(STATES):
@@ -141,8 +136,40 @@ def labelled_costs(weights: Sequence[float], seed: int, snapshots: Sequence[np.n
                 values.append(ev.ndcg_at_k(sorted(by, key=lambda m: (-key[m], m))[: ev.K], q.labels))
         return float(np.mean([v for v in values if v is not None]))
 
+    shipped = matching.EXPOSURE_WEIGHT
     base = {split: ndcg(split, 0.0) for split in ev.SPLITS}
-    return {w: {split: ndcg(split, w) - base[split] for split in ev.SPLITS} | {"base": base} for w in weights}
+    costs = {w: {split: ndcg(split, w) - base[split] for split in ev.SPLITS} | {"base": base} for w in weights}
+    matching.EXPOSURE_WEIGHT = shipped
+    return costs
+
+
+def report(scores=None, queries=None, weights: Sequence[float] = (), seed: int = 16) -> str:
+    """The table: synthetic-market figures per weight (before = 0, the shipped weight) and, with app scores
+    of the labelled set, the nDCG@5 each weight costs there."""
+    from marketplace.services import matching
+
+    shipped = matching.EXPOSURE_WEIGHT
+    weights = sorted(set(weights) | {0.0, shipped})
+    similarity, overlap, capacity = synthetic_market(seed)
+    figures = {w: simulate(similarity, overlap, capacity, w) for w in weights}
+    matching.EXPOSURE_WEIGHT = shipped
+    costs = costs_on(scores, queries, weights, seed, figures[0.0]["snapshots"]) if scores is not None else {}
+    lines = [f"Exposure on a synthetic market: {GOALS} goals, {MENTORS} mentors (capacity 1-3, {capacity.sum()} "
+             f"places), top {TOP}, answers after {ANSWER_AFTER} goals, tandems end after {TANDEM_LENGTH}",
+             f"{'EXPOSURE_WEIGHT':>16}{'top-10 % share':>16}{'free & unasked':>16}{'possible':>10}{'refused':>9}"
+             f"{'d nDCG@5 tune':>15}{'d nDCG@5 held-out':>19}"]
+    for weight in weights:
+        f, cost = figures[weight], costs.get(weight, {})
+        tag = "  (before)" if weight == 0 else "  (shipped)" if weight == shipped else ""
+        lines.append(f"{weight:>16.2f}{f['top10_share']:>16.3f}{f['free_unasked']:>16.3f}{f['possible']:>10.3f}"
+                     f"{f['refused']:>9.3f}{cost.get('tune', float('nan')):>+15.4f}"
+                     f"{cost.get('heldout', float('nan')):>+19.4f}{tag}")
+    if costs:
+        fine = [w for w in weights if costs[w]["tune"] >= -MAX_NDCG_LOSS]
+        lines.append(f"labelled set without penalty: nDCG@5 tune {costs[0.0]['base']['tune']:.3f}, held-out "
+                     f"{costs[0.0]['base']['heldout']:.3f}; largest weight losing <= {MAX_NDCG_LOSS} on tune: "
+                     f"{max(fine):g}")
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -152,31 +179,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=16)
     parser.add_argument("--no-labelled", action="store_true", help="skip the labelled-set cost (needs the app)")
     args = parser.parse_args(argv)
-    from marketplace.services import matching
+    scores = queries = None
+    if not args.no_labelled:
+        import ranking_eval as ev
 
-    shipped = matching.EXPOSURE_WEIGHT
-    weights = sorted(set(args.weights) | {0.0, shipped})
-    similarity, overlap, capacity = synthetic_market(args.seed)
-    before = simulate(similarity, overlap, capacity, 0.0)
-    costs = {} if args.no_labelled else labelled_costs(weights, args.seed, before["snapshots"])
-    print(f"Synthetic market: {GOALS} goals, {MENTORS} mentors (capacity 1-3, {capacity.sum()} places), top {TOP}, "
-          f"answers after {ANSWER_AFTER} goals; best cosine mean {similarity.max(axis=1).mean():.2f}, "
-          f"median {np.median(similarity):.2f}")
-    print(f"{'EXPOSURE_WEIGHT':>16}{'top-10 % share':>16}{'free & unasked':>16}{'possible':>10}{'refused':>9}"
-          f"{'d nDCG@5 tune':>15}{'d nDCG@5 held-out':>19}")
-    for weight in weights:
-        figures = simulate(similarity, overlap, capacity, weight)
-        cost = costs.get(weight, {})
-        tag = "  (before)" if weight == 0 else "  (shipped)" if weight == shipped else ""
-        print(f"{weight:>16.2f}{figures['top10_share']:>16.3f}{figures['free_unasked']:>16.3f}"
-              f"{figures['possible']:>10.3f}"
-              f"{figures['refused']:>9.3f}{cost.get('tune', float('nan')):>+15.4f}"
-              f"{cost.get('heldout', float('nan')):>+19.4f}{tag}")
-    if costs:
-        fine = [w for w in weights if costs[w]["tune"] >= -MAX_NDCG_LOSS]
-        print(f"labelled set without penalty: nDCG@5 tune {costs[0.0]['base']['tune']:.3f}, held-out "
-              f"{costs[0.0]['base']['heldout']:.3f}; largest weight losing <= {MAX_NDCG_LOSS} on tune: {max(fine):g}")
-    matching.EXPOSURE_WEIGHT = shipped
+        mentors, queries = ev.load_eval()
+        build, save, _ = ev.make_cached_encoder_factory(ev.CACHE_DIR)
+        variant = ev.app_variant()
+        scores = ev.run_app("use", [variant], mentors, queries, build).scores[variant]
+        save()
+    print(report(scores, queries, args.weights, args.seed))
     return 0
 
 

@@ -33,6 +33,15 @@ Every query carries ``split``: ``tune`` (q01-q90, looked at by earlier tuning, a
 or ``heldout`` (~40 %, stratified by language and kind; nothing is tuned on it). ``--split tune`` is the set
 to choose on. How the set grew and how it is labelled: bench/data/grow_ranking_eval.py.
 
+Relevance floor (``matching.RELEVANCE_FLOOR``): the app runs with the floor lifted, so every mentor is scored;
+the floor is then applied to what a search shows (the top 10 by score whose ``matching.relevance`` reaches it):
+precision@10 (share of shown mentors labelled relevant), the fewest mentors a short query shows, relevant
+mentors hidden, nDCG@5 of the floored lists, and ten nonsense searches (``NONSENSE``). The calibrated value is
+the highest of ``FLOORS`` at which every short query of the tune split still shows three mentors.
+
+Fair exposure (``matching.EXPOSURE_WEIGHT``): bench/exposure.py's synthetic market before (no penalty) and
+after, and the nDCG@5 the penalty costs on this set under that market's states (``--no-exposure`` skips it).
+
 Slices (table "Slices", each with a bootstrap 95 % interval of the mean over its queries): all, tune,
 held-out, German queries, English queries, cross-language (labels and ranking restricted to mentors in the
 other language) and short queries (every query that is not a goal), for nDCG@5 and recall@5.
@@ -840,6 +849,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--exact", action="store_true",
                         help="no memoised taxonomy lookups / skipped highlights in the app (slow; same numbers)")
     parser.add_argument("--data", type=Path, default=DATA_FILE)
+    parser.add_argument("--no-exposure", action="store_true",
+                        help="skip the fair-exposure table (bench/exposure.py: synthetic market, labelled-set cost)")
     args = parser.parse_args(argv)
 
     weights = args.topic_weight if args.topic_weight is not None else [shipped.topic_weight]
@@ -945,6 +956,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                    run.nonsense[shipped], matching.RELEVANCE_FLOOR)
             print()
             print(f"[{run.spec}] " + floor_reports[run.spec])
+    exposure_report = None
+    if not args.no_exposure and args.split == "all" and app_runs and shipped in app_runs[-1].scores:
+        # Before (no penalty) and after (matching.EXPOSURE_WEIGHT), and what it costs here (bench/exposure.py).
+        sys.path.insert(0, str(ROOT / "bench"))
+        import exposure
+
+        exposure_report = exposure.report(app_runs[-1].scores[shipped], queries)
+        print()
+        print(f"[{app_runs[-1].spec}] " + exposure_report)
     print(f"\nruntime {runtime:.1f}s; embedding cache hits {cache_stats['hits']}, misses {cache_stats['misses']}",
           file=sys.stderr)
 
@@ -959,6 +979,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "mentors": len(mentors),
             "runtime_seconds": round(runtime, 2),
             "floor": floor_reports,
+            "exposure": exposure_report,
             "rows": [
                 {
                     "method": r.name,
