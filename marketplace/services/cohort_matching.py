@@ -28,6 +28,7 @@ from ..models import Cohort, CohortParticipant, Goal, MentorProfile, Tandem, Top
 from . import cohorts, rules, taxonomy, vectors
 from .cohorts import CohortError
 from .matching import RELEVANCE_FLOOR, blend_scores, relevance
+from .profiles import language_name
 
 UNMATCHED_REASONS = {
     "no_goal": _l("Brings no open learning goal."),
@@ -152,7 +153,7 @@ def explain(
         reasons.append(_("Matching words: %(phrases)s", phrases=", ".join(f"“{p}”" for p in phrases)))
     languages = sorted(set(goal.language_list) & set(profile.language_list))
     if languages:
-        reasons.append(_("Shared languages: %(languages)s", languages=", ".join(languages)))
+        reasons.append(_("Shared languages: %(languages)s", languages=", ".join(map(language_name, languages))))
     return reasons
 
 

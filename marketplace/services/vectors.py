@@ -62,9 +62,9 @@ def goal_text_of(title: str, description: str, topics, detect: taxonomy.TopicDet
     its words name, as a search is expanded (matching.expand_query). Suggestions rank from this stored
     vector, so nothing is encoded at request time for a saved goal. `topics` as for `mentor_text_of`."""
     detect = detect or taxonomy.TopicDetector()
-    tagged = {t.id for t in topics}
-    named = {m.topic_id for m in detect(f"{title}\n{description}")} - tagged
     topics = list(topics)
+    tagged = {getattr(t, "id", None) for t in topics}
+    named = {m.topic_id for m in detect(f"{title}\n{description}")} - tagged
     if named:
         topics += db.session.scalars(select(Topic).where(Topic.id.in_(sorted(named))))
     return "\n".join(part for part in (title, description, topic_names(topics)) if part)
@@ -191,18 +191,11 @@ def encode_texts(
     return encoded
 
 
-def _text_of(kind: str) -> Callable[[MentorProfile | Goal], str]:
-    if kind == MENTOR:
-        return mentor_text
-    detect = taxonomy.TopicDetector()  # one taxonomy read for every goal of the run
-    return lambda goal: goal_text(goal, detect)
-
-
 def store_vectors(kind: str, entities: Sequence[MentorProfile | Goal], encoded: Encoded) -> int:
     """Give each entity the vector of its current text, from `encoded` (encoding only what is missing there,
     e.g. a text changed meanwhile); logs the changes; answers how many vectors changed."""
     enc = encoder()
-    text_of = _text_of(kind)
+    text_of = mentor_text if kind == MENTOR else goal_text
     stale = [(entity, text) for entity in entities if not is_current(entity, text := text_of(entity), enc.config)]
     missing = [text for _, text in stale if content_hash(text, enc.config) not in encoded]
     if missing:
@@ -225,8 +218,9 @@ def embed_stale(
 ) -> int:
     """Embed every profile or goal whose vector is missing or stale, in batches; answers how many."""
     model = MentorProfile if kind == MENTOR else Goal
+    detect = taxonomy.TopicDetector()  # one taxonomy read for every goal of the run
+    text_of = mentor_text if kind == MENTOR else lambda goal: goal_text(goal, detect)
     config = encoder().config
-    text_of = _text_of(kind)
     query = select(model).options(selectinload(model.topics))  # the text names the topics
     if ids is not None:
         query = query.where(model.id.in_(list(ids)))
