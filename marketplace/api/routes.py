@@ -16,7 +16,7 @@ from ..errors import ApiError
 from ..extensions import db
 from ..input_checks import parse_json_body
 from ..models import Goal, MentorProfile, Tandem, User, get_by_id
-from ..services import accounts, matching, profiles, tandems
+from ..services import accounts, matching, profiles, tandems, taxonomy
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -142,7 +142,12 @@ def search_mentors():
         )
     except matching.MatchingError as problem:
         raise ApiError(400, "invalid_query", str(problem), {"q": str(problem)}) from None
-    return {"query": query.strip(), "results": [m.as_json(_locale()) for m in results]}
+    body = {"query": query.strip(), "results": [m.as_json(_locale()) for m in results]}
+    if not results:  # nobody relevant enough: offer the taxonomy instead of unrelated people
+        body["topics_to_try"] = [
+            {"slug": t.slug, "name": t.display_name(_locale())} for t in taxonomy.seed_topics(_locale())
+        ]
+    return body
 
 
 @bp.get("/mentors/<int:mentor_id>")
