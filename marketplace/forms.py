@@ -27,3 +27,16 @@ class TandemForm(FlaskForm):
 
 class EmptyForm(TandemForm):
     """A bare POST button still carries a CSRF token."""
+
+
+def confirmation_page(heading: str, consequences: list[str], action: str, button: str, cancel: str,
+                      form: FlaskForm | None = None, fields: tuple[str, ...] = (), status: int = 200):
+    """The step before an irreversible action: a GET page saying what will happen, whose POST form does it.
+
+    A page rather than a script dialog, since the Content-Security-Policy allows no inline script.
+    """
+    from flask import render_template
+
+    page = render_template("confirm.html", heading=heading, consequences=consequences, action=action, button=button,
+                           cancel=cancel, form=form or EmptyForm(), fields=fields)
+    return page, status

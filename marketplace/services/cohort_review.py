@@ -17,6 +17,7 @@ from ..extensions import begin_serialised_write, db
 from ..models import Cohort, CohortParticipant, Goal, MentorProfile, Tandem, User, get_by_id, utcnow
 from . import cohort_matching, cohorts, notifications, rules, vectors
 from .cohorts import CohortError
+from .matching import RELEVANCE_FLOOR
 
 
 @dataclass(frozen=True)
@@ -205,6 +206,11 @@ def rule_problems(cohort: Cohort) -> dict[int, str]:
             found[tandem.id] = rules.reason_text(broken[0])
         used[tandem.mentor_id] = used.get(tandem.mentor_id, 0) + 1
     return found
+
+
+def weak_pairs(drafts: list[Tandem]) -> set[int]:
+    """The drafts scoring below `matching.RELEVANCE_FLOOR`, flagged in the review and at publishing."""
+    return {t.id for t in drafts if (t.score or 0.0) < RELEVANCE_FLOOR}
 
 
 def publish(cohort: Cohort) -> int:
