@@ -197,6 +197,7 @@ def test_manager_runs_a_cohort_from_plan_to_report(browser: Browser, live_app: F
     browser.press("Check the file")
     assert "participants.csv · 4 to create, 0 to update, 0 refused" in browser.text
     assert "Read as: Windows-1252" in browser.text and "Generative KI für unsere Werke" in browser.text
+    browser.screenshot("4-manager-import-preview")
     # The preview is a page of its own (the upload answered 303): reloading it posts nothing again.
     preview_url = browser.driver.current_url
     browser.driver.refresh()
