@@ -93,7 +93,7 @@ def register_commands(app: Flask) -> None:
     @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     @click.option("--cohort", "cohort_name", default=None, help="Enrol everyone in this existing cohort.")
     def import_participants(csv_file: Path, cohort_name: str | None) -> None:
-        """Import mentors and goals from CSV: every row or none."""
+        """Import mentors and goals from a CSV or .xlsx file: every row or none."""
         from .services import imports
 
         bar = tqdm(total=0, unit="text", desc="Embedding", file=sys.stderr, disable=None)

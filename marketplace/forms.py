@@ -83,3 +83,16 @@ def use_tandem_catalogue_for_form_messages() -> None:
     """Before each request: Flask-WTF takes the translations it finds on the request instead of loading
     WTForms' bundled catalogue (flask_wtf.i18n caches them there)."""
     request.wtforms_translations = _CATALOGUE
+
+
+def confirmation_page(heading: str, consequences: list[str], action: str, button: str, cancel: str,
+                      form: FlaskForm | None = None, fields: tuple[str, ...] = (), status: int = 200):
+    """The step before an irreversible action: a GET page saying what will happen, whose POST form does it.
+
+    A page rather than a script dialog, since the Content-Security-Policy allows no inline script.
+    """
+    from flask import render_template
+
+    page = render_template("confirm.html", heading=heading, consequences=consequences, action=action, button=button,
+                           cancel=cancel, form=form or EmptyForm(), fields=fields)
+    return page, status

@@ -50,8 +50,9 @@ class DecisionForm(TandemForm):
 
 
 class ImportForm(TandemForm):
-    file = FileField(_l("Participants CSV file"),
-                     validators=[FileRequired(), FileAllowed(["csv", "txt"], _l("Please upload a .csv file."))])
+    file = FileField(_l("Participants file (CSV or Excel)"),
+                     validators=[FileRequired(), FileAllowed(["csv", "txt", "tsv", "xlsx"],
+                                                             _l("Please upload a .csv, .txt or .xlsx file."))])
     submit = SubmitField(_l("Check the file"))
 
 

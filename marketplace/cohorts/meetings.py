@@ -7,10 +7,11 @@ and open to any running tandem, whether it came from a cohort or from a request.
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import format_date, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from ..forms import EmptyForm
+from ..forms import EmptyForm, confirmation_page
 from ..models import Tandem, get_by_id
 from ..services import meetings, tandems
 from .forms import MeetingForm
@@ -84,10 +85,25 @@ def mark_held(tandem_id: int, meeting_id: int):
     return redirect(url_for(".tandem", tandem_id=tandem.id))
 
 
-@bp.post("/<int:tandem_id>/meetings/<int:meeting_id>/delete")
+@bp.route("/<int:tandem_id>/meetings/<int:meeting_id>/delete", methods=["GET", "POST"])
 @login_required
 def delete(tandem_id: int, meeting_id: int):
     tandem = _partner_tandem(tandem_id)
+    if request.method == "GET":
+        meeting = meetings.own_meeting(tandem, meeting_id, current_user)
+        if meeting is None:
+            abort(404)
+        progress = meetings.progress(tandem)
+        held = progress.held - (0 if meeting.planned else 1)
+        return confirmation_page(
+            _("Delete this meeting?"),
+            [_("The meeting of %(date)s is removed for both of you.", date=format_date(meeting.held_on)),
+             ngettext("Your tandem then counts %(num)d of %(target)d meetings.",
+                      "Your tandem then counts %(num)d of %(target)d meetings.", max(held, 0),
+                      target=progress.target)],
+            url_for(".delete", tandem_id=tandem.id, meeting_id=meeting_id), _("Delete the meeting"),
+            url_for(".tandem", tandem_id=tandem.id),
+        )
     if EmptyForm().validate_on_submit():
         try:
             meetings.delete_meeting(tandem, meeting_id, current_user)

@@ -14,7 +14,7 @@ from wtforms.fields.choices import SelectChoice
 
 from ..admin.decorators import manager_required
 from ..extensions import db
-from ..forms import EmptyForm
+from ..forms import EmptyForm, confirmation_page
 from ..mentors.forms import topic_choices
 from ..models import Cohort, CohortParticipant, get_by_id
 from ..services import (
@@ -23,6 +23,7 @@ from ..services import (
     cohort_review,
     cohorts,
     exports,
+    imports,
     meetings,
     profiles,
     reports,
@@ -171,6 +172,7 @@ def detail(cohort_id: int):
             "cohorts/manage.html", cohort=cohort, counts=cohorts.counts(cohort),
             participants=cohorts.participants(cohort), decision_form=DecisionForm(), form=EmptyForm(),
             actions=[(a, cohorts.ACTION_LABELS[a]) for a in cohorts.ACTIONS_BY_STATE[cohort.state]],
+            matched=cohorts.matched_participant_ids(cohort), confirm_first=CONFIRM_FIRST,
         )
     return _render_participant(cohort)
 
@@ -195,10 +197,30 @@ def _render_participant(cohort: Cohort, form: ApplyForm | None = None, status: i
     ), status
 
 
-@bp.post("/<int:cohort_id>/state/<action>")
+# Steps that cannot be undone: their button opens a confirmation page that says what will happen.
+CONFIRM_FIRST = ("close",)
+
+
+@bp.route("/<int:cohort_id>/state/<action>", methods=["GET", "POST"])
 @manager_required
 def change_state(cohort_id: int, action: str):
     cohort = _cohort(cohort_id)
+    if request.method == "GET":
+        if action not in CONFIRM_FIRST or action not in cohorts.ACTIONS_BY_STATE[cohort.state]:
+            abort(404)
+        running = cohorts.cohort_tandems(cohort, ("active",))
+        below = meetings.below_target(running)
+        return confirmation_page(
+            _("Close “%(name)s”?", name=cohort.name),
+            [ngettext("%(num)d running tandem is marked completed now.",
+                      "%(num)d running tandems are marked completed now.", len(running)),
+             *([ngettext("%(num)d of them held fewer meetings than the target of %(target)d.",
+                         "%(num)d of them held fewer meetings than the target of %(target)d.", below,
+                         target=cohort.meeting_target)] if below else []),
+             _("Every participant is asked to answer the wrap-up survey; the cohort can no longer be changed.")],
+            url_for(".change_state", cohort_id=cohort.id, action=action), str(cohorts.ACTION_LABELS[action]),
+            url_for(".detail", cohort_id=cohort.id),
+        )
     if not EmptyForm().validate_on_submit():
         abort(400)
     try:
@@ -256,6 +278,23 @@ def withdraw(cohort_id: int, participant_id: int):
     return redirect(url_for(".detail", cohort_id=cohort.id))
 
 
+@bp.post("/<int:cohort_id>/participants/accept")
+@manager_required
+def accept_many(cohort_id: int):
+    cohort = _cohort(cohort_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    ids = [int(value) for value in request.form.getlist("participant") if value.isdigit() and len(value) < 12]
+    if not ids:
+        flash(_("Tick the applications to accept first."), "error")
+        return redirect(url_for(".detail", cohort_id=cohort.id) + "#participants")
+    accepted, refusals = cohorts.accept_many(cohort, ids)
+    flash(ngettext("%(num)d application accepted.", "%(num)d applications accepted.", accepted), "success")
+    for message in refusals:
+        flash(message, "error")
+    return redirect(url_for(".detail", cohort_id=cohort.id) + "#participants")
+
+
 @bp.post("/<int:cohort_id>/participants/<int:participant_id>/decision")
 @manager_required
 def decide(cohort_id: int, participant_id: int):
@@ -284,16 +323,37 @@ def import_upload(cohort_id: int):
     form = ImportForm()
     if not form.validate_on_submit():
         return render_template("cohorts/import.html", cohort=cohort, form=form), 400 if form.errors else 200
-    data = form.file.data.read()
     try:
-        preview = cohort_imports.preview(cohort, data)
+        cohorts.can_import(cohort)
     except CohortError as problem:
         _refused(problem)
         return redirect(url_for(".detail", cohort_id=cohort.id))
-    token = cohort_imports.stage(data, cohort, current_user) if preview.ok else None
-    confirm = ConfirmImportForm(formdata=None, data={"token": token})
+    token = cohort_imports.stage(form.file.data.read(), cohort, current_user, form.file.data.filename or "")
+    # 303: the browser fetches the preview with GET, so Back and reload never send the file again.
+    return redirect(url_for(".import_preview", cohort_id=cohort.id, token=token), 303)
+
+
+@bp.get("/<int:cohort_id>/import/<token>")
+@manager_required
+def import_preview(cohort_id: int, token: str):
+    cohort = _cohort(cohort_id)
+    try:
+        data, filename = cohort_imports.load_with_name(token, cohort, current_user)
+        preview = cohort_imports.preview(cohort, data)
+    except CohortError as problem:
+        _refused(problem)
+        return redirect(url_for(".import_upload", cohort_id=cohort.id))
+    confirm = ConfirmImportForm(formdata=None, data={"token": token if preview.ok else None})
     return render_template("cohorts/import_preview.html", cohort=cohort, preview=preview, confirm_form=confirm,
-                           filename=form.file.data.filename)
+                           filename=filename)
+
+
+@bp.get("/import-template.<any(csv, xlsx):ext>")
+@manager_required
+def import_template(ext: str):
+    if ext == "xlsx":
+        return exports.xlsx_response(imports.template_xlsx(), "tandem-participants.xlsx")
+    return exports.csv_response(imports.template_csv(), "tandem-participants.csv")
 
 
 @bp.post("/<int:cohort_id>/import/confirm")
@@ -343,6 +403,7 @@ def review(cohort_id: int):
     add_form.mentor.choices = [SelectChoice(p.id, p.user.name) for p in mentors]
     return render_template(
         "cohorts/review.html", cohort=cohort, drafts=drafts, summary=cohort_review.summary(cohort),
+        weak=cohort_review.weak_pairs(drafts),
         unmatched=cohort_matching.unmatched(cohort) if cohort.state in ("matching", "running") else [],
         problems=cohort_review.rule_problems(cohort) if drafts else {},
         published=cohorts.count_published(cohort), swap_form=swap_form, add_form=add_form, form=EmptyForm(),
@@ -430,10 +491,26 @@ def remove(cohort_id: int, tandem_id: int):
     return redirect(url_for(".review", cohort_id=cohort.id))
 
 
-@bp.post("/<int:cohort_id>/publish")
+@bp.route("/<int:cohort_id>/publish", methods=["GET", "POST"])
 @manager_required
 def publish(cohort_id: int):
     cohort = _cohort(cohort_id)
+    if request.method == "GET":
+        drafts = cohort_review.drafts(cohort)
+        if not drafts or cohort.state not in ("matching", "running"):
+            return redirect(url_for(".review", cohort_id=cohort.id))
+        weak = len(cohort_review.weak_pairs(drafts))
+        return confirmation_page(
+            _("Publish the tandems of “%(name)s”?", name=cohort.name),
+            [ngettext("%(num)d draft tandem starts now; both partners are notified.",
+                      "%(num)d draft tandems start now; both partners are notified.", len(drafts)),
+             *([ngettext("%(num)d of them is a weak match (below the relevance floor).",
+                         "%(num)d of them are weak matches (below the relevance floor).", weak)] if weak else []),
+             _("Published tandems leave the draft list: they can be ended, not unpublished.")],
+            url_for(".publish", cohort_id=cohort.id),
+            ngettext("Publish %(num)d tandem", "Publish %(num)d tandems", len(drafts)),
+            url_for(".review", cohort_id=cohort.id),
+        )
     if EmptyForm().validate_on_submit():
         try:
             count = cohort_review.publish(cohort)
@@ -480,6 +557,13 @@ def report_csv(cohort_id: int):
 def tandems_csv(cohort_id: int):
     cohort = _cohort(cohort_id)
     return exports.csv_response(reports.tandems_csv(cohort), f"cohort-{cohort.id}-tandems.csv")
+
+
+@bp.get("/<int:cohort_id>/cohort.xlsx")
+@manager_required
+def export_xlsx(cohort_id: int):
+    cohort = _cohort(cohort_id)
+    return exports.xlsx_response(reports.cohort_xlsx(cohort, reports.report(cohort)), f"cohort-{cohort.id}.xlsx")
 
 
 # matplotlib's SVG styles its shapes with style attributes; the chart holds no script and loads nothing.

@@ -1,8 +1,9 @@
-"""Browser CSV import into a cohort: upload, a dry-run preview row by row, then confirm.
+"""Browser import (CSV or .xlsx) into a cohort: upload, a dry-run preview row by row, then confirm.
 
 The uploaded bytes wait on the server in a temporary file keyed by a random id, tied to the
 manager and the cohort, and are validated again in full when the import runs: the browser never
-carries a copy that could be changed between preview and confirm.
+carries a copy that could be changed between preview and confirm. The upload answers with a
+redirect to the preview page of that id, so going Back never asks to send the file again.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 import re
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from flask import current_app
@@ -33,6 +34,7 @@ class PreviewRow:
     title: str
     action: str  # "create", "update" or "refused"
     message: str = ""
+    fields: list[str] = field(default_factory=list)  # the columns a refusal names
 
 
 @dataclass
@@ -42,6 +44,7 @@ class Preview:
     creates: int
     updates: int
     refused: int
+    encoding: str  # how the file was read, e.g. "Windows-1252"
 
 
 def _folder() -> Path:
@@ -65,20 +68,26 @@ def _sweep(folder: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def stage(data: bytes, cohort: Cohort, manager: User) -> str:
-    """Keep the upload for the confirm step; answers its random id."""
+def stage(data: bytes, cohort: Cohort, manager: User, filename: str = "") -> str:
+    """Keep the upload for the preview and confirm steps; answers its random id."""
     folder = _folder()
     _sweep(folder)
     token = secrets.token_urlsafe(24)
     data_path, meta_path = _paths(token)
     data_path.write_bytes(data)
-    meta_path.write_text(json.dumps({"cohort_id": cohort.id, "user_id": manager.id}), encoding="utf-8")
+    meta = {"cohort_id": cohort.id, "user_id": manager.id, "filename": filename}
+    meta_path.write_text(json.dumps(meta), encoding="utf-8")
     data_path.chmod(0o600)
     return token
 
 
 def load(token: str, cohort: Cohort, manager: User) -> bytes:
     """The staged bytes, only for the manager who uploaded them and the cohort they were meant for."""
+    return load_with_name(token, cohort, manager)[0]
+
+
+def load_with_name(token: str, cohort: Cohort, manager: User) -> tuple[bytes, str]:
+    """The staged bytes and the name of the file they came from (for the preview's heading)."""
     data_path, meta_path = _paths(token)
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
@@ -88,7 +97,7 @@ def load(token: str, cohort: Cohort, manager: User) -> bytes:
                                   400) from None
     if meta.get("cohort_id") != cohort.id or meta.get("user_id") != manager.id:
         raise cohorts.CohortError("upload_expired", _("The uploaded file has expired. Please upload it again."), 400)
-    return data
+    return data, str(meta.get("filename") or "")
 
 
 def discard(token: str) -> None:
@@ -100,14 +109,14 @@ def preview(cohort: Cohort, data: bytes) -> Preview:
     """What an import would do, row by row, without writing anything."""
     cohorts.can_import(cohort)
     result = imports.import_participants(data, cohort_name=cohort.name, dry_run=True)
-    rows = [PreviewRow(p.row, p.email, p.role, p.title, p.action) for p in result.planned]
-    rows += [PreviewRow(e.row, e.email, "", "", "refused", e.message) for e in result.errors]
+    rows = [PreviewRow(p.row, p.email, p.role, p.title, p.action, p.note) for p in result.planned]
+    rows += [PreviewRow(e.row, e.email, "", "", "refused", e.message, e.fields) for e in result.errors]
     rows.sort(key=lambda r: (r.row, r.action != "refused"))
     return Preview(
         rows=rows, ok=result.ok,
         creates=sum(1 for r in rows if r.action == "create"),
         updates=sum(1 for r in rows if r.action == "update"),
-        refused=len(result.errors),
+        refused=len(result.errors), encoding=result.encoding,
     )
 
 

@@ -32,12 +32,15 @@ from .profiles import language_name
 
 UNMATCHED_REASONS = {
     "no_goal": _l("Brings no open learning goal."),
+    "running_tandem": _l("Already in a running tandem (cohort %(cohort)s)."),
+    "running_tandem_outside": _l("Already in a running tandem (outside any cohort)."),
     "no_profile": _l("Has no mentor profile."),
     "mentor_paused": _l("The mentor profile is paused."),
     "mentor_full": _l("No free capacity left."),
     "no_valid_partner": _l("No valid partner: every possible pair breaks a hard rule."),
     "partners_taken": _l("All valid partners are taken (capacity)."),
     "mentees_taken": _l("Every mentee they could take already has a mentor."),
+    "no_mentees": _l("No mentee of this cohort has an open learning goal to pair with."),
     "not_paired": _l("Not paired yet, though a valid partner is free: add the pair or run matching again."),
 }
 
@@ -176,10 +179,12 @@ class Unmatched:
     user: User
     role: str
     reason_code: str
+    params: dict[str, str] = field(default_factory=dict)
 
     @property
     def reason(self) -> str:
-        return str(UNMATCHED_REASONS[self.reason_code])
+        text = str(UNMATCHED_REASONS[self.reason_code])
+        return text % self.params if self.params else text
 
     def as_json(self) -> dict:
         return {"id": self.user.id, "name": self.user.name, "role": self.role, "reason": self.reason,
@@ -191,6 +196,18 @@ class MatchResult:
     drafts: list[Tandem] = field(default_factory=list)
     unmatched: list[Unmatched] = field(default_factory=list)
     new_drafts: int = 0
+
+
+def no_goal(participant: CohortParticipant) -> Unmatched:
+    """Why a mentee's goal cannot be matched: none, or closed, or (named) in a tandem that still runs."""
+    goal = participant.goal
+    running = None if goal is None else db.session.scalar(
+        select(Tandem).where(Tandem.goal_id == goal.id, Tandem.status == "active").limit(1))
+    if running is None:
+        return Unmatched(participant.user, "mentee", "no_goal")
+    if running.cohort is None:
+        return Unmatched(participant.user, "mentee", "running_tandem_outside")
+    return Unmatched(participant.user, "mentee", "running_tandem", {"cohort": running.cohort.name})
 
 
 def lock_cohort(cohort_id: int) -> Cohort | None:
@@ -266,7 +283,7 @@ def _run(cohort: Cohort) -> MatchResult:
         if (goal is not None and goal.id in taken_goals) or participant.user_id in taken_mentees:
             continue
         if goal is None or goal.status != "open":
-            result.unmatched.append(Unmatched(participant.user, "mentee", "no_goal"))
+            result.unmatched.append(no_goal(participant))
             continue
         goals.append(goal)
     profiles: list[MentorProfile] = []
@@ -323,7 +340,9 @@ def _run(cohort: Cohort) -> MatchResult:
             code = "mentor_paused"
         elif facts.free_capacity <= 0:
             code = "mentor_full"
-        elif not len(goals) or allowed[:, col].any():
+        elif not len(goals):
+            code = "no_mentees"
+        elif allowed[:, col].any():
             code = "mentees_taken"
         else:
             code = "no_valid_partner"
@@ -349,7 +368,7 @@ def unmatched(cohort: Cohort) -> list[Unmatched]:
     for participant in accepted(cohort, "mentee"):
         goal = participant.goal
         if goal is None or (goal.status != "open" and goal.id not in paired_goals):
-            result.append(Unmatched(participant.user, "mentee", "no_goal"))
+            result.append(no_goal(participant))
         else:
             goals.append(goal)
     profiles: list[MentorProfile] = []
@@ -383,7 +402,9 @@ def unmatched(cohort: Cohort) -> list[Unmatched]:
             code = "mentor_full"
         elif (allowed[:, col] & open_rows).any():
             code = "not_paired"
+        elif not len(goals):
+            code = "no_mentees"
         else:
-            code = "mentees_taken" if not len(goals) or allowed[:, col].any() else "no_valid_partner"
+            code = "mentees_taken" if allowed[:, col].any() else "no_valid_partner"
         result.append(Unmatched(profile.user, "mentor", code))
     return result

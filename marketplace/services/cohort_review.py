@@ -18,6 +18,7 @@ from ..models import Cohort, CohortParticipant, Goal, MentorProfile, Tandem, Use
 from . import cohort_matching, cohorts, notifications, rules, tandems, vectors
 from .cohorts import CohortError
 from .labels import score_percent
+from .matching import RELEVANCE_FLOOR
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,11 @@ def rule_problems(cohort: Cohort) -> dict[int, str]:
             found[tandem.id] = rules.reason_text(broken[0])
         used[tandem.mentor_id] = used.get(tandem.mentor_id, 0) + 1
     return found
+
+
+def weak_pairs(drafts: list[Tandem]) -> set[int]:
+    """The drafts scoring below `matching.RELEVANCE_FLOOR`, flagged in the review and at publishing."""
+    return {t.id for t in drafts if (t.score or 0.0) < RELEVANCE_FLOOR}
 
 
 def publish(cohort: Cohort) -> int:

@@ -471,6 +471,32 @@ def decide(participant: CohortParticipant, decision: str) -> CohortParticipant:
     return participant
 
 
+def matched_participant_ids(cohort: Cohort) -> set[int]:
+    """Participants with a draft or published tandem in the cohort: they can no longer be waitlisted or rejected."""
+    pairs = db.session.execute(
+        select(Tandem.mentor_user_id, Tandem.mentee_user_id)
+        .where(Tandem.cohort_id == cohort.id, Tandem.status.in_(("draft", *PUBLISHED_STATUSES)))
+    ).all()
+    matched = {("mentor", mentor) for mentor, _mentee in pairs} | {("mentee", mentee) for _mentor, mentee in pairs}
+    return {p.id for p in participants(cohort) if (p.role, p.user_id) in matched}
+
+
+def accept_many(cohort: Cohort, participant_ids: Iterable[int]) -> tuple[int, list[str]]:
+    """Accept several applications at once (the manager ticked them); answers how many, and each refusal."""
+    wanted = set(participant_ids)
+    accepted, refusals = 0, []
+    for participant in participants(cohort):
+        if participant.id not in wanted or participant.status == "accepted":
+            continue
+        try:
+            decide(participant, "accepted")
+            accepted += 1
+        except CohortError as problem:
+            db.session.rollback()
+            refusals.append(problem.message)
+    return accepted, refusals
+
+
 def can_import(cohort: Cohort) -> None:
     """Imports add accepted participants, which makes sense until the cohort closes."""
     if cohort.state == "closed":

@@ -12,7 +12,7 @@ number ("-5" typed as a goal title) is still text and gets the prefix: we cannot
 CSV files start with a UTF-8 byte order mark, without which Excel reads UTF-8 as Windows-1252
 and shows "MÃ¼ller" for "Müller"; `csv` reads such a file back with the `utf-8-sig` encoding.
 
-The XLSX export (a later issue) uses the same cells: openpyxl turns any `str` that begins with `=`
+The XLSX export (`write_xlsx`) uses the same cells: openpyxl turns any `str` that begins with `=`
 into a formula, so it writes `cell = sheet.cell(row, column, safe_cell(value))` and then, for every
 `str` value, sets `cell.data_type = "s"`: text is a string cell, never a formula, and numbers stay
 numeric cells. The leading `'` then shows in such a cell; it is kept anyway, so that a sheet saved
@@ -54,10 +54,44 @@ def write_csv(header: Iterable[Any], rows: Iterable[Iterable[Any]]) -> str:
     return out.getvalue()
 
 
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+Sheet = tuple[str, Iterable[Any], Iterable[Iterable[Any]]]  # title, header, rows
+
+
+def write_xlsx(sheets: Iterable[Sheet]) -> bytes:
+    """A workbook with one sheet per (title, header, rows): every cell through `safe_cell`, text as string cells."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    book = Workbook()
+    book.remove(book.active)
+    for title, header, rows in sheets:
+        sheet = book.create_sheet(str(title)[:31])  # Excel's limit for a sheet name
+        for row_number, row in enumerate((header, *rows), start=1):
+            for column, value in enumerate(row, start=1):
+                cell = sheet.cell(row_number, column, safe_cell(value))
+                if isinstance(cell.value, str):
+                    cell.data_type = "s"  # never a formula, whatever the text begins with
+                if row_number == 1:
+                    cell.font = Font(bold=True)
+        sheet.freeze_panes = "A2"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def xlsx_response(data: bytes, filename: str) -> Response:
+    """An .xlsx download (as made by `write_xlsx`)."""
+    return _download(data, XLSX_MIMETYPE, filename)
+
+
 def csv_response(text: str, filename: str) -> Response:
     """A CSV download (as made by `write_csv`) that browsers save and proxies do not keep."""
+    return _download(text.encode("utf-8"), "text/csv", filename)
+
+
+def _download(data: bytes, mimetype: str, filename: str) -> Response:
     return Response(
-        text.encode("utf-8"),
-        mimetype="text/csv",
+        data, mimetype=mimetype,
         headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
     )

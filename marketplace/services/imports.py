@@ -1,12 +1,20 @@
-"""Participants import from CSV (DESIGN.md): every row or none, bad rows named, re-imports update.
+"""Participants import from CSV or .xlsx (DESIGN.md): every row or none, bad rows named, re-imports update.
 
 Rows are numbered as in a spreadsheet: the header is row 1, the first person row 2.
+
+Files as people really save them: the delimiter (`,`, `;` or tab) is read from the header line; the
+encoding is UTF-8 (with or without BOM), UTF-16 (Excel's "Unicode text", which has a BOM) or, when a
+file is not valid UTF-8, Windows-1252 (German Excel's "CSV"); an .xlsx workbook is read with openpyxl
+(its first sheet). Inside a cell, list items are separated by `;` or `|` when the delimiter is `,` (or
+tab), by `,` or `|` when it is `;`, and by any of `;`, `,` and `|` in a workbook.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +26,8 @@ from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..input_checks import text_problem
-from ..models import Cohort, CohortParticipant, Company, Goal, MentorProfile, Topic, User
-from . import accounts, companies, profiles, tandems, taxonomy, vectors
+from ..models import Cohort, CohortParticipant, Company, Goal, MentorProfile, Tandem, Topic, User
+from . import accounts, companies, exports, profiles, tandems, taxonomy, vectors
 
 COLUMNS = ["email", "name", "role", "company", "headline", "text", "topics", "languages", "capacity",
            "exclude_companies"]
@@ -31,6 +39,7 @@ class RowProblem:
     row: int
     message: str
     email: str = ""  # whose row it is, as written in the file
+    fields: list[str] = field(default_factory=list)  # the columns at fault, as named in the header
 
 
 class ImportConflict(Exception):
@@ -57,6 +66,7 @@ class PlannedRow:
     role: str
     action: str  # "create" or "update"
     title: str
+    note: str = ""  # what else happens to this row, e.g. a finished goal re-opening for the cohort
 
 
 @dataclass
@@ -70,6 +80,7 @@ class ImportResult:
     embedded: int = 0
     invited: list[str] = field(default_factory=list)
     dry_run: bool = False
+    encoding: str = ""  # how the file was read ("UTF-8", "Windows-1252", "Excel workbook (.xlsx)", ...)
 
     @property
     def ok(self) -> bool:
@@ -99,39 +110,127 @@ class ParsedRow:
     exclude_companies: list[str]
 
 
-def _split(value: str) -> list[str]:
-    return [part.strip() for part in (value or "").split(";") if part.strip()]
+# List items inside a cell, by the file's delimiter. A workbook (None) has no delimiter, so any of the three
+# separates: people type "de, en" there as readily as "de;en".
+LIST_SEPARATORS = {",": ";|", ";": ",|", "\t": ";|", None: ",;|"}
+XLSX_LABEL = "Excel (.xlsx)"
+TEMPLATE_ROWS = [
+    ["lena@young.example", "Lena Berg", "mentor", "Young Digital GmbH", "I explain TikTok and LinkedIn",
+     "Short video and personal branding for leaders.", "social-media;personal-branding", "de;en", "2", ""],
+    ["kurt@old.example", "Kurt Alt", "mentee", "Old Industry AG", "Understand social media",
+     "Our brand needs a voice on social media.", "social-media", "de", "", "Rival AG"],
+]
 
 
-def decode(data: bytes) -> str:
-    """UTF-8 (a BOM is fine); anything else is refused rather than guessed."""
+def template_csv() -> str:
+    """The import template as CSV: the header and two example rows, ready for Excel."""
+    return exports.write_csv(COLUMNS, TEMPLATE_ROWS)
+
+
+def template_xlsx() -> bytes:
+    """The import template as a workbook (the same header and examples)."""
+    return exports.write_xlsx([("participants", COLUMNS, TEMPLATE_ROWS)])
+
+
+@dataclass
+class SourceTable:
+    """A file's cells, header first, as read: what the parser needs, whatever the format."""
+
+    rows: list[list[str]]
+    encoding: str  # shown in the preview
+    separators: str  # the characters that separate list items inside a cell
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """The text of a CSV file and the name of the encoding it was read in.
+
+    A BOM decides (UTF-16 or UTF-8); else UTF-8 when the bytes are valid UTF-8, else Windows-1252, the
+    encoding of German Excel's "CSV" (a byte Windows-1252 leaves undefined is refused, naming its position).
+    """
+    for bom, codec, label in ((codecs.BOM_UTF16_LE, "utf-16", "UTF-16"), (codecs.BOM_UTF16_BE, "utf-16", "UTF-16"),
+                              (codecs.BOM_UTF8, "utf-8-sig", "UTF-8")):
+        if data.startswith(bom):
+            try:
+                return data.decode(codec), label
+            except UnicodeDecodeError as problem:
+                raise ValueError(_("The file starts like %(encoding)s but is not (byte %(pos)d). Save it again "
+                                   "as 'CSV UTF-8' and try again.", encoding=label, pos=problem.start)) from None
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8"), "UTF-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252"), "Windows-1252"
     except UnicodeDecodeError as problem:
         raise ValueError(
-            _("The file is not UTF-8 encoded (byte %(pos)d). Save it as 'CSV UTF-8' and try again.",
+            _("The file is neither UTF-8 nor Windows-1252 (byte %(pos)d). Save it as 'CSV UTF-8' and try again.",
               pos=problem.start)
         ) from None
 
 
-def parse(text: str) -> tuple[list[ParsedRow], list[RowProblem]]:
+def sniff_delimiter(text: str) -> str:
+    """The delimiter of a CSV text: whichever of `,`, `;` and tab the header line holds most of."""
+    header = text.split("\n", 1)[0]
+    return max((",", ";", "\t"), key=header.count)
+
+
+def _xlsx_text(value: object) -> str:
+    """A workbook cell as the text a CSV would hold (2.0 typed as a capacity is "2")."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _read_xlsx(data: bytes) -> SourceTable:
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
+        raise ValueError(_("The file is not a readable Excel workbook (.xlsx). Save it again and try again.")) from None
+    try:
+        sheet = book.worksheets[0]
+        rows = []
+        for values in sheet.iter_rows(values_only=True):
+            rows.append([_xlsx_text(value) for value in values])
+            if len(rows) > MAX_ROWS + 1:
+                break
+    finally:
+        book.close()
+    return SourceTable(rows, XLSX_LABEL, LIST_SEPARATORS[None])
+
+
+def read_table(data: bytes) -> SourceTable:
+    """The cells of an uploaded file (CSV in any of the encodings above, or .xlsx); ValueError names the problem."""
+    if data.startswith(b"PK\x03\x04"):  # a zip archive: the only spreadsheet format we read is .xlsx
+        return _read_xlsx(data)
+    text, encoding = decode(data)
+    delimiter = sniff_delimiter(text)
+    return SourceTable(list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)), encoding,
+                       LIST_SEPARATORS[delimiter])
+
+
+def parse(table: SourceTable) -> tuple[list[ParsedRow], list[RowProblem]]:
     """Check every row; answers the parsed rows and every problem found (all of them, not the first)."""
     problems: list[RowProblem] = []
-    reader = csv.DictReader(io.StringIO(text))
-    header = [name.strip().lower() for name in (reader.fieldnames or [])]
+    if not table.rows:
+        return [], [RowProblem(1, _("Missing column(s): %(cols)s.", cols=", ".join(COLUMNS)))]
+    header = [name.strip().lower() for name in table.rows[0]]
     missing = [name for name in COLUMNS if name not in header]
     if missing:
-        return [], [RowProblem(1, _("Missing column(s): %(cols)s.", cols=", ".join(missing)))]
-    reader.fieldnames = header
+        return [], [RowProblem(1, _("Missing column(s): %(cols)s.", cols=", ".join(missing)), fields=missing)]
+    split = table.separators
     rows: list[ParsedRow] = []
-    for number, raw in enumerate(reader, start=2):
+    for number, cells in enumerate(table.rows[1:], start=2):
         if number - 1 > MAX_ROWS:
             problems.append(RowProblem(number, _("Too many rows; at most %(n)d per file.", n=MAX_ROWS)))
             break
-        if None in raw:
+        if any(cell.strip() for cell in cells[len(header):]):
             problems.append(RowProblem(number, _("More fields than columns (a missing quote?).")))
             continue
-        values = {key: (value or "").strip() for key, value in raw.items()}
+        values = {name: (cells[i] if i < len(cells) else "").strip() for i, name in enumerate(header) if name}
         if not any(values.values()):
             continue
         reasons = _unstorable(values)
@@ -139,55 +238,58 @@ def parse(text: str) -> tuple[list[ParsedRow], list[RowProblem]]:
         try:
             email = accounts.clean_email(email)
         except accounts.AccountError:
-            reasons.append(_("'%(value)s' is not a valid e-mail address.", value=values["email"]))
+            reasons.append(("email", _("'%(value)s' is not a valid e-mail address.", value=values["email"])))
         role = values["role"].lower()
         if role not in ("mentor", "mentee"):
-            reasons.append(_("role must be 'mentor' or 'mentee', not '%(value)s'.", value=values["role"]))
+            reasons.append(("role", _("role must be 'mentor' or 'mentee', not '%(value)s'.", value=values["role"])))
         reasons += _length_problems(values)
+        excluded = profiles.split_entries(values["exclude_companies"], split)
         try:
-            profiles.parse_company_names(_split(values["exclude_companies"]))
+            profiles.parse_company_names(excluded)
         except profiles.ProfileError as problem:
-            reasons.append(_("exclude_companies: %(problem)s", problem=problem.errors["excluded_companies"]))
-        languages = [code.lower() for code in _split(values["languages"])]
+            reasons.append(("exclude_companies", _("exclude_companies: %(problem)s",
+                                                   problem=problem.errors["excluded_companies"])))
+        languages = [code.lower() for code in profiles.split_entries(values["languages"], split)]
         if not languages:
-            reasons.append(_("languages is empty (use ISO codes such as de;en)."))
+            reasons.append(("languages", _("languages is empty (use ISO codes such as de;en).")))
         elif any(code not in profiles.LANGUAGES for code in languages):
             bad = [code for code in languages if code not in profiles.LANGUAGES]
-            reasons.append(_("unknown language code(s): %(codes)s.", codes=", ".join(bad)))
+            reasons.append(("languages", _("unknown language code(s): %(codes)s.", codes=", ".join(bad))))
         capacity = 1
         if values["capacity"]:
             if not values["capacity"].isdigit() or not 1 <= int(values["capacity"]) <= 10:
-                reasons.append(_("capacity must be a whole number from 1 to 10."))
+                reasons.append(("capacity", _("capacity must be a whole number from 1 to 10.")))
             else:
                 capacity = int(values["capacity"])
-        topics = _split(values["topics"])
+        topics = profiles.split_entries(values["topics"], split)
         if len(topics) > profiles.MAX_TOPICS:
-            reasons.append(_("at most %(n)d topics.", n=profiles.MAX_TOPICS))
+            reasons.append(("topics", _("at most %(n)d topics.", n=profiles.MAX_TOPICS)))
         if any(len(topic) > 60 for topic in topics):
-            reasons.append(_("a topic may have at most 60 characters."))
+            reasons.append(("topics", _("a topic may have at most 60 characters.")))
         if reasons:
-            problems.append(RowProblem(number, "; ".join(reasons), values["email"]))
+            problems.append(RowProblem(number, "; ".join(message for _column, message in reasons), values["email"],
+                                       list(dict.fromkeys(column for column, _message in reasons))))
             continue
         rows.append(ParsedRow(number, email, values["name"], role, values["company"], values["headline"],
-                              values["text"], topics, languages, capacity, _split(values["exclude_companies"])))
+                              values["text"], topics, languages, capacity, excluded))
     problems.extend(_cross_row_problems(rows))
     return rows, problems
 
 
-def _unstorable(values: dict[str, str]) -> list[str]:
+def _unstorable(values: dict[str, str]) -> list[tuple[str, str]]:
     """Fields holding a NUL byte, which PostgreSQL cannot store."""
-    return [_("%(column)s: %(problem)s", column=name, problem=problem)
+    return [(name, _("%(column)s: %(problem)s", column=name, problem=problem))
             for name, value in values.items() if (problem := text_problem(value))]
 
 
-def _length_problems(values: dict[str, str]) -> list[str]:
+def _length_problems(values: dict[str, str]) -> list[tuple[str, str]]:
     reasons = []
     for name, (low, high) in FIELD_LIMITS.items():
         if not values[name]:
-            reasons.append(_("%(column)s is empty.", column=name))
+            reasons.append((name, _("%(column)s is empty.", column=name)))
         elif not low <= len(values[name]) <= high:
-            reasons.append(_("%(column)s must have %(low)d to %(high)d characters, not %(n)d.",
-                             column=name, low=low, high=high, n=len(values[name])))
+            reasons.append((name, _("%(column)s must have %(low)d to %(high)d characters, not %(n)d.",
+                                    column=name, low=low, high=high, n=len(values[name]))))
     return reasons
 
 
@@ -206,13 +308,15 @@ def _cross_row_problems(rows: list[ParsedRow]) -> list[RowProblem]:
                 ("languages", sorted(row.languages), sorted(first.languages)),
             ):
                 if mine != theirs:
-                    problems.append(RowProblem(row.row, _("%(column)s differs from row %(other)d for %(email)s.",
-                                                          column=label, other=first.row, email=row.email)))
+                    problems.append(RowProblem(row.row, _("%(column)s differs from row %(other)d.",
+                                                          column=label, other=first.row),
+                                               row.email, [label]))
         key = (row.email, "mentor") if row.role == "mentor" else (row.email, "goal", row.headline.casefold())
         if key in seen_entries:
             what = _("mentor profile") if row.role == "mentor" else _("goal")
             problems.append(RowProblem(row.row, _("duplicate %(what)s, already in row %(other)d.",
-                                                  what=what, other=seen_entries[key])))
+                                                  what=what, other=seen_entries[key]),
+                                       row.email, ["role" if row.role == "mentor" else "headline"]))
         else:
             seen_entries[key] = row.row
     return problems
@@ -235,11 +339,12 @@ def import_participants(
     transaction, or nothing; raises ImportConflict when someone changed the same people meanwhile."""
     result = ImportResult(dry_run=dry_run)
     try:
-        text = decode(data)
+        table = read_table(data)
     except ValueError as problem:
         result.errors.append(RowProblem(0, str(problem)))
         return result
-    rows, problems = parse(text)
+    result.encoding = table.encoding
+    rows, problems = parse(table)
     cohort = None
     if cohort_name:
         cohort = db.session.scalar(select(Cohort).where(Cohort.name == cohort_name))
@@ -249,7 +354,7 @@ def import_participants(
         problems.append(RowProblem(0, _("The file has no participant rows.")))
     result.errors = problems
     existing = _existing_users(rows)
-    result.planned = _plan(rows, existing)
+    result.planned = _plan(rows, existing, cohort)
     if problems or dry_run:
         return result
     # Encode first, with no transaction open: a 1,000-row import spent 53 s in the encoder inside its write
@@ -299,7 +404,7 @@ def _texts_to_encode(rows: list[ParsedRow], existing: dict[str, User]) -> list[s
 def _write(rows: list[ParsedRow], cohort: Cohort | None, result: ImportResult, encoded: vectors.Encoded) -> list[User]:
     """The one short write transaction: the people as checked, or ImportConflict when they changed meanwhile."""
     existing = _existing_users(rows)
-    if _plan(rows, existing) != result.planned:
+    if _plan(rows, existing, cohort) != result.planned:
         raise ImportConflict()
     new_users, mentors, goals = _apply(rows, cohort, result, existing)
     result.embedded = vectors.store_vectors(vectors.MENTOR, mentors, encoded)
@@ -329,16 +434,39 @@ def _existing_users(rows: list[ParsedRow]) -> dict[str, User]:
     return found
 
 
-def _plan(rows: list[ParsedRow], existing: dict[str, User]) -> list[PlannedRow]:
+def _plan(rows: list[ParsedRow], existing: dict[str, User], cohort: Cohort | None) -> list[PlannedRow]:
+    """What each row does; into a cohort, a finished goal re-opens unless a tandem still runs on it."""
+    running = _running_tandems(existing) if cohort is not None else {}
     planned = []
     for row in rows:
         user = existing.get(row.email)
+        note = ""
         if row.role == "mentor":
             exists = user is not None and user.mentor_profile is not None
         else:
-            exists = user is not None and _find_goal(user, row.headline) is not None
-        planned.append(PlannedRow(row.row, row.email, row.role, "update" if exists else "create", row.headline))
+            goal = _find_goal(user, row.headline) if user is not None else None
+            exists = goal is not None
+            if goal is not None and cohort is not None and goal.status != "open":
+                tandem = running.get(goal.id)
+                note = _running_note(tandem) if tandem else _("The goal re-opens for this cohort.")
+        planned.append(PlannedRow(row.row, row.email, row.role, "update" if exists else "create", row.headline, note))
     return planned
+
+
+def _running_tandems(existing: dict[str, User]) -> dict[int, Tandem]:
+    """The running tandem on each of these people's goals that are not open (one query)."""
+    goal_ids = [goal.id for user in existing.values() for goal in user.goals if goal.status != "open"]
+    if not goal_ids:
+        return {}
+    query = select(Tandem).where(Tandem.goal_id.in_(goal_ids), Tandem.status == "active").options(
+        selectinload(Tandem.cohort))
+    return {tandem.goal_id: tandem for tandem in db.session.scalars(query)}
+
+
+def _running_note(tandem: Tandem) -> str:
+    if tandem.cohort is None:
+        return _("Already in a running tandem (outside any cohort): stays unmatched.")
+    return _("Already in a running tandem (cohort %(cohort)s): stays unmatched.", cohort=tandem.cohort.name)
 
 
 def _find_goal(user: User, title: str) -> Goal | None:
@@ -357,6 +485,7 @@ def _apply(
     topic_cache: dict[tuple[str, ...], list[Topic]] = {}
     company_cache: dict[str, Company | None] = {}
     moved: set[int | None] = set()  # old and new companies of people whose stated company the file changes
+    running = _running_tandems(existing) if cohort is not None else {}
 
     def company(name: str) -> Company | None:
         key = companies.company_key(name)
@@ -402,6 +531,8 @@ def _apply(
             goal = None
         else:
             goal = _find_goal(user, row.headline) or Goal(owner=user, title=row.headline)
+            if cohort is not None and goal.status not in (None, "open") and goal.id not in running:
+                goal.status = "open"  # brought again into a new cohort, after its tandem ended
             goal.description = row.text
             goal.languages = ",".join(row.languages)
             goal.topics = topics

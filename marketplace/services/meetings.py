@@ -92,6 +92,14 @@ def _own_meeting(tandem: Tandem, meeting_id: int, user: User) -> Meeting:
     return meeting
 
 
+def own_meeting(tandem: Tandem, meeting_id: int, user: User) -> Meeting | None:
+    """A meeting its viewer logged on this tandem (the only one who may delete it), else None."""
+    meeting = get_by_id(Meeting, meeting_id)
+    if meeting is None or meeting.tandem_id != tandem.id or meeting.author_id != user.id:
+        return None
+    return meeting
+
+
 def mark_held(tandem: Tandem, meeting_id: int, user: User) -> Meeting:
     """A planned meeting took place: from now on it counts toward the target."""
     _check_partner(tandem, user)
@@ -200,6 +208,11 @@ def progress_for(tandems: list[Tandem], today: date | None = None) -> dict[int, 
 
 def progress(tandem: Tandem, today: date | None = None) -> Progress:
     return progress_for([tandem], today)[tandem.id]
+
+
+def below_target(tandems: list[Tandem], today: date | None = None) -> int:
+    """How many of these tandems have held fewer meetings than their target (what closing or ending cuts short)."""
+    return sum(1 for row in progress_for(tandems, today).values() if row.held < row.target)
 
 
 def cohort_progress(cohort: Cohort, only_behind: bool = False, today: date | None = None) -> list[Progress]:

@@ -67,7 +67,7 @@ class ProfileError(ValueError):
 # --- small parsers -------------------------------------------------------------------------------
 
 
-def _split(value: str | Iterable[str] | None, separators: str) -> list[str]:
+def split_entries(value: str | Iterable[str] | None, separators: str) -> list[str]:
     """Entries of a list or of a text split on `separators`, whitespace collapsed, blanks dropped."""
     if value is None:
         return []
@@ -77,12 +77,12 @@ def _split(value: str | Iterable[str] | None, separators: str) -> list[str]:
 
 def split_free_tags(text: str | None) -> list[str]:
     """Free tags typed into one input: commas, semicolons or new lines separate them."""
-    return _split(text, ",;\n")
+    return split_entries(text, ",;\n")
 
 
 def parse_languages(value: str | Iterable[str] | None) -> list[str]:
     """Known ISO 639-1 codes in display order; at least one, because matching needs a shared language."""
-    codes = [code.lower() for code in _split(value, ",;\n ")]
+    codes = [code.lower() for code in split_entries(value, ",;\n ")]
     unknown = sorted({code for code in codes if code not in LANGUAGE_CODES})
     if unknown:
         raise ProfileError({"languages": _("Unknown language code: %(codes)s", codes=", ".join(unknown))})
@@ -111,7 +111,7 @@ def parse_company_names(value: str | Iterable[str] | None) -> list[str]:
     """Company names, one per line or comma-separated, each company once however it is spelled."""
     names: list[str] = []
     seen: set[str] = set()
-    for name in _split(value, ",\n"):
+    for name in split_entries(value, ",\n"):
         key = companies.company_key(name)
         if key and key not in seen:
             seen.add(key)
@@ -145,7 +145,7 @@ def taxonomy_topics() -> list[Topic]:
 
 def _plan_topics(entries: str | Iterable[str] | None) -> list[Topic | tuple[str, str]]:
     """Existing topics, or (slug, text) for free tags still to create; checks the limits, writes nothing."""
-    texts = _split(entries, ",;\n")
+    texts = split_entries(entries, ",;\n")
     too_long = [text for text in texts if len(text) > TOPIC_MAX_LENGTH]
     if too_long:
         raise ProfileError({"topics": _("A topic can have at most %(n)d characters.", n=TOPIC_MAX_LENGTH)})

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import Cohort, CohortParticipant, Meeting, Tandem
-from . import cohorts, exports, meetings, surveys
+from . import cohorts, exports, labels, meetings, surveys
 from .labels import score_percent
 
 SCORE_BINS = 10
@@ -109,8 +109,8 @@ def report(cohort: Cohort, today: date | None = None) -> dict[str, Any]:
     }
 
 
-def report_csv(data: dict[str, Any]) -> str:
-    """The report's figures as section,metric,value rows (lists become one row per entry)."""
+def _report_rows(data: dict[str, Any]) -> list[list[Any]]:
+    """The report's figures as section, metric, value rows (lists become one row per entry)."""
     rows = []
     for section in ("cohort", "participants", "matching", "meetings", "survey"):
         for metric, value in data[section].items():
@@ -124,10 +124,19 @@ def report_csv(data: dict[str, Any]) -> str:
                 rows += [[section, "improve", text] for text in value]
             else:
                 rows.append([section, metric, value])
-    return exports.write_csv(["section", "metric", "value"], rows)
+    return rows
 
 
-def tandems_csv(cohort: Cohort, today: date | None = None) -> str:
+def report_csv(data: dict[str, Any]) -> str:
+    """The report's figures as section,metric,value rows (headers stay English: scripts read them)."""
+    return exports.write_csv(["section", "metric", "value"], _report_rows(data))
+
+
+TANDEM_COLUMNS = ["tandem_id", "mentor", "mentor_company", "mentee", "mentee_company", "goal", "status", "score",
+                  "meetings_held", "meeting_target", "last_meeting", "behind"]
+
+
+def _tandem_rows(cohort: Cohort, today: date | None, localised: bool) -> list[list[Any]]:
     """One row per published tandem, for the manager's own follow-up (no survey answers, no notes)."""
     published = _published(cohort)
     progress = meetings.progress_for(published, today)
@@ -139,14 +148,47 @@ def tandems_csv(cohort: Cohort, today: date | None = None) -> str:
     for tandem in published:
         row = progress[tandem.id]
         mentor, mentee = tandem.mentor_user, tandem.mentee
+        if localised:  # a person reads it: labels in their language, real dates and numbers
+            status, score, behind = labels.tandem_status_label(tandem.status), tandem.score, _yes_no(row.behind)
+            last = row.last_meeting_on
+        else:
+            status, behind = tandem.status, "yes" if row.behind else "no"
+            score = "" if tandem.score is None else f"{tandem.score:.4f}"
+            last = row.last_meeting_on.isoformat() if row.last_meeting_on else ""
         rows.append([
             tandem.id, mentor.name if mentor else "", company(mentor), mentee.name if mentee else "", company(mentee),
-            tandem.goal.title if tandem.goal else "", tandem.status,
-            "" if tandem.score is None else f"{tandem.score:.4f}", row.held, row.target,
-            row.last_meeting_on.isoformat() if row.last_meeting_on else "", "yes" if row.behind else "no",
+            tandem.goal.title if tandem.goal else "", status, score, row.held, row.target, last, behind,
         ])
-    return exports.write_csv(["tandem_id", "mentor", "mentor_company", "mentee", "mentee_company", "goal", "status",
-                              "score", "meetings_held", "meeting_target", "last_meeting", "behind"], rows)
+    return rows
+
+
+def tandems_csv(cohort: Cohort, today: date | None = None) -> str:
+    """One row per published tandem, for the manager's own follow-up (no survey answers, no notes)."""
+    return exports.write_csv(TANDEM_COLUMNS, _tandem_rows(cohort, today, localised=False))
+
+
+def _yes_no(value: bool) -> str:
+    return _("yes") if value else _("no")
+
+
+def cohort_xlsx(cohort: Cohort, data: dict[str, Any], today: date | None = None) -> bytes:
+    """The tandems, their progress and the report's figures as a workbook with headers in the reader's language."""
+    tandem_header = [_("Tandem"), _("Mentor"), _("Mentor's company"), _("Mentee"), _("Mentee's company"), _("Goal"),
+                     _("Status"), _("Score"), _("Meetings held"), _("Meeting target"), _("Last meeting"),
+                     _("Behind")]
+    progress_rows = [
+        [row.tandem.id, row.tandem.mentor_user.name if row.tandem.mentor_user else "",
+         row.tandem.mentee.name if row.tandem.mentee else "", row.held, row.target, row.last_meeting_on,
+         row.next_planned_on, row.days_left, _yes_no(row.behind)]
+        for row in meetings.cohort_progress(cohort, today=today)
+    ]
+    progress_header = [_("Tandem"), _("Mentor"), _("Mentee"), _("Meetings held"), _("Meeting target"),
+                       _("Last meeting"), _("Next planned meeting"), _("Days left"), _("Behind")]
+    return exports.write_xlsx([
+        (_("Tandems"), tandem_header, _tandem_rows(cohort, today, localised=True)),
+        (_("Progress"), progress_header, progress_rows),
+        (_("Report"), [_("Section"), _("Figure"), _("Value")], _report_rows(data)),
+    ])
 
 
 def month_label(month: str) -> str:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from ..extensions import db
-from ..forms import EmptyForm
+from ..forms import EmptyForm, confirmation_page
 from ..models import Goal, MentorProfile, Tandem
-from ..services import profiles, tandems
+from ..services import meetings, profiles, tandems
 from .forms import AnswerForm, EndTandemForm, RequestTandemForm
 
 bp = Blueprint("tandems", __name__, url_prefix="/tandems")
@@ -58,7 +59,6 @@ def detail(tandem_id: int):
         "tandems/detail.html",
         tandem=tandem,
         answer_form=AnswerForm(),
-        end_form=EndTandemForm(),
         form=EmptyForm(),
         show_contact=tandems.can_see_contact(tandem, current_user),
         goal_in_full=tandem.goal is not None and profiles.can_view_goal(current_user, tandem.goal),
@@ -99,7 +99,7 @@ def withdraw(tandem_id: int):
     return redirect(url_for("tandems.detail", tandem_id=tandem.id))
 
 
-@bp.post("/<int:tandem_id>/end")
+@bp.route("/<int:tandem_id>/end", methods=["GET", "POST"])
 @login_required
 def end(tandem_id: int):
     tandem = _own_tandem(tandem_id)
@@ -110,6 +110,17 @@ def end(tandem_id: int):
             flash(_("The tandem has ended."), "info")
         except tandems.TandemError as problem:
             flash(problem.message, "error")
-    else:
-        flash(_("Please say why the tandem ends."), "error")
-    return redirect(url_for("tandems.detail", tandem_id=tandem.id))
+        return redirect(url_for("tandems.detail", tandem_id=tandem.id))
+    if tandem.status != "active":
+        return redirect(url_for("tandems.detail", tandem_id=tandem.id))
+    progress = meetings.progress(tandem)
+    partner = tandem.mentee if tandem.mentor_user_id == current_user.id else tandem.mentor_user
+    return confirmation_page(
+        _("End this tandem early?"),
+        [_("The tandem with %(name)s ends now and cannot be restarted; both of you are told.",
+           name=partner.name if partner else _("your partner")),
+         ngettext("You held %(num)d of %(target)d meetings.", "You held %(num)d of %(target)d meetings.",
+                  progress.held, target=progress.target)],
+        url_for("tandems.end", tandem_id=tandem.id), _("End tandem"), url_for("tandems.detail", tandem_id=tandem.id),
+        form=form, fields=("reason",), status=400 if form.errors else 200,
+    )

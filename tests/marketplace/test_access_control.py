@@ -41,7 +41,8 @@ MANAGER_ONLY = {
     "cohorts.new", "cohorts.edit", "cohorts.change_state", "cohorts.decide", "cohorts.import_upload",
     "cohorts.import_confirm", "cohorts.match", "cohorts.review", "cohorts.swap", "cohorts.remove", "cohorts.lock",
     "cohorts.add_pair", "cohorts.publish", "cohorts.progress", "cohorts.report", "cohorts.report_csv",
-    "cohorts.chart", "cohorts.tandems_csv",
+    "cohorts.chart", "cohorts.tandems_csv", "cohorts.export_xlsx", "cohorts.import_preview", "cohorts.import_template",
+    "cohorts.accept_many",
     "api.create_cohort", "api.get_cohort", "api.match_cohort", "api.publish_cohort", "api.cohort_report",
 }
 # Any signed-in person, for their own things (their own profile, goals, account, tandem list...).
@@ -50,7 +51,7 @@ SIGNED_IN = {
     "auth.account", "auth.change_password", "auth.create_token", "auth.revoke_token", "auth.update_settings",
     "auth.export_data", "auth.delete_account", "auth.resend_company_confirmation", "preferences.settings",
     "mentors.index", "mentors.my_profile", "mentors.edit_profile", "mentors.pause", "mentors.reopen",
-    "mentors.delete_profile", "mentors.profile",
+    "mentors.delete_profile", "mentors.profile", "mentors.offer_help", "mentors.fitting_goal",
     "goals.index", "goals.new", "search.mentors", "tandems.index", "tandems.request_tandem",
     "cohorts.index", "cohorts.apply", "cohorts.detail",  # a cohort's public page: what it is, how to apply
     "api.search_mentors", "api.get_mentor", "api.list_goals", "api.list_tandems", "api.create_tandem",
@@ -84,6 +85,7 @@ def _values(rule, world) -> dict:
         "meeting_id": world["meeting"].id, "cohort_id": world["cohort"].id, "participant_id": 1,
         "user_id": world["mentor"].user_id, "company_id": 1, "other_id": 2, "topic_id": 1, "token_id": 1,
         "token": "not-a-real-token", "action": "accept", "name": "meetings", "filename": "tandem.css",
+        "ext": "csv",
     }
     if rule.endpoint == "cohorts.lock":
         values["action"] = "lock"

@@ -171,20 +171,20 @@ PARTICIPANTS = [
      "ChatGPT, prompting and machine learning explained for daily work.", "artificial-intelligence", "de;en", "1", ""],
     ["kurt@old-industry.example", "Kurt Alt", "mentee", "Old Industry AG", "Understand social media",
      "Our brand needs a voice on social media and I want to lead that.", "social-media", "de", "", ""],
-    ["petra@steelworks.example", "Petra Stahl", "mentee", "Stahlwerk AG", "Use generative AI in our plants",
+    ["petra@steelworks.example", "Petra Stahl", "mentee", "Stahlwerk AG", "Generative KI für unsere Werke",
      "I want to know what ChatGPT and machine learning can do for our engineers.", "artificial-intelligence",
      "de;en", "", ""],
 ]
 
 
 def participants_csv(folder: Path) -> Path:
-    """The file a manager would export from a spreadsheet."""
+    """The file a manager saves from German Excel: `;` between cells, `,` between list items, Windows-1252."""
     path = folder / "participants.csv"
-    with path.open("w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out)
+    with path.open("w", newline="", encoding="cp1252") as out:
+        writer = csv.writer(out, delimiter=";")
         writer.writerow(["email", "name", "role", "company", "headline", "text", "topics", "languages", "capacity",
                          "exclude_companies"])
-        writer.writerows(PARTICIPANTS)
+        writer.writerows([[cell.replace(";", ",") for cell in row] for row in PARTICIPANTS])
     return path
 
 
@@ -212,9 +212,15 @@ def test_manager_runs_a_cohort_from_plan_to_report(browser: Browser, live_app: F
     assert browser.heading == "Rhineland spring round Draft"
 
     browser.follow("Import participants")
-    browser.attach("Participants CSV file", participants_csv(tmp_path))
+    browser.attach("Participants file (CSV or Excel)", participants_csv(tmp_path))
     browser.press("Check the file")
     assert "participants.csv · 4 to create, 0 to update, 0 refused" in browser.text
+    assert "Read as: Windows-1252" in browser.text and "Generative KI für unsere Werke" in browser.text
+    browser.screenshot("4-manager-import-preview")
+    # The preview is a page of its own (the upload answered 303): reloading it posts nothing again.
+    preview_url = browser.driver.current_url
+    browser.driver.refresh()
+    assert browser.driver.current_url == preview_url and "4 to create" in browser.text
     browser.press("Import these participants")
     assert browser.heading == "Import done"
     browser.follow("Back to the cohort")
@@ -228,6 +234,8 @@ def test_manager_runs_a_cohort_from_plan_to_report(browser: Browser, live_app: F
     # Mentor cell: name, company. Mentee cell: name, company, goal. Each executive gets a mentor on their subject.
     pairs = {mentor.split("\n")[0]: mentee.split("\n")[0] for mentor, mentee, *_ in browser.table_rows()}
     assert pairs == {"Lena Berg": "Kurt Alt", "Omar Haddad": "Petra Stahl"}
+    browser.follow("Publish 2 tandems")  # first a page that says what publishing does
+    assert "2 draft tandems start now; both partners are notified." in browser.text
     browser.press("Publish 2 tandems")
     assert any(flash.startswith("2 tandems published.") for flash in browser.flashes)
 

@@ -90,13 +90,16 @@ def test_disagreeing_person_fields_and_duplicates_are_refused(runner, tmp_path):
                          "Noch einmal, mit einem anderen Namen.", "", "de", "", ""]]
     result = runner.invoke(args=["participants", "import", write(tmp_path, csv_bytes(rows))])
     assert result.exit_code == 1
-    assert "row 5: name differs from row 3" in result.output
+    assert "row 5: kurt@old.example: name differs from row 3." in result.output
     assert "duplicate goal" in result.output
 
 
 def test_wrong_encoding_and_missing_column_are_named(runner, tmp_path):
-    latin = runner.invoke(args=["participants", "import", write(tmp_path, csv_bytes(GOOD_ROWS), encoding="latin-1")])
-    assert latin.exit_code == 1 and "UTF-8" in latin.output
+    # Windows-1252 is read (German Excel), but a byte it leaves undefined is neither: refused, by position.
+    undefined = tmp_path / "undefined.csv"
+    undefined.write_bytes(csv_bytes(GOOD_ROWS).encode("cp1252") + b"\x81")
+    latin = runner.invoke(args=["participants", "import", str(undefined)])
+    assert latin.exit_code == 1 and "neither UTF-8 nor Windows-1252" in latin.output
     broken = "email,name,role\nx@y.example,X,mentor\n"
     missing = runner.invoke(args=["participants", "import", write(tmp_path, broken, "b.csv")])
     assert missing.exit_code == 1 and "Missing column(s): company" in missing.output

@@ -50,7 +50,7 @@ def test_create_import_match_swap_publish_meet_close_survey_report(app, client):
     cohort = db.session.scalars(select(Cohort)).one()
 
     preview = client.post(f"/cohorts/{cohort.id}/import", content_type="multipart/form-data",
-                          data={"file": (io.BytesIO(csv_file(forty_people())), "people.csv")})
+                          data={"file": (io.BytesIO(csv_file(forty_people())), "people.csv")}, follow_redirects=True)
     page = preview.get_data(as_text=True)
     assert page.count('badge success">create') == 40
     token = page.split('id="token" name="token" type="hidden" value="')[1].split('"')[0]

@@ -212,7 +212,7 @@ def manager_rules(app) -> list[tuple[str, str]]:
             continue
         if rule.endpoint in PARTICIPANT_ENDPOINTS:
             continue
-        values = {name: {"action": "lock", "name": "scores"}.get(name, 1) for name in rule.arguments}
+        values = {name: {"action": "lock", "name": "scores", "ext": "csv"}.get(name, 1) for name in rule.arguments}
         url = app.url_map.bind("localhost").build(rule.endpoint, values)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             found.append((method, url))
@@ -313,10 +313,13 @@ def test_browser_import_previews_row_by_row_then_imports_on_confirm(make_app, tm
         existing = make_user(email="kurt@old.example", name="Kurt Alt", company="Old Industry AG")
         cohort = make_cohort(state="enrolling")
         client.post("/auth/login", data={"email": manager.email, "password": DEFAULT_PASSWORD})
-        preview = client.post(f"/cohorts/{cohort.id}/import",
-                              data={"file": (io.BytesIO(csv_file(GOOD)), "people.csv")},
-                              content_type="multipart/form-data")
-        assert preview.status_code == 200
+        upload = client.post(f"/cohorts/{cohort.id}/import",
+                             data={"file": (io.BytesIO(csv_file(GOOD)), "people.csv")},
+                             content_type="multipart/form-data")
+        # Stored, then a 303 to the preview by its id: Back and reload never post the file again.
+        assert upload.status_code == 303 and "/import/" in upload.headers["Location"]
+        preview = client.get(upload.headers["Location"])
+        assert preview.status_code == 200 and client.get(upload.headers["Location"]).status_code == 200
         page = preview.get_data(as_text=True)
         assert "create" in page and "update" in page and "lena@young.example" in page
         assert db.session.scalar(select(func.count(User.id))) == 2  # nothing written yet
@@ -343,7 +346,7 @@ def test_browser_import_refuses_bad_rows_and_offers_no_confirm(app, client, logi
     cohort = make_cohort(state="enrolling")
     bad = [GOOD[0], ["not-an-email", "X", "boss", "Y", "h", "t", "", "de", "", ""]]
     page = client.post(f"/cohorts/{cohort.id}/import", data={"file": (io.BytesIO(csv_file(bad)), "people.csv")},
-                       content_type="multipart/form-data").get_data(as_text=True)
+                       content_type="multipart/form-data", follow_redirects=True).get_data(as_text=True)
     assert "refused" in page and "not a valid e-mail address" in page
     assert "import/confirm" not in page
     assert db.session.scalar(select(func.count(CohortParticipant.id))) == 0

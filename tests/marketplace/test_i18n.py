@@ -35,8 +35,8 @@ from marketplace.models import (
     Topic,
     User,
 )
-from marketplace.services import accounts, companies, emails, notifications, preferences, tandems
-from tests.builders import make_goal, make_mentor, make_user, sign_in
+from marketplace.services import accounts, cohort_imports, companies, emails, notifications, preferences, tandems
+from tests.builders import make_goal, make_mentor, make_user, participants_csv, sign_in
 from tests.pseudo_locale import (
     PLACEHOLDER,
     PSEUDO_LOCALE,
@@ -214,6 +214,14 @@ def _build_scene(app: Flask) -> Scene:
         companies.set_domains(invited.company, ["invited.example"])
         confirm_token = accounts.issue_one_time_token(invited, accounts.COMPANY_CONFIRMATION, timedelta(days=1))
         db.session.commit()
+        # An upload waiting for its preview: one good row, one refused (the field column shows). Its texts and
+        # file name are the scene's own, so the checker knows them as typed, not as untranslated.
+        upload = cohort_imports.stage(participants_csv([
+            [manager.email, manager.name, "mentor", manager.company.name, profile.headline, profile.teaching_text,
+             "social-media", "de;en", "1", ""],
+            [participant.email, participant.name, "boss", manager.company.name, cohort_goal.title,
+             cohort_goal.description, "", "de", "", ""],
+        ]).encode(), running, manager, running.name)
 
     values = {
         "goals.id": own_goal.id,
@@ -230,6 +238,9 @@ def _build_scene(app: Flask) -> Scene:
         "auth.accept_invitation.token": invite_token,
         "preferences.unsubscribe.token": preferences.unsubscribe_token(participant.id, "request_received"),
         "auth.confirm_company.token": confirm_token,
+        "cohorts.import_preview.token": upload,
+        "cohorts.change_state.action": "close",
+        "cohorts.import_template.ext": "csv",
     }
     extra = [
         ("manager", f"/tandems/{requested.id}", 200),
