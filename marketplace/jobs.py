@@ -59,12 +59,27 @@ def _daily_digest(now: datetime) -> None:
     digests.send_new_goals(now)
 
 
-# Later jobs (request expiry, reminders) are one entry each here.
+def _request_expiry(now: datetime) -> None:
+    from .services import request_expiry
+
+    request_expiry.remind_at_half_time(now)
+    request_expiry.expire_due(now)
+
+
+def _tandem_reminders(now: datetime) -> None:
+    from .services import reminders
+
+    reminders.nudge_quiet_tandems(now)
+    reminders.remind_cohort_end(now)
+
+
 PERIODIC_JOBS = {
     job.name: job
     for job in (
         PeriodicJob("send_mail", _send_mail, _every_interval),
         PeriodicJob("daily_digest", _daily_digest, _daily),
+        PeriodicJob("request_expiry", _request_expiry, _every_interval),
+        PeriodicJob("tandem_reminders", _tandem_reminders, _daily),
     )
 }
 

@@ -12,7 +12,7 @@ from ..extensions import db
 from ..forms import EmptyForm
 from ..input_checks import page_arg
 from ..models import MentorProfile, Topic, User
-from ..services import matching, profiles
+from ..services import matching, profiles, responsiveness
 from .forms import MentorProfileForm, apply_errors, template_helpers, topic_choices
 
 bp = Blueprint("mentors", __name__, url_prefix="/mentors")
@@ -130,5 +130,6 @@ def profile(id: int):
     if mentor is None:
         abort(404)
     return render_template(
-        "mentors/profile.html", profile=mentor, is_own=mentor.user_id == current_user.id, **template_helpers()
+        "mentors/profile.html", profile=mentor, is_own=mentor.user_id == current_user.id,
+        responsiveness=responsiveness.of(mentor), **template_helpers()
     )

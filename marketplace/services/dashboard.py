@@ -14,7 +14,7 @@ from ..models import Meeting, Tandem, User
 from . import admin, cohorts, meetings, surveys
 
 DEFAULT_MEETING_TARGET = 6
-PAST_STATUSES = ("declined", "withdrawn", "ended", "completed")
+PAST_STATUSES = ("declined", "withdrawn", "expired", "ended", "completed")
 RECENT_PAST = 5
 
 

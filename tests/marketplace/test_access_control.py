@@ -20,9 +20,10 @@ PUBLIC = {
     "static", "main.index", "main.set_language", "auth.login", "auth.register", "auth.forgot_password",
     "auth.reset_password", "auth.accept_invitation", "auth.confirm_company", "auth.logout", "api.openapi",
     "preferences.unsubscribe",  # one-click from an e-mail (RFC 8058): the signed token is the proof
+    "preferences.back",  # a paused mentor's one-click "I'm back" from an e-mail: the signed token likewise
 }
 # POSTed by mail clients without a session or form: exempt from CSRF (tested in test_notification_mail.py).
-CSRF_EXEMPT = {"preferences.unsubscribe"}
+CSRF_EXEMPT = {"preferences.unsubscribe", "preferences.back"}
 # Someone else's objects: an outsider (signed in, no relation) gets 403 or 404, never the object.
 OTHERS_OBJECTS = {
     "goals.detail", "goals.edit", "goals.delete", "goals.set_status",
