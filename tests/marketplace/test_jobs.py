@@ -145,3 +145,40 @@ def test_with_a_worker_running_a_request_mails_the_mentor_in_their_language(make
     finally:
         assert _stop(worker) == 0
         controller.stop()
+
+
+def test_with_a_worker_running_an_unanswered_request_expires_on_its_own_and_the_mentee_hears(
+    make_app, database_url, tmp_path
+):
+    from marketplace.models import Tandem
+    from marketplace.services import tandems
+    from tests.builders import make_goal, make_mentor, make_user
+
+    handler, controller, port = start_server()
+    app = make_app()
+    # 0.002 hours: reminded after 3.6 s, expired after 7.2 s.
+    worker, log = _worker(database_url, tmp_path, "worker.log", MAIL_SERVER="127.0.0.1", MAIL_PORT=str(port),
+                          TANDEM_REQUEST_EXPIRY_HOURS="0.002")
+    try:
+        with app.app_context():
+            mentor = make_mentor(user=make_user(name="Mia Mentor", email="mia@example.com", company="Young AG"))
+            make_mentor(user=make_user(name="Otto Other", company="Other AG"))
+            goal = make_goal(owner=make_user(name="Gerd Brenner", email="gerd@example.com", company="Old AG"))
+            tandem_id = tandems.request_tandem(goal, mentor, goal.owner).id
+            db.session.remove()
+
+        def to(address: str) -> list:
+            return [m for m, rcpt in zip(handler.messages, handler.recipients, strict=True) if address in rcpt]
+
+        assert _wait_for(lambda: len(to("gerd@example.com")) == 1, 60), log.read_text()[-3000:]
+        mentor_mail = [str(m["Subject"]) for m in to("mia@example.com")]
+        assert len(mentor_mail) == 2 and "waiting for your answer" in mentor_mail[1]  # request, half-time
+        expired = to("gerd@example.com")[0]
+        assert "expired without an answer" in str(expired["Subject"])
+        assert "Otto Other" in expired.get_body(("plain",)).get_content()
+        with app.app_context():
+            assert db.session.get(Tandem, tandem_id).status == "expired"
+            db.session.remove()
+    finally:
+        assert _stop(worker) == 0
+        controller.stop()
