@@ -15,6 +15,7 @@ from ..models import (
     ApiToken,
     CohortParticipant,
     Goal,
+    ImportJob,
     Meeting,
     MentorProfile,
     Notification,
@@ -120,6 +121,11 @@ def export_user_data(user: User) -> dict[str, Any]:
             for n in db.session.scalars(select(Notification).where(Notification.user_id == user.id))
         ],
         "notification_settings": preferences.settings_of(user),
+        "imports": [
+            {"cohort": job.cohort_id, "status": job.status, "rows": job.total_rows, "summary": job.summary,
+             "created_at": _iso(job.created_at)}
+            for job in db.session.scalars(select(ImportJob).where(ImportJob.user_id == user.id).order_by(ImportJob.id))
+        ],
         "reminders": [
             {"kind": r.kind, "about": f"{r.object_type} {r.object_id}", "occasion": r.occasion,
              "created_at": _iso(r.created_at)}
@@ -167,7 +173,7 @@ def delete_account(user: User) -> None:
             meeting.author_id = None
             meeting.private_note = ""
         for model in (ApiToken, OneTimeToken, Notification, NotificationSetting, CohortParticipant, UserSession,
-                      Reminder):
+                      Reminder, ImportJob):
             for row in db.session.scalars(select(model).where(model.user_id == user.id)):
                 db.session.delete(row)
         for message in db.session.scalars(select(OutgoingEmail).where(_emails_of(user))):

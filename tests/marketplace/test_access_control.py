@@ -40,7 +40,8 @@ MANAGER_ONLY = {
     "admin.remove_competitor", "admin.rename_company", "admin.topics", "admin.new_topic", "admin.edit_topic",
     "admin.promote_topic", "admin.outbox", "admin.review_merge", "admin.merge_company",
     "cohorts.new", "cohorts.edit", "cohorts.change_state", "cohorts.decide", "cohorts.import_upload",
-    "cohorts.import_confirm", "cohorts.match", "cohorts.review", "cohorts.swap", "cohorts.remove", "cohorts.lock",
+    "cohorts.import_confirm", "cohorts.import_progress",
+    "cohorts.match", "cohorts.review", "cohorts.swap", "cohorts.remove", "cohorts.lock",
     "cohorts.add_pair", "cohorts.publish", "cohorts.progress", "cohorts.report", "cohorts.report_csv",
     "cohorts.chart", "cohorts.tandems_csv",
     "api.create_cohort", "api.get_cohort", "api.match_cohort", "api.publish_cohort", "api.cohort_report",
@@ -84,7 +85,7 @@ def _values(rule, world) -> dict:
         "goal_id": world["goal"].id, "mentor_id": world["mentor"].id, "tandem_id": world["tandem"].id,
         "meeting_id": world["meeting"].id, "cohort_id": world["cohort"].id, "participant_id": 1,
         "user_id": world["mentor"].user_id, "company_id": 1, "other_id": 2, "topic_id": 1, "token_id": 1,
-        "token": "not-a-real-token", "action": "accept", "name": "meetings", "filename": "tandem.css",
+        "token": "not-a-real-token", "job_id": 1, "action": "accept", "name": "meetings", "filename": "tandem.css",
     }
     if rule.endpoint == "cohorts.lock":
         values["action"] = "lock"

@@ -170,7 +170,7 @@ def test_with_a_worker_running_an_unanswered_request_expires_on_its_own_and_the_
         def to(address: str) -> list:
             return [m for m, rcpt in zip(handler.messages, handler.recipients, strict=True) if address in rcpt]
 
-        assert _wait_for(lambda: len(to("gerd@example.com")) == 1, 60), log.read_text()[-3000:]
+        assert _wait_for(lambda: len(to("gerd@example.com")) == 1, 180), log.read_text()[-3000:]  # loads the encoder
         mentor_mail = [str(m["Subject"]) for m in to("mia@example.com")]
         assert len(mentor_mail) == 2 and "waiting for your answer" in mentor_mail[1]  # request, half-time
         expired = to("gerd@example.com")[0]
