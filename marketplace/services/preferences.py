@@ -94,13 +94,19 @@ def unsubscribe_token(user_id: int, kind: str) -> str:
     return _serializer().dumps({"u": user_id, "k": kind})
 
 
-def read_token(token: str) -> tuple[User, str] | None:
-    """The person and kind a link is for, or None for a forged or stale one."""
+def signed_data(serializer: URLSafeSerializer, token: str, id_key: str) -> dict | None:
+    """The content of a one-click link's signed token, with an integer under `id_key`; None if forged."""
     try:
-        data = _serializer().loads(token)
+        data = serializer.loads(token)
     except BadSignature:
         return None
-    if not isinstance(data, dict) or not isinstance(data.get("u"), int):
+    return data if isinstance(data, dict) and isinstance(data.get(id_key), int) else None
+
+
+def read_token(token: str) -> tuple[User, str] | None:
+    """The person and kind a link is for, or None for a forged or stale one."""
+    data = signed_data(_serializer(), token, "u")
+    if data is None:
         return None
     user = db.session.get(User, data["u"])
     kind = data.get("k")

@@ -11,13 +11,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import current_app
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import URLSafeSerializer
 from sqlalchemy import select
 from sqlalchemy.orm.exc import ObjectDeletedError
 
 from ..extensions import begin_serialised_write, db
 from ..models import MentorProfile, Tandem, as_utc, utcnow
-from . import matching, notifications, reminders, vectors
+from . import matching, notifications, preferences, reminders, vectors
 
 # This many requests in a row left to expire pause a mentor's profile.
 EXPIRIES_BEFORE_PAUSE = 2
@@ -151,11 +151,8 @@ def back_token(profile: MentorProfile) -> str:
 def read_back_token(token: str) -> MentorProfile | None:
     """The profile of a valid token: paused by the pause the token was made for, or open again (a second
     click); None for a bad token, or one from an earlier pause while the profile is paused otherwise."""
-    try:
-        data = _serializer().loads(token)
-    except BadSignature:
-        return None
-    if not isinstance(data, dict) or not isinstance(data.get("p"), int):
+    data = preferences.signed_data(_serializer(), token, "p")
+    if data is None:
         return None
     profile = db.session.get(MentorProfile, data["p"])
     if profile is None or profile.is_open:

@@ -42,14 +42,20 @@ def _age(tandem: Tandem, hours: float) -> None:
     db.session.commit()
 
 
+def _let_expire(goal, mentor: MentorProfile) -> Tandem:
+    """A request the mentor leaves unanswered until the job expires it."""
+    tandem = tandems.request_tandem(goal, mentor, goal.owner)
+    _age(tandem, 80)
+    request_expiry.expire_due(utcnow())
+    return tandem
+
+
 def test_next_suggestions_leave_out_who_declined_withdrew_let_expire_or_is_pending(app):
     declined, withdrawn, expired, pending, fresh = _mentors("Dora", "Willi", "Erik", "Paula", "Fritz")
     goal = make_goal(owner=make_user(name="Gerd Brenner", company="Old AG"))
     tandems.decline(tandems.request_tandem(goal, declined, goal.owner), declined.user)
     tandems.withdraw(tandems.request_tandem(goal, withdrawn, goal.owner), goal.owner)
-    late = tandems.request_tandem(goal, expired, goal.owner)
-    _age(late, 80)
-    request_expiry.expire_due(utcnow())
+    _let_expire(goal, expired)
     tandems.request_tandem(goal, pending, goal.owner)
 
     assert {m.profile.id for m in matching.suggestions_for_goal(goal, k=10)} >= {declined.id, fresh.id}
@@ -143,13 +149,9 @@ def test_decimal_hours_and_a_job_run_twice_in_a_period_or_by_two_workers_expire_
 def test_two_requests_in_a_row_left_to_expire_pause_the_mentor_until_one_click_on_im_back(csrf_app):
     mentor, other = _mentors("Mia Mentor", "Otto Other")
     goals = [make_goal(owner=make_user(company="Old AG"), title=f"Goal {n}") for n in range(3)]
-    first = tandems.request_tandem(goals[0], mentor, goals[0].owner)
-    _age(first, 100)
-    request_expiry.expire_due(utcnow())
+    _let_expire(goals[0], mentor)
     assert mentor.is_open  # one expiry is no pattern
-    second = tandems.request_tandem(goals[1], mentor, goals[1].owner)
-    _age(second, 80)
-    request_expiry.expire_due(utcnow())
+    _let_expire(goals[1], mentor)
     db.session.refresh(mentor)
     assert not mentor.is_open and mentor.auto_paused_at is not None
     assert mentor.id not in {m.profile.id for m in matching.suggestions_for_goal(goals[2], k=10)}
@@ -168,9 +170,7 @@ def test_two_requests_in_a_row_left_to_expire_pause_the_mentor_until_one_click_o
     assert mentor.id in {m.profile.id for m in matching.suggestions_for_goal(goals[2], k=10)}
     assert client.post("/back/forged-token").status_code == 404
 
-    third = tandems.request_tandem(goals[2], mentor, goals[2].owner)  # the run counts afresh after "I'm back"
-    _age(third, 80)
-    request_expiry.expire_due(utcnow())
+    _let_expire(goals[2], mentor)  # the run counts afresh after "I'm back"
     db.session.refresh(mentor)
     assert mentor.is_open
 
@@ -178,13 +178,9 @@ def test_two_requests_in_a_row_left_to_expire_pause_the_mentor_until_one_click_o
 def test_an_answered_request_between_two_expiries_breaks_the_run(app):
     [mentor] = _mentors("Mia Mentor")
     goals = [make_goal(owner=make_user(company="Old AG"), title=f"Goal {n}") for n in range(3)]
-    for n, goal in enumerate(goals):
-        tandem = tandems.request_tandem(goal, mentor, goal.owner)
-        if n == 1:
-            tandems.decline(tandem, mentor.user)
-        else:
-            _age(tandem, 80)
-            request_expiry.expire_due(utcnow())
+    _let_expire(goals[0], mentor)
+    tandems.decline(tandems.request_tandem(goals[1], mentor, goals[1].owner), mentor.user)
+    _let_expire(goals[2], mentor)
     db.session.refresh(mentor)
     assert mentor.is_open
 
@@ -201,9 +197,7 @@ def test_the_profile_shows_how_the_mentor_answers_once_there_are_three_requests(
         tandem.responded_at = tandem.created_at + timedelta(hours=5)
     db.session.commit()
     assert "answers" not in client.get(f"/mentors/{mentor.id}").get_data(as_text=True)
-    late = tandems.request_tandem(goals[2], mentor, goals[2].owner)
-    _age(late, 80)
-    request_expiry.expire_due(utcnow())
+    _let_expire(goals[2], mentor)
 
     page = client.get(f"/mentors/{mentor.id}").get_data(as_text=True)
     assert "Usually answers within a day" in page and "answers 67% of requests" in page
