@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from ..extensions import db
 from ..forms import EmptyForm
 from ..models import Goal, MentorProfile, Tandem
-from ..services import tandems
+from ..services import matching, tandems
 from .forms import AnswerForm, EndTandemForm, RequestTandemForm
 
 bp = Blueprint("tandems", __name__, url_prefix="/tandems")
@@ -62,6 +62,7 @@ def detail(tandem_id: int):
         form=EmptyForm(),
         show_contact=tandems.can_see_contact(tandem, current_user),
         is_mentor=tandem.mentor_user_id == current_user.id,
+        ended_request=tandem.status in matching.ENDED_REQUEST_STATUSES,
     )
 
 

@@ -26,6 +26,7 @@ from marketplace.models import (
     Company,
     CompanyDomain,
     Goal,
+    ImportJob,
     Meeting,
     MentorProfile,
     Notification,
@@ -34,8 +35,9 @@ from marketplace.models import (
     Tandem,
     Topic,
     User,
+    utcnow,
 )
-from marketplace.services import accounts, companies, emails, notifications, preferences, tandems
+from marketplace.services import accounts, companies, emails, notifications, preferences, request_expiry, tandems
 from tests.builders import make_goal, make_mentor, make_user, sign_in
 from tests.pseudo_locale import (
     PLACEHOLDER,
@@ -210,6 +212,12 @@ def _build_scene(app: Flask) -> Scene:
         invite_token = accounts.issue_one_time_token(invited, "invite", timedelta(days=1))
         companies.set_domains(invited.company, ["invited.example"])
         confirm_token = accounts.issue_one_time_token(invited, accounts.COMPANY_CONFIRMATION, timedelta(days=1))
+        paused = make_mentor(user=make_user(name="Pia Paused", email="pia@paused.example", company="Pause AG"),
+                             is_open=False)
+        paused.auto_paused_at = utcnow()
+        import_job = ImportJob(cohort_id=running.id, user_id=manager.id, token="x" * 32, status="running",
+                               total_rows=40, rows_done=10, started_at=utcnow() - timedelta(seconds=20))
+        db.session.add(import_job)
         db.session.commit()
 
     values = {
@@ -226,6 +234,8 @@ def _build_scene(app: Flask) -> Scene:
         "auth.accept_invitation.token": invite_token,
         "preferences.unsubscribe.token": preferences.unsubscribe_token(participant.id, "request_received"),
         "auth.confirm_company.token": confirm_token,
+        "preferences.back.token": request_expiry.back_token(paused),
+        "job_id": import_job.id,
     }
     extra = [
         ("manager", f"/tandems/{requested.id}", 200),
@@ -243,6 +253,7 @@ def _build_scene(app: Flask) -> Scene:
         ("manager", "/manage/topics/new", 200),
         ("anonymous", "/auth/reset/not-a-valid-token", 404),
         ("anonymous", "/unsubscribe/not-a-valid-token", 404),
+        ("anonymous", "/back/not-a-valid-token", 404),
         ("anonymous", "/auth/confirm-company/not-a-valid-token", 404),
         ("anonymous", "/no-such-page", 404),
         ("manager", "/goals/999999", 404),

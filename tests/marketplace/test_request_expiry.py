@@ -69,6 +69,8 @@ def test_the_goal_page_shows_next_suggestions_where_the_declined_request_is(app)
     assert "Next suggestions" not in client.get(f"/goals/{goal.id}").get_data(as_text=True)
     tandems.decline(tandems.request_tandem(goal, declined, goal.owner), declined.user)
 
+    declined_page = client.get(f"/tandems/{tandems.tandems_for_goal(goal)[0].id}").get_data(as_text=True)
+    assert f'href="/goals/{goal.id}#next-suggestions"' in declined_page  # the request's own page leads there
     page = client.get(f"/goals/{goal.id}").get_data(as_text=True)
     section = page[page.index("Next suggestions"):]
     assert page.index("Requests and tandems") < page.index("Next suggestions")
