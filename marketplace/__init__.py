@@ -128,7 +128,8 @@ def register_request_hooks(app: Flask) -> None:
     from flask_babel import format_date, format_datetime
 
     from .input_checks import check_query_string
-    from .services.labels import tandem_status_label
+    from .services import reports
+    from .services.labels import match_label, score_percent, tandem_status_label
     from .services.notifications import text as notification_text
     from .services.notifications import unread_count
     from .services.profiles import language_name
@@ -136,10 +137,18 @@ def register_request_hooks(app: Flask) -> None:
     app.add_template_filter(format_date, "format_date")
     app.add_template_filter(format_datetime, "format_datetime")
     app.add_template_global(tandem_status_label, "tandem_status_label")
+    app.add_template_filter(match_label, "match_label")
+    app.add_template_filter(score_percent, "score_percent")
     app.add_template_global(language_name, "language_name")
     app.add_template_global(notification_text, "notification_text")
     # Before any view: a NUL byte in a search term or filter used to reach PostgreSQL and end in a 500.
     app.before_request(check_query_string)
+    app.add_template_filter(reports.month_label, "month_label")
+    app.add_template_filter(reports.score_bin_label, "score_bin_label")
+
+    from .forms import use_tandem_catalogue_for_form_messages
+
+    app.before_request(use_tandem_catalogue_for_form_messages)
 
     @app.context_processor
     def inject_globals() -> dict[str, Any]:

@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from . import names
 from .extensions import db
 
 
@@ -168,7 +169,8 @@ class User(UserMixin, db.Model):
 
     @property
     def first_name(self) -> str:
-        return self.name.split()[0] if self.name.split() else self.name
+        """The name to greet by ("Karl" for "Dr. Karl Hansekauf"); `name` stays as entered."""
+        return names.first_name(self.name)
 
     @property
     def has_password(self) -> bool:

@@ -12,9 +12,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from selenium.webdriver.common.by import By
 
+from marketplace.extensions import db
+from marketplace.models import Tandem
+from marketplace.services import meetings
 from marketplace.services.cohorts import add_months
-from tests.builders import DEFAULT_PASSWORD, make_mentor, make_user
+from tests.builders import DEFAULT_PASSWORD, make_goal, make_mentor, make_user
+from tests.marketplace.test_cohorts import enrol, make_cohort
 
 if TYPE_CHECKING:  # pytest imports it as a plugin (below), so that its asserts are rewritten too
     from flask import Flask
@@ -216,6 +221,133 @@ def test_manager_runs_a_cohort_from_plan_to_report(browser: Browser, live_app: F
     assert browser.heading == "Report: Rhineland spring round Running"
     assert re.search(r"100\s?%\nof mentees matched \(2 tandems\)", browser.text), browser.text
     charts = browser.images()
-    assert [Path(chart["src"]).name for chart in charts] == ["meetings.png", "scores.png"]
+    assert [Path(chart["src"]).name for chart in charts] == ["meetings.svg?lang=en", "scores.svg?lang=en"]
     assert all(chart["complete"] and chart["width"] > 0 for chart in charts), charts
     browser.screenshot("4-manager-report")
+
+
+PHONE = (390, 844)
+
+
+def phone_world() -> dict[str, str | int]:
+    """Someone of every role with something on each main page: a running tandem, a cohort in matching with drafts
+    and an unmatched executive, a running cohort with meetings for progress and report."""
+    mentor = make_mentor(user=make_user(email="mia@young-digital.example", name="Mia Wagner-Schulze",
+                                        company="Young Digital GmbH"),
+                         headline="I show leaders how generative AI changes everyday work",
+                         text="ChatGPT, Copilot and prompting in daily work: what AI tools can and cannot do.",
+                         topic_slugs=("artificial-intelligence", "social-media"), languages="de,en")
+    executive = make_user(email="karl@hansekauf.example", name="Prof. Dr. Karl Hansekauf", company="Hansekauf AG")
+    goal = make_goal(owner=executive, title="Verstehen, was generative KI für unser Familienunternehmen bedeutet",
+                     topic_slugs=("artificial-intelligence",), languages="de")
+    manager = make_user(email="carla@tandem.example", name="Carla Brandt", company="Tandem e.V.", is_manager=True)
+
+    matching = make_cohort(name="Rheinland Frühjahrsrunde", state="matching")
+    running = make_cohort(name="Hamburg Herbstrunde", state="running", starts_on=date.today().replace(day=1),
+                          ends_on=add_months(date.today().replace(day=1), 6))
+    tandems = []
+    for i in range(3):
+        young = make_mentor(company=f"Junge Agentur {i} GmbH", topic_slugs=("social-media",))
+        aim = make_goal(company=f"Traditionsbetrieb {i} AG", title=f"Unsere Marke in den sozialen Medien {i}",
+                        topic_slugs=("social-media",))
+        for cohort, status in ((matching, "draft"), (running, "active")):
+            enrol(cohort, young.user, "mentor")
+            enrol(cohort, aim.owner, "mentee", aim)
+            tandem = Tandem(goal=aim, mentor=young, mentee_user_id=aim.owner_id, mentor_user_id=young.user_id,
+                            cohort_id=cohort.id, status=status, score=0.52 + i / 10,
+                            reasons=["Shared topics: Social media", "Shared languages: German, English"],
+                            starts_on=cohort.starts_on, ends_on=cohort.ends_on)
+            db.session.add(tandem)
+            tandems.append(tandem)
+    enrol(matching, executive, "mentee", goal)
+    enrol(running, executive, "mentee", goal)
+    direct = Tandem(goal=goal, mentor=mentor, mentee_user_id=executive.id, mentor_user_id=mentor.user_id,
+                    cohort_id=running.id, status="active", request_message="Ich freue mich auf den Austausch.",
+                    starts_on=running.starts_on, ends_on=running.ends_on)
+    db.session.add(direct)
+    db.session.commit()
+    meetings.log_meeting(tandems[1], tandems[1].mentee, date.today(), 60)
+    meetings.log_meeting(direct, executive, date.today(), 45)
+    world = {"mentor": mentor.user.email, "executive": executive.email, "manager": manager.email,
+             "mentor_profile": mentor.id, "executive_id": executive.id, "company": executive.company_id,
+             "goal": goal.id, "matching": matching.id, "running": running.id, "tandem": direct.id}
+    # The live server's threads write to the same database (on SQLite, an open read here would block them).
+    db.session.commit()
+    return world
+
+
+# What the phone test reads and presses, per interface language.
+WORDS = {"en": {"menu": "Menu", "log in": "Log in", "log out": "Log out", "e-mail": "E-mail", "password": "Password",
+                "lock": "Lock"},
+         "de": {"menu": "Menü", "log in": "Anmelden", "log out": "Abmelden", "e-mail": "E-Mail", "password": "Passwort",
+                "lock": "Fixieren"}}
+
+
+def open_menu(browser: Browser) -> None:
+    """On a phone the links sit behind the menu button; it opens without script (a checkbox and its label)."""
+    if not browser.driver.find_element(By.ID, "nav-toggle").is_selected():
+        browser.driver.find_element(By.CSS_SELECTOR, "label[for=nav-toggle]").click()
+    assert browser.driver.find_element(By.ID, "nav-links").is_displayed()
+
+
+def log_in_on_a_phone(browser: Browser, email: str, words: dict[str, str]) -> None:
+    browser.visit("/")
+    open_menu(browser)
+    browser.follow(words["log in"])
+    browser.fill(words["e-mail"], email)
+    browser.fill(words["password"], DEFAULT_PASSWORD)
+    browser.press(words["log in"])
+
+
+def fits_the_screen(browser: Browser, shot: str) -> None:
+    """Nothing wider than the phone: the page never scrolls sideways."""
+    page, screen = browser.driver.execute_script("return [document.documentElement.scrollWidth, window.innerWidth];")
+    assert page <= screen, f"{browser.driver.current_url} is {page} px wide on a {screen} px screen"
+    browser.screenshot(shot)
+
+
+def test_every_main_page_fits_a_phone_in_english_and_german(browser: Browser, live_app: Flask) -> None:
+    """Each role's main pages at 390 px, in one browser session: the menu folds, tables become cards."""
+    world = phone_world()
+    browser.driver.set_window_size(*PHONE)
+    matching, running = world["matching"], world["running"]
+    pages = {
+        "anonymous": (None, ["/", "/auth/login", "/auth/register", "/auth/forgot-password"]),
+        "mentor": (world["mentor"], ["/dashboard", "/mentors/me", "/mentors/me/edit", "/mentors/",
+                                     "/search/mentors?q=Social+Media+f%C3%BCr+Traditionsbetriebe",
+                                     "/tandems/", f"/tandems/{world['tandem']}", "/notifications", "/auth/account"]),
+        "executive": (world["executive"], ["/dashboard", "/goals/", "/goals/new", f"/goals/{world['goal']}",
+                                           f"/mentors/{world['mentor_profile']}", f"/cohorts/{running}",
+                                           f"/cohorts/tandems/{world['tandem']}"]),
+        "manager": (world["manager"], ["/dashboard", "/manage/", "/manage/people",
+                                       f"/manage/people/{world['executive_id']}", "/manage/companies",
+                                       f"/manage/companies/{world['company']}", "/manage/topics", "/manage/outbox",
+                                       "/cohorts/", "/cohorts/new", f"/cohorts/{matching}",
+                                       f"/cohorts/{matching}/import", f"/cohorts/{matching}/matching",
+                                       f"/cohorts/{running}/progress", f"/cohorts/{running}/report"]),
+    }
+    for language, words in WORDS.items():
+        for role, (email, paths) in pages.items():
+            if email is not None:
+                log_in_on_a_phone(browser, email, words)
+            for number, path in enumerate(paths, 1):
+                browser.visit(path)
+                assert browser.driver.find_element(By.CSS_SELECTOR, "label[for=nav-toggle]").text == words["menu"]
+                fits_the_screen(browser, f"phone-{language}-{role}-{number:02d}")
+            if role == "manager":
+                # A table row is a card on the phone: a draft pair's actions stay on the screen.
+                browser.visit(f"/cohorts/{matching}/matching")
+                lock = browser.find(f'//button[normalize-space()="{words["lock"]}"]', "lock button")
+                assert lock.is_displayed() and lock.rect["x"] + lock.rect["width"] <= PHONE[0]
+                browser.visit(f"/cohorts/{running}/report")
+                charts = browser.images()
+                assert [Path(chart["src"]).name for chart in charts] == [f"meetings.svg?lang={language}",
+                                                                         f"scores.svg?lang={language}"]
+                assert all(chart["complete"] and chart["width"] > 0 for chart in charts), charts
+            if email is not None:
+                open_menu(browser)
+                browser.press(words["log out"])
+        if language == "en":
+            browser.visit("/")
+            open_menu(browser)
+            browser.press("Deutsch")
