@@ -156,9 +156,9 @@ def test_with_a_worker_running_an_unanswered_request_expires_on_its_own_and_the_
 
     handler, controller, port = start_server()
     app = make_app()
-    # 0.002 hours: reminded after 3.6 s, expired after 7.2 s.
+    # 0.005 hours: reminded after 9 s, expired after 18 s (room for a busy machine before the half-time).
     worker, log = _worker(database_url, tmp_path, "worker.log", MAIL_SERVER="127.0.0.1", MAIL_PORT=str(port),
-                          TANDEM_REQUEST_EXPIRY_HOURS="0.002")
+                          TANDEM_REQUEST_EXPIRY_HOURS="0.005")
     try:
         with app.app_context():
             mentor = make_mentor(user=make_user(name="Mia Mentor", email="mia@example.com", company="Young AG"))
@@ -170,9 +170,10 @@ def test_with_a_worker_running_an_unanswered_request_expires_on_its_own_and_the_
         def to(address: str) -> list:
             return [m for m, rcpt in zip(handler.messages, handler.recipients, strict=True) if address in rcpt]
 
+        assert _wait_for(lambda: len(to("mia@example.com")) == 2, 60), log.read_text()[-3000:]  # request, half-time
+        assert "waiting for your answer" in str(to("mia@example.com")[1]["Subject"])
+        assert not to("gerd@example.com")  # not expired yet
         assert _wait_for(lambda: len(to("gerd@example.com")) == 1, 180), log.read_text()[-3000:]  # loads the encoder
-        mentor_mail = [str(m["Subject"]) for m in to("mia@example.com")]
-        assert len(mentor_mail) == 2 and "waiting for your answer" in mentor_mail[1]  # request, half-time
         expired = to("gerd@example.com")[0]
         assert "expired without an answer" in str(expired["Subject"])
         assert "Otto Other" in expired.get_body(("plain",)).get_content()
