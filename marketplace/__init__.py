@@ -96,8 +96,8 @@ def register_blueprints(app: Flask) -> None:
     from .goals.routes import bp as goals_bp
     from .main.routes import bp as main_bp
     from .mentors.routes import bp as mentors_bp
+    from .preferences.routes import back, unsubscribe
     from .preferences.routes import bp as preferences_bp
-    from .preferences.routes import unsubscribe
     from .search.routes import bp as search_bp
     from .tandems.routes import bp as tandems_bp
 
@@ -106,6 +106,7 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
     # One-click unsubscribe (RFC 8058) is POSTed by mail clients without a session; the signed token is the proof.
     csrf.exempt(unsubscribe)
+    csrf.exempt(back)  # "I'm back" from a paused mentor's e-mail, the same way
     # The API authenticates with Bearer tokens only (no cookies), so CSRF does not apply to it.
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)

@@ -71,9 +71,15 @@ def from_environment(instance_path: Path) -> dict:
         # Background jobs (marketplace/jobs.py) and the outbox (services/outbox.py).
         "TANDEM_JOB_INTERVAL_SECONDS": float(os.environ.get("TANDEM_JOB_INTERVAL_SECONDS", "30")),
         "TANDEM_JOB_STORE": os.environ.get("TANDEM_JOB_STORE", str(instance_path / "jobs.sqlite3")),
+        # Run enqueued jobs at once in the web process (tests, or a deployment without a worker).
+        "TANDEM_JOBS_IMMEDIATE": _flag("TANDEM_JOBS_IMMEDIATE"),
         "TANDEM_MAIL_RETRY_SECONDS": float(os.environ.get("TANDEM_MAIL_RETRY_SECONDS", "60")),
         "TANDEM_MAIL_CLAIM_TIMEOUT_SECONDS": float(os.environ.get("TANDEM_MAIL_CLAIM_TIMEOUT_SECONDS", "300")),
         "TANDEM_DIGEST_HOUR": int(os.environ.get("TANDEM_DIGEST_HOUR", "7")),
+        # Requests and reminders (services/request_expiry.py, services/reminders.py).
+        "TANDEM_REQUEST_EXPIRY_HOURS": float(os.environ.get("TANDEM_REQUEST_EXPIRY_HOURS", "72")),
+        "TANDEM_NO_MEETING_NUDGE_DAYS": int(os.environ.get("TANDEM_NO_MEETING_NUDGE_DAYS", "28")),
+        "TANDEM_SURVEY_REMINDER_DAYS": int(os.environ.get("TANDEM_SURVEY_REMINDER_DAYS", "7")),
         "RATELIMIT_HEADERS_ENABLED": True,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

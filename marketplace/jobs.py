@@ -59,12 +59,27 @@ def _daily_digest(now: datetime) -> None:
     digests.send_new_goals(now)
 
 
-# Later jobs (request expiry, reminders) are one entry each here.
+def _request_expiry(now: datetime) -> None:
+    from .services import request_expiry
+
+    request_expiry.remind_at_half_time(now)
+    request_expiry.expire_due(now)
+
+
+def _tandem_reminders(now: datetime) -> None:
+    from .services import reminders
+
+    reminders.nudge_quiet_tandems(now)
+    reminders.remind_cohort_end(now)
+
+
 PERIODIC_JOBS = {
     job.name: job
     for job in (
         PeriodicJob("send_mail", _send_mail, _every_interval),
         PeriodicJob("daily_digest", _daily_digest, _daily),
+        PeriodicJob("request_expiry", _request_expiry, _every_interval),
+        PeriodicJob("tandem_reminders", _tandem_reminders, _daily),
     )
 }
 
@@ -103,27 +118,56 @@ def _always(moment: datetime) -> bool:
     return True
 
 
+def _import_participants(job_id: int) -> None:
+    from .services import import_jobs
+
+    import_jobs.run(job_id)
+
+
+# Jobs a request enqueues (by name, with arguments), run by a worker; each runs in an app context.
+TASKS: dict[str, Callable[..., None]] = {"import_participants": _import_participants}
+
+
 def make_huey(app: Flask) -> Huey:
-    """The queue for this app, with the periodic jobs registered (each runs in an app context)."""
+    """The queue for this app, with the periodic jobs and TASKS registered (each runs in an app context)."""
+    return _queue(app)[0]
+
+
+def _queue(app: Flask) -> tuple[Huey, dict[str, Callable[..., object]]]:
+    """A new queue and the callables that enqueue each of TASKS on it.
+
+    With TANDEM_JOBS_IMMEDIATE (the tests) Huey runs an enqueued task at once, in the enqueuing process.
+    """
     redis_url = app.config.get("REDIS_URL")
-    if redis_url:
-        huey: Huey = RedisHuey("tandem", url=redis_url, results=False)
+    if app.config.get("TANDEM_JOBS_IMMEDIATE"):
+        huey: Huey = Huey("tandem", immediate=True, results=False)
+    elif redis_url:
+        huey = RedisHuey("tandem", url=redis_url, results=False)
     else:
         path = Path(app.config["TANDEM_JOB_STORE"])
         path.parent.mkdir(parents=True, exist_ok=True)
         huey = SqliteHuey("tandem", filename=str(path), results=False)
     for name in PERIODIC_JOBS:
-        huey.periodic_task(_always, name=name)(_in_app_context(app, name))
-    return huey
+        huey.periodic_task(_always, name=name)(_in_app_context(app, name, lambda name=name: run_periodic(name)))
+    tasks = {name: huey.task(name=name)(_in_app_context(app, name, function)) for name, function in TASKS.items()}
+    return huey, tasks
 
 
-def _in_app_context(app: Flask, name: str) -> Callable[[], None]:
-    def task() -> None:
+def _in_app_context(app: Flask, name: str, function: Callable[..., object]) -> Callable[..., None]:
+    def task(*args: object) -> None:
         with app.app_context():
-            run_periodic(name)
+            function(*args)
 
     task.__name__ = name
     return task
+
+
+def enqueue(name: str, *args: object) -> None:
+    """Queue one of TASKS for a worker (this app's queue, made once per app)."""
+    app = current_app._get_current_object()
+    if "tandem_jobs" not in app.extensions:
+        app.extensions["tandem_jobs"] = _queue(app)
+    app.extensions["tandem_jobs"][1][name](*args)
 
 
 def run_worker(app: Flask) -> None:

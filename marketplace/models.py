@@ -323,6 +323,10 @@ class MentorProfile(EmbeddedMixin, db.Model):
     meeting_format: Mapped[str] = mapped_column(String(10), default="remote")
     city: Mapped[str | None] = mapped_column(String(120))
     is_open: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Set when requests left to expire paused the profile (services/request_expiry.py); `back_at` is the
+    # last "I'm back", from which a new run of expired requests is counted.
+    auto_paused_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    back_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
@@ -449,8 +453,10 @@ class Tandem(db.Model):
     # draft: cohort proposal; requested: waiting for the mentor; active: accepted and running;
     # cancelled: a request a hard rule no longer allowed when it was answered (or re-checked);
     # offered: a mentor offered help on a discoverable goal, waiting for the goal's owner.
+    # expired: a request left unanswered for TANDEM_REQUEST_EXPIRY_HOURS.
     STATUSES = (
-        "draft", "requested", "offered", "active", "declined", "withdrawn", "ended", "completed", "cancelled"
+        "draft", "requested", "offered", "active", "declined", "withdrawn", "ended", "completed", "cancelled",
+        "expired",
     )
     OPEN_REQUEST = "requested"
     OFFERED = "offered"
@@ -459,6 +465,7 @@ class Tandem(db.Model):
     DRAFT = "draft"
     RUNNING = "active"
     CANCELLED = "cancelled"
+    EXPIRED = "expired"
     # Each takes one of the mentor's slots: a running tandem, and a cohort draft waiting to be published.
     SLOT_STATUSES = ("active", "draft")
     # A mentor on one of these sees the goal in full; every other status (an offer not yet accepted,
@@ -521,3 +528,37 @@ class Notification(db.Model):
     link: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Reminder(db.Model):
+    """A reminder that was given (half-time, no meeting lately, survey soon): one row per occasion, so a
+    periodic job that runs again, or twice, reminds once."""
+
+    __tablename__ = "reminder"
+    __table_args__ = (UniqueConstraint("kind", "object_type", "object_id", "user_id", "occasion"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    object_type: Mapped[str] = mapped_column(String(20))
+    object_id: Mapped[int] = mapped_column(Integer)
+    occasion: Mapped[str] = mapped_column(String(60))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ImportJob(db.Model):
+    """A confirmed participants import, run by a worker (services/import_jobs.py); the progress page reads it."""
+
+    __tablename__ = "import_job"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohort.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    token: Mapped[str] = mapped_column(String(64))  # the staged upload (services/cohort_imports.py)
+    status: Mapped[str] = mapped_column(String(10), default="queued")  # queued, running, done, failed
+    total_rows: Mapped[int] = mapped_column(Integer, default=0)
+    rows_done: Mapped[int] = mapped_column(Integer, default=0)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    invited: Mapped[list[str]] = mapped_column(JSON, default=list)
+    problems: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

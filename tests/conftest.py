@@ -60,6 +60,7 @@ def _test_config(database_url: str, index_dir: str, **overrides) -> dict:
         "SESSION_COOKIE_SECURE": False,
         "REMEMBER_COOKIE_SECURE": False,
         "MAIL_BACKEND": "locmem",
+        "TANDEM_JOBS_IMMEDIATE": True,  # an enqueued import runs in the test itself (Huey's immediate mode)
         "MAIL_SERVER": None,
         "SERVER_NAME": None,
     }

@@ -23,6 +23,7 @@ from ..services import (
     cohort_review,
     cohorts,
     exports,
+    import_jobs,
     imports,
     meetings,
     profiles,
@@ -365,18 +366,22 @@ def import_confirm(cohort_id: int):
         flash(_("The uploaded file has expired. Please upload it again."), "error")
         return redirect(url_for(".import_upload", cohort_id=cohort.id))
     try:
-        data = cohort_imports.load(form.token.data, cohort, current_user)
-        result = cohort_imports.run(cohort, data)
+        job = import_jobs.start(cohort, current_user, form.token.data)
     except CohortError as problem:
         _refused(problem)
         return redirect(url_for(".import_upload", cohort_id=cohort.id))
-    if not result.ok:  # the data changed meanwhile (e.g. a cohort renamed): nothing was written
-        flash(_("Nothing was imported: %(problems)s",
-                problems="; ".join(f"{_('row')} {p.row}: {p.message}" for p in result.errors)), "error")
-        return redirect(url_for(".import_upload", cohort_id=cohort.id))
-    cohort_imports.discard(form.token.data)
-    flash(result.summary(), "success")
-    return render_template("cohorts/import_done.html", cohort=cohort, result=result)
+    # The import runs as a job; the browser watches its progress (and Back never resubmits it).
+    return redirect(url_for(".import_progress", cohort_id=cohort.id, job_id=job.id))
+
+
+@bp.get("/<int:cohort_id>/import/jobs/<int:job_id>")
+@manager_required
+def import_progress(cohort_id: int, job_id: int):
+    cohort = _cohort(cohort_id)
+    job = import_jobs.job_of(cohort, job_id)
+    if job is None:
+        abort(404)
+    return render_template("cohorts/import_progress.html", cohort=cohort, progress=import_jobs.progress_of(job))
 
 
 # --- matching, review, publish -------------------------------------------------------------------

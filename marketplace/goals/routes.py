@@ -79,13 +79,16 @@ def detail(id: int):
     can_edit = profiles.can_edit_goal(current_user, goal)
     # A mentor on the goal sees the goal, never its shortlist.
     show_suggestions = profiles.can_see_suggestions(current_user, goal) and goal.status == "open"
-    suggestions = matching.suggestions_for_goal(goal, k=5) if show_suggestions else []
+    # Never the mentor who declined, withdrew or let a request expire: the owner sees who could help next.
+    suggestions = matching.next_suggestions(goal, k=5) if show_suggestions else []
+    requests = tandems.tandems_for_goal(goal) if can_edit else []
     return render_template(
         "goals/detail.html",
         goal=goal,
         can_edit=can_edit,
         suggestions=suggestions,
-        requests=tandems.tandems_for_goal(goal) if can_edit else [],
+        requests=requests,
+        request_ended=any(t.status in matching.ENDED_REQUEST_STATUSES for t in requests),
         request_form=RequestTandemForm(),
         form=EmptyForm(),
         statuses=profiles.GOAL_STATUSES,

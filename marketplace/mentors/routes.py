@@ -12,7 +12,7 @@ from ..extensions import db
 from ..forms import EmptyForm
 from ..input_checks import page_arg
 from ..models import Goal, MentorProfile, Topic, User, get_by_id
-from ..services import matching, profiles, rules, tandems
+from ..services import matching, profiles, responsiveness, rules, tandems
 from ..tandems.forms import AskForTandemForm, OfferHelpForm
 from .forms import MentorProfileForm, apply_errors, template_helpers, topic_choices
 
@@ -164,7 +164,7 @@ def profile(id: int):
             status = 422
     return render_template(
         "mentors/profile.html", profile=mentor, is_own=is_own, ask_form=form, refused_goals=refused,
-        **template_helpers(),
+        responsiveness=responsiveness.of(mentor), **template_helpers(),
     ), status
 
 

@@ -7,7 +7,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from ..services import preferences
+from ..services import preferences, profiles, request_expiry
 from .forms import settings_form
 
 bp = Blueprint("preferences", __name__)
@@ -39,3 +39,16 @@ def unsubscribe(token: str) -> ResponseReturnValue:
         preferences.unsubscribe(user, kind)
         return render_template("preferences/unsubscribed.html", label=label)
     return render_template("preferences/unsubscribe.html", label=label, token=token)
+
+
+@bp.route("/back/<token>", methods=["GET", "POST"])
+def back(token: str) -> ResponseReturnValue:
+    """"I'm back" from the e-mail of a mentor paused for inactivity: POSTed without a session or CSRF token
+    (one click), the signed token is the proof; a GET asks first, as link scanners follow GET links."""
+    profile = request_expiry.read_back_token(token)
+    if profile is None:
+        abort(404)
+    if request.method == "POST" and not profile.is_open:
+        profiles.set_mentor_open(profile, True)
+        return render_template("preferences/back.html", done=True)
+    return render_template("preferences/back.html", done=profile.is_open, token=token)

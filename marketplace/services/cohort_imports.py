@@ -12,6 +12,7 @@ import json
 import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -120,11 +121,11 @@ def preview(cohort: Cohort, data: bytes) -> Preview:
     )
 
 
-def run(cohort: Cohort, data: bytes) -> imports.ImportResult:
+def run(cohort: Cohort, data: bytes, progress: Callable[[int, int], None] | None = None) -> imports.ImportResult:
     """Import for real: every row validated again, written in one transaction, people enrolled as accepted."""
     cohorts.can_import(cohort)
     try:
-        result = imports.import_participants(data, cohort_name=cohort.name)
+        result = imports.import_participants(data, cohort_name=cohort.name, progress=progress)
     except imports.ImportConflict as conflict:
         raise cohorts.CohortError("import_conflict", str(conflict), 409) from None
     db.session.commit()  # the invitations were queued after the import's own commit

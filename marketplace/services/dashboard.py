@@ -15,7 +15,7 @@ from . import admin, cohorts, meetings, surveys
 from .tandems import mentee_name
 
 DEFAULT_MEETING_TARGET = 6
-PAST_STATUSES = ("declined", "withdrawn", "ended", "completed")
+PAST_STATUSES = ("declined", "withdrawn", "expired", "ended", "completed")
 RECENT_PAST = 5
 
 

@@ -14,6 +14,7 @@ TANDEM_STATUS = {
     "ended": _l("Ended early"),
     "completed": _l("Completed"),
     "cancelled": _l("Cancelled"),
+    "expired": _l("Expired unanswered"),
 }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -338,8 +338,8 @@ def search_mentors(
     return _rank(_candidates(query_vector, k, accept), k, query, query_topic_ids, languages, detect)
 
 
-def suggestions_for_goal(goal: Goal, k: int = 5) -> list[MentorMatch]:
-    """Mentors for a goal, best first, with every hard rule applied."""
+def suggestions_for_goal(goal: Goal, k: int = 5, leave_out: Collection[int] = ()) -> list[MentorMatch]:
+    """Mentors for a goal, best first, with every hard rule applied (and none of the `leave_out` profiles)."""
     k = max(1, min(int(k), MAX_K))
     if goal.vector is None:
         vectors.refresh_goal(goal)
@@ -353,11 +353,26 @@ def suggestions_for_goal(goal: Goal, k: int = 5) -> list[MentorMatch]:
     context = rules.rule_context([goal.owner_id])
 
     def accept(candidate: Candidate) -> bool:
-        return not rules.pair_violations(candidate.facts, mentee, context)
+        return candidate.facts.id not in leave_out and not rules.pair_violations(candidate.facts, mentee, context)
 
     text = f"{goal.title}. {goal.description}"
     candidates = _candidates(query_vector, k, accept)
     return _rank(candidates, k, text, goal_topic_ids, set(goal.language_list), detect)
+
+
+# A request that ended without a tandem; its mentor, and one with a request pending, is no next suggestion.
+ENDED_REQUEST_STATUSES = ("declined", "withdrawn", Tandem.EXPIRED)
+NOT_NEXT_STATUSES = (*ENDED_REQUEST_STATUSES, Tandem.OPEN_REQUEST)
+
+
+def next_suggestions(goal: Goal, k: int = 5) -> list[MentorMatch]:
+    """The goal's suggestions after a request ended: mentors who declined, withdrew or let a request on this
+    goal expire are left out, and so are those with a pending one. The one place for "who next"."""
+    left_out = set(db.session.scalars(
+        select(Tandem.mentor_id).where(Tandem.goal_id == goal.id, Tandem.status.in_(NOT_NEXT_STATUSES),
+                                       Tandem.mentor_id.is_not(None))
+    ))
+    return suggestions_for_goal(goal, k, leave_out=left_out)
 
 
 def goals_for_mentor(profile: MentorProfile, k: int = 10) -> list[GoalMatch]:

@@ -54,6 +54,26 @@ MESSAGES = {
     "meeting_planned": _l("%(name)s planned a meeting on %(date)s. Add it to your calendar."),
     "request_cancelled": _l("The tandem request for “%(title)s” was cancelled: %(reason)s"),
     "draft_removed": _l("A draft pair in “%(cohort)s” was removed: %(reason)s"),
+    "request_reminder": _l(
+        "%(name)s is waiting for your answer on “%(title)s”. Without an answer the request expires on %(date)s."
+    ),
+    "request_expired": _l(
+        "Your request to %(name)s for “%(title)s” expired without an answer. "
+        "Mentors who could help you next: %(suggestions)s."
+    ),
+    "request_expired_none": _l(
+        "Your request to %(name)s for “%(title)s” expired without an answer. Open the goal for new suggestions."
+    ),
+    "request_expired_mentor": _l("The request from %(name)s for “%(title)s” expired without an answer."),
+    "mentor_paused_inactive": _l(
+        "%(count)d requests in a row expired without an answer, so your mentor profile is paused: it is not "
+        "shown in search and suggestions. Back? One click on the link and it is open again."
+    ),
+    "no_meeting_nudge": _l(
+        "No meeting of your tandem with %(name)s on “%(title)s” was logged in the last %(days)d days. "
+        "Plan the next one, or log the one you had."
+    ),
+    "survey_soon": _l("“%(cohort)s” ends on %(date)s. A two-minute survey follows: please look out for it."),
 }
 
 

@@ -25,6 +25,9 @@ KINDS = {
     "request_withdrawn": _l("A request to me was withdrawn"),
     "offer_received": _l("A mentor offers help on my goal"),
     "offer_answered": _l("My offer of help is answered"),
+    "request_expired": _l("A tandem request expired without an answer"),
+    "mentor_paused": _l("My mentor profile was paused because requests expired"),
+    "tandem_reminder": _l("Reminders during a tandem (no meeting lately)"),
     "tandem_started": _l("A tandem of mine starts"),
     "tandem_ended": _l("A tandem of mine is ended early"),
     "meeting_planned": _l("My partner plans a meeting"),
@@ -93,13 +96,19 @@ def unsubscribe_token(user_id: int, kind: str) -> str:
     return _serializer().dumps({"u": user_id, "k": kind})
 
 
-def read_token(token: str) -> tuple[User, str] | None:
-    """The person and kind a link is for, or None for a forged or stale one."""
+def signed_data(serializer: URLSafeSerializer, token: str, id_key: str) -> dict | None:
+    """The content of a one-click link's signed token, with an integer under `id_key`; None if forged."""
     try:
-        data = _serializer().loads(token)
+        data = serializer.loads(token)
     except BadSignature:
         return None
-    if not isinstance(data, dict) or not isinstance(data.get("u"), int):
+    return data if isinstance(data, dict) and isinstance(data.get(id_key), int) else None
+
+
+def read_token(token: str) -> tuple[User, str] | None:
+    """The person and kind a link is for, or None for a forged or stale one."""
+    data = signed_data(_serializer(), token, "u")
+    if data is None:
         return None
     user = db.session.get(User, data["u"])
     kind = data.get("k")

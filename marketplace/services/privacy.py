@@ -15,12 +15,14 @@ from ..models import (
     ApiToken,
     CohortParticipant,
     Goal,
+    ImportJob,
     Meeting,
     MentorProfile,
     Notification,
     NotificationSetting,
     OneTimeToken,
     OutgoingEmail,
+    Reminder,
     Tandem,
     User,
     UserSession,
@@ -61,6 +63,8 @@ def export_user_data(user: User) -> dict[str, Any]:
             "format": profile.meeting_format,
             "city": profile.city,
             "open": profile.is_open,
+            "paused_for_inactivity_at": _iso(profile.auto_paused_at),
+            "back_at": _iso(profile.back_at),
             "excluded_companies": [c.name for c in profile.excluded_companies],
         },
         "goals": [
@@ -117,6 +121,16 @@ def export_user_data(user: User) -> dict[str, Any]:
             for n in db.session.scalars(select(Notification).where(Notification.user_id == user.id))
         ],
         "notification_settings": preferences.settings_of(user),
+        "imports": [
+            {"cohort": job.cohort_id, "status": job.status, "rows": job.total_rows, "summary": job.summary,
+             "created_at": _iso(job.created_at)}
+            for job in db.session.scalars(select(ImportJob).where(ImportJob.user_id == user.id).order_by(ImportJob.id))
+        ],
+        "reminders": [
+            {"kind": r.kind, "about": f"{r.object_type} {r.object_id}", "occasion": r.occasion,
+             "created_at": _iso(r.created_at)}
+            for r in db.session.scalars(select(Reminder).where(Reminder.user_id == user.id).order_by(Reminder.id))
+        ],
         "emails": [
             {"subject": m.subject, "body": m.body, "kind": m.kind, "language": m.language, "status": m.status,
              "created_at": _iso(m.created_at), "sent_at": _iso(m.sent_at)}
@@ -158,7 +172,8 @@ def delete_account(user: User) -> None:
         for meeting in db.session.scalars(select(Meeting).where(Meeting.author_id == user.id)):
             meeting.author_id = None
             meeting.private_note = ""
-        for model in (ApiToken, OneTimeToken, Notification, NotificationSetting, CohortParticipant, UserSession):
+        for model in (ApiToken, OneTimeToken, Notification, NotificationSetting, CohortParticipant, UserSession,
+                      Reminder, ImportJob):
             for row in db.session.scalars(select(model).where(model.user_id == user.id)):
                 db.session.delete(row)
         for message in db.session.scalars(select(OutgoingEmail).where(_emails_of(user))):

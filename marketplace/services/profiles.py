@@ -17,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, exists, or_, select, update
 
 from ..extensions import begin_serialised_write, db
-from ..models import CohortParticipant, Goal, MentorProfile, Tandem, Topic, User
+from ..models import CohortParticipant, Goal, MentorProfile, Tandem, Topic, User, utcnow
 from . import companies, vectors
 
 HEADLINE_MAX = 160
@@ -330,8 +330,12 @@ def save_mentor_profile(user: User, data: Mapping[str, Any]) -> MentorProfile:
 
 
 def set_mentor_open(profile: MentorProfile, is_open: bool) -> None:
-    """Pause or reopen a profile; a paused mentor leaves the search index but keeps the profile."""
+    """Pause or reopen a profile; a paused mentor leaves the search index but keeps the profile. Reopening
+    (also by the "I'm back" link) ends a pause for inactivity: expiries count afresh from now."""
     profile.is_open = is_open
+    if is_open:
+        profile.auto_paused_at = None
+        profile.back_at = utcnow()
     vectors.refresh_mentor(profile)
     db.session.commit()
 

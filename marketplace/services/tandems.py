@@ -12,7 +12,7 @@ from sqlalchemy.orm.exc import ObjectDeletedError
 
 from ..extensions import begin_serialised_write, db
 from ..models import Goal, MentorProfile, Tandem, User, utcnow
-from . import notifications, profiles, rules
+from . import notifications, profiles, request_expiry, rules
 
 MAX_OPEN_REQUESTS_PER_GOAL = 5
 DEFAULT_LENGTH_DAYS = 182  # about six months, the usual programme length
@@ -52,11 +52,18 @@ def _lock_in(tandem: Tandem, status: str) -> None:
         if status == "active":
             raise TandemError("not_active", _("Only a running tandem can be ended."))
         raise TandemError("not_open", _("This request is no longer open."))
+    if request_expiry.is_overdue(tandem):  # its time is up even if the job has not written `expired` yet
+        db.session.rollback()
+        raise TandemError("expired", _("This request expired unanswered."))
 
 
 def open_requests(goal: Goal, lock: bool = False, statuses: Collection[str] = (Tandem.OPEN_REQUEST,)) -> list[Tandem]:
-    """A goal's tandems waiting for an answer: its requests, or with `statuses` its offers too."""
-    query = select(Tandem).where(Tandem.goal_id == goal.id, Tandem.status.in_(list(statuses)))
+    """A goal's tandems waiting for an answer: its requests, or with `statuses` its offers too. A request
+    whose time is up no longer counts, before the job expires it."""
+    query = select(Tandem).where(
+        Tandem.goal_id == goal.id, Tandem.status.in_(list(statuses)),
+        or_(Tandem.status != Tandem.OPEN_REQUEST, Tandem.created_at > utcnow() - request_expiry.expiry_time()),
+    )
     if lock:  # PostgreSQL re-checks the status after waiting for a row, so one declined meanwhile drops out
         query = query.with_for_update().execution_options(populate_existing=True)
     return list(db.session.scalars(query))

@@ -20,9 +20,10 @@ PUBLIC = {
     "static", "main.index", "main.set_language", "auth.login", "auth.register", "auth.forgot_password",
     "auth.reset_password", "auth.accept_invitation", "auth.confirm_company", "auth.logout", "api.openapi",
     "preferences.unsubscribe",  # one-click from an e-mail (RFC 8058): the signed token is the proof
+    "preferences.back",  # a paused mentor's one-click "I'm back" from an e-mail: the signed token likewise
 }
 # POSTed by mail clients without a session or form: exempt from CSRF (tested in test_notification_mail.py).
-CSRF_EXEMPT = {"preferences.unsubscribe"}
+CSRF_EXEMPT = {"preferences.unsubscribe", "preferences.back"}
 # Someone else's objects: an outsider (signed in, no relation) gets 403 or 404, never the object.
 OTHERS_OBJECTS = {
     "goals.detail", "goals.edit", "goals.delete", "goals.set_status",
@@ -39,7 +40,8 @@ MANAGER_ONLY = {
     "admin.remove_competitor", "admin.rename_company", "admin.topics", "admin.new_topic", "admin.edit_topic",
     "admin.promote_topic", "admin.outbox", "admin.review_merge", "admin.merge_company",
     "cohorts.new", "cohorts.edit", "cohorts.change_state", "cohorts.decide", "cohorts.import_upload",
-    "cohorts.import_confirm", "cohorts.match", "cohorts.review", "cohorts.swap", "cohorts.remove", "cohorts.lock",
+    "cohorts.import_confirm", "cohorts.import_progress",
+    "cohorts.match", "cohorts.review", "cohorts.swap", "cohorts.remove", "cohorts.lock",
     "cohorts.add_pair", "cohorts.publish", "cohorts.progress", "cohorts.report", "cohorts.report_csv",
     "cohorts.chart", "cohorts.tandems_csv", "cohorts.export_xlsx", "cohorts.import_preview", "cohorts.import_template",
     "cohorts.accept_many",
@@ -84,7 +86,7 @@ def _values(rule, world) -> dict:
         "goal_id": world["goal"].id, "mentor_id": world["mentor"].id, "tandem_id": world["tandem"].id,
         "meeting_id": world["meeting"].id, "cohort_id": world["cohort"].id, "participant_id": 1,
         "user_id": world["mentor"].user_id, "company_id": 1, "other_id": 2, "topic_id": 1, "token_id": 1,
-        "token": "not-a-real-token", "action": "accept", "name": "meetings", "filename": "tandem.css",
+        "token": "not-a-real-token", "job_id": 1, "action": "accept", "name": "meetings", "filename": "tandem.css",
         "ext": "csv",
     }
     if rule.endpoint == "cohorts.lock":

@@ -54,7 +54,8 @@ def test_create_import_match_swap_publish_meet_close_survey_report(app, client):
     page = preview.get_data(as_text=True)
     assert page.count('badge success">create') == 40
     token = page.split('id="token" name="token" type="hidden" value="')[1].split('"')[0]
-    assert client.post(f"/cohorts/{cohort.id}/import/confirm", data={"token": token}).status_code == 200
+    assert client.post(f"/cohorts/{cohort.id}/import/confirm", data={"token": token},
+                       follow_redirects=True).status_code == 200
 
     client.post(f"/cohorts/{cohort.id}/match")
     db.session.expire_all()

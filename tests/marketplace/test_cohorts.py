@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -14,7 +14,7 @@ from marketplace.extensions import db
 from marketplace.models import Cohort, CohortParticipant, Notification, Tandem, User
 from marketplace.services import accounts, cohorts
 from marketplace.services.cohorts import CohortError
-from tests.builders import DEFAULT_PASSWORD, make_goal, make_mentor, make_user
+from tests.builders import DEFAULT_PASSWORD, make_goal, make_mentor, make_user, sign_in
 
 START = date(2027, 3, 1)
 END = date(2027, 9, 1)
@@ -330,8 +330,10 @@ def test_browser_import_previews_row_by_row_then_imports_on_confirm(make_app, tm
         assert forged.status_code == 302 and db.session.scalar(select(func.count(User.id))) == 2
 
         done = client.post(f"/cohorts/{cohort.id}/import/confirm", data={"token": token})
-        assert done.status_code == 200
-        assert "lena@young.example" in done.get_data(as_text=True)  # invited: no account before
+        assert done.status_code == 302 and "/import/jobs/" in done.headers["Location"]  # a job, watched
+        page = client.get(done.headers["Location"]).get_data(as_text=True)
+        assert "Import done" in page and 'http-equiv="refresh"' not in page
+        assert "lena@young.example" in page  # invited: no account before
         participants = cohorts.participants(cohort)
         assert {(p.user.email, p.role, p.status) for p in participants} == {
             ("lena@young.example", "mentor", "accepted"), ("kurt@old.example", "mentee", "accepted")}
@@ -389,3 +391,64 @@ def test_api_cohort_endpoints_are_for_managers_and_participants_only(app, client
     assert mine.get_json()["my_participation"][0]["status"] == "accepted"
     assert "counts" not in mine.get_json()
     assert client.get(f"/api/v1/cohorts/{cohort.id}").status_code == 401
+
+
+def _staged_upload(client, cohort, rows) -> str:
+    page = client.post(f"/cohorts/{cohort.id}/import", data={"file": (io.BytesIO(csv_file(rows)), "people.csv")},
+                       content_type="multipart/form-data", follow_redirects=True).get_data(as_text=True)
+    return page.split('id="token" name="token" type="hidden" value="')[1].split('"')[0]
+
+
+def test_a_confirmed_import_answers_at_once_and_a_worker_runs_it_while_the_page_shows_progress(make_app, tmp_path):
+    from marketplace.models import ImportJob
+    from marketplace.services import import_jobs, privacy
+
+    app = make_app(TANDEM_UPLOAD_DIR=str(tmp_path / "uploads"), TANDEM_JOBS_IMMEDIATE=False,
+                   TANDEM_JOB_STORE=str(tmp_path / "jobs.sqlite3"))
+    with app.app_context():
+        manager = make_user(is_manager=True)
+        cohort = make_cohort(state="enrolling")
+        client = sign_in(app.test_client(), manager)
+        token = _staged_upload(client, cohort, GOOD)
+        answer = client.post(f"/cohorts/{cohort.id}/import/confirm", data={"token": token})
+        assert answer.status_code == 302
+        page = client.get(answer.headers["Location"]).get_data(as_text=True)
+        assert 'http-equiv="refresh"' in page and "0 of 2 rows done" in page and "0 % done" in page
+        assert cohorts.participants(cohort) == []  # queued for a worker: nothing written yet
+        job = db.session.scalars(select(ImportJob)).one()
+        assert privacy.export_user_data(manager)["imports"][0]["status"] == "queued"
+
+        job.status, job.rows_done, job.started_at = "running", 1, datetime.now(UTC) - timedelta(seconds=30)
+        db.session.commit()
+        page = client.get(answer.headers["Location"]).get_data(as_text=True)
+        assert "1 of 2 rows done" in page and "50 % done" in page and "about 30 seconds left" in page
+
+        job.status = "queued"
+        db.session.commit()
+        import_jobs.run(job.id)  # what the worker's task calls
+        import_jobs.run(job.id)  # delivered twice: runs once
+        page = client.get(answer.headers["Location"]).get_data(as_text=True)
+        assert "Import done" in page and 'http-equiv="refresh"' not in page
+        assert len(cohorts.participants(cohort)) == 2
+
+        other = make_user(is_manager=True)
+        elsewhere = f"/cohorts/{cohort.id + 1}/import/jobs/{job.id}"  # the job, under another cohort
+        assert sign_in(app.test_client(), other).get(elsewhere).status_code == 404
+        manager_id = manager.id
+        privacy.delete_account(manager)
+        assert db.session.scalars(select(ImportJob).where(ImportJob.user_id == manager_id)).all() == []
+
+
+def test_an_import_job_whose_file_no_longer_fits_writes_nothing_and_says_why(make_app, tmp_path):
+    app = make_app(TANDEM_UPLOAD_DIR=str(tmp_path / "uploads"))
+    with app.app_context():
+        manager = make_user(is_manager=True)
+        cohort = make_cohort(state="enrolling")
+        client = sign_in(app.test_client(), manager)
+        token = _staged_upload(client, cohort, GOOD)
+        db.session.get(Cohort, cohort.id).state = "closed"  # closed meanwhile: no import any more
+        db.session.commit()
+        page = client.post(f"/cohorts/{cohort.id}/import/confirm", data={"token": token},
+                           follow_redirects=True).get_data(as_text=True)
+        assert "Nothing was imported" in page and "Upload again" in page
+        assert cohorts.participants(cohort) == []

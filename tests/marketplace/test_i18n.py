@@ -26,6 +26,7 @@ from marketplace.models import (
     Company,
     CompanyDomain,
     Goal,
+    ImportJob,
     Meeting,
     MentorProfile,
     Notification,
@@ -34,8 +35,18 @@ from marketplace.models import (
     Tandem,
     Topic,
     User,
+    utcnow,
 )
-from marketplace.services import accounts, cohort_imports, companies, emails, notifications, preferences, tandems
+from marketplace.services import (
+    accounts,
+    cohort_imports,
+    companies,
+    emails,
+    notifications,
+    preferences,
+    request_expiry,
+    tandems,
+)
 from tests.builders import make_goal, make_mentor, make_user, participants_csv, sign_in
 from tests.pseudo_locale import (
     PLACEHOLDER,
@@ -213,6 +224,12 @@ def _build_scene(app: Flask) -> Scene:
         invite_token = accounts.issue_one_time_token(invited, "invite", timedelta(days=1))
         companies.set_domains(invited.company, ["invited.example"])
         confirm_token = accounts.issue_one_time_token(invited, accounts.COMPANY_CONFIRMATION, timedelta(days=1))
+        paused = make_mentor(user=make_user(name="Pia Paused", email="pia@paused.example", company="Pause AG"),
+                             is_open=False)
+        paused.auto_paused_at = utcnow()
+        import_job = ImportJob(cohort_id=running.id, user_id=manager.id, token="x" * 32, status="running",
+                               total_rows=40, rows_done=10, started_at=utcnow() - timedelta(seconds=20))
+        db.session.add(import_job)
         db.session.commit()
         # An upload waiting for its preview: one good row, one refused (the field column shows). Its texts and
         # file name are the scene's own, so the checker knows them as typed, not as untranslated.
@@ -241,6 +258,8 @@ def _build_scene(app: Flask) -> Scene:
         "cohorts.import_preview.token": upload,
         "cohorts.change_state.action": "close",
         "cohorts.import_template.ext": "csv",
+        "preferences.back.token": request_expiry.back_token(paused),
+        "job_id": import_job.id,
     }
     extra = [
         ("manager", f"/tandems/{requested.id}", 200),
@@ -258,6 +277,7 @@ def _build_scene(app: Flask) -> Scene:
         ("manager", "/manage/topics/new", 200),
         ("anonymous", "/auth/reset/not-a-valid-token", 404),
         ("anonymous", "/unsubscribe/not-a-valid-token", 404),
+        ("anonymous", "/back/not-a-valid-token", 404),
         ("anonymous", "/auth/confirm-company/not-a-valid-token", 404),
         ("anonymous", "/no-such-page", 404),
         ("manager", "/goals/999999", 404),

@@ -145,3 +145,41 @@ def test_with_a_worker_running_a_request_mails_the_mentor_in_their_language(make
     finally:
         assert _stop(worker) == 0
         controller.stop()
+
+
+def test_with_a_worker_running_an_unanswered_request_expires_on_its_own_and_the_mentee_hears(
+    make_app, database_url, tmp_path
+):
+    from marketplace.models import Tandem
+    from marketplace.services import tandems
+    from tests.builders import make_goal, make_mentor, make_user
+
+    handler, controller, port = start_server()
+    app = make_app()
+    # 0.005 hours: reminded after 9 s, expired after 18 s (room for a busy machine before the half-time).
+    worker, log = _worker(database_url, tmp_path, "worker.log", MAIL_SERVER="127.0.0.1", MAIL_PORT=str(port),
+                          TANDEM_REQUEST_EXPIRY_HOURS="0.005")
+    try:
+        with app.app_context():
+            mentor = make_mentor(user=make_user(name="Mia Mentor", email="mia@example.com", company="Young AG"))
+            make_mentor(user=make_user(name="Otto Other", company="Other AG"))
+            goal = make_goal(owner=make_user(name="Gerd Brenner", email="gerd@example.com", company="Old AG"))
+            tandem_id = tandems.request_tandem(goal, mentor, goal.owner).id
+            db.session.remove()
+
+        def to(address: str) -> list:
+            return [m for m, rcpt in zip(handler.messages, handler.recipients, strict=True) if address in rcpt]
+
+        assert _wait_for(lambda: len(to("mia@example.com")) == 2, 60), log.read_text()[-3000:]  # request, half-time
+        assert "waiting for your answer" in str(to("mia@example.com")[1]["Subject"])
+        assert not to("gerd@example.com")  # not expired yet
+        assert _wait_for(lambda: len(to("gerd@example.com")) == 1, 180), log.read_text()[-3000:]  # loads the encoder
+        expired = to("gerd@example.com")[0]
+        assert "expired without an answer" in str(expired["Subject"])
+        assert "Otto Other" in expired.get_body(("plain",)).get_content()
+        with app.app_context():
+            assert db.session.get(Tandem, tandem_id).status == "expired"
+            db.session.remove()
+    finally:
+        assert _stop(worker) == 0
+        controller.stop()

@@ -1,0 +1,135 @@
+"""A confirmed browser import runs as a background job; the manager watches its progress page.
+
+The confirm step only records an `ImportJob` and enqueues it (jobs.enqueue), so the request answers at
+once. The worker validates the staged file again in full and writes every row in one transaction or
+nothing (imports.import_participants); meanwhile it keeps rows done on the job row, from which the page
+shows the percentage and an estimate of the time left.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask_babel import format_timedelta
+from flask_babel import gettext as _
+from sqlalchemy import update
+
+from ..extensions import db
+from ..models import Cohort, ImportJob, User, as_utc, utcnow
+from . import cohort_imports, cohorts, imports
+
+PROGRESS_EVERY_SECONDS = 1.0  # at most one progress write a second: the encoder reports every batch
+
+
+def start(cohort: Cohort, manager: User, token: str) -> ImportJob:
+    """Record the import of a staged, previewed upload and queue it for a worker; commits."""
+    from .. import jobs
+
+    data = cohort_imports.load(token, cohort, manager)  # refuses a token not this manager's for this cohort
+    try:
+        rows = len(imports.parse(imports.read_table(data))[0])
+    except ValueError:  # not readable text: the job refuses it with the reason
+        rows = 0
+    job = ImportJob(cohort_id=cohort.id, user_id=manager.id, token=token, status="queued", total_rows=rows,
+                    rows_done=0, summary="", invited=[], problems=[])
+    db.session.add(job)
+    db.session.commit()
+    jobs.enqueue("import_participants", job.id)
+    return job
+
+
+def _record_progress(job_id: int, rows_done: int) -> None:
+    """Write rows done on a connection of its own: the import's session has no transaction open while it
+    encodes, and must not get one."""
+    with db.engine.begin() as connection:
+        connection.execute(update(ImportJob).where(ImportJob.id == job_id).values(rows_done=rows_done))
+
+
+def _finish(job_id: int, status: str, **values: object) -> None:
+    job = db.session.get(ImportJob, job_id)
+    if job is None:  # the manager's account was deleted meanwhile
+        return
+    job.status, job.finished_at = status, utcnow()
+    for name, value in values.items():
+        setattr(job, name, value)
+    db.session.commit()
+
+
+def run(job_id: int) -> None:
+    """The worker's part: import the staged file for real and record the outcome; a second run of a job
+    that already started does nothing (a queue may deliver a task twice)."""
+    job = db.session.get(ImportJob, job_id)
+    if job is None or job.status != "queued":
+        return
+    claimed = db.session.execute(
+        update(ImportJob).where(ImportJob.id == job_id, ImportJob.status == "queued")
+        .values(status="running", started_at=utcnow())
+    ).rowcount
+    db.session.commit()
+    if not claimed:
+        return
+    cohort, manager = db.session.get(Cohort, job.cohort_id), db.session.get(User, job.user_id)
+    token, total, last = job.token, job.total_rows, [0.0]
+
+    def progress(done: int, of: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= PROGRESS_EVERY_SECONDS and of:
+            last[0] = now
+            _record_progress(job_id, min(total, total * done // of))
+
+    try:
+        if cohort is None or manager is None:
+            raise cohorts.CohortError("gone", _("The cohort or the manager no longer exists."))
+        data = cohort_imports.load(token, cohort, manager)
+        result = cohort_imports.run(cohort, data, progress=progress)
+    except cohorts.CohortError as problem:
+        db.session.rollback()
+        _finish(job_id, "failed", problems=[problem.message])
+        return
+    except Exception:
+        db.session.rollback()
+        _finish(job_id, "failed", problems=[_("The import stopped on an internal error. Nothing was written.")])
+        raise
+    if not result.ok:  # the data changed since the preview (e.g. a cohort renamed): nothing was written
+        _finish(job_id, "failed", problems=[f"{_('row')} {p.row}: {p.message}" for p in result.errors])
+    else:
+        cohort_imports.discard(token)
+        _finish(job_id, "done", rows_done=total, summary=result.summary(), invited=result.invited)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What the progress page shows."""
+
+    job: ImportJob
+    percent: int
+    seconds_left: int | None  # None until there is a rate to go by
+
+    @property
+    def finished(self) -> bool:
+        return self.job.status in ("done", "failed")
+
+    @property
+    def time_left(self) -> str | None:
+        """"2 minutes" and the like, in the current language."""
+        if self.seconds_left is None:
+            return None
+        return format_timedelta(timedelta(seconds=max(self.seconds_left, 1)), threshold=1.1)
+
+
+def progress_of(job: ImportJob) -> Progress:
+    """Percent done and an estimate from the rate so far (rows done per second since the start)."""
+    total = max(job.total_rows, 1)
+    done = job.total_rows if job.status == "done" else job.rows_done
+    seconds_left = None
+    if job.status == "running" and job.started_at is not None and 0 < done < total:
+        elapsed = (utcnow() - as_utc(job.started_at)).total_seconds()
+        seconds_left = int(elapsed * (total - done) / done)
+    return Progress(job=job, percent=min(100, 100 * done // total), seconds_left=seconds_left)
+
+
+def job_of(cohort: Cohort, job_id: int) -> ImportJob | None:
+    job = db.session.get(ImportJob, job_id)
+    return job if job is not None and job.cohort_id == cohort.id else None
