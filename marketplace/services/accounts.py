@@ -120,6 +120,7 @@ def create_user(
     )
     db.session.add(user)
     companies.assign_company(user, company_name)
+    companies.refresh_domain_company(user)
     db.session.flush()
     return user
 

@@ -139,9 +139,9 @@ def get_or_create_company(name: str) -> Company | None:
 
 
 def company_for_email(email: str) -> Company | None:
-    domain = email.rsplit("@", 1)[-1].lower()
+    """The company owning the address's domain, if a manager registered it."""
     return db.session.scalar(
-        select(Company).join(CompanyDomain).where(CompanyDomain.domain == domain)
+        select(Company).join(CompanyDomain).where(CompanyDomain.domain == email_domain(email))
     )
 
 
@@ -155,12 +155,39 @@ def set_domains(company: Company, domains: list[str]) -> list[str]:
     ]
     if taken:
         return taken
+    before = {d.domain for d in company.domains}
     company.domains = [d for d in company.domains if d.domain in wanted]
-    existing = {d.domain for d in company.domains}
     for domain in wanted:
-        if domain not in existing:
+        if domain not in before:
             company.domains.append(CompanyDomain(domain=domain))
+    db.session.flush()
+    changed = before.symmetric_difference(wanted)
+    if changed:
+        _refresh_domain_companies(changed)
+        _recheck_open_pairings([company.id])
     return []
+
+
+def email_domain(email: str) -> str:
+    """The part of an address after the last "@", as domains are stored (lower case)."""
+    return email.rsplit("@", 1)[-1].lower()
+
+
+def refresh_domain_company(user: User) -> None:
+    """Point `user.domain_company_id` at the company owning the address's domain; call it whenever
+    the address is set. Unlike the verified company it needs no proof: it only restricts pairing."""
+    company = company_for_email(user.email)
+    user.domain_company_id = company.id if company else None
+
+
+def _refresh_domain_companies(domains: set[str]) -> None:
+    """Refresh the domain company of everyone whose address is at one of these domains."""
+    for domain in domains:
+        pattern = "%@" + domain.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        for user in db.session.scalars(select(User).where(func.lower(User.email).like(pattern, escape="\\"))):
+            if email_domain(user.email) == domain:
+                refresh_domain_company(user)
+    db.session.flush()
 
 
 def competitor_ids(company_id: int | None) -> set[int]:
@@ -271,7 +298,8 @@ def merge_summary(other: Company) -> MergeSummary:
 
     return MergeSummary(
         people=count(select(func.count(User.id)).where(
-            or_(User.company_id == other.id, User.verified_company_id == other.id))),
+            or_(User.company_id == other.id, User.verified_company_id == other.id,
+                User.domain_company_id == other.id))),
         goal_exclusions=count(select(func.count()).select_from(goal_excluded_companies).where(
             goal_excluded_companies.c.company_id == other.id)),
         mentor_exclusions=count(select(func.count()).select_from(mentor_excluded_companies).where(
@@ -320,7 +348,7 @@ def merge_companies(survivor: Company, other: Company) -> None:
 
 
 def _move_people(survivor_id: int, other_id: int) -> None:
-    for column in (User.company_id, User.verified_company_id):
+    for column in (User.company_id, User.verified_company_id, User.domain_company_id):
         db.session.execute(update(User).where(column == other_id).values({column: survivor_id}))
 
 
