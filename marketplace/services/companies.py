@@ -22,32 +22,48 @@ from ..models import (
 
 KEY_MAX = 200  # the column's width; NFKC can lengthen a 200-character name ("㈱" is "(株)")
 
-# Legal forms, as the words they split into (so "e.V.", "e. V." and "eV" are all "e v"/"ev"). Only
-# trailing ones are dropped, repeatedly, so "GmbH & Co. KG" goes word by word; a name that is only a
-# legal form keeps its last word.
+# Legal forms, as the words they split into, abbreviated or spelled out. Only trailing ones are dropped,
+# repeatedly, so "GmbH & Co. KG" goes word by word; a name that is only a legal form keeps its last word.
+# A form is recognised by its letters alone, so "A.G.", "e. V.", "G.m.b.H." and "S. A." are "ag",
+# "ev", "gmbh" and "sa".
 LEGAL_FORMS = frozenset(
     tuple(form.split())
     for form in (
         # German-speaking countries
-        "gmbh", "mbh", "gesmbh", "ag", "kg", "kgaa", "ohg", "gbr", "ug", "haftungsbeschränkt", "eg", "ev", "e v",
-        "se", "co", "cie", "und co", "partg", "partgmbb", "stiftung",
+        "gmbh", "mbh", "gesmbh", "ag", "kg", "kgaa", "ohg", "gbr", "ug", "haftungsbeschränkt", "eg", "ev",
+        "se", "co", "cie", "und co", "partg", "partgmbb", "stiftung", "aktiengesellschaft",
+        "gesellschaft mit beschränkter haftung", "gesellschaft mbh", "kommanditgesellschaft",
+        "kommanditgesellschaft auf aktien", "offene handelsgesellschaft", "gesellschaft bürgerlichen rechts",
+        "unternehmergesellschaft", "eingetragener verein", "eingetragene genossenschaft",
+        "partnerschaftsgesellschaft", "societas europaea", "und compagnie",
         # English-speaking countries
         "inc", "incorporated", "corp", "corporation", "company", "ltd", "limited", "llc", "llp", "lp", "plc",
-        "pty", "pte", "holdings",
+        "pty", "pte", "holdings", "limited liability company", "limited liability partnership",
+        "limited partnership", "public limited company", "proprietary limited",
         # elsewhere in Europe
-        "sa", "s a", "sas", "s a s", "sarl", "s a r l", "sàrl", "spa", "s p a", "srl", "s r l", "sl", "s l",
-        "bv", "b v", "nv", "n v", "vof", "ab", "as", "a s", "asa", "aps", "oy", "oyj", "sro", "s r o", "kft",
-        "zrt", "sp z o o", "d o o", "doo",
+        "sa", "sas", "sarl", "sàrl", "spa", "srl", "sl", "bv", "nv", "vof", "ab", "as", "asa", "aps", "oy", "oyj",
+        "sro", "kft", "zrt", "sp z o o", "doo", "société anonyme", "société par actions simplifiée",
+        "société à responsabilité limitée", "società per azioni", "società a responsabilità limitata",
+        "sociedad anónima", "sociedad limitada", "besloten vennootschap", "naamloze vennootschap", "aktiebolag",
     )
 )
+
+# German letters and their spelling without them are one company: "Präzision" is "Praezision".
+GERMAN_FOLDS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
+
+# Each form as its letters only (umlauts folded like names), and the most words it can be written in
+# (one letter a word: "G. m. b. H.").
+_FORM_LETTERS = frozenset("".join(form).translate(GERMAN_FOLDS) for form in LEGAL_FORMS)
+_FORM_WORDS_MAX = max(len(letters) for letters in _FORM_LETTERS)
 
 
 def company_key(name: str) -> str:
     """The one key a company is found by: spelling, case, spacing, punctuation, invisible characters,
-    look-alike letters from other scripts and the legal form do not make another company."""
+    look-alike letters from other scripts, umlauts written as "ae"/"oe"/"ue"/"ss" and the legal form
+    (abbreviated, dotted or spelled out) do not make another company."""
     text = unicodedata.normalize("NFKC", name or "")
     # Zero-width and other format characters (U+200B, soft hyphen, bidi marks) vanish, not split words.
-    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf").casefold()
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf").casefold().translate(GERMAN_FOLDS)
     words, word = [], []
     for ch in text + " ":
         if unicodedata.category(ch)[0] in "LNM":  # letters, digits, combining marks (Devanagari vowels)
@@ -58,8 +74,8 @@ def company_key(name: str) -> str:
     stripped = True
     while stripped:
         stripped = False
-        for size in (4, 3, 2, 1):
-            if len(words) > size and tuple(words[-size:]) in LEGAL_FORMS:
+        for size in range(min(_FORM_WORDS_MAX, len(words) - 1), 0, -1):
+            if "".join(words[-size:]) in _FORM_LETTERS:
                 words, stripped = words[:-size], True
                 break
     return "".join(words)[:KEY_MAX]

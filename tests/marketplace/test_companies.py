@@ -25,6 +25,33 @@ def test_every_spelling_has_one_key(name):
     assert companies.company_key(name) == "hansekauf"
 
 
+@pytest.mark.parametrize("name", [
+    "Hansekauf Handels AG", "Hansekauf Handels A.G.", "Hansekauf Handels A. G.", "Hansekauf Handels Aktiengesellschaft",
+    "Hansekauf Handels G.m.b.H.", "Hansekauf Handels Gesellschaft mit beschränkter Haftung",
+    "Hansekauf Handels GmbH & Co. Kommanditgesellschaft", "Hansekauf Handels e. V.", "Hansekauf Handels S. A.",
+    "Hansekauf Handels Inc.", "Hansekauf Handels Incorporated", "Hansekauf Handels Limited",
+    "Hansekauf Handels Corporation", "Hansekauf Handels Company", "Hansekauf Handels Sp. z o.o.",
+])
+def test_a_legal_form_with_dots_or_spelled_out_is_still_the_legal_form(name):
+    assert companies.company_key(name) == "hansekaufhandels"
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("Vogtmann Präzisionsteile GmbH & Co. KG", "Vogtmann Praezisionsteile GmbH & Co. KG"),
+    ("Müller Öl Süd", "Mueller Oel Sued"), ("Großhandel Nord", "Grosshandel Nord"),
+])
+def test_umlauts_and_their_spelling_without_them_are_one_company(a, b):
+    assert companies.company_key(a) == companies.company_key(b)
+
+
+def test_an_exclusion_typed_without_umlauts_applies_to_the_company(app):
+    mentor = make_mentor(company="Vogtmann Präzisionsteile GmbH & Co. KG")
+    goal = make_goal(company="Old Industry AG", excluded=("Vogtmann Praezisionsteile GmbH & Co. KG",))
+    with pytest.raises(TandemError) as refused:
+        tandems.request_tandem(goal, mentor, goal.owner)
+    assert refused.value.code == "excluded_by_mentee"
+
+
 @pytest.mark.parametrize(("a", "b"), [
     ("Hansekauf", "Hansekraft"), ("AG", "KG"), ("Газпром", "Гaзпром"), ("Nordlicht Media", "Nordlicht"),
 ])
