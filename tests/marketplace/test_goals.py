@@ -240,3 +240,22 @@ def test_post_without_csrf_token_is_refused(csrf_app):
     assert client.post(f"/goals/{goal.id}/status", data={"status": "closed"}).status_code == 400
     assert client.post(f"/goals/{goal.id}/delete").status_code == 400
     assert len(goals_of(goal.owner)) == 1 and goals_of(goal.owner)[0].status == "open"
+
+
+def test_a_goal_with_a_running_tandem_cannot_be_closed(client, login_as):
+    from marketplace.services import tandems
+
+    mentor = make_mentor()
+    goal = make_goal()
+    tandem = tandems.accept(tandems.request_tandem(goal, mentor, goal.owner), mentor.user)
+    db.session.commit()
+    login_as(goal.owner)
+
+    page = client.post(f"/goals/{goal.id}/status", data={"status": "closed"}, follow_redirects=True)
+
+    assert "end the tandem first" in page.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Goal, goal.id).status == "matched"
+    assert db.session.get(Tandem, tandem.id).status == "active"
+    with pytest.raises(profiles.ProfileError):
+        profiles.set_goal_status(db.session.get(Goal, goal.id), "closed")
