@@ -15,6 +15,7 @@ from ..input_checks import page_arg
 from ..models import Company, Topic, User, get_by_id
 from ..services import admin as admin_service
 from ..services import companies
+from ..services import outbox as outbox_service
 from .decorators import manager_required
 from .forms import (
     CompanyDomainsForm,
@@ -339,4 +340,5 @@ def outbox():
         "admin/outbox.html",
         pagination=admin_service.outbox(page_arg()),
         mail_configured=bool(current_app.config.get("MAIL_SERVER")),
+        personal_link_kinds=outbox_service.PERSONAL_LINK_KINDS,
     )
