@@ -323,6 +323,16 @@ def find_one_time_token(secret: str, purpose: str) -> OneTimeToken | None:
     return token
 
 
+def has_live_link(user: User, purpose: str) -> bool:
+    """Whether a link of this purpose was sent to the user and still works (unused, not expired)."""
+    return db.session.scalar(
+        select(func.count(OneTimeToken.id)).where(
+            OneTimeToken.user_id == user.id, OneTimeToken.purpose == purpose, OneTimeToken.used_at.is_(None),
+            OneTimeToken.expires_at > utcnow(),
+        )
+    ) > 0
+
+
 def revoke_all_api_tokens(user: User) -> None:
     """After a password reset: whoever knew the old password may have made tokens; the caller commits."""
     db.session.execute(

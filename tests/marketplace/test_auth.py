@@ -710,3 +710,16 @@ def test_a_wrong_password_costs_the_same_hashing_for_known_and_unknown_addresses
 
     known, unknown = work("known@example.com"), work("nobody@example.com")
     assert len(known) == 1 and unknown == known
+
+
+def test_the_account_page_mentions_a_confirmation_link_only_once_one_was_sent(client):
+    client.post("/auth/register", data=registration(email="ada@engines.example"))  # domain not known yet: no mail
+    engines_company()  # a manager adds the domain afterwards
+    page = client.get("/auth/account").get_data(as_text=True)
+    assert "company not yet confirmed" in page
+    assert "Open the link we sent" not in page and "Send confirmation link" in page
+
+    client.post("/auth/account/confirm-company")
+
+    page = client.get("/auth/account").get_data(as_text=True)
+    assert "Open the link we sent to ada@engines.example" in page and "Resend confirmation" in page
