@@ -241,6 +241,7 @@ def review_merge(company_id: int):
         company=company,
         survivor=survivor,
         summary=companies.merge_summary(company),
+        tandems_inside=companies.running_tandems_sharing_after_merge(survivor.id, company.id),
         form=ConfirmMergeForm(formdata=None, data={"survivor_id": survivor.id}),
     )
 

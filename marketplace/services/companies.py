@@ -14,6 +14,7 @@ from ..models import (
     CompanyDomain,
     Goal,
     MentorProfile,
+    Tandem,
     User,
     competitor_links,
     goal_excluded_companies,
@@ -326,6 +327,25 @@ def merge_summary(other: Company) -> MergeSummary:
     )
 
 
+def running_tandems_sharing_after_merge(survivor_id: int, other_id: int) -> list[Tandem]:
+    """Running tandems whose two people would count as working at one company once `other` is merged
+    into `survivor` (shown before the merge; managers decide what happens to them, nothing ends itself)."""
+    ids = [survivor_id, other_id]
+    people = select(User.id).where(
+        or_(User.company_id.in_(ids), User.verified_company_id.in_(ids), User.domain_company_id.in_(ids))
+    )
+    running = db.session.scalars(
+        select(Tandem)
+        .where(Tandem.status == Tandem.RUNNING, Tandem.mentee_user_id.in_(people), Tandem.mentor_user_id.in_(people))
+        .order_by(Tandem.id)
+    )
+
+    def merged(user: User) -> set[int]:
+        return {survivor_id if c == other_id else c for c in (user.effective_company_id, user.domain_company_id) if c}
+
+    return [t for t in running if merged(t.mentee) & merged(t.mentor_user)]
+
+
 def merge_companies(survivor: Company, other: Company) -> None:
     """Move everything of `other` to `survivor` and delete `other`; commits, all or nothing.
 
@@ -341,6 +361,8 @@ def merge_companies(survivor: Company, other: Company) -> None:
         select(Company.id).where(Company.id.in_([survivor.id, other.id])).order_by(Company.id).with_for_update()
     )
     try:
+        inside = running_tandems_sharing_after_merge(survivor.id, other.id)
+        _notify_running_tandems_inside(survivor, other, inside)
         _move_people(survivor.id, other.id)
         _move_exclusions(goal_excluded_companies, goal_excluded_companies.c.goal_id,
                          select(Goal.id).join(User, Goal.owner_id == User.id), survivor.id, other.id)
@@ -361,6 +383,22 @@ def merge_companies(survivor: Company, other: Company) -> None:
         db.session.rollback()
         raise
     db.session.expire_all()
+
+
+def _notify_running_tandems_inside(survivor: Company, other: Company, inside: list[Tandem]) -> None:
+    """Tell the community managers which running tandems the merge leaves inside one company."""
+    if not inside:
+        return
+    from . import cohorts, notifications  # both import this module (through tandems and rules)
+
+    pairs = "; ".join(
+        f"{t.mentee.name} – {t.mentor_user.name}" + (f" (“{t.goal.title}”)" if t.goal else "") for t in inside
+    )
+    cohorts.notify_managers(
+        "company_merge", "merge_tandems_inside_company",
+        {"old": other.name, "new": survivor.name, "n": len(inside), "tandems": pairs},
+        notifications.link_to("admin.company", company_id=survivor.id), ("company", other.id),
+    )
 
 
 def _move_people(survivor_id: int, other_id: int) -> None:

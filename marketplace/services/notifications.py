@@ -49,6 +49,10 @@ MESSAGES = {
     "meeting_planned": _l("%(name)s planned a meeting on %(date)s. Add it to your calendar."),
     "request_cancelled": _l("The tandem request for “%(title)s” was cancelled: %(reason)s"),
     "draft_removed": _l("A draft pair in “%(cohort)s” was removed: %(reason)s"),
+    "merge_tandems_inside_company": _l(
+        "%(old)s was merged into %(new)s. These running tandems are now inside one company (%(n)d): "
+        "%(tandems)s. They were not ended: decide with the people whether to end them."
+    ),
 }
 
 

@@ -172,3 +172,31 @@ def test_a_failed_merge_changes_nothing(two_nordlichts, monkeypatch):
     db.session.expire_all()
     assert db.session.get(User, w["stated"].id).company_id == w["gone"].id
     assert [c.id for c in w["one"].excluded_companies] == [w["gone"].id]
+
+
+def test_a_merge_names_the_running_tandems_it_leaves_inside_one_company(client, login_as, app):
+    from marketplace.models import Notification, Tandem
+
+    keep, gone = companies.get_or_create_company("Nordlicht"), companies.get_or_create_company("Nordlicht Digital")
+    mentor = make_mentor(user=make_user(name="Mia Mentor", company="Nordlicht Digital"))
+    goal = make_goal(owner=make_user(name="Otto Owner", company="Nordlicht"), title="AI for the board")
+    inside = tandems.accept(tandems.request_tandem(goal, mentor, goal.owner), mentor.user)
+    other_mentor = make_mentor(user=make_user(name="Nils Nordlicht", company="Nordlicht"))
+    outside_goal = make_goal(owner=make_user(name="Erna Elsewhere", company="Outside AG"))
+    tandems.accept(tandems.request_tandem(outside_goal, other_mentor, outside_goal.owner), other_mentor.user)
+    db.session.commit()
+    manager = make_user(name="Maren Manager", is_manager=True, company=None)
+    login_as(manager)
+
+    review = client.post(f"/manage/companies/{gone.id}/merge/review", data={"merge-into": "Nordlicht"})
+    page = review.get_data(as_text=True)
+    assert "1 running tandem will then be inside one company" in page and "Otto Owner – Mia Mentor" in page
+    assert "Erna Elsewhere" not in page
+
+    client.post(f"/manage/companies/{gone.id}/merge", data={"survivor_id": keep.id})
+
+    db.session.expire_all()
+    assert db.session.get(Tandem, inside.id).status == "active"  # not ended automatically
+    [notice] = db.session.query(Notification).filter_by(user_id=manager.id, kind="company_merge").all()
+    assert "Otto Owner – Mia Mentor" in notice.message and "AI for the board" in notice.message
+    assert "Erna Elsewhere" not in notice.message
