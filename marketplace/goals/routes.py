@@ -10,7 +10,7 @@ from ..extensions import db
 from ..forms import EmptyForm
 from ..mentors.forms import apply_errors, template_helpers
 from ..models import Goal
-from ..services import matching, profiles, tandems
+from ..services import companies, matching, profiles, tandems
 from ..tandems.forms import RequestTandemForm
 from .forms import GoalForm, GoalStatusForm
 
@@ -49,6 +49,30 @@ def index():
     )
 
 
+def _unknown_companies_text(names: list[str]) -> str | None:
+    unknown = companies.unknown_company_names(names)
+    if not unknown:
+        return None
+    return _("No company called %(names)s is known yet — it is kept and will apply when someone joins from it.",
+             names=", ".join(unknown))
+
+
+def _unknown_notice(form: GoalForm) -> str | None:
+    """Said beside the excluded-companies field: which of its names exclude nobody yet."""
+    try:
+        names = profiles.parse_company_names(form.excluded_companies.data)
+    except profiles.ProfileError:
+        return None  # the field's own error says what is wrong
+    return _unknown_companies_text(names)
+
+
+def _saved(goal) -> None:
+    flash(_("Your goal is saved."), "success")
+    notice = _unknown_companies_text([c.name for c in goal.excluded_companies])
+    if notice:
+        flash(notice, "info")
+
+
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 def new():
@@ -59,11 +83,11 @@ def new():
         except profiles.ProfileError as problem:
             apply_errors(form, problem)
         else:
-            flash(_("Your goal is saved."), "success")
+            _saved(goal)
             return redirect(url_for("goals.detail", id=goal.id))
     if form.is_submitted() and any(field.errors for field in form):
         flash(_("Please correct the marked fields."), "error")
-    return render_template("goals/edit.html", form=form, goal=None)
+    return render_template("goals/edit.html", form=form, goal=None, unknown_companies_notice=_unknown_notice(form))
 
 
 @bp.get("/<int:id>")
@@ -98,11 +122,11 @@ def edit(id: int):
         except profiles.ProfileError as problem:
             apply_errors(form, problem)
         else:
-            flash(_("Your goal is saved."), "success")
+            _saved(goal)
             return redirect(url_for("goals.detail", id=goal.id))
     if form.is_submitted() and any(field.errors for field in form):
         flash(_("Please correct the marked fields."), "error")
-    return render_template("goals/edit.html", form=form, goal=goal)
+    return render_template("goals/edit.html", form=form, goal=goal, unknown_companies_notice=_unknown_notice(form))
 
 
 @bp.post("/<int:id>/status")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 
@@ -138,6 +139,26 @@ def find_company(name: str) -> Company | None:
     if not key:
         return None
     return db.session.scalar(select(Company).where(Company.normalised_name == key))
+
+
+def unknown_company_names(names: Iterable[str]) -> list[str]:
+    """The names that match no company anyone works at or that owns an e-mail domain: an exclusion of
+    such a name is kept, but excludes nobody until someone joins from that company."""
+    unknown = []
+    for name in names:
+        company = find_company(name)
+        known = company is not None and (
+            company.domains
+            or db.session.scalar(
+                select(func.count(User.id)).where(
+                    or_(User.company_id == company.id, User.verified_company_id == company.id,
+                        User.domain_company_id == company.id)
+                )
+            )
+        )
+        if not known:
+            unknown.append(name)
+    return unknown
 
 
 def get_or_create_company(name: str) -> Company | None:
