@@ -33,6 +33,15 @@ Every query carries ``split``: ``tune`` (q01-q90, looked at by earlier tuning, a
 or ``heldout`` (~40 %, stratified by language and kind; nothing is tuned on it). ``--split tune`` is the set
 to choose on. How the set grew and how it is labelled: bench/data/grow_ranking_eval.py.
 
+Relevance floor (``matching.RELEVANCE_FLOOR``): the app runs with the floor lifted, so every mentor is scored;
+the floor is then applied to what a search shows (the top 10 by score whose ``matching.relevance`` reaches it):
+precision@10 (share of shown mentors labelled relevant), the fewest mentors a short query shows, relevant
+mentors hidden, nDCG@5 of the floored lists, and ten nonsense searches (``NONSENSE``). The calibrated value is
+the highest of ``FLOORS`` at which every short query of the tune split still shows three mentors.
+
+Fair exposure (``matching.EXPOSURE_WEIGHT``): bench/exposure.py's synthetic market before (no penalty) and
+after, and the nDCG@5 the penalty costs on this set under that market's states (``--no-exposure`` skips it).
+
 Slices (table "Slices", each with a bootstrap 95 % interval of the mean over its queries): all, tune,
 held-out, German queries, English queries, cross-language (labels and ranking restricted to mentors in the
 other language) and short queries (every query that is not a goal), for nDCG@5 and recall@5.
@@ -106,6 +115,11 @@ EXPANSIONS = ("off", "names", "terms")
 BEFORE_SPEC = "all-MiniLM-L6-v2"
 BEFORE_TOPIC_WEIGHT = 0.15
 SPLITS = ("tune", "heldout")
+# Searches that name nothing: the relevance floor must leave each of them with nobody (issue 16 point 2).
+NONSENSE = ("xqzv blorf", "a", "🚀🚀🚀", "asdf qwer", "lorem ipsum dolor", "zzz", "1234", "??", "hallo", "the")
+FLOORS = tuple(round(0.01 * i, 2) for i in range(5, 61))
+MIN_SHOWN = 3  # every labelled short query must still show at least this many mentors
+SHOWN = 10  # what a search shows
 
 COLUMNS = [
     ("ndcg", "nDCG@5"),
@@ -468,6 +482,8 @@ class AppRun:
     spec: str
     results: list[MethodResult]
     scores: dict[Variant, dict[str, dict[str, float]]]  # variant -> query id -> mentor id -> Tandem score
+    relevance: dict[Variant, dict[str, dict[str, float]]]  # the same for matching.relevance (the floor's)
+    nonsense: dict[Variant, dict[str, dict[str, float]]]  # variant -> nonsense query -> mentor id -> relevance
     taxonomy_terms: dict[str, list[str]]  # query id -> taxonomy terms of the topics detected in it
     mentor_topic_terms: dict[str, list[str]]  # mentor id -> taxonomy terms of its topics
 
@@ -515,15 +531,16 @@ def expand_with_synonyms(text: str, topic_ids: set[int]) -> str:
 def patched_variant(variant: Variant):
     from marketplace.services import matching
 
-    saved = (matching.TOPIC_WEIGHT, matching.EXPAND_QUERIES, matching.expand_query)
+    saved = (matching.TOPIC_WEIGHT, matching.EXPAND_QUERIES, matching.expand_query, matching.RELEVANCE_FLOOR)
     matching.TOPIC_WEIGHT = variant.topic_weight
+    matching.RELEVANCE_FLOOR = 0.0  # every mentor scored; the floor is applied afterwards (floor_report)
     matching.EXPAND_QUERIES = variant.expand != "off"
     if variant.expand == "terms":
         matching.expand_query = expand_with_synonyms
     try:
         yield
     finally:
-        matching.TOPIC_WEIGHT, matching.EXPAND_QUERIES, matching.expand_query = saved
+        matching.TOPIC_WEIGHT, matching.EXPAND_QUERIES, matching.expand_query, matching.RELEVANCE_FLOOR = saved
 
 
 def run_app(spec: str, variants: Sequence[Variant], mentors, queries, build_encoder_cached, exact: bool = False,
@@ -604,12 +621,12 @@ def run_app(spec: str, variants: Sequence[Variant], mentors, queries, build_enco
                     for q in queries
                 }
 
-                results, scores = [], {}
+                results, scores, relevance, nonsense = [], {}, {}, {}
                 for variant in variants:
                     started = time.perf_counter()
                     result = MethodResult(f"Tandem[{spec}, {variant.label()}]{tag(spec, variant)}", encoder=spec,
                                           topic_weight=variant.topic_weight, expand=variant.expand)
-                    scores[variant] = {}
+                    scores[variant], relevance[variant] = {}, {}
                     with patched_variant(variant):
                         for q in queries:
                             # What a user sees: the top 10 (FAISS candidates as the app fetches them).
@@ -624,6 +641,16 @@ def run_app(spec: str, variants: Sequence[Variant], mentors, queries, build_enco
                                 matching.MAX_K = max_k
                             result.full[q.id] = [by_profile[m.profile.id] for m in full]
                             scores[variant][q.id] = {by_profile[m.profile.id]: m.score for m in full}
+                            relevance[variant][q.id] = {by_profile[m.profile.id]: m.relevance for m in full}
+                        max_k, matching.MAX_K = matching.MAX_K, max(matching.MAX_K, len(mentors))
+                        try:
+                            nonsense[variant] = {
+                                text: {by_profile[m.profile.id]: m.relevance
+                                       for m in matching.search_mentors(text, viewer, k=len(mentors))}
+                                for text in NONSENSE
+                            }
+                        finally:
+                            matching.MAX_K = max_k
                     result.seconds = time.perf_counter() - started
                     results.append(result)
                 db.session.remove()
@@ -631,7 +658,7 @@ def run_app(spec: str, variants: Sequence[Variant], mentors, queries, build_enco
         finally:
             vectors.encoder = original_encoder
             vectors.forget_live_indexes()
-    return AppRun(spec, results, scores, taxonomy_terms, mentor_topic_terms)
+    return AppRun(spec, results, scores, relevance, nonsense, taxonomy_terms, mentor_topic_terms)
 
 
 def hybrid_method(base: MethodResult, variant: Variant, scores: Mapping[str, Mapping[str, float]],
@@ -650,6 +677,67 @@ def hybrid_method(base: MethodResult, variant: Variant, scores: Mapping[str, Map
         result.top[qid] = ranking
         result.full[qid] = ranking
     return result
+
+
+# --- relevance floor (matching.RELEVANCE_FLOOR) ----------------------------------------------------------
+
+
+def shown_above(scores: Mapping[str, float], relevance: Mapping[str, float], floor: float,
+                k: int = SHOWN) -> list[str]:
+    """The top k mentors by score whose relevance reaches the floor (as matching._rank; ties by id)."""
+    return sorted((m for m in scores if relevance[m] >= floor), key=lambda m: (-scores[m], m))[:k]
+
+
+def floor_figures(scores: Mapping[str, Mapping[str, float]], relevance: Mapping[str, Mapping[str, float]],
+                  queries: Sequence[Query], floor: float) -> dict:
+    """What a floor does to what users see (top 10): precision (share of shown mentors labelled relevant,
+    mean over queries showing anyone), the fewest mentors a short query shows, relevant mentors of the top 10
+    hidden by it, nDCG@5 of the floored lists, and queries showing nobody."""
+    precision, fewest_short, hidden, relevant, ndcgs, empty = [], None, 0, 0, [], 0
+    for q in queries:
+        full = sorted(scores[q.id], key=lambda m: (-scores[q.id][m], m))[:SHOWN]
+        shown = shown_above(scores[q.id], relevance[q.id], floor)
+        relevant += sum(1 for m in full if q.labels.get(m, 0) >= MIN_RELEVANT)
+        hidden += sum(1 for m in full if q.labels.get(m, 0) >= MIN_RELEVANT and m not in shown)
+        if shown:
+            precision.append(sum(1 for m in shown if q.labels.get(m, 0) >= MIN_RELEVANT) / len(shown))
+        else:
+            empty += 1
+        if q.kind != "goal":
+            fewest_short = len(shown) if fewest_short is None else min(fewest_short, len(shown))
+        ndcgs.append(ndcg_at_k(shown, q.labels))
+    return {"floor": floor, "precision": mean(precision), "fewest_short": fewest_short,
+            "hidden_relevant": hidden, "relevant_in_top10": relevant, "ndcg": mean(ndcgs), "empty": empty}
+
+
+def calibrate_floor(scores, relevance, tune: Sequence[Query]) -> float:
+    """The highest floor of FLOORS at which every short tune query still shows MIN_SHOWN mentors."""
+    passing = [f for f in FLOORS if (floor_figures(scores, relevance, tune, f)["fewest_short"] or 0) >= MIN_SHOWN]
+    return max(passing, default=0.0)
+
+
+def format_floor(scores, relevance, queries: Sequence[Query], nonsense: Mapping[str, Mapping[str, float]],
+                 shipped: float) -> str:
+    """The floor chosen on the tune split, and what the app's floor does on both splits and to nonsense."""
+    tune = select_split(queries, "tune")
+    chosen = calibrate_floor(scores, relevance, tune)
+    lines = [f"Relevance floor: calibrated on the tune split = {chosen:.2f} (highest with every short tune query "
+             f"showing >= {MIN_SHOWN}); app RELEVANCE_FLOOR = {shipped:.2f}",
+             f"{'split':<10}{'floor':>7}{'precision@10':>14}{'fewest (short)':>16}{'hidden relevant':>17}"
+             f"{'nDCG@5':>9}{'none shown':>12}"]
+    for split in ("tune", "heldout"):
+        part = select_split(queries, split)
+        if not part:
+            continue
+        for floor in (0.0, shipped):
+            f = floor_figures(scores, relevance, part, floor)
+            lines.append(f"{split:<10}{floor:>7.2f}{f['precision']:>14.3f}{f['fewest_short']:>16}"
+                         f"{f['hidden_relevant']:>9} of {f['relevant_in_top10']:<4}{f['ndcg']:>9.3f}{f['empty']:>12}")
+    best = {text: max(by_mentor.values(), default=0.0) for text, by_mentor in nonsense.items()}
+    worst = max(best, key=best.get)
+    lines.append(f"nonsense searches ({len(best)}): best relevance {best[worst]:.3f} ({worst!r}); at the floor "
+                 f"{sum(1 for v in best.values() if v >= shipped)} of {len(best)} find anyone")
+    return "\n".join(lines)
 
 
 # --- output --------------------------------------------------------------------------------------------
@@ -729,6 +817,7 @@ def format_slices(rows: Sequence[tuple[str, dict]], metric: str, label: str) -> 
 def main(argv: Sequence[str] | None = None) -> int:
     from bench.candidates import build_encoder
     from marketplace.config import DEFAULT_ENCODER
+    from marketplace.services import matching
 
     shipped = app_variant()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -760,6 +849,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--exact", action="store_true",
                         help="no memoised taxonomy lookups / skipped highlights in the app (slow; same numbers)")
     parser.add_argument("--data", type=Path, default=DATA_FILE)
+    parser.add_argument("--no-exposure", action="store_true",
+                        help="skip the fair-exposure table (bench/exposure.py: synthetic market, labelled-set cost)")
     args = parser.parse_args(argv)
 
     weights = args.topic_weight if args.topic_weight is not None else [shipped.topic_weight]
@@ -796,12 +887,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     main_rows: list[MethodResult] = [bm25_method("BM25", mentors, queries, plain_bm25)]
     experiment_rows: list[MethodResult] = []
     syn_bm25 = None
+    app_runs: list[AppRun] = []
     for spec, spec_variants in runs:
         t0 = time.perf_counter()
         encoder = build_cached(spec)
         main_rows.append(cosine_method(spec, encoder, mentors, queries))
         run = run_app(spec, spec_variants, mentors, queries, build_cached, exact=args.exact, tag=tag,
                       goals_via=args.goals_via)
+        app_runs.append(run)
         save_caches()
         main_rows.extend(r for r in run.results if r.expand != "terms")
         experiment_rows.extend(r for r in run.results if r.expand == "terms")
@@ -856,6 +949,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     for metric, label in (("ndcg", "nDCG@5"), ("recall", "recall@5")):
         print()
         print(format_slices([(r.name, slices[r.name]) for r, _ in evaluated if not r.experiment], metric, label))
+    floor_reports = {}
+    for run in app_runs:
+        if shipped in run.scores:
+            floor_reports[run.spec] = format_floor(run.scores[shipped], run.relevance[shipped], queries,
+                                                   run.nonsense[shipped], matching.RELEVANCE_FLOOR)
+            print()
+            print(f"[{run.spec}] " + floor_reports[run.spec])
+    exposure_report = None
+    if not args.no_exposure and args.split == "all" and app_runs and shipped in app_runs[-1].scores:
+        # Before (no penalty) and after (matching.EXPOSURE_WEIGHT), and what it costs here (bench/exposure.py).
+        sys.path.insert(0, str(ROOT / "bench"))
+        import exposure
+
+        exposure_report = exposure.report(app_runs[-1].scores[shipped], queries)
+        print()
+        print(f"[{app_runs[-1].spec}] " + exposure_report)
     print(f"\nruntime {runtime:.1f}s; embedding cache hits {cache_stats['hits']}, misses {cache_stats['misses']}",
           file=sys.stderr)
 
@@ -869,6 +978,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "queries": len(queries),
             "mentors": len(mentors),
             "runtime_seconds": round(runtime, 2),
+            "floor": floor_reports,
+            "exposure": exposure_report,
             "rows": [
                 {
                     "method": r.name,

@@ -19,7 +19,7 @@ from embeddings.encoders import (
     set_compute_threads,
 )
 from embeddings.index import IndexFileError, IndexLoadError, IndexMismatchError, VectorIndex
-from embeddings.text import STOP_WORDS, content_hash, highlight_phrases, normalize_text
+from embeddings.text import STOP_WORDS, content_hash, highlight_phrases, normalize_text, term_coverage
 
 __all__ = [
     "BUNDLED_MINILM",
@@ -37,6 +37,7 @@ __all__ = [
     "build_encoder",
     "content_hash",
     "highlight_phrases",
+    "term_coverage",
     "normalize_rows",
     "normalize_text",
     "set_compute_threads",

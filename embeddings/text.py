@@ -6,7 +6,7 @@ import hashlib
 import re
 import unicodedata
 
-__all__ = ["content_hash", "highlight_phrases", "normalize_text", "STOP_WORDS"]
+__all__ = ["content_hash", "highlight_phrases", "normalize_text", "STOP_WORDS", "term_coverage"]
 
 _WS_RE = re.compile(r"\s+")
 # Words, keeping inner hyphens/apostrophes ("cross-company", "don't").
@@ -23,7 +23,8 @@ most much my myself no nor not now of off on once only or other our ours ourselv
 she should so some such than that the their theirs them themselves then there these they this those
 through to too under until up us very via was we well were what when where which while who whom why will
 with within without would you your yours yourself yourselves want wants like need needs help helps using
-use new way ways make one two lot lots really
+use new way ways make one two lot lots really actually basically often always never quite still even maybe
+perhaps usually simply especially
 """
 
 _DE_STOP = """
@@ -35,7 +36,8 @@ im in ins ist jede jedem jeden jeder jedes jetzt kann kein keine keinem keinen k
 manche mehr mein meine mich mir mit muss möchte nach nicht nichts noch nun nur ob oder ohne sehr sein
 seine seinem seinen seiner sich sie sind so solche soll sollte sondern über um und uns unser unsere unter
 vom von vor war waren was weil welche welchem welchen welcher wenn wer werde werden wie wieder will wir
-wird wo wollen würde zu zum zur zwischen bzw gerne lernen möchten
+wird wo wollen würde zu zum zur zwischen bzw gerne lernen möchten eigentlich wirklich oft immer schon gar
+eher etwa ganz genau dabei dazu eben halt quasi
 """
 
 #: Lowercased English and German words ignored when explaining a match.
@@ -96,6 +98,29 @@ class _TermMatcher:
         return found
 
 
+def _query_terms(query: str) -> list[str]:
+    terms = []
+    for m in _WORD_RE.finditer(query):
+        folded = _fold(m.group())
+        if not _is_stop(folded) and folded not in terms:
+            terms.append(folded)
+    return terms
+
+
+def term_coverage(query: str, document: str) -> float:
+    """Share of the query's content words that ``document`` contains (same word or stem, as highlights
+    match): lexical evidence that a document is about the query, 0.0 when nothing of it is there."""
+    terms = _query_terms(query)
+    if not terms:
+        return 0.0
+    match = _TermMatcher(terms)
+    found: set[int] = set()
+    for word in {_fold(m.group()) for m in _WORD_RE.finditer(document)}:
+        if not _is_stop(word):
+            found.update(match(word))
+    return len(found) / len(terms)
+
+
 def highlight_phrases(query: str, document: str, max_phrases: int = 3) -> list[str]:
     """Short phrases of ``document`` that explain why it matched ``query``.
 
@@ -109,11 +134,7 @@ def highlight_phrases(query: str, document: str, max_phrases: int = 3) -> list[s
     """
     if max_phrases < 1:
         return []
-    terms = []
-    for m in _WORD_RE.finditer(query):
-        folded = _fold(m.group())
-        if not _is_stop(folded) and folded not in terms:
-            terms.append(folded)
+    terms = _query_terms(query)
     if not terms:
         return []
 
@@ -124,10 +145,15 @@ def highlight_phrases(query: str, document: str, max_phrases: int = 3) -> list[s
     match = _TermMatcher(terms)
     matches = [{} if _is_stop(folded) else match(folded) for _, _, folded in tokens]
 
+    # A one-character capital or digit ends a name rather than being a stop word: "Gen Z", "Industrie 4".
+    def content(i: int) -> bool:
+        start, end, folded = tokens[i]
+        return not _is_stop(folded) or (end - start == 1 and (document[start].isupper() or document[start].isdigit()))
+
     # Tokens i-1 and i are in one run when both are content words and only whitespace separates them.
     def joined(i: int) -> bool:
         gap = document[tokens[i - 1][1] : tokens[i][0]]
-        return gap.strip() == "" and not _is_stop(tokens[i - 1][2]) and not _is_stop(tokens[i][2])
+        return gap.strip() == "" and content(i - 1) and content(i)
 
     candidates = []
     for i, found in enumerate(matches):

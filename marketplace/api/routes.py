@@ -16,7 +16,7 @@ from ..errors import ApiError
 from ..extensions import db
 from ..input_checks import parse_json_body
 from ..models import Goal, MentorProfile, Tandem, User, get_by_id
-from ..services import accounts, matching, profiles, tandems
+from ..services import accounts, matching, profiles, tandems, taxonomy
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -104,12 +104,15 @@ def tandem_json(tandem: Tandem, viewer: User) -> dict[str, Any]:
     mentor = _person(tandem.mentor_user, with_email=contact)
     if mentor is not None and tandem.mentor_id is not None:
         mentor["profile_id"] = tandem.mentor_id
+    mentee = _person(tandem.mentee, with_email=contact)
+    if mentee is not None:
+        mentee["name"] = tandems.mentee_name(tandem, viewer)
     return {
         "id": tandem.id,
         "status": tandem.status,
         "goal_id": tandem.goal_id,
         "mentor": mentor,
-        "mentee": _person(tandem.mentee, with_email=contact),
+        "mentee": mentee,
         "starts_on": tandem.starts_on.isoformat() if tandem.starts_on else None,
         "ends_on": tandem.ends_on.isoformat() if tandem.ends_on else None,
     }
@@ -139,7 +142,12 @@ def search_mentors():
         )
     except matching.MatchingError as problem:
         raise ApiError(400, "invalid_query", str(problem), {"q": str(problem)}) from None
-    return {"query": query.strip(), "results": [m.as_json(_locale()) for m in results]}
+    body = {"query": query.strip(), "results": [m.as_json(_locale()) for m in results]}
+    if not results:  # nobody relevant enough: offer the taxonomy instead of unrelated people
+        body["topics_to_try"] = [
+            {"slug": t.slug, "name": t.display_name(_locale())} for t in taxonomy.seed_topics(_locale())
+        ]
+    return body
 
 
 @bp.get("/mentors/<int:mentor_id>")

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ..extensions import db
 from ..forms import EmptyForm
 from ..mentors.forms import apply_errors, template_helpers
-from ..models import Goal
+from ..models import Goal, MentorProfile, get_by_id
 from ..services import companies, matching, profiles, tandems
 from ..tandems.forms import RequestTandemForm
 from .forms import GoalForm, GoalStatusForm
@@ -66,8 +67,9 @@ def _unknown_notice(form: GoalForm) -> str | None:
     return _unknown_companies_text(names)
 
 
-def _saved(goal) -> None:
-    flash(_("Your goal is saved."), "success")
+def _saved(goal: Goal, message: str | None = None) -> None:
+    """Say the goal is saved (`message`, or the plain words), and which excluded companies are unknown."""
+    flash(message or _("Your goal is saved."), "success")
     notice = _unknown_companies_text([c.name for c in goal.excluded_companies])
     if notice:
         flash(notice, "info")
@@ -76,18 +78,25 @@ def _saved(goal) -> None:
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 def new():
-    form = GoalForm(current_user)
+    """A new goal; `?mentor=<profile id>` (from "Ask for a tandem") leads back to that mentor's request form."""
+    mentor = get_by_id(MentorProfile, request.args.get("mentor", 0, type=int))
+    form = GoalForm(current_user, interface_language=str(get_locale()))
     if form.validate_on_submit():
         try:
             goal = profiles.save_goal(current_user, form.to_data())
         except profiles.ProfileError as problem:
             apply_errors(form, problem)
         else:
+            if mentor is not None:
+                _saved(goal, _("Your goal is saved. Now send your request to %(name)s.", name=mentor.user.name))
+                return redirect(url_for("mentors.profile", id=mentor.id, goal=goal.id, _anchor="ask"))
             _saved(goal)
             return redirect(url_for("goals.detail", id=goal.id))
     if form.is_submitted() and any(field.errors for field in form):
         flash(_("Please correct the marked fields."), "error")
-    return render_template("goals/edit.html", form=form, goal=None, unknown_companies_notice=_unknown_notice(form))
+    return render_template(
+        "goals/edit.html", form=form, goal=None, for_mentor=mentor, unknown_companies_notice=_unknown_notice(form)
+    )
 
 
 @bp.get("/<int:id>")

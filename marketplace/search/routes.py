@@ -6,7 +6,7 @@ from flask import Blueprint, render_template, request
 from flask_babel import get_locale
 from flask_login import current_user, login_required
 
-from ..services import companies, matching
+from ..services import companies, matching, taxonomy
 from .forms import MentorSearchForm
 
 bp = Blueprint("search", __name__, url_prefix="/search")
@@ -35,6 +35,9 @@ def mentors():
             )
         except matching.MatchingError as problem:
             form.q.errors = [str(problem)]
+    locale = str(get_locale())
+    # A search that finds nobody offers the taxonomy's topics to pick from.
+    topics = taxonomy.seed_topics(locale) if searched and not form.errors and not results else []
     return render_template(
-        "search/mentors.html", form=form, results=results, searched=searched, locale=str(get_locale())
+        "search/mentors.html", form=form, results=results, searched=searched, locale=locale, topics=topics
     )

@@ -24,6 +24,7 @@ from ..models import (
     mentor_topics,
 )
 from . import companies, tandems, vectors
+from . import taxonomy as taxonomy_service
 
 PEOPLE_PER_PAGE = 25
 COMPANIES_PER_PAGE = 50
@@ -210,7 +211,7 @@ def merge_target(company: Company, name: str) -> Company:
 
 
 def taxonomy() -> list[Topic]:
-    return list(db.session.scalars(select(Topic).where(Topic.is_free_tag.is_(False)).order_by(Topic.name_en)))
+    return taxonomy_service.seed_topics()
 
 
 def free_tags() -> list[tuple[Topic, int]]:

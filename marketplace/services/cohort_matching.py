@@ -1,9 +1,11 @@
 """Cohort matching: one globally optimal assignment of mentees to mentor slots, never greedy.
 
-The score matrix is the cosine of the stored vectors blended with topic overlap (the same formula as
-matching.blend_score, on whole matrices); forbidden pairs come from rules.allowed_mask; a mentor
-with free capacity c becomes c columns ("slots"); scipy's linear_sum_assignment then maximises first
-the number of valid pairs and then their total score. Locked drafts stay and use up their slot.
+The score matrix is the ranking score of suggestions (matching.blend_scores: the cosine of the stored vectors
+blended with topic overlap, the goal's topics as suggestions_for_goal reads them), so a cohort's pairs and a
+person's suggestions agree; a pair below matching.RELEVANCE_FLOOR is flagged as weak. Forbidden pairs come
+from rules.allowed_mask; a mentor with free capacity c becomes c columns ("slots"); scipy's
+linear_sum_assignment then maximises first the number of valid pairs and then their total score. Locked
+drafts stay and use up their slot.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from ..extensions import db
 from ..models import Cohort, CohortParticipant, Goal, MentorProfile, Tandem, Topic, User
 from . import cohorts, rules, taxonomy, vectors
 from .cohorts import CohortError
-from .matching import TOPIC_WEIGHT
+from .matching import RELEVANCE_FLOOR, blend_scores, relevance
 from .profiles import language_name
 
 UNMATCHED_REASONS = {
@@ -49,7 +51,7 @@ def score_matrix(
     goal_topics: np.ndarray,
     mentor_topics: np.ndarray,
 ) -> np.ndarray:
-    """Scores (mentees x mentors) in [0, 1], equal to matching.blend_score for every pair.
+    """Scores (mentees x mentors) in [0, 1], equal to matching.blend_score (suggestions) for every pair.
 
     Vectors are L2-normalised float32 rows, so one matmul gives every cosine. Topic matrices are
     boolean (people x topics); overlap is the share of the goal's topics the mentor covers.
@@ -63,8 +65,7 @@ def score_matrix(
         overlap = np.divide(shared, counts[:, None], out=np.zeros_like(shared), where=counts[:, None] > 0)
     else:
         overlap = np.zeros_like(similarity)
-    scores = (1 - TOPIC_WEIGHT) * similarity + TOPIC_WEIGHT * overlap
-    return np.clip(scores, 0.0, 1.0, out=scores)
+    return blend_scores(similarity, overlap)
 
 
 def assign(scores: np.ndarray, allowed: np.ndarray, free_slots: np.ndarray) -> list[tuple[int, int]]:
@@ -131,14 +132,23 @@ def _topic_names(ids: set[int]) -> list[str]:
     return sorted(t.display_name(locale) for t in db.session.scalars(select(Topic).where(Topic.id.in_(ids))))
 
 
-def explain(goal: Goal, profile: MentorProfile, shared_topic_ids: set[int]) -> list[str]:
-    """Why this pair: shared topics, the words that matched, shared languages."""
+def explain(
+    goal: Goal, profile: MentorProfile, goal_topics: set[int], mentor_topics: set[int], score: float
+) -> list[str]:
+    """Why this pair: shared topics (chosen on the profile), topics the mentor's text only mentions, the words
+    that matched, shared languages; first a warning when the pair is below the relevance floor."""
     reasons = []
-    names = _topic_names(shared_topic_ids)
+    goal_text, mentor_words = f"{goal.title}. {goal.description}", f"{profile.headline}. {profile.teaching_text}"
+    if relevance(score, goal_text, mentor_words) < RELEVANCE_FLOOR:
+        reasons.append(_("Weak match: below the relevance floor of suggestions. Check this pair."))
+    chosen = {t.id for t in profile.topics}
+    names = _topic_names(goal_topics & chosen)
     if names:
         reasons.append(_("Shared topics: %(topics)s", topics=", ".join(names)))
-    phrases = highlight_phrases(f"{goal.title}. {goal.description}", f"{profile.headline}. {profile.teaching_text}",
-                                max_phrases=3)
+    mentioned = _topic_names((goal_topics & mentor_topics) - chosen)
+    if mentioned:
+        reasons.append(_("Also mentions: %(topics)s", topics=", ".join(mentioned)))
+    phrases = highlight_phrases(goal_text, mentor_words, max_phrases=3)
     if phrases:
         reasons.append(_("Matching words: %(phrases)s", phrases=", ".join(f"“{p}”" for p in phrases)))
     languages = sorted(set(goal.language_list) & set(profile.language_list))
@@ -155,7 +165,7 @@ def pair_score(goal: Goal, profile: MentorProfile) -> tuple[float, list[str]]:
     position = {topic_id: i for i, topic_id in enumerate(sorted(g_ids | m_ids))}
     score = score_matrix(stack([goal]), stack([profile]), topic_matrix([g_ids], position),
                          topic_matrix([m_ids], position))[0, 0]
-    return round(float(score), 4), explain(goal, profile, g_ids & m_ids)
+    return round(float(score), 4), explain(goal, profile, g_ids, m_ids, float(score))
 
 
 # --- a cohort run --------------------------------------------------------------------------------
@@ -292,7 +302,8 @@ def _run(cohort: Cohort) -> MatchResult:
             tandem = Tandem(
                 goal=goal, mentor=profile, mentee_user_id=goal.owner_id, mentor_user_id=profile.user_id,
                 cohort_id=cohort.id, status="draft", locked=False, score=round(float(scores[row, col]), 4),
-                reasons=explain(goal, profile, goal_ids_by_row[row] & mentor_ids_by_col[col]),
+                reasons=explain(goal, profile, goal_ids_by_row[row], mentor_ids_by_col[col],
+                                float(scores[row, col])),
             )
             db.session.add(tandem)
         result.new_drafts = len(pairs)

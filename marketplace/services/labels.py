@@ -7,6 +7,7 @@ from flask_babel import lazy_gettext as _l
 TANDEM_STATUS = {
     "draft": _l("Draft"),
     "requested": _l("Requested"),
+    "offered": _l("Help offered"),
     "active": _l("Active"),
     "declined": _l("Declined"),
     "withdrawn": _l("Withdrawn"),

@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import defer, joinedload, selectinload
 
-from embeddings import highlight_phrases
+from embeddings import highlight_phrases, term_coverage
 
 from ..extensions import db
-from ..models import Goal, MentorProfile, Topic, User, mentor_topics, split_languages
+from ..models import Goal, MentorProfile, Tandem, Topic, User, mentor_topics, split_languages
 from . import rules, taxonomy, vectors
 
 MAX_K = 50
@@ -27,6 +27,22 @@ TOPIC_WEIGHT = 0.2
 # ([-0.008, +0.027]), same-cross language gap -0.012 ([-0.026, 0.000]); on the 50 tuning queries nDCG@5
 # +0.019 ([+0.002, +0.041]). Names and every synonym instead of the names: nDCG@5 -0.018.
 EXPAND_QUERIES = True
+# Mentors whose relevance (`relevance`: the score plus lexical evidence) is below this are not shown, and a
+# cohort pair below it is flagged as weak. Calibrated on the tune split of bench/data/ranking_eval.json
+# (bench/README.md, "Ranking quality"): the highest value at which every labelled short query still shows at
+# least three mentors; every nonsense search of the bench ("xqzv blorf", "a", "🚀🚀🚀", ...) stays below it.
+RELEVANCE_FLOOR = 0.11
+# Weight of the query words found in the mentor's text in `relevance`. The vector score alone cannot tell a
+# search that names nothing from a real paraphrase (USE: "lorem ipsum dolor" reaches 0.107, the third mentor
+# of "getting found on Google" 0.093); nonsense shares no word with anyone. Only the floor reads it: ranking
+# by it lost held-out nDCG@5 (-0.004 at 0.1) on the labelled set.
+LEXICAL_EVIDENCE = 0.2
+# How far a crowded mentor moves down: the ranking key is the score minus EXPOSURE_WEIGHT times the share of
+# the mentor's free places already asked for by pending requests (exposure_penalty). bench/exposure.py
+# (synthetic market, 1,000 goals, 300 mentors): top-3 share of the 10 % most shown 0.325 -> 0.270, goals whose
+# top 3 holds a free, unasked mentor 0.954 -> 0.987, refused requests 20 % -> 8 %; the largest weight losing
+# at most 0.01 nDCG@5 on the tune split (-0.006; held-out -0.007) under the market's states.
+EXPOSURE_WEIGHT = 0.1
 
 
 class MatchingError(ValueError):
@@ -38,9 +54,11 @@ class MentorMatch:
     profile: MentorProfile
     score: float
     similarity: float
-    matched_topics: list[Topic] = field(default_factory=list)
+    relevance: float = 0.0  # what the floor judged (matching.relevance)
+    matched_topics: list[Topic] = field(default_factory=list)  # query topics the mentor chose on the profile
     highlights: list[str] = field(default_factory=list)
     shared_languages: list[str] = field(default_factory=list)
+    mentioned_topics: list[Topic] = field(default_factory=list)  # query topics only named in the mentor's text
 
     def as_json(self, locale: str = "en") -> dict:
         user = self.profile.user
@@ -52,6 +70,7 @@ class MentorMatch:
             "headline": self.profile.headline,
             "score": round(self.score, 4),
             "matched_topics": [t.display_name(locale) for t in self.matched_topics],
+            "mentioned_topics": [t.display_name(locale) for t in self.mentioned_topics],
             "highlights": self.highlights,
             "shared_languages": self.shared_languages,
         }
@@ -65,9 +84,32 @@ class GoalMatch:
     shared_languages: list[str] = field(default_factory=list)
 
 
+def blend_scores(similarity: np.ndarray, topic_overlap: np.ndarray) -> np.ndarray:
+    """The ranking score of many pairs at once (a cohort's matrix): what blend_score is for one pair."""
+    return np.clip((1 - TOPIC_WEIGHT) * np.asarray(similarity) + TOPIC_WEIGHT * np.asarray(topic_overlap), 0.0, 1.0)
+
+
 def blend_score(similarity: float, topic_overlap: float) -> float:
-    """Hybrid score in [0, 1]: cosine similarity plus the share of the query's topics the mentor covers."""
-    return float(np.clip((1 - TOPIC_WEIGHT) * similarity + TOPIC_WEIGHT * topic_overlap, 0.0, 1.0))
+    """Hybrid score in [0, 1]: cosine similarity plus the share of the query's topics the mentor covers.
+
+    The one ranking score of suggestions, searches and cohort matching (blend_scores); relevance adds
+    lexical evidence for the floor only and exposure_penalty changes the order of suggestions only."""
+    return float(blend_scores(np.asarray(similarity), np.asarray(topic_overlap)))
+
+
+def relevance(score: float, query: str, document: str) -> float:
+    """What the relevance floor judges: the ranking score plus LEXICAL_EVIDENCE times the share of the
+    query's words that `document` (a mentor's headline and text, or a goal's title and description) has."""
+    return score + LEXICAL_EVIDENCE * term_coverage(query, document)
+
+
+def exposure_penalty(free_capacity: int, pending_requests: int) -> float:
+    """What the ranking key loses for a mentor whose free places are already asked for: EXPOSURE_WEIGHT
+    times pending requests per free place (at most 1). A mentor with three free places and one request
+    loses a third of what a mentor with one place and one request loses, so exposure follows capacity."""
+    if pending_requests <= 0:
+        return 0.0
+    return EXPOSURE_WEIGHT * min(1.0, pending_requests / max(free_capacity, 1))
 
 
 def expand_query(text: str, topic_ids: set[int]) -> str:
@@ -118,6 +160,8 @@ class Candidate:
     languages: list[str]
     topic_ids: frozenset[int]
     text: str  # what the mentor's vector embeds (vectors.mentor_text)
+    own_words: str  # headline and teaching text: what lexical evidence reads
+    pending_requests: int = 0  # requests waiting for the mentor's answer (exposure_penalty)
 
 
 def _load_candidates(hits: Sequence[tuple[int, float]]) -> list[Candidate]:
@@ -130,6 +174,13 @@ def _load_candidates(hits: Sequence[tuple[int, float]]) -> list[Candidate]:
         .where(mentor_topics.c.mentor_id.in_(ids))
     ):
         topics.setdefault(row.mentor_id, []).append(row)
+    pending = dict(
+        db.session.execute(
+            select(Tandem.mentor_id, func.count(Tandem.id))
+            .where(Tandem.mentor_id.in_(ids), Tandem.status == "requested")
+            .group_by(Tandem.mentor_id)
+        ).all()
+    )
     texts = {
         row.id: row
         for row in db.session.execute(
@@ -152,6 +203,8 @@ def _load_candidates(hits: Sequence[tuple[int, float]]) -> list[Candidate]:
             text=vectors.mentor_text_of(
                 texts[mentor_id].headline, texts[mentor_id].teaching_text, topics.get(mentor_id, ())
             ),
+            own_words=f"{texts[mentor_id].headline}\n{texts[mentor_id].teaching_text}",
+            pending_requests=pending.get(mentor_id, 0),
         )
         for mentor_id, similarity in hits
         if mentor_id in facts  # a profile deleted since the index last caught up
@@ -175,23 +228,45 @@ def _candidates(query_vector: np.ndarray, k: int, accept: Callable[[Candidate], 
 @dataclass
 class _Scored:
     candidate: Candidate
-    score: float
-    extra_topic_ids: set[int]
+    score: float  # without exposure: what the user sees
+    relevance: float  # what the floor judges (`relevance`)
+    mentioned_topic_ids: set[int]  # the query's topics named in the mentor's text but not chosen
+
+    @property
+    def key(self) -> tuple[float, int]:
+        """Rank order: relevance less the exposure penalty, ties by id."""
+        c = self.candidate
+        return (-(self.score - exposure_penalty(c.facts.free_capacity, c.pending_requests)), c.facts.id)
 
 
 def _score(
-    candidate: Candidate, query_topic_ids: set[int], detect: taxonomy.TopicDetector
+    candidate: Candidate, query_text: str, query_topic_ids: set[int], detect: taxonomy.TopicDetector
 ) -> _Scored:
     """Hybrid score; shared topics and phrase highlights wait until the top k are known."""
     # Only the query's topics that the mentor did not tag can change the score or the explanation.
     untagged = query_topic_ids - candidate.topic_ids
     mentioned = {m.topic_id for m in detect(candidate.text, untagged)} if untagged else set()
     covered = candidate.topic_ids | mentioned
+    score = blend_score(candidate.similarity, _topic_overlap(query_topic_ids, covered))
     return _Scored(
         candidate=candidate,
-        score=blend_score(candidate.similarity, _topic_overlap(query_topic_ids, covered)),
-        extra_topic_ids=(query_topic_ids & mentioned) - candidate.topic_ids,
+        score=score,
+        relevance=relevance(score, query_text, candidate.own_words),
+        mentioned_topic_ids=(query_topic_ids & mentioned) - candidate.topic_ids,
     )
+
+
+def _highlights(
+    query_text: str, query_topic_ids: set[int], profile: MentorProfile, detect: taxonomy.TopicDetector
+) -> list[str]:
+    """Up to three phrases of the mentor's own words, in their language: first where the text names one of the
+    query's topics (so a German search shows "generative AI" in an English profile), then the query's words."""
+    own = f"{profile.headline}. {profile.teaching_text}"
+    phrases = [m.phrase for m in detect(own, query_topic_ids)] if query_topic_ids else []
+    for phrase in highlight_phrases(query_text, own, max_phrases=3):
+        if not any(phrase.casefold() in p.casefold() or p.casefold() in phrase.casefold() for p in phrases):
+            phrases.append(phrase)
+    return list(dict.fromkeys(phrases))[:3]
 
 
 def _rank(
@@ -202,14 +277,17 @@ def _rank(
     languages: set[str],
     detect: taxonomy.TopicDetector,
 ) -> list[MentorMatch]:
-    """The k best by score, as full matches: profiles loaded, shared topics and matching phrases named."""
-    scored = sorted(
-        (_score(c, query_topic_ids, detect) for c in candidates), key=lambda s: (-s.score, s.candidate.facts.id)
-    )[:k]
+    """The k best at or above the relevance floor, as full matches: profiles loaded, shared topics (chosen on
+    the profile), topics the text only mentions and matching phrases named. Fewer than k, or none, when
+    fewer are relevant enough: nobody is shown to fill the list."""
+    scored = [_score(c, query_text, query_topic_ids, detect) for c in candidates]
+    scored = sorted((s for s in scored if s.relevance >= RELEVANCE_FLOOR), key=lambda s: s.key)[:k]
     profiles = _load_profiles([s.candidate.facts.id for s in scored])
-    extra_ids = set().union(*(s.extra_topic_ids for s in scored)) if scored else set()
-    extra_topics = (
-        {t.id: t for t in db.session.scalars(select(Topic).where(Topic.id.in_(extra_ids)))} if extra_ids else {}
+    mentioned_ids = set().union(*(s.mentioned_topic_ids for s in scored)) if scored else set()
+    mentioned_topics = (
+        {t.id: t for t in db.session.scalars(select(Topic).where(Topic.id.in_(mentioned_ids)))}
+        if mentioned_ids
+        else {}
     )
     matches = []
     for s in scored:
@@ -218,10 +296,11 @@ def _rank(
             MentorMatch(
                 profile=profile,
                 score=s.score,
+                relevance=s.relevance,
                 similarity=s.candidate.similarity,
-                matched_topics=[t for t in profile.topics if t.id in query_topic_ids]
-                + [extra_topics[i] for i in sorted(s.extra_topic_ids)],
-                highlights=highlight_phrases(query_text, f"{profile.headline}. {profile.teaching_text}", max_phrases=3),
+                matched_topics=[t for t in profile.topics if t.id in query_topic_ids],
+                mentioned_topics=[mentioned_topics[i] for i in sorted(s.mentioned_topic_ids)],
+                highlights=_highlights(query_text, query_topic_ids, profile, detect),
                 shared_languages=sorted(set(s.candidate.languages) & languages) if languages else s.candidate.languages,
             )
         )

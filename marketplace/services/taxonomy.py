@@ -74,3 +74,9 @@ def _detect(patterns: list[tuple[int, re.Pattern]], text: str) -> list[TopicMent
         if match:
             found.append(TopicMention(topic_id, match.group(1)))
     return found
+
+
+def seed_topics(locale: str | None = None) -> list[Topic]:
+    """The taxonomy (no free tags), by name in `locale`'s language: what a search that found nobody offers."""
+    topics = db.session.scalars(select(Topic).where(Topic.is_free_tag.is_(False)).order_by(Topic.name_en))
+    return sorted(topics, key=lambda t: t.display_name(locale).casefold()) if locale else list(topics)

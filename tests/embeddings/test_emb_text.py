@@ -104,3 +104,12 @@ def test_term_matching_follows_the_documented_rule_for_every_pair() -> None:
     for word in words:
         expected = {i: s for i, term in enumerate(terms) if (s := _reference_strength(word, term))}
         assert match(word) == expected, word
+
+
+def test_highlight_phrases_are_whole_not_fragments() -> None:
+    """Issue 16: no "Gen" cut from "Gen Z", no phrase grown into an adverb ("young candidates actually")."""
+    doc = "I know what young candidates actually expect from employers: Gen Z wants purpose."
+    phrases = highlight_phrases("Gen Z expectations of young candidates", doc)
+    assert "Gen Z" in phrases
+    assert "young candidates" in phrases
+    assert not any(p in ("Gen", "young candidates actually") for p in phrases)

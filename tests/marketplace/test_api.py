@@ -65,8 +65,8 @@ def test_search_answers_the_documented_shape(client, app):
     body = client.get("/api/v1/mentors/search?q=KI%20f%C3%BCr%20F%C3%BChrungskr%C3%A4fte&k=5&language=de",
                       headers=headers).get_json()
     result = body["results"][0]
-    assert set(result) == {"id", "name", "company", "headline", "score", "matched_topics", "highlights",
-                           "shared_languages"}
+    assert set(result) == {"id", "name", "company", "headline", "score", "matched_topics", "mentioned_topics",
+                           "highlights", "shared_languages"}
     assert result["id"] == mentor.id and 0 <= result["score"] <= 1
     assert result["shared_languages"] == ["de"]
     assert result["matched_topics"] == ["Artificial intelligence"]

@@ -85,14 +85,19 @@ def mentor_posts_a_profile(browser: Browser) -> None:
     browser.screenshot("1-mentor-profile")
 
 
+GOAL_DESCRIPTION = ("I run a mid-sized manufacturer and want to understand how tools like ChatGPT could help my "
+                    "managers day to day.")
+REQUEST_MESSAGE = "Your profile fits exactly what my managers need. Could we meet online?"
+
+
 def executive_requests_a_tandem(browser: Browser) -> None:
-    """Path 2: sign up as an executive, post a goal, search in one's own words, request the mentor of path 1."""
+    """Path 2, in one walk: sign up as an executive, post a goal, search in one's own words, and ask the mentor of
+    path 1 for a tandem from the search results."""
     browser.log_out()
     register(browser, "Register as an executive", EXECUTIVE)
     assert browser.heading == "New goal"
     browser.fill("Title", GOAL_TITLE)
-    browser.fill("What I want to learn", "I run a mid-sized manufacturer and want to understand how tools like "
-                                         "ChatGPT could help my managers day to day.")
+    browser.fill("What I want to learn", GOAL_DESCRIPTION)
     browser.tick("Artificial intelligence")
     browser.press("Save goal")
     assert "Your goal is saved." in browser.flashes
@@ -108,10 +113,13 @@ def executive_requests_a_tandem(browser: Browser) -> None:
     # A mentor on just this subject, but from the executive's own company, is never shown.
     assert "Jonas Hausmann" not in browser.text
 
-    browser.follow("My goals")
-    browser.follow(GOAL_TITLE)
-    browser.press("Request a tandem", within=result_card(browser, MENTOR["name"]))
+    browser.follow("Ask for a tandem", within=result_card(browser, MENTOR["name"]))
+    assert browser.heading == MENTOR["name"]
+    browser.choose("For which goal?", GOAL_TITLE)
+    browser.fill("A short personal message", REQUEST_MESSAGE)
+    browser.press("Send the request")
     assert f"Your request went to {MENTOR['name']}." in browser.flashes
+    assert browser.heading == GOAL_TITLE
     requests = browser.find('//h2[normalize-space()="Requests and tandems"]/..', "requests").text
     assert MENTOR["name"] in requests and "Requested" in requests
     browser.screenshot("2-executive-requested")
@@ -125,7 +133,11 @@ def mentor_accepts(browser: Browser) -> None:
     assert EXECUTIVE["name"] in requests.text and GOAL_TITLE in requests.text
     browser.follow("Answer the request", within=requests)
     assert browser.heading == f"Tandem: {GOAL_TITLE}"
-    assert EXECUTIVE["email"] not in browser.text  # contact details only once accepted
+    page = browser.text
+    # The mentor decides on what the request is about, not on its title alone.
+    for shown in (GOAL_DESCRIPTION, "Artificial intelligence", "English", REQUEST_MESSAGE, EXECUTIVE["company"]):
+        assert shown in page, shown
+    assert EXECUTIVE["email"] not in page  # contact details only once accepted
     browser.fill("Message", "Happy to help. Shall we meet next week?")
     browser.press("Accept")
 
@@ -135,6 +147,8 @@ def mentor_accepts(browser: Browser) -> None:
     assert EXECUTIVE["email"] in page and "Happy to help. Shall we meet next week?" in page
     assert "Meetings and notes" in page and "End this tandem early" in page
     browser.screenshot("3-mentor-accepted")
+    browser.follow("My tandems")
+    assert GOAL_TITLE in browser.text and "Active" in browser.text
 
 
 def test_mentor_posts_a_profile_executive_requests_mentor_accepts(browser: Browser, live_app: Flask) -> None:
