@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import unquote, unquote_to_bytes
 
 from flask import request
 from flask_babel import gettext as _
@@ -26,17 +27,44 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 def text_problem(value: str) -> str | None:
     """Why `value` cannot be stored (a NUL byte or a lone surrogate), or None when it can."""
-    if _UNSTORABLE.search(value):
-        return _("This text contains a character that cannot be saved (a NUL byte or a broken Unicode character).")
-    return None
+    return _unstorable_message() if _UNSTORABLE.search(value) else None
+
+
+def _unstorable_message() -> str:
+    return _("This text contains a character that cannot be saved (a NUL byte or a broken Unicode character).")
 
 
 def check_query_string() -> None:
-    """Refuse a query parameter (name or value) that cannot be stored or searched for; raises BadInput."""
+    """Refuse a query parameter (name or value) that cannot be stored or searched for; raises BadInput.
+
+    Bytes that are not UTF-8 ("%ED%A0%80", a surrogate's encoding) count as unstorable too: Werkzeug
+    would otherwise keep them as the literal text "%ED%A0%80" and search for that.
+    """
+    for raw_name, raw_value in _raw_query_pairs():
+        name = unquote(raw_name.replace("+", " "))
+        if not _is_utf8(raw_name) or not _is_utf8(raw_value):
+            problem = _unstorable_message()
+            raise BadInput(400, "invalid_parameter", problem, {_printable(name): problem})
     for name, value in request.args.items(multi=True):
         problem = text_problem(name) or text_problem(value)
         if problem:
             raise BadInput(400, "invalid_parameter", problem, {_printable(name): problem})
+
+
+def _raw_query_pairs() -> Iterator[tuple[str, str]]:
+    """The query string's name/value pairs, still percent-encoded."""
+    for pair in request.query_string.decode("latin-1").split("&"):
+        if pair:
+            name, _sep, value = pair.partition("=")
+            yield name, value
+
+
+def _is_utf8(encoded: str) -> bool:
+    try:
+        unquote_to_bytes(encoded.replace("+", " ")).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 class JsonObject(dict):

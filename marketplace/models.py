@@ -141,6 +141,9 @@ class User(UserMixin, db.Model):
     # What the person said; a manager or an e-mail domain can set the verified one, which wins.
     company_id: Mapped[int | None] = mapped_column(ForeignKey("company.id", ondelete="SET NULL"))
     verified_company_id: Mapped[int | None] = mapped_column(ForeignKey("company.id", ondelete="SET NULL"))
+    # The company owning the address's domain, confirmed or not: the hard rules count the person as
+    # working there too (it only restricts pairing). services.companies keeps it current.
+    domain_company_id: Mapped[int | None] = mapped_column(ForeignKey("company.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     company: Mapped[Company | None] = relationship(foreign_keys=[company_id])

@@ -15,6 +15,7 @@ from ..input_checks import page_arg
 from ..models import Company, Topic, User, get_by_id
 from ..services import admin as admin_service
 from ..services import companies
+from ..services import outbox as outbox_service
 from .decorators import manager_required
 from .forms import (
     CompanyDomainsForm,
@@ -240,6 +241,7 @@ def review_merge(company_id: int):
         company=company,
         survivor=survivor,
         summary=companies.merge_summary(company),
+        tandems_inside=companies.running_tandems_sharing_after_merge(survivor.id, company.id),
         form=ConfirmMergeForm(formdata=None, data={"survivor_id": survivor.id}),
     )
 
@@ -339,4 +341,5 @@ def outbox():
         "admin/outbox.html",
         pagination=admin_service.outbox(page_arg()),
         mail_configured=bool(current_app.config.get("MAIL_SERVER")),
+        personal_link_kinds=outbox_service.PERSONAL_LINK_KINDS,
     )

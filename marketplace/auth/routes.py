@@ -301,6 +301,7 @@ def _account_page(new_token: str | None = None, **forms: FlaskForm) -> Response:
         tokens=accounts.active_tokens(current_user),
         new_token=new_token,
         unconfirmed_company=companies.unconfirmed_domain_company(current_user),
+        confirmation_sent=accounts.has_live_link(current_user, accounts.COMPANY_CONFIRMATION),
         **forms,
     )
     return _no_store(current_app.make_response(page))

@@ -11,7 +11,7 @@ from ..extensions import db
 from ..forms import EmptyForm
 from ..mentors.forms import apply_errors, template_helpers
 from ..models import Goal, MentorProfile, get_by_id
-from ..services import matching, profiles, tandems
+from ..services import companies, matching, profiles, tandems
 from ..tandems.forms import RequestTandemForm
 from .forms import GoalForm, GoalStatusForm
 
@@ -50,6 +50,31 @@ def index():
     )
 
 
+def _unknown_companies_text(names: list[str]) -> str | None:
+    unknown = companies.unknown_company_names(names)
+    if not unknown:
+        return None
+    return _("No company called %(names)s is known yet — it is kept and will apply when someone joins from it.",
+             names=", ".join(unknown))
+
+
+def _unknown_notice(form: GoalForm) -> str | None:
+    """Said beside the excluded-companies field: which of its names exclude nobody yet."""
+    try:
+        names = profiles.parse_company_names(form.excluded_companies.data)
+    except profiles.ProfileError:
+        return None  # the field's own error says what is wrong
+    return _unknown_companies_text(names)
+
+
+def _saved(goal: Goal, message: str | None = None) -> None:
+    """Say the goal is saved (`message`, or the plain words), and which excluded companies are unknown."""
+    flash(message or _("Your goal is saved."), "success")
+    notice = _unknown_companies_text([c.name for c in goal.excluded_companies])
+    if notice:
+        flash(notice, "info")
+
+
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 def new():
@@ -63,13 +88,15 @@ def new():
             apply_errors(form, problem)
         else:
             if mentor is not None:
-                flash(_("Your goal is saved. Now send your request to %(name)s.", name=mentor.user.name), "success")
+                _saved(goal, _("Your goal is saved. Now send your request to %(name)s.", name=mentor.user.name))
                 return redirect(url_for("mentors.profile", id=mentor.id, goal=goal.id, _anchor="ask"))
-            flash(_("Your goal is saved."), "success")
+            _saved(goal)
             return redirect(url_for("goals.detail", id=goal.id))
     if form.is_submitted() and any(field.errors for field in form):
         flash(_("Please correct the marked fields."), "error")
-    return render_template("goals/edit.html", form=form, goal=None, for_mentor=mentor)
+    return render_template(
+        "goals/edit.html", form=form, goal=None, for_mentor=mentor, unknown_companies_notice=_unknown_notice(form)
+    )
 
 
 @bp.get("/<int:id>")
@@ -107,11 +134,11 @@ def edit(id: int):
         except profiles.ProfileError as problem:
             apply_errors(form, problem)
         else:
-            flash(_("Your goal is saved."), "success")
+            _saved(goal)
             return redirect(url_for("goals.detail", id=goal.id))
     if form.is_submitted() and any(field.errors for field in form):
         flash(_("Please correct the marked fields."), "error")
-    return render_template("goals/edit.html", form=form, goal=goal)
+    return render_template("goals/edit.html", form=form, goal=goal, unknown_companies_notice=_unknown_notice(form))
 
 
 @bp.post("/<int:id>/status")

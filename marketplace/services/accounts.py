@@ -77,6 +77,13 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password, method="scrypt")
 
 
+@lru_cache(maxsize=1)
+def _dummy_password_hash() -> str:
+    """A hash with the same scrypt parameters as real ones, made once: checking against it costs what
+    checking a real password costs (hashing it anew on every unknown address doubled the work)."""
+    return hash_password(secrets.token_urlsafe(16))
+
+
 def normalise_email(email: str) -> str:
     """One spelling per address: Unicode NFKC (a full-width look-alike is the same address), then lower case."""
     return unicodedata.normalize("NFKC", email).strip().lower()
@@ -130,6 +137,7 @@ def create_user(
     )
     db.session.add(user)
     companies.assign_company(user, company_name)
+    companies.refresh_domain_company(user)
     db.session.flush()
     return user
 
@@ -138,8 +146,8 @@ def authenticate(email: str, password: str) -> User | None:
     """The account when the password fits; throttling is the caller's (see `login`)."""
     user = find_user_by_email(email)
     if user is None or not user.password_hash:
-        # Same work either way, so timing does not tell which e-mails exist.
-        check_password_hash(hash_password("timing-equaliser"), password)
+        # One scrypt check, as for a real account, so timing does not tell which e-mails exist.
+        check_password_hash(_dummy_password_hash(), password)
         return None
     return user if check_password_hash(user.password_hash, password) else None
 
@@ -323,6 +331,16 @@ def find_one_time_token(secret: str, purpose: str) -> OneTimeToken | None:
     if as_utc(token.expires_at) < utcnow():
         return None
     return token
+
+
+def has_live_link(user: User, purpose: str) -> bool:
+    """Whether a link of this purpose was sent to the user and still works (unused, not expired)."""
+    return db.session.scalar(
+        select(func.count(OneTimeToken.id)).where(
+            OneTimeToken.user_id == user.id, OneTimeToken.purpose == purpose, OneTimeToken.used_at.is_(None),
+            OneTimeToken.expires_at > utcnow(),
+        )
+    ) > 0
 
 
 def revoke_all_api_tokens(user: User) -> None:

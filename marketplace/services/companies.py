@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 
@@ -14,6 +15,7 @@ from ..models import (
     CompanyDomain,
     Goal,
     MentorProfile,
+    Tandem,
     User,
     competitor_links,
     goal_excluded_companies,
@@ -22,32 +24,48 @@ from ..models import (
 
 KEY_MAX = 200  # the column's width; NFKC can lengthen a 200-character name ("㈱" is "(株)")
 
-# Legal forms, as the words they split into (so "e.V.", "e. V." and "eV" are all "e v"/"ev"). Only
-# trailing ones are dropped, repeatedly, so "GmbH & Co. KG" goes word by word; a name that is only a
-# legal form keeps its last word.
+# Legal forms, as the words they split into, abbreviated or spelled out. Only trailing ones are dropped,
+# repeatedly, so "GmbH & Co. KG" goes word by word; a name that is only a legal form keeps its last word.
+# A form is recognised by its letters alone, so "A.G.", "e. V.", "G.m.b.H." and "S. A." are "ag",
+# "ev", "gmbh" and "sa".
 LEGAL_FORMS = frozenset(
     tuple(form.split())
     for form in (
         # German-speaking countries
-        "gmbh", "mbh", "gesmbh", "ag", "kg", "kgaa", "ohg", "gbr", "ug", "haftungsbeschränkt", "eg", "ev", "e v",
-        "se", "co", "cie", "und co", "partg", "partgmbb", "stiftung",
+        "gmbh", "mbh", "gesmbh", "ag", "kg", "kgaa", "ohg", "gbr", "ug", "haftungsbeschränkt", "eg", "ev",
+        "se", "co", "cie", "und co", "partg", "partgmbb", "stiftung", "aktiengesellschaft",
+        "gesellschaft mit beschränkter haftung", "gesellschaft mbh", "kommanditgesellschaft",
+        "kommanditgesellschaft auf aktien", "offene handelsgesellschaft", "gesellschaft bürgerlichen rechts",
+        "unternehmergesellschaft", "eingetragener verein", "eingetragene genossenschaft",
+        "partnerschaftsgesellschaft", "societas europaea", "und compagnie",
         # English-speaking countries
         "inc", "incorporated", "corp", "corporation", "company", "ltd", "limited", "llc", "llp", "lp", "plc",
-        "pty", "pte", "holdings",
+        "pty", "pte", "holdings", "limited liability company", "limited liability partnership",
+        "limited partnership", "public limited company", "proprietary limited",
         # elsewhere in Europe
-        "sa", "s a", "sas", "s a s", "sarl", "s a r l", "sàrl", "spa", "s p a", "srl", "s r l", "sl", "s l",
-        "bv", "b v", "nv", "n v", "vof", "ab", "as", "a s", "asa", "aps", "oy", "oyj", "sro", "s r o", "kft",
-        "zrt", "sp z o o", "d o o", "doo",
+        "sa", "sas", "sarl", "sàrl", "spa", "srl", "sl", "bv", "nv", "vof", "ab", "as", "asa", "aps", "oy", "oyj",
+        "sro", "kft", "zrt", "sp z o o", "doo", "société anonyme", "société par actions simplifiée",
+        "société à responsabilité limitée", "società per azioni", "società a responsabilità limitata",
+        "sociedad anónima", "sociedad limitada", "besloten vennootschap", "naamloze vennootschap", "aktiebolag",
     )
 )
+
+# German letters and their spelling without them are one company: "Präzision" is "Praezision".
+GERMAN_FOLDS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
+
+# Each form as its letters only (umlauts folded like names), and the most words it can be written in
+# (one letter a word: "G. m. b. H.").
+_FORM_LETTERS = frozenset("".join(form).translate(GERMAN_FOLDS) for form in LEGAL_FORMS)
+_FORM_WORDS_MAX = max(len(letters) for letters in _FORM_LETTERS)
 
 
 def company_key(name: str) -> str:
     """The one key a company is found by: spelling, case, spacing, punctuation, invisible characters,
-    look-alike letters from other scripts and the legal form do not make another company."""
+    look-alike letters from other scripts, umlauts written as "ae"/"oe"/"ue"/"ss" and the legal form
+    (abbreviated, dotted or spelled out) do not make another company."""
     text = unicodedata.normalize("NFKC", name or "")
     # Zero-width and other format characters (U+200B, soft hyphen, bidi marks) vanish, not split words.
-    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf").casefold()
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf").casefold().translate(GERMAN_FOLDS)
     words, word = [], []
     for ch in text + " ":
         if unicodedata.category(ch)[0] in "LNM":  # letters, digits, combining marks (Devanagari vowels)
@@ -58,8 +76,8 @@ def company_key(name: str) -> str:
     stripped = True
     while stripped:
         stripped = False
-        for size in (4, 3, 2, 1):
-            if len(words) > size and tuple(words[-size:]) in LEGAL_FORMS:
+        for size in range(min(_FORM_WORDS_MAX, len(words) - 1), 0, -1):
+            if "".join(words[-size:]) in _FORM_LETTERS:
                 words, stripped = words[:-size], True
                 break
     return "".join(words)[:KEY_MAX]
@@ -123,6 +141,26 @@ def find_company(name: str) -> Company | None:
     return db.session.scalar(select(Company).where(Company.normalised_name == key))
 
 
+def unknown_company_names(names: Iterable[str]) -> list[str]:
+    """The names that match no company anyone works at or that owns an e-mail domain: an exclusion of
+    such a name is kept, but excludes nobody until someone joins from that company."""
+    unknown = []
+    for name in names:
+        company = find_company(name)
+        known = company is not None and (
+            company.domains
+            or db.session.scalar(
+                select(func.count(User.id)).where(
+                    or_(User.company_id == company.id, User.verified_company_id == company.id,
+                        User.domain_company_id == company.id)
+                )
+            )
+        )
+        if not known:
+            unknown.append(name)
+    return unknown
+
+
 def get_or_create_company(name: str) -> Company | None:
     """The company called `name` (however it is spelled), created when new; None for a name without
     a letter or digit ("—"), which names no company."""
@@ -139,9 +177,9 @@ def get_or_create_company(name: str) -> Company | None:
 
 
 def company_for_email(email: str) -> Company | None:
-    domain = email.rsplit("@", 1)[-1].lower()
+    """The company owning the address's domain, if a manager registered it."""
     return db.session.scalar(
-        select(Company).join(CompanyDomain).where(CompanyDomain.domain == domain)
+        select(Company).join(CompanyDomain).where(CompanyDomain.domain == email_domain(email))
     )
 
 
@@ -155,12 +193,39 @@ def set_domains(company: Company, domains: list[str]) -> list[str]:
     ]
     if taken:
         return taken
+    before = {d.domain for d in company.domains}
     company.domains = [d for d in company.domains if d.domain in wanted]
-    existing = {d.domain for d in company.domains}
     for domain in wanted:
-        if domain not in existing:
+        if domain not in before:
             company.domains.append(CompanyDomain(domain=domain))
+    db.session.flush()
+    changed = before.symmetric_difference(wanted)
+    if changed:
+        _refresh_domain_companies(changed)
+        _recheck_open_pairings([company.id])
     return []
+
+
+def email_domain(email: str) -> str:
+    """The part of an address after the last "@", as domains are stored (lower case)."""
+    return email.rsplit("@", 1)[-1].lower()
+
+
+def refresh_domain_company(user: User) -> None:
+    """Point `user.domain_company_id` at the company owning the address's domain; call it whenever
+    the address is set. Unlike the verified company it needs no proof: it only restricts pairing."""
+    company = company_for_email(user.email)
+    user.domain_company_id = company.id if company else None
+
+
+def _refresh_domain_companies(domains: set[str]) -> None:
+    """Refresh the domain company of everyone whose address is at one of these domains."""
+    for domain in domains:
+        pattern = "%@" + domain.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        for user in db.session.scalars(select(User).where(func.lower(User.email).like(pattern, escape="\\"))):
+            if email_domain(user.email) == domain:
+                refresh_domain_company(user)
+    db.session.flush()
 
 
 def competitor_ids(company_id: int | None) -> set[int]:
@@ -271,7 +336,8 @@ def merge_summary(other: Company) -> MergeSummary:
 
     return MergeSummary(
         people=count(select(func.count(User.id)).where(
-            or_(User.company_id == other.id, User.verified_company_id == other.id))),
+            or_(User.company_id == other.id, User.verified_company_id == other.id,
+                User.domain_company_id == other.id))),
         goal_exclusions=count(select(func.count()).select_from(goal_excluded_companies).where(
             goal_excluded_companies.c.company_id == other.id)),
         mentor_exclusions=count(select(func.count()).select_from(mentor_excluded_companies).where(
@@ -280,6 +346,25 @@ def merge_summary(other: Company) -> MergeSummary:
             or_(links.company_id == other.id, links.competitor_id == other.id))),
         domains=count(select(func.count(CompanyDomain.id)).where(CompanyDomain.company_id == other.id)),
     )
+
+
+def running_tandems_sharing_after_merge(survivor_id: int, other_id: int) -> list[Tandem]:
+    """Running tandems whose two people would count as working at one company once `other` is merged
+    into `survivor` (shown before the merge; managers decide what happens to them, nothing ends itself)."""
+    ids = [survivor_id, other_id]
+    people = select(User.id).where(
+        or_(User.company_id.in_(ids), User.verified_company_id.in_(ids), User.domain_company_id.in_(ids))
+    )
+    running = db.session.scalars(
+        select(Tandem)
+        .where(Tandem.status == Tandem.RUNNING, Tandem.mentee_user_id.in_(people), Tandem.mentor_user_id.in_(people))
+        .order_by(Tandem.id)
+    )
+
+    def merged(user: User) -> set[int]:
+        return {survivor_id if c == other_id else c for c in (user.effective_company_id, user.domain_company_id) if c}
+
+    return [t for t in running if merged(t.mentee) & merged(t.mentor_user)]
 
 
 def merge_companies(survivor: Company, other: Company) -> None:
@@ -297,6 +382,8 @@ def merge_companies(survivor: Company, other: Company) -> None:
         select(Company.id).where(Company.id.in_([survivor.id, other.id])).order_by(Company.id).with_for_update()
     )
     try:
+        inside = running_tandems_sharing_after_merge(survivor.id, other.id)
+        _notify_running_tandems_inside(survivor, other, inside)
         _move_people(survivor.id, other.id)
         _move_exclusions(goal_excluded_companies, goal_excluded_companies.c.goal_id,
                          select(Goal.id).join(User, Goal.owner_id == User.id), survivor.id, other.id)
@@ -319,8 +406,24 @@ def merge_companies(survivor: Company, other: Company) -> None:
     db.session.expire_all()
 
 
+def _notify_running_tandems_inside(survivor: Company, other: Company, inside: list[Tandem]) -> None:
+    """Tell the community managers which running tandems the merge leaves inside one company."""
+    if not inside:
+        return
+    from . import cohorts, notifications  # both import this module (through tandems and rules)
+
+    pairs = "; ".join(
+        f"{t.mentee.name} – {t.mentor_user.name}" + (f" (“{t.goal.title}”)" if t.goal else "") for t in inside
+    )
+    cohorts.notify_managers(
+        "company_merge", "merge_tandems_inside_company",
+        {"old": other.name, "new": survivor.name, "n": len(inside), "tandems": pairs},
+        notifications.link_to("admin.company", company_id=survivor.id), ("company", other.id),
+    )
+
+
 def _move_people(survivor_id: int, other_id: int) -> None:
-    for column in (User.company_id, User.verified_company_id):
+    for column in (User.company_id, User.verified_company_id, User.domain_company_id):
         db.session.execute(update(User).where(column == other_id).values({column: survivor_id}))
 
 

@@ -74,6 +74,10 @@ MESSAGES = {
         "Plan the next one, or log the one you had."
     ),
     "survey_soon": _l("“%(cohort)s” ends on %(date)s. A two-minute survey follows: please look out for it."),
+    "merge_tandems_inside_company": _l(
+        "%(old)s was merged into %(new)s. These running tandems are now inside one company (%(n)d): "
+        "%(tandems)s. They were not ended: decide with the people whether to end them."
+    ),
 }
 
 

@@ -399,9 +399,14 @@ def set_goal_status(goal: Goal, status: str) -> None:
         raise ProfileError({"status": _("Choose one of the offered options.")})
     begin_serialised_write()
     db.session.refresh(goal, with_for_update=True)  # after an acceptance on it commits (mentor, goal order)
-    if status == "open" and goal.status != "open" and _has_running_tandem(goal):
+    if status in ("open", "closed") and goal.status != status and _has_running_tandem(goal):
+        # A running tandem keeps its goal matched: neither offered again nor closed under it.
         db.session.rollback()
-        raise ProfileError({"status": _("A tandem is running on this goal: end it before opening the goal again.")})
+        refusals = {
+            "open": _("A tandem is running on this goal: end it before opening the goal again."),
+            "closed": _("A tandem is running on this goal: end the tandem first, then close the goal."),
+        }
+        raise ProfileError({"status": refusals[status]})
     goal.status = status
     vectors.refresh_goal(goal)
     db.session.commit()

@@ -1,6 +1,7 @@
 """The hard rules of a tandem, written once: a single-pair form and a vectorised mask for score matrices.
 
-never the same company (the verified one where known), never a company either side excludes, never
+never the same company (the verified one where known, and the one owning the e-mail domain whether
+confirmed or not: both count for every company rule), never a company either side excludes, never
 competitors (a link works both ways), only open mentors with free capacity, at least one shared
 language, never the same person, never a pair that already has an open or running tandem.
 
@@ -46,6 +47,11 @@ class MentorFacts:
     languages: frozenset[str]
     is_open: bool
     free_capacity: int
+    domain_company_id: int | None = None  # the company owning the e-mail domain, confirmed or not
+
+    @property
+    def company_ids(self) -> frozenset[int]:
+        return _companies(self)
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,16 @@ class MenteeFacts:
     company_id: int | None
     excluded_company_ids: frozenset[int]
     languages: frozenset[str] | None
+    domain_company_id: int | None = None
+
+    @property
+    def company_ids(self) -> frozenset[int]:
+        return _companies(self)
+
+
+def _companies(person: MentorFacts | MenteeFacts) -> frozenset[int]:
+    """Every company a person counts as working at for the company rules."""
+    return frozenset(c for c in (person.company_id, person.domain_company_id) if c is not None)
 
 
 @dataclass
@@ -74,19 +90,17 @@ def pair_violations(
     broken = []
     if mentor.user_id == mentee.user_id:
         broken.append("same_person")
-    if mentor.company_id is not None and mentor.company_id == mentee.company_id:
+    mentor_companies, mentee_companies = mentor.company_ids, mentee.company_ids
+    if mentor_companies & mentee_companies:
         broken.append("same_company")
-    if mentor.company_id is not None and mentor.company_id in mentee.excluded_company_ids:
+    if mentor_companies & mentee.excluded_company_ids:
         broken.append("excluded_by_mentee")
-    if mentee.company_id is not None and mentee.company_id in mentor.excluded_company_ids:
+    if mentee_companies & mentor.excluded_company_ids:
         broken.append("excluded_by_mentor")
-    if (
-        mentor.company_id is not None
-        and mentee.company_id is not None
-        and (
-            (mentor.company_id, mentee.company_id) in context.competitor_pairs
-            or (mentee.company_id, mentor.company_id) in context.competitor_pairs
-        )
+    if any(
+        (a, b) in context.competitor_pairs or (b, a) in context.competitor_pairs
+        for a in mentor_companies
+        for b in mentee_companies
     ):
         broken.append("competitors")
     if not mentor.is_open:
@@ -116,15 +130,16 @@ def allowed_mask(
         return np.zeros((n_mentees, n_mentors), dtype=bool)
 
     company_ids = sorted(
-        {p.company_id for p in [*mentees, *mentors] if p.company_id is not None}
+        {c for p in [*mentees, *mentors] for c in p.company_ids}
         | {c for p in [*mentees, *mentors] for c in p.excluded_company_ids}
     )
     position = {company: i for i, company in enumerate(company_ids)}
     unknown = len(company_ids)  # a column no one excludes and no one competes with
     size = unknown + 1
 
-    def company_index(people: Iterable) -> np.ndarray:
-        return np.array([position.get(p.company_id, unknown) if p.company_id is not None else unknown for p in people])
+    def company_index(people: Iterable, column: str) -> np.ndarray:
+        """Each person's company of one kind (stated/verified or domain) as a matrix column."""
+        return np.array([position.get(getattr(p, column), unknown) for p in people])
 
     def exclusion_matrix(people: Sequence) -> np.ndarray:
         matrix = np.zeros((len(people), size), dtype=bool)
@@ -133,19 +148,28 @@ def allowed_mask(
                 matrix[row, position[company]] = True
         return matrix
 
-    mentee_company = company_index(mentees)
-    mentor_company = company_index(mentors)
-
-    same_company = (mentee_company[:, None] == mentor_company[None, :]) & (mentee_company[:, None] != unknown)
-    excluded_by_mentee = exclusion_matrix(mentees)[:, mentor_company]
-    excluded_by_mentor = exclusion_matrix(mentors)[:, mentee_company].T
-
     competitor_matrix = np.zeros((size, size), dtype=bool)
     for a, b in context.competitor_pairs:
         if a in position and b in position:
             competitor_matrix[position[a], position[b]] = True
             competitor_matrix[position[b], position[a]] = True
-    competitors = competitor_matrix[np.ix_(mentee_company, mentor_company)]
+    mentee_exclusions, mentor_exclusions = exclusion_matrix(mentees), exclusion_matrix(mentors)
+
+    # A person counts as working at both their stated/verified company and their domain's company:
+    # a company rule holds when it holds for any of the four combinations.
+    same_company = np.zeros((n_mentees, n_mentors), dtype=bool)
+    excluded_by_mentee = np.zeros_like(same_company)
+    excluded_by_mentor = np.zeros_like(same_company)
+    competitors = np.zeros_like(same_company)
+    for mentee_column in ("company_id", "domain_company_id"):
+        mentee_company = company_index(mentees, mentee_column)
+        excluded_by_mentor |= mentor_exclusions[:, mentee_company].T
+        for mentor_column in ("company_id", "domain_company_id"):
+            mentor_company = company_index(mentors, mentor_column)
+            same_company |= (mentee_company[:, None] == mentor_company[None, :]) & (mentee_company[:, None] != unknown)
+            competitors |= competitor_matrix[np.ix_(mentee_company, mentor_company)]
+    for mentor_column in ("company_id", "domain_company_id"):
+        excluded_by_mentee |= mentee_exclusions[:, company_index(mentors, mentor_column)]
 
     languages = sorted({code for p in [*mentees, *mentors] for code in (p.languages or ())})
     language_position = {code: i for i, code in enumerate(languages)}
@@ -229,6 +253,7 @@ def mentor_facts_by_id(mentor_ids: Iterable[int], ignoring: Collection[int] = ()
             MentorProfile.id,
             MentorProfile.user_id,
             func.coalesce(User.verified_company_id, User.company_id),
+            User.domain_company_id,
             MentorProfile.languages,
             MentorProfile.is_open,
             MentorProfile.capacity - slots_taken(MentorProfile.id, ignoring),
@@ -245,8 +270,9 @@ def mentor_facts_by_id(mentor_ids: Iterable[int], ignoring: Collection[int] = ()
             languages=frozenset(split_languages(languages)),
             is_open=is_open,
             free_capacity=free_capacity,
+            domain_company_id=domain_company_id,
         )
-        for mentor_id, user_id, company_id, languages, is_open, free_capacity in rows
+        for mentor_id, user_id, company_id, domain_company_id, languages, is_open, free_capacity in rows
     }
 
 
@@ -257,6 +283,7 @@ def mentee_facts(goal: Goal) -> MenteeFacts:
         company_id=goal.owner.effective_company_id,
         excluded_company_ids=frozenset(c.id for c in goal.excluded_companies),
         languages=frozenset(goal.language_list),
+        domain_company_id=goal.owner.domain_company_id,
     )
 
 
@@ -269,6 +296,7 @@ def searcher_facts(viewer: User, excluded_company_ids: Iterable[int] = (), langu
         company_id=viewer.effective_company_id,
         excluded_company_ids=frozenset(excluded_company_ids),
         languages=frozenset({language}) if language else None,
+        domain_company_id=viewer.domain_company_id,
     )
 
 

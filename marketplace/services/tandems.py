@@ -283,7 +283,9 @@ def recheck_open_pairings(company_ids: Collection[int]) -> int:
     ids = [c for c in company_ids if c is not None]
     if not ids:
         return 0
-    people = select(User.id).where(or_(User.company_id.in_(ids), User.verified_company_id.in_(ids)))
+    people = select(User.id).where(
+        or_(User.company_id.in_(ids), User.verified_company_id.in_(ids), User.domain_company_id.in_(ids))
+    )
     pending = list(
         db.session.scalars(
             select(Tandem)

@@ -1,8 +1,8 @@
 """company keys: recompute every company's key and merge the companies whose new keys collide
 
 "Hansekauf" and "Hansekauf GmbH" were two companies under the old key (case and spacing only);
-under the new one (no legal forms, punctuation, invisible characters or look-alike letters) they
-are one. The oldest row of each colliding group stays and takes everything of the others, with
+under the new one (no legal forms however written, punctuation, invisible characters, look-alike
+letters or umlaut spellings) they are one. The oldest row of each colliding group stays and takes everything of the others, with
 the same rules as a manager's merge: people, goal and mentor exclusions, competitor links and
 domains move, repeats collapse, nobody excludes their own company, no company competes with itself.
 
@@ -38,12 +38,22 @@ domains = sa.table("company_domain", sa.column("company_id", sa.Integer))
 # written), frozen here: a migration must compute the same keys whenever it runs, whatever the app's
 # function becomes later. The look-alike table comes from confusable-homoglyphs, pinned to 3.3.1.
 _LEGAL_FORMS = frozenset(tuple(form.split()) for form in (
-    "gmbh", "mbh", "gesmbh", "ag", "kg", "kgaa", "ohg", "gbr", "ug", "haftungsbeschränkt", "eg", "ev", "e v",
-    "se", "co", "cie", "und co", "partg", "partgmbb", "stiftung", "inc", "incorporated", "corp", "corporation",
-    "company", "ltd", "limited", "llc", "llp", "lp", "plc", "pty", "pte", "holdings", "sa", "s a", "sas",
-    "s a s", "sarl", "s a r l", "sàrl", "spa", "s p a", "srl", "s r l", "sl", "s l", "bv", "b v", "nv", "n v",
-    "vof", "ab", "as", "a s", "asa", "aps", "oy", "oyj", "sro", "s r o", "kft", "zrt", "sp z o o", "d o o", "doo",
+    "gmbh", "mbh", "gesmbh", "ag", "kg", "kgaa", "ohg", "gbr", "ug", "haftungsbeschränkt", "eg", "ev", "se", "co",
+    "cie", "und co", "partg", "partgmbb", "stiftung", "aktiengesellschaft", "gesellschaft mit beschränkter haftung",
+    "gesellschaft mbh", "kommanditgesellschaft", "kommanditgesellschaft auf aktien", "offene handelsgesellschaft",
+    "gesellschaft bürgerlichen rechts", "unternehmergesellschaft", "eingetragener verein",
+    "eingetragene genossenschaft", "partnerschaftsgesellschaft", "societas europaea", "und compagnie", "inc",
+    "incorporated", "corp", "corporation", "company", "ltd", "limited", "llc", "llp", "lp", "plc", "pty", "pte",
+    "holdings", "limited liability company", "limited liability partnership", "limited partnership",
+    "public limited company", "proprietary limited", "sa", "sas", "sarl", "sàrl", "spa", "srl", "sl", "bv", "nv",
+    "vof", "ab", "as", "asa", "aps", "oy", "oyj", "sro", "kft", "zrt", "sp z o o", "doo", "société anonyme",
+    "société par actions simplifiée", "société à responsabilité limitée", "società per azioni",
+    "società a responsabilità limitata", "sociedad anónima", "sociedad limitada", "besloten vennootschap",
+    "naamloze vennootschap", "aktiebolag",
 ))
+_GERMAN_FOLDS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
+_FORM_LETTERS = frozenset("".join(form).translate(_GERMAN_FOLDS) for form in _LEGAL_FORMS)
+_FORM_WORDS_MAX = max(len(letters) for letters in _FORM_LETTERS)
 _KEPT_SCRIPTS = {"LATIN", "COMMON", "INHERITED"}
 
 
@@ -65,7 +75,7 @@ def _key(name: str, look_alikes: dict[str, str]) -> str:
     from confusable_homoglyphs import categories
 
     text = unicodedata.normalize("NFKC", name or "")
-    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf").casefold()
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf").casefold().translate(_GERMAN_FOLDS)
     words, word = [], []
     for ch in text + " ":
         if unicodedata.category(ch)[0] in "LNM":
@@ -79,8 +89,8 @@ def _key(name: str, look_alikes: dict[str, str]) -> str:
     stripped = True
     while stripped:
         stripped = False
-        for size in (4, 3, 2, 1):
-            if len(words) > size and tuple(words[-size:]) in _LEGAL_FORMS:
+        for size in range(min(_FORM_WORDS_MAX, len(words) - 1), 0, -1):
+            if "".join(words[-size:]) in _FORM_LETTERS:
                 words, stripped = words[:-size], True
                 break
     return "".join(words)[:200]

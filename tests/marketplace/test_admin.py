@@ -306,3 +306,25 @@ def test_manage_forms_need_a_csrf_token(csrf_app):
     assert accepted.status_code == 302
     db.session.refresh(person)
     assert person.verified_company.name == "Acme AG"
+
+
+def test_the_outbox_and_the_log_never_show_a_personal_sign_in_link(manager, caplog):
+    import logging
+
+    from marketplace.services import emails
+
+    person = make_user(email="reset-me@example.com")
+    caplog.set_level(logging.INFO, logger="marketplace.services.outbox")
+    emails.send_password_reset(person)
+    db.session.add(OutgoingEmail(recipient="guest@example.com", subject="Your invitation", body="Open https://x/y",
+                                 kind="invitation"))
+    db.session.commit()
+    reset = db.session.scalar(select(OutgoingEmail).where(OutgoingEmail.kind == "password_reset"))
+    link = reset.body[reset.body.index("http"):].split()[0]
+
+    html = manager.get("/manage/outbox").get_data(as_text=True)
+
+    assert "reset-me@example.com" in html and reset.subject in html
+    assert link not in html and "Contains a personal sign-in link: not shown." in html
+    assert "Open https://x/y" in html  # an invitation stays visible: managers hand it on
+    assert "reset-me@example.com" in caplog.text and link not in caplog.text

@@ -700,3 +700,42 @@ def test_registering_from_a_role_button_goes_straight_to_that_step(client, role,
     response = client.post(f"/auth/register?role={role}", data=registration(email=f"{role}@example.com"))
     assert response.status_code == 302
     assert response.headers["Location"] == next_page
+
+
+def test_a_wrong_password_costs_the_same_hashing_for_known_and_unknown_addresses(app, monkeypatch):
+    """Timing must not tell which addresses have accounts: one scrypt check with the same parameters
+    on either path (measured wall-clock time is too noisy on a shared machine to assert directly)."""
+    import hashlib
+
+    user = make_user(email="known@example.com")
+    user.password_hash = accounts.hash_password(DEFAULT_PASSWORD)  # the parameters a real account has
+    db.session.commit()
+    real_scrypt, calls = hashlib.scrypt, []
+
+    def counting_scrypt(*args, **kwargs):
+        calls.append((kwargs.get("n"), kwargs.get("r"), kwargs.get("p")))
+        return real_scrypt(*args, **kwargs)
+
+    monkeypatch.setattr(hashlib, "scrypt", counting_scrypt)
+    accounts.authenticate("nobody@example.com", "wrong password")  # may set up its comparison hash once
+
+    def work(email: str) -> list:
+        calls.clear()
+        assert accounts.authenticate(email, "wrong password") is None
+        return list(calls)
+
+    known, unknown = work("known@example.com"), work("nobody@example.com")
+    assert len(known) == 1 and unknown == known
+
+
+def test_the_account_page_mentions_a_confirmation_link_only_once_one_was_sent(client):
+    client.post("/auth/register", data=registration(email="ada@engines.example"))  # domain not known yet: no mail
+    engines_company()  # a manager adds the domain afterwards
+    page = client.get("/auth/account").get_data(as_text=True)
+    assert "company not yet confirmed" in page
+    assert "Open the link we sent" not in page and "Send confirmation link" in page
+
+    client.post("/auth/account/confirm-company")
+
+    page = client.get("/auth/account").get_data(as_text=True)
+    assert "Open the link we sent to ada@engines.example" in page and "Resend confirmation" in page

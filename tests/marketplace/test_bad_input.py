@@ -106,8 +106,11 @@ def test_unstorable_text_in_a_query_answers_400_naming_the_parameter(client, log
                 "/mentors/?topic=%00", f"/cohorts/{world['cohort'].id}/progress?status=%00"):
         response = client.get(url)
         assert response.status_code == 400, (url, response.status_code)
-    # A surrogate's UTF-8 bytes in a URL or form arrive decoded as U+FFFD, which is storable: searched for.
-    assert client.get("/manage/companies?q=%ED%A0%80x").status_code == 200
+    # Bytes that are no UTF-8 (a surrogate's encoding) are refused like a NUL, not searched for literally.
+    assert client.get("/manage/companies?q=%ED%A0%80x").status_code == 400
+    assert_api_error(client.get("/api/v1/mentors/search?q=%ED%A0%80", headers=world["headers"]), 400, "q")
+    assert_api_error(client.get("/api/v1/mentors/search?%FF=x", headers=world["headers"]), 400)
+    assert client.get("/manage/companies?q=M%C3%BCller+%25ED").status_code == 200  # real UTF-8, a literal "%"
     named = client.get("/manage/people?q=a%00b")
     assert "q:" in named.get_data(as_text=True)
     api = client.get("/api/v1/mentors/search?q=AI%00", headers=world["headers"])

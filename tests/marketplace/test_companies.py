@@ -25,6 +25,33 @@ def test_every_spelling_has_one_key(name):
     assert companies.company_key(name) == "hansekauf"
 
 
+@pytest.mark.parametrize("name", [
+    "Hansekauf Handels AG", "Hansekauf Handels A.G.", "Hansekauf Handels A. G.", "Hansekauf Handels Aktiengesellschaft",
+    "Hansekauf Handels G.m.b.H.", "Hansekauf Handels Gesellschaft mit beschränkter Haftung",
+    "Hansekauf Handels GmbH & Co. Kommanditgesellschaft", "Hansekauf Handels e. V.", "Hansekauf Handels S. A.",
+    "Hansekauf Handels Inc.", "Hansekauf Handels Incorporated", "Hansekauf Handels Limited",
+    "Hansekauf Handels Corporation", "Hansekauf Handels Company", "Hansekauf Handels Sp. z o.o.",
+])
+def test_a_legal_form_with_dots_or_spelled_out_is_still_the_legal_form(name):
+    assert companies.company_key(name) == "hansekaufhandels"
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("Vogtmann Präzisionsteile GmbH & Co. KG", "Vogtmann Praezisionsteile GmbH & Co. KG"),
+    ("Müller Öl Süd", "Mueller Oel Sued"), ("Großhandel Nord", "Grosshandel Nord"),
+])
+def test_umlauts_and_their_spelling_without_them_are_one_company(a, b):
+    assert companies.company_key(a) == companies.company_key(b)
+
+
+def test_an_exclusion_typed_without_umlauts_applies_to_the_company(app):
+    mentor = make_mentor(company="Vogtmann Präzisionsteile GmbH & Co. KG")
+    goal = make_goal(company="Old Industry AG", excluded=("Vogtmann Praezisionsteile GmbH & Co. KG",))
+    with pytest.raises(TandemError) as refused:
+        tandems.request_tandem(goal, mentor, goal.owner)
+    assert refused.value.code == "excluded_by_mentee"
+
+
 @pytest.mark.parametrize(("a", "b"), [
     ("Hansekauf", "Hansekraft"), ("AG", "KG"), ("Газпром", "Гaзпром"), ("Nordlicht Media", "Nordlicht"),
 ])
@@ -145,3 +172,31 @@ def test_a_failed_merge_changes_nothing(two_nordlichts, monkeypatch):
     db.session.expire_all()
     assert db.session.get(User, w["stated"].id).company_id == w["gone"].id
     assert [c.id for c in w["one"].excluded_companies] == [w["gone"].id]
+
+
+def test_a_merge_names_the_running_tandems_it_leaves_inside_one_company(client, login_as, app):
+    from marketplace.models import Notification, Tandem
+
+    keep, gone = companies.get_or_create_company("Nordlicht"), companies.get_or_create_company("Nordlicht Digital")
+    mentor = make_mentor(user=make_user(name="Mia Mentor", company="Nordlicht Digital"))
+    goal = make_goal(owner=make_user(name="Otto Owner", company="Nordlicht"), title="AI for the board")
+    inside = tandems.accept(tandems.request_tandem(goal, mentor, goal.owner), mentor.user)
+    other_mentor = make_mentor(user=make_user(name="Nils Nordlicht", company="Nordlicht"))
+    outside_goal = make_goal(owner=make_user(name="Erna Elsewhere", company="Outside AG"))
+    tandems.accept(tandems.request_tandem(outside_goal, other_mentor, outside_goal.owner), other_mentor.user)
+    db.session.commit()
+    manager = make_user(name="Maren Manager", is_manager=True, company=None)
+    login_as(manager)
+
+    review = client.post(f"/manage/companies/{gone.id}/merge/review", data={"merge-into": "Nordlicht"})
+    page = review.get_data(as_text=True)
+    assert "1 running tandem will then be inside one company" in page and "Otto Owner – Mia Mentor" in page
+    assert "Erna Elsewhere" not in page
+
+    client.post(f"/manage/companies/{gone.id}/merge", data={"survivor_id": keep.id})
+
+    db.session.expire_all()
+    assert db.session.get(Tandem, inside.id).status == "active"  # not ended automatically
+    [notice] = db.session.query(Notification).filter_by(user_id=manager.id, kind="company_merge").all()
+    assert "Otto Owner – Mia Mentor" in notice.message and "AI for the board" in notice.message
+    assert "Erna Elsewhere" not in notice.message

@@ -240,3 +240,40 @@ def test_post_without_csrf_token_is_refused(csrf_app):
     assert client.post(f"/goals/{goal.id}/status", data={"status": "closed"}).status_code == 400
     assert client.post(f"/goals/{goal.id}/delete").status_code == 400
     assert len(goals_of(goal.owner)) == 1 and goals_of(goal.owner)[0].status == "open"
+
+
+def test_a_goal_with_a_running_tandem_cannot_be_closed(client, login_as):
+    from marketplace.services import tandems
+
+    mentor = make_mentor()
+    goal = make_goal()
+    tandem = tandems.accept(tandems.request_tandem(goal, mentor, goal.owner), mentor.user)
+    db.session.commit()
+    login_as(goal.owner)
+
+    page = client.post(f"/goals/{goal.id}/status", data={"status": "closed"}, follow_redirects=True)
+
+    assert "end the tandem first" in page.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Goal, goal.id).status == "matched"
+    assert db.session.get(Tandem, tandem.id).status == "active"
+    with pytest.raises(profiles.ProfileError):
+        profiles.set_goal_status(db.session.get(Goal, goal.id), "closed")
+
+
+def test_an_excluded_company_nobody_works_at_is_said_to_be_unknown_beside_the_field(client, login_as):
+    make_user(company="Konkurrenz AG")  # someone works there: known
+    owner = make_user(company="Old Industry AG")
+    login_as(owner)
+    form = dict(GOAL_FORM, excluded_companies="Konkurrenz AG, Vogtmann Praezisionsteile GmbH")
+
+    saved = client.post("/goals/new", data=form, follow_redirects=True).get_data(as_text=True)
+
+    notice = "No company called Vogtmann Praezisionsteile GmbH is known yet — it is kept and will apply"
+    assert "Your goal is saved." in saved and notice in saved
+    goal = goals_of(owner)[0]
+    edit = client.get(f"/goals/{goal.id}/edit").get_data(as_text=True)
+    assert notice in edit and "Konkurrenz AG is known" not in edit
+    assert {c.name for c in goal.excluded_companies} == {"Konkurrenz AG", "Vogtmann Praezisionsteile GmbH"}
+    make_user(company="Vogtmann Präzisionsteile GmbH")  # someone joins from it
+    assert "is known yet" not in client.get(f"/goals/{goal.id}/edit").get_data(as_text=True)

@@ -127,7 +127,10 @@ def test_the_migration_computes_the_apps_company_key():
     spec.loader.exec_module(migration)
     look_alikes = migration._look_alikes()
     for name in ("Hansekauf GmbH & Co. KG", "H\u0430nsekauf", "Hanse\u200bkauf", "ΗΑΝSEKAUF", "Газпром",
-                 "Müller Bau e. V.", "Foo Sp. z o.o.", "ＡＣＭＥ Inc.", "शक्ति AG", "—", "AG"):
+                 "Müller Bau e. V.", "Foo Sp. z o.o.", "ＡＣＭＥ Inc.", "शक्ति AG", "—", "AG",
+                 "Hansekauf Handels A.G.", "Hansekauf Handels Aktiengesellschaft", "Foo G.m.b.H.",
+                 "Vogtmann Praezisionsteile GmbH & Co. KG", "Vogtmann Präzisionsteile Gesellschaft mit beschränkter "
+                 "Haftung & Co. Kommanditgesellschaft", "Straße S. A."):
         assert migration._key(name, look_alikes) == companies.company_key(name), name
 
 

@@ -36,6 +36,17 @@ def _mentee(**overrides) -> MenteeFacts:
          "no_shared_language"),
         (_mentor(), _mentee(), RuleContext(existing_pairs={(10, 20)}), "already_paired"),
         (_mentor(user_id=7), _mentee(user_id=7), RuleContext(), "same_person"),
+        # The company owning a person's e-mail domain counts too, confirmed or not, on either side.
+        (_mentor(company_id=5), _mentee(company_id=9, domain_company_id=5), RuleContext(), "same_company"),
+        (_mentor(company_id=9, domain_company_id=5), _mentee(company_id=5), RuleContext(), "same_company"),
+        (_mentor(company_id=9, domain_company_id=3), _mentee(excluded_company_ids=frozenset({3})), RuleContext(),
+         "excluded_by_mentee"),
+        (_mentor(excluded_company_ids=frozenset({4})), _mentee(company_id=9, domain_company_id=4), RuleContext(),
+         "excluded_by_mentor"),
+        (_mentor(company_id=1), _mentee(company_id=9, domain_company_id=2), RuleContext(competitor_pairs={(2, 1)}),
+         "competitors"),
+        (_mentor(company_id=8, domain_company_id=1), _mentee(company_id=None, domain_company_id=2),
+         RuleContext(competitor_pairs={(1, 2)}), "competitors"),
     ],
 )
 def test_each_rule_forbids_its_pair_in_both_forms(mentor, mentee, context, reason):
@@ -76,14 +87,19 @@ def test_mask_and_single_pair_form_always_agree(seed):
     def excluded() -> frozenset[int]:
         return frozenset(rng.sample(range(1, 9), rng.choice([0, 0, 1, 2])))
 
+    def domain_company() -> int | None:  # most addresses are at no registered domain
+        return rng.choice(companies) if rng.random() < 0.4 else None
+
     mentors = [
         MentorFacts(id=i, user_id=rng.randint(1, 60), company_id=rng.choice(companies), excluded_company_ids=excluded(),
-                    languages=langs(), is_open=rng.random() > 0.15, free_capacity=rng.randint(-1, 2))
+                    languages=langs(), is_open=rng.random() > 0.15, free_capacity=rng.randint(-1, 2),
+                    domain_company_id=domain_company())
         for i in range(60)
     ]
     mentees = [  # languages None: someone searching without a language filter
         MenteeFacts(goal_id=i, user_id=rng.randint(1, 60), company_id=rng.choice(companies),
-                    excluded_company_ids=excluded(), languages=langs() if rng.random() > 0.2 else None)
+                    excluded_company_ids=excluded(), languages=langs() if rng.random() > 0.2 else None,
+                    domain_company_id=domain_company())
         for i in range(50)
     ]
     context = RuleContext(
