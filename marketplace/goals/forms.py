@@ -45,7 +45,7 @@ class GoalForm(TopicsAndLanguagesMixin, TandemForm):
             self.excluded_companies.data = "\n".join(c.name for c in goal.excluded_companies)
             self.fill_topics(goal)
         else:
-            self.languages.data = [owner.locale] if owner.locale in profiles.LANGUAGES else ["en"]
+            self.languages.data = profiles.default_languages(owner)
 
     def to_data(self) -> dict[str, Any]:
         """The submitted values in the shape services.profiles.save_goal takes."""
