@@ -30,24 +30,19 @@ from .routes import (
 # --- goals ---------------------------------------------------------------------------------------
 
 GOAL_FIELDS = {
-    "title": TEXT, "description": TEXT, "topics": TEXT_LIST, "languages": TEXT_LIST,
-    "exclude_companies": TEXT_LIST, "excluded_companies": TEXT_LIST, "discoverable": BOOLEAN,
+    "title": TEXT, "description": TEXT, "topics": TEXT_LIST, "languages": TEXT_LIST, "exclude_companies": TEXT_LIST,
+    "discoverable": BOOLEAN,
 }
+# profiles.save_goal's key -> the API's name, where they differ.
+GOAL_NAMES = {"excluded_companies": "exclude_companies"}
 
 
-def _goal_data(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    """The body in the shape profiles.save_goal takes, and the API's names for the service's keys.
-
-    `exclude_companies` is the field's name; `excluded_companies`, as GET shows it, is taken too, so an
-    object read from the API can be sent back as it is."""
+def _goal_data(body: dict[str, Any]) -> dict[str, Any]:
+    """The body in the shape profiles.save_goal takes."""
     data = typed_fields(body, GOAL_FIELDS)
-    if "exclude_companies" in data and "excluded_companies" in data:
-        raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."),
-                       {"exclude_companies": _("Send either exclude_companies or excluded_companies.")})
     if "exclude_companies" in data:
         data["excluded_companies"] = data.pop("exclude_companies")
-        return data, {"excluded_companies": "exclude_companies"}
-    return data, {}
+    return data
 
 
 def _own_goal(goal_id: int) -> Goal:
@@ -60,17 +55,17 @@ def _own_goal(goal_id: int) -> Goal:
 
 @bp.post("/goals")
 def create_goal():
-    data, names = _goal_data(_json_body())
+    data = _goal_data(_json_body())
     data.setdefault("languages", profiles.default_languages(g.api_user))
-    goal = saved(lambda: profiles.save_goal(g.api_user, data), names)
+    goal = saved(lambda: profiles.save_goal(g.api_user, data), GOAL_NAMES)
     return goal_json(goal), 201
 
 
 @bp.patch("/goals/<int:goal_id>")
 def update_goal(goal_id: int):
     goal = _own_goal(goal_id)
-    data, names = _goal_data(_json_body())
-    return goal_json(saved(lambda: profiles.save_goal(g.api_user, data, goal), names))
+    data = _goal_data(_json_body())
+    return goal_json(saved(lambda: profiles.save_goal(g.api_user, data, goal), GOAL_NAMES))
 
 
 @bp.delete("/goals/<int:goal_id>")
