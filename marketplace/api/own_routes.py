@@ -19,6 +19,7 @@ from .routes import (
     TEXT,
     TEXT_LIST,
     _json_body,
+    _locale,
     _visible_goal,
     bp,
     goal_json,
@@ -56,7 +57,7 @@ def _own_goal(goal_id: int) -> Goal:
 @bp.post("/goals")
 def create_goal():
     data = _goal_data(_json_body())
-    data.setdefault("languages", profiles.default_languages(g.api_user))
+    data.setdefault("languages", profiles.default_goal_languages(g.api_user, g.api_user.locale or _locale()))
     goal = saved(lambda: profiles.save_goal(g.api_user, data), GOAL_NAMES)
     return goal_json(goal), 201
 

@@ -96,8 +96,19 @@ def parse_languages(value: str | Iterable[str] | None) -> list[str]:
 
 
 def default_languages(user: User) -> list[str]:
-    """The languages a new profile or goal starts with: the person's interface language, else English."""
+    """The languages a new mentor profile starts with: the person's interface language, else English."""
     return [user.locale] if user.locale in LANGUAGES else ["en"]
+
+
+def default_goal_languages(owner: User, interface_language: str) -> list[str]:
+    """Languages ticked on a new goal: the interface language the person uses, plus the languages of their
+    other goals and of their mentor profile (so a German speaker is not offered English-only mentors)."""
+    codes = {interface_language}
+    for goal in owner.goals:
+        codes.update(goal.language_list)
+    if owner.mentor_profile is not None:
+        codes.update(owner.mentor_profile.language_list)
+    return [code for code in LANGUAGES if code in codes] or ["en"]
 
 
 def language_name(code: str) -> str:

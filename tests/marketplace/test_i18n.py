@@ -202,6 +202,9 @@ def _build_scene(app: Flask) -> Scene:
                     topics_covered="LinkedIn basics", private_note="Went well"),
             planned,
         ])
+        # A discoverable goal the manager (a mentor too) could help with: its page and the offer form.
+        findable = make_goal(owner=make_user(name="Hanna Help", email="hanna@help.example", company="Help GmbH"),
+                             title="Learn to post on LinkedIn", topic_slugs=("social-media",))
         accounts.create_api_token(manager, "Laptop script")
         emails.send_password_reset(declined_user)
         reset_token = accounts.issue_one_time_token(declined_user, "reset", timedelta(hours=1))
@@ -216,6 +219,7 @@ def _build_scene(app: Flask) -> Scene:
         "goals.id": own_goal.id,
         "mentors.id": profile.id,
         "tandem_id": active.id,
+        "goal_id": findable.id,
         "cohort_id": running.id,
         "user_id": participant.id,
         "company_id": manager.company_id,
