@@ -32,6 +32,7 @@ OTHERS_OBJECTS = {
     "cohorts.meetings.calendar", "cohorts.meetings.meeting_ics",
     "api.get_goal", "api.goal_suggestions", "api.get_tandem", "api.answer_tandem",
     "api.update_goal", "api.delete_goal", "api.read_notification", "api.get_application",
+    "mentors.fitting_goal", "mentors.offer_help",  # only a discoverable goal's summary, to a mentor it fits
     "cohorts.withdraw", "cohorts.survey",
 }
 # Community managers only.
