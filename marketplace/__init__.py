@@ -34,7 +34,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     for noisy in ("faiss", "sentence_transformers", "httpx", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
-    # Ids beyond a 32-bit integer cannot exist in the database: answer 404, not an overflow error.
+    # Ids beyond a 32-bit integer cannot exist in the database: answer 404, not an overflow error or a 405.
     app.url_map.converters["int"] = DatabaseIdConverter
     register_extensions(app)
     register_blueprints(app)
@@ -45,9 +45,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 class DatabaseIdConverter(IntegerConverter):
-    def __init__(self, map, *args, **kwargs) -> None:
-        kwargs.setdefault("max", MAX_ID)
-        super().__init__(map, *args, **kwargs)
+    """An id too large for the database becomes 0, which names no row, so the view answers 404. Refusing it
+    in the converter (`max=`) made Werkzeug answer 405 where two rules share a path (GET and POST)."""
+
+    def to_python(self, value: str) -> int:
+        number = super().to_python(value)
+        return number if number <= MAX_ID else 0
 
 
 def select_locale() -> str | None:

@@ -13,9 +13,9 @@ from flask_babel import gettext as _
 
 from ..errors import ApiError
 from ..extensions import db
-from ..models import Cohort, Tandem, get_by_id
+from ..models import Cohort, CohortParticipant, Goal, Tandem, as_utc, get_by_id
 from ..services import cohort_matching, cohort_review, cohorts, profiles, reports
-from .routes import _json_body, _person, bp
+from .routes import INTEGER, TEXT, _json_body, _person, bp, typed_fields
 
 
 def _require_manager() -> None:
@@ -162,3 +162,73 @@ def publish_cohort(cohort_id: int):
 def cohort_report(cohort_id: int):
     cohort = _cohort_for_manager(cohort_id)
     return reports.report(cohort)
+
+
+# --- applications --------------------------------------------------------------------------------
+
+# The API's verbs for the decisions services.cohorts.decide takes.
+DECISIONS = {"accept": "accepted", "waitlist": "waitlisted", "reject": "rejected"}
+
+
+def application_json(participant: CohortParticipant) -> dict[str, Any]:
+    return {
+        "id": participant.id,
+        "cohort_id": participant.cohort_id,
+        "person": _person(participant.user),
+        "role": participant.role,
+        "status": participant.status,
+        "goal_id": participant.goal_id,
+        "created_at": as_utc(participant.created_at).isoformat(),
+    }
+
+
+def _application(cohort: Cohort, participant_id: int) -> CohortParticipant:
+    participant = get_by_id(CohortParticipant, participant_id)
+    if participant is None or participant.cohort_id != cohort.id:
+        raise ApiError(404, "not_found", _("No such application."))
+    return participant
+
+
+@bp.get("/cohorts/<int:cohort_id>/applications")
+def list_applications(cohort_id: int):
+    cohort = _cohort_for_manager(cohort_id)
+    return {"applications": [application_json(p) for p in cohorts.participants(cohort)]}
+
+
+@bp.post("/cohorts/<int:cohort_id>/applications")
+def apply_to_cohort(cohort_id: int):
+    """The caller applies as mentor, or as mentee with one of their open goals (as on the cohort's page)."""
+    cohort = get_by_id(Cohort, cohort_id)
+    if cohort is None or not cohorts.can_view(cohort, g.api_user):
+        raise ApiError(404, "not_found", _("No such cohort."))
+    body = typed_fields(_json_body(), {"role": TEXT, "goal_id": INTEGER})
+    goal = get_by_id(Goal, body["goal_id"]) if "goal_id" in body else None
+    try:
+        participant = cohorts.apply(cohort, g.api_user, body.get("role", ""), goal)
+    except cohorts.CohortError as problem:
+        _raise(problem)
+    return application_json(participant), 201
+
+
+@bp.get("/cohorts/<int:cohort_id>/applications/<int:participant_id>")
+def get_application(cohort_id: int, participant_id: int):
+    """Community managers, and the applicant themselves."""
+    cohort = get_by_id(Cohort, cohort_id)
+    participant = _application(cohort, participant_id) if cohort is not None else None
+    if participant is None or not (g.api_user.is_manager or participant.user_id == g.api_user.id):
+        raise ApiError(404, "not_found", _("No such application."))
+    return application_json(participant)
+
+
+@bp.post("/cohorts/<int:cohort_id>/applications/<int:participant_id>")
+def decide_application(cohort_id: int, participant_id: int):
+    participant = _application(_cohort_for_manager(cohort_id), participant_id)
+    decision = typed_fields(_json_body(), {"decision": TEXT}).get("decision")
+    if decision not in DECISIONS:
+        raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."),
+                       {"decision": _("One of accept, waitlist or reject.")})
+    try:
+        cohorts.decide(participant, DECISIONS[decision])
+    except cohorts.CohortError as problem:
+        _raise(problem)
+    return application_json(participant)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from flask import Blueprint, g, request
@@ -19,6 +20,7 @@ from ..models import Goal, MentorProfile, Tandem, User, get_by_id
 from ..services import accounts, matching, profiles, tandems, taxonomy
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+T = TypeVar("T")
 
 
 OPENAPI_FILE = Path(__file__).with_name("openapi.yaml")
@@ -73,6 +75,43 @@ def _json_body(required: bool = True) -> dict[str, Any]:
 
 def _locale() -> str:
     return str(get_locale() or "en")
+
+
+# JSON types of the fields a write route reads; the services judge the values (lengths, codes, rules).
+TEXT, NULLABLE_TEXT, TEXT_LIST, INTEGER, BOOLEAN = "text", "nullable text", "text list", "integer", "boolean"
+
+
+def _has_type(value: Any, kind: str) -> bool:
+    if kind == NULLABLE_TEXT:
+        return value is None or isinstance(value, str)
+    if kind == TEXT_LIST:
+        return isinstance(value, list) and all(isinstance(item, str) for item in value)
+    if kind == INTEGER:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, {TEXT: str, BOOLEAN: bool}[kind])
+
+
+def typed_fields(body: dict[str, Any], kinds: dict[str, str]) -> dict[str, Any]:
+    """The fields of `kinds` that `body` holds; raises 422 naming every field of the wrong JSON type."""
+    messages = {TEXT: _("Text."), NULLABLE_TEXT: _("Text or null."), TEXT_LIST: _("A list of texts."),
+                INTEGER: _("A whole number."), BOOLEAN: _("true or false.")}
+    present = {name: body[name] for name in kinds if name in body}
+    fields = {name: messages[kinds[name]] for name, value in present.items() if not _has_type(value, kinds[name])}
+    if fields:
+        raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."), fields)
+    return present
+
+
+def saved(action: Callable[[], T], names: dict[str, str] | None = None) -> T:
+    """Run a profiles service call; its refusals become 409 (a running tandem) or 422 with the fields
+    named as the API names them (`names` maps the service's keys to the API's where they differ)."""
+    try:
+        return action()
+    except profiles.ProfileConflict as problem:
+        raise ApiError(409, "tandem_running", " ".join(problem.errors.values())) from None
+    except profiles.ProfileError as problem:
+        fields = {(names or {}).get(key, key): message for key, message in problem.errors.items()}
+        raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."), fields) from None
 
 
 def _person(user: User | None, with_email: bool = False) -> dict[str, Any] | None:
@@ -150,11 +189,8 @@ def search_mentors():
     return body
 
 
-@bp.get("/mentors/<int:mentor_id>")
-def get_mentor(mentor_id: int):
-    profile = db.session.get(MentorProfile, mentor_id)
-    if profile is None:
-        raise ApiError(404, "not_found", _("No such mentor."))
+def mentor_json(profile: MentorProfile) -> dict[str, Any]:
+    """What everyone signed in sees of a profile (its owner sees more: own_routes.mentor_profile_json)."""
     company = profile.user.effective_company
     return {
         "id": profile.id,
@@ -165,10 +201,16 @@ def get_mentor(mentor_id: int):
         "topics": [t.display_name(_locale()) for t in profile.topics],
         "languages": profile.language_list,
         "capacity": profile.capacity,
-        "format": profile.meeting_format,
         "city": profile.city,
-        "open": profile.is_open,
     }
+
+
+@bp.get("/mentors/<int:mentor_id>")
+def get_mentor(mentor_id: int):
+    profile = get_by_id(MentorProfile, mentor_id)
+    if profile is None:
+        raise ApiError(404, "not_found", _("No such mentor."))
+    return mentor_json(profile) | {"format": profile.meeting_format, "open": profile.is_open}
 
 
 @bp.get("/goals")

@@ -164,7 +164,11 @@ def delete(id: int):
     goal = editable_goal(id)
     form = EmptyForm()
     if form.validate_on_submit():
-        profiles.delete_goal(goal)
+        try:
+            profiles.delete_goal(goal)
+        except profiles.ProfileConflict as problem:
+            flash(problem.errors["tandem"], "error")
+            return redirect(url_for("goals.detail", id=goal.id))
         flash(_("Your goal is deleted."), "success")
         return redirect(url_for("goals.index"))
     return render_template("goals/confirm_delete.html", form=form, goal=goal)

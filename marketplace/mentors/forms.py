@@ -139,7 +139,7 @@ class MentorProfileForm(TopicsAndLanguagesMixin, TandemForm):
                 getattr(self, name).data = getattr(profile, name)
             self.fill_topics(profile)
         else:
-            self.languages.data = [user.locale] if user.locale in profiles.LANGUAGES else ["en"]
+            self.languages.data = profiles.default_languages(user)
         if not self.company_locked and user.company is not None:
             self.company.data = user.company.name
 

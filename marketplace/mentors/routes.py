@@ -118,7 +118,11 @@ def delete_profile():
         return redirect(url_for("mentors.my_profile"))
     form = EmptyForm()
     if form.validate_on_submit():
-        profiles.delete_mentor_profile(profile)
+        try:
+            profiles.delete_mentor_profile(profile)
+        except profiles.ProfileConflict as problem:
+            flash(problem.errors["tandem"], "error")
+            return redirect(url_for("mentors.my_profile"))
         flash(_("Your mentor profile is deleted."), "success")
         return redirect(url_for("mentors.my_profile"))
     return render_template("mentors/confirm_delete.html", form=form, profile=profile)

@@ -17,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from ..extensions import db
-from ..models import Notification, OutgoingEmail, User, utcnow
+from ..models import Notification, OutgoingEmail, User, get_by_id, utcnow
 from . import emails, outbox, preferences
 
 # Message key -> English source text with %(name)s placeholders (translated in the catalogue).
@@ -230,3 +230,14 @@ def mark_all_read(user: User) -> None:
     ):
         notification.read_at = utcnow()
     db.session.commit()
+
+
+def mark_read(user: User, notification_id: int) -> Notification | None:
+    """Mark one of `user`'s notifications read (again is harmless) and commit; None when it is not theirs."""
+    notification = get_by_id(Notification, notification_id)
+    if notification is None or notification.user_id != user.id:
+        return None
+    if notification.read_at is None:
+        notification.read_at = utcnow()
+        db.session.commit()
+    return notification

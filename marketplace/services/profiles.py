@@ -64,6 +64,10 @@ class ProfileError(ValueError):
         self.errors = errors
 
 
+class ProfileConflict(ProfileError):
+    """The change is refused because of the object's state (a running tandem), not because of a field."""
+
+
 # --- small parsers -------------------------------------------------------------------------------
 
 
@@ -89,6 +93,11 @@ def parse_languages(value: str | Iterable[str] | None) -> list[str]:
     if not codes:
         raise ProfileError({"languages": _("Choose at least one language.")})
     return [code for code in LANGUAGES if code in codes]
+
+
+def default_languages(user: User) -> list[str]:
+    """The languages a new mentor profile starts with: the person's interface language, else English."""
+    return [user.locale] if user.locale in LANGUAGES else ["en"]
 
 
 def default_goal_languages(owner: User, interface_language: str) -> list[str]:
@@ -286,12 +295,22 @@ class _Checker:
 # --- mentor profiles -----------------------------------------------------------------------------
 
 
+def mentor_profile_defaults(user: User) -> dict[str, Any]:
+    """What a new profile holds where the person gives nothing (the form's defaults), keyed as
+    `save_mentor_profile` takes them; headline and teaching text have none."""
+    return {
+        "topics": [], "languages": default_languages(user), "capacity": CAPACITY_MIN,
+        "meetings_per_month": MEETINGS_MIN, "meeting_format": "remote", "city": None, "is_open": True,
+    }
+
+
 def save_mentor_profile(user: User, data: Mapping[str, Any]) -> MentorProfile:
     """Create or update the user's one #OpenToMentor profile and refresh its vector; commits.
 
     `data` may hold headline, teaching_text, topics (slugs, names or free tags), languages (codes,
-    list or comma-separated), capacity, meetings_per_month, meeting_format, city and company; absent
-    keys stay as they are. The company is ignored when a verified company is set. Raises ProfileError.
+    list or comma-separated), capacity, meetings_per_month, meeting_format, city, company and is_open
+    (False pauses it); absent keys stay as they are. The company is ignored when a verified company is
+    set. Raises ProfileError.
     """
     profile = user.mentor_profile
     check = _Checker(data, creating=profile is None)
@@ -304,12 +323,14 @@ def save_mentor_profile(user: User, data: Mapping[str, Any]) -> MentorProfile:
     check.choice("meeting_format", MEETING_FORMATS)
     check.parsed("languages", parse_languages, required=True)
     check.parsed("topics", _plan_topics)
+    if check.wants("is_open"):
+        check.cleaned["is_open"] = bool(data["is_open"])
     cleaned = check.done()
 
     if profile is None:
         profile = MentorProfile(user=user, is_open=True)
         db.session.add(profile)
-    for key in ("headline", "teaching_text", "city", "capacity", "meetings_per_month", "meeting_format"):
+    for key in ("headline", "teaching_text", "city", "capacity", "meetings_per_month", "meeting_format", "is_open"):
         if key in cleaned:
             setattr(profile, key, cleaned[key])
     if "languages" in cleaned:
@@ -341,7 +362,16 @@ def set_mentor_open(profile: MentorProfile, is_open: bool) -> None:
 
 
 def delete_mentor_profile(profile: MentorProfile) -> None:
-    """Remove a profile for good; tandems keep their history without it (as the foreign key says)."""
+    """Remove a profile for good; tandems keep their history without it (as the foreign key says).
+
+    Refused (ProfileConflict) while a tandem with this mentor runs: end it first."""
+    begin_serialised_write()
+    db.session.refresh(profile, with_for_update=True)  # the row an acceptance locks first
+    running = select(Tandem.id).where(Tandem.mentor_id == profile.id, Tandem.status == Tandem.RUNNING).limit(1)
+    if db.session.scalar(running) is not None:
+        db.session.rollback()
+        message = _("A tandem with you as mentor is running: end it before deleting your profile.")
+        raise ProfileConflict({"tandem": message})
     vectors.forget(vectors.MENTOR, profile.id)
     # SQLite does not enforce ON DELETE SET NULL unless asked to; do it here for both databases.
     db.session.execute(update(Tandem).where(Tandem.mentor_id == profile.id).values(mentor_id=None))
@@ -413,11 +443,16 @@ def set_goal_status(goal: Goal, status: str) -> None:
 
 
 def delete_goal(goal: Goal) -> None:
-    """Remove a goal for good; tandems and cohort places keep their history without it."""
+    """Remove a goal for good; tandems and cohort places keep their history without it.
+
+    Refused (ProfileConflict) while a tandem runs on it: end it first."""
     begin_serialised_write()
     # The goal's row lock first, as an acceptance takes it (mentor, goal, tandems, then the index's change
     # counter); taking the counter first could deadlock with an acceptance on this goal.
     db.session.refresh(goal, with_for_update=True)
+    if _has_running_tandem(goal):
+        db.session.rollback()
+        raise ProfileConflict({"tandem": _("A tandem is running on this goal: end it before deleting the goal.")})
     vectors.forget(vectors.GOAL, goal.id)
     db.session.execute(update(Tandem).where(Tandem.goal_id == goal.id).values(goal_id=None))
     db.session.execute(update(CohortParticipant).where(CohortParticipant.goal_id == goal.id).values(goal_id=None))

@@ -10,10 +10,11 @@ from datetime import date, timedelta
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
 
 from marketplace.extensions import db
-from marketplace.models import Cohort, Meeting, Tandem
-from marketplace.services import accounts, tandems
+from marketplace.models import Cohort, Meeting, Notification, Tandem
+from marketplace.services import accounts, cohorts, tandems
 from tests.builders import make_goal, make_mentor, make_user, sign_in
 
 PUBLIC = {
@@ -31,6 +32,8 @@ OTHERS_OBJECTS = {
     "cohorts.meetings.tandem", "cohorts.meetings.log", "cohorts.meetings.delete", "cohorts.meetings.mark_held",
     "cohorts.meetings.calendar", "cohorts.meetings.meeting_ics",
     "api.get_goal", "api.goal_suggestions", "api.get_tandem", "api.answer_tandem",
+    "api.update_goal", "api.delete_goal", "api.read_notification", "api.get_application",
+    "mentors.fitting_goal", "mentors.offer_help",  # only a discoverable goal's summary, to a mentor it fits
     "cohorts.withdraw", "cohorts.survey",
 }
 # Community managers only.
@@ -46,6 +49,7 @@ MANAGER_ONLY = {
     "cohorts.chart", "cohorts.tandems_csv", "cohorts.export_xlsx", "cohorts.import_preview", "cohorts.import_template",
     "cohorts.accept_many",
     "api.create_cohort", "api.get_cohort", "api.match_cohort", "api.publish_cohort", "api.cohort_report",
+    "api.list_applications", "api.decide_application",
 }
 # Any signed-in person, for their own things (their own profile, goals, account, tandem list...).
 SIGNED_IN = {
@@ -57,13 +61,15 @@ SIGNED_IN = {
     "goals.index", "goals.new", "search.mentors", "tandems.index", "tandems.request_tandem",
     "cohorts.index", "cohorts.apply", "cohorts.detail",  # a cohort's public page: what it is, how to apply
     "api.search_mentors", "api.get_mentor", "api.list_goals", "api.list_tandems", "api.create_tandem",
-    "api.list_cohorts",
+    "api.list_cohorts", "api.create_goal", "api.get_my_mentor_profile", "api.put_my_mentor_profile",
+    "api.delete_my_mentor_profile", "api.list_notifications", "api.apply_to_cohort",
 }
 
 
 @pytest.fixture
 def world(app: Flask) -> dict:
-    """A mentee with a goal, a mentor in an active tandem with a private meeting note, a cohort, a manager."""
+    """A mentee with a goal, a mentor in an active tandem with a private meeting note, a cohort the mentor
+    applied to, a manager; the mentee was notified of the acceptance."""
     mentor = make_mentor(company="Young AG", capacity=2)
     goal = make_goal(company="Old AG")
     tandem = tandems.request_tandem(goal, mentor, goal.owner)
@@ -74,8 +80,11 @@ def world(app: Flask) -> dict:
                     state="enrolling", enrolment_open=True)
     db.session.add_all([meeting, cohort])
     db.session.commit()
+    application = cohorts.apply(cohort, mentor.user, "mentor")
+    notification = db.session.scalar(select(Notification).where(Notification.user_id == goal.owner_id).limit(1))
     return {
         "mentor": mentor, "goal": goal, "tandem": tandem, "meeting": meeting, "cohort": cohort,
+        "application": application, "notification": notification,
         "outsider": make_user(company="Elsewhere AG"), "manager": make_user(is_manager=True, company=None),
     }
 
@@ -84,7 +93,9 @@ def _values(rule, world) -> dict:
     values = {
         "id": world["goal"].id if rule.endpoint.startswith("goals.") else world["mentor"].id,
         "goal_id": world["goal"].id, "mentor_id": world["mentor"].id, "tandem_id": world["tandem"].id,
-        "meeting_id": world["meeting"].id, "cohort_id": world["cohort"].id, "participant_id": 1,
+        "meeting_id": world["meeting"].id, "cohort_id": world["cohort"].id,
+        "participant_id": world["application"].id if "application" in world else 1,
+        "notification_id": world["notification"].id if "notification" in world else 1,
         "user_id": world["mentor"].user_id, "company_id": 1, "other_id": 2, "topic_id": 1, "token_id": 1,
         "token": "not-a-real-token", "job_id": 1, "action": "accept", "name": "meetings", "filename": "tandem.css",
         "ext": "csv",

@@ -37,8 +37,8 @@ def bearer(user: User) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def post_json(client, url: str, raw: str, headers: dict[str, str]):
-    return client.post(url, data=raw, content_type="application/json", headers=headers)
+def post_json(client, url: str, raw: str, headers: dict[str, str], method: str = "POST"):
+    return client.open(url, method=method, data=raw, content_type="application/json", headers=headers)
 
 
 def assert_api_error(response, status: int, field: str | None = None) -> dict:
@@ -67,13 +67,15 @@ def world(app: Flask) -> dict:
             "headers": bearer(manager)}
 
 
-def api_write_urls(app: Flask, world: dict) -> list[str]:
-    """Every POST/PUT/PATCH route of the API, with real ids (a new route is covered without being listed)."""
-    values = {"tandem_id": world["tandem"].id, "cohort_id": world["cohort"].id, "action": "decline"}
+def api_write_urls(app: Flask, world: dict) -> list[tuple[str, str]]:
+    """Every POST/PUT/PATCH route of the API as (method, url), with real ids (a new route is covered without
+    being listed)."""
+    values = {"tandem_id": world["tandem"].id, "cohort_id": world["cohort"].id, "action": "decline",
+              "goal_id": world["goal"].id, "participant_id": 1, "notification_id": 1}
     urls = []
     for rule in app.url_map.iter_rules():
-        if rule.endpoint.startswith("api.") and rule.methods & {"POST", "PUT", "PATCH"}:
-            urls.append(rule.build({key: values[key] for key in rule.arguments}, append_unknown=False)[1])
+        for method in sorted(rule.methods & {"POST", "PUT", "PATCH"} if rule.endpoint.startswith("api.") else ()):
+            urls.append((method, rule.build({key: values[key] for key in rule.arguments}, append_unknown=False)[1]))
     assert len(urls) >= 5
     return urls
 
@@ -81,8 +83,8 @@ def api_write_urls(app: Flask, world: dict) -> list[str]:
 @pytest.mark.parametrize("raw", ["[" * 50_000 + "]" * 50_000, '{"a":' * 50_000 + "1" + "}" * 50_000,
                                  "[1]", "7", '"x"', "null", "{not json"])
 def test_deep_or_non_object_json_answers_400_on_every_api_write(app, client, world, raw):
-    for url in api_write_urls(app, world):
-        assert_api_error(post_json(client, url, raw, world["headers"]), 400)
+    for method, url in api_write_urls(app, world):
+        assert_api_error(post_json(client, url, raw, world["headers"], method), 400)
     assert db.session.get(Tandem, world["tandem"].id).status == "requested"  # nothing was decided
 
 
@@ -428,11 +430,12 @@ def test_generated_text_in_every_form_and_api_body_never_gets_a_5xx(app, client,
             response = form_client.post(action, data=form_body(fields, text),
                                         content_type="application/x-www-form-urlencoded")
             assert response.status_code < 500, (action, response.status_code)
-        body = json.dumps({key: text for key in ("message", "reason", "name", "description")}
-                          | {"goal_id": world["goal"].id, "mentor_id": world["mentor"].id,
+        texts = ("message", "reason", "name", "description", "title", "headline", "text", "city")
+        body = json.dumps({key: text for key in texts}
+                          | {"goal_id": world["goal"].id, "mentor_id": world["mentor"].id, "topics": [text],
                              "starts_on": "2027-01-01", "ends_on": "2027-06-01", "focus_topics": [text]})
-        for url in api_urls:
-            response = post_json(client, url, body, world["headers"])
+        for method, url in api_urls:
+            response = post_json(client, url, body, world["headers"], method)
             assert response.status_code < 500, (url, response.status_code)
         query = urlencode({"q": text[:400]}, encoding="utf-8", errors="surrogatepass")
         for url in ("/search/", "/manage/people", "/manage/companies", "/api/v1/mentors/search"):

@@ -1,0 +1,155 @@
+"""The caller's own things through the API, as the pages offer them: writing goals, the mentor profile, and
+notifications. Every value goes through the services the pages use (services/profiles.py, notifications.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g
+from flask_babel import gettext as _
+
+from ..errors import ApiError
+from ..models import Goal, MentorProfile, Notification, as_utc
+from ..services import notifications, profiles
+from .routes import (
+    BOOLEAN,
+    INTEGER,
+    NULLABLE_TEXT,
+    TEXT,
+    TEXT_LIST,
+    _json_body,
+    _locale,
+    _visible_goal,
+    bp,
+    goal_json,
+    mentor_json,
+    saved,
+    typed_fields,
+)
+
+# --- goals ---------------------------------------------------------------------------------------
+
+GOAL_FIELDS = {
+    "title": TEXT, "description": TEXT, "topics": TEXT_LIST, "languages": TEXT_LIST, "exclude_companies": TEXT_LIST,
+    "discoverable": BOOLEAN,
+}
+# profiles.save_goal's key -> the API's name, where they differ.
+GOAL_NAMES = {"excluded_companies": "exclude_companies"}
+
+
+def _goal_data(body: dict[str, Any]) -> dict[str, Any]:
+    """The body in the shape profiles.save_goal takes."""
+    data = typed_fields(body, GOAL_FIELDS)
+    if "exclude_companies" in data:
+        data["excluded_companies"] = data.pop("exclude_companies")
+    return data
+
+
+def _own_goal(goal_id: int) -> Goal:
+    """As on the pages: 404 for a goal the caller may not see, 403 for one they see but do not own."""
+    goal = _visible_goal(goal_id)
+    if not profiles.can_edit_goal(g.api_user, goal):
+        raise ApiError(403, "forbidden", _("Only the goal's owner may change it."))
+    return goal
+
+
+@bp.post("/goals")
+def create_goal():
+    data = _goal_data(_json_body())
+    data.setdefault("languages", profiles.default_goal_languages(g.api_user, g.api_user.locale or _locale()))
+    goal = saved(lambda: profiles.save_goal(g.api_user, data), GOAL_NAMES)
+    return goal_json(goal), 201
+
+
+@bp.patch("/goals/<int:goal_id>")
+def update_goal(goal_id: int):
+    goal = _own_goal(goal_id)
+    data = _goal_data(_json_body())
+    return goal_json(saved(lambda: profiles.save_goal(g.api_user, data, goal), GOAL_NAMES))
+
+
+@bp.delete("/goals/<int:goal_id>")
+def delete_goal(goal_id: int):
+    goal = _own_goal(goal_id)
+    saved(lambda: profiles.delete_goal(goal))
+    return "", 204
+
+
+# --- the caller's mentor profile -----------------------------------------------------------------
+
+MENTOR_FIELDS = {
+    "headline": TEXT, "text": TEXT, "topics": TEXT_LIST, "languages": TEXT_LIST, "capacity": INTEGER,
+    "meetings_per_month": INTEGER, "meeting_format": TEXT, "city": NULLABLE_TEXT, "paused": BOOLEAN,
+}
+# profiles.save_mentor_profile's key -> the API's name, where they differ (`paused` is `not is_open`).
+MENTOR_NAMES = {"teaching_text": "text"}
+
+
+def mentor_profile_json(profile: MentorProfile) -> dict[str, Any]:
+    """The profile as its owner reads it and writes it back with PUT (the same field names)."""
+    return mentor_json(profile) | {
+        "meetings_per_month": profile.meetings_per_month, "meeting_format": profile.meeting_format,
+        "paused": not profile.is_open,
+    }
+
+
+def _my_profile() -> MentorProfile:
+    profile = g.api_user.mentor_profile
+    if profile is None:
+        raise ApiError(404, "not_found", _("You have no mentor profile yet."))
+    return profile
+
+
+@bp.get("/me/mentor-profile")
+def get_my_mentor_profile():
+    return mentor_profile_json(_my_profile())
+
+
+@bp.put("/me/mentor-profile")
+def put_my_mentor_profile():
+    """Create or replace the whole profile: a field left out takes its default, as on a new form."""
+    body = typed_fields(_json_body(), MENTOR_FIELDS)
+    data = profiles.mentor_profile_defaults(g.api_user) | {"headline": None, "teaching_text": None}
+    data |= {"teaching_text" if name == "text" else name: value for name, value in body.items() if name != "paused"}
+    if "paused" in body:
+        data["is_open"] = not body["paused"]
+    creating = g.api_user.mentor_profile is None
+    profile = saved(lambda: profiles.save_mentor_profile(g.api_user, data), MENTOR_NAMES)
+    return mentor_profile_json(profile), 201 if creating else 200
+
+
+@bp.delete("/me/mentor-profile")
+def delete_my_mentor_profile():
+    profile = _my_profile()
+    saved(lambda: profiles.delete_mentor_profile(profile))
+    return "", 204
+
+
+# --- notifications -------------------------------------------------------------------------------
+
+
+def notification_json(notification: Notification) -> dict[str, Any]:
+    """One notification in the request's language, as the notifications page shows it."""
+    return {
+        "id": notification.id,
+        "kind": notification.kind,
+        "text": notifications.text(notification),
+        "link": notification.link,
+        "created_at": as_utc(notification.created_at).isoformat(),
+        "read": notification.read_at is not None,
+    }
+
+
+@bp.get("/notifications")
+def list_notifications():
+    items = notifications.recent(g.api_user)
+    return {"notifications": [notification_json(n) for n in items], "unread": notifications.unread_count(g.api_user)}
+
+
+@bp.post("/notifications/<int:notification_id>/read")
+def read_notification(notification_id: int):
+    notification = notifications.mark_read(g.api_user, notification_id)
+    if notification is None:
+        raise ApiError(404, "not_found", _("No such notification."))
+    return notification_json(notification)
