@@ -59,12 +59,20 @@ def _daily_digest(now: datetime) -> None:
     digests.send_new_goals(now)
 
 
+def _meeting_reminders(now: datetime) -> None:
+    from .services import meetings
+
+    meetings.send_reminders(now)
+    meetings.ask_outcomes(now)
+
+
 # Later jobs (request expiry, reminders) are one entry each here.
 PERIODIC_JOBS = {
     job.name: job
     for job in (
         PeriodicJob("send_mail", _send_mail, _every_interval),
         PeriodicJob("daily_digest", _daily_digest, _daily),
+        PeriodicJob("meeting_reminders", _meeting_reminders, _every_interval),
     )
 }
 
