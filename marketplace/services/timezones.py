@@ -49,8 +49,10 @@ def to_utc(moment: datetime) -> datetime:
     return as_utc(moment).astimezone(UTC)
 
 
-def format_instant(moment: datetime, user: User | None, format: str = "medium") -> str:
-    """Date and time in the person's zone and the current language, with the zone's name."""
-    zone = zone_of(user)
-    text = dates.format_datetime(as_utc(moment), format=format, tzinfo=zone, locale=str(get_locale() or "en"))
-    return f"{text} ({zone.key})"
+def format_instant(moment: datetime, user: User | None) -> str:
+    """Date and time (to the minute) in the person's zone and the current language, with the zone's name."""
+    zone, locale = zone_of(user), str(get_locale() or "en")
+    day = dates.format_date(as_utc(moment).astimezone(zone), "medium", locale=locale)
+    clock = dates.format_time(as_utc(moment), "short", tzinfo=zone, locale=locale)
+    pattern = dates.get_datetime_format("medium", locale=locale)
+    return f"{pattern.replace('{1}', day).replace('{0}', clock)} ({zone.key})"
