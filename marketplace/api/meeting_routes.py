@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import g
+from flask import g, request
 from flask_babel import gettext as _
 
 from ..cohorts.meetings import invite_response
@@ -74,15 +74,18 @@ def _fields(body: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-@bp.get("/tandems/<int:tandem_id>/meetings")
-def list_meetings(tandem_id: int):
+# One rule per path for all its methods: with a rule per method, Werkzeug answers an id beyond the
+# database's range (refused by the id converter) with 405 instead of 404.
+@bp.route("/tandems/<int:tandem_id>/meetings", methods=["GET", "POST"])
+def tandem_meetings(tandem_id: int):
+    """GET lists the tandem's meetings, earliest first; POST plans or logs one."""
     tandem = _tandem(tandem_id)
+    if request.method == "POST":
+        return _create(tandem)
     return {"meetings": [meeting_json(view.meeting) for view in reversed(meetings.meetings_for(tandem, g.api_user))]}
 
 
-@bp.post("/tandems/<int:tandem_id>/meetings")
-def create_meeting(tandem_id: int):
-    tandem = _tandem(tandem_id)
+def _create(tandem: Tandem):
     values = _fields(_json_body())
     if "starts_at" not in values:
         raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."),
@@ -98,24 +101,17 @@ def create_meeting(tandem_id: int):
     return meeting_json(meeting), 201
 
 
-@bp.patch("/tandems/<int:tandem_id>/meetings/<int:meeting_id>")
-def update_meeting(tandem_id: int, meeting_id: int):
+@bp.route("/tandems/<int:tandem_id>/meetings/<int:meeting_id>", methods=["PATCH", "DELETE"])
+def tandem_meeting(tandem_id: int, meeting_id: int):
+    """PATCH changes a meeting (moving it is a new `starts_at`); DELETE removes it (its author)."""
     tandem = _tandem(tandem_id)
     try:
-        meeting = meetings.update(tandem, meeting_id, g.api_user, _fields(_json_body()))
+        if request.method == "DELETE":
+            meetings.delete_meeting(tandem, meeting_id, g.api_user)
+            return "", 204
+        return meeting_json(meetings.update(tandem, meeting_id, g.api_user, _fields(_json_body())))
     except meetings.MeetingError as problem:
         _raise(problem)
-    return meeting_json(meeting)
-
-
-@bp.delete("/tandems/<int:tandem_id>/meetings/<int:meeting_id>")
-def delete_meeting(tandem_id: int, meeting_id: int):
-    tandem = _tandem(tandem_id)
-    try:
-        meetings.delete_meeting(tandem, meeting_id, g.api_user)
-    except meetings.MeetingError as problem:
-        _raise(problem)
-    return "", 204
 
 
 @bp.get("/tandems/<int:tandem_id>/meetings/<int:meeting_id>/invite.ics")

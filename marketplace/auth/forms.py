@@ -110,6 +110,7 @@ class ChangePasswordForm(TandemForm):
 class SettingsForm(TandemForm):
     locale = SelectField(_l("Language"), choices=LANGUAGE_CHOICES)
     # Not sent: the setting stays as it is. The choices are set per form (about 450 zones).
+    # IANA names are identifiers, shown as they are in every language.
     time_zone = SelectField(_l("Time zone"), choices=[], validate_choice=False, validators=[Optional()])
 
     def __init__(self, *args, **kwargs):

@@ -283,7 +283,7 @@ def _account_page(new_token: str | None = None, **forms: FlaskForm) -> Response:
                                                    time_zone=timezones.name_of(current_user)))
     # Never chosen: static/timezone.js may preselect the browser's zone.
     chosen = "set" if current_user.time_zone else "unset"
-    forms["settings_form"].time_zone.render_kw = {"data-browser-time-zone": chosen}
+    forms["settings_form"].time_zone.render_kw = {"data-browser-time-zone": chosen, "translate": "no"}
     forms.setdefault("password_form", ChangePasswordForm(formdata=None))
     forms.setdefault("token_form", ApiTokenForm(formdata=None))
     page = render_template(

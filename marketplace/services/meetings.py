@@ -259,7 +259,7 @@ class MeetingView:
     meeting: Meeting
     note: str | None
     mine: bool
-    when: str  # the start, in the viewer's zone and language
+    when: str  # the start, in the viewer's zone (named once on the page) and language
     ask_outcome: bool
 
 
@@ -270,7 +270,7 @@ def meetings_for(tandem: Tandem, viewer: User) -> list[MeetingView]:
     )
     current = now()
     return [MeetingView(m, visible_note(m, viewer), m.author_id == viewer.id,
-                        timezones.format_instant(m.starts_at, viewer), needs_outcome(m, current)) for m in meetings]
+                        timezones.format_instant(m.starts_at, viewer, with_zone=False), needs_outcome(m, current)) for m in meetings]
 
 
 # --- progress ------------------------------------------------------------------------------------

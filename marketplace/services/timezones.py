@@ -49,10 +49,12 @@ def to_utc(moment: datetime) -> datetime:
     return as_utc(moment).astimezone(UTC)
 
 
-def format_instant(moment: datetime, user: User | None) -> str:
-    """Date and time (to the minute) in the person's zone and the current language, with the zone's name."""
+def format_instant(moment: datetime, user: User | None, with_zone: bool = True) -> str:
+    """Date and time (to the minute) in the person's zone and the current language, with the zone's name
+    unless the page shows it once for all."""
     zone, locale = zone_of(user), str(get_locale() or "en")
     day = dates.format_date(as_utc(moment).astimezone(zone), "medium", locale=locale)
     clock = dates.format_time(as_utc(moment), "short", tzinfo=zone, locale=locale)
     pattern = dates.get_datetime_format("medium", locale=locale)
-    return f"{pattern.replace('{1}', day).replace('{0}', clock)} ({zone.key})"
+    text = pattern.replace("{1}", day).replace("{0}", clock)
+    return f"{text} ({zone.key})" if with_zone else text
