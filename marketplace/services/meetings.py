@@ -163,16 +163,12 @@ def create(
     return meeting
 
 
-def _meeting_of(tandem: Tandem, meeting_id: int, user: User) -> Meeting:
+def get(tandem: Tandem, meeting_id: int, user: User) -> Meeting:
+    """A meeting of this tandem the user may see, else MeetingError 404."""
     meeting = get_by_id(Meeting, meeting_id)
     if meeting is None or meeting.tandem_id != tandem.id or not can_see(tandem, user):
         raise MeetingError("not_found", _("No such meeting."), 404)
     return meeting
-
-
-def get(tandem: Tandem, meeting_id: int, user: User) -> Meeting:
-    """A meeting the user may see, else MeetingError 404."""
-    return _meeting_of(tandem, meeting_id, user)
 
 
 def update(tandem: Tandem, meeting_id: int, user: User, changes: dict) -> Meeting:
@@ -182,7 +178,7 @@ def update(tandem: Tandem, meeting_id: int, user: User, changes: dict) -> Meetin
     new invite to both; a planned meeting recorded as held or missed needs its start to have passed.
     """
     _check_partner(tandem, user)
-    meeting = _meeting_of(tandem, meeting_id, user)
+    meeting = get(tandem, meeting_id, user)
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         name = sorted(unknown)[0]
@@ -230,7 +226,7 @@ def record_outcome(tandem: Tandem, meeting_id: int, user: User, outcome: str,
 
 def delete_meeting(tandem: Tandem, meeting_id: int, user: User) -> None:
     """Only its author deletes a meeting; a planned one's invite is cancelled in both calendars."""
-    meeting = _meeting_of(tandem, meeting_id, user)
+    meeting = get(tandem, meeting_id, user)
     if meeting.author_id != user.id:
         raise MeetingError("not_author", _("Only the person who logged a meeting can delete it."), 403)
     if meeting.planned:
@@ -269,8 +265,11 @@ def meetings_for(tandem: Tandem, viewer: User) -> list[MeetingView]:
         select(Meeting).where(Meeting.tandem_id == tandem.id).order_by(Meeting.starts_at.desc(), Meeting.id.desc())
     )
     current = now()
-    return [MeetingView(m, visible_note(m, viewer), m.author_id == viewer.id,
-                        timezones.format_instant(m.starts_at, viewer, with_zone=False), needs_outcome(m, current)) for m in meetings]
+    return [
+        MeetingView(m, visible_note(m, viewer), m.author_id == viewer.id,
+                    timezones.format_instant(m.starts_at, viewer, with_zone=False), needs_outcome(m, current))
+        for m in meetings
+    ]
 
 
 # --- progress ------------------------------------------------------------------------------------
