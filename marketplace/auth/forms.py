@@ -79,7 +79,10 @@ class RegisterForm(TandemForm):
         default="",
     )
     # Filled from the browser by static/timezone.js; empty (no script) keeps the fallback zone.
-    time_zone = HiddenField(validators=[Optional(), Length(max=64)], render_kw={"data-browser-time-zone": ""})
+    # A label of its own: WTForms would otherwise translate a generated one while binding, fixing the
+    # request's language before the new account's choice counts.
+    time_zone = HiddenField(_l("Time zone"), validators=[Optional(), Length(max=64)],
+                            render_kw={"data-browser-time-zone": ""})
 
 
 class LoginForm(TandemForm):
