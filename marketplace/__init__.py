@@ -127,18 +127,38 @@ def register_request_hooks(app: Flask) -> None:
     from flask_babel import format_date, format_datetime
 
     from .input_checks import check_query_string
-    from .services.labels import tandem_status_label
+    from .services import reports
+    from .services.labels import match_label, score_percent, tandem_status_label
+    from .services.notifications import mark_read_by_link, unread_count
     from .services.notifications import text as notification_text
-    from .services.notifications import unread_count
     from .services.profiles import language_name
+    from .services.tandems import mentee_name
 
     app.add_template_filter(format_date, "format_date")
     app.add_template_filter(format_datetime, "format_datetime")
     app.add_template_global(tandem_status_label, "tandem_status_label")
+    app.add_template_filter(match_label, "match_label")
+    app.add_template_filter(score_percent, "score_percent")
     app.add_template_global(language_name, "language_name")
     app.add_template_global(notification_text, "notification_text")
+    app.add_template_global(lambda tandem: mentee_name(tandem, current_user), "mentee_name")
     # Before any view: a NUL byte in a search term or filter used to reach PostgreSQL and end in a 500.
     app.before_request(check_query_string)
+    app.add_template_filter(reports.month_label, "month_label")
+    app.add_template_filter(reports.score_bin_label, "score_bin_label")
+
+    from .forms import use_tandem_catalogue_for_form_messages
+
+    app.before_request(use_tandem_catalogue_for_form_messages)
+
+    @app.before_request
+    def read_notifications_of_this_page() -> None:
+        """Opening the page a notification links to marks it read, however one got there; before the view,
+        so the header's unread count is already right."""
+        if request.method != "GET" or request.endpoint == "static" or request.blueprint == "api":
+            return
+        if current_user.is_authenticated:
+            mark_read_by_link(current_user._get_current_object(), (request.path, request.full_path.rstrip("?")))
 
     @app.context_processor
     def inject_globals() -> dict[str, Any]:

@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from . import names
 from .extensions import db
 
 
@@ -170,7 +171,8 @@ class User(UserMixin, db.Model):
 
     @property
     def first_name(self) -> str:
-        return self.name.split()[0] if self.name.split() else self.name
+        """The name to greet by ("Karl" for "Dr. Karl Hansekauf"); `name` stays as entered."""
+        return names.first_name(self.name)
 
     @property
     def has_password(self) -> bool:
@@ -449,16 +451,22 @@ class Tandem(db.Model):
     )
 
     # draft: cohort proposal; requested: waiting for the mentor; active: accepted and running;
-    # cancelled: a request a hard rule no longer allowed when it was answered (or re-checked).
-    STATUSES = ("draft", "requested", "active", "declined", "withdrawn", "ended", "completed", "cancelled")
+    # cancelled: a request a hard rule no longer allowed when it was answered (or re-checked);
+    # offered: a mentor offered help on a discoverable goal, waiting for the goal's owner.
+    STATUSES = (
+        "draft", "requested", "offered", "active", "declined", "withdrawn", "ended", "completed", "cancelled"
+    )
     OPEN_REQUEST = "requested"
+    OFFERED = "offered"
+    # Waiting for an answer: a mentee's request (the mentor answers) or a mentor's offer (the owner answers).
+    PENDING_STATUSES = ("requested", "offered")
     DRAFT = "draft"
     RUNNING = "active"
     CANCELLED = "cancelled"
     # Each takes one of the mentor's slots: a running tandem, and a cohort draft waiting to be published.
     SLOT_STATUSES = ("active", "draft")
-    # A mentor on one of these sees the goal in full; every other status (declined, withdrawn, cancelled,
-    # expired, draft) does not.
+    # A mentor on one of these sees the goal in full; every other status (an offer not yet accepted,
+    # declined, withdrawn, cancelled, expired, draft) does not.
     GOAL_VISIBLE_STATUSES = ("requested", "active", "ended", "completed")
 
     def involves(self, user: User) -> bool:

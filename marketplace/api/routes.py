@@ -104,12 +104,15 @@ def tandem_json(tandem: Tandem, viewer: User) -> dict[str, Any]:
     mentor = _person(tandem.mentor_user, with_email=contact)
     if mentor is not None and tandem.mentor_id is not None:
         mentor["profile_id"] = tandem.mentor_id
+    mentee = _person(tandem.mentee, with_email=contact)
+    if mentee is not None:
+        mentee["name"] = tandems.mentee_name(tandem, viewer)
     return {
         "id": tandem.id,
         "status": tandem.status,
         "goal_id": tandem.goal_id,
         "mentor": mentor,
-        "mentee": _person(tandem.mentee, with_email=contact),
+        "mentee": mentee,
         "starts_on": tandem.starts_on.isoformat() if tandem.starts_on else None,
         "ends_on": tandem.ends_on.isoformat() if tandem.ends_on else None,
     }

@@ -104,12 +104,18 @@ def register() -> ResponseReturnValue:
                 user.time_zone = form.time_zone.data
             confirmation = emails.send_company_confirmation(user)
             db.session.commit()
+        except accounts.EmailTaken as taken:
+            db.session.rollback()
+            return _account_exists(taken.user, form.email.data)
         except accounts.AccountError as problem:
             db.session.rollback()
             getattr(form, problem.field or "email").errors.append(str(problem))
         except IntegrityError:  # two sign-ups with one address at the same moment
             db.session.rollback()
-            form.email.errors.append(_("An account with this e-mail address already exists."))
+            existing = accounts.find_user_by_email(form.email.data)
+            if existing is not None:
+                return _account_exists(existing, form.email.data)
+            raise
         else:
             start_session(user)
             flash(_("Welcome to Tandem, %(name)s! Your account is ready.", name=user.first_name), "success")
@@ -119,6 +125,16 @@ def register() -> ResponseReturnValue:
             next_step = {"mentor": "mentors.edit_profile", "mentee": "goals.new"}.get(request.args.get("role", ""))
             return redirect(url_for(next_step or "main.dashboard"))
     return render_template("auth/register.html", form=form)
+
+
+def _account_exists(user: User, typed: str) -> Response:
+    """The page does not say that the address has an account (as with a password reset): that address is
+    told by e-mail, and the browser hears only that a message went out."""
+    emails.send_account_exists(user)
+    db.session.commit()
+    email = accounts.normalise_email(typed)
+    flash(_("We have sent a message to %(email)s: please open it to continue.", email=email), "info")
+    return redirect(url_for("auth.login"))
 
 
 def _too_many_attempts(form: LoginForm, refusal: throttle.TooManyAttempts) -> Response:

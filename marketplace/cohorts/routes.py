@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from wtforms import Field
 from wtforms.fields.choices import SelectChoice
@@ -28,6 +29,7 @@ from ..services import (
     surveys,
 )
 from ..services.cohorts import CohortError
+from ..services.labels import match_label
 from .forms import (
     AddPairForm,
     ApplyForm,
@@ -323,7 +325,7 @@ def import_confirm(cohort_id: int):
 def _draft_label(tandem) -> str:
     mentor = tandem.mentor_user.name if tandem.mentor_user else "?"
     mentee = tandem.mentee.name if tandem.mentee else "?"
-    return f"{mentor} → {mentee} ({tandem.score or 0:.2f})"
+    return f"{mentor} → {mentee} ({match_label(tandem.score)})"
 
 
 @bp.get("/<int:cohort_id>/matching")
@@ -357,8 +359,9 @@ def match(cohort_id: int):
         except CohortError as problem:
             _refused(problem)
             return redirect(url_for(".detail", cohort_id=cohort.id))
-        flash(_("%(new)d draft tandems proposed; %(unmatched)d people are unmatched.", new=result.new_drafts,
-                unmatched=len(result.unmatched)), "success")
+        proposed = ngettext("%(num)d draft tandem proposed;", "%(num)d draft tandems proposed;", result.new_drafts)
+        unmatched = ngettext("%(num)d person is unmatched.", "%(num)d people are unmatched.", len(result.unmatched))
+        flash(f"{proposed} {unmatched}", "success")
     return redirect(url_for(".review", cohort_id=cohort.id))
 
 
@@ -437,8 +440,9 @@ def publish(cohort_id: int):
         except CohortError as problem:
             _refused(problem)
             return redirect(url_for(".review", cohort_id=cohort.id))
-        flash(_("%(n)d tandems published. Both partners were notified and see their kick-off checklist.", n=count),
-              "success")
+        flash(ngettext("%(num)d tandem published. Both partners were notified and see their kick-off checklist.",
+                       "%(num)d tandems published. Both partners were notified and see their kick-off checklist.",
+                       count), "success")
     return redirect(url_for(".detail", cohort_id=cohort.id))
 
 
@@ -478,14 +482,21 @@ def tandems_csv(cohort_id: int):
     return exports.csv_response(reports.tandems_csv(cohort), f"cohort-{cohort.id}-tandems.csv")
 
 
-@bp.get("/<int:cohort_id>/charts/<any(meetings, scores, satisfaction):name>.png")
+# matplotlib's SVG styles its shapes with style attributes; the chart holds no script and loads nothing.
+CHART_POLICY = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+
+
+@bp.get("/<int:cohort_id>/charts/<any(meetings, scores, satisfaction):name>.svg")
 @manager_required
 def chart(cohort_id: int, name: str):
+    """One report chart in the interface language (the page puts the language in the address, so a chart
+    cached in one language is never shown in the other)."""
     cohort = _cohort(cohort_id)
-    png = reports.chart_png(reports.report(cohort), name)
-    if png is None:
+    svg = reports.chart_svg(reports.report(cohort), name)
+    if svg is None:
         abort(404)
-    return Response(png, mimetype="image/png", headers={"Cache-Control": "private, max-age=60"})
+    return Response(svg, mimetype="image/svg+xml",
+                    headers={"Cache-Control": "private, max-age=60", "Content-Security-Policy": CHART_POLICY})
 
 
 # --- wrap-up survey ------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ class GoalForm(TopicsAndLanguagesMixin, TandemForm):
     discoverable = BooleanField(_l("Let suitable mentors find this goal"), default=True)
     submit = SubmitField(_l("Save goal"))
 
-    def __init__(self, owner: User, goal: Goal | None = None, **kwargs: Any):
+    def __init__(self, owner: User, goal: Goal | None = None, interface_language: str = "en", **kwargs: Any):
         super().__init__(**kwargs)
         self.load_choices()
         if self.is_submitted():
@@ -45,7 +45,7 @@ class GoalForm(TopicsAndLanguagesMixin, TandemForm):
             self.excluded_companies.data = "\n".join(c.name for c in goal.excluded_companies)
             self.fill_topics(goal)
         else:
-            self.languages.data = [owner.locale] if owner.locale in profiles.LANGUAGES else ["en"]
+            self.languages.data = profiles.default_goal_languages(owner, interface_language)
 
     def to_data(self) -> dict[str, Any]:
         """The submitted values in the shape services.profiles.save_goal takes."""

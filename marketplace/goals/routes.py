@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ..extensions import db
 from ..forms import EmptyForm
 from ..mentors.forms import apply_errors, template_helpers
-from ..models import Goal
+from ..models import Goal, MentorProfile, get_by_id
 from ..services import matching, profiles, tandems
 from ..tandems.forms import RequestTandemForm
 from .forms import GoalForm, GoalStatusForm
@@ -52,18 +53,23 @@ def index():
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 def new():
-    form = GoalForm(current_user)
+    """A new goal; `?mentor=<profile id>` (from "Ask for a tandem") leads back to that mentor's request form."""
+    mentor = get_by_id(MentorProfile, request.args.get("mentor", 0, type=int))
+    form = GoalForm(current_user, interface_language=str(get_locale()))
     if form.validate_on_submit():
         try:
             goal = profiles.save_goal(current_user, form.to_data())
         except profiles.ProfileError as problem:
             apply_errors(form, problem)
         else:
+            if mentor is not None:
+                flash(_("Your goal is saved. Now send your request to %(name)s.", name=mentor.user.name), "success")
+                return redirect(url_for("mentors.profile", id=mentor.id, goal=goal.id, _anchor="ask"))
             flash(_("Your goal is saved."), "success")
             return redirect(url_for("goals.detail", id=goal.id))
     if form.is_submitted() and any(field.errors for field in form):
         flash(_("Please correct the marked fields."), "error")
-    return render_template("goals/edit.html", form=form, goal=None)
+    return render_template("goals/edit.html", form=form, goal=None, for_mentor=mentor)
 
 
 @bp.get("/<int:id>")

@@ -11,8 +11,9 @@ from sqlalchemy.orm import selectinload
 from ..extensions import db
 from ..forms import EmptyForm
 from ..input_checks import page_arg
-from ..models import MentorProfile, Topic, User
-from ..services import matching, profiles
+from ..models import Goal, MentorProfile, Topic, User, get_by_id
+from ..services import matching, profiles, rules, tandems
+from ..tandems.forms import AskForTandemForm, OfferHelpForm
 from .forms import MentorProfileForm, apply_errors, template_helpers, topic_choices
 
 bp = Blueprint("mentors", __name__, url_prefix="/mentors")
@@ -123,12 +124,82 @@ def delete_profile():
     return render_template("mentors/confirm_delete.html", form=form, profile=profile)
 
 
-@bp.get("/<int:id>")
+def _ask_form(mentor: MentorProfile) -> tuple[AskForTandemForm, list]:
+    """The "Ask for a tandem" form: the viewer's open goals the rules allow as choices, and the others with
+    the reason the rules give."""
+    options = tandems.request_options(current_user, mentor)
+    form = AskForTandemForm()
+    form.goal_id.choices = [(goal.id, goal.title) for goal, reason in options if reason is None]
+    if not form.is_submitted():
+        form.goal_id.data = request.args.get("goal", type=int)
+    return form, [(goal, rules.reason_text(reason)) for goal, reason in options if reason is not None]
+
+
+@bp.route("/<int:id>", methods=["GET", "POST"])
 @login_required
 def profile(id: int):
-    mentor = db.session.get(MentorProfile, id)
+    """A mentor's page; others can ask them for a tandem here (POST: the request form)."""
+    mentor = get_by_id(MentorProfile, id)
     if mentor is None:
         abort(404)
+    is_own = mentor.user_id == current_user.id
+    form, refused = (None, []) if is_own else _ask_form(mentor)
+    status = 200
+    if form is not None and form.is_submitted():
+        if form.validate():
+            goal = db.session.get(Goal, form.goal_id.data)
+            try:
+                tandems.request_tandem(goal, mentor, current_user, form.message.data or "")
+            except tandems.TandemError as problem:
+                form.goal_id.errors.append(problem.message)
+                status = problem.status
+            else:
+                flash(_("Your request went to %(name)s.", name=mentor.user.name), "success")
+                return redirect(url_for("goals.detail", id=goal.id))
+        else:
+            # A goal the rules forbid is not among the choices: say which rule rather than "not a valid choice".
+            reason = next((text for goal, text in refused if goal.id == form.goal_id.data), None)
+            if reason is not None:
+                form.goal_id.errors = [reason]
+            status = 422
     return render_template(
-        "mentors/profile.html", profile=mentor, is_own=mentor.user_id == current_user.id, **template_helpers()
-    )
+        "mentors/profile.html", profile=mentor, is_own=is_own, ask_form=form, refused_goals=refused,
+        **template_helpers(),
+    ), status
+
+
+@bp.get("/me/goals/<int:goal_id>")
+@login_required
+def fitting_goal(goal_id: int):
+    """One of "goals you could help with": only its summary, and the offer of help."""
+    _, view = _offer_view(goal_id)
+    return _fitting_goal_page(view, OfferHelpForm())
+
+
+@bp.post("/me/goals/<int:goal_id>/offer")
+@login_required
+def offer_help(goal_id: int):
+    goal, view = _offer_view(goal_id)
+    form = OfferHelpForm()
+    if not form.validate_on_submit():
+        return _fitting_goal_page(view, form), 422
+    try:
+        offer = tandems.offer_help(goal, current_user, form.message.data or "")
+    except tandems.TandemError as problem:
+        flash(problem.message, "error")
+        return redirect(url_for("mentors.fitting_goal", goal_id=goal_id))
+    flash(_("Your offer went to %(name)s.", name=view.summary.owner_first_name), "success")
+    return redirect(url_for("tandems.detail", tandem_id=offer.id))
+
+
+def _fitting_goal_page(view: tandems.OfferView, form: OfferHelpForm) -> str:
+    blocked = rules.reason_text(view.blocked_by) if view.blocked_by else None
+    return render_template("mentors/fitting_goal.html", view=view, form=form, blocked_reason=blocked)
+
+
+def _offer_view(goal_id: int) -> tuple[Goal, tandems.OfferView]:
+    goal = get_by_id(Goal, goal_id)
+    view = tandems.offer_view(goal, current_user) if goal is not None else None
+    if view is None:
+        abort(404)
+    return goal, view

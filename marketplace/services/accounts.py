@@ -44,6 +44,14 @@ class AccountError(ValueError):
         self.field = field
 
 
+class EmailTaken(AccountError):
+    """Sign-up with an address that already has an account; `user` is that account (never shown on a page)."""
+
+    def __init__(self, message: str, user: User):
+        super().__init__(message, "email")
+        self.user = user
+
+
 @lru_cache(maxsize=1)
 def _common_passwords() -> frozenset[str]:
     if not COMMON_PASSWORDS_FILE.exists():
@@ -105,12 +113,14 @@ def create_user(
     from flask_babel import gettext as _
 
     email = clean_email(email)
-    if find_user_by_email(email) is not None:
-        raise AccountError(_("An account with this e-mail address already exists."), "email")
+    # The password first: a weak one is refused alike whether the address is taken or not.
     if password is not None:
         problem = password_problem(password)
         if problem:
             raise AccountError(problem, "password")
+    existing = find_user_by_email(email)
+    if existing is not None:
+        raise EmailTaken(_("An account with this e-mail address already exists."), existing)
     user = User(
         email=email,
         name=" ".join(name.split()),

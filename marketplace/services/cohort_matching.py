@@ -26,6 +26,7 @@ from ..models import Cohort, CohortParticipant, Goal, MentorProfile, Tandem, Top
 from . import cohorts, rules, taxonomy, vectors
 from .cohorts import CohortError
 from .matching import TOPIC_WEIGHT
+from .profiles import language_name
 
 UNMATCHED_REASONS = {
     "no_goal": _l("Brings no open learning goal."),
@@ -142,7 +143,7 @@ def explain(goal: Goal, profile: MentorProfile, shared_topic_ids: set[int]) -> l
         reasons.append(_("Matching words: %(phrases)s", phrases=", ".join(f"“{p}”" for p in phrases)))
     languages = sorted(set(goal.language_list) & set(profile.language_list))
     if languages:
-        reasons.append(_("Shared languages: %(languages)s", languages=", ".join(languages)))
+        reasons.append(_("Shared languages: %(languages)s", languages=", ".join(map(language_name, languages))))
     return reasons
 
 

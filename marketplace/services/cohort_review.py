@@ -15,8 +15,9 @@ from sqlalchemy.orm import selectinload
 
 from ..extensions import begin_serialised_write, db
 from ..models import Cohort, CohortParticipant, Goal, MentorProfile, Tandem, User, get_by_id, utcnow
-from . import cohort_matching, cohorts, notifications, rules, vectors
+from . import cohort_matching, cohorts, notifications, rules, tandems, vectors
 from .cohorts import CohortError
+from .labels import score_percent
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,10 @@ class Summary:
     total: float
     lowest: float | None
 
+    @property
+    def average(self) -> float | None:
+        return self.total / self.count if self.count else None
+
 
 @dataclass(frozen=True)
 class Change:
@@ -34,13 +39,10 @@ class Change:
     after: Summary
 
     def describe(self) -> str:
-        def lowest(summary: Summary) -> str:
-            return f"{summary.lowest:.2f}" if summary.lowest is not None else "–"
-
         return _(
-            "Total score %(before)s → %(after)s; lowest %(low_before)s → %(low_after)s.",
-            before=f"{self.before.total:.2f}", after=f"{self.after.total:.2f}",
-            low_before=lowest(self.before), low_after=lowest(self.after),
+            "Average match %(before)s → %(after)s; lowest %(low_before)s → %(low_after)s.",
+            before=score_percent(self.before.average), after=score_percent(self.after.average),
+            low_before=score_percent(self.before.lowest), low_after=score_percent(self.after.lowest),
         )
 
 
@@ -262,13 +264,7 @@ def _activate(cohort: Cohort, tandem: Tandem, now) -> None:
     tandem.responded_at = now
     tandem.starts_on, tandem.ends_on = cohort.starts_on, cohort.ends_on
     goal.status = "matched"
-    for other in db.session.scalars(
-        select(Tandem).where(Tandem.goal_id == goal.id, Tandem.status == "requested", Tandem.id != tandem.id)
-    ):
-        other.status = "withdrawn"
-        other.responded_at = now
-        notifications.notify(other.mentor_user_id, "request_withdrawn", "request_withdrawn_cohort",
-                             {"title": goal.title}, obj=("tandem", other.id))
+    tandems.close_pending(goal, tandem, in_cohort=True)
     link = notifications.link_to("cohorts.meetings.tandem", tandem_id=tandem.id)
     mentor_name = tandem.mentor_user.name if tandem.mentor_user else ""
     mentee_name = tandem.mentee.name if tandem.mentee else ""

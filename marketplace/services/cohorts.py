@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
@@ -107,7 +108,7 @@ def check_fields(
         errors["ends_on"] = _(
             "The end date must lie %(low)d to %(high)d months after the start (between %(first)s and %(last)s).",
             low=MIN_MONTHS, high=MAX_MONTHS,
-            first=add_months(starts_on, MIN_MONTHS).isoformat(), last=add_months(starts_on, MAX_MONTHS).isoformat(),
+            first=format_date(add_months(starts_on, MIN_MONTHS)), last=format_date(add_months(starts_on, MAX_MONTHS)),
         )
     if meeting_target is None or not TARGET_MIN <= meeting_target <= TARGET_MAX:
         errors["meeting_target"] = _("A whole number from %(low)d to %(high)d.", low=TARGET_MIN, high=TARGET_MAX)

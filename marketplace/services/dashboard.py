@@ -12,6 +12,7 @@ from werkzeug.routing import BuildError
 from ..extensions import db
 from ..models import Meeting, Tandem, User
 from . import admin, cohorts, meetings, surveys
+from .tandems import mentee_name
 
 DEFAULT_MEETING_TARGET = 6
 PAST_STATUSES = ("declined", "withdrawn", "ended", "completed")
@@ -27,6 +28,7 @@ class TandemCard:
     partner: User | None
     meetings_held: int
     meeting_target: int
+    partner_name: str = ""  # as the viewer may see it (a mentor with an offer knows the first name only)
 
     @property
     def goal_title(self) -> str | None:
@@ -47,7 +49,8 @@ def _cards(user: User, tandems: list[Tandem], held: dict[int, int]) -> list[Tand
         role = "mentor" if tandem.mentor_user_id == user.id else "mentee"
         partner = tandem.mentee if role == "mentor" else tandem.mentor_user
         target = tandem.cohort.meeting_target if tandem.cohort else DEFAULT_MEETING_TARGET
-        cards.append(TandemCard(tandem, role, partner, held.get(tandem.id, 0), target))
+        name = mentee_name(tandem, user) if role == "mentor" else (partner.name if partner else "")
+        cards.append(TandemCard(tandem, role, partner, held.get(tandem.id, 0), target, name))
     return cards
 
 
@@ -86,6 +89,7 @@ def overview(user: User) -> dict[str, Any]:
         "goals": list(user.goals),
         "requests_received": [c for c in requested if c.role == "mentor"],
         "requests_sent": [c for c in requested if c.role == "mentee"],
+        "offers_received": [c for c in cards if c.tandem.status == Tandem.OFFERED and c.role == "mentee"],
         "active_tandems": active,
         "past_tandems": [c for c in cards if c.tandem.status in PAST_STATUSES][:RECENT_PAST],
         "manager_summary": admin.summary() if user.is_manager else None,

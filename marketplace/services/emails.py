@@ -6,7 +6,7 @@ Without MAIL_SERVER (development, small pilots) messages go to the log and stay 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from urllib.parse import urlsplit
 
 from flask import current_app
@@ -80,6 +80,28 @@ def send_password_reset(user: User) -> OutgoingEmail:
             hours=hours,
         )
     return send_email(user.email, subject, body, kind="password_reset", recipient_user=user, language=language)
+
+
+def send_account_exists(user: User) -> OutgoingEmail:
+    """Someone signed up with this account's address: tell its owner (the page does not say it), with links to
+    log in and to reset the password. At most one such message a day per account; the caller commits."""
+    language = recipient_locale(user)
+    with force_locale(language):
+        subject = _("You already have a Tandem account")
+        body = _(
+            "Hello %(name)s,\n\n"
+            "someone (hopefully you) tried to create a Tandem account with %(email)s, "
+            "but this address already has one.\n\n"
+            "Log in here:\n%(login)s\n\n"
+            "Forgot your password? Choose a new one here:\n%(reset)s\n\n"
+            "If it was not you, ignore this message: nothing has changed.\n",
+            name=user.first_name,
+            email=user.email,
+            login=absolute_url("auth.login"),
+            reset=absolute_url("auth.forgot_password"),
+        )
+    return send_email(user.email, subject, body, kind="account_exists", recipient_user=user, language=language,
+                      obj=("user", user.id), occasion=date.today().isoformat())
 
 
 def send_invitation(user: User) -> OutgoingEmail:

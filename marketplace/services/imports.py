@@ -19,7 +19,7 @@ from sqlalchemy.orm import selectinload
 from ..extensions import db
 from ..input_checks import text_problem
 from ..models import Cohort, CohortParticipant, Company, Goal, MentorProfile, Topic, User
-from . import accounts, companies, profiles, tandems, vectors
+from . import accounts, companies, profiles, tandems, taxonomy, vectors
 
 COLUMNS = ["email", "name", "role", "company", "headline", "text", "topics", "languages", "capacity",
            "exclude_companies"]
@@ -278,6 +278,7 @@ def _texts_to_encode(rows: list[ParsedRow], existing: dict[str, User]) -> list[s
     """The texts the rows will embed whose vector is not stored yet; reads, writes nothing."""
     config = vectors.encoder().config
     planned_topics: dict[tuple[str, ...], list[Topic]] = {}
+    detect = taxonomy.TopicDetector()  # one taxonomy read for the whole file
     wanted = []
     for row in rows:
         key = tuple(row.topics)
@@ -288,7 +289,7 @@ def _texts_to_encode(rows: list[ParsedRow], existing: dict[str, User]) -> list[s
             text = vectors.mentor_text_of(row.headline, row.text, planned_topics[key])
             entity = user.mentor_profile if user else None
         else:
-            text = vectors.goal_text_of(row.headline, row.text, planned_topics[key])
+            text = vectors.goal_text_of(row.headline, row.text, planned_topics[key], detect)
             entity = _find_goal(user, row.headline) if user else None
         if not vectors.is_current(entity, text, config):
             wanted.append(text)

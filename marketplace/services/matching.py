@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -12,7 +10,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import defer, joinedload, selectinload
 
-from embeddings import content_hash, highlight_phrases
+from embeddings import highlight_phrases
 
 from ..extensions import db
 from ..models import Goal, MentorProfile, Topic, User, mentor_topics, split_languages
@@ -261,29 +259,6 @@ def search_mentors(
     return _rank(_candidates(query_vector, k, accept), k, query, query_topic_ids, languages, detect)
 
 
-_EXPANDED_CACHE_SIZE = 4096
-_expanded_cache: OrderedDict[str, np.ndarray] = OrderedDict()
-_expanded_lock = threading.Lock()
-
-
-def _expanded_vector(text: str) -> np.ndarray:
-    """Vector of an expanded goal text, remembered per worker by content: a mentee opens the same
-    suggestions again and again, and the encode is most of such a request (bench/search_latency.py)."""
-    encoder = vectors.encoder()
-    key = content_hash(text, encoder.config)
-    with _expanded_lock:
-        vector = _expanded_cache.get(key)
-        if vector is not None:
-            _expanded_cache.move_to_end(key)
-            return vector
-    vector = encoder.encode([text])[0]
-    with _expanded_lock:
-        _expanded_cache[key] = vector
-        while len(_expanded_cache) > _EXPANDED_CACHE_SIZE:
-            _expanded_cache.popitem(last=False)
-    return vector
-
-
 def suggestions_for_goal(goal: Goal, k: int = 5) -> list[MentorMatch]:
     """Mentors for a goal, best first, with every hard rule applied."""
     k = max(1, min(int(k), MAX_K))
@@ -294,11 +269,7 @@ def suggestions_for_goal(goal: Goal, k: int = 5) -> list[MentorMatch]:
     tagged_ids = {t.id for t in goal.topics}
     named_ids = {m.topic_id for m in detect(f"{goal.title}\n{goal.description}")}
     goal_topic_ids = tagged_ids | named_ids
-    if EXPAND_QUERIES and named_ids - tagged_ids:
-        # The stored vector names the goal's tags only; embed the goal as a search is (expand_query).
-        query_vector = _expanded_vector(expand_query(vectors.goal_text(goal), named_ids - tagged_ids))
-    else:
-        query_vector = vectors.from_blob(goal.vector)
+    query_vector = vectors.from_blob(goal.vector)  # embedded as a search is (vectors.goal_text)
     mentee = rules.mentee_facts(goal)
     context = rules.rule_context([goal.owner_id])
 

@@ -30,6 +30,11 @@ MESSAGES = {
     "request_withdrawn_cohort": _l(
         "The request for “%(title)s” was withdrawn: the goal found a mentor in a cohort."
     ),
+    "offer_received": _l("%(name)s offers to mentor you on “%(title)s”. Accept the offer to start the tandem."),
+    "offer_accepted": _l("%(name)s accepted your offer to help with “%(title)s”."),
+    "offer_declined": _l("%(name)s declined your offer to help with “%(title)s”."),
+    "offer_withdrawn": _l("%(name)s withdrew the offer to help with “%(title)s”."),
+    "offer_closed_matched": _l("Your offer to help with “%(title)s” is closed: the goal found a mentor."),
     "tandem_started": _l("Your tandem with %(name)s on “%(title)s” has started."),
     "tandem_ended": _l("%(name)s ended your tandem: %(reason)s"),
     "cohort_published_mentee": _l(
@@ -193,6 +198,22 @@ def recent(user: User, limit: int = 50) -> list[Notification]:
             .limit(limit)
         )
     )
+
+
+def mark_read_by_link(user: User, links: tuple[str, ...]) -> None:
+    """Mark read the person's unread notifications that link to one of these pages (the page is open now).
+    A read first, so the common case (nothing unread there) writes nothing."""
+    unread = list(
+        db.session.scalars(
+            select(Notification).where(
+                Notification.user_id == user.id, Notification.read_at.is_(None), Notification.link.in_(links)
+            )
+        )
+    )
+    if unread:
+        for notification in unread:
+            notification.read_at = utcnow()
+        db.session.commit()
 
 
 def mark_all_read(user: User) -> None:

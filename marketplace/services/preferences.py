@@ -23,6 +23,8 @@ KINDS = {
     "request_accepted": _l("My tandem request was accepted"),
     "request_declined": _l("My tandem request was declined"),
     "request_withdrawn": _l("A request to me was withdrawn"),
+    "offer_received": _l("A mentor offers help on my goal"),
+    "offer_answered": _l("My offer of help is answered"),
     "tandem_started": _l("A tandem of mine starts"),
     "tandem_ended": _l("A tandem of mine is ended early"),
     "meeting_planned": _l("Meeting invites (planned, moved, cancelled)"),

@@ -147,7 +147,7 @@ def delete_account(user: User) -> None:
         for tandem in db.session.scalars(
             select(Tandem).where(or_(Tandem.mentee_user_id == user.id, Tandem.mentor_user_id == user.id))
         ):
-            if tandem.status in ("requested", "draft"):
+            if tandem.status in (*Tandem.PENDING_STATUSES, Tandem.DRAFT):
                 db.session.delete(tandem)
                 continue
             if tandem.mentee_user_id == user.id:

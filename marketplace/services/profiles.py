@@ -91,6 +91,17 @@ def parse_languages(value: str | Iterable[str] | None) -> list[str]:
     return [code for code in LANGUAGES if code in codes]
 
 
+def default_goal_languages(owner: User, interface_language: str) -> list[str]:
+    """Languages ticked on a new goal: the interface language the person uses, plus the languages of their
+    other goals and of their mentor profile (so a German speaker is not offered English-only mentors)."""
+    codes = {interface_language}
+    for goal in owner.goals:
+        codes.update(goal.language_list)
+    if owner.mentor_profile is not None:
+        codes.update(owner.mentor_profile.language_list)
+    return [code for code in LANGUAGES if code in codes] or ["en"]
+
+
 def language_name(code: str) -> str:
     """The language's name in the UI language; unknown codes (from old data) show as they are."""
     return str(LANGUAGES.get(code, code))

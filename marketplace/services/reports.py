@@ -1,7 +1,7 @@
 """The cohort report: one set of figures for the page, the JSON API, the CSV export and the charts.
 
-Charts are PNGs drawn on the server with matplotlib's Agg backend, so the page needs no script and
-no outside host; each chart has a table with the same numbers beside it.
+Charts are SVGs drawn on the server with matplotlib, in the interface language, so the page needs no
+script and no outside host; each chart has a table with the same numbers beside it (README: "Charts").
 """
 
 from __future__ import annotations
@@ -10,12 +10,14 @@ import io
 from datetime import date
 from typing import Any
 
+from flask_babel import format_date, format_decimal
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import Cohort, CohortParticipant, Meeting, Tandem
 from . import cohorts, exports, meetings, surveys
+from .labels import score_percent
 
 SCORE_BINS = 10
 CHARTS = ("meetings", "scores", "satisfaction")
@@ -147,39 +149,52 @@ def tandems_csv(cohort: Cohort, today: date | None = None) -> str:
                               "score", "meetings_held", "meeting_target", "last_meeting", "behind"], rows)
 
 
+def month_label(month: str) -> str:
+    """"Dez. 2026" / "Dec 2026" for the report's "2026-12" (the API and CSV keep the ISO form)."""
+    year, number = month.split("-")
+    return format_date(date(int(year), int(number), 1), "MMM yyyy")
+
+
+def score_bin_label(entry: dict[str, Any]) -> str:
+    """One bar of the score distribution on the pages' 0-100 scale: "60–70 %"."""
+    return f"{round(entry['from'] * 100)}–{score_percent(entry['to'])}"
+
+
+# Text stays text in the SVG (not outlines): it scales crisply, can be searched and read out. Large type, as on a
+# phone the chart shrinks to about half its drawn width.
+CHART_STYLE = {"svg.fonttype": "none", "svg.hashsalt": "tandem", "font.size": 13}
+
+
 def _figure():
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(6.4, 3.2), dpi=100)
-    return figure, figure.subplots()
+    figure = Figure(figsize=(6.4, 3.6), dpi=100)
+    axes = figure.subplots()
+    # The numbers on the axis follow the interface language (1.000 / 1,000).
+    axes.yaxis.set_major_formatter(lambda value, _position: format_decimal(value))
+    return figure, axes
 
 
-def chart_png(data: dict[str, Any], name: str) -> bytes | None:
-    """A PNG of one chart, or None when there is nothing that may be shown (e.g. fewer than 5 answers)."""
-    if name not in CHARTS:
-        return None
-    figure, axes = _figure()
-    colour = "#2f6f6a"
+def _draw(axes, data: dict[str, Any], name: str) -> None:
+    colour = "#0b6464"
     if name == "meetings":
         rows = data["meetings"]["by_month"]
-        axes.bar([r["month"] for r in rows], [r["count"] for r in rows], color=colour)
+        axes.bar([month_label(r["month"]) for r in rows], [r["count"] for r in rows], color=colour)
         axes.set_title(_("Meetings held per month"))
         axes.set_ylabel(_("meetings"))
-        axes.tick_params(axis="x", labelrotation=45, labelsize=8)
+        axes.tick_params(axis="x", labelrotation=45, labelsize=11)
     elif name == "scores":
         rows = data["matching"]["score_distribution"]
-        axes.bar([f"{r['from']:.1f}" for r in rows], [r["count"] for r in rows], color=colour, align="edge", width=0.9)
+        axes.bar([score_bin_label(r) for r in rows], [r["count"] for r in rows], color=colour)
         axes.set_title(_("Match scores of the tandems"))
-        axes.set_xlabel(_("score from"))
+        axes.set_xlabel(_("match (0–100 %)"))
         axes.set_ylabel(_("tandems"))
+        axes.tick_params(axis="x", labelrotation=60, labelsize=10)
     else:
-        survey = data["survey"]
-        if not survey["shown"]:
-            return None
-        counts = survey["satisfaction_counts"]
+        counts = data["survey"]["satisfaction_counts"]
         axes.bar([str(k) for k in range(1, 6)], [counts[str(k)] for k in range(1, 6)], color=colour)
         axes.set_title(_("Satisfaction (1 = poor, 5 = excellent)"))
         axes.set_ylabel(_("answers"))
@@ -188,7 +203,19 @@ def chart_png(data: dict[str, Any], name: str) -> bytes | None:
     axes.set_ylim(bottom=0, top=max(1, axes.get_ylim()[1]))
     axes.yaxis.get_major_locator().set_params(integer=True)
     axes.spines[["top", "right"]].set_visible(False)
-    figure.tight_layout()
+
+
+def chart_svg(data: dict[str, Any], name: str) -> bytes | None:
+    """An SVG of one chart in the interface language, or None when there is nothing that may be shown
+    (e.g. fewer than 5 survey answers)."""
+    if name not in CHARTS or (name == "satisfaction" and not data["survey"]["shown"]):
+        return None
+    import matplotlib
+
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
+    with matplotlib.rc_context(CHART_STYLE):
+        figure, axes = _figure()
+        _draw(axes, data, name)
+        figure.tight_layout()
+        figure.savefig(buffer, format="svg", metadata={"Date": None})
     return buffer.getvalue()

@@ -31,10 +31,10 @@ REASONS = {
     "mentor_paused": _l("The mentor is not taking mentees right now."),
     "mentor_full": _l("The mentor has no free capacity."),
     "no_shared_language": _l("They share no language."),
-    "already_paired": _l("They already have an open request or a running tandem."),
+    "already_paired": _l("They already have an open request, an open offer or a running tandem."),
 }
 
-PAIRING_STATUSES = (Tandem.OPEN_REQUEST, Tandem.RUNNING)
+PAIRING_STATUSES = (*Tandem.PENDING_STATUSES, Tandem.RUNNING)
 
 
 @dataclass(frozen=True)
@@ -297,11 +297,11 @@ def check_pair(
 
     `deciding` is the request or cohort draft being accepted, published or re-checked: it neither counts
     as an existing pair nor takes a slot. A pause stops new requests, not the answer to one already
-    pending, so for a request being answered "mentor_paused" is no reason.
+    pending, so for a request or an offer being answered "mentor_paused" is no reason.
     """
     ignoring = (deciding.id,) if deciding is not None and deciding.id is not None else ()
     context = rule_context([goal.owner_id, profile.user_id], ignoring)
     broken = pair_violations(mentor_facts([profile], ignoring)[0], mentee_facts(goal), context, check_capacity)
-    if deciding is not None and deciding.status == Tandem.OPEN_REQUEST:
+    if deciding is not None and deciding.status in Tandem.PENDING_STATUSES:
         broken = [code for code in broken if code != "mentor_paused"]
     return broken

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask_babel import gettext as _
@@ -11,7 +12,7 @@ from sqlalchemy.orm.exc import ObjectDeletedError
 
 from ..extensions import begin_serialised_write, db
 from ..models import Goal, MentorProfile, Tandem, User, utcnow
-from . import notifications, rules
+from . import notifications, profiles, rules
 
 MAX_OPEN_REQUESTS_PER_GOAL = 5
 DEFAULT_LENGTH_DAYS = 182  # about six months, the usual programme length
@@ -53,11 +54,24 @@ def _lock_in(tandem: Tandem, status: str) -> None:
         raise TandemError("not_open", _("This request is no longer open."))
 
 
-def open_requests(goal: Goal, lock: bool = False) -> list[Tandem]:
-    query = select(Tandem).where(Tandem.goal_id == goal.id, Tandem.status == "requested")
+def open_requests(goal: Goal, lock: bool = False, statuses: Collection[str] = (Tandem.OPEN_REQUEST,)) -> list[Tandem]:
+    """A goal's tandems waiting for an answer: its requests, or with `statuses` its offers too."""
+    query = select(Tandem).where(Tandem.goal_id == goal.id, Tandem.status.in_(list(statuses)))
     if lock:  # PostgreSQL re-checks the status after waiting for a row, so one declined meanwhile drops out
         query = query.with_for_update().execution_options(populate_existing=True)
     return list(db.session.scalars(query))
+
+
+def request_options(viewer: User, profile: MentorProfile) -> list[tuple[Goal, str | None]]:
+    """The viewer's open goals for "Ask for a tandem" on a mentor's page, each with the code of the first
+    hard rule that forbids asking this mentor for it (None when the request may be sent)."""
+    options = []
+    for goal in viewer.goals:
+        if goal.status != "open":
+            continue
+        broken = rules.check_pair(profile, goal)
+        options.append((goal, broken[0] if broken else None))
+    return options
 
 
 def request_tandem(goal: Goal, profile: MentorProfile, requester: User, message: str = "") -> Tandem:
@@ -68,40 +82,122 @@ def request_tandem(goal: Goal, profile: MentorProfile, requester: User, message:
     _lock(Goal, goal.id)  # after an acceptance on this goal commits: its status, pairs and open requests
     if goal.status != "open":
         raise TandemError("goal_not_open", _("This goal is not open any more."))
-    broken = rules.check_pair(profile, goal)
-    if broken:
-        raise TandemError(broken[0], rules.reason_text(broken[0]))
+    _refuse_broken_rules(profile, goal)
     if len(open_requests(goal)) >= MAX_OPEN_REQUESTS_PER_GOAL:
         raise TandemError(
             "too_many_requests",
             _("A goal can have at most %(n)d open requests. Withdraw one first.", n=MAX_OPEN_REQUESTS_PER_GOAL),
         )
+    return _ask(goal, profile, Tandem.OPEN_REQUEST, message, profile.user_id, requester)
+
+
+def _refuse_broken_rules(profile: MentorProfile, goal: Goal) -> None:
+    broken = rules.check_pair(profile, goal)
+    if broken:
+        raise TandemError(broken[0], rules.reason_text(broken[0]))
+
+
+def _ask(goal: Goal, profile: MentorProfile, status: str, message: str, told: int, asker: User) -> Tandem:
+    """Store a request or an offer, tell the one who answers it (`told`, a user id), commit."""
     tandem = Tandem(
         goal=goal,
         mentor=profile,
-        mentee=requester,
+        mentee=goal.owner,
         mentor_user_id=profile.user_id,
-        status="requested",
+        status=status,
         request_message=(message or "").strip()[:2000],
     )
     db.session.add(tandem)
     db.session.flush()
+    key = "offer_received" if status == Tandem.OFFERED else "request_received"
     notifications.notify(
-        profile.user_id, "request_received", "request_received", {"name": requester.name, "title": goal.title},
+        told, key, key, {"name": asker.name, "title": goal.title},
         notifications.link_to("tandems.detail", tandem_id=tandem.id), obj=("tandem", tandem.id),
     )
     db.session.commit()
     return tandem
 
 
-def accept(tandem: Tandem, mentor_user: User, message: str = "") -> Tandem:
-    """The mentor accepts: every hard rule is checked again under row locks, the goal's other requests are
-    withdrawn. A request that a rule no longer allows is cancelled (both people are told why) and refused
-    with the rule's code; a full mentor or a goal that is no longer open is refused and stays as it is."""
-    if tandem.mentor_user_id != mentor_user.id:
+def offer_help(goal: Goal, mentor_user: User, message: str = "") -> Tandem:
+    """A mentor offers help on a goal from "goals you could help with"; the goal's owner accepts or declines.
+    The same hard rules as a request apply; until it is accepted the mentor sees only the goal's summary."""
+    profile = mentor_user.mentor_profile
+    if profile is None:
+        raise TandemError("no_profile", _("Only a mentor with a profile can offer help."), status=403)
+    begin_serialised_write()
+    _lock(Goal, goal.id)
+    if not profiles.is_discoverable(goal):
+        raise TandemError("goal_not_open", _("This goal is not open any more."))
+    _refuse_broken_rules(profile, goal)
+    return _ask(goal, profile, Tandem.OFFERED, message, goal.owner_id, mentor_user)
+
+
+# Rules about who the two people are: a goal that breaks one is not shown to the mentor at all. The others
+# (capacity, a pause, an open pair) only stop an offer for now, and the page says why.
+_WHO_RULES = frozenset(
+    {"same_person", "same_company", "excluded_by_mentee", "excluded_by_mentor", "competitors", "no_shared_language"}
+)
+
+
+@dataclass(frozen=True)
+class OfferView:
+    """A goal as a mentor who could help with it sees it: the summary DESIGN.md allows, why no offer can be
+    sent now (a reason code, None when it can), and the mentor's pending offer on it, if any."""
+
+    summary: profiles.GoalSummary
+    blocked_by: str | None
+    pending_offer: Tandem | None
+
+
+def offer_view(goal: Goal, mentor_user: User) -> OfferView | None:
+    """None when the goal is not this mentor's to see (hidden, no longer open, or a rule about the two people
+    forbids the pair), so the page answers 404 exactly when "goals you could help with" would not list it."""
+    profile = mentor_user.mentor_profile
+    summary = profiles.discoverable_goal_summary(goal)
+    if profile is None or summary is None or goal.owner_id == mentor_user.id:
+        return None
+    broken = rules.check_pair(profile, goal)
+    if _WHO_RULES.intersection(broken):
+        return None
+    pending = db.session.scalar(
+        select(Tandem).where(Tandem.goal_id == goal.id, Tandem.mentor_user_id == mentor_user.id,
+                             Tandem.status == Tandem.OFFERED)
+    )
+    return OfferView(summary=summary, blocked_by=broken[0] if broken else None, pending_offer=pending)
+
+
+def _check_answerer(tandem: Tandem, user: User) -> None:
+    """Who answers: the mentor answers a request, the goal's owner an offer."""
+    if tandem.status == Tandem.OFFERED:
+        if tandem.mentee_user_id != user.id:
+            raise TandemError("not_owner", _("Only the goal's owner can answer this offer."), status=403)
+    elif tandem.mentor_user_id != user.id:
         raise TandemError("not_mentor", _("Only the requested mentor can answer this request."), status=403)
-    if tandem.status != Tandem.OPEN_REQUEST:
+    if tandem.status not in Tandem.PENDING_STATUSES:
         raise TandemError("not_open", _("This request is no longer open."))
+
+
+def close_pending(goal: Goal, keep: Tandem, in_cohort: bool = False) -> None:
+    """The goal found its mentor: every other open request and offer on it is withdrawn, each mentor told."""
+    for other in open_requests(goal, lock=True, statuses=Tandem.PENDING_STATUSES):
+        if other.id == keep.id:
+            continue
+        if other.status == Tandem.OFFERED:
+            kind, key = "offer_answered", "offer_closed_matched"
+        else:
+            kind, key = "request_withdrawn", "request_withdrawn_cohort" if in_cohort else "request_withdrawn_matched"
+        other.status = "withdrawn"
+        other.responded_at = utcnow()
+        notifications.notify(other.mentor_user_id, kind, key, {"title": goal.title}, obj=("tandem", other.id))
+
+
+def accept(tandem: Tandem, user: User, message: str = "") -> Tandem:
+    """The one asked accepts (the mentor a request, the goal's owner an offer): every hard rule is checked
+    again under row locks, the goal's other requests and offers are withdrawn. One that a rule no longer
+    allows is cancelled (both people are told why) and refused with the rule's code; a full mentor or a goal
+    that is no longer open is refused and stays as it is."""
+    _check_answerer(tandem, user)
+    pending = tandem.status
     mentor_id, goal_id = tandem.mentor_id, tandem.goal_id  # read before the commit below expires the tandem
     try:
         begin_serialised_write()
@@ -109,7 +205,7 @@ def accept(tandem: Tandem, mentor_user: User, message: str = "") -> Tandem:
         goal = _lock(Goal, goal_id)  # before the tandem: two acceptances on one goal queue, not deadlock
         if profile is None or goal is None:
             raise TandemError("gone", _("The profile or goal no longer exists."))
-        _lock_in(tandem, Tandem.OPEN_REQUEST)
+        _lock_in(tandem, pending)
         if goal.status != "open":
             raise TandemError("goal_not_open", _("This goal is not open any more."))
         broken = rules.check_pair(profile, goal, deciding=tandem)
@@ -129,22 +225,20 @@ def accept(tandem: Tandem, mentor_user: User, message: str = "") -> Tandem:
         tandem.starts_on = date.today()
         tandem.ends_on = date.today() + timedelta(days=DEFAULT_LENGTH_DAYS)
         goal.status = "matched"
-        for other in open_requests(goal, lock=True):
-            if other.id == tandem.id:
-                continue
-            other.status = "withdrawn"
-            other.responded_at = utcnow()
-            notifications.notify(other.mentor_user_id, "request_withdrawn", "request_withdrawn_matched",
-                                 {"title": goal.title}, obj=("tandem", other.id))
+        close_pending(goal, tandem)
         link = notifications.link_to("tandems.detail", tandem_id=tandem.id)
-        # The mentee's answer doubles as the start of the tandem; both learn the partner's contact.
+        # The asker learns the answer, the answerer gets the start; both learn the partner's contact.
+        asker, answer_kind = (
+            (tandem.mentor_user, "offer_answered") if pending == Tandem.OFFERED else (tandem.mentee, "request_accepted")
+        )
+        answer_key = "offer_accepted" if pending == Tandem.OFFERED else "request_accepted"
         notifications.notify(
-            tandem.mentee_user_id, "request_accepted", "request_accepted",
-            {"name": mentor_user.name, "title": goal.title}, link, obj=("tandem", tandem.id), contact=mentor_user,
+            asker, answer_kind, answer_key, {"name": user.name, "title": goal.title}, link,
+            obj=("tandem", tandem.id), contact=user,
         )
         notifications.notify(
-            mentor_user, "tandem_started", "tandem_started", {"name": tandem.mentee.name, "title": goal.title},
-            link, obj=("tandem", tandem.id), contact=tandem.mentee,
+            user, "tandem_started", "tandem_started", {"name": asker.name, "title": goal.title},
+            link, obj=("tandem", tandem.id), contact=asker,
         )
         from . import vectors
 
@@ -169,7 +263,7 @@ def _cancel(tandem: Tandem, code: str) -> None:
 
 
 def recheck_open_pairings(company_ids: Collection[int]) -> int:
-    """Re-check every pending request and unpublished cohort draft of people at these companies, and
+    """Re-check every pending request or offer and unpublished cohort draft of people at these companies, and
     end those a hard rule no longer allows; answers how many were ended. The caller commits.
 
     Call it after anything that changes which companies people count as, or which companies compete:
@@ -187,7 +281,7 @@ def recheck_open_pairings(company_ids: Collection[int]) -> int:
         db.session.scalars(
             select(Tandem)
             .where(
-                Tandem.status.in_((Tandem.OPEN_REQUEST, Tandem.DRAFT)),
+                Tandem.status.in_((*Tandem.PENDING_STATUSES, Tandem.DRAFT)),
                 or_(Tandem.mentee_user_id.in_(people), Tandem.mentor_user_id.in_(people)),
             )
             .order_by(Tandem.id)
@@ -204,7 +298,7 @@ def recheck_open_pairings(company_ids: Collection[int]) -> int:
         if not broken:
             continue
         ended += 1
-        if tandem.status == Tandem.OPEN_REQUEST:
+        if tandem.status in Tandem.PENDING_STATUSES:
             _cancel(tandem, broken[0])
         else:
             from . import cohorts
@@ -220,30 +314,46 @@ def recheck_open_pairings(company_ids: Collection[int]) -> int:
     return ended
 
 
-def decline(tandem: Tandem, mentor_user: User, message: str = "") -> Tandem:
-    if tandem.mentor_user_id != mentor_user.id:
-        raise TandemError("not_mentor", _("Only the requested mentor can answer this request."), status=403)
+def decline(tandem: Tandem, user: User, message: str = "") -> Tandem:
+    """The one asked says no: the mentor to a request, the goal's owner to an offer; the asker is told."""
+    _check_answerer(tandem, user)
+    offered = tandem.status == Tandem.OFFERED
     begin_serialised_write()
-    _lock_in(tandem, "requested")
+    _lock_in(tandem, tandem.status)
     tandem.status = "declined"
     tandem.response_message = (message or "").strip()[:2000]
     tandem.responded_at = utcnow()
-    notifications.notify(
-        tandem.mentee_user_id, "request_declined", "request_declined", {"name": mentor_user.name},
-        notifications.link_to("tandems.detail", tandem_id=tandem.id), obj=("tandem", tandem.id),
-    )
+    link = notifications.link_to("tandems.detail", tandem_id=tandem.id)
+    if offered:  # the mentor knew only the owner's first name, and keeps to it
+        notifications.notify(tandem.mentor_user_id, "offer_answered", "offer_declined",
+                             {"name": user.first_name, "title": tandem.goal.title if tandem.goal else ""},
+                             link, obj=("tandem", tandem.id))
+    else:
+        notifications.notify(tandem.mentee_user_id, "request_declined", "request_declined", {"name": user.name},
+                             link, obj=("tandem", tandem.id))
     db.session.commit()
     return tandem
 
 
-def withdraw(tandem: Tandem, mentee: User) -> Tandem:
-    if tandem.mentee_user_id != mentee.id:
+def withdraw(tandem: Tandem, user: User) -> Tandem:
+    """The asker takes it back: the mentee a request, the mentor an offer; the other side is told."""
+    offered = tandem.status == Tandem.OFFERED
+    asker_id = tandem.mentor_user_id if offered else tandem.mentee_user_id
+    if asker_id != user.id:
+        if offered:
+            raise TandemError("not_mentor", _("Only the mentor can withdraw this offer."), status=403)
         raise TandemError("not_mentee", _("Only the mentee can withdraw this request."), status=403)
     begin_serialised_write()
-    _lock_in(tandem, "requested")
+    _lock_in(tandem, Tandem.OFFERED if offered else Tandem.OPEN_REQUEST)
     tandem.status = "withdrawn"
     tandem.responded_at = utcnow()
-    notifications.notify(tandem.mentor_user_id, "request_withdrawn", "request_withdrawn", obj=("tandem", tandem.id))
+    if offered:
+        notifications.notify(tandem.mentee_user_id, "offer_received", "offer_withdrawn",
+                             {"name": user.name, "title": tandem.goal.title if tandem.goal else ""},
+                             obj=("tandem", tandem.id))
+    else:
+        notifications.notify(tandem.mentor_user_id, "request_withdrawn", "request_withdrawn",
+                             obj=("tandem", tandem.id))
     db.session.commit()
     return tandem
 
@@ -291,6 +401,19 @@ def can_view(tandem: Tandem | None, viewer: User) -> bool:
     """Who may see a tandem (pages and API alike): its two partners, once it is more than a cohort draft
     (a draft stays with the community managers until it is published)."""
     return tandem is not None and tandem.status != Tandem.DRAFT and tandem.involves(viewer)
+
+
+def sees_mentee_in_full(tandem: Tandem, viewer: User) -> bool:
+    """The mentee's full name: for themselves, and for a mentor who may see the goal in full (DESIGN.md);
+    a mentor whose offer is not accepted (or whose request ended unanswered) knows only the first name."""
+    return viewer.id == tandem.mentee_user_id or tandem.status in Tandem.GOAL_VISIBLE_STATUSES
+
+
+def mentee_name(tandem: Tandem, viewer: User) -> str:
+    """The mentee's name as `viewer` may see it (pages and API alike)."""
+    if tandem.mentee is None:
+        return ""
+    return tandem.mentee.name if sees_mentee_in_full(tandem, viewer) else tandem.mentee.first_name
 
 
 def can_see_contact(tandem: Tandem, viewer: User) -> bool:

@@ -21,7 +21,8 @@ from sqlalchemy.orm import selectinload
 from embeddings import Encoder, IndexFileError, IndexMismatchError, VectorIndex, build_encoder, content_hash
 
 from ..extensions import db
-from ..models import AppMeta, Goal, MentorProfile, User, VectorChange
+from ..models import AppMeta, Goal, MentorProfile, Topic, User, VectorChange
+from . import taxonomy
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +53,20 @@ def mentor_text_of(headline: str, teaching_text: str, topics) -> str:
     return "\n".join(part for part in (headline, teaching_text, topic_names(topics)) if part)
 
 
-def goal_text(goal: Goal) -> str:
-    return goal_text_of(goal.title, goal.description, goal.topics)
+def goal_text(goal: Goal, detect: taxonomy.TopicDetector | None = None) -> str:
+    return goal_text_of(goal.title, goal.description, goal.topics, detect)
 
 
-def goal_text_of(title: str, description: str, topics) -> str:
-    """What a goal's vector embeds; `topics` as for `mentor_text_of`."""
+def goal_text_of(title: str, description: str, topics, detect: taxonomy.TopicDetector | None = None) -> str:
+    """What a goal's vector embeds: title, description and the names of its tags and of the taxonomy topics
+    its words name, as a search is expanded (matching.expand_query). Suggestions rank from this stored
+    vector, so nothing is encoded at request time for a saved goal. `topics` as for `mentor_text_of`."""
+    detect = detect or taxonomy.TopicDetector()
+    topics = list(topics)
+    tagged = {getattr(t, "id", None) for t in topics}
+    named = {m.topic_id for m in detect(f"{title}\n{description}")} - tagged
+    if named:
+        topics += db.session.scalars(select(Topic).where(Topic.id.in_(sorted(named))))
     return "\n".join(part for part in (title, description, topic_names(topics)) if part)
 
 
@@ -209,7 +218,8 @@ def embed_stale(
 ) -> int:
     """Embed every profile or goal whose vector is missing or stale, in batches; answers how many."""
     model = MentorProfile if kind == MENTOR else Goal
-    text_of = mentor_text if kind == MENTOR else goal_text
+    detect = taxonomy.TopicDetector()  # one taxonomy read for every goal of the run
+    text_of = mentor_text if kind == MENTOR else lambda goal: goal_text(goal, detect)
     config = encoder().config
     query = select(model).options(selectinload(model.topics))  # the text names the topics
     if ids is not None:

@@ -1,5 +1,5 @@
 from flask_babel import lazy_gettext as _l
-from wtforms import IntegerField, StringField, TextAreaField
+from wtforms import IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional
 
 from ..forms import TandemForm
@@ -9,6 +9,22 @@ class RequestTandemForm(TandemForm):
     goal_id = IntegerField(validators=[InputRequired()])
     mentor_id = IntegerField(validators=[InputRequired()])
     message = TextAreaField(_l("A short message to the mentor"), validators=[Optional(), Length(max=2000)])
+
+
+class AskForTandemForm(TandemForm):
+    """"Ask for a tandem" on a mentor's page: one of the asker's goals that the rules allow, and a message.
+    The caller sets `goal_id.choices`."""
+
+    goal_id = SelectField(_l("For which goal?"), coerce=int, validators=[InputRequired()])
+    message = TextAreaField(
+        _l("A short personal message"), validators=[Optional(), Length(max=2000)], render_kw={"rows": 4}
+    )
+
+
+class OfferHelpForm(TandemForm):
+    message = TextAreaField(
+        _l("A short message to the goal's owner"), validators=[Optional(), Length(max=2000)], render_kw={"rows": 4}
+    )
 
 
 class AnswerForm(TandemForm):

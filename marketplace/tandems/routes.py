@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from ..extensions import db
 from ..forms import EmptyForm
 from ..models import Goal, MentorProfile, Tandem
-from ..services import tandems
+from ..services import profiles, tandems
 from .forms import AnswerForm, EndTandemForm, RequestTandemForm
 
 bp = Blueprint("tandems", __name__, url_prefix="/tandems")
@@ -61,6 +61,7 @@ def detail(tandem_id: int):
         end_form=EndTandemForm(),
         form=EmptyForm(),
         show_contact=tandems.can_see_contact(tandem, current_user),
+        goal_in_full=tandem.goal is not None and profiles.can_view_goal(current_user, tandem.goal),
         is_mentor=tandem.mentor_user_id == current_user.id,
     )
 
@@ -71,13 +72,14 @@ def answer(tandem_id: int):
     tandem = _own_tandem(tandem_id)
     form = AnswerForm()
     if form.validate_on_submit() and form.action.data in ("accept", "decline"):
+        offered = tandem.status == Tandem.OFFERED
         try:
             if form.action.data == "accept":
                 tandems.accept(tandem, current_user, form.message.data or "")
                 flash(_("Tandem accepted. You can now see each other's e-mail address."), "success")
             else:
                 tandems.decline(tandem, current_user, form.message.data or "")
-                flash(_("Request declined."), "info")
+                flash(_("Offer declined.") if offered else _("Request declined."), "info")
         except tandems.TandemError as problem:
             flash(problem.message, "error")
     return redirect(url_for("tandems.detail", tandem_id=tandem.id))
@@ -89,8 +91,9 @@ def withdraw(tandem_id: int):
     tandem = _own_tandem(tandem_id)
     if EmptyForm().validate_on_submit():
         try:
+            offered = tandem.status == Tandem.OFFERED
             tandems.withdraw(tandem, current_user)
-            flash(_("Request withdrawn."), "info")
+            flash(_("Offer withdrawn.") if offered else _("Request withdrawn."), "info")
         except tandems.TandemError as problem:
             flash(problem.message, "error")
     return redirect(url_for("tandems.detail", tandem_id=tandem.id))

@@ -181,7 +181,8 @@ class Browser:
         """The whole page (not just the window) as test-artifacts/browser/<name>.png."""
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         size = self.driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
-        clip = {"x": 0, "y": 0, "width": max(size["width"], WINDOW[0]), "height": size["height"], "scale": 1}
+        width = max(size["width"], self.driver.execute_script("return window.innerWidth;"))
+        clip = {"x": 0, "y": 0, "width": width, "height": size["height"], "scale": 1}
         shot = self.driver.execute_cdp_cmd(
             "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip}
         )

@@ -153,7 +153,8 @@ def test_a_full_width_look_alike_address_is_the_same_address(client):
 
     user = accounts.find_user_by_email("ada@engines.example")
     assert user is not None and user.email == "ada@engines.example"
-    assert "An account with this e-mail address already exists." in again.get_data(as_text=True)
+    assert "already exists" not in client.get(again.headers["Location"]).get_data(as_text=True)
+    assert db.session.scalar(select(func.count(User.id))) == 1
     assert companies.unconfirmed_domain_company(user) == company  # the domain matched once normalised
     login = client.post("/auth/login", data={"email": "ａｄａ＠engines.example", "password": NEW_PASSWORD})
     assert login.status_code == 302
@@ -174,15 +175,30 @@ def test_every_address_the_demo_seed_and_imports_accept_can_log_in_and_reset(app
         assert last_link(user.email)
 
 
-def test_register_refuses_a_taken_email_whatever_its_case(client):
-    make_user(email="ada@example.com")
+def test_register_with_a_taken_email_says_nothing_on_the_page_and_mails_the_address(client):
+    existing = make_user(email="ada@example.com", name="Ada King")
 
     response = client.post("/auth/register", data=registration(email="  Ada@Example.COM "))
 
-    assert response.status_code == 200
-    assert "An account with this e-mail address already exists." in response.get_data(as_text=True)
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "already" not in page
+    assert "We have sent a message to ada@example.com: please open it to continue." in page
     assert db.session.scalar(select(func.count(User.id))) == 1
     assert not is_logged_in(client)
+    mail = db.session.scalar(select(OutgoingEmail).where(OutgoingEmail.kind == "account_exists"))
+    assert mail.recipient == "ada@example.com" and mail.recipient_user_id == existing.id
+    assert mail.subject == "You already have a Tandem account"
+    assert "Hello Ada," in mail.body and "/auth/login" in mail.body and "/auth/forgot-password" in mail.body
+
+
+def test_register_with_a_taken_email_refuses_a_weak_password_as_for_a_new_address(client):
+    make_user(email="ada@example.com")
+    taken = client.post("/auth/register", data=registration(password="password", confirm="password"))
+    fresh = client.post("/auth/register", data=registration(email="new@example.com", password="password",
+                                                           confirm="password"))
+    assert taken.status_code == fresh.status_code == 200
+    assert db.session.scalar(select(func.count(OutgoingEmail.id))) == 0
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from selenium.webdriver.common.by import By
 
+from marketplace.extensions import db
+from marketplace.models import Tandem
 from marketplace.services.cohorts import add_months
-from tests.builders import DEFAULT_PASSWORD, make_mentor, make_user
+from tests.builders import DEFAULT_PASSWORD, make_goal, make_meeting, make_mentor, make_user
+from tests.marketplace.test_cohorts import enrol, make_cohort
 
 if TYPE_CHECKING:  # pytest imports it as a plugin (below), so that its asserts are rewritten too
     from flask import Flask
@@ -80,14 +84,19 @@ def mentor_posts_a_profile(browser: Browser) -> None:
     browser.screenshot("1-mentor-profile")
 
 
+GOAL_DESCRIPTION = ("I run a mid-sized manufacturer and want to understand how tools like ChatGPT could help my "
+                    "managers day to day.")
+REQUEST_MESSAGE = "Your profile fits exactly what my managers need. Could we meet online?"
+
+
 def executive_requests_a_tandem(browser: Browser) -> None:
-    """Path 2: sign up as an executive, post a goal, search in one's own words, request the mentor of path 1."""
+    """Path 2, in one walk: sign up as an executive, post a goal, search in one's own words, and ask the mentor of
+    path 1 for a tandem from the search results."""
     browser.log_out()
     register(browser, "Register as an executive", EXECUTIVE)
     assert browser.heading == "New goal"
     browser.fill("Title", GOAL_TITLE)
-    browser.fill("What I want to learn", "I run a mid-sized manufacturer and want to understand how tools like "
-                                         "ChatGPT could help my managers day to day.")
+    browser.fill("What I want to learn", GOAL_DESCRIPTION)
     browser.tick("Artificial intelligence")
     browser.press("Save goal")
     assert "Your goal is saved." in browser.flashes
@@ -103,10 +112,13 @@ def executive_requests_a_tandem(browser: Browser) -> None:
     # A mentor on just this subject, but from the executive's own company, is never shown.
     assert "Jonas Hausmann" not in browser.text
 
-    browser.follow("My goals")
-    browser.follow(GOAL_TITLE)
-    browser.press("Request a tandem", within=result_card(browser, MENTOR["name"]))
+    browser.follow("Ask for a tandem", within=result_card(browser, MENTOR["name"]))
+    assert browser.heading == MENTOR["name"]
+    browser.choose("For which goal?", GOAL_TITLE)
+    browser.fill("A short personal message", REQUEST_MESSAGE)
+    browser.press("Send the request")
     assert f"Your request went to {MENTOR['name']}." in browser.flashes
+    assert browser.heading == GOAL_TITLE
     requests = browser.find('//h2[normalize-space()="Requests and tandems"]/..', "requests").text
     assert MENTOR["name"] in requests and "Requested" in requests
     browser.screenshot("2-executive-requested")
@@ -120,7 +132,11 @@ def mentor_accepts(browser: Browser) -> None:
     assert EXECUTIVE["name"] in requests.text and GOAL_TITLE in requests.text
     browser.follow("Answer the request", within=requests)
     assert browser.heading == f"Tandem: {GOAL_TITLE}"
-    assert EXECUTIVE["email"] not in browser.text  # contact details only once accepted
+    page = browser.text
+    # The mentor decides on what the request is about, not on its title alone.
+    for shown in (GOAL_DESCRIPTION, "Artificial intelligence", "English", REQUEST_MESSAGE, EXECUTIVE["company"]):
+        assert shown in page, shown
+    assert EXECUTIVE["email"] not in page  # contact details only once accepted
     browser.fill("Message", "Happy to help. Shall we meet next week?")
     browser.press("Accept")
 
@@ -130,6 +146,8 @@ def mentor_accepts(browser: Browser) -> None:
     assert EXECUTIVE["email"] in page and "Happy to help. Shall we meet next week?" in page
     assert "Meetings and notes" in page and "End this tandem early" in page
     browser.screenshot("3-mentor-accepted")
+    browser.follow("My tandems")
+    assert GOAL_TITLE in browser.text and "Active" in browser.text
 
 
 def test_mentor_posts_a_profile_executive_requests_mentor_accepts(browser: Browser, live_app: Flask) -> None:
@@ -216,6 +234,133 @@ def test_manager_runs_a_cohort_from_plan_to_report(browser: Browser, live_app: F
     assert browser.heading == "Report: Rhineland spring round Running"
     assert re.search(r"100\s?%\nof mentees matched \(2 tandems\)", browser.text), browser.text
     charts = browser.images()
-    assert [Path(chart["src"]).name for chart in charts] == ["meetings.png", "scores.png"]
+    assert [Path(chart["src"]).name for chart in charts] == ["meetings.svg?lang=en", "scores.svg?lang=en"]
     assert all(chart["complete"] and chart["width"] > 0 for chart in charts), charts
     browser.screenshot("4-manager-report")
+
+
+PHONE = (390, 844)
+
+
+def phone_world() -> dict[str, str | int]:
+    """Someone of every role with something on each main page: a running tandem, a cohort in matching with drafts
+    and an unmatched executive, a running cohort with meetings for progress and report."""
+    mentor = make_mentor(user=make_user(email="mia@young-digital.example", name="Mia Wagner-Schulze",
+                                        company="Young Digital GmbH"),
+                         headline="I show leaders how generative AI changes everyday work",
+                         text="ChatGPT, Copilot and prompting in daily work: what AI tools can and cannot do.",
+                         topic_slugs=("artificial-intelligence", "social-media"), languages="de,en")
+    executive = make_user(email="karl@hansekauf.example", name="Prof. Dr. Karl Hansekauf", company="Hansekauf AG")
+    goal = make_goal(owner=executive, title="Verstehen, was generative KI für unser Familienunternehmen bedeutet",
+                     topic_slugs=("artificial-intelligence",), languages="de")
+    manager = make_user(email="carla@tandem.example", name="Carla Brandt", company="Tandem e.V.", is_manager=True)
+
+    matching = make_cohort(name="Rheinland Frühjahrsrunde", state="matching")
+    running = make_cohort(name="Hamburg Herbstrunde", state="running", starts_on=date.today().replace(day=1),
+                          ends_on=add_months(date.today().replace(day=1), 6))
+    tandems = []
+    for i in range(3):
+        young = make_mentor(company=f"Junge Agentur {i} GmbH", topic_slugs=("social-media",))
+        aim = make_goal(company=f"Traditionsbetrieb {i} AG", title=f"Unsere Marke in den sozialen Medien {i}",
+                        topic_slugs=("social-media",))
+        for cohort, status in ((matching, "draft"), (running, "active")):
+            enrol(cohort, young.user, "mentor")
+            enrol(cohort, aim.owner, "mentee", aim)
+            tandem = Tandem(goal=aim, mentor=young, mentee_user_id=aim.owner_id, mentor_user_id=young.user_id,
+                            cohort_id=cohort.id, status=status, score=0.52 + i / 10,
+                            reasons=["Shared topics: Social media", "Shared languages: German, English"],
+                            starts_on=cohort.starts_on, ends_on=cohort.ends_on)
+            db.session.add(tandem)
+            tandems.append(tandem)
+    enrol(matching, executive, "mentee", goal)
+    enrol(running, executive, "mentee", goal)
+    direct = Tandem(goal=goal, mentor=mentor, mentee_user_id=executive.id, mentor_user_id=mentor.user_id,
+                    cohort_id=running.id, status="active", request_message="Ich freue mich auf den Austausch.",
+                    starts_on=running.starts_on, ends_on=running.ends_on)
+    db.session.add(direct)
+    db.session.commit()
+    make_meeting(tandems[1], date.today(), author=tandems[1].mentee)
+    make_meeting(direct, date.today(), author=executive, minutes=45)
+    world = {"mentor": mentor.user.email, "executive": executive.email, "manager": manager.email,
+             "mentor_profile": mentor.id, "executive_id": executive.id, "company": executive.company_id,
+             "goal": goal.id, "matching": matching.id, "running": running.id, "tandem": direct.id}
+    # The live server's threads write to the same database (on SQLite, an open read here would block them).
+    db.session.commit()
+    return world
+
+
+# What the phone test reads and presses, per interface language.
+WORDS = {"en": {"menu": "Menu", "log in": "Log in", "log out": "Log out", "e-mail": "E-mail", "password": "Password",
+                "lock": "Lock"},
+         "de": {"menu": "Menü", "log in": "Anmelden", "log out": "Abmelden", "e-mail": "E-Mail", "password": "Passwort",
+                "lock": "Fixieren"}}
+
+
+def open_menu(browser: Browser) -> None:
+    """On a phone the links sit behind the menu button; it opens without script (a checkbox and its label)."""
+    if not browser.driver.find_element(By.ID, "nav-toggle").is_selected():
+        browser.driver.find_element(By.CSS_SELECTOR, "label[for=nav-toggle]").click()
+    assert browser.driver.find_element(By.ID, "nav-links").is_displayed()
+
+
+def log_in_on_a_phone(browser: Browser, email: str, words: dict[str, str]) -> None:
+    browser.visit("/")
+    open_menu(browser)
+    browser.follow(words["log in"])
+    browser.fill(words["e-mail"], email)
+    browser.fill(words["password"], DEFAULT_PASSWORD)
+    browser.press(words["log in"])
+
+
+def fits_the_screen(browser: Browser, shot: str) -> None:
+    """Nothing wider than the phone: the page never scrolls sideways."""
+    page, screen = browser.driver.execute_script("return [document.documentElement.scrollWidth, window.innerWidth];")
+    assert page <= screen, f"{browser.driver.current_url} is {page} px wide on a {screen} px screen"
+    browser.screenshot(shot)
+
+
+def test_every_main_page_fits_a_phone_in_english_and_german(browser: Browser, live_app: Flask) -> None:
+    """Each role's main pages at 390 px, in one browser session: the menu folds, tables become cards."""
+    world = phone_world()
+    browser.driver.set_window_size(*PHONE)
+    matching, running = world["matching"], world["running"]
+    pages = {
+        "anonymous": (None, ["/", "/auth/login", "/auth/register", "/auth/forgot-password"]),
+        "mentor": (world["mentor"], ["/dashboard", "/mentors/me", "/mentors/me/edit", "/mentors/",
+                                     "/search/mentors?q=Social+Media+f%C3%BCr+Traditionsbetriebe",
+                                     "/tandems/", f"/tandems/{world['tandem']}", "/notifications", "/auth/account"]),
+        "executive": (world["executive"], ["/dashboard", "/goals/", "/goals/new", f"/goals/{world['goal']}",
+                                           f"/mentors/{world['mentor_profile']}", f"/cohorts/{running}",
+                                           f"/cohorts/tandems/{world['tandem']}"]),
+        "manager": (world["manager"], ["/dashboard", "/manage/", "/manage/people",
+                                       f"/manage/people/{world['executive_id']}", "/manage/companies",
+                                       f"/manage/companies/{world['company']}", "/manage/topics", "/manage/outbox",
+                                       "/cohorts/", "/cohorts/new", f"/cohorts/{matching}",
+                                       f"/cohorts/{matching}/import", f"/cohorts/{matching}/matching",
+                                       f"/cohorts/{running}/progress", f"/cohorts/{running}/report"]),
+    }
+    for language, words in WORDS.items():
+        for role, (email, paths) in pages.items():
+            if email is not None:
+                log_in_on_a_phone(browser, email, words)
+            for number, path in enumerate(paths, 1):
+                browser.visit(path)
+                assert browser.driver.find_element(By.CSS_SELECTOR, "label[for=nav-toggle]").text == words["menu"]
+                fits_the_screen(browser, f"phone-{language}-{role}-{number:02d}")
+            if role == "manager":
+                # A table row is a card on the phone: a draft pair's actions stay on the screen.
+                browser.visit(f"/cohorts/{matching}/matching")
+                lock = browser.find(f'//button[normalize-space()="{words["lock"]}"]', "lock button")
+                assert lock.is_displayed() and lock.rect["x"] + lock.rect["width"] <= PHONE[0]
+                browser.visit(f"/cohorts/{running}/report")
+                charts = browser.images()
+                assert [Path(chart["src"]).name for chart in charts] == [f"meetings.svg?lang={language}",
+                                                                         f"scores.svg?lang={language}"]
+                assert all(chart["complete"] and chart["width"] > 0 for chart in charts), charts
+            if email is not None:
+                open_menu(browser)
+                browser.press(words["log out"])
+        if language == "en":
+            browser.visit("/")
+            open_menu(browser)
+            browser.press("Deutsch")

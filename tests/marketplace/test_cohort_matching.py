@@ -16,6 +16,7 @@ from marketplace.models import Cohort, Notification, Tandem
 from marketplace.services import cohort_matching, cohort_review, companies, rules
 from marketplace.services.cohort_matching import assign, score_matrix
 from marketplace.services.cohorts import CohortError
+from marketplace.services.labels import score_percent
 from marketplace.services.matching import _topic_overlap, blend_score
 from tests.builders import make_goal, make_mentor
 from tests.marketplace.test_cohorts import bearer, enrol, make_cohort
@@ -278,12 +279,12 @@ def test_swap_remove_and_lock_through_the_review_page(drafted, client, login_as)
     db.session.commit()
     login_as(make_manager())
     page = client.get(f"/cohorts/{cohort.id}/matching").get_data(as_text=True)
-    assert "total score" in page and "lowest score" in page
+    assert "average match" in page and "lowest score" in page
     first, second = cohort_review.drafts(cohort)
     before = cohort_review.summary(cohort)
     swapped = client.post(f"/cohorts/{cohort.id}/drafts/swap", data={"first": first.id, "second": second.id},
                           follow_redirects=True).get_data(as_text=True)
-    assert "Mentors swapped." in swapped and f"{before.total:.2f} →" in swapped
+    assert "Mentors swapped." in swapped and f"Average match {score_percent(before.average)} →" in swapped
     db.session.expire_all()
     assert {(t.mentor_id, t.goal_id) for t in cohort_review.drafts(cohort)} == {(social.id, ai_goal.id),
                                                                                 (ai.id, social_goal.id)}

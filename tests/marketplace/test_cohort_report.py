@@ -1,4 +1,4 @@
-"""The cohort report: the same figures on the page, in the JSON API and in the CSV exports; PNG charts."""
+"""The cohort report: the same figures on the page, in the JSON API and in the CSV exports; SVG charts."""
 
 from __future__ import annotations
 
@@ -131,11 +131,12 @@ def test_report_page_shows_charts_as_images_with_tables_and_no_script(running, c
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     assert "<script" not in html
-    assert f'src="/cohorts/{cohort.id}/charts/meetings.png"' in html
-    assert f'src="/cohorts/{cohort.id}/charts/scores.png"' in html
-    assert "<table" in html and "0.70" in html and re.search(r"67\s?%", html)
+    assert f'src="/cohorts/{cohort.id}/charts/meetings.svg?lang=en"' in html
+    assert f'src="/cohorts/{cohort.id}/charts/scores.svg?lang=en"' in html
+    assert "<table" in html and "70–80%" in html and re.search(r"67\s?%", html)
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
     for name in ("meetings", "scores"):
-        chart = client.get(f"/cohorts/{cohort.id}/charts/{name}.png")
-        assert chart.status_code == 200 and chart.mimetype == "image/png" and chart.data.startswith(b"\x89PNG")
-    assert client.get(f"/cohorts/{cohort.id}/charts/other.png").status_code == 404
+        chart = client.get(f"/cohorts/{cohort.id}/charts/{name}.svg?lang=en")
+        assert chart.status_code == 200 and chart.mimetype == "image/svg+xml" and b"<svg" in chart.data
+        assert b"<script" not in chart.data and "default-src 'none'" in chart.headers["Content-Security-Policy"]
+    assert client.get(f"/cohorts/{cohort.id}/charts/other.svg").status_code == 404

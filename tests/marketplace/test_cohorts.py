@@ -196,7 +196,7 @@ def test_dashboard_lists_open_cohorts_and_the_persons_status(app, client, login_
 
 MANAGER_PAGES = ["/cohorts/new", "/cohorts/{id}/edit", "/cohorts/{id}/import", "/cohorts/{id}/matching",
                  "/cohorts/{id}/progress", "/cohorts/{id}/report", "/cohorts/{id}/report.csv",
-                 "/cohorts/{id}/tandems.csv", "/cohorts/{id}/charts/scores.png"]
+                 "/cohorts/{id}/tandems.csv", "/cohorts/{id}/charts/scores.svg"]
 MANAGER_POSTS = ["/cohorts/{id}/state/close", "/cohorts/{id}/match", "/cohorts/{id}/publish",
                  "/cohorts/{id}/drafts/swap", "/cohorts/{id}/drafts/add", "/cohorts/{id}/import/confirm"]
 

@@ -200,6 +200,9 @@ def _build_scene(app: Flask) -> Scene:
         planned = make_meeting(active, TODAY + timedelta(days=7), status="planned", author=manager,
                                video_url="https://meet.example/tandem")
         make_meeting(active, TODAY - timedelta(days=1), status="planned", author=manager)  # asks "did it happen?"
+        # A discoverable goal the manager (a mentor too) could help with: its page and the offer form.
+        findable = make_goal(owner=make_user(name="Hanna Help", email="hanna@help.example", company="Help GmbH"),
+                             title="Learn to post on LinkedIn", topic_slugs=("social-media",))
         accounts.create_api_token(manager, "Laptop script")
         emails.send_password_reset(declined_user)
         reset_token = accounts.issue_one_time_token(declined_user, "reset", timedelta(hours=1))
@@ -214,6 +217,7 @@ def _build_scene(app: Flask) -> Scene:
         "goals.id": own_goal.id,
         "mentors.id": profile.id,
         "tandem_id": active.id,
+        "goal_id": findable.id,
         "cohort_id": running.id,
         "user_id": participant.id,
         "company_id": manager.company_id,

@@ -116,3 +116,20 @@ def test_goals_for_mentor_only_lists_discoverable_open_goals(app, mentors):
     listed = [m.goal.id for m in matching.goals_for_mentor(mentors["ai"], k=10)]
     assert visible.id in listed
     assert hidden.id not in listed and closed.id not in listed
+
+
+def test_suggestions_for_a_saved_goal_rank_from_its_stored_vector(app, mentors, monkeypatch):
+    """A goal that names a topic it is not tagged with is embedded with that topic's names when saved, as a
+    search would be; opening its suggestions then encodes nothing (issue 17: no encode per request)."""
+    title, description = "KI im Vertrieb", "Wie kann uns ChatGPT im Vertrieb helfen?"
+    goal = make_goal(title=title, description=description)  # names artificial intelligence, no tags
+    searched = matching.expand_query(f"{title}\n{description}", {t.id for t in mentors["ai"].topics})
+    assert vectors.goal_text(goal) == searched
+    encoder = vectors.encoder()
+    encoded: list[list[str]] = []
+    real_encode = encoder.encode
+    monkeypatch.setattr(encoder, "encode", lambda texts, *a, **kw: encoded.append(list(texts)) or real_encode(
+        texts, *a, **kw))
+    shown = matching.suggestions_for_goal(goal, k=3)
+    assert encoded == []
+    assert shown[0].profile.id == mentors["ai"].id

@@ -30,7 +30,8 @@ def _link_as_competitors(goal, mentor) -> None:
 
 
 def _verify_mentor_at_mentee_company(goal, mentor) -> None:
-    companies.verify_company(mentor.user, goal.owner.company.name)
+    # Straight on the row: companies.verify_company would re-check (and cancel) at once.
+    mentor.user.verified_company = goal.owner.company
 
 
 CHANGES = {

@@ -89,11 +89,11 @@ def test_figures_appear_only_from_five_answers_on(app, client, login_as):
     hidden = reports.report(cohort)["survey"]
     assert hidden["answered"] == 4 and hidden["invited"] == 6 and not hidden["shown"]
     assert hidden["satisfaction_average"] is None and hidden["improvements"] == []
-    assert reports.chart_png(reports.report(cohort), "satisfaction") is None
+    assert reports.chart_svg(reports.report(cohort), "satisfaction") is None
     login_as(make_user(is_manager=True))
     page = client.get(f"/cohorts/{cohort.id}/report").get_data(as_text=True)
     assert "idea from" not in page and "at least 5 people" in page
-    assert client.get(f"/cohorts/{cohort.id}/charts/satisfaction.png").status_code == 404
+    assert client.get(f"/cohorts/{cohort.id}/charts/satisfaction.svg").status_code == 404
     api = client.get(f"/api/v1/cohorts/{cohort.id}/report", headers=bearer(make_user(is_manager=True)))
     assert api.get_json()["survey"]["satisfaction_counts"] is None
 
@@ -107,5 +107,5 @@ def test_figures_appear_only_from_five_answers_on(app, client, login_as):
     assert sorted(shown["improvements"]) == ["idea from 2", "idea from 3", "idea from 4", "idea from 5"]
     page = client.get(f"/cohorts/{cohort.id}/report").get_data(as_text=True)
     assert "idea from 3" in page
-    chart = client.get(f"/cohorts/{cohort.id}/charts/satisfaction.png")
-    assert chart.status_code == 200 and chart.data.startswith(b"\x89PNG")
+    chart = client.get(f"/cohorts/{cohort.id}/charts/satisfaction.svg")
+    assert chart.status_code == 200 and b"<svg" in chart.data
