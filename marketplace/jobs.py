@@ -73,6 +73,13 @@ def _tandem_reminders(now: datetime) -> None:
     reminders.remind_cohort_end(now)
 
 
+def _meeting_reminders(now: datetime) -> None:
+    from .services import meetings
+
+    meetings.send_reminders(now)
+    meetings.ask_outcomes(now)
+
+
 PERIODIC_JOBS = {
     job.name: job
     for job in (
@@ -80,6 +87,7 @@ PERIODIC_JOBS = {
         PeriodicJob("daily_digest", _daily_digest, _daily),
         PeriodicJob("request_expiry", _request_expiry, _every_interval),
         PeriodicJob("tandem_reminders", _tandem_reminders, _daily),
+        PeriodicJob("meeting_reminders", _meeting_reminders, _every_interval),
     )
 }
 

@@ -138,6 +138,8 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     is_manager: Mapped[bool] = mapped_column(Boolean, default=False)
     locale: Mapped[str | None] = mapped_column(String(8))
+    # IANA name ("Europe/Berlin"); None until the browser or the account page sets it (services/timezones.py).
+    time_zone: Mapped[str | None] = mapped_column(String(64))
     # What the person said; a manager or an e-mail domain can set the verified one, which wins.
     company_id: Mapped[int | None] = mapped_column(ForeignKey("company.id", ondelete="SET NULL"))
     verified_company_id: Mapped[int | None] = mapped_column(ForeignKey("company.id", ondelete="SET NULL"))
@@ -256,6 +258,8 @@ class OutgoingEmail(db.Model):
     subject: Mapped[str] = mapped_column(String(255))
     body: Mapped[str] = mapped_column(Text)
     html_body: Mapped[str | None] = mapped_column(Text)
+    # An iCalendar invite (RFC 5545 text), sent as a text/calendar attachment.
+    ics: Mapped[str | None] = mapped_column(Text)
     # pending -> sending -> sent; held until the daily digest takes it (digested); see services/outbox.py.
     status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -450,7 +454,7 @@ class Tandem(db.Model):
     mentor_user: Mapped[User | None] = relationship(foreign_keys=[mentor_user_id])
     cohort: Mapped[Cohort | None] = relationship()
     meetings: Mapped[list[Meeting]] = relationship(
-        back_populates="tandem", cascade="all, delete-orphan", order_by="Meeting.held_on"
+        back_populates="tandem", cascade="all, delete-orphan", order_by="Meeting.starts_at"
     )
 
     # draft: cohort proposal; requested: waiting for the mentor; active: accepted and running;
@@ -484,16 +488,33 @@ class Meeting(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     tandem_id: Mapped[int] = mapped_column(ForeignKey("tandem.id", ondelete="CASCADE"), index=True)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    # The start instant, stored in UTC; each partner sees it in their own time zone.
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    # The UTC day of `starts_at`, so both databases count one meeting per day (and per month) in SQL.
     held_on: Mapped[date] = mapped_column(Date)
     minutes: Mapped[int] = mapped_column(Integer, default=60)
+    video_url: Mapped[str] = mapped_column(String(500), default="")
     topics_covered: Mapped[str] = mapped_column(Text, default="")
     # Only the author ever sees this.
     private_note: Mapped[str] = mapped_column(Text, default="")
-    planned: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(10), default="planned", index=True)
+    # The invite's SEQUENCE (RFC 5545): raised by every change the partners' calendars must pick up.
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    # The start time the reminder and the "did it take place?" question went out for (a moved meeting
+    # differs, so it is asked again).
+    reminded_for: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    outcome_asked_for: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     tandem: Mapped[Tandem] = relationship(back_populates="meetings")
     author: Mapped[User | None] = relationship()
+
+    PLANNED, HELD, MISSED = "planned", "held", "missed"
+    STATUSES = (PLANNED, HELD, MISSED)
+
+    @property
+    def planned(self) -> bool:
+        return self.status == self.PLANNED
 
 
 class SurveyInvitation(db.Model):

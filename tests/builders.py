@@ -6,13 +6,14 @@ import csv
 import io
 import itertools
 import re
+from datetime import UTC, datetime, time
 from functools import lru_cache
 
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from marketplace.extensions import db
-from marketplace.models import Goal, MentorProfile, Topic, User
+from marketplace.models import Goal, Meeting, MentorProfile, Topic, User
 from marketplace.services import accounts, companies, imports, vectors
 
 DEFAULT_PASSWORD = "correct horse battery staple"
@@ -144,3 +145,12 @@ def participants_csv(rows: list[list[str]]) -> str:
     writer.writerow(imports.COLUMNS)
     writer.writerows(rows)
     return out.getvalue()
+
+
+def make_meeting(tandem, day, status: str = "held", author=None, minutes: int = 60, **fields) -> Meeting:
+    """A meeting row as stored (no checks, no invites); a date means noon UTC on that day."""
+    starts_at = day if isinstance(day, datetime) else datetime.combine(day, time(12, 0), tzinfo=UTC)
+    meeting = Meeting(tandem=tandem, author_id=author.id if author is not None else None, starts_at=starts_at,
+                      held_on=starts_at.astimezone(UTC).date(), minutes=minutes, status=status, **fields)
+    db.session.add(meeting)
+    return meeting

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, EmailField, Field, Form, PasswordField, SelectField, StringField
+from wtforms import BooleanField, EmailField, Field, Form, HiddenField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
 
 from ..forms import TandemForm
-from ..services import accounts
+from ..services import accounts, timezones
 
 # Language names stay in their own language so everyone finds theirs.
 LANGUAGE_CHOICES = [SelectChoice("en", "English", {"lang": "en"}), SelectChoice("de", "Deutsch", {"lang": "de"})]
@@ -78,6 +78,11 @@ class RegisterForm(TandemForm):
         validators=[Optional()],
         default="",
     )
+    # Filled from the browser by static/timezone.js; empty (no script) keeps the fallback zone.
+    # A label of its own: WTForms would otherwise translate a generated one while binding, fixing the
+    # request's language before the new account's choice counts.
+    time_zone = HiddenField(_l("Time zone"), validators=[Optional(), Length(max=64)],
+                            render_kw={"data-browser-time-zone": ""})
 
 
 class LoginForm(TandemForm):
@@ -107,6 +112,17 @@ class ChangePasswordForm(TandemForm):
 
 class SettingsForm(TandemForm):
     locale = SelectField(_l("Language"), choices=LANGUAGE_CHOICES)
+    # Not sent: the setting stays as it is. The choices are set per form (about 450 zones).
+    # IANA names are identifiers, shown as they are in every language.
+    time_zone = SelectField(_l("Time zone"), choices=[], validate_choice=False, validators=[Optional()])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.time_zone.choices = [(name, name.replace("_", " ")) for name in timezones.names()]
+
+    def validate_time_zone(self, field: Field) -> None:
+        if field.data and not timezones.is_valid(field.data):
+            raise ValidationError(_l("Choose a time zone from the list."))
 
 
 class ApiTokenForm(TandemForm):

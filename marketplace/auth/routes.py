@@ -28,7 +28,7 @@ from ..extensions import db, limiter
 from ..forms import EmptyForm
 from ..main.routes import safe_next
 from ..models import User
-from ..services import accounts, companies, emails, privacy, throttle
+from ..services import accounts, companies, emails, privacy, throttle, timezones
 from .forms import (
     ApiTokenForm,
     ChangePasswordForm,
@@ -100,6 +100,8 @@ def register() -> ResponseReturnValue:
                 company_name=form.company.data,
                 locale=form.language.data or None,
             )
+            if timezones.is_valid(form.time_zone.data):
+                user.time_zone = form.time_zone.data
             confirmation = emails.send_company_confirmation(user)
             db.session.commit()
         except accounts.EmailTaken as taken:
@@ -293,7 +295,11 @@ def resend_company_confirmation() -> ResponseReturnValue:
 def _account_page(new_token: str | None = None, **forms: FlaskForm) -> Response:
     """The account page with any failed form kept (its errors beside the fields)."""
     locale = current_user.locale or session.get("locale") or "en"
-    forms.setdefault("settings_form", SettingsForm(formdata=None, locale=locale))
+    forms.setdefault("settings_form", SettingsForm(formdata=None, locale=locale,
+                                                   time_zone=timezones.name_of(current_user)))
+    # Never chosen: static/timezone.js may preselect the browser's zone.
+    chosen = "set" if current_user.time_zone else "unset"
+    forms["settings_form"].time_zone.render_kw = {"data-browser-time-zone": chosen, "translate": "no"}
     forms.setdefault("password_form", ChangePasswordForm(formdata=None))
     forms.setdefault("token_form", ApiTokenForm(formdata=None))
     page = render_template(
@@ -302,6 +308,7 @@ def _account_page(new_token: str | None = None, **forms: FlaskForm) -> Response:
         new_token=new_token,
         unconfirmed_company=companies.unconfirmed_domain_company(current_user),
         confirmation_sent=accounts.has_live_link(current_user, accounts.COMPANY_CONFIRMATION),
+        fallback_zone=timezones.FALLBACK,
         **forms,
     )
     return _no_store(current_app.make_response(page))
@@ -317,11 +324,13 @@ def account() -> ResponseReturnValue:
 @bp.post("/account/settings")
 @login_required
 def update_settings() -> ResponseReturnValue:
-    """The language setting drives both the pages and the e-mails this person gets."""
+    """The language drives the pages and e-mails this person gets; the time zone how meeting times show."""
     form = SettingsForm()
     if not form.validate_on_submit():
         return _account_page(settings_form=form)
     current_user.locale = form.locale.data
+    if form.time_zone.data:
+        current_user.time_zone = form.time_zone.data
     session["locale"] = form.locale.data
     db.session.commit()
     flash(_("Your settings are saved."), "success")

@@ -6,6 +6,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
     DateField,
+    DateTimeLocalField,
     HiddenField,
     IntegerField,
     RadioField,
@@ -13,6 +14,7 @@ from wtforms import (
     StringField,
     SubmitField,
     TextAreaField,
+    URLField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, NumberRange, Optional
@@ -86,17 +88,29 @@ class ProgressFilterForm(TandemForm):
 
 
 class MeetingForm(TandemForm):
-    kind = RadioField(_l("This meeting"), default="held", validators=[InputRequired()], choices=[
-        SelectChoice("held", _l("took place")), SelectChoice("planned", _l("is planned")),
+    """A meeting's time is entered in the person's own time zone; the view makes it an instant."""
+
+    status = RadioField(_l("This meeting"), default="planned", validators=[InputRequired()], choices=[
+        SelectChoice("planned", _l("is planned")), SelectChoice("held", _l("took place")),
+        SelectChoice("missed", _l("did not take place")),
     ])
-    held_on = DateField(_l("Date"), validators=[InputRequired()])
-    minutes = IntegerField(_l("Length in minutes"), default=60,
-                           validators=[InputRequired(), NumberRange(meetings.MINUTES_MIN, meetings.MINUTES_MAX)])
-    topics_covered = TextAreaField(_l("Topics covered (your partner sees these)"),
-                                   validators=[Optional(), Length(max=meetings.TOPICS_MAX)])
+    starts_at = DateTimeLocalField(_l("Date and time"), format="%Y-%m-%dT%H:%M", validators=[InputRequired()])
+    duration_minutes = IntegerField(
+        _l("Length in minutes"), default=60,
+        validators=[InputRequired(), NumberRange(meetings.MINUTES_MIN, meetings.MINUTES_MAX)],
+    )
+    video_url = URLField(_l("Video-call link (optional)"), validators=[Optional(), Length(max=meetings.URL_MAX)])
+    topic = TextAreaField(_l("Topic (your partner sees it)"), validators=[Optional(), Length(max=meetings.TOPICS_MAX)])
     private_note = TextAreaField(_l("Private note (only you ever see it)"),
                                  validators=[Optional(), Length(max=meetings.NOTE_MAX)])
     submit = SubmitField(_l("Save meeting"))
+
+
+class OutcomeForm(TandemForm):
+    """"Did it take place?": the answer is the button pressed; a new time only for "moved"."""
+
+    outcome = StringField(validators=[AnyOf(("held", "missed", "moved"))])
+    starts_at = DateTimeLocalField(_l("New date and time"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
 
 
 class SurveyForm(TandemForm):

@@ -1,10 +1,13 @@
-"""A tandem's programme page: kick-off checklist, progress, meetings (logged or planned) and .ics files.
+"""A tandem's programme page: kick-off checklist, progress, meetings (planned, held or missed) and invites.
 
 Registered inside the cohorts blueprint (endpoints "cohorts.meetings.*", URLs /cohorts/tandems/...),
-and open to any running tandem, whether it came from a cohort or from a request.
+and open to any running tandem, whether it came from a cohort or from a request. Times are entered and
+shown in the viewer's own time zone (services/timezones.py).
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import format_date, ngettext
@@ -13,14 +16,14 @@ from flask_login import current_user, login_required
 
 from ..forms import EmptyForm, confirmation_page
 from ..models import Tandem, get_by_id
-from ..services import meetings, tandems
-from .forms import MeetingForm
+from ..services import meetings, tandems, timezones
+from .forms import MeetingForm, OutcomeForm
 
 bp = Blueprint("meetings", __name__, url_prefix="/tandems")
 
 
 def _partner_tandem(tandem_id: int) -> Tandem:
-    """Only the two partners see a tandem's meetings; for anyone else it does not exist."""
+    """Only the two partners see a tandem's page; for anyone else it does not exist."""
     tandem = get_by_id(Tandem, tandem_id)
     if not tandems.can_view(tandem, current_user):
         abort(404)
@@ -29,17 +32,30 @@ def _partner_tandem(tandem_id: int) -> Tandem:
 
 def _render(tandem: Tandem, form: MeetingForm | None = None, status: int = 200):
     row = meetings.progress(tandem)
+    views = meetings.meetings_for(tandem, current_user)
     return render_template(
         "cohorts/tandem.html",
         tandem=tandem,
         progress=row,
         checklist=meetings.kickoff_checklist(tandem, row),
-        meetings=meetings.meetings_for(tandem, current_user),
+        meetings=views,
         form=form or MeetingForm(),
+        outcome_forms={view.meeting.id: _outcome_form(view.meeting.id) for view in views if view.ask_outcome},
         button_form=EmptyForm(),
         show_contact=tandems.can_see_contact(tandem, current_user),
         partner=tandem.mentee if tandem.mentor_user_id == current_user.id else tandem.mentor_user,
+        time_zone=timezones.name_of(current_user),
     ), status
+
+
+def _outcome_form(meeting_id: int) -> OutcomeForm:
+    """One per asked meeting, prefixed, so the page's field ids stay unique."""
+    return OutcomeForm(prefix=f"meeting-{meeting_id}")
+
+
+def _in_my_zone(moment: datetime | None) -> datetime | None:
+    """A time typed on the page is in the viewer's zone."""
+    return moment.replace(tzinfo=timezones.zone_of(current_user)) if moment is not None else None
 
 
 @bp.get("/<int:tandem_id>")
@@ -56,9 +72,10 @@ def log(tandem_id: int):
     if not form.validate_on_submit():
         return _render(tandem, form, 400)
     try:
-        meetings.log_meeting(
-            tandem, current_user, form.held_on.data, form.minutes.data, form.topics_covered.data or "",
-            form.private_note.data or "", planned=form.kind.data == "planned",
+        meetings.create(
+            tandem, current_user, _in_my_zone(form.starts_at.data), form.duration_minutes.data,
+            status=form.status.data, video_url=form.video_url.data or "", topic=form.topic.data or "",
+            private_note=form.private_note.data or "",
         )
     except meetings.MeetingError as problem:
         field = getattr(form, problem.field, None) if problem.field else None
@@ -66,22 +83,29 @@ def log(tandem_id: int):
             flash(problem.message, "error")
             return redirect(url_for(".tandem", tandem_id=tandem.id))
         field.errors = [*field.errors, problem.message]
-        return _render(tandem, form, problem.status)
-    flash(_("Meeting planned. Download it for your calendar below.") if form.kind.data == "planned"
-          else _("Meeting logged."), "success")
+        return _render(tandem, form, 400)
+    flash(_("Meeting planned. You both get the invite by e-mail; download it below.")
+          if form.status.data == "planned" else _("Meeting logged."), "success")
     return redirect(url_for(".tandem", tandem_id=tandem.id))
 
 
-@bp.post("/<int:tandem_id>/meetings/<int:meeting_id>/held")
+@bp.post("/<int:tandem_id>/meetings/<int:meeting_id>/outcome")
 @login_required
-def mark_held(tandem_id: int, meeting_id: int):
+def outcome(tandem_id: int, meeting_id: int):
+    """The answer to "did it take place?": held, missed, or moved to a new time."""
     tandem = _partner_tandem(tandem_id)
-    if EmptyForm().validate_on_submit():
-        try:
-            meetings.mark_held(tandem, meeting_id, current_user)
-            flash(_("Marked as held: it now counts toward your target."), "success")
-        except meetings.MeetingError as problem:
-            flash(problem.message, "error")
+    form = _outcome_form(meeting_id)
+    if not form.validate_on_submit():
+        flash(_("Please choose held, missed or a new time."), "error")
+        return redirect(url_for(".tandem", tandem_id=tandem.id))
+    try:
+        meetings.record_outcome(tandem, meeting_id, current_user, form.outcome.data, _in_my_zone(form.starts_at.data))
+    except meetings.MeetingError as problem:
+        flash(problem.message, "error")
+        return redirect(url_for(".tandem", tandem_id=tandem.id))
+    flash({"held": _("Marked as held: it now counts toward your target."),
+           "missed": _("Recorded as missed. Plan the next meeting when you can."),
+           "moved": _("Meeting moved. You both get the updated invite.")}[form.outcome.data], "success")
     return redirect(url_for(".tandem", tandem_id=tandem.id))
 
 
@@ -113,27 +137,20 @@ def delete(tandem_id: int, meeting_id: int):
     return redirect(url_for(".tandem", tandem_id=tandem.id))
 
 
-def _ics(tandem: Tandem, items, filename: str) -> Response:
-    body = meetings.ics_calendar(tandem, items, host=request.host.split(":")[0] or "tandem.example")
+def invite_response(tandem: Tandem, meeting_id: int, viewer) -> Response:
+    """The invite file of one meeting (page and API): an attachment, never cached."""
+    try:
+        meeting = meetings.get(tandem, meeting_id, viewer)
+    except meetings.MeetingError:
+        abort(404)
     return Response(
-        body, mimetype="text/calendar",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "private, no-store"},
+        meetings.invite(meeting), mimetype="text/calendar",
+        headers={"Content-Disposition": f'attachment; filename="tandem-meeting-{meeting.id}.ics"',
+                 "Cache-Control": "private, no-store"},
     )
-
-
-@bp.get("/<int:tandem_id>/meetings.ics")
-@login_required
-def calendar(tandem_id: int):
-    """Every planned meeting of the tandem in one calendar file."""
-    tandem = _partner_tandem(tandem_id)
-    return _ics(tandem, meetings.planned_meetings(tandem), f"tandem-{tandem.id}.ics")
 
 
 @bp.get("/<int:tandem_id>/meetings/<int:meeting_id>.ics")
 @login_required
 def meeting_ics(tandem_id: int, meeting_id: int):
-    tandem = _partner_tandem(tandem_id)
-    meeting = next((m for m in meetings.planned_meetings(tandem) if m.id == meeting_id), None)
-    if meeting is None:
-        abort(404)
-    return _ics(tandem, [meeting], f"tandem-meeting-{meeting.id}.ics")
+    return invite_response(_partner_tandem(tandem_id), meeting_id, current_user)

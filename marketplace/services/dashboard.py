@@ -60,7 +60,7 @@ def _meetings_held(tandem_ids: list[int]) -> dict[int, int]:
     rows = db.session.execute(
         # One meeting per day, whoever logged it: both partners may log the same meeting.
         select(Meeting.tandem_id, func.count(func.distinct(Meeting.held_on)))
-        .where(Meeting.tandem_id.in_(tandem_ids), Meeting.planned.is_(False))
+        .where(Meeting.tandem_id.in_(tandem_ids), Meeting.status == Meeting.HELD)
         .group_by(Meeting.tandem_id)
     )
     return {tandem_id: count for tandem_id, count in rows}

@@ -1,29 +1,37 @@
-"""Meetings of a tandem: logged or planned by either partner, progress toward the target, calendar files.
+"""Meetings of a tandem: planned, held or missed, at an instant each partner sees in their own time zone.
 
-A private note belongs to its author alone: every read goes through `visible_note`, never the column.
+Either partner plans, moves or logs a meeting; both get an RFC 5545 invite by e-mail (and on the page),
+a reminder the day before, and, once a planned meeting's end has passed, the question whether it took
+place. A private note belongs to its author alone: every read goes through `visible_note`, never the column.
+Each public function that changes something commits its own unit of work.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from urllib.parse import urlsplit
 
+from flask import current_app
 from flask_babel import format_date
 from flask_babel import gettext as _
+from icalendar import Calendar, Event, vCalAddress
 from sqlalchemy import func, select
 
 from ..extensions import db
-from ..models import Cohort, Meeting, Tandem, User, get_by_id
-from . import notifications, tandems
+from ..models import Cohort, Meeting, Tandem, User, as_utc, get_by_id
+from . import notifications, tandems, throttle, timezones
 
 BEHIND_AFTER_DAYS = 30
 DEFAULT_TARGET = 6
 MINUTES_MIN, MINUTES_MAX = 5, 600
-TOPICS_MAX, NOTE_MAX = 2000, 5000
+TOPICS_MAX, NOTE_MAX, URL_MAX = 2000, 5000, 500
+REMIND_BEFORE = timedelta(days=1)
+EDITABLE = ("starts_at", "duration_minutes", "video_url", "topic", "status", "private_note")
 
 
 class MeetingError(Exception):
-    """A refused meeting change; `field` names the form field it concerns, if any."""
+    """A refused meeting change; `field` names the field it concerns (form and API use the same names)."""
 
     def __init__(self, code: str, message: str, status: int = 400, field: str | None = None):
         super().__init__(message)
@@ -33,8 +41,20 @@ class MeetingError(Exception):
         self.field = field
 
 
+def now() -> datetime:
+    """The app's clock: tests set `TANDEM_CLOCK`, as for the login throttle."""
+    return throttle.now()
+
+
 def _today() -> date:
-    return date.today()
+    return now().date()
+
+
+def can_see(tandem: Tandem | None, user: User) -> bool:
+    """The partners see their meetings; community managers those of cohort tandems (never private notes)."""
+    if tandems.can_view(tandem, user):
+        return True
+    return bool(tandem is not None and user.is_manager and tandem.cohort_id and tandem.status != Tandem.DRAFT)
 
 
 def _check_partner(tandem: Tandem, user: User) -> None:
@@ -44,50 +64,109 @@ def _check_partner(tandem: Tandem, user: User) -> None:
         raise MeetingError("not_active", _("Meetings can only be logged while the tandem is running."), 409)
 
 
-def log_meeting(
+def partner_of(tandem: Tandem, user: User) -> User | None:
+    return tandem.mentee if user.id == tandem.mentor_user_id else tandem.mentor_user
+
+
+def period(tandem: Tandem) -> tuple[date | None, date | None]:
+    """The days a meeting of this tandem may lie on: its own period, a cohort tandem's not before the cohort."""
+    first, last = tandem.starts_on, tandem.ends_on
+    if tandem.cohort is not None:
+        first = max(filter(None, (first, tandem.cohort.starts_on)), default=None)
+        last = min(filter(None, (last, tandem.cohort.ends_on)), default=None)
+    return first, last
+
+
+def clean_video_url(value: str | None) -> str:
+    """An http(s) link with a host, or nothing: a calendar turns anything else into a trap (javascript:, file:)."""
+    url = (value or "").strip()
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    if (parts.scheme.lower() not in ("http", "https") or not parts.hostname or len(url) > URL_MAX
+            or any(char.isspace() or ord(char) < 32 for char in url)):
+        raise MeetingError("video_url", _("A video-call link starts with https:// or http://."), 422, "video_url")
+    return url
+
+
+def _check_time(tandem: Tandem, author: User, starts_at: datetime, status: str) -> datetime:
+    """The start instant in UTC, inside the tandem's period; held or missed not in the future, planned not past."""
+    if starts_at.tzinfo is None or starts_at.utcoffset() is None:
+        raise MeetingError("starts_at", _("Give the time with its offset from UTC, e.g. 2027-03-02T18:00:00+01:00."),
+                           422, "starts_at")
+    moment = timezones.to_utc(starts_at)
+    first, last = period(tandem)
+    day = timezones.local(moment, author).date()
+    if (first and day < first) or (last and day > last):
+        raise MeetingError(
+            "outside_period",
+            _("Meetings of this tandem lie between %(first)s and %(last)s.",
+              first=format_date(first) if first else "–", last=format_date(last) if last else "–"),
+            422, "starts_at",
+        )
+    current = now()
+    if status != Meeting.PLANNED and moment > current:
+        raise MeetingError("date_future", _("A held or missed meeting lies between %(first)s and now: "
+                                            "plan a later one instead.", first=format_date(first) if first else "–"),
+                           422, "starts_at")
+    if status == Meeting.PLANNED and moment < current:
+        raise MeetingError("date_past", _("A planned meeting lies between now and %(last)s.",
+                                          last=format_date(last) if last else "–"), 422, "starts_at")
+    return moment
+
+
+def _check_fields(values: dict) -> None:
+    minutes = values.get("duration_minutes")
+    if "duration_minutes" in values and (not isinstance(minutes, int) or isinstance(minutes, bool)
+                                         or not MINUTES_MIN <= minutes <= MINUTES_MAX):
+        raise MeetingError("minutes", _("Between %(low)d and %(high)d minutes.", low=MINUTES_MIN, high=MINUTES_MAX),
+                           422, "duration_minutes")
+    if values.get("status", Meeting.PLANNED) not in Meeting.STATUSES:
+        raise MeetingError("status", _("One of planned, held or missed."), 422, "status")
+    for name, limit in (("topic", TOPICS_MAX), ("private_note", NOTE_MAX)):
+        if len(values.get(name) or "") > limit:
+            raise MeetingError("too_long", _("At most %(n)d characters.", n=limit), 422, name)
+
+
+def _place(meeting: Meeting, moment: datetime) -> None:
+    meeting.starts_at = moment
+    meeting.held_on = moment.astimezone(UTC).date()
+
+
+def create(
     tandem: Tandem,
     author: User,
-    held_on: date | None,
-    minutes: int | None,
-    topics_covered: str = "",
+    starts_at: datetime | None,
+    duration_minutes: int | None = 60,
+    *,
+    status: str = Meeting.PLANNED,
+    video_url: str = "",
+    topic: str = "",
     private_note: str = "",
-    planned: bool = False,
 ) -> Meeting:
-    """Record a meeting that took place, or plan one; the partner is told about a planned one."""
+    """Plan a meeting (both partners get the invite) or log one that took place or was missed."""
     _check_partner(tandem, author)
-    if held_on is None:
-        raise MeetingError("date_required", _("Please give the date."), field="held_on")
-    if planned and held_on < _today():
-        raise MeetingError("date_past", _("A planned meeting lies today or later."), field="held_on")
-    if not planned and held_on > _today():
-        raise MeetingError("date_future", _("A held meeting cannot lie in the future: plan it instead."),
-                           field="held_on")
-    if minutes is None or not MINUTES_MIN <= minutes <= MINUTES_MAX:
-        raise MeetingError("minutes", _("Between %(low)d and %(high)d minutes.", low=MINUTES_MIN, high=MINUTES_MAX),
-                           field="minutes")
-    if len(topics_covered or "") > TOPICS_MAX:
-        raise MeetingError("too_long", _("At most %(n)d characters.", n=TOPICS_MAX), field="topics_covered")
-    if len(private_note or "") > NOTE_MAX:
-        raise MeetingError("too_long", _("At most %(n)d characters.", n=NOTE_MAX), field="private_note")
-    meeting = Meeting(
-        tandem=tandem, author_id=author.id, held_on=held_on, minutes=minutes,
-        topics_covered=(topics_covered or "").strip(), private_note=(private_note or "").strip(), planned=planned,
-    )
+    if starts_at is None:
+        raise MeetingError("starts_at", _("Please give the date and time."), 422, "starts_at")
+    _check_fields({"duration_minutes": duration_minutes, "status": status, "topic": topic,
+                   "private_note": private_note})
+    url = clean_video_url(video_url)
+    moment = _check_time(tandem, author, starts_at, status)
+    meeting = Meeting(tandem=tandem, author_id=author.id, minutes=duration_minutes, video_url=url, status=status,
+                      topics_covered=(topic or "").strip(), private_note=(private_note or "").strip(), sequence=0)
+    _place(meeting, moment)
     db.session.add(meeting)
     db.session.flush()
-    partner_id = tandem.mentee_user_id if author.id == tandem.mentor_user_id else tandem.mentor_user_id
-    if planned and partner_id:
-        notifications.notify(
-            partner_id, "meeting_planned", "meeting_planned", {"name": author.name, "date": held_on},
-            notifications.link_to("cohorts.meetings.tandem", tandem_id=tandem.id), obj=("meeting", meeting.id),
-        )
+    if meeting.planned:
+        _send_invites(meeting, author, "meeting_invite")
     db.session.commit()
     return meeting
 
 
-def _own_meeting(tandem: Tandem, meeting_id: int, user: User) -> Meeting:
+def get(tandem: Tandem, meeting_id: int, user: User) -> Meeting:
+    """A meeting of this tandem the user may see, else MeetingError 404."""
     meeting = get_by_id(Meeting, meeting_id)
-    if meeting is None or meeting.tandem_id != tandem.id or not tandems.can_view(tandem, user):
+    if meeting is None or meeting.tandem_id != tandem.id or not can_see(tandem, user):
         raise MeetingError("not_found", _("No such meeting."), 404)
     return meeting
 
@@ -100,23 +179,67 @@ def own_meeting(tandem: Tandem, meeting_id: int, user: User) -> Meeting | None:
     return meeting
 
 
-def mark_held(tandem: Tandem, meeting_id: int, user: User) -> Meeting:
-    """A planned meeting took place: from now on it counts toward the target."""
+def update(tandem: Tandem, meeting_id: int, user: User, changes: dict) -> Meeting:
+    """Change a meeting (either partner; the private note only its author). Moving it is a new `starts_at`.
+
+    A change the calendars must show (time, length, link, topic) raises the invite's SEQUENCE and mails the
+    new invite to both; a planned meeting recorded as held or missed needs its start to have passed.
+    """
     _check_partner(tandem, user)
-    meeting = _own_meeting(tandem, meeting_id, user)
-    if not meeting.planned:
-        raise MeetingError("already_held", _("This meeting is already logged as held."), 409)
-    if meeting.held_on > _today():
-        raise MeetingError("date_future", _("This meeting lies in the future."), 409)
-    meeting.planned = False
+    meeting = get(tandem, meeting_id, user)
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        name = sorted(unknown)[0]
+        raise MeetingError("unknown_field", _("This field cannot be changed."), 422, name)
+    if "private_note" in changes and meeting.author_id != user.id:
+        raise MeetingError("not_author", _("Only the author of a private note can change it."), 403, "private_note")
+    _check_fields(changes)
+    status = changes.get("status", meeting.status)
+    if "starts_at" in changes:
+        if changes["starts_at"] is None:
+            raise MeetingError("starts_at", _("Please give the date and time."), 422, "starts_at")
+        moment = _check_time(tandem, user, changes["starts_at"], status)
+    else:
+        moment = as_utc(meeting.starts_at)
+        if status != meeting.status:
+            _check_time(tandem, user, moment, status)
+    url = clean_video_url(changes["video_url"]) if "video_url" in changes else meeting.video_url
+    before = (as_utc(meeting.starts_at), meeting.minutes, meeting.video_url, meeting.topics_covered, meeting.status)
+    _place(meeting, moment)
+    meeting.minutes = changes.get("duration_minutes", meeting.minutes)
+    meeting.video_url = url
+    meeting.status = status
+    if "topic" in changes:
+        meeting.topics_covered = (changes["topic"] or "").strip()
+    if "private_note" in changes:
+        meeting.private_note = (changes["private_note"] or "").strip()
+    after = (as_utc(meeting.starts_at), meeting.minutes, meeting.video_url, meeting.topics_covered, meeting.status)
+    if after != before:
+        meeting.sequence += 1
+        if meeting.planned:
+            _send_invites(meeting, user, "meeting_moved" if after[0] != before[0] else "meeting_invite")
     db.session.commit()
     return meeting
 
 
+def record_outcome(tandem: Tandem, meeting_id: int, user: User, outcome: str,
+                   new_start: datetime | None = None) -> Meeting:
+    """The answer to "did it take place?": `held`, `missed`, or `moved` to `new_start` (planned again)."""
+    if outcome == "moved":
+        return update(tandem, meeting_id, user, {"starts_at": new_start, "status": Meeting.PLANNED})
+    if outcome not in (Meeting.HELD, Meeting.MISSED):
+        raise MeetingError("status", _("One of planned, held or missed."), 422, "status")
+    return update(tandem, meeting_id, user, {"status": outcome})
+
+
 def delete_meeting(tandem: Tandem, meeting_id: int, user: User) -> None:
-    meeting = _own_meeting(tandem, meeting_id, user)
+    """Only its author deletes a meeting; a planned one's invite is cancelled in both calendars."""
+    meeting = get(tandem, meeting_id, user)
     if meeting.author_id != user.id:
         raise MeetingError("not_author", _("Only the person who logged a meeting can delete it."), 403)
+    if meeting.planned:
+        meeting.sequence += 1
+        _send_invites(meeting, user, "meeting_cancelled", method="CANCEL")
     db.session.delete(meeting)
     db.session.commit()
 
@@ -126,18 +249,35 @@ def visible_note(meeting: Meeting, viewer: User) -> str | None:
     return meeting.private_note if meeting.author_id == viewer.id else None
 
 
+def needs_outcome(meeting: Meeting, at: datetime | None = None) -> bool:
+    """A planned meeting whose end has passed: the partners are asked whether it took place."""
+    return meeting.planned and ends_at(meeting) <= (at or now())
+
+
+def ends_at(meeting: Meeting) -> datetime:
+    return as_utc(meeting.starts_at) + timedelta(minutes=meeting.minutes)
+
+
 @dataclass
 class MeetingView:
     meeting: Meeting
     note: str | None
     mine: bool
+    when: str  # the start, in the viewer's zone (named once on the page) and language
+    ask_outcome: bool
 
 
 def meetings_for(tandem: Tandem, viewer: User) -> list[MeetingView]:
+    """The tandem's meetings, newest first, each in the viewer's time zone."""
     meetings = db.session.scalars(
-        select(Meeting).where(Meeting.tandem_id == tandem.id).order_by(Meeting.held_on.desc(), Meeting.id.desc())
+        select(Meeting).where(Meeting.tandem_id == tandem.id).order_by(Meeting.starts_at.desc(), Meeting.id.desc())
     )
-    return [MeetingView(m, visible_note(m, viewer), m.author_id == viewer.id) for m in meetings]
+    current = now()
+    return [
+        MeetingView(m, visible_note(m, viewer), m.author_id == viewer.id,
+                    timezones.format_instant(m.starts_at, viewer, with_zone=False), needs_outcome(m, current))
+        for m in meetings
+    ]
 
 
 # --- progress ------------------------------------------------------------------------------------
@@ -189,13 +329,13 @@ def progress_for(tandems: list[Tandem], today: date | None = None) -> dict[int, 
     if ids:
         for tandem_id, count, last in db.session.execute(
             select(Meeting.tandem_id, func.count(func.distinct(Meeting.held_on)), func.max(Meeting.held_on))
-            .where(Meeting.tandem_id.in_(ids), Meeting.planned.is_(False))
+            .where(Meeting.tandem_id.in_(ids), Meeting.status == Meeting.HELD)
             .group_by(Meeting.tandem_id)
         ):
             held[tandem_id] = (count, last)
         for tandem_id, first in db.session.execute(
             select(Meeting.tandem_id, func.min(Meeting.held_on))
-            .where(Meeting.tandem_id.in_(ids), Meeting.planned.is_(True), Meeting.held_on >= today)
+            .where(Meeting.tandem_id.in_(ids), Meeting.status == Meeting.PLANNED, Meeting.held_on >= today)
             .group_by(Meeting.tandem_id)
         ):
             planned[tandem_id] = first
@@ -254,72 +394,128 @@ def kickoff_checklist(tandem: Tandem, progress_row: Progress | None = None) -> l
     ]
 
 
-# --- calendar files (RFC 5545, written by hand: no extra dependency) -----------------------------
+# --- invites (RFC 5545, written by the icalendar library) -----------------------------------------
 
 
-def _escape(text: str) -> str:
-    """TEXT values: backslash, semicolon, comma and new lines are escaped (RFC 5545, 3.3.11)."""
-    return (
-        text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\r\n", "\\n").replace("\n", "\\n")
-    )
+def uid(meeting: Meeting) -> str:
+    """Stable for the meeting's life, so every update and the cancellation replace the same calendar entry."""
+    host = urlsplit(current_app.config["TANDEM_BASE_URL"]).hostname or "tandem.invalid"
+    return f"meeting-{meeting.id}-tandem-{meeting.tandem_id}@{host}"
 
 
-def _fold(line: str) -> str:
-    """Content lines longer than 75 octets are folded with CRLF + space (RFC 5545, 3.1), never inside a character."""
-    parts: list[str] = []
-    current = b""
-    limit = 75
-    for char in line:
-        encoded = char.encode("utf-8")
-        if len(current) + len(encoded) > limit:
-            parts.append(current.decode("utf-8"))
-            current = b""
-            limit = 74  # continuation lines start with a space
-        current += encoded
-    parts.append(current.decode("utf-8"))
-    return "\r\n ".join(parts)
+def _address(user: User, role: str | None = None) -> vCalAddress:
+    address = vCalAddress(f"mailto:{user.email}")
+    address.params["CN"] = user.name
+    if role:
+        address.params.update({"ROLE": role, "PARTSTAT": "NEEDS-ACTION", "RSVP": "FALSE", "CUTYPE": "INDIVIDUAL"})
+    return address
 
 
-def ics_calendar(tandem: Tandem, meetings: list[Meeting], host: str = "tandem.example") -> str:
-    """An iCalendar file with the tandem's planned meetings as all-day events (no private notes in it)."""
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+def invite(meeting: Meeting, method: str = "REQUEST") -> str:
+    """The meeting as an iCalendar request (or cancellation): UTC times, organiser, both partners, video link.
+
+    No private note is ever in it.
+    """
+    tandem = meeting.tandem
     mentor = tandem.mentor_user.name if tandem.mentor_user else _("(former member)")
     mentee = tandem.mentee.name if tandem.mentee else _("(former member)")
-    goal = tandem.goal.title if tandem.goal else ""
-    lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        "PRODID:-//Tandem//Reverse mentoring//EN",
-        "CALSCALE:GREGORIAN",
-        "METHOD:PUBLISH",
-    ]
-    for meeting in meetings:
-        summary = _("Tandem meeting: %(mentor)s and %(mentee)s", mentor=mentor, mentee=mentee)
-        description = "\n".join(
-            part for part in (
-                _("Goal: %(title)s", title=goal) if goal else "",
-                _("Planned length: %(n)d minutes", n=meeting.minutes),
-                meeting.topics_covered,
-            ) if part
-        )
-        lines += [
-            "BEGIN:VEVENT",
-            f"UID:meeting-{meeting.id}-tandem-{tandem.id}@{host}",
-            f"DTSTAMP:{stamp}",
-            f"DTSTART;VALUE=DATE:{meeting.held_on.strftime('%Y%m%d')}",
-            f"DTEND;VALUE=DATE:{(meeting.held_on + timedelta(days=1)).strftime('%Y%m%d')}",
-            f"SUMMARY:{_escape(summary)}",
-            f"DESCRIPTION:{_escape(description)}",
-            "TRANSP:TRANSPARENT",
-            "END:VEVENT",
-        ]
-    lines.append("END:VCALENDAR")
-    return "".join(_fold(line) + "\r\n" for line in lines)
+    calendar = Calendar()
+    calendar.add("prodid", "-//Tandem//Reverse mentoring//EN")
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", method)
+    event = Event()
+    event.add("uid", uid(meeting))
+    event.add("dtstamp", now().astimezone(UTC))
+    event.add("dtstart", as_utc(meeting.starts_at))
+    event.add("dtend", ends_at(meeting))
+    event.add("sequence", meeting.sequence)
+    event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
+    event.add("summary", _("Tandem meeting: %(mentor)s and %(mentee)s", mentor=mentor, mentee=mentee))
+    description = [_("Goal: %(title)s", title=tandem.goal.title) if tandem.goal else "", meeting.topics_covered]
+    if meeting.video_url:
+        description.append(_("Video call: %(url)s", url=meeting.video_url))
+        event.add("location", meeting.video_url)
+        event.add("url", meeting.video_url)
+    event.add("description", "\n".join(part for part in description if part))
+    partners = [user for user in (tandem.mentor_user, tandem.mentee) if user is not None]
+    organizer = meeting.author if meeting.author is not None and meeting.author in partners else None
+    organizer = organizer or (partners[0] if partners else None)
+    if organizer is not None:
+        event.add("organizer", _address(organizer))
+    for partner in partners:
+        event.add("attendee", _address(partner, "REQ-PARTICIPANT"))
+    calendar.add_component(event)
+    return calendar.to_ical().decode("utf-8")
 
 
-def planned_meetings(tandem: Tandem) -> list[Meeting]:
-    return list(
-        db.session.scalars(
-            select(Meeting).where(Meeting.tandem_id == tandem.id, Meeting.planned.is_(True)).order_by(Meeting.held_on)
-        )
-    )
+def _when(meeting: Meeting) -> str:
+    return as_utc(meeting.starts_at).isoformat()
+
+
+def _send_invites(meeting: Meeting, actor: User, key: str, method: str = "REQUEST") -> None:
+    """The invite (or cancellation) to both partners: the other one is also told in the app."""
+    file = invite(meeting, method)
+    link = notifications.link_to("cohorts.meetings.tandem", tandem_id=meeting.tandem_id)
+    for person in (meeting.tandem.mentor_user, meeting.tandem.mentee):
+        if person is None:
+            continue
+        other = partner_of(meeting.tandem, person)
+        params = {"name": other.name if other else _("(former member)"), "when": _when(meeting)}
+        fields = {"obj": ("meeting", meeting.id), "occasion": f"{method.lower()}-{meeting.sequence}", "ics": file}
+        if person.id == actor.id:
+            notifications.queue_email(person, "meeting_planned", key, params, link, **fields)
+        else:
+            notifications.notify(person, "meeting_planned", key, params, link, **fields)
+
+
+# --- periodic jobs: reminders the day before, "did it take place?" after the end ---------------------
+
+
+def _both(meeting: Meeting, kind: str, key: str, occasion: str) -> None:
+    link = notifications.link_to("cohorts.meetings.tandem", tandem_id=meeting.tandem_id)
+    for person in (meeting.tandem.mentor_user, meeting.tandem.mentee):
+        if person is None:
+            continue
+        other = partner_of(meeting.tandem, person)
+        notifications.notify(person, kind, key, {"name": other.name if other else _("(former member)"),
+                                                 "when": _when(meeting)}, link,
+                             obj=("meeting", meeting.id), occasion=occasion)
+
+
+def _planned_running(*where) -> list[Meeting]:
+    return list(db.session.scalars(
+        select(Meeting).join(Tandem, Tandem.id == Meeting.tandem_id)
+        .where(Meeting.status == Meeting.PLANNED, Tandem.status == "active", *where).order_by(Meeting.id)
+    ))
+
+
+def _not_done_for_this_start(column):
+    """A meeting moved since the reminder or question went out is a new occasion."""
+    return column.is_(None) | (column != Meeting.starts_at)
+
+
+def send_reminders(at: datetime | None = None) -> int:
+    """Each partner of a planned meeting starting within a day is reminded once per start time (a moved
+    meeting gets a new reminder); returns how many meetings were reminded of."""
+    current = at or now()
+    due = _planned_running(Meeting.starts_at > current, Meeting.starts_at <= current + REMIND_BEFORE,
+                           _not_done_for_this_start(Meeting.reminded_for))
+    for meeting in due:
+        _both(meeting, "meeting_reminder", "meeting_reminder", f"remind-{_when(meeting)}")
+        meeting.reminded_for = meeting.starts_at
+    db.session.commit()
+    return len(due)
+
+
+def ask_outcomes(at: datetime | None = None) -> int:
+    """Both partners of a planned meeting whose end has passed are asked once (per start time) whether it
+    took place; returns how many meetings they were asked about."""
+    current = at or now()
+    candidates = _planned_running(Meeting.starts_at <= current, _not_done_for_this_start(Meeting.outcome_asked_for))
+    asked = [meeting for meeting in candidates if needs_outcome(meeting, current)]
+    for meeting in asked:
+        _both(meeting, "meeting_outcome", "meeting_outcome", f"outcome-{_when(meeting)}")
+        meeting.outcome_asked_for = meeting.starts_at
+    db.session.commit()
+    return len(asked)

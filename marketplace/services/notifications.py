@@ -7,7 +7,7 @@ e-mail is written in the recipient's language (emails.recipient_locale), not the
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from flask import current_app, has_request_context, url_for
@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import Notification, OutgoingEmail, User, get_by_id, utcnow
-from . import emails, outbox, preferences
+from . import emails, outbox, preferences, timezones
 
 # Message key -> English source text with %(name)s placeholders (translated in the catalogue).
 MESSAGES = {
@@ -51,7 +51,15 @@ MESSAGES = {
     "survey_open": _l(
         "“%(cohort)s” has ended. Tell us how it went: the survey takes two minutes and is anonymous."
     ),
+    # Kept for notifications written before meetings had a time.
     "meeting_planned": _l("%(name)s planned a meeting on %(date)s. Add it to your calendar."),
+    "meeting_invite": _l("Your meeting with %(name)s: %(when)s. The invite for your calendar is attached."),
+    "meeting_moved": _l("Your meeting with %(name)s moved to %(when)s. The updated invite is attached."),
+    "meeting_cancelled": _l("Your meeting with %(name)s on %(when)s was cancelled."),
+    "meeting_reminder": _l("Reminder: you meet %(name)s tomorrow, %(when)s."),
+    "meeting_outcome": _l(
+        "Did your meeting with %(name)s on %(when)s take place? Tell us on your tandem page: held, missed or moved."
+    ),
     "request_cancelled": _l("The tandem request for “%(title)s” was cancelled: %(reason)s"),
     "draft_removed": _l("A draft pair in “%(cohort)s” was removed: %(reason)s"),
     "request_reminder": _l(
@@ -88,14 +96,17 @@ def link_to(endpoint: str, **values: object) -> str:
     return current_app.url_map.bind("localhost").build(endpoint, values)
 
 
-def render(key: str | None, params: dict[str, Any], fallback: str = "") -> str:
-    """A message in the current language; a `date` parameter (ISO) is formatted the reader's way."""
+def render(key: str | None, params: dict[str, Any], fallback: str = "", reader: User | None = None) -> str:
+    """A message in the current language; a `date` parameter (ISO) is formatted the reader's way, a `when`
+    (an ISO instant) also in the reader's time zone."""
     template = MESSAGES.get(key or "")
     if template is None:
         return fallback
     values = dict(params)
     if isinstance(values.get("date"), str):
         values["date"] = format_date(date.fromisoformat(values["date"]))
+    if isinstance(values.get("when"), str):
+        values["when"] = timezones.format_instant(datetime.fromisoformat(values["when"]), reader)
     if "reason_code" in values:  # a hard rule's reason, in the reader's language
         from . import rules
 
@@ -105,7 +116,8 @@ def render(key: str | None, params: dict[str, Any], fallback: str = "") -> str:
 
 def text(notification: Notification) -> str:
     """What the reader sees, in the page's language (rows from before message keys keep their text)."""
-    return render(notification.message_key, notification.params or {}, notification.message)
+    return render(notification.message_key, notification.params or {}, notification.message,
+                  db.session.get(User, notification.user_id))
 
 
 def notify(
@@ -119,12 +131,14 @@ def notify(
     occasion: str = "",
     contact: User | None = None,
     email: bool = True,
+    ics: str | None = None,
 ) -> Notification | None:
     """Tell a person about an event: an in-app notification and, per their settings, an e-mail.
 
     Both are added to the current transaction (the caller commits, so they exist exactly when the change
     does). `kind` is what the person's settings choose by; `obj` and `occasion` make the e-mail's key (a
-    second reminder about one object is a new occasion); `contact` adds a partner's name and address.
+    second reminder about one object is a new occasion); `contact` adds a partner's name and address; `ics`
+    attaches a calendar invite to the e-mail.
     """
     if key not in MESSAGES:
         raise KeyError(f"no notification message {key!r}: add it to MESSAGES")
@@ -133,13 +147,13 @@ def notify(
         return None
     params = {name: value.isoformat() if isinstance(value, date) else value for name, value in (params or {}).items()}
     with force_locale("en"):
-        english = render(key, params)
+        english = render(key, params, reader=recipient)
     notification = Notification(user_id=recipient.id, kind=kind, message_key=key, params=params, message=english,
                                 link=link)
     db.session.add(notification)
     if email:
         queue_email(recipient, kind, key, params, link, obj=obj, occasion=occasion,
-                    contact=contact)
+                    contact=contact, ics=ics)
     return notification
 
 
@@ -158,6 +172,7 @@ def queue_email(
     obj: tuple[str, int] | None = None,
     occasion: str = "",
     contact: User | None = None,
+    ics: str | None = None,
 ) -> OutgoingEmail | None:
     """The e-mail of one event, in the recipient's language, unless they turned the kind off."""
     chosen = preferences.mode(recipient, kind)
@@ -165,7 +180,7 @@ def queue_email(
         return None
     language = emails.recipient_locale(recipient)
     with force_locale(language):
-        message = render(key, params)
+        message = render(key, params, reader=recipient)
         page = absolute_link(link)
         settings = emails.absolute_url("preferences.settings")
         context = {
@@ -177,6 +192,7 @@ def queue_email(
     return outbox.queue(
         recipient.email, message[:255], body, html=html, kind=kind, obj=obj, recipient_user=recipient,
         occasion=occasion, language=language, status="held" if chosen == preferences.DIGEST else "pending",
+        ics=ics,
     )
 
 

@@ -14,6 +14,7 @@ import os
 import secrets
 import signal
 from datetime import datetime, timedelta
+from email.mime.text import MIMEText
 from email.utils import parseaddr
 
 from flask import current_app
@@ -46,11 +47,12 @@ def queue(
     occasion: str = "",
     language: str = "en",
     status: str = "pending",
+    ics: str | None = None,
 ) -> OutgoingEmail:
     """Add a message to the outbox in the caller's transaction (the caller commits).
 
     With `kind`, `obj` and `recipient_user` the message has a key: queueing the same key again returns the
-    existing row instead of a second message.
+    existing row instead of a second message. `ics` is a calendar invite, attached when sent.
     """
     object_type, object_id = obj if obj else (None, None)
     if kind and obj and recipient_user is not None:
@@ -66,7 +68,7 @@ def queue(
     message = OutgoingEmail(
         recipient=to, subject=subject, body=body, html_body=html, kind=kind, object_type=object_type,
         object_id=object_id, recipient_user_id=recipient_user.id if recipient_user is not None else None,
-        occasion=occasion, language=language, status=status, attempts=0, next_attempt_at=utcnow(),
+        occasion=occasion, language=language, status=status, attempts=0, next_attempt_at=utcnow(), ics=ics,
     )
     db.session.add(message)
     db.session.flush()
@@ -140,7 +142,18 @@ def build(message: OutgoingEmail, connection=None) -> EmailMultiAlternatives:
     )
     if message.html_body:
         email.attach_alternative(message.html_body, "text/html")
+    if message.ics:
+        email.attach(_invite_attachment(message.ics))
     return email
+
+
+def _invite_attachment(ics: str) -> MIMEText:
+    """text/calendar with the invite's METHOD as a parameter, as calendar clients expect (RFC 6047)."""
+    method = next((line.partition(":")[2] for line in ics.splitlines() if line.startswith("METHOD:")), "PUBLISH")
+    part = MIMEText(ics, "calendar", "utf-8")
+    part.set_param("method", method)
+    part.add_header("Content-Disposition", "attachment", filename="invite.ics")
+    return part
 
 
 def recover_stale(now: datetime) -> int:

@@ -26,6 +26,7 @@ from ..models import (
     Tandem,
     User,
     UserSession,
+    as_utc,
 )
 from . import notifications, preferences, throttle, vectors
 
@@ -49,6 +50,7 @@ def export_user_data(user: User) -> dict[str, Any]:
             "verified_company": user.verified_company.name if user.verified_company else None,
             "community_manager": user.is_manager,
             "language": user.locale,
+            "time_zone": user.time_zone,
             "created_at": _iso(user.created_at),
         },
         "mentor_profile": None
@@ -98,9 +100,11 @@ def export_user_data(user: User) -> dict[str, Any]:
         ],
         "meetings_i_logged": [
             {
-                "held_on": _iso(m.held_on),
-                "minutes": m.minutes,
-                "topics_covered": m.topics_covered,
+                "starts_at": _iso(as_utc(m.starts_at)),
+                "duration_minutes": m.minutes,
+                "status": m.status,
+                "video_url": m.video_url,
+                "topic": m.topics_covered,
                 "my_private_note": m.private_note,
             }
             for m in meetings
@@ -172,6 +176,7 @@ def delete_account(user: User) -> None:
         for meeting in db.session.scalars(select(Meeting).where(Meeting.author_id == user.id)):
             meeting.author_id = None
             meeting.private_note = ""
+            meeting.video_url = ""  # often the author's personal meeting room
         for model in (ApiToken, OneTimeToken, Notification, NotificationSetting, CohortParticipant, UserSession,
                       Reminder, ImportJob):
             for row in db.session.scalars(select(model).where(model.user_id == user.id)):

@@ -41,7 +41,7 @@ def meetings_by_month(cohort: Cohort, tandem_ids: list[int], today: date | None 
         return []
     rows = db.session.execute(
         select(Meeting.tandem_id, Meeting.held_on)
-        .where(Meeting.tandem_id.in_(tandem_ids), Meeting.planned.is_(False)).distinct()
+        .where(Meeting.tandem_id.in_(tandem_ids), Meeting.status == Meeting.HELD).distinct()
     ).all()
     counts: dict[str, int] = {}
     for _tandem_id, held_on in rows:

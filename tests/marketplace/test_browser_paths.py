@@ -16,9 +16,8 @@ from selenium.webdriver.common.by import By
 
 from marketplace.extensions import db
 from marketplace.models import Tandem
-from marketplace.services import meetings
 from marketplace.services.cohorts import add_months
-from tests.builders import DEFAULT_PASSWORD, make_goal, make_mentor, make_user
+from tests.builders import DEFAULT_PASSWORD, make_goal, make_meeting, make_mentor, make_user
 from tests.marketplace.test_cohorts import enrol, make_cohort
 
 if TYPE_CHECKING:  # pytest imports it as a plugin (below), so that its asserts are rewritten too
@@ -288,8 +287,8 @@ def phone_world() -> dict[str, str | int]:
                     starts_on=running.starts_on, ends_on=running.ends_on)
     db.session.add(direct)
     db.session.commit()
-    meetings.log_meeting(tandems[1], tandems[1].mentee, date.today(), 60)
-    meetings.log_meeting(direct, executive, date.today(), 45)
+    make_meeting(tandems[1], date.today(), author=tandems[1].mentee)
+    make_meeting(direct, date.today(), author=executive, minutes=45)
     world = {"mentor": mentor.user.email, "executive": executive.email, "manager": manager.email,
              "mentor_profile": mentor.id, "executive_id": executive.id, "company": executive.company_id,
              "goal": goal.id, "matching": matching.id, "running": running.id, "tandem": direct.id}

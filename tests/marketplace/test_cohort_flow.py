@@ -89,8 +89,8 @@ def test_create_import_match_swap_publish_meet_close_survey_report(app, client):
         assert f"/cohorts/tandems/{tandem.id}" in client.get(f"/cohorts/{cohort.id}").get_data(as_text=True)
         assert "Rhineland 2027" in client.get("/cohorts/").get_data(as_text=True)
         logged = client.post(f"/cohorts/tandems/{tandem.id}/meetings", data={
-            "kind": "held", "held_on": (date.today() - timedelta(days=7)).isoformat(), "minutes": "60",
-            "topics_covered": "Kick-off", "private_note": ""})
+            "status": "held", "starts_at": f"{date.today() - timedelta(days=7)}T18:00", "duration_minutes": "60",
+            "topic": "Kick-off", "private_note": ""})
         assert logged.status_code == 302
 
     sign_in(client, manager)

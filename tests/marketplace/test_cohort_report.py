@@ -11,8 +11,8 @@ import pytest
 
 from marketplace.extensions import db
 from marketplace.models import Tandem
-from marketplace.services import exports, meetings, reports
-from tests.builders import make_goal, make_mentor, make_user
+from marketplace.services import exports, reports
+from tests.builders import make_goal, make_meeting, make_mentor, make_user
 from tests.marketplace.test_cohorts import bearer, enrol, make_cohort
 
 TODAY = date.today()
@@ -38,9 +38,11 @@ def running(app):
     enrol(cohort, make_user(), "mentor", status="applied")
     db.session.commit()
     first, second = tandems
-    meetings.log_meeting(first, first.mentee, TODAY - timedelta(days=50), 60)
-    meetings.log_meeting(first, first.mentor_user, TODAY - timedelta(days=50), 60)  # same meeting, counted once
-    meetings.log_meeting(first, first.mentee, TODAY - timedelta(days=5), 60)
+    make_meeting(first, TODAY - timedelta(days=50), author=first.mentee)
+    make_meeting(first, TODAY - timedelta(days=50), author=first.mentor_user)  # same meeting, counted once
+    make_meeting(first, TODAY - timedelta(days=5), author=first.mentee)
+    make_meeting(first, TODAY - timedelta(days=4), status="missed", author=first.mentee)  # not counted as held
+    db.session.commit()
     return cohort, tandems
 
 

@@ -47,7 +47,7 @@ from marketplace.services import (
     request_expiry,
     tandems,
 )
-from tests.builders import make_goal, make_mentor, make_user, participants_csv, sign_in
+from tests.builders import make_goal, make_meeting, make_mentor, make_user, participants_csv, sign_in
 from tests.pseudo_locale import (
     PLACEHOLDER,
     PSEUDO_LOCALE,
@@ -206,13 +206,11 @@ def _build_scene(app: Flask) -> Scene:
                        cohort=running, status="draft", score=0.62, reasons=[])
         db.session.add_all([active, draft])
         db.session.flush()
-        planned = Meeting(tandem=active, author_id=manager.id, held_on=TODAY + timedelta(days=7), minutes=60,
-                          planned=True)
-        db.session.add_all([
-            Meeting(tandem=active, author_id=participant.id, held_on=TODAY - timedelta(days=7), minutes=90,
-                    topics_covered="LinkedIn basics", private_note="Went well"),
-            planned,
-        ])
+        make_meeting(active, TODAY - timedelta(days=7), author=participant, minutes=90,
+                     topics_covered="LinkedIn basics", private_note="Went well")
+        planned = make_meeting(active, TODAY + timedelta(days=7), status="planned", author=manager,
+                               video_url="https://meet.example/tandem")
+        make_meeting(active, TODAY - timedelta(days=1), status="planned", author=manager)  # asks "did it happen?"
         # A discoverable goal the manager (a mentor too) could help with: its page and the offer form.
         findable = make_goal(owner=make_user(name="Hanna Help", email="hanna@help.example", company="Help GmbH"),
                              title="Learn to post on LinkedIn", topic_slugs=("social-media",))
@@ -293,7 +291,7 @@ def _user_text() -> list[str]:
         ApiToken.prefix, Topic.slug, Topic.name_en, Topic.name_de, MentorProfile.headline,
         MentorProfile.teaching_text, MentorProfile.city, Goal.title, Goal.description, Cohort.name,
         Cohort.description, Tandem.request_message, Tandem.response_message, Tandem.end_reason,
-        Meeting.topics_covered, Meeting.private_note, SurveyResponse.improve,
+        Meeting.topics_covered, Meeting.private_note, Meeting.video_url, SurveyResponse.improve,
     ]
     texts = {value for column in columns for value in db.session.scalars(select(column)) if value}
     texts |= {user.first_name for user in db.session.scalars(select(User))}

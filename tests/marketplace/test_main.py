@@ -7,10 +7,10 @@ from datetime import date
 from flask import current_app
 
 from marketplace.extensions import db
-from marketplace.models import Cohort, Meeting, Tandem
+from marketplace.models import Cohort, Tandem
 from marketplace.services import notifications
 from marketplace.services.dashboard import overview
-from tests.builders import csrf_token_from, make_goal, make_mentor, make_user, sign_in
+from tests.builders import csrf_token_from, make_goal, make_meeting, make_mentor, make_user, sign_in
 
 
 def make_tandem(mentor_profile, goal, status: str = "active", **fields) -> Tandem:
@@ -84,13 +84,9 @@ def test_dashboard_shows_profile_goals_and_tandems(login_as):
     cohort = Cohort(name="Spring", starts_on=date(2025, 3, 1), ends_on=date(2025, 8, 31), meeting_target=4)
     db.session.add(cohort)
     tandem = make_tandem(mentor, goal, starts_on=date(2025, 3, 1), ends_on=date(2025, 8, 31), cohort=cohort)
-    db.session.add_all(
-        [
-            Meeting(tandem=tandem, held_on=date(2025, 3, 10)),
-            Meeting(tandem=tandem, held_on=date(2025, 4, 10)),
-            Meeting(tandem=tandem, held_on=date(2025, 5, 10), planned=True),
-        ]
-    )
+    make_meeting(tandem, date(2025, 3, 10))
+    make_meeting(tandem, date(2025, 4, 10))
+    make_meeting(tandem, date(2025, 5, 10), status="planned")
     own_goal = make_goal(owner=mentor.user, title="Learn to lead a team", status="matched")
     other_mentor = make_mentor(headline="TikTok basics", company="Short Video AG")
     other_mentor.user.name = "Tom TikTok"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -134,14 +135,19 @@ def test_the_migration_computes_the_apps_company_key():
         assert migration._key(name, look_alikes) == companies.company_key(name), name
 
 
-def test_the_one_running_tandem_migration_keeps_the_older_and_tells_both_of_the_newer(tmp_path):
-    from flask_migrate import upgrade
-    from sqlalchemy import text
-
+@contextmanager
+def migrated_to(tmp_path, revision: str) -> Iterator[None]:
+    """An app context on a new SQLite file at an old revision, to write rows the old way before `upgrade()`."""
     url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True, "TANDEM_INDEX_DIR": str(tmp_path / "i")})
     with app.app_context():
-        upgrade(revision="74378a332969")
+        upgrade(revision=revision)
+        yield
+        db.engine.dispose()
+
+
+def test_the_one_running_tandem_migration_keeps_the_older_and_tells_both_of_the_newer(tmp_path):
+    with migrated_to(tmp_path, "74378a332969"):
         with db.engine.begin() as connection:
             for user_id in (1, 2, 3):
                 connection.execute(text(

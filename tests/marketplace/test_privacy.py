@@ -102,4 +102,6 @@ def test_a_deleted_account_is_gone_from_the_saved_index_files_too(make_app):
     with fresh.app_context():
         viewer = db.session.get(User, viewer_id)
         found = {m.profile.id for m in matching.search_mentors("TikTok videos for brands", viewer)}
-        assert gone_id not in found and kept_id in found
+        assert gone_id not in found
+        # The kept mentor is still served from that file (an unrelated query stays below the relevance floor).
+        assert kept_id in {m.profile.id for m in matching.search_mentors("Scrum and Kanban for leaders", viewer)}
