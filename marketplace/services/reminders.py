@@ -53,7 +53,7 @@ def nudge_quiet_tandems(now: datetime) -> int:
     today = now.date()
     last_meeting = (
         select(Meeting.tandem_id, func.max(Meeting.held_on).label("held_on"))
-        .where(Meeting.planned.is_(False)).group_by(Meeting.tandem_id).subquery()
+        .where(Meeting.status == Meeting.HELD).group_by(Meeting.tandem_id).subquery()
     )
     rows = db.session.execute(
         select(Tandem, last_meeting.c.held_on)

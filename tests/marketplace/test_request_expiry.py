@@ -12,7 +12,6 @@ from marketplace.extensions import db
 from marketplace.models import (
     Cohort,
     CohortParticipant,
-    Meeting,
     MentorProfile,
     Notification,
     OutgoingEmail,
@@ -21,7 +20,7 @@ from marketplace.models import (
     utcnow,
 )
 from marketplace.services import matching, privacy, reminders, request_expiry, tandems
-from tests.builders import make_goal, make_mentor, make_user, sign_in
+from tests.builders import make_goal, make_meeting, make_mentor, make_user, sign_in
 
 HOUR = timedelta(hours=1)
 
@@ -217,7 +216,7 @@ def test_a_tandem_without_a_meeting_for_four_weeks_nudges_both_once_per_period(a
     assert reminders.nudge_quiet_tandems(today + timedelta(days=28)) == 2
     assert reminders.nudge_quiet_tandems(today + timedelta(days=30)) == 0  # the same period
     assert reminders.nudge_quiet_tandems(today + timedelta(days=56)) == 2  # the next one
-    db.session.add(Meeting(tandem=tandem, author_id=goal.owner_id, held_on=(today + timedelta(days=57)).date()))
+    make_meeting(tandem, (today + timedelta(days=57)).date(), author=goal.owner)
     db.session.commit()
     assert reminders.nudge_quiet_tandems(today + timedelta(days=60)) == 0  # a meeting resets the clock
     assert len(_mails(goal.owner, "tandem_reminder")) == 2
