@@ -44,6 +44,9 @@ def _schema(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> None
     app = create_app(_test_config(database_url, str(tmp_path_factory.mktemp("index"))))
     with app.app_context():
         db.drop_all()
+        # A version row left by an older run would make init-db replay newer migrations onto these tables.
+        db.session.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        db.session.commit()
         db.create_all()
         db.session.remove()
         db.engine.dispose()
