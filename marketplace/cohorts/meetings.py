@@ -35,11 +35,14 @@ def _render(tandem: Tandem, form: MeetingForm | None = None, status: int = 200,
     row = meetings.progress(tandem)
     views = meetings.meetings_for(tandem, current_user)
     proposals = scheduling.proposal_views(tandem, current_user)
-    suggested = proposal_form_choices(proposal_form or ProposalForm(formdata=None), tandem)
+    open_proposal = next((view for view in proposals if view.proposal.status == "open"), None)
+    proposal_form = proposal_form or ProposalForm(formdata=None)
+    # The form (and its suggested times) shows only while no proposal waits for an answer.
+    suggested = (proposal_form, "none") if open_proposal else proposal_form_choices(proposal_form, tandem)
     return render_template(
         "cohorts/tandem.html",
         tandem=tandem,
-        open_proposal=next((view for view in proposals if view.proposal.status == "open"), None),
+        open_proposal=open_proposal,
         earlier_proposals=[view for view in proposals if view.proposal.status != "open"],
         proposal_form=suggested[0],
         suggestion_source=suggested[1],

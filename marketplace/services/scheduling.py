@@ -361,7 +361,8 @@ def decline(tandem: Tandem, proposal_id: int, user: User, note: str = "") -> Mee
     _close(proposal, MeetingProposal.DECLINED, user)
     proposal.note = note
     if proposal.proposer is not None:
-        params = {"name": user.name, "note": note} if note else {"name": user.name}
+        # On one line: the message is also the e-mail's subject.
+        params = {"name": user.name, "note": " ".join(note.split())} if note else {"name": user.name}
         notifications.notify(proposal.proposer, "meeting_proposal",
                              "proposal_declined_note" if note else "proposal_declined", params, _page_link(tandem),
                              obj=("proposal", proposal.id), occasion="declined")
