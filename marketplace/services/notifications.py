@@ -120,7 +120,7 @@ def render(key: str | None, params: dict[str, Any], fallback: str = "", reader: 
         values["slots"] = "; ".join(timezones.format_instant(datetime.fromisoformat(moment), reader)
                                     for moment in values["slots"])
     if "reason_code" in values:  # a hard rule's reason, in the reader's language
-        from . import rules
+        from .matching import rules
 
         values["reason"] = str(rules.REASONS.get(values["reason_code"], values["reason_code"]))
     return str(template) % values

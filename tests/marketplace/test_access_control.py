@@ -14,7 +14,8 @@ from sqlalchemy import select
 
 from marketplace.extensions import db
 from marketplace.models import Cohort, Notification, Tandem
-from marketplace.services import accounts, cohorts, scheduling, tandems
+from marketplace.services import accounts, scheduling, tandems
+from marketplace.services.cohorts import enrolment
 from tests.builders import make_goal, make_meeting, make_mentor, make_user, sign_in
 
 PUBLIC = {
@@ -87,7 +88,7 @@ def world(app: Flask) -> dict:
                     state="enrolling", enrolment_open=True)
     db.session.add_all([meeting, cohort])
     db.session.commit()
-    application = cohorts.apply(cohort, mentor.user, "mentor")
+    application = enrolment.apply(cohort, mentor.user, "mentor")
     soon = datetime.combine(date.today() + timedelta(days=2), time(12, 0), tzinfo=UTC)
     proposal = scheduling.propose(tandem, mentor.user, [scheduling.SlotInput(soon)])
     window = scheduling.add_window(mentor.user, 1, 18 * 60, 20 * 60)

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from marketplace.extensions import db
 from marketplace.models import Meeting, ProposalSlot, Tandem, User
 from marketplace.services import scheduling, timezones
-from marketplace.services.cohorts import add_months
+from marketplace.services.cohorts.enrolment import add_months
 from tests.builders import DEFAULT_PASSWORD, make_goal, make_meeting, make_mentor, make_user
 from tests.marketplace.test_cohorts import enrol, make_cohort
 
