@@ -29,7 +29,7 @@ from ..models import (
     UserSession,
     as_utc,
 )
-from . import notifications, preferences, scheduling, throttle
+from . import notifications, preferences, scheduling, throttle, timezones
 from .matching import vectors
 
 
@@ -113,12 +113,12 @@ def export_user_data(user: User) -> dict[str, Any]:
         ],
         "availability_windows": [
             {"weekday": scheduling.WEEKDAYS[w.weekday], "starts": scheduling.clock(w.starts_minute),
-             "ends": scheduling.clock(w.ends_minute), "time_zone": user.time_zone}
+             "ends": scheduling.clock(w.ends_minute), "time_zone": timezones.name_of(user)}
             for w in scheduling.windows_of(user)
         ],
         "meeting_proposals": [
             {"tandem": p.tandem_id, "proposed_by_me": p.proposer_id == user.id, "status": p.status,
-             "my_note" if p.responder_id == user.id else "note": p.note,
+             "answered_by_me": p.responder_id == user.id, "note": p.note,
              "created_at": _iso(p.created_at), "answered_at": _iso(p.answered_at),
              "times": [{"starts_at": _iso(as_utc(slot.starts_at)), "duration_minutes": slot.minutes,
                         "video_url": slot.video_url, "topic": slot.topic, "status": slot.status}

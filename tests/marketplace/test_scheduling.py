@@ -406,7 +406,8 @@ def test_the_data_export_and_account_deletion_cover_windows_and_proposals(tandem
                                                  "time_zone": "Europe/Berlin"}]
     assert [(p["status"], p["proposed_by_me"]) for p in exported["meeting_proposals"]] == [("declined", False),
                                                                                            ("open", True)]
-    assert exported["meeting_proposals"][0]["my_note"] == "Mornings, please."
+    assert exported["meeting_proposals"][0]["answered_by_me"] is True
+    assert exported["meeting_proposals"][0]["note"] == "Mornings, please."
     assert exported["meeting_proposals"][0]["times"][0]["topic"] == "Kick-off"
 
     privacy.delete_account(mentee)
