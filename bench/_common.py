@@ -53,6 +53,19 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return "\n".join(lines)
 
 
+def report_targets(rows: Sequence[dict]) -> None:
+    """Hand this run's targets to bench/run_all.py's collected table (it sets TANDEM_BENCH_TARGETS to a file).
+
+    Each row: {"target": what is measured, "measured": the app's figure, "baseline": the raw figure beside it
+    (or "-"), "goal": the issue's bound, "met": bool}. A script run on its own prints its tables only."""
+    import json
+
+    path = os.environ.get("TANDEM_BENCH_TARGETS")
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps([{**row, "met": bool(row["met"])} for row in rows], indent=2))
+
+
 def percentile(values: Sequence[float], p: float) -> float:
     return float(np.percentile(np.asarray(values, dtype=np.float64), p)) if len(values) else float("nan")
 
@@ -296,8 +309,8 @@ def build_mentor_database(url: str, index_dir: Path, spec: str, n: int, goals: i
     from embeddings import build_encoder, content_hash
     from marketplace.extensions import db
     from marketplace.models import AppMeta, Company, Goal, MentorProfile, Topic, User, mentor_topics
-    from marketplace.services.companies import company_key as norm
     from marketplace.services import accounts, vectors
+    from marketplace.services.companies import company_key as norm
 
     encoder = build_encoder(spec)
     signature = f"n={n};goals={goals};seed={seed};config={encoder.config};v3"
