@@ -342,9 +342,14 @@ def build_mentor_database(url: str, index_dir: Path, spec: str, n: int, goals: i
         company_names = sorted({e["company"] for e in entries})
         rng = random.Random(seed)
         with db.engine.begin() as conn:
+            # One company per key: "Adler AG" and "Adler GmbH" are one company to the app (companies.company_key).
+            first_of_key = {}
+            for name in company_names:
+                first_of_key.setdefault(norm(name), name)
+            key_id = {key: i + 1 for i, key in enumerate(first_of_key)}
             conn.execute(insert(Company), [
-                {"id": i + 1, "name": name, "normalised_name": norm(name)} for i, name in enumerate(company_names)])
-            company_id = {name: i + 1 for i, name in enumerate(company_names)}
+                {"id": key_id[key], "name": name, "normalised_name": key} for key, name in first_of_key.items()])
+            company_id = {name: key_id[norm(name)] for name in company_names}
             for start in range(0, n, 10_000):
                 chunk = entries[start:start + 10_000]
                 conn.execute(insert(User), [{
