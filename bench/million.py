@@ -254,7 +254,8 @@ def searches(base: dict, big_index, spec: str, texts: list[str]) -> dict:
     from embeddings import VectorIndex, build_encoder
     from marketplace.extensions import db
     from marketplace.models import User
-    from marketplace.services import matching, vectors
+    from marketplace.services.matching import search as matching
+    from marketplace.services.matching import vectors
 
     app = make_app(base["url"], base["index_dir"], spec)
     encoder = build_encoder(spec)
@@ -291,7 +292,7 @@ def catch_up(base: dict, big_index, spec: str, changes: int, seed: int) -> dict:
 
     from marketplace.extensions import db
     from marketplace.models import MentorProfile
-    from marketplace.services import vectors
+    from marketplace.services.matching import vectors
 
     rng = np.random.default_rng(seed)
     app = make_app(base["url"], base["index_dir"], spec)

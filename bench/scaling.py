@@ -43,7 +43,8 @@ def app_search(args, n: int, kind: str, texts: list[str]) -> dict:
     from embeddings import VectorIndex, build_encoder
     from marketplace.extensions import db
     from marketplace.models import User
-    from marketplace.services import matching, vectors
+    from marketplace.services.matching import search as matching
+    from marketplace.services.matching import vectors
 
     url = database_url(kind, f"{args.db_prefix}_{n // 1000}k")
     index_dir = OUT / f"index-{args.db_prefix}-{n // 1000}k"

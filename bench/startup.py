@@ -66,7 +66,7 @@ def child(mode: str, url: str, index_dir: str, spec: str) -> dict:
         return {"seconds": seconds, "rss_mb": rss_mb() - before, "n": len(index), "dim": index.dimension,
                 "kind": index.kind}
     from marketplace.extensions import db
-    from marketplace.services import vectors
+    from marketplace.services.matching import vectors
 
     if mode == "warm":  # a worker's whole warm-up (vectors.warm_up's parts), timed from a cold process
         started = time.perf_counter()

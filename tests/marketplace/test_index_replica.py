@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, delete, insert, make_url, select
 
 from marketplace.extensions import db
 from marketplace.models import AppMeta, MentorProfile
-from marketplace.services import vectors
+from marketplace.services.matching import vectors
 from tests.builders import make_mentor
 
 pytestmark = pytest.mark.postgres_only
