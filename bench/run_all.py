@@ -64,9 +64,9 @@ def targets_of(name: str, output: str) -> list[list[str]]:
     for line in output.splitlines():
         if line.startswith("|") and _MET.search(line) and not set(line) <= set("|-: "):
             cells = [c.strip() for c in line.strip().strip("|").split("|")]
-            verdict = _MET.findall(line)[-1].lower()
-            rows.append([name, " / ".join(cells[:-1])[:160], "(row as printed)", "-", "-",
-                         "met" if verdict == "met" else "**not met**"])
+            verdicts = {v.lower() for v in _MET.findall(line)}
+            rows.append([name, " / ".join(cells)[:200], "(table row as printed)", "-", "-",
+                         "**not met**" if "not met" in verdicts else "met"])
     return rows
 
 
