@@ -38,6 +38,9 @@ def latency_plot(scaling: dict | None, million: dict | None, out: Path) -> None:
         s = million["search"]
         ax.plot([million["base"], million["mentors"]], [s["base"]["p95"], s["big"]["p95"]], "D-", color="black",
                 label=f"app search p95, {million['base'] // 1000}k vs 1M side by side (million.py)")
+        if "faiss_big" in s:
+            ax.plot([million["base"], million["mentors"]], [s["faiss_base"]["p95"], s["faiss_big"]["p95"]], "v--",
+                    color="gray", label="FAISS p95, k=50, 100k float32 vs 1M SQ8 (million.py)")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("mentors (N)")
