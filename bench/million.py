@@ -1,21 +1,25 @@
 """A million mentors on one machine (issue 17 point 3): the index, memory per worker, recall, latency,
 start-up from the saved file, and catching up 1,000 changed profiles.
 
-Cached and separate from a plain `make bench` (`run_all.py --million` adds it): the 1M and 100k databases
-(PostgreSQL, `<prefix>_1000k` / `<prefix>_100k`) and their index files are built once and reused while they
-match (bench/_common.build_mentor_database); a rerun measures only. Vectors: `--real` generated profiles
-embedded by the app's encoder, the rest synthesised around them (bench/_common.synthesise: a blend of two
-real profiles on the same main topic plus Gaussian noise, normalised), so the set keeps the clustered shape
-of real embeddings.
+Cached and separate from a plain `make bench` (`run_all.py --million` adds it): the 1M vectors
+(bench/cache/million-floats-*.npy), the 1M index file (built by the app's `VectorIndex.build`, what
+`LiveIndex.rebuild` runs) and the 100k database (PostgreSQL `<prefix>_100k`) are built once and reused while
+they match; a rerun measures only. There is no 1M database: inserting a million generated profiles did not fit
+the session on the shared cores, so the parts of a search and a catch-up that touch the database are measured
+on the 100k one (primary-key reads of ~50 or 1,000 rows, which do not grow with N in practice) and the index
+parts on the 1M index. Vectors: `--real` generated profiles embedded by the app's encoder, the rest
+synthesised around them (`synthesise_million`: bench/_common.synthesise's rule, vectorised), so the set keeps
+the clustered shape of real embeddings.
 
 Measured:
 - index variants over the same 1M vectors and coarse quantiser (FAISS directly): float32 IVF, IVF with
   8-bit scalar quantisation (the app's choice), the same plus exact re-ranking from a memory-mapped float
   file, IVF-PQ64 plus re-ranking, float32 IVF with on-disk (memory-mapped) inverted lists: recall@10
   against exact search for held-out goal queries, one-thread search p50/p95, bytes per worker;
-- the app: `matching.search_mentors` in-process at 100k and at 1M, alternating query by query (one
-  thread, as one of 4 workers on 2 cores); catch-up of 1,000 changed profiles (`LiveIndex.current()`);
-  a worker's start from the saved file; 4 gunicorn workers' RSS and PSS (/proc/<pid>/smaps_rollup).
+- 4 fresh processes holding the saved 1M index at once (the first also loads the encoder): load time,
+  index RSS growth, RSS and PSS (/proc/<pid>/smaps_rollup);
+- `matching.search_mentors` in-process at 100k, and per query the FAISS part at 100k and at 1M;
+- catch-up of 1,000 changed profiles: `LiveIndex.current()` on the 100k database, remove + add on the 1M index.
 
     .venv/bin/python bench/million.py [--mentors 1000000] [--base 100000] [--real 3000] \
         [--db-prefix tandem_bench] [--skip-variants] [--json bench/out/million.json]
