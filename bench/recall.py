@@ -28,6 +28,7 @@ from bench._common import (  # noqa: E402
     ms,
     percentile,
     real_mentor_vectors,
+    report_targets,
     table,
 )
 from embeddings import VectorIndex, build_encoder  # noqa: E402
@@ -88,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(queries)} held-out goal queries)\n")
     print(table(["set", "vectors", "vectors are", "kind", "nlist", "nprobe", f"recall@{args.k}", "build s",
                  "exact p95 ms", "index p95 ms"], rows))
+    report_targets([{"target": f"recall@{args.k}, {row[1]:,} vectors ({row[2]})", "measured": row[6],
+                     "baseline": "exact search = 1.0", "goal": ">= 0.95", "met": float(row[6]) >= 0.95}
+                    for row in rows])
     print("\nTarget: recall@10 >= 0.95 on the real vectors. `exact`/`index` p95: one query, k=50 (the app's "
           "over-fetch), single thread of this process.")
     return 0

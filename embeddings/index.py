@@ -1,4 +1,4 @@
-"""FAISS vector index keyed by database ids, with safe persistence.
+"""FAISS vector index keyed by database ids (its saved-file format: ``embeddings.index_file``).
 
 Vectors are expected L2-normalised, so the inner-product metric is cosine.
 Small collections use an exact flat index; large ones an IVF index whose
@@ -12,42 +12,26 @@ workers on a 2-core box) is the one that knows how many threads to give it.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import math
 import os
-import struct
-import tempfile
 import threading
-import zlib
 from collections.abc import Iterable
-from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import faiss
 import numpy as np
 
+from embeddings.index_file import (
+    IndexFileError,
+    IndexLoadError,
+    IndexMismatchError,
+    read_index_file,
+    write_index_file,
+)
+
 __all__ = ["IndexFileError", "IndexLoadError", "IndexMismatchError", "VectorIndex"]
 
-_MAGIC = b"TNDMVIX1"
-_TRAILER_MAGIC = b"TNDMEND1"
-_FORMAT_VERSION = 1
-_PREFIX = struct.Struct("<8sI")  # magic, header length
-_TRAILER = struct.Struct("<QI8s")  # payload length, crc32, end magic
-_CHUNK = 1 << 20
 _KINDS = ("auto", "flat", "ivf")
-
-
-class IndexLoadError(Exception):
-    """Base of both load failures, so a caller can ``except`` once and rebuild."""
-
-
-class IndexMismatchError(IndexLoadError, ValueError):
-    """A saved index does not match what the caller expects; rebuild it."""
-
-
-class IndexFileError(IndexLoadError, OSError):
-    """A saved index is missing, truncated or corrupt; rebuild it."""
 
 
 def _as_ids(ids: Iterable[int] | np.ndarray) -> np.ndarray:
@@ -63,13 +47,14 @@ def _as_ids(ids: Iterable[int] | np.ndarray) -> np.ndarray:
 
 
 def _nlist_for(n: int) -> int:
-    """~2*sqrt(n) lists, but at least 39 training points per list (FAISS minimum).
+    """~2*sqrt(n) lists, at most 1,024, and at least 39 training points per list (FAISS minimum).
 
     k-means training costs ~nlist squared (64 points per list): at 100,000 vectors 632 lists train in a
     quarter of the time of 4*sqrt(n) = 1,264, for a search that scans ~1.3x more at the same recall
-    (bench/recall.py, bench/scaling.py).
+    (bench/recall.py, bench/scaling.py). Past 262,144 vectors the cap keeps a build within minutes on 2
+    cores (1M: 1,024 lists of ~1,000 8-bit codes; bench/million.py).
     """
-    return max(1, min(int(2 * math.sqrt(n)), n // 39))
+    return max(1, min(int(2 * math.sqrt(n)), n // 39, 1024))
 
 
 class VectorIndex:
@@ -86,6 +71,9 @@ class VectorIndex:
     # queries: 0.98 there gave 0.943-0.960 for goal queries at 20k-100k (bench/recall.py); 0.99 gives
     # 0.964-0.977 for ~1.4x the (millisecond) search time.
     DEFAULT_TARGET_RECALL = 0.99
+    # From this size IVF lists hold 8-bit scalar-quantised codes instead of float32 vectors: a quarter of
+    # the memory (1M x 512 dims: 0.5 GB instead of 2 GB per worker) at recall@10 >= 0.95 (bench/million.py).
+    SQ8_THRESHOLD = 200_000
 
     def __init__(
         self,
@@ -124,12 +112,13 @@ class VectorIndex:
 
     def _new_ivf(self, train: np.ndarray) -> Any:
         nlist = _nlist_for(len(train))
-        index = faiss.index_factory(self._dimension, f"IVF{nlist},Flat", faiss.METRIC_INNER_PRODUCT)
+        codes = "SQ8" if len(train) >= self.SQ8_THRESHOLD else "Flat"
+        index = faiss.index_factory(self._dimension, f"IVF{nlist},{codes}", faiss.METRIC_INNER_PRODUCT)
         if len(train) > 64 * nlist:  # plenty for k-means; bounds build time at 100k+
             rows = np.random.default_rng(0).choice(len(train), 64 * nlist, replace=False)
             train = train[np.sort(rows)]
         index.train(train)
-        # A hash direct map lets get_vector() work with arbitrary database ids.
+        # A hash direct map finds a database id's list entry without scanning every list (remove, upsert).
         index.set_direct_map_type(faiss.DirectMap.Hashtable)
         index.nprobe = min(self._nprobe or max(1, nlist // 8), nlist)
         self._trained_on = len(train)
@@ -207,27 +196,20 @@ class VectorIndex:
             if self.kind == "ivf" and self._index is not None:
                 self._index.nprobe = min(int(value), int(self._index.nlist))
 
-    @property
-    def rebuild_recommended(self) -> bool:
-        """True when size has drifted far from what the structure was chosen for."""
-        n = len(self)
-        if self.kind == "flat":
-            return self._requested_kind == "auto" and n > self.flat_threshold
-        return self._trained_on > 0 and n > 4 * self._trained_on
-
     def __len__(self) -> int:
         return len(self._ids)
 
     def __contains__(self, item: object) -> bool:
         return isinstance(item, (int, np.integer)) and int(item) in self._ids
 
-    def ids(self) -> np.ndarray:
-        """All stored ids, sorted, as int64."""
-        with self._lock:
-            return np.array(sorted(self._ids), dtype=np.int64)
+    @property
+    def codes(self) -> str:
+        """How vectors are stored: "float32", or "sq8" (8 bits a component) in a large IVF index."""
+        return "sq8" if isinstance(self._index, faiss.IndexIVFScalarQuantizer) else "float32"
 
     def __repr__(self) -> str:
-        return f"<VectorIndex {self.kind} n={len(self)} dim={self._dimension} config={self._config!r}>"
+        return (f"<VectorIndex {self.kind} n={len(self)} dim={self._dimension} codes={self.codes} "
+                f"config={self._config!r}>")
 
     # ----- mutation -----------------------------------------------------
 
@@ -311,28 +293,14 @@ class VectorIndex:
             self._ids.difference_update(present.tolist())
             return removed
 
-    def get_vector(self, id_: int) -> np.ndarray:
-        """Stored vector of ``id_`` (KeyError if absent), e.g. for "more like this"."""
-        with self._lock:
-            if int(id_) not in self._ids:
-                raise KeyError(id_)
-            return self._index.reconstruct(int(id_))
-
     # ----- search -------------------------------------------------------
 
-    def search(
-        self,
-        query_vectors: np.ndarray,
-        k: int,
-        *,
-        allowed_ids: Iterable[int] | np.ndarray | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, query_vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` neighbours for each query row, best first.
 
         Returns ``(scores, ids)``, both shaped (n_queries, min(k, len(self))).
-        Where fewer hits exist (IVF lists exhausted, or ``allowed_ids``
-        filtering), the row is padded with id ``-1`` and score ``-inf``.
-        ``allowed_ids`` restricts results to those ids.
+        Where fewer hits exist (IVF lists exhausted), the row is padded with
+        id ``-1`` and score ``-inf``.
         """
         queries = self._as_vectors(query_vectors)
         if k < 1:
@@ -344,45 +312,14 @@ class VectorIndex:
                     np.zeros((len(queries), k_eff), dtype=np.float32),
                     np.full((len(queries), k_eff), -1, dtype=np.int64),
                 )
-            params = None
-            if allowed_ids is not None:
-                allowed = _as_ids(allowed_ids)
-                if self.kind == "ivf" and len(allowed) <= self.flat_threshold:
-                    return self._search_subset(queries, k_eff, allowed)
-                selector = faiss.IDSelectorBatch(allowed)
-                if self.kind == "ivf":
-                    params = faiss.SearchParametersIVF(sel=selector, nprobe=int(self._index.nprobe))
-                else:
-                    params = faiss.SearchParameters(sel=selector)
-            scores, ids = self._index.search(queries, k_eff, params=params)
+            scores, ids = self._index.search(queries, k_eff)
         scores[ids < 0] = -np.inf
         return scores, ids
 
-    def _search_subset(self, queries: np.ndarray, k: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Exact scores against a small id subset: IVF probing would miss most of it."""
-        present = np.array(sorted({i for i in allowed.tolist() if i in self._ids}), dtype=np.int64)
-        scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
-        ids = np.full((len(queries), k), -1, dtype=np.int64)
-        if not len(present):
-            return scores, ids
-        vectors = self._index.reconstruct_batch(present)
-        sims = queries @ vectors.T
-        take = min(k, len(present))
-        top = np.argsort(-sims, axis=1, kind="stable")[:, :take]
-        scores[:, :take] = np.take_along_axis(sims, top, axis=1)
-        ids[:, :take] = present[top]
-        return scores, ids
-
-    def search_one(
-        self,
-        vector: np.ndarray,
-        k: int,
-        *,
-        allowed_ids: Iterable[int] | np.ndarray | None = None,
-    ) -> list[tuple[int, float]]:
+    def search_one(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         """``(id, score)`` pairs for one query vector, best first, no padding."""
         arr = np.asarray(vector, dtype=np.float32).reshape(1, -1)
-        scores, ids = self.search(arr, k, allowed_ids=allowed_ids)
+        scores, ids = self.search(arr, k)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     def tune_nprobe(
@@ -435,6 +372,10 @@ class VectorIndex:
                 total = sum(len(t) for t in truth)
                 return sum(len(g & t) for g, t in zip(got, truth, strict=True)) / max(total, 1)
 
+            if exact_over is not None and self.codes != "float32":
+                # 8-bit codes rank a few near-ties differently from the float vectors even when every list is
+                # scanned: aim at the share of that ceiling, or tuning would end at a scan of everything.
+                target_recall *= recall(nlist)
             lo, hi = 0, 1  # recall(lo) < target (lo=0 is a sentinel), recall(hi) unknown
             while hi < nlist and recall(hi) < target_recall:
                 lo, hi = hi, min(hi * 2, nlist)
@@ -448,11 +389,17 @@ class VectorIndex:
             self._nprobe = hi
             return hi
 
-    # ----- persistence --------------------------------------------------
+    # ----- persistence (the file format: embeddings.index_file) ------------
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write atomically with a checked header and a checksummed payload (``index_file``)."""
+        with self._lock:
+            if self._index is None:
+                raise ValueError("an untrained IVF index has nothing to save; add vectors first")
+            write_index_file(path, self._header(), self._index)
 
     def _header(self) -> dict[str, Any]:
         return {
-            "format": _FORMAT_VERSION,
             "dimension": self._dimension,
             "config": self._config,
             "kind": self.kind,
@@ -464,56 +411,6 @@ class VectorIndex:
             "metadata": self.metadata,
             "count": len(self._ids),
         }
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write atomically: a temp file in the same folder, then ``os.replace``.
-
-        Layout: magic, header length, JSON header, FAISS payload, trailer with
-        payload length and CRC32 (so truncation and bit rot are detected).
-        """
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with self._lock:
-            if self._index is None:
-                raise ValueError("an untrained IVF index has nothing to save; add vectors first")
-            try:
-                header = json.dumps(self._header(), sort_keys=True).encode("utf-8")
-            except TypeError as exc:
-                raise ValueError(f"index metadata is not JSON-serialisable: {exc}") from None
-            fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(_PREFIX.pack(_MAGIC, len(header)))
-                    fh.write(header)
-                    state = {"crc": 0, "size": 0}
-
-                    def write(chunk: bytes) -> None:
-                        state["crc"] = zlib.crc32(chunk, state["crc"])
-                        state["size"] += len(chunk)
-                        fh.write(chunk)
-
-                    faiss.write_index(self._index, faiss.PyCallbackIOWriter(write, _CHUNK))
-                    fh.write(_TRAILER.pack(state["size"], state["crc"], _TRAILER_MAGIC))
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.replace(tmp_name, target)
-            except BaseException:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp_name)
-                raise
-
-    @staticmethod
-    def read_header(path: str | os.PathLike[str]) -> dict[str, Any]:
-        """The JSON header of a saved index, without loading the vectors."""
-        try:
-            with open(path, "rb") as fh:
-                return _read_header(fh, path)
-        except FileNotFoundError:
-            raise IndexFileError(f"index file {os.fspath(path)!r} does not exist") from None
-        except OSError as exc:
-            if isinstance(exc, IndexFileError):
-                raise
-            raise IndexFileError(f"cannot read index file {os.fspath(path)!r}: {exc}") from exc
 
     @classmethod
     def load(
@@ -529,43 +426,13 @@ class VectorIndex:
         ``IndexMismatchError`` naming what differs (config, dimension, or a
         metadata key such as the database id). The caller answers by rebuilding.
         """
+        header, raw = read_index_file(path, expected_config, expected_dimension, expected_metadata)
         name = os.fspath(path)
-        try:
-            with open(path, "rb") as fh:
-                header = _read_header(fh, path)
-                _check_expected(header, name, expected_config, expected_dimension, expected_metadata)
-                payload_start = fh.tell()
-                size = _verify_payload(fh, name)
-                fh.seek(payload_start)
-                remaining = [size]
-
-                def read(n: int) -> bytes:
-                    chunk = fh.read(min(n, remaining[0]))
-                    remaining[0] -= len(chunk)
-                    return chunk
-
-                try:
-                    raw = faiss.read_index(faiss.PyCallbackIOReader(read, _CHUNK))
-                except RuntimeError as exc:
-                    raise IndexFileError(f"index file {name!r} has an unreadable FAISS payload: {exc}") from None
-        except FileNotFoundError:
-            raise IndexFileError(f"index file {name!r} does not exist") from None
-        except IndexLoadError:
-            raise
-        except OSError as exc:
-            raise IndexFileError(f"cannot read index file {name!r}: {exc}") from exc
-        index = cls._from_faiss(raw, header, name)
-        return index
-
-    @classmethod
-    def _from_faiss(cls, raw: Any, header: dict[str, Any], name: str) -> VectorIndex:
         kind = header["kind"]
         if kind == "flat" and not isinstance(raw, faiss.IndexIDMap2):
             raise IndexFileError(f"index file {name!r}: header says flat but payload is {type(raw).__name__}")
         if kind == "ivf" and not isinstance(raw, faiss.IndexIVF):
             raise IndexFileError(f"index file {name!r}: header says ivf but payload is {type(raw).__name__}")
-        if raw.d != header["dimension"] or raw.ntotal != header["count"]:
-            raise IndexFileError(f"index file {name!r}: payload does not match its header")
         index = cls(
             header["dimension"],
             header["config"],
@@ -597,76 +464,3 @@ def _ivf_ids(index: Any) -> np.ndarray:
             parts.append(faiss.rev_swig_ptr(ptr, size).copy())
             invlists.release_ids(list_no, ptr)
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-
-
-def _read_header(fh: BinaryIO, path: str | os.PathLike[str]) -> dict[str, Any]:
-    name = os.fspath(path)
-    prefix = fh.read(_PREFIX.size)
-    if len(prefix) < _PREFIX.size:
-        raise IndexFileError(f"index file {name!r} is truncated")
-    magic, length = _PREFIX.unpack(prefix)
-    if magic != _MAGIC:
-        raise IndexFileError(f"{name!r} is not a Tandem vector index file")
-    if length > 64 << 20:
-        raise IndexFileError(f"index file {name!r} has an implausible header length")
-    raw = fh.read(length)
-    try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise IndexFileError(f"index file {name!r} has a corrupt header") from None
-    if not isinstance(header, dict) or header.get("format") != _FORMAT_VERSION:
-        raise IndexFileError(f"index file {name!r} has an unsupported format")
-    required = {"dimension": int, "config": str, "kind": str, "count": int}
-    for key, typ in required.items():
-        if not isinstance(header.get(key), typ):
-            raise IndexFileError(f"index file {name!r} header lacks {key!r}")
-    if header["kind"] not in ("flat", "ivf"):
-        raise IndexFileError(f"index file {name!r} has unknown kind {header['kind']!r}")
-    return header
-
-
-def _verify_payload(fh: BinaryIO, name: str) -> int:
-    """Check the trailer and CRC before FAISS parses anything; return payload size."""
-    start = fh.tell()
-    fh.seek(0, os.SEEK_END)
-    end = fh.tell()
-    if end - start < _TRAILER.size:
-        raise IndexFileError(f"index file {name!r} is truncated")
-    fh.seek(end - _TRAILER.size)
-    size, crc, magic = _TRAILER.unpack(fh.read(_TRAILER.size))
-    if magic != _TRAILER_MAGIC or size != end - start - _TRAILER.size:
-        raise IndexFileError(f"index file {name!r} is truncated or has trailing garbage")
-    fh.seek(start)
-    actual = 0
-    left = size
-    while left:
-        chunk = fh.read(min(_CHUNK * 8, left))
-        if not chunk:
-            raise IndexFileError(f"index file {name!r} is truncated")
-        actual = zlib.crc32(chunk, actual)
-        left -= len(chunk)
-    if actual != crc:
-        raise IndexFileError(f"index file {name!r} is corrupt (checksum mismatch)")
-    return size
-
-
-def _check_expected(
-    header: dict[str, Any],
-    name: str,
-    expected_config: str,
-    expected_dimension: int | None,
-    expected_metadata: dict[str, Any] | None,
-) -> None:
-    problems = []
-    if header["config"] != expected_config:
-        problems.append(f"config is {header['config']!r}, expected {expected_config!r}")
-    if expected_dimension is not None and header["dimension"] != expected_dimension:
-        problems.append(f"dimension is {header['dimension']}, expected {expected_dimension}")
-    stored = header.get("metadata") or {}
-    for key, want in (expected_metadata or {}).items():
-        if key not in stored:
-            problems.append(f"metadata {key!r} is missing, expected {want!r}")
-        elif stored[key] != want:
-            problems.append(f"metadata {key!r} is {stored[key]!r}, expected {want!r}")
-    if problems:
-        raise IndexMismatchError(f"index file {name!r} does not match: " + "; ".join(problems) + " (rebuild it)")

@@ -38,6 +38,11 @@ def _database_url(instance_path: Path) -> str:
     if not url:
         instance_path.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{instance_path / 'tandem.sqlite3'}"
+    return sqlalchemy_url(url)
+
+
+def sqlalchemy_url(url: str) -> str:
+    """A database URL as SQLAlchemy wants it."""
     # Heroku-style URLs and a bare postgresql:// both go through psycopg 3.
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://"):]
@@ -54,6 +59,10 @@ def from_environment(instance_path: Path) -> dict:
         "SECRET_KEY": os.environ.get("SECRET_KEY") or _persistent_secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": _database_url(instance_path),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # A read replica of the primary, for the vector index's catch-up and rebuild reads (README
+        # "Scaling out"); None: everything reads the primary.
+        "TANDEM_REPLICA_URL": sqlalchemy_url(os.environ["DATABASE_REPLICA_URL"])
+        if os.environ.get("DATABASE_REPLICA_URL") else None,
         "TANDEM_EMBEDDING_MODEL": os.environ.get("TANDEM_EMBEDDING_MODEL", DEFAULT_ENCODER),
         "TANDEM_INDEX_DIR": os.environ.get("TANDEM_INDEX_DIR", str(instance_path / "index")),
         "TANDEM_BASE_URL": os.environ.get("TANDEM_BASE_URL", "http://127.0.0.1:5000"),

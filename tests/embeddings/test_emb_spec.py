@@ -83,3 +83,12 @@ def test_invalid_specs(spec: str, message: str) -> None:
 def test_non_string_spec() -> None:
     with pytest.raises(TypeError):
         build_encoder(None)  # type: ignore[arg-type]
+
+
+def test_canonical_spec_parses_without_loading_a_model() -> None:
+    from embeddings.spec import canonical_spec
+
+    assert canonical_spec(" sentence-transformers/all-MiniLM-L6-v2 ") == "st:all-MiniLM-L6-v2"
+    assert canonical_spec("blend:use=1,hashing:8=3") == "blend:use:multilingual-v3=1.0,hashing:8=3.0"
+    with pytest.raises(ValueError, match="nested"):
+        canonical_spec("blend:use=1,blend:hashing=1")

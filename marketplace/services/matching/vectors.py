@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import Connection, Engine, create_engine, select, update
 from sqlalchemy.orm import selectinload
 
 from embeddings import Encoder, IndexFileError, IndexMismatchError, VectorIndex, build_encoder, content_hash
@@ -99,9 +100,32 @@ def ensure_meta() -> None:
     db.session.flush()
 
 
-def current_version() -> int:
-    value = db.session.scalar(select(AppMeta.value).where(AppMeta.key == VERSION_KEY))
+def current_version(source=None) -> int:
+    """The last committed vector version on the primary, or on `source` (a replica connection)."""
+    value = (source or db.session).scalar(select(AppMeta.value).where(AppMeta.key == VERSION_KEY))
     return int(value) if value is not None else 0
+
+
+_replica_engines: dict[str, Engine] = {}
+_replica_lock = threading.Lock()
+
+
+@contextmanager
+def _replica() -> Iterator[Connection | None]:
+    """A read-only connection to the configured replica (DATABASE_REPLICA_URL), or None without one.
+
+    The index's catch-up and rebuild read the change log and the vectors here, the heaviest reads a
+    worker does; what the replica has not replayed yet is read from the primary (`LiveIndex`)."""
+    url = current_app.config.get("TANDEM_REPLICA_URL")
+    if not url:
+        yield None
+        return
+    with _replica_lock:
+        engine = _replica_engines.get(url)
+        if engine is None:
+            engine = _replica_engines[url] = create_engine(url, pool_pre_ping=True)
+    with engine.connect() as connection:
+        yield connection
 
 
 def record_change(kind: str, entity_id: int) -> int:
@@ -229,8 +253,9 @@ def embed_stale(
     return store_vectors(kind, stale, encoded)
 
 
-def _indexable_rows(kind: str, ids: Sequence[int] | None = None):
-    """(id, vector) of what belongs in the index: open mentors, open discoverable goals, current encoder."""
+def _indexable_rows(kind: str, ids: Sequence[int] | None = None, source=None):
+    """(id, vector) of what belongs in the index: open mentors, open discoverable goals, current encoder;
+    read from `source` (a replica connection) or the primary."""
     config = encoder().config
     if kind == MENTOR:
         query = select(MentorProfile.id, MentorProfile.vector).where(
@@ -244,13 +269,13 @@ def _indexable_rows(kind: str, ids: Sequence[int] | None = None):
         model_id = Goal.id
     if ids is not None:
         query = query.where(model_id.in_(list(ids)))
-    return db.session.execute(query.execution_options(yield_per=5000))
+    return (source or db.session).execute(query.execution_options(yield_per=5000))
 
 
-def _load_vectors(kind: str, ids: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _load_vectors(kind: str, ids: Sequence[int] | None = None, source=None) -> tuple[np.ndarray, np.ndarray]:
     id_list: list[int] = []
     blobs: list[bytes] = []
-    for entity_id, blob in _indexable_rows(kind, ids):
+    for entity_id, blob in _indexable_rows(kind, ids, source):
         if blob is not None:
             id_list.append(entity_id)
             blobs.append(blob)
@@ -275,14 +300,21 @@ class LiveIndex:
     def _metadata(self) -> dict:
         return {"database_id": database_id(), "kind": self.kind}
 
-    def rebuild(self, save: bool = True) -> VectorIndex:
-        version = current_version()
-        ids, vectors = _load_vectors(self.kind)
+    def rebuild(self, save: bool = True, replica_ok: bool = True) -> VectorIndex:
+        """Build from every stored vector (read on the replica when one is configured), then catch up
+        with the primary, so the index reflects every change the primary has committed."""
+        with _replica() as replica:
+            if replica is not None and (not replica_ok or current_version(replica) > current_version()):
+                replica = None  # asked for the primary, or a replica ahead of it: another database
+            version = current_version(replica)
+            ids, vectors = _load_vectors(self.kind, source=replica)
         enc = encoder()
         index = VectorIndex.build(ids, vectors, dimension=enc.dimension, config=enc.config)
         index.version = version
         index.metadata = self._metadata()
         self.index = index
+        if not self._catch_up(current_version()):  # the replica lagged by more than a rebuild's worth
+            return self.rebuild(save, replica_ok=False)
         if save:
             self.save()
         return index
@@ -323,23 +355,47 @@ class LiveIndex:
                 return self.rebuild()
             if self.index.version == latest:
                 return self.index
-            changed = list(
-                db.session.scalars(
-                    select(VectorChange.entity_id)
-                    .where(VectorChange.version > self.index.version, VectorChange.kind == self.kind)
-                    .distinct()
-                )
-            )
-            if len(changed) > FULL_REBUILD_AFTER:
+            if not self._catch_up(latest):
                 return self.rebuild()
-            if changed:
-                ids, vectors = _load_vectors(self.kind, changed)
-                present = set(ids.tolist())
-                self.index.remove([i for i in changed if i not in present])
-                if len(ids):
-                    self.index.add(ids, vectors)
-            self.index.version = latest
             return self.index
+
+    def _catch_up(self, latest: int) -> bool:
+        """Apply the changes after the index's version up to `latest` (the primary's committed version).
+
+        With a replica, the changes it has replayed are read there and only the range it lags behind is
+        read from the primary, so a profile saved through one worker is found by the next request on any
+        other. Answers False when so much changed that a rebuild is cheaper."""
+        assert self.index is not None
+        start = self.index.version
+        if latest <= start:
+            return True
+        with _replica() as replica:
+            replayed = min(current_version(replica), latest) if replica is not None else start
+            from_replica = self._changed(start, replayed, replica) if replayed > start else set()
+            from_primary = self._changed(max(start, replayed), latest, None)
+            if len(from_replica | from_primary) > FULL_REBUILD_AFTER:
+                return False
+            # An id changed again after the replica's version has its current row on the primary only.
+            parts = [_load_vectors(self.kind, sorted(from_replica - from_primary), replica)] if from_replica else []
+        if from_primary:
+            parts.append(_load_vectors(self.kind, sorted(from_primary)))
+        changed = from_replica | from_primary
+        present = {i for ids, _ in parts for i in ids.tolist()}
+        self.index.remove([i for i in changed if i not in present])
+        for ids, vectors in parts:
+            if len(ids):
+                self.index.add(ids, vectors)
+        self.index.version = latest
+        return True
+
+    def _changed(self, after: int, up_to: int, source) -> set[int]:
+        """Ids of this kind logged in versions (after, up_to] on `source` (a replica) or the primary."""
+        query = (
+            select(VectorChange.entity_id)
+            .where(VectorChange.version > after, VectorChange.version <= up_to, VectorChange.kind == self.kind)
+            .distinct()
+        )
+        return set((source or db.session).scalars(query))
 
 
 _live: dict[tuple[str, str], LiveIndex] = {}
@@ -386,9 +442,14 @@ def save_caught_up_indexes() -> None:
 
 
 def forget_live_indexes() -> None:
-    """Drop this process's in-memory indexes (tests, or after the database was replaced)."""
+    """Drop this process's in-memory indexes and replica connections (tests, or after the database was
+    replaced)."""
     with _live_lock:
         _live.clear()
+    with _replica_lock:
+        for engine in _replica_engines.values():
+            engine.dispose()
+        _replica_engines.clear()
 
 
 def warm_up() -> None:
