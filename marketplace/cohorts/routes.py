@@ -575,7 +575,7 @@ def export_xlsx(cohort_id: int):
 CHART_POLICY = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 
 
-@bp.get("/<int:cohort_id>/charts/<any(meetings, scores, satisfaction):name>.svg")
+@bp.get("/<int:cohort_id>/charts/<any(meetings, scores, satisfaction, milestones):name>.svg")
 @manager_required
 def chart(cohort_id: int, name: str):
     """One report chart in the interface language (the page puts the language in the address, so a chart

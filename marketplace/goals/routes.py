@@ -14,8 +14,11 @@ from ..models import Goal, MentorProfile, get_by_id
 from ..services import companies, matching, profiles, tandems
 from ..tandems.forms import RequestTandemForm
 from .forms import GoalForm, GoalStatusForm
+from .milestones import bp as milestones_bp
+from .milestones import card_context
 
 bp = Blueprint("goals", __name__, url_prefix="/goals")
+bp.register_blueprint(milestones_bp)
 
 
 def visible_goal(goal_id: int) -> Goal:
@@ -119,6 +122,7 @@ def detail(id: int):
         request_form=RequestTandemForm(),
         form=EmptyForm(),
         statuses=profiles.GOAL_STATUSES,
+        **card_context(goal, "goal"),
         **template_helpers(),
     )
 

@@ -79,6 +79,7 @@ def export_user_data(user: User) -> dict[str, Any]:
                 "let_mentors_find_it": goal.discoverable,
                 "excluded_companies": [c.name for c in goal.excluded_companies],
                 "created_at": _iso(goal.created_at),
+                "milestones": [{"title": m.title, "reached_at": _iso(m.done_at)} for m in goal.milestones],
             }
             for goal in user.goals
         ],
