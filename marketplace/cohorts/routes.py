@@ -27,6 +27,7 @@ from ..services import (
     imports,
     meetings,
     profiles,
+    rematching,
     reports,
     surveys,
 )
@@ -38,15 +39,18 @@ from .forms import (
     CohortForm,
     ConfirmImportForm,
     DecisionForm,
+    FreedSlotForm,
     ImportForm,
     ProgressFilterForm,
     SurveyForm,
     SwapForm,
 )
+from .freed_slots import bp as freed_slots_bp
 from .meetings import bp as meetings_bp
 
 bp = Blueprint("cohorts", __name__, url_prefix="/cohorts")
 bp.register_blueprint(meetings_bp)
+bp.register_blueprint(freed_slots_bp)
 
 
 @bp.app_template_global()
@@ -174,6 +178,7 @@ def detail(cohort_id: int):
             participants=cohorts.participants(cohort), decision_form=DecisionForm(), form=EmptyForm(),
             actions=[(a, cohorts.ACTION_LABELS[a]) for a in cohorts.ACTIONS_BY_STATE[cohort.state]],
             matched=cohorts.matched_participant_ids(cohort), confirm_first=CONFIRM_FIRST,
+            freed_slots=rematching.freed_slots(cohort), slot_form=FreedSlotForm(),
         )
     return _render_participant(cohort)
 

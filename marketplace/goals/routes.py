@@ -119,6 +119,7 @@ def detail(id: int):
         suggestions=suggestions,
         requests=requests,
         request_ended=any(t.status in matching.ENDED_REQUEST_STATUSES for t in requests),
+        tandem_ended=any(t.status == "ended" for t in requests),
         request_form=RequestTandemForm(),
         form=EmptyForm(),
         statuses=profiles.GOAL_STATUSES,
