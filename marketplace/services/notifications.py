@@ -75,6 +75,9 @@ MESSAGES = {
     "tandem_ended_own_none": _l(
         "Your tandem on “%(title)s” has ended and your goal is open again: open it to find a new mentor."
     ),
+    "tandem_ended_account_deleted": _l(
+        "Your tandem on “%(title)s” has ended: your mentee deleted their account. Your slot is free again."
+    ),
     "request_declined_next": _l(
         "%(name)s declined your request for “%(title)s”. Mentors who could help you next: %(suggestions)s."
     ),

@@ -1,7 +1,8 @@
 """A person's own data: download it as JSON, or delete the account for good.
 
 Deleting keeps the programme's figures honest: tandems stay for cohort reports, anonymised (the
-person's side becomes empty), while profile, goals, vectors, index entries, notes and tokens go.
+person's side becomes empty), while profile, goals (with their milestones), vectors, index entries, notes and
+tokens go. A mentee's running tandem ends, so the mentor's slot is free for someone else.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from ..models import (
     UserSession,
     as_utc,
 )
-from . import notifications, preferences, throttle, vectors
+from . import notifications, preferences, rematching, throttle, vectors
 
 
 def _iso(value) -> str | None:
@@ -166,6 +167,8 @@ def delete_account(user: User) -> None:
                 db.session.delete(tandem)
                 continue
             if tandem.mentee_user_id == user.id:
+                if tandem.status == Tandem.RUNNING:  # nobody is left to mentor: the mentor's slot is free again
+                    rematching.mentee_left(tandem, tandem.goal.title if tandem.goal else "")
                 tandem.mentee_user_id = None
                 tandem.goal_id = None
             else:

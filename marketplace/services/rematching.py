@@ -61,6 +61,21 @@ def after_early_end(tandem: Tandem, ended_by: User, reason: str) -> None:
     elif tandem.mentee_user_id:
         key = "tandem_ended_next" if names else "tandem_ended_none"
         notifications.notify(tandem.mentee_user_id, "tandem_ended", key, params, link, obj=("tandem", tandem.id))
+    _tell_managers(tandem)
+
+
+def mentee_left(tandem: Tandem, title: str) -> None:
+    """In the transaction of an account deletion: the mentee's running tandem ends, the mentor is told, and a
+    cohort's managers see the freed slot (a participant withdrawn)."""
+    tandem.status = ENDED_EARLY
+    tandem.ended_at = utcnow()
+    if tandem.mentor_user_id:
+        notifications.notify(tandem.mentor_user_id, "tandem_ended", "tandem_ended_account_deleted", {"title": title},
+                             obj=("tandem", tandem.id))
+    _tell_managers(tandem)
+
+
+def _tell_managers(tandem: Tandem) -> None:
     cohort = tandem.cohort
     if cohort is not None and cohort.state in OPEN_STATES:
         mentor_name = tandem.mentor_user.name if tandem.mentor_user else ""

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from marketplace.extensions import db
 from marketplace.models import Cohort, CohortParticipant, MentorProfile, Notification, OutgoingEmail, Tandem
-from marketplace.services import companies, rematching, tandems
+from marketplace.services import companies, privacy, rematching, tandems
 from marketplace.services.cohorts import CohortError
 from tests.builders import make_goal, make_mentor, make_user, sign_in
 from tests.marketplace.test_cohorts import bearer, enrol, make_cohort
@@ -222,3 +222,19 @@ def test_two_managers_confirming_at_once_make_one_tandem(make_app):
         waitlisted = db.session.scalars(select(CohortParticipant.status).where(CohortParticipant.id.in_(ids[2])))
         assert sorted(waitlisted) == ["accepted", "waitlisted"]
         db.session.remove()
+
+
+def test_a_mentee_who_deletes_the_account_frees_the_slot_for_the_waiting_list(freed):
+    cohort, mia, bert, manager = freed["cohort"], freed["mia"], freed["bert"], freed["manager"]
+    rematching.confirm(cohort, mia.id, bert.id)
+    assert rematching.freed_slots(cohort) == []
+    privacy.delete_account(bert.user)
+    [tandem] = db.session.scalars(select(Tandem).where(Tandem.cohort_id == cohort.id, Tandem.mentee_user_id.is_(None)))
+    assert tandem.status == "ended" and tandem.ended_at is not None
+    bodies = db.session.scalars(select(OutgoingEmail.body).where(OutgoingEmail.recipient_user_id == mia.user_id,
+                                                                 OutgoingEmail.kind == "tandem_ended")).all()
+    assert any("your mentee deleted their account" in body for body in bodies)
+    assert db.session.scalar(select(func.count(Notification.id)).where(
+        Notification.user_id == manager.id, Notification.message_key == "cohort_slot_freed")) == 2
+    [slot] = rematching.freed_slots(cohort)
+    assert slot.mentor.id == mia.id and slot.proposal is None  # Carla is Mia's colleague; nobody else waits
