@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from ..admin.decorators import manager_required
 from ..models import Cohort, get_by_id
 from ..services import rematching
-from ..services.cohorts import CohortError
+from ..services.cohorts.enrolment import CohortError
 from .forms import FreedSlotForm
 
 bp = Blueprint("freed_slots", __name__, url_prefix="/<int:cohort_id>/freed-slots")

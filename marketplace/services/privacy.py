@@ -29,7 +29,8 @@ from ..models import (
     UserSession,
     as_utc,
 )
-from . import notifications, preferences, rematching, throttle, vectors
+from . import notifications, preferences, rematching, throttle
+from .matching import vectors
 
 
 def _iso(value) -> str | None:

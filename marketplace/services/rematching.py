@@ -1,7 +1,7 @@
 """Re-matching: nobody is left alone when a pairing fails.
 
 A mentee whose tandem ends early, or whose request is declined, hears of the next best mentors at once
-(matching.next_suggestions, the one place for "who next"; expiry does the same in request_expiry). In a
+(search.next_suggestions, the one place for "who next"; expiry does the same in request_expiry). In a
 cohort, a mentor's slot freed by a tandem that ended early is offered to the cohort's waitlist: the manager
 sees the best waiting mentee for it and confirms, and only then is a tandem created, under the same rules
 and locks as publishing a cohort pair.
@@ -17,11 +17,13 @@ from sqlalchemy import func, select
 
 from ..extensions import begin_serialised_write, db
 from ..models import MAX_ID, Cohort, CohortParticipant, Goal, MentorProfile, Tandem, User, get_by_id, utcnow
-from . import cohort_matching, cohort_review, cohorts, matching, notifications, rules, vectors
-from .cohorts import CohortError
+from . import notifications
+from .cohorts import assignment, enrolment, review
+from .cohorts.enrolment import CohortError
+from .matching import rules, search, vectors
 
 NEXT_SUGGESTIONS_IN_MESSAGE = 3
-# A cohort takes new pairs while it matches or runs (as cohort_review._reviewable).
+# A cohort takes new pairs while it matches or runs (as review._reviewable).
 OPEN_STATES = ("matching", "running")
 # Waiting for a pair in a cohort: put on the waiting list, or accepted and left unmatched.
 WAITING_STATUSES = ("waitlisted", "accepted")
@@ -31,7 +33,7 @@ ENDED_EARLY = "ended"
 def _next_names(goal: Goal | None) -> list[str]:
     if goal is None or goal.status != "open":
         return []
-    return [m.profile.user.name for m in matching.next_suggestions(goal, NEXT_SUGGESTIONS_IN_MESSAGE)]
+    return [m.profile.user.name for m in search.next_suggestions(goal, NEXT_SUGGESTIONS_IN_MESSAGE)]
 
 
 def _goal_link(goal: Goal | None, tandem: Tandem) -> str:
@@ -79,9 +81,10 @@ def _tell_managers(tandem: Tandem) -> None:
     cohort = tandem.cohort
     if cohort is not None and cohort.state in OPEN_STATES:
         mentor_name = tandem.mentor_user.name if tandem.mentor_user else ""
-        cohorts.notify_managers("cohort_slot_freed", "cohort_slot_freed", {"cohort": cohort.name, "name": mentor_name},
-                                notifications.link_to("cohorts.detail", cohort_id=cohort.id) + "#freed-slots",
-                                ("tandem", tandem.id))
+        enrolment.notify_managers(
+            "cohort_slot_freed", "cohort_slot_freed", {"cohort": cohort.name, "name": mentor_name},
+            notifications.link_to("cohorts.detail", cohort_id=cohort.id) + "#freed-slots", ("tandem", tandem.id),
+        )
 
 
 def tell_declined(tandem: Tandem, decliner: User) -> None:
@@ -124,7 +127,7 @@ def waitlist(cohort: Cohort) -> list[CohortParticipant]:
                                             Tandem.status.in_((Tandem.DRAFT, Tandem.RUNNING)))
     ))
     return [
-        p for p in cohorts.participants(cohort, role="mentee")
+        p for p in enrolment.participants(cohort, role="mentee")
         if p.status in WAITING_STATUSES and p.goal is not None and p.goal.status == "open"
         and p.user_id not in paired
     ]
@@ -178,7 +181,7 @@ def _candidates(cohort: Cohort, profile: MentorProfile) -> list[CohortParticipan
 def _best(cohort: Cohort, profile: MentorProfile) -> Proposal | None:
     proposals = []
     for participant in _candidates(cohort, profile):
-        score, reasons = cohort_matching.pair_score(participant.goal, profile)
+        score, reasons = assignment.pair_score(participant.goal, profile)
         proposals.append(Proposal(participant, participant.goal, score, reasons))
     return max(proposals, key=lambda p: (p.score, -p.participant.id), default=None)
 
@@ -204,7 +207,7 @@ def confirm(cohort: Cohort, mentor_id: int, participant_id: int) -> Tandem:
     """
     try:
         begin_serialised_write()
-        locked = cohort_matching.lock_cohort(cohort.id)
+        locked = assignment.lock_cohort(cohort.id)
         if locked is None:
             raise CohortError("not_found", _("No such cohort."), 404)
         cohort = locked
@@ -234,12 +237,12 @@ def confirm(cohort: Cohort, mentor_id: int, participant_id: int) -> Tandem:
             pair = f"{profile.user.name} → {participant.user.name}"
             raise CohortError(broken[0], _("%(pair)s is not allowed: %(reason)s", pair=pair,
                                            reason=rules.reason_text(broken[0])))
-        score, reasons = cohort_matching.pair_score(goal, profile)
+        score, reasons = assignment.pair_score(goal, profile)
         tandem = Tandem(goal=goal, mentor=profile, mentee_user_id=goal.owner_id, mentor_user_id=profile.user_id,
                         cohort_id=cohort.id, status=Tandem.DRAFT, score=score, reasons=reasons)
         db.session.add(tandem)
         db.session.flush()
-        cohort_review.activate(cohort, tandem, utcnow())
+        review.activate(cohort, tandem, utcnow())
         tandem.starts_on = max(date.today(), cohort.starts_on)  # joining a running cohort starts today
         participant.status = "accepted"
         db.session.commit()

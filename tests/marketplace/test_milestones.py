@@ -9,7 +9,8 @@ import pytest
 
 from marketplace.extensions import db
 from marketplace.models import CohortParticipant, Milestone, Tandem
-from marketplace.services import milestones, privacy, reports, tandems
+from marketplace.services import milestones, privacy, tandems
+from marketplace.services.cohorts import reports
 from tests.builders import make_goal, make_mentor, make_user
 from tests.marketplace.test_cohorts import bearer, make_cohort
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from marketplace.extensions import db
 from marketplace.models import Cohort, CohortParticipant, MentorProfile, Notification, OutgoingEmail, Tandem
 from marketplace.services import companies, privacy, rematching, tandems
-from marketplace.services.cohorts import CohortError
+from marketplace.services.cohorts.enrolment import CohortError
 from tests.builders import make_goal, make_mentor, make_user, sign_in
 from tests.marketplace.test_cohorts import bearer, enrol, make_cohort
 
