@@ -361,12 +361,33 @@ class Goal(EmbeddedMixin, db.Model):
     owner: Mapped[User] = relationship(back_populates="goals")
     topics: Mapped[list[Topic]] = relationship(secondary=goal_topics, order_by="Topic.name_en")
     excluded_companies: Mapped[list[Company]] = relationship(secondary=goal_excluded_companies)
+    milestones: Mapped[list[Milestone]] = relationship(
+        back_populates="goal", cascade="all, delete-orphan", order_by=lambda: (Milestone.position, Milestone.id)
+    )
 
     STATUSES = ("open", "matched", "closed")
 
     @property
     def language_list(self) -> list[str]:
         return split_languages(self.languages)
+
+
+class Milestone(db.Model):
+    """A step towards a goal: the owner writes and orders them, both partners of its tandem tick them."""
+
+    __tablename__ = "milestone"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    goal_id: Mapped[int] = mapped_column(ForeignKey("goal.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    goal: Mapped[Goal] = relationship(back_populates="milestones")
+
+    @property
+    def done(self) -> bool:
+        return self.done_at is not None
 
 
 class VectorChange(db.Model):

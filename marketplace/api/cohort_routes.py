@@ -8,12 +8,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import g
+from flask import g, request
 from flask_babel import gettext as _
 
 from ..errors import ApiError
 from ..extensions import db
 from ..models import Cohort, CohortParticipant, Goal, Tandem, as_utc, get_by_id
+from ..services import rematching
 from ..services.cohorts import assignment, enrolment, reports, review
 from ..services.fields import ProfileError
 from .routes import INTEGER, TEXT, _json_body, _person, bp, typed_fields
@@ -233,3 +234,38 @@ def decide_application(cohort_id: int, participant_id: int):
     except enrolment.CohortError as problem:
         _raise(problem)
     return application_json(participant)
+
+
+def freed_slot_json(slot: rematching.FreedSlot) -> dict[str, Any]:
+    proposal = slot.proposal
+    return {
+        "mentor": _person(slot.mentor.user),
+        "mentor_id": slot.mentor.id,
+        "free": slot.free,
+        "proposal": None if proposal is None else {
+            "participant_id": proposal.participant.id,
+            "mentee": _person(proposal.participant.user),
+            "status": proposal.participant.status,
+            "goal_id": proposal.goal.id,
+            "score": proposal.score,
+            "reasons": list(proposal.reasons),
+        },
+    }
+
+
+@bp.route("/cohorts/<int:cohort_id>/freed-slots", methods=["GET", "POST"])
+def cohort_freed_slots(cohort_id: int):
+    """GET: slots freed by early ends, each with the best waiting mentee; POST `{"mentor_id", "participant_id"}`
+    confirms one: 201 with the running tandem, 409 when the slot was taken or a rule forbids the pair."""
+    cohort = _cohort_for_manager(cohort_id)
+    if request.method == "GET":
+        return {"slots": [freed_slot_json(slot) for slot in rematching.freed_slots(cohort)]}
+    body = typed_fields(_json_body(), {"mentor_id": INTEGER, "participant_id": INTEGER})
+    missing = {name: _("Required.") for name in ("mentor_id", "participant_id") if name not in body}
+    if missing:
+        raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."), missing)
+    try:
+        tandem = rematching.confirm(cohort, body["mentor_id"], body["participant_id"])
+    except enrolment.CohortError as problem:
+        _raise(problem)
+    return {**draft_json(tandem), "status": tandem.status}, 201

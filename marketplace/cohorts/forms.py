@@ -18,6 +18,7 @@ from wtforms import (
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.widgets import HiddenInput
 
 from ..forms import TandemForm
 from ..mentors.forms import MultiCheckboxField
@@ -156,3 +157,10 @@ class SurveyForm(TandemForm):
     )
     improve = TextAreaField(_l("What should we improve?"), validators=[Optional(), Length(max=surveys.IMPROVE_MAX)])
     submit = SubmitField(_l("Send my answers"))
+
+
+class FreedSlotForm(TandemForm):
+    """The manager's confirmation of a proposal for a freed slot: which mentor, which waiting mentee."""
+
+    mentor_id = IntegerField(widget=HiddenInput(), validators=[InputRequired(), NumberRange(min=1)])
+    participant_id = IntegerField(widget=HiddenInput(), validators=[InputRequired(), NumberRange(min=1)])

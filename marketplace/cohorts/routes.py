@@ -17,7 +17,7 @@ from ..extensions import db
 from ..forms import EmptyForm, confirmation_page
 from ..mentors.forms import topic_choices
 from ..models import Cohort, CohortParticipant, get_by_id
-from ..services import exports, meetings, topics
+from ..services import exports, meetings, rematching, topics
 from ..services.cohorts import (
     assignment,
     enrolment,
@@ -38,17 +38,20 @@ from .forms import (
     CohortForm,
     ConfirmImportForm,
     DecisionForm,
+    FreedSlotForm,
     ImportForm,
     ProgressFilterForm,
     SurveyForm,
     SwapForm,
 )
+from .freed_slots import bp as freed_slots_bp
 from .meetings import bp as meetings_bp
 from .proposals import bp as proposals_bp
 
 bp = Blueprint("cohorts", __name__, url_prefix="/cohorts")
 bp.register_blueprint(meetings_bp)
 bp.register_blueprint(proposals_bp)
+bp.register_blueprint(freed_slots_bp)
 
 
 @bp.app_template_global()
@@ -176,6 +179,7 @@ def detail(cohort_id: int):
             participants=enrolment.participants(cohort), decision_form=DecisionForm(), form=EmptyForm(),
             actions=[(a, enrolment.ACTION_LABELS[a]) for a in enrolment.ACTIONS_BY_STATE[cohort.state]],
             matched=enrolment.matched_participant_ids(cohort), confirm_first=CONFIRM_FIRST,
+            freed_slots=rematching.freed_slots(cohort), slot_form=FreedSlotForm(),
         )
     return _render_participant(cohort)
 
@@ -577,7 +581,7 @@ def export_xlsx(cohort_id: int):
 CHART_POLICY = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 
 
-@bp.get("/<int:cohort_id>/charts/<any(meetings, scores, satisfaction):name>.svg")
+@bp.get("/<int:cohort_id>/charts/<any(meetings, scores, satisfaction, milestones):name>.svg")
 @manager_required
 def chart(cohort_id: int, name: str):
     """One report chart in the interface language (the page puts the language in the address, so a chart

@@ -15,8 +15,11 @@ from ..services import companies, fields, goals, tandems
 from ..services.matching import search
 from ..tandems.forms import RequestTandemForm
 from .forms import GoalForm, GoalStatusForm
+from .milestones import bp as milestones_bp
+from .milestones import card_context
 
 bp = Blueprint("goals", __name__, url_prefix="/goals")
+bp.register_blueprint(milestones_bp)
 
 
 def visible_goal(goal_id: int) -> Goal:
@@ -117,9 +120,11 @@ def detail(id: int):
         suggestions=suggestions,
         requests=requests,
         request_ended=any(t.status in search.ENDED_REQUEST_STATUSES for t in requests),
+        tandem_ended=any(t.status == "ended" for t in requests),
         request_form=RequestTandemForm(),
         form=EmptyForm(),
         statuses=goals.GOAL_STATUSES,
+        **card_context(goal, "goal"),
         **template_helpers(),
     )
 

@@ -36,6 +36,7 @@ KINDS = {
     "meeting_outcome": _l("The question whether a meeting took place"),
     "cohort_enrolment": _l("My cohort application is decided"),
     "cohort_application": _l("Someone applies to a cohort (community managers)"),
+    "cohort_slot_freed": _l("A slot in a cohort is free again (community managers)"),
     "survey_open": _l("A cohort's survey opens"),
 }
 # Opt-in kinds: off until the person chooses the digest.

@@ -1,7 +1,8 @@
 """A person's own data: download it as JSON, or delete the account for good.
 
 Deleting keeps the programme's figures honest: tandems stay for cohort reports, anonymised (the
-person's side becomes empty), while profile, goals, vectors, index entries, notes and tokens go.
+person's side becomes empty), while profile, goals (with their milestones), vectors, index entries, notes and
+tokens go. A mentee's running tandem ends, so the mentor's slot is free for someone else.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from ..models import (
     UserSession,
     as_utc,
 )
-from . import notifications, preferences, scheduling, throttle, timezones
+from . import notifications, preferences, rematching, scheduling, throttle, timezones
 from .matching import vectors
 
 
@@ -81,6 +82,7 @@ def export_user_data(user: User) -> dict[str, Any]:
                 "let_mentors_find_it": goal.discoverable,
                 "excluded_companies": [c.name for c in goal.excluded_companies],
                 "created_at": _iso(goal.created_at),
+                "milestones": [{"title": m.title, "reached_at": _iso(m.done_at)} for m in goal.milestones],
             }
             for goal in user.goals
         ],
@@ -186,6 +188,8 @@ def delete_account(user: User) -> None:
                 db.session.delete(tandem)
                 continue
             if tandem.mentee_user_id == user.id:
+                if tandem.status == Tandem.RUNNING:  # nobody is left to mentor: the mentor's slot is free again
+                    rematching.mentee_left(tandem, tandem.goal.title if tandem.goal else "")
                 tandem.mentee_user_id = None
                 tandem.goal_id = None
             else:

@@ -339,8 +339,9 @@ def decline(tandem: Tandem, user: User, message: str = "") -> Tandem:
                              {"name": user.first_name, "title": tandem.goal.title if tandem.goal else ""},
                              link, obj=("tandem", tandem.id))
     else:
-        notifications.notify(tandem.mentee_user_id, "request_declined", "request_declined", {"name": user.name},
-                             link, obj=("tandem", tandem.id))
+        from . import rematching
+
+        rematching.tell_declined(tandem, user)  # with the next best mentors for the goal
     db.session.commit()
     return tandem
 
@@ -369,7 +370,8 @@ def withdraw(tandem: Tandem, user: User) -> Tandem:
 
 
 def end(tandem: Tandem, user: User, reason: str) -> Tandem:
-    """Either partner ends a running tandem early, with a reason; the capacity is free again."""
+    """Either partner ends a running tandem early, with a reason; the capacity is free again, the goal open,
+    and the mentee hears who could help next (services/rematching.py)."""
     if not tandem.involves(user):
         raise TandemError("not_partner", _("Only the partners can end this tandem."), status=403)
     begin_serialised_write()
@@ -380,10 +382,9 @@ def end(tandem: Tandem, user: User, reason: str) -> Tandem:
     tandem.status = "ended"
     tandem.end_reason = reason[:2000]
     tandem.ended_at = utcnow()
-    partner_id = tandem.mentor_user_id if user.id == tandem.mentee_user_id else tandem.mentee_user_id
-    if partner_id:
-        notifications.notify(partner_id, "tandem_ended", "tandem_ended", {"name": user.name, "reason": reason},
-                             obj=("tandem", tandem.id))
+    from . import rematching
+
+    rematching.after_early_end(tandem, user, reason)  # the partner told, the mentee offered who could help next
     db.session.commit()
     return tandem
 

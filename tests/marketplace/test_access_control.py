@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from marketplace.extensions import db
 from marketplace.models import Cohort, Notification, Tandem
-from marketplace.services import accounts, scheduling, tandems
+from marketplace.services import accounts, milestones, scheduling, tandems
 from marketplace.services.cohorts import enrolment
 from tests.builders import make_goal, make_meeting, make_mentor, make_user, sign_in
 
@@ -34,6 +34,9 @@ OTHERS_OBJECTS = {
     "cohorts.meetings.meeting_ics",
     "cohorts.proposals.propose", "cohorts.proposals.pick", "cohorts.proposals.decline", "cohorts.proposals.withdraw",
     "auth.delete_availability",  # someone else's window: 404
+    # The goal's owner; the mentor of a running tandem on it ticks; managers read those of cohort goals.
+    "goals.milestones.page", "goals.milestones.change", "goals.milestones.rename",
+    "api.goal_milestones", "api.goal_milestone",
     # The partners; managers read those of cohort tandems (test_meetings.py).
     "api.tandem_meetings", "api.tandem_meeting", "api.meeting_invite",
     "api.tandem_proposals", "api.tandem_proposal", "api.pick_proposal", "api.decline_proposal",
@@ -54,7 +57,7 @@ MANAGER_ONLY = {
     "cohorts.match", "cohorts.review", "cohorts.swap", "cohorts.remove", "cohorts.lock",
     "cohorts.add_pair", "cohorts.publish", "cohorts.progress", "cohorts.report", "cohorts.report_csv",
     "cohorts.chart", "cohorts.tandems_csv", "cohorts.export_xlsx", "cohorts.import_preview", "cohorts.import_template",
-    "cohorts.accept_many",
+    "cohorts.accept_many", "cohorts.freed_slots.confirm", "api.cohort_freed_slots",
     "api.create_cohort", "api.get_cohort", "api.match_cohort", "api.publish_cohort", "api.cohort_report",
     "api.list_applications", "api.decide_application",
 }
@@ -88,6 +91,7 @@ def world(app: Flask) -> dict:
                     state="enrolling", enrolment_open=True)
     db.session.add_all([meeting, cohort])
     db.session.commit()
+    milestone = milestones.add(goal, goal.owner, "Post once a week")
     application = enrolment.apply(cohort, mentor.user, "mentor")
     soon = datetime.combine(date.today() + timedelta(days=2), time(12, 0), tzinfo=UTC)
     proposal = scheduling.propose(tandem, mentor.user, [scheduling.SlotInput(soon)])
@@ -96,6 +100,7 @@ def world(app: Flask) -> dict:
     return {
         "mentor": mentor, "goal": goal, "tandem": tandem, "meeting": meeting, "cohort": cohort,
         "application": application, "notification": notification, "proposal": proposal, "window": window,
+        "milestone": milestone,
         "outsider": make_user(company="Elsewhere AG"), "manager": make_user(is_manager=True, company=None),
     }
 
@@ -105,6 +110,7 @@ def _values(rule, world) -> dict:
         "id": world["goal"].id if rule.endpoint.startswith("goals.") else world["mentor"].id,
         "goal_id": world["goal"].id, "mentor_id": world["mentor"].id, "tandem_id": world["tandem"].id,
         "meeting_id": world["meeting"].id, "cohort_id": world["cohort"].id,
+        "milestone_id": world["milestone"].id if "milestone" in world else 1,
         "participant_id": world["application"].id if "application" in world else 1,
         "notification_id": world["notification"].id if "notification" in world else 1,
         "user_id": world["mentor"].user_id, "company_id": 1, "other_id": 2, "topic_id": 1, "token_id": 1,
@@ -250,9 +256,10 @@ def test_a_mentor_without_a_live_tandem_on_a_goal_cannot_read_it(app, client, lo
     mentor = ROLES_WITHOUT_THE_GOAL[role](goal)
     login_as(mentor.user)
     headers = _bearer(mentor.user)
-    for url in (f"/goals/{goal.id}", f"/goals/{goal.id}/edit"):
+    for url in (f"/goals/{goal.id}", f"/goals/{goal.id}/edit", f"/goals/{goal.id}/milestones"):
         assert client.get(url).status_code == 404, url
-    for url in (f"/api/v1/goals/{goal.id}", f"/api/v1/goals/{goal.id}/suggestions"):
+    for url in (f"/api/v1/goals/{goal.id}", f"/api/v1/goals/{goal.id}/suggestions",
+                f"/api/v1/goals/{goal.id}/milestones"):
         assert client.get(url, headers=headers).status_code == 404, url
     listed = client.get("/api/v1/goals", headers=headers).get_json()["goals"]
     assert goal.id not in {g["id"] for g in listed}

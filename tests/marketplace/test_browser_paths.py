@@ -164,6 +164,56 @@ def test_mentor_posts_a_profile_executive_requests_mentor_accepts(browser: Brows
     mentor_accepts(browser)
 
 
+def test_partners_tick_a_milestone_then_the_freed_slot_goes_to_the_waiting_list(browser: Browser,
+                                                                               live_app: Flask) -> None:
+    """The mentee adds a milestone on the tandem page, the mentor ticks it and later ends the tandem early,
+    and the manager confirms the waitlisted mentee the cohort page proposes for the freed slot."""
+    cohort = make_cohort(name="Herbst", state="running", starts_on=date.today(), ends_on=add_months(date.today(), 6))
+    mentor = make_mentor(user=make_user(email="mia@young.example", name="Mia Mentor", company="Young GmbH"))
+    enrol(cohort, mentor.user, "mentor")
+    goal = make_goal(owner=make_user(email="anna@old.example", name="Anna Alt", company="Old AG"))
+    enrol(cohort, goal.owner, "mentee", goal)
+    waiting = make_goal(owner=make_user(name="Bert Warte", company="Wait AG"), title="LinkedIn for our board")
+    enrol(cohort, waiting.owner, "mentee", waiting, status="waitlisted")
+    tandem = Tandem(goal=goal, mentor=mentor, mentee_user_id=goal.owner_id, mentor_user_id=mentor.user_id,
+                    cohort_id=cohort.id, status="active", starts_on=cohort.starts_on, ends_on=cohort.ends_on)
+    goal.status = "matched"
+    db.session.add(tandem)
+    make_user(email="manu@tandem.example", name="Manu Manager", company=None, is_manager=True)
+    ids = {"tandem": tandem.id, "cohort": cohort.id}
+    db.session.commit()  # the live server's threads write to the same database: no read may stay open here
+
+    browser.log_in("anna@old.example", DEFAULT_PASSWORD)
+    browser.visit(f"/cohorts/tandems/{ids['tandem']}")
+    browser.fill("Milestone", "Publish the first LinkedIn post")
+    browser.press("Add milestone")
+    assert "Milestone added." in browser.flashes
+    assert "Milestones reached: 0 of 1" in browser.text
+    browser.log_out()
+
+    browser.log_in("mia@young.example", DEFAULT_PASSWORD)
+    browser.visit(f"/cohorts/tandems/{ids['tandem']}")
+    title = "Publish the first LinkedIn post"
+    item = browser.find(f'//li[contains(@class, "milestone")][.//span[normalize-space()="{title}"]]', "the milestone")
+    browser.press("Mark as reached", within=item)
+    assert "Milestones reached: 1 of 1" in browser.text
+    browser.screenshot("milestone-ticked")
+    browser.follow("Tandem details")
+    browser.follow("End tandem")
+    browser.fill("Why does the tandem end?", "I am moving abroad.")
+    browser.press("End tandem")
+    assert "The tandem has ended." in browser.flashes
+    browser.log_out()
+
+    browser.log_in("manu@tandem.example", DEFAULT_PASSWORD)
+    browser.visit(f"/cohorts/{ids['cohort']}")
+    assert "Slot freed: propose Bert Warte with Mia Mentor" in browser.text
+    browser.screenshot("freed-slot")
+    browser.press("Confirm this pair")
+    assert "Mia Mentor and Bert Warte are paired; both are told." in browser.flashes
+    assert "Slot freed" not in browser.text
+
+
 PARTICIPANTS = [
     # email, name, role, company, headline, text, topics, languages, capacity, exclude_companies
     ["lena@young-media.example", "Lena Berg", "mentor", "Young Media GmbH", "I explain TikTok and LinkedIn",

@@ -16,12 +16,12 @@ from sqlalchemy import func, select
 
 from ...extensions import db
 from ...models import Cohort, CohortParticipant, Meeting, Tandem
-from .. import exports, labels, meetings
+from .. import exports, labels, meetings, milestones
 from ..labels import score_percent
 from . import enrolment, surveys
 
 SCORE_BINS = 10
-CHARTS = ("meetings", "scores", "satisfaction")
+CHARTS = ("meetings", "scores", "satisfaction", "milestones")
 
 
 def _published(cohort: Cohort) -> list[Tandem]:
@@ -78,6 +78,7 @@ def report(cohort: Cohort, today: date | None = None) -> dict[str, Any]:
     held = sum(row.held for row in progress.values())
     target_total = len(published) * cohort.meeting_target
     survey = surveys.results(cohort)
+    reached = milestones.progress_of_goals([t.goal_id for t in published if t.goal_id is not None])
     return {
         "cohort": {
             "id": cohort.id, "name": cohort.name, "state": cohort.state,
@@ -106,6 +107,12 @@ def report(cohort: Cohort, today: date | None = None) -> dict[str, Any]:
             "tandems_behind": sum(1 for row in progress.values() if row.behind),
             "by_month": meetings_by_month(cohort, [t.id for t in published], today),
         },
+        "milestones": {
+            "total": reached.total,
+            "reached": reached.done,
+            "share_reached": reached.share,
+            "tandems_with_milestones": milestones.goals_with_milestones([t.goal_id for t in published]),
+        },
         "survey": survey.as_json(),
     }
 
@@ -113,7 +120,7 @@ def report(cohort: Cohort, today: date | None = None) -> dict[str, Any]:
 def _report_rows(data: dict[str, Any]) -> list[list[Any]]:
     """The report's figures as section, metric, value rows (lists become one row per entry)."""
     rows = []
-    for section in ("cohort", "participants", "matching", "meetings", "survey"):
+    for section in ("cohort", "participants", "matching", "meetings", "milestones", "survey"):
         for metric, value in data[section].items():
             if metric == "score_distribution":
                 rows += [[section, f"score {e['from']:.1f}-{e['to']:.1f}", e["count"]] for e in value]
@@ -236,6 +243,12 @@ def _draw(axes, data: dict[str, Any], name: str) -> None:
         axes.set_xlabel(_("match (0–100 %)"))
         axes.set_ylabel(_("tandems"))
         axes.tick_params(axis="x", labelrotation=60, labelsize=10)
+    elif name == "milestones":
+        figures = data["milestones"]
+        axes.bar([_("reached"), _("not yet reached")], [figures["reached"], figures["total"] - figures["reached"]],
+                 color=colour)
+        axes.set_title(_("Milestones of the tandems' goals"))
+        axes.set_ylabel(_("milestones"))
     else:
         counts = data["survey"]["satisfaction_counts"]
         axes.bar([str(k) for k in range(1, 6)], [counts[str(k)] for k in range(1, 6)], color=colour)
@@ -250,8 +263,10 @@ def _draw(axes, data: dict[str, Any], name: str) -> None:
 
 def chart_svg(data: dict[str, Any], name: str) -> bytes | None:
     """An SVG of one chart in the interface language, or None when there is nothing that may be shown
-    (e.g. fewer than 5 survey answers)."""
-    if name not in CHARTS or (name == "satisfaction" and not data["survey"]["shown"]):
+    (e.g. fewer than 5 survey answers, or no milestones yet)."""
+    if name not in CHARTS or (name == "satisfaction" and not data["survey"]["shown"]) or (
+        name == "milestones" and not data["milestones"]["total"]
+    ):
         return None
     import matplotlib
 

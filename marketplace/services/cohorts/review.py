@@ -254,7 +254,7 @@ def publish(cohort: Cohort) -> int:
                                                details=details))
         now = utcnow()
         for tandem in pending:
-            _activate(cohort, tandem, now)
+            activate(cohort, tandem, now)
         if cohort.state == "matching":
             cohort.state = "running"
         db.session.commit()
@@ -264,7 +264,9 @@ def publish(cohort: Cohort) -> int:
     return len(pending)
 
 
-def _activate(cohort: Cohort, tandem: Tandem, now) -> None:
+def activate(cohort: Cohort, tandem: Tandem, now) -> None:
+    """A cohort draft starts (publishing, or a confirmed freed slot in services/rematching.py): the goal is
+    matched, its other requests close, both partners are told. The caller holds the locks and commits."""
     goal = tandem.goal
     assert goal is not None and tandem.mentor is not None
     tandem.status = "active"

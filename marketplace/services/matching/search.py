@@ -360,14 +360,16 @@ def suggestions_for_goal(goal: Goal, k: int = 5, leave_out: Collection[int] = ()
     return _rank(candidates, k, text, goal_topic_ids, set(goal.language_list), detect)
 
 
-# A request that ended without a tandem; its mentor, and one with a request pending, is no next suggestion.
+# A request that ended without a tandem; its mentor, one with a request pending and one whose tandem on the
+# goal ended early are no next suggestion.
 ENDED_REQUEST_STATUSES = ("declined", "withdrawn", Tandem.EXPIRED)
-NOT_NEXT_STATUSES = (*ENDED_REQUEST_STATUSES, Tandem.OPEN_REQUEST)
+NOT_NEXT_STATUSES = (*ENDED_REQUEST_STATUSES, Tandem.OPEN_REQUEST, "ended")
 
 
 def next_suggestions(goal: Goal, k: int = 5) -> list[MentorMatch]:
-    """The goal's suggestions after a request ended: mentors who declined, withdrew or let a request on this
-    goal expire are left out, and so are those with a pending one. The one place for "who next"."""
+    """The goal's suggestions after a request or tandem ended: mentors who declined, withdrew, let a request on
+    this goal expire or ended a tandem on it early are left out, and so are those with a pending one. The one
+    place for "who next"."""
     left_out = set(db.session.scalars(
         select(Tandem.mentor_id).where(Tandem.goal_id == goal.id, Tandem.status.in_(NOT_NEXT_STATUSES),
                                        Tandem.mentor_id.is_not(None))
