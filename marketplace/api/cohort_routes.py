@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from ..errors import ApiError
 from ..extensions import db
 from ..models import Cohort, CohortParticipant, Goal, Tandem, as_utc, get_by_id
-from ..services import cohort_matching, cohort_review, cohorts, profiles, reports
+from ..services import cohort_matching, cohort_review, cohorts, health, profiles, reports
 from .routes import INTEGER, TEXT, _json_body, _person, bp, typed_fields
 
 
@@ -162,6 +162,14 @@ def publish_cohort(cohort_id: int):
 def cohort_report(cohort_id: int):
     cohort = _cohort_for_manager(cohort_id)
     return reports.report(cohort)
+
+
+@bp.get("/cohorts/<int:cohort_id>/health")
+def cohort_health(cohort_id: int):
+    """Every running tandem of the cohort with its pair health and the reasons' codes, at risk first."""
+    cohort = _cohort_for_manager(cohort_id)
+    return {"tandems": [{"id": row.tandem.id, "health": row.health, "reasons": row.reason_codes}
+                        for row in health.cohort_health(cohort)]}
 
 
 # --- applications --------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Numbe
 
 from ..forms import TandemForm
 from ..mentors.forms import MultiCheckboxField
-from ..services import cohorts, meetings, surveys
+from ..services import cohorts, meetings, pulse, surveys
 
 
 class CohortForm(TandemForm):
@@ -124,3 +124,20 @@ class SurveyForm(TandemForm):
     )
     improve = TextAreaField(_l("What should we improve?"), validators=[Optional(), Length(max=surveys.IMPROVE_MAX)])
     submit = SubmitField(_l("Send my answers"))
+
+
+class PulseForm(TandemForm):
+    usefulness = RadioField(pulse.QUESTIONS["usefulness"], choices=[SelectChoice(i, str(i)) for i in pulse.SCALE],
+                            coerce=int, validators=[InputRequired()])
+    collaboration = RadioField(pulse.QUESTIONS["collaboration"],
+                               choices=[SelectChoice(i, str(i)) for i in pulse.SCALE], coerce=int,
+                               validators=[InputRequired()])
+    comment = TextAreaField(_l("Anything you would like to add? (optional)"),
+                            validators=[Optional(), Length(max=pulse.COMMENT_MAX)])
+    submit = SubmitField(_l("Send my answers"))
+
+
+class NudgeForm(TandemForm):
+    """A nudge button; `seen` is the number of nudges the page showed (services.health.nudge)."""
+
+    seen = IntegerField(validators=[InputRequired(), NumberRange(0, 10_000)])

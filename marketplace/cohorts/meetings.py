@@ -16,7 +16,7 @@ from flask_login import current_user, login_required
 
 from ..forms import EmptyForm, confirmation_page
 from ..models import Tandem, get_by_id
-from ..services import meetings, tandems, timezones
+from ..services import meetings, pulse, tandems, timezones
 from .forms import MeetingForm, OutcomeForm
 
 bp = Blueprint("meetings", __name__, url_prefix="/tandems")
@@ -45,6 +45,7 @@ def _render(tandem: Tandem, form: MeetingForm | None = None, status: int = 200):
         show_contact=tandems.can_see_contact(tandem, current_user),
         partner=tandem.mentee if tandem.mentor_user_id == current_user.id else tandem.mentor_user,
         time_zone=timezones.name_of(current_user),
+        pulse_checks=pulse.open_checks(current_user, tandem),
     ), status
 
 

@@ -28,7 +28,7 @@ from ..models import (
     UserSession,
     as_utc,
 )
-from . import notifications, preferences, throttle, vectors
+from . import notifications, preferences, pulse, throttle, vectors
 
 
 def _iso(value) -> str | None:
@@ -109,6 +109,7 @@ def export_user_data(user: User) -> dict[str, Any]:
             }
             for m in meetings
         ],
+        "pulse_checks": pulse.export_of(user),
         "cohorts": [
             {"cohort": p.cohort.name, "role": p.role, "status": p.status}
             for p in db.session.scalars(select(CohortParticipant).where(CohortParticipant.user_id == user.id))
@@ -177,6 +178,7 @@ def delete_account(user: User) -> None:
             meeting.author_id = None
             meeting.private_note = ""
             meeting.video_url = ""  # often the author's personal meeting room
+        pulse.forget(user)
         for model in (ApiToken, OneTimeToken, Notification, NotificationSetting, CohortParticipant, UserSession,
                       Reminder, ImportJob):
             for row in db.session.scalars(select(model).where(model.user_id == user.id)):
