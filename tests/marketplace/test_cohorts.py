@@ -201,6 +201,7 @@ MANAGER_POSTS = ["/cohorts/{id}/state/close", "/cohorts/{id}/match", "/cohorts/{
                  "/cohorts/{id}/drafts/swap", "/cohorts/{id}/drafts/add", "/cohorts/{id}/import/confirm"]
 
 
+PARTNER_BLUEPRINTS = ("cohorts.meetings.", "cohorts.pulse.")  # a tandem's partners' pages, not managers'
 PARTICIPANT_ENDPOINTS = {"cohorts.index", "cohorts.detail", "cohorts.apply", "cohorts.withdraw", "cohorts.survey"}
 
 
@@ -208,7 +209,7 @@ def manager_rules(app) -> list[tuple[str, str]]:
     """(method, url) of every cohort view that is not for participants, ids filled in with 1."""
     found = []
     for rule in app.url_map.iter_rules():
-        if not rule.endpoint.startswith("cohorts.") or rule.endpoint.startswith("cohorts.meetings."):
+        if not rule.endpoint.startswith("cohorts.") or rule.endpoint.startswith(PARTNER_BLUEPRINTS):
             continue
         if rule.endpoint in PARTICIPANT_ENDPOINTS:
             continue
