@@ -20,7 +20,8 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import Cohort, PulseCheck, Tandem, User, get_by_id
-from . import cohorts, meetings, notifications, surveys
+from . import meetings, notifications
+from .cohorts import enrolment, surveys
 
 FIRST_AFTER_DAYS = 30
 EVERY_HELD = 2  # meetings held between two checks
@@ -188,7 +189,7 @@ class PulseResults:
 
 def results(cohort: Cohort) -> PulseResults:
     """The cohort's answers in aggregate; below MIN_ANSWERS nothing but the counts leaves this function."""
-    ids = [t.id for t in cohorts.cohort_tandems(cohort, cohorts.PUBLISHED_STATUSES)]
+    ids = [t.id for t in enrolment.cohort_tandems(cohort, enrolment.PUBLISHED_STATUSES)]
     checks = list(db.session.scalars(select(PulseCheck).where(PulseCheck.tandem_id.in_(ids)))) if ids else []
     answers = [c for c in checks if c.answered_at is not None]
     if len(answers) < MIN_ANSWERS:

@@ -12,7 +12,8 @@ from sqlalchemy import select
 from marketplace import jobs
 from marketplace.extensions import db
 from marketplace.models import Notification, OutgoingEmail, PulseCheck, Tandem, User
-from marketplace.services import health, privacy, pulse, reports
+from marketplace.services import health, privacy, pulse
+from marketplace.services.cohorts import reports
 from tests.builders import make_goal, make_meeting, make_mentor, make_user
 from tests.marketplace.test_cohorts import bearer, make_cohort
 from tests.marketplace.test_throttle import Clock
