@@ -124,6 +124,10 @@ def early_termination(published: list[Tandem]) -> dict[str, Any]:
     }
 
 
+# Lists of texts in the report, one CSV row per entry under this metric name.
+LIST_METRICS = {"improvements": "improve", "comments": "comment", "reasons": "reason"}
+
+
 def _report_rows(data: dict[str, Any]) -> list[list[Any]]:
     """The report's figures as section, metric, value rows (lists become one row per entry)."""
     rows = []
@@ -136,8 +140,8 @@ def _report_rows(data: dict[str, Any]) -> list[list[Any]]:
             elif metric in ("satisfaction_counts", "usefulness_counts"):
                 name = metric.removesuffix("_counts")
                 rows += [[section, f"{name} {score}", count] for score, count in (value or {}).items()]
-            elif metric in ("improvements", "comments", "reasons"):
-                rows += [[section, metric.removesuffix("s"), text] for text in value]
+            elif metric in LIST_METRICS:
+                rows += [[section, LIST_METRICS[metric], text] for text in value]
             else:
                 rows.append([section, metric, value])
     return rows
