@@ -17,7 +17,7 @@ from ..extensions import db
 from ..forms import EmptyForm, confirmation_page
 from ..mentors.forms import topic_choices
 from ..models import Cohort, CohortParticipant, Tandem, get_by_id
-from ..services import exports, health, meetings, profiles, timezones
+from ..services import exports, health, meetings, timezones, topics
 from ..services.cohorts import (
     assignment,
     enrolment,
@@ -134,7 +134,7 @@ def index():
 
 
 def _topics(slugs: list[str]):
-    return profiles.resolve_topics([s for s in slugs if s]) if slugs else []
+    return topics.resolve_topics([s for s in slugs if s]) if slugs else []
 
 
 def _cohort_form(cohort: Cohort | None = None) -> CohortForm:

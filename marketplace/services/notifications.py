@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from flask import current_app, has_request_context, url_for
+from flask import current_app
 from flask_babel import force_locale, format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -99,9 +99,8 @@ MESSAGES = {
 
 def link_to(endpoint: str, **values: object) -> str:
     """A site-relative link for a notification, in a request or not (CLI imports, background work)."""
-    if has_request_context():
-        return url_for(endpoint, **values)
-    return current_app.url_map.bind("localhost").build(endpoint, values)
+    root = current_app.config["APPLICATION_ROOT"]
+    return current_app.url_map.bind("localhost", script_name=root).build(endpoint, values)
 
 
 def render(key: str | None, params: dict[str, Any], fallback: str = "", reader: User | None = None) -> str:
