@@ -89,6 +89,8 @@ def from_environment(instance_path: Path) -> dict:
         "TANDEM_REQUEST_EXPIRY_HOURS": float(os.environ.get("TANDEM_REQUEST_EXPIRY_HOURS", "72")),
         "TANDEM_NO_MEETING_NUDGE_DAYS": int(os.environ.get("TANDEM_NO_MEETING_NUDGE_DAYS", "28")),
         "TANDEM_SURVEY_REMINDER_DAYS": int(os.environ.get("TANDEM_SURVEY_REMINDER_DAYS", "7")),
+        # Pair health (services/health.py): weeks without activity before a tandem needs a check-in.
+        "TANDEM_HEALTH_QUIET_WEEKS": int(os.environ.get("TANDEM_HEALTH_QUIET_WEEKS", "4")),
         "RATELIMIT_HEADERS_ENABLED": True,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -672,3 +672,26 @@ class ImportJob(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PulseCheck(db.Model):
+    """One partner asked, on one occasion (30 days in, every second meeting held), how the tandem goes.
+
+    The partner never sees it; managers see the answers only in aggregate (services/pulse.py), and pair
+    health reads whether one was low. After an account is deleted an answer stays without its person.
+    """
+
+    __tablename__ = "pulse_check"
+    __table_args__ = (UniqueConstraint("tandem_id", "user_id", "occasion"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tandem_id: Mapped[int] = mapped_column(ForeignKey("tandem.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    role: Mapped[str] = mapped_column(String(10))
+    occasion: Mapped[str] = mapped_column(String(40))
+    asked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    usefulness: Mapped[int | None] = mapped_column(Integer)
+    collaboration: Mapped[int | None] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text, default="")
+
+    tandem: Mapped[Tandem] = relationship()

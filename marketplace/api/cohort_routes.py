@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from ..errors import ApiError
 from ..extensions import db
 from ..models import Cohort, CohortParticipant, Goal, Tandem, as_utc, get_by_id
-from ..services import rematching
+from ..services import health, rematching, topics
 from ..services.cohorts import assignment, enrolment, reports, review
 from ..services.fields import ProfileError
 from .routes import INTEGER, TEXT, _json_body, _person, bp, typed_fields
@@ -112,13 +112,13 @@ def create_cohort():
     description = body.get("description", "")
     if not isinstance(description, str):
         fields["description"] = _("Text.")
-    topics = body.get("focus_topics", [])
-    if not isinstance(topics, list) or not all(isinstance(t, str) and "\x00" not in t for t in topics):
+    focus = body.get("focus_topics", [])
+    if not isinstance(focus, list) or not all(isinstance(t, str) and "\x00" not in t for t in focus):
         fields["focus_topics"] = _("A list of topic names or slugs.")
     if fields:
         raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."), fields)
     try:
-        resolved = topics.resolve_topics(topics) if topics else []
+        resolved = topics.resolve_topics(focus) if focus else []
     except ProfileError as problem:
         raise ApiError(422, "invalid_fields", str(problem), {"focus_topics": str(problem)}) from None
     try:
@@ -164,6 +164,14 @@ def publish_cohort(cohort_id: int):
 def cohort_report(cohort_id: int):
     cohort = _cohort_for_manager(cohort_id)
     return reports.report(cohort)
+
+
+@bp.get("/cohorts/<int:cohort_id>/health")
+def cohort_health(cohort_id: int):
+    """Every running tandem of the cohort with its pair health and the reasons' codes, at risk first."""
+    cohort = _cohort_for_manager(cohort_id)
+    return {"tandems": [{"id": row.tandem.id, "health": row.health, "reasons": row.reason_codes}
+                        for row in health.cohort_health(cohort)]}
 
 
 # --- applications --------------------------------------------------------------------------------

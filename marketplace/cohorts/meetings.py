@@ -17,7 +17,7 @@ from flask_login import current_user, login_required
 from ..forms import EmptyForm, confirmation_page
 from ..goals.milestones import card_context
 from ..models import Tandem, get_by_id
-from ..services import meetings, scheduling, tandems, timezones
+from ..services import meetings, pulse, scheduling, tandems, timezones
 from .forms import DeclineProposalForm, MeetingForm, OutcomeForm, PickForm, ProposalForm
 
 bp = Blueprint("meetings", __name__, url_prefix="/tandems")
@@ -59,6 +59,7 @@ def _render(tandem: Tandem, form: MeetingForm | None = None, status: int = 200,
         partner=tandem.mentee if tandem.mentor_user_id == current_user.id else tandem.mentor_user,
         time_zone=timezones.name_of(current_user),
         **card_context(tandem.goal, f"tandem-{tandem.id}"),
+        pulse_checks=pulse.open_checks(current_user, tandem),
     ), status
 
 

@@ -16,8 +16,8 @@ from ..admin.decorators import manager_required
 from ..extensions import db
 from ..forms import EmptyForm, confirmation_page
 from ..mentors.forms import topic_choices
-from ..models import Cohort, CohortParticipant, get_by_id
-from ..services import exports, meetings, rematching, topics
+from ..models import Cohort, CohortParticipant, Tandem, get_by_id
+from ..services import exports, health, meetings, rematching, timezones, topics
 from ..services.cohorts import (
     assignment,
     enrolment,
@@ -40,6 +40,7 @@ from .forms import (
     DecisionForm,
     FreedSlotForm,
     ImportForm,
+    NudgeForm,
     ProgressFilterForm,
     SurveyForm,
     SwapForm,
@@ -47,11 +48,13 @@ from .forms import (
 from .freed_slots import bp as freed_slots_bp
 from .meetings import bp as meetings_bp
 from .proposals import bp as proposals_bp
+from .pulse import bp as pulse_bp
 
 bp = Blueprint("cohorts", __name__, url_prefix="/cohorts")
 bp.register_blueprint(meetings_bp)
 bp.register_blueprint(proposals_bp)
 bp.register_blueprint(freed_slots_bp)
+bp.register_blueprint(pulse_bp)
 
 
 @bp.app_template_global()
@@ -67,6 +70,22 @@ def participant_status_label(status: str) -> str:
 @bp.app_template_global()
 def cohort_role_label(role: str) -> str:
     return str(enrolment.ROLE_LABELS.get(role, role))
+
+
+@bp.app_template_global()
+def health_label(state: str) -> str:
+    return health.health_label(state)
+
+
+@bp.app_template_global()
+def health_reason(reason: health.Reason) -> str:
+    return health.reason_text(reason)
+
+
+@bp.app_template_global()
+def my_time(moment) -> str:
+    """An instant in the viewer's time zone and language."""
+    return timezones.format_instant(moment, current_user)
 
 
 def _cohort(cohort_id: int) -> Cohort:
@@ -544,8 +563,32 @@ def progress(cohort_id: int):
     form = ProgressFilterForm(request.args)
     only_behind = form.validate() and form.show.data == "behind"
     rows = meetings.cohort_progress(cohort, only_behind=only_behind)
+    pair_health = health.cohort_health(cohort)
     return render_template("cohorts/progress.html", cohort=cohort, rows=rows, form=form, only_behind=only_behind,
-                           behind_days=meetings.BEHIND_AFTER_DAYS)
+                           behind_days=meetings.BEHIND_AFTER_DAYS, pair_health=pair_health,
+                           quiet_weeks=health.quiet_weeks(),
+                           nudge_forms={row.tandem.id: NudgeForm(formdata=None, seen=row.nudges,
+                                                                 prefix=f"tandem-{row.tandem.id}")
+                                        for row in pair_health})
+
+
+@bp.post("/<int:cohort_id>/tandems/<int:tandem_id>/nudge")
+@manager_required
+def nudge(cohort_id: int, tandem_id: int):
+    """E-mail both partners of a running tandem that their community manager asks how it goes."""
+    cohort = _cohort(cohort_id)
+    form = NudgeForm(prefix=f"tandem-{tandem_id}")
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        sent = health.nudge(cohort, get_by_id(Tandem, tandem_id), current_user, form.seen.data)
+    except health.NudgeError as problem:
+        abort(problem.status)
+    if sent:
+        flash(_("Both partners were e-mailed: you asked how their tandem is going."), "success")
+    else:
+        flash(_("This nudge has already gone to both partners."), "info")
+    return redirect(url_for(".progress", cohort_id=cohort.id, _anchor=f"health-{tandem_id}"))
 
 
 @bp.get("/<int:cohort_id>/report")

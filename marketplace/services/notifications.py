@@ -115,6 +115,14 @@ MESSAGES = {
         "No meeting of your tandem with %(name)s on “%(title)s” was logged in the last %(days)d days. "
         "Plan the next one, or log the one you had."
     ),
+    "manager_nudge": _l(
+        "%(manager)s, your community manager, asks how your tandem with %(name)s on “%(title)s” is going. "
+        "Plan your next meeting; if something is in the way, let your community manager know."
+    ),
+    "pulse_check": _l(
+        "How is your tandem with %(name)s on “%(title)s” going? Two quick questions: %(name)s never sees "
+        "your answers."
+    ),
     "survey_soon": _l("“%(cohort)s” ends on %(date)s. A two-minute survey follows: please look out for it."),
     "merge_tandems_inside_company": _l(
         "%(old)s was merged into %(new)s. These running tandems are now inside one company (%(n)d): "

@@ -28,6 +28,8 @@ KINDS = {
     "request_expired": _l("A tandem request expired without an answer"),
     "mentor_paused": _l("My mentor profile was paused because requests expired"),
     "tandem_reminder": _l("Reminders during a tandem (no meeting lately)"),
+    "tandem_nudge": _l("My community manager asks how my tandem goes"),
+    "pulse_check": _l("Pulse checks: how is my tandem going?"),
     "tandem_started": _l("A tandem of mine starts"),
     "tandem_ended": _l("A tandem of mine is ended early"),
     "meeting_planned": _l("Meeting invites (planned, moved, cancelled)"),

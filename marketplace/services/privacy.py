@@ -30,7 +30,7 @@ from ..models import (
     UserSession,
     as_utc,
 )
-from . import notifications, preferences, rematching, scheduling, throttle, timezones
+from . import notifications, preferences, pulse, rematching, scheduling, throttle, timezones
 from .matching import vectors
 
 
@@ -131,6 +131,7 @@ def export_user_data(user: User) -> dict[str, Any]:
                 .order_by(MeetingProposal.id)
             )
         ],
+        "pulse_checks": pulse.export_of(user),
         "cohorts": [
             {"cohort": p.cohort.name, "role": p.role, "status": p.status}
             for p in db.session.scalars(select(CohortParticipant).where(CohortParticipant.user_id == user.id))
@@ -202,6 +203,7 @@ def delete_account(user: User) -> None:
             meeting.author_id = None
             meeting.private_note = ""
             meeting.video_url = ""  # often the author's personal meeting room
+        pulse.forget(user)
         for model in (ApiToken, OneTimeToken, Notification, NotificationSetting, CohortParticipant, UserSession,
                       Reminder, ImportJob):
             for row in db.session.scalars(select(model).where(model.user_id == user.id)):

@@ -16,8 +16,8 @@ from selenium.webdriver.common.by import By
 from sqlalchemy import select
 
 from marketplace.extensions import db
-from marketplace.models import Meeting, ProposalSlot, Tandem, User
-from marketplace.services import scheduling, timezones
+from marketplace.models import Meeting, ProposalSlot, Tandem, User, utcnow
+from marketplace.services import pulse, scheduling, timezones
 from marketplace.services.cohorts.enrolment import add_months
 from tests.builders import DEFAULT_PASSWORD, make_goal, make_meeting, make_mentor, make_user
 from tests.marketplace.test_cohorts import enrol, make_cohort
@@ -297,6 +297,54 @@ def test_manager_runs_a_cohort_from_plan_to_report(browser: Browser, live_app: F
     assert [Path(chart["src"]).name for chart in charts] == ["meetings.svg?lang=en", "scores.svg?lang=en"]
     assert all(chart["complete"] and chart["width"] > 0 for chart in charts), charts
     browser.screenshot("4-manager-report")
+
+
+def test_a_partner_answers_the_pulse_check_and_the_manager_sees_health_and_nudges(browser: Browser,
+                                                                                 live_app: Flask) -> None:
+    """Forty days into a cohort without a meeting: the mentee's pulse check, answered low, makes the pair one to
+    check in with; the manager reads why on the progress page and e-mails both partners."""
+    start = date.today() - timedelta(days=40)
+    cohort = make_cohort(name="Hamburg Herbstrunde", state="running", starts_on=start, ends_on=add_months(start, 6))
+    mentor = make_mentor(user=make_user(email="mia@young-digital.example", name="Mia Wagner",
+                                        company="Young Digital GmbH"))
+    goal = make_goal(owner=make_user(email="klaus@old-industry.example", name="Klaus Becker",
+                                     company="Old Industry AG"), title=GOAL_TITLE)
+    tandem = Tandem(goal=goal, mentor=mentor, mentee_user_id=goal.owner_id, mentor_user_id=mentor.user_id,
+                    cohort_id=cohort.id, status="active", starts_on=start, ends_on=cohort.ends_on)
+    db.session.add(tandem)
+    make_user(email="carla@tandem.example", name="Carla Brandt", company="Tandem e.V.", is_manager=True)
+    db.session.commit()
+    assert pulse.ask_due(utcnow()) == 2  # the periodic job's day-30 question, to both partners
+    cohort_id, tandem_id = cohort.id, tandem.id
+    db.session.commit()
+
+    browser.log_in("klaus@old-industry.example", DEFAULT_PASSWORD)
+    browser.visit(f"/cohorts/tandems/{tandem_id}")
+    browser.follow("Answer the pulse check")
+    assert browser.heading == "How is your tandem with Mia Wagner going?"
+    assert "Mia Wagner never sees your answers." in browser.text
+    browser.find('//label[@for="usefulness-1"]', "usefulness 2").click()
+    browser.find('//label[@for="collaboration-3"]', "working together 4").click()
+    browser.fill("Anything you would like to add? (optional)", "We have not found a date yet.")
+    browser.press("Send my answers")
+    assert "Thank you! Your partner never sees your answers." in browser.flashes
+    assert "Answer the pulse check" not in browser.text
+    browser.screenshot("6-mentee-pulse-answered")
+    browser.log_out()
+
+    browser.log_in("carla@tandem.example", DEFAULT_PASSWORD)
+    browser.visit(f"/cohorts/{cohort_id}/progress")
+    row = browser.find(f'//tr[@id="health-{tandem_id}"]', "the tandem's health row")
+    assert "Needs check-in" in row.text
+    for reason in ("behind the plan: 0 meetings held, about 1 expected by now", "a low pulse answer (2 of 5)"):
+        assert reason in row.text, row.text
+    assert "no activity" not in row.text  # answering the pulse check was activity
+    assert "We have not found a date yet." not in browser.text  # the manager never reads one person's answer
+    assert "Not nudged yet" in row.text
+    browser.press("E-mail both partners", within=row)
+    assert "Both partners were e-mailed: you asked how their tandem is going." in browser.flashes
+    assert "Last nudge:" in browser.find(f'//tr[@id="health-{tandem_id}"]', "the health row").text
+    browser.screenshot("6-manager-pair-health")
 
 
 PHONE = (390, 844)

@@ -202,6 +202,8 @@ MANAGER_POSTS = ["/cohorts/{id}/state/close", "/cohorts/{id}/match", "/cohorts/{
                  "/cohorts/{id}/drafts/swap", "/cohorts/{id}/drafts/add", "/cohorts/{id}/import/confirm"]
 
 
+# A tandem's partners' pages, not managers'.
+PARTNER_BLUEPRINTS = ("cohorts.meetings.", "cohorts.pulse.", "cohorts.proposals.")
 PARTICIPANT_ENDPOINTS = {"cohorts.index", "cohorts.detail", "cohorts.apply", "cohorts.withdraw", "cohorts.survey"}
 
 
@@ -210,8 +212,7 @@ def manager_rules(app) -> list[tuple[str, str]]:
     found = []
     for rule in app.url_map.iter_rules():
         # A tandem's programme page and its proposals are the partners' (test_access_control.py walks them).
-        if not rule.endpoint.startswith("cohorts.") or rule.endpoint.startswith(("cohorts.meetings.",
-                                                                                 "cohorts.proposals.")):
+        if not rule.endpoint.startswith("cohorts.") or rule.endpoint.startswith(PARTNER_BLUEPRINTS):
             continue
         if rule.endpoint in PARTICIPANT_ENDPOINTS:
             continue

@@ -31,6 +31,7 @@ from marketplace.models import (
     MentorProfile,
     Milestone,
     Notification,
+    PulseCheck,
     SurveyInvitation,
     SurveyResponse,
     Tandem,
@@ -213,6 +214,12 @@ def _build_scene(app: Flask) -> Scene:
         planned = make_meeting(active, TODAY + timedelta(days=7), status="planned", author=manager,
                                video_url="https://meet.example/tandem")
         make_meeting(active, TODAY - timedelta(days=1), status="planned", author=manager)  # asks "did it happen?"
+        make_meeting(active, TODAY - timedelta(days=14), status="missed", author=manager)
+        # The participant's open pulse check (the form) and the mentor's low answer (a reason on the progress page).
+        pulse_check = PulseCheck(tandem_id=active.id, user_id=participant.id, role="mentee", occasion="day-30")
+        db.session.add(PulseCheck(tandem_id=active.id, user_id=manager.id, role="mentor", occasion="day-30",
+                                  answered_at=utcnow(), usefulness=1, collaboration=3, comment="Slow start"))
+        db.session.add(pulse_check)
         # A discoverable goal the manager (a mentor too) could help with: its page and the offer form.
         findable = make_goal(owner=make_user(name="Hanna Help", email="hanna@help.example", company="Help GmbH"),
                              title="Learn to post on LinkedIn", topic_slugs=("social-media",))
@@ -261,6 +268,7 @@ def _build_scene(app: Flask) -> Scene:
         "preferences.back.token": request_expiry.back_token(paused),
         "job_id": import_job.id,
         "goals.milestones.page.goal_id": cohort_goal.id,
+        "check_id": pulse_check.id,
     }
     extra = [
         ("manager", f"/tandems/{requested.id}", 200),
@@ -295,6 +303,7 @@ def _user_text() -> list[str]:
         MentorProfile.teaching_text, MentorProfile.city, Goal.title, Goal.description, Cohort.name,
         Cohort.description, Tandem.request_message, Tandem.response_message, Tandem.end_reason,
         Meeting.topics_covered, Meeting.private_note, Meeting.video_url, SurveyResponse.improve, Milestone.title,
+        PulseCheck.comment,
     ]
     texts = {value for column in columns for value in db.session.scalars(select(column)) if value}
     texts |= {user.first_name for user in db.session.scalars(select(User))}

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from ...extensions import db
 from ...models import Cohort, CohortParticipant, Meeting, Tandem
-from .. import exports, labels, meetings, milestones
+from .. import exports, labels, meetings, milestones, pulse
 from ..labels import score_percent
 from . import enrolment, surveys
 
@@ -114,22 +114,42 @@ def report(cohort: Cohort, today: date | None = None) -> dict[str, Any]:
             "tandems_with_milestones": milestones.goals_with_milestones([t.goal_id for t in published]),
         },
         "survey": survey.as_json(),
+        "pulse": pulse.results(cohort).as_json(),
+        "early_termination": early_termination(published),
     }
+
+
+def early_termination(published: list[Tandem]) -> dict[str, Any]:
+    """Tandems a partner ended before the cohort closed (status `ended`), their share and the reasons given."""
+    ended = [t for t in published if t.status == "ended"]
+    return {
+        "tandems": len(published),
+        "ended_early": len(ended),
+        "rate": round(len(ended) / len(published), 4) if published else None,
+        # Sorted, so the list's order says nothing about which tandem ended when.
+        "reasons": sorted((t.end_reason.strip() for t in ended if t.end_reason.strip()), key=str.casefold),
+    }
+
+
+# Lists of texts in the report, one CSV row per entry under this metric name.
+LIST_METRICS = {"improvements": "improve", "comments": "comment", "reasons": "reason"}
 
 
 def _report_rows(data: dict[str, Any]) -> list[list[Any]]:
     """The report's figures as section, metric, value rows (lists become one row per entry)."""
     rows = []
-    for section in ("cohort", "participants", "matching", "meetings", "milestones", "survey"):
+    for section in ("cohort", "participants", "matching", "meetings", "milestones", "survey", "pulse",
+                    "early_termination"):
         for metric, value in data[section].items():
             if metric == "score_distribution":
                 rows += [[section, f"score {e['from']:.1f}-{e['to']:.1f}", e["count"]] for e in value]
             elif metric == "by_month":
                 rows += [[section, f"meetings {entry['month']}", entry["count"]] for entry in value]
-            elif metric == "satisfaction_counts":
-                rows += [[section, f"satisfaction {score}", count] for score, count in (value or {}).items()]
-            elif metric == "improvements":
-                rows += [[section, "improve", text] for text in value]
+            elif metric in ("satisfaction_counts", "usefulness_counts"):
+                name = metric.removesuffix("_counts")
+                rows += [[section, f"{name} {score}", count] for score, count in (value or {}).items()]
+            elif metric in LIST_METRICS:
+                rows += [[section, LIST_METRICS[metric], text] for text in value]
             else:
                 rows.append([section, metric, value])
     return rows
