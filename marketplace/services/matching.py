@@ -344,7 +344,7 @@ def search_mentors(
         raise MatchingError(_("Please keep the search under 500 characters."))
     k = max(1, min(int(k), MAX_K))
     detect = taxonomy.TopicDetector()  # one taxonomy read for the query and every candidate
-    query_topic_ids = {m.topic_id for m in detect(query)}
+    query_topic_ids = {m.topic_id for m in detect(query, typos=taxonomy.TYPOS_IN_QUERIES)}
     embedded = expand_query(query, query_topic_ids) if EXPAND_QUERIES else query
     query_vector = vectors.encoder().encode([embedded])[0]
     searcher = rules.searcher_facts(viewer, exclude_company_ids, language)
@@ -367,7 +367,7 @@ def suggestions_for_goal(goal: Goal, k: int = 5, leave_out: Collection[int] = ()
         db.session.commit()
     detect = taxonomy.TopicDetector()  # one taxonomy read for the goal and every candidate
     tagged_ids = {t.id for t in goal.topics}
-    named_ids = {m.topic_id for m in detect(f"{goal.title}\n{goal.description}")}
+    named_ids = {m.topic_id for m in detect(f"{goal.title}\n{goal.description}", typos=taxonomy.TYPOS_IN_QUERIES)}
     goal_topic_ids = tagged_ids | named_ids
     query_vector = vectors.from_blob(goal.vector)  # embedded as a search is (vectors.goal_text)
     mentee = rules.mentee_facts(goal)

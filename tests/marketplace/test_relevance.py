@@ -151,3 +151,22 @@ def test_the_weak_match_badge_and_the_pair_explanation_judge_by_the_floor_sugges
         assert any("Weak match" in r for r in reasons) == (tandem.id in weak), name
         words = matching.relevance(low, matching.goal_words(tandem.goal), matching.mentor_words(tandem.mentor))
         assert matching.below_floor(words) == (tandem.id in weak), name
+
+
+def test_a_topic_typed_with_one_typo_is_still_the_searchs_topic_but_never_a_mentors(app):
+    from marketplace.services import taxonomy
+
+    slugs = {t.id: t.slug for t in taxonomy.seed_topics()}
+    detect = taxonomy.TopicDetector()
+    typed = (("feedbak culture", "feedback-culture"), ("recuiting young talent", "recruiting-methods"),
+             ("Suchmaschinenoptimirung lernen", "online-marketing"), ("persnal branding", "digital-reputation"))
+    for query, slug in typed:
+        assert slug not in {slugs[m.topic_id] for m in detect(query)}, query
+        assert slug in {slugs[m.topic_id] for m in detect(query, typos=True)}, query
+    assert detect("xqzv blorf", typos=True) == [] and detect("", typos=True) == []
+
+    mentor = make_mentor(headline="Feedback culture for small teams", text="Regular feedback conversations.",
+                         topic_slugs=("feedback-culture",), company="Feedbackwerk GmbH")
+    viewer = make_user(company="Old Industry AG")
+    best = matching.search_mentors("feedbak culture", viewer, k=3)[0]
+    assert best.profile.id == mentor.id and [t.slug for t in best.matched_topics] == ["feedback-culture"]
