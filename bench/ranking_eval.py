@@ -64,7 +64,7 @@ nDCG@5 of that row -0.001).
 Usage::
 
     .venv/bin/python bench/ranking_eval.py [--encoder SPEC ...] [--topic-weight W ...]
-        [--expand off|names|terms ...] [--split all|tune|heldout] [--goals-via search|suggestions]
+        [--expand off|names|terms|describe|describe-short ...] [--typos on|off ...] [--split all|tune|heldout] [--goals-via search|suggestions]
         [--hybrid-beta B ...] [--hybrid-topic-weight W ...] [--reference ROW] [--rounds N]
         [--no-before] [--json out.json] [--exact] [--no-cache]
 
@@ -72,6 +72,9 @@ EXPERIMENTS (not app code, printed in a separate table):
 
 * ``--expand terms``: the query is expanded with the names *and every synonym* of its detected topics
   (the app's expansion, ``names``, appends the EN/DE names only);
+* ``--expand describe`` / ``describe-short``: the app's expansion plus a sentence describing each detected
+  topic in English and German (bench/data/topic_descriptions.json), for every query / short queries only;
+* ``--typos on off``: typo-tolerant topic detection in queries (``taxonomy.TYPOS_IN_QUERIES``) on and off;
 * ``--hybrid-beta``: Tandem's full scored list re-ranked by ``score + B * bm25 / max(bm25 of the query)``,
   with plain BM25 and with "BM25syn": BM25 whose query is expanded with the EN/DE names and synonyms of the
   taxonomy topics detected in it and whose mentor documents carry those of their assigned topics.
