@@ -64,7 +64,8 @@ nDCG@5 of that row -0.001).
 Usage::
 
     .venv/bin/python bench/ranking_eval.py [--encoder SPEC ...] [--topic-weight W ...]
-        [--expand off|names|terms|describe|describe-short ...] [--typos on|off ...] [--split all|tune|heldout] [--goals-via search|suggestions]
+        [--expand off|names|terms|describe|describe-short ...] [--typos on|off ...]
+        [--split all|tune|heldout] [--goals-via search|suggestions]
         [--hybrid-beta B ...] [--hybrid-topic-weight W ...] [--reference ROW] [--rounds N]
         [--no-before] [--json out.json] [--exact] [--no-cache]
 
