@@ -25,9 +25,9 @@ from embeddings import highlight_phrases
 
 from ...extensions import db
 from ...models import Cohort, CohortParticipant, Goal, MentorProfile, Tandem, Topic, User
+from ..fields import language_name
 from ..matching import rules, taxonomy, vectors
 from ..matching.search import blend_scores, goal_words, mentor_words, weak_pair
-from ..profiles import language_name
 from . import enrolment
 from .enrolment import CohortError
 
