@@ -2,8 +2,8 @@
 
 The score matrix is the ranking score of suggestions (matching.blend_scores: the cosine of the stored vectors
 blended with topic overlap, the goal's topics as suggestions_for_goal reads them), so a cohort's pairs and a
-person's suggestions agree; a pair below matching.RELEVANCE_FLOOR is flagged as weak. Forbidden pairs come
-from rules.allowed_mask; a mentor with free capacity c becomes c columns ("slots"); scipy's
+person's suggestions agree; a pair below the relevance floor (matching.weak_pair) is flagged as weak. Forbidden
+pairs come from rules.allowed_mask; a mentor with free capacity c becomes c columns ("slots"); scipy's
 linear_sum_assignment then maximises first the number of valid pairs and then their total score. Locked
 drafts stay and use up their slot.
 """
@@ -27,7 +27,7 @@ from ...extensions import db
 from ...models import Cohort, CohortParticipant, Goal, MentorProfile, Tandem, Topic, User
 from ..fields import language_name
 from ..matching import rules, taxonomy, vectors
-from ..matching.search import RELEVANCE_FLOOR, blend_scores, relevance
+from ..matching.search import blend_scores, goal_words, mentor_words, weak_pair
 from . import enrolment
 from .enrolment import CohortError
 
@@ -142,8 +142,7 @@ def explain(
     """Why this pair: shared topics (chosen on the profile), topics the mentor's text only mentions, the words
     that matched, shared languages; first a warning when the pair is below the relevance floor."""
     reasons = []
-    goal_text, mentor_words = f"{goal.title}. {goal.description}", f"{profile.headline}. {profile.teaching_text}"
-    if relevance(score, goal_text, mentor_words) < RELEVANCE_FLOOR:
+    if weak_pair(score, goal, profile):
         reasons.append(_("Weak match: below the relevance floor of suggestions. Check this pair."))
     chosen = {t.id for t in profile.topics}
     names = _topic_names(goal_topics & chosen)
@@ -152,7 +151,7 @@ def explain(
     mentioned = _topic_names((goal_topics & mentor_topics) - chosen)
     if mentioned:
         reasons.append(_("Also mentions: %(topics)s", topics=", ".join(mentioned)))
-    phrases = highlight_phrases(goal_text, mentor_words, max_phrases=3)
+    phrases = highlight_phrases(goal_words(goal), mentor_words(profile), max_phrases=3)
     if phrases:
         reasons.append(_("Matching words: %(phrases)s", phrases=", ".join(f"“{p}”" for p in phrases)))
     languages = sorted(set(goal.language_list) & set(profile.language_list))

@@ -18,7 +18,7 @@ from ...models import Cohort, CohortParticipant, Goal, MentorProfile, Tandem, Us
 from .. import notifications, tandems
 from ..labels import score_percent
 from ..matching import rules, vectors
-from ..matching.search import RELEVANCE_FLOOR
+from ..matching.search import weak_pair
 from . import assignment, enrolment
 from .enrolment import CohortError
 
@@ -54,7 +54,8 @@ def drafts(cohort: Cohort) -> list[Tandem]:
         db.session.scalars(
             select(Tandem).where(Tandem.cohort_id == cohort.id, Tandem.status == "draft")
             .options(
-                selectinload(Tandem.goal), selectinload(Tandem.mentee).selectinload(User.company),
+                selectinload(Tandem.goal), selectinload(Tandem.mentor),  # the mentor's words: weak_pairs
+                selectinload(Tandem.mentee).selectinload(User.company),
                 selectinload(Tandem.mentor_user).selectinload(User.company),
             )
             .order_by(Tandem.score.desc(), Tandem.id)
@@ -213,8 +214,10 @@ def rule_problems(cohort: Cohort) -> dict[int, str]:
 
 
 def weak_pairs(drafts: list[Tandem]) -> set[int]:
-    """The drafts scoring below `matching.RELEVANCE_FLOOR`, flagged in the review and at publishing."""
-    return {t.id for t in drafts if (t.score or 0.0) < RELEVANCE_FLOOR}
+    """The drafts below the relevance floor (`matching.weak_pair`, the rule suggestions hide by and the pair's
+    explanation warns by), flagged in the review and at publishing."""
+    return {t.id for t in drafts
+            if t.goal is None or t.mentor is None or weak_pair(t.score or 0.0, t.goal, t.mentor)}
 
 
 def publish(cohort: Cohort) -> int:

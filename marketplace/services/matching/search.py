@@ -103,6 +103,27 @@ def relevance(score: float, query: str, document: str) -> float:
     return score + LEXICAL_EVIDENCE * term_coverage(query, document)
 
 
+def below_floor(relevance_value: float) -> bool:
+    """The relevance floor's one rule: a pair whose `relevance` is below RELEVANCE_FLOOR is not shown in a
+    search or suggestions, and is a "weak match" in a cohort (its explanation and the manager's badge)."""
+    return relevance_value < RELEVANCE_FLOOR
+
+
+def goal_words(goal: Goal) -> str:
+    """A goal's own words, as the floor's lexical evidence and the highlights read them."""
+    return f"{goal.title}. {goal.description}"
+
+
+def mentor_words(profile: MentorProfile) -> str:
+    """A mentor's own words (headline and teaching text), as the floor's lexical evidence reads them."""
+    return f"{profile.headline}. {profile.teaching_text}"
+
+
+def weak_pair(score: float, goal: Goal, profile: MentorProfile) -> bool:
+    """Whether a goal-mentor pair scoring `score` is below the relevance floor (what a suggestion would hide)."""
+    return below_floor(relevance(score, goal_words(goal), mentor_words(profile)))
+
+
 def exposure_penalty(free_capacity: int, pending_requests: int) -> float:
     """What the ranking key loses for a mentor whose free places are already asked for: EXPOSURE_WEIGHT
     times pending requests per free place (at most 1). A mentor with three free places and one request
@@ -203,7 +224,7 @@ def _load_candidates(hits: Sequence[tuple[int, float]]) -> list[Candidate]:
             text=vectors.mentor_text_of(
                 texts[mentor_id].headline, texts[mentor_id].teaching_text, topics.get(mentor_id, ())
             ),
-            own_words=f"{texts[mentor_id].headline}\n{texts[mentor_id].teaching_text}",
+            own_words=f"{texts[mentor_id].headline}. {texts[mentor_id].teaching_text}",  # as mentor_words
             pending_requests=pending.get(mentor_id, 0),
         )
         for mentor_id, similarity in hits
@@ -261,7 +282,7 @@ def _highlights(
 ) -> list[str]:
     """Up to three phrases of the mentor's own words, in their language: first where the text names one of the
     query's topics (so a German search shows "generative AI" in an English profile), then the query's words."""
-    own = f"{profile.headline}. {profile.teaching_text}"
+    own = mentor_words(profile)
     phrases = [m.phrase for m in detect(own, query_topic_ids)] if query_topic_ids else []
     for phrase in highlight_phrases(query_text, own, max_phrases=3):
         if not any(phrase.casefold() in p.casefold() or p.casefold() in phrase.casefold() for p in phrases):
@@ -281,7 +302,7 @@ def _rank(
     the profile), topics the text only mentions and matching phrases named. Fewer than k, or none, when
     fewer are relevant enough: nobody is shown to fill the list."""
     scored = [_score(c, query_text, query_topic_ids, detect) for c in candidates]
-    scored = sorted((s for s in scored if s.relevance >= RELEVANCE_FLOOR), key=lambda s: s.key)[:k]
+    scored = sorted((s for s in scored if not below_floor(s.relevance)), key=lambda s: s.key)[:k]
     profiles = _load_profiles([s.candidate.facts.id for s in scored])
     mentioned_ids = set().union(*(s.mentioned_topic_ids for s in scored)) if scored else set()
     mentioned_topics = (
@@ -323,7 +344,7 @@ def search_mentors(
         raise MatchingError(_("Please keep the search under 500 characters."))
     k = max(1, min(int(k), MAX_K))
     detect = taxonomy.TopicDetector()  # one taxonomy read for the query and every candidate
-    query_topic_ids = {m.topic_id for m in detect(query)}
+    query_topic_ids = {m.topic_id for m in detect(query, typos=taxonomy.TYPOS_IN_QUERIES)}
     embedded = expand_query(query, query_topic_ids) if EXPAND_QUERIES else query
     query_vector = vectors.encoder().encode([embedded])[0]
     searcher = rules.searcher_facts(viewer, exclude_company_ids, language)
@@ -346,7 +367,7 @@ def suggestions_for_goal(goal: Goal, k: int = 5, leave_out: Collection[int] = ()
         db.session.commit()
     detect = taxonomy.TopicDetector()  # one taxonomy read for the goal and every candidate
     tagged_ids = {t.id for t in goal.topics}
-    named_ids = {m.topic_id for m in detect(f"{goal.title}\n{goal.description}")}
+    named_ids = {m.topic_id for m in detect(f"{goal.title}\n{goal.description}", typos=taxonomy.TYPOS_IN_QUERIES)}
     goal_topic_ids = tagged_ids | named_ids
     query_vector = vectors.from_blob(goal.vector)  # embedded as a search is (vectors.goal_text)
     mentee = rules.mentee_facts(goal)
@@ -355,7 +376,7 @@ def suggestions_for_goal(goal: Goal, k: int = 5, leave_out: Collection[int] = ()
     def accept(candidate: Candidate) -> bool:
         return candidate.facts.id not in leave_out and not rules.pair_violations(candidate.facts, mentee, context)
 
-    text = f"{goal.title}. {goal.description}"
+    text = goal_words(goal)
     candidates = _candidates(query_vector, k, accept)
     return _rank(candidates, k, text, goal_topic_ids, set(goal.language_list), detect)
 

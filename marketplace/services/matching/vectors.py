@@ -65,7 +65,7 @@ def goal_text_of(title: str, description: str, topics, detect: taxonomy.TopicDet
     detect = detect or taxonomy.TopicDetector()
     topics = list(topics)
     tagged = {getattr(t, "id", None) for t in topics}
-    named = {m.topic_id for m in detect(f"{title}\n{description}")} - tagged
+    named = {m.topic_id for m in detect(f"{title}\n{description}", typos=taxonomy.TYPOS_IN_QUERIES)} - tagged
     if named:
         topics += db.session.scalars(select(Topic).where(Topic.id.in_(sorted(named))))
     return "\n".join(part for part in (title, description, topic_names(topics)) if part)
