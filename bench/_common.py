@@ -296,8 +296,8 @@ def build_mentor_database(url: str, index_dir: Path, spec: str, n: int, goals: i
     from embeddings import build_encoder, content_hash
     from marketplace.extensions import db
     from marketplace.models import AppMeta, Company, Goal, MentorProfile, Topic, User, mentor_topics
-    from marketplace.models import normalise_company_name as norm
     from marketplace.services import accounts, vectors
+    from marketplace.services.companies import company_key as norm
 
     encoder = build_encoder(spec)
     signature = f"n={n};goals={goals};seed={seed};config={encoder.config};v3"
@@ -329,9 +329,15 @@ def build_mentor_database(url: str, index_dir: Path, spec: str, n: int, goals: i
         company_names = sorted({e["company"] for e in entries})
         rng = random.Random(seed)
         with db.engine.begin() as conn:
+            # Names that differ only in their legal form ("Alpenglas GmbH", "Alpenglas Ltd") are one company.
+            keys = list(dict.fromkeys(norm(name) for name in company_names))
+            key_id = {key: i + 1 for i, key in enumerate(keys)}
+            first_name = {}
+            for name in company_names:
+                first_name.setdefault(norm(name), name)
             conn.execute(insert(Company), [
-                {"id": i + 1, "name": name, "normalised_name": norm(name)} for i, name in enumerate(company_names)])
-            company_id = {name: i + 1 for i, name in enumerate(company_names)}
+                {"id": key_id[key], "name": first_name[key], "normalised_name": key} for key in keys])
+            company_id = {name: key_id[norm(name)] for name in company_names}
             for start in range(0, n, 10_000):
                 chunk = entries[start:start + 10_000]
                 conn.execute(insert(User), [{
@@ -387,6 +393,12 @@ def build_mentor_database(url: str, index_dir: Path, spec: str, n: int, goals: i
 
 
 def free_port() -> int:
+    """A free loopback port: the first free one of BENCH_PORTS ("5160-5169") when set, else any."""
+    first, _, last = os.environ.get("BENCH_PORTS", "").partition("-")
+    for port in range(int(first), int(last or first) + 1) if first else ():
+        with socket.socket() as sock, contextlib.suppress(OSError):
+            sock.bind(("127.0.0.1", port))
+            return port
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
