@@ -384,6 +384,11 @@ def build_mentor_database(url: str, index_dir: Path, spec: str, n: int, goals: i
                     goal_ids=list(db.session.scalars(select(Goal.id).order_by(Goal.id))))
         vectors.forget_live_indexes()
         db.session.remove()
+        if db.engine.dialect.name == "postgresql":
+            # Planner statistics now, as autovacuum would give a live database later: without them a
+            # ranking's one candidate query hash-joined all 170,000 topic rows (78 ms instead of 2 ms).
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("ANALYZE")
         db.engine.dispose()
     log(f"  database ready in {time.perf_counter() - started:.1f}s")
     return info
