@@ -411,8 +411,10 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def gunicorn(url: str, index_dir: Path | str, spec: str, workers: int = 2, threads: int = 4,
-             timeout: float = 300.0, extra_env: dict | None = None) -> Iterator[dict]:
-    """gunicorn -c gunicorn.conf.py on 127.0.0.1:<free port>; yields {"base", "pid", "started", "log"}; stops it."""
+             timeout: float = 300.0, extra_env: dict | None = None, app: str = "wsgi:app",
+             config: str | None = "gunicorn.conf.py") -> Iterator[dict]:
+    """gunicorn -c gunicorn.conf.py on 127.0.0.1:<free port>; yields {"base", "pid", "started", "log"}; stops it.
+    `app` and `config` (None: gunicorn's own lookup) serve something else, e.g. the raw baseline (bench/raw_server.py)."""
     port = free_port()
     env = dict(os.environ)
     env.update({
@@ -421,8 +423,9 @@ def gunicorn(url: str, index_dir: Path | str, spec: str, workers: int = 2, threa
     })
     env.update(extra_env or {})
     log_file = tempfile.NamedTemporaryFile("w+", prefix="bench-gunicorn-", suffix=".log", delete=False)  # noqa: SIM115
-    command = [str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py", "--workers", str(workers),
-               "--threads", str(threads), "--bind", f"127.0.0.1:{port}", "--timeout", "300", "wsgi:app"]
+    command = [str(Path(sys.executable).parent / "gunicorn"), *(["-c", config] if config else []),
+               "--workers", str(workers), "--threads", str(threads), "--bind", f"127.0.0.1:{port}",
+               "--timeout", "300", app]
     started = time.perf_counter()
     proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
                             start_new_session=True)
