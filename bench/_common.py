@@ -414,7 +414,8 @@ def gunicorn(url: str, index_dir: Path | str, spec: str, workers: int = 2, threa
              timeout: float = 300.0, extra_env: dict | None = None, app: str = "wsgi:app",
              config: str | None = "gunicorn.conf.py") -> Iterator[dict]:
     """gunicorn -c gunicorn.conf.py on 127.0.0.1:<free port>; yields {"base", "pid", "started", "log"}; stops it.
-    `app` and `config` (None: gunicorn's own lookup) serve something else, e.g. the raw baseline (bench/raw_server.py)."""
+    `app` and `config` (None: gunicorn's own lookup) serve something else, e.g. the raw baseline
+    (bench/raw_server.py)."""
     port = free_port()
     env = dict(os.environ)
     env.update({

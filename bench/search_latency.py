@@ -233,7 +233,7 @@ def measure(args, n: int, spec: str, raw: RawBaseline, texts: list[str]) -> dict
                     f"{percentile(app_ms, 95):.1f} ms, baseline p95 {percentile(measured['base'], 95):.1f} ms")
     info["results"] = results
     if args.profile:
-        info["profile"] = profile(info, spec, texts, args.workers)
+        info["profile"] = profile(info, spec, texts, args.workers, args.threads)
         log("profile ms per search: " + ", ".join(f"{k} {v:.1f}" for k, v in info["profile"].items()))
     return info
 
@@ -350,7 +350,7 @@ def timed_calls(owner, attribute: str, into: list[float]) -> Iterator[None]:
         setattr(owner, attribute, original)
 
 
-def profile(info: dict, spec: str, texts: list[str], workers: int, rounds: int = 60) -> dict:
+def profile(info: dict, spec: str, texts: list[str], workers: int, threads: int, rounds: int = 60) -> dict:
     """Where a search's time goes, in this process with a worker's threads: encode, FAISS, SQL, rest."""
     import torch
     from sqlalchemy import event
@@ -361,7 +361,7 @@ def profile(info: dict, spec: str, texts: list[str], workers: int, rounds: int =
     from marketplace.services import matching
 
     default_threads = torch.get_num_threads()
-    set_compute_threads((os.cpu_count() or 1) // max(1, workers))
+    set_compute_threads((os.cpu_count() or 1) // max(1, workers * threads))
     app = make_app(info["url"], info["index_dir"], spec)
     encoder = build_encoder(spec)
     spent = {"encode": [0.0], "faiss": [0.0], "sql": [0.0]}
