@@ -296,8 +296,9 @@ def build_mentor_database(url: str, index_dir: Path, spec: str, n: int, goals: i
     from embeddings import build_encoder, content_hash
     from marketplace.extensions import db
     from marketplace.models import AppMeta, Company, Goal, MentorProfile, Topic, User, mentor_topics
-    from marketplace.services import accounts, vectors
+    from marketplace.services import accounts
     from marketplace.services.companies import company_key as norm
+    from marketplace.services.matching import vectors
 
     encoder = build_encoder(spec)
     signature = f"n={n};goals={goals};seed={seed};config={encoder.config};v3"

@@ -1,7 +1,7 @@
 """Bulk import as a background job: 10,000 generated people through the cohort import job, then the same file again.
 
-The manager's path: the file is staged for a cohort (cohort_imports.stage) and the import started as a job
-(import_jobs.start -> jobs.enqueue -> import_jobs.run; Huey in immediate mode, so the job runs in this
+The manager's path: the file is staged for a cohort (cohorts.upload.stage) and the import started as a job
+(cohorts.import_jobs.start -> jobs.enqueue -> import_jobs.run; Huey in immediate mode, so the job runs in this
 process as the worker would run it). The job's embedding phase (`vectors.encode_texts`, called by
 imports.import_participants with no transaction open) is timed, and every second batch the app encodes is
 also encoded by the raw model right beside it (the same 64 texts; for sentence-transformers the bare
@@ -130,9 +130,9 @@ def timed(module, name: str, box: dict):
 def run_job(data: bytes, cohort, manager) -> tuple[object, float]:
     """Stage the file and start the import job (it runs at once: immediate mode); answers job and seconds."""
     from marketplace.extensions import db
-    from marketplace.services import cohort_imports, import_jobs
+    from marketplace.services.cohorts import import_jobs, upload
 
-    token = cohort_imports.stage(data, cohort, manager, "participants.csv")
+    token = upload.stage(data, cohort, manager, "participants.csv")
     started = time.perf_counter()
     job = import_jobs.start(cohort, manager, token)
     elapsed = time.perf_counter() - started
@@ -165,12 +165,14 @@ def measure(argv: list[str] | None = None) -> dict:
     app.config.update(TANDEM_JOBS_IMMEDIATE=True, TANDEM_UPLOAD_DIR=tempfile.mkdtemp(prefix="bench-import-up-"))
 
     from marketplace.extensions import db
-    from marketplace.services import accounts, cohorts, imports, vectors
+    from marketplace.services import accounts
+    from marketplace.services.cohorts import enrolment, imports
+    from marketplace.services.matching import vectors
 
     with app.app_context():
         init_schema(app)
         manager = accounts.create_user(MANAGER_EMAIL, "Maren Manager", None, is_manager=True)
-        cohort = cohorts.create_cohort("Bench import", date.today(), date.today() + timedelta(days=90))
+        cohort = enrolment.create_cohort("Bench import", date.today(), date.today() + timedelta(days=90))
         encoder = vectors.encoder()
         encoder.encode(["warm up the model before any timing"])
         probe = EmbedProbe(encoder)

@@ -127,7 +127,7 @@ def _always(moment: datetime) -> bool:
 
 
 def _import_participants(job_id: int) -> None:
-    from .services import import_jobs
+    from .services.cohorts import import_jobs
 
     import_jobs.run(job_id)
 

@@ -19,9 +19,9 @@ from pathlib import Path
 from flask import current_app
 from flask_babel import gettext as _
 
-from ..extensions import db
-from ..models import Cohort, User
-from . import cohorts, imports
+from ...extensions import db
+from ...models import Cohort, User
+from . import enrolment, imports
 
 STAGED_FOR_SECONDS = 3600
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
@@ -56,7 +56,7 @@ def _folder() -> Path:
 
 def _paths(token: str) -> tuple[Path, Path]:
     if not _TOKEN.match(token or ""):
-        raise cohorts.CohortError("upload_expired", _("The uploaded file has expired. Please upload it again."), 400)
+        raise enrolment.CohortError("upload_expired", _("The uploaded file has expired. Please upload it again."), 400)
     folder = _folder()
     return folder / f"{token}.csv", folder / f"{token}.json"
 
@@ -94,10 +94,10 @@ def load_with_name(token: str, cohort: Cohort, manager: User) -> tuple[bytes, st
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         data = data_path.read_bytes()
     except (OSError, ValueError):
-        raise cohorts.CohortError("upload_expired", _("The uploaded file has expired. Please upload it again."),
+        raise enrolment.CohortError("upload_expired", _("The uploaded file has expired. Please upload it again."),
                                   400) from None
     if meta.get("cohort_id") != cohort.id or meta.get("user_id") != manager.id:
-        raise cohorts.CohortError("upload_expired", _("The uploaded file has expired. Please upload it again."), 400)
+        raise enrolment.CohortError("upload_expired", _("The uploaded file has expired. Please upload it again."), 400)
     return data, str(meta.get("filename") or "")
 
 
@@ -108,7 +108,7 @@ def discard(token: str) -> None:
 
 def preview(cohort: Cohort, data: bytes) -> Preview:
     """What an import would do, row by row, without writing anything."""
-    cohorts.can_import(cohort)
+    enrolment.can_import(cohort)
     result = imports.import_participants(data, cohort_name=cohort.name, dry_run=True)
     rows = [PreviewRow(p.row, p.email, p.role, p.title, p.action, p.note) for p in result.planned]
     rows += [PreviewRow(e.row, e.email, "", "", "refused", e.message, e.fields) for e in result.errors]
@@ -123,10 +123,10 @@ def preview(cohort: Cohort, data: bytes) -> Preview:
 
 def run(cohort: Cohort, data: bytes, progress: Callable[[int, int], None] | None = None) -> imports.ImportResult:
     """Import for real: every row validated again, written in one transaction, people enrolled as accepted."""
-    cohorts.can_import(cohort)
+    enrolment.can_import(cohort)
     try:
         result = imports.import_participants(data, cohort_name=cohort.name, progress=progress)
     except imports.ImportConflict as conflict:
-        raise cohorts.CohortError("import_conflict", str(conflict), 409) from None
+        raise enrolment.CohortError("import_conflict", str(conflict), 409) from None
     db.session.commit()  # the invitations were queued after the import's own commit
     return result

@@ -16,18 +16,18 @@ from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from sqlalchemy import update
 
-from ..extensions import db
-from ..models import Cohort, ImportJob, User, as_utc, utcnow
-from . import cohort_imports, cohorts, imports
+from ...extensions import db
+from ...models import Cohort, ImportJob, User, as_utc, utcnow
+from . import enrolment, imports, upload
 
 PROGRESS_EVERY_SECONDS = 1.0  # at most one progress write a second: the encoder reports every batch
 
 
 def start(cohort: Cohort, manager: User, token: str) -> ImportJob:
     """Record the import of a staged, previewed upload and queue it for a worker; commits."""
-    from .. import jobs
+    from ... import jobs
 
-    data = cohort_imports.load(token, cohort, manager)  # refuses a token not this manager's for this cohort
+    data = upload.load(token, cohort, manager)  # refuses a token not this manager's for this cohort
     try:
         rows = len(imports.parse(imports.read_table(data))[0])
     except ValueError:  # not readable text: the job refuses it with the reason
@@ -81,10 +81,10 @@ def run(job_id: int) -> None:
 
     try:
         if cohort is None or manager is None:
-            raise cohorts.CohortError("gone", _("The cohort or the manager no longer exists."))
-        data = cohort_imports.load(token, cohort, manager)
-        result = cohort_imports.run(cohort, data, progress=progress)
-    except cohorts.CohortError as problem:
+            raise enrolment.CohortError("gone", _("The cohort or the manager no longer exists."))
+        data = upload.load(token, cohort, manager)
+        result = upload.run(cohort, data, progress=progress)
+    except enrolment.CohortError as problem:
         db.session.rollback()
         _finish(job_id, "failed", problems=[problem.message])
         return
@@ -95,7 +95,7 @@ def run(job_id: int) -> None:
     if not result.ok:  # the data changed since the preview (e.g. a cohort renamed): nothing was written
         _finish(job_id, "failed", problems=[f"{_('row')} {p.row}: {p.message}" for p in result.errors])
     else:
-        cohort_imports.discard(token)
+        upload.discard(token)
         _finish(job_id, "done", rows_done=total, summary=result.summary(), invited=result.invited)
 
 
