@@ -280,7 +280,10 @@ def mixed_throughput(base: str, side: str, info: dict, texts: list[str], clients
             session.cookies.update(cookies)
         i = number
         while time.perf_counter() < stop_at:
-            ok = request(session, MIX[i % len(MIX)], i) == 200
+            try:
+                ok = request(session, MIX[i % len(MIX)], i) == 200
+            except requests.RequestException:  # a timeout counts as a failed request, the client goes on
+                ok = False
             done[number] += ok
             failed[number] += not ok
             i += clients
