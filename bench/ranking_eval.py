@@ -548,8 +548,9 @@ def run_app(spec: str, variants: Sequence[Variant], mentors, queries, build_enco
     from marketplace import create_app
     from marketplace.extensions import db
     from marketplace.models import Goal, MentorProfile, Topic, User
-    from marketplace.services import companies, profiles, setup
+    from marketplace.services import companies, setup
     from marketplace.services.matching import search, taxonomy, vectors
+    from marketplace.services.topics import resolve_topics
 
     def terms_of(topic: Topic) -> list[str]:
         return [topic.name_en, topic.name_de, *(topic.synonyms or [])]
@@ -581,7 +582,7 @@ def run_app(spec: str, variants: Sequence[Variant], mentors, queries, build_enco
                 by_profile: dict[int, str] = {}
                 mentor_topic_terms: dict[str, list[str]] = {}
                 for m in mentors:
-                    topics = profiles.resolve_topics(list(m["topics"]))
+                    topics = resolve_topics(list(m["topics"]))
                     free = [t.slug for t in topics if t.is_free_tag]
                     if free:
                         print(f"warning: {m['id']} topics not in the taxonomy: {free}", file=sys.stderr)

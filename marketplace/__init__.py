@@ -132,10 +132,10 @@ def register_request_hooks(app: Flask) -> None:
 
     from .input_checks import check_query_string
     from .services.cohorts import reports
+    from .services.fields import language_name
     from .services.labels import match_label, score_percent, tandem_status_label
     from .services.notifications import mark_read_by_link, unread_count
     from .services.notifications import text as notification_text
-    from .services.profiles import language_name
     from .services.tandems import mentee_name
 
     app.add_template_filter(format_date, "format_date")

@@ -14,8 +14,8 @@ from flask_babel import gettext as _
 from ..errors import ApiError
 from ..extensions import db
 from ..models import Cohort, CohortParticipant, Goal, Tandem, as_utc, get_by_id
-from ..services import profiles
 from ..services.cohorts import assignment, enrolment, reports, review
+from ..services.fields import ProfileError
 from .routes import INTEGER, TEXT, _json_body, _person, bp, typed_fields
 
 
@@ -117,8 +117,8 @@ def create_cohort():
     if fields:
         raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."), fields)
     try:
-        resolved = profiles.resolve_topics(topics) if topics else []
-    except profiles.ProfileError as problem:
+        resolved = topics.resolve_topics(topics) if topics else []
+    except ProfileError as problem:
         raise ApiError(422, "invalid_fields", str(problem), {"focus_topics": str(problem)}) from None
     try:
         cohort = enrolment.create_cohort(name, starts_on, ends_on, target, description, resolved)

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 
 from ..errors import ApiError
 from ..models import Goal, MentorProfile, Notification, as_utc
-from ..services import notifications, profiles
+from ..services import goals, notifications, profiles
 from .routes import (
     BOOLEAN,
     INTEGER,
@@ -49,7 +49,7 @@ def _goal_data(body: dict[str, Any]) -> dict[str, Any]:
 def _own_goal(goal_id: int) -> Goal:
     """As on the pages: 404 for a goal the caller may not see, 403 for one they see but do not own."""
     goal = _visible_goal(goal_id)
-    if not profiles.can_edit_goal(g.api_user, goal):
+    if not goals.can_edit_goal(g.api_user, goal):
         raise ApiError(403, "forbidden", _("Only the goal's owner may change it."))
     return goal
 
@@ -57,8 +57,8 @@ def _own_goal(goal_id: int) -> Goal:
 @bp.post("/goals")
 def create_goal():
     data = _goal_data(_json_body())
-    data.setdefault("languages", profiles.default_goal_languages(g.api_user, g.api_user.locale or _locale()))
-    goal = saved(lambda: profiles.save_goal(g.api_user, data), GOAL_NAMES)
+    data.setdefault("languages", goals.default_goal_languages(g.api_user, g.api_user.locale or _locale()))
+    goal = saved(lambda: goals.save_goal(g.api_user, data), GOAL_NAMES)
     return goal_json(goal), 201
 
 
@@ -66,13 +66,13 @@ def create_goal():
 def update_goal(goal_id: int):
     goal = _own_goal(goal_id)
     data = _goal_data(_json_body())
-    return goal_json(saved(lambda: profiles.save_goal(g.api_user, data, goal), GOAL_NAMES))
+    return goal_json(saved(lambda: goals.save_goal(g.api_user, data, goal), GOAL_NAMES))
 
 
 @bp.delete("/goals/<int:goal_id>")
 def delete_goal(goal_id: int):
     goal = _own_goal(goal_id)
-    saved(lambda: profiles.delete_goal(goal))
+    saved(lambda: goals.delete_goal(goal))
     return "", 204
 
 

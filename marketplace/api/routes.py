@@ -17,7 +17,8 @@ from ..errors import ApiError
 from ..extensions import db
 from ..input_checks import parse_json_body
 from ..models import Goal, MentorProfile, Tandem, User, get_by_id
-from ..services import accounts, profiles, tandems
+from ..services import accounts, goals, tandems
+from ..services.fields import ProfileConflict, ProfileError
 from ..services.matching import search, taxonomy
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -108,9 +109,9 @@ def saved(action: Callable[[], T], names: dict[str, str] | None = None) -> T:
     named as the API names them (`names` maps the service's keys to the API's where they differ)."""
     try:
         return action()
-    except profiles.ProfileConflict as problem:
+    except ProfileConflict as problem:
         raise ApiError(409, "tandem_running", " ".join(problem.errors.values())) from None
-    except profiles.ProfileError as problem:
+    except ProfileError as problem:
         fields = {(names or {}).get(key, key): message for key, message in problem.errors.items()}
         raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."), fields) from None
 
@@ -160,7 +161,7 @@ def tandem_json(tandem: Tandem, viewer: User) -> dict[str, Any]:
 
 def _visible_goal(goal_id: int) -> Goal:
     goal = get_by_id(Goal, goal_id)
-    if goal is None or not profiles.can_view_goal(g.api_user, goal):
+    if goal is None or not goals.can_view_goal(g.api_user, goal):
         raise ApiError(404, "not_found", _("No such goal."))
     return goal
 
@@ -218,11 +219,11 @@ def get_mentor(mentor_id: int):
 def list_goals():
     page = _int_arg("page", 1, 1, 1_000_000)
     per_page = _int_arg("per_page", 50, 1, 200)
-    query = profiles.visible_goals_query(g.api_user)
+    query = goals.visible_goals_query(g.api_user)
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    goals = db.session.scalars(query.order_by(Goal.id).limit(per_page).offset((page - 1) * per_page)).all()
+    shown = db.session.scalars(query.order_by(Goal.id).limit(per_page).offset((page - 1) * per_page)).all()
     return {
-        "goals": [goal_json(goal) for goal in goals],
+        "goals": [goal_json(goal) for goal in shown],
         "page": page,
         "per_page": per_page,
         "total": total,
@@ -238,7 +239,7 @@ def get_goal(goal_id: int):
 @bp.get("/goals/<int:goal_id>/suggestions")
 def goal_suggestions(goal_id: int):
     goal = _visible_goal(goal_id)
-    if not profiles.can_see_suggestions(g.api_user, goal):
+    if not goals.can_see_suggestions(g.api_user, goal):
         raise ApiError(403, "forbidden", _("Only the goal's owner and community managers see its suggestions."))
     k = _int_arg("k", 5, 1, search.MAX_K)
     results = search.suggestions_for_goal(goal, k=k)

@@ -17,7 +17,7 @@ from ..extensions import db
 from ..forms import EmptyForm, confirmation_page
 from ..mentors.forms import topic_choices
 from ..models import Cohort, CohortParticipant, get_by_id
-from ..services import exports, meetings, profiles
+from ..services import exports, meetings, topics
 from ..services.cohorts import (
     assignment,
     enrolment,
@@ -44,9 +44,11 @@ from .forms import (
     SwapForm,
 )
 from .meetings import bp as meetings_bp
+from .proposals import bp as proposals_bp
 
 bp = Blueprint("cohorts", __name__, url_prefix="/cohorts")
 bp.register_blueprint(meetings_bp)
+bp.register_blueprint(proposals_bp)
 
 
 @bp.app_template_global()
@@ -115,7 +117,7 @@ def index():
 
 
 def _topics(slugs: list[str]):
-    return profiles.resolve_topics([s for s in slugs if s]) if slugs else []
+    return topics.resolve_topics([s for s in slugs if s]) if slugs else []
 
 
 def _cohort_form(cohort: Cohort | None = None) -> CohortForm:

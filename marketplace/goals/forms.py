@@ -12,22 +12,22 @@ from wtforms.validators import DataRequired, Length, Optional
 from ..forms import TandemForm
 from ..mentors.forms import TopicsAndLanguagesMixin
 from ..models import Goal, User
-from ..services import profiles
+from ..services import fields, goals
 
 
 class GoalForm(TopicsAndLanguagesMixin, TandemForm):
     title = StringField(
-        _l("Title"), validators=[DataRequired(), Length(max=profiles.TITLE_MAX)],
-        render_kw={"maxlength": profiles.TITLE_MAX},
+        _l("Title"), validators=[DataRequired(), Length(max=goals.TITLE_MAX)],
+        render_kw={"maxlength": goals.TITLE_MAX},
     )
     description = TextAreaField(
         _l("What I want to learn"),
-        validators=[DataRequired(), Length(min=profiles.TEXT_MIN, max=profiles.TEXT_MAX)],
-        render_kw={"rows": 8, "maxlength": profiles.TEXT_MAX},
+        validators=[DataRequired(), Length(min=fields.TEXT_MIN, max=fields.TEXT_MAX)],
+        render_kw={"rows": 8, "maxlength": fields.TEXT_MAX},
     )
     excluded_companies = TextAreaField(
         _l("Companies to exclude"),
-        validators=[Optional(), Length(max=(profiles.COMPANY_MAX + 1) * profiles.MAX_EXCLUDED_COMPANIES)],
+        validators=[Optional(), Length(max=(fields.COMPANY_MAX + 1) * goals.MAX_EXCLUDED_COMPANIES)],
         render_kw={"rows": 3},
     )
     discoverable = BooleanField(_l("Let suitable mentors find this goal"), default=True)
@@ -45,7 +45,7 @@ class GoalForm(TopicsAndLanguagesMixin, TandemForm):
             self.excluded_companies.data = "\n".join(c.name for c in goal.excluded_companies)
             self.fill_topics(goal)
         else:
-            self.languages.data = profiles.default_goal_languages(owner, interface_language)
+            self.languages.data = goals.default_goal_languages(owner, interface_language)
 
     def to_data(self) -> dict[str, Any]:
         """The submitted values in the shape services.profiles.save_goal takes."""
@@ -63,5 +63,5 @@ class GoalStatusForm(TandemForm):
     """One button per status; the pressed button's value is the new status."""
 
     status = SelectField(
-        _l("Status"), choices=[SelectChoice(key, label) for key, label in profiles.GOAL_STATUSES.items()]
+        _l("Status"), choices=[SelectChoice(key, label) for key, label in goals.GOAL_STATUSES.items()]
     )

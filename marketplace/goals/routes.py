@@ -11,7 +11,7 @@ from ..extensions import db
 from ..forms import EmptyForm
 from ..mentors.forms import apply_errors, template_helpers
 from ..models import Goal, MentorProfile, get_by_id
-from ..services import companies, profiles, tandems
+from ..services import companies, fields, goals, tandems
 from ..services.matching import search
 from ..tandems.forms import RequestTandemForm
 from .forms import GoalForm, GoalStatusForm
@@ -22,7 +22,7 @@ bp = Blueprint("goals", __name__, url_prefix="/goals")
 def visible_goal(goal_id: int) -> Goal:
     """The goal when the current user may see it; otherwise 404, so its existence stays private."""
     goal = db.session.get(Goal, goal_id)
-    if goal is None or not profiles.can_view_goal(current_user, goal):
+    if goal is None or not goals.can_view_goal(current_user, goal):
         abort(404)
     return goal
 
@@ -30,7 +30,7 @@ def visible_goal(goal_id: int) -> Goal:
 def editable_goal(goal_id: int) -> Goal:
     """The goal when the current user owns it: 404 for those who may not see it, 403 for other viewers."""
     goal = visible_goal(goal_id)
-    if not profiles.can_edit_goal(current_user, goal):
+    if not goals.can_edit_goal(current_user, goal):
         abort(403)
     return goal
 
@@ -47,7 +47,7 @@ def _status_messages() -> dict[str, str]:
 @login_required
 def index():
     return render_template(
-        "goals/index.html", goals=current_user.goals, statuses=profiles.GOAL_STATUSES, **template_helpers()
+        "goals/index.html", goals=current_user.goals, statuses=goals.GOAL_STATUSES, **template_helpers()
     )
 
 
@@ -62,8 +62,8 @@ def _unknown_companies_text(names: list[str]) -> str | None:
 def _unknown_notice(form: GoalForm) -> str | None:
     """Said beside the excluded-companies field: which of its names exclude nobody yet."""
     try:
-        names = profiles.parse_company_names(form.excluded_companies.data)
-    except profiles.ProfileError:
+        names = goals.parse_company_names(form.excluded_companies.data)
+    except fields.ProfileError:
         return None  # the field's own error says what is wrong
     return _unknown_companies_text(names)
 
@@ -84,8 +84,8 @@ def new():
     form = GoalForm(current_user, interface_language=str(get_locale()))
     if form.validate_on_submit():
         try:
-            goal = profiles.save_goal(current_user, form.to_data())
-        except profiles.ProfileError as problem:
+            goal = goals.save_goal(current_user, form.to_data())
+        except fields.ProfileError as problem:
             apply_errors(form, problem)
         else:
             if mentor is not None:
@@ -104,9 +104,9 @@ def new():
 @login_required
 def detail(id: int):
     goal = visible_goal(id)
-    can_edit = profiles.can_edit_goal(current_user, goal)
+    can_edit = goals.can_edit_goal(current_user, goal)
     # A mentor on the goal sees the goal, never its shortlist.
-    show_suggestions = profiles.can_see_suggestions(current_user, goal) and goal.status == "open"
+    show_suggestions = goals.can_see_suggestions(current_user, goal) and goal.status == "open"
     # Never the mentor who declined, withdrew or let a request expire: the owner sees who could help next.
     suggestions = search.next_suggestions(goal, k=5) if show_suggestions else []
     requests = tandems.tandems_for_goal(goal) if can_edit else []
@@ -119,7 +119,7 @@ def detail(id: int):
         request_ended=any(t.status in search.ENDED_REQUEST_STATUSES for t in requests),
         request_form=RequestTandemForm(),
         form=EmptyForm(),
-        statuses=profiles.GOAL_STATUSES,
+        statuses=goals.GOAL_STATUSES,
         **template_helpers(),
     )
 
@@ -131,8 +131,8 @@ def edit(id: int):
     form = GoalForm(current_user, goal)
     if form.validate_on_submit():
         try:
-            profiles.save_goal(current_user, form.to_data(), goal)
-        except profiles.ProfileError as problem:
+            goals.save_goal(current_user, form.to_data(), goal)
+        except fields.ProfileError as problem:
             apply_errors(form, problem)
         else:
             _saved(goal)
@@ -149,8 +149,8 @@ def set_status(id: int):
     form = GoalStatusForm()
     if form.validate_on_submit():
         try:
-            profiles.set_goal_status(goal, form.status.data)
-        except profiles.ProfileError as problem:
+            goals.set_goal_status(goal, form.status.data)
+        except fields.ProfileError as problem:
             flash(problem.errors["status"], "error")
         else:
             flash(_status_messages()[goal.status], "success")
@@ -166,8 +166,8 @@ def delete(id: int):
     form = EmptyForm()
     if form.validate_on_submit():
         try:
-            profiles.delete_goal(goal)
-        except profiles.ProfileConflict as problem:
+            goals.delete_goal(goal)
+        except fields.ProfileConflict as problem:
             flash(problem.errors["tandem"], "error")
             return redirect(url_for("goals.detail", id=goal.id))
         flash(_("Your goal is deleted."), "success")

@@ -14,10 +14,11 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..forms import TandemForm
 from ..models import MentorProfile, User
-from ..services import profiles
+from ..services import fields, goals, profiles, topics
+from ..services.topics import MAX_TOPICS, TOPIC_MAX_LENGTH
 
 
-def apply_errors(form: TandemForm, problem: profiles.ProfileError) -> None:
+def apply_errors(form: TandemForm, problem: fields.ProfileError) -> None:
     """Show a service's verdict beside the field it concerns (or as a flash when there is none)."""
     for name, message in problem.errors.items():
         field = form._fields.get(name)
@@ -30,7 +31,7 @@ def apply_errors(form: TandemForm, problem: profiles.ProfileError) -> None:
 def template_helpers() -> dict:
     """Names for codes stored in profiles and goals, for the templates of both blueprints."""
     return {
-        "language_name": profiles.language_name,
+        "language_name": goals.language_name,
         "meeting_formats": profiles.MEETING_FORMATS,
     }
 
@@ -45,13 +46,13 @@ class MultiCheckboxField(SelectMultipleField):
 def topic_choices() -> list[SelectChoice]:
     """Taxonomy topics as (slug, name in the UI language), sorted for that language."""
     locale = str(get_locale() or "en")
-    choices = [SelectChoice(topic.slug, topic.display_name(locale)) for topic in profiles.taxonomy_topics()]
+    choices = [SelectChoice(topic.slug, topic.display_name(locale)) for topic in topics.taxonomy_topics()]
     return sorted(choices, key=lambda choice: choice.label.casefold())
 
 
 def language_choices() -> list[SelectChoice]:
     """Every language a profile or goal may name, as (ISO 639-1 code, name in the UI language)."""
-    return [SelectChoice(code, str(name)) for code, name in profiles.LANGUAGES.items()]
+    return [SelectChoice(code, str(name)) for code, name in fields.LANGUAGES.items()]
 
 
 def at_least_one(form: TandemForm, field: SelectMultipleField) -> None:
@@ -66,7 +67,7 @@ class TopicsAndLanguagesMixin:
     topics = MultiCheckboxField(_l("Topics"), choices=[])
     free_tags = StringField(
         _l("Other topics"),
-        validators=[Optional(), Length(max=(profiles.TOPIC_MAX_LENGTH + 2) * profiles.MAX_TOPICS)],
+        validators=[Optional(), Length(max=(TOPIC_MAX_LENGTH + 2) * MAX_TOPICS)],
     )
     languages = MultiCheckboxField(
         _l("Languages"),
@@ -79,8 +80,8 @@ class TopicsAndLanguagesMixin:
         self.languages.choices = language_choices()
 
     def topic_entries(self) -> list[str]:
-        """Chosen slugs followed by the typed free tags, for services.profiles.resolve_topics."""
-        return list(self.topics.data or []) + profiles.split_free_tags(self.free_tags.data)
+        """Chosen slugs followed by the typed free tags, for services.topics.resolve_topics."""
+        return list(self.topics.data or []) + fields.split_free_tags(self.free_tags.data)
 
     def fill_topics(self, entity: Any) -> None:
         """Split an entity's topics back into ticked taxonomy boxes and the free-tag text."""
@@ -96,11 +97,11 @@ class MentorProfileForm(TopicsAndLanguagesMixin, TandemForm):
     )
     teaching_text = TextAreaField(
         _l("What I can teach"),
-        validators=[DataRequired(), Length(min=profiles.TEXT_MIN, max=profiles.TEXT_MAX)],
-        render_kw={"rows": 8, "maxlength": profiles.TEXT_MAX},
+        validators=[DataRequired(), Length(min=fields.TEXT_MIN, max=fields.TEXT_MAX)],
+        render_kw={"rows": 8, "maxlength": fields.TEXT_MAX},
     )
     company = StringField(
-        _l("Company"), validators=[DataRequired(), Length(max=profiles.COMPANY_MAX)],
+        _l("Company"), validators=[DataRequired(), Length(max=fields.COMPANY_MAX)],
         render_kw={"autocomplete": "organization"},
     )
     capacity = IntegerField(
@@ -139,7 +140,7 @@ class MentorProfileForm(TopicsAndLanguagesMixin, TandemForm):
                 getattr(self, name).data = getattr(profile, name)
             self.fill_topics(profile)
         else:
-            self.languages.data = profiles.default_languages(user)
+            self.languages.data = fields.default_languages(user)
         if not self.company_locked and user.company is not None:
             self.company.data = user.company.name
 

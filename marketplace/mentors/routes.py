@@ -12,7 +12,7 @@ from ..extensions import db
 from ..forms import EmptyForm
 from ..input_checks import page_arg
 from ..models import Goal, MentorProfile, Topic, User, get_by_id
-from ..services import profiles, responsiveness, tandems
+from ..services import fields, goals, profiles, responsiveness, tandems
 from ..services.matching import rules, search
 from ..tandems.forms import AskForTandemForm, OfferHelpForm
 from .forms import MentorProfileForm, apply_errors, template_helpers, topic_choices
@@ -54,7 +54,7 @@ def my_profile():
     profile = current_user.mentor_profile
     # Only what DESIGN.md allows before any tandem: title, topics, the owner's first name and company.
     fitting = [
-        (profiles.discoverable_goal_summary(match.goal), match)
+        (goals.discoverable_goal_summary(match.goal), match)
         for match in (search.goals_for_mentor(profile, k=10) if profile is not None and profile.is_open else [])
     ]
     return render_template(
@@ -74,7 +74,7 @@ def edit_profile():
     if form.validate_on_submit():
         try:
             profiles.save_mentor_profile(current_user, form.to_data())
-        except profiles.ProfileError as problem:
+        except fields.ProfileError as problem:
             apply_errors(form, problem)
         else:
             flash(_("Your profile is saved.") if profile else _("Your profile is live: #OpenToMentor."), "success")
@@ -121,7 +121,7 @@ def delete_profile():
     if form.validate_on_submit():
         try:
             profiles.delete_mentor_profile(profile)
-        except profiles.ProfileConflict as problem:
+        except fields.ProfileConflict as problem:
             flash(problem.errors["tandem"], "error")
             return redirect(url_for("mentors.my_profile"))
         flash(_("Your mentor profile is deleted."), "success")

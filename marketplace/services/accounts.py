@@ -11,9 +11,9 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from flask import request
 from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm.attributes import set_committed_value
@@ -260,9 +260,8 @@ def active_tokens(user: User) -> list[ApiToken]:
     )
 
 
-def load_user_from_bearer_token(req=None) -> User | None:
-    """Flask-Login request loader: the API's `Authorization: Bearer TOKEN`."""
-    req = req or request
+def load_user_from_bearer_token(req: Any) -> User | None:
+    """The API's `Authorization: Bearer TOKEN`; `req` is the request (anything with `headers`)."""
     header = req.headers.get("Authorization", "")
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():

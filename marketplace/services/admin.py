@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
@@ -23,7 +22,7 @@ from ..models import (
     goal_topics,
     mentor_topics,
 )
-from . import companies, tandems
+from . import companies, tandems, topics
 from .matching import taxonomy as taxonomy_service
 from .matching import vectors
 
@@ -244,19 +243,6 @@ def parse_synonyms(text: str) -> list[str]:
     return synonyms
 
 
-def slugify(text: str) -> str:
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:70] or "topic"
-
-
-def _unique_slug(base: str) -> str:
-    taken = set(db.session.scalars(select(Topic.slug).where(Topic.slug.startswith(base))))
-    slug, n = base, 2
-    while slug in taken:
-        slug, n = f"{base}-{n}", n + 1
-    return slug
-
-
 def _check_name_free(name_en: str, topic: Topic | None = None) -> None:
     clash = db.session.scalar(select(Topic).where(func.lower(Topic.name_en) == name_en.lower()))
     if clash is not None and (topic is None or clash.id != topic.id):
@@ -268,7 +254,7 @@ def create_topic(name_en: str, name_de: str, synonyms_text: str) -> Topic:
     name_en, name_de = " ".join(name_en.split()), " ".join((name_de or name_en).split())
     _check_name_free(name_en)
     topic = Topic(
-        slug=_unique_slug(slugify(name_en)),
+        slug=topics.unique_slug(topics.slugify(name_en) or "topic"),
         name_en=name_en,
         name_de=name_de,
         synonyms=parse_synonyms(synonyms_text),

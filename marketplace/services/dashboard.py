@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import url_for
 from sqlalchemy import func, or_, select
 from werkzeug.routing import BuildError
 
@@ -13,6 +12,7 @@ from ..extensions import db
 from ..models import Meeting, Tandem, User
 from . import admin, meetings
 from .cohorts import enrolment, surveys
+from .notifications import link_to
 from .tandems import mentee_name
 
 DEFAULT_MEETING_TARGET = 6
@@ -39,7 +39,7 @@ class TandemCard:
     def url(self) -> str | None:
         """The tandem's own page, where requests are answered and meetings logged (None until it exists)."""
         try:
-            return url_for("tandems.detail", tandem_id=self.tandem.id)
+            return link_to("tandems.detail", tandem_id=self.tandem.id)
         except BuildError:
             return None
 

@@ -89,9 +89,9 @@ def seed_demo() -> dict:
         cohort = Cohort(name=cohort_data["name"], description=cohort_data.get("description", ""),
                         starts_on=start, ends_on=start + timedelta(days=182),
                         meeting_target=cohort_data.get("meeting_target", 6), enrolment_open=True, state="enrolling")
-        from . import profiles
+        from . import topics
 
-        cohort.focus_topics = profiles.resolve_topics(cohort_data.get("focus_topics", []))
+        cohort.focus_topics = topics.resolve_topics(cohort_data.get("focus_topics", []))
         db.session.add(cohort)
     db.session.commit()
     return {

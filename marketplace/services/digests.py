@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import NotificationSetting, OutgoingEmail, User, as_utc, utcnow
-from . import emails, outbox, preferences, profiles
+from . import emails, goals, outbox, preferences
 
 
 def _digest_mail(user: User, kind: str, day: str, intro: str, items: list[dict[str, Any]], link: str,
@@ -89,7 +89,7 @@ def send_new_goals(now: datetime | None = None, k: int = 10) -> int:
             continue
         fresh = [match.goal for match in search.goals_for_mentor(profile, k=k)
                  if as_utc(match.goal.created_at) >= since]
-        summaries = [s for s in (profiles.discoverable_goal_summary(goal) for goal in fresh) if s is not None]
+        summaries = [s for s in (goals.discoverable_goal_summary(goal) for goal in fresh) if s is not None]
         if not summaries:
             continue
         language = emails.recipient_locale(user)

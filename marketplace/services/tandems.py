@@ -12,7 +12,7 @@ from sqlalchemy.orm.exc import ObjectDeletedError
 
 from ..extensions import begin_serialised_write, db
 from ..models import Goal, MentorProfile, Tandem, User, utcnow
-from . import notifications, profiles, request_expiry
+from . import goals, notifications, request_expiry
 from .matching import rules
 
 MAX_OPEN_REQUESTS_PER_GOAL = 5
@@ -134,7 +134,7 @@ def offer_help(goal: Goal, mentor_user: User, message: str = "") -> Tandem:
         raise TandemError("no_profile", _("Only a mentor with a profile can offer help."), status=403)
     begin_serialised_write()
     _lock(Goal, goal.id)
-    if not profiles.is_discoverable(goal):
+    if not goals.is_discoverable(goal):
         raise TandemError("goal_not_open", _("This goal is not open any more."))
     _refuse_broken_rules(profile, goal)
     return _ask(goal, profile, Tandem.OFFERED, message, goal.owner_id, mentor_user)
@@ -152,7 +152,7 @@ class OfferView:
     """A goal as a mentor who could help with it sees it: the summary DESIGN.md allows, why no offer can be
     sent now (a reason code, None when it can), and the mentor's pending offer on it, if any."""
 
-    summary: profiles.GoalSummary
+    summary: goals.GoalSummary
     blocked_by: str | None
     pending_offer: Tandem | None
 
@@ -161,7 +161,7 @@ def offer_view(goal: Goal, mentor_user: User) -> OfferView | None:
     """None when the goal is not this mentor's to see (hidden, no longer open, or a rule about the two people
     forbids the pair), so the page answers 404 exactly when "goals you could help with" would not list it."""
     profile = mentor_user.mentor_profile
-    summary = profiles.discoverable_goal_summary(goal)
+    summary = goals.discoverable_goal_summary(goal)
     if profile is None or summary is None or goal.owner_id == mentor_user.id:
         return None
     broken = rules.check_pair(profile, goal)

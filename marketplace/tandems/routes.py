@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from ..extensions import db
 from ..forms import EmptyForm, confirmation_page
 from ..models import Goal, MentorProfile, Tandem
-from ..services import meetings, profiles, tandems
+from ..services import goals, meetings, tandems
 from ..services.matching import search
 from .forms import AnswerForm, EndTandemForm, RequestTandemForm
 
@@ -62,7 +62,7 @@ def detail(tandem_id: int):
         answer_form=AnswerForm(),
         form=EmptyForm(),
         show_contact=tandems.can_see_contact(tandem, current_user),
-        goal_in_full=tandem.goal is not None and profiles.can_view_goal(current_user, tandem.goal),
+        goal_in_full=tandem.goal is not None and goals.can_view_goal(current_user, tandem.goal),
         is_mentor=tandem.mentor_user_id == current_user.id,
         ended_request=tandem.status in search.ENDED_REQUEST_STATUSES,
     )

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from marketplace.extensions import db
 from marketplace.models import Company, OutgoingEmail, Topic
-from marketplace.services import companies
+from marketplace.services import companies, profiles
 from tests.builders import csrf_token_from, make_goal, make_mentor, make_user, sign_in
 
 
@@ -328,3 +328,21 @@ def test_the_outbox_and_the_log_never_show_a_personal_sign_in_link(manager, capl
     assert link not in html and "Contains a personal sign-in link: not shown." in html
     assert "Open https://x/y" in html  # an invitation stays visible: managers hand it on
     assert "reset-me@example.com" in caplog.text and link not in caplog.text
+
+
+def test_a_managers_topic_and_a_typed_free_tag_get_the_same_slug(manager):
+    """One slugify names every topic: "C++" is `c-plus-plus` whether a manager adds it or a mentor types it."""
+    old = Topic(slug="c", name_en="C", name_de="C", synonyms=[], is_free_tag=True)  # an old slug stays as it is
+    db.session.add(old)
+    db.session.commit()
+    response = manager.post("/manage/topics/new", data={"name_en": "C++", "name_de": "C++", "synonyms": ""})
+    assert response.status_code == 302
+    added = db.session.scalar(select(Topic).where(Topic.name_en == "C++"))
+    assert added.slug == "c-plus-plus" and not added.is_free_tag
+    data = {"headline": "Modern C++ and C#", "teaching_text": "Templates, ranges and the .NET runtime, hands on.",
+            "topics": ["c++", "C#", "Objective-C++"], "languages": "en"}
+    profile = profiles.save_mentor_profile(make_user(company="Young Digital GmbH"), data)
+    by_name = {t.name_en: t for t in profile.topics}
+    assert by_name["C++"].id == added.id  # typed in any case, it finds the manager's topic
+    assert by_name["C#"].slug == "c-sharp" and by_name["Objective-C++"].slug == "objective-c-plus-plus"
+    assert db.session.get(Topic, old.id).slug == "c"

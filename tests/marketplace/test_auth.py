@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from flask import Flask
+from flask import Flask, request
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
@@ -56,7 +56,7 @@ def path_of(link: str) -> str:
 
 def bearer_user(app: Flask, token: str) -> User | None:
     with app.test_request_context(headers={"Authorization": f"Bearer {token}"}):
-        return accounts.load_user_from_bearer_token()
+        return accounts.load_user_from_bearer_token(request)
 
 
 # --- registration -------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from marketplace.extensions import db
 from marketplace.models import Company, Goal, Tandem, VectorChange
-from marketplace.services import profiles
+from marketplace.services import fields, goals
 from tests import builders
 from tests.builders import make_goal, make_mentor, make_user
 
@@ -99,7 +99,7 @@ def test_edit_goal_and_turn_off_discovery(client, login_as):
     [saved] = goals_of(goal.owner)
     assert saved.title == "Data-driven decisions"
     assert saved.discoverable is False and saved.excluded_companies == []
-    assert profiles.discoverable_goal_summary(saved) is None
+    assert goals.discoverable_goal_summary(saved) is None
 
 
 def test_goal_validation_errors_are_shown_and_nothing_is_saved(client, login_as):
@@ -176,9 +176,9 @@ def test_a_mentor_with_a_tandem_on_the_goal_may_see_it_others_may_not(client, lo
     with_tandem, without = make_mentor(), make_mentor()
     tandem_on(goal, with_tandem)
 
-    assert profiles.can_view_goal(with_tandem.user, goal)
-    assert not profiles.can_view_goal(without.user, goal)
-    assert not profiles.can_edit_goal(with_tandem.user, goal)
+    assert goals.can_view_goal(with_tandem.user, goal)
+    assert not goals.can_view_goal(without.user, goal)
+    assert not goals.can_edit_goal(with_tandem.user, goal)
 
     login_as(with_tandem.user)
     page = client.get(f"/goals/{goal.id}").get_data(as_text=True)
@@ -199,29 +199,29 @@ def test_visible_goals_query_agrees_with_can_view_goal(app):
     tandem_on(with_tandem, mentor, status="requested")
     hidden = make_goal(title="Someone else's goal")
     for user in (mentor.user, manager, hidden.owner):
-        listed = {goal.id for goal in db.session.scalars(profiles.visible_goals_query(user))}
-        expected = {goal.id for goal in (own, with_tandem, hidden) if profiles.can_view_goal(user, goal)}
+        listed = {goal.id for goal in db.session.scalars(goals.visible_goals_query(user))}
+        expected = {goal.id for goal in (own, with_tandem, hidden) if goals.can_view_goal(user, goal)}
         assert listed == expected
-    assert {g.id for g in db.session.scalars(profiles.visible_goals_query(mentor.user))} == {own.id, with_tandem.id}
-    assert not profiles.can_view_goal(None, own)
+    assert {g.id for g in db.session.scalars(goals.visible_goals_query(mentor.user))} == {own.id, with_tandem.id}
+    assert not goals.can_view_goal(None, own)
 
 
 def test_discoverable_goal_summary_says_little(app):
     owner = make_user(name="Helga Schmidt", company="Old Industry AG")
     goal = make_goal(owner=owner, topic_slugs=("social-media",))
-    summary = profiles.discoverable_goal_summary(goal)
+    summary = goals.discoverable_goal_summary(goal)
     assert summary is not None
     assert (summary.title, summary.owner_first_name, summary.owner_company) == (goal.title, "Helga", "Old Industry AG")
     assert [t.slug for t in summary.topics] == ["social-media"]
     assert not hasattr(summary, "description")
-    profiles.set_goal_status(goal, "closed")
-    assert profiles.discoverable_goal_summary(goal) is None
+    goals.set_goal_status(goal, "closed")
+    assert goals.discoverable_goal_summary(goal) is None
 
 
 def test_save_goal_refuses_someone_elses_goal(app):
     goal = make_goal()
     with pytest.raises(PermissionError):
-        profiles.save_goal(make_user(), {"title": "Taken over"}, goal)
+        goals.save_goal(make_user(), {"title": "Taken over"}, goal)
 
 
 @pytest.mark.parametrize("path", ["/goals/", "/goals/new", "/goals/1"])
@@ -257,8 +257,8 @@ def test_a_goal_with_a_running_tandem_cannot_be_closed(client, login_as):
     db.session.expire_all()
     assert db.session.get(Goal, goal.id).status == "matched"
     assert db.session.get(Tandem, tandem.id).status == "active"
-    with pytest.raises(profiles.ProfileError):
-        profiles.set_goal_status(db.session.get(Goal, goal.id), "closed")
+    with pytest.raises(fields.ProfileError):
+        goals.set_goal_status(db.session.get(Goal, goal.id), "closed")
 
 
 def test_an_excluded_company_nobody_works_at_is_said_to_be_unknown_beside_the_field(client, login_as):

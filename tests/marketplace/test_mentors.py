@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from marketplace.extensions import db
 from marketplace.models import Company, MentorProfile, Topic, VectorChange
-from marketplace.services import companies, profiles
+from marketplace.services import companies, fields, profiles, topics
 from tests.builders import make_goal, make_mentor, make_user, sign_in
 
 PROFILE_FORM = {
@@ -153,11 +153,11 @@ def test_validation_errors_are_shown_and_nothing_is_saved(client, login_as, chan
 def test_service_limits_topics(app):
     user = make_user()
     eleven = [f"Topic number {n}" for n in range(11)]
-    with pytest.raises(profiles.ProfileError) as problem:
+    with pytest.raises(fields.ProfileError) as problem:
         profiles.save_mentor_profile(user, {**_service_data(), "topics": eleven})
     assert "topics" in problem.value.errors
-    with pytest.raises(profiles.ProfileError):
-        profiles.resolve_topics(["x" * 61])
+    with pytest.raises(fields.ProfileError):
+        topics.resolve_topics(["x" * 61])
     assert db.session.scalar(select(func.count()).select_from(Topic).where(Topic.is_free_tag.is_(True))) == 0
 
 
@@ -172,22 +172,22 @@ def _service_data(**changes) -> dict:
 
 
 def test_resolve_topics_maps_names_in_both_languages_and_reuses_free_tags(app):
-    found = profiles.resolve_topics(["BIG-DATA", "künstliche intelligenz", "Fehlerkultur", "Social Media", "big data"])
+    found = topics.resolve_topics(["BIG-DATA", "künstliche intelligenz", "Fehlerkultur", "Social Media", "big data"])
     assert [t.slug for t in found] == ["big-data", "artificial-intelligence", "error-culture", "social-media"]
 
-    first = profiles.resolve_topics(["Podcast Production"])
-    again = profiles.resolve_topics(["podcast   production", "Podcast-Production!"])
+    first = topics.resolve_topics(["Podcast Production"])
+    again = topics.resolve_topics(["podcast   production", "Podcast-Production!"])
     assert len(first) == 1 and [t.id for t in again] == [first[0].id]
     assert first[0].is_free_tag and first[0].slug == "podcast-production"
-    assert profiles.resolve_topics(["Rhetorik für Vorstände"])[0].slug == "rhetorik-fuer-vorstaende"
+    assert topics.resolve_topics(["Rhetorik für Vorstände"])[0].slug == "rhetorik-fuer-vorstaende"
 
 
 def test_languages_must_be_known_codes(app):
-    assert profiles.parse_languages("EN, de") == ["de", "en"]
-    with pytest.raises(profiles.ProfileError):
-        profiles.parse_languages("english")
-    with pytest.raises(profiles.ProfileError):
-        profiles.parse_languages([])
+    assert fields.parse_languages("EN, de") == ["de", "en"]
+    with pytest.raises(fields.ProfileError):
+        fields.parse_languages("english")
+    with pytest.raises(fields.ProfileError):
+        fields.parse_languages([])
 
 
 def test_verified_company_is_shown_but_not_changed(client, login_as):

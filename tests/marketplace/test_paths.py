@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from marketplace.extensions import db
 from marketplace.models import Goal, Notification, OutgoingEmail, Tandem
-from marketplace.services import companies, profiles, tandems
+from marketplace.services import companies, goals, tandems
 from tests.builders import csrf_token_from, make_goal, make_mentor, make_user, sign_in
 
 pytestmark = pytest.mark.usefixtures("app")
@@ -143,7 +143,7 @@ def test_a_new_goal_ticks_the_interface_language_and_those_of_the_persons_goals_
     form = page(as_user(app, person).get("/goals/new", headers={"Accept-Language": "en"}))
 
     assert ticked_languages(form) == {"en", "fr", "es"}
-    assert profiles.default_goal_languages(person, "de") == ["de", "fr", "es"]
+    assert goals.default_goal_languages(person, "de") == ["de", "fr", "es"]
 
 
 # --- 5. A request shows what it is about -----------------------------------------------------------

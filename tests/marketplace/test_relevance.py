@@ -10,7 +10,7 @@ import pytest
 
 from marketplace.extensions import db
 from marketplace.models import MentorProfile, User
-from marketplace.services import companies, profiles, tandems
+from marketplace.services import companies, tandems, topics
 from marketplace.services.cohorts import assignment
 from marketplace.services.matching import search, vectors
 from tests.builders import make_goal, make_mentor, make_user
@@ -30,7 +30,7 @@ def labelled_mentors(app) -> dict[int, str]:
         user.company = companies.get_or_create_company(f"Labelled Co {m['id']}")
         profile = MentorProfile(user=user, headline=m["headline"], teaching_text=m["text"], languages="de,en",
                                 capacity=1, is_open=True, meeting_format="remote")
-        profile.topics = profiles.resolve_topics(list(m["topics"]))
+        profile.topics = topics.resolve_topics(list(m["topics"]))
         db.session.add_all([user, profile])
         db.session.flush()
         by_profile[profile.id] = m["id"]

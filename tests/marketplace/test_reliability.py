@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from marketplace.extensions import db
 from marketplace.models import Goal, MentorProfile, Tandem, User
-from marketplace.services import notifications, privacy, profiles, tandems
+from marketplace.services import fields, goals, notifications, privacy, tandems
 from marketplace.services.cohorts import imports
 from marketplace.services.matching import search, vectors
 from tests.builders import make_goal, make_mentor, make_user
@@ -91,7 +91,7 @@ def _at_once(app, *preparations) -> list[str]:
                 outcomes[n] = "ok"
             except tandems.TandemError as problem:
                 outcomes[n] = problem.code
-            except profiles.ProfileConflict:
+            except fields.ProfileConflict:
                 outcomes[n] = "tandem_running"
             except Exception as problem:  # a deadlock, say: what the API would answer with a 500
                 outcomes[n] = repr(problem)
@@ -181,7 +181,7 @@ def test_a_deletion_while_the_mentor_accepts_never_deadlocks(race_app, deleted):
         [(tandem_id, mentor_user_id)] = _requests_on_one_goal(1)
         tandem = db.session.get(Tandem, tandem_id)
         model, row_id, delete = {
-            "goal": (Goal, tandem.goal_id, profiles.delete_goal),
+            "goal": (Goal, tandem.goal_id, goals.delete_goal),
             "mentee's account": (User, tandem.mentee_user_id, privacy.delete_account),
             "mentor's account": (User, mentor_user_id, privacy.delete_account),
         }[deleted]

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from marketplace.extensions import db
 from marketplace.models import Cohort, Notification, Tandem
-from marketplace.services import accounts, companies, profiles, tandems
+from marketplace.services import accounts, companies, goals, profiles, tandems
 from marketplace.services.cohorts import review
 from marketplace.services.cohorts.enrolment import CohortError
 from tests.builders import make_goal, make_mentor, make_user
@@ -218,7 +218,7 @@ def test_a_goal_with_a_running_tandem_cannot_be_opened_again(client, login_as, a
 def test_a_request_on_a_goal_closed_since_cannot_be_accepted(client, app):
     mentor, goal = make_mentor(company="Young AG"), make_goal(company="Old AG")
     tandem = tandems.request_tandem(goal, mentor, goal.owner)
-    profiles.set_goal_status(goal, "closed")
+    goals.set_goal_status(goal, "closed")
     refused = client.post(f"/api/v1/tandems/{tandem.id}/accept", headers=bearer(mentor.user))
     assert refused.status_code == 409
     assert refused.get_json()["error"]["code"] == "goal_not_open"

@@ -25,9 +25,9 @@ from embeddings import highlight_phrases
 
 from ...extensions import db
 from ...models import Cohort, CohortParticipant, Goal, MentorProfile, Tandem, Topic, User
+from ..fields import language_name
 from ..matching import rules, taxonomy, vectors
 from ..matching.search import RELEVANCE_FLOOR, blend_scores, relevance
-from ..profiles import language_name
 from . import enrolment
 from .enrolment import CohortError
 

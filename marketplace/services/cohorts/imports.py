@@ -27,8 +27,9 @@ from sqlalchemy.orm import selectinload
 from ...extensions import db
 from ...input_checks import text_problem
 from ...models import Cohort, CohortParticipant, Company, Goal, MentorProfile, Tandem, Topic, User
-from .. import accounts, companies, exports, profiles, tandems
+from .. import accounts, companies, exports, fields, goals, profiles, tandems
 from ..matching import taxonomy, vectors
+from ..topics import MAX_TOPICS, planned_topics, resolve_topics
 
 COLUMNS = ["email", "name", "role", "company", "headline", "text", "topics", "languages", "capacity",
            "exclude_companies"]
@@ -54,9 +55,9 @@ class ImportConflict(Exception):
 # The forms' limits, so that a row the preview accepts is one the database stores (PostgreSQL enforces them).
 FIELD_LIMITS = {
     "name": (1, accounts.NAME_MAX),
-    "company": (1, profiles.COMPANY_MAX),
+    "company": (1, fields.COMPANY_MAX),
     "headline": (1, profiles.HEADLINE_MAX),
-    "text": (profiles.TEXT_MIN, profiles.TEXT_MAX),
+    "text": (fields.TEXT_MIN, fields.TEXT_MAX),
 }
 
 
@@ -244,17 +245,17 @@ def parse(table: SourceTable) -> tuple[list[ParsedRow], list[RowProblem]]:
         if role not in ("mentor", "mentee"):
             reasons.append(("role", _("role must be 'mentor' or 'mentee', not '%(value)s'.", value=values["role"])))
         reasons += _length_problems(values)
-        excluded = profiles.split_entries(values["exclude_companies"], split)
+        excluded = fields.split_entries(values["exclude_companies"], split)
         try:
-            profiles.parse_company_names(excluded)
-        except profiles.ProfileError as problem:
+            goals.parse_company_names(excluded)
+        except fields.ProfileError as problem:
             reasons.append(("exclude_companies", _("exclude_companies: %(problem)s",
                                                    problem=problem.errors["excluded_companies"])))
-        languages = [code.lower() for code in profiles.split_entries(values["languages"], split)]
+        languages = [code.lower() for code in fields.split_entries(values["languages"], split)]
         if not languages:
             reasons.append(("languages", _("languages is empty (use ISO codes such as de;en).")))
-        elif any(code not in profiles.LANGUAGES for code in languages):
-            bad = [code for code in languages if code not in profiles.LANGUAGES]
+        elif any(code not in fields.LANGUAGES for code in languages):
+            bad = [code for code in languages if code not in fields.LANGUAGES]
             reasons.append(("languages", _("unknown language code(s): %(codes)s.", codes=", ".join(bad))))
         capacity = 1
         if values["capacity"]:
@@ -262,9 +263,9 @@ def parse(table: SourceTable) -> tuple[list[ParsedRow], list[RowProblem]]:
                 reasons.append(("capacity", _("capacity must be a whole number from 1 to 10.")))
             else:
                 capacity = int(values["capacity"])
-        topics = profiles.split_entries(values["topics"], split)
-        if len(topics) > profiles.MAX_TOPICS:
-            reasons.append(("topics", _("at most %(n)d topics.", n=profiles.MAX_TOPICS)))
+        topics = fields.split_entries(values["topics"], split)
+        if len(topics) > MAX_TOPICS:
+            reasons.append(("topics", _("at most %(n)d topics.", n=MAX_TOPICS)))
         if any(len(topic) > 60 for topic in topics):
             reasons.append(("topics", _("a topic may have at most 60 characters.")))
         if reasons:
@@ -383,19 +384,19 @@ def import_participants(
 def _texts_to_encode(rows: list[ParsedRow], existing: dict[str, User]) -> list[str]:
     """The texts the rows will embed whose vector is not stored yet; reads, writes nothing."""
     config = vectors.encoder().config
-    planned_topics: dict[tuple[str, ...], list[Topic]] = {}
+    planned: dict[tuple[str, ...], list[Topic]] = {}
     detect = taxonomy.TopicDetector()  # one taxonomy read for the whole file
     wanted = []
     for row in rows:
         key = tuple(row.topics)
-        if key not in planned_topics:
-            planned_topics[key] = profiles.planned_topics(row.topics)
+        if key not in planned:
+            planned[key] = planned_topics(row.topics)
         user = existing.get(row.email)
         if row.role == "mentor":
-            text = vectors.mentor_text_of(row.headline, row.text, planned_topics[key])
+            text = vectors.mentor_text_of(row.headline, row.text, planned[key])
             entity = user.mentor_profile if user else None
         else:
-            text = vectors.goal_text_of(row.headline, row.text, planned_topics[key], detect)
+            text = vectors.goal_text_of(row.headline, row.text, planned[key], detect)
             entity = _find_goal(user, row.headline) if user else None
         if not vectors.is_current(entity, text, config):
             wanted.append(text)
@@ -515,7 +516,7 @@ def _apply(
         people[row.email] = user
         key = tuple(row.topics)
         if key not in topic_cache:
-            topic_cache[key] = profiles.resolve_topics(row.topics)
+            topic_cache[key] = resolve_topics(row.topics)
         topics = list(topic_cache[key])
         excluded = [company(name) for name in row.exclude_companies]
         if row.role == "mentor":

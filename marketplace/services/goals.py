@@ -1,0 +1,232 @@
+"""Learning goals: saving, re-opening, closing and deleting them, and who may see a goal.
+
+Every rule about goals lives here, so pages, the API and the CSV import behave alike. Functions that
+change data refresh the stored vector and commit (services commit their own unit of work).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Select, exists, or_, select, update
+
+from ..extensions import begin_serialised_write, db
+from ..models import CohortParticipant, Goal, Tandem, Topic, User
+from . import companies, topics
+from .fields import (
+    COMPANY_MAX,
+    LANGUAGES,
+    TEXT_MAX,
+    TEXT_MIN,
+    FieldChecker,
+    ProfileConflict,
+    ProfileError,
+    parse_languages,
+    split_entries,
+)
+from .matching import vectors
+
+TITLE_MAX = 160
+MAX_EXCLUDED_COMPANIES = 25
+GOAL_STATUSES = {"open": _l("Open"), "matched": _l("Matched"), "closed": _l("Closed")}
+
+
+def default_goal_languages(owner: User, interface_language: str) -> list[str]:
+    """Languages ticked on a new goal: the interface language the person uses, plus the languages of their
+    other goals and of their mentor profile (so a German speaker is not offered English-only mentors)."""
+    codes = {interface_language}
+    for goal in owner.goals:
+        codes.update(goal.language_list)
+    if owner.mentor_profile is not None:
+        codes.update(owner.mentor_profile.language_list)
+    return [code for code in LANGUAGES if code in codes] or ["en"]
+
+
+def language_name(code: str) -> str:
+    """The language's name in the UI language; unknown codes (from old data) show as they are."""
+    return str(LANGUAGES.get(code, code))
+
+
+def parse_company_names(value: str | Iterable[str] | None) -> list[str]:
+    """Company names, one per line or comma-separated, each company once however it is spelled."""
+    names: list[str] = []
+    seen: set[str] = set()
+    for name in split_entries(value, ",\n"):
+        key = companies.company_key(name)
+        if key and key not in seen:
+            seen.add(key)
+            names.append(name)
+    if any(len(name) > COMPANY_MAX for name in names):
+        message = _("A company name can have at most %(n)d characters.", n=COMPANY_MAX)
+        raise ProfileError({"excluded_companies": message})
+    if len(names) > MAX_EXCLUDED_COMPANIES:
+        raise ProfileError(
+            {"excluded_companies": _("Exclude at most %(n)d companies.", n=MAX_EXCLUDED_COMPANIES)}
+        )
+    return names
+
+
+
+def save_goal(owner: User, data: Mapping[str, Any], goal: Goal | None = None) -> Goal:
+    """Create a goal for `owner`, or update `goal`, and refresh its vector; commits.
+
+    `data` may hold title, description, topics, languages, excluded_companies (names, a list or
+    one per line / comma-separated) and discoverable; absent keys stay as they are. Raises
+    ProfileError, or PermissionError when `goal` belongs to someone else.
+    """
+    if goal is not None and goal.owner_id != owner.id:
+        raise PermissionError("only the owner may edit a goal")
+    check = FieldChecker(data, creating=goal is None)
+    check.text("title", required=True, max_len=TITLE_MAX)
+    check.text("description", required=True, min_len=TEXT_MIN, max_len=TEXT_MAX)
+    check.parsed("languages", parse_languages, required=True)
+    check.parsed("topics", topics.plan_topics)
+    check.parsed("excluded_companies", parse_company_names)
+    if check.wants("discoverable"):
+        check.cleaned["discoverable"] = bool(data["discoverable"])
+    cleaned = check.done()
+
+    if goal is None:
+        goal = Goal(owner=owner, status="open", discoverable=True)
+        db.session.add(goal)
+    for key in ("title", "description", "discoverable"):
+        if key in cleaned:
+            setattr(goal, key, cleaned[key])
+    if "languages" in cleaned:
+        goal.languages = ",".join(cleaned["languages"])
+    if "excluded_companies" in cleaned:
+        excluded = {}
+        for name in cleaned["excluded_companies"]:
+            company = companies.get_or_create_company(name)
+            if company is not None:
+                excluded[company.id] = company
+        goal.excluded_companies = list(excluded.values())
+    if "topics" in cleaned:
+        topics.set_topics(goal, cleaned["topics"])
+    vectors.refresh_goal(goal)
+    db.session.commit()
+    return goal
+
+
+def set_goal_status(goal: Goal, status: str) -> None:
+    """Open, matched or closed; only open goals are offered to mentors."""
+    if status not in GOAL_STATUSES:
+        raise ProfileError({"status": _("Choose one of the offered options.")})
+    begin_serialised_write()
+    db.session.refresh(goal, with_for_update=True)  # after an acceptance on it commits (mentor, goal order)
+    if status in ("open", "closed") and goal.status != status and _has_running_tandem(goal):
+        # A running tandem keeps its goal matched: neither offered again nor closed under it.
+        db.session.rollback()
+        refusals = {
+            "open": _("A tandem is running on this goal: end it before opening the goal again."),
+            "closed": _("A tandem is running on this goal: end the tandem first, then close the goal."),
+        }
+        raise ProfileError({"status": refusals[status]})
+    goal.status = status
+    vectors.refresh_goal(goal)
+    db.session.commit()
+
+
+def delete_goal(goal: Goal) -> None:
+    """Remove a goal for good; tandems and cohort places keep their history without it.
+
+    Refused (ProfileConflict) while a tandem runs on it: end it first."""
+    begin_serialised_write()
+    # The goal's row lock first, as an acceptance takes it (mentor, goal, tandems, then the index's change
+    # counter); taking the counter first could deadlock with an acceptance on this goal.
+    db.session.refresh(goal, with_for_update=True)
+    if _has_running_tandem(goal):
+        db.session.rollback()
+        raise ProfileConflict({"tandem": _("A tandem is running on this goal: end it before deleting the goal.")})
+    vectors.forget(vectors.GOAL, goal.id)
+    db.session.execute(update(Tandem).where(Tandem.goal_id == goal.id).values(goal_id=None))
+    db.session.execute(update(CohortParticipant).where(CohortParticipant.goal_id == goal.id).values(goal_id=None))
+    db.session.delete(goal)
+    db.session.commit()
+
+
+# --- who may see a goal --------------------------------------------------------------------------
+
+
+def _signed_in(user: Any) -> bool:
+    return user is not None and bool(getattr(user, "is_authenticated", False))
+
+
+def _has_running_tandem(goal: Goal) -> bool:
+    return db.session.scalar(
+        select(Tandem.id).where(Tandem.goal_id == goal.id, Tandem.status == Tandem.RUNNING).limit(1)
+    ) is not None
+
+
+def _mentor_on_goal(user: User):
+    """SQL condition: `user` is the mentor of a pending request or a running, ended or completed tandem
+    on the goal; not of a declined, withdrawn, cancelled or expired one, nor of an unpublished draft."""
+    conditions = [Tandem.mentor_user_id == user.id]
+    profile = user.mentor_profile
+    if profile is not None:
+        conditions.append(Tandem.mentor_id == profile.id)
+    return or_(*conditions) & Tandem.status.in_(Tandem.GOAL_VISIBLE_STATUSES)
+
+
+def can_view_goal(user: User | Any, goal: Goal) -> bool:
+    """The goal in full: its owner, community managers, and a mentor with a pending request or a running,
+    ended or completed tandem on it (DESIGN.md, "Who may see what"); pages and the API ask this."""
+    if not _signed_in(user):
+        return False
+    if goal.owner_id == user.id or user.is_manager:
+        return True
+    query = select(Tandem.id).where(Tandem.goal_id == goal.id, _mentor_on_goal(user)).limit(1)
+    return db.session.scalar(query) is not None
+
+
+def can_see_suggestions(user: User | Any, goal: Goal) -> bool:
+    """A goal's suggested mentors: its owner and community managers only, never a mentor on it."""
+    return _signed_in(user) and (goal.owner_id == user.id or bool(user.is_manager))
+
+
+def can_edit_goal(user: User | Any, goal: Goal) -> bool:
+    """Only the owner changes, closes or deletes a goal."""
+    return _signed_in(user) and goal.owner_id == user.id
+
+
+def visible_goals_query(user: User) -> Select:
+    """Every goal `user` may see in full, as a query (the API's goal list); agrees with can_view_goal."""
+    query = select(Goal).order_by(Goal.created_at.desc(), Goal.id.desc())
+    if user.is_manager:
+        return query
+    on_goal = exists().where(Tandem.goal_id == Goal.id, _mentor_on_goal(user))
+    return query.where(or_(Goal.owner_id == user.id, on_goal))
+
+
+@dataclass(frozen=True)
+class GoalSummary:
+    """What a mentor may see of someone else's goal before any tandem: nothing more than this."""
+
+    id: int
+    title: str
+    topics: tuple[Topic, ...]
+    owner_first_name: str
+    owner_company: str | None
+
+
+def is_discoverable(goal: Goal) -> bool:
+    """The owner let suitable mentors find it, and it still looks for one."""
+    return bool(goal.discoverable) and goal.status == "open"
+
+
+def discoverable_goal_summary(goal: Goal) -> GoalSummary | None:
+    """Title, topics, owner's first name and company, for "goals I could help with"; None when hidden."""
+    if not is_discoverable(goal):
+        return None
+    company = goal.owner.effective_company
+    return GoalSummary(
+        id=goal.id,
+        title=goal.title,
+        topics=tuple(goal.topics),
+        owner_first_name=goal.owner.first_name,
+        owner_company=company.name if company else None,
+    )
