@@ -522,7 +522,7 @@ def memoised_app_helpers(enabled: bool):
         taxonomy.taxonomy_signature, taxonomy.detect_topics, search.highlight_phrases = originals
 
 
-def expand_with_synonyms(text: str, topic_ids: set[int]) -> str:
+def expand_with_synonyms(text: str, topic_ids: set[int], detect=None) -> str:
     """EXPERIMENT ("terms"): `text` plus the EN/DE names and every synonym of the given topics."""
     from marketplace.extensions import db
     from marketplace.models import Topic

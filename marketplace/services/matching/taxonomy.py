@@ -91,22 +91,32 @@ def _corrected(word: str, vocabulary: Vocabulary) -> str:
     return matching[0] if matching else word
 
 
-def taxonomy_signature() -> tuple[tuple[int, tuple[str, ...]], ...]:
+def _taxonomy_rows() -> list:
     # Plain rows, not Topic objects: this runs on every search and suggestion.
-    rows = db.session.execute(
+    return list(db.session.execute(
         select(Topic.id, Topic.name_en, Topic.name_de, Topic.synonyms)
         .where(Topic.is_free_tag.is_(False))
         .order_by(Topic.id)
-    )
+    ))
+
+
+def _signature(rows) -> tuple[tuple[int, tuple[str, ...]], ...]:
     return tuple((topic.id, tuple(sorted(_terms(topic)))) for topic in rows)
+
+
+def taxonomy_signature() -> tuple[tuple[int, tuple[str, ...]], ...]:
+    return _signature(_taxonomy_rows())
 
 
 class TopicDetector:
     """The taxonomy's patterns, read from the database once and reused for many texts."""
 
     def __init__(self) -> None:
-        self._signature = taxonomy_signature()
+        rows = _taxonomy_rows()
+        self._signature = _signature(rows)
         self._patterns = _compiled(self._signature)
+        # id, name_en and name_de of every taxonomy topic: what vectors.topic_names reads, without a query.
+        self.topics = {row.id: row for row in rows}
 
     def __call__(self, text: str, topic_ids: set[int] | None = None, typos: bool = False) -> list[TopicMention]:
         """Mentions in `text`; with `topic_ids`, only those topics are looked for (a ranking needs no others).
