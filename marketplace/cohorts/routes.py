@@ -9,12 +9,10 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
-from wtforms import Field
 from wtforms.fields.choices import SelectChoice
 
 from ..admin.decorators import manager_required
-from ..extensions import db
-from ..forms import EmptyForm, confirmation_page
+from ..forms import EmptyForm, confirmation_page, place_errors
 from ..mentors.forms import topic_choices
 from ..models import Cohort, CohortParticipant, get_by_id
 from ..services import exports, meetings, topics
@@ -30,7 +28,7 @@ from ..services.cohorts import (
 from ..services.cohorts import (
     review as cohort_review,
 )
-from ..services.cohorts.enrolment import CohortError
+from ..services.errors import CohortError, SurveyError
 from ..services.labels import match_label
 from .forms import (
     AddPairForm,
@@ -78,24 +76,6 @@ def _visible_cohort(cohort_id: int) -> Cohort:
     return cohort
 
 
-def _refused(problem: CohortError) -> None:
-    db.session.rollback()
-    flash(problem.message, "error")
-
-
-def _field_errors(form, problem: CohortError) -> None:
-    """A service's verdict beside the fields it names, or as a flash when it names none."""
-    db.session.rollback()
-    placed = False
-    for name, message in problem.fields.items():
-        field: Field | None = form._fields.get(name)
-        if field is not None:
-            field.errors = [*field.errors, message]
-            placed = True
-    if not placed:
-        flash(problem.message, "error")
-
-
 # --- list, plan, edit ----------------------------------------------------------------------------
 
 
@@ -137,7 +117,7 @@ def new():
                 form.description.data or "", _topics(form.focus_topics.data or []),
             )
         except CohortError as problem:
-            _field_errors(form, problem)
+            place_errors(form, problem)
         else:
             flash(_("Cohort “%(name)s” created. Open its enrolment or import participants next.", name=cohort.name),
                   "success")
@@ -157,7 +137,7 @@ def edit(cohort_id: int):
                 form.description.data or "", _topics(form.focus_topics.data or []),
             )
         except CohortError as problem:
-            _field_errors(form, problem)
+            place_errors(form, problem)
         else:
             flash(_("Cohort saved."), "success")
             return redirect(url_for(".detail", cohort_id=cohort.id))
@@ -227,7 +207,7 @@ def change_state(cohort_id: int, action: str):
     try:
         enrolment.transition(cohort, action)
     except CohortError as problem:
-        _refused(problem)
+        place_errors(None, problem)
     else:
         flash(_("The cohort is now: %(state)s.", state=enrolment.STATE_LABELS[cohort.state]), "success")
     return redirect(url_for(".detail", cohort_id=cohort.id))
@@ -249,7 +229,7 @@ def apply(cohort_id: int):
     try:
         enrolment.apply(cohort, current_user, form.role.data, goal)
     except CohortError as problem:
-        _field_errors(form, problem)
+        place_errors(form, problem)
         return _render_participant(cohort, form, problem.status if problem.status < 500 else 400)
     flash(_("Your application is in. The community manager will decide soon; you will get a notification."),
           "success")
@@ -275,7 +255,7 @@ def withdraw(cohort_id: int, participant_id: int):
             enrolment.withdraw(participant, current_user)
             flash(_("Your application was withdrawn."), "info")
         except CohortError as problem:
-            _refused(problem)
+            place_errors(None, problem)
     return redirect(url_for(".detail", cohort_id=cohort.id))
 
 
@@ -310,7 +290,7 @@ def decide(cohort_id: int, participant_id: int):
             flash(_("%(name)s: %(status)s.", name=participant.user.name,
                     status=enrolment.PARTICIPANT_STATUS_LABELS[participant.status]), "success")
         except CohortError as problem:
-            _refused(problem)
+            place_errors(None, problem)
     return redirect(url_for(".detail", cohort_id=cohort.id) + "#participants")
 
 
@@ -327,7 +307,7 @@ def import_upload(cohort_id: int):
     try:
         enrolment.can_import(cohort)
     except CohortError as problem:
-        _refused(problem)
+        place_errors(None, problem)
         return redirect(url_for(".detail", cohort_id=cohort.id))
     token = upload.stage(form.file.data.read(), cohort, current_user, form.file.data.filename or "")
     # 303: the browser fetches the preview with GET, so Back and reload never send the file again.
@@ -342,7 +322,7 @@ def import_preview(cohort_id: int, token: str):
         data, filename = upload.load_with_name(token, cohort, current_user)
         preview = upload.preview(cohort, data)
     except CohortError as problem:
-        _refused(problem)
+        place_errors(None, problem)
         return redirect(url_for(".import_upload", cohort_id=cohort.id))
     confirm = ConfirmImportForm(formdata=None, data={"token": token if preview.ok else None})
     return render_template("cohorts/import_preview.html", cohort=cohort, preview=preview, confirm_form=confirm,
@@ -368,7 +348,7 @@ def import_confirm(cohort_id: int):
     try:
         job = import_jobs.start(cohort, current_user, form.token.data)
     except CohortError as problem:
-        _refused(problem)
+        place_errors(None, problem)
         return redirect(url_for(".import_upload", cohort_id=cohort.id))
     # The import runs as a job; the browser watches its progress (and Back never resubmits it).
     return redirect(url_for(".import_progress", cohort_id=cohort.id, job_id=job.id))
@@ -423,7 +403,7 @@ def match(cohort_id: int):
         try:
             result = assignment.run(cohort)
         except CohortError as problem:
-            _refused(problem)
+            place_errors(None, problem)
             return redirect(url_for(".detail", cohort_id=cohort.id))
         proposed = ngettext("%(num)d draft tandem proposed;", "%(num)d draft tandems proposed;", result.new_drafts)
         unmatched = ngettext("%(num)d person is unmatched.", "%(num)d people are unmatched.", len(result.unmatched))
@@ -446,7 +426,7 @@ def swap(cohort_id: int):
         try:
             _after_change(cohort_review.swap(cohort, form.first.data, form.second.data), _("Mentors swapped."))
         except CohortError as problem:
-            _refused(problem)
+            place_errors(None, problem)
     else:
         flash(_("Choose two pairs to swap."), "error")
     return redirect(url_for(".review", cohort_id=cohort.id))
@@ -465,7 +445,7 @@ def add_pair(cohort_id: int):
             _after_change(cohort_review.add_pair(cohort, form.mentee.data, form.mentor.data),
                           _("Pair added and locked."))
         except CohortError as problem:
-            _refused(problem)
+            place_errors(None, problem)
     else:
         flash(_("Choose a mentee and a mentor."), "error")
     return redirect(url_for(".review", cohort_id=cohort.id))
@@ -480,7 +460,7 @@ def lock(cohort_id: int, tandem_id: int, action: str):
             cohort_review.set_locked(cohort, tandem_id, action == "lock")
             flash(_("Pair locked: a new matching run keeps it.") if action == "lock" else _("Pair unlocked."), "info")
         except CohortError as problem:
-            _refused(problem)
+            place_errors(None, problem)
     return redirect(url_for(".review", cohort_id=cohort.id))
 
 
@@ -492,7 +472,7 @@ def remove(cohort_id: int, tandem_id: int):
         try:
             _after_change(cohort_review.remove(cohort, tandem_id), _("Pair removed."))
         except CohortError as problem:
-            _refused(problem)
+            place_errors(None, problem)
     return redirect(url_for(".review", cohort_id=cohort.id))
 
 
@@ -520,7 +500,7 @@ def publish(cohort_id: int):
         try:
             count = cohort_review.publish(cohort)
         except CohortError as problem:
-            _refused(problem)
+            place_errors(None, problem)
             return redirect(url_for(".review", cohort_id=cohort.id))
         flash(ngettext("%(num)d tandem published. Both partners were notified and see their kick-off checklist.",
                        "%(num)d tandems published. Both partners were notified and see their kick-off checklist.",
@@ -602,12 +582,9 @@ def survey(cohort_id: int):
     if invitation.answered_at is None and form.validate_on_submit():
         try:
             surveys.submit(cohort, current_user, form.satisfaction.data, form.recommend.data, form.improve.data or "")
-        except surveys.SurveyError as problem:
-            field = getattr(form, problem.field, None) if problem.field else None
-            if field is None:
-                flash(problem.message, "error")
+        except SurveyError as problem:
+            if not place_errors(form, problem):
                 return redirect(url_for(".survey", cohort_id=cohort.id))
-            field.errors = [*field.errors, problem.message]
         else:
             flash(_("Thank you! Your answers are stored without your name."), "success")
             return redirect(url_for(".detail", cohort_id=cohort.id))

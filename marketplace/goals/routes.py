@@ -8,10 +8,11 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ..extensions import db
-from ..forms import EmptyForm
-from ..mentors.forms import apply_errors, template_helpers
+from ..forms import EmptyForm, place_errors
+from ..mentors.forms import template_helpers
 from ..models import Goal, MentorProfile, get_by_id
-from ..services import companies, fields, goals, tandems
+from ..services import companies, goals, tandems
+from ..services.errors import ProfileConflict, ProfileError
 from ..services.matching import search
 from ..tandems.forms import RequestTandemForm
 from .forms import GoalForm, GoalStatusForm
@@ -63,7 +64,7 @@ def _unknown_notice(form: GoalForm) -> str | None:
     """Said beside the excluded-companies field: which of its names exclude nobody yet."""
     try:
         names = goals.parse_company_names(form.excluded_companies.data)
-    except fields.ProfileError:
+    except ProfileError:
         return None  # the field's own error says what is wrong
     return _unknown_companies_text(names)
 
@@ -85,8 +86,8 @@ def new():
     if form.validate_on_submit():
         try:
             goal = goals.save_goal(current_user, form.to_data())
-        except fields.ProfileError as problem:
-            apply_errors(form, problem)
+        except ProfileError as problem:
+            place_errors(form, problem)
         else:
             if mentor is not None:
                 _saved(goal, _("Your goal is saved. Now send your request to %(name)s.", name=mentor.user.name))
@@ -132,8 +133,8 @@ def edit(id: int):
     if form.validate_on_submit():
         try:
             goals.save_goal(current_user, form.to_data(), goal)
-        except fields.ProfileError as problem:
-            apply_errors(form, problem)
+        except ProfileError as problem:
+            place_errors(form, problem)
         else:
             _saved(goal)
             return redirect(url_for("goals.detail", id=goal.id))
@@ -150,8 +151,8 @@ def set_status(id: int):
     if form.validate_on_submit():
         try:
             goals.set_goal_status(goal, form.status.data)
-        except fields.ProfileError as problem:
-            flash(problem.errors["status"], "error")
+        except ProfileError as problem:
+            flash(problem.fields["status"], "error")
         else:
             flash(_status_messages()[goal.status], "success")
     else:
@@ -167,8 +168,8 @@ def delete(id: int):
     if form.validate_on_submit():
         try:
             goals.delete_goal(goal)
-        except fields.ProfileConflict as problem:
-            flash(problem.errors["tandem"], "error")
+        except ProfileConflict as problem:
+            place_errors(None, problem)
             return redirect(url_for("goals.detail", id=goal.id))
         flash(_("Your goal is deleted."), "success")
         return redirect(url_for("goals.index"))

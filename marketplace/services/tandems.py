@@ -13,20 +13,11 @@ from sqlalchemy.orm.exc import ObjectDeletedError
 from ..extensions import begin_serialised_write, db
 from ..models import Goal, MentorProfile, Tandem, User, utcnow
 from . import goals, notifications, request_expiry
+from .errors import TandemError
 from .matching import rules
 
 MAX_OPEN_REQUESTS_PER_GOAL = 5
 DEFAULT_LENGTH_DAYS = 182  # about six months, the usual programme length
-
-
-class TandemError(Exception):
-    """A request that a rule forbids; `code` is machine-readable, the message is for people."""
-
-    def __init__(self, code: str, message: str, status: int = 409):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
 
 
 def _lock(model: type[MentorProfile] | type[Goal], row_id: int | None) -> MentorProfile | Goal | None:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import selectinload
 from ...extensions import db
 from ...models import Cohort, CohortParticipant, Goal, Tandem, Topic, User, utcnow
 from .. import notifications
+from ..errors import CohortError
 
 NAME_MAX = 120
 DESCRIPTION_MAX = 5000
@@ -45,17 +46,6 @@ PARTICIPANT_STATUS_LABELS = {
     "rejected": _l("Rejected"),
 }
 ROLE_LABELS = {"mentor": _l("Mentor"), "mentee": _l("Mentee")}
-
-
-class CohortError(Exception):
-    """A refused change: `code` for machines, `message` for people, `fields` for form errors."""
-
-    def __init__(self, code: str, message: str, status: int = 409, fields: dict[str, str] | None = None):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
-        self.fields = fields or {}
 
 
 # --- planning ------------------------------------------------------------------------------------
@@ -126,7 +116,7 @@ def create_cohort(
     """A new cohort in the draft state; raises CohortError(422) with the fields that are wrong."""
     errors = check_fields(name, starts_on, ends_on, meeting_target, description)
     if errors:
-        raise CohortError("invalid_fields", _("Some fields are missing or wrong."), 422, errors)
+        raise CohortError.invalid(errors)
     cohort = Cohort(
         name=name.strip(), description=(description or "").strip(), starts_on=starts_on, ends_on=ends_on,
         meeting_target=meeting_target, state="draft", enrolment_open=False,
@@ -153,7 +143,7 @@ def update_cohort(
     if cohort.state == "running" and (starts_on != cohort.starts_on or ends_on != cohort.ends_on):
         errors["starts_on"] = _("The dates cannot change once the tandems are running.")
     if errors:
-        raise CohortError("invalid_fields", _("Some fields are missing or wrong."), 422, errors)
+        raise CohortError.invalid(errors)
     cohort.name = name.strip()
     cohort.description = (description or "").strip()
     cohort.starts_on, cohort.ends_on = starts_on, ends_on

@@ -28,6 +28,7 @@ from ...extensions import db
 from ...input_checks import text_problem
 from ...models import Cohort, CohortParticipant, Company, Goal, MentorProfile, Tandem, Topic, User
 from .. import accounts, companies, exports, fields, goals, profiles, tandems
+from ..errors import ImportConflict
 from ..matching import taxonomy, vectors
 from ..topics import MAX_TOPICS, planned_topics, resolve_topics
 
@@ -42,14 +43,6 @@ class RowProblem:
     message: str
     email: str = ""  # whose row it is, as written in the file
     fields: list[str] = field(default_factory=list)  # the columns at fault, as named in the header
-
-
-class ImportConflict(Exception):
-    """Another import (or an edit) changed the same people between the check and the write: nothing was saved."""
-
-    def __init__(self) -> None:
-        super().__init__(_("Another import changed the same people at the same time, so nothing was imported. "
-                           "Please try again."))
 
 
 # The forms' limits, so that a row the preview accepts is one the database stores (PostgreSQL enforces them).
@@ -250,7 +243,7 @@ def parse(table: SourceTable) -> tuple[list[ParsedRow], list[RowProblem]]:
             goals.parse_company_names(excluded)
         except fields.ProfileError as problem:
             reasons.append(("exclude_companies", _("exclude_companies: %(problem)s",
-                                                   problem=problem.errors["excluded_companies"])))
+                                                   problem=problem.fields["excluded_companies"])))
         languages = [code.lower() for code in fields.split_entries(values["languages"], split)]
         if not languages:
             reasons.append(("languages", _("languages is empty (use ISO codes such as de;en).")))
