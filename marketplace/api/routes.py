@@ -20,6 +20,7 @@ from ..input_checks import parse_json_body
 from ..models import Goal, MentorProfile, Tandem, User, get_by_id
 from ..services import accounts, goals, tandems
 from ..services.errors import ServiceError
+from ..services.fields import MESSAGE_MAX
 from ..services.matching import search, taxonomy
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -255,7 +256,7 @@ def create_tandem():
         if not isinstance(body.get(name), int) or isinstance(body.get(name), bool):
             fields[name] = _("Required, a whole number.")
     message = body.get("message", "")
-    if not isinstance(message, str) or len(message) > 2000:
+    if not isinstance(message, str) or len(message) > MESSAGE_MAX:
         fields["message"] = _("Optional text of at most 2000 characters.")
     if fields:
         raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."), fields)

@@ -15,7 +15,7 @@ from ..admin.decorators import manager_required
 from ..forms import EmptyForm, confirmation_page, place_errors
 from ..mentors.forms import topic_choices
 from ..models import Cohort, CohortParticipant, get_by_id
-from ..services import exports, meetings, topics
+from ..services import exports, labels, meetings, topics
 from ..services.cohorts import (
     assignment,
     enrolment,
@@ -30,6 +30,7 @@ from ..services.cohorts import (
 )
 from ..services.errors import CohortError, SurveyError
 from ..services.labels import match_label
+from ..states import PAIRING, CohortState
 from .forms import (
     AddPairForm,
     ApplyForm,
@@ -45,16 +46,6 @@ from .meetings import bp as meetings_bp
 
 bp = Blueprint("cohorts", __name__, url_prefix="/cohorts")
 bp.register_blueprint(meetings_bp)
-
-
-@bp.app_template_global()
-def cohort_state_label(state: str) -> str:
-    return str(enrolment.STATE_LABELS.get(state, state))
-
-
-@bp.app_template_global()
-def participant_status_label(status: str) -> str:
-    return str(enrolment.PARTICIPANT_STATUS_LABELS.get(status, status))
 
 
 @bp.app_template_global()
@@ -169,7 +160,8 @@ def _render_participant(cohort: Cohort, form: ApplyForm | None = None, status: i
     mine = enrolment.participations(current_user, cohort)
     applied_roles = {p.role for p in mine}
     form = form or _apply_form()
-    can_apply = cohort.state == "enrolling" and cohort.enrolment_open and len(applied_roles) < len(enrolment.ROLES)
+    can_apply = (cohort.state == CohortState.ENROLLING and cohort.enrolment_open
+                 and len(applied_roles) < len(enrolment.ROLES))
     return render_template(
         "cohorts/participant.html", cohort=cohort, participations=mine, form=form, button_form=EmptyForm(),
         can_apply=can_apply, applied_roles=applied_roles, has_profile=current_user.mentor_profile is not None,
@@ -209,7 +201,7 @@ def change_state(cohort_id: int, action: str):
     except CohortError as problem:
         place_errors(None, problem)
     else:
-        flash(_("The cohort is now: %(state)s.", state=enrolment.STATE_LABELS[cohort.state]), "success")
+        flash(_("The cohort is now: %(state)s.", state=labels.cohort_state_label(cohort.state)), "success")
     return redirect(url_for(".detail", cohort_id=cohort.id))
 
 
@@ -288,7 +280,7 @@ def decide(cohort_id: int, participant_id: int):
         try:
             enrolment.decide(participant, form.decision.data)
             flash(_("%(name)s: %(status)s.", name=participant.user.name,
-                    status=enrolment.PARTICIPANT_STATUS_LABELS[participant.status]), "success")
+                    status=labels.participant_status_label(participant.status)), "success")
         except CohortError as problem:
             place_errors(None, problem)
     return redirect(url_for(".detail", cohort_id=cohort.id) + "#participants")
@@ -389,7 +381,7 @@ def review(cohort_id: int):
     return render_template(
         "cohorts/review.html", cohort=cohort, drafts=drafts, summary=cohort_review.summary(cohort),
         weak=cohort_review.weak_pairs(drafts),
-        unmatched=assignment.unmatched(cohort) if cohort.state in ("matching", "running") else [],
+        unmatched=assignment.unmatched(cohort) if cohort.state in PAIRING else [],
         problems=cohort_review.rule_problems(cohort) if drafts else {},
         published=enrolment.count_published(cohort), swap_form=swap_form, add_form=add_form, form=EmptyForm(),
     )
@@ -482,7 +474,7 @@ def publish(cohort_id: int):
     cohort = _cohort(cohort_id)
     if request.method == "GET":
         drafts = cohort_review.drafts(cohort)
-        if not drafts or cohort.state not in ("matching", "running"):
+        if not drafts or cohort.state not in PAIRING:
             return redirect(url_for(".review", cohort_id=cohort.id))
         weak = len(cohort_review.weak_pairs(drafts))
         return confirmation_page(

@@ -11,9 +11,10 @@ from ..extensions import db
 from ..forms import EmptyForm, place_errors
 from ..mentors.forms import template_helpers
 from ..models import Goal, MentorProfile, get_by_id
-from ..services import companies, goals, tandems
+from ..services import companies, goals, labels, tandems
 from ..services.errors import ProfileConflict, ProfileError
 from ..services.matching import search
+from ..states import GoalStatus
 from ..tandems.forms import RequestTandemForm
 from .forms import GoalForm, GoalStatusForm
 
@@ -48,7 +49,7 @@ def _status_messages() -> dict[str, str]:
 @login_required
 def index():
     return render_template(
-        "goals/index.html", goals=current_user.goals, statuses=goals.GOAL_STATUSES, **template_helpers()
+        "goals/index.html", goals=current_user.goals, statuses=labels.GOAL_STATUS, **template_helpers()
     )
 
 
@@ -107,7 +108,7 @@ def detail(id: int):
     goal = visible_goal(id)
     can_edit = goals.can_edit_goal(current_user, goal)
     # A mentor on the goal sees the goal, never its shortlist.
-    show_suggestions = goals.can_see_suggestions(current_user, goal) and goal.status == "open"
+    show_suggestions = goals.can_see_suggestions(current_user, goal) and goal.status == GoalStatus.OPEN
     # Never the mentor who declined, withdrew or let a request expire: the owner sees who could help next.
     suggestions = search.next_suggestions(goal, k=5) if show_suggestions else []
     requests = tandems.tandems_for_goal(goal) if can_edit else []
@@ -120,7 +121,7 @@ def detail(id: int):
         request_ended=any(t.status in search.ENDED_REQUEST_STATUSES for t in requests),
         request_form=RequestTandemForm(),
         form=EmptyForm(),
-        statuses=goals.GOAL_STATUSES,
+        statuses=labels.GOAL_STATUS,
         **template_helpers(),
     )
 

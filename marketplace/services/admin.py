@@ -22,6 +22,7 @@ from ..models import (
     goal_topics,
     mentor_topics,
 )
+from ..states import EmailStatus, GoalStatus, TandemStatus
 from . import companies, tandems, topics
 from .errors import AdminError
 from .matching import taxonomy as taxonomy_service
@@ -45,12 +46,12 @@ def summary() -> dict[str, int]:
         "mentors": _count(select(func.count(MentorProfile.id))),
         "open_mentors": _count(select(func.count(MentorProfile.id)).where(MentorProfile.is_open.is_(True))),
         "goals": _count(select(func.count(Goal.id))),
-        "open_goals": _count(select(func.count(Goal.id)).where(Goal.status == "open")),
+        "open_goals": _count(select(func.count(Goal.id)).where(Goal.status == GoalStatus.OPEN)),
         "open_requests": _count(select(func.count(Tandem.id)).where(Tandem.status == Tandem.OPEN_REQUEST)),
-        "active_tandems": _count(select(func.count(Tandem.id)).where(Tandem.status == "active")),
+        "active_tandems": _count(select(func.count(Tandem.id)).where(Tandem.status == TandemStatus.ACTIVE)),
         "companies": _count(select(func.count(Company.id))),
         "free_tags": _count(select(func.count(Topic.id)).where(Topic.is_free_tag.is_(True))),
-        "unsent_emails": _count(select(func.count(OutgoingEmail.id)).where(OutgoingEmail.status != "sent")),
+        "unsent_emails": _count(select(func.count(OutgoingEmail.id)).where(OutgoingEmail.status != EmailStatus.SENT)),
     }
 
 

@@ -16,8 +16,9 @@ from .errors import ProfileError
 TEXT_MIN = 20
 TEXT_MAX = 5000
 COMPANY_MAX = 200
+# Free text people write to each other (a request's or an answer's message, an end reason).
+MESSAGE_MAX = 2000
 
-GOAL_STATUSES = {"open": _l("Open"), "matched": _l("Matched"), "closed": _l("Closed")}
 # ISO 639-1 codes people in Tandem's region commonly work in; the order is the display order.
 LANGUAGES = {
     "de": _l("German"),

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, exists, or_, select, update
 
 from ..extensions import begin_serialised_write, db
 from ..models import CohortParticipant, Goal, Tandem, Topic, User
+from ..states import GoalStatus
 from . import companies, topics
 from .errors import ProfileConflict, ProfileError
 from .fields import (
@@ -31,7 +31,6 @@ from .matching import vectors
 
 TITLE_MAX = 160
 MAX_EXCLUDED_COMPANIES = 25
-GOAL_STATUSES = {"open": _l("Open"), "matched": _l("Matched"), "closed": _l("Closed")}
 
 
 def default_goal_languages(owner: User, interface_language: str) -> list[str]:
@@ -107,7 +106,7 @@ def save_goal(owner: User, data: Mapping[str, Any], goal: Goal | None = None) ->
 
 def set_goal_status(goal: Goal, status: str) -> None:
     """Open, matched or closed; only open goals are offered to mentors."""
-    if status not in GOAL_STATUSES:
+    if status not in Goal.STATUSES:
         raise ProfileError.invalid({"status": _("Choose one of the offered options.")})
     begin_serialised_write()
     db.session.refresh(goal, with_for_update=True)  # after an acceptance on it commits (mentor, goal order)
@@ -208,7 +207,7 @@ class GoalSummary:
 
 def is_discoverable(goal: Goal) -> bool:
     """The owner let suitable mentors find it, and it still looks for one."""
-    return bool(goal.discoverable) and goal.status == "open"
+    return bool(goal.discoverable) and goal.status == GoalStatus.OPEN
 
 
 def discoverable_goal_summary(goal: Goal) -> GoalSummary | None:

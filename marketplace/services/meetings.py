@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import Cohort, Meeting, Tandem, User, as_utc, get_by_id
+from ..states import TandemStatus
 from . import notifications, tandems, throttle, timezones
 from .errors import MeetingError
 
@@ -50,7 +51,7 @@ def can_see(tandem: Tandem | None, user: User) -> bool:
 def _check_partner(tandem: Tandem, user: User) -> None:
     if not tandems.can_view(tandem, user):
         raise MeetingError("not_partner", _("Only the two partners can log meetings of a tandem."), 403)
-    if tandem.status != "active":
+    if tandem.status != TandemStatus.ACTIVE:
         raise MeetingError("not_active", _("Meetings can only be logged while the tandem is running."), 409)
 
 
@@ -294,7 +295,8 @@ class Progress:
     @property
     def behind(self) -> bool:
         """Running, started a while ago, and no meeting in the last 30 days."""
-        if self.tandem.status != "active" or self.tandem.starts_on is None or self.tandem.starts_on > self.today:
+        tandem = self.tandem
+        if tandem.status != TandemStatus.ACTIVE or tandem.starts_on is None or tandem.starts_on > self.today:
             return False
         since = self.days_since_meeting
         return since is not None and since > BEHIND_AFTER_DAYS
@@ -474,7 +476,7 @@ def _both(meeting: Meeting, kind: str, key: str, occasion: str) -> None:
 def _planned_running(*where) -> list[Meeting]:
     return list(db.session.scalars(
         select(Meeting).join(Tandem, Tandem.id == Meeting.tandem_id)
-        .where(Meeting.status == Meeting.PLANNED, Tandem.status == "active", *where).order_by(Meeting.id)
+        .where(Meeting.status == Meeting.PLANNED, Tandem.status == TandemStatus.ACTIVE, *where).order_by(Meeting.id)
     ))
 
 

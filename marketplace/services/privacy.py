@@ -28,6 +28,7 @@ from ..models import (
     UserSession,
     as_utc,
 )
+from ..states import TandemStatus
 from . import notifications, preferences, throttle
 from .matching import vectors
 
@@ -97,7 +98,7 @@ def export_user_data(user: User) -> dict[str, Any]:
                 "response_message": t.response_message,
             }
             for t in tandems
-            if t.status != "draft"
+            if t.status != TandemStatus.DRAFT
         ],
         "meetings_i_logged": [
             {

@@ -13,6 +13,7 @@ from ..models import Goal, MentorProfile, Tandem
 from ..services import goals, meetings, tandems
 from ..services.errors import TandemError
 from ..services.matching import search
+from ..states import TandemStatus
 from .forms import AnswerForm, EndTandemForm, RequestTandemForm
 
 bp = Blueprint("tandems", __name__, url_prefix="/tandems")
@@ -114,7 +115,7 @@ def end(tandem_id: int):
         except TandemError as problem:
             place_errors(None, problem)
         return redirect(url_for("tandems.detail", tandem_id=tandem.id))
-    if tandem.status != "active":
+    if tandem.status != TandemStatus.ACTIVE:
         return redirect(url_for("tandems.detail", tandem_id=tandem.id))
     progress = meetings.progress(tandem)
     partner = tandem.mentee if tandem.mentor_user_id == current_user.id else tandem.mentor_user

@@ -25,6 +25,7 @@ from embeddings import highlight_phrases
 
 from ...extensions import db
 from ...models import Cohort, CohortParticipant, Goal, MentorProfile, Tandem, Topic, User
+from ...states import PAIRING, PLANNING, PUBLISHED, GoalStatus, ParticipantStatus, TandemStatus
 from ..fields import language_name
 from ..matching import rules, taxonomy, vectors
 from ..matching.search import RELEVANCE_FLOOR, blend_scores, relevance
@@ -203,7 +204,7 @@ def no_goal(participant: CohortParticipant) -> Unmatched:
     """Why a mentee's goal cannot be matched: none, or closed, or (named) in a tandem that still runs."""
     goal = participant.goal
     running = None if goal is None else db.session.scalar(
-        select(Tandem).where(Tandem.goal_id == goal.id, Tandem.status == "active").limit(1))
+        select(Tandem).where(Tandem.goal_id == goal.id, Tandem.status == TandemStatus.ACTIVE).limit(1))
     if running is None:
         return Unmatched(participant.user, "mentee", "no_goal")
     if running.cohort is None:
@@ -227,7 +228,7 @@ def accepted(cohort: Cohort, role: str) -> list[CohortParticipant]:
     query = (
         select(CohortParticipant)
         .where(CohortParticipant.cohort_id == cohort.id, CohortParticipant.role == role,
-               CohortParticipant.status == "accepted")
+               CohortParticipant.status == ParticipantStatus.ACCEPTED)
         .order_by(CohortParticipant.id)
     )
     if role == "mentee":
@@ -254,9 +255,9 @@ def run(cohort: Cohort) -> MatchResult:
     """
     try:
         cohort = lock_cohort(cohort.id) or cohort
-        if cohort.state in ("draft", "enrolling"):
+        if cohort.state in PLANNING:
             enrolment.start_matching(cohort, commit=False)
-        if cohort.state not in ("matching", "running"):
+        if cohort.state not in PAIRING:
             raise CohortError("wrong_state", _("Matching is only possible before the cohort closes."))
         result = _run(cohort)
         db.session.commit()
@@ -269,12 +270,14 @@ def run(cohort: Cohort) -> MatchResult:
 def _run(cohort: Cohort) -> MatchResult:
     result = MatchResult()
     db.session.execute(
-        delete(Tandem).where(Tandem.cohort_id == cohort.id, Tandem.status == "draft", Tandem.locked.is_(False))
+        delete(Tandem).where(
+            Tandem.cohort_id == cohort.id, Tandem.status == TandemStatus.DRAFT, Tandem.locked.is_(False)
+        )
     )
     db.session.expire_all()
     locked = enrolment.cohort_tandems(cohort, ("draft",))
-    published = enrolment.cohort_tandems(cohort, enrolment.PUBLISHED_STATUSES)
-    taken_goals = {t.goal_id for t in locked} | {t.goal_id for t in published if t.status == "active"}
+    published = enrolment.cohort_tandems(cohort, PUBLISHED)
+    taken_goals = {t.goal_id for t in locked} | {t.goal_id for t in published if t.status == TandemStatus.ACTIVE}
     taken_mentees = {t.mentee_user_id for t in locked}
     paired_mentor_users = {t.mentor_user_id for t in [*locked, *published]}
 
@@ -283,7 +286,7 @@ def _run(cohort: Cohort) -> MatchResult:
         goal = participant.goal
         if (goal is not None and goal.id in taken_goals) or participant.user_id in taken_mentees:
             continue
-        if goal is None or goal.status != "open":
+        if goal is None or goal.status != GoalStatus.OPEN:
             result.unmatched.append(no_goal(participant))
             continue
         goals.append(goal)
@@ -358,8 +361,8 @@ def unmatched(cohort: Cohort) -> list[Unmatched]:
     Recomputed from the current drafts, so it stays right after swaps, removals and additions.
     """
     drafts = enrolment.cohort_tandems(cohort, ("draft",))
-    published = enrolment.cohort_tandems(cohort, enrolment.PUBLISHED_STATUSES)
-    paired = [*drafts, *(t for t in published if t.status == "active")]
+    published = enrolment.cohort_tandems(cohort, PUBLISHED)
+    paired = [*drafts, *(t for t in published if t.status == TandemStatus.ACTIVE)]
     paired_goals = {t.goal_id for t in paired}
     paired_mentees = {t.mentee_user_id for t in paired}
     paired_mentor_users = {t.mentor_user_id for t in [*drafts, *published]}
@@ -368,7 +371,7 @@ def unmatched(cohort: Cohort) -> list[Unmatched]:
     goals: list[Goal] = []
     for participant in accepted(cohort, "mentee"):
         goal = participant.goal
-        if goal is None or (goal.status != "open" and goal.id not in paired_goals):
+        if goal is None or (goal.status != GoalStatus.OPEN and goal.id not in paired_goals):
             result.append(no_goal(participant))
         else:
             goals.append(goal)

@@ -27,6 +27,7 @@ from sqlalchemy.orm import selectinload
 from ...extensions import db
 from ...input_checks import text_problem
 from ...models import Cohort, CohortParticipant, Company, Goal, MentorProfile, Tandem, Topic, User
+from ...states import GoalStatus, TandemStatus
 from .. import accounts, companies, exports, fields, goals, profiles, tandems
 from ..errors import ImportConflict
 from ..matching import taxonomy, vectors
@@ -441,7 +442,7 @@ def _plan(rows: list[ParsedRow], existing: dict[str, User], cohort: Cohort | Non
         else:
             goal = _find_goal(user, row.headline) if user is not None else None
             exists = goal is not None
-            if goal is not None and cohort is not None and goal.status != "open":
+            if goal is not None and cohort is not None and goal.status != GoalStatus.OPEN:
                 tandem = running.get(goal.id)
                 note = _running_note(tandem) if tandem else _("The goal re-opens for this cohort.")
         planned.append(PlannedRow(row.row, row.email, row.role, "update" if exists else "create", row.headline, note))
@@ -450,10 +451,10 @@ def _plan(rows: list[ParsedRow], existing: dict[str, User], cohort: Cohort | Non
 
 def _running_tandems(existing: dict[str, User]) -> dict[int, Tandem]:
     """The running tandem on each of these people's goals that are not open (one query)."""
-    goal_ids = [goal.id for user in existing.values() for goal in user.goals if goal.status != "open"]
+    goal_ids = [goal.id for user in existing.values() for goal in user.goals if goal.status != GoalStatus.OPEN]
     if not goal_ids:
         return {}
-    query = select(Tandem).where(Tandem.goal_id.in_(goal_ids), Tandem.status == "active").options(
+    query = select(Tandem).where(Tandem.goal_id.in_(goal_ids), Tandem.status == TandemStatus.ACTIVE).options(
         selectinload(Tandem.cohort))
     return {tandem.goal_id: tandem for tandem in db.session.scalars(query)}
 

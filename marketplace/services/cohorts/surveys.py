@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 
 from ...extensions import db
 from ...models import Cohort, CohortParticipant, SurveyInvitation, SurveyResponse, User
+from ...states import ParticipantStatus
 from .. import notifications
 from ..errors import SurveyError
 
@@ -25,7 +26,7 @@ def invite_participants(cohort: Cohort) -> int:
     """Ask every accepted participant once (a person with two roles gets one survey); the caller commits."""
     user_ids = sorted(set(db.session.scalars(
         select(CohortParticipant.user_id).where(CohortParticipant.cohort_id == cohort.id,
-                                                CohortParticipant.status == "accepted")
+                                                CohortParticipant.status == ParticipantStatus.ACCEPTED)
     )))
     already = set(db.session.scalars(select(SurveyInvitation.user_id).where(SurveyInvitation.cohort_id == cohort.id)))
     link = notifications.link_to("cohorts.survey", cohort_id=cohort.id)
@@ -59,7 +60,7 @@ def _role(cohort: Cohort, user: User) -> str:
     roles = set(db.session.scalars(
         select(CohortParticipant.role).where(CohortParticipant.cohort_id == cohort.id,
                                              CohortParticipant.user_id == user.id,
-                                             CohortParticipant.status == "accepted")
+                                             CohortParticipant.status == ParticipantStatus.ACCEPTED)
     ))
     return "both" if len(roles) > 1 else (roles.pop() if roles else "mentee")
 

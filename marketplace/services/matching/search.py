@@ -14,6 +14,7 @@ from embeddings import highlight_phrases, term_coverage
 
 from ...extensions import db
 from ...models import Goal, MentorProfile, Tandem, Topic, User, mentor_topics, split_languages
+from ...states import GoalStatus, TandemStatus
 from ..errors import MatchingError
 from . import rules, taxonomy, vectors
 
@@ -174,7 +175,7 @@ def _load_candidates(hits: Sequence[tuple[int, float]]) -> list[Candidate]:
     pending = dict(
         db.session.execute(
             select(Tandem.mentor_id, func.count(Tandem.id))
-            .where(Tandem.mentor_id.in_(ids), Tandem.status == "requested")
+            .where(Tandem.mentor_id.in_(ids), Tandem.status == TandemStatus.REQUESTED)
             .group_by(Tandem.mentor_id)
         ).all()
     )
@@ -395,7 +396,7 @@ def goals_for_mentor(profile: MentorProfile, k: int = 10) -> list[GoalMatch]:
         results = []
         for goal_id, similarity in hits:
             goal = goals.get(goal_id)
-            if goal is None or goal.status != "open" or not goal.discoverable:
+            if goal is None or goal.status != GoalStatus.OPEN or not goal.discoverable:
                 continue
             # Capacity is the mentor's own business here: show the goal, the request step enforces it.
             if rules.pair_violations(mentor, rules.mentee_facts(goal), context, check_capacity=False):
