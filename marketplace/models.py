@@ -508,6 +508,71 @@ class Meeting(db.Model):
         return self.status == self.PLANNED
 
 
+class AvailabilityWindow(db.Model):
+    """A weekly time a person is usually free ("Tuesday 18:00-20:00"), in their own time zone."""
+
+    __tablename__ = "availability_window"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    weekday: Mapped[int] = mapped_column(Integer)  # 0 Monday ... 6 Sunday
+    # Minutes after local midnight: the window is [starts_minute, ends_minute), ends_minute 1440 is midnight.
+    starts_minute: Mapped[int] = mapped_column(Integer)
+    ends_minute: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class MeetingProposal(db.Model):
+    """Up to three times one partner proposes; the other picks one (it becomes a planned meeting) or asks
+    for others. services/scheduling.py holds the rules."""
+
+    __tablename__ = "meeting_proposal"
+    # One open proposal per tandem: two partners proposing at once cannot both succeed.
+    __table_args__ = (
+        Index(
+            "uq_meeting_proposal_open_tandem", "tandem_id", unique=True,
+            sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'"),
+        ),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tandem_id: Mapped[int] = mapped_column(ForeignKey("tandem.id", ondelete="CASCADE"), index=True)
+    proposer_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    responder_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(10), default="open", index=True)
+    # The short note of a partner who declined all times and asks for others.
+    note: Mapped[str] = mapped_column(Text, default="")
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meeting.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    tandem: Mapped[Tandem] = relationship()
+    proposer: Mapped[User | None] = relationship(foreign_keys=[proposer_id])
+    meeting: Mapped[Meeting | None] = relationship()
+    slots: Mapped[list[ProposalSlot]] = relationship(
+        back_populates="proposal", cascade="all, delete-orphan", order_by="ProposalSlot.starts_at"
+    )
+
+    OPEN, PICKED, DECLINED, WITHDRAWN = "open", "picked", "declined", "withdrawn"
+    STATUSES = (OPEN, PICKED, DECLINED, WITHDRAWN)
+
+
+class ProposalSlot(db.Model):
+    """One proposed time: what the meeting will be if it is picked."""
+
+    __tablename__ = "proposal_slot"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("meeting_proposal.id", ondelete="CASCADE"), index=True)
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # UTC
+    minutes: Mapped[int] = mapped_column(Integer, default=60)
+    video_url: Mapped[str] = mapped_column(String(500), default="")
+    topic: Mapped[str] = mapped_column(Text, default="")
+    # open while the proposal is; then picked, or lapsed (another was picked, or the proposal was closed).
+    status: Mapped[str] = mapped_column(String(10), default="open")
+
+    proposal: Mapped[MeetingProposal] = relationship(back_populates="slots")
+
+    OPEN, PICKED, LAPSED = "open", "picked", "lapsed"
+
+
 class SurveyInvitation(db.Model):
     """Who was asked and whether they answered; the answer itself carries no user id."""
 

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, EmailField, Field, Form, HiddenField, PasswordField, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    Field,
+    Form,
+    HiddenField,
+    PasswordField,
+    SelectField,
+    StringField,
+    SubmitField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
 
 from ..forms import TandemForm
-from ..services import accounts, timezones
+from ..services import accounts, scheduling, timezones
 
 # Language names stay in their own language so everyone finds theirs.
 LANGUAGE_CHOICES = [SelectChoice("en", "English", {"lang": "en"}), SelectChoice("de", "Deutsch", {"lang": "de"})]
@@ -123,6 +133,21 @@ class SettingsForm(TandemForm):
     def validate_time_zone(self, field: Field) -> None:
         if field.data and not timezones.is_valid(field.data):
             raise ValidationError(_l("Choose a time zone from the list."))
+
+
+class AvailabilityForm(TandemForm):
+    """One weekly window, in half hours of the person's own time zone (the API takes any minute)."""
+
+    weekday = SelectField(_l("Day"), coerce=int, choices=[])
+    starts = SelectField(_l("From"), coerce=int, choices=[])
+    ends = SelectField(_l("To"), coerce=int, choices=[])
+    submit = SubmitField(_l("Add this window"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.weekday.choices = list(enumerate(scheduling.day_names()))
+        steps = [(minute, scheduling.clock(minute)) for minute in range(0, scheduling.DAY_MINUTES + 1, 30)]
+        self.starts.choices, self.ends.choices = steps[:-1], steps[1:]
 
 
 class ApiTokenForm(TandemForm):

@@ -28,10 +28,11 @@ from ..extensions import db, limiter
 from ..forms import EmptyForm, place_errors
 from ..main.routes import safe_next
 from ..models import User
-from ..services import accounts, companies, emails, privacy, throttle, timezones
+from ..services import accounts, companies, emails, privacy, scheduling, throttle, timezones
 from ..services.errors import AccountError, EmailTaken
 from .forms import (
     ApiTokenForm,
+    AvailabilityForm,
     ChangePasswordForm,
     DeleteAccountForm,
     ForgotPasswordForm,
@@ -301,13 +302,17 @@ def _account_page(new_token: str | None = None, **forms: FlaskForm) -> Response:
     forms["settings_form"].time_zone.render_kw = {"data-browser-time-zone": chosen, "translate": "no"}
     forms.setdefault("password_form", ChangePasswordForm(formdata=None))
     forms.setdefault("token_form", ApiTokenForm(formdata=None))
+    forms.setdefault("availability_form", AvailabilityForm(formdata=None, starts=18 * 60, ends=20 * 60))
     page = render_template(
         "auth/account.html",
+        windows=[(window, scheduling.window_label(window)) for window in scheduling.windows_of(current_user)],
+        button_form=EmptyForm(),
         tokens=accounts.active_tokens(current_user),
         new_token=new_token,
         unconfirmed_company=companies.unconfirmed_domain_company(current_user),
         confirmation_sent=accounts.has_live_link(current_user, accounts.COMPANY_CONFIRMATION),
         fallback_zone=timezones.FALLBACK,
+        my_zone=timezones.name_of(current_user),
         **forms,
     )
     return _no_store(current_app.make_response(page))
@@ -334,6 +339,35 @@ def update_settings() -> ResponseReturnValue:
     db.session.commit()
     flash(_("Your settings are saved."), "success")
     return redirect(url_for("auth.account"))
+
+
+@bp.post("/account/availability")
+@login_required
+def add_availability() -> ResponseReturnValue:
+    """A weekly window when the person is usually free; the proposal form suggests times inside it."""
+    form = AvailabilityForm()
+    if form.validate_on_submit():
+        try:
+            window = scheduling.add_window(current_user, form.weekday.data, form.starts.data, form.ends.data)
+        except scheduling.SchedulingError as problem:
+            getattr(form, problem.field or "weekday").errors.append(problem.message)
+        else:
+            flash(_("Window added: %(window)s.", window=scheduling.window_label(window)), "success")
+            return redirect(url_for("auth.account", _anchor="account-availability"))
+    response = _account_page(availability_form=form)
+    response.status_code = 400
+    return response
+
+
+@bp.post("/account/availability/<int:window_id>/delete")
+@login_required
+def delete_availability(window_id: int) -> ResponseReturnValue:
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    if not scheduling.delete_window(current_user, window_id):
+        abort(404)
+    flash(_("Window removed."), "info")
+    return redirect(url_for("auth.account", _anchor="account-availability"))
 
 
 @bp.post("/account/password")

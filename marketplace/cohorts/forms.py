@@ -21,7 +21,7 @@ from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Numbe
 
 from ..forms import TandemForm
 from ..mentors.forms import MultiCheckboxField
-from ..services import meetings
+from ..services import meetings, scheduling
 from ..services.cohorts import enrolment, surveys
 
 
@@ -112,6 +112,37 @@ class OutcomeForm(TandemForm):
 
     outcome = StringField(validators=[AnyOf(("held", "missed", "moved"))])
     starts_at = DateTimeLocalField(_l("New date and time"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
+
+
+class ProposalForm(TandemForm):
+    """Up to three times to propose: ticked suggestions (UTC instants) and typed ones (in the person's zone);
+    length, link and topic hold for each. The view counts them; the service judges each time."""
+
+    suggested = MultiCheckboxField(_l("Times inside your windows"), choices=[], validate_choice=False,
+                                   validators=[Optional()])
+    other_1 = DateTimeLocalField(_l("Other time 1"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    other_2 = DateTimeLocalField(_l("Other time 2"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    other_3 = DateTimeLocalField(_l("Other time 3"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    duration_minutes = IntegerField(
+        _l("Length in minutes"), default=60,
+        validators=[InputRequired(), NumberRange(meetings.MINUTES_MIN, meetings.MINUTES_MAX)],
+    )
+    video_url = URLField(_l("Video-call link (optional)"), validators=[Optional(), Length(max=meetings.URL_MAX)])
+    topic = TextAreaField(_l("Topic (optional)"), validators=[Optional(), Length(max=meetings.TOPICS_MAX)])
+    submit = SubmitField(_l("Propose these times"))
+
+    OTHERS = ("other_1", "other_2", "other_3")
+
+
+class PickForm(TandemForm):
+    """The picked time is the button pressed (name="slot")."""
+
+    slot = IntegerField(validators=[InputRequired()])
+
+
+class DeclineProposalForm(TandemForm):
+    note = TextAreaField(_l("A short note (optional)"), validators=[Optional(), Length(max=scheduling.NOTE_MAX)])
+    submit = SubmitField(_l("None of these: ask for other times"))
 
 
 class SurveyForm(TandemForm):

@@ -16,9 +16,9 @@ from flask_login import current_user, login_required
 
 from ..forms import EmptyForm, confirmation_page, place_errors
 from ..models import Tandem, get_by_id
-from ..services import meetings, tandems, timezones
+from ..services import meetings, scheduling, tandems, timezones
 from ..services.errors import MeetingError
-from .forms import MeetingForm, OutcomeForm
+from .forms import DeclineProposalForm, MeetingForm, OutcomeForm, PickForm, ProposalForm
 
 bp = Blueprint("meetings", __name__, url_prefix="/tandems")
 
@@ -31,12 +31,24 @@ def _partner_tandem(tandem_id: int) -> Tandem:
     return tandem
 
 
-def _render(tandem: Tandem, form: MeetingForm | None = None, status: int = 200):
+def _render(tandem: Tandem, form: MeetingForm | None = None, status: int = 200,
+            proposal_form: ProposalForm | None = None, decline_form: DeclineProposalForm | None = None):
     row = meetings.progress(tandem)
     views = meetings.meetings_for(tandem, current_user)
+    proposals = scheduling.proposal_views(tandem, current_user)
+    open_proposal = next((view for view in proposals if view.proposal.status == "open"), None)
+    proposal_form = proposal_form or ProposalForm(formdata=None)
+    # The form (and its suggested times) shows only while no proposal waits for an answer.
+    suggested = (proposal_form, "none") if open_proposal else proposal_form_choices(proposal_form, tandem)
     return render_template(
         "cohorts/tandem.html",
         tandem=tandem,
+        open_proposal=open_proposal,
+        earlier_proposals=[view for view in proposals if view.proposal.status != "open"],
+        proposal_form=suggested[0],
+        suggestion_source=suggested[1],
+        decline_form=decline_form or DeclineProposalForm(formdata=None),
+        pick_form=PickForm(formdata=None),
         progress=row,
         checklist=meetings.kickoff_checklist(tandem, row),
         meetings=views,
@@ -47,6 +59,18 @@ def _render(tandem: Tandem, form: MeetingForm | None = None, status: int = 200):
         partner=tandem.mentee if tandem.mentor_user_id == current_user.id else tandem.mentor_user,
         time_zone=timezones.name_of(current_user),
     ), status
+
+
+def proposal_form_choices(form: ProposalForm, tandem: Tandem) -> tuple[ProposalForm, str]:
+    """The next times inside both partners' windows (else the viewer's own) as ticks on the form, labelled in the
+    viewer's zone; also where they come from ("both", "yours" or "none")."""
+    found = scheduling.suggestions(tandem, current_user)
+    form.suggested.choices = [(timezones.to_utc(moment).isoformat(),
+                               timezones.format_instant(moment, current_user, with_zone=False))
+                              for moment in found.starts]
+    if found.source == "both":
+        form.suggested.label.text = _("Times inside both your windows")
+    return form, found.source
 
 
 def _outcome_form(meeting_id: int) -> OutcomeForm:

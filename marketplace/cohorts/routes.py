@@ -43,9 +43,11 @@ from .forms import (
     SwapForm,
 )
 from .meetings import bp as meetings_bp
+from .proposals import bp as proposals_bp
 
 bp = Blueprint("cohorts", __name__, url_prefix="/cohorts")
 bp.register_blueprint(meetings_bp)
+bp.register_blueprint(proposals_bp)
 
 
 @bp.app_template_global()

@@ -133,21 +133,55 @@ def create(
     private_note: str = "",
 ) -> Meeting:
     """Plan a meeting (both partners get the invite) or log one that took place or was missed."""
+    meeting = add(tandem, author, starts_at, duration_minutes, status=status, video_url=video_url, topic=topic,
+                  private_note=private_note)
+    db.session.commit()
+    return meeting
+
+
+def check_planned(tandem: Tandem, author: User, starts_at: datetime | None, duration_minutes: int | None,
+                  video_url: str = "", topic: str = "") -> tuple[datetime, str]:
+    """The rules of a planned meeting by `author` (the same for a proposed time): its start in UTC and its link."""
+    return _checked(tandem, author, starts_at, duration_minutes, Meeting.PLANNED, video_url, topic, "")
+
+
+def _checked(tandem: Tandem, author: User, starts_at: datetime | None, duration_minutes: int | None, status: str,
+             video_url: str, topic: str, private_note: str) -> tuple[datetime, str]:
     _check_partner(tandem, author)
     if starts_at is None:
         raise MeetingError.on_field("starts_at", _("Please give the date and time."), "starts_at")
     _check_fields({"duration_minutes": duration_minutes, "status": status, "topic": topic,
                    "private_note": private_note})
     url = clean_video_url(video_url)
-    moment = _check_time(tandem, author, starts_at, status)
+    return _check_time(tandem, author, starts_at, status), url
+
+
+def add(
+    tandem: Tandem,
+    author: User,
+    starts_at: datetime | None,
+    duration_minutes: int | None = 60,
+    *,
+    status: str = Meeting.PLANNED,
+    video_url: str = "",
+    topic: str = "",
+    private_note: str = "",
+    actor: User | None = None,
+    partner_key: str | None = None,
+) -> Meeting:
+    """`create` without the commit, for a unit of work that does more (a picked proposal): the caller commits.
+
+    `actor` (default: the author) is the one who acted: the other partner is notified, with `partner_key`'s
+    message when given.
+    """
+    moment, url = _checked(tandem, author, starts_at, duration_minutes, status, video_url, topic, private_note)
     meeting = Meeting(tandem=tandem, author_id=author.id, minutes=duration_minutes, video_url=url, status=status,
                       topics_covered=(topic or "").strip(), private_note=(private_note or "").strip(), sequence=0)
     _place(meeting, moment)
     db.session.add(meeting)
     db.session.flush()
     if meeting.planned:
-        _send_invites(meeting, author, "meeting_invite")
-    db.session.commit()
+        _send_invites(meeting, actor or author, "meeting_invite", partner_key=partner_key)
     return meeting
 
 
@@ -443,8 +477,10 @@ def _when(meeting: Meeting) -> str:
     return as_utc(meeting.starts_at).isoformat()
 
 
-def _send_invites(meeting: Meeting, actor: User, key: str, method: str = "REQUEST") -> None:
-    """The invite (or cancellation) to both partners: the other one is also told in the app."""
+def _send_invites(meeting: Meeting, actor: User, key: str, method: str = "REQUEST",
+                  partner_key: str | None = None) -> None:
+    """The invite (or cancellation) to both partners: the other one is also told in the app (with
+    `partner_key`'s message when given)."""
     file = invite(meeting, method)
     link = notifications.link_to("cohorts.meetings.tandem", tandem_id=meeting.tandem_id)
     for person in (meeting.tandem.mentor_user, meeting.tandem.mentee):
@@ -456,7 +492,7 @@ def _send_invites(meeting: Meeting, actor: User, key: str, method: str = "REQUES
         if person.id == actor.id:
             notifications.queue_email(person, "meeting_planned", key, params, link, **fields)
         else:
-            notifications.notify(person, "meeting_planned", key, params, link, **fields)
+            notifications.notify(person, "meeting_planned", partner_key or key, params, link, **fields)
 
 
 # --- periodic jobs: reminders the day before, "did it take place?" after the end ---------------------

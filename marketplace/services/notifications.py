@@ -60,6 +60,15 @@ MESSAGES = {
     "meeting_outcome": _l(
         "Did your meeting with %(name)s on %(when)s take place? Tell us on your tandem page: held, missed or moved."
     ),
+    "proposal_received": _l("%(name)s proposes times to meet: %(slots)s. Pick one on your tandem page."),
+    "proposal_picked": _l(
+        "%(name)s picked %(when)s from the times you proposed. The invite for your calendar is attached."
+    ),
+    "proposal_declined": _l("%(name)s asks for other times to meet. Propose new ones on your tandem page."),
+    "proposal_declined_note": _l(
+        "%(name)s asks for other times to meet: “%(note)s” Propose new ones on your tandem page."
+    ),
+    "proposal_withdrawn": _l("%(name)s withdrew the times they proposed to meet."),
     "request_cancelled": _l("The tandem request for “%(title)s” was cancelled: %(reason)s"),
     "draft_removed": _l("A draft pair in “%(cohort)s” was removed: %(reason)s"),
     "request_reminder": _l(
@@ -97,7 +106,7 @@ def link_to(endpoint: str, **values: object) -> str:
 
 def render(key: str | None, params: dict[str, Any], fallback: str = "", reader: User | None = None) -> str:
     """A message in the current language; a `date` parameter (ISO) is formatted the reader's way, a `when`
-    (an ISO instant) also in the reader's time zone."""
+    (an ISO instant) and `slots` (a list of them) also in the reader's time zone."""
     template = MESSAGES.get(key or "")
     if template is None:
         return fallback
@@ -106,6 +115,9 @@ def render(key: str | None, params: dict[str, Any], fallback: str = "", reader: 
         values["date"] = format_date(date.fromisoformat(values["date"]))
     if isinstance(values.get("when"), str):
         values["when"] = timezones.format_instant(datetime.fromisoformat(values["when"]), reader)
+    if isinstance(values.get("slots"), list):  # proposed times (ISO instants), each in the reader's zone
+        values["slots"] = "; ".join(timezones.format_instant(datetime.fromisoformat(moment), reader)
+                                    for moment in values["slots"])
     if "reason_code" in values:  # a hard rule's reason, in the reader's language
         from .matching import rules
 

@@ -31,6 +31,7 @@ KINDS = {
     "tandem_started": _l("A tandem of mine starts"),
     "tandem_ended": _l("A tandem of mine is ended early"),
     "meeting_planned": _l("Meeting invites (planned, moved, cancelled)"),
+    "meeting_proposal": _l("Proposed times to meet, and the answers to mine"),
     "meeting_reminder": _l("A reminder the day before a meeting"),
     "meeting_outcome": _l("The question whether a meeting took place"),
     "cohort_enrolment": _l("My cohort application is decided"),

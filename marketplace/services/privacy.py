@@ -17,6 +17,7 @@ from ..models import (
     Goal,
     ImportJob,
     Meeting,
+    MeetingProposal,
     MentorProfile,
     Notification,
     NotificationSetting,
@@ -29,7 +30,7 @@ from ..models import (
     as_utc,
 )
 from ..states import TandemStatus
-from . import notifications, preferences, throttle
+from . import notifications, preferences, scheduling, throttle, timezones
 from .matching import vectors
 
 
@@ -111,6 +112,24 @@ def export_user_data(user: User) -> dict[str, Any]:
             }
             for m in meetings
         ],
+        "availability_windows": [
+            {"weekday": scheduling.WEEKDAYS[w.weekday], "starts": scheduling.clock(w.starts_minute),
+             "ends": scheduling.clock(w.ends_minute), "time_zone": timezones.name_of(user)}
+            for w in scheduling.windows_of(user)
+        ],
+        "meeting_proposals": [
+            {"tandem": p.tandem_id, "proposed_by_me": p.proposer_id == user.id, "status": p.status,
+             "answered_by_me": p.responder_id == user.id, "note": p.note,
+             "created_at": _iso(p.created_at), "answered_at": _iso(p.answered_at),
+             "times": [{"starts_at": _iso(as_utc(slot.starts_at)), "duration_minutes": slot.minutes,
+                        "video_url": slot.video_url, "topic": slot.topic, "status": slot.status}
+                       for slot in p.slots]}
+            for p in db.session.scalars(
+                select(MeetingProposal).where(or_(MeetingProposal.proposer_id == user.id,
+                                                  MeetingProposal.tandem_id.in_([t.id for t in tandems])))
+                .order_by(MeetingProposal.id)
+            )
+        ],
         "cohorts": [
             {"cohort": p.cohort.name, "role": p.role, "status": p.status}
             for p in db.session.scalars(select(CohortParticipant).where(CohortParticipant.user_id == user.id))
@@ -160,6 +179,7 @@ def delete_account(user: User) -> None:
         db.session.scalars(select(MentorProfile.id).where(MentorProfile.user_id == user.id).with_for_update()).all()
         db.session.scalars(select(Goal.id).where(Goal.owner_id == user.id).order_by(Goal.id).with_for_update()).all()
         vectors.drop_user_vectors(user)
+        scheduling.forget_user(user)  # before the tandems lose the person's side, by which it finds them
         for tandem in db.session.scalars(
             select(Tandem).where(or_(Tandem.mentee_user_id == user.id, Tandem.mentor_user_id == user.id))
         ):

@@ -6,7 +6,7 @@ access rules are decided on purpose, never by accident.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from flask import Flask
@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from marketplace.extensions import db
 from marketplace.models import Cohort, Notification, Tandem
-from marketplace.services import accounts, tandems
+from marketplace.services import accounts, scheduling, tandems
 from marketplace.services.cohorts import enrolment
 from tests.builders import make_goal, make_meeting, make_mentor, make_user, sign_in
 
@@ -32,8 +32,12 @@ OTHERS_OBJECTS = {
     "tandems.detail", "tandems.answer", "tandems.end", "tandems.withdraw",
     "cohorts.meetings.tandem", "cohorts.meetings.log", "cohorts.meetings.delete", "cohorts.meetings.outcome",
     "cohorts.meetings.meeting_ics",
+    "cohorts.proposals.propose", "cohorts.proposals.pick", "cohorts.proposals.decline", "cohorts.proposals.withdraw",
+    "auth.delete_availability",  # someone else's window: 404
     # The partners; managers read those of cohort tandems (test_meetings.py).
     "api.tandem_meetings", "api.tandem_meeting", "api.meeting_invite",
+    "api.tandem_proposals", "api.tandem_proposal", "api.pick_proposal", "api.decline_proposal",
+    "api.withdraw_proposal",
     "api.get_goal", "api.goal_suggestions", "api.get_tandem", "api.answer_tandem",
     "api.update_goal", "api.delete_goal", "api.read_notification", "api.get_application",
     "mentors.fitting_goal", "mentors.offer_help",  # only a discoverable goal's summary, to a mentor it fits
@@ -66,6 +70,7 @@ SIGNED_IN = {
     "api.search_mentors", "api.get_mentor", "api.list_goals", "api.list_tandems", "api.create_tandem",
     "api.list_cohorts", "api.create_goal", "api.get_my_mentor_profile", "api.put_my_mentor_profile",
     "api.delete_my_mentor_profile", "api.list_notifications", "api.apply_to_cohort",
+    "auth.add_availability", "api.my_availability",
 }
 
 
@@ -84,10 +89,13 @@ def world(app: Flask) -> dict:
     db.session.add_all([meeting, cohort])
     db.session.commit()
     application = enrolment.apply(cohort, mentor.user, "mentor")
+    soon = datetime.combine(date.today() + timedelta(days=2), time(12, 0), tzinfo=UTC)
+    proposal = scheduling.propose(tandem, mentor.user, [scheduling.SlotInput(soon)])
+    window = scheduling.add_window(mentor.user, 1, 18 * 60, 20 * 60)
     notification = db.session.scalar(select(Notification).where(Notification.user_id == goal.owner_id).limit(1))
     return {
         "mentor": mentor, "goal": goal, "tandem": tandem, "meeting": meeting, "cohort": cohort,
-        "application": application, "notification": notification,
+        "application": application, "notification": notification, "proposal": proposal, "window": window,
         "outsider": make_user(company="Elsewhere AG"), "manager": make_user(is_manager=True, company=None),
     }
 
@@ -102,6 +110,8 @@ def _values(rule, world) -> dict:
         "user_id": world["mentor"].user_id, "company_id": 1, "other_id": 2, "topic_id": 1, "token_id": 1,
         "token": "not-a-real-token", "job_id": 1, "action": "accept", "name": "meetings", "filename": "tandem.css",
         "ext": "csv",
+        "proposal_id": world["proposal"].id if "proposal" in world else 1,
+        "window_id": world["window"].id if "window" in world else 1,
     }
     if rule.endpoint == "cohorts.lock":
         values["action"] = "lock"

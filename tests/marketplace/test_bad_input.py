@@ -74,7 +74,7 @@ def api_write_urls(app: Flask, world: dict) -> list[tuple[str, str]]:
     being listed)."""
     values = {"tandem_id": world["tandem"].id, "cohort_id": world["cohort"].id, "action": "decline",
               "goal_id": world["goal"].id, "participant_id": 1, "notification_id": 1,
-              "meeting_id": 1}
+              "meeting_id": 1, "proposal_id": 1}
     urls = []
     for rule in app.url_map.iter_rules():
         for method in sorted(rule.methods & {"POST", "PUT", "PATCH"} if rule.endpoint.startswith("api.") else ()):

@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import csv
 import re
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 from selenium.webdriver.common.by import By
+from sqlalchemy import select
 
 from marketplace.extensions import db
-from marketplace.models import Tandem
+from marketplace.models import Meeting, ProposalSlot, Tandem, User
+from marketplace.services import scheduling, timezones
 from marketplace.services.cohorts.enrolment import add_months
 from tests.builders import DEFAULT_PASSWORD, make_goal, make_meeting, make_mentor, make_user
 from tests.marketplace.test_cohorts import enrol, make_cohort
@@ -372,3 +374,55 @@ def test_every_main_page_fits_a_phone_in_english_and_german(browser: Browser, li
             browser.visit("/")
             open_menu(browser)
             browser.press("Deutsch")
+
+
+def test_partners_in_two_time_zones_propose_and_pick_a_meeting(browser: Browser, live_app: Flask) -> None:
+    """Propose, then pick: the mentor in New York states when she is free and proposes a time inside both
+    windows; the executive in Berlin sees it in his own zone and picks it, and it is planned for both."""
+    mentor = make_mentor(user=make_user(email=MENTOR["email"], name=MENTOR["name"], company=MENTOR["company"]))
+    executive = make_user(email=EXECUTIVE["email"], name=EXECUTIVE["name"], company=EXECUTIVE["company"])
+    mentor.user.time_zone, executive.time_zone = "America/New_York", "Europe/Berlin"
+    goal = make_goal(owner=executive, title=GOAL_TITLE)
+    tandem = Tandem(goal=goal, mentor=mentor, mentee_user_id=executive.id, mentor_user_id=mentor.user_id,
+                    status="active", starts_on=date.today(), ends_on=date.today() + timedelta(days=120))
+    db.session.add(tandem)
+    db.session.commit()
+    scheduling.add_window(executive, 1, 17 * 60, 21 * 60)  # Tuesdays 17:00-21:00 in Berlin
+    tandem_id, page = tandem.id, f"/cohorts/tandems/{tandem.id}"
+
+    browser.log_in(MENTOR["email"], DEFAULT_PASSWORD)
+    browser.visit("/auth/account")
+    browser.choose("Day", "Tuesday")
+    browser.choose("From", "11:00")
+    browser.choose("To", "15:00")
+    browser.press("Add this window")
+    assert "Window added: Tuesday 11:00–15:00." in browser.flashes
+    browser.visit(page)
+    offered = browser.find('//fieldset[legend[normalize-space()="Times inside both your windows"]]', "suggestions")
+    offered.find_element(By.CSS_SELECTOR, "input[type=checkbox]").click()
+    browser.fill("Video-call link (optional)", "https://meet.example/mia-klaus")
+    browser.press("Propose these times")
+    assert f"Your times went to {EXECUTIVE['name']}, each in their own time zone." in browser.flashes[0]
+
+    slot = db.session.scalars(select(ProposalSlot)).one()
+    with live_app.test_request_context():
+        in_new_york = timezones.format_instant(slot.starts_at, db.session.get(User, mentor.user_id), with_zone=False)
+        in_berlin = timezones.format_instant(slot.starts_at, db.session.get(User, executive.id), with_zone=False)
+    db.session.commit()  # end the read: the live server's threads write next
+    assert in_new_york != in_berlin and in_new_york in browser.text and "America/New_York" in browser.text
+    browser.screenshot("propose-1-mentor-proposed")
+
+    browser.log_out()
+    browser.log_in(EXECUTIVE["email"], DEFAULT_PASSWORD)
+    browser.visit(page)
+    assert "Europe/Berlin" in browser.text and in_new_york not in browser.text
+    proposed = browser.find(f'//li[.//strong[normalize-space()="{in_berlin}"]]', "the proposed time")
+    browser.press("Pick this time", within=proposed)
+    assert "Meeting planned. You both get the invite by e-mail; download it below." in browser.flashes
+    meetings = browser.find('//h2[normalize-space()="Meetings"]/../..', "meetings").text
+    assert in_berlin in meetings and "https://meet.example/mia-klaus" in meetings
+    assert "Download the invite (.ics)" in browser.text
+    browser.screenshot("propose-2-executive-picked")
+    meeting = db.session.scalars(select(Meeting).where(Meeting.tandem_id == tandem_id)).one()
+    assert (meeting.status, meeting.author_id, meeting.starts_at) == ("planned", mentor.user_id, slot.starts_at)
+    db.session.commit()

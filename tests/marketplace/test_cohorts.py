@@ -209,7 +209,9 @@ def manager_rules(app) -> list[tuple[str, str]]:
     """(method, url) of every cohort view that is not for participants, ids filled in with 1."""
     found = []
     for rule in app.url_map.iter_rules():
-        if not rule.endpoint.startswith("cohorts.") or rule.endpoint.startswith("cohorts.meetings."):
+        # A tandem's programme page and its proposals are the partners' (test_access_control.py walks them).
+        if not rule.endpoint.startswith("cohorts.") or rule.endpoint.startswith(("cohorts.meetings.",
+                                                                                 "cohorts.proposals.")):
             continue
         if rule.endpoint in PARTICIPANT_ENDPOINTS:
             continue

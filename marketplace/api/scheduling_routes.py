@@ -1,0 +1,193 @@
+"""Proposal and availability endpoints of the JSON API: what the tandem page and the account page do.
+
+The partners propose, pick, decline and withdraw; community managers read the proposals of cohort tandems.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import g, request
+from flask_babel import gettext as _
+
+from ..errors import ApiError
+from ..models import AvailabilityWindow, MeetingProposal, User
+from ..services import scheduling, timezones
+from .meeting_routes import _tandem, meeting_json
+from .routes import _json_body, bp
+
+SLOT_FIELDS = ("starts_at", "duration_minutes", "video_url", "topic")
+
+
+def _utc(moment: datetime | None) -> str | None:
+    return timezones.to_utc(moment).isoformat().replace("+00:00", "Z") if moment is not None else None
+
+
+def proposal_json(proposal: MeetingProposal, viewer: User) -> dict[str, Any]:
+    """A proposal with each time in UTC and in the caller's own zone."""
+    return {
+        "id": proposal.id,
+        "tandem_id": proposal.tandem_id,
+        "status": proposal.status,
+        "proposer_id": proposal.proposer_id,
+        "note": scheduling.visible_note(proposal, viewer),
+        "meeting_id": proposal.meeting_id,
+        "created_at": _utc(proposal.created_at),
+        "answered_at": _utc(proposal.answered_at),
+        "time_zone": timezones.name_of(viewer),
+        "slots": [
+            {
+                "id": slot.id,
+                "starts_at": _utc(slot.starts_at),
+                "local_starts_at": timezones.local(slot.starts_at, viewer).isoformat(),
+                "duration_minutes": slot.minutes,
+                "video_url": slot.video_url or None,
+                "topic": slot.topic,
+                "status": slot.status,
+            }
+            for slot in proposal.slots
+        ],
+    }
+
+
+def _raise(problem: scheduling.SchedulingError | Any, prefix: str = "slots") -> None:
+    name = problem.field
+    if name and getattr(problem, "slot", None) is not None:
+        name = f"{prefix}[{problem.slot}].{name}"
+    raise ApiError(problem.status, problem.code, problem.message, {name: problem.message} if name else {}) from None
+
+
+def _slots(body: dict[str, Any]) -> list[scheduling.SlotInput]:
+    """The body's `slots`, typed: each a time with its offset, text where text belongs."""
+    raw = body.get("slots")
+    if not isinstance(raw, list) or not 1 <= len(raw) <= scheduling.MAX_SLOTS:
+        raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."),
+                       {"slots": _("One to three times, each an object with starts_at.")})
+    errors: dict[str, str] = {}
+    slots = []
+    for index, item in enumerate(raw):
+        if not isinstance(item, dict):
+            errors[f"slots[{index}]"] = _("An object with starts_at.")
+            continue
+        value = item.get("starts_at")
+        try:
+            starts = datetime.fromisoformat(value) if isinstance(value, str) else None
+        except ValueError:
+            starts = None
+        if starts is None or starts.utcoffset() is None:
+            errors[f"slots[{index}].starts_at"] = _("An ISO 8601 time with its offset, e.g. 2027-03-02T18:00:00+01:00.")
+        for name in ("video_url", "topic"):
+            if item.get(name) is not None and not isinstance(item.get(name), str):
+                errors[f"slots[{index}].{name}"] = _("Must be text.")
+        slots.append(scheduling.SlotInput(starts, item.get("duration_minutes", 60), item.get("video_url") or "",
+                                          item.get("topic") or ""))
+    if errors:
+        raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."), errors)
+    return slots
+
+
+@bp.route("/tandems/<int:tandem_id>/proposals", methods=["GET", "POST"])
+def tandem_proposals(tandem_id: int):
+    """GET lists the tandem's proposals, newest first; POST proposes one to three times."""
+    tandem = _tandem(tandem_id)
+    if request.method == "GET":
+        return {"proposals": [proposal_json(p, g.api_user) for p in scheduling.proposals_of(tandem)]}
+    slots = _slots(_json_body())
+    try:
+        proposal = scheduling.propose(tandem, g.api_user, slots)
+    except scheduling.SchedulingError as problem:
+        _raise(problem)
+    return proposal_json(proposal, g.api_user), 201
+
+
+@bp.get("/tandems/<int:tandem_id>/proposals/<int:proposal_id>")
+def tandem_proposal(tandem_id: int, proposal_id: int):
+    tandem = _tandem(tandem_id)
+    try:
+        return proposal_json(scheduling.get(tandem, proposal_id, g.api_user), g.api_user)
+    except scheduling.SchedulingError as problem:
+        _raise(problem)
+
+
+@bp.post("/tandems/<int:tandem_id>/proposals/<int:proposal_id>/pick")
+def pick_proposal(tandem_id: int, proposal_id: int):
+    """Pick one time (`slot`, its id): 201 with the planned meeting; 409 when the proposal was answered."""
+    tandem = _tandem(tandem_id)
+    slot = _json_body().get("slot")
+    if not isinstance(slot, int) or isinstance(slot, bool):
+        raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."),
+                       {"slot": _("The id of one of the proposed times.")})
+    try:
+        meeting = scheduling.pick(tandem, proposal_id, g.api_user, slot)
+    except scheduling.SchedulingError as problem:
+        _raise(problem)
+    return meeting_json(meeting), 201
+
+
+@bp.post("/tandems/<int:tandem_id>/proposals/<int:proposal_id>/decline")
+def decline_proposal(tandem_id: int, proposal_id: int):
+    """Decline every time and ask for others, with an optional `note`."""
+    tandem = _tandem(tandem_id)
+    note = _json_body(required=False).get("note")
+    if note is not None and not isinstance(note, str):
+        raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."), {"note": _("Must be text.")})
+    try:
+        return proposal_json(scheduling.decline(tandem, proposal_id, g.api_user, note or ""), g.api_user)
+    except scheduling.SchedulingError as problem:
+        _raise(problem)
+
+
+@bp.post("/tandems/<int:tandem_id>/proposals/<int:proposal_id>/withdraw")
+def withdraw_proposal(tandem_id: int, proposal_id: int):
+    tandem = _tandem(tandem_id)
+    try:
+        return proposal_json(scheduling.withdraw(tandem, proposal_id, g.api_user), g.api_user)
+    except scheduling.SchedulingError as problem:
+        _raise(problem)
+
+
+def window_json(window: AvailabilityWindow) -> dict[str, Any]:
+    return {"id": window.id, "weekday": scheduling.WEEKDAYS[window.weekday],
+            "starts": scheduling.clock(window.starts_minute), "ends": scheduling.clock(window.ends_minute)}
+
+
+def _availability(user: User) -> dict[str, Any]:
+    return {"time_zone": timezones.name_of(user), "windows": [window_json(w) for w in scheduling.windows_of(user)]}
+
+
+def _windows(body: dict[str, Any]) -> list[tuple[int, int, int]]:
+    raw = body.get("windows")
+    if not isinstance(raw, list):
+        raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."),
+                       {"windows": _("A list of windows, each with weekday, starts and ends.")})
+    windows, errors = [], {}
+    for index, item in enumerate(raw):
+        if not isinstance(item, dict):
+            errors[f"windows[{index}]"] = _("An object with weekday, starts and ends.")
+            continue
+        weekday = item.get("weekday")
+        if weekday not in scheduling.WEEKDAYS:
+            errors[f"windows[{index}].weekday"] = _("One of monday, tuesday, ... sunday.")
+        try:
+            starts = scheduling.parse_clock(item.get("starts"), "starts")
+            ends = scheduling.parse_clock(item.get("ends"), "ends", end=True)
+        except scheduling.SchedulingError as problem:
+            errors[f"windows[{index}].{problem.field}"] = problem.message
+            continue
+        if weekday in scheduling.WEEKDAYS:
+            windows.append((scheduling.WEEKDAYS.index(weekday), starts, ends))
+    if errors:
+        raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."), errors)
+    return windows
+
+
+@bp.route("/me/availability", methods=["GET", "PUT"])
+def my_availability():
+    """GET the caller's weekly windows (in their time zone); PUT replaces them all."""
+    if request.method == "PUT":
+        try:
+            scheduling.replace_windows(g.api_user, _windows(_json_body()))
+        except scheduling.SchedulingError as problem:
+            _raise(problem, "windows")
+    return _availability(g.api_user)
