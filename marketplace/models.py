@@ -24,8 +24,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from . import names
+from . import names, states
 from .extensions import db
+from .states import CohortState, EmailStatus, GoalStatus, MeetingStatus, ParticipantStatus, TandemStatus
 
 
 def utcnow() -> datetime:
@@ -272,7 +273,7 @@ class OutgoingEmail(db.Model):
 
     @property
     def delivered(self) -> bool:
-        return self.status == "sent"
+        return self.status == EmailStatus.SENT
 
 
 class NotificationSetting(db.Model):
@@ -365,7 +366,7 @@ class Goal(EmbeddedMixin, db.Model):
         back_populates="goal", cascade="all, delete-orphan", order_by=lambda: (Milestone.position, Milestone.id)
     )
 
-    STATUSES = ("open", "matched", "closed")
+    STATUSES = tuple(GoalStatus)
 
     @property
     def language_list(self) -> list[str]:
@@ -418,7 +419,7 @@ class Cohort(db.Model):
         back_populates="cohort", cascade="all, delete-orphan"
     )
 
-    STATES = ("draft", "enrolling", "matching", "running", "closed")
+    STATES = tuple(CohortState)
 
 
 class CohortParticipant(db.Model):
@@ -436,7 +437,7 @@ class CohortParticipant(db.Model):
     user: Mapped[User] = relationship()
     goal: Mapped[Goal | None] = relationship()
 
-    STATUSES = ("applied", "accepted", "waitlisted", "rejected")
+    STATUSES = tuple(ParticipantStatus)
 
 
 class Tandem(db.Model):
@@ -478,27 +479,17 @@ class Tandem(db.Model):
         back_populates="tandem", cascade="all, delete-orphan", order_by="Meeting.starts_at"
     )
 
-    # draft: cohort proposal; requested: waiting for the mentor; active: accepted and running;
-    # cancelled: a request a hard rule no longer allowed when it was answered (or re-checked);
-    # offered: a mentor offered help on a discoverable goal, waiting for the goal's owner.
-    # expired: a request left unanswered for TANDEM_REQUEST_EXPIRY_HOURS.
-    STATUSES = (
-        "draft", "requested", "offered", "active", "declined", "withdrawn", "ended", "completed", "cancelled",
-        "expired",
-    )
-    OPEN_REQUEST = "requested"
-    OFFERED = "offered"
-    # Waiting for an answer: a mentee's request (the mentor answers) or a mentor's offer (the owner answers).
-    PENDING_STATUSES = ("requested", "offered")
-    DRAFT = "draft"
-    RUNNING = "active"
-    CANCELLED = "cancelled"
-    EXPIRED = "expired"
-    # Each takes one of the mentor's slots: a running tandem, and a cohort draft waiting to be published.
-    SLOT_STATUSES = ("active", "draft")
-    # A mentor on one of these sees the goal in full; every other status (an offer not yet accepted,
-    # declined, withdrawn, cancelled, expired, draft) does not.
-    GOAL_VISIBLE_STATUSES = ("requested", "active", "ended", "completed")
+    # The statuses and their groups are named in marketplace/states.py; these are the short names rules use.
+    STATUSES = tuple(TandemStatus)
+    OPEN_REQUEST = TandemStatus.REQUESTED
+    OFFERED = TandemStatus.OFFERED
+    PENDING_STATUSES = states.PENDING
+    DRAFT = TandemStatus.DRAFT
+    RUNNING = TandemStatus.ACTIVE
+    CANCELLED = TandemStatus.CANCELLED
+    EXPIRED = TandemStatus.EXPIRED
+    SLOT_STATUSES = states.SLOT_TAKING
+    GOAL_VISIBLE_STATUSES = states.GOAL_VISIBLE
 
     def involves(self, user: User) -> bool:
         return user.id in (self.mentee_user_id, self.mentor_user_id)
@@ -530,8 +521,8 @@ class Meeting(db.Model):
     tandem: Mapped[Tandem] = relationship(back_populates="meetings")
     author: Mapped[User | None] = relationship()
 
-    PLANNED, HELD, MISSED = "planned", "held", "missed"
-    STATUSES = (PLANNED, HELD, MISSED)
+    PLANNED, HELD, MISSED = MeetingStatus.PLANNED, MeetingStatus.HELD, MeetingStatus.MISSED
+    STATUSES = tuple(MeetingStatus)
 
     @property
     def planned(self) -> bool:

@@ -9,15 +9,13 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
-from wtforms import Field
 from wtforms.fields.choices import SelectChoice
 
 from ..admin.decorators import manager_required
-from ..extensions import db
-from ..forms import EmptyForm, confirmation_page
+from ..forms import EmptyForm, confirmation_page, place_errors
 from ..mentors.forms import topic_choices
 from ..models import Cohort, CohortParticipant, Tandem, get_by_id
-from ..services import exports, health, meetings, rematching, timezones, topics
+from ..services import exports, health, labels, meetings, rematching, timezones, topics
 from ..services.cohorts import (
     assignment,
     enrolment,
@@ -30,8 +28,9 @@ from ..services.cohorts import (
 from ..services.cohorts import (
     review as cohort_review,
 )
-from ..services.cohorts.enrolment import CohortError
+from ..services.errors import CohortError, SurveyError
 from ..services.labels import match_label
+from ..states import PAIRING, CohortState
 from .forms import (
     AddPairForm,
     ApplyForm,
@@ -55,16 +54,6 @@ bp.register_blueprint(meetings_bp)
 bp.register_blueprint(proposals_bp)
 bp.register_blueprint(freed_slots_bp)
 bp.register_blueprint(pulse_bp)
-
-
-@bp.app_template_global()
-def cohort_state_label(state: str) -> str:
-    return str(enrolment.STATE_LABELS.get(state, state))
-
-
-@bp.app_template_global()
-def participant_status_label(status: str) -> str:
-    return str(enrolment.PARTICIPANT_STATUS_LABELS.get(status, status))
 
 
 @bp.app_template_global()
@@ -100,24 +89,6 @@ def _visible_cohort(cohort_id: int) -> Cohort:
     if cohort is None or not enrolment.can_view(cohort, current_user):
         abort(404)
     return cohort
-
-
-def _refused(problem: CohortError) -> None:
-    db.session.rollback()
-    flash(problem.message, "error")
-
-
-def _field_errors(form, problem: CohortError) -> None:
-    """A service's verdict beside the fields it names, or as a flash when it names none."""
-    db.session.rollback()
-    placed = False
-    for name, message in problem.fields.items():
-        field: Field | None = form._fields.get(name)
-        if field is not None:
-            field.errors = [*field.errors, message]
-            placed = True
-    if not placed:
-        flash(problem.message, "error")
 
 
 # --- list, plan, edit ----------------------------------------------------------------------------
@@ -161,7 +132,7 @@ def new():
                 form.description.data or "", _topics(form.focus_topics.data or []),
             )
         except CohortError as problem:
-            _field_errors(form, problem)
+            place_errors(form, problem)
         else:
             flash(_("Cohort “%(name)s” created. Open its enrolment or import participants next.", name=cohort.name),
                   "success")
@@ -181,7 +152,7 @@ def edit(cohort_id: int):
                 form.description.data or "", _topics(form.focus_topics.data or []),
             )
         except CohortError as problem:
-            _field_errors(form, problem)
+            place_errors(form, problem)
         else:
             flash(_("Cohort saved."), "success")
             return redirect(url_for(".detail", cohort_id=cohort.id))
@@ -214,7 +185,8 @@ def _render_participant(cohort: Cohort, form: ApplyForm | None = None, status: i
     mine = enrolment.participations(current_user, cohort)
     applied_roles = {p.role for p in mine}
     form = form or _apply_form()
-    can_apply = cohort.state == "enrolling" and cohort.enrolment_open and len(applied_roles) < len(enrolment.ROLES)
+    can_apply = (cohort.state == CohortState.ENROLLING and cohort.enrolment_open
+                 and len(applied_roles) < len(enrolment.ROLES))
     return render_template(
         "cohorts/participant.html", cohort=cohort, participations=mine, form=form, button_form=EmptyForm(),
         can_apply=can_apply, applied_roles=applied_roles, has_profile=current_user.mentor_profile is not None,
@@ -252,9 +224,9 @@ def change_state(cohort_id: int, action: str):
     try:
         enrolment.transition(cohort, action)
     except CohortError as problem:
-        _refused(problem)
+        place_errors(None, problem)
     else:
-        flash(_("The cohort is now: %(state)s.", state=enrolment.STATE_LABELS[cohort.state]), "success")
+        flash(_("The cohort is now: %(state)s.", state=labels.cohort_state_label(cohort.state)), "success")
     return redirect(url_for(".detail", cohort_id=cohort.id))
 
 
@@ -274,7 +246,7 @@ def apply(cohort_id: int):
     try:
         enrolment.apply(cohort, current_user, form.role.data, goal)
     except CohortError as problem:
-        _field_errors(form, problem)
+        place_errors(form, problem)
         return _render_participant(cohort, form, problem.status if problem.status < 500 else 400)
     flash(_("Your application is in. The community manager will decide soon; you will get a notification."),
           "success")
@@ -300,7 +272,7 @@ def withdraw(cohort_id: int, participant_id: int):
             enrolment.withdraw(participant, current_user)
             flash(_("Your application was withdrawn."), "info")
         except CohortError as problem:
-            _refused(problem)
+            place_errors(None, problem)
     return redirect(url_for(".detail", cohort_id=cohort.id))
 
 
@@ -333,9 +305,9 @@ def decide(cohort_id: int, participant_id: int):
         try:
             enrolment.decide(participant, form.decision.data)
             flash(_("%(name)s: %(status)s.", name=participant.user.name,
-                    status=enrolment.PARTICIPANT_STATUS_LABELS[participant.status]), "success")
+                    status=labels.participant_status_label(participant.status)), "success")
         except CohortError as problem:
-            _refused(problem)
+            place_errors(None, problem)
     return redirect(url_for(".detail", cohort_id=cohort.id) + "#participants")
 
 
@@ -352,7 +324,7 @@ def import_upload(cohort_id: int):
     try:
         enrolment.can_import(cohort)
     except CohortError as problem:
-        _refused(problem)
+        place_errors(None, problem)
         return redirect(url_for(".detail", cohort_id=cohort.id))
     token = upload.stage(form.file.data.read(), cohort, current_user, form.file.data.filename or "")
     # 303: the browser fetches the preview with GET, so Back and reload never send the file again.
@@ -367,7 +339,7 @@ def import_preview(cohort_id: int, token: str):
         data, filename = upload.load_with_name(token, cohort, current_user)
         preview = upload.preview(cohort, data)
     except CohortError as problem:
-        _refused(problem)
+        place_errors(None, problem)
         return redirect(url_for(".import_upload", cohort_id=cohort.id))
     confirm = ConfirmImportForm(formdata=None, data={"token": token if preview.ok else None})
     return render_template("cohorts/import_preview.html", cohort=cohort, preview=preview, confirm_form=confirm,
@@ -393,7 +365,7 @@ def import_confirm(cohort_id: int):
     try:
         job = import_jobs.start(cohort, current_user, form.token.data)
     except CohortError as problem:
-        _refused(problem)
+        place_errors(None, problem)
         return redirect(url_for(".import_upload", cohort_id=cohort.id))
     # The import runs as a job; the browser watches its progress (and Back never resubmits it).
     return redirect(url_for(".import_progress", cohort_id=cohort.id, job_id=job.id))
@@ -434,7 +406,7 @@ def review(cohort_id: int):
     return render_template(
         "cohorts/review.html", cohort=cohort, drafts=drafts, summary=cohort_review.summary(cohort),
         weak=cohort_review.weak_pairs(drafts),
-        unmatched=assignment.unmatched(cohort) if cohort.state in ("matching", "running") else [],
+        unmatched=assignment.unmatched(cohort) if cohort.state in PAIRING else [],
         problems=cohort_review.rule_problems(cohort) if drafts else {},
         published=enrolment.count_published(cohort), swap_form=swap_form, add_form=add_form, form=EmptyForm(),
     )
@@ -448,7 +420,7 @@ def match(cohort_id: int):
         try:
             result = assignment.run(cohort)
         except CohortError as problem:
-            _refused(problem)
+            place_errors(None, problem)
             return redirect(url_for(".detail", cohort_id=cohort.id))
         proposed = ngettext("%(num)d draft tandem proposed;", "%(num)d draft tandems proposed;", result.new_drafts)
         unmatched = ngettext("%(num)d person is unmatched.", "%(num)d people are unmatched.", len(result.unmatched))
@@ -471,7 +443,7 @@ def swap(cohort_id: int):
         try:
             _after_change(cohort_review.swap(cohort, form.first.data, form.second.data), _("Mentors swapped."))
         except CohortError as problem:
-            _refused(problem)
+            place_errors(None, problem)
     else:
         flash(_("Choose two pairs to swap."), "error")
     return redirect(url_for(".review", cohort_id=cohort.id))
@@ -490,7 +462,7 @@ def add_pair(cohort_id: int):
             _after_change(cohort_review.add_pair(cohort, form.mentee.data, form.mentor.data),
                           _("Pair added and locked."))
         except CohortError as problem:
-            _refused(problem)
+            place_errors(None, problem)
     else:
         flash(_("Choose a mentee and a mentor."), "error")
     return redirect(url_for(".review", cohort_id=cohort.id))
@@ -505,7 +477,7 @@ def lock(cohort_id: int, tandem_id: int, action: str):
             cohort_review.set_locked(cohort, tandem_id, action == "lock")
             flash(_("Pair locked: a new matching run keeps it.") if action == "lock" else _("Pair unlocked."), "info")
         except CohortError as problem:
-            _refused(problem)
+            place_errors(None, problem)
     return redirect(url_for(".review", cohort_id=cohort.id))
 
 
@@ -517,7 +489,7 @@ def remove(cohort_id: int, tandem_id: int):
         try:
             _after_change(cohort_review.remove(cohort, tandem_id), _("Pair removed."))
         except CohortError as problem:
-            _refused(problem)
+            place_errors(None, problem)
     return redirect(url_for(".review", cohort_id=cohort.id))
 
 
@@ -527,7 +499,7 @@ def publish(cohort_id: int):
     cohort = _cohort(cohort_id)
     if request.method == "GET":
         drafts = cohort_review.drafts(cohort)
-        if not drafts or cohort.state not in ("matching", "running"):
+        if not drafts or cohort.state not in PAIRING:
             return redirect(url_for(".review", cohort_id=cohort.id))
         weak = len(cohort_review.weak_pairs(drafts))
         return confirmation_page(
@@ -545,7 +517,7 @@ def publish(cohort_id: int):
         try:
             count = cohort_review.publish(cohort)
         except CohortError as problem:
-            _refused(problem)
+            place_errors(None, problem)
             return redirect(url_for(".review", cohort_id=cohort.id))
         flash(ngettext("%(num)d tandem published. Both partners were notified and see their kick-off checklist.",
                        "%(num)d tandems published. Both partners were notified and see their kick-off checklist.",
@@ -651,12 +623,9 @@ def survey(cohort_id: int):
     if invitation.answered_at is None and form.validate_on_submit():
         try:
             surveys.submit(cohort, current_user, form.satisfaction.data, form.recommend.data, form.improve.data or "")
-        except surveys.SurveyError as problem:
-            field = getattr(form, problem.field, None) if problem.field else None
-            if field is None:
-                flash(problem.message, "error")
+        except SurveyError as problem:
+            if not place_errors(form, problem):
                 return redirect(url_for(".survey", cohort_id=cohort.id))
-            field.errors = [*field.errors, problem.message]
         else:
             flash(_("Thank you! Your answers are stored without your name."), "success")
             return redirect(url_for(".detail", cohort_id=cohort.id))

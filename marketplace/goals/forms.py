@@ -12,7 +12,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from ..forms import TandemForm
 from ..mentors.forms import TopicsAndLanguagesMixin
 from ..models import Goal, User
-from ..services import fields, goals, milestones
+from ..services import fields, goals, labels, milestones
 
 
 class GoalForm(TopicsAndLanguagesMixin, TandemForm):
@@ -63,7 +63,7 @@ class GoalStatusForm(TandemForm):
     """One button per status; the pressed button's value is the new status."""
 
     status = SelectField(
-        _l("Status"), choices=[SelectChoice(key, label) for key, label in goals.GOAL_STATUSES.items()]
+        _l("Status"), choices=[SelectChoice(key, label) for key, label in labels.GOAL_STATUS.items()]
     )
 
 

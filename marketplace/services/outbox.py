@@ -23,6 +23,7 @@ from sqlalchemy import select, update
 
 from ..extensions import db, mail
 from ..models import OutgoingEmail, User, as_utc, utcnow
+from ..states import EmailStatus
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ def backoff(attempts: int) -> timedelta:
 
 
 def _due(now: datetime):
-    return (OutgoingEmail.status == "pending") & (OutgoingEmail.next_attempt_at <= now)
+    return (OutgoingEmail.status == EmailStatus.PENDING) & (OutgoingEmail.next_attempt_at <= now)
 
 
 def _claim_one(now: datetime) -> OutgoingEmail | None:
@@ -103,7 +104,7 @@ def _claim_one(now: datetime) -> OutgoingEmail | None:
     )
     claimed = db.session.execute(
         update(OutgoingEmail)
-        .where(OutgoingEmail.id == candidate, OutgoingEmail.status == "pending")
+        .where(OutgoingEmail.id == candidate, OutgoingEmail.status == EmailStatus.PENDING)
         .values(status="sending", claim_token=token, claimed_at=now, attempts=OutgoingEmail.attempts + 1)
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -160,7 +161,9 @@ def recover_stale(now: datetime) -> int:
     """`sending` rows of a worker that died: SMTP may have them already, so they are not sent again."""
     timeout = timedelta(seconds=float(current_app.config["TANDEM_MAIL_CLAIM_TIMEOUT_SECONDS"]))
     stale = list(db.session.scalars(
-        select(OutgoingEmail).where(OutgoingEmail.status == "sending", OutgoingEmail.claimed_at < now - timeout)
+        select(OutgoingEmail).where(
+            OutgoingEmail.status == EmailStatus.SENDING, OutgoingEmail.claimed_at < now - timeout
+        )
     ))
     for message in stale:
         message.status = "uncertain"

@@ -30,6 +30,7 @@ from ..models import (
     UserSession,
     as_utc,
 )
+from ..states import TandemStatus
 from . import notifications, preferences, pulse, rematching, scheduling, throttle, timezones
 from .matching import vectors
 
@@ -100,7 +101,7 @@ def export_user_data(user: User) -> dict[str, Any]:
                 "response_message": t.response_message,
             }
             for t in tandems
-            if t.status != "draft"
+            if t.status != TandemStatus.DRAFT
         ],
         "meetings_i_logged": [
             {

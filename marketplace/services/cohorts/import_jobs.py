@@ -18,6 +18,7 @@ from sqlalchemy import update
 
 from ...extensions import db
 from ...models import Cohort, ImportJob, User, as_utc, utcnow
+from ...states import ImportStatus
 from . import enrolment, imports, upload
 
 PROGRESS_EVERY_SECONDS = 1.0  # at most one progress write a second: the encoder reports every batch
@@ -61,10 +62,10 @@ def run(job_id: int) -> None:
     """The worker's part: import the staged file for real and record the outcome; a second run of a job
     that already started does nothing (a queue may deliver a task twice)."""
     job = db.session.get(ImportJob, job_id)
-    if job is None or job.status != "queued":
+    if job is None or job.status != ImportStatus.QUEUED:
         return
     claimed = db.session.execute(
-        update(ImportJob).where(ImportJob.id == job_id, ImportJob.status == "queued")
+        update(ImportJob).where(ImportJob.id == job_id, ImportJob.status == ImportStatus.QUEUED)
         .values(status="running", started_at=utcnow())
     ).rowcount
     db.session.commit()
@@ -109,7 +110,7 @@ class Progress:
 
     @property
     def finished(self) -> bool:
-        return self.job.status in ("done", "failed")
+        return self.job.status in (ImportStatus.DONE, ImportStatus.FAILED)
 
     @property
     def time_left(self) -> str | None:
@@ -122,9 +123,9 @@ class Progress:
 def progress_of(job: ImportJob) -> Progress:
     """Percent done and an estimate from the rate so far (rows done per second since the start)."""
     total = max(job.total_rows, 1)
-    done = job.total_rows if job.status == "done" else job.rows_done
+    done = job.total_rows if job.status == ImportStatus.DONE else job.rows_done
     seconds_left = None
-    if job.status == "running" and job.started_at is not None and 0 < done < total:
+    if job.status == ImportStatus.RUNNING and job.started_at is not None and 0 < done < total:
         elapsed = (utcnow() - as_utc(job.started_at)).total_seconds()
         seconds_left = int(elapsed * (total - done) / done)
     return Progress(job=job, percent=min(100, 100 * done // total), seconds_left=seconds_left)

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from ...extensions import db
 from ...models import Cohort, CohortParticipant, Meeting, Tandem
+from ...states import PUBLISHED, ParticipantStatus
 from .. import exports, labels, meetings, milestones, pulse
 from ..labels import score_percent
 from . import enrolment, surveys
@@ -25,7 +26,7 @@ CHARTS = ("meetings", "scores", "satisfaction", "milestones")
 
 
 def _published(cohort: Cohort) -> list[Tandem]:
-    return enrolment.cohort_tandems(cohort, enrolment.PUBLISHED_STATUSES)
+    return enrolment.cohort_tandems(cohort, PUBLISHED)
 
 
 def _months(first: date, last: date) -> list[str]:
@@ -69,7 +70,7 @@ def report(cohort: Cohort, today: date | None = None) -> dict[str, Any]:
     counts = enrolment.counts(cohort)
     people = db.session.scalar(
         select(func.count(func.distinct(CohortParticipant.user_id)))
-        .where(CohortParticipant.cohort_id == cohort.id, CohortParticipant.status == "accepted")
+        .where(CohortParticipant.cohort_id == cohort.id, CohortParticipant.status == ParticipantStatus.ACCEPTED)
     ) or 0
     published = _published(cohort)
     matched_mentees = len({t.mentee_user_id for t in published})

@@ -16,6 +16,8 @@ from embeddings import highlight_phrases, term_coverage
 
 from ...extensions import db
 from ...models import Goal, MentorProfile, Tandem, Topic, User, mentor_topics, split_languages
+from ...states import GoalStatus, TandemStatus
+from ..errors import MatchingError
 from . import rules, taxonomy, vectors
 
 MAX_K = 50
@@ -45,10 +47,6 @@ LEXICAL_EVIDENCE = 0.2
 # top 3 holds a free, unasked mentor 0.954 -> 0.987, refused requests 20 % -> 8 %; the largest weight losing
 # at most 0.01 nDCG@5 on the tune split (-0.006; held-out -0.007) under the market's states.
 EXPOSURE_WEIGHT = 0.1
-
-
-class MatchingError(ValueError):
-    """Bad search input; the message is shown to the user."""
 
 
 @dataclass
@@ -213,7 +211,7 @@ def _load_candidates(hits: Sequence[tuple[int, float]]) -> list[Candidate]:
         return []
     pending = (
         select(func.count(Tandem.id))
-        .where(Tandem.mentor_id == MentorProfile.id, Tandem.status == "requested")
+        .where(Tandem.mentor_id == MentorProfile.id, Tandem.status == TandemStatus.REQUESTED)
         .correlate(MentorProfile)
         .scalar_subquery()
     )
@@ -371,9 +369,9 @@ def search_mentors(
     """Mentors for a free-text topic in any language, best first, never from the viewer's company."""
     query = (query or "").strip()
     if not query:
-        raise MatchingError(_("Please enter what you would like to learn."))
+        raise MatchingError.on_field("q", _("Please enter what you would like to learn."), "invalid_query", 400)
     if len(query) > 500:
-        raise MatchingError(_("Please keep the search under 500 characters."))
+        raise MatchingError.on_field("q", _("Please keep the search under 500 characters."), "invalid_query", 400)
     k = max(1, min(int(k), MAX_K))
     detect = taxonomy.TopicDetector()  # one taxonomy read for the query and every candidate
     query_topic_ids = {m.topic_id for m in detect(query, typos=taxonomy.TYPOS_IN_QUERIES)}
@@ -467,7 +465,7 @@ def goals_for_mentor(profile: MentorProfile, k: int = 10) -> list[GoalMatch]:
         results = []
         for goal_id, similarity in hits:
             goal = goals.get(goal_id)
-            if goal is None or goal.status != "open" or not goal.discoverable:
+            if goal is None or goal.status != GoalStatus.OPEN or not goal.discoverable:
                 continue
             # Capacity is the mentor's own business here: show the goal, the request step enforces it.
             if rules.pair_violations(mentor, rules.mentee_facts(goal), context, check_capacity=False):

@@ -23,6 +23,7 @@ from embeddings import Encoder, IndexFileError, IndexMismatchError, VectorIndex,
 
 from ...extensions import db
 from ...models import AppMeta, Goal, MentorProfile, Topic, User, VectorChange
+from ...states import GoalStatus
 from . import taxonomy
 
 log = logging.getLogger(__name__)
@@ -264,7 +265,7 @@ def _indexable_rows(kind: str, ids: Sequence[int] | None = None, source=None):
         model_id = MentorProfile.id
     else:
         query = select(Goal.id, Goal.vector).where(
-            Goal.status == "open", Goal.discoverable.is_(True), Goal.vector_config == config
+            Goal.status == GoalStatus.OPEN, Goal.discoverable.is_(True), Goal.vector_config == config
         )
         model_id = Goal.id
     if ids is not None:
