@@ -21,10 +21,12 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 
 install: $(BIN)/.installed
 
+# Links in e-mails (and the demo's login hint) point at this server.
+run: export TANDEM_BASE_URL ?= http://$(HOST):$(PORT)
 run: install
 	TANDEM_DEVELOPMENT=1 $(BIN)/flask --app wsgi init-db
 	@echo ""
-	@TANDEM_DEVELOPMENT=1 TANDEM_URL=http://$(HOST):$(PORT) $(BIN)/flask --app wsgi seed-demo
+	@TANDEM_DEVELOPMENT=1 $(BIN)/flask --app wsgi seed-demo
 	@echo ""
 	@# One job worker beside the web server (mail, digests); it stops when gunicorn does.
 	TANDEM_DEVELOPMENT=1 $(BIN)/flask --app wsgi worker & worker=$$!; \

@@ -260,7 +260,8 @@ class OutgoingEmail(db.Model):
     html_body: Mapped[str | None] = mapped_column(Text)
     # An iCalendar invite (RFC 5545 text), sent as a text/calendar attachment.
     ics: Mapped[str | None] = mapped_column(Text)
-    # pending -> sending -> sent; held until the daily digest takes it (digested); see services/outbox.py.
+    # pending -> sending -> sent (logged without a mail server); held until the daily digest takes it
+    # (digested); see services/outbox.py.
     status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -586,3 +587,6 @@ class ImportJob(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The running worker touches heartbeat_at; a stale one means it died, and the sweep queues the job again.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # runs started; >1: resumed

@@ -339,8 +339,7 @@ def import_upload(cohort_id: int):
 def import_preview(cohort_id: int, token: str):
     cohort = _cohort(cohort_id)
     try:
-        data, filename = cohort_imports.load_with_name(token, cohort, current_user)
-        preview = cohort_imports.preview(cohort, data)
+        preview, filename = cohort_imports.preview(token, cohort, current_user)
     except CohortError as problem:
         _refused(problem)
         return redirect(url_for(".import_upload", cohort_id=cohort.id))
