@@ -28,10 +28,13 @@ run: install
 	@echo ""
 	@TANDEM_DEVELOPMENT=1 $(BIN)/flask --app wsgi seed-demo
 	@echo ""
-	@# One job worker beside the web server (mail, digests); it stops when gunicorn does.
+	@# One job worker beside the web server (mail, digests); both stop on Ctrl-C, on a SIGTERM to make (which
+	@# passes it to this shell: `wait`, unlike a command in the foreground, lets the trap run at once) and
+	@# when gunicorn exits.
 	TANDEM_DEVELOPMENT=1 $(BIN)/flask --app wsgi worker & worker=$$!; \
-	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
-	TANDEM_DEVELOPMENT=1 $(BIN)/gunicorn -c gunicorn.conf.py --workers 2 --threads 4 --bind $(HOST):$(PORT) --access-logfile - wsgi:app
+	TANDEM_DEVELOPMENT=1 $(BIN)/gunicorn -c gunicorn.conf.py --workers 2 --threads 4 --bind $(HOST):$(PORT) --access-logfile - wsgi:app & web=$$!; \
+	trap 'kill -TERM $$web $$worker 2>/dev/null' INT TERM; \
+	wait $$web; kill -TERM $$worker 2>/dev/null; wait $$worker; wait $$web
 
 test: install test-only
 
