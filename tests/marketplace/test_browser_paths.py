@@ -306,7 +306,7 @@ def phone_world() -> dict[str, str | int]:
                           ends_on=add_months(date.today().replace(day=1), 6))
     tandems = []
     for i in range(3):
-        young = make_mentor(company=f"Junge Agentur {i} GmbH", topic_slugs=("social-media",))
+        young = make_mentor(company=f"Junge Agentur {i} GmbH", topic_slugs=("social-media", "new-work"))
         aim = make_goal(company=f"Traditionsbetrieb {i} AG", title=f"Unsere Marke in den sozialen Medien {i}",
                         topic_slugs=("social-media",))
         for cohort, status in ((matching, "draft"), (running, "active")):
