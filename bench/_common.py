@@ -297,7 +297,8 @@ def build_mentor_database(url: str, index_dir: Path, spec: str, n: int, goals: i
     from marketplace.extensions import db
     from marketplace.models import AppMeta, Company, Goal, MentorProfile, Topic, User, mentor_topics
     from marketplace.models import normalise_company_name as norm
-    from marketplace.services import accounts, vectors
+    from marketplace.services import accounts
+    from marketplace.services.matching import vectors
 
     encoder = build_encoder(spec)
     signature = f"n={n};goals={goals};seed={seed};config={encoder.config};v3"

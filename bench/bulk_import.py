@@ -97,7 +97,7 @@ def timed(module, name: str, box: dict):
 
 
 def run_import(data: bytes) -> tuple[object, float]:
-    from marketplace.services import imports
+    from marketplace.services.cohorts import imports
 
     started = time.perf_counter()
     result = imports.import_participants(data, progress=lambda done, total: None)
@@ -126,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     app = make_app(url, index_dir, args.encoder)
 
     from marketplace.extensions import db
-    from marketplace.services import imports, vectors
+    from marketplace.services.cohorts import imports
+    from marketplace.services.matching import vectors
 
     with app.app_context():
         init_schema(app)

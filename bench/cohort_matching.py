@@ -21,8 +21,8 @@ from scipy.optimize import linear_sum_assignment
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from marketplace.services.cohort_matching import assign, score_matrix  # noqa: E402
-from marketplace.services.rules import MenteeFacts, MentorFacts, RuleContext, allowed_mask  # noqa: E402
+from marketplace.services.cohorts.assignment import assign, score_matrix  # noqa: E402
+from marketplace.services.matching.rules import MenteeFacts, MentorFacts, RuleContext, allowed_mask  # noqa: E402
 
 DIMENSION = 384
 TOPICS = 20

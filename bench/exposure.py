@@ -70,10 +70,10 @@ def synthetic_market(seed: int):
 
 def simulate(similarity: np.ndarray, overlap: np.ndarray, capacity: np.ndarray, weight: float) -> dict:
     """Goals arrive in order, see their top 3, request the first; mentors answer ANSWER_AFTER goals later."""
-    from marketplace.services import matching
+    from marketplace.services.matching import search
 
-    matching.EXPOSURE_WEIGHT = weight
-    scores = matching.blend_scores(similarity, overlap)
+    search.EXPOSURE_WEIGHT = weight
+    scores = search.blend_scores(similarity, overlap)
     active = np.zeros(len(capacity), dtype=int)
     pending = np.zeros(len(capacity), dtype=int)
     answers: dict[int, list[int]] = {}
@@ -95,7 +95,7 @@ def simulate(similarity: np.ndarray, overlap: np.ndarray, capacity: np.ndarray, 
         possible += bool(((free > 0) & (pending == 0)).any())
         if g % 50 == 49:
             snapshots.append(np.stack([free[free > 0], pending[free > 0]], axis=1))
-        penalty = np.array([matching.exposure_penalty(int(f), int(p)) for f, p in zip(free, pending, strict=True)])
+        penalty = np.array([search.exposure_penalty(int(f), int(p)) for f, p in zip(free, pending, strict=True)])
         key = np.where(free > 0, scores[g] - penalty, -np.inf)
         top = [m for m in np.argsort(-key, kind="stable")[:TOP] if np.isfinite(key[m])]
         if not top:
@@ -116,7 +116,7 @@ def costs_on(scores, queries, weights: Sequence[float], seed: int, snapshots: Se
     random open mentor of a synthetic-market snapshot."""
     import ranking_eval as ev
 
-    from marketplace.services import matching
+    from marketplace.services.matching import search
 
     ids = sorted({m for by_mentor in scores.values() for m in by_mentor})
     rng = np.random.default_rng(seed)
@@ -127,32 +127,32 @@ def costs_on(scores, queries, weights: Sequence[float], seed: int, snapshots: Se
         states.append((dict(zip(ids, drawn[:, 0], strict=True)), dict(zip(ids, drawn[:, 1], strict=True))))
 
     def ndcg(split: str, weight: float) -> float:
-        matching.EXPOSURE_WEIGHT = weight
+        search.EXPOSURE_WEIGHT = weight
         values = []
         for free, pending in states:
             for q in ev.select_split(queries, split):
                 by = scores[q.id]
-                key = {m: by[m] - matching.exposure_penalty(int(free[m]), int(pending[m])) for m in by}
+                key = {m: by[m] - search.exposure_penalty(int(free[m]), int(pending[m])) for m in by}
                 values.append(ev.ndcg_at_k(sorted(by, key=lambda m: (-key[m], m))[: ev.K], q.labels))
         return float(np.mean([v for v in values if v is not None]))
 
-    shipped = matching.EXPOSURE_WEIGHT
+    shipped = search.EXPOSURE_WEIGHT
     base = {split: ndcg(split, 0.0) for split in ev.SPLITS}
     costs = {w: {split: ndcg(split, w) - base[split] for split in ev.SPLITS} | {"base": base} for w in weights}
-    matching.EXPOSURE_WEIGHT = shipped
+    search.EXPOSURE_WEIGHT = shipped
     return costs
 
 
 def report(scores=None, queries=None, weights: Sequence[float] = (), seed: int = 16) -> str:
     """The table: synthetic-market figures per weight (before = 0, the shipped weight) and, with app scores
     of the labelled set, the nDCG@5 each weight costs there."""
-    from marketplace.services import matching
+    from marketplace.services.matching import search
 
-    shipped = matching.EXPOSURE_WEIGHT
+    shipped = search.EXPOSURE_WEIGHT
     weights = sorted(set(weights) | {0.0, shipped})
     similarity, overlap, capacity = synthetic_market(seed)
     figures = {w: simulate(similarity, overlap, capacity, w) for w in weights}
-    matching.EXPOSURE_WEIGHT = shipped
+    search.EXPOSURE_WEIGHT = shipped
     costs = costs_on(scores, queries, weights, seed, figures[0.0]["snapshots"]) if scores is not None else {}
     lines = [f"Exposure on a synthetic market: {GOALS} goals, {MENTORS} mentors (capacity 1-3, {capacity.sum()} "
              f"places), top {TOP}, answers after {ANSWER_AFTER} goals, tandems end after {TANDEM_LENGTH}",

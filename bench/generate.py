@@ -288,7 +288,7 @@ class Generator:
 
     def topic_names(self, slugs: list[str]) -> str:
         """The topic part of the app's embedded text (vectors.topic_names) for taxonomy slugs."""
-        from marketplace.services.vectors import topic_names
+        from marketplace.services.matching.vectors import topic_names
 
         return topic_names([SimpleNamespace(name_en=self.by_slug[s]["name_en"], name_de=self.by_slug[s]["name_de"])
                              for s in slugs])

@@ -96,7 +96,9 @@ def prepare(url: str, index_dir: Path, spec: str, people: int, seed: int) -> Dat
 
     from marketplace.extensions import db
     from marketplace.models import Goal, MentorProfile, User
-    from marketplace.services import accounts, imports, vectors
+    from marketplace.services import accounts
+    from marketplace.services.cohorts import imports
+    from marketplace.services.matching import vectors
 
     recreate_database(url)
     app = make_app(url, index_dir, spec)

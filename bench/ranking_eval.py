@@ -470,9 +470,9 @@ class Variant:
 
 def app_variant() -> Variant:
     """The knobs as the app ships them."""
-    from marketplace.services import matching
+    from marketplace.services.matching import search
 
-    return Variant(matching.TOPIC_WEIGHT, "names" if matching.EXPAND_QUERIES else "off")
+    return Variant(search.TOPIC_WEIGHT, "names" if search.EXPAND_QUERIES else "off")
 
 
 @dataclass
@@ -497,19 +497,19 @@ def memoised_app_helpers(enabled: bool):
     highlight phrases for the explanation. While the database is frozen, the first two are pure
     functions of their input and are memoised; highlights never enter the score and are skipped.
     """
-    from marketplace.services import matching, taxonomy
+    from marketplace.services.matching import search, taxonomy
 
     if not enabled:
         yield
         return
-    originals = (taxonomy.taxonomy_signature, taxonomy.detect_topics, matching.highlight_phrases)
+    originals = (taxonomy.taxonomy_signature, taxonomy.detect_topics, search.highlight_phrases)
     taxonomy.taxonomy_signature = lru_cache(maxsize=1)(originals[0])
     taxonomy.detect_topics = lru_cache(maxsize=None)(originals[1])
-    matching.highlight_phrases = lambda *args, **kwargs: []
+    search.highlight_phrases = lambda *args, **kwargs: []
     try:
         yield
     finally:
-        taxonomy.taxonomy_signature, taxonomy.detect_topics, matching.highlight_phrases = originals
+        taxonomy.taxonomy_signature, taxonomy.detect_topics, search.highlight_phrases = originals
 
 
 def expand_with_synonyms(text: str, topic_ids: set[int]) -> str:
@@ -529,18 +529,18 @@ def expand_with_synonyms(text: str, topic_ids: set[int]) -> str:
 
 @contextmanager
 def patched_variant(variant: Variant):
-    from marketplace.services import matching
+    from marketplace.services.matching import search
 
-    saved = (matching.TOPIC_WEIGHT, matching.EXPAND_QUERIES, matching.expand_query, matching.RELEVANCE_FLOOR)
-    matching.TOPIC_WEIGHT = variant.topic_weight
-    matching.RELEVANCE_FLOOR = 0.0  # every mentor scored; the floor is applied afterwards (floor_report)
-    matching.EXPAND_QUERIES = variant.expand != "off"
+    saved = (search.TOPIC_WEIGHT, search.EXPAND_QUERIES, search.expand_query, search.RELEVANCE_FLOOR)
+    search.TOPIC_WEIGHT = variant.topic_weight
+    search.RELEVANCE_FLOOR = 0.0  # every mentor scored; the floor is applied afterwards (floor_report)
+    search.EXPAND_QUERIES = variant.expand != "off"
     if variant.expand == "terms":
-        matching.expand_query = expand_with_synonyms
+        search.expand_query = expand_with_synonyms
     try:
         yield
     finally:
-        matching.TOPIC_WEIGHT, matching.EXPAND_QUERIES, matching.expand_query, matching.RELEVANCE_FLOOR = saved
+        search.TOPIC_WEIGHT, search.EXPAND_QUERIES, search.expand_query, search.RELEVANCE_FLOOR = saved
 
 
 def run_app(spec: str, variants: Sequence[Variant], mentors, queries, build_encoder_cached, exact: bool = False,
@@ -548,7 +548,8 @@ def run_app(spec: str, variants: Sequence[Variant], mentors, queries, build_enco
     from marketplace import create_app
     from marketplace.extensions import db
     from marketplace.models import Goal, MentorProfile, Topic, User
-    from marketplace.services import companies, matching, profiles, setup, taxonomy, vectors
+    from marketplace.services import companies, profiles, setup
+    from marketplace.services.matching import search, taxonomy, vectors
 
     def terms_of(topic: Topic) -> list[str]:
         return [topic.name_en, topic.name_de, *(topic.synonyms or [])]
@@ -612,8 +613,8 @@ def run_app(spec: str, variants: Sequence[Variant], mentors, queries, build_enco
 
                 def ranked(q: Query, k: int):
                     if q.id in goals:
-                        return matching.suggestions_for_goal(goals[q.id], k=k)
-                    return matching.search_mentors(q.text, viewer, k=k)
+                        return search.suggestions_for_goal(goals[q.id], k=k)
+                    return search.search_mentors(q.text, viewer, k=k)
 
                 topic_by_id = {t.id: t for t in db.session.scalars(db.select(Topic))}
                 taxonomy_terms = {
@@ -634,23 +635,23 @@ def run_app(spec: str, variants: Sequence[Variant], mentors, queries, build_enco
                             result.top[q.id] = [by_profile[m.profile.id] for m in top]
                             # Every mentor scored, for the same/cross-language rankings: MAX_K is lifted to
                             # the number of mentors for this call only (it is nothing but a clamp on k).
-                            max_k, matching.MAX_K = matching.MAX_K, max(matching.MAX_K, len(mentors))
+                            max_k, search.MAX_K = search.MAX_K, max(search.MAX_K, len(mentors))
                             try:
                                 full = ranked(q, len(mentors))
                             finally:
-                                matching.MAX_K = max_k
+                                search.MAX_K = max_k
                             result.full[q.id] = [by_profile[m.profile.id] for m in full]
                             scores[variant][q.id] = {by_profile[m.profile.id]: m.score for m in full}
                             relevance[variant][q.id] = {by_profile[m.profile.id]: m.relevance for m in full}
-                        max_k, matching.MAX_K = matching.MAX_K, max(matching.MAX_K, len(mentors))
+                        max_k, search.MAX_K = search.MAX_K, max(search.MAX_K, len(mentors))
                         try:
                             nonsense[variant] = {
                                 text: {by_profile[m.profile.id]: m.relevance
-                                       for m in matching.search_mentors(text, viewer, k=len(mentors))}
+                                       for m in search.search_mentors(text, viewer, k=len(mentors))}
                                 for text in NONSENSE
                             }
                         finally:
-                            matching.MAX_K = max_k
+                            search.MAX_K = max_k
                     result.seconds = time.perf_counter() - started
                     results.append(result)
                 db.session.remove()
@@ -817,7 +818,7 @@ def format_slices(rows: Sequence[tuple[str, dict]], metric: str, label: str) -> 
 def main(argv: Sequence[str] | None = None) -> int:
     from bench.candidates import build_encoder
     from marketplace.config import DEFAULT_ENCODER
-    from marketplace.services import matching
+    from marketplace.services.matching import search
 
     shipped = app_variant()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -953,7 +954,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for run in app_runs:
         if shipped in run.scores:
             floor_reports[run.spec] = format_floor(run.scores[shipped], run.relevance[shipped], queries,
-                                                   run.nonsense[shipped], matching.RELEVANCE_FLOOR)
+                                                   run.nonsense[shipped], search.RELEVANCE_FLOOR)
             print()
             print(f"[{run.spec}] " + floor_reports[run.spec])
     exposure_report = None

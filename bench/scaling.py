@@ -57,7 +57,8 @@ def app_search(args, n: int, kind: str, texts: list[str]) -> dict:
     from embeddings import VectorIndex, build_encoder
     from marketplace.extensions import db
     from marketplace.models import User
-    from marketplace.services import matching, vectors
+    from marketplace.services.matching import search as matching
+    from marketplace.services.matching import vectors
 
     url = database_url(kind, f"tandem_bench_{n // 1000}k")
     index_dir = OUT / f"index-{n // 1000}k-{kind}"

@@ -108,7 +108,8 @@ def embedded_queries(info: dict, spec: str, texts: list[str]) -> dict[str, str]:
     """Each query as the app hands it to the model (matching.expand_query: the query plus the names of the
     taxonomy topics it mentions)."""
     from marketplace.extensions import db
-    from marketplace.services import matching, taxonomy
+    from marketplace.services.matching import search as matching
+    from marketplace.services.matching import taxonomy
 
     app = make_app(info["url"], info["index_dir"], spec)
     with app.app_context():
@@ -278,7 +279,7 @@ def profile(info: dict, spec: str, texts: list[str], workers: int, rounds: int =
     from embeddings import VectorIndex, build_encoder, set_compute_threads
     from marketplace.extensions import db
     from marketplace.models import User
-    from marketplace.services import matching
+    from marketplace.services.matching import search as matching
 
     default_threads = torch.get_num_threads()
     set_compute_threads((os.cpu_count() or 1) // max(1, workers))

@@ -63,7 +63,7 @@ def child(mode: str, url: str, index_dir: str, spec: str) -> dict:
         return {"seconds": seconds, "rss_mb": rss_mb() - before, "n": len(index), "dim": index.dimension,
                 "kind": index.kind}
     from marketplace.extensions import db
-    from marketplace.services import vectors
+    from marketplace.services.matching import vectors
 
     app = make_app(url, index_dir, spec)
     with app.app_context():

@@ -131,7 +131,7 @@ def register_request_hooks(app: Flask) -> None:
     from flask_babel import format_date, format_datetime
 
     from .input_checks import check_query_string
-    from .services import reports
+    from .services.cohorts import reports
     from .services.labels import match_label, score_percent, tandem_status_label
     from .services.notifications import mark_read_by_link, unread_count
     from .services.notifications import text as notification_text

@@ -94,7 +94,7 @@ def register_commands(app: Flask) -> None:
     @click.option("--cohort", "cohort_name", default=None, help="Enrol everyone in this existing cohort.")
     def import_participants(csv_file: Path, cohort_name: str | None) -> None:
         """Import mentors and goals from a CSV or .xlsx file: every row or none."""
-        from .services import imports
+        from .services.cohorts import imports
 
         bar = tqdm(total=0, unit="text", desc="Embedding", file=sys.stderr, disable=None)
 
@@ -119,7 +119,7 @@ def register_commands(app: Flask) -> None:
     @index.command("rebuild")
     def rebuild_index() -> None:
         """Embed missing or stale vectors, then rebuild and save the indexes."""
-        from .services import vectors
+        from .services.matching import vectors
 
         bars: dict[str, tqdm] = {}
 

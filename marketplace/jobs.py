@@ -81,7 +81,7 @@ def _meeting_reminders(now: datetime) -> None:
 
 
 def _resume_imports(now: datetime) -> None:
-    from .services import import_jobs
+    from .services.cohorts import import_jobs
 
     import_jobs.resume_stale(now)
 
@@ -134,7 +134,7 @@ def _always(moment: datetime) -> bool:
 
 
 def _import_participants(job_id: int) -> None:
-    from .services import import_jobs
+    from .services.cohorts import import_jobs
 
     import_jobs.run(job_id)
 

@@ -571,13 +571,13 @@ class Reminder(db.Model):
 
 
 class ImportJob(db.Model):
-    """A confirmed participants import, run by a worker (services/import_jobs.py); the progress page reads it."""
+    """A confirmed participants import, run by a worker (services/cohorts/import_jobs.py), read by its page."""
 
     __tablename__ = "import_job"
     id: Mapped[int] = mapped_column(primary_key=True)
     cohort_id: Mapped[int] = mapped_column(ForeignKey("cohort.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
-    token: Mapped[str] = mapped_column(String(64))  # the staged upload (services/cohort_imports.py)
+    token: Mapped[str] = mapped_column(String(64))  # the staged upload (services/cohorts/upload.py)
     status: Mapped[str] = mapped_column(String(10), default="queued")  # queued, running, done, failed
     total_rows: Mapped[int] = mapped_column(Integer, default=0)
     rows_done: Mapped[int] = mapped_column(Integer, default=0)

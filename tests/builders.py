@@ -14,7 +14,9 @@ from sqlalchemy import select
 
 from marketplace.extensions import db
 from marketplace.models import Goal, Meeting, MentorProfile, Topic, User
-from marketplace.services import accounts, companies, imports, vectors
+from marketplace.services import accounts, companies
+from marketplace.services.cohorts import imports
+from marketplace.services.matching import vectors
 
 DEFAULT_PASSWORD = "correct horse battery staple"
 _counter = itertools.count(1)

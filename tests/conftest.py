@@ -13,7 +13,8 @@ from sqlalchemy import text
 
 from marketplace import create_app
 from marketplace.extensions import db, limiter
-from marketplace.services import setup, vectors
+from marketplace.services import setup
+from marketplace.services.matching import vectors
 from tests.builders import DEFAULT_PASSWORD
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

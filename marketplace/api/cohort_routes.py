@@ -14,7 +14,8 @@ from flask_babel import gettext as _
 from ..errors import ApiError
 from ..extensions import db
 from ..models import Cohort, CohortParticipant, Goal, Tandem, as_utc, get_by_id
-from ..services import cohort_matching, cohort_review, cohorts, profiles, reports
+from ..services import profiles
+from ..services.cohorts import assignment, enrolment, reports, review
 from .routes import INTEGER, TEXT, _json_body, _person, bp, typed_fields
 
 
@@ -31,7 +32,7 @@ def _cohort_for_manager(cohort_id: int) -> Cohort:
     return cohort
 
 
-def _raise(problem: cohorts.CohortError) -> None:
+def _raise(problem: enrolment.CohortError) -> None:
     db.session.rollback()
     raise ApiError(problem.status, problem.code, problem.message, problem.fields) from None
 
@@ -49,7 +50,7 @@ def cohort_json(cohort: Cohort, manager: bool) -> dict[str, Any]:
         "focus_topics": [t.slug for t in cohort.focus_topics],
     }
     if manager:
-        counts = cohorts.counts(cohort)
+        counts = enrolment.counts(cohort)
         data["counts"] = {
             "mentors": counts.mentors, "mentees": counts.mentees, "applied": counts.applied,
             "waitlisted": counts.waitlisted, "rejected": counts.rejected, "drafts": counts.drafts,
@@ -58,7 +59,7 @@ def cohort_json(cohort: Cohort, manager: bool) -> dict[str, Any]:
     else:
         data["my_participation"] = [
             {"role": p.role, "status": p.status, "goal_id": p.goal_id}
-            for p in cohorts.participations(g.api_user, cohort)
+            for p in enrolment.participations(g.api_user, cohort)
         ]
     return data
 
@@ -79,7 +80,7 @@ def draft_json(tandem: Tandem) -> dict[str, Any]:
 @bp.get("/cohorts")
 def list_cohorts():
     manager = g.api_user.is_manager
-    found = cohorts.all_cohorts() if manager else cohorts.cohorts_of(g.api_user)
+    found = enrolment.all_cohorts() if manager else enrolment.cohorts_of(g.api_user)
     return {"cohorts": [cohort_json(c, manager) for c in found]}
 
 
@@ -104,7 +105,7 @@ def create_cohort():
     if not isinstance(name, str):
         fields["name"] = _("Required text.")
     starts_on, ends_on = _date(body, "starts_on", fields), _date(body, "ends_on", fields)
-    target = body.get("meeting_target", cohorts.DEFAULT_TARGET)
+    target = body.get("meeting_target", enrolment.DEFAULT_TARGET)
     if not isinstance(target, int) or isinstance(target, bool):
         fields["meeting_target"] = _("A whole number.")
     description = body.get("description", "")
@@ -120,8 +121,8 @@ def create_cohort():
     except profiles.ProfileError as problem:
         raise ApiError(422, "invalid_fields", str(problem), {"focus_topics": str(problem)}) from None
     try:
-        cohort = cohorts.create_cohort(name, starts_on, ends_on, target, description, resolved)
-    except cohorts.CohortError as problem:
+        cohort = enrolment.create_cohort(name, starts_on, ends_on, target, description, resolved)
+    except enrolment.CohortError as problem:
         _raise(problem)
     return cohort_json(cohort, True), 201
 
@@ -130,7 +131,7 @@ def create_cohort():
 def get_cohort(cohort_id: int):
     cohort = get_by_id(Cohort, cohort_id)
     manager = g.api_user.is_manager
-    if cohort is None or not (manager or cohorts.is_participant(cohort, g.api_user)):
+    if cohort is None or not (manager or enrolment.is_participant(cohort, g.api_user)):
         raise ApiError(404, "not_found", _("No such cohort."))
     return cohort_json(cohort, manager)
 
@@ -139,8 +140,8 @@ def get_cohort(cohort_id: int):
 def match_cohort(cohort_id: int):
     cohort = _cohort_for_manager(cohort_id)
     try:
-        result = cohort_matching.run(cohort)
-    except cohorts.CohortError as problem:
+        result = assignment.run(cohort)
+    except enrolment.CohortError as problem:
         _raise(problem)
     return {
         "tandems": [draft_json(t) for t in result.drafts],
@@ -152,8 +153,8 @@ def match_cohort(cohort_id: int):
 def publish_cohort(cohort_id: int):
     cohort = _cohort_for_manager(cohort_id)
     try:
-        count = cohort_review.publish(cohort)
-    except cohorts.CohortError as problem:
+        count = review.publish(cohort)
+    except enrolment.CohortError as problem:
         _raise(problem)
     return {"published": count}
 
@@ -192,20 +193,20 @@ def _application(cohort: Cohort, participant_id: int) -> CohortParticipant:
 @bp.get("/cohorts/<int:cohort_id>/applications")
 def list_applications(cohort_id: int):
     cohort = _cohort_for_manager(cohort_id)
-    return {"applications": [application_json(p) for p in cohorts.participants(cohort)]}
+    return {"applications": [application_json(p) for p in enrolment.participants(cohort)]}
 
 
 @bp.post("/cohorts/<int:cohort_id>/applications")
 def apply_to_cohort(cohort_id: int):
     """The caller applies as mentor, or as mentee with one of their open goals (as on the cohort's page)."""
     cohort = get_by_id(Cohort, cohort_id)
-    if cohort is None or not cohorts.can_view(cohort, g.api_user):
+    if cohort is None or not enrolment.can_view(cohort, g.api_user):
         raise ApiError(404, "not_found", _("No such cohort."))
     body = typed_fields(_json_body(), {"role": TEXT, "goal_id": INTEGER})
     goal = get_by_id(Goal, body["goal_id"]) if "goal_id" in body else None
     try:
-        participant = cohorts.apply(cohort, g.api_user, body.get("role", ""), goal)
-    except cohorts.CohortError as problem:
+        participant = enrolment.apply(cohort, g.api_user, body.get("role", ""), goal)
+    except enrolment.CohortError as problem:
         _raise(problem)
     return application_json(participant), 201
 
@@ -228,7 +229,7 @@ def decide_application(cohort_id: int, participant_id: int):
         raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."),
                        {"decision": _("One of accept, waitlist or reject.")})
     try:
-        cohorts.decide(participant, DECISIONS[decision])
-    except cohorts.CohortError as problem:
+        enrolment.decide(participant, DECISIONS[decision])
+    except enrolment.CohortError as problem:
         _raise(problem)
     return application_json(participant)

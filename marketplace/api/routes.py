@@ -17,7 +17,8 @@ from ..errors import ApiError
 from ..extensions import db
 from ..input_checks import parse_json_body
 from ..models import Goal, MentorProfile, Tandem, User, get_by_id
-from ..services import accounts, matching, profiles, tandems, taxonomy
+from ..services import accounts, profiles, tandems
+from ..services.matching import search, taxonomy
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 T = TypeVar("T")
@@ -167,7 +168,7 @@ def _visible_goal(goal_id: int) -> Goal:
 @bp.get("/mentors/search")
 def search_mentors():
     query = request.args.get("q", "")
-    k = _int_arg("k", 10, 1, matching.MAX_K)
+    k = _int_arg("k", 10, 1, search.MAX_K)
     language = request.args.get("language") or None
     if language is not None and (len(language) != 2 or not language.isalpha()):
         raise ApiError(400, "invalid_parameter", _("'language' must be a two-letter ISO code."),
@@ -176,10 +177,10 @@ def search_mentors():
     if meeting_format not in (None, "remote", "onsite"):
         raise ApiError(400, "invalid_parameter", _("'format' must be 'remote' or 'onsite'."))
     try:
-        results = matching.search_mentors(
+        results = search.search_mentors(
             query, g.api_user, k=k, language=language.lower() if language else None, meeting_format=meeting_format
         )
-    except matching.MatchingError as problem:
+    except search.MatchingError as problem:
         raise ApiError(400, "invalid_query", str(problem), {"q": str(problem)}) from None
     body = {"query": query.strip(), "results": [m.as_json(_locale()) for m in results]}
     if not results:  # nobody relevant enough: offer the taxonomy instead of unrelated people
@@ -239,8 +240,8 @@ def goal_suggestions(goal_id: int):
     goal = _visible_goal(goal_id)
     if not profiles.can_see_suggestions(g.api_user, goal):
         raise ApiError(403, "forbidden", _("Only the goal's owner and community managers see its suggestions."))
-    k = _int_arg("k", 5, 1, matching.MAX_K)
-    results = matching.suggestions_for_goal(goal, k=k)
+    k = _int_arg("k", 5, 1, search.MAX_K)
+    results = search.suggestions_for_goal(goal, k=k)
     return {"goal_id": goal.id, "results": [m.as_json(_locale()) for m in results]}
 
 

@@ -21,17 +21,18 @@ from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Numbe
 
 from ..forms import TandemForm
 from ..mentors.forms import MultiCheckboxField
-from ..services import cohorts, meetings, surveys
+from ..services import meetings
+from ..services.cohorts import enrolment, surveys
 
 
 class CohortForm(TandemForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=cohorts.NAME_MAX)])
-    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=cohorts.DESCRIPTION_MAX)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=enrolment.NAME_MAX)])
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=enrolment.DESCRIPTION_MAX)])
     starts_on = DateField(_l("Start date"), validators=[InputRequired()])
     ends_on = DateField(_l("End date"), validators=[InputRequired()])
     meeting_target = IntegerField(
-        _l("Meeting target per tandem"), default=cohorts.DEFAULT_TARGET,
-        validators=[InputRequired(), NumberRange(cohorts.TARGET_MIN, cohorts.TARGET_MAX)],
+        _l("Meeting target per tandem"), default=enrolment.DEFAULT_TARGET,
+        validators=[InputRequired(), NumberRange(enrolment.TARGET_MIN, enrolment.TARGET_MAX)],
     )
     focus_topics = MultiCheckboxField(_l("Focus topics"), choices=[], validators=[Optional()])
     submit = SubmitField(_l("Save cohort"))
@@ -48,7 +49,7 @@ class ApplyForm(TandemForm):
 class DecisionForm(TandemForm):
     """The decision comes from the button pressed (name="decision"), so it is not a hidden field."""
 
-    decision = StringField(validators=[AnyOf(cohorts.DECISIONS)])
+    decision = StringField(validators=[AnyOf(enrolment.DECISIONS)])
 
 
 class ImportForm(TandemForm):

@@ -17,20 +17,20 @@ from ..extensions import db
 from ..forms import EmptyForm, confirmation_page
 from ..mentors.forms import topic_choices
 from ..models import Cohort, CohortParticipant, get_by_id
-from ..services import (
-    cohort_imports,
-    cohort_matching,
-    cohort_review,
-    cohorts,
-    exports,
+from ..services import exports, meetings, profiles
+from ..services.cohorts import (
+    assignment,
+    enrolment,
     import_jobs,
     imports,
-    meetings,
-    profiles,
     reports,
     surveys,
+    upload,
 )
-from ..services.cohorts import CohortError
+from ..services.cohorts import (
+    review as cohort_review,
+)
+from ..services.cohorts.enrolment import CohortError
 from ..services.labels import match_label
 from .forms import (
     AddPairForm,
@@ -51,17 +51,17 @@ bp.register_blueprint(meetings_bp)
 
 @bp.app_template_global()
 def cohort_state_label(state: str) -> str:
-    return str(cohorts.STATE_LABELS.get(state, state))
+    return str(enrolment.STATE_LABELS.get(state, state))
 
 
 @bp.app_template_global()
 def participant_status_label(status: str) -> str:
-    return str(cohorts.PARTICIPANT_STATUS_LABELS.get(status, status))
+    return str(enrolment.PARTICIPANT_STATUS_LABELS.get(status, status))
 
 
 @bp.app_template_global()
 def cohort_role_label(role: str) -> str:
-    return str(cohorts.ROLE_LABELS.get(role, role))
+    return str(enrolment.ROLE_LABELS.get(role, role))
 
 
 def _cohort(cohort_id: int) -> Cohort:
@@ -73,7 +73,7 @@ def _cohort(cohort_id: int) -> Cohort:
 
 def _visible_cohort(cohort_id: int) -> Cohort:
     cohort = get_by_id(Cohort, cohort_id)
-    if cohort is None or not cohorts.can_view(cohort, current_user):
+    if cohort is None or not enrolment.can_view(cohort, current_user):
         abort(404)
     return cohort
 
@@ -103,13 +103,13 @@ def _field_errors(form, problem: CohortError) -> None:
 @login_required
 def index():
     if current_user.is_manager:
-        rows = [(cohort, cohorts.counts(cohort)) for cohort in cohorts.all_cohorts()]
+        rows = [(cohort, enrolment.counts(cohort)) for cohort in enrolment.all_cohorts()]
         return render_template("cohorts/index.html", rows=rows, manager=True)
-    mine = cohorts.participations(current_user)
+    mine = enrolment.participations(current_user)
     applied_ids = {p.cohort_id for p in mine}
     return render_template(
         "cohorts/index.html", manager=False, participations=mine,
-        open_cohorts=[c for c in cohorts.open_cohorts() if c.id not in applied_ids],
+        open_cohorts=[c for c in enrolment.open_cohorts() if c.id not in applied_ids],
         surveys=surveys.open_invitations(current_user),
     )
 
@@ -132,7 +132,7 @@ def new():
     form = _cohort_form()
     if form.validate_on_submit():
         try:
-            cohort = cohorts.create_cohort(
+            cohort = enrolment.create_cohort(
                 form.name.data, form.starts_on.data, form.ends_on.data, form.meeting_target.data,
                 form.description.data or "", _topics(form.focus_topics.data or []),
             )
@@ -152,7 +152,7 @@ def edit(cohort_id: int):
     form = _cohort_form(cohort)
     if form.validate_on_submit():
         try:
-            cohorts.update_cohort(
+            enrolment.update_cohort(
                 cohort, form.name.data, form.starts_on.data, form.ends_on.data, form.meeting_target.data,
                 form.description.data or "", _topics(form.focus_topics.data or []),
             )
@@ -170,30 +170,30 @@ def detail(cohort_id: int):
     cohort = _visible_cohort(cohort_id)
     if current_user.is_manager:
         return render_template(
-            "cohorts/manage.html", cohort=cohort, counts=cohorts.counts(cohort),
-            participants=cohorts.participants(cohort), decision_form=DecisionForm(), form=EmptyForm(),
-            actions=[(a, cohorts.ACTION_LABELS[a]) for a in cohorts.ACTIONS_BY_STATE[cohort.state]],
-            matched=cohorts.matched_participant_ids(cohort), confirm_first=CONFIRM_FIRST,
+            "cohorts/manage.html", cohort=cohort, counts=enrolment.counts(cohort),
+            participants=enrolment.participants(cohort), decision_form=DecisionForm(), form=EmptyForm(),
+            actions=[(a, enrolment.ACTION_LABELS[a]) for a in enrolment.ACTIONS_BY_STATE[cohort.state]],
+            matched=enrolment.matched_participant_ids(cohort), confirm_first=CONFIRM_FIRST,
         )
     return _render_participant(cohort)
 
 
 def _apply_form() -> ApplyForm:
     form = ApplyForm()
-    goals = cohorts.open_goals(current_user)
+    goals = enrolment.open_goals(current_user)
     form.goal_id.choices = [SelectChoice(goal.id, goal.title) for goal in goals]
     return form
 
 
 def _render_participant(cohort: Cohort, form: ApplyForm | None = None, status: int = 200):
-    mine = cohorts.participations(current_user, cohort)
+    mine = enrolment.participations(current_user, cohort)
     applied_roles = {p.role for p in mine}
     form = form or _apply_form()
-    can_apply = cohort.state == "enrolling" and cohort.enrolment_open and len(applied_roles) < len(cohorts.ROLES)
+    can_apply = cohort.state == "enrolling" and cohort.enrolment_open and len(applied_roles) < len(enrolment.ROLES)
     return render_template(
         "cohorts/participant.html", cohort=cohort, participations=mine, form=form, button_form=EmptyForm(),
         can_apply=can_apply, applied_roles=applied_roles, has_profile=current_user.mentor_profile is not None,
-        tandems=cohorts.tandems_of_cohort_user(cohort, current_user),
+        tandems=enrolment.tandems_of_cohort_user(cohort, current_user),
         invitation=surveys.invitation(cohort, current_user),
     ), status
 
@@ -207,9 +207,9 @@ CONFIRM_FIRST = ("close",)
 def change_state(cohort_id: int, action: str):
     cohort = _cohort(cohort_id)
     if request.method == "GET":
-        if action not in CONFIRM_FIRST or action not in cohorts.ACTIONS_BY_STATE[cohort.state]:
+        if action not in CONFIRM_FIRST or action not in enrolment.ACTIONS_BY_STATE[cohort.state]:
             abort(404)
-        running = cohorts.cohort_tandems(cohort, ("active",))
+        running = enrolment.cohort_tandems(cohort, ("active",))
         below = meetings.below_target(running)
         return confirmation_page(
             _("Close “%(name)s”?", name=cohort.name),
@@ -219,17 +219,17 @@ def change_state(cohort_id: int, action: str):
                          "%(num)d of them held fewer meetings than the target of %(target)d.", below,
                          target=cohort.meeting_target)] if below else []),
              _("Every participant is asked to answer the wrap-up survey; the cohort can no longer be changed.")],
-            url_for(".change_state", cohort_id=cohort.id, action=action), str(cohorts.ACTION_LABELS[action]),
+            url_for(".change_state", cohort_id=cohort.id, action=action), str(enrolment.ACTION_LABELS[action]),
             url_for(".detail", cohort_id=cohort.id),
         )
     if not EmptyForm().validate_on_submit():
         abort(400)
     try:
-        cohorts.transition(cohort, action)
+        enrolment.transition(cohort, action)
     except CohortError as problem:
         _refused(problem)
     else:
-        flash(_("The cohort is now: %(state)s.", state=cohorts.STATE_LABELS[cohort.state]), "success")
+        flash(_("The cohort is now: %(state)s.", state=enrolment.STATE_LABELS[cohort.state]), "success")
     return redirect(url_for(".detail", cohort_id=cohort.id))
 
 
@@ -245,9 +245,9 @@ def apply(cohort_id: int):
         return _render_participant(cohort, form, 400)
     goal = None
     if form.role.data == "mentee":
-        goal = next((g for g in cohorts.open_goals(current_user) if g.id == form.goal_id.data), None)
+        goal = next((g for g in enrolment.open_goals(current_user) if g.id == form.goal_id.data), None)
     try:
-        cohorts.apply(cohort, current_user, form.role.data, goal)
+        enrolment.apply(cohort, current_user, form.role.data, goal)
     except CohortError as problem:
         _field_errors(form, problem)
         return _render_participant(cohort, form, problem.status if problem.status < 500 else 400)
@@ -272,7 +272,7 @@ def withdraw(cohort_id: int, participant_id: int):
         abort(404)
     if EmptyForm().validate_on_submit():
         try:
-            cohorts.withdraw(participant, current_user)
+            enrolment.withdraw(participant, current_user)
             flash(_("Your application was withdrawn."), "info")
         except CohortError as problem:
             _refused(problem)
@@ -289,7 +289,7 @@ def accept_many(cohort_id: int):
     if not ids:
         flash(_("Tick the applications to accept first."), "error")
         return redirect(url_for(".detail", cohort_id=cohort.id) + "#participants")
-    accepted, refusals = cohorts.accept_many(cohort, ids)
+    accepted, refusals = enrolment.accept_many(cohort, ids)
     flash(ngettext("%(num)d application accepted.", "%(num)d applications accepted.", accepted), "success")
     for message in refusals:
         flash(message, "error")
@@ -306,9 +306,9 @@ def decide(cohort_id: int, participant_id: int):
         flash(_("Choose accept, waitlist or reject."), "error")
     else:
         try:
-            cohorts.decide(participant, form.decision.data)
+            enrolment.decide(participant, form.decision.data)
             flash(_("%(name)s: %(status)s.", name=participant.user.name,
-                    status=cohorts.PARTICIPANT_STATUS_LABELS[participant.status]), "success")
+                    status=enrolment.PARTICIPANT_STATUS_LABELS[participant.status]), "success")
         except CohortError as problem:
             _refused(problem)
     return redirect(url_for(".detail", cohort_id=cohort.id) + "#participants")
@@ -325,11 +325,11 @@ def import_upload(cohort_id: int):
     if not form.validate_on_submit():
         return render_template("cohorts/import.html", cohort=cohort, form=form), 400 if form.errors else 200
     try:
-        cohorts.can_import(cohort)
+        enrolment.can_import(cohort)
     except CohortError as problem:
         _refused(problem)
         return redirect(url_for(".detail", cohort_id=cohort.id))
-    token = cohort_imports.stage(form.file.data.read(), cohort, current_user, form.file.data.filename or "")
+    token = upload.stage(form.file.data.read(), cohort, current_user, form.file.data.filename or "")
     # 303: the browser fetches the preview with GET, so Back and reload never send the file again.
     return redirect(url_for(".import_preview", cohort_id=cohort.id, token=token), 303)
 
@@ -339,7 +339,7 @@ def import_upload(cohort_id: int):
 def import_preview(cohort_id: int, token: str):
     cohort = _cohort(cohort_id)
     try:
-        preview, filename = cohort_imports.preview(token, cohort, current_user)
+        preview, filename = upload.preview(token, cohort, current_user)
     except CohortError as problem:
         _refused(problem)
         return redirect(url_for(".import_upload", cohort_id=cohort.id))
@@ -408,9 +408,9 @@ def review(cohort_id: int):
     return render_template(
         "cohorts/review.html", cohort=cohort, drafts=drafts, summary=cohort_review.summary(cohort),
         weak=cohort_review.weak_pairs(drafts),
-        unmatched=cohort_matching.unmatched(cohort) if cohort.state in ("matching", "running") else [],
+        unmatched=assignment.unmatched(cohort) if cohort.state in ("matching", "running") else [],
         problems=cohort_review.rule_problems(cohort) if drafts else {},
-        published=cohorts.count_published(cohort), swap_form=swap_form, add_form=add_form, form=EmptyForm(),
+        published=enrolment.count_published(cohort), swap_form=swap_form, add_form=add_form, form=EmptyForm(),
     )
 
 
@@ -420,7 +420,7 @@ def match(cohort_id: int):
     cohort = _cohort(cohort_id)
     if EmptyForm().validate_on_submit():
         try:
-            result = cohort_matching.run(cohort)
+            result = assignment.run(cohort)
         except CohortError as problem:
             _refused(problem)
             return redirect(url_for(".detail", cohort_id=cohort.id))

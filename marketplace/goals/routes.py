@@ -11,7 +11,8 @@ from ..extensions import db
 from ..forms import EmptyForm
 from ..mentors.forms import apply_errors, template_helpers
 from ..models import Goal, MentorProfile, get_by_id
-from ..services import companies, matching, profiles, tandems
+from ..services import companies, profiles, tandems
+from ..services.matching import search
 from ..tandems.forms import RequestTandemForm
 from .forms import GoalForm, GoalStatusForm
 
@@ -107,7 +108,7 @@ def detail(id: int):
     # A mentor on the goal sees the goal, never its shortlist.
     show_suggestions = profiles.can_see_suggestions(current_user, goal) and goal.status == "open"
     # Never the mentor who declined, withdrew or let a request expire: the owner sees who could help next.
-    suggestions = matching.next_suggestions(goal, k=5) if show_suggestions else []
+    suggestions = search.next_suggestions(goal, k=5) if show_suggestions else []
     requests = tandems.tandems_for_goal(goal) if can_edit else []
     return render_template(
         "goals/detail.html",
@@ -115,7 +116,7 @@ def detail(id: int):
         can_edit=can_edit,
         suggestions=suggestions,
         requests=requests,
-        request_ended=any(t.status in matching.ENDED_REQUEST_STATUSES for t in requests),
+        request_ended=any(t.status in search.ENDED_REQUEST_STATUSES for t in requests),
         request_form=RequestTandemForm(),
         form=EmptyForm(),
         statuses=profiles.GOAL_STATUSES,

@@ -12,7 +12,8 @@ from ..extensions import db
 from ..forms import EmptyForm
 from ..input_checks import page_arg
 from ..models import Goal, MentorProfile, Topic, User, get_by_id
-from ..services import matching, profiles, responsiveness, rules, tandems
+from ..services import profiles, responsiveness, tandems
+from ..services.matching import rules, search
 from ..tandems.forms import AskForTandemForm, OfferHelpForm
 from .forms import MentorProfileForm, apply_errors, template_helpers, topic_choices
 
@@ -54,7 +55,7 @@ def my_profile():
     # Only what DESIGN.md allows before any tandem: title, topics, the owner's first name and company.
     fitting = [
         (profiles.discoverable_goal_summary(match.goal), match)
-        for match in (matching.goals_for_mentor(profile, k=10) if profile is not None and profile.is_open else [])
+        for match in (search.goals_for_mentor(profile, k=10) if profile is not None and profile.is_open else [])
     ]
     return render_template(
         "mentors/my_profile.html",

@@ -6,7 +6,8 @@ from flask import Blueprint, render_template, request
 from flask_babel import get_locale
 from flask_login import current_user, login_required
 
-from ..services import companies, matching, taxonomy
+from ..services import companies
+from ..services.matching import search, taxonomy
 from .forms import MentorSearchForm
 
 bp = Blueprint("search", __name__, url_prefix="/search")
@@ -16,7 +17,7 @@ bp = Blueprint("search", __name__, url_prefix="/search")
 @login_required
 def mentors():
     form = MentorSearchForm(request.args)
-    results: list[matching.MentorMatch] = []
+    results: list[search.MentorMatch] = []
     searched = "q" in request.args
     if searched and form.validate():
         excluded_ids = [
@@ -25,7 +26,7 @@ def mentors():
             if (company := companies.find_company(name)) is not None
         ]
         try:
-            results = matching.search_mentors(
+            results = search.search_mentors(
                 form.q.data,
                 current_user,
                 k=form.k.data or 10,
@@ -33,7 +34,7 @@ def mentors():
                 meeting_format=form.format.data or None,
                 exclude_company_ids=excluded_ids,
             )
-        except matching.MatchingError as problem:
+        except search.MatchingError as problem:
             form.q.errors = [str(problem)]
     locale = str(get_locale())
     # A search that finds nobody offers the taxonomy's topics to pick from.

@@ -23,8 +23,9 @@ from ..models import (
     goal_topics,
     mentor_topics,
 )
-from . import companies, tandems, vectors
-from . import taxonomy as taxonomy_service
+from . import companies, tandems
+from .matching import taxonomy as taxonomy_service
+from .matching import vectors
 
 PEOPLE_PER_PAGE = 25
 COMPANIES_PER_PAGE = 50

@@ -410,12 +410,13 @@ def _notify_running_tandems_inside(survivor: Company, other: Company, inside: li
     """Tell the community managers which running tandems the merge leaves inside one company."""
     if not inside:
         return
-    from . import cohorts, notifications  # both import this module (through tandems and rules)
+    from . import notifications
+    from .cohorts import enrolment  # both import this module (through tandems and rules)
 
     pairs = "; ".join(
         f"{t.mentee.name} – {t.mentor_user.name}" + (f" (“{t.goal.title}”)" if t.goal else "") for t in inside
     )
-    cohorts.notify_managers(
+    enrolment.notify_managers(
         "company_merge", "merge_tandems_inside_company",
         {"old": other.name, "new": survivor.name, "n": len(inside), "tandems": pairs},
         notifications.link_to("admin.company", company_id=survivor.id), ("company", other.id),

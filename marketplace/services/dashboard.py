@@ -11,7 +11,8 @@ from werkzeug.routing import BuildError
 
 from ..extensions import db
 from ..models import Meeting, Tandem, User
-from . import admin, cohorts, meetings, surveys
+from . import admin, meetings
+from .cohorts import enrolment, surveys
 from .tandems import mentee_name
 
 DEFAULT_MEETING_TARGET = 6
@@ -100,12 +101,12 @@ def overview(user: User) -> dict[str, Any]:
 def cohort_overview(user: User, active: list[Tandem]) -> dict[str, Any]:
     """Cohorts the person applied to (with their status), cohorts open for applications, open surveys,
     and for each running tandem its meeting progress and kick-off checklist."""
-    participations = cohorts.participations(user)
+    participations = enrolment.participations(user)
     applied = {p.cohort_id for p in participations}
     progress = meetings.progress_for(active)
     return {
         "cohort_participations": participations,
-        "open_cohorts": [c for c in cohorts.open_cohorts() if c.id not in applied],
+        "open_cohorts": [c for c in enrolment.open_cohorts() if c.id not in applied],
         "open_surveys": surveys.open_invitations(user),
         "meeting_progress": progress,
         "checklists": {t.id: meetings.kickoff_checklist(t, progress[t.id]) for t in active},

@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Cohort, User
-from . import accounts, companies, imports, setup
+from . import accounts, companies, setup
+from .cohorts import imports
 
 DEMO_FILE = Path(__file__).resolve().parent.parent / "data" / "demo.json"
 DEMO_PASSWORD = "tandem-demo-password"

@@ -72,7 +72,7 @@ def send_held(now: datetime | None = None) -> int:
 def send_new_goals(now: datetime | None = None, k: int = 10) -> int:
     """Mentors who opted in hear of open goals from the last day they could help with (DESIGN.md: title,
     topics, the owner's first name and company only); returns how many e-mails were queued."""
-    from . import matching
+    from .matching import search
 
     now = now or utcnow()
     day = now.date().isoformat()
@@ -87,7 +87,7 @@ def send_new_goals(now: datetime | None = None, k: int = 10) -> int:
         profile = user.mentor_profile if user is not None else None
         if profile is None or not profile.is_open or _already_sent(preferences.NEW_GOALS, user_id, day):
             continue
-        fresh = [match.goal for match in matching.goals_for_mentor(profile, k=k)
+        fresh = [match.goal for match in search.goals_for_mentor(profile, k=k)
                  if as_utc(match.goal.created_at) >= since]
         summaries = [s for s in (profiles.discoverable_goal_summary(goal) for goal in fresh) if s is not None]
         if not summaries:

@@ -108,7 +108,7 @@ def render(key: str | None, params: dict[str, Any], fallback: str = "", reader: 
     if isinstance(values.get("when"), str):
         values["when"] = timezones.format_instant(datetime.fromisoformat(values["when"]), reader)
     if "reason_code" in values:  # a hard rule's reason, in the reader's language
-        from . import rules
+        from .matching import rules
 
         values["reason"] = str(rules.REASONS.get(values["reason_code"], values["reason_code"]))
     return str(template) % values

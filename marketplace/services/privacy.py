@@ -28,7 +28,8 @@ from ..models import (
     UserSession,
     as_utc,
 )
-from . import notifications, preferences, throttle, vectors
+from . import notifications, preferences, throttle
+from .matching import vectors
 
 
 def _iso(value) -> str | None:

@@ -18,7 +18,8 @@ from sqlalchemy import Select, exists, or_, select, update
 
 from ..extensions import begin_serialised_write, db
 from ..models import CohortParticipant, Goal, MentorProfile, Tandem, Topic, User, utcnow
-from . import companies, vectors
+from . import companies
+from .matching import vectors
 
 HEADLINE_MAX = 160
 TITLE_MAX = 160

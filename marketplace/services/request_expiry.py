@@ -17,7 +17,8 @@ from sqlalchemy.orm.exc import ObjectDeletedError
 
 from ..extensions import begin_serialised_write, db
 from ..models import MentorProfile, Tandem, as_utc, utcnow
-from . import matching, notifications, preferences, reminders, vectors
+from . import notifications, preferences, reminders
+from .matching import search, vectors
 
 # This many requests in a row left to expire pause a mentor's profile.
 EXPIRIES_BEFORE_PAUSE = 2
@@ -91,7 +92,7 @@ def expire(tandem: Tandem, now: datetime) -> bool:
     mentor_name = tandem.mentor_user.name if tandem.mentor_user else ""
     if profile is not None:
         _pause_if_inactive(profile, now)
-    names = ([m.profile.user.name for m in matching.next_suggestions(goal, NEXT_SUGGESTIONS_IN_MAIL)]
+    names = ([m.profile.user.name for m in search.next_suggestions(goal, NEXT_SUGGESTIONS_IN_MAIL)]
              if goal is not None and goal.status == "open" else [])
     key, params = ("request_expired", {"name": mentor_name, "title": title, "suggestions": ", ".join(names)}) \
         if names else ("request_expired_none", {"name": mentor_name, "title": title})

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Topic
-from . import vectors
+from .matching import vectors
 
 TOPICS_FILE = Path(__file__).resolve().parent.parent / "data" / "topics.json"
 

@@ -12,7 +12,8 @@ from sqlalchemy.orm.exc import ObjectDeletedError
 
 from ..extensions import begin_serialised_write, db
 from ..models import Goal, MentorProfile, Tandem, User, utcnow
-from . import notifications, profiles, request_expiry, rules
+from . import notifications, profiles, request_expiry
+from .matching import rules
 
 MAX_OPEN_REQUESTS_PER_GOAL = 5
 DEFAULT_LENGTH_DAYS = 182  # about six months, the usual programme length
@@ -247,7 +248,7 @@ def accept(tandem: Tandem, user: User, message: str = "") -> Tandem:
             user, "tandem_started", "tandem_started", {"name": asker.name, "title": goal.title},
             link, obj=("tandem", tandem.id), contact=asker,
         )
-        from . import vectors
+        from .matching import vectors
 
         vectors.refresh_goal(goal)  # a matched goal leaves the discoverable index
         db.session.commit()
@@ -310,9 +311,9 @@ def recheck_open_pairings(company_ids: Collection[int]) -> int:
         if tandem.status in Tandem.PENDING_STATUSES:
             _cancel(tandem, broken[0])
         else:
-            from . import cohorts
+            from .cohorts import enrolment
 
-            cohorts.notify_managers(
+            enrolment.notify_managers(
                 "draft_removed", "draft_removed",
                 {"cohort": tandem.cohort.name if tandem.cohort else "", "reason_code": broken[0]},
                 notifications.link_to("cohorts.review", cohort_id=tandem.cohort_id) if tandem.cohort_id else None,

@@ -10,7 +10,8 @@ from flask_login import current_user, login_required
 from ..extensions import db
 from ..forms import EmptyForm, confirmation_page
 from ..models import Goal, MentorProfile, Tandem
-from ..services import matching, meetings, profiles, tandems
+from ..services import meetings, profiles, tandems
+from ..services.matching import search
 from .forms import AnswerForm, EndTandemForm, RequestTandemForm
 
 bp = Blueprint("tandems", __name__, url_prefix="/tandems")
@@ -63,7 +64,7 @@ def detail(tandem_id: int):
         show_contact=tandems.can_see_contact(tandem, current_user),
         goal_in_full=tandem.goal is not None and profiles.can_view_goal(current_user, tandem.goal),
         is_mentor=tandem.mentor_user_id == current_user.id,
-        ended_request=tandem.status in matching.ENDED_REQUEST_STATUSES,
+        ended_request=tandem.status in search.ENDED_REQUEST_STATUSES,
     )
 
 

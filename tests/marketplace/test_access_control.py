@@ -14,7 +14,8 @@ from sqlalchemy import select
 
 from marketplace.extensions import db
 from marketplace.models import Cohort, Notification, Tandem
-from marketplace.services import accounts, cohorts, tandems
+from marketplace.services import accounts, tandems
+from marketplace.services.cohorts import enrolment
 from tests.builders import make_goal, make_meeting, make_mentor, make_user, sign_in
 
 PUBLIC = {
@@ -82,7 +83,7 @@ def world(app: Flask) -> dict:
                     state="enrolling", enrolment_open=True)
     db.session.add_all([meeting, cohort])
     db.session.commit()
-    application = cohorts.apply(cohort, mentor.user, "mentor")
+    application = enrolment.apply(cohort, mentor.user, "mentor")
     notification = db.session.scalar(select(Notification).where(Notification.user_id == goal.owner_id).limit(1))
     return {
         "mentor": mentor, "goal": goal, "tandem": tandem, "meeting": meeting, "cohort": cohort,

@@ -24,7 +24,9 @@ from sqlalchemy import func, select, update
 from marketplace.extensions import db
 from marketplace.forms import TandemForm
 from marketplace.models import ApiToken, Cohort, Company, Goal, MentorProfile, Tandem, Topic, User
-from marketplace.services import accounts, imports, tandems, vectors
+from marketplace.services import accounts, tandems
+from marketplace.services.cohorts import imports
+from marketplace.services.matching import vectors
 from tests.builders import make_goal, make_mentor, make_user, participants_csv, sign_in
 
 NUL = "Hello\x00world"
@@ -264,7 +266,7 @@ def test_two_imports_of_the_same_people_end_with_one_clear_refusal(make_app):
 
 
 def test_the_cohort_import_page_flashes_the_conflict_as_409(app, monkeypatch):
-    from marketplace.services import cohort_imports, cohorts
+    from marketplace.services.cohorts import enrolment, upload
 
     def conflict(*args, **kwargs):
         raise imports.ImportConflict()
@@ -274,8 +276,8 @@ def test_the_cohort_import_page_flashes_the_conflict_as_409(app, monkeypatch):
                     state="planning")
     db.session.add(cohort)
     db.session.commit()
-    with pytest.raises(cohorts.CohortError) as refused:
-        cohort_imports.run(cohort, b"")
+    with pytest.raises(enrolment.CohortError) as refused:
+        upload.run(cohort, b"")
     assert refused.value.status == 409 and "try again" in refused.value.message
 
 

@@ -17,7 +17,7 @@ from selenium.webdriver.common.by import By
 
 from marketplace.extensions import db
 from marketplace.models import Tandem
-from marketplace.services.cohorts import add_months
+from marketplace.services.cohorts.enrolment import add_months
 from tests.builders import DEFAULT_PASSWORD, make_goal, make_meeting, make_mentor, make_user
 from tests.marketplace.test_cohorts import enrol, make_cohort
 

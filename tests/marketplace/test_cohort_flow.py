@@ -10,7 +10,9 @@ from sqlalchemy import select
 
 from marketplace.extensions import db
 from marketplace.models import Cohort, Tandem, User
-from marketplace.services import accounts, cohort_review, rules
+from marketplace.services import accounts
+from marketplace.services.cohorts import review
+from marketplace.services.matching import rules
 from tests.builders import DEFAULT_PASSWORD, make_user
 from tests.marketplace.test_cohorts import csv_file
 
@@ -59,7 +61,7 @@ def test_create_import_match_swap_publish_meet_close_survey_report(app, client):
 
     client.post(f"/cohorts/{cohort.id}/match")
     db.session.expire_all()
-    drafts = cohort_review.drafts(cohort)
+    drafts = review.drafts(cohort)
     assert len(drafts) == 20 and cohort.state == "matching"
     by_topic = {d.goal.topics[0].slug == d.mentor.topics[0].slug for d in drafts}
     assert by_topic == {True}  # every executive got a mentor on their own subject

@@ -13,11 +13,13 @@ from sqlalchemy import select
 
 from marketplace.extensions import db
 from marketplace.models import Cohort, Notification, Tandem
-from marketplace.services import cohort_matching, cohort_review, companies, rules
-from marketplace.services.cohort_matching import assign, score_matrix
-from marketplace.services.cohorts import CohortError
+from marketplace.services import companies
+from marketplace.services.cohorts import assignment, review
+from marketplace.services.cohorts.assignment import assign, score_matrix
+from marketplace.services.cohorts.enrolment import CohortError
 from marketplace.services.labels import score_percent
-from marketplace.services.matching import _topic_overlap, blend_score
+from marketplace.services.matching import rules
+from marketplace.services.matching.search import _topic_overlap, blend_score
 from tests.builders import make_goal, make_mentor
 from tests.marketplace.test_cohorts import bearer, enrol, make_cohort
 
@@ -132,7 +134,7 @@ def test_run_pairs_by_meaning_and_explains_each_draft(app):
     ai, social = make_mentor(company="Young A", **AI), make_mentor(company="Young B", **SOCIAL)
     ai_goal, social_goal = make_goal(company="Old X", **AI_GOAL), make_goal(company="Old Y", **SOCIAL_GOAL)
     cohort = matching_cohort([ai, social], [ai_goal, social_goal])
-    result = cohort_matching.run(cohort)
+    result = assignment.run(cohort)
     pairs = {(t.mentor_id, t.goal_id) for t in result.drafts}
     assert pairs == {(ai.id, ai_goal.id), (social.id, social_goal.id)}
     assert result.unmatched == []
@@ -146,12 +148,12 @@ def test_run_pairs_by_meaning_and_explains_each_draft(app):
 def test_run_from_enrolment_closes_it_first_and_refuses_when_nobody_is_accepted(app):
     cohort = make_cohort(state="enrolling")
     with pytest.raises(CohortError) as refused:
-        cohort_matching.run(cohort)
+        assignment.run(cohort)
     assert refused.value.code == "nobody_accepted"
     enrol(cohort, make_mentor().user, "mentor")
     goal = make_goal()
     enrol(cohort, goal.owner, "mentee", goal)
-    cohort_matching.run(cohort)
+    assignment.run(cohort)
     assert cohort.state == "matching"
 
 
@@ -165,7 +167,7 @@ def test_hard_rules_hold_and_people_without_a_valid_partner_are_listed_with_the_
     companies.link_competitors(companies.find_company("Bank A"), companies.find_company("Bank B"))
     db.session.commit()
     cohort = matching_cohort([mentor_a, mentor_b], [same_company, competitor, french])
-    result = cohort_matching.run(cohort)
+    result = assignment.run(cohort)
     assert {(t.mentor_id, t.goal_id) for t in result.drafts} == {(mentor_a.id, competitor.id)}
     reasons = {(u.user.id, u.role): u.reason_code for u in result.unmatched}
     assert reasons[(same_company.owner_id, "mentee")] == "no_valid_partner"
@@ -178,17 +180,17 @@ def test_capacity_limits_drafts_and_the_rest_are_told_partners_are_taken(app):
     mentor = make_mentor(company="Young A", capacity=1, **AI)
     first, second = make_goal(company="Old X", **AI_GOAL), make_goal(company="Old Y", **AI_GOAL)
     cohort = matching_cohort([mentor], [first, second])
-    result = cohort_matching.run(cohort)
+    result = assignment.run(cohort)
     assert len(result.drafts) == 1
     assert [(u.role, u.reason_code) for u in result.unmatched] == [("mentee", "partners_taken")]
-    assert [u.reason_code for u in cohort_matching.unmatched(cohort)] == ["partners_taken"]
+    assert [u.reason_code for u in assignment.unmatched(cohort)] == ["partners_taken"]
 
 
 def test_a_mentor_with_room_for_two_takes_two_and_running_tandems_use_up_capacity(app):
     mentor = make_mentor(company="Young A", capacity=2, **AI)
     goals = [make_goal(company=f"Old {i}", **AI_GOAL) for i in range(3)]
     cohort = matching_cohort([mentor], goals)
-    assert len(cohort_matching.run(cohort).drafts) == 2
+    assert len(assignment.run(cohort).drafts) == 2
 
     busy = make_mentor(company="Young B", capacity=1, **SOCIAL)
     elsewhere = make_goal(company="Old Q", **SOCIAL_GOAL)
@@ -196,7 +198,7 @@ def test_a_mentor_with_room_for_two_takes_two_and_running_tandems_use_up_capacit
                           mentor_user_id=busy.user_id, status="active"))
     db.session.commit()
     second = matching_cohort([busy], [make_goal(company="Old R", **SOCIAL_GOAL)], name="Second round")
-    result = cohort_matching.run(second)
+    result = assignment.run(second)
     assert result.drafts == []
     assert {(u.role, u.reason_code) for u in result.unmatched} == {("mentor", "mentor_full"),
                                                                    ("mentee", "partners_taken")}
@@ -206,17 +208,17 @@ def test_rerun_replaces_unlocked_drafts_and_keeps_locked_ones_with_their_slot(ap
     ai, social = make_mentor(company="Young A", **AI), make_mentor(company="Young B", **SOCIAL)
     ai_goal, social_goal = make_goal(company="Old X", **AI_GOAL), make_goal(company="Old Y", **SOCIAL_GOAL)
     cohort = matching_cohort([ai, social], [ai_goal, social_goal])
-    cohort_matching.run(cohort)
+    assignment.run(cohort)
     # The manager insists on the "wrong" pair and locks it: AI mentor with the social-media goal.
-    for draft in cohort_review.drafts(cohort):
-        cohort_review.remove(cohort, draft.id)
+    for draft in review.drafts(cohort):
+        review.remove(cohort, draft.id)
     mentees = {p.user_id: p.id for p in cohort.participants if p.role == "mentee"}
     mentors = {p.user_id: p.id for p in cohort.participants if p.role == "mentor"}
-    cohort_review.add_pair(cohort, mentees[social_goal.owner_id], mentors[ai.user_id])
-    locked = cohort_review.drafts(cohort)[0]
+    review.add_pair(cohort, mentees[social_goal.owner_id], mentors[ai.user_id])
+    locked = review.drafts(cohort)[0]
     assert locked.locked
 
-    result = cohort_matching.run(cohort)
+    result = assignment.run(cohort)
     pairs = {(t.mentor_id, t.goal_id, t.locked) for t in result.drafts}
     assert pairs == {(ai.id, social_goal.id, True), (social.id, ai_goal.id, False)}
     assert locked.id in {t.id for t in result.drafts}
@@ -257,19 +259,19 @@ def drafted(app):
     ai_goal = make_goal(company="Old X", **AI_GOAL)
     social_goal = make_goal(company="Old Y", excluded=("Young A",), **SOCIAL_GOAL)
     cohort = matching_cohort([ai, social], [ai_goal, social_goal])
-    cohort_matching.run(cohort)
+    assignment.run(cohort)
     return cohort, ai, social, ai_goal, social_goal
 
 
 def test_a_swap_that_breaks_a_rule_is_refused_with_the_rules_reason(drafted):
     cohort, ai, social, ai_goal, social_goal = drafted
-    first, second = cohort_review.drafts(cohort)
+    first, second = review.drafts(cohort)
     with pytest.raises(CohortError) as refused:
-        cohort_review.swap(cohort, first.id, second.id)
+        review.swap(cohort, first.id, second.id)
     assert refused.value.code == "excluded_by_mentee"
     assert rules.reason_text("excluded_by_mentee") in refused.value.message
     db.session.expire_all()
-    assert {(t.mentor_id, t.goal_id) for t in cohort_review.drafts(cohort)} == {(ai.id, ai_goal.id),
+    assert {(t.mentor_id, t.goal_id) for t in review.drafts(cohort)} == {(ai.id, ai_goal.id),
                                                                                 (social.id, social_goal.id)}
 
 
@@ -280,15 +282,15 @@ def test_swap_remove_and_lock_through_the_review_page(drafted, client, login_as)
     login_as(make_manager())
     page = client.get(f"/cohorts/{cohort.id}/matching").get_data(as_text=True)
     assert "average match" in page and "lowest score" in page
-    first, second = cohort_review.drafts(cohort)
-    before = cohort_review.summary(cohort)
+    first, second = review.drafts(cohort)
+    before = review.summary(cohort)
     swapped = client.post(f"/cohorts/{cohort.id}/drafts/swap", data={"first": first.id, "second": second.id},
                           follow_redirects=True).get_data(as_text=True)
     assert "Mentors swapped." in swapped and f"Average match {score_percent(before.average)} →" in swapped
     db.session.expire_all()
-    assert {(t.mentor_id, t.goal_id) for t in cohort_review.drafts(cohort)} == {(social.id, ai_goal.id),
+    assert {(t.mentor_id, t.goal_id) for t in review.drafts(cohort)} == {(social.id, ai_goal.id),
                                                                                 (ai.id, social_goal.id)}
-    assert cohort_review.summary(cohort).total <= before.total  # the engine's choice is optimal
+    assert review.summary(cohort).total <= before.total  # the engine's choice is optimal
 
     client.post(f"/cohorts/{cohort.id}/drafts/{first.id}/lock")
     db.session.expire_all()
@@ -297,7 +299,7 @@ def test_swap_remove_and_lock_through_the_review_page(drafted, client, login_as)
     assert "Unlock this pair" in refused.get_data(as_text=True)
     client.post(f"/cohorts/{cohort.id}/drafts/{second.id}/remove")
     db.session.expire_all()
-    assert [t.id for t in cohort_review.drafts(cohort)] == [first.id]
+    assert [t.id for t in review.drafts(cohort)] == [first.id]
     unmatched = client.get(f"/cohorts/{cohort.id}/matching").get_data(as_text=True)
     assert "Not paired yet" in unmatched
 
@@ -307,17 +309,17 @@ def test_adding_a_pair_by_hand_checks_rules_and_capacity(drafted):
     mentees = {p.user_id: p.id for p in cohort.participants if p.role == "mentee"}
     mentors = {p.user_id: p.id for p in cohort.participants if p.role == "mentor"}
     with pytest.raises(CohortError, match="already has a pair"):
-        cohort_review.add_pair(cohort, mentees[ai_goal.owner_id], mentors[social.user_id])
-    for draft in cohort_review.drafts(cohort):
-        cohort_review.remove(cohort, draft.id)
+        review.add_pair(cohort, mentees[ai_goal.owner_id], mentors[social.user_id])
+    for draft in review.drafts(cohort):
+        review.remove(cohort, draft.id)
     with pytest.raises(CohortError) as excluded:
-        cohort_review.add_pair(cohort, mentees[social_goal.owner_id], mentors[ai.user_id])
+        review.add_pair(cohort, mentees[social_goal.owner_id], mentors[ai.user_id])
     assert excluded.value.code == "excluded_by_mentee"
-    cohort_review.add_pair(cohort, mentees[social_goal.owner_id], mentors[social.user_id])
+    review.add_pair(cohort, mentees[social_goal.owner_id], mentors[social.user_id])
     with pytest.raises(CohortError) as full:
-        cohort_review.add_pair(cohort, mentees[ai_goal.owner_id], mentors[social.user_id])
+        review.add_pair(cohort, mentees[ai_goal.owner_id], mentors[social.user_id])
     assert full.value.code == "mentor_full"
-    assert [(t.mentor_id, t.goal_id, t.locked) for t in cohort_review.drafts(cohort)] == [
+    assert [(t.mentor_id, t.goal_id, t.locked) for t in review.drafts(cohort)] == [
         (social.id, social_goal.id, True)]
 
 
@@ -357,7 +359,7 @@ def test_publish_checks_every_rule_again_and_publishes_nothing_when_one_breaks(d
     ai_goal.owner.verified_company = companies.find_company("Young A")
     db.session.commit()
     with pytest.raises(CohortError) as refused:
-        cohort_review.publish(cohort)
+        review.publish(cohort)
     assert refused.value.code == "rule_broken"
     assert rules.reason_text("same_company") in refused.value.message
     db.session.expire_all()
@@ -385,7 +387,7 @@ def test_two_managers_publishing_at_once_give_one_winner(drafted, app):
             cohort = db.session.get(Cohort, cohort_id)
             barrier.wait()
             try:
-                outcomes.append(cohort_review.publish(cohort))
+                outcomes.append(review.publish(cohort))
             except CohortError as problem:
                 outcomes.append(problem.code)
             finally:
@@ -404,18 +406,18 @@ def test_two_managers_publishing_at_once_give_one_winner(drafted, app):
 
 def test_closing_completes_tandems_and_needs_no_drafts(drafted):
     cohort = drafted[0]
-    cohort_review.publish(cohort)
-    from marketplace.services import cohorts
+    review.publish(cohort)
+    from marketplace.services.cohorts import enrolment
 
     with pytest.raises(CohortError):
-        cohort_matching.run(make_cohort(name="Closed", state="closed"))
-    cohorts.close(cohort)
+        assignment.run(make_cohort(name="Closed", state="closed"))
+    enrolment.close(cohort)
     assert cohort.state == "closed" and cohort.closed_at is not None
     assert {t.status for t in db.session.scalars(select(Tandem).where(Tandem.cohort_id == cohort.id))} == {"completed"}
 
 
 def test_dates_of_published_tandems_come_from_the_cohort(drafted):
     cohort = drafted[0]
-    cohort_review.publish(cohort)
+    review.publish(cohort)
     tandem = db.session.scalars(select(Tandem).where(Tandem.cohort_id == cohort.id)).first()
     assert tandem.starts_on == date(2027, 3, 1) and tandem.ends_on == date(2027, 9, 1)

@@ -11,7 +11,8 @@ import pytest
 
 from marketplace.extensions import db
 from marketplace.models import Tandem
-from marketplace.services import exports, reports
+from marketplace.services import exports
+from marketplace.services.cohorts import reports
 from tests.builders import make_goal, make_meeting, make_mentor, make_user
 from tests.marketplace.test_cohorts import bearer, enrol, make_cohort
 

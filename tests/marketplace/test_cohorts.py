@@ -12,8 +12,9 @@ from sqlalchemy import func, select
 
 from marketplace.extensions import db
 from marketplace.models import Cohort, CohortParticipant, Notification, Tandem, User
-from marketplace.services import accounts, cohorts
-from marketplace.services.cohorts import CohortError
+from marketplace.services import accounts
+from marketplace.services.cohorts import enrolment
+from marketplace.services.cohorts.enrolment import CohortError
 from tests.builders import DEFAULT_PASSWORD, make_goal, make_mentor, make_user, sign_in
 
 START = date(2027, 3, 1)
@@ -46,47 +47,47 @@ def bearer(user: User) -> dict[str, str]:
 
 def test_end_date_must_lie_three_to_twelve_months_after_the_start(app):
     with pytest.raises(CohortError) as short:
-        cohorts.create_cohort("Too short", START, date(2027, 5, 31))
+        enrolment.create_cohort("Too short", START, date(2027, 5, 31))
     assert "ends_on" in short.value.fields
     with pytest.raises(CohortError) as long:
-        cohorts.create_cohort("Too long", START, date(2028, 3, 2))
+        enrolment.create_cohort("Too long", START, date(2028, 3, 2))
     assert "ends_on" in long.value.fields
-    assert cohorts.create_cohort("Three months", START, date(2027, 6, 1)).state == "draft"
-    assert cohorts.create_cohort("Twelve months", START, date(2028, 3, 1)).meeting_target == 6
+    assert enrolment.create_cohort("Three months", START, date(2027, 6, 1)).state == "draft"
+    assert enrolment.create_cohort("Twelve months", START, date(2028, 3, 1)).meeting_target == 6
 
 
 def test_month_arithmetic_keeps_the_end_of_month():
-    assert cohorts.add_months(date(2027, 1, 31), 1) == date(2027, 2, 28)
-    assert cohorts.add_months(date(2027, 11, 15), 3) == date(2028, 2, 15)
+    assert enrolment.add_months(date(2027, 1, 31), 1) == date(2027, 2, 28)
+    assert enrolment.add_months(date(2027, 11, 15), 3) == date(2028, 2, 15)
 
 
 def test_names_are_unique_regardless_of_case(app):
-    cohorts.create_cohort("Rhineland", START, END)
+    enrolment.create_cohort("Rhineland", START, END)
     with pytest.raises(CohortError) as clash:
-        cohorts.create_cohort("rhineland", START, END)
+        enrolment.create_cohort("rhineland", START, END)
     assert "name" in clash.value.fields
 
 
 def test_transitions_happen_in_order_and_refuse_what_makes_no_sense(app):
-    cohort = cohorts.create_cohort("Autumn", START, END)
+    cohort = enrolment.create_cohort("Autumn", START, END)
     with pytest.raises(CohortError, match="running"):
-        cohorts.close(cohort)
-    cohorts.open_enrolment(cohort)
+        enrolment.close(cohort)
+    enrolment.open_enrolment(cohort)
     assert cohort.state == "enrolling" and cohort.enrolment_open
     with pytest.raises(CohortError) as nobody:
-        cohorts.start_matching(cohort)
+        enrolment.start_matching(cohort)
     assert nobody.value.code == "nobody_accepted"
     enrol(cohort, make_mentor().user, "mentor")
     with pytest.raises(CohortError, match="mentee"):
-        cohorts.start_matching(cohort)
+        enrolment.start_matching(cohort)
     goal = make_goal()
     enrol(cohort, goal.owner, "mentee", goal)
-    cohorts.start_matching(cohort)
+    enrolment.start_matching(cohort)
     assert cohort.state == "matching" and not cohort.enrolment_open
-    cohorts.reopen_enrolment(cohort)
+    enrolment.reopen_enrolment(cohort)
     assert cohort.state == "enrolling"
     with pytest.raises(CohortError):
-        cohorts.open_enrolment(cohort)
+        enrolment.open_enrolment(cohort)
 
 
 def test_closing_is_refused_while_drafts_are_unpublished(app):
@@ -96,7 +97,7 @@ def test_closing_is_refused_while_drafts_are_unpublished(app):
                           cohort_id=cohort.id, status="draft", score=0.5))
     db.session.commit()
     with pytest.raises(CohortError) as refused:
-        cohorts.close(cohort)
+        enrolment.close(cohort)
     assert refused.value.code == "unpublished_drafts"
     assert cohort.state == "running"
 
@@ -104,9 +105,9 @@ def test_closing_is_refused_while_drafts_are_unpublished(app):
 def test_dates_are_fixed_once_the_cohort_runs(app):
     cohort = make_cohort(state="running")
     with pytest.raises(CohortError) as refused:
-        cohorts.update_cohort(cohort, cohort.name, START, date(2027, 10, 1), 6)
+        enrolment.update_cohort(cohort, cohort.name, START, date(2027, 10, 1), 6)
     assert "starts_on" in refused.value.fields
-    cohorts.update_cohort(cohort, "Renamed", START, END, 8)
+    enrolment.update_cohort(cohort, "Renamed", START, END, 8)
     assert cohort.name == "Renamed" and cohort.meeting_target == 8
 
 
@@ -149,8 +150,8 @@ def test_apply_then_manager_decides_and_the_person_is_told(app, client, login_as
 def test_an_applicant_withdraws_while_enrolment_is_open_only(app, client, login_as):
     cohort = make_cohort(state="enrolling")
     mentor = make_mentor()
-    mine = cohorts.apply(cohort, mentor.user, "mentor")
-    other = cohorts.apply(cohort, make_mentor().user, "mentor")
+    mine = enrolment.apply(cohort, mentor.user, "mentor")
+    other = enrolment.apply(cohort, make_mentor().user, "mentor")
     login_as(mentor.user)
     assert client.post(f"/cohorts/{cohort.id}/applications/{other.id}/withdraw").status_code == 404
     client.post(f"/cohorts/{cohort.id}/applications/{mine.id}/withdraw")
@@ -158,7 +159,7 @@ def test_an_applicant_withdraws_while_enrolment_is_open_only(app, client, login_
     cohort.state = "matching"
     db.session.commit()
     with pytest.raises(CohortError) as refused:
-        cohorts.withdraw(other, other.user)
+        enrolment.withdraw(other, other.user)
     assert refused.value.code == "enrolment_closed"
 
 
@@ -167,17 +168,17 @@ def test_a_mentee_must_bring_one_of_their_own_open_goals(app):
     someone_elses = make_goal()
     user = make_user()
     with pytest.raises(CohortError) as refused:
-        cohorts.apply(cohort, user, "mentee", someone_elses)
+        enrolment.apply(cohort, user, "mentee", someone_elses)
     assert "goal_id" in refused.value.fields
     with pytest.raises(CohortError) as no_profile:
-        cohorts.apply(cohort, user, "mentor")
+        enrolment.apply(cohort, user, "mentor")
     assert no_profile.value.code == "no_profile"
 
 
 def test_nobody_can_apply_to_a_cohort_that_is_not_enrolling(app):
     cohort = make_cohort(state="draft")
     with pytest.raises(CohortError) as refused:
-        cohorts.apply(cohort, make_mentor().user, "mentor")
+        enrolment.apply(cohort, make_mentor().user, "mentor")
     assert refused.value.code == "enrolment_closed"
 
 
@@ -334,7 +335,7 @@ def test_browser_import_previews_row_by_row_then_imports_on_confirm(make_app, tm
         page = client.get(done.headers["Location"]).get_data(as_text=True)
         assert "Import done" in page and 'http-equiv="refresh"' not in page
         assert "lena@young.example" in page  # invited: no account before
-        participants = cohorts.participants(cohort)
+        participants = enrolment.participants(cohort)
         assert {(p.user.email, p.role, p.status) for p in participants} == {
             ("lena@young.example", "mentor", "accepted"), ("kurt@old.example", "mentee", "accepted")}
         assert next(p for p in participants if p.role == "mentee").user_id == existing.id
@@ -401,7 +402,8 @@ def _staged_upload(client, cohort, rows) -> str:
 
 def test_a_confirmed_import_answers_at_once_and_a_worker_runs_it_while_the_page_shows_progress(make_app, tmp_path):
     from marketplace.models import ImportJob
-    from marketplace.services import import_jobs, privacy
+    from marketplace.services import privacy
+    from marketplace.services.cohorts import import_jobs
 
     app = make_app(TANDEM_UPLOAD_DIR=str(tmp_path / "uploads"), TANDEM_JOBS_IMMEDIATE=False,
                    TANDEM_JOB_STORE=str(tmp_path / "jobs.sqlite3"))
@@ -414,7 +416,7 @@ def test_a_confirmed_import_answers_at_once_and_a_worker_runs_it_while_the_page_
         assert answer.status_code == 302
         page = client.get(answer.headers["Location"]).get_data(as_text=True)
         assert 'http-equiv="refresh"' in page and "0 of 2 rows done" in page and "0 % done" in page
-        assert cohorts.participants(cohort) == []  # queued for a worker: nothing written yet
+        assert enrolment.participants(cohort) == []  # queued for a worker: nothing written yet
         job = db.session.scalars(select(ImportJob)).one()
         assert privacy.export_user_data(manager)["imports"][0]["status"] == "queued"
 
@@ -429,7 +431,7 @@ def test_a_confirmed_import_answers_at_once_and_a_worker_runs_it_while_the_page_
         import_jobs.run(job.id)  # delivered twice: runs once
         page = client.get(answer.headers["Location"]).get_data(as_text=True)
         assert "Import done" in page and 'http-equiv="refresh"' not in page
-        assert len(cohorts.participants(cohort)) == 2
+        assert len(enrolment.participants(cohort)) == 2
 
         other = make_user(is_manager=True)
         elsewhere = f"/cohorts/{cohort.id + 1}/import/jobs/{job.id}"  # the job, under another cohort
@@ -451,13 +453,13 @@ def test_an_import_job_whose_file_no_longer_fits_writes_nothing_and_says_why(mak
         page = client.post(f"/cohorts/{cohort.id}/import/confirm", data={"token": token},
                            follow_redirects=True).get_data(as_text=True)
         assert "Nothing was imported" in page and "Upload again" in page
-        assert cohorts.participants(cohort) == []
+        assert enrolment.participants(cohort) == []
 
 
 def test_the_sweep_queues_again_an_import_whose_worker_stopped_beating_and_leaves_a_live_one(make_app, tmp_path):
     from marketplace import jobs
     from marketplace.models import ImportJob
-    from marketplace.services import import_jobs
+    from marketplace.services.cohorts import import_jobs
 
     app = make_app(TANDEM_UPLOAD_DIR=str(tmp_path / "uploads"), TANDEM_IMPORT_STALE_SECONDS=120)
     with app.app_context():
@@ -476,7 +478,7 @@ def test_the_sweep_queues_again_an_import_whose_worker_stopped_beating_and_leave
         db.session.refresh(dead)
         db.session.refresh(live)
         assert (dead.status, dead.attempts) == ("done", 2)  # queued again and run (the tests' queue is immediate)
-        assert len(cohorts.participants(cohort)) == 2
+        assert len(enrolment.participants(cohort)) == 2
         assert (live.status, live.attempts) == ("running", 1)  # it still beats: left alone
         page = client.get(f"/cohorts/{cohort.id}/import/jobs/{dead.id}").get_data(as_text=True)
         assert "started again from the beginning" in page

@@ -37,16 +37,8 @@ from marketplace.models import (
     User,
     utcnow,
 )
-from marketplace.services import (
-    accounts,
-    cohort_imports,
-    companies,
-    emails,
-    notifications,
-    preferences,
-    request_expiry,
-    tandems,
-)
+from marketplace.services import accounts, companies, emails, notifications, preferences, request_expiry, tandems
+from marketplace.services.cohorts import upload as cohort_imports
 from tests.builders import make_goal, make_meeting, make_mentor, make_user, participants_csv, sign_in
 from tests.pseudo_locale import (
     PLACEHOLDER,

@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 
 from marketplace.extensions import db
 from marketplace.models import CohortParticipant, Goal, MentorProfile, User
-from marketplace.services import accounts, cohort_matching, cohort_review, cohorts, imports
+from marketplace.services import accounts
+from marketplace.services.cohorts import assignment, enrolment, imports, review
 from tests.builders import make_user
 from tests.marketplace.test_cohorts import make_cohort
 
@@ -140,22 +141,22 @@ def import_into(cohort, rows) -> imports.ImportResult:
 
 
 def match_and_publish(cohort) -> None:
-    cohort_matching.run(cohort)
-    assert len(cohort_review.drafts(cohort)) == 1
-    cohort_review.publish(cohort)
+    assignment.run(cohort)
+    assert len(review.drafts(cohort)) == 1
+    review.publish(cohort)
 
 
 def test_people_imported_again_into_a_new_cohort_are_matched_again(app):
     spring = make_cohort("Spring", state="enrolling")
     import_into(spring, [MENTOR, MENTEE])
     match_and_publish(spring)
-    cohorts.close(spring)
+    enrolment.close(spring)
 
     autumn = make_cohort("Autumn", state="enrolling")
     preview = imports.import_participants(german_excel_csv([MENTOR, MENTEE]), cohort_name="Autumn", dry_run=True)
     assert [p.note for p in preview.planned] == ["", "The goal re-opens for this cohort."]
     import_into(autumn, [MENTOR, MENTEE])
-    result = cohort_matching.run(autumn)
+    result = assignment.run(autumn)
     assert result.new_drafts == 1 and result.unmatched == []
 
 
@@ -170,9 +171,9 @@ def test_a_goal_in_a_running_tandem_stays_unmatched_and_says_where(app):
                                           dry_run=True)
     assert preview.planned[1].note == "Already in a running tandem (cohort Spring): stays unmatched."
     import_into(autumn, [other_mentor, MENTEE])
-    result = cohort_matching.run(autumn)
+    result = assignment.run(autumn)
     reasons = {(u.role, u.reason) for u in result.unmatched}
     assert ("mentee", "Already in a running tandem (cohort Spring).") in reasons
     assert ("mentor", "No mentee of this cohort has an open learning goal to pair with.") in reasons
-    assert {u.reason for u in cohort_matching.unmatched(autumn)} == {u.reason for u in result.unmatched}
+    assert {u.reason for u in assignment.unmatched(autumn)} == {u.reason for u in result.unmatched}
     assert count(CohortParticipant) == 4

@@ -194,7 +194,7 @@ def _import_people(count: int) -> list[list[str]]:
 def test_an_import_whose_worker_is_killed_halfway_is_resumed_and_imports_everyone_once(make_app, database_url,
                                                                                       tmp_path):
     from marketplace.models import Cohort, ImportJob, User
-    from marketplace.services import cohorts
+    from marketplace.services.cohorts import enrolment
     from tests.builders import make_user, sign_in
     from tests.marketplace.test_cohorts import _staged_upload, make_cohort
 
@@ -228,7 +228,7 @@ def test_an_import_whose_worker_is_killed_halfway_is_resumed_and_imports_everyon
     killed = job()
     assert (killed.status, killed.attempts) == ("running", 1)  # nothing else would ever move it on
     with app.app_context():
-        assert cohorts.participants(db.session.get(Cohort, cohort_id)) == []  # all or nothing
+        assert enrolment.participants(db.session.get(Cohort, cohort_id)) == []  # all or nothing
         db.session.remove()
 
     restarted, log = _worker(database_url, tmp_path, "restarted.log", **env)
@@ -240,7 +240,7 @@ def test_an_import_whose_worker_is_killed_halfway_is_resumed_and_imports_everyon
     assert (resumed.status, resumed.attempts, resumed.problems) == ("done", 2, [])
     assert "queued again" in log.read_text()
     with app.app_context():
-        assert len(cohorts.participants(db.session.get(Cohort, cohort_id))) == 300
+        assert len(enrolment.participants(db.session.get(Cohort, cohort_id))) == 300
         emails = list(db.session.scalars(select(User.email).where(User.email.like("%@import.example"))))
         assert sorted(emails) == sorted(row[0] for row in people)  # each person once
         mailed = db.session.scalars(select(OutgoingEmail.recipient).where(OutgoingEmail.recipient.in_(emails)))

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from marketplace.extensions import db
 from marketplace.models import CohortParticipant, Meeting, Tandem
-from marketplace.services import matching
+from marketplace.services.matching import search as matching
 from tests.builders import make_goal, make_mentor, make_user
 from tests.marketplace.test_cohort_report import HOSTILE_TITLE, running  # noqa: F401 - a fixture
 from tests.marketplace.test_cohorts import enrol, make_cohort

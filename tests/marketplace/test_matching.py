@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from marketplace.extensions import db
-from marketplace.services import companies, matching, vectors
+from marketplace.services import companies
+from marketplace.services.matching import search, vectors
 from tests.builders import make_goal, make_mentor, make_user
 
 
@@ -36,7 +37,7 @@ def mentors(app):
 
 def test_search_ranks_the_fitting_mentor_first_and_explains_why(app, mentors):
     viewer = make_user(company="Old Industry AG")
-    results = matching.search_mentors("how to grow on LinkedIn", viewer, k=3)
+    results = search.search_mentors("how to grow on LinkedIn", viewer, k=3)
     assert results[0].profile.id == mentors["linkedin"].id
     best = results[0]
     assert 0 <= best.score <= 1
@@ -46,7 +47,7 @@ def test_search_ranks_the_fitting_mentor_first_and_explains_why(app, mentors):
 
 def test_german_query_finds_the_english_ai_mentor(app, mentors):
     viewer = make_user(company="Old Industry AG")
-    results = matching.search_mentors("KI für Führungskräfte", viewer, k=3)
+    results = search.search_mentors("KI für Führungskräfte", viewer, k=3)
     assert results[0].profile.id == mentors["ai"].id
     assert [t.slug for t in results[0].matched_topics] == ["artificial-intelligence"]
 
@@ -56,7 +57,7 @@ def test_search_never_shows_the_viewers_own_company_or_competitors(app, mentors)
     rival = companies.find_company("Neuronal GmbH")
     companies.link_competitors(companies.find_company("Brandwerk Studio"), rival)
     db.session.commit()
-    shown = {r.profile.id for r in matching.search_mentors("LinkedIn and AI", viewer, k=10)}
+    shown = {r.profile.id for r in search.search_mentors("LinkedIn and AI", viewer, k=10)}
     assert mentors["linkedin"].id not in shown
     assert mentors["ai"].id not in shown
     assert mentors["agile"].id in shown
@@ -66,11 +67,11 @@ def test_search_filters_by_language_and_rejects_empty_queries(app, mentors):
     german_only = make_mentor(headline="Social Media für den Mittelstand", text="Instagram und TikTok verstehen.",
                               languages="de", company="Klickfabrik")
     viewer = make_user(company="Old Industry AG")
-    assert {r.profile.id for r in matching.search_mentors("social media", viewer, k=10, language="en")}.isdisjoint(
+    assert {r.profile.id for r in search.search_mentors("social media", viewer, k=10, language="en")}.isdisjoint(
         {german_only.id}
     )
-    with pytest.raises(matching.MatchingError):
-        matching.search_mentors("   ", viewer)
+    with pytest.raises(search.MatchingError):
+        search.search_mentors("   ", viewer)
 
 
 def test_paused_and_full_mentors_are_not_suggested(app, mentors):
@@ -78,7 +79,7 @@ def test_paused_and_full_mentors_are_not_suggested(app, mentors):
     vectors.refresh_mentor(mentors["ai"])
     db.session.commit()
     viewer = make_user(company="Old Industry AG")
-    shown = {r.profile.id for r in matching.search_mentors("generative AI", viewer, k=10)}
+    shown = {r.profile.id for r in search.search_mentors("generative AI", viewer, k=10)}
     assert mentors["ai"].id not in shown
 
 
@@ -92,7 +93,7 @@ def test_goal_suggestions_apply_every_hard_rule(app, mentors):
         company="Neuronal GmbH",  # the AI mentor's own company
         excluded=("Sprintwerk AG",),
     )
-    shown = [m.profile.id for m in matching.suggestions_for_goal(goal, k=5)]
+    shown = [m.profile.id for m in search.suggestions_for_goal(goal, k=5)]
     assert mentors["ai"].id not in shown  # same company
     assert mentors["agile"].id not in shown  # excluded by the goal
     assert shown == [other_ai.id]  # the LinkedIn mentor is allowed but unrelated: not shown to fill the list
@@ -107,7 +108,7 @@ def test_over_fetching_fills_the_list_when_many_candidates_are_filtered(app):
                           company=f"Other {i}") for i in range(6)]
     goal = make_goal(title="AI strategy", description="Generative AI strategy for my company.",
                      company=blocked_company)
-    shown = [m.profile.id for m in matching.suggestions_for_goal(goal, k=5)]
+    shown = [m.profile.id for m in search.suggestions_for_goal(goal, k=5)]
     assert len(shown) == 5
     assert set(shown) <= {p.id for p in others}
 
@@ -116,7 +117,7 @@ def test_goals_for_mentor_only_lists_discoverable_open_goals(app, mentors):
     visible = make_goal(title="Use AI in our sales team", description="How could ChatGPT help our sales people?")
     hidden = make_goal(title="AI for my board", description="Explain generative AI to my board.", discoverable=False)
     closed = make_goal(title="AI ethics", description="Responsible AI in banking.", status="closed")
-    listed = [m.goal.id for m in matching.goals_for_mentor(mentors["ai"], k=10)]
+    listed = [m.goal.id for m in search.goals_for_mentor(mentors["ai"], k=10)]
     assert visible.id in listed
     assert hidden.id not in listed and closed.id not in listed
 
@@ -126,13 +127,13 @@ def test_suggestions_for_a_saved_goal_rank_from_its_stored_vector(app, mentors, 
     search would be; opening its suggestions then encodes nothing (issue 17: no encode per request)."""
     title, description = "KI im Vertrieb", "Wie kann uns ChatGPT im Vertrieb helfen?"
     goal = make_goal(title=title, description=description)  # names artificial intelligence, no tags
-    searched = matching.expand_query(f"{title}\n{description}", {t.id for t in mentors["ai"].topics})
+    searched = search.expand_query(f"{title}\n{description}", {t.id for t in mentors["ai"].topics})
     assert vectors.goal_text(goal) == searched
     encoder = vectors.encoder()
     encoded: list[list[str]] = []
     real_encode = encoder.encode
     monkeypatch.setattr(encoder, "encode", lambda texts, *a, **kw: encoded.append(list(texts)) or real_encode(
         texts, *a, **kw))
-    shown = matching.suggestions_for_goal(goal, k=3)
+    shown = search.suggestions_for_goal(goal, k=3)
     assert encoded == []
     assert shown[0].profile.id == mentors["ai"].id

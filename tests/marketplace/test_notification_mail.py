@@ -196,15 +196,15 @@ def test_a_mentor_who_opted_in_gets_one_daily_digest_of_new_goals_they_could_hel
 
 
 def test_cohort_decisions_and_the_survey_are_mailed_each_once_per_occasion(app):
-    from marketplace.services import cohorts, surveys
+    from marketplace.services.cohorts import enrolment, surveys
     from tests.marketplace.test_cohorts import enrol, make_cohort
 
     cohort = make_cohort(state="enrolling")
     person = make_user(name="Gerd Brenner")
     goal = make_goal(owner=person, languages="de")
     participant = enrol(cohort, person, "mentee", goal=goal, status="applied")
-    cohorts.decide(participant, "waitlisted")
-    cohorts.decide(participant, "accepted")
+    enrolment.decide(participant, "waitlisted")
+    enrolment.decide(participant, "accepted")
     surveys.invite_participants(cohort)
     surveys.invite_participants(cohort)
     db.session.commit()

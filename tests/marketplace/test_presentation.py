@@ -8,7 +8,8 @@ import pytest
 from babel.dates import format_date as babel_date
 
 from marketplace.names import first_name, split_title
-from marketplace.services import accounts, cohort_review, emails
+from marketplace.services import accounts, emails
+from marketplace.services.cohorts import review
 from tests.builders import make_goal, make_mentor, make_user
 from tests.marketplace.test_api import bearer
 from tests.marketplace.test_auth import registration
@@ -83,7 +84,7 @@ def test_scores_read_match_percent_and_the_run_counts_in_correct_plurals(matched
     login_as(make_user(is_manager=True, company="Tandem e.V."))
     flash = client.post(f"/cohorts/{matched.id}/match", follow_redirects=True).get_data(as_text=True)
     assert "1 draft tandem proposed; 1 person is unmatched." in flash
-    (draft,) = cohort_review.drafts(matched)
+    (draft,) = review.drafts(matched)
     percent = round(draft.score * 100)
 
     page = client.get(f"/cohorts/{matched.id}/matching").get_data(as_text=True)

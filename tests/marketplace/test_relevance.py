@@ -10,7 +10,9 @@ import pytest
 
 from marketplace.extensions import db
 from marketplace.models import MentorProfile, User
-from marketplace.services import cohort_matching, companies, matching, profiles, tandems, vectors
+from marketplace.services import companies, profiles, tandems
+from marketplace.services.cohorts import assignment
+from marketplace.services.matching import search, vectors
 from tests.builders import make_goal, make_mentor, make_user
 from tests.marketplace.test_api import bearer
 
@@ -40,11 +42,11 @@ def labelled_mentors(app) -> dict[int, str]:
 def test_nonsense_finds_nobody_and_every_labelled_topic_query_finds_three(app, labelled_mentors):
     viewer = make_user(company="Viewer AG")
     for text in NONSENSE:
-        assert matching.search_mentors(text, viewer, k=10) == [], text
+        assert search.search_mentors(text, viewer, k=10) == [], text
     data = json.loads(LABELLED.read_text(encoding="utf-8"))
     short = [q["title"] for q in data["queries"] if q["kind"] == "topic_query"]
     assert len(short) >= 150
-    too_few = {text: n for text in short if (n := len(matching.search_mentors(text, viewer, k=10))) < 3}
+    too_few = {text: n for text in short if (n := len(search.search_mentors(text, viewer, k=10))) < 3}
     assert too_few == {}
 
 
@@ -72,7 +74,7 @@ def test_shared_topics_are_only_chosen_ones_and_text_mentions_are_named_apart(cl
         company="Brandwerk Studio",
     )
     viewer = make_user(company="Old Industry AG")
-    best = matching.search_mentors("Digital networking and personal branding", viewer, k=3)[0]
+    best = search.search_mentors("Digital networking and personal branding", viewer, k=3)[0]
     assert best.profile.id == mentor.id
     assert [t.slug for t in best.matched_topics] == ["digital-reputation"]
     assert "digital-networking" in [t.slug for t in best.mentioned_topics]
@@ -91,15 +93,15 @@ def test_a_cohort_pair_scores_as_the_goals_suggestion_and_a_weak_pair_is_flagged
                             company="Backstube KG")
     goal = make_goal(title="KI für Führungskräfte", description="Was kann ChatGPT für mein Team tun?",
                      company="Old Industry AG")
-    shown = matching.suggestions_for_goal(goal, k=5)
+    shown = search.suggestions_for_goal(goal, k=5)
     suggested = {m.profile.id: m.score for m in shown}
     # A German goal, an English profile: the highlight is the profile's own whole phrase naming the topic.
     assert "Generative AI" in shown[0].highlights
-    score, reasons = cohort_matching.pair_score(goal, mentor)
+    score, reasons = assignment.pair_score(goal, mentor)
     assert score == pytest.approx(suggested[mentor.id], abs=1e-4)
     assert not any("Weak match" in r for r in reasons)
     assert unrelated.id not in suggested  # below the floor
-    _, weak_reasons = cohort_matching.pair_score(goal, unrelated)
+    _, weak_reasons = assignment.pair_score(goal, unrelated)
     assert weak_reasons[0].startswith("Weak match")
 
 
@@ -108,10 +110,10 @@ def test_a_mentor_whose_only_free_place_is_asked_for_moves_below_an_equal_free_o
     asked = make_mentor(headline="Generative AI for managers", text=text, capacity=1, company="Neuronal GmbH")
     free = make_mentor(headline="Generative AI for managers", text=text, capacity=1, company="Denkfabrik KG")
     viewer = make_user(company="Old Industry AG")
-    assert [m.profile.id for m in matching.search_mentors("generative AI", viewer, k=2)] == [asked.id, free.id]
+    assert [m.profile.id for m in search.search_mentors("generative AI", viewer, k=2)] == [asked.id, free.id]
     other_goal = make_goal(title="AI for our sales team", description="How could ChatGPT help us sell?")
     tandems.request_tandem(other_goal, asked, other_goal.owner)
     db.session.commit()
-    shown = matching.search_mentors("generative AI", viewer, k=2)
+    shown = search.search_mentors("generative AI", viewer, k=2)
     assert [m.profile.id for m in shown] == [free.id, asked.id]  # still shown: the request may be declined
     assert shown[0].score == pytest.approx(shown[1].score)  # the score shown is relevance alone

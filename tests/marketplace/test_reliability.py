@@ -14,7 +14,9 @@ from sqlalchemy import func, select
 
 from marketplace.extensions import db
 from marketplace.models import Goal, MentorProfile, Tandem, User
-from marketplace.services import imports, matching, notifications, privacy, profiles, tandems, vectors
+from marketplace.services import notifications, privacy, profiles, tandems
+from marketplace.services.cohorts import imports
+from marketplace.services.matching import search, vectors
 from tests.builders import make_goal, make_mentor, make_user
 
 
@@ -223,7 +225,7 @@ CRASHING_WORKER = textwrap.dedent(
     sys.path.insert(0, {root!r})
     from marketplace import create_app
     from marketplace.extensions import db
-    from marketplace.services import vectors
+    from marketplace.services.matching import vectors
     from tests.builders import make_mentor
     app = create_app({config!r})
     with app.app_context():
@@ -252,6 +254,6 @@ def test_a_worker_started_after_a_crash_finds_every_committed_profile(make_app, 
     restarted = make_app(TANDEM_INDEX_DIR=config["TANDEM_INDEX_DIR"])
     with restarted.app_context():
         viewer = db.session.get(User, viewer_id)
-        found = {m.profile.id for m in matching.search_mentors("podcasts and agile teams", viewer, k=10)}
+        found = {m.profile.id for m in search.search_mentors("podcasts and agile teams", viewer, k=10)}
         podcast = db.session.scalar(select(MentorProfile.id).where(MentorProfile.headline == "Podcast production"))
         assert {first, podcast} <= found

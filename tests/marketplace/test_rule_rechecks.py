@@ -10,8 +10,9 @@ from sqlalchemy.exc import IntegrityError
 
 from marketplace.extensions import db
 from marketplace.models import Cohort, Notification, Tandem
-from marketplace.services import accounts, cohort_review, companies, profiles, tandems
-from marketplace.services.cohorts import CohortError
+from marketplace.services import accounts, companies, profiles, tandems
+from marketplace.services.cohorts import review
+from marketplace.services.cohorts.enrolment import CohortError
 from tests.builders import make_goal, make_mentor, make_user
 
 
@@ -171,7 +172,7 @@ def test_locking_a_draft_runs_the_pair_check(app):
     _exclude_mentor_company(goal, mentor)
     db.session.commit()
     with pytest.raises(CohortError) as refused:
-        cohort_review.set_locked(cohort, draft.id, True)
+        review.set_locked(cohort, draft.id, True)
     assert refused.value.code == "excluded_by_mentee"
     assert not db.session.get(Tandem, draft.id).locked
 
@@ -183,7 +184,7 @@ def test_publishing_refuses_a_draft_a_rule_no_longer_allows(app):
     _link_as_competitors(goal, mentor)
     db.session.commit()
     with pytest.raises(CohortError) as refused:
-        cohort_review.publish(cohort)
+        review.publish(cohort)
     assert refused.value.code == "rule_broken"
     assert "competitors" in refused.value.message
 
@@ -193,7 +194,7 @@ def test_publishing_a_full_mentors_own_draft_is_allowed(app):
     cohort = _matching_cohort()
     mentor, goal = make_mentor(company="Young AG", capacity=1), make_goal(company="Old AG")
     _draft(cohort, goal, mentor)
-    assert cohort_review.publish(cohort) == 1
+    assert review.publish(cohort) == 1
 
 
 # --- one running tandem per goal (point 3) ---------------------------------------------------------

@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 
-from marketplace.services.rules import MenteeFacts, MentorFacts, RuleContext, allowed_mask, pair_violations
+from marketplace.services.matching.rules import MenteeFacts, MentorFacts, RuleContext, allowed_mask, pair_violations
 
 
 def _mentor(**overrides) -> MentorFacts:
@@ -121,7 +121,8 @@ def test_search_shows_exactly_the_mentors_the_vectorised_rules_allow(app, seed):
     """The search path (index over-fetch, candidate facts, filters) against allowed_mask for the searcher."""
     from marketplace.extensions import db
     from marketplace.models import Tandem
-    from marketplace.services import companies, matching, rules
+    from marketplace.services import companies
+    from marketplace.services.matching import rules, search
     from tests.builders import make_goal, make_mentor, make_user
 
     rng = random.Random(seed)
@@ -144,8 +145,8 @@ def test_search_shows_exactly_the_mentors_the_vectorised_rules_allow(app, seed):
     language = rng.choice([None, "en", "de"])
     filtered = [companies.find_company(n).id for n in rng.sample(firms, rng.choice([0, 1]))]
 
-    found = {m.profile.id for m in matching.search_mentors(
-        "LinkedIn and personal branding", viewer, k=matching.MAX_K, language=language, exclude_company_ids=filtered)}
+    found = {m.profile.id for m in search.search_mentors(
+        "LinkedIn and personal branding", viewer, k=search.MAX_K, language=language, exclude_company_ids=filtered)}
 
     searcher = rules.searcher_facts(viewer, filtered, language)
     facts = rules.mentor_facts(mentors)

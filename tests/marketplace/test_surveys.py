@@ -9,8 +9,8 @@ from sqlalchemy import inspect, select
 
 from marketplace.extensions import db
 from marketplace.models import Notification, SurveyInvitation, SurveyResponse
-from marketplace.services import cohorts, reports, surveys
-from marketplace.services.surveys import SurveyError
+from marketplace.services.cohorts import enrolment, reports, surveys
+from marketplace.services.cohorts.surveys import SurveyError
 from tests.builders import make_goal, make_mentor, make_user
 from tests.marketplace.test_cohorts import bearer, enrol, make_cohort
 
@@ -27,7 +27,7 @@ def closed_cohort(people: int = 6):
     make_mentor(user=both)
     enrol(cohort, both, "mentor")
     enrol(cohort, make_user(), "mentee", status="rejected")
-    cohorts.close(cohort)
+    enrolment.close(cohort)
     return cohort, users
 
 

@@ -8,8 +8,8 @@ from functools import lru_cache
 
 from sqlalchemy import select
 
-from ..extensions import db
-from ..models import Topic
+from ...extensions import db
+from ...models import Topic
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
-from ..extensions import db
-from ..models import Cohort, CohortParticipant, Goal, Tandem, Topic, User, utcnow
-from . import notifications
+from ...extensions import db
+from ...models import Cohort, CohortParticipant, Goal, Tandem, Topic, User, utcnow
+from .. import notifications
 
 NAME_MAX = 120
 DESCRIPTION_MAX = 5000

@@ -24,10 +24,11 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from ..extensions import db
-from ..input_checks import text_problem
-from ..models import Cohort, CohortParticipant, Company, Goal, MentorProfile, Tandem, Topic, User
-from . import accounts, companies, exports, profiles, tandems, taxonomy, vectors
+from ...extensions import db
+from ...input_checks import text_problem
+from ...models import Cohort, CohortParticipant, Company, Goal, MentorProfile, Tandem, Topic, User
+from .. import accounts, companies, exports, profiles, tandems
+from ..matching import taxonomy, vectors
 
 COLUMNS = ["email", "name", "role", "company", "headline", "text", "topics", "languages", "capacity",
            "exclude_companies"]
@@ -370,7 +371,7 @@ def import_participants(
     except Exception:
         db.session.rollback()
         raise
-    from . import emails
+    from .. import emails
 
     for user in new_users if invite else []:
         emails.send_invitation(user)

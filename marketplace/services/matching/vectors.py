@@ -20,8 +20,8 @@ from sqlalchemy.orm import selectinload
 
 from embeddings import Encoder, IndexFileError, IndexMismatchError, VectorIndex, build_encoder, content_hash
 
-from ..extensions import db
-from ..models import AppMeta, Goal, MentorProfile, Topic, User, VectorChange
+from ...extensions import db
+from ...models import AppMeta, Goal, MentorProfile, Topic, User, VectorChange
 from . import taxonomy
 
 log = logging.getLogger(__name__)

@@ -12,9 +12,9 @@ from datetime import UTC, datetime, time
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 
-from ..extensions import db
-from ..models import Cohort, CohortParticipant, SurveyInvitation, SurveyResponse, User
-from . import notifications
+from ...extensions import db
+from ...models import Cohort, CohortParticipant, SurveyInvitation, SurveyResponse, User
+from .. import notifications
 
 MIN_ANSWERS = 5
 IMPROVE_MAX = 2000

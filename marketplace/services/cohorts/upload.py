@@ -19,9 +19,9 @@ from pathlib import Path
 from flask import current_app
 from flask_babel import gettext as _
 
-from ..extensions import db
-from ..models import Cohort, User
-from . import cohorts, imports
+from ...extensions import db
+from ...models import Cohort, User
+from . import enrolment, imports
 
 STAGED_FOR_SECONDS = 3600
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
@@ -56,7 +56,7 @@ def _folder() -> Path:
 
 def _paths(token: str) -> tuple[Path, Path]:
     if not _TOKEN.match(token or ""):
-        raise cohorts.CohortError("upload_expired", _("The uploaded file has expired. Please upload it again."), 400)
+        raise enrolment.CohortError("upload_expired", _("The uploaded file has expired. Please upload it again."), 400)
     folder = _folder()
     return folder / f"{token}.csv", folder / f"{token}.json"
 
@@ -95,7 +95,7 @@ def _meta(token: str, cohort: Cohort, manager: User) -> dict:
     except (OSError, ValueError):
         meta = {}
     if meta.get("cohort_id") != cohort.id or meta.get("user_id") != manager.id:
-        raise cohorts.CohortError("upload_expired", _("The uploaded file has expired. Please upload it again."), 400)
+        raise enrolment.CohortError("upload_expired", _("The uploaded file has expired. Please upload it again."), 400)
     return meta
 
 
@@ -104,7 +104,7 @@ def _load(token: str, cohort: Cohort, manager: User) -> tuple[bytes, dict]:
     try:
         return _paths(token)[0].read_bytes(), meta
     except OSError:
-        raise cohorts.CohortError("upload_expired", _("The uploaded file has expired. Please upload it again."),
+        raise enrolment.CohortError("upload_expired", _("The uploaded file has expired. Please upload it again."),
                                   400) from None
 
 
@@ -121,7 +121,7 @@ def discard(token: str) -> None:
 def preview(token: str, cohort: Cohort, manager: User) -> tuple[Preview, str]:
     """What importing the staged upload would do, row by row, without writing anything, and the name of the
     file it came from. Notes the number of people beside the upload, so confirming need not read it again."""
-    cohorts.can_import(cohort)
+    enrolment.can_import(cohort)
     data, meta = _load(token, cohort, manager)
     result = imports.import_participants(data, cohort_name=cohort.name, dry_run=True)
     _paths(token)[1].write_text(json.dumps(meta | {"rows": len(result.planned)}), encoding="utf-8")
@@ -138,10 +138,10 @@ def preview(token: str, cohort: Cohort, manager: User) -> tuple[Preview, str]:
 
 def run(cohort: Cohort, data: bytes, progress: Callable[[int, int], None] | None = None) -> imports.ImportResult:
     """Import for real: every row validated again, written in one transaction, people enrolled as accepted."""
-    cohorts.can_import(cohort)
+    enrolment.can_import(cohort)
     try:
         result = imports.import_participants(data, cohort_name=cohort.name, progress=progress)
     except imports.ImportConflict as conflict:
-        raise cohorts.CohortError("import_conflict", str(conflict), 409) from None
+        raise enrolment.CohortError("import_conflict", str(conflict), 409) from None
     db.session.commit()  # the invitations were queued after the import's own commit
     return result

@@ -27,9 +27,9 @@ from flask_babel import gettext as _
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..extensions import db
-from ..models import Cohort, ImportJob, User, as_utc, utcnow
-from . import cohort_imports, cohorts
+from ...extensions import db
+from ...models import Cohort, ImportJob, User, as_utc, utcnow
+from . import enrolment, upload
 
 PROGRESS_EVERY_SECONDS = 1.0  # at most one progress write a second: the encoder reports every batch
 BEATS_PER_STALE_PERIOD = 4  # a job is stale after missing this many heartbeats in a row
@@ -39,10 +39,10 @@ log = logging.getLogger(__name__)
 
 def start(cohort: Cohort, manager: User, token: str) -> ImportJob:
     """Record the import of a staged, previewed upload and queue it for a worker; commits."""
-    from .. import jobs
+    from ... import jobs
 
     # The preview counted the people; this refuses a token not this manager's for this cohort.
-    rows = cohort_imports.staged_rows(token, cohort, manager)
+    rows = upload.staged_rows(token, cohort, manager)
     job = ImportJob(cohort_id=cohort.id, user_id=manager.id, token=token, status="queued", total_rows=rows,
                     rows_done=0, summary="", invited=[], problems=[], heartbeat_at=utcnow())
     db.session.add(job)
@@ -159,10 +159,10 @@ def _import(job_id: int) -> None:
 
     try:
         if cohort is None or manager is None:
-            raise cohorts.CohortError("gone", _("The cohort or the manager no longer exists."))
-        data = cohort_imports.load(token, cohort, manager)
-        result = cohort_imports.run(cohort, data, progress=progress)
-    except cohorts.CohortError as problem:
+            raise enrolment.CohortError("gone", _("The cohort or the manager no longer exists."))
+        data = upload.load(token, cohort, manager)
+        result = upload.run(cohort, data, progress=progress)
+    except enrolment.CohortError as problem:
         db.session.rollback()
         _finish(job_id, "failed", problems=[problem.message])
         return
@@ -174,7 +174,7 @@ def _import(job_id: int) -> None:
         _finish(job_id, "failed", problems=[f"{_('row')} {p.row}: {p.message}" for p in result.errors])
     else:
         _finish(job_id, "done", rows_done=total, summary=result.summary(), invited=result.invited)
-        cohort_imports.discard(token)  # after the job says done: a run resumed in between finds the file
+        upload.discard(token)  # after the job says done: a run resumed in between finds the file
 
 
 @dataclass(frozen=True)

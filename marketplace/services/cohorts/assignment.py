@@ -23,12 +23,13 @@ from sqlalchemy.orm import selectinload
 
 from embeddings import highlight_phrases
 
-from ..extensions import db
-from ..models import Cohort, CohortParticipant, Goal, MentorProfile, Tandem, Topic, User
-from . import cohorts, rules, taxonomy, vectors
-from .cohorts import CohortError
-from .matching import RELEVANCE_FLOOR, blend_scores, relevance
-from .profiles import language_name
+from ...extensions import db
+from ...models import Cohort, CohortParticipant, Goal, MentorProfile, Tandem, Topic, User
+from ..matching import rules, taxonomy, vectors
+from ..matching.search import RELEVANCE_FLOOR, blend_scores, relevance
+from ..profiles import language_name
+from . import enrolment
+from .enrolment import CohortError
 
 UNMATCHED_REASONS = {
     "no_goal": _l("Brings no open learning goal."),
@@ -254,7 +255,7 @@ def run(cohort: Cohort) -> MatchResult:
     try:
         cohort = lock_cohort(cohort.id) or cohort
         if cohort.state in ("draft", "enrolling"):
-            cohorts.start_matching(cohort, commit=False)
+            enrolment.start_matching(cohort, commit=False)
         if cohort.state not in ("matching", "running"):
             raise CohortError("wrong_state", _("Matching is only possible before the cohort closes."))
         result = _run(cohort)
@@ -271,8 +272,8 @@ def _run(cohort: Cohort) -> MatchResult:
         delete(Tandem).where(Tandem.cohort_id == cohort.id, Tandem.status == "draft", Tandem.locked.is_(False))
     )
     db.session.expire_all()
-    locked = cohorts.cohort_tandems(cohort, ("draft",))
-    published = cohorts.cohort_tandems(cohort, cohorts.PUBLISHED_STATUSES)
+    locked = enrolment.cohort_tandems(cohort, ("draft",))
+    published = enrolment.cohort_tandems(cohort, enrolment.PUBLISHED_STATUSES)
     taken_goals = {t.goal_id for t in locked} | {t.goal_id for t in published if t.status == "active"}
     taken_mentees = {t.mentee_user_id for t in locked}
     paired_mentor_users = {t.mentor_user_id for t in [*locked, *published]}
@@ -347,7 +348,7 @@ def _run(cohort: Cohort) -> MatchResult:
         else:
             code = "no_valid_partner"
         result.unmatched.append(Unmatched(profile.user, "mentor", code))
-    result.drafts = cohorts.cohort_tandems(cohort, ("draft",))
+    result.drafts = enrolment.cohort_tandems(cohort, ("draft",))
     return result
 
 
@@ -356,8 +357,8 @@ def unmatched(cohort: Cohort) -> list[Unmatched]:
 
     Recomputed from the current drafts, so it stays right after swaps, removals and additions.
     """
-    drafts = cohorts.cohort_tandems(cohort, ("draft",))
-    published = cohorts.cohort_tandems(cohort, cohorts.PUBLISHED_STATUSES)
+    drafts = enrolment.cohort_tandems(cohort, ("draft",))
+    published = enrolment.cohort_tandems(cohort, enrolment.PUBLISHED_STATUSES)
     paired = [*drafts, *(t for t in published if t.status == "active")]
     paired_goals = {t.goal_id for t in paired}
     paired_mentees = {t.mentee_user_id for t in paired}

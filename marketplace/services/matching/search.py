@@ -12,8 +12,8 @@ from sqlalchemy.orm import defer, joinedload, selectinload
 
 from embeddings import highlight_phrases, term_coverage
 
-from ..extensions import db
-from ..models import Goal, MentorProfile, Tandem, Topic, User, mentor_topics, split_languages
+from ...extensions import db
+from ...models import Goal, MentorProfile, Tandem, Topic, User, mentor_topics, split_languages
 from . import rules, taxonomy, vectors
 
 MAX_K = 50

@@ -13,12 +13,14 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from ..extensions import begin_serialised_write, db
-from ..models import Cohort, CohortParticipant, Goal, MentorProfile, Tandem, User, get_by_id, utcnow
-from . import cohort_matching, cohorts, notifications, rules, tandems, vectors
-from .cohorts import CohortError
-from .labels import score_percent
-from .matching import RELEVANCE_FLOOR
+from ...extensions import begin_serialised_write, db
+from ...models import Cohort, CohortParticipant, Goal, MentorProfile, Tandem, User, get_by_id, utcnow
+from .. import notifications, tandems
+from ..labels import score_percent
+from ..matching import rules, vectors
+from ..matching.search import RELEVANCE_FLOOR
+from . import assignment, enrolment
+from .enrolment import CohortError
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,7 @@ def _refuse_if_broken(goal: Goal, profile: MentorProfile, deciding: Tandem | Non
 
 
 def _rescore(tandem: Tandem) -> None:
-    tandem.score, tandem.reasons = cohort_matching.pair_score(tandem.goal, tandem.mentor)
+    tandem.score, tandem.reasons = assignment.pair_score(tandem.goal, tandem.mentor)
 
 
 def swap(cohort: Cohort, first_id: int, second_id: int) -> Change:
@@ -172,7 +174,7 @@ def add_pair(cohort: Cohort, mentee_participant_id: int, mentor_participant_id: 
         raise CohortError("mentee_paired", _("%(name)s already has a pair in this cohort.", name=mentee.user.name))
     _refuse_if_broken(goal, profile, check_capacity=True)
     before = summary(cohort)
-    score, reasons = cohort_matching.pair_score(goal, profile)
+    score, reasons = assignment.pair_score(goal, profile)
     db.session.add(Tandem(
         goal=goal, mentor=profile, mentee_user_id=goal.owner_id, mentor_user_id=profile.user_id, cohort_id=cohort.id,
         status="draft", locked=True, score=score, reasons=reasons,
@@ -223,7 +225,7 @@ def publish(cohort: Cohort) -> int:
     """
     try:
         begin_serialised_write()
-        locked_cohort = cohort_matching.lock_cohort(cohort.id)
+        locked_cohort = assignment.lock_cohort(cohort.id)
         if locked_cohort is None:
             raise CohortError("not_found", _("No such cohort."), 404)
         cohort = locked_cohort
@@ -291,9 +293,9 @@ def pair_choices(cohort: Cohort) -> tuple[list[CohortParticipant], list[CohortPa
     """Accepted mentees without a pair and accepted mentors with a free slot, for the "add a pair" form."""
     paired = {
         t.mentee_user_id
-        for t in cohorts.cohort_tandems(cohort, ("draft", "active"))
+        for t in enrolment.cohort_tandems(cohort, ("draft", "active"))
     }
-    mentees = [p for p in cohorts.participants(cohort, "accepted", "mentee")
+    mentees = [p for p in enrolment.participants(cohort, "accepted", "mentee")
                if p.user_id not in paired and p.goal is not None and p.goal.status == "open"]
-    mentors = [p for p in cohorts.participants(cohort, "accepted", "mentor") if p.user.mentor_profile is not None]
+    mentors = [p for p in enrolment.participants(cohort, "accepted", "mentor") if p.user.mentor_profile is not None]
     return mentees, mentors

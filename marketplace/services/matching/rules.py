@@ -18,9 +18,9 @@ import numpy as np
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 
-from ..extensions import db
-from ..models import Goal, MentorProfile, Tandem, User, mentor_excluded_companies, split_languages
-from . import companies
+from ...extensions import db
+from ...models import Goal, MentorProfile, Tandem, User, mentor_excluded_companies, split_languages
+from .. import companies
 
 # Order matters: the first broken rule is the reason shown.
 REASONS = {

@@ -14,17 +14,18 @@ from flask_babel import format_date, format_decimal
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from ..extensions import db
-from ..models import Cohort, CohortParticipant, Meeting, Tandem
-from . import cohorts, exports, labels, meetings, surveys
-from .labels import score_percent
+from ...extensions import db
+from ...models import Cohort, CohortParticipant, Meeting, Tandem
+from .. import exports, labels, meetings
+from ..labels import score_percent
+from . import enrolment, surveys
 
 SCORE_BINS = 10
 CHARTS = ("meetings", "scores", "satisfaction")
 
 
 def _published(cohort: Cohort) -> list[Tandem]:
-    return cohorts.cohort_tandems(cohort, cohorts.PUBLISHED_STATUSES)
+    return enrolment.cohort_tandems(cohort, enrolment.PUBLISHED_STATUSES)
 
 
 def _months(first: date, last: date) -> list[str]:
@@ -65,7 +66,7 @@ def score_distribution(scores: list[float]) -> list[dict[str, Any]]:
 
 def report(cohort: Cohort, today: date | None = None) -> dict[str, Any]:
     """Every figure of the report, JSON-ready."""
-    counts = cohorts.counts(cohort)
+    counts = enrolment.counts(cohort)
     people = db.session.scalar(
         select(func.count(func.distinct(CohortParticipant.user_id)))
         .where(CohortParticipant.cohort_id == cohort.id, CohortParticipant.status == "accepted")

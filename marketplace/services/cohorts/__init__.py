@@ -1,0 +1,1 @@
+"""Cohorts: states and enrolment, assignment into pairs, the managers' review, imports, surveys, reports."""

@@ -1,0 +1,1 @@
+"""Matching: the hard rules, search and suggestions, the stored vectors and the topic taxonomy."""
