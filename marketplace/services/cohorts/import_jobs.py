@@ -110,7 +110,7 @@ def resume_stale(now: datetime) -> list[int]:
         if moved:
             log.warning("Import job %d stopped beating (attempt %d); queued again.", job_id, attempts)
             requeued.append(job_id)
-    from .. import jobs
+    from ... import jobs
 
     for job_id in requeued:
         jobs.enqueue("import_participants", job_id)
