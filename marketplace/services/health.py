@@ -4,6 +4,8 @@
 reason: behind the meeting plan for the time elapsed (the target spread evenly over the tandem's period),
 no activity (a meeting planned, logged or held, a pulse answer) for TANDEM_HEALTH_QUIET_WEEKS, meetings
 missed, or a low pulse answer. The API gives the reasons' codes; pages render them with `reason_text`.
+A low pulse answer is one reason of one weight whatever the score: neither its text nor the tandem's level
+may tell a manager what a partner answered (the report shows answers only in aggregate, from five on).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def quiet_weeks() -> int:
 class Reason:
     code: str
     severity: str
-    # What the text names: meetings expected and held, weeks quiet, meetings missed, the lowest score.
+    # What the text names: meetings expected and held, weeks quiet, meetings missed (never a pulse score).
     values: dict[str, int] = field(default_factory=dict)
 
 
@@ -81,9 +83,8 @@ def assess(tandem: Tandem, signals: Signals, today: date) -> tuple[str, list[Rea
     if signals.missed:
         reasons.append(Reason(MISSED_MEETINGS, AT_RISK if signals.missed >= 2 else NEEDS_CHECK_IN,
                               {"missed": signals.missed}))
-    low = min(signals.pulse_scores, default=None)
-    if low is not None and low <= pulse.LOW:
-        reasons.append(Reason(LOW_PULSE, AT_RISK if low <= 1 else NEEDS_CHECK_IN, {"score": low}))
+    if any(score <= pulse.LOW for score in signals.pulse_scores):
+        reasons.append(Reason(LOW_PULSE, NEEDS_CHECK_IN))
     reasons.sort(key=lambda reason: RANK[reason.severity])
     return (reasons[0].severity if reasons else ON_TRACK), reasons
 
@@ -99,7 +100,7 @@ def reason_text(reason: Reason) -> str:
         return ngettext("no activity for %(num)d week", "no activity for %(num)d weeks", values["weeks"])
     if reason.code == MISSED_MEETINGS:
         return ngettext("%(num)d meeting missed", "%(num)d meetings missed", values["missed"])
-    return _("a low pulse answer (%(score)d of 5)", score=values["score"])
+    return _("a low pulse answer")
 
 
 def health_label(health: str) -> str:

@@ -79,7 +79,8 @@ def test_each_reason_and_its_weight_come_from_the_one_rule(pairs):
     lost = rows[pairs["lost"].id]
     assert lost.health == "at_risk"
     assert sorted(lost.reason_codes) == ["behind_plan", "missed_meetings", "no_activity"]  # 2 missed: at risk too
-    assert (rows[pairs["unhappy"].id].health, rows[pairs["unhappy"].id].reason_codes) == ("at_risk", ["low_pulse"])
+    assert (rows[pairs["unhappy"].id].health, rows[pairs["unhappy"].id].reason_codes) == ("needs_check_in",
+                                                                                          ["low_pulse"])
 
 
 def test_quiet_weeks_are_configured_once_and_a_planned_meeting_is_activity(app, cohort, clock):
@@ -110,7 +111,7 @@ def test_the_api_lists_every_running_tandem_at_risk_first_for_managers_only(clie
     response = client.get(f"/api/v1/cohorts/{cohort.id}/health", headers=bearer(manager))
     assert response.status_code == 200
     tandems = response.get_json()["tandems"]
-    assert [t["id"] for t in tandems] == [pairs[k].id for k in ("lost", "unhappy", "slow", "fine")]
+    assert [t["id"] for t in tandems] == [pairs[k].id for k in ("lost", "slow", "unhappy", "fine")]
     assert tandems[0]["health"] == "at_risk"
     assert set(tandems[0]["reasons"]) == {"behind_plan", "no_activity", "missed_meetings"}
     refused = client.get(f"/api/v1/cohorts/{cohort.id}/health", headers=bearer(mentee))
@@ -128,20 +129,42 @@ def test_the_progress_page_shows_health_sorted_by_risk_with_reasons_in_english_a
     manager = make_user(is_manager=True)
     login_as(manager)
     page = client.get(f"/cohorts/{cohort.id}/progress").get_data(as_text=True)
-    assert _health_rows(page) == ["at_risk", "at_risk", "needs_check_in", "on_track"]
-    assert page.index("Lost Mentor") < page.index("Unhappy Mentor") < page.index("Slow Mentor") < page.index(
+    assert _health_rows(page) == ["at_risk", "needs_check_in", "needs_check_in", "on_track"]
+    assert page.index("Lost Mentor") < page.index("Slow Mentor") < page.index("Unhappy Mentor") < page.index(
         "Fine Mentor")
     for text in ("At risk", "Needs check-in", "On track", "behind the plan: 1 meeting held, about 2 expected by now",
-                 "no activity for 6 weeks", "2 meetings missed", "a low pulse answer (1 of 5)"):
+                 "no activity for 6 weeks", "2 meetings missed", "a low pulse answer"):
         assert text in page, text
+    assert "of 5)" not in page
     assert "Ended Mentor" not in page.split('id="pair-health"')[1].split("</table>")[0]
     manager.locale = "de"
     db.session.commit()
     german = client.get(f"/cohorts/{cohort.id}/progress").get_data(as_text=True)
     for text in ("Gefährdet", "Nachfrage nötig", "Läuft gut", "seit 6 Wochen keine Aktivität",
                  "2 Treffen ausgefallen", "hinter dem Plan: 1 Treffen gehalten, bis jetzt etwa 2 erwartet",
-                 "eine niedrige Antwort im Stimmungsbild (1 von 5)"):
+                 "eine niedrige Antwort im Stimmungsbild"):
         assert text in german, text
+    assert "von 5)" not in german
+    behind = german.split("Ein Tandem ist im Rückstand, wenn es sich seit ")[1].split("</p>")[0]
+    assert behind.split(" ", 1)[1] == "Tagen nicht getroffen hat.", behind  # "seit 30 Tagen", not "Tage lang"
+
+
+def test_a_single_low_pulse_answer_never_shows_its_score_before_five_answers(client, login_as, cohort):
+    """A 1 and a 2 read the same, on the page and in the API: one low answer must not reveal its score."""
+    manager = make_user(is_manager=True)
+    answers = {}
+    for name, score in (("One", 1), ("Two", 2)):
+        tandem = pair(cohort, name)
+        held(tandem, date(2027, 3, 25), date(2027, 4, 20), date(2027, 5, 8))
+        answer(tandem, tandem.mentee, usefulness=score)
+        answers[tandem.id] = score
+    body = client.get(f"/api/v1/cohorts/{cohort.id}/health", headers=bearer(manager)).get_json()
+    assert [(t["health"], t["reasons"]) for t in body["tandems"]] == [("needs_check_in", ["low_pulse"])] * 2
+    login_as(manager)
+    page = client.get(f"/cohorts/{cohort.id}/progress").get_data(as_text=True)
+    table = page.split('id="pair-health"')[1].split("</table>")[0]
+    assert table.count("a low pulse answer") == 2 and "1 of 5" not in table and "2 of 5" not in table
+    assert "At risk" not in table
 
 
 def nudges_to(tandem) -> list[OutgoingEmail]:

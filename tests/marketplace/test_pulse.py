@@ -105,6 +105,8 @@ def test_only_the_asked_partner_answers_once_and_the_partner_never_sees_it(clien
     assert f"/cohorts/pulse/{mine.id}" in tandem_page and "Answer the pulse check" in tandem_page
     form = client.get(f"/cohorts/pulse/{mine.id}").get_data(as_text=True)
     assert "How useful is your tandem for you?" in form and "Pia Mentor never sees your answers" in form
+    assert "only in aggregate, once at least five are in" in form and "without showing your answer" in form
+    assert "only together with others" not in form
     assert client.get(f"/cohorts/pulse/{theirs.id}").status_code == 404
     bad = client.post(f"/cohorts/pulse/{mine.id}", data={"usefulness": "7", "collaboration": "4"})
     assert bad.status_code == 400 and "Not a valid choice" in bad.get_data(as_text=True)
