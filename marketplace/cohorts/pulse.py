@@ -30,6 +30,7 @@ def _own(check_id: int) -> PulseCheck:
 def answer(check_id: int):
     check = _own(check_id)
     form = PulseForm()
+    answerable = check.answered_at is None and pulse.is_open(check)
     if check.answered_at is None and form.validate_on_submit():
         try:
             pulse.submit(check, current_user, form.usefulness.data, form.collaboration.data, form.comment.data,
@@ -45,4 +46,5 @@ def answer(check_id: int):
             return redirect(url_for("cohorts.meetings.tandem", tandem_id=check.tandem_id))
     partner = meetings.partner_of(check.tandem, current_user)
     status = 400 if form.errors else 200
-    return render_template("cohorts/pulse.html", check=check, form=form, partner=partner), status
+    return render_template("cohorts/pulse.html", check=check, form=form, partner=partner,
+                           answerable=answerable), status

@@ -124,7 +124,10 @@ def get(goal: Goal, milestone_id: int) -> Milestone:
 
 def clean_title(value: Any) -> str:
     """The title as stored, or a MilestoneError naming the field."""
-    if not isinstance(value, str) or not value.strip():
+    if value is not None and not isinstance(value, str):
+        message = _("Must be text.")
+        raise MilestoneError("invalid_fields", message, fields={"title": message})
+    if value is None or not value.strip():
         raise MilestoneError("invalid_fields", _("Please name the milestone."), fields={"title": _("Required.")})
     title = " ".join(value.split())
     if len(title) > TITLE_MAX:

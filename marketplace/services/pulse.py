@@ -113,6 +113,12 @@ def open_checks(user: User, tandem: Tandem | None = None) -> list[PulseCheck]:
     return list(db.session.scalars(query))
 
 
+def is_open(check: PulseCheck) -> bool:
+    """Only a check of a running tandem takes an answer: after the end there is nothing left to ask about."""
+    status = db.session.scalar(select(Tandem.status).where(Tandem.id == check.tandem_id))
+    return status == Tandem.RUNNING
+
+
 def _scale(value: Any, name: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value not in SCALE:
         raise PulseError("invalid", _("Choose from 1 to 5."), 422, name)
@@ -124,17 +130,22 @@ def submit(check: PulseCheck, user: User, usefulness: Any, collaboration: Any, c
     """Store this person's answer; a second answer (or a double click) is refused."""
     if check.user_id != user.id:
         raise PulseError("not_found", _("No such pulse check."), 404)
+    if not is_open(check):
+        raise PulseError("tandem_ended", _("The tandem has ended."), 409)
     values = {"usefulness": _scale(usefulness, "usefulness"), "collaboration": _scale(collaboration, "collaboration")}
     text = (comment or "").strip()
     if len(text) > COMMENT_MAX:
         raise PulseError("too_long", _("At most %(n)d characters.", n=COMMENT_MAX), 422, "comment")
-    # The conditional update is the "one answer" guard, also against two requests at once.
+    # The conditional update is the "one answer" guard, also against two requests at once (and an end).
+    running = select(Tandem.id).where(Tandem.id == check.tandem_id, Tandem.status == Tandem.RUNNING)
     claimed = db.session.execute(
-        update(PulseCheck).where(PulseCheck.id == check.id, PulseCheck.answered_at.is_(None))
+        update(PulseCheck).where(PulseCheck.id == check.id, PulseCheck.answered_at.is_(None), running.exists())
         .values(answered_at=now, comment=text, **values).execution_options(synchronize_session=False)
     ).rowcount
     if claimed != 1:
         db.session.rollback()
+        if not is_open(check):
+            raise PulseError("tandem_ended", _("The tandem has ended."), 409)
         raise PulseError("already_answered", _("You have already answered this pulse check. Thank you!"), 409)
     db.session.commit()
     db.session.refresh(check)

@@ -218,10 +218,12 @@ def confirm(cohort: Cohort, mentor_id: int, participant_id: int) -> Tandem:
             .execution_options(populate_existing=True)
         ) if 0 < mentor_id <= MAX_ID else None
         participant = get_by_id(CohortParticipant, participant_id)
-        if profile is None or participant is None or participant.cohort_id != cohort.id \
-                or participant.role != "mentee":
+        ended = _freed_counts(cohort).get(profile.id, 0) if profile is not None else 0
+        # A mentor outside the cohort, or one whose tandems never ended early, never had a freed slot here.
+        if profile is None or not ended or not _accepted_mentor(cohort, profile) or participant is None \
+                or participant.cohort_id != cohort.id or participant.role != "mentee":
             raise CohortError("not_found", _("No such freed slot or waiting mentee in this cohort."), 404)
-        if not _free_slots(cohort, profile, _freed_counts(cohort).get(profile.id, 0)):
+        if not _free_slots(cohort, profile, ended):
             raise CohortError("slot_taken", _("This slot is no longer free."))
         if participant.id not in {p.id for p in waitlist(cohort)}:
             raise CohortError("not_waiting", _("%(name)s is no longer waiting for a pair.", name=participant.user.name))

@@ -108,13 +108,17 @@ def test_the_api_lists_adds_ticks_moves_and_removes(client, pair):
     assert (listed["done"], listed["total"]) == (1, 2)
 
 
-@pytest.mark.parametrize("body, field", [
-    ({}, "title"), ({"title": ""}, "title"), ({"title": 5}, "title"), ({"title": "x" * 201}, "title"),
+@pytest.mark.parametrize("body, message", [
+    ({}, "Required."), ({"title": ""}, "Required."), ({"title": 5}, "Must be text."), ({"title": 123}, "Must be text."),
+    ({"title": ["Plan"]}, "Must be text."), ({"title": "x" * 201}, "At most 200 characters."),
 ])
-def test_api_bad_titles_answer_422_with_the_field(client, pair, body, field):
+def test_api_bad_titles_answer_422_with_the_field(client, pair, body, message):
     response = api(client, "POST", f"/goals/{pair['goal'].id}/milestones", pair["goal"].owner, body)
     assert response.status_code == 422
-    assert field in response.get_json()["error"]["fields"]
+    assert response.get_json()["error"]["fields"]["title"] == message
+    renamed = api(client, "PATCH", f"/goals/{pair['goal'].id}/milestones/{pair['first'].id}", pair["goal"].owner,
+                  body or {"title": None})
+    assert renamed.get_json()["error"]["fields"]["title"] == message
 
 
 @pytest.mark.parametrize("body, field", [

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from marketplace import jobs
 from marketplace.extensions import db
 from marketplace.models import Notification, OutgoingEmail, PulseCheck, Tandem, User
-from marketplace.services import health, privacy, pulse
+from marketplace.services import health, privacy, pulse, tandems
 from marketplace.services.cohorts import reports
 from tests.builders import make_goal, make_meeting, make_mentor, make_user
 from tests.marketplace.test_cohorts import bearer, make_cohort
@@ -135,6 +135,26 @@ def test_only_the_asked_partner_answers_once_and_the_partner_never_sees_it(clien
     # A low answer feeds pair health (without saying whose it was).
     row = health.cohort_health(cohort, today=date(2027, 4, 2))[0]
     assert row.health == "needs_check_in" and "low_pulse" in row.reason_codes
+
+
+def test_a_pulse_check_of_an_ended_tandem_takes_no_answer(client, login_as, cohort):
+    tandem = pair(cohort)
+    mine = _asked(tandem)[tandem.mentee.id]
+    tandems.end(tandem, tandem.mentor_user, "Moved abroad")
+    login_as(tandem.mentee)
+    page = client.get(f"/cohorts/pulse/{mine.id}").get_data(as_text=True)
+    assert "The tandem has ended." in page and 'name="usefulness"' not in page
+    refused = client.post(f"/cohorts/pulse/{mine.id}", data={"usefulness": "1", "collaboration": "1"},
+                          follow_redirects=True)
+    assert "The tandem has ended." in refused.get_data(as_text=True)
+    with pytest.raises(pulse.PulseError) as ended:
+        pulse.submit(mine, tandem.mentee, 3, 3, "", at(date(2027, 4, 2)))
+    assert (ended.value.code, ended.value.status) == ("tandem_ended", 409)
+    db.session.refresh(mine)
+    assert (mine.answered_at, mine.usefulness) == (None, None)
+    tandem.mentee.locale = "de"
+    db.session.commit()
+    assert "Das Tandem ist beendet." in client.get(f"/cohorts/pulse/{mine.id}").get_data(as_text=True)
 
 
 def test_the_report_shows_pulse_answers_from_five_on_and_the_early_termination_rate(client, login_as, cohort):

@@ -170,6 +170,14 @@ def test_the_api_lists_and_confirms_freed_slots_for_managers_only(freed, client)
     assert wrong.status_code == 422 and "mentor_id" in wrong.get_json()["error"]["fields"]
     assert client.post(url, json={"mentor_id": 2**40, "participant_id": bert.id},
                        headers=bearer(manager)).status_code == 404
+    outsider = make_mentor(user=make_user(name="Otto Outside", company="Elsewhere AG"), capacity=3)
+    other = make_cohort(name="Other", state="running", starts_on=cohort.starts_on, ends_on=cohort.ends_on)
+    sara = make_user(name="Sara Stranger", company="Old S")
+    stranger = enrol(other, sara, "mentee", goal=make_goal(owner=sara), status="waitlisted")
+    for body in ({"mentor_id": outsider.id, "participant_id": bert.id},  # a mentor outside the cohort
+                 {"mentor_id": mia.id, "participant_id": stranger.id}):  # a mentee waiting in another cohort
+        foreign = client.post(url, json=body, headers=bearer(manager))
+        assert foreign.status_code == 404 and foreign.get_json()["error"]["code"] == "not_found", body
     created = client.post(url, json={"mentor_id": mia.id, "participant_id": bert.id}, headers=bearer(manager))
     assert created.status_code == 201 and created.get_json()["status"] == "active"
     second = client.post(url, json={"mentor_id": mia.id, "participant_id": bert.id}, headers=bearer(manager))
