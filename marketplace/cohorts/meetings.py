@@ -59,7 +59,9 @@ def _render(tandem: Tandem, form: MeetingForm | None = None, status: int = 200,
         show_contact=tandems.can_see_contact(tandem, current_user),
         partner=tandem.mentee if tandem.mentor_user_id == current_user.id else tandem.mentor_user,
         time_zone=timezones.name_of(current_user),
-        **card_context(tandem.goal, f"tandem-{tandem.id}"),
+        running=tandem.status == Tandem.RUNNING,
+        is_mentee=tandem.mentee_user_id == current_user.id,
+        **card_context(tandem.goal, f"tandem-{tandem.id}", read_only=tandem.status != Tandem.RUNNING),
         pulse_checks=pulse.open_checks(current_user, tandem),
     ), status
 

@@ -19,13 +19,15 @@ from .forms import MilestoneActionForm, MilestoneForm
 bp = Blueprint("milestones", __name__, url_prefix="/<int:goal_id>/milestones")
 
 
-def card_context(goal: Goal | None, back: str) -> dict[str, Any]:
-    """What the milestones card (goals/_milestones.html) needs on a goal or tandem page."""
+def card_context(goal: Goal | None, back: str, read_only: bool = False) -> dict[str, Any]:
+    """What the milestones card (goals/_milestones.html) needs on a goal or tandem page; `read_only` for the
+    page of a tandem that no longer runs (the owner still edits the goal's milestones on the goal page)."""
     readable = goal is not None and milestones.can_read(goal, current_user)
+    changeable = readable and not read_only
     return {
         "milestone_goal": goal if readable else None,
-        "milestone_can_edit": readable and milestones.can_edit(goal, current_user),
-        "milestone_can_tick": readable and milestones.can_tick(goal, current_user),
+        "milestone_can_edit": changeable and milestones.can_edit(goal, current_user),
+        "milestone_can_tick": changeable and milestones.can_tick(goal, current_user),
         "milestone_progress": milestones.progress(goal) if readable else None,
         "milestone_form": MilestoneForm(back=back),
         "milestone_action_form": MilestoneActionForm(back=back),

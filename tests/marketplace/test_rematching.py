@@ -8,10 +8,19 @@ import threading
 from datetime import date, timedelta
 
 import pytest
+from babel.dates import format_date
 from sqlalchemy import func, select
 
 from marketplace.extensions import db
-from marketplace.models import Cohort, CohortParticipant, MentorProfile, Notification, OutgoingEmail, Tandem
+from marketplace.models import (
+    Cohort,
+    CohortParticipant,
+    MentorProfile,
+    Milestone,
+    Notification,
+    OutgoingEmail,
+    Tandem,
+)
 from marketplace.services import companies, privacy, rematching, tandems
 from marketplace.services.cohorts.enrolment import CohortError
 from tests.builders import make_goal, make_mentor, make_user, sign_in
@@ -72,6 +81,38 @@ def test_a_mentee_who_ends_early_gets_the_next_mentors_and_the_mentor_the_reason
     assert "We do not click" in _mail(former.user, "tandem_ended").body
     mine = _mail(goal.owner, "tandem_ended")
     assert "has ended and your goal is open again" in mine.body and "Otto Other" in mine.body
+
+
+def test_the_page_of_an_ended_tandem_says_so_reads_only_and_leads_the_mentee_to_the_next_mentors(client, login_as):
+    mentor = _mentors("Mia Mentor")[0]
+    goal = make_goal(owner=make_user(name="Anna Alt", company="Old AG"))
+    tandem = _running(goal, mentor)
+    tandem.ends_on = date.today() + timedelta(days=212)
+    goal.milestones.append(Milestone(title="Publish the first post", position=0))
+    db.session.commit()
+    login_as(goal.owner)
+    live = client.get(f"/cohorts/tandems/{tandem.id}").get_data(as_text=True)
+    assert "Until the end date" in live and "Kick-off checklist" in live and "Mark as reached" in live
+    tandems.end(tandem, mentor.user, "I am moving abroad.")
+    page = client.get(f"/cohorts/tandems/{tandem.id}").get_data(as_text=True)
+    ended_on = format_date(tandem.ended_at, locale="en")
+    assert f"This tandem ended on {ended_on}: I am moving abroad." in page
+    for gone in ("Until the end date", "212 days", "Kick-off checklist", "Mark as reached", "Move down", "Remove",
+                 "Add milestone", "Plan or log a meeting", "Find a time together", "Plan your first one above",
+                 "Next planned meeting"):
+        assert gone not in page, gone
+    assert "Publish the first post" in page  # read only, still there
+    assert f'href="/goals/{goal.id}#next-suggestions"' in page and "See the next suggestions" in page
+    # The owner still edits the goal's milestones on the goal page.
+    assert "Mark as reached" in client.get(f"/goals/{goal.id}").get_data(as_text=True)
+    goal.owner.locale = "de"
+    db.session.commit()
+    german = client.get(f"/cohorts/tandems/{tandem.id}").get_data(as_text=True)
+    assert f"Dieses Tandem endete am {format_date(tandem.ended_at, locale='de')}: I am moving abroad." in german
+    client.post("/auth/logout")
+    login_as(mentor.user)  # the former mentor (if the page opens at all) gets no link to the mentee's goal
+    other = client.get(f"/cohorts/tandems/{tandem.id}")
+    assert "next-suggestions" not in other.get_data(as_text=True)
 
 
 def test_a_declined_request_names_the_next_mentors(app):
