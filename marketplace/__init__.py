@@ -131,16 +131,21 @@ def register_request_hooks(app: Flask) -> None:
     from flask_babel import format_date, format_datetime
 
     from .input_checks import check_query_string
+    from .services import labels
     from .services.cohorts import reports
     from .services.fields import language_name
-    from .services.labels import match_label, score_percent, tandem_status_label
+    from .services.labels import match_label, score_percent
     from .services.notifications import mark_read_by_link, unread_count
     from .services.notifications import text as notification_text
     from .services.tandems import mentee_name
+    from .states import ENUMS
 
     app.add_template_filter(format_date, "format_date")
     app.add_template_filter(format_datetime, "format_datetime")
-    app.add_template_global(tandem_status_label, "tandem_status_label")
+    for name, label in labels.TEMPLATE_GLOBALS.items():
+        app.add_template_global(label, name)
+    for states_enum in ENUMS:
+        app.add_template_global(states_enum, states_enum.__name__)
     app.add_template_filter(match_label, "match_label")
     app.add_template_filter(score_percent, "score_percent")
     app.add_template_global(language_name, "language_name")

@@ -11,6 +11,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import BadRequest, HTTPException
 
 from .extensions import db
+from .services.errors import ServiceError
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,16 @@ def register_error_handlers(app: Flask) -> None:
     def handle_api_error(error: ApiError):
         db.session.rollback()  # an answered error never leaves half of its work for a later commit
         return json_error(error.status, error.code, error.message, error.fields)
+
+    @app.errorhandler(ServiceError)
+    def handle_service_error(error: ServiceError):
+        """A refusal no view placed on a form: the API's error shape, or an error page with its message."""
+        db.session.rollback()
+        if _wants_json():
+            return json_error(error.status, error.code, error.message, error.fields)
+        page = HTTPException(description=error.message)
+        page.code = error.status
+        return handle_http_error(page)
 
     @app.errorhandler(BadInput)
     def handle_bad_input(error: BadInput):

@@ -1,14 +1,16 @@
 """Forms shared by several blueprints, the base class every form derives from, and the catalogue WTForms'
 own messages are translated from."""
 
-from flask import request
+from flask import flash, request
 from flask_babel import get_translations, lazy_ngettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import Field, Form, StringField
 from wtforms.validators import StopValidation
 
+from .extensions import db
 from .input_checks import text_problem
+from .services.errors import ServiceError
 
 
 def storable_text(form: Form, field: Field) -> None:
@@ -31,6 +33,29 @@ class TandemForm(FlaskForm):
 
 class EmptyForm(TandemForm):
     """A bare POST button still carries a CSRF token."""
+
+
+def place_errors(form: Form | None, error: ServiceError) -> bool:
+    """Show a service's refusal on the form: each named field's message beside that field, a message the
+    form has no field for (or a refusal naming none, or any refusal when there is no form) as a flash.
+    Anything half-done is rolled back. True when something now stands beside a field (render the form)."""
+    db.session.rollback()
+    if form is None:
+        flash(error.message, "error")
+        return False
+    unplaced, placed = [], False
+    for name, message in error.fields.items():
+        field = form._fields.get(name)
+        if field is not None:
+            field.errors = [*field.errors, message]
+            placed = True
+        else:
+            unplaced.append(message)
+    if not error.fields:
+        unplaced.append(error.message)
+    for message in unplaced:
+        flash(message, "error")
+    return placed
 
 
 # The default messages of WTForms and Flask-WTF validators that Tandem's forms can show, marked here so that

@@ -80,6 +80,18 @@ def _meeting_reminders(now: datetime) -> None:
     meetings.ask_outcomes(now)
 
 
+def _pulse_checks(now: datetime) -> None:
+    from .services import pulse
+
+    pulse.ask_due(now)
+
+
+def _resume_imports(now: datetime) -> None:
+    from .services.cohorts import import_jobs
+
+    import_jobs.resume_stale(now)
+
+
 PERIODIC_JOBS = {
     job.name: job
     for job in (
@@ -88,6 +100,8 @@ PERIODIC_JOBS = {
         PeriodicJob("request_expiry", _request_expiry, _every_interval),
         PeriodicJob("tandem_reminders", _tandem_reminders, _daily),
         PeriodicJob("meeting_reminders", _meeting_reminders, _every_interval),
+        PeriodicJob("pulse_checks", _pulse_checks, _daily),
+        PeriodicJob("resume_imports", _resume_imports, _every_interval),
     )
 }
 

@@ -24,8 +24,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from . import names
+from . import names, states
 from .extensions import db
+from .states import CohortState, EmailStatus, GoalStatus, MeetingStatus, ParticipantStatus, TandemStatus
 
 
 def utcnow() -> datetime:
@@ -260,7 +261,8 @@ class OutgoingEmail(db.Model):
     html_body: Mapped[str | None] = mapped_column(Text)
     # An iCalendar invite (RFC 5545 text), sent as a text/calendar attachment.
     ics: Mapped[str | None] = mapped_column(Text)
-    # pending -> sending -> sent; held until the daily digest takes it (digested); see services/outbox.py.
+    # pending -> sending -> sent (logged without a mail server); held until the daily digest takes it
+    # (digested); see services/outbox.py.
     status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -272,7 +274,7 @@ class OutgoingEmail(db.Model):
 
     @property
     def delivered(self) -> bool:
-        return self.status == "sent"
+        return self.status == EmailStatus.SENT
 
 
 class NotificationSetting(db.Model):
@@ -361,12 +363,33 @@ class Goal(EmbeddedMixin, db.Model):
     owner: Mapped[User] = relationship(back_populates="goals")
     topics: Mapped[list[Topic]] = relationship(secondary=goal_topics, order_by="Topic.name_en")
     excluded_companies: Mapped[list[Company]] = relationship(secondary=goal_excluded_companies)
+    milestones: Mapped[list[Milestone]] = relationship(
+        back_populates="goal", cascade="all, delete-orphan", order_by=lambda: (Milestone.position, Milestone.id)
+    )
 
-    STATUSES = ("open", "matched", "closed")
+    STATUSES = tuple(GoalStatus)
 
     @property
     def language_list(self) -> list[str]:
         return split_languages(self.languages)
+
+
+class Milestone(db.Model):
+    """A step towards a goal: the owner writes and orders them, both partners of its tandem tick them."""
+
+    __tablename__ = "milestone"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    goal_id: Mapped[int] = mapped_column(ForeignKey("goal.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    goal: Mapped[Goal] = relationship(back_populates="milestones")
+
+    @property
+    def done(self) -> bool:
+        return self.done_at is not None
 
 
 class VectorChange(db.Model):
@@ -397,7 +420,7 @@ class Cohort(db.Model):
         back_populates="cohort", cascade="all, delete-orphan"
     )
 
-    STATES = ("draft", "enrolling", "matching", "running", "closed")
+    STATES = tuple(CohortState)
 
 
 class CohortParticipant(db.Model):
@@ -415,7 +438,7 @@ class CohortParticipant(db.Model):
     user: Mapped[User] = relationship()
     goal: Mapped[Goal | None] = relationship()
 
-    STATUSES = ("applied", "accepted", "waitlisted", "rejected")
+    STATUSES = tuple(ParticipantStatus)
 
 
 class Tandem(db.Model):
@@ -457,27 +480,17 @@ class Tandem(db.Model):
         back_populates="tandem", cascade="all, delete-orphan", order_by="Meeting.starts_at"
     )
 
-    # draft: cohort proposal; requested: waiting for the mentor; active: accepted and running;
-    # cancelled: a request a hard rule no longer allowed when it was answered (or re-checked);
-    # offered: a mentor offered help on a discoverable goal, waiting for the goal's owner.
-    # expired: a request left unanswered for TANDEM_REQUEST_EXPIRY_HOURS.
-    STATUSES = (
-        "draft", "requested", "offered", "active", "declined", "withdrawn", "ended", "completed", "cancelled",
-        "expired",
-    )
-    OPEN_REQUEST = "requested"
-    OFFERED = "offered"
-    # Waiting for an answer: a mentee's request (the mentor answers) or a mentor's offer (the owner answers).
-    PENDING_STATUSES = ("requested", "offered")
-    DRAFT = "draft"
-    RUNNING = "active"
-    CANCELLED = "cancelled"
-    EXPIRED = "expired"
-    # Each takes one of the mentor's slots: a running tandem, and a cohort draft waiting to be published.
-    SLOT_STATUSES = ("active", "draft")
-    # A mentor on one of these sees the goal in full; every other status (an offer not yet accepted,
-    # declined, withdrawn, cancelled, expired, draft) does not.
-    GOAL_VISIBLE_STATUSES = ("requested", "active", "ended", "completed")
+    # The statuses and their groups are named in marketplace/states.py; these are the short names rules use.
+    STATUSES = tuple(TandemStatus)
+    OPEN_REQUEST = TandemStatus.REQUESTED
+    OFFERED = TandemStatus.OFFERED
+    PENDING_STATUSES = states.PENDING
+    DRAFT = TandemStatus.DRAFT
+    RUNNING = TandemStatus.ACTIVE
+    CANCELLED = TandemStatus.CANCELLED
+    EXPIRED = TandemStatus.EXPIRED
+    SLOT_STATUSES = states.SLOT_TAKING
+    GOAL_VISIBLE_STATUSES = states.GOAL_VISIBLE
 
     def involves(self, user: User) -> bool:
         return user.id in (self.mentee_user_id, self.mentor_user_id)
@@ -509,8 +522,8 @@ class Meeting(db.Model):
     tandem: Mapped[Tandem] = relationship(back_populates="meetings")
     author: Mapped[User | None] = relationship()
 
-    PLANNED, HELD, MISSED = "planned", "held", "missed"
-    STATUSES = (PLANNED, HELD, MISSED)
+    PLANNED, HELD, MISSED = MeetingStatus.PLANNED, MeetingStatus.HELD, MeetingStatus.MISSED
+    STATUSES = tuple(MeetingStatus)
 
     @property
     def planned(self) -> bool:
@@ -635,13 +648,13 @@ class Reminder(db.Model):
 
 
 class ImportJob(db.Model):
-    """A confirmed participants import, run by a worker (services/import_jobs.py); the progress page reads it."""
+    """A confirmed participants import, run by a worker (services/cohorts/import_jobs.py), read by its page."""
 
     __tablename__ = "import_job"
     id: Mapped[int] = mapped_column(primary_key=True)
     cohort_id: Mapped[int] = mapped_column(ForeignKey("cohort.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
-    token: Mapped[str] = mapped_column(String(64))  # the staged upload (services/cohort_imports.py)
+    token: Mapped[str] = mapped_column(String(64))  # the staged upload (services/cohorts/upload.py)
     status: Mapped[str] = mapped_column(String(10), default="queued")  # queued, running, done, failed
     total_rows: Mapped[int] = mapped_column(Integer, default=0)
     rows_done: Mapped[int] = mapped_column(Integer, default=0)
@@ -651,3 +664,29 @@ class ImportJob(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The running worker touches heartbeat_at; a stale one means it died, and the sweep queues the job again.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # runs started; >1: resumed
+
+
+class PulseCheck(db.Model):
+    """One partner asked, on one occasion (30 days in, every second meeting held), how the tandem goes.
+
+    The partner never sees it; managers see the answers only in aggregate (services/pulse.py), and pair
+    health reads whether one was low. After an account is deleted an answer stays without its person.
+    """
+
+    __tablename__ = "pulse_check"
+    __table_args__ = (UniqueConstraint("tandem_id", "user_id", "occasion"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tandem_id: Mapped[int] = mapped_column(ForeignKey("tandem.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    role: Mapped[str] = mapped_column(String(10))
+    occasion: Mapped[str] = mapped_column(String(40))
+    asked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    usefulness: Mapped[int | None] = mapped_column(Integer)
+    collaboration: Mapped[int | None] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text, default="")
+
+    tandem: Mapped[Tandem] = relationship()

@@ -7,15 +7,15 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from wtforms import Field
 
 from ..extensions import db
-from ..forms import EmptyForm
+from ..forms import EmptyForm, place_errors
 from ..input_checks import page_arg
 from ..models import Company, Topic, User, get_by_id
 from ..services import admin as admin_service
 from ..services import companies
 from ..services import outbox as outbox_service
+from ..services.errors import AdminError
 from .decorators import manager_required
 from .forms import (
     CompanyDomainsForm,
@@ -29,12 +29,6 @@ from .forms import (
 )
 
 bp = Blueprint("admin", __name__, url_prefix="/manage")
-
-
-def _refuse(field: Field, problem: admin_service.AdminError) -> None:
-    """Put a refused change's reason beside its field, and undo anything half-done."""
-    db.session.rollback()
-    field.errors = [*field.errors, str(problem)]
 
 
 @bp.get("/")
@@ -82,8 +76,8 @@ def verify_company(user_id: int):
         return _render_person(user, form, 400)
     try:
         company = admin_service.verify_company(user, form.company.data)
-    except admin_service.AdminError as problem:
-        _refuse(form.company, problem)
+    except AdminError as problem:
+        place_errors(form, problem)
         return _render_person(user, form, 400)
     db.session.commit()
     flash(_("%(person)s now works for %(company)s (verified).", person=user.name, company=company.name), "success")
@@ -141,14 +135,14 @@ def _render_company(company: Company, status: int = 200, **bound: Any):
     )
 
 
-def _company_change(company: Company, form: Any, form_key: str, field: Field, change: Callable[[], Any]):
+def _company_change(company: Company, form: Any, form_key: str, change: Callable[[], Any]):
     """Run a company-page form's change: answers (its result, None), or (None, the page again with
-    the problem beside `field`) when the input is invalid or the change is refused."""
+    the problem beside its field) when the input is invalid or the change is refused."""
     if form.validate_on_submit():
         try:
             return change(), None
-        except admin_service.AdminError as problem:
-            _refuse(field, problem)
+        except AdminError as problem:
+            place_errors(form, problem)
     return None, _render_company(company, 400, **{form_key: form})
 
 
@@ -165,7 +159,7 @@ def rename_company(company_id: int):
     form = CompanyNameForm(prefix="rename")
     old_name = company.name
     refused = _company_change(
-        company, form, "rename_form", form.name, lambda: admin_service.rename_company(company, form.name.data)
+        company, form, "rename_form", lambda: admin_service.rename_company(company, form.name.data)
     )[1]
     if refused:
         return refused
@@ -180,7 +174,7 @@ def company_domains(company_id: int):
     company = db.get_or_404(Company, company_id)
     form = CompanyDomainsForm(prefix="domains")
     domains, refused = _company_change(
-        company, form, "domains_form", form.domains, lambda: admin_service.set_domains(company, form.domains.data or "")
+        company, form, "domains_form", lambda: admin_service.set_domains(company, form.domains.data or "")
     )
     if refused:
         return refused
@@ -201,7 +195,7 @@ def add_competitor(company_id: int):
     company = db.get_or_404(Company, company_id)
     form = CompetitorForm(prefix="competitor")
     other, refused = _company_change(
-        company, form, "competitor_form", form.name, lambda: admin_service.add_competitor(company, form.name.data)
+        company, form, "competitor_form", lambda: admin_service.add_competitor(company, form.name.data)
     )
     if refused:
         return refused
@@ -232,7 +226,7 @@ def review_merge(company_id: int):
     company = db.get_or_404(Company, company_id)
     form = MergeCompanyForm(prefix="merge")
     survivor, refused = _company_change(
-        company, form, "merge_form", form.into, lambda: admin_service.merge_target(company, form.into.data)
+        company, form, "merge_form", lambda: admin_service.merge_target(company, form.into.data)
     )
     if refused:
         return refused
@@ -283,8 +277,8 @@ def new_topic():
     if form.validate_on_submit():
         try:
             topic = admin_service.create_topic(form.name_en.data, form.name_de.data, form.synonyms.data or "")
-        except admin_service.AdminError as problem:
-            _refuse(form.name_en, problem)
+        except AdminError as problem:
+            place_errors(form, problem)
         else:
             db.session.commit()
             flash(_("Topic “%(name)s” added to the taxonomy.", name=topic.name_en), "success")
@@ -306,8 +300,8 @@ def edit_topic(topic_id: int):
     if form.validate_on_submit():
         try:
             admin_service.update_topic(topic, form.name_en.data, form.name_de.data, form.synonyms.data or "")
-        except admin_service.AdminError as problem:
-            _refuse(form.name_en, problem)
+        except AdminError as problem:
+            place_errors(form, problem)
         else:
             db.session.commit()
             flash(_("Topic “%(name)s” saved.", name=topic.name_en), "success")

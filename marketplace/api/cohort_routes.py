@@ -8,15 +8,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import g
+from flask import g, request
 from flask_babel import gettext as _
 
 from ..errors import ApiError
-from ..extensions import db
 from ..models import Cohort, CohortParticipant, Goal, Tandem, as_utc, get_by_id
+from ..services import health, rematching, topics
 from ..services.cohorts import assignment, enrolment, reports, review
-from ..services.fields import ProfileError
-from .routes import INTEGER, TEXT, _json_body, _person, bp, typed_fields
+from .routes import INTEGER, TEXT, _json_body, _person, api_field_names, bp, typed_fields
 
 
 def _require_manager() -> None:
@@ -30,11 +29,6 @@ def _cohort_for_manager(cohort_id: int) -> Cohort:
     if cohort is None:
         raise ApiError(404, "not_found", _("No such cohort."))
     return cohort
-
-
-def _raise(problem: enrolment.CohortError) -> None:
-    db.session.rollback()
-    raise ApiError(problem.status, problem.code, problem.message, problem.fields) from None
 
 
 def cohort_json(cohort: Cohort, manager: bool) -> dict[str, Any]:
@@ -111,19 +105,14 @@ def create_cohort():
     description = body.get("description", "")
     if not isinstance(description, str):
         fields["description"] = _("Text.")
-    topics = body.get("focus_topics", [])
-    if not isinstance(topics, list) or not all(isinstance(t, str) and "\x00" not in t for t in topics):
+    focus = body.get("focus_topics", [])
+    if not isinstance(focus, list) or not all(isinstance(t, str) and "\x00" not in t for t in focus):
         fields["focus_topics"] = _("A list of topic names or slugs.")
     if fields:
         raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."), fields)
-    try:
-        resolved = topics.resolve_topics(topics) if topics else []
-    except ProfileError as problem:
-        raise ApiError(422, "invalid_fields", str(problem), {"focus_topics": str(problem)}) from None
-    try:
-        cohort = enrolment.create_cohort(name, starts_on, ends_on, target, description, resolved)
-    except enrolment.CohortError as problem:
-        _raise(problem)
+    with api_field_names({"topics": "focus_topics"}):
+        resolved = topics.resolve_topics(focus) if focus else []
+    cohort = enrolment.create_cohort(name, starts_on, ends_on, target, description, resolved)
     return cohort_json(cohort, True), 201
 
 
@@ -139,10 +128,7 @@ def get_cohort(cohort_id: int):
 @bp.post("/cohorts/<int:cohort_id>/match")
 def match_cohort(cohort_id: int):
     cohort = _cohort_for_manager(cohort_id)
-    try:
-        result = assignment.run(cohort)
-    except enrolment.CohortError as problem:
-        _raise(problem)
+    result = assignment.run(cohort)
     return {
         "tandems": [draft_json(t) for t in result.drafts],
         "unmatched": [u.as_json() for u in result.unmatched],
@@ -152,10 +138,7 @@ def match_cohort(cohort_id: int):
 @bp.post("/cohorts/<int:cohort_id>/publish")
 def publish_cohort(cohort_id: int):
     cohort = _cohort_for_manager(cohort_id)
-    try:
-        count = review.publish(cohort)
-    except enrolment.CohortError as problem:
-        _raise(problem)
+    count = review.publish(cohort)
     return {"published": count}
 
 
@@ -163,6 +146,14 @@ def publish_cohort(cohort_id: int):
 def cohort_report(cohort_id: int):
     cohort = _cohort_for_manager(cohort_id)
     return reports.report(cohort)
+
+
+@bp.get("/cohorts/<int:cohort_id>/health")
+def cohort_health(cohort_id: int):
+    """Every running tandem of the cohort with its pair health and the reasons' codes, at risk first."""
+    cohort = _cohort_for_manager(cohort_id)
+    return {"tandems": [{"id": row.tandem.id, "health": row.health, "reasons": row.reason_codes}
+                        for row in health.cohort_health(cohort)]}
 
 
 # --- applications --------------------------------------------------------------------------------
@@ -204,10 +195,7 @@ def apply_to_cohort(cohort_id: int):
         raise ApiError(404, "not_found", _("No such cohort."))
     body = typed_fields(_json_body(), {"role": TEXT, "goal_id": INTEGER})
     goal = get_by_id(Goal, body["goal_id"]) if "goal_id" in body else None
-    try:
-        participant = enrolment.apply(cohort, g.api_user, body.get("role", ""), goal)
-    except enrolment.CohortError as problem:
-        _raise(problem)
+    participant = enrolment.apply(cohort, g.api_user, body.get("role", ""), goal)
     return application_json(participant), 201
 
 
@@ -228,8 +216,37 @@ def decide_application(cohort_id: int, participant_id: int):
     if decision not in DECISIONS:
         raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."),
                        {"decision": _("One of accept, waitlist or reject.")})
-    try:
-        enrolment.decide(participant, DECISIONS[decision])
-    except enrolment.CohortError as problem:
-        _raise(problem)
+    enrolment.decide(participant, DECISIONS[decision])
     return application_json(participant)
+
+
+def freed_slot_json(slot: rematching.FreedSlot) -> dict[str, Any]:
+    proposal = slot.proposal
+    return {
+        "mentor": _person(slot.mentor.user),
+        "mentor_id": slot.mentor.id,
+        "free": slot.free,
+        "proposal": None if proposal is None else {
+            "participant_id": proposal.participant.id,
+            "mentee": _person(proposal.participant.user),
+            "status": proposal.participant.status,
+            "goal_id": proposal.goal.id,
+            "score": proposal.score,
+            "reasons": list(proposal.reasons),
+        },
+    }
+
+
+@bp.route("/cohorts/<int:cohort_id>/freed-slots", methods=["GET", "POST"])
+def cohort_freed_slots(cohort_id: int):
+    """GET: slots freed by early ends, each with the best waiting mentee; POST `{"mentor_id", "participant_id"}`
+    confirms one: 201 with the running tandem, 409 when the slot was taken or a rule forbids the pair."""
+    cohort = _cohort_for_manager(cohort_id)
+    if request.method == "GET":
+        return {"slots": [freed_slot_json(slot) for slot in rematching.freed_slots(cohort)]}
+    body = typed_fields(_json_body(), {"mentor_id": INTEGER, "participant_id": INTEGER})
+    missing = {name: _("Required.") for name in ("mentor_id", "participant_id") if name not in body}
+    if missing:
+        raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."), missing)
+    tandem = rematching.confirm(cohort, body["mentor_id"], body["participant_id"])
+    return {**draft_json(tandem), "status": tandem.status}, 201

@@ -41,11 +41,6 @@ def _tandem(tandem_id: int) -> Tandem:
     return tandem
 
 
-def _raise(problem: meetings.MeetingError) -> None:
-    fields = {problem.field: problem.message} if problem.field else {}
-    raise ApiError(problem.status, problem.code, problem.message, fields) from None
-
-
 def _fields(body: dict[str, Any]) -> dict[str, Any]:
     """The body's meeting fields, typed: a time with its offset, text where text belongs."""
     values: dict[str, Any] = {}
@@ -90,14 +85,11 @@ def _create(tandem: Tandem):
     if "starts_at" not in values:
         raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."),
                        {"starts_at": _("Required: an ISO 8601 time with its offset.")})
-    try:
-        meeting = meetings.create(
-            tandem, g.api_user, values["starts_at"], values.get("duration_minutes", 60),
-            status=values.get("status", Meeting.PLANNED), video_url=values.get("video_url", ""),
-            topic=values.get("topic", ""),
-        )
-    except meetings.MeetingError as problem:
-        _raise(problem)
+    meeting = meetings.create(
+        tandem, g.api_user, values["starts_at"], values.get("duration_minutes", 60),
+        status=values.get("status", Meeting.PLANNED), video_url=values.get("video_url", ""),
+        topic=values.get("topic", ""),
+    )
     return meeting_json(meeting), 201
 
 
@@ -105,13 +97,10 @@ def _create(tandem: Tandem):
 def tandem_meeting(tandem_id: int, meeting_id: int):
     """PATCH changes a meeting (moving it is a new `starts_at`); DELETE removes it (its author)."""
     tandem = _tandem(tandem_id)
-    try:
-        if request.method == "DELETE":
-            meetings.delete_meeting(tandem, meeting_id, g.api_user)
-            return "", 204
-        return meeting_json(meetings.update(tandem, meeting_id, g.api_user, _fields(_json_body())))
-    except meetings.MeetingError as problem:
-        _raise(problem)
+    if request.method == "DELETE":
+        meetings.delete_meeting(tandem, meeting_id, g.api_user)
+        return "", 204
+    return meeting_json(meetings.update(tandem, meeting_id, g.api_user, _fields(_json_body())))
 
 
 @bp.get("/tandems/<int:tandem_id>/meetings/<int:meeting_id>/invite.ics")

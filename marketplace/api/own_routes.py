@@ -21,10 +21,10 @@ from .routes import (
     _json_body,
     _locale,
     _visible_goal,
+    api_field_names,
     bp,
     goal_json,
     mentor_json,
-    saved,
     typed_fields,
 )
 
@@ -58,7 +58,8 @@ def _own_goal(goal_id: int) -> Goal:
 def create_goal():
     data = _goal_data(_json_body())
     data.setdefault("languages", goals.default_goal_languages(g.api_user, g.api_user.locale or _locale()))
-    goal = saved(lambda: goals.save_goal(g.api_user, data), GOAL_NAMES)
+    with api_field_names(GOAL_NAMES):
+        goal = goals.save_goal(g.api_user, data)
     return goal_json(goal), 201
 
 
@@ -66,13 +67,15 @@ def create_goal():
 def update_goal(goal_id: int):
     goal = _own_goal(goal_id)
     data = _goal_data(_json_body())
-    return goal_json(saved(lambda: goals.save_goal(g.api_user, data, goal), GOAL_NAMES))
+    with api_field_names(GOAL_NAMES):
+        goals.save_goal(g.api_user, data, goal)
+    return goal_json(goal)
 
 
 @bp.delete("/goals/<int:goal_id>")
 def delete_goal(goal_id: int):
     goal = _own_goal(goal_id)
-    saved(lambda: goals.delete_goal(goal))
+    goals.delete_goal(goal)
     return "", 204
 
 
@@ -115,14 +118,15 @@ def put_my_mentor_profile():
     if "paused" in body:
         data["is_open"] = not body["paused"]
     creating = g.api_user.mentor_profile is None
-    profile = saved(lambda: profiles.save_mentor_profile(g.api_user, data), MENTOR_NAMES)
+    with api_field_names(MENTOR_NAMES):
+        profile = profiles.save_mentor_profile(g.api_user, data)
     return mentor_profile_json(profile), 201 if creating else 200
 
 
 @bp.delete("/me/mentor-profile")
 def delete_my_mentor_profile():
     profile = _my_profile()
-    saved(lambda: profiles.delete_mentor_profile(profile))
+    profiles.delete_mentor_profile(profile)
     return "", 204
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import yaml
 from flask import Blueprint, g, request
@@ -18,11 +19,11 @@ from ..extensions import db
 from ..input_checks import parse_json_body
 from ..models import Goal, MentorProfile, Tandem, User, get_by_id
 from ..services import accounts, goals, tandems
-from ..services.fields import ProfileConflict, ProfileError
+from ..services.errors import ServiceError
+from ..services.fields import MESSAGE_MAX
 from ..services.matching import search, taxonomy
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-T = TypeVar("T")
 
 
 OPENAPI_FILE = Path(__file__).with_name("openapi.yaml")
@@ -104,16 +105,15 @@ def typed_fields(body: dict[str, Any], kinds: dict[str, str]) -> dict[str, Any]:
     return present
 
 
-def saved(action: Callable[[], T], names: dict[str, str] | None = None) -> T:
-    """Run a profiles service call; its refusals become 409 (a running tandem) or 422 with the fields
-    named as the API names them (`names` maps the service's keys to the API's where they differ)."""
+@contextmanager
+def api_field_names(names: dict[str, str]) -> Iterator[None]:
+    """A service refusal from inside names its fields as the API does (`names`: the service's key -> the
+    API's, where they differ); the error handler then answers it in the API's error shape."""
     try:
-        return action()
-    except ProfileConflict as problem:
-        raise ApiError(409, "tandem_running", " ".join(problem.errors.values())) from None
-    except ProfileError as problem:
-        fields = {(names or {}).get(key, key): message for key, message in problem.errors.items()}
-        raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."), fields) from None
+        yield
+    except ServiceError as error:
+        error.fields = {names.get(key, key): message for key, message in error.fields.items()}
+        raise
 
 
 def _person(user: User | None, with_email: bool = False) -> dict[str, Any] | None:
@@ -177,12 +177,9 @@ def search_mentors():
     meeting_format = request.args.get("format") or None
     if meeting_format not in (None, "remote", "onsite"):
         raise ApiError(400, "invalid_parameter", _("'format' must be 'remote' or 'onsite'."))
-    try:
-        results = search.search_mentors(
-            query, g.api_user, k=k, language=language.lower() if language else None, meeting_format=meeting_format
-        )
-    except search.MatchingError as problem:
-        raise ApiError(400, "invalid_query", str(problem), {"q": str(problem)}) from None
+    results = search.search_mentors(
+        query, g.api_user, k=k, language=language.lower() if language else None, meeting_format=meeting_format
+    )
     body = {"query": query.strip(), "results": [m.as_json(_locale()) for m in results]}
     if not results:  # nobody relevant enough: offer the taxonomy instead of unrelated people
         body["topics_to_try"] = [
@@ -259,7 +256,7 @@ def create_tandem():
         if not isinstance(body.get(name), int) or isinstance(body.get(name), bool):
             fields[name] = _("Required, a whole number.")
     message = body.get("message", "")
-    if not isinstance(message, str) or len(message) > 2000:
+    if not isinstance(message, str) or len(message) > MESSAGE_MAX:
         fields["message"] = _("Optional text of at most 2000 characters.")
     if fields:
         raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."), fields)
@@ -267,10 +264,7 @@ def create_tandem():
     profile = get_by_id(MentorProfile, body["mentor_id"])
     if profile is None:
         raise ApiError(404, "not_found", _("No such mentor."), {"mentor_id": _("Unknown mentor.")})
-    try:
-        tandem = tandems.request_tandem(goal, profile, g.api_user, message)
-    except tandems.TandemError as problem:
-        raise ApiError(problem.status, problem.code, problem.message) from None
+    tandem = tandems.request_tandem(goal, profile, g.api_user, message)
     return tandem_json(tandem, g.api_user), 201
 
 
@@ -301,8 +295,5 @@ def answer_tandem(tandem_id: int, action: str):
     }
     if action not in handlers:
         raise ApiError(404, "not_found", _("Unknown action."))
-    try:
-        handlers[action]()
-    except tandems.TandemError as problem:
-        raise ApiError(problem.status, problem.code, problem.message) from None
+    handlers[action]()
     return tandem_json(tandem, g.api_user)

@@ -25,10 +25,11 @@ from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db, limiter
-from ..forms import EmptyForm
+from ..forms import EmptyForm, place_errors
 from ..main.routes import safe_next
 from ..models import User
 from ..services import accounts, companies, emails, privacy, scheduling, throttle, timezones
+from ..services.errors import AccountError, EmailTaken
 from .forms import (
     ApiTokenForm,
     AvailabilityForm,
@@ -105,12 +106,11 @@ def register() -> ResponseReturnValue:
                 user.time_zone = form.time_zone.data
             confirmation = emails.send_company_confirmation(user)
             db.session.commit()
-        except accounts.EmailTaken as taken:
+        except EmailTaken as taken:
             db.session.rollback()
             return _account_exists(taken.user, form.email.data)
-        except accounts.AccountError as problem:
-            db.session.rollback()
-            getattr(form, problem.field or "email").errors.append(str(problem))
+        except AccountError as problem:
+            place_errors(form, problem)
         except IntegrityError:  # two sign-ups with one address at the same moment
             db.session.rollback()
             existing = accounts.find_user_by_email(form.email.data)
@@ -227,9 +227,8 @@ def _set_password_by_link(secret: str, purpose: str, template: str) -> ResponseR
     if form.validate_on_submit():
         try:
             user = accounts.use_one_time_token(secret, purpose, form.password.data)
-        except accounts.AccountError as problem:
-            db.session.rollback()
-            form.password.errors.append(str(problem))
+        except AccountError as problem:
+            place_errors(form, problem)
         else:
             if user is None:  # used up by a parallel request since the check above
                 return _invalid_link(purpose)

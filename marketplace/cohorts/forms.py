@@ -18,10 +18,11 @@ from wtforms import (
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.widgets import HiddenInput
 
 from ..forms import TandemForm
 from ..mentors.forms import MultiCheckboxField
-from ..services import meetings, scheduling
+from ..services import meetings, pulse, scheduling
 from ..services.cohorts import enrolment, surveys
 
 
@@ -156,3 +157,27 @@ class SurveyForm(TandemForm):
     )
     improve = TextAreaField(_l("What should we improve?"), validators=[Optional(), Length(max=surveys.IMPROVE_MAX)])
     submit = SubmitField(_l("Send my answers"))
+
+
+class FreedSlotForm(TandemForm):
+    """The manager's confirmation of a proposal for a freed slot: which mentor, which waiting mentee."""
+
+    mentor_id = IntegerField(widget=HiddenInput(), validators=[InputRequired(), NumberRange(min=1)])
+    participant_id = IntegerField(widget=HiddenInput(), validators=[InputRequired(), NumberRange(min=1)])
+
+
+class PulseForm(TandemForm):
+    usefulness = RadioField(pulse.QUESTIONS["usefulness"], choices=[SelectChoice(i, str(i)) for i in pulse.SCALE],
+                            coerce=int, validators=[InputRequired()])
+    collaboration = RadioField(pulse.QUESTIONS["collaboration"],
+                               choices=[SelectChoice(i, str(i)) for i in pulse.SCALE], coerce=int,
+                               validators=[InputRequired()])
+    comment = TextAreaField(_l("Anything you would like to add? (optional)"),
+                            validators=[Optional(), Length(max=pulse.COMMENT_MAX)])
+    submit = SubmitField(_l("Send my answers"))
+
+
+class NudgeForm(TandemForm):
+    """A nudge button; `seen` is the number of nudges the page showed (services.health.nudge)."""
+
+    seen = IntegerField(validators=[InputRequired(), NumberRange(0, 10_000)])

@@ -14,9 +14,11 @@ from flask_babel import format_date, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from ..forms import EmptyForm, confirmation_page
+from ..forms import EmptyForm, confirmation_page, place_errors
+from ..goals.milestones import card_context
 from ..models import Tandem, get_by_id
-from ..services import meetings, scheduling, tandems, timezones
+from ..services import meetings, pulse, scheduling, tandems, timezones
+from ..services.errors import MeetingError
 from .forms import DeclineProposalForm, MeetingForm, OutcomeForm, PickForm, ProposalForm
 
 bp = Blueprint("meetings", __name__, url_prefix="/tandems")
@@ -57,6 +59,8 @@ def _render(tandem: Tandem, form: MeetingForm | None = None, status: int = 200,
         show_contact=tandems.can_see_contact(tandem, current_user),
         partner=tandem.mentee if tandem.mentor_user_id == current_user.id else tandem.mentor_user,
         time_zone=timezones.name_of(current_user),
+        **card_context(tandem.goal, f"tandem-{tandem.id}"),
+        pulse_checks=pulse.open_checks(current_user, tandem),
     ), status
 
 
@@ -101,12 +105,9 @@ def log(tandem_id: int):
             status=form.status.data, video_url=form.video_url.data or "", topic=form.topic.data or "",
             private_note=form.private_note.data or "",
         )
-    except meetings.MeetingError as problem:
-        field = getattr(form, problem.field, None) if problem.field else None
-        if field is None:
-            flash(problem.message, "error")
+    except MeetingError as problem:
+        if not place_errors(form, problem):
             return redirect(url_for(".tandem", tandem_id=tandem.id))
-        field.errors = [*field.errors, problem.message]
         return _render(tandem, form, 400)
     flash(_("Meeting planned. You both get the invite by e-mail; download it below.")
           if form.status.data == "planned" else _("Meeting logged."), "success")
@@ -124,8 +125,8 @@ def outcome(tandem_id: int, meeting_id: int):
         return redirect(url_for(".tandem", tandem_id=tandem.id))
     try:
         meetings.record_outcome(tandem, meeting_id, current_user, form.outcome.data, _in_my_zone(form.starts_at.data))
-    except meetings.MeetingError as problem:
-        flash(problem.message, "error")
+    except MeetingError as problem:
+        place_errors(None, problem)
         return redirect(url_for(".tandem", tandem_id=tandem.id))
     flash({"held": _("Marked as held: it now counts toward your target."),
            "missed": _("Recorded as missed. Plan the next meeting when you can."),
@@ -156,8 +157,8 @@ def delete(tandem_id: int, meeting_id: int):
         try:
             meetings.delete_meeting(tandem, meeting_id, current_user)
             flash(_("Meeting deleted."), "info")
-        except meetings.MeetingError as problem:
-            flash(problem.message, "error")
+        except MeetingError as problem:
+            place_errors(None, problem)
     return redirect(url_for(".tandem", tandem_id=tandem.id))
 
 
@@ -165,7 +166,7 @@ def invite_response(tandem: Tandem, meeting_id: int, viewer) -> Response:
     """The invite file of one meeting (page and API): an attachment, never cached."""
     try:
         meeting = meetings.get(tandem, meeting_id, viewer)
-    except meetings.MeetingError:
+    except MeetingError:
         abort(404)
     return Response(
         meetings.invite(meeting), mimetype="text/calendar",

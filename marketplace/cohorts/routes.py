@@ -9,15 +9,13 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
-from wtforms import Field
 from wtforms.fields.choices import SelectChoice
 
 from ..admin.decorators import manager_required
-from ..extensions import db
-from ..forms import EmptyForm, confirmation_page
+from ..forms import EmptyForm, confirmation_page, place_errors
 from ..mentors.forms import topic_choices
-from ..models import Cohort, CohortParticipant, get_by_id
-from ..services import exports, meetings, topics
+from ..models import Cohort, CohortParticipant, Tandem, get_by_id
+from ..services import exports, health, labels, meetings, rematching, timezones, topics
 from ..services.cohorts import (
     assignment,
     enrolment,
@@ -30,40 +28,53 @@ from ..services.cohorts import (
 from ..services.cohorts import (
     review as cohort_review,
 )
-from ..services.cohorts.enrolment import CohortError
+from ..services.errors import CohortError, SurveyError
 from ..services.labels import match_label
+from ..states import PAIRING, CohortState
 from .forms import (
     AddPairForm,
     ApplyForm,
     CohortForm,
     ConfirmImportForm,
     DecisionForm,
+    FreedSlotForm,
     ImportForm,
+    NudgeForm,
     ProgressFilterForm,
     SurveyForm,
     SwapForm,
 )
+from .freed_slots import bp as freed_slots_bp
 from .meetings import bp as meetings_bp
 from .proposals import bp as proposals_bp
+from .pulse import bp as pulse_bp
 
 bp = Blueprint("cohorts", __name__, url_prefix="/cohorts")
 bp.register_blueprint(meetings_bp)
 bp.register_blueprint(proposals_bp)
-
-
-@bp.app_template_global()
-def cohort_state_label(state: str) -> str:
-    return str(enrolment.STATE_LABELS.get(state, state))
-
-
-@bp.app_template_global()
-def participant_status_label(status: str) -> str:
-    return str(enrolment.PARTICIPANT_STATUS_LABELS.get(status, status))
+bp.register_blueprint(freed_slots_bp)
+bp.register_blueprint(pulse_bp)
 
 
 @bp.app_template_global()
 def cohort_role_label(role: str) -> str:
     return str(enrolment.ROLE_LABELS.get(role, role))
+
+
+@bp.app_template_global()
+def health_label(state: str) -> str:
+    return health.health_label(state)
+
+
+@bp.app_template_global()
+def health_reason(reason: health.Reason) -> str:
+    return health.reason_text(reason)
+
+
+@bp.app_template_global()
+def my_time(moment) -> str:
+    """An instant in the viewer's time zone and language."""
+    return timezones.format_instant(moment, current_user)
 
 
 def _cohort(cohort_id: int) -> Cohort:
@@ -78,24 +89,6 @@ def _visible_cohort(cohort_id: int) -> Cohort:
     if cohort is None or not enrolment.can_view(cohort, current_user):
         abort(404)
     return cohort
-
-
-def _refused(problem: CohortError) -> None:
-    db.session.rollback()
-    flash(problem.message, "error")
-
-
-def _field_errors(form, problem: CohortError) -> None:
-    """A service's verdict beside the fields it names, or as a flash when it names none."""
-    db.session.rollback()
-    placed = False
-    for name, message in problem.fields.items():
-        field: Field | None = form._fields.get(name)
-        if field is not None:
-            field.errors = [*field.errors, message]
-            placed = True
-    if not placed:
-        flash(problem.message, "error")
 
 
 # --- list, plan, edit ----------------------------------------------------------------------------
@@ -139,7 +132,7 @@ def new():
                 form.description.data or "", _topics(form.focus_topics.data or []),
             )
         except CohortError as problem:
-            _field_errors(form, problem)
+            place_errors(form, problem)
         else:
             flash(_("Cohort “%(name)s” created. Open its enrolment or import participants next.", name=cohort.name),
                   "success")
@@ -159,7 +152,7 @@ def edit(cohort_id: int):
                 form.description.data or "", _topics(form.focus_topics.data or []),
             )
         except CohortError as problem:
-            _field_errors(form, problem)
+            place_errors(form, problem)
         else:
             flash(_("Cohort saved."), "success")
             return redirect(url_for(".detail", cohort_id=cohort.id))
@@ -176,6 +169,7 @@ def detail(cohort_id: int):
             participants=enrolment.participants(cohort), decision_form=DecisionForm(), form=EmptyForm(),
             actions=[(a, enrolment.ACTION_LABELS[a]) for a in enrolment.ACTIONS_BY_STATE[cohort.state]],
             matched=enrolment.matched_participant_ids(cohort), confirm_first=CONFIRM_FIRST,
+            freed_slots=rematching.freed_slots(cohort), slot_form=FreedSlotForm(),
         )
     return _render_participant(cohort)
 
@@ -191,7 +185,8 @@ def _render_participant(cohort: Cohort, form: ApplyForm | None = None, status: i
     mine = enrolment.participations(current_user, cohort)
     applied_roles = {p.role for p in mine}
     form = form or _apply_form()
-    can_apply = cohort.state == "enrolling" and cohort.enrolment_open and len(applied_roles) < len(enrolment.ROLES)
+    can_apply = (cohort.state == CohortState.ENROLLING and cohort.enrolment_open
+                 and len(applied_roles) < len(enrolment.ROLES))
     return render_template(
         "cohorts/participant.html", cohort=cohort, participations=mine, form=form, button_form=EmptyForm(),
         can_apply=can_apply, applied_roles=applied_roles, has_profile=current_user.mentor_profile is not None,
@@ -229,9 +224,9 @@ def change_state(cohort_id: int, action: str):
     try:
         enrolment.transition(cohort, action)
     except CohortError as problem:
-        _refused(problem)
+        place_errors(None, problem)
     else:
-        flash(_("The cohort is now: %(state)s.", state=enrolment.STATE_LABELS[cohort.state]), "success")
+        flash(_("The cohort is now: %(state)s.", state=labels.cohort_state_label(cohort.state)), "success")
     return redirect(url_for(".detail", cohort_id=cohort.id))
 
 
@@ -251,7 +246,7 @@ def apply(cohort_id: int):
     try:
         enrolment.apply(cohort, current_user, form.role.data, goal)
     except CohortError as problem:
-        _field_errors(form, problem)
+        place_errors(form, problem)
         return _render_participant(cohort, form, problem.status if problem.status < 500 else 400)
     flash(_("Your application is in. The community manager will decide soon; you will get a notification."),
           "success")
@@ -277,7 +272,7 @@ def withdraw(cohort_id: int, participant_id: int):
             enrolment.withdraw(participant, current_user)
             flash(_("Your application was withdrawn."), "info")
         except CohortError as problem:
-            _refused(problem)
+            place_errors(None, problem)
     return redirect(url_for(".detail", cohort_id=cohort.id))
 
 
@@ -310,9 +305,9 @@ def decide(cohort_id: int, participant_id: int):
         try:
             enrolment.decide(participant, form.decision.data)
             flash(_("%(name)s: %(status)s.", name=participant.user.name,
-                    status=enrolment.PARTICIPANT_STATUS_LABELS[participant.status]), "success")
+                    status=labels.participant_status_label(participant.status)), "success")
         except CohortError as problem:
-            _refused(problem)
+            place_errors(None, problem)
     return redirect(url_for(".detail", cohort_id=cohort.id) + "#participants")
 
 
@@ -329,7 +324,7 @@ def import_upload(cohort_id: int):
     try:
         enrolment.can_import(cohort)
     except CohortError as problem:
-        _refused(problem)
+        place_errors(None, problem)
         return redirect(url_for(".detail", cohort_id=cohort.id))
     token = upload.stage(form.file.data.read(), cohort, current_user, form.file.data.filename or "")
     # 303: the browser fetches the preview with GET, so Back and reload never send the file again.
@@ -341,10 +336,9 @@ def import_upload(cohort_id: int):
 def import_preview(cohort_id: int, token: str):
     cohort = _cohort(cohort_id)
     try:
-        data, filename = upload.load_with_name(token, cohort, current_user)
-        preview = upload.preview(cohort, data)
+        preview, filename = upload.preview(token, cohort, current_user)
     except CohortError as problem:
-        _refused(problem)
+        place_errors(None, problem)
         return redirect(url_for(".import_upload", cohort_id=cohort.id))
     confirm = ConfirmImportForm(formdata=None, data={"token": token if preview.ok else None})
     return render_template("cohorts/import_preview.html", cohort=cohort, preview=preview, confirm_form=confirm,
@@ -370,7 +364,7 @@ def import_confirm(cohort_id: int):
     try:
         job = import_jobs.start(cohort, current_user, form.token.data)
     except CohortError as problem:
-        _refused(problem)
+        place_errors(None, problem)
         return redirect(url_for(".import_upload", cohort_id=cohort.id))
     # The import runs as a job; the browser watches its progress (and Back never resubmits it).
     return redirect(url_for(".import_progress", cohort_id=cohort.id, job_id=job.id))
@@ -411,7 +405,7 @@ def review(cohort_id: int):
     return render_template(
         "cohorts/review.html", cohort=cohort, drafts=drafts, summary=cohort_review.summary(cohort),
         weak=cohort_review.weak_pairs(drafts),
-        unmatched=assignment.unmatched(cohort) if cohort.state in ("matching", "running") else [],
+        unmatched=assignment.unmatched(cohort) if cohort.state in PAIRING else [],
         problems=cohort_review.rule_problems(cohort) if drafts else {},
         published=enrolment.count_published(cohort), swap_form=swap_form, add_form=add_form, form=EmptyForm(),
     )
@@ -425,7 +419,7 @@ def match(cohort_id: int):
         try:
             result = assignment.run(cohort)
         except CohortError as problem:
-            _refused(problem)
+            place_errors(None, problem)
             return redirect(url_for(".detail", cohort_id=cohort.id))
         proposed = ngettext("%(num)d draft tandem proposed;", "%(num)d draft tandems proposed;", result.new_drafts)
         unmatched = ngettext("%(num)d person is unmatched.", "%(num)d people are unmatched.", len(result.unmatched))
@@ -448,7 +442,7 @@ def swap(cohort_id: int):
         try:
             _after_change(cohort_review.swap(cohort, form.first.data, form.second.data), _("Mentors swapped."))
         except CohortError as problem:
-            _refused(problem)
+            place_errors(None, problem)
     else:
         flash(_("Choose two pairs to swap."), "error")
     return redirect(url_for(".review", cohort_id=cohort.id))
@@ -467,7 +461,7 @@ def add_pair(cohort_id: int):
             _after_change(cohort_review.add_pair(cohort, form.mentee.data, form.mentor.data),
                           _("Pair added and locked."))
         except CohortError as problem:
-            _refused(problem)
+            place_errors(None, problem)
     else:
         flash(_("Choose a mentee and a mentor."), "error")
     return redirect(url_for(".review", cohort_id=cohort.id))
@@ -482,7 +476,7 @@ def lock(cohort_id: int, tandem_id: int, action: str):
             cohort_review.set_locked(cohort, tandem_id, action == "lock")
             flash(_("Pair locked: a new matching run keeps it.") if action == "lock" else _("Pair unlocked."), "info")
         except CohortError as problem:
-            _refused(problem)
+            place_errors(None, problem)
     return redirect(url_for(".review", cohort_id=cohort.id))
 
 
@@ -494,7 +488,7 @@ def remove(cohort_id: int, tandem_id: int):
         try:
             _after_change(cohort_review.remove(cohort, tandem_id), _("Pair removed."))
         except CohortError as problem:
-            _refused(problem)
+            place_errors(None, problem)
     return redirect(url_for(".review", cohort_id=cohort.id))
 
 
@@ -504,7 +498,7 @@ def publish(cohort_id: int):
     cohort = _cohort(cohort_id)
     if request.method == "GET":
         drafts = cohort_review.drafts(cohort)
-        if not drafts or cohort.state not in ("matching", "running"):
+        if not drafts or cohort.state not in PAIRING:
             return redirect(url_for(".review", cohort_id=cohort.id))
         weak = len(cohort_review.weak_pairs(drafts))
         return confirmation_page(
@@ -522,7 +516,7 @@ def publish(cohort_id: int):
         try:
             count = cohort_review.publish(cohort)
         except CohortError as problem:
-            _refused(problem)
+            place_errors(None, problem)
             return redirect(url_for(".review", cohort_id=cohort.id))
         flash(ngettext("%(num)d tandem published. Both partners were notified and see their kick-off checklist.",
                        "%(num)d tandems published. Both partners were notified and see their kick-off checklist.",
@@ -540,8 +534,32 @@ def progress(cohort_id: int):
     form = ProgressFilterForm(request.args)
     only_behind = form.validate() and form.show.data == "behind"
     rows = meetings.cohort_progress(cohort, only_behind=only_behind)
+    pair_health = health.cohort_health(cohort)
     return render_template("cohorts/progress.html", cohort=cohort, rows=rows, form=form, only_behind=only_behind,
-                           behind_days=meetings.BEHIND_AFTER_DAYS)
+                           behind_days=meetings.BEHIND_AFTER_DAYS, pair_health=pair_health,
+                           quiet_weeks=health.quiet_weeks(),
+                           nudge_forms={row.tandem.id: NudgeForm(formdata=None, seen=row.nudges,
+                                                                 prefix=f"tandem-{row.tandem.id}")
+                                        for row in pair_health})
+
+
+@bp.post("/<int:cohort_id>/tandems/<int:tandem_id>/nudge")
+@manager_required
+def nudge(cohort_id: int, tandem_id: int):
+    """E-mail both partners of a running tandem that their community manager asks how it goes."""
+    cohort = _cohort(cohort_id)
+    form = NudgeForm(prefix=f"tandem-{tandem_id}")
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        sent = health.nudge(cohort, get_by_id(Tandem, tandem_id), current_user, form.seen.data)
+    except health.NudgeError as problem:
+        abort(problem.status)
+    if sent:
+        flash(_("Both partners were e-mailed: you asked how their tandem is going."), "success")
+    else:
+        flash(_("This nudge has already gone to both partners."), "info")
+    return redirect(url_for(".progress", cohort_id=cohort.id, _anchor=f"health-{tandem_id}"))
 
 
 @bp.get("/<int:cohort_id>/report")
@@ -577,7 +595,7 @@ def export_xlsx(cohort_id: int):
 CHART_POLICY = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 
 
-@bp.get("/<int:cohort_id>/charts/<any(meetings, scores, satisfaction):name>.svg")
+@bp.get("/<int:cohort_id>/charts/<any(meetings, scores, satisfaction, milestones):name>.svg")
 @manager_required
 def chart(cohort_id: int, name: str):
     """One report chart in the interface language (the page puts the language in the address, so a chart
@@ -604,12 +622,9 @@ def survey(cohort_id: int):
     if invitation.answered_at is None and form.validate_on_submit():
         try:
             surveys.submit(cohort, current_user, form.satisfaction.data, form.recommend.data, form.improve.data or "")
-        except surveys.SurveyError as problem:
-            field = getattr(form, problem.field, None) if problem.field else None
-            if field is None:
-                flash(problem.message, "error")
+        except SurveyError as problem:
+            if not place_errors(form, problem):
                 return redirect(url_for(".survey", cohort_id=cohort.id))
-            field.errors = [*field.errors, problem.message]
         else:
             flash(_("Thank you! Your answers are stored without your name."), "success")
             return redirect(url_for(".detail", cohort_id=cohort.id))

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import BooleanField, HiddenField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..forms import TandemForm
 from ..mentors.forms import TopicsAndLanguagesMixin
 from ..models import Goal, User
-from ..services import fields, goals
+from ..services import fields, goals, labels, milestones
 
 
 class GoalForm(TopicsAndLanguagesMixin, TandemForm):
@@ -63,5 +63,22 @@ class GoalStatusForm(TandemForm):
     """One button per status; the pressed button's value is the new status."""
 
     status = SelectField(
-        _l("Status"), choices=[SelectChoice(key, label) for key, label in goals.GOAL_STATUSES.items()]
+        _l("Status"), choices=[SelectChoice(key, label) for key, label in labels.GOAL_STATUS.items()]
     )
+
+
+class MilestoneForm(TandemForm):
+    """Add or rename a milestone; `back` names the page to return to ("goal" or "tandem-<id>")."""
+
+    title = StringField(
+        _l("Milestone"), validators=[DataRequired(), Length(max=milestones.TITLE_MAX)],
+        render_kw={"maxlength": milestones.TITLE_MAX},
+    )
+    back = HiddenField(validators=[Optional(), Length(max=40)])
+
+
+class MilestoneActionForm(TandemForm):
+    """One button on a milestone: tick, untick, move up or down, remove (CSRF like every form)."""
+
+    action = SelectField(choices=[SelectChoice(a, a) for a in ("done", "undone", "up", "down", "delete")])
+    back = HiddenField(validators=[Optional(), Length(max=40)])

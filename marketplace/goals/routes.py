@@ -8,15 +8,20 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ..extensions import db
-from ..forms import EmptyForm
-from ..mentors.forms import apply_errors, template_helpers
+from ..forms import EmptyForm, place_errors
+from ..mentors.forms import template_helpers
 from ..models import Goal, MentorProfile, get_by_id
-from ..services import companies, fields, goals, tandems
+from ..services import companies, goals, labels, tandems
+from ..services.errors import ProfileConflict, ProfileError
 from ..services.matching import search
+from ..states import GoalStatus
 from ..tandems.forms import RequestTandemForm
 from .forms import GoalForm, GoalStatusForm
+from .milestones import bp as milestones_bp
+from .milestones import card_context
 
 bp = Blueprint("goals", __name__, url_prefix="/goals")
+bp.register_blueprint(milestones_bp)
 
 
 def visible_goal(goal_id: int) -> Goal:
@@ -47,7 +52,7 @@ def _status_messages() -> dict[str, str]:
 @login_required
 def index():
     return render_template(
-        "goals/index.html", goals=current_user.goals, statuses=goals.GOAL_STATUSES, **template_helpers()
+        "goals/index.html", goals=current_user.goals, statuses=labels.GOAL_STATUS, **template_helpers()
     )
 
 
@@ -63,7 +68,7 @@ def _unknown_notice(form: GoalForm) -> str | None:
     """Said beside the excluded-companies field: which of its names exclude nobody yet."""
     try:
         names = goals.parse_company_names(form.excluded_companies.data)
-    except fields.ProfileError:
+    except ProfileError:
         return None  # the field's own error says what is wrong
     return _unknown_companies_text(names)
 
@@ -85,8 +90,8 @@ def new():
     if form.validate_on_submit():
         try:
             goal = goals.save_goal(current_user, form.to_data())
-        except fields.ProfileError as problem:
-            apply_errors(form, problem)
+        except ProfileError as problem:
+            place_errors(form, problem)
         else:
             if mentor is not None:
                 _saved(goal, _("Your goal is saved. Now send your request to %(name)s.", name=mentor.user.name))
@@ -106,7 +111,7 @@ def detail(id: int):
     goal = visible_goal(id)
     can_edit = goals.can_edit_goal(current_user, goal)
     # A mentor on the goal sees the goal, never its shortlist.
-    show_suggestions = goals.can_see_suggestions(current_user, goal) and goal.status == "open"
+    show_suggestions = goals.can_see_suggestions(current_user, goal) and goal.status == GoalStatus.OPEN
     # Never the mentor who declined, withdrew or let a request expire: the owner sees who could help next.
     suggestions = search.next_suggestions(goal, k=5) if show_suggestions else []
     requests = tandems.tandems_for_goal(goal) if can_edit else []
@@ -117,9 +122,11 @@ def detail(id: int):
         suggestions=suggestions,
         requests=requests,
         request_ended=any(t.status in search.ENDED_REQUEST_STATUSES for t in requests),
+        tandem_ended=any(t.status == "ended" for t in requests),
         request_form=RequestTandemForm(),
         form=EmptyForm(),
-        statuses=goals.GOAL_STATUSES,
+        statuses=labels.GOAL_STATUS,
+        **card_context(goal, "goal"),
         **template_helpers(),
     )
 
@@ -132,8 +139,8 @@ def edit(id: int):
     if form.validate_on_submit():
         try:
             goals.save_goal(current_user, form.to_data(), goal)
-        except fields.ProfileError as problem:
-            apply_errors(form, problem)
+        except ProfileError as problem:
+            place_errors(form, problem)
         else:
             _saved(goal)
             return redirect(url_for("goals.detail", id=goal.id))
@@ -150,8 +157,8 @@ def set_status(id: int):
     if form.validate_on_submit():
         try:
             goals.set_goal_status(goal, form.status.data)
-        except fields.ProfileError as problem:
-            flash(problem.errors["status"], "error")
+        except ProfileError as problem:
+            flash(problem.fields["status"], "error")
         else:
             flash(_status_messages()[goal.status], "success")
     else:
@@ -167,8 +174,8 @@ def delete(id: int):
     if form.validate_on_submit():
         try:
             goals.delete_goal(goal)
-        except fields.ProfileConflict as problem:
-            flash(problem.errors["tandem"], "error")
+        except ProfileConflict as problem:
+            place_errors(None, problem)
             return redirect(url_for("goals.detail", id=goal.id))
         flash(_("Your goal is deleted."), "success")
         return redirect(url_for("goals.index"))

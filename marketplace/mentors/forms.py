@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from wtforms import IntegerField, SelectField, SelectMultipleField, StringField, SubmitField, TextAreaField
@@ -14,24 +13,14 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..forms import TandemForm
 from ..models import MentorProfile, User
-from ..services import fields, goals, profiles, topics
+from ..services import fields, profiles, topics
 from ..services.topics import MAX_TOPICS, TOPIC_MAX_LENGTH
-
-
-def apply_errors(form: TandemForm, problem: fields.ProfileError) -> None:
-    """Show a service's verdict beside the field it concerns (or as a flash when there is none)."""
-    for name, message in problem.errors.items():
-        field = form._fields.get(name)
-        if field is not None:
-            field.errors.append(message)
-        else:
-            flash(message, "error")
 
 
 def template_helpers() -> dict:
     """Names for codes stored in profiles and goals, for the templates of both blueprints."""
     return {
-        "language_name": goals.language_name,
+        "language_name": fields.language_name,
         "meeting_formats": profiles.MEETING_FORMATS,
     }
 

@@ -9,13 +9,14 @@ from sqlalchemy import false, select
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
-from ..forms import EmptyForm
+from ..forms import EmptyForm, place_errors
 from ..input_checks import page_arg
 from ..models import Goal, MentorProfile, Topic, User, get_by_id
-from ..services import fields, goals, profiles, responsiveness, tandems
+from ..services import goals, profiles, responsiveness, tandems
+from ..services.errors import ProfileConflict, ProfileError, TandemError
 from ..services.matching import rules, search
 from ..tandems.forms import AskForTandemForm, OfferHelpForm
-from .forms import MentorProfileForm, apply_errors, template_helpers, topic_choices
+from .forms import MentorProfileForm, template_helpers, topic_choices
 
 bp = Blueprint("mentors", __name__, url_prefix="/mentors")
 
@@ -74,8 +75,8 @@ def edit_profile():
     if form.validate_on_submit():
         try:
             profiles.save_mentor_profile(current_user, form.to_data())
-        except fields.ProfileError as problem:
-            apply_errors(form, problem)
+        except ProfileError as problem:
+            place_errors(form, problem)
         else:
             flash(_("Your profile is saved.") if profile else _("Your profile is live: #OpenToMentor."), "success")
             return redirect(url_for("mentors.my_profile"))
@@ -121,8 +122,8 @@ def delete_profile():
     if form.validate_on_submit():
         try:
             profiles.delete_mentor_profile(profile)
-        except fields.ProfileConflict as problem:
-            flash(problem.errors["tandem"], "error")
+        except ProfileConflict as problem:
+            place_errors(None, problem)
             return redirect(url_for("mentors.my_profile"))
         flash(_("Your mentor profile is deleted."), "success")
         return redirect(url_for("mentors.my_profile"))
@@ -155,7 +156,7 @@ def profile(id: int):
             goal = db.session.get(Goal, form.goal_id.data)
             try:
                 tandems.request_tandem(goal, mentor, current_user, form.message.data or "")
-            except tandems.TandemError as problem:
+            except TandemError as problem:
                 form.goal_id.errors.append(problem.message)
                 status = problem.status
             else:
@@ -190,8 +191,8 @@ def offer_help(goal_id: int):
         return _fitting_goal_page(view, form), 422
     try:
         offer = tandems.offer_help(goal, current_user, form.message.data or "")
-    except tandems.TandemError as problem:
-        flash(problem.message, "error")
+    except TandemError as problem:
+        place_errors(None, problem)
         return redirect(url_for("mentors.fitting_goal", goal_id=goal_id))
     flash(_("Your offer went to %(name)s.", name=view.summary.owner_first_name), "success")
     return redirect(url_for("tandems.detail", tandem_id=offer.id))

@@ -6,7 +6,9 @@ from flask import Blueprint, render_template, request
 from flask_babel import get_locale
 from flask_login import current_user, login_required
 
+from ..forms import place_errors
 from ..services import companies
+from ..services.errors import MatchingError
 from ..services.matching import search, taxonomy
 from .forms import MentorSearchForm
 
@@ -34,8 +36,8 @@ def mentors():
                 meeting_format=form.format.data or None,
                 exclude_company_ids=excluded_ids,
             )
-        except search.MatchingError as problem:
-            form.q.errors = [str(problem)]
+        except MatchingError as problem:
+            place_errors(form, problem)
     locale = str(get_locale())
     # A search that finds nobody offers the taxonomy's topics to pick from.
     topics = taxonomy.seed_topics(locale) if searched and not form.errors and not results else []

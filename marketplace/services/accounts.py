@@ -22,6 +22,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from ..extensions import db
 from ..models import ApiToken, OneTimeToken, User, UserSession, as_utc, utcnow
 from . import companies, throttle
+from .errors import AccountError, EmailTaken
 
 log = logging.getLogger(__name__)
 MIN_PASSWORD_LENGTH = 12
@@ -34,22 +35,6 @@ SESSION_LAST_SEEN_RESOLUTION = timedelta(minutes=5)
 # The purpose of one-time links that prove a mailbox to verify its domain's company.
 COMPANY_CONFIRMATION = "company"
 COMMON_PASSWORDS_FILE = Path(__file__).resolve().parent.parent / "data" / "common_passwords.txt"
-
-
-class AccountError(ValueError):
-    """A rule about accounts was broken; the message is safe to show to the user."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.field = field
-
-
-class EmailTaken(AccountError):
-    """Sign-up with an address that already has an account; `user` is that account (never shown on a page)."""
-
-    def __init__(self, message: str, user: User):
-        super().__init__(message, "email")
-        self.user = user
 
 
 @lru_cache(maxsize=1)
@@ -100,7 +85,7 @@ def clean_email(email: str) -> str:
     try:
         validate_email(address, check_deliverability=False, test_environment=True)
     except EmailNotValidError:
-        raise AccountError(_("Enter a valid e-mail address."), "email") from None
+        raise AccountError.on_field("email", _("Enter a valid e-mail address.")) from None
     return address
 
 
@@ -124,7 +109,7 @@ def create_user(
     if password is not None:
         problem = password_problem(password)
         if problem:
-            raise AccountError(problem, "password")
+            raise AccountError.on_field("password", problem)
     existing = find_user_by_email(email)
     if existing is not None:
         raise EmailTaken(_("An account with this e-mail address already exists."), existing)
@@ -176,7 +161,7 @@ def set_password(user: User, password: str) -> None:
     """Set a new password and end every session of this user (the caller starts a new one); the caller commits."""
     problem = password_problem(password)
     if problem:
-        raise AccountError(problem, "password")
+        raise AccountError.on_field("password", problem)
     user.password_hash = hash_password(password)
     end_all_login_sessions(user)
 

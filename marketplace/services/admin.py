@@ -22,7 +22,9 @@ from ..models import (
     goal_topics,
     mentor_topics,
 )
+from ..states import EmailStatus, GoalStatus, TandemStatus
 from . import companies, tandems, topics
+from .errors import AdminError
 from .matching import taxonomy as taxonomy_service
 from .matching import vectors
 
@@ -31,14 +33,6 @@ COMPANIES_PER_PAGE = 50
 OUTBOX_PER_PAGE = 30
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 DOMAIN_PATTERN = re.compile(rf"^(?=.{{1,200}}$){_LABEL}(?:\.{_LABEL})+$")
-
-
-class AdminError(ValueError):
-    """A manager's change was refused; the message is safe to show beside the named form field."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.field = field
 
 
 def _count(query) -> int:
@@ -52,12 +46,12 @@ def summary() -> dict[str, int]:
         "mentors": _count(select(func.count(MentorProfile.id))),
         "open_mentors": _count(select(func.count(MentorProfile.id)).where(MentorProfile.is_open.is_(True))),
         "goals": _count(select(func.count(Goal.id))),
-        "open_goals": _count(select(func.count(Goal.id)).where(Goal.status == "open")),
+        "open_goals": _count(select(func.count(Goal.id)).where(Goal.status == GoalStatus.OPEN)),
         "open_requests": _count(select(func.count(Tandem.id)).where(Tandem.status == Tandem.OPEN_REQUEST)),
-        "active_tandems": _count(select(func.count(Tandem.id)).where(Tandem.status == "active")),
+        "active_tandems": _count(select(func.count(Tandem.id)).where(Tandem.status == TandemStatus.ACTIVE)),
         "companies": _count(select(func.count(Company.id))),
         "free_tags": _count(select(func.count(Topic.id)).where(Topic.is_free_tag.is_(True))),
-        "unsent_emails": _count(select(func.count(OutgoingEmail.id)).where(OutgoingEmail.status != "sent")),
+        "unsent_emails": _count(select(func.count(OutgoingEmail.id)).where(OutgoingEmail.status != EmailStatus.SENT)),
     }
 
 
@@ -88,7 +82,7 @@ def verify_company(user: User, company_name: str) -> Company:
     """Confirm or correct a person's company (open pairings are re-checked); the caller commits."""
     company = companies.verify_company(user, company_name)
     if company is None:
-        raise AdminError(_("Enter the company's name."), "company")
+        raise AdminError.on_field("company", _("Enter the company's name."))
     return company
 
 
@@ -147,10 +141,10 @@ def rename_company(company: Company, name: str) -> None:
     cleaned = " ".join((name or "").split())
     key = companies.company_key(cleaned)
     if not key:
-        raise AdminError(_("Enter the company's name."), "name")
+        raise AdminError.on_field("name", _("Enter the company's name."))
     other = companies.find_company(cleaned)
     if other is not None and other.id != company.id:
-        raise AdminError(_("Another company is already called “%(name)s”.", name=other.name), "name")
+        raise AdminError.on_field("name", _("Another company is already called “%(name)s”.", name=other.name))
     company.name = cleaned
     company.normalised_name = key
 
@@ -168,7 +162,7 @@ def parse_domains(text: str) -> list[str]:
         elif domain not in domains:
             domains.append(domain)
     if bad:
-        raise AdminError(_("Not an e-mail domain: %(domains)s", domains=", ".join(bad)), "domains")
+        raise AdminError.on_field("domains", _("Not an e-mail domain: %(domains)s", domains=", ".join(bad)))
     return domains
 
 
@@ -181,16 +175,16 @@ def set_domains(company: Company, text: str) -> list[str]:
             select(CompanyDomain.domain, Company.name).join(Company).where(CompanyDomain.domain.in_(taken))
         )
         described = ", ".join(f"{domain} ({owner})" for domain, owner in owners)
-        raise AdminError(_("Already used by another company: %(domains)s", domains=described), "domains")
+        raise AdminError.on_field("domains", _("Already used by another company: %(domains)s", domains=described))
     return domains
 
 
 def add_competitor(company: Company, other_name: str) -> Company:
     other = companies.get_or_create_company(other_name)
     if other is None:
-        raise AdminError(_("Enter the competitor's name."), "name")
+        raise AdminError.on_field("name", _("Enter the competitor's name."))
     if other.id == company.id:
-        raise AdminError(_("A company cannot be its own competitor."), "name")
+        raise AdminError.on_field("name", _("A company cannot be its own competitor."))
     companies.link_competitors(company, other)
     db.session.flush()
     tandems.recheck_open_pairings([company.id, other.id])
@@ -201,9 +195,10 @@ def merge_target(company: Company, name: str) -> Company:
     """The existing company that `company` would be merged into; refused when it is unknown or itself."""
     survivor = companies.find_company(name)
     if survivor is None:
-        raise AdminError(_("No company is called “%(name)s”. Merge into an existing company.", name=name), "into")
+        message = _("No company is called “%(name)s”. Merge into an existing company.", name=name)
+        raise AdminError.on_field("into", message)
     if survivor.id == company.id:
-        raise AdminError(_("A company cannot be merged with itself."), "into")
+        raise AdminError.on_field("into", _("A company cannot be merged with itself."))
     return survivor
 
 
@@ -246,7 +241,7 @@ def parse_synonyms(text: str) -> list[str]:
 def _check_name_free(name_en: str, topic: Topic | None = None) -> None:
     clash = db.session.scalar(select(Topic).where(func.lower(Topic.name_en) == name_en.lower()))
     if clash is not None and (topic is None or clash.id != topic.id):
-        raise AdminError(_("A topic called “%(name)s” already exists.", name=clash.name_en), "name_en")
+        raise AdminError.on_field("name_en", _("A topic called “%(name)s” already exists.", name=clash.name_en))
 
 
 def create_topic(name_en: str, name_de: str, synonyms_text: str) -> Topic:

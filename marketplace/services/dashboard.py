@@ -10,6 +10,7 @@ from werkzeug.routing import BuildError
 
 from ..extensions import db
 from ..models import Meeting, Tandem, User
+from ..states import TandemStatus
 from . import admin, meetings
 from .cohorts import enrolment, surveys
 from .notifications import link_to
@@ -75,14 +76,14 @@ def overview(user: User) -> dict[str, Any]:
             select(Tandem)
             .where(
                 or_(Tandem.mentee_user_id == user.id, Tandem.mentor_user_id == user.id),
-                Tandem.status != "draft",
+                Tandem.status != TandemStatus.DRAFT,
             )
             .order_by(Tandem.created_at.desc(), Tandem.id.desc())
         )
     )
-    cards = _cards(user, tandems, _meetings_held([t.id for t in tandems if t.status == "active"]))
+    cards = _cards(user, tandems, _meetings_held([t.id for t in tandems if t.status == TandemStatus.ACTIVE]))
     requested = [c for c in cards if c.tandem.status == Tandem.OPEN_REQUEST]
-    active = [c for c in cards if c.tandem.status == "active"]
+    active = [c for c in cards if c.tandem.status == TandemStatus.ACTIVE]
     profile = user.mentor_profile
     return {
         "profile": profile,

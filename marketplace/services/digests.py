@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import NotificationSetting, OutgoingEmail, User, as_utc, utcnow
+from ..states import EmailStatus
 from . import emails, goals, outbox, preferences
 
 
@@ -45,13 +46,15 @@ def send_held(now: datetime | None = None) -> int:
     now = now or utcnow()
     day = now.date().isoformat()
     user_ids = list(db.session.scalars(
-        select(OutgoingEmail.recipient_user_id).where(OutgoingEmail.status == "held").distinct()
+        select(OutgoingEmail.recipient_user_id).where(OutgoingEmail.status == EmailStatus.HELD).distinct()
     ))
     queued = 0
     for user_id in user_ids:
         user = db.session.get(User, user_id) if user_id is not None else None
         held = list(db.session.scalars(
-            select(OutgoingEmail).where(OutgoingEmail.status == "held", OutgoingEmail.recipient_user_id == user_id)
+            select(OutgoingEmail).where(
+                OutgoingEmail.status == EmailStatus.HELD, OutgoingEmail.recipient_user_id == user_id
+            )
             .order_by(OutgoingEmail.created_at, OutgoingEmail.id).with_for_update()
         ))
         if user is None or not held or _already_sent(preferences.DIGEST_KIND, user_id, day):

@@ -11,12 +11,14 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from ..models import User
+from .errors import ProfileError
 
 TEXT_MIN = 20
 TEXT_MAX = 5000
 COMPANY_MAX = 200
+# Free text people write to each other (a request's or an answer's message, an end reason).
+MESSAGE_MAX = 2000
 
-GOAL_STATUSES = {"open": _l("Open"), "matched": _l("Matched"), "closed": _l("Closed")}
 # ISO 639-1 codes people in Tandem's region commonly work in; the order is the display order.
 LANGUAGES = {
     "de": _l("German"),
@@ -37,18 +39,6 @@ LANGUAGES = {
     "cs": _l("Czech"),
 }
 LANGUAGE_CODES = frozenset(LANGUAGES)
-
-
-class ProfileError(ValueError):
-    """Input broke a rule; `errors` maps field names to messages that are safe to show."""
-
-    def __init__(self, errors: dict[str, str]):
-        super().__init__("; ".join(f"{name}: {message}" for name, message in errors.items()))
-        self.errors = errors
-
-
-class ProfileConflict(ProfileError):
-    """The change is refused because of the object's state (a running tandem), not because of a field."""
 
 
 # --- small parsers -------------------------------------------------------------------------------
@@ -72,9 +62,9 @@ def parse_languages(value: str | Iterable[str] | None) -> list[str]:
     codes = [code.lower() for code in split_entries(value, ",;\n ")]
     unknown = sorted({code for code in codes if code not in LANGUAGE_CODES})
     if unknown:
-        raise ProfileError({"languages": _("Unknown language code: %(codes)s", codes=", ".join(unknown))})
+        raise ProfileError.invalid({"languages": _("Unknown language code: %(codes)s", codes=", ".join(unknown))})
     if not codes:
-        raise ProfileError({"languages": _("Choose at least one language.")})
+        raise ProfileError.invalid({"languages": _("Choose at least one language.")})
     return [code for code in LANGUAGES if code in codes]
 
 
@@ -150,9 +140,9 @@ class FieldChecker:
         try:
             self.cleaned[key] = compute()
         except ProfileError as problem:
-            self.errors.update(problem.errors)
+            self.errors.update(problem.fields)
 
     def done(self) -> dict[str, Any]:
         if self.errors:
-            raise ProfileError(self.errors)
+            raise ProfileError.invalid(self.errors)
         return self.cleaned

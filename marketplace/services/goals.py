@@ -11,20 +11,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, exists, or_, select, update
 
 from ..extensions import begin_serialised_write, db
 from ..models import CohortParticipant, Goal, Tandem, Topic, User
+from ..states import GoalStatus
 from . import companies, topics
+from .errors import ProfileConflict, ProfileError
 from .fields import (
     COMPANY_MAX,
     LANGUAGES,
     TEXT_MAX,
     TEXT_MIN,
     FieldChecker,
-    ProfileConflict,
-    ProfileError,
     parse_languages,
     split_entries,
 )
@@ -32,7 +31,6 @@ from .matching import vectors
 
 TITLE_MAX = 160
 MAX_EXCLUDED_COMPANIES = 25
-GOAL_STATUSES = {"open": _l("Open"), "matched": _l("Matched"), "closed": _l("Closed")}
 
 
 def default_goal_languages(owner: User, interface_language: str) -> list[str]:
@@ -46,11 +44,6 @@ def default_goal_languages(owner: User, interface_language: str) -> list[str]:
     return [code for code in LANGUAGES if code in codes] or ["en"]
 
 
-def language_name(code: str) -> str:
-    """The language's name in the UI language; unknown codes (from old data) show as they are."""
-    return str(LANGUAGES.get(code, code))
-
-
 def parse_company_names(value: str | Iterable[str] | None) -> list[str]:
     """Company names, one per line or comma-separated, each company once however it is spelled."""
     names: list[str] = []
@@ -62,11 +55,10 @@ def parse_company_names(value: str | Iterable[str] | None) -> list[str]:
             names.append(name)
     if any(len(name) > COMPANY_MAX for name in names):
         message = _("A company name can have at most %(n)d characters.", n=COMPANY_MAX)
-        raise ProfileError({"excluded_companies": message})
+        raise ProfileError.invalid({"excluded_companies": message})
     if len(names) > MAX_EXCLUDED_COMPANIES:
-        raise ProfileError(
-            {"excluded_companies": _("Exclude at most %(n)d companies.", n=MAX_EXCLUDED_COMPANIES)}
-        )
+        message = _("Exclude at most %(n)d companies.", n=MAX_EXCLUDED_COMPANIES)
+        raise ProfileError.invalid({"excluded_companies": message})
     return names
 
 
@@ -114,8 +106,8 @@ def save_goal(owner: User, data: Mapping[str, Any], goal: Goal | None = None) ->
 
 def set_goal_status(goal: Goal, status: str) -> None:
     """Open, matched or closed; only open goals are offered to mentors."""
-    if status not in GOAL_STATUSES:
-        raise ProfileError({"status": _("Choose one of the offered options.")})
+    if status not in Goal.STATUSES:
+        raise ProfileError.invalid({"status": _("Choose one of the offered options.")})
     begin_serialised_write()
     db.session.refresh(goal, with_for_update=True)  # after an acceptance on it commits (mentor, goal order)
     if status in ("open", "closed") and goal.status != status and _has_running_tandem(goal):
@@ -125,7 +117,7 @@ def set_goal_status(goal: Goal, status: str) -> None:
             "open": _("A tandem is running on this goal: end it before opening the goal again."),
             "closed": _("A tandem is running on this goal: end the tandem first, then close the goal."),
         }
-        raise ProfileError({"status": refusals[status]})
+        raise ProfileError.invalid({"status": refusals[status]})
     goal.status = status
     vectors.refresh_goal(goal)
     db.session.commit()
@@ -141,7 +133,7 @@ def delete_goal(goal: Goal) -> None:
     db.session.refresh(goal, with_for_update=True)
     if _has_running_tandem(goal):
         db.session.rollback()
-        raise ProfileConflict({"tandem": _("A tandem is running on this goal: end it before deleting the goal.")})
+        raise ProfileConflict("tandem_running", _("A tandem is running on this goal: end it before deleting the goal."))
     vectors.forget(vectors.GOAL, goal.id)
     db.session.execute(update(Tandem).where(Tandem.goal_id == goal.id).values(goal_id=None))
     db.session.execute(update(CohortParticipant).where(CohortParticipant.goal_id == goal.id).values(goal_id=None))
@@ -215,7 +207,7 @@ class GoalSummary:
 
 def is_discoverable(goal: Goal) -> bool:
     """The owner let suitable mentors find it, and it still looks for one."""
-    return bool(goal.discoverable) and goal.status == "open"
+    return bool(goal.discoverable) and goal.status == GoalStatus.OPEN
 
 
 def discoverable_goal_summary(goal: Goal) -> GoalSummary | None:

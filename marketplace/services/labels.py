@@ -1,25 +1,56 @@
-"""Translated labels for stored codes, in one place for templates and the API."""
+"""Translated labels for every stored state and code, in one place for templates, pages and the API.
+
+The factory registers `TEMPLATE_GLOBALS` once; pages and services look a label up with the functions here.
+"""
 
 from flask_babel import format_percent
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from ..states import CohortState, GoalStatus, ParticipantStatus, TandemStatus
+
 TANDEM_STATUS = {
-    "draft": _l("Draft"),
-    "requested": _l("Requested"),
-    "offered": _l("Help offered"),
-    "active": _l("Active"),
-    "declined": _l("Declined"),
-    "withdrawn": _l("Withdrawn"),
-    "ended": _l("Ended early"),
-    "completed": _l("Completed"),
-    "cancelled": _l("Cancelled"),
-    "expired": _l("Expired unanswered"),
+    TandemStatus.DRAFT: _l("Draft"),
+    TandemStatus.REQUESTED: _l("Requested"),
+    TandemStatus.OFFERED: _l("Help offered"),
+    TandemStatus.ACTIVE: _l("Active"),
+    TandemStatus.DECLINED: _l("Declined"),
+    TandemStatus.WITHDRAWN: _l("Withdrawn"),
+    TandemStatus.ENDED: _l("Ended early"),
+    TandemStatus.COMPLETED: _l("Completed"),
+    TandemStatus.CANCELLED: _l("Cancelled"),
+    TandemStatus.EXPIRED: _l("Expired unanswered"),
+}
+GOAL_STATUS = {GoalStatus.OPEN: _l("Open"), GoalStatus.MATCHED: _l("Matched"), GoalStatus.CLOSED: _l("Closed")}
+COHORT_STATE = {
+    CohortState.DRAFT: _l("Draft"),
+    CohortState.ENROLLING: _l("Enrolling"),
+    CohortState.MATCHING: _l("Matching"),
+    CohortState.RUNNING: _l("Running"),
+    CohortState.CLOSED: _l("Closed"),
+}
+PARTICIPANT_STATUS = {
+    ParticipantStatus.APPLIED: _l("Applied"),
+    ParticipantStatus.ACCEPTED: _l("Accepted"),
+    ParticipantStatus.WAITLISTED: _l("Waitlisted"),
+    ParticipantStatus.REJECTED: _l("Rejected"),
 }
 
 
 def tandem_status_label(status: str) -> str:
     return str(TANDEM_STATUS.get(status, status))
+
+
+def goal_status_label(status: str) -> str:
+    return str(GOAL_STATUS.get(status, status))
+
+
+def cohort_state_label(state: str) -> str:
+    return str(COHORT_STATE.get(state, state))
+
+
+def participant_status_label(status: str) -> str:
+    return str(PARTICIPANT_STATUS.get(status, status))
 
 
 def score_percent(score: float | None) -> str:
@@ -32,3 +63,11 @@ def score_percent(score: float | None) -> str:
 def match_label(score: float | None) -> str:
     """A match score as pages show it beside a pair or a result: "Match 59 %"."""
     return _("Match %(percent)s", percent=score_percent(score))
+
+
+TEMPLATE_GLOBALS = {
+    "tandem_status_label": tandem_status_label,
+    "goal_status_label": goal_status_label,
+    "cohort_state_label": cohort_state_label,
+    "participant_status_label": participant_status_label,
+}

@@ -20,7 +20,9 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import Cohort, Meeting, Tandem, User, as_utc, get_by_id
+from ..states import TandemStatus
 from . import notifications, tandems, throttle, timezones
+from .errors import MeetingError
 
 BEHIND_AFTER_DAYS = 30
 DEFAULT_TARGET = 6
@@ -28,17 +30,6 @@ MINUTES_MIN, MINUTES_MAX = 5, 600
 TOPICS_MAX, NOTE_MAX, URL_MAX = 2000, 5000, 500
 REMIND_BEFORE = timedelta(days=1)
 EDITABLE = ("starts_at", "duration_minutes", "video_url", "topic", "status", "private_note")
-
-
-class MeetingError(Exception):
-    """A refused meeting change; `field` names the field it concerns (form and API use the same names)."""
-
-    def __init__(self, code: str, message: str, status: int = 400, field: str | None = None):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
-        self.field = field
 
 
 def now() -> datetime:
@@ -60,7 +51,7 @@ def can_see(tandem: Tandem | None, user: User) -> bool:
 def _check_partner(tandem: Tandem, user: User) -> None:
     if not tandems.can_view(tandem, user):
         raise MeetingError("not_partner", _("Only the two partners can log meetings of a tandem."), 403)
-    if tandem.status != "active":
+    if tandem.status != TandemStatus.ACTIVE:
         raise MeetingError("not_active", _("Meetings can only be logged while the tandem is running."), 409)
 
 
@@ -85,33 +76,30 @@ def clean_video_url(value: str | None) -> str:
     parts = urlsplit(url)
     if (parts.scheme.lower() not in ("http", "https") or not parts.hostname or len(url) > URL_MAX
             or any(char.isspace() or ord(char) < 32 for char in url)):
-        raise MeetingError("video_url", _("A video-call link starts with https:// or http://."), 422, "video_url")
+        raise MeetingError.on_field("video_url", _("A video-call link starts with https:// or http://."), "video_url")
     return url
 
 
 def _check_time(tandem: Tandem, author: User, starts_at: datetime, status: str) -> datetime:
     """The start instant in UTC, inside the tandem's period; held or missed not in the future, planned not past."""
     if starts_at.tzinfo is None or starts_at.utcoffset() is None:
-        raise MeetingError("starts_at", _("Give the time with its offset from UTC, e.g. 2027-03-02T18:00:00+01:00."),
-                           422, "starts_at")
+        message = _("Give the time with its offset from UTC, e.g. 2027-03-02T18:00:00+01:00.")
+        raise MeetingError.on_field("starts_at", message, "starts_at")
     moment = timezones.to_utc(starts_at)
     first, last = period(tandem)
     day = timezones.local(moment, author).date()
     if (first and day < first) or (last and day > last):
-        raise MeetingError(
-            "outside_period",
-            _("Meetings of this tandem lie between %(first)s and %(last)s.",
-              first=format_date(first) if first else "–", last=format_date(last) if last else "–"),
-            422, "starts_at",
-        )
+        message = _("Meetings of this tandem lie between %(first)s and %(last)s.",
+                    first=format_date(first) if first else "–", last=format_date(last) if last else "–")
+        raise MeetingError.on_field("starts_at", message, "outside_period")
     current = now()
     if status != Meeting.PLANNED and moment > current:
-        raise MeetingError("date_future", _("A held or missed meeting lies between %(first)s and now: "
-                                            "plan a later one instead.", first=format_date(first) if first else "–"),
-                           422, "starts_at")
+        message = _("A held or missed meeting lies between %(first)s and now: plan a later one instead.",
+                    first=format_date(first) if first else "–")
+        raise MeetingError.on_field("starts_at", message, "date_future")
     if status == Meeting.PLANNED and moment < current:
-        raise MeetingError("date_past", _("A planned meeting lies between now and %(last)s.",
-                                          last=format_date(last) if last else "–"), 422, "starts_at")
+        message = _("A planned meeting lies between now and %(last)s.", last=format_date(last) if last else "–")
+        raise MeetingError.on_field("starts_at", message, "date_past")
     return moment
 
 
@@ -119,13 +107,13 @@ def _check_fields(values: dict) -> None:
     minutes = values.get("duration_minutes")
     if "duration_minutes" in values and (not isinstance(minutes, int) or isinstance(minutes, bool)
                                          or not MINUTES_MIN <= minutes <= MINUTES_MAX):
-        raise MeetingError("minutes", _("Between %(low)d and %(high)d minutes.", low=MINUTES_MIN, high=MINUTES_MAX),
-                           422, "duration_minutes")
+        message = _("Between %(low)d and %(high)d minutes.", low=MINUTES_MIN, high=MINUTES_MAX)
+        raise MeetingError.on_field("duration_minutes", message, "minutes")
     if values.get("status", Meeting.PLANNED) not in Meeting.STATUSES:
-        raise MeetingError("status", _("One of planned, held or missed."), 422, "status")
+        raise MeetingError.on_field("status", _("One of planned, held or missed."), "status")
     for name, limit in (("topic", TOPICS_MAX), ("private_note", NOTE_MAX)):
         if len(values.get(name) or "") > limit:
-            raise MeetingError("too_long", _("At most %(n)d characters.", n=limit), 422, name)
+            raise MeetingError.on_field(name, _("At most %(n)d characters.", n=limit), "too_long")
 
 
 def _place(meeting: Meeting, moment: datetime) -> None:
@@ -161,7 +149,7 @@ def _checked(tandem: Tandem, author: User, starts_at: datetime | None, duration_
              video_url: str, topic: str, private_note: str) -> tuple[datetime, str]:
     _check_partner(tandem, author)
     if starts_at is None:
-        raise MeetingError("starts_at", _("Please give the date and time."), 422, "starts_at")
+        raise MeetingError.on_field("starts_at", _("Please give the date and time."), "starts_at")
     _check_fields({"duration_minutes": duration_minutes, "status": status, "topic": topic,
                    "private_note": private_note})
     url = clean_video_url(video_url)
@@ -224,14 +212,15 @@ def update(tandem: Tandem, meeting_id: int, user: User, changes: dict) -> Meetin
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         name = sorted(unknown)[0]
-        raise MeetingError("unknown_field", _("This field cannot be changed."), 422, name)
+        raise MeetingError.on_field(name, _("This field cannot be changed."), "unknown_field")
     if "private_note" in changes and meeting.author_id != user.id:
-        raise MeetingError("not_author", _("Only the author of a private note can change it."), 403, "private_note")
+        message = _("Only the author of a private note can change it.")
+        raise MeetingError.on_field("private_note", message, "not_author", 403)
     _check_fields(changes)
     status = changes.get("status", meeting.status)
     if "starts_at" in changes:
         if changes["starts_at"] is None:
-            raise MeetingError("starts_at", _("Please give the date and time."), 422, "starts_at")
+            raise MeetingError.on_field("starts_at", _("Please give the date and time."), "starts_at")
         moment = _check_time(tandem, user, changes["starts_at"], status)
     else:
         moment = as_utc(meeting.starts_at)
@@ -262,7 +251,7 @@ def record_outcome(tandem: Tandem, meeting_id: int, user: User, outcome: str,
     if outcome == "moved":
         return update(tandem, meeting_id, user, {"starts_at": new_start, "status": Meeting.PLANNED})
     if outcome not in (Meeting.HELD, Meeting.MISSED):
-        raise MeetingError("status", _("One of planned, held or missed."), 422, "status")
+        raise MeetingError.on_field("status", _("One of planned, held or missed."), "status")
     return update(tandem, meeting_id, user, {"status": outcome})
 
 
@@ -340,7 +329,8 @@ class Progress:
     @property
     def behind(self) -> bool:
         """Running, started a while ago, and no meeting in the last 30 days."""
-        if self.tandem.status != "active" or self.tandem.starts_on is None or self.tandem.starts_on > self.today:
+        tandem = self.tandem
+        if tandem.status != TandemStatus.ACTIVE or tandem.starts_on is None or tandem.starts_on > self.today:
             return False
         since = self.days_since_meeting
         return since is not None and since > BEHIND_AFTER_DAYS
@@ -522,7 +512,7 @@ def _both(meeting: Meeting, kind: str, key: str, occasion: str) -> None:
 def _planned_running(*where) -> list[Meeting]:
     return list(db.session.scalars(
         select(Meeting).join(Tandem, Tandem.id == Meeting.tandem_id)
-        .where(Meeting.status == Meeting.PLANNED, Tandem.status == "active", *where).order_by(Meeting.id)
+        .where(Meeting.status == Meeting.PLANNED, Tandem.status == TandemStatus.ACTIVE, *where).order_by(Meeting.id)
     ))
 
 

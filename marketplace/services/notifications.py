@@ -69,6 +69,31 @@ MESSAGES = {
         "%(name)s asks for other times to meet: “%(note)s” Propose new ones on your tandem page."
     ),
     "proposal_withdrawn": _l("%(name)s withdrew the times they proposed to meet."),
+    "tandem_ended_next": _l(
+        "%(name)s ended your tandem on “%(title)s” (“%(reason)s”). Your goal is open again. "
+        "Mentors who could help you next: %(suggestions)s."
+    ),
+    "tandem_ended_none": _l(
+        "%(name)s ended your tandem on “%(title)s” (“%(reason)s”). Your goal is open again: open it to find a "
+        "new mentor."
+    ),
+    "tandem_ended_own_next": _l(
+        "Your tandem on “%(title)s” has ended and your goal is open again. Mentors who could help you next: "
+        "%(suggestions)s."
+    ),
+    "tandem_ended_own_none": _l(
+        "Your tandem on “%(title)s” has ended and your goal is open again: open it to find a new mentor."
+    ),
+    "tandem_ended_account_deleted": _l(
+        "Your tandem on “%(title)s” has ended: your mentee deleted their account. Your slot is free again."
+    ),
+    "request_declined_next": _l(
+        "%(name)s declined your request for “%(title)s”. Mentors who could help you next: %(suggestions)s."
+    ),
+    "cohort_slot_freed": _l(
+        "A tandem in “%(cohort)s” ended early, so %(name)s has a free slot. The cohort page proposes a mentee "
+        "from the waiting list: confirm it to pair them."
+    ),
     "request_cancelled": _l("The tandem request for “%(title)s” was cancelled: %(reason)s"),
     "draft_removed": _l("A draft pair in “%(cohort)s” was removed: %(reason)s"),
     "request_reminder": _l(
@@ -89,6 +114,14 @@ MESSAGES = {
     "no_meeting_nudge": _l(
         "No meeting of your tandem with %(name)s on “%(title)s” was logged in the last %(days)d days. "
         "Plan the next one, or log the one you had."
+    ),
+    "manager_nudge": _l(
+        "%(manager)s, your community manager, asks how your tandem with %(name)s on “%(title)s” is going. "
+        "Plan your next meeting; if something is in the way, let your community manager know."
+    ),
+    "pulse_check": _l(
+        "How is your tandem with %(name)s on “%(title)s” going? Two quick questions: %(name)s never sees "
+        "your answers."
     ),
     "survey_soon": _l("“%(cohort)s” ends on %(date)s. A two-minute survey follows: please look out for it."),
     "merge_tandems_inside_company": _l(

@@ -28,6 +28,8 @@ KINDS = {
     "request_expired": _l("A tandem request expired without an answer"),
     "mentor_paused": _l("My mentor profile was paused because requests expired"),
     "tandem_reminder": _l("Reminders during a tandem (no meeting lately)"),
+    "tandem_nudge": _l("My community manager asks how my tandem goes"),
+    "pulse_check": _l("Pulse checks: how is my tandem going?"),
     "tandem_started": _l("A tandem of mine starts"),
     "tandem_ended": _l("A tandem of mine is ended early"),
     "meeting_planned": _l("Meeting invites (planned, moved, cancelled)"),
@@ -36,6 +38,7 @@ KINDS = {
     "meeting_outcome": _l("The question whether a meeting took place"),
     "cohort_enrolment": _l("My cohort application is decided"),
     "cohort_application": _l("Someone applies to a cohort (community managers)"),
+    "cohort_slot_freed": _l("A slot in a cohort is free again (community managers)"),
     "survey_open": _l("A cohort's survey opens"),
 }
 # Opt-in kinds: off until the person chooses the digest.

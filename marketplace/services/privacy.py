@@ -1,7 +1,8 @@
 """A person's own data: download it as JSON, or delete the account for good.
 
 Deleting keeps the programme's figures honest: tandems stay for cohort reports, anonymised (the
-person's side becomes empty), while profile, goals, vectors, index entries, notes and tokens go.
+person's side becomes empty), while profile, goals (with their milestones), vectors, index entries, notes and
+tokens go. A mentee's running tandem ends, so the mentor's slot is free for someone else.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from ..models import (
     UserSession,
     as_utc,
 )
-from . import notifications, preferences, scheduling, throttle, timezones
+from ..states import TandemStatus
+from . import notifications, preferences, pulse, rematching, scheduling, throttle, timezones
 from .matching import vectors
 
 
@@ -81,6 +83,7 @@ def export_user_data(user: User) -> dict[str, Any]:
                 "let_mentors_find_it": goal.discoverable,
                 "excluded_companies": [c.name for c in goal.excluded_companies],
                 "created_at": _iso(goal.created_at),
+                "milestones": [{"title": m.title, "reached_at": _iso(m.done_at)} for m in goal.milestones],
             }
             for goal in user.goals
         ],
@@ -98,7 +101,7 @@ def export_user_data(user: User) -> dict[str, Any]:
                 "response_message": t.response_message,
             }
             for t in tandems
-            if t.status != "draft"
+            if t.status != TandemStatus.DRAFT
         ],
         "meetings_i_logged": [
             {
@@ -129,6 +132,7 @@ def export_user_data(user: User) -> dict[str, Any]:
                 .order_by(MeetingProposal.id)
             )
         ],
+        "pulse_checks": pulse.export_of(user),
         "cohorts": [
             {"cohort": p.cohort.name, "role": p.role, "status": p.status}
             for p in db.session.scalars(select(CohortParticipant).where(CohortParticipant.user_id == user.id))
@@ -186,6 +190,8 @@ def delete_account(user: User) -> None:
                 db.session.delete(tandem)
                 continue
             if tandem.mentee_user_id == user.id:
+                if tandem.status == Tandem.RUNNING:  # nobody is left to mentor: the mentor's slot is free again
+                    rematching.mentee_left(tandem, tandem.goal.title if tandem.goal else "")
                 tandem.mentee_user_id = None
                 tandem.goal_id = None
             else:
@@ -198,6 +204,7 @@ def delete_account(user: User) -> None:
             meeting.author_id = None
             meeting.private_note = ""
             meeting.video_url = ""  # often the author's personal meeting room
+        pulse.forget(user)
         for model in (ApiToken, OneTimeToken, Notification, NotificationSetting, CohortParticipant, UserSession,
                       Reminder, ImportJob):
             for row in db.session.scalars(select(model).where(model.user_id == user.id)):

@@ -17,7 +17,8 @@ from sqlalchemy import select, update
 from ..extensions import begin_serialised_write, db
 from ..models import MentorProfile, Tandem, User, utcnow
 from . import companies, topics
-from .fields import COMPANY_MAX, TEXT_MAX, TEXT_MIN, FieldChecker, ProfileConflict, default_languages, parse_languages
+from .errors import ProfileConflict
+from .fields import COMPANY_MAX, TEXT_MAX, TEXT_MIN, FieldChecker, default_languages, parse_languages
 from .matching import vectors
 
 HEADLINE_MAX = 160
@@ -103,7 +104,7 @@ def delete_mentor_profile(profile: MentorProfile) -> None:
     if db.session.scalar(running) is not None:
         db.session.rollback()
         message = _("A tandem with you as mentor is running: end it before deleting your profile.")
-        raise ProfileConflict({"tandem": message})
+        raise ProfileConflict("tandem_running", message)
     vectors.forget(vectors.MENTOR, profile.id)
     # SQLite does not enforce ON DELETE SET NULL unless asked to; do it here for both databases.
     db.session.execute(update(Tandem).where(Tandem.mentor_id == profile.id).values(mentor_id=None))

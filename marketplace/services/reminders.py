@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import Cohort, CohortParticipant, Meeting, Reminder, Tandem
+from ..states import CohortState, ParticipantStatus
 from . import notifications
 
 
@@ -85,12 +86,12 @@ def remind_cohort_end(now: datetime) -> int:
     horizon = today + timedelta(days=int(current_app.config["TANDEM_SURVEY_REMINDER_DAYS"]))
     reminded = 0
     for cohort in db.session.scalars(
-        select(Cohort).where(Cohort.state == "running", Cohort.ends_on >= today, Cohort.ends_on <= horizon)
+        select(Cohort).where(Cohort.state == CohortState.RUNNING, Cohort.ends_on >= today, Cohort.ends_on <= horizon)
         .order_by(Cohort.id)
     ):
         user_ids = sorted(set(db.session.scalars(
             select(CohortParticipant.user_id).where(CohortParticipant.cohort_id == cohort.id,
-                                                    CohortParticipant.status == "accepted")
+                                                    CohortParticipant.status == ParticipantStatus.ACCEPTED)
         )))
         link = notifications.link_to("cohorts.detail", cohort_id=cohort.id)
         for user_id in user_ids:

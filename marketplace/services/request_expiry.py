@@ -17,6 +17,7 @@ from sqlalchemy.orm.exc import ObjectDeletedError
 
 from ..extensions import begin_serialised_write, db
 from ..models import MentorProfile, Tandem, as_utc, utcnow
+from ..states import GoalStatus
 from . import notifications, preferences, reminders
 from .matching import search, vectors
 
@@ -93,7 +94,7 @@ def expire(tandem: Tandem, now: datetime) -> bool:
     if profile is not None:
         _pause_if_inactive(profile, now)
     names = ([m.profile.user.name for m in search.next_suggestions(goal, NEXT_SUGGESTIONS_IN_MAIL)]
-             if goal is not None and goal.status == "open" else [])
+             if goal is not None and goal.status == GoalStatus.OPEN else [])
     key, params = ("request_expired", {"name": mentor_name, "title": title, "suggestions": ", ".join(names)}) \
         if names else ("request_expired_none", {"name": mentor_name, "title": title})
     link = (notifications.link_to("goals.detail", id=goal.id) if goal is not None

@@ -42,7 +42,7 @@ class SchedulingError(meetings.MeetingError):
 
     def __init__(self, code: str, message: str, status: int = 400, field: str | None = None,
                  slot: int | None = None):
-        super().__init__(code, message, status, field)
+        super().__init__(code, message, status, {field: message} if field else None)
         self.slot = slot
 
 

@@ -12,21 +12,14 @@ from sqlalchemy.orm.exc import ObjectDeletedError
 
 from ..extensions import begin_serialised_write, db
 from ..models import Goal, MentorProfile, Tandem, User, utcnow
+from ..states import PUBLISHED, GoalStatus, TandemStatus
 from . import goals, notifications, request_expiry
+from .errors import TandemError
+from .fields import MESSAGE_MAX
 from .matching import rules
 
 MAX_OPEN_REQUESTS_PER_GOAL = 5
 DEFAULT_LENGTH_DAYS = 182  # about six months, the usual programme length
-
-
-class TandemError(Exception):
-    """A request that a rule forbids; `code` is machine-readable, the message is for people."""
-
-    def __init__(self, code: str, message: str, status: int = 409):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
 
 
 def _lock(model: type[MentorProfile] | type[Goal], row_id: int | None) -> MentorProfile | Goal | None:
@@ -75,7 +68,7 @@ def request_options(viewer: User, profile: MentorProfile) -> list[tuple[Goal, st
     hard rule that forbids asking this mentor for it (None when the request may be sent)."""
     options = []
     for goal in viewer.goals:
-        if goal.status != "open":
+        if goal.status != GoalStatus.OPEN:
             continue
         broken = rules.check_pair(profile, goal)
         options.append((goal, broken[0] if broken else None))
@@ -88,7 +81,7 @@ def request_tandem(goal: Goal, profile: MentorProfile, requester: User, message:
         raise TandemError("not_owner", _("Only the goal's owner can request a tandem for it."), status=403)
     begin_serialised_write()
     _lock(Goal, goal.id)  # after an acceptance on this goal commits: its status, pairs and open requests
-    if goal.status != "open":
+    if goal.status != GoalStatus.OPEN:
         raise TandemError("goal_not_open", _("This goal is not open any more."))
     _refuse_broken_rules(profile, goal)
     if len(open_requests(goal)) >= MAX_OPEN_REQUESTS_PER_GOAL:
@@ -113,7 +106,7 @@ def _ask(goal: Goal, profile: MentorProfile, status: str, message: str, told: in
         mentee=goal.owner,
         mentor_user_id=profile.user_id,
         status=status,
-        request_message=(message or "").strip()[:2000],
+        request_message=(message or "").strip()[:MESSAGE_MAX],
     )
     db.session.add(tandem)
     db.session.flush()
@@ -214,7 +207,7 @@ def accept(tandem: Tandem, user: User, message: str = "") -> Tandem:
         if profile is None or goal is None:
             raise TandemError("gone", _("The profile or goal no longer exists."))
         _lock_in(tandem, pending)
-        if goal.status != "open":
+        if goal.status != GoalStatus.OPEN:
             raise TandemError("goal_not_open", _("This goal is not open any more."))
         broken = rules.check_pair(profile, goal, deciding=tandem)
         if broken == ["mentor_full"]:
@@ -228,7 +221,7 @@ def accept(tandem: Tandem, user: User, message: str = "") -> Tandem:
                   reason=rules.reason_text(broken[0])),
             )
         tandem.status = Tandem.RUNNING
-        tandem.response_message = (message or "").strip()[:2000]
+        tandem.response_message = (message or "").strip()[:MESSAGE_MAX]
         tandem.responded_at = utcnow()
         tandem.starts_on = date.today()
         tandem.ends_on = date.today() + timedelta(days=DEFAULT_LENGTH_DAYS)
@@ -331,7 +324,7 @@ def decline(tandem: Tandem, user: User, message: str = "") -> Tandem:
     begin_serialised_write()
     _lock_in(tandem, tandem.status)
     tandem.status = "declined"
-    tandem.response_message = (message or "").strip()[:2000]
+    tandem.response_message = (message or "").strip()[:MESSAGE_MAX]
     tandem.responded_at = utcnow()
     link = notifications.link_to("tandems.detail", tandem_id=tandem.id)
     if offered:  # the mentor knew only the owner's first name, and keeps to it
@@ -339,8 +332,9 @@ def decline(tandem: Tandem, user: User, message: str = "") -> Tandem:
                              {"name": user.first_name, "title": tandem.goal.title if tandem.goal else ""},
                              link, obj=("tandem", tandem.id))
     else:
-        notifications.notify(tandem.mentee_user_id, "request_declined", "request_declined", {"name": user.name},
-                             link, obj=("tandem", tandem.id))
+        from . import rematching
+
+        rematching.tell_declined(tandem, user)  # with the next best mentors for the goal
     db.session.commit()
     return tandem
 
@@ -369,7 +363,8 @@ def withdraw(tandem: Tandem, user: User) -> Tandem:
 
 
 def end(tandem: Tandem, user: User, reason: str) -> Tandem:
-    """Either partner ends a running tandem early, with a reason; the capacity is free again."""
+    """Either partner ends a running tandem early, with a reason; the capacity is free again, the goal open,
+    and the mentee hears who could help next (services/rematching.py)."""
     if not tandem.involves(user):
         raise TandemError("not_partner", _("Only the partners can end this tandem."), status=403)
     begin_serialised_write()
@@ -378,12 +373,11 @@ def end(tandem: Tandem, user: User, reason: str) -> Tandem:
     if not reason:
         raise TandemError("reason_required", _("Please say why the tandem ends."), status=400)
     tandem.status = "ended"
-    tandem.end_reason = reason[:2000]
+    tandem.end_reason = reason[:MESSAGE_MAX]
     tandem.ended_at = utcnow()
-    partner_id = tandem.mentor_user_id if user.id == tandem.mentee_user_id else tandem.mentee_user_id
-    if partner_id:
-        notifications.notify(partner_id, "tandem_ended", "tandem_ended", {"name": user.name, "reason": reason},
-                             obj=("tandem", tandem.id))
+    from . import rematching
+
+    rematching.after_early_end(tandem, user, reason)  # the partner told, the mentee offered who could help next
     db.session.commit()
     return tandem
 
@@ -392,7 +386,9 @@ def tandems_for_goal(goal: Goal) -> list[Tandem]:
     """Requests and tandems on a goal, newest first (cohort drafts stay with the manager)."""
     return list(
         db.session.scalars(
-            select(Tandem).where(Tandem.goal_id == goal.id, Tandem.status != "draft").order_by(Tandem.created_at.desc())
+            select(Tandem)
+            .where(Tandem.goal_id == goal.id, Tandem.status != TandemStatus.DRAFT)
+            .order_by(Tandem.created_at.desc())
         )
     )
 
@@ -401,7 +397,10 @@ def tandems_of(user: User) -> list[Tandem]:
     return list(
         db.session.scalars(
             select(Tandem)
-            .where(or_(Tandem.mentee_user_id == user.id, Tandem.mentor_user_id == user.id), Tandem.status != "draft")
+            .where(
+                or_(Tandem.mentee_user_id == user.id, Tandem.mentor_user_id == user.id),
+                Tandem.status != TandemStatus.DRAFT,
+            )
             .order_by(Tandem.created_at.desc())
         )
     )
@@ -428,4 +427,4 @@ def mentee_name(tandem: Tandem, viewer: User) -> str:
 
 def can_see_contact(tandem: Tandem, viewer: User) -> bool:
     """Partners see each other's e-mail only once the tandem is accepted."""
-    return tandem.involves(viewer) and tandem.status in ("active", "ended", "completed")
+    return tandem.involves(viewer) and tandem.status in PUBLISHED

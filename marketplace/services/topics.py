@@ -50,7 +50,7 @@ def plan_topics(entries: str | Iterable[str] | None) -> list[Topic | tuple[str, 
     texts = split_entries(entries, ",;\n")
     too_long = [text for text in texts if len(text) > TOPIC_MAX_LENGTH]
     if too_long:
-        raise ProfileError({"topics": _("A topic can have at most %(n)d characters.", n=TOPIC_MAX_LENGTH)})
+        raise ProfileError.invalid({"topics": _("A topic can have at most %(n)d characters.", n=TOPIC_MAX_LENGTH)})
     # The taxonomy is small; comparing in Python folds case the same way on SQLite and PostgreSQL.
     taxonomy = taxonomy_topics()
     by_key: dict[str, Topic] = {}
@@ -73,7 +73,7 @@ def plan_topics(entries: str | Iterable[str] | None) -> list[Topic | tuple[str, 
         seen.add(slug)
         plan.append(topic if topic is not None else (slug, text))
     if len(plan) > MAX_TOPICS:
-        raise ProfileError({"topics": _("Choose at most %(n)d topics.", n=MAX_TOPICS)})
+        raise ProfileError.invalid({"topics": _("Choose at most %(n)d topics.", n=MAX_TOPICS)})
     return plan
 
 

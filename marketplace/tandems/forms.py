@@ -3,12 +3,13 @@ from wtforms import IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional
 
 from ..forms import TandemForm
+from ..services.fields import MESSAGE_MAX
 
 
 class RequestTandemForm(TandemForm):
     goal_id = IntegerField(validators=[InputRequired()])
     mentor_id = IntegerField(validators=[InputRequired()])
-    message = TextAreaField(_l("A short message to the mentor"), validators=[Optional(), Length(max=2000)])
+    message = TextAreaField(_l("A short message to the mentor"), validators=[Optional(), Length(max=MESSAGE_MAX)])
 
 
 class AskForTandemForm(TandemForm):
@@ -17,13 +18,14 @@ class AskForTandemForm(TandemForm):
 
     goal_id = SelectField(_l("For which goal?"), coerce=int, validators=[InputRequired()])
     message = TextAreaField(
-        _l("A short personal message"), validators=[Optional(), Length(max=2000)], render_kw={"rows": 4}
+        _l("A short personal message"), validators=[Optional(), Length(max=MESSAGE_MAX)], render_kw={"rows": 4}
     )
 
 
 class OfferHelpForm(TandemForm):
     message = TextAreaField(
-        _l("A short message to the goal's owner"), validators=[Optional(), Length(max=2000)], render_kw={"rows": 4}
+        _l("A short message to the goal's owner"), validators=[Optional(), Length(max=MESSAGE_MAX)],
+        render_kw={"rows": 4},
     )
 
 
@@ -32,8 +34,8 @@ class AnswerForm(TandemForm):
     empty one before the buttons, browsers send both, and the empty value (the first) won."""
 
     action = StringField(validators=[AnyOf(("accept", "decline"))])
-    message = TextAreaField(_l("Message"), validators=[Optional(), Length(max=2000)])
+    message = TextAreaField(_l("Message"), validators=[Optional(), Length(max=MESSAGE_MAX)])
 
 
 class EndTandemForm(TandemForm):
-    reason = TextAreaField(_l("Why does the tandem end?"), validators=[DataRequired(), Length(max=2000)])
+    reason = TextAreaField(_l("Why does the tandem end?"), validators=[DataRequired(), Length(max=MESSAGE_MAX)])

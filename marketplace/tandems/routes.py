@@ -8,10 +8,12 @@ from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from ..extensions import db
-from ..forms import EmptyForm, confirmation_page
+from ..forms import EmptyForm, confirmation_page, place_errors
 from ..models import Goal, MentorProfile, Tandem
 from ..services import goals, meetings, tandems
+from ..services.errors import TandemError
 from ..services.matching import search
+from ..states import TandemStatus
 from .forms import AnswerForm, EndTandemForm, RequestTandemForm
 
 bp = Blueprint("tandems", __name__, url_prefix="/tandems")
@@ -45,8 +47,8 @@ def request_tandem():
         abort(404)
     try:
         tandems.request_tandem(goal, profile, current_user, form.message.data or "")
-    except tandems.TandemError as problem:
-        flash(problem.message, "error")
+    except TandemError as problem:
+        place_errors(None, problem)
     else:
         flash(_("Your request went to %(name)s.", name=profile.user.name), "success")
     return redirect(url_for("goals.detail", id=goal.id))
@@ -64,7 +66,7 @@ def detail(tandem_id: int):
         show_contact=tandems.can_see_contact(tandem, current_user),
         goal_in_full=tandem.goal is not None and goals.can_view_goal(current_user, tandem.goal),
         is_mentor=tandem.mentor_user_id == current_user.id,
-        ended_request=tandem.status in search.ENDED_REQUEST_STATUSES,
+        ended_request=tandem.status in (*search.ENDED_REQUEST_STATUSES, "ended"),
     )
 
 
@@ -82,8 +84,8 @@ def answer(tandem_id: int):
             else:
                 tandems.decline(tandem, current_user, form.message.data or "")
                 flash(_("Offer declined.") if offered else _("Request declined."), "info")
-        except tandems.TandemError as problem:
-            flash(problem.message, "error")
+        except TandemError as problem:
+            place_errors(None, problem)
     return redirect(url_for("tandems.detail", tandem_id=tandem.id))
 
 
@@ -96,8 +98,8 @@ def withdraw(tandem_id: int):
             offered = tandem.status == Tandem.OFFERED
             tandems.withdraw(tandem, current_user)
             flash(_("Offer withdrawn.") if offered else _("Request withdrawn."), "info")
-        except tandems.TandemError as problem:
-            flash(problem.message, "error")
+        except TandemError as problem:
+            place_errors(None, problem)
     return redirect(url_for("tandems.detail", tandem_id=tandem.id))
 
 
@@ -110,10 +112,10 @@ def end(tandem_id: int):
         try:
             tandems.end(tandem, current_user, form.reason.data)
             flash(_("The tandem has ended."), "info")
-        except tandems.TandemError as problem:
-            flash(problem.message, "error")
+        except TandemError as problem:
+            place_errors(None, problem)
         return redirect(url_for("tandems.detail", tandem_id=tandem.id))
-    if tandem.status != "active":
+    if tandem.status != TandemStatus.ACTIVE:
         return redirect(url_for("tandems.detail", tandem_id=tandem.id))
     progress = meetings.progress(tandem)
     partner = tandem.mentee if tandem.mentor_user_id == current_user.id else tandem.mentor_user

@@ -13,8 +13,8 @@ from flask import Flask
 from sqlalchemy import select
 
 from marketplace.extensions import db
-from marketplace.models import Cohort, Notification, Tandem
-from marketplace.services import accounts, scheduling, tandems
+from marketplace.models import Cohort, Notification, PulseCheck, Tandem
+from marketplace.services import accounts, milestones, scheduling, tandems
 from marketplace.services.cohorts import enrolment
 from tests.builders import make_goal, make_meeting, make_mentor, make_user, sign_in
 
@@ -34,6 +34,9 @@ OTHERS_OBJECTS = {
     "cohorts.meetings.meeting_ics",
     "cohorts.proposals.propose", "cohorts.proposals.pick", "cohorts.proposals.decline", "cohorts.proposals.withdraw",
     "auth.delete_availability",  # someone else's window: 404
+    # The goal's owner; the mentor of a running tandem on it ticks; managers read those of cohort goals.
+    "goals.milestones.page", "goals.milestones.change", "goals.milestones.rename",
+    "api.goal_milestones", "api.goal_milestone",
     # The partners; managers read those of cohort tandems (test_meetings.py).
     "api.tandem_meetings", "api.tandem_meeting", "api.meeting_invite",
     "api.tandem_proposals", "api.tandem_proposal", "api.pick_proposal", "api.decline_proposal",
@@ -42,6 +45,7 @@ OTHERS_OBJECTS = {
     "api.update_goal", "api.delete_goal", "api.read_notification", "api.get_application",
     "mentors.fitting_goal", "mentors.offer_help",  # only a discoverable goal's summary, to a mentor it fits
     "cohorts.withdraw", "cohorts.survey",
+    "cohorts.pulse.answer",  # only the asked partner, never the other one (test_pulse.py)
 }
 # Community managers only.
 MANAGER_ONLY = {
@@ -54,8 +58,9 @@ MANAGER_ONLY = {
     "cohorts.match", "cohorts.review", "cohorts.swap", "cohorts.remove", "cohorts.lock",
     "cohorts.add_pair", "cohorts.publish", "cohorts.progress", "cohorts.report", "cohorts.report_csv",
     "cohorts.chart", "cohorts.tandems_csv", "cohorts.export_xlsx", "cohorts.import_preview", "cohorts.import_template",
-    "cohorts.accept_many",
-    "api.create_cohort", "api.get_cohort", "api.match_cohort", "api.publish_cohort", "api.cohort_report",
+    "cohorts.accept_many", "cohorts.freed_slots.confirm", "api.cohort_freed_slots", "cohorts.nudge",
+    "api.create_cohort", "api.cohort_health", "api.get_cohort", "api.match_cohort", "api.publish_cohort",
+    "api.cohort_report",
     "api.list_applications", "api.decide_application",
 }
 # Any signed-in person, for their own things (their own profile, goals, account, tandem list...).
@@ -86,8 +91,13 @@ def world(app: Flask) -> dict:
                            private_note="I felt lost in the jargon.")
     cohort = Cohort(name="Spring", starts_on=date.today(), ends_on=date.today() + timedelta(days=180),
                     state="enrolling", enrolment_open=True)
-    db.session.add_all([meeting, cohort])
+    # The mentee's answered pulse check: nobody but the mentee ever sees its comment.
+    pulse_check = PulseCheck(tandem_id=tandem.id, user_id=goal.owner_id, role="mentee", occasion="day-30",
+                             answered_at=datetime.now(UTC), usefulness=2, collaboration=2,
+                             comment="I felt lost in the jargon.")
+    db.session.add_all([meeting, cohort, pulse_check])
     db.session.commit()
+    milestone = milestones.add(goal, goal.owner, "Post once a week")
     application = enrolment.apply(cohort, mentor.user, "mentor")
     soon = datetime.combine(date.today() + timedelta(days=2), time(12, 0), tzinfo=UTC)
     proposal = scheduling.propose(tandem, mentor.user, [scheduling.SlotInput(soon)])
@@ -96,6 +106,7 @@ def world(app: Flask) -> dict:
     return {
         "mentor": mentor, "goal": goal, "tandem": tandem, "meeting": meeting, "cohort": cohort,
         "application": application, "notification": notification, "proposal": proposal, "window": window,
+        "milestone": milestone, "pulse_check": pulse_check,
         "outsider": make_user(company="Elsewhere AG"), "manager": make_user(is_manager=True, company=None),
     }
 
@@ -105,6 +116,7 @@ def _values(rule, world) -> dict:
         "id": world["goal"].id if rule.endpoint.startswith("goals.") else world["mentor"].id,
         "goal_id": world["goal"].id, "mentor_id": world["mentor"].id, "tandem_id": world["tandem"].id,
         "meeting_id": world["meeting"].id, "cohort_id": world["cohort"].id,
+        "milestone_id": world["milestone"].id if "milestone" in world else 1,
         "participant_id": world["application"].id if "application" in world else 1,
         "notification_id": world["notification"].id if "notification" in world else 1,
         "user_id": world["mentor"].user_id, "company_id": 1, "other_id": 2, "topic_id": 1, "token_id": 1,
@@ -112,6 +124,7 @@ def _values(rule, world) -> dict:
         "ext": "csv",
         "proposal_id": world["proposal"].id if "proposal" in world else 1,
         "window_id": world["window"].id if "window" in world else 1,
+        "check_id": world["pulse_check"].id if "pulse_check" in world else 1,
     }
     if rule.endpoint == "cohorts.lock":
         values["action"] = "lock"
@@ -184,11 +197,13 @@ def test_a_private_meeting_note_is_seen_by_its_author_only(client, login_as, wor
     assert partner_view.status_code == 200
     assert "LinkedIn basics" in partner_view.get_data(as_text=True)
     assert "I felt lost in the jargon." not in partner_view.get_data(as_text=True)
+    assert client.get(f"/cohorts/pulse/{world['pulse_check'].id}").status_code == 404  # the partner's answer
     client.post("/auth/logout")
     login_as(world["manager"])
     assert "I felt lost in the jargon." not in client.get(f"/cohorts/{world['cohort'].id}/progress").get_data(
         as_text=True
     )
+    assert client.get(f"/cohorts/pulse/{world['pulse_check'].id}").status_code == 404
 
 
 def test_a_manager_sees_any_goal_but_not_the_partners_private_pages(client, login_as, world):
@@ -250,9 +265,10 @@ def test_a_mentor_without_a_live_tandem_on_a_goal_cannot_read_it(app, client, lo
     mentor = ROLES_WITHOUT_THE_GOAL[role](goal)
     login_as(mentor.user)
     headers = _bearer(mentor.user)
-    for url in (f"/goals/{goal.id}", f"/goals/{goal.id}/edit"):
+    for url in (f"/goals/{goal.id}", f"/goals/{goal.id}/edit", f"/goals/{goal.id}/milestones"):
         assert client.get(url).status_code == 404, url
-    for url in (f"/api/v1/goals/{goal.id}", f"/api/v1/goals/{goal.id}/suggestions"):
+    for url in (f"/api/v1/goals/{goal.id}", f"/api/v1/goals/{goal.id}/suggestions",
+                f"/api/v1/goals/{goal.id}/milestones"):
         assert client.get(url, headers=headers).status_code == 404, url
     listed = client.get("/api/v1/goals", headers=headers).get_json()["goals"]
     assert goal.id not in {g["id"] for g in listed}

@@ -24,7 +24,7 @@ from sqlalchemy import func, select, update
 from marketplace.extensions import db
 from marketplace.forms import TandemForm
 from marketplace.models import ApiToken, Cohort, Company, Goal, MentorProfile, Tandem, Topic, User
-from marketplace.services import accounts, tandems
+from marketplace.services import accounts, milestones, tandems
 from marketplace.services.cohorts import imports
 from marketplace.services.matching import vectors
 from tests.builders import make_goal, make_mentor, make_user, participants_csv, sign_in
@@ -65,8 +65,9 @@ def world(app: Flask) -> dict:
                     state="enrolling", enrolment_open=True)
     db.session.add(cohort)
     db.session.commit()
+    milestone = milestones.add(goal, manager, "Read one AI case study")
     return {"manager": manager, "goal": goal, "mentor": mentor, "tandem": tandem, "cohort": cohort,
-            "headers": bearer(manager)}
+            "milestone": milestone, "headers": bearer(manager)}
 
 
 def api_write_urls(app: Flask, world: dict) -> list[tuple[str, str]]:
@@ -74,7 +75,7 @@ def api_write_urls(app: Flask, world: dict) -> list[tuple[str, str]]:
     being listed)."""
     values = {"tandem_id": world["tandem"].id, "cohort_id": world["cohort"].id, "action": "decline",
               "goal_id": world["goal"].id, "participant_id": 1, "notification_id": 1,
-              "meeting_id": 1, "proposal_id": 1}
+              "meeting_id": 1, "proposal_id": 1, "milestone_id": world["milestone"].id}
     urls = []
     for rule in app.url_map.iter_rules():
         for method in sorted(rule.methods & {"POST", "PUT", "PATCH"} if rule.endpoint.startswith("api.") else ()):
@@ -380,6 +381,7 @@ def page_urls(app: Flask, world: dict) -> list[str]:
         "id": world["goal"].id, "goal_id": world["goal"].id, "mentor_id": world["mentor"].id,
         "tandem_id": world["tandem"].id, "cohort_id": world["cohort"].id, "user_id": world["mentor"].user_id,
         "company_id": world["manager"].company_id, "topic_id": 1, "meeting_id": 1, "participant_id": 1,
+        "milestone_id": world["milestone"].id,
         "other_id": 1, "token_id": 1, "token": "x", "action": "accept", "name": "x", "filename": "x",
     }
     urls = []

@@ -29,7 +29,9 @@ from marketplace.models import (
     ImportJob,
     Meeting,
     MentorProfile,
+    Milestone,
     Notification,
+    PulseCheck,
     SurveyInvitation,
     SurveyResponse,
     Tandem,
@@ -196,13 +198,28 @@ def _build_scene(app: Flask) -> Scene:
                         cohort=running, status="active", starts_on=running.starts_on, ends_on=running.ends_on)
         draft = Tandem(goal=draft_goal, mentor=profile, mentee_user_id=draft_user.id, mentor_user_id=manager.id,
                        cohort=running, status="draft", score=0.62, reasons=[])
-        db.session.add_all([active, draft])
+        # A tandem that ended early frees a slot; a waitlisted mentee is proposed for it on the cohort page.
+        ended_user = make_user(name="Eddie Ended", email="eddie@ended.example", company="Ended Works AG")
+        ended = Tandem(goal=make_goal(owner=ended_user, title="Plan our intranet"), mentor=profile,
+                       mentee_user_id=ended_user.id, mentor_user_id=manager.id, cohort=running, status="ended")
+        waiting_user = make_user(name="Wanda Waiting", email="wanda@waiting.example", company="Waiting AG")
+        db.session.add_all([active, draft, ended, CohortParticipant(
+            cohort=running, user=waiting_user, role="mentee", status="waitlisted",
+            goal=make_goal(owner=waiting_user, title="Learn about LinkedIn ads"))])
         db.session.flush()
+        db.session.add_all([Milestone(goal=cohort_goal, title="Post our first video", position=0, done_at=utcnow()),
+                            Milestone(goal=cohort_goal, title="Reach 100 followers", position=1)])
         make_meeting(active, TODAY - timedelta(days=7), author=participant, minutes=90,
                      topics_covered="LinkedIn basics", private_note="Went well")
         planned = make_meeting(active, TODAY + timedelta(days=7), status="planned", author=manager,
                                video_url="https://meet.example/tandem")
         make_meeting(active, TODAY - timedelta(days=1), status="planned", author=manager)  # asks "did it happen?"
+        make_meeting(active, TODAY - timedelta(days=14), status="missed", author=manager)
+        # The participant's open pulse check (the form) and the mentor's low answer (a reason on the progress page).
+        pulse_check = PulseCheck(tandem_id=active.id, user_id=participant.id, role="mentee", occasion="day-30")
+        db.session.add(PulseCheck(tandem_id=active.id, user_id=manager.id, role="mentor", occasion="day-30",
+                                  answered_at=utcnow(), usefulness=1, collaboration=3, comment="Slow start"))
+        db.session.add(pulse_check)
         # A discoverable goal the manager (a mentor too) could help with: its page and the offer form.
         findable = make_goal(owner=make_user(name="Hanna Help", email="hanna@help.example", company="Help GmbH"),
                              title="Learn to post on LinkedIn", topic_slugs=("social-media",))
@@ -250,6 +267,8 @@ def _build_scene(app: Flask) -> Scene:
         "cohorts.import_template.ext": "csv",
         "preferences.back.token": request_expiry.back_token(paused),
         "job_id": import_job.id,
+        "goals.milestones.page.goal_id": cohort_goal.id,
+        "check_id": pulse_check.id,
     }
     extra = [
         ("manager", f"/tandems/{requested.id}", 200),
@@ -283,7 +302,8 @@ def _user_text() -> list[str]:
         ApiToken.prefix, Topic.slug, Topic.name_en, Topic.name_de, MentorProfile.headline,
         MentorProfile.teaching_text, MentorProfile.city, Goal.title, Goal.description, Cohort.name,
         Cohort.description, Tandem.request_message, Tandem.response_message, Tandem.end_reason,
-        Meeting.topics_covered, Meeting.private_note, Meeting.video_url, SurveyResponse.improve,
+        Meeting.topics_covered, Meeting.private_note, Meeting.video_url, SurveyResponse.improve, Milestone.title,
+        PulseCheck.comment,
     ]
     texts = {value for column in columns for value in db.session.scalars(select(column)) if value}
     texts |= {user.first_name for user in db.session.scalars(select(User))}

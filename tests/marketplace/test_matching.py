@@ -137,3 +137,60 @@ def test_suggestions_for_a_saved_goal_rank_from_its_stored_vector(app, mentors, 
     shown = search.suggestions_for_goal(goal, k=3)
     assert encoded == []
     assert shown[0].profile.id == mentors["ai"].id
+
+
+def _statements(run) -> int:
+    """How many SQL statements `run()` sends, with the session's objects expired."""
+    from sqlalchemy import event
+
+    db.session.expire_all()
+    sent = []
+
+    def count(*_args) -> None:
+        sent.append(1)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        run()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    return len(sent)
+
+
+def test_search_and_suggestions_read_the_database_a_fixed_number_of_times(app):
+    """Issue 17: each round trip costs milliseconds under load, so a search or a suggestion reads its ~50
+    candidates' facts in one query and loads only the shown profiles, whatever the number of candidates.
+    The facts read that way still apply every rule: the mentor who excludes the searcher's company and
+    the paused one are never shown."""
+    viewer = make_user(company="Old Industry AG")
+    excluding = make_mentor(headline="AI strategy for boards", text="Generative AI strategy for executives.",
+                            topic_slugs=("artificial-intelligence",), company="Excluding AG")
+    excluding.excluded_companies = [companies.find_company("Old Industry AG")]
+    paused = make_mentor(headline="AI strategy coach", text="Generative AI strategy for executives.",
+                         topic_slugs=("artificial-intelligence",), company="Paused AG", is_open=False)
+    goal = make_goal(title="AI strategy", description="Generative AI strategy for my company.",
+                     topic_slugs=("artificial-intelligence",))
+    db.session.commit()
+    counts = []
+    for batch in range(2):  # then twice as many candidates
+        for i in range(12 * (batch + 1)):
+            make_mentor(headline=f"AI adviser {batch}-{i}", text="Generative AI strategy and tools for executives.",
+                        topic_slugs=("artificial-intelligence", "agile-organisations"), company=f"Other {batch}-{i}")
+        shown: dict[str, set[int]] = {}
+
+        def run_search(shown=shown) -> None:
+            shown["search"] = {m.profile.id for m in search.search_mentors("AI strategy", viewer, k=10)}
+
+        def run_suggest(shown=shown) -> None:
+            fresh = db.session.get(type(goal), goal.id)
+            shown["suggest"] = {m.profile.id for m in search.suggestions_for_goal(fresh, k=5)}
+
+        run_search(), run_suggest()  # the index catches up with the new mentors first
+        counts.append((_statements(run_search), _statements(run_suggest)))
+        assert shown["search"] and shown["suggest"]
+        assert excluding.id not in shown["search"] and excluding.id not in shown["suggest"]
+        assert paused.id not in shown["search"] and paused.id not in shown["suggest"]
+    assert counts[0] == counts[1]
+    search_count, suggest_count = counts[0]
+    assert search_count <= 6
+    assert suggest_count <= 8

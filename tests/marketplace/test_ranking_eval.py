@@ -89,3 +89,26 @@ def test_evaluate_splits_by_kind_language_and_same_or_cross_language(ev):
     assert metrics["ndcg_cross"] == pytest.approx(1.0)
     assert metrics["n_same"] == 2 and metrics["n_cross"] == 1
     assert metrics["recall"] == pytest.approx(1.0)
+
+
+def test_the_labelled_set_meets_issue_16s_specification(ev):
+    """>= 300 graded queries in German and English, goals and short queries (the taxonomy's own topic words,
+    synonyms, typos, paraphrases) for every taxonomy topic, and a held-out part of every kind and language."""
+    import json
+
+    mentors, queries = ev.load_eval()
+    topics = {t["slug"] for t in json.loads((_PATH.parents[1] / "marketplace" / "data" / "topics.json").read_text())}
+    main_topic = {m["id"]: m["topics"][0] for m in mentors if m["topics"]}
+    assert len(queries) >= 300 and len({q.id for q in queries}) == len(queries)
+    assert all(set(q.labels.values()) <= {1, 2, 3} and 3 in q.labels.values() for q in queries)
+    assert sum(1 for q in queries if set(q.labels.values()) >= {1, 2, 3}) >= 50  # graded, not binary
+    styles = {"goal", "topic_word", "synonym", "typo", "paraphrase"}
+    for topic in topics:  # each topic: every style in both languages (a query's topic: its grade-3 mentors')
+        about = [q for q in queries if any(main_topic.get(m) == topic for m, r in q.labels.items() if r == 3)]
+        assert {(q.lang, q.style) for q in about} >= {(lang, s) for lang in ("de", "en") for s in styles}, topic
+    heldout = ev.select_split(queries, "heldout")
+    assert 0.35 <= len(heldout) / len(queries) <= 0.45
+    kinds = {(lang, kind) for lang in ("de", "en") for kind in ("goal", "topic_query")}
+    assert {(q.lang, q.kind) for q in heldout} == kinds
+    assert {q.style for q in heldout} >= styles
+    assert not {q.id for q in heldout} & {q.id for q in ev.select_split(queries, "tune")}

@@ -117,3 +117,58 @@ def test_a_mentor_whose_only_free_place_is_asked_for_moves_below_an_equal_free_o
     shown = search.search_mentors("generative AI", viewer, k=2)
     assert [m.profile.id for m in shown] == [free.id, asked.id]  # still shown: the request may be declined
     assert shown[0].score == pytest.approx(shown[1].score)  # the score shown is relevance alone
+
+
+def test_the_weak_match_badge_and_the_pair_explanation_judge_by_the_floor_suggestions_hide_by(app):
+    """One floor rule (search.weak_pair): a cohort draft is a "weak match" in the manager's review exactly when
+    its explanation warns and a suggestion would hide the pair, the lexical evidence included."""
+    from marketplace.models import Tandem
+    from marketplace.services.cohorts import review as cohort_review
+    from tests.marketplace.test_cohorts import enrol, make_cohort
+
+    cohort = make_cohort(state="matching")
+    text = "I demystify generative AI and ChatGPT for executives and show practical use cases."
+    low = search.RELEVANCE_FLOOR - 0.05  # below the floor as a plain score
+    cases = {
+        # the goal's words are the mentor's own: the lexical evidence lifts the pair over the floor
+        "worded": (make_mentor(headline="Generative AI for executives", text=text, company="Neuronal GmbH"),
+                   make_goal(title="Generative AI for executives", description="Practical ChatGPT use cases.")),
+        "unrelated": (make_mentor(headline="Sourdough baking at weekends", text="Bread, starters and ovens.",
+                                  company="Backstube KG"),
+                      make_goal(title="Generative AI for executives", description="Practical ChatGPT use cases.")),
+    }
+    drafts = {}
+    for name, (mentor, goal) in cases.items():
+        enrol(cohort, mentor.user, "mentor")
+        enrol(cohort, goal.owner, "mentee", goal)
+        drafts[name] = Tandem(goal=goal, mentor=mentor, mentee_user_id=goal.owner_id, mentor_user_id=mentor.user_id,
+                              cohort_id=cohort.id, status="draft", score=low)
+        db.session.add(drafts[name])
+    db.session.commit()
+
+    weak = cohort_review.weak_pairs(cohort_review.drafts(cohort))
+    assert weak == {drafts["unrelated"].id}
+    for name, tandem in drafts.items():
+        reasons = assignment.explain(tandem.goal, tandem.mentor, set(), set(), low)
+        assert any("Weak match" in r for r in reasons) == (tandem.id in weak), name
+        words = search.relevance(low, search.goal_words(tandem.goal), search.mentor_words(tandem.mentor))
+        assert search.below_floor(words) == (tandem.id in weak), name
+
+
+def test_a_topic_typed_with_one_typo_is_still_the_searchs_topic_but_never_a_mentors(app):
+    from marketplace.services.matching import taxonomy
+
+    slugs = {t.id: t.slug for t in taxonomy.seed_topics()}
+    detect = taxonomy.TopicDetector()
+    typed = (("feedbak culture", "feedback-culture"), ("recuiting young talent", "recruiting-methods"),
+             ("Suchmaschinenoptimirung lernen", "online-marketing"), ("persnal branding", "digital-reputation"))
+    for query, slug in typed:
+        assert slug not in {slugs[m.topic_id] for m in detect(query)}, query
+        assert slug in {slugs[m.topic_id] for m in detect(query, typos=True)}, query
+    assert detect("xqzv blorf", typos=True) == [] and detect("", typos=True) == []
+
+    mentor = make_mentor(headline="Feedback culture for small teams", text="Regular feedback conversations.",
+                         topic_slugs=("feedback-culture",), company="Feedbackwerk GmbH")
+    viewer = make_user(company="Old Industry AG")
+    best = search.search_mentors("feedbak culture", viewer, k=3)[0]
+    assert best.profile.id == mentor.id and [t.slug for t in best.matched_topics] == ["feedback-culture"]

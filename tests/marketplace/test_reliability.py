@@ -14,8 +14,9 @@ from sqlalchemy import func, select
 
 from marketplace.extensions import db
 from marketplace.models import Goal, MentorProfile, Tandem, User
-from marketplace.services import fields, goals, notifications, privacy, tandems
+from marketplace.services import goals, notifications, privacy, tandems
 from marketplace.services.cohorts import imports
+from marketplace.services.errors import ProfileConflict
 from marketplace.services.matching import search, vectors
 from tests.builders import make_goal, make_mentor, make_user
 
@@ -91,7 +92,7 @@ def _at_once(app, *preparations) -> list[str]:
                 outcomes[n] = "ok"
             except tandems.TandemError as problem:
                 outcomes[n] = problem.code
-            except fields.ProfileConflict:
+            except ProfileConflict:
                 outcomes[n] = "tandem_running"
             except Exception as problem:  # a deadlock, say: what the API would answer with a 500
                 outcomes[n] = repr(problem)

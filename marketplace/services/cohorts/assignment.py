@@ -2,8 +2,8 @@
 
 The score matrix is the ranking score of suggestions (matching.blend_scores: the cosine of the stored vectors
 blended with topic overlap, the goal's topics as suggestions_for_goal reads them), so a cohort's pairs and a
-person's suggestions agree; a pair below matching.RELEVANCE_FLOOR is flagged as weak. Forbidden pairs come
-from rules.allowed_mask; a mentor with free capacity c becomes c columns ("slots"); scipy's
+person's suggestions agree; a pair below the relevance floor (matching.weak_pair) is flagged as weak. Forbidden
+pairs come from rules.allowed_mask; a mentor with free capacity c becomes c columns ("slots"); scipy's
 linear_sum_assignment then maximises first the number of valid pairs and then their total score. Locked
 drafts stay and use up their slot.
 """
@@ -25,9 +25,10 @@ from embeddings import highlight_phrases
 
 from ...extensions import db
 from ...models import Cohort, CohortParticipant, Goal, MentorProfile, Tandem, Topic, User
+from ...states import PAIRING, PLANNING, PUBLISHED, GoalStatus, ParticipantStatus, TandemStatus
 from ..fields import language_name
 from ..matching import rules, taxonomy, vectors
-from ..matching.search import RELEVANCE_FLOOR, blend_scores, relevance
+from ..matching.search import blend_scores, goal_words, mentor_words, weak_pair
 from . import enrolment
 from .enrolment import CohortError
 
@@ -142,8 +143,7 @@ def explain(
     """Why this pair: shared topics (chosen on the profile), topics the mentor's text only mentions, the words
     that matched, shared languages; first a warning when the pair is below the relevance floor."""
     reasons = []
-    goal_text, mentor_words = f"{goal.title}. {goal.description}", f"{profile.headline}. {profile.teaching_text}"
-    if relevance(score, goal_text, mentor_words) < RELEVANCE_FLOOR:
+    if weak_pair(score, goal, profile):
         reasons.append(_("Weak match: below the relevance floor of suggestions. Check this pair."))
     chosen = {t.id for t in profile.topics}
     names = _topic_names(goal_topics & chosen)
@@ -152,7 +152,7 @@ def explain(
     mentioned = _topic_names((goal_topics & mentor_topics) - chosen)
     if mentioned:
         reasons.append(_("Also mentions: %(topics)s", topics=", ".join(mentioned)))
-    phrases = highlight_phrases(goal_text, mentor_words, max_phrases=3)
+    phrases = highlight_phrases(goal_words(goal), mentor_words(profile), max_phrases=3)
     if phrases:
         reasons.append(_("Matching words: %(phrases)s", phrases=", ".join(f"“{p}”" for p in phrases)))
     languages = sorted(set(goal.language_list) & set(profile.language_list))
@@ -203,7 +203,7 @@ def no_goal(participant: CohortParticipant) -> Unmatched:
     """Why a mentee's goal cannot be matched: none, or closed, or (named) in a tandem that still runs."""
     goal = participant.goal
     running = None if goal is None else db.session.scalar(
-        select(Tandem).where(Tandem.goal_id == goal.id, Tandem.status == "active").limit(1))
+        select(Tandem).where(Tandem.goal_id == goal.id, Tandem.status == TandemStatus.ACTIVE).limit(1))
     if running is None:
         return Unmatched(participant.user, "mentee", "no_goal")
     if running.cohort is None:
@@ -227,7 +227,7 @@ def accepted(cohort: Cohort, role: str) -> list[CohortParticipant]:
     query = (
         select(CohortParticipant)
         .where(CohortParticipant.cohort_id == cohort.id, CohortParticipant.role == role,
-               CohortParticipant.status == "accepted")
+               CohortParticipant.status == ParticipantStatus.ACCEPTED)
         .order_by(CohortParticipant.id)
     )
     if role == "mentee":
@@ -254,9 +254,9 @@ def run(cohort: Cohort) -> MatchResult:
     """
     try:
         cohort = lock_cohort(cohort.id) or cohort
-        if cohort.state in ("draft", "enrolling"):
+        if cohort.state in PLANNING:
             enrolment.start_matching(cohort, commit=False)
-        if cohort.state not in ("matching", "running"):
+        if cohort.state not in PAIRING:
             raise CohortError("wrong_state", _("Matching is only possible before the cohort closes."))
         result = _run(cohort)
         db.session.commit()
@@ -266,90 +266,123 @@ def run(cohort: Cohort) -> MatchResult:
     return result
 
 
-def _run(cohort: Cohort) -> MatchResult:
-    result = MatchResult()
-    db.session.execute(
-        delete(Tandem).where(Tandem.cohort_id == cohort.id, Tandem.status == "draft", Tandem.locked.is_(False))
-    )
-    db.session.expire_all()
-    locked = enrolment.cohort_tandems(cohort, ("draft",))
-    published = enrolment.cohort_tandems(cohort, enrolment.PUBLISHED_STATUSES)
-    taken_goals = {t.goal_id for t in locked} | {t.goal_id for t in published if t.status == "active"}
-    taken_mentees = {t.mentee_user_id for t in locked}
-    paired_mentor_users = {t.mentor_user_id for t in [*locked, *published]}
+@dataclass
+class Pool:
+    """The accepted people of a cohort as the assignment and the review's "unmatched" list both see them."""
 
+    goals: list[Goal]  # the mentees' goals that are open or already paired in this cohort
+    profiles: list[MentorProfile]
+    without: list[Unmatched]  # accepted people who cannot take part: no usable goal, no mentor profile
+    mentor_facts: list[rules.MentorFacts]  # the cohort's drafts already take their slots
+    allowed: np.ndarray  # goals x profiles: True where no hard rule but capacity forbids the pair
+    open_rows: np.ndarray  # goals with no draft or running tandem in this cohort yet
+    paired_mentor_users: set[int]  # mentors with a draft or a published tandem in this cohort
+
+
+def load_pool(cohort: Cohort) -> Pool:
+    """Collect the cohort's people, subtract its drafts from the mentors' capacity and build the rule mask."""
+    drafts = enrolment.cohort_tandems(cohort, (TandemStatus.DRAFT,))
+    published = enrolment.cohort_tandems(cohort, PUBLISHED)
+    paired = [*drafts, *(t for t in published if t.status == TandemStatus.ACTIVE)]
+    paired_goals = {t.goal_id for t in paired}
+    paired_mentees = {t.mentee_user_id for t in paired}
+    without: list[Unmatched] = []
     goals: list[Goal] = []
     for participant in accepted(cohort, "mentee"):
         goal = participant.goal
-        if (goal is not None and goal.id in taken_goals) or participant.user_id in taken_mentees:
-            continue
-        if goal is None or goal.status != "open":
-            result.unmatched.append(no_goal(participant))
-            continue
-        goals.append(goal)
+        if goal is None or (goal.status != GoalStatus.OPEN and goal.id not in paired_goals):
+            without.append(no_goal(participant))
+        else:
+            goals.append(goal)
     profiles: list[MentorProfile] = []
     for participant in accepted(cohort, "mentor"):
-        profile = participant.user.mentor_profile
-        if profile is None:
-            result.unmatched.append(Unmatched(participant.user, "mentor", "no_profile"))
-            continue
-        profiles.append(profile)
+        if participant.user.mentor_profile is None:
+            without.append(Unmatched(participant.user, "mentor", "no_profile"))
+        else:
+            profiles.append(participant.user.mentor_profile)
+    mentor_facts = rules.mentor_facts(profiles)
+    mentee_facts = [rules.mentee_facts(goal) for goal in goals]
+    context = rules.rule_context({f.user_id for f in mentee_facts} | {f.user_id for f in mentor_facts})
+    # Pairs that already exist would count as "already paired": judge the rules without them.
+    context.existing_pairs -= {(t.mentor_user_id, t.mentee_user_id) for t in published}
+    return Pool(
+        goals=goals, profiles=profiles, without=without, mentor_facts=mentor_facts,
+        allowed=rules.allowed_mask(mentee_facts, mentor_facts, context, check_capacity=False),
+        open_rows=np.array([g.id not in paired_goals and g.owner_id not in paired_mentees for g in goals], dtype=bool),
+        paired_mentor_users={t.mentor_user_id for t in [*drafts, *published]},
+    )
 
+
+def classify_unmatched(pool: Pool, pairs: Sequence[tuple[int, int]] = ()) -> list[Unmatched]:
+    """Who of the pool has no partner, and why; `pairs` are (goal row, profile column) just proposed."""
+    open_rows = pool.open_rows.copy()
+    free = np.array([f.free_capacity for f in pool.mentor_facts], dtype=np.int64)
+    for row, col in pairs:
+        open_rows[row] = False
+        free[col] -= 1
+    matched_cols = {col for _, col in pairs}
+    free_cols = (free > 0) & np.array([f.is_open for f in pool.mentor_facts], dtype=bool)
+    result = list(pool.without)
+    for row, goal in enumerate(pool.goals):
+        if not open_rows[row]:
+            continue
+        if (pool.allowed[row] & free_cols).any():
+            code = "not_paired"
+        else:
+            code = "partners_taken" if pool.allowed[row].any() else "no_valid_partner"
+        result.append(Unmatched(goal.owner, "mentee", code))
+    for col, profile in enumerate(pool.profiles):
+        if col in matched_cols or profile.user_id in pool.paired_mentor_users:
+            continue
+        if not profile.is_open:
+            code = "mentor_paused"
+        elif free[col] <= 0:
+            code = "mentor_full"
+        elif (pool.allowed[:, col] & open_rows).any():
+            code = "not_paired"
+        elif not len(pool.goals):
+            code = "no_mentees"
+        else:
+            code = "mentees_taken" if pool.allowed[:, col].any() else "no_valid_partner"
+        result.append(Unmatched(profile.user, "mentor", code))
+    return result
+
+
+def _run(cohort: Cohort) -> MatchResult:
+    """Replace the unlocked drafts by a maximum assignment of the pool's open goals to the mentors' free slots."""
+    db.session.execute(
+        delete(Tandem).where(
+            Tandem.cohort_id == cohort.id, Tandem.status == TandemStatus.DRAFT, Tandem.locked.is_(False)
+        )
+    )
+    db.session.expire_all()
+    pool = load_pool(cohort)
+    rows = np.flatnonzero(pool.open_rows)
+    goals, profiles = [pool.goals[row] for row in rows], pool.profiles
     pairs: list[tuple[int, int]] = []
-    allowed = np.zeros((len(goals), len(profiles)), dtype=bool)
-    mentor_facts: list[rules.MentorFacts] = []
-    detect = taxonomy.TopicDetector()
-    goal_ids_by_row: list[set[int]] = []
-    mentor_ids_by_col: list[set[int]] = []
     if goals and profiles:
         ensure_vectors(goals, profiles)
-        mentee_facts = [rules.mentee_facts(goal) for goal in goals]
-        mentor_facts = rules.mentor_facts(profiles)  # locked drafts already take their slots
-        context = rules.rule_context({f.user_id for f in mentee_facts} | {f.user_id for f in mentor_facts})
-        # Capacity is handled by the slots, so the mask carries the other rules only.
-        allowed = rules.allowed_mask(mentee_facts, mentor_facts, context, check_capacity=False)
+        detect = taxonomy.TopicDetector()
         goal_ids_by_row = [goal_topic_ids(goal, detect) for goal in goals]
         mentor_ids_by_col = [mentor_topic_ids(profile, detect) for profile in profiles]
         position = {t: i for i, t in enumerate(sorted(set().union(*goal_ids_by_row, *mentor_ids_by_col)))}
         scores = score_matrix(stack(goals), stack(profiles), topic_matrix(goal_ids_by_row, position),
                               topic_matrix(mentor_ids_by_col, position))
-        free = np.array([f.free_capacity for f in mentor_facts], dtype=np.int64)
-        pairs = assign(scores, allowed, free)
-        for row, col in pairs:
-            goal, profile = goals[row], profiles[col]
-            tandem = Tandem(
+        free = np.array([f.free_capacity for f in pool.mentor_facts], dtype=np.int64)
+        for row, col in assign(scores, pool.allowed[rows], free):
+            goal, profile, score = goals[row], profiles[col], float(scores[row, col])
+            db.session.add(Tandem(
                 goal=goal, mentor=profile, mentee_user_id=goal.owner_id, mentor_user_id=profile.user_id,
-                cohort_id=cohort.id, status="draft", locked=False, score=round(float(scores[row, col]), 4),
-                reasons=explain(goal, profile, goal_ids_by_row[row], mentor_ids_by_col[col],
-                                float(scores[row, col])),
-            )
-            db.session.add(tandem)
-        result.new_drafts = len(pairs)
+                cohort_id=cohort.id, status=TandemStatus.DRAFT, locked=False, score=round(score, 4),
+                reasons=explain(goal, profile, goal_ids_by_row[row], mentor_ids_by_col[col], score),
+            ))
+            pairs.append((int(rows[row]), col))
     db.session.flush()
-
-    matched_rows = {row for row, _ in pairs}
-    matched_cols = {col for _, col in pairs}
-    for row, goal in enumerate(goals):
-        if row not in matched_rows:
-            code = "partners_taken" if allowed[row].any() else "no_valid_partner"
-            result.unmatched.append(Unmatched(goal.owner, "mentee", code))
-    for col, profile in enumerate(profiles):
-        if col in matched_cols or profile.user_id in paired_mentor_users:
-            continue
-        facts = mentor_facts[col] if mentor_facts else rules.mentor_facts([profile])[0]
-        if not profile.is_open:
-            code = "mentor_paused"
-        elif facts.free_capacity <= 0:
-            code = "mentor_full"
-        elif not len(goals):
-            code = "no_mentees"
-        elif allowed[:, col].any():
-            code = "mentees_taken"
-        else:
-            code = "no_valid_partner"
-        result.unmatched.append(Unmatched(profile.user, "mentor", code))
-    result.drafts = enrolment.cohort_tandems(cohort, ("draft",))
-    return result
+    return MatchResult(
+        drafts=enrolment.cohort_tandems(cohort, (TandemStatus.DRAFT,)),
+        unmatched=classify_unmatched(pool, pairs),
+        new_drafts=len(pairs),
+    )
 
 
 def unmatched(cohort: Cohort) -> list[Unmatched]:
@@ -357,55 +390,4 @@ def unmatched(cohort: Cohort) -> list[Unmatched]:
 
     Recomputed from the current drafts, so it stays right after swaps, removals and additions.
     """
-    drafts = enrolment.cohort_tandems(cohort, ("draft",))
-    published = enrolment.cohort_tandems(cohort, enrolment.PUBLISHED_STATUSES)
-    paired = [*drafts, *(t for t in published if t.status == "active")]
-    paired_goals = {t.goal_id for t in paired}
-    paired_mentees = {t.mentee_user_id for t in paired}
-    paired_mentor_users = {t.mentor_user_id for t in [*drafts, *published]}
-
-    result: list[Unmatched] = []
-    goals: list[Goal] = []
-    for participant in accepted(cohort, "mentee"):
-        goal = participant.goal
-        if goal is None or (goal.status != "open" and goal.id not in paired_goals):
-            result.append(no_goal(participant))
-        else:
-            goals.append(goal)
-    profiles: list[MentorProfile] = []
-    for participant in accepted(cohort, "mentor"):
-        if participant.user.mentor_profile is None:
-            result.append(Unmatched(participant.user, "mentor", "no_profile"))
-        else:
-            profiles.append(participant.user.mentor_profile)
-    mentor_facts = rules.mentor_facts(profiles)  # drafts already take their slots
-    mentee_facts = [rules.mentee_facts(goal) for goal in goals]
-    context = rules.rule_context({f.user_id for f in mentee_facts} | {f.user_id for f in mentor_facts})
-    # Pairs that already exist would count as "already paired": judge the rules without them.
-    context.existing_pairs -= {(t.mentor_user_id, t.mentee_user_id) for t in published}
-    allowed = rules.allowed_mask(mentee_facts, mentor_facts, context, check_capacity=False)
-    open_rows = np.array([g.id not in paired_goals and g.owner_id not in paired_mentees for g in goals], dtype=bool)
-    free_cols = np.array([f.free_capacity > 0 and f.is_open for f in mentor_facts], dtype=bool)
-    for row, goal in enumerate(goals):
-        if not open_rows[row]:
-            continue
-        if (allowed[row] & free_cols).any():
-            code = "not_paired"
-        else:
-            code = "partners_taken" if allowed[row].any() else "no_valid_partner"
-        result.append(Unmatched(goal.owner, "mentee", code))
-    for col, (profile, facts) in enumerate(zip(profiles, mentor_facts, strict=True)):
-        if profile.user_id in paired_mentor_users:
-            continue
-        if not profile.is_open:
-            code = "mentor_paused"
-        elif facts.free_capacity <= 0:
-            code = "mentor_full"
-        elif (allowed[:, col] & open_rows).any():
-            code = "not_paired"
-        elif not len(goals):
-            code = "no_mentees"
-        else:
-            code = "mentees_taken" if allowed[:, col].any() else "no_valid_partner"
-        result.append(Unmatched(profile.user, "mentor", code))
-    return result
+    return classify_unmatched(load_pool(cohort))

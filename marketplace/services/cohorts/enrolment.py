@@ -19,7 +19,9 @@ from sqlalchemy.orm import selectinload
 
 from ...extensions import db
 from ...models import Cohort, CohortParticipant, Goal, Tandem, Topic, User, utcnow
+from ...states import PUBLISHED, CohortState, GoalStatus, ParticipantStatus, TandemStatus
 from .. import notifications
+from ..errors import CohortError
 
 NAME_MAX = 120
 DESCRIPTION_MAX = 5000
@@ -28,34 +30,8 @@ TARGET_MIN, TARGET_MAX = 1, 24
 DEFAULT_TARGET = 6
 ROLES = ("mentor", "mentee")
 DECISIONS = ("accepted", "waitlisted", "rejected")
-# Tandems that came out of a cohort and were published (they count in progress and the report).
-PUBLISHED_STATUSES = ("active", "ended", "completed")
 
-STATE_LABELS = {
-    "draft": _l("Draft"),
-    "enrolling": _l("Enrolling"),
-    "matching": _l("Matching"),
-    "running": _l("Running"),
-    "closed": _l("Closed"),
-}
-PARTICIPANT_STATUS_LABELS = {
-    "applied": _l("Applied"),
-    "accepted": _l("Accepted"),
-    "waitlisted": _l("Waitlisted"),
-    "rejected": _l("Rejected"),
-}
 ROLE_LABELS = {"mentor": _l("Mentor"), "mentee": _l("Mentee")}
-
-
-class CohortError(Exception):
-    """A refused change: `code` for machines, `message` for people, `fields` for form errors."""
-
-    def __init__(self, code: str, message: str, status: int = 409, fields: dict[str, str] | None = None):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
-        self.fields = fields or {}
 
 
 # --- planning ------------------------------------------------------------------------------------
@@ -126,7 +102,7 @@ def create_cohort(
     """A new cohort in the draft state; raises CohortError(422) with the fields that are wrong."""
     errors = check_fields(name, starts_on, ends_on, meeting_target, description)
     if errors:
-        raise CohortError("invalid_fields", _("Some fields are missing or wrong."), 422, errors)
+        raise CohortError.invalid(errors)
     cohort = Cohort(
         name=name.strip(), description=(description or "").strip(), starts_on=starts_on, ends_on=ends_on,
         meeting_target=meeting_target, state="draft", enrolment_open=False,
@@ -147,13 +123,13 @@ def update_cohort(
     focus_topics: Iterable[Topic] = (),
 ) -> Cohort:
     """Edit the plan; the dates are fixed once tandems run (they carry them), and a closed cohort is history."""
-    if cohort.state == "closed":
+    if cohort.state == CohortState.CLOSED:
         raise CohortError("closed", _("A closed cohort cannot be changed."))
     errors = check_fields(name, starts_on, ends_on, meeting_target, description, cohort)
-    if cohort.state == "running" and (starts_on != cohort.starts_on or ends_on != cohort.ends_on):
+    if cohort.state == CohortState.RUNNING and (starts_on != cohort.starts_on or ends_on != cohort.ends_on):
         errors["starts_on"] = _("The dates cannot change once the tandems are running.")
     if errors:
-        raise CohortError("invalid_fields", _("Some fields are missing or wrong."), 422, errors)
+        raise CohortError.invalid(errors)
     cohort.name = name.strip()
     cohort.description = (description or "").strip()
     cohort.starts_on, cohort.ends_on = starts_on, ends_on
@@ -176,13 +152,13 @@ def _count_participants(cohort: Cohort, role: str, status: str = "accepted") -> 
 
 def count_drafts(cohort: Cohort) -> int:
     return db.session.scalar(
-        select(func.count(Tandem.id)).where(Tandem.cohort_id == cohort.id, Tandem.status == "draft")
+        select(func.count(Tandem.id)).where(Tandem.cohort_id == cohort.id, Tandem.status == TandemStatus.DRAFT)
     ) or 0
 
 
 def count_published(cohort: Cohort) -> int:
     return db.session.scalar(
-        select(func.count(Tandem.id)).where(Tandem.cohort_id == cohort.id, Tandem.status.in_(PUBLISHED_STATUSES))
+        select(func.count(Tandem.id)).where(Tandem.cohort_id == cohort.id, Tandem.status.in_(PUBLISHED))
     ) or 0
 
 
@@ -242,7 +218,8 @@ def close(cohort: Cohort) -> Cohort:
             _("%(n)d draft tandems are not published. Publish or remove them before closing.", n=drafts),
         )
     now = utcnow()
-    for tandem in db.session.scalars(select(Tandem).where(Tandem.cohort_id == cohort.id, Tandem.status == "active")):
+    running = select(Tandem).where(Tandem.cohort_id == cohort.id, Tandem.status == TandemStatus.ACTIVE)
+    for tandem in db.session.scalars(running):
         tandem.status = "completed"
         tandem.ended_at = now
     cohort.state = "closed"
@@ -294,7 +271,7 @@ def is_participant(cohort: Cohort, user: User) -> bool:
 
 def can_view(cohort: Cohort, user: User) -> bool:
     """Managers see every cohort; a person sees the cohorts they applied to, and any that is enrolling."""
-    return bool(user.is_manager or cohort.state == "enrolling" or is_participant(cohort, user))
+    return bool(user.is_manager or cohort.state == CohortState.ENROLLING or is_participant(cohort, user))
 
 
 def all_cohorts() -> list[Cohort]:
@@ -315,7 +292,7 @@ def open_cohorts() -> list[Cohort]:
     return list(
         db.session.scalars(
             select(Cohort)
-            .where(Cohort.state == "enrolling", Cohort.enrolment_open.is_(True))
+            .where(Cohort.state == CohortState.ENROLLING, Cohort.enrolment_open.is_(True))
             .order_by(Cohort.starts_on)
         )
     )
@@ -381,7 +358,7 @@ def counts(cohort: Cohort) -> Counts:
 
 def open_goals(user: User) -> list[Goal]:
     """The goals a mentee can bring into a cohort."""
-    return [goal for goal in user.goals if goal.status == "open"]
+    return [goal for goal in user.goals if goal.status == GoalStatus.OPEN]
 
 
 def notify_managers(kind: str, key: str, params: dict, link: str | None, obj: tuple[str, int]) -> None:
@@ -391,7 +368,7 @@ def notify_managers(kind: str, key: str, params: dict, link: str | None, obj: tu
 
 def apply(cohort: Cohort, user: User, role: str, goal: Goal | None = None) -> CohortParticipant:
     """A mentor or mentee applies to an enrolling cohort; a mentee names the open goal they bring."""
-    if cohort.state != "enrolling" or not cohort.enrolment_open:
+    if cohort.state != CohortState.ENROLLING or not cohort.enrolment_open:
         raise CohortError("enrolment_closed", _("This cohort is not taking applications."))
     if role not in ROLES:
         raise CohortError("invalid_fields", _("Choose mentor or mentee."), 422, {"role": _("Choose mentor or mentee.")})
@@ -400,7 +377,7 @@ def apply(cohort: Cohort, user: User, role: str, goal: Goal | None = None) -> Co
             "no_profile", _("Create your mentor profile first: matching uses it."), 422,
             {"role": _("Create your mentor profile first: matching uses it.")},
         )
-    if role == "mentee" and (goal is None or goal.owner_id != user.id or goal.status != "open"):
+    if role == "mentee" and (goal is None or goal.owner_id != user.id or goal.status != GoalStatus.OPEN):
         raise CohortError(
             "no_goal", _("Choose one of your open learning goals."), 422,
             {"goal_id": _("Choose one of your open learning goals.")},
@@ -430,7 +407,7 @@ def withdraw(participant: CohortParticipant, user: User) -> None:
     """A person takes back an application while the cohort still enrols."""
     if participant.user_id != user.id:
         raise CohortError("not_yours", _("This is not your application."), 403)
-    if participant.cohort.state != "enrolling":
+    if participant.cohort.state != CohortState.ENROLLING:
         raise CohortError("enrolment_closed", _("Enrolment has closed; please ask the community manager."))
     db.session.delete(participant)
     db.session.commit()
@@ -449,12 +426,12 @@ def decide(participant: CohortParticipant, decision: str) -> CohortParticipant:
     cohort = participant.cohort
     if decision not in DECISIONS:
         raise CohortError("unknown_decision", _("Unknown decision."), 400)
-    if cohort.state == "closed":
+    if cohort.state == CohortState.CLOSED:
         raise CohortError("closed", _("A closed cohort cannot be changed."))
     if decision == participant.status:
         return participant
-    if participant.status == "accepted":
-        if _has_tandem(participant, PUBLISHED_STATUSES):
+    if participant.status == ParticipantStatus.ACCEPTED:
+        if _has_tandem(participant, PUBLISHED):
             raise CohortError("has_tandem", _("%(name)s already has a published tandem in this cohort.",
                                               name=participant.user.name))
         if _has_tandem(participant, ("draft",)):
@@ -475,7 +452,7 @@ def matched_participant_ids(cohort: Cohort) -> set[int]:
     """Participants with a draft or published tandem in the cohort: they can no longer be waitlisted or rejected."""
     pairs = db.session.execute(
         select(Tandem.mentor_user_id, Tandem.mentee_user_id)
-        .where(Tandem.cohort_id == cohort.id, Tandem.status.in_(("draft", *PUBLISHED_STATUSES)))
+        .where(Tandem.cohort_id == cohort.id, Tandem.status.in_((TandemStatus.DRAFT, *PUBLISHED)))
     ).all()
     matched = {("mentor", mentor) for mentor, _mentee in pairs} | {("mentee", mentee) for _mentor, mentee in pairs}
     return {p.id for p in participants(cohort) if (p.role, p.user_id) in matched}
@@ -486,7 +463,7 @@ def accept_many(cohort: Cohort, participant_ids: Iterable[int]) -> tuple[int, li
     wanted = set(participant_ids)
     accepted, refusals = 0, []
     for participant in participants(cohort):
-        if participant.id not in wanted or participant.status == "accepted":
+        if participant.id not in wanted or participant.status == ParticipantStatus.ACCEPTED:
             continue
         try:
             decide(participant, "accepted")
@@ -499,7 +476,7 @@ def accept_many(cohort: Cohort, participant_ids: Iterable[int]) -> tuple[int, li
 
 def can_import(cohort: Cohort) -> None:
     """Imports add accepted participants, which makes sense until the cohort closes."""
-    if cohort.state == "closed":
+    if cohort.state == CohortState.CLOSED:
         raise CohortError("closed", _("A closed cohort cannot take new participants."))
 
 
@@ -517,7 +494,7 @@ def tandems_of_cohort_user(cohort: Cohort, user: User) -> list[Tandem]:
     return list(
         db.session.scalars(
             select(Tandem).where(
-                Tandem.cohort_id == cohort.id, Tandem.status.in_(PUBLISHED_STATUSES),
+                Tandem.cohort_id == cohort.id, Tandem.status.in_(PUBLISHED),
                 or_(Tandem.mentor_user_id == user.id, Tandem.mentee_user_id == user.id),
             )
         )

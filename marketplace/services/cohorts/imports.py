@@ -27,7 +27,9 @@ from sqlalchemy.orm import selectinload
 from ...extensions import db
 from ...input_checks import text_problem
 from ...models import Cohort, CohortParticipant, Company, Goal, MentorProfile, Tandem, Topic, User
+from ...states import GoalStatus, TandemStatus
 from .. import accounts, companies, exports, fields, goals, profiles, tandems
+from ..errors import ImportConflict
 from ..matching import taxonomy, vectors
 from ..topics import MAX_TOPICS, planned_topics, resolve_topics
 
@@ -42,14 +44,6 @@ class RowProblem:
     message: str
     email: str = ""  # whose row it is, as written in the file
     fields: list[str] = field(default_factory=list)  # the columns at fault, as named in the header
-
-
-class ImportConflict(Exception):
-    """Another import (or an edit) changed the same people between the check and the write: nothing was saved."""
-
-    def __init__(self) -> None:
-        super().__init__(_("Another import changed the same people at the same time, so nothing was imported. "
-                           "Please try again."))
 
 
 # The forms' limits, so that a row the preview accepts is one the database stores (PostgreSQL enforces them).
@@ -250,7 +244,7 @@ def parse(table: SourceTable) -> tuple[list[ParsedRow], list[RowProblem]]:
             goals.parse_company_names(excluded)
         except fields.ProfileError as problem:
             reasons.append(("exclude_companies", _("exclude_companies: %(problem)s",
-                                                   problem=problem.errors["excluded_companies"])))
+                                                   problem=problem.fields["excluded_companies"])))
         languages = [code.lower() for code in fields.split_entries(values["languages"], split)]
         if not languages:
             reasons.append(("languages", _("languages is empty (use ISO codes such as de;en).")))
@@ -448,7 +442,7 @@ def _plan(rows: list[ParsedRow], existing: dict[str, User], cohort: Cohort | Non
         else:
             goal = _find_goal(user, row.headline) if user is not None else None
             exists = goal is not None
-            if goal is not None and cohort is not None and goal.status != "open":
+            if goal is not None and cohort is not None and goal.status != GoalStatus.OPEN:
                 tandem = running.get(goal.id)
                 note = _running_note(tandem) if tandem else _("The goal re-opens for this cohort.")
         planned.append(PlannedRow(row.row, row.email, row.role, "update" if exists else "create", row.headline, note))
@@ -457,10 +451,10 @@ def _plan(rows: list[ParsedRow], existing: dict[str, User], cohort: Cohort | Non
 
 def _running_tandems(existing: dict[str, User]) -> dict[int, Tandem]:
     """The running tandem on each of these people's goals that are not open (one query)."""
-    goal_ids = [goal.id for user in existing.values() for goal in user.goals if goal.status != "open"]
+    goal_ids = [goal.id for user in existing.values() for goal in user.goals if goal.status != GoalStatus.OPEN]
     if not goal_ids:
         return {}
-    query = select(Tandem).where(Tandem.goal_id.in_(goal_ids), Tandem.status == "active").options(
+    query = select(Tandem).where(Tandem.goal_id.in_(goal_ids), Tandem.status == TandemStatus.ACTIVE).options(
         selectinload(Tandem.cohort))
     return {tandem.goal_id: tandem for tandem in db.session.scalars(query)}
 

@@ -16,16 +16,17 @@ from sqlalchemy import func, select
 
 from ...extensions import db
 from ...models import Cohort, CohortParticipant, Meeting, Tandem
-from .. import exports, labels, meetings
+from ...states import PUBLISHED, ParticipantStatus
+from .. import exports, labels, meetings, milestones, pulse
 from ..labels import score_percent
 from . import enrolment, surveys
 
 SCORE_BINS = 10
-CHARTS = ("meetings", "scores", "satisfaction")
+CHARTS = ("meetings", "scores", "satisfaction", "milestones")
 
 
 def _published(cohort: Cohort) -> list[Tandem]:
-    return enrolment.cohort_tandems(cohort, enrolment.PUBLISHED_STATUSES)
+    return enrolment.cohort_tandems(cohort, PUBLISHED)
 
 
 def _months(first: date, last: date) -> list[str]:
@@ -69,7 +70,7 @@ def report(cohort: Cohort, today: date | None = None) -> dict[str, Any]:
     counts = enrolment.counts(cohort)
     people = db.session.scalar(
         select(func.count(func.distinct(CohortParticipant.user_id)))
-        .where(CohortParticipant.cohort_id == cohort.id, CohortParticipant.status == "accepted")
+        .where(CohortParticipant.cohort_id == cohort.id, CohortParticipant.status == ParticipantStatus.ACCEPTED)
     ) or 0
     published = _published(cohort)
     matched_mentees = len({t.mentee_user_id for t in published})
@@ -78,6 +79,7 @@ def report(cohort: Cohort, today: date | None = None) -> dict[str, Any]:
     held = sum(row.held for row in progress.values())
     target_total = len(published) * cohort.meeting_target
     survey = surveys.results(cohort)
+    reached = milestones.progress_of_goals([t.goal_id for t in published if t.goal_id is not None])
     return {
         "cohort": {
             "id": cohort.id, "name": cohort.name, "state": cohort.state,
@@ -106,23 +108,49 @@ def report(cohort: Cohort, today: date | None = None) -> dict[str, Any]:
             "tandems_behind": sum(1 for row in progress.values() if row.behind),
             "by_month": meetings_by_month(cohort, [t.id for t in published], today),
         },
+        "milestones": {
+            "total": reached.total,
+            "reached": reached.done,
+            "share_reached": reached.share,
+            "tandems_with_milestones": milestones.goals_with_milestones([t.goal_id for t in published]),
+        },
         "survey": survey.as_json(),
+        "pulse": pulse.results(cohort).as_json(),
+        "early_termination": early_termination(published),
     }
+
+
+def early_termination(published: list[Tandem]) -> dict[str, Any]:
+    """Tandems a partner ended before the cohort closed (status `ended`), their share and the reasons given."""
+    ended = [t for t in published if t.status == "ended"]
+    return {
+        "tandems": len(published),
+        "ended_early": len(ended),
+        "rate": round(len(ended) / len(published), 4) if published else None,
+        # Sorted, so the list's order says nothing about which tandem ended when.
+        "reasons": sorted((t.end_reason.strip() for t in ended if t.end_reason.strip()), key=str.casefold),
+    }
+
+
+# Lists of texts in the report, one CSV row per entry under this metric name.
+LIST_METRICS = {"improvements": "improve", "comments": "comment", "reasons": "reason"}
 
 
 def _report_rows(data: dict[str, Any]) -> list[list[Any]]:
     """The report's figures as section, metric, value rows (lists become one row per entry)."""
     rows = []
-    for section in ("cohort", "participants", "matching", "meetings", "survey"):
+    for section in ("cohort", "participants", "matching", "meetings", "milestones", "survey", "pulse",
+                    "early_termination"):
         for metric, value in data[section].items():
             if metric == "score_distribution":
                 rows += [[section, f"score {e['from']:.1f}-{e['to']:.1f}", e["count"]] for e in value]
             elif metric == "by_month":
                 rows += [[section, f"meetings {entry['month']}", entry["count"]] for entry in value]
-            elif metric == "satisfaction_counts":
-                rows += [[section, f"satisfaction {score}", count] for score, count in (value or {}).items()]
-            elif metric == "improvements":
-                rows += [[section, "improve", text] for text in value]
+            elif metric in ("satisfaction_counts", "usefulness_counts"):
+                name = metric.removesuffix("_counts")
+                rows += [[section, f"{name} {score}", count] for score, count in (value or {}).items()]
+            elif metric in LIST_METRICS:
+                rows += [[section, LIST_METRICS[metric], text] for text in value]
             else:
                 rows.append([section, metric, value])
     return rows
@@ -229,6 +257,9 @@ def _draw(axes, data: dict[str, Any], name: str) -> None:
         axes.set_title(_("Meetings held per month"))
         axes.set_ylabel(_("meetings"))
         axes.tick_params(axis="x", labelrotation=45, labelsize=11)
+        if not rows:  # an empty axis would be numbered -0.04 ... 0.04
+            axes.set_xticks([])
+            axes.text(0.5, 0.5, _("No meetings yet."), ha="center", va="center", transform=axes.transAxes)
     elif name == "scores":
         rows = data["matching"]["score_distribution"]
         axes.bar([score_bin_label(r) for r in rows], [r["count"] for r in rows], color=colour)
@@ -236,6 +267,12 @@ def _draw(axes, data: dict[str, Any], name: str) -> None:
         axes.set_xlabel(_("match (0–100 %)"))
         axes.set_ylabel(_("tandems"))
         axes.tick_params(axis="x", labelrotation=60, labelsize=10)
+    elif name == "milestones":
+        figures = data["milestones"]
+        axes.bar([_("reached"), _("not yet reached")], [figures["reached"], figures["total"] - figures["reached"]],
+                 color=colour)
+        axes.set_title(_("Milestones of the tandems' goals"))
+        axes.set_ylabel(_("milestones"))
     else:
         counts = data["survey"]["satisfaction_counts"]
         axes.bar([str(k) for k in range(1, 6)], [counts[str(k)] for k in range(1, 6)], color=colour)
@@ -250,8 +287,10 @@ def _draw(axes, data: dict[str, Any], name: str) -> None:
 
 def chart_svg(data: dict[str, Any], name: str) -> bytes | None:
     """An SVG of one chart in the interface language, or None when there is nothing that may be shown
-    (e.g. fewer than 5 survey answers)."""
-    if name not in CHARTS or (name == "satisfaction" and not data["survey"]["shown"]):
+    (e.g. fewer than 5 survey answers, or no milestones yet)."""
+    if name not in CHARTS or (name == "satisfaction" and not data["survey"]["shown"]) or (
+        name == "milestones" and not data["milestones"]["total"]
+    ):
         return None
     import matplotlib
 

@@ -15,10 +15,11 @@ from sqlalchemy.orm import selectinload
 
 from ...extensions import begin_serialised_write, db
 from ...models import Cohort, CohortParticipant, Goal, MentorProfile, Tandem, User, get_by_id, utcnow
+from ...states import PAIRING, CohortState, GoalStatus, ParticipantStatus, TandemStatus
 from .. import notifications, tandems
 from ..labels import score_percent
 from ..matching import rules, vectors
-from ..matching.search import RELEVANCE_FLOOR
+from ..matching.search import weak_pair
 from . import assignment, enrolment
 from .enrolment import CohortError
 
@@ -52,9 +53,10 @@ class Change:
 def drafts(cohort: Cohort) -> list[Tandem]:
     return list(
         db.session.scalars(
-            select(Tandem).where(Tandem.cohort_id == cohort.id, Tandem.status == "draft")
+            select(Tandem).where(Tandem.cohort_id == cohort.id, Tandem.status == TandemStatus.DRAFT)
             .options(
-                selectinload(Tandem.goal), selectinload(Tandem.mentee).selectinload(User.company),
+                selectinload(Tandem.goal), selectinload(Tandem.mentor),  # the mentor's words: weak_pairs
+                selectinload(Tandem.mentee).selectinload(User.company),
                 selectinload(Tandem.mentor_user).selectinload(User.company),
             )
             .order_by(Tandem.score.desc(), Tandem.id)
@@ -69,13 +71,13 @@ def summary(cohort: Cohort) -> Summary:
 
 def _draft(cohort: Cohort, tandem_id: int) -> Tandem:
     tandem = get_by_id(Tandem, tandem_id)
-    if tandem is None or tandem.cohort_id != cohort.id or tandem.status != "draft":
+    if tandem is None or tandem.cohort_id != cohort.id or tandem.status != TandemStatus.DRAFT:
         raise CohortError("not_found", _("No such draft in this cohort."), 404)
     return tandem
 
 
 def _reviewable(cohort: Cohort) -> None:
-    if cohort.state not in ("matching", "running"):
+    if cohort.state not in PAIRING:
         raise CohortError("wrong_state", _("Drafts can only be changed while the cohort is matching or running."))
 
 
@@ -150,7 +152,7 @@ def _participant(cohort: Cohort, participant_id: int, role: str) -> CohortPartic
     participant = get_by_id(CohortParticipant, participant_id)
     if participant is None or participant.cohort_id != cohort.id or participant.role != role:
         raise CohortError("not_found", _("No such participant in this cohort."), 404)
-    if participant.status != "accepted":
+    if participant.status != ParticipantStatus.ACCEPTED:
         raise CohortError("not_accepted", _("%(name)s is not an accepted participant.", name=participant.user.name))
     return participant
 
@@ -162,7 +164,7 @@ def add_pair(cohort: Cohort, mentee_participant_id: int, mentor_participant_id: 
     mentee = _participant(cohort, mentee_participant_id, "mentee")
     mentor = _participant(cohort, mentor_participant_id, "mentor")
     goal, profile = mentee.goal, mentor.user.mentor_profile
-    if goal is None or goal.status != "open":
+    if goal is None or goal.status != GoalStatus.OPEN:
         raise CohortError("no_goal", _("%(name)s brings no open learning goal.", name=mentee.user.name))
     if profile is None:
         raise CohortError("no_profile", _("%(name)s has no mentor profile.", name=mentor.user.name))
@@ -199,7 +201,7 @@ def rule_problems(cohort: Cohort) -> dict[int, str]:
         if tandem.goal is None or tandem.mentor is None:
             found[tandem.id] = _("The goal or mentor profile no longer exists.")
             continue
-        if tandem.goal.status != "open" or tandem.goal_id in seen_goals:
+        if tandem.goal.status != GoalStatus.OPEN or tandem.goal_id in seen_goals:
             found[tandem.id] = _("The goal is no longer open or has another pair.")
             continue
         seen_goals.add(tandem.goal_id)
@@ -213,8 +215,10 @@ def rule_problems(cohort: Cohort) -> dict[int, str]:
 
 
 def weak_pairs(drafts: list[Tandem]) -> set[int]:
-    """The drafts scoring below `matching.RELEVANCE_FLOOR`, flagged in the review and at publishing."""
-    return {t.id for t in drafts if (t.score or 0.0) < RELEVANCE_FLOOR}
+    """The drafts below the relevance floor (`matching.weak_pair`, the rule suggestions hide by and the pair's
+    explanation warns by), flagged in the review and at publishing."""
+    return {t.id for t in drafts
+            if t.goal is None or t.mentor is None or weak_pair(t.score or 0.0, t.goal, t.mentor)}
 
 
 def publish(cohort: Cohort) -> int:
@@ -229,11 +233,11 @@ def publish(cohort: Cohort) -> int:
         if locked_cohort is None:
             raise CohortError("not_found", _("No such cohort."), 404)
         cohort = locked_cohort
-        if cohort.state not in ("matching", "running"):
+        if cohort.state not in PAIRING:
             raise CohortError("wrong_state", _("Only a cohort that is matching or running can publish tandems."))
         pending = list(
             db.session.scalars(
-                select(Tandem).where(Tandem.cohort_id == cohort.id, Tandem.status == "draft")
+                select(Tandem).where(Tandem.cohort_id == cohort.id, Tandem.status == TandemStatus.DRAFT)
                 .with_for_update().execution_options(populate_existing=True).order_by(Tandem.id)
             )
         )
@@ -254,8 +258,8 @@ def publish(cohort: Cohort) -> int:
                                                details=details))
         now = utcnow()
         for tandem in pending:
-            _activate(cohort, tandem, now)
-        if cohort.state == "matching":
+            activate(cohort, tandem, now)
+        if cohort.state == CohortState.MATCHING:
             cohort.state = "running"
         db.session.commit()
     except Exception:
@@ -264,7 +268,9 @@ def publish(cohort: Cohort) -> int:
     return len(pending)
 
 
-def _activate(cohort: Cohort, tandem: Tandem, now) -> None:
+def activate(cohort: Cohort, tandem: Tandem, now) -> None:
+    """A cohort draft starts (publishing, or a confirmed freed slot in services/rematching.py): the goal is
+    matched, its other requests close, both partners are told. The caller holds the locks and commits."""
     goal = tandem.goal
     assert goal is not None and tandem.mentor is not None
     tandem.status = "active"
@@ -296,6 +302,6 @@ def pair_choices(cohort: Cohort) -> tuple[list[CohortParticipant], list[CohortPa
         for t in enrolment.cohort_tandems(cohort, ("draft", "active"))
     }
     mentees = [p for p in enrolment.participants(cohort, "accepted", "mentee")
-               if p.user_id not in paired and p.goal is not None and p.goal.status == "open"]
+               if p.user_id not in paired and p.goal is not None and p.goal.status == GoalStatus.OPEN]
     mentors = [p for p in enrolment.participants(cohort, "accepted", "mentor") if p.user.mentor_profile is not None]
     return mentees, mentors

@@ -14,26 +14,19 @@ from sqlalchemy import func, select, update
 
 from ...extensions import db
 from ...models import Cohort, CohortParticipant, SurveyInvitation, SurveyResponse, User
+from ...states import ParticipantStatus
 from .. import notifications
+from ..errors import SurveyError
 
 MIN_ANSWERS = 5
 IMPROVE_MAX = 2000
-
-
-class SurveyError(Exception):
-    def __init__(self, code: str, message: str, status: int = 409, field: str | None = None):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
-        self.field = field
 
 
 def invite_participants(cohort: Cohort) -> int:
     """Ask every accepted participant once (a person with two roles gets one survey); the caller commits."""
     user_ids = sorted(set(db.session.scalars(
         select(CohortParticipant.user_id).where(CohortParticipant.cohort_id == cohort.id,
-                                                CohortParticipant.status == "accepted")
+                                                CohortParticipant.status == ParticipantStatus.ACCEPTED)
     )))
     already = set(db.session.scalars(select(SurveyInvitation.user_id).where(SurveyInvitation.cohort_id == cohort.id)))
     link = notifications.link_to("cohorts.survey", cohort_id=cohort.id)
@@ -67,7 +60,7 @@ def _role(cohort: Cohort, user: User) -> str:
     roles = set(db.session.scalars(
         select(CohortParticipant.role).where(CohortParticipant.cohort_id == cohort.id,
                                              CohortParticipant.user_id == user.id,
-                                             CohortParticipant.status == "accepted")
+                                             CohortParticipant.status == ParticipantStatus.ACCEPTED)
     ))
     return "both" if len(roles) > 1 else (roles.pop() if roles else "mentee")
 
@@ -75,11 +68,11 @@ def _role(cohort: Cohort, user: User) -> str:
 def submit(cohort: Cohort, user: User, satisfaction: int | None, recommend: int | None, improve: str = "") -> None:
     """Store one anonymous answer; a second answer by the same person is refused."""
     if satisfaction is None or not 1 <= satisfaction <= 5:
-        raise SurveyError("invalid", _("Choose from 1 to 5."), 400, "satisfaction")
+        raise SurveyError.on_field("satisfaction", _("Choose from 1 to 5."), "invalid", 400)
     if recommend is None or not 0 <= recommend <= 10:
-        raise SurveyError("invalid", _("Choose from 0 to 10."), 400, "recommend")
+        raise SurveyError.on_field("recommend", _("Choose from 0 to 10."), "invalid", 400)
     if len(improve or "") > IMPROVE_MAX:
-        raise SurveyError("invalid", _("At most %(n)d characters.", n=IMPROVE_MAX), 400, "improve")
+        raise SurveyError.on_field("improve", _("At most %(n)d characters.", n=IMPROVE_MAX), "invalid", 400)
     invite = invitation(cohort, user)
     if invite is None:
         raise SurveyError("not_invited", _("This survey is for the participants of the cohort."), 403)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_, select
+from sqlalchemy import String, cast, func, or_, select
 
 from ...extensions import db
 from ...models import Goal, MentorProfile, Tandem, User, mentor_excluded_companies, split_languages
@@ -234,46 +234,55 @@ def slots_taken(mentor_id_column, ignoring: Collection[int] = ()):
     return query.correlate(MentorProfile).scalar_subquery()
 
 
+def mentor_facts_columns(ignoring: Collection[int] = ()) -> list:
+    """The columns MentorFacts is read from (`facts_of_row`), for a select over MentorProfile joined with its
+    User: a ranking selects them beside its own columns, so its candidates' facts cost no query of their own.
+    Tandems in `ignoring` take no slot (see slots_taken)."""
+    excluded = (
+        select(func.aggregate_strings(cast(mentor_excluded_companies.c.company_id, String), ","))
+        .where(mentor_excluded_companies.c.mentor_id == MentorProfile.id)
+        .correlate(MentorProfile)
+        .scalar_subquery()
+    )
+    return [
+        MentorProfile.id.label("facts_id"),
+        MentorProfile.user_id.label("facts_user_id"),
+        func.coalesce(User.verified_company_id, User.company_id).label("facts_company_id"),
+        User.domain_company_id.label("facts_domain_company_id"),
+        MentorProfile.languages.label("facts_languages"),
+        MentorProfile.is_open.label("facts_is_open"),
+        (MentorProfile.capacity - slots_taken(MentorProfile.id, ignoring)).label("facts_free_capacity"),
+        excluded.label("facts_excluded"),
+    ]
+
+
+def facts_of_row(row) -> MentorFacts:
+    """A mentor's facts from a row holding `mentor_facts_columns`."""
+    excluded = row.facts_excluded
+    return MentorFacts(
+        id=row.facts_id,
+        user_id=row.facts_user_id,
+        company_id=row.facts_company_id,
+        excluded_company_ids=frozenset(int(c) for c in excluded.split(",")) if excluded else frozenset(),
+        languages=frozenset(split_languages(row.facts_languages)),
+        is_open=row.facts_is_open,
+        free_capacity=row.facts_free_capacity,
+        domain_company_id=row.facts_domain_company_id,
+    )
+
+
 def mentor_facts_by_id(mentor_ids: Iterable[int], ignoring: Collection[int] = ()) -> dict[int, MentorFacts]:
-    """Facts of the given mentor profiles, read as plain rows: no ORM objects, so ranking can judge
-    many candidates per request and load full profiles only for those it shows. Tandems in `ignoring`
-    take no slot (see slots_taken)."""
+    """Facts of the given mentor profiles, read as plain rows in one query: no ORM objects, so a caller can
+    judge many mentors and load full profiles only for those it shows."""
     ids = list(mentor_ids)
     if not ids:
         return {}
-    excluded: dict[int, set[int]] = {}
-    for mentor_id, company_id in db.session.execute(
-        select(mentor_excluded_companies.c.mentor_id, mentor_excluded_companies.c.company_id).where(
-            mentor_excluded_companies.c.mentor_id.in_(ids)
-        )
-    ):
-        excluded.setdefault(mentor_id, set()).add(company_id)
     rows = db.session.execute(
-        select(
-            MentorProfile.id,
-            MentorProfile.user_id,
-            func.coalesce(User.verified_company_id, User.company_id),
-            User.domain_company_id,
-            MentorProfile.languages,
-            MentorProfile.is_open,
-            MentorProfile.capacity - slots_taken(MentorProfile.id, ignoring),
-        )
+        select(*mentor_facts_columns(ignoring))
         .join(User, User.id == MentorProfile.user_id)
         .where(MentorProfile.id.in_(ids))
     )
-    return {
-        mentor_id: MentorFacts(
-            id=mentor_id,
-            user_id=user_id,
-            company_id=company_id,
-            excluded_company_ids=frozenset(excluded.get(mentor_id, ())),
-            languages=frozenset(split_languages(languages)),
-            is_open=is_open,
-            free_capacity=free_capacity,
-            domain_company_id=domain_company_id,
-        )
-        for mentor_id, user_id, company_id, domain_company_id, languages, is_open, free_capacity in rows
-    }
+    return {row.facts_id: facts_of_row(row) for row in rows}
 
 
 def mentee_facts(goal: Goal) -> MenteeFacts:

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import defer, joinedload, selectinload
+from sqlalchemy.orm.util import identity_key
 
 from embeddings import highlight_phrases, term_coverage
 
 from ...extensions import db
 from ...models import Goal, MentorProfile, Tandem, Topic, User, mentor_topics, split_languages
+from ...states import GoalStatus, TandemStatus
+from ..errors import MatchingError
 from . import rules, taxonomy, vectors
 
 MAX_K = 50
@@ -43,10 +47,6 @@ LEXICAL_EVIDENCE = 0.2
 # top 3 holds a free, unasked mentor 0.954 -> 0.987, refused requests 20 % -> 8 %; the largest weight losing
 # at most 0.01 nDCG@5 on the tune split (-0.006; held-out -0.007) under the market's states.
 EXPOSURE_WEIGHT = 0.1
-
-
-class MatchingError(ValueError):
-    """Bad search input; the message is shown to the user."""
 
 
 @dataclass
@@ -103,6 +103,27 @@ def relevance(score: float, query: str, document: str) -> float:
     return score + LEXICAL_EVIDENCE * term_coverage(query, document)
 
 
+def below_floor(relevance_value: float) -> bool:
+    """The relevance floor's one rule: a pair whose `relevance` is below RELEVANCE_FLOOR is not shown in a
+    search or suggestions, and is a "weak match" in a cohort (its explanation and the manager's badge)."""
+    return relevance_value < RELEVANCE_FLOOR
+
+
+def goal_words(goal: Goal) -> str:
+    """A goal's own words, as the floor's lexical evidence and the highlights read them."""
+    return f"{goal.title}. {goal.description}"
+
+
+def mentor_words(profile: MentorProfile) -> str:
+    """A mentor's own words (headline and teaching text), as the floor's lexical evidence reads them."""
+    return f"{profile.headline}. {profile.teaching_text}"
+
+
+def weak_pair(score: float, goal: Goal, profile: MentorProfile) -> bool:
+    """Whether a goal-mentor pair scoring `score` is below the relevance floor (what a suggestion would hide)."""
+    return below_floor(relevance(score, goal_words(goal), mentor_words(profile)))
+
+
 def exposure_penalty(free_capacity: int, pending_requests: int) -> float:
     """What the ranking key loses for a mentor whose free places are already asked for: EXPOSURE_WEIGHT
     times pending requests per free place (at most 1). A mentor with three free places and one request
@@ -112,15 +133,19 @@ def exposure_penalty(free_capacity: int, pending_requests: int) -> float:
     return EXPOSURE_WEIGHT * min(1.0, pending_requests / max(free_capacity, 1))
 
 
-def expand_query(text: str, topic_ids: set[int]) -> str:
-    """`text` plus a line naming the given taxonomy topics in English and German.
+def expand_query(text: str, topic_ids: set[int], detect: taxonomy.TopicDetector | None = None) -> str:
+    """`text` plus a line naming the given taxonomy topics in English and German (from `detect`'s rows when
+    given: one query less per search).
 
     The line has the form that ends every mentor's embedded text (vectors.mentor_text), so a German
     query carries English words for the English-only MiniLM part of a blended encoder, and the reverse.
     """
     if not topic_ids:
         return text
-    topics = db.session.scalars(select(Topic).where(Topic.id.in_(sorted(topic_ids))))
+    if detect is not None and topic_ids <= detect.topics.keys():
+        topics = [detect.topics[i] for i in topic_ids]
+    else:
+        topics = list(db.session.scalars(select(Topic).where(Topic.id.in_(sorted(topic_ids)))))
     return f"{text}\n{vectors.topic_names(topics)}"
 
 
@@ -133,19 +158,33 @@ def _topic_overlap(query_topic_ids: set[int], candidate_topic_ids: set[int]) -> 
 def _load_profiles(ids: Sequence[int]) -> dict[int, MentorProfile]:
     if not ids:
         return {}
-    # Users and their companies joined in (many-to-one); collections by selectin. Measured faster than
-    # selectin for all (two fewer round trips) and than joining the collections too (row fan-out).
+    # One query: users, their companies and the topics joined in. For the k shown (<= 50, ~3 topics each)
+    # the topics' row fan-out costs less than a second round trip, which under load is several ms.
     profiles = db.session.scalars(
         select(MentorProfile)
         .where(MentorProfile.id.in_(list(ids)))
         .options(
             defer(MentorProfile.vector),  # 1.5 KB a row that ranking never reads (the index holds it)
-            selectinload(MentorProfile.topics),
+            joinedload(MentorProfile.topics),
             joinedload(MentorProfile.user).joinedload(User.company),
             joinedload(MentorProfile.user).joinedload(User.verified_company),
         )
-    )
+    ).unique()
     return {p.id: p for p in profiles}
+
+
+def _topics_by_id(ids: Collection[int]) -> dict[int, Topic]:
+    """Topics by id, from the session when already loaded (a goal's tags, the profiles' topics), else in
+    one query."""
+    found = {}
+    for topic_id in ids:
+        topic = db.session.identity_map.get(identity_key(Topic, topic_id))
+        if topic is not None:
+            found[topic_id] = topic
+    missing = [i for i in ids if i not in found]
+    if missing:
+        found.update((t.id, t) for t in db.session.scalars(select(Topic).where(Topic.id.in_(missing))))
+    return found
 
 
 @dataclass(frozen=True)
@@ -165,50 +204,63 @@ class Candidate:
 
 
 def _load_candidates(hits: Sequence[tuple[int, float]]) -> list[Candidate]:
+    """The hits as candidates, read in ONE query: the hard-rule facts, what ranking reads and the topics
+    (one row per topic, a LEFT JOIN: ~3 rows a mentor); each round trip under load cost several ms."""
     ids = [entity_id for entity_id, _ in hits]
-    facts = rules.mentor_facts_by_id(ids)
-    topics: dict[int, list] = {}  # rows with id, name_en and name_de: what vectors.topic_names reads
-    for row in db.session.execute(
-        select(mentor_topics.c.mentor_id, Topic.id, Topic.name_en, Topic.name_de)
-        .join(Topic, Topic.id == mentor_topics.c.topic_id)
-        .where(mentor_topics.c.mentor_id.in_(ids))
-    ):
-        topics.setdefault(row.mentor_id, []).append(row)
-    pending = dict(
-        db.session.execute(
-            select(Tandem.mentor_id, func.count(Tandem.id))
-            .where(Tandem.mentor_id.in_(ids), Tandem.status == "requested")
-            .group_by(Tandem.mentor_id)
-        ).all()
+    if not ids:
+        return []
+    pending = (
+        select(func.count(Tandem.id))
+        .where(Tandem.mentor_id == MentorProfile.id, Tandem.status == TandemStatus.REQUESTED)
+        .correlate(MentorProfile)
+        .scalar_subquery()
     )
-    texts = {
-        row.id: row
-        for row in db.session.execute(
-            select(
-                MentorProfile.id,
-                MentorProfile.headline,
-                MentorProfile.teaching_text,
-                MentorProfile.meeting_format,
-                MentorProfile.languages,
-            ).where(MentorProfile.id.in_(ids))
+    rows = db.session.execute(
+        select(
+            *rules.mentor_facts_columns(),
+            MentorProfile.headline,
+            MentorProfile.teaching_text,
+            MentorProfile.meeting_format,
+            pending.label("pending"),
+            Topic.id.label("topic_id"),
+            Topic.name_en,
+            Topic.name_de,
         )
-    }
-    return [
-        Candidate(
-            facts=facts[mentor_id],
+        .join(User, User.id == MentorProfile.user_id)
+        .outerjoin(mentor_topics, mentor_topics.c.mentor_id == MentorProfile.id)
+        .outerjoin(Topic, Topic.id == mentor_topics.c.topic_id)
+        .where(MentorProfile.id.in_(ids))
+    )
+    first: dict[int, Any] = {}
+    topics: dict[int, list] = {}  # rows with id, name_en and name_de: what vectors.topic_names reads
+    for row in rows:
+        first.setdefault(row.facts_id, row)
+        if row.topic_id is not None:
+            topics.setdefault(row.facts_id, []).append(_TopicRow(row.topic_id, row.name_en, row.name_de))
+    candidates = []
+    for mentor_id, similarity in hits:
+        row = first.get(mentor_id)
+        if row is None:  # a profile deleted since the index last caught up
+            continue
+        own = topics.get(mentor_id, [])
+        candidates.append(Candidate(
+            facts=rules.facts_of_row(row),
             similarity=similarity,
-            meeting_format=texts[mentor_id].meeting_format,
-            languages=split_languages(texts[mentor_id].languages),
-            topic_ids=frozenset(t.id for t in topics.get(mentor_id, ())),
-            text=vectors.mentor_text_of(
-                texts[mentor_id].headline, texts[mentor_id].teaching_text, topics.get(mentor_id, ())
-            ),
-            own_words=f"{texts[mentor_id].headline}\n{texts[mentor_id].teaching_text}",
-            pending_requests=pending.get(mentor_id, 0),
-        )
-        for mentor_id, similarity in hits
-        if mentor_id in facts  # a profile deleted since the index last caught up
-    ]
+            meeting_format=row.meeting_format,
+            languages=split_languages(row.facts_languages),
+            topic_ids=frozenset(t.id for t in own),
+            text=vectors.mentor_text_of(row.headline, row.teaching_text, own),
+            own_words=f"{row.headline}. {row.teaching_text}",  # as mentor_words
+            pending_requests=row.pending,
+        ))
+    return candidates
+
+
+@dataclass(frozen=True)
+class _TopicRow:
+    id: int
+    name_en: str
+    name_de: str
 
 
 def _candidates(query_vector: np.ndarray, k: int, accept: Callable[[Candidate], bool]) -> list[Candidate]:
@@ -229,8 +281,16 @@ def _candidates(query_vector: np.ndarray, k: int, accept: Callable[[Candidate], 
 class _Scored:
     candidate: Candidate
     score: float  # without exposure: what the user sees
-    relevance: float  # what the floor judges (`relevance`)
     mentioned_topic_ids: set[int]  # the query's topics named in the mentor's text but not chosen
+
+    def relevance(self, query_text: str) -> float:
+        """What the floor judges (`relevance`)."""
+        return relevance(self.score, query_text, self.candidate.own_words)
+
+    def relevant(self, query_text: str) -> bool:
+        """At or above the floor. The lexical evidence only adds, so a score at the floor needs no reading
+        of the mentor's words: most candidates of a real query pass on their score alone."""
+        return not below_floor(self.score) or not below_floor(self.relevance(query_text))
 
     @property
     def key(self) -> tuple[float, int]:
@@ -239,9 +299,7 @@ class _Scored:
         return (-(self.score - exposure_penalty(c.facts.free_capacity, c.pending_requests)), c.facts.id)
 
 
-def _score(
-    candidate: Candidate, query_text: str, query_topic_ids: set[int], detect: taxonomy.TopicDetector
-) -> _Scored:
+def _score(candidate: Candidate, query_topic_ids: set[int], detect: taxonomy.TopicDetector) -> _Scored:
     """Hybrid score; shared topics and phrase highlights wait until the top k are known."""
     # Only the query's topics that the mentor did not tag can change the score or the explanation.
     untagged = query_topic_ids - candidate.topic_ids
@@ -249,10 +307,7 @@ def _score(
     covered = candidate.topic_ids | mentioned
     score = blend_score(candidate.similarity, _topic_overlap(query_topic_ids, covered))
     return _Scored(
-        candidate=candidate,
-        score=score,
-        relevance=relevance(score, query_text, candidate.own_words),
-        mentioned_topic_ids=(query_topic_ids & mentioned) - candidate.topic_ids,
+        candidate=candidate, score=score, mentioned_topic_ids=(query_topic_ids & mentioned) - candidate.topic_ids
     )
 
 
@@ -261,7 +316,7 @@ def _highlights(
 ) -> list[str]:
     """Up to three phrases of the mentor's own words, in their language: first where the text names one of the
     query's topics (so a German search shows "generative AI" in an English profile), then the query's words."""
-    own = f"{profile.headline}. {profile.teaching_text}"
+    own = mentor_words(profile)
     phrases = [m.phrase for m in detect(own, query_topic_ids)] if query_topic_ids else []
     for phrase in highlight_phrases(query_text, own, max_phrases=3):
         if not any(phrase.casefold() in p.casefold() or p.casefold() in phrase.casefold() for p in phrases):
@@ -280,15 +335,11 @@ def _rank(
     """The k best at or above the relevance floor, as full matches: profiles loaded, shared topics (chosen on
     the profile), topics the text only mentions and matching phrases named. Fewer than k, or none, when
     fewer are relevant enough: nobody is shown to fill the list."""
-    scored = [_score(c, query_text, query_topic_ids, detect) for c in candidates]
-    scored = sorted((s for s in scored if s.relevance >= RELEVANCE_FLOOR), key=lambda s: s.key)[:k]
+    scored = [_score(c, query_topic_ids, detect) for c in candidates]
+    scored = sorted((s for s in scored if s.relevant(query_text)), key=lambda s: s.key)[:k]
     profiles = _load_profiles([s.candidate.facts.id for s in scored])
     mentioned_ids = set().union(*(s.mentioned_topic_ids for s in scored)) if scored else set()
-    mentioned_topics = (
-        {t.id: t for t in db.session.scalars(select(Topic).where(Topic.id.in_(mentioned_ids)))}
-        if mentioned_ids
-        else {}
-    )
+    mentioned_topics = _topics_by_id(mentioned_ids)
     matches = []
     for s in scored:
         profile = profiles[s.candidate.facts.id]
@@ -296,7 +347,7 @@ def _rank(
             MentorMatch(
                 profile=profile,
                 score=s.score,
-                relevance=s.relevance,
+                relevance=s.relevance(query_text),
                 similarity=s.candidate.similarity,
                 matched_topics=[t for t in profile.topics if t.id in query_topic_ids],
                 mentioned_topics=[mentioned_topics[i] for i in sorted(s.mentioned_topic_ids)],
@@ -318,13 +369,13 @@ def search_mentors(
     """Mentors for a free-text topic in any language, best first, never from the viewer's company."""
     query = (query or "").strip()
     if not query:
-        raise MatchingError(_("Please enter what you would like to learn."))
+        raise MatchingError.on_field("q", _("Please enter what you would like to learn."), "invalid_query", 400)
     if len(query) > 500:
-        raise MatchingError(_("Please keep the search under 500 characters."))
+        raise MatchingError.on_field("q", _("Please keep the search under 500 characters."), "invalid_query", 400)
     k = max(1, min(int(k), MAX_K))
     detect = taxonomy.TopicDetector()  # one taxonomy read for the query and every candidate
-    query_topic_ids = {m.topic_id for m in detect(query)}
-    embedded = expand_query(query, query_topic_ids) if EXPAND_QUERIES else query
+    query_topic_ids = {m.topic_id for m in detect(query, typos=taxonomy.TYPOS_IN_QUERIES)}
+    embedded = expand_query(query, query_topic_ids, detect) if EXPAND_QUERIES else query
     query_vector = vectors.encoder().encode([embedded])[0]
     searcher = rules.searcher_facts(viewer, exclude_company_ids, language)
     context = rules.rule_context(with_pairs=False)
@@ -338,15 +389,29 @@ def search_mentors(
     return _rank(_candidates(query_vector, k, accept), k, query, query_topic_ids, languages, detect)
 
 
+def _load_goal_facts(goal: Goal) -> None:
+    """Load what ranking reads of a goal (owner, tags, excluded companies) in one query, not three lazy
+    loads: a suggestion's round trips, not its computing, were most of its time."""
+    unloaded = inspect(goal).unloaded
+    if {"owner", "topics", "excluded_companies"} & unloaded:
+        db.session.scalars(
+            select(Goal).where(Goal.id == goal.id).options(
+                *(joinedload(getattr(Goal, name)) for name in ("owner", "topics", "excluded_companies")
+                  if name in unloaded)
+            )
+        ).unique().all()
+
+
 def suggestions_for_goal(goal: Goal, k: int = 5, leave_out: Collection[int] = ()) -> list[MentorMatch]:
     """Mentors for a goal, best first, with every hard rule applied (and none of the `leave_out` profiles)."""
     k = max(1, min(int(k), MAX_K))
     if goal.vector is None:
         vectors.refresh_goal(goal)
         db.session.commit()
+    _load_goal_facts(goal)
     detect = taxonomy.TopicDetector()  # one taxonomy read for the goal and every candidate
     tagged_ids = {t.id for t in goal.topics}
-    named_ids = {m.topic_id for m in detect(f"{goal.title}\n{goal.description}")}
+    named_ids = {m.topic_id for m in detect(f"{goal.title}\n{goal.description}", typos=taxonomy.TYPOS_IN_QUERIES)}
     goal_topic_ids = tagged_ids | named_ids
     query_vector = vectors.from_blob(goal.vector)  # embedded as a search is (vectors.goal_text)
     mentee = rules.mentee_facts(goal)
@@ -355,19 +420,21 @@ def suggestions_for_goal(goal: Goal, k: int = 5, leave_out: Collection[int] = ()
     def accept(candidate: Candidate) -> bool:
         return candidate.facts.id not in leave_out and not rules.pair_violations(candidate.facts, mentee, context)
 
-    text = f"{goal.title}. {goal.description}"
+    text = goal_words(goal)
     candidates = _candidates(query_vector, k, accept)
     return _rank(candidates, k, text, goal_topic_ids, set(goal.language_list), detect)
 
 
-# A request that ended without a tandem; its mentor, and one with a request pending, is no next suggestion.
+# A request that ended without a tandem; its mentor, one with a request pending and one whose tandem on the
+# goal ended early are no next suggestion.
 ENDED_REQUEST_STATUSES = ("declined", "withdrawn", Tandem.EXPIRED)
-NOT_NEXT_STATUSES = (*ENDED_REQUEST_STATUSES, Tandem.OPEN_REQUEST)
+NOT_NEXT_STATUSES = (*ENDED_REQUEST_STATUSES, Tandem.OPEN_REQUEST, "ended")
 
 
 def next_suggestions(goal: Goal, k: int = 5) -> list[MentorMatch]:
-    """The goal's suggestions after a request ended: mentors who declined, withdrew or let a request on this
-    goal expire are left out, and so are those with a pending one. The one place for "who next"."""
+    """The goal's suggestions after a request or tandem ended: mentors who declined, withdrew, let a request on
+    this goal expire or ended a tandem on it early are left out, and so are those with a pending one. The one
+    place for "who next"."""
     left_out = set(db.session.scalars(
         select(Tandem.mentor_id).where(Tandem.goal_id == goal.id, Tandem.status.in_(NOT_NEXT_STATUSES),
                                        Tandem.mentor_id.is_not(None))
@@ -398,7 +465,7 @@ def goals_for_mentor(profile: MentorProfile, k: int = 10) -> list[GoalMatch]:
         results = []
         for goal_id, similarity in hits:
             goal = goals.get(goal_id)
-            if goal is None or goal.status != "open" or not goal.discoverable:
+            if goal is None or goal.status != GoalStatus.OPEN or not goal.discoverable:
                 continue
             # Capacity is the mentor's own business here: show the goal, the request step enforces it.
             if rules.pair_violations(mentor, rules.mentee_facts(goal), context, check_capacity=False):

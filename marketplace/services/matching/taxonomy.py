@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -37,27 +38,100 @@ def _compiled(signature: tuple[tuple[int, tuple[str, ...]], ...]) -> list[tuple[
     return patterns
 
 
-def taxonomy_signature() -> tuple[tuple[int, tuple[str, ...]], ...]:
+# Words of the taxonomy's terms at least this long are recognised with one typo in a query (one letter missing,
+# extra, wrong or swapped with its neighbour): "feedbak culture", "recuiting", "Suchmaschinenoptimirung".
+FUZZY_MIN_LENGTH = 5
+# Searches and goals are read with that typo tolerance (TopicDetector(typos=...)); bench/ranking_eval.py --typos.
+TYPOS_IN_QUERIES = True
+_WORD_RE = re.compile(r"[^\W\d_]+")
+
+
+Vocabulary = tuple[frozenset[str], dict[str, tuple[str, ...]]]
+
+
+@lru_cache(maxsize=8)
+def _vocabulary(signature: tuple[tuple[int, tuple[str, ...]], ...]) -> Vocabulary:
+    """The taxonomy's long words, and each one-letter deletion of them -> the words it came from."""
+    words = frozenset(
+        w.casefold() for _, terms in signature for term in terms for w in _WORD_RE.findall(term)
+        if len(w) >= FUZZY_MIN_LENGTH
+    )
+    deletions: dict[str, set[str]] = defaultdict(set)
+    for word in words:
+        for i in range(len(word)):
+            deletions[word[:i] + word[i + 1:]].add(word)
+    return words, {key: tuple(sorted(found)) for key, found in deletions.items()}
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """Whether a and b differ by exactly one inserted, deleted or substituted letter, or one swap of neighbours."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
+                                  and a[diff[1]] == b[diff[0]])
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    return any(long[:i] + long[i + 1:] == short for i in range(len(long)))
+
+
+def _corrected(word: str, vocabulary: Vocabulary) -> str:
+    """`word`, or the taxonomy word one typo away from it (the first in alphabetical order if several are)."""
+    words, deletions = vocabulary
+    folded = word.casefold()
+    if len(folded) < FUZZY_MIN_LENGTH or folded in words:
+        return word
+    candidates = set(deletions.get(folded, ()))
+    for i in range(len(folded)):
+        shorter = folded[:i] + folded[i + 1:]
+        if shorter in words:
+            candidates.add(shorter)
+        candidates.update(deletions.get(shorter, ()))
+    matching = sorted(c for c in candidates if _one_edit(folded, c))
+    return matching[0] if matching else word
+
+
+def _taxonomy_rows() -> list:
     # Plain rows, not Topic objects: this runs on every search and suggestion.
-    rows = db.session.execute(
+    return list(db.session.execute(
         select(Topic.id, Topic.name_en, Topic.name_de, Topic.synonyms)
         .where(Topic.is_free_tag.is_(False))
         .order_by(Topic.id)
-    )
+    ))
+
+
+def _signature(rows) -> tuple[tuple[int, tuple[str, ...]], ...]:
     return tuple((topic.id, tuple(sorted(_terms(topic)))) for topic in rows)
+
+
+def taxonomy_signature() -> tuple[tuple[int, tuple[str, ...]], ...]:
+    return _signature(_taxonomy_rows())
 
 
 class TopicDetector:
     """The taxonomy's patterns, read from the database once and reused for many texts."""
 
     def __init__(self) -> None:
-        self._patterns = _compiled(taxonomy_signature())
+        rows = _taxonomy_rows()
+        self._signature = _signature(rows)
+        self._patterns = _compiled(self._signature)
+        # id, name_en and name_de of every taxonomy topic: what vectors.topic_names reads, without a query.
+        self.topics = {row.id: row for row in rows}
 
-    def __call__(self, text: str, topic_ids: set[int] | None = None) -> list[TopicMention]:
-        """Mentions in `text`; with `topic_ids`, only those topics are looked for (a ranking needs no others)."""
-        if topic_ids is None:
-            return _detect(self._patterns, text)
-        return _detect([(topic_id, pattern) for topic_id, pattern in self._patterns if topic_id in topic_ids], text)
+    def __call__(self, text: str, topic_ids: set[int] | None = None, typos: bool = False) -> list[TopicMention]:
+        """Mentions in `text`; with `topic_ids`, only those topics are looked for (a ranking needs no others).
+
+        With `typos` (what a person typed: a search, a goal), a taxonomy word written with one typo counts too;
+        such a mention's phrase is the corrected word. Never for mentors' texts: their mentions are shown."""
+        patterns = self._patterns if topic_ids is None else [(i, p) for i, p in self._patterns if i in topic_ids]
+        found = _detect(patterns, text)
+        if typos and text:
+            vocabulary = _vocabulary(self._signature)
+            corrected = _WORD_RE.sub(lambda m: _corrected(m.group(), vocabulary), text)
+            if corrected != text:
+                seen = {m.topic_id for m in found}
+                found += [m for m in _detect(patterns, corrected) if m.topic_id not in seen]
+        return found
 
 
 def detect_topics(text: str) -> list[TopicMention]:

@@ -23,6 +23,7 @@ from embeddings import Encoder, IndexFileError, IndexMismatchError, VectorIndex,
 
 from ...extensions import db
 from ...models import AppMeta, Goal, MentorProfile, Topic, User, VectorChange
+from ...states import GoalStatus
 from . import taxonomy
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ def goal_text_of(title: str, description: str, topics, detect: taxonomy.TopicDet
     detect = detect or taxonomy.TopicDetector()
     topics = list(topics)
     tagged = {getattr(t, "id", None) for t in topics}
-    named = {m.topic_id for m in detect(f"{title}\n{description}")} - tagged
+    named = {m.topic_id for m in detect(f"{title}\n{description}", typos=taxonomy.TYPOS_IN_QUERIES)} - tagged
     if named:
         topics += db.session.scalars(select(Topic).where(Topic.id.in_(sorted(named))))
     return "\n".join(part for part in (title, description, topic_names(topics)) if part)
@@ -264,7 +265,7 @@ def _indexable_rows(kind: str, ids: Sequence[int] | None = None, source=None):
         model_id = MentorProfile.id
     else:
         query = select(Goal.id, Goal.vector).where(
-            Goal.status == "open", Goal.discoverable.is_(True), Goal.vector_config == config
+            Goal.status == GoalStatus.OPEN, Goal.discoverable.is_(True), Goal.vector_config == config
         )
         model_id = Goal.id
     if ids is not None:

@@ -1,0 +1,64 @@
+"""Milestone endpoints of the JSON API: a goal's milestones, added and changed as on the pages.
+
+The goal's owner and the mentor of a running tandem on it read and tick them (only the owner adds, renames,
+moves and removes); community managers read those of goals in a cohort; for anyone else the goal is not found.
+"""
+
+from __future__ import annotations
+
+from flask import g, request
+from flask_babel import gettext as _
+
+from ..errors import ApiError
+from ..models import Goal, get_by_id
+from ..services import milestones
+from .routes import _json_body, bp
+
+FIELDS = ("title", "done", "position")
+
+
+def _goal(goal_id: int) -> Goal:
+    goal = get_by_id(Goal, goal_id)
+    if not milestones.can_read(goal, g.api_user):
+        raise ApiError(404, "not_found", _("No such goal."))
+    return goal
+
+
+def _raise(problem: milestones.MilestoneError) -> None:
+    raise ApiError(problem.status, problem.code, problem.message, problem.fields) from None
+
+
+# One rule per path for all its methods (see meeting_routes): ids beyond the range answer 404, not 405.
+@bp.route("/goals/<int:goal_id>/milestones", methods=["GET", "POST"])
+def goal_milestones(goal_id: int):
+    """GET lists the goal's milestones in their order; POST adds one at the end (`title`)."""
+    goal = _goal(goal_id)
+    if request.method == "GET":
+        progress = milestones.progress(goal)
+        return {"milestones": [milestones.as_json(m) for m in goal.milestones],
+                "done": progress.done, "total": progress.total}
+    body = _json_body()
+    try:
+        milestone = milestones.add(goal, g.api_user, body.get("title"))
+    except milestones.MilestoneError as problem:
+        _raise(problem)
+    return milestones.as_json(milestone), 201
+
+
+@bp.route("/goals/<int:goal_id>/milestones/<int:milestone_id>", methods=["PATCH", "DELETE"])
+def goal_milestone(goal_id: int, milestone_id: int):
+    """PATCH changes `title`, `position` (the owner) or `done` (the partners); DELETE removes it (the owner)."""
+    goal = _goal(goal_id)
+    try:
+        milestone = milestones.get(goal, milestone_id)
+        if request.method == "DELETE":
+            milestones.remove(goal, milestone, g.api_user)
+            return "", 204
+        body = _json_body()
+        unknown = sorted(set(body) - set(FIELDS))
+        if unknown or not body:
+            fields = {name: _("Unknown field.") for name in unknown}
+            raise ApiError(422, "invalid_fields", _("Send `title`, `done` or `position`."), fields)
+        return milestones.as_json(milestones.update(goal, milestone, g.api_user, body))
+    except milestones.MilestoneError as problem:
+        _raise(problem)

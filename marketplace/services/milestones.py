@@ -1,0 +1,189 @@
+"""Milestones: the steps of a goal, so progress means more than a count of meetings.
+
+The goal's owner adds, renames, orders and removes them; the owner and the mentor of a running tandem on
+the goal tick them; community managers read those of goals in a cohort. Each change commits itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import exists, func, select
+
+from ..extensions import db
+from ..models import CohortParticipant, Goal, Milestone, Tandem, User, get_by_id, utcnow
+
+TITLE_MAX = 200  # the column's length (models.Milestone.title)
+MAX_PER_GOAL = 50
+
+
+class MilestoneError(Exception):
+    """A refused milestone change: `code` for machines, `message` for people, `fields` beside the field."""
+
+    def __init__(self, code: str, message: str, status: int = 422, fields: dict[str, str] | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+        self.fields = fields or {}
+
+
+# --- who may do what ----------------------------------------------------------------------------------
+
+
+def _is_running_mentor(goal: Goal, user: User) -> bool:
+    return db.session.scalar(
+        select(Tandem.id).where(Tandem.goal_id == goal.id, Tandem.status == Tandem.RUNNING,
+                                Tandem.mentor_user_id == user.id).limit(1)
+    ) is not None
+
+
+def _in_a_cohort(goal: Goal) -> bool:
+    return bool(db.session.scalar(select(
+        exists().where(CohortParticipant.goal_id == goal.id)
+        | exists().where(Tandem.goal_id == goal.id, Tandem.cohort_id.is_not(None), Tandem.status != Tandem.DRAFT)
+    )))
+
+
+def can_edit(goal: Goal, user: User) -> bool:
+    """Adding, renaming, ordering and removing: the goal's owner only."""
+    return bool(user.is_authenticated and goal.owner_id == user.id)
+
+
+def can_tick(goal: Goal, user: User) -> bool:
+    """Ticking: the owner, and the mentor while their tandem on the goal runs."""
+    return can_edit(goal, user) or bool(user.is_authenticated and _is_running_mentor(goal, user))
+
+
+def can_read(goal: Goal | None, user: User) -> bool:
+    """Those who tick, and community managers for goals in a cohort (read only); nobody else."""
+    if goal is None or not user.is_authenticated:
+        return False
+    return can_tick(goal, user) or bool(user.is_manager and _in_a_cohort(goal))
+
+
+# --- reading ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int
+
+    @property
+    def share(self) -> float | None:
+        return round(self.done / self.total, 4) if self.total else None
+
+
+def progress(goal: Goal) -> Progress:
+    return Progress(sum(1 for m in goal.milestones if m.done), len(goal.milestones))
+
+
+def progress_of_goals(goal_ids: list[int]) -> Progress:
+    """Milestones reached over several goals at once (the cohort report), in one query."""
+    if not goal_ids:
+        return Progress(0, 0)
+    total, done = db.session.execute(
+        select(func.count(Milestone.id), func.count(Milestone.done_at)).where(Milestone.goal_id.in_(goal_ids))
+    ).one()
+    return Progress(done or 0, total or 0)
+
+
+def goals_with_milestones(goal_ids: list[int | None]) -> int:
+    """How many of these goals have at least one milestone."""
+    ids = [goal_id for goal_id in goal_ids if goal_id is not None]
+    if not ids:
+        return 0
+    return db.session.scalar(
+        select(func.count(func.distinct(Milestone.goal_id))).where(Milestone.goal_id.in_(ids))
+    ) or 0
+
+
+def as_json(milestone: Milestone) -> dict[str, Any]:
+    return {
+        "id": milestone.id,
+        "goal_id": milestone.goal_id,
+        "title": milestone.title,
+        "done": milestone.done,
+        "done_at": milestone.done_at.isoformat() if milestone.done_at else None,
+        "position": milestone.position,
+    }
+
+
+def get(goal: Goal, milestone_id: int) -> Milestone:
+    milestone = get_by_id(Milestone, milestone_id)
+    if milestone is None or milestone.goal_id != goal.id:
+        raise MilestoneError("not_found", _("No such milestone."), 404)
+    return milestone
+
+
+# --- changing -----------------------------------------------------------------------------------------
+
+
+def clean_title(value: Any) -> str:
+    """The title as stored, or a MilestoneError naming the field."""
+    if not isinstance(value, str) or not value.strip():
+        raise MilestoneError("invalid_fields", _("Please name the milestone."), fields={"title": _("Required.")})
+    title = " ".join(value.split())
+    if len(title) > TITLE_MAX:
+        message = _("At most %(n)d characters.", n=TITLE_MAX)
+        raise MilestoneError("invalid_fields", message, fields={"title": message})
+    return title
+
+
+def _refuse_unless(allowed: bool, message: str) -> None:
+    if not allowed:
+        raise MilestoneError("forbidden", message, 403)
+
+
+def add(goal: Goal, user: User, title: Any) -> Milestone:
+    """A new milestone at the end of the goal's list."""
+    _refuse_unless(can_edit(goal, user), _("Only the goal's owner can add milestones."))
+    clean = clean_title(title)
+    if len(goal.milestones) >= MAX_PER_GOAL:
+        raise MilestoneError("too_many", _("A goal can have at most %(n)d milestones.", n=MAX_PER_GOAL), 409)
+    last = max((m.position for m in goal.milestones), default=-1)
+    milestone = Milestone(goal=goal, title=clean, position=last + 1)
+    db.session.add(milestone)
+    db.session.commit()
+    return milestone
+
+
+def update(goal: Goal, milestone: Milestone, user: User, changes: dict[str, Any]) -> Milestone:
+    """Change `title`, `position` (owner) or `done` (owner or running mentor); every field is checked first."""
+    if "done" in changes and not isinstance(changes["done"], bool):
+        message = _("Must be true or false.")
+        raise MilestoneError("invalid_fields", message, fields={"done": message})
+    position = changes.get("position")
+    if "position" in changes and (not isinstance(position, int) or isinstance(position, bool) or position < 0):
+        message = _("A whole number from 0.")
+        raise MilestoneError("invalid_fields", message, fields={"position": message})
+    if "title" in changes or "position" in changes:
+        _refuse_unless(can_edit(goal, user), _("Only the goal's owner can change milestones."))
+    if "done" in changes:
+        _refuse_unless(can_tick(goal, user), _("Only the partners of a running tandem can tick milestones."))
+    if "title" in changes:
+        milestone.title = clean_title(changes["title"])
+    if "done" in changes and changes["done"] != milestone.done:
+        milestone.done_at = utcnow() if changes["done"] else None
+    if "position" in changes:
+        _move(goal, milestone, position)
+    db.session.commit()
+    return milestone
+
+
+def _move(goal: Goal, milestone: Milestone, position: int) -> None:
+    """Put the milestone at `position` (0 is first, beyond the end is last) and renumber the rest."""
+    ordered = [m for m in goal.milestones if m.id != milestone.id]
+    ordered.insert(min(position, len(ordered)), milestone)
+    for index, item in enumerate(ordered):
+        item.position = index
+
+
+def remove(goal: Goal, milestone: Milestone, user: User) -> None:
+    _refuse_unless(can_edit(goal, user), _("Only the goal's owner can remove milestones."))
+    db.session.delete(milestone)
+    db.session.commit()
+

@@ -1,0 +1,252 @@
+"""Re-matching: nobody is left alone when a pairing fails.
+
+A mentee whose tandem ends early, or whose request is declined, hears of the next best mentors at once
+(search.next_suggestions, the one place for "who next"; expiry does the same in request_expiry). In a
+cohort, a mentor's slot freed by a tandem that ended early is offered to the cohort's waitlist: the manager
+sees the best waiting mentee for it and confirms, and only then is a tandem created, under the same rules
+and locks as publishing a cohort pair.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from ..extensions import begin_serialised_write, db
+from ..models import MAX_ID, Cohort, CohortParticipant, Goal, MentorProfile, Tandem, User, get_by_id, utcnow
+from . import notifications
+from .cohorts import assignment, enrolment, review
+from .cohorts.enrolment import CohortError
+from .matching import rules, search, vectors
+
+NEXT_SUGGESTIONS_IN_MESSAGE = 3
+# A cohort takes new pairs while it matches or runs (as review._reviewable).
+OPEN_STATES = ("matching", "running")
+# Waiting for a pair in a cohort: put on the waiting list, or accepted and left unmatched.
+WAITING_STATUSES = ("waitlisted", "accepted")
+ENDED_EARLY = "ended"
+
+
+def _next_names(goal: Goal | None) -> list[str]:
+    if goal is None or goal.status != "open":
+        return []
+    return [m.profile.user.name for m in search.next_suggestions(goal, NEXT_SUGGESTIONS_IN_MESSAGE)]
+
+
+def _goal_link(goal: Goal | None, tandem: Tandem) -> str:
+    if goal is None:
+        return notifications.link_to("tandems.detail", tandem_id=tandem.id)
+    return notifications.link_to("goals.detail", id=goal.id) + "#next-suggestions"  # link_to builds no anchors
+
+
+def after_early_end(tandem: Tandem, ended_by: User, reason: str) -> None:
+    """In the transaction of tandems.end: the goal is open again and its mentee hears of the next best
+    mentors (with the partner's reason when the mentor ended it); in a cohort the managers hear a slot is free."""
+    goal = tandem.goal
+    if goal is not None and goal.status == "matched":
+        goal.status = "open"
+        vectors.refresh_goal(goal)  # discoverable again, if the owner lets mentors find it
+    db.session.flush()
+    names = _next_names(goal)
+    title = goal.title if goal is not None else ""
+    params = {"name": ended_by.name, "reason": reason, "title": title, "suggestions": ", ".join(names)}
+    link = _goal_link(goal, tandem)
+    if ended_by.id == tandem.mentee_user_id:
+        if tandem.mentor_user_id:
+            notifications.notify(tandem.mentor_user_id, "tandem_ended", "tandem_ended",
+                                 {"name": ended_by.name, "reason": reason}, obj=("tandem", tandem.id))
+        key = "tandem_ended_own_next" if names else "tandem_ended_own_none"
+        notifications.notify(ended_by, "tandem_ended", key, params, link, obj=("tandem", tandem.id))
+    elif tandem.mentee_user_id:
+        key = "tandem_ended_next" if names else "tandem_ended_none"
+        notifications.notify(tandem.mentee_user_id, "tandem_ended", key, params, link, obj=("tandem", tandem.id))
+    _tell_managers(tandem)
+
+
+def mentee_left(tandem: Tandem, title: str) -> None:
+    """In the transaction of an account deletion: the mentee's running tandem ends, the mentor is told, and a
+    cohort's managers see the freed slot (a participant withdrawn)."""
+    tandem.status = ENDED_EARLY
+    tandem.ended_at = utcnow()
+    if tandem.mentor_user_id:
+        notifications.notify(tandem.mentor_user_id, "tandem_ended", "tandem_ended_account_deleted", {"title": title},
+                             obj=("tandem", tandem.id))
+    _tell_managers(tandem)
+
+
+def _tell_managers(tandem: Tandem) -> None:
+    cohort = tandem.cohort
+    if cohort is not None and cohort.state in OPEN_STATES:
+        mentor_name = tandem.mentor_user.name if tandem.mentor_user else ""
+        enrolment.notify_managers(
+            "cohort_slot_freed", "cohort_slot_freed", {"cohort": cohort.name, "name": mentor_name},
+            notifications.link_to("cohorts.detail", cohort_id=cohort.id) + "#freed-slots", ("tandem", tandem.id),
+        )
+
+
+def tell_declined(tandem: Tandem, decliner: User) -> None:
+    """In the transaction of tandems.decline: the mentee hears of the decline and of the next best mentors."""
+    goal = tandem.goal
+    names = _next_names(goal)
+    params = {"name": decliner.name, "title": goal.title if goal else "", "suggestions": ", ".join(names)}
+    if names:
+        notifications.notify(tandem.mentee_user_id, "request_declined", "request_declined_next", params,
+                             _goal_link(goal, tandem), obj=("tandem", tandem.id))
+    else:
+        notifications.notify(tandem.mentee_user_id, "request_declined", "request_declined", {"name": decliner.name},
+                             notifications.link_to("tandems.detail", tandem_id=tandem.id), obj=("tandem", tandem.id))
+
+
+# --- freed cohort slots -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """The best waiting mentee for a freed slot, with the score and reasons a cohort run would give."""
+
+    participant: CohortParticipant
+    goal: Goal
+    score: float
+    reasons: list[str]
+
+
+@dataclass(frozen=True)
+class FreedSlot:
+    mentor: MentorProfile
+    free: int  # slots freed by early ends that are still free
+    proposal: Proposal | None  # None: nobody on the waitlist may pair with this mentor
+
+
+def waitlist(cohort: Cohort) -> list[CohortParticipant]:
+    """Mentees waiting for a pair in this cohort: waitlisted, or accepted and unmatched, with an open goal."""
+    paired = set(db.session.scalars(
+        select(Tandem.mentee_user_id).where(Tandem.cohort_id == cohort.id,
+                                            Tandem.status.in_((Tandem.DRAFT, Tandem.RUNNING)))
+    ))
+    return [
+        p for p in enrolment.participants(cohort, role="mentee")
+        if p.status in WAITING_STATUSES and p.goal is not None and p.goal.status == "open"
+        and p.user_id not in paired
+    ]
+
+
+def _freed_counts(cohort: Cohort) -> dict[int, int]:
+    """Mentor profile id -> how many of the mentor's tandems in this cohort ended early."""
+    rows = db.session.execute(
+        select(Tandem.mentor_id, func.count(Tandem.id))
+        .where(Tandem.cohort_id == cohort.id, Tandem.status == ENDED_EARLY, Tandem.mentor_id.is_not(None))
+        .group_by(Tandem.mentor_id)
+    )
+    return dict(rows.all())
+
+
+def _accepted_mentor(cohort: Cohort, profile: MentorProfile) -> bool:
+    return db.session.scalar(
+        select(CohortParticipant.id).where(
+            CohortParticipant.cohort_id == cohort.id, CohortParticipant.user_id == profile.user_id,
+            CohortParticipant.role == "mentor", CohortParticipant.status == "accepted",
+        ).limit(1)
+    ) is not None
+
+
+def _free_slots(cohort: Cohort, profile: MentorProfile, ended: int) -> int:
+    """Of the slots early ends freed, those the mentor still has free (capacity minus running and drafts)."""
+    if not _accepted_mentor(cohort, profile):
+        return 0
+    return max(0, min(ended, rules.mentor_facts([profile])[0].free_capacity))
+
+
+def _paired_before(cohort: Cohort, profile: MentorProfile) -> set[int]:
+    """Mentees this mentor already had a tandem with in this cohort: an ended pair is not proposed again."""
+    return set(db.session.scalars(
+        select(Tandem.mentee_user_id).where(Tandem.cohort_id == cohort.id, Tandem.mentor_id == profile.id,
+                                            Tandem.status != Tandem.DRAFT)
+    ))
+
+
+def _candidates(cohort: Cohort, profile: MentorProfile) -> list[CohortParticipant]:
+    """Waiting mentees no hard rule forbids with this mentor (one rule context for all of them)."""
+    before = _paired_before(cohort, profile)
+    waiting = [p for p in waitlist(cohort) if p.user_id not in before]
+    if not waiting:
+        return []
+    mentor = rules.mentor_facts([profile])[0]
+    context = rules.rule_context([profile.user_id, *(p.user_id for p in waiting)])
+    return [p for p in waiting if not rules.pair_violations(mentor, rules.mentee_facts(p.goal), context)]
+
+
+def _best(cohort: Cohort, profile: MentorProfile) -> Proposal | None:
+    proposals = []
+    for participant in _candidates(cohort, profile):
+        score, reasons = assignment.pair_score(participant.goal, profile)
+        proposals.append(Proposal(participant, participant.goal, score, reasons))
+    return max(proposals, key=lambda p: (p.score, -p.participant.id), default=None)
+
+
+def freed_slots(cohort: Cohort) -> list[FreedSlot]:
+    """Every mentor with a slot freed by an early end and still free, with the best waiting mentee for it."""
+    if cohort.state not in OPEN_STATES:
+        return []
+    slots = []
+    for mentor_id, ended in sorted(_freed_counts(cohort).items()):
+        profile = db.session.get(MentorProfile, mentor_id)
+        free = _free_slots(cohort, profile, ended) if profile is not None else 0
+        if free:
+            slots.append(FreedSlot(profile, free, _best(cohort, profile)))
+    return slots
+
+
+def confirm(cohort: Cohort, mentor_id: int, participant_id: int) -> Tandem:
+    """The manager confirms a proposal: a running tandem of the mentor and the waiting mentee, both told.
+
+    Under the cohort's lock (as publishing), so of two confirmations at once the second waits and then finds
+    the slot taken (409); every hard rule, capacity included, is checked again under the mentor's row lock.
+    """
+    try:
+        begin_serialised_write()
+        locked = assignment.lock_cohort(cohort.id)
+        if locked is None:
+            raise CohortError("not_found", _("No such cohort."), 404)
+        cohort = locked
+        if cohort.state not in OPEN_STATES:
+            raise CohortError("wrong_state", _("Only a cohort that is matching or running takes new pairs."))
+        profile = db.session.scalar(
+            select(MentorProfile).where(MentorProfile.id == mentor_id).with_for_update()
+            .execution_options(populate_existing=True)
+        ) if 0 < mentor_id <= MAX_ID else None
+        participant = get_by_id(CohortParticipant, participant_id)
+        if profile is None or participant is None or participant.cohort_id != cohort.id \
+                or participant.role != "mentee":
+            raise CohortError("not_found", _("No such freed slot or waiting mentee in this cohort."), 404)
+        if not _free_slots(cohort, profile, _freed_counts(cohort).get(profile.id, 0)):
+            raise CohortError("slot_taken", _("This slot is no longer free."))
+        if participant.id not in {p.id for p in waitlist(cohort)}:
+            raise CohortError("not_waiting", _("%(name)s is no longer waiting for a pair.", name=participant.user.name))
+        goal = db.session.scalar(
+            select(Goal).where(Goal.id == participant.goal_id).with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if participant.user_id in _paired_before(cohort, profile):
+            raise CohortError("paired_before", _("%(mentor)s and %(mentee)s already had a tandem in this cohort.",
+                                                 mentor=profile.user.name, mentee=participant.user.name))
+        broken = rules.check_pair(profile, goal)
+        if broken:
+            pair = f"{profile.user.name} → {participant.user.name}"
+            raise CohortError(broken[0], _("%(pair)s is not allowed: %(reason)s", pair=pair,
+                                           reason=rules.reason_text(broken[0])))
+        score, reasons = assignment.pair_score(goal, profile)
+        tandem = Tandem(goal=goal, mentor=profile, mentee_user_id=goal.owner_id, mentor_user_id=profile.user_id,
+                        cohort_id=cohort.id, status=Tandem.DRAFT, score=score, reasons=reasons)
+        db.session.add(tandem)
+        db.session.flush()
+        review.activate(cohort, tandem, utcnow())
+        tandem.starts_on = max(date.today(), cohort.starts_on)  # joining a running cohort starts today
+        participant.status = "accepted"
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return tandem
