@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import Cohort, PulseCheck, Tandem, User, get_by_id
+from ..states import PUBLISHED
 from . import meetings, notifications
 from .cohorts import enrolment, surveys
 
@@ -189,7 +190,7 @@ class PulseResults:
 
 def results(cohort: Cohort) -> PulseResults:
     """The cohort's answers in aggregate; below MIN_ANSWERS nothing but the counts leaves this function."""
-    ids = [t.id for t in enrolment.cohort_tandems(cohort, enrolment.PUBLISHED_STATUSES)]
+    ids = [t.id for t in enrolment.cohort_tandems(cohort, PUBLISHED)]
     checks = list(db.session.scalars(select(PulseCheck).where(PulseCheck.tandem_id.in_(ids)))) if ids else []
     answers = [c for c in checks if c.answered_at is not None]
     if len(answers) < MIN_ANSWERS:
