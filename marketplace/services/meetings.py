@@ -85,10 +85,18 @@ def _check_time(tandem: Tandem, author: User, starts_at: datetime, status: str) 
     if starts_at.tzinfo is None or starts_at.utcoffset() is None:
         message = _("Give the time with its offset from UTC, e.g. 2027-03-02T18:00:00+01:00.")
         raise MeetingError.on_field("starts_at", message, "starts_at")
-    moment = timezones.to_utc(starts_at)
     first, last = period(tandem)
-    day = timezones.local(moment, author).date()
-    if (first and day < first) or (last and day > last):
+    try:
+        # A zone is never a day away from UTC: outside the period by more than a day needs no conversion
+        # (which overflows near the calendar's end, 9999-12-31, in a zone ahead of UTC).
+        rough = starts_at.date()
+        if (first and rough < first - timedelta(days=2)) or (last and rough > last + timedelta(days=2)):
+            raise OverflowError
+        moment = timezones.to_utc(starts_at)
+        day = timezones.local(moment, author).date()
+    except OverflowError:
+        day = None
+    if day is None or (first and day < first) or (last and day > last):
         message = _("Meetings of this tandem lie between %(first)s and %(last)s.",
                     first=format_date(first) if first else "–", last=format_date(last) if last else "–")
         raise MeetingError.on_field("starts_at", message, "outside_period")
