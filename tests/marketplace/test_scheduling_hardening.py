@@ -3,10 +3,14 @@ times, concurrent nudges and window changes, meetings of a tandem that stops, od
 
 from __future__ import annotations
 
+import threading
+from datetime import date
+
 from marketplace.extensions import db
-from marketplace.models import Meeting, MeetingProposal
+from marketplace.models import Meeting, MeetingProposal, Tandem
 from marketplace.services import meetings
-from tests.marketplace import test_meetings
+from tests.builders import DEFAULT_PASSWORD, make_user
+from tests.marketplace import test_meetings, test_pair_health
 from tests.marketplace.test_meetings import api
 
 clock, tandem = test_meetings.clock, test_meetings.tandem
@@ -40,3 +44,55 @@ def test_a_time_at_the_end_of_the_calendar_is_refused_naming_the_period_never_a_
     assert page.status_code == 400 and "lie between" in page.get_data(as_text=True)
     assert db.session.query(MeetingProposal).count() == 0
     assert db.session.query(Meeting).count() == 1
+
+
+# --- F3: nudges at once ---------------------------------------------------------------------------------
+
+
+def _at_once(app, work, count: int) -> list[object]:
+    """`work(index)` in `count` threads (each its own connection) released together; their results."""
+    db.session.remove()
+    barrier = threading.Barrier(count)
+    results: list[object] = [None] * count
+
+    def run(index: int) -> None:
+        try:
+            barrier.wait()
+            results[index] = work(index)
+        except Exception as problem:  # what the page would answer with a 500
+            results[index] = repr(problem)
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
+    return results
+
+
+def test_four_nudges_at_once_mail_each_partner_once_and_the_others_are_quiet(app):
+    cohort = test_pair_health.make_cohort(state="running", target=6, starts_on=date(2027, 3, 1),
+                                          ends_on=date(2027, 8, 31))
+    slow = test_pair_health.pair(cohort, "Slow")
+    manager = make_user(is_manager=True)
+    url, field = f"/cohorts/{cohort.id}/tandems/{slow.id}/nudge", f"tandem-{slow.id}-seen"
+    people = sorted([slow.mentee.email, slow.mentor_user.email])
+    slow_id = slow.id
+    clients = [app.test_client() for _ in range(4)]
+    for each in clients:
+        assert each.post("/auth/login", data={"email": manager.email, "password": DEFAULT_PASSWORD}).status_code == 302
+        with each.session_transaction() as session:
+            session.pop("_flashes", None)
+
+    def click(index: int) -> tuple[int, list]:
+        response = clients[index].post(url, data={field: "0"})
+        with clients[index].session_transaction() as session:
+            return response.status_code, [text for _kind, text in session.get("_flashes", [])]
+
+    answers = _at_once(app, click, 4)
+    assert all(isinstance(answer, tuple) and answer[0] == 302 for answer in answers), answers
+    flashes = sorted(text for _status, texts in answers for text in texts)
+    assert len(flashes) == 4 and flashes.count("This nudge has already gone to both partners.") == 3, flashes
+    mails = test_pair_health.nudges_to(db.session.get(Tandem, slow_id))
+    assert sorted(m.recipient for m in mails) == people
