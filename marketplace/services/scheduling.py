@@ -60,7 +60,7 @@ def windows_of(user: User) -> list[AvailabilityWindow]:
 def parse_clock(value: object, field: str, end: bool = False) -> int:
     """"18:30" as minutes after midnight; "24:00" (or "00:00" as an end) is midnight at the day's end."""
     parts = value.split(":") if isinstance(value, str) else []
-    if len(parts) == 2 and all(part.isdigit() and len(part) == 2 for part in parts):
+    if len(parts) == 2 and all(part.isascii() and part.isdigit() and len(part) == 2 for part in parts):
         minutes = int(parts[0]) * 60 + int(parts[1])
         if int(parts[1]) < 60 and minutes <= DAY_MINUTES:
             return DAY_MINUTES if end and minutes == 0 else minutes
@@ -94,12 +94,24 @@ def _check_window(weekday: object, starts: int, ends: int, others: list[Availabi
                                                       window=window_label(other)), 422, "starts")
 
 
+def _lock_windows(user: User) -> None:
+    """Serialise the person's window changes, so two at once both see the other's windows: the user row
+    locked on PostgreSQL, the write lock on SQLite (which ignores FOR UPDATE)."""
+    begin_serialised_write()
+    db.session.execute(select(User.id).where(User.id == user.id).with_for_update())
+
+
 def add_window(user: User, weekday: int, starts_minute: int, ends_minute: int) -> AvailabilityWindow:
     """A new weekly window (at most 21, none overlapping another on the same day); commits."""
+    _lock_windows(user)
     existing = windows_of(user)
-    if len(existing) >= MAX_WINDOWS:
-        raise SchedulingError("too_many_windows", _("At most %(n)d windows.", n=MAX_WINDOWS), 422, "weekday")
-    _check_window(weekday, starts_minute, ends_minute, existing)
+    try:
+        if len(existing) >= MAX_WINDOWS:
+            raise SchedulingError("too_many_windows", _("At most %(n)d windows.", n=MAX_WINDOWS), 422, "weekday")
+        _check_window(weekday, starts_minute, ends_minute, existing)
+    except SchedulingError:
+        db.session.rollback()  # the lock goes at once
+        raise
     window = AvailabilityWindow(user_id=user.id, weekday=weekday, starts_minute=starts_minute,
                                 ends_minute=ends_minute)
     db.session.add(window)
@@ -122,6 +134,7 @@ def replace_windows(user: User, windows: list[tuple[int, int, int]]) -> list[Ava
             problem.slot = index
             raise
         kept.append(AvailabilityWindow(user_id=user.id, weekday=weekday, starts_minute=starts, ends_minute=ends))
+    _lock_windows(user)
     for window in windows_of(user):
         db.session.delete(window)
     db.session.add_all(kept)
@@ -131,8 +144,10 @@ def replace_windows(user: User, windows: list[tuple[int, int, int]]) -> list[Ava
 
 def delete_window(user: User, window_id: int) -> bool:
     """Remove one of the person's windows; False when it is not theirs. Commits."""
+    _lock_windows(user)
     window = get_by_id(AvailabilityWindow, window_id)
     if window is None or window.user_id != user.id:
+        db.session.rollback()
         return False
     db.session.delete(window)
     db.session.commit()

@@ -6,11 +6,15 @@ from __future__ import annotations
 import threading
 from datetime import date
 
+from sqlalchemy import select
+
 from marketplace.extensions import db
-from marketplace.models import Meeting, MeetingProposal, Tandem
-from marketplace.services import meetings
+from marketplace.models import AvailabilityWindow, Meeting, MeetingProposal, Tandem, User
+from marketplace.services import meetings, scheduling
+from marketplace.services.scheduling import SchedulingError
 from tests.builders import DEFAULT_PASSWORD, make_user
 from tests.marketplace import test_meetings, test_pair_health
+from tests.marketplace.test_cohorts import bearer
 from tests.marketplace.test_meetings import api
 
 clock, tandem = test_meetings.clock, test_meetings.tandem
@@ -96,3 +100,47 @@ def test_four_nudges_at_once_mail_each_partner_once_and_the_others_are_quiet(app
     assert len(flashes) == 4 and flashes.count("This nudge has already gone to both partners.") == 3, flashes
     mails = test_pair_health.nudges_to(db.session.get(Tandem, slow_id))
     assert sorted(m.recipient for m in mails) == people
+
+
+# --- F6: window changes at once --------------------------------------------------------------------------
+
+
+def test_the_same_window_added_six_times_at_once_is_stored_once(app):
+    person_id = make_user().id
+
+    def add(_index: int) -> str:
+        with app.app_context():
+            try:
+                return scheduling.add_window(db.session.get(User, person_id), 1, 18 * 60, 20 * 60).weekday and "added"
+            except SchedulingError as problem:
+                return problem.code
+            finally:
+                db.session.remove()
+
+    assert sorted(_at_once(app, add, 6)) == ["added"] + ["window_overlap"] * 5
+    assert db.session.query(AvailabilityWindow).filter_by(user_id=person_id).count() == 1
+
+
+def test_lists_of_windows_put_at_once_leave_one_of_them_whole_never_overlapping_windows(app, client):
+    person = make_user()
+    person_id, headers = person.id, bearer(person)
+    scheduling.add_window(person, 0, 8 * 60, 9 * 60)
+
+    def put(index: int) -> int:
+        starts = f"{10 + index:02d}:00"
+        body = {"windows": [{"weekday": "monday", "starts": starts, "ends": f"{12 + index:02d}:00"},
+                            {"weekday": "friday", "starts": starts, "ends": "23:00"}]}
+        return app.test_client().put("/api/v1/me/availability", json=body, headers=headers).status_code
+
+    assert _at_once(app, put, 4) == [200] * 4
+    stored = db.session.scalars(select(AvailabilityWindow).where(AvailabilityWindow.user_id == person_id)
+                                .order_by(AvailabilityWindow.weekday)).all()
+    assert len(stored) == 2 and stored[0].starts_minute == stored[1].starts_minute  # one PUT's list, whole
+
+
+def test_availability_times_take_ascii_digits_only(app, client):
+    person = make_user()
+    wide = api(client, "PUT", "/me/availability", person,
+               {"windows": [{"weekday": "monday", "starts": "\uff10\uff19:00", "ends": "11:00"}]})
+    assert wide.status_code == 422 and "windows[0].starts" in wide.get_json()["error"]["fields"]
+    assert api(client, "GET", "/me/availability", person).get_json()["windows"] == []
