@@ -8,6 +8,7 @@ Each public function that changes something commits its own unit of work.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit
@@ -29,6 +30,8 @@ DEFAULT_TARGET = 6
 MINUTES_MIN, MINUTES_MAX = 5, 600
 TOPICS_MAX, NOTE_MAX, URL_MAX = 2000, 5000, 500
 REMIND_BEFORE = timedelta(days=1)
+# RFC 3986's characters of a URI, without the quote a page or calendar could be tricked by; % only as %XX.
+URL_CHARACTERS = re.compile(r"(?:[A-Za-z0-9\-._~:/?#\[\]@!$&()*+,;=]|%[0-9A-Fa-f]{2})+")
 EDITABLE = ("starts_at", "duration_minutes", "video_url", "topic", "status", "private_note")
 
 
@@ -68,15 +71,25 @@ def period(tandem: Tandem) -> tuple[date | None, date | None]:
     return first, last
 
 
+def _http_with_host(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a malformed port raises ValueError, as a malformed host does in urlsplit
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+
+
 def clean_video_url(value: str | None) -> str:
     """An http(s) link with a host, or nothing: a calendar turns anything else into a trap (javascript:, file:)."""
     url = (value or "").strip()
     if not url:
         return ""
-    parts = urlsplit(url)
-    if (parts.scheme.lower() not in ("http", "https") or not parts.hostname or len(url) > URL_MAX
-            or any(char.isspace() or ord(char) < 32 for char in url)):
+    if not _http_with_host(url) or len(url) > URL_MAX:
         raise MeetingError.on_field("video_url", _("A video-call link starts with https:// or http://."), "video_url")
+    if not URL_CHARACTERS.fullmatch(url):
+        message = _("A video-call link is one web address: no spaces, quotes or angle brackets.")
+        raise MeetingError.on_field("video_url", message, "video_url")
     return url
 
 

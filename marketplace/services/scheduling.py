@@ -207,11 +207,12 @@ def suggestions(tandem: Tandem, proposer: User, minutes: int = 60, at: datetime 
     mine = _occurrences(proposer, earliest, last)
     partner = meetings.partner_of(tandem, proposer)
     theirs = _occurrences(partner, earliest, last) if partner is not None else []
+    planned = _planned_starts(tandem)
     for source, intervals in (("both", _overlaps(mine, theirs)), ("yours", mine)):
         starts = []
         for start, end in intervals:
             moment = _round_up(max(start, earliest))
-            if moment + timedelta(minutes=minutes) > end or (starts and starts[-1] == moment):
+            if moment + timedelta(minutes=minutes) > end or (starts and starts[-1] == moment) or moment in planned:
                 continue
             try:
                 meetings.check_planned(tandem, proposer, moment, minutes)
@@ -254,13 +255,19 @@ def _open_proposal_error() -> SchedulingError:
                                               "for others or withdraw them first."), 409)
 
 
+def _planned_starts(tandem: Tandem) -> set[datetime]:
+    """The start instants (UTC) of the tandem's planned meetings."""
+    return {as_utc(start) for start in db.session.scalars(
+        select(Meeting.starts_at).where(Meeting.tandem_id == tandem.id, Meeting.status == Meeting.PLANNED))}
+
+
 def propose(tandem: Tandem, proposer: User, slots: list[SlotInput]) -> MeetingProposal:
     """Propose one to three times (each by the rules of a planned meeting); the partner is told, in their
     language and time zone. One open proposal per tandem. Commits."""
     _check_running_partner(tandem, proposer)
     if not 1 <= len(slots) <= MAX_SLOTS:
         raise SchedulingError("slot_count", _("Propose one to three times."), 422, "slots")
-    rows, seen = [], set()
+    rows, seen, planned = [], set(), _planned_starts(tandem)
     for index, slot in enumerate(slots):
         try:
             moment, url = meetings.check_planned(tandem, proposer, slot.starts_at, slot.duration_minutes,
@@ -269,6 +276,9 @@ def propose(tandem: Tandem, proposer: User, slots: list[SlotInput]) -> MeetingPr
             raise SchedulingError(problem.code, problem.message, problem.status, problem.field, index) from None
         if moment in seen:
             raise SchedulingError("same_time", _("You proposed this time twice."), 422, "starts_at", index)
+        if moment in planned:
+            raise SchedulingError("meeting_at_time", _("A meeting of your tandem is already planned at this time."),
+                                  422, "starts_at", index)
         seen.add(moment)
         rows.append(ProposalSlot(starts_at=moment, minutes=slot.duration_minutes, video_url=url,
                                  topic=(slot.topic or "").strip(), status=ProposalSlot.OPEN))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from datetime import date
 
+import pytest
 from sqlalchemy import select
 
 from marketplace.extensions import db
@@ -144,3 +145,34 @@ def test_availability_times_take_ascii_digits_only(app, client):
                {"windows": [{"weekday": "monday", "starts": "\uff10\uff19:00", "ends": "11:00"}]})
     assert wide.status_code == 422 and "windows[0].starts" in wide.get_json()["error"]["fields"]
     assert api(client, "GET", "/me/availability", person).get_json()["windows"] == []
+
+
+# --- F9: links, and a proposal on a planned meeting -------------------------------------------------------
+
+
+@pytest.mark.parametrize("link", ['https://x.example/"onmouseover="alert(1)<script>', "https://x.example/a b",
+                                  "https://x.example/'x'", "https://x.example/%zz", "http://[::1/",
+                                  "https://x.example:99999/", "https://x.example/\u00e4"])
+def test_a_video_link_is_one_valid_http_address_for_meetings_and_proposals(tandem, client, link):
+    mentee, url = tandem.mentee, f"/tandems/{tandem.id}"
+    planned = api(client, "POST", f"{url}/meetings", mentee, {"starts_at": "2027-03-12T17:00:00Z", "video_url": link})
+    assert planned.status_code == 422 and "video_url" in planned.get_json()["error"]["fields"]
+    proposed = api(client, "POST", f"{url}/proposals", mentee,
+                   {"slots": [{"starts_at": "2027-03-12T17:00:00Z", "video_url": link}]})
+    assert proposed.status_code == 422 and "slots[0].video_url" in proposed.get_json()["error"]["fields"]
+    assert db.session.query(Meeting).count() == db.session.query(MeetingProposal).count() == 0
+
+
+def test_a_good_video_link_with_query_and_escapes_is_kept(tandem):
+    link = "https://meet.example:8443/j/123?pwd=a%2Fb&x=(1)#top"
+    meeting = meetings.create(tandem, tandem.mentee, test_meetings.NOW.replace(day=12), 60, video_url=link)
+    assert meeting.video_url == link
+
+
+def test_a_time_is_not_proposed_on_a_meeting_already_planned_then(tandem, client):
+    meetings.create(tandem, tandem.mentee, test_meetings.NOW.replace(day=12, hour=17), 60)
+    response = api(client, "POST", f"/tandems/{tandem.id}/proposals", tandem.mentor_user,
+                   {"slots": [{"starts_at": "2027-03-13T17:00:00Z"}, {"starts_at": "2027-03-12T12:00:00-05:00"}]})
+    assert response.status_code == 422
+    assert "already planned at this time" in response.get_json()["error"]["fields"]["slots[1].starts_at"]
+    assert db.session.query(MeetingProposal).count() == 0
