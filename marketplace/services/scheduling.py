@@ -12,7 +12,7 @@ answers at once exactly one wins.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from babel import dates
 from flask_babel import get_locale
@@ -193,17 +193,24 @@ def _round_up(moment: datetime) -> datetime:
 
 @dataclass
 class Suggestions:
-    """The next times to offer: `source` says where they come from ("both", "yours" or "none")."""
+    """The next times to offer: `source` says where they come from ("both", "yours"; "none" without windows of
+    the proposer's, "no_fit" when none of them leaves a time in the weeks looked at, which start on `since`)."""
 
     source: str
     starts: list[datetime]
+    since: date | None = None
 
 
 def suggestions(tandem: Tandem, proposer: User, minutes: int = 60, at: datetime | None = None) -> Suggestions:
     """The next times (one per window) inside both partners' windows, else inside the proposer's own, that a
-    planned meeting of this tandem may take; an empty list when neither has windows or none fits."""
+    planned meeting of this tandem may take, in the three weeks from now or from the tandem's first day when
+    that is later; an empty list when the proposer has no windows or none fits."""
     current = at or meetings.now()
-    earliest, last = current + LEAD, current + HORIZON
+    earliest = current + LEAD
+    first_day = meetings.period(tandem)[0]
+    if first_day is not None:  # a tandem that starts weeks ahead: look at its first weeks
+        earliest = max(earliest, datetime.combine(first_day, time.min, timezones.zone_of(proposer)).astimezone(UTC))
+    last = earliest + HORIZON
     mine = _occurrences(proposer, earliest, last)
     partner = meetings.partner_of(tandem, proposer)
     theirs = _occurrences(partner, earliest, last) if partner is not None else []
@@ -223,6 +230,8 @@ def suggestions(tandem: Tandem, proposer: User, minutes: int = 60, at: datetime 
                 break
         if starts:
             return Suggestions(source, starts)
+    if mine:
+        return Suggestions("no_fit", [], timezones.local(earliest, proposer).date())
     return Suggestions("none", [])
 
 

@@ -4,7 +4,7 @@ times, concurrent nudges and window changes, meetings of a tandem that stops, od
 from __future__ import annotations
 
 import threading
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import select
@@ -15,7 +15,7 @@ from marketplace.services import meetings, scheduling
 from marketplace.services.scheduling import SchedulingError
 from tests.builders import DEFAULT_PASSWORD, make_user
 from tests.marketplace import test_meetings, test_pair_health
-from tests.marketplace.test_cohorts import bearer
+from tests.marketplace.test_cohorts import bearer, make_cohort
 from tests.marketplace.test_meetings import api
 
 clock, tandem = test_meetings.clock, test_meetings.tandem
@@ -176,3 +176,27 @@ def test_a_time_is_not_proposed_on_a_meeting_already_planned_then(tandem, client
     assert response.status_code == 422
     assert "already planned at this time" in response.get_json()["error"]["fields"]["slots[1].starts_at"]
     assert db.session.query(MeetingProposal).count() == 0
+
+
+# --- F7: a tandem that starts weeks ahead ---------------------------------------------------------------
+
+
+def test_a_tandem_starting_months_ahead_is_offered_times_from_its_first_day_and_told_why_when_none_fit(
+        tandem, client, login_as):
+    later = make_cohort(name="Summer 2027", state="published", target=6, starts_on=date(2027, 6, 1),
+                        ends_on=date(2027, 11, 30))
+    tandem.cohort_id, tandem.starts_on, tandem.ends_on = later.id, date(2027, 6, 1), date(2027, 11, 30)
+    db.session.commit()
+    mentor = tandem.mentor_user  # New York
+    scheduling.add_window(mentor, 1, 18 * 60, 20 * 60)  # Tuesdays 18-20
+    found = scheduling.suggestions(tandem, mentor)
+    assert found.source == "yours" and found.starts[0] == datetime(2027, 6, 1, 22, 0, tzinfo=UTC)  # 18:00 EDT
+    assert all(date(2027, 6, 1) <= start.date() <= date(2027, 6, 22) for start in found.starts)
+
+    login_as(mentor)
+    offered = client.get(f"/cohorts/tandems/{tandem.id}").get_data(as_text=True)
+    assert "2027-06-01T22:00:00+00:00" in offered  # the tick's value
+    scheduling.replace_windows(mentor, [(1, 18 * 60, 18 * 60 + 30)])  # too short for an hour
+    none = client.get(f"/cohorts/tandems/{tandem.id}").get_data(as_text=True)
+    assert "None of your windows leaves a time for a meeting of this tandem in the three weeks from Jun 1, 2027" \
+        in none
