@@ -288,6 +288,20 @@ def delete_meeting(tandem: Tandem, meeting_id: int, user: User) -> None:
     db.session.commit()
 
 
+def cancel_upcoming(tandem: Tandem, actor: User | None = None) -> int:
+    """In the transaction of whatever stops a running tandem (an early end, its cohort closing, a partner's
+    account deletion): its planned meetings still ahead are cancelled as a deletion cancels one, METHOD:CANCEL
+    to each remaining partner (`actor`, who stopped it, gets only the e-mail). The caller commits; answers how
+    many were cancelled."""
+    upcoming = list(db.session.scalars(select(Meeting).where(
+        Meeting.tandem_id == tandem.id, Meeting.status == Meeting.PLANNED, Meeting.starts_at > now())))
+    for meeting in upcoming:
+        meeting.sequence += 1
+        _send_invites(meeting, actor, "meeting_cancelled", method="CANCEL")
+        db.session.delete(meeting)
+    return len(upcoming)
+
+
 def visible_note(meeting: Meeting, viewer: User) -> str | None:
     """The private note for its author; nobody else, not even the partner or a manager, ever gets it."""
     return meeting.private_note if meeting.author_id == viewer.id else None
@@ -498,9 +512,9 @@ def _when(meeting: Meeting) -> str:
     return as_utc(meeting.starts_at).isoformat()
 
 
-def _send_invites(meeting: Meeting, actor: User, key: str, method: str = "REQUEST",
+def _send_invites(meeting: Meeting, actor: User | None, key: str, method: str = "REQUEST",
                   partner_key: str | None = None) -> None:
-    """The invite (or cancellation) to both partners: the other one is also told in the app (with
+    """The invite (or cancellation) to both partners: any but the actor is also told in the app (with
     `partner_key`'s message when given)."""
     file = invite(meeting, method)
     link = notifications.link_to("cohorts.meetings.tandem", tandem_id=meeting.tandem_id)
@@ -510,7 +524,7 @@ def _send_invites(meeting: Meeting, actor: User, key: str, method: str = "REQUES
         other = partner_of(meeting.tandem, person)
         params = {"name": other.name if other else _("(former member)"), "when": _when(meeting)}
         fields = {"obj": ("meeting", meeting.id), "occasion": f"{method.lower()}-{meeting.sequence}", "ics": file}
-        if person.id == actor.id:
+        if actor is not None and person.id == actor.id:
             notifications.queue_email(person, "meeting_planned", key, params, link, **fields)
         else:
             notifications.notify(person, "meeting_planned", partner_key or key, params, link, **fields)

@@ -11,12 +11,13 @@ from sqlalchemy import select
 
 from marketplace.extensions import db
 from marketplace.models import AvailabilityWindow, Meeting, MeetingProposal, Tandem, User
-from marketplace.services import meetings, scheduling
+from marketplace.services import meetings, privacy, scheduling, tandems
+from marketplace.services.cohorts import enrolment
 from marketplace.services.scheduling import SchedulingError
 from tests.builders import DEFAULT_PASSWORD, make_user
 from tests.marketplace import test_meetings, test_pair_health
 from tests.marketplace.test_cohorts import bearer, make_cohort
-from tests.marketplace.test_meetings import api
+from tests.marketplace.test_meetings import api, parsed
 
 clock, tandem = test_meetings.clock, test_meetings.tandem
 
@@ -200,3 +201,35 @@ def test_a_tandem_starting_months_ahead_is_offered_times_from_its_first_day_and_
     none = client.get(f"/cohorts/tandems/{tandem.id}").get_data(as_text=True)
     assert "None of your windows leaves a time for a meeting of this tandem in the three weeks from Jun 1, 2027" \
         in none
+
+
+# --- F5: meetings of a tandem that stops ----------------------------------------------------------------
+
+
+def _cancellations_to(user) -> list:
+    return [parsed(mail.ics) for mail in test_meetings.invites_to(user) if "METHOD:CANCEL" in mail.ics]
+
+
+@pytest.mark.parametrize("how", ["ended_early", "cohort_closed", "mentee_deleted"])
+def test_a_tandem_that_stops_cancels_its_planned_meetings_ahead_in_both_calendars(tandem, client, how):
+    mentee, mentor = tandem.mentee, tandem.mentor_user
+    mentor.locale = "de"
+    ahead = meetings.create(tandem, mentee, datetime(2027, 3, 12, 17, 0, tzinfo=UTC), 60)
+    held = meetings.create(tandem, mentee, datetime(2027, 3, 9, 17, 0, tzinfo=UTC), 60, status="held")
+    uid, ahead_id, held_id, mentor_id = meetings.uid(ahead), ahead.id, held.id, mentor.id
+    if how == "ended_early":
+        tandems.end(tandem, mentee, "We found no common time.")
+    elif how == "cohort_closed":
+        enrolment.close(tandem.cohort)
+    else:
+        privacy.delete_account(mentee)
+    assert db.session.get(Meeting, ahead_id) is None and db.session.get(Meeting, held_id) is not None
+    mentor = db.session.get(User, mentor_id)
+    (calendar, event), = _cancellations_to(mentor)
+    assert str(calendar["METHOD"]) == "CANCEL" and str(event["UID"]) == uid and int(event["SEQUENCE"]) == 1
+    assert [str(a) for a in event.get("ATTENDEE", [])] and f"mailto:{mentor.email}" in str(event["ATTENDEE"])
+    german = [m for m in test_meetings.invites_to(mentor) if "METHOD:CANCEL" in m.ics][0]
+    assert german.language == "de"
+    if how != "mentee_deleted":
+        assert len(_cancellations_to(mentee)) == 1
+    assert api(client, "GET", f"/tandems/{tandem.id}/meetings/{ahead_id}/invite.ics", mentor).status_code == 404
