@@ -18,7 +18,7 @@ from embeddings.encoders import (
     normalize_rows,
     set_compute_threads,
 )
-from embeddings.index import IndexFileError, IndexLoadError, IndexMismatchError, VectorIndex
+from embeddings.index import IndexFileError, IndexLoadError, IndexMismatchError, VectorIndex, query_like
 from embeddings.text import STOP_WORDS, content_hash, highlight_phrases, normalize_text, term_coverage
 
 __all__ = [
@@ -40,5 +40,6 @@ __all__ = [
     "term_coverage",
     "normalize_rows",
     "normalize_text",
+    "query_like",
     "set_compute_threads",
 ]

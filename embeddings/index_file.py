@@ -3,13 +3,17 @@
 Layout: magic, header length, JSON header, FAISS payload, trailer (payload length, CRC32, end magic).
 The header says what the vectors are (encoder config, dimension, kind, count, version, the caller's
 metadata), so a stale or foreign file is refused before FAISS parses a byte, and truncation or bit rot
-is detected by the trailer. ``embeddings.index.VectorIndex`` is the only caller.
+is detected by the trailer. Loading reads the file once: the payload is memory-mapped, its CRC checked, and
+FAISS parses it from the same mapping (page cache, no second read, no private copy). The CRC comes first
+because FAISS trusts the lengths it reads: a flipped bit in one made it allocate 15 GB before failing.
+``embeddings.index.VectorIndex`` is the only caller.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import mmap
 import os
 import struct
 import tempfile
@@ -89,20 +93,8 @@ def read_index_file(
         with open(path, "rb") as fh:
             header = _read_header(fh, name)
             _check_expected(header, name, expected_config, expected_dimension, expected_metadata)
-            payload_start = fh.tell()
-            size = _verify_payload(fh, name)
-            fh.seek(payload_start)
-            remaining = [size]
-
-            def read(n: int) -> bytes:
-                chunk = fh.read(min(n, remaining[0]))
-                remaining[0] -= len(chunk)
-                return chunk
-
-            try:
-                raw = faiss.read_index(faiss.PyCallbackIOReader(read, _CHUNK))
-            except RuntimeError as exc:
-                raise IndexFileError(f"index file {name!r} has an unreadable FAISS payload: {exc}") from None
+            size, expected_crc = _read_trailer(fh, name)
+            raw = _parse_verified(fh, fh.tell(), size, expected_crc, name)
     except FileNotFoundError:
         raise IndexFileError(f"index file {name!r} does not exist") from None
     except IndexLoadError:
@@ -139,8 +131,33 @@ def _read_header(fh: BinaryIO, name: str) -> dict[str, Any]:
     return header
 
 
-def _verify_payload(fh: BinaryIO, name: str) -> int:
-    """Check the trailer and CRC before FAISS parses anything; return payload size."""
+def _parse_verified(fh: BinaryIO, start: int, size: int, expected_crc: int, name: str) -> Any:
+    """The FAISS index in ``size`` bytes at ``start``, parsed only once their CRC matches."""
+    if size == 0:
+        raise IndexFileError(f"index file {name!r} has an empty FAISS payload")
+    with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        payload = memoryview(mapped)[start : start + size]
+        try:
+            if zlib.crc32(payload) != expected_crc:
+                raise IndexFileError(f"index file {name!r} is corrupt (checksum mismatch)")
+            position = 0
+
+            def read(n: int) -> bytes:
+                nonlocal position
+                chunk = payload[position : position + n].tobytes()
+                position += len(chunk)
+                return chunk
+
+            try:
+                return faiss.read_index(faiss.PyCallbackIOReader(read, _CHUNK))
+            except RuntimeError as exc:
+                raise IndexFileError(f"index file {name!r} has an unreadable FAISS payload: {exc}") from None
+        finally:
+            payload.release()
+
+
+def _read_trailer(fh: BinaryIO, name: str) -> tuple[int, int]:
+    """The payload's recorded length and CRC, checked against the file's size; leaves ``fh`` at the payload."""
     start = fh.tell()
     fh.seek(0, os.SEEK_END)
     end = fh.tell()
@@ -151,17 +168,7 @@ def _verify_payload(fh: BinaryIO, name: str) -> int:
     if magic != _TRAILER_MAGIC or size != end - start - _TRAILER.size:
         raise IndexFileError(f"index file {name!r} is truncated or has trailing garbage")
     fh.seek(start)
-    actual = 0
-    left = size
-    while left:
-        chunk = fh.read(min(_CHUNK * 8, left))
-        if not chunk:
-            raise IndexFileError(f"index file {name!r} is truncated")
-        actual = zlib.crc32(chunk, actual)
-        left -= len(chunk)
-    if actual != crc:
-        raise IndexFileError(f"index file {name!r} is corrupt (checksum mismatch)")
-    return size
+    return size, crc
 
 
 def _check_expected(

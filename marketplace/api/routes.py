@@ -29,9 +29,27 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 OPENAPI_FILE = Path(__file__).with_name("openapi.yaml")
 
 
+# Every text the API takes refuses a NUL byte (input_checks: PostgreSQL cannot store one), so every free
+# string of the document says so, instead of each of them repeating the pattern.
+NO_NUL_PATTERN = "^[^\\x00]*$"
+
+
+def _refuse_nul_in_free_strings(node: Any) -> None:
+    if isinstance(node, dict):
+        if node.get("type") == "string" and not {"pattern", "enum", "format"} & node.keys():
+            node["pattern"] = NO_NUL_PATTERN
+        for value in node.values():
+            _refuse_nul_in_free_strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            _refuse_nul_in_free_strings(value)
+
+
 @lru_cache(maxsize=1)
 def openapi_document() -> dict[str, Any]:
-    return yaml.safe_load(OPENAPI_FILE.read_text(encoding="utf-8"))
+    document = yaml.safe_load(OPENAPI_FILE.read_text(encoding="utf-8"))
+    _refuse_nul_in_free_strings(document)
+    return document
 
 
 @bp.get("/openapi.json")

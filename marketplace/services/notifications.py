@@ -14,7 +14,7 @@ from flask import current_app
 from flask_babel import force_locale, format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from ..extensions import db
 from ..models import Notification, OutgoingEmail, User, get_by_id, utcnow
@@ -269,13 +269,14 @@ def recent(user: User, limit: int = 50) -> list[Notification]:
 
 
 def mark_read_by_link(user: User, links: tuple[str, ...]) -> None:
-    """Mark read the person's unread notifications that link to one of these pages (the page is open now).
-    A read first, so the common case (nothing unread there) writes nothing."""
+    """Mark read the person's unread notifications that link to one of these pages (the page is open now),
+    to a part of it too ("/goals/2#next-suggestions": the browser never sends the fragment). A read first,
+    so the common case (nothing unread there) writes nothing."""
+    to_page = or_(Notification.link.in_(links), *(Notification.link.startswith(f"{link}#", autoescape=True)
+                                                  for link in links))
     unread = list(
         db.session.scalars(
-            select(Notification).where(
-                Notification.user_id == user.id, Notification.read_at.is_(None), Notification.link.in_(links)
-            )
+            select(Notification).where(Notification.user_id == user.id, Notification.read_at.is_(None), to_page)
         )
     )
     if unread:

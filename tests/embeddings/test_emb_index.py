@@ -14,6 +14,7 @@ from embeddings import (
     IndexLoadError,
     IndexMismatchError,
     VectorIndex,
+    query_like,
 )
 
 ENC = HashingEncoder(64)
@@ -344,3 +345,69 @@ def test_compute_threads_are_set_for_torch_and_faiss() -> None:
         torch.set_num_threads(before[0])
         faiss.omp_set_num_threads(before[1])
         before[2].restore_original_limits()
+
+
+def _clustered(rng: np.random.Generator, n: int, d: int, clusters: int) -> tuple[np.ndarray, np.ndarray]:
+    centres = _unit(rng, clusters, d)
+    vectors = centres[rng.integers(0, clusters, n)] + 0.08 * rng.standard_normal((n, d)).astype(np.float32)
+    return centres, vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def test_the_tuned_nprobe_reaches_the_target_on_queries_it_did_not_tune_on() -> None:
+    rng = np.random.default_rng(11)
+    n, d = 8000, 32
+    centres, vectors = _clustered(rng, n, d, 80)
+    ids = np.arange(n, dtype=np.int64) * 2 + 5
+    ivf = VectorIndex.build(ids, vectors, d, "c", kind="ivf")
+    exact = VectorIndex.build(ids, vectors, d, "c", kind="flat")
+    held_out = query_like(vectors, 300, seed=99)  # the build tuned on seed 1's midpoints
+    a, b = rng.integers(0, 80, (2, 300))
+    w = rng.uniform(0.5, 0.8, (300, 1)).astype(np.float32)
+    goals = w * centres[a] + (1 - w) * centres[b] + 0.08 * rng.standard_normal((300, d)).astype(np.float32)
+    goals /= np.linalg.norm(goals, axis=1, keepdims=True)  # fresh texts: near topics, not stored rows
+
+    assert 1 < ivf.nprobe < ivf.nlist
+    for queries in (held_out, goals):
+        assert _recall(ivf.search(queries, 10)[1], exact.search(queries, 10)[1]) >= 0.95
+
+    # Tuning on stored rows (each inside its own list) stops too early for fresh queries.
+    rows = rng.choice(n, 300, replace=False)
+    on_rows = ivf.tune_nprobe(vectors[rows], query_ids=ids[rows], target_recall=0.97, exact_over=(ids, vectors))
+    assert _recall(ivf.search(held_out, 10)[1], exact.search(held_out, 10)[1]) < 0.95
+    assert on_rows < VectorIndex.build(ids, vectors, d, "c", kind="ivf").nprobe
+
+
+def test_corruption_anywhere_in_the_payload_is_refused_before_faiss_parses_it(tmp_path) -> None:
+    # FAISS trusts the lengths it reads (a flipped length made it allocate 15 GB), so the CRC comes first.
+    rng = np.random.default_rng(4)
+    ivf = VectorIndex.build(range(600), _unit(rng, 600, 16), 16, "c", kind="ivf")
+    path = tmp_path / "ivf.bin"
+    ivf.save(path)
+    data = path.read_bytes()
+    header_end = 12 + int.from_bytes(data[8:12], "little")
+    bad = tmp_path / "bad.bin"
+    for position in range(header_end, len(data) - 20, 97):
+        flipped = bytearray(data)
+        flipped[position] ^= 0xFF
+        bad.write_bytes(bytes(flipped))
+        with pytest.raises(IndexFileError, match="checksum"):
+            VectorIndex.load(bad, "c")
+    assert len(VectorIndex.load(path, "c")) == 600
+
+
+def test_membership_follows_every_add_and_remove() -> None:
+    rng = np.random.default_rng(12)
+    for kind in ("flat", "ivf"):
+        start = rng.choice(5000, 1500, replace=False)
+        idx = VectorIndex.build(start, _unit(rng, 1500, 8), 8, "c", kind=kind)
+        model = set(start.tolist())
+        for _ in range(30):
+            added = rng.integers(0, 5000, 40)
+            idx.add(added, _unit(rng, 40, 8))
+            model |= set(added.tolist())
+            gone = rng.integers(0, 5000, 40)
+            assert idx.remove(gone) == len(model & set(gone.tolist()))
+            model -= set(gone.tolist())
+        assert len(idx) == len(model)
+        assert all((i in idx) == (i in model) for i in range(5000))
+        assert 5000 not in idx and -1 not in idx and "3" not in idx

@@ -651,8 +651,8 @@ def test_a_newcomer_meets_no_dead_end_from_sign_up_to_a_second_mentor(browser: B
     unread = browser.driver.find_elements(By.CSS_SELECTOR, "ul.notifications li.unread a")
     assert unread, browser.text
     browser.click(unread[0])
-    assert "Next suggestions" in browser.text  # the declined request's page points on
-    browser.follow("See the next suggestions")
+    # The declined request's notification leads straight to the goal's next suggestions (services/rematching.py).
+    assert browser.driver.current_url.endswith("#next-suggestions"), browser.driver.current_url
     suggestions = browser.find('//section[@id="next-suggestions"]', "next suggestions").text
     assert "Nora Schmidt" in suggestions and "Mia Wagner" not in suggestions  # German ticked: Nora fits
     browser.screenshot("5-newcomer-next-suggestions")
