@@ -40,14 +40,16 @@ def _render(tandem: Tandem, form: MeetingForm | None = None, status: int = 200,
     open_proposal = next((view for view in proposals if view.proposal.status == "open"), None)
     proposal_form = proposal_form or ProposalForm(formdata=None)
     # The form (and its suggested times) shows only while no proposal waits for an answer.
-    suggested = (proposal_form, "none") if open_proposal else proposal_form_choices(proposal_form, tandem)
+    suggested = ((proposal_form, scheduling.Suggestions("none", [])) if open_proposal
+                 else proposal_form_choices(proposal_form, tandem))
     return render_template(
         "cohorts/tandem.html",
         tandem=tandem,
         open_proposal=open_proposal,
         earlier_proposals=[view for view in proposals if view.proposal.status != "open"],
         proposal_form=suggested[0],
-        suggestion_source=suggested[1],
+        suggestion_source=suggested[1].source,
+        suggestions_since=suggested[1].since,
         decline_form=decline_form or DeclineProposalForm(formdata=None),
         pick_form=PickForm(formdata=None),
         progress=row,
@@ -66,16 +68,16 @@ def _render(tandem: Tandem, form: MeetingForm | None = None, status: int = 200,
     ), status
 
 
-def proposal_form_choices(form: ProposalForm, tandem: Tandem) -> tuple[ProposalForm, str]:
+def proposal_form_choices(form: ProposalForm, tandem: Tandem) -> tuple[ProposalForm, scheduling.Suggestions]:
     """The next times inside both partners' windows (else the viewer's own) as ticks on the form, labelled in the
-    viewer's zone; also where they come from ("both", "yours" or "none")."""
+    viewer's zone; also the suggestions (where they come from, or why there are none)."""
     found = scheduling.suggestions(tandem, current_user)
     form.suggested.choices = [(timezones.to_utc(moment).isoformat(),
                                timezones.format_instant(moment, current_user, with_zone=False))
                               for moment in found.starts]
     if found.source == "both":
         form.suggested.label.text = _("Times inside both your windows")
-    return form, found.source
+    return form, found
 
 
 def _outcome_form(meeting_id: int) -> OutcomeForm:

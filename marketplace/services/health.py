@@ -20,7 +20,7 @@ from flask_babel import ngettext
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from ..extensions import db
+from ..extensions import begin_serialised_write, db
 from ..models import Cohort, Meeting, Reminder, Tandem, User
 from . import meetings, notifications, pulse, reminders
 
@@ -201,18 +201,18 @@ def nudge(cohort: Cohort, tandem: Tandem | None, manager: User, seen: int) -> bo
         raise NudgeError("not_found", _("No such running tandem in this cohort."), 404)
     occasion = f"nudge-{max(seen, 0) + 1}"
     link = notifications.link_to("cohorts.meetings.tandem", tandem_id=tandem.id)
+    people = [(person, meetings.partner_of(tandem, person)) for person in (tandem.mentor_user, tandem.mentee)
+              if person is not None]
+    title, tandem_id = tandem.goal.title if tandem.goal else "", tandem.id
+    begin_serialised_write()  # on SQLite clicks at once queue here; on PostgreSQL the unique index decides
     sent = False
-    for person in (tandem.mentor_user, tandem.mentee):
-        if person is None:
-            continue
-        partner = meetings.partner_of(tandem, person)
-        params = {"manager": manager.name, "name": partner.name if partner else "",
-                  "title": tandem.goal.title if tandem.goal else ""}
-        sent |= reminders.once(person.id, NUDGE, "manager_nudge", params, link, obj=("tandem", tandem.id),
-                               occasion=occasion)
     try:
+        for person, partner in people:
+            params = {"manager": manager.name, "name": partner.name if partner else "", "title": title}
+            sent |= reminders.once(person.id, NUDGE, "manager_nudge", params, link, obj=("tandem", tandem_id),
+                                   occasion=occasion)
         db.session.commit()
-    except IntegrityError:  # the same nudge, committed by the other click a moment ago
+    except IntegrityError:  # the same nudge, flushed or committed by another click a moment ago
         db.session.rollback()
         return False
     return sent

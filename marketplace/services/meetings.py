@@ -8,6 +8,7 @@ Each public function that changes something commits its own unit of work.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit
@@ -29,6 +30,8 @@ DEFAULT_TARGET = 6
 MINUTES_MIN, MINUTES_MAX = 5, 600
 TOPICS_MAX, NOTE_MAX, URL_MAX = 2000, 5000, 500
 REMIND_BEFORE = timedelta(days=1)
+# RFC 3986's characters of a URI, without the quote a page or calendar could be tricked by; % only as %XX.
+URL_CHARACTERS = re.compile(r"(?:[A-Za-z0-9\-._~:/?#\[\]@!$&()*+,;=]|%[0-9A-Fa-f]{2})+")
 EDITABLE = ("starts_at", "duration_minutes", "video_url", "topic", "status", "private_note")
 
 
@@ -68,15 +71,25 @@ def period(tandem: Tandem) -> tuple[date | None, date | None]:
     return first, last
 
 
+def _http_with_host(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a malformed port raises ValueError, as a malformed host does in urlsplit
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+
+
 def clean_video_url(value: str | None) -> str:
     """An http(s) link with a host, or nothing: a calendar turns anything else into a trap (javascript:, file:)."""
     url = (value or "").strip()
     if not url:
         return ""
-    parts = urlsplit(url)
-    if (parts.scheme.lower() not in ("http", "https") or not parts.hostname or len(url) > URL_MAX
-            or any(char.isspace() or ord(char) < 32 for char in url)):
+    if not _http_with_host(url) or len(url) > URL_MAX:
         raise MeetingError.on_field("video_url", _("A video-call link starts with https:// or http://."), "video_url")
+    if not URL_CHARACTERS.fullmatch(url):
+        message = _("A video-call link is one web address: no spaces, quotes or angle brackets.")
+        raise MeetingError.on_field("video_url", message, "video_url")
     return url
 
 
@@ -85,10 +98,18 @@ def _check_time(tandem: Tandem, author: User, starts_at: datetime, status: str) 
     if starts_at.tzinfo is None or starts_at.utcoffset() is None:
         message = _("Give the time with its offset from UTC, e.g. 2027-03-02T18:00:00+01:00.")
         raise MeetingError.on_field("starts_at", message, "starts_at")
-    moment = timezones.to_utc(starts_at)
     first, last = period(tandem)
-    day = timezones.local(moment, author).date()
-    if (first and day < first) or (last and day > last):
+    try:
+        # A zone is never a day away from UTC: outside the period by more than a day needs no conversion
+        # (which overflows near the calendar's end, 9999-12-31, in a zone ahead of UTC).
+        rough = starts_at.date()
+        if (first and rough < first - timedelta(days=2)) or (last and rough > last + timedelta(days=2)):
+            raise OverflowError
+        moment = timezones.to_utc(starts_at)
+        day = timezones.local(moment, author).date()
+    except OverflowError:
+        day = None
+    if day is None or (first and day < first) or (last and day > last):
         message = _("Meetings of this tandem lie between %(first)s and %(last)s.",
                     first=format_date(first) if first else "–", last=format_date(last) if last else "–")
         raise MeetingError.on_field("starts_at", message, "outside_period")
@@ -265,6 +286,20 @@ def delete_meeting(tandem: Tandem, meeting_id: int, user: User) -> None:
         _send_invites(meeting, user, "meeting_cancelled", method="CANCEL")
     db.session.delete(meeting)
     db.session.commit()
+
+
+def cancel_upcoming(tandem: Tandem, actor: User | None = None) -> int:
+    """In the transaction of whatever stops a running tandem (an early end, its cohort closing, a partner's
+    account deletion): its planned meetings still ahead are cancelled as a deletion cancels one, METHOD:CANCEL
+    to each remaining partner (`actor`, who stopped it, gets only the e-mail). The caller commits; answers how
+    many were cancelled."""
+    upcoming = list(db.session.scalars(select(Meeting).where(
+        Meeting.tandem_id == tandem.id, Meeting.status == Meeting.PLANNED, Meeting.starts_at > now())))
+    for meeting in upcoming:
+        meeting.sequence += 1
+        _send_invites(meeting, actor, "meeting_cancelled", method="CANCEL")
+        db.session.delete(meeting)
+    return len(upcoming)
 
 
 def visible_note(meeting: Meeting, viewer: User) -> str | None:
@@ -477,9 +512,9 @@ def _when(meeting: Meeting) -> str:
     return as_utc(meeting.starts_at).isoformat()
 
 
-def _send_invites(meeting: Meeting, actor: User, key: str, method: str = "REQUEST",
+def _send_invites(meeting: Meeting, actor: User | None, key: str, method: str = "REQUEST",
                   partner_key: str | None = None) -> None:
-    """The invite (or cancellation) to both partners: the other one is also told in the app (with
+    """The invite (or cancellation) to both partners: any but the actor is also told in the app (with
     `partner_key`'s message when given)."""
     file = invite(meeting, method)
     link = notifications.link_to("cohorts.meetings.tandem", tandem_id=meeting.tandem_id)
@@ -489,7 +524,7 @@ def _send_invites(meeting: Meeting, actor: User, key: str, method: str = "REQUES
         other = partner_of(meeting.tandem, person)
         params = {"name": other.name if other else _("(former member)"), "when": _when(meeting)}
         fields = {"obj": ("meeting", meeting.id), "occasion": f"{method.lower()}-{meeting.sequence}", "ics": file}
-        if person.id == actor.id:
+        if actor is not None and person.id == actor.id:
             notifications.queue_email(person, "meeting_planned", key, params, link, **fields)
         else:
             notifications.notify(person, "meeting_planned", partner_key or key, params, link, **fields)

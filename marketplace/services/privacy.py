@@ -31,7 +31,7 @@ from ..models import (
     as_utc,
 )
 from ..states import TandemStatus
-from . import notifications, preferences, pulse, rematching, scheduling, throttle, timezones
+from . import meetings, notifications, preferences, pulse, rematching, scheduling, throttle, timezones
 from .matching import vectors
 
 
@@ -189,6 +189,7 @@ def delete_account(user: User) -> None:
             if tandem.status in (*Tandem.PENDING_STATUSES, Tandem.DRAFT):
                 db.session.delete(tandem)
                 continue
+            was_running = tandem.status == Tandem.RUNNING
             if tandem.mentee_user_id == user.id:
                 if tandem.status == Tandem.RUNNING:  # nobody is left to mentor: the mentor's slot is free again
                     rematching.mentee_left(tandem, tandem.goal.title if tandem.goal else "")
@@ -200,6 +201,10 @@ def delete_account(user: User) -> None:
             tandem.request_message = ""
             tandem.response_message = ""
             tandem.end_reason = ""
+            if was_running:  # after the person's side is gone: only the remaining partner gets the cancellation
+                db.session.flush()
+                db.session.expire(tandem, ["mentee", "mentor_user"])
+                meetings.cancel_upcoming(tandem)
         for meeting in db.session.scalars(select(Meeting).where(Meeting.author_id == user.id)):
             meeting.author_id = None
             meeting.private_note = ""

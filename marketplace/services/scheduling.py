@@ -12,7 +12,7 @@ answers at once exactly one wins.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from babel import dates
 from flask_babel import get_locale
@@ -60,7 +60,7 @@ def windows_of(user: User) -> list[AvailabilityWindow]:
 def parse_clock(value: object, field: str, end: bool = False) -> int:
     """"18:30" as minutes after midnight; "24:00" (or "00:00" as an end) is midnight at the day's end."""
     parts = value.split(":") if isinstance(value, str) else []
-    if len(parts) == 2 and all(part.isdigit() and len(part) == 2 for part in parts):
+    if len(parts) == 2 and all(part.isascii() and part.isdigit() and len(part) == 2 for part in parts):
         minutes = int(parts[0]) * 60 + int(parts[1])
         if int(parts[1]) < 60 and minutes <= DAY_MINUTES:
             return DAY_MINUTES if end and minutes == 0 else minutes
@@ -94,12 +94,24 @@ def _check_window(weekday: object, starts: int, ends: int, others: list[Availabi
                                                       window=window_label(other)), 422, "starts")
 
 
+def _lock_windows(user: User) -> None:
+    """Serialise the person's window changes, so two at once both see the other's windows: the user row
+    locked on PostgreSQL, the write lock on SQLite (which ignores FOR UPDATE)."""
+    begin_serialised_write()
+    db.session.execute(select(User.id).where(User.id == user.id).with_for_update())
+
+
 def add_window(user: User, weekday: int, starts_minute: int, ends_minute: int) -> AvailabilityWindow:
     """A new weekly window (at most 21, none overlapping another on the same day); commits."""
+    _lock_windows(user)
     existing = windows_of(user)
-    if len(existing) >= MAX_WINDOWS:
-        raise SchedulingError("too_many_windows", _("At most %(n)d windows.", n=MAX_WINDOWS), 422, "weekday")
-    _check_window(weekday, starts_minute, ends_minute, existing)
+    try:
+        if len(existing) >= MAX_WINDOWS:
+            raise SchedulingError("too_many_windows", _("At most %(n)d windows.", n=MAX_WINDOWS), 422, "weekday")
+        _check_window(weekday, starts_minute, ends_minute, existing)
+    except SchedulingError:
+        db.session.rollback()  # the lock goes at once
+        raise
     window = AvailabilityWindow(user_id=user.id, weekday=weekday, starts_minute=starts_minute,
                                 ends_minute=ends_minute)
     db.session.add(window)
@@ -122,6 +134,7 @@ def replace_windows(user: User, windows: list[tuple[int, int, int]]) -> list[Ava
             problem.slot = index
             raise
         kept.append(AvailabilityWindow(user_id=user.id, weekday=weekday, starts_minute=starts, ends_minute=ends))
+    _lock_windows(user)
     for window in windows_of(user):
         db.session.delete(window)
     db.session.add_all(kept)
@@ -131,8 +144,10 @@ def replace_windows(user: User, windows: list[tuple[int, int, int]]) -> list[Ava
 
 def delete_window(user: User, window_id: int) -> bool:
     """Remove one of the person's windows; False when it is not theirs. Commits."""
+    _lock_windows(user)
     window = get_by_id(AvailabilityWindow, window_id)
     if window is None or window.user_id != user.id:
+        db.session.rollback()
         return False
     db.session.delete(window)
     db.session.commit()
@@ -178,25 +193,33 @@ def _round_up(moment: datetime) -> datetime:
 
 @dataclass
 class Suggestions:
-    """The next times to offer: `source` says where they come from ("both", "yours" or "none")."""
+    """The next times to offer: `source` says where they come from ("both", "yours"; "none" without windows of
+    the proposer's, "no_fit" when none of them leaves a time in the weeks looked at, which start on `since`)."""
 
     source: str
     starts: list[datetime]
+    since: date | None = None
 
 
 def suggestions(tandem: Tandem, proposer: User, minutes: int = 60, at: datetime | None = None) -> Suggestions:
     """The next times (one per window) inside both partners' windows, else inside the proposer's own, that a
-    planned meeting of this tandem may take; an empty list when neither has windows or none fits."""
+    planned meeting of this tandem may take, in the three weeks from now or from the tandem's first day when
+    that is later; an empty list when the proposer has no windows or none fits."""
     current = at or meetings.now()
-    earliest, last = current + LEAD, current + HORIZON
+    earliest = current + LEAD
+    first_day = meetings.period(tandem)[0]
+    if first_day is not None:  # a tandem that starts weeks ahead: look at its first weeks
+        earliest = max(earliest, datetime.combine(first_day, time.min, timezones.zone_of(proposer)).astimezone(UTC))
+    last = earliest + HORIZON
     mine = _occurrences(proposer, earliest, last)
     partner = meetings.partner_of(tandem, proposer)
     theirs = _occurrences(partner, earliest, last) if partner is not None else []
+    planned = _planned_starts(tandem)
     for source, intervals in (("both", _overlaps(mine, theirs)), ("yours", mine)):
         starts = []
         for start, end in intervals:
             moment = _round_up(max(start, earliest))
-            if moment + timedelta(minutes=minutes) > end or (starts and starts[-1] == moment):
+            if moment + timedelta(minutes=minutes) > end or (starts and starts[-1] == moment) or moment in planned:
                 continue
             try:
                 meetings.check_planned(tandem, proposer, moment, minutes)
@@ -207,6 +230,8 @@ def suggestions(tandem: Tandem, proposer: User, minutes: int = 60, at: datetime 
                 break
         if starts:
             return Suggestions(source, starts)
+    if mine:
+        return Suggestions("no_fit", [], timezones.local(earliest, proposer).date())
     return Suggestions("none", [])
 
 
@@ -239,13 +264,19 @@ def _open_proposal_error() -> SchedulingError:
                                               "for others or withdraw them first."), 409)
 
 
+def _planned_starts(tandem: Tandem) -> set[datetime]:
+    """The start instants (UTC) of the tandem's planned meetings."""
+    return {as_utc(start) for start in db.session.scalars(
+        select(Meeting.starts_at).where(Meeting.tandem_id == tandem.id, Meeting.status == Meeting.PLANNED))}
+
+
 def propose(tandem: Tandem, proposer: User, slots: list[SlotInput]) -> MeetingProposal:
     """Propose one to three times (each by the rules of a planned meeting); the partner is told, in their
     language and time zone. One open proposal per tandem. Commits."""
     _check_running_partner(tandem, proposer)
     if not 1 <= len(slots) <= MAX_SLOTS:
         raise SchedulingError("slot_count", _("Propose one to three times."), 422, "slots")
-    rows, seen = [], set()
+    rows, seen, planned = [], set(), _planned_starts(tandem)
     for index, slot in enumerate(slots):
         try:
             moment, url = meetings.check_planned(tandem, proposer, slot.starts_at, slot.duration_minutes,
@@ -254,6 +285,9 @@ def propose(tandem: Tandem, proposer: User, slots: list[SlotInput]) -> MeetingPr
             raise SchedulingError(problem.code, problem.message, problem.status, problem.field, index) from None
         if moment in seen:
             raise SchedulingError("same_time", _("You proposed this time twice."), 422, "starts_at", index)
+        if moment in planned:
+            raise SchedulingError("meeting_at_time", _("A meeting of your tandem is already planned at this time."),
+                                  422, "starts_at", index)
         seen.add(moment)
         rows.append(ProposalSlot(starts_at=moment, minutes=slot.duration_minutes, video_url=url,
                                  topic=(slot.topic or "").strip(), status=ProposalSlot.OPEN))

@@ -377,9 +377,10 @@ def end(tandem: Tandem, user: User, reason: str) -> Tandem:
     tandem.status = "ended"
     tandem.end_reason = reason[:MESSAGE_MAX]
     tandem.ended_at = utcnow()
-    from . import rematching
+    from . import meetings, rematching
 
     rematching.after_early_end(tandem, user, reason)  # the partner told, the mentee offered who could help next
+    meetings.cancel_upcoming(tandem, user)
     db.session.commit()
     return tandem
 

@@ -330,12 +330,12 @@ def test_the_page_offers_the_invite_download_and_outsiders_get_nothing(tandem, c
 
 def test_the_data_export_and_account_deletion_cover_time_zones_and_meeting_fields(tandem):
     mentee = tandem.mentee
-    meetings.create(tandem, mentee, datetime(2027, 3, 12, 17, 0, tzinfo=UTC), 45, video_url="https://meet.example/me",
-                    topic="Reels")
+    meetings.create(tandem, mentee, datetime(2027, 3, 9, 17, 0, tzinfo=UTC), 45, video_url="https://meet.example/me",
+                    topic="Reels", status="held")  # one still planned is cancelled when the tandem stops
     data = privacy.export_user_data(mentee)
     assert data["account"]["time_zone"] == "Europe/Berlin"
     assert data["meetings_i_logged"] == [{
-        "starts_at": "2027-03-12T17:00:00+00:00", "duration_minutes": 45, "status": "planned",
+        "starts_at": "2027-03-09T17:00:00+00:00", "duration_minutes": 45, "status": "held",
         "video_url": "https://meet.example/me", "topic": "Reels", "my_private_note": "",
     }]
     privacy.delete_account(mentee)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import selectinload
 from ...extensions import db
 from ...models import Cohort, CohortParticipant, Goal, Tandem, Topic, User, utcnow
 from ...states import PUBLISHED, CohortState, GoalStatus, ParticipantStatus, TandemStatus
-from .. import notifications
+from .. import meetings, notifications
 from ..errors import CohortError
 
 NAME_MAX = 120
@@ -219,9 +219,10 @@ def close(cohort: Cohort) -> Cohort:
         )
     now = utcnow()
     running = select(Tandem).where(Tandem.cohort_id == cohort.id, Tandem.status == TandemStatus.ACTIVE)
-    for tandem in db.session.scalars(running):
+    for tandem in db.session.scalars(running).all():
         tandem.status = "completed"
         tandem.ended_at = now
+        meetings.cancel_upcoming(tandem)
     cohort.state = "closed"
     cohort.enrolment_open = False
     cohort.closed_at = now
