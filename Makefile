@@ -21,15 +21,20 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 
 install: $(BIN)/.installed
 
+# Links in e-mails (and the demo's login hint) point at this server.
+run: export TANDEM_BASE_URL ?= http://$(HOST):$(PORT)
 run: install
 	TANDEM_DEVELOPMENT=1 $(BIN)/flask --app wsgi init-db
 	@echo ""
-	@TANDEM_DEVELOPMENT=1 TANDEM_URL=http://$(HOST):$(PORT) $(BIN)/flask --app wsgi seed-demo
+	@TANDEM_DEVELOPMENT=1 $(BIN)/flask --app wsgi seed-demo
 	@echo ""
-	@# One job worker beside the web server (mail, digests); it stops when gunicorn does.
+	@# One job worker beside the web server (mail, digests); both stop on Ctrl-C, on a SIGTERM to make (which
+	@# passes it to this shell: `wait`, unlike a command in the foreground, lets the trap run at once) and
+	@# when gunicorn exits.
 	TANDEM_DEVELOPMENT=1 $(BIN)/flask --app wsgi worker & worker=$$!; \
-	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
-	TANDEM_DEVELOPMENT=1 $(BIN)/gunicorn -c gunicorn.conf.py --workers 2 --threads 4 --bind $(HOST):$(PORT) --access-logfile - wsgi:app
+	TANDEM_DEVELOPMENT=1 $(BIN)/gunicorn -c gunicorn.conf.py --workers 2 --threads 4 --bind $(HOST):$(PORT) --access-logfile - wsgi:app & web=$$!; \
+	trap 'kill -TERM $$web $$worker 2>/dev/null' INT TERM; \
+	wait $$web; kill -TERM $$worker 2>/dev/null; wait $$worker; wait $$web
 
 test: install test-only
 

@@ -11,7 +11,7 @@ def post_worker_init(worker) -> None:
     not pay the load. With 1 worker x 4 threads on 2 cores every request computes on one thread: on two
     OpenMP threads an exact search over 3,000 vectors took 27 ms a search under load (bench/README.md)."""
     from embeddings import set_compute_threads
-    from marketplace.services import vectors
+    from marketplace.services.matching import vectors
 
     set_compute_threads((os.cpu_count() or 1) // max(1, worker.cfg.workers * worker.cfg.threads))
     app = worker.wsgi

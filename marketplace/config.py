@@ -85,6 +85,10 @@ def from_environment(instance_path: Path) -> dict:
         "TANDEM_MAIL_RETRY_SECONDS": float(os.environ.get("TANDEM_MAIL_RETRY_SECONDS", "60")),
         "TANDEM_MAIL_CLAIM_TIMEOUT_SECONDS": float(os.environ.get("TANDEM_MAIL_CLAIM_TIMEOUT_SECONDS", "300")),
         "TANDEM_DIGEST_HOUR": int(os.environ.get("TANDEM_DIGEST_HOUR", "7")),
+        # Staged uploads (services/cohorts/upload.py): a folder every web process and worker can read.
+        "TANDEM_UPLOAD_DIR": os.environ.get("TANDEM_UPLOAD_DIR", str(instance_path / "imports")),
+        # An import job whose worker has not beaten for this long is queued again (services/cohorts/import_jobs.py).
+        "TANDEM_IMPORT_STALE_SECONDS": float(os.environ.get("TANDEM_IMPORT_STALE_SECONDS", "120")),
         # Requests and reminders (services/request_expiry.py, services/reminders.py).
         "TANDEM_REQUEST_EXPIRY_HOURS": float(os.environ.get("TANDEM_REQUEST_EXPIRY_HOURS", "72")),
         "TANDEM_NO_MEETING_NUDGE_DAYS": int(os.environ.get("TANDEM_NO_MEETING_NUDGE_DAYS", "28")),

@@ -86,6 +86,12 @@ def _pulse_checks(now: datetime) -> None:
     pulse.ask_due(now)
 
 
+def _resume_imports(now: datetime) -> None:
+    from .services.cohorts import import_jobs
+
+    import_jobs.resume_stale(now)
+
+
 PERIODIC_JOBS = {
     job.name: job
     for job in (
@@ -95,6 +101,7 @@ PERIODIC_JOBS = {
         PeriodicJob("tandem_reminders", _tandem_reminders, _daily),
         PeriodicJob("meeting_reminders", _meeting_reminders, _every_interval),
         PeriodicJob("pulse_checks", _pulse_checks, _daily),
+        PeriodicJob("resume_imports", _resume_imports, _every_interval),
     )
 }
 

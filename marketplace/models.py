@@ -270,7 +270,8 @@ class OutgoingEmail(db.Model):
     html_body: Mapped[str | None] = mapped_column(Text)
     # An iCalendar invite (RFC 5545 text), sent as a text/calendar attachment.
     ics: Mapped[str | None] = mapped_column(Text)
-    # pending -> sending -> sent; held until the daily digest takes it (digested); see services/outbox.py.
+    # pending -> sending -> sent (logged without a mail server); held until the daily digest takes it
+    # (digested); see services/outbox.py.
     status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -657,13 +658,13 @@ class Reminder(db.Model):
 
 
 class ImportJob(db.Model):
-    """A confirmed participants import, run by a worker (services/import_jobs.py); the progress page reads it."""
+    """A confirmed participants import, run by a worker (services/cohorts/import_jobs.py), read by its page."""
 
     __tablename__ = "import_job"
     id: Mapped[int] = mapped_column(primary_key=True)
     cohort_id: Mapped[int] = mapped_column(ForeignKey("cohort.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
-    token: Mapped[str] = mapped_column(String(64))  # the staged upload (services/cohort_imports.py)
+    token: Mapped[str] = mapped_column(String(64))  # the staged upload (services/cohorts/upload.py)
     status: Mapped[str] = mapped_column(String(10), default="queued")  # queued, running, done, failed
     total_rows: Mapped[int] = mapped_column(Integer, default=0)
     rows_done: Mapped[int] = mapped_column(Integer, default=0)
@@ -673,6 +674,9 @@ class ImportJob(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The running worker touches heartbeat_at; a stale one means it died, and the sweep queues the job again.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # runs started; >1: resumed
 
 
 class PulseCheck(db.Model):

@@ -85,13 +85,15 @@ class SlotStatus(StrEnum):
 
 
 class EmailStatus(StrEnum):
-    """An outbox row: pending -> sending -> sent; held for a digest; uncertain after a crash while sending."""
+    """An outbox row: pending -> sending -> sent; held for a digest; uncertain after a crash while sending;
+    logged (kept in the outbox, written to the log) where no mail server is configured."""
 
     PENDING = "pending"
     HELD = "held"
     SENDING = "sending"
     SENT = "sent"
     UNCERTAIN = "uncertain"
+    LOGGED = "logged"
 
 
 class ImportStatus(StrEnum):

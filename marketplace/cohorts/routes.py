@@ -336,8 +336,7 @@ def import_upload(cohort_id: int):
 def import_preview(cohort_id: int, token: str):
     cohort = _cohort(cohort_id)
     try:
-        data, filename = upload.load_with_name(token, cohort, current_user)
-        preview = upload.preview(cohort, data)
+        preview, filename = upload.preview(token, cohort, current_user)
     except CohortError as problem:
         place_errors(None, problem)
         return redirect(url_for(".import_upload", cohort_id=cohort.id))

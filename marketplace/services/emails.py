@@ -6,6 +6,7 @@ Without MAIL_SERVER (development, small pilots) messages go to the log and stay 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from urllib.parse import urlsplit
 
@@ -61,47 +62,43 @@ def recipient_locale(user: User) -> str:
     return "en"
 
 
+def _mail_to(user: User, kind: str, write: Callable[[], tuple[str, str]], **fields: object) -> OutgoingEmail:
+    """Queue a message to `user` written by `write` (subject, body) in the recipient's language; the caller
+    commits. The shape every account mail shares (reset, account exists, invitation, company confirmation)."""
+    language = recipient_locale(user)
+    with force_locale(language):
+        subject, body = write()
+    return send_email(user.email, subject, body, kind=kind, recipient_user=user, language=language, **fields)
+
+
 def send_password_reset(user: User) -> OutgoingEmail:
     """Issue a reset link (older ones die) and mail it; the caller commits."""
     hours = current_app.config["PASSWORD_RESET_HOURS"]
     token = accounts.issue_one_time_token(user, "reset", timedelta(hours=hours))
     link = absolute_url("auth.reset_password", token=token)
-    language = recipient_locale(user)
-    with force_locale(language):
-        subject = _("Reset your Tandem password")
-        body = _(
-            "Hello %(name)s,\n\n"
-            "someone (hopefully you) asked to reset the password of your Tandem account.\n"
-            "Choose a new password here:\n\n%(link)s\n\n"
-            "The link works once and expires in %(hours)d hours. "
-            "If you did not ask for it, ignore this message: your password stays as it is.\n",
-            name=user.first_name,
-            link=link,
-            hours=hours,
-        )
-    return send_email(user.email, subject, body, kind="password_reset", recipient_user=user, language=language)
+    return _mail_to(user, "password_reset", lambda: (_("Reset your Tandem password"), _(
+        "Hello %(name)s,\n\n"
+        "someone (hopefully you) asked to reset the password of your Tandem account.\n"
+        "Choose a new password here:\n\n%(link)s\n\n"
+        "The link works once and expires in %(hours)d hours. "
+        "If you did not ask for it, ignore this message: your password stays as it is.\n",
+        name=user.first_name, link=link, hours=hours,
+    )))
 
 
 def send_account_exists(user: User) -> OutgoingEmail:
     """Someone signed up with this account's address: tell its owner (the page does not say it), with links to
     log in and to reset the password. At most one such message a day per account; the caller commits."""
-    language = recipient_locale(user)
-    with force_locale(language):
-        subject = _("You already have a Tandem account")
-        body = _(
-            "Hello %(name)s,\n\n"
-            "someone (hopefully you) tried to create a Tandem account with %(email)s, "
-            "but this address already has one.\n\n"
-            "Log in here:\n%(login)s\n\n"
-            "Forgot your password? Choose a new one here:\n%(reset)s\n\n"
-            "If it was not you, ignore this message: nothing has changed.\n",
-            name=user.first_name,
-            email=user.email,
-            login=absolute_url("auth.login"),
-            reset=absolute_url("auth.forgot_password"),
-        )
-    return send_email(user.email, subject, body, kind="account_exists", recipient_user=user, language=language,
-                      obj=("user", user.id), occasion=date.today().isoformat())
+    return _mail_to(user, "account_exists", lambda: (_("You already have a Tandem account"), _(
+        "Hello %(name)s,\n\n"
+        "someone (hopefully you) tried to create a Tandem account with %(email)s, "
+        "but this address already has one.\n\n"
+        "Log in here:\n%(login)s\n\n"
+        "Forgot your password? Choose a new one here:\n%(reset)s\n\n"
+        "If it was not you, ignore this message: nothing has changed.\n",
+        name=user.first_name, email=user.email, login=absolute_url("auth.login"),
+        reset=absolute_url("auth.forgot_password"),
+    )), obj=("user", user.id), occasion=date.today().isoformat())
 
 
 def send_invitation(user: User) -> OutgoingEmail:
@@ -109,19 +106,13 @@ def send_invitation(user: User) -> OutgoingEmail:
     days = current_app.config["INVITATION_DAYS"]
     token = accounts.issue_one_time_token(user, "invite", timedelta(days=days))
     link = absolute_url("auth.accept_invitation", token=token)
-    language = recipient_locale(user)
-    with force_locale(language):
-        subject = _("You are invited to Tandem")
-        body = _(
-            "Hello %(name)s,\n\n"
-            "you have been invited to Tandem, the cross-company reverse-mentoring programme.\n"
-            "Set your password to sign in:\n\n%(link)s\n\n"
-            "The link works once and expires in %(days)d days.\n",
-            name=user.first_name,
-            link=link,
-            days=days,
-        )
-    return send_email(user.email, subject, body, kind="invitation", recipient_user=user, language=language)
+    return _mail_to(user, "invitation", lambda: (_("You are invited to Tandem"), _(
+        "Hello %(name)s,\n\n"
+        "you have been invited to Tandem, the cross-company reverse-mentoring programme.\n"
+        "Set your password to sign in:\n\n%(link)s\n\n"
+        "The link works once and expires in %(days)d days.\n",
+        name=user.first_name, link=link, days=days,
+    )))
 
 
 def send_company_confirmation(user: User) -> OutgoingEmail | None:
@@ -135,19 +126,12 @@ def send_company_confirmation(user: User) -> OutgoingEmail | None:
     hours = current_app.config["COMPANY_CONFIRMATION_HOURS"]
     token = accounts.issue_one_time_token(user, accounts.COMPANY_CONFIRMATION, timedelta(hours=hours))
     link = absolute_url("auth.confirm_company", token=token)
-    with force_locale(recipient_locale(user)):
-        subject = _("Confirm that you work at %(company)s", company=company.name)
-        body = _(
-            "Hello %(name)s,\n\n"
-            "your Tandem account uses the address %(email)s, which belongs to %(company)s.\n"
-            "Open this link to confirm it; until then your company counts as self-declared:\n\n%(link)s\n\n"
-            "The link works once and expires in %(hours)d hours. "
-            "If you did not create a Tandem account, ignore this message.\n",
-            name=user.first_name,
-            email=user.email,
-            company=company.name,
-            link=link,
-            hours=hours,
-        )
-    return send_email(user.email, subject, body, kind="email_confirmation", recipient_user=user,
-                      language=recipient_locale(user))
+    return _mail_to(user, "email_confirmation", lambda: (_("Confirm that you work at %(company)s",
+                                                           company=company.name), _(
+        "Hello %(name)s,\n\n"
+        "your Tandem account uses the address %(email)s, which belongs to %(company)s.\n"
+        "Open this link to confirm it; until then your company counts as self-declared:\n\n%(link)s\n\n"
+        "The link works once and expires in %(hours)d hours. "
+        "If you did not create a Tandem account, ignore this message.\n",
+        name=user.first_name, email=user.email, company=company.name, link=link, hours=hours,
+    )))

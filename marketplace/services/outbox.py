@@ -1,10 +1,12 @@
 """The outbox: messages are rows written with the change that causes them; a job sends them.
 
 States of a row: `pending` (due at `next_attempt_at`) -> `sending` (claimed by one worker, handed to
-SMTP) -> `sent`. A refused or failed SMTP attempt goes back to `pending` with exponential back-off, so a
-mail server that is down delays mail and never loses it. `held` rows wait for the reader's daily digest
-and become `digested` when it is written. A `sending` row whose worker died (kill -9) is never sent again:
-it becomes `uncertain` (see README, "Background jobs", for why at-most-once wins over a duplicate there).
+SMTP) -> `sent`; without MAIL_SERVER the job writes the message to the log instead and marks it `logged`
+(it stays on the managers' outbox page). A refused or failed SMTP attempt goes back to `pending` with
+exponential back-off, so a mail server that is down delays mail and never loses it. `held` rows wait for
+the reader's daily digest and become `digested` when it is written. A `sending` row whose worker died
+(kill -9) is never sent again: it becomes `uncertain` (see README, "Background jobs", for why
+at-most-once wins over a duplicate there).
 """
 
 from __future__ import annotations
@@ -73,12 +75,27 @@ def queue(
     )
     db.session.add(message)
     db.session.flush()
-    if not current_app.config.get("MAIL_SERVER"):
-        if kind in PERSONAL_LINK_KINDS:
-            log.info("E-mail not sent (no MAIL_SERVER), kept in the outbox. To: %s Subject: %s", to, subject)
-        else:
-            log.info("E-mail not sent (no MAIL_SERVER), kept in the outbox. To: %s Subject: %s\n%s", to, subject, body)
     return message
+
+
+def _log_due(now: datetime, limit: int) -> int:
+    """No mail server (development, small pilots): the job writes each due message to the log, once, and
+    marks it `logged`; it stays on the outbox page. Personal sign-in links stay out of the log."""
+    logged = 0
+    for _ in range(limit):
+        message = _claim_one(now)
+        if message is None:
+            break
+        if message.kind in PERSONAL_LINK_KINDS:
+            log.info("E-mail not sent (no MAIL_SERVER), kept in the outbox. To: %s Subject: %s",
+                     message.recipient, message.subject)
+        else:
+            log.info("E-mail not sent (no MAIL_SERVER), kept in the outbox. To: %s Subject: %s\n%s",
+                     message.recipient, message.subject, message.body)
+        message.status, message.claim_token = EmailStatus.LOGGED, None
+        db.session.commit()
+        logged += 1
+    return logged
 
 
 def backoff(attempts: int) -> timedelta:
@@ -179,7 +196,8 @@ def send_due(now: datetime | None = None, limit: int = 200) -> int:
     now = now or utcnow()
     config = current_app.config
     if not config.get("MAIL_SERVER"):
-        return 0  # nothing leaves without a mail server: rows wait on the managers' outbox page
+        _log_due(now, limit)  # nothing leaves without a mail server: rows stay on the managers' outbox page
+        return 0
     recover_stale(now)
     if db.session.scalar(select(OutgoingEmail.id).where(_due(now)).limit(1)) is None:
         return 0

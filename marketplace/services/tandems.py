@@ -322,7 +322,9 @@ def decline(tandem: Tandem, user: User, message: str = "") -> Tandem:
     _check_answerer(tandem, user)
     offered = tandem.status == Tandem.OFFERED
     begin_serialised_write()
-    _lock_in(tandem, tandem.status)
+    # The state read before the write lock: on SQLite the lock's commit reloads the row, and a withdrawal
+    # committed meanwhile must make this answer fail, not pass as "still what it is".
+    _lock_in(tandem, Tandem.OFFERED if offered else Tandem.OPEN_REQUEST)
     tandem.status = "declined"
     tandem.response_message = (message or "").strip()[:MESSAGE_MAX]
     tandem.responded_at = utcnow()

@@ -96,6 +96,10 @@ class Browser:
         xpath = f'.//button[normalize-space()="{button_text}"] | .//input[@type="submit" and @value="{button_text}"]'
         self._navigate_by(self._one(xpath, within, f"button “{button_text}”"))
 
+    def click(self, element: WebElement) -> None:
+        """Click a link or button found some other way (e.g. the first unread notification)."""
+        self._navigate_by(element)
+
     # --- filling in forms ---------------------------------------------------------------------------
 
     def field(self, label: str) -> WebElement:

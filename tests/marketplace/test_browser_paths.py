@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from flask_babel import force_locale, gettext
 from selenium.webdriver.common.by import By
 from sqlalchemy import select
 
@@ -36,8 +37,8 @@ EXECUTIVE = {"name": "Klaus Becker", "email": "klaus.becker@old-industry.example
 GOAL_TITLE = "Use generative AI in our family business"
 
 
-def register(browser: Browser, link: str, person: dict[str, str]) -> None:
-    """Sign up from the landing page's call to action, as a newcomer would."""
+def register(browser: Browser, link: str, person: dict[str, str], greeting: str | None = None) -> None:
+    """Sign up from the landing page's call to action, as a newcomer would; the welcome uses the first name."""
     browser.visit("/")
     browser.follow(link)
     browser.fill("Name", person["name"])
@@ -46,7 +47,7 @@ def register(browser: Browser, link: str, person: dict[str, str]) -> None:
     browser.fill("Password", DEFAULT_PASSWORD)
     browser.fill("Repeat the password", DEFAULT_PASSWORD)
     browser.press("Create account")
-    first_name = person["name"].split()[0]
+    first_name = greeting or person["name"].split()[0]
     assert f"Welcome to Tandem, {first_name}! Your account is ready." in browser.flashes
 
 
@@ -297,6 +298,43 @@ def test_manager_runs_a_cohort_from_plan_to_report(browser: Browser, live_app: F
     assert [Path(chart["src"]).name for chart in charts] == ["meetings.svg?lang=en", "scores.svg?lang=en"]
     assert all(chart["complete"] and chart["width"] > 0 for chart in charts), charts
     browser.screenshot("4-manager-report")
+    # 12: an export people can open: the workbook the report links to.
+    excel = browser.find('//a[normalize-space()="Tandems, progress and figures as Excel"]', "Excel export")
+    status, kind, first_bytes = browser.driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "fetch(arguments[0]).then(r => r.arrayBuffer().then(b => done([r.status, r.headers.get('content-type'),"
+        " Array.from(new Uint8Array(b.slice(0, 2)))])));", excel.get_attribute("href"))
+    assert (status, first_bytes) == (200, [0x50, 0x4B]), (status, kind)  # a zip: an .xlsx workbook
+    assert kind.startswith("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), kind
+
+    # 10: closing asks first and says what it does to tandems below their meeting target.
+    browser.follow("Overview")
+    browser.follow("Close the cohort and send the survey")
+    assert "2 running tandems are marked completed now." in browser.text
+    assert "2 of them held fewer meetings than the target of 6." in browser.text
+    browser.screenshot("4-manager-close-asks-first")
+    browser.press("Close the cohort and send the survey")
+    assert "The cohort is now: Closed." in browser.flashes
+
+    # 9: the same people imported into a new cohort can be matched again (their tandems have ended).
+    browser.follow("Cohorts")
+    browser.follow("New cohort")
+    browser.fill("Name", "Rhineland autumn round")
+    browser.fill_date("Start date", start)
+    browser.fill_date("End date", add_months(start, 6))
+    browser.press("Save cohort")
+    browser.follow("Import participants")
+    browser.attach("Participants file (CSV or Excel)", participants_csv(tmp_path))
+    browser.press("Check the file")
+    assert "participants.csv · 0 to create, 4 to update, 0 refused" in browser.text
+    browser.press("Import these participants")
+    assert browser.heading == "Import done"
+    browser.follow("Back to the cohort")
+    browser.press("Close enrolment and start matching")
+    browser.follow("Open matching")
+    browser.press("Run matching")
+    assert "2 draft tandems proposed; 0 people are unmatched." in browser.flashes
+    browser.screenshot("4-manager-second-cohort-matched")
 
 
 def test_a_partner_answers_the_pulse_check_and_the_manager_sees_health_and_nudges(browser: Browser,
@@ -368,7 +406,7 @@ def phone_world() -> dict[str, str | int]:
                           ends_on=add_months(date.today().replace(day=1), 6))
     tandems = []
     for i in range(3):
-        young = make_mentor(company=f"Junge Agentur {i} GmbH", topic_slugs=("social-media",))
+        young = make_mentor(company=f"Junge Agentur {i} GmbH", topic_slugs=("social-media", "new-work"))
         aim = make_goal(company=f"Traditionsbetrieb {i} AG", title=f"Unsere Marke in den sozialen Medien {i}",
                         topic_slugs=("social-media",))
         for cohort, status in ((matching, "draft"), (running, "active")):
@@ -524,3 +562,128 @@ def test_partners_in_two_time_zones_propose_and_pick_a_meeting(browser: Browser,
     meeting = db.session.scalars(select(Meeting).where(Meeting.tandem_id == tandem_id)).one()
     assert (meeting.status, meeting.author_id, meeting.starts_at) == ("planned", mentor.user_id, slot.starts_at)
     db.session.commit()
+KARL = {"name": "Dr. Karl Brenner", "email": "karl.brenner@hafen-logistik.example", "company": "Hafen Logistik AG"}
+
+
+def in_german(text: str) -> str:
+    """What the German interface shows for an English text (the catalogue the app serves)."""
+    with force_locale("de"):
+        return gettext(text)
+
+
+def open_notifications(browser: Browser) -> None:
+    """The navigation's link, which carries the unread count beside its name."""
+    browser.click(browser.find('//nav//a[starts-with(normalize-space(), "Notifications")]', "notifications link"))
+
+
+def test_a_newcomer_meets_no_dead_end_from_sign_up_to_a_second_mentor(browser: Browser, live_app: Flask) -> None:
+    """The dead ends of issue #13, walked by an executive and a mentor: a greeting without the title, German ticked
+    for a German interface, asking from the search without a goal yet, scores on one scale, the next suggestions
+    after a decline, notifications that go read when opened, a mentor offering help on a goal, an end that asks
+    first, and a second sign-up with the same address that gives nothing away."""
+    mia = make_mentor(user=make_user(email="mia@young-digital.example", name="Mia Wagner",
+                                     company="Young Digital GmbH"),
+                      headline="I show leaders how generative AI changes everyday work",
+                      text="ChatGPT, Copilot and prompting in daily work for leadership teams.",
+                      topic_slugs=("artificial-intelligence",), languages="de,en")
+    make_mentor(user=make_user(email="nora@ki-werkstatt.example", name="Nora Schmidt", company="KI Werkstatt GmbH"),
+                headline="Generative KI im Alltag von Führungskräften",
+                text="ChatGPT und Copilot für Führungsteams, praktisch erklärt.",
+                topic_slugs=("artificial-intelligence",), languages="de")  # German only
+    anna = make_user(email="anna@baeckerei-korn.example", name="Anna Korn", company="Bäckerei Korn KG")
+    make_goal(owner=anna, title="Künstliche Intelligenz in der Backstube", topic_slugs=("artificial-intelligence",),
+              languages="de,en")
+    db.session.commit()
+
+    # 4: a leading title is not a first name.
+    register(browser, "Register as an executive", KARL, greeting="Karl")
+    assert browser.heading == "New goal"
+    # 2: in the German interface a new goal has German ticked.
+    browser.press("Deutsch")
+    assert browser.heading == in_german("New goal")
+    assert browser.field("Deutsch").is_selected()
+    browser.press("English")
+
+    # 1: ask for a tandem from the search before having a goal; the goal written next keeps the mentor.
+    browser.follow("Find mentors")
+    browser.fill("What would you like to learn?", "How can my leadership team work with ChatGPT?")
+    browser.press("Search")
+    card = result_card(browser, "Mia Wagner").text
+    assert re.search(r"Match \d{1,3}\s?%", card), card  # 15: one scale, 0-100 with a label
+    browser.follow("Ask for a tandem", within=result_card(browser, "Mia Wagner"))
+    assert browser.heading == "Mia Wagner"
+    assert "Write one first: you come back here to send the request." in browser.text
+    browser.follow("Write a new goal for this request")
+    browser.fill("Title", GOAL_TITLE)
+    browser.fill("What I want to learn", GOAL_DESCRIPTION)
+    browser.tick("Artificial intelligence")
+    browser.tick("German")
+    browser.press("Save goal")
+    assert "Your goal is saved. Now send your request to Mia Wagner." in browser.flashes
+    assert browser.heading == "Mia Wagner"
+    browser.fill("A short personal message", REQUEST_MESSAGE)
+    browser.press("Send the request")
+    assert "Your request went to Mia Wagner." in browser.flashes
+    browser.screenshot("5-newcomer-requested-from-search")
+
+    # 3: the mentor declines; the mentee sees the next suggestions right there, without the one who declined.
+    browser.log_out()
+    browser.log_in(mia.user.email, DEFAULT_PASSWORD)
+    requests = browser.find('//h2[starts-with(normalize-space(), "Requests for you")]/..', "requests for you")
+    browser.follow("Answer the request", within=requests)
+    assert "Hafen Logistik AG" in browser.text and REQUEST_MESSAGE in browser.text  # 5: what it is about
+    browser.fill("Message", "Sorry, I am fully booked until summer.")
+    browser.press("Decline")
+    assert "Request declined." in browser.flashes
+
+    # 6: the same mentor finds a goal she could help with, opens it and offers help.
+    browser.follow("My profile")
+    goals = browser.find('//h2[normalize-space()="Goals you could help with"]/..', "goals you could help with")
+    browser.follow("Künstliche Intelligenz in der Backstube", within=goals)
+    browser.fill("A short message to the goal's owner", "I help bakeries start with AI.")
+    browser.press("Offer help")
+    assert "Your offer went to Anna." in browser.flashes
+
+    browser.log_out()
+    browser.log_in(KARL["email"], DEFAULT_PASSWORD)
+    # 7: "My tandems" in the navigation; opening what a notification links to marks it read.
+    open_notifications(browser)
+    unread = browser.driver.find_elements(By.CSS_SELECTOR, "ul.notifications li.unread a")
+    assert unread, browser.text
+    browser.click(unread[0])
+    assert "Next suggestions" in browser.text  # the declined request's page points on
+    browser.follow("See the next suggestions")
+    suggestions = browser.find('//section[@id="next-suggestions"]', "next suggestions").text
+    assert "Nora Schmidt" in suggestions and "Mia Wagner" not in suggestions  # German ticked: Nora fits
+    browser.screenshot("5-newcomer-next-suggestions")
+    open_notifications(browser)
+    assert not browser.driver.find_elements(By.CSS_SELECTOR, "ul.notifications li.unread")
+    browser.follow("My tandems")
+    assert "Mia Wagner" in browser.text and "Declined" in browser.text
+
+    # 6 (owner's side): Anna accepts the offer, which starts the tandem; 10: ending it asks first.
+    browser.log_out()
+    browser.log_in(anna.email, DEFAULT_PASSWORD)
+    open_notifications(browser)
+    browser.click(browser.driver.find_elements(By.CSS_SELECTOR, "ul.notifications li.unread a")[0])
+    assert "I help bakeries start with AI." in browser.text
+    browser.press("Accept")
+    assert "Tandem accepted. You can now see each other's e-mail address." in browser.flashes
+    browser.follow("End tandem")
+    assert browser.heading == "End this tandem early?"
+    assert "You held 0 of 6 meetings." in browser.text
+    browser.screenshot("5-owner-end-asks-first")
+    browser.follow("Cancel")
+    assert browser.find('//main//span[contains(@class, "badge")]', "status").text == "Active"
+
+    # 17: signing up again with an address that has an account says nothing about it on the page.
+    browser.log_out()
+    browser.follow("Register as an executive")
+    browser.fill("Name", "Someone Else")
+    browser.fill("E-mail", KARL["email"])
+    browser.fill("Company", "Other AG")
+    browser.fill("Password", DEFAULT_PASSWORD)
+    browser.fill("Repeat the password", DEFAULT_PASSWORD)
+    browser.press("Create account")
+    assert f"We have sent a message to {KARL['email']}: please open it to continue." in browser.flashes
+    assert "already" not in browser.text.lower()

@@ -457,3 +457,33 @@ def test_an_import_job_whose_file_no_longer_fits_writes_nothing_and_says_why(mak
                            follow_redirects=True).get_data(as_text=True)
         assert "Nothing was imported" in page and "Upload again" in page
         assert enrolment.participants(cohort) == []
+
+
+def test_the_sweep_queues_again_an_import_whose_worker_stopped_beating_and_leaves_a_live_one(make_app, tmp_path):
+    from marketplace import jobs
+    from marketplace.models import ImportJob
+    from marketplace.services.cohorts import import_jobs
+
+    app = make_app(TANDEM_UPLOAD_DIR=str(tmp_path / "uploads"), TANDEM_IMPORT_STALE_SECONDS=120)
+    with app.app_context():
+        manager, cohort = make_user(is_manager=True), make_cohort(state="enrolling")
+        client = sign_in(app.test_client(), manager)
+        token = _staged_upload(client, cohort, GOOD)
+        now = datetime.now(UTC)
+        dead = ImportJob(cohort_id=cohort.id, user_id=manager.id, token=token, status="running", total_rows=2,
+                         attempts=1, started_at=now - timedelta(minutes=5), heartbeat_at=now - timedelta(minutes=3))
+        live = ImportJob(cohort_id=cohort.id, user_id=manager.id, token="y" * 32, status="running", total_rows=2,
+                         attempts=1, started_at=now - timedelta(minutes=5), heartbeat_at=now - timedelta(seconds=20))
+        db.session.add_all([dead, live])
+        db.session.commit()
+
+        assert jobs.run_periodic("resume_imports", now) is True  # a periodic job, one lease per period
+        db.session.refresh(dead)
+        db.session.refresh(live)
+        assert (dead.status, dead.attempts) == ("done", 2)  # queued again and run (the tests' queue is immediate)
+        assert len(enrolment.participants(cohort)) == 2
+        assert (live.status, live.attempts) == ("running", 1)  # it still beats: left alone
+        page = client.get(f"/cohorts/{cohort.id}/import/jobs/{dead.id}").get_data(as_text=True)
+        assert "started again from the beginning" in page
+        assert "started again" not in client.get(f"/cohorts/{cohort.id}/import/jobs/{live.id}").get_data(as_text=True)
+        assert import_jobs.resume_stale(now + timedelta(seconds=60)) == []  # the next sweep: nothing is stale

@@ -183,3 +183,69 @@ def test_with_a_worker_running_an_unanswered_request_expires_on_its_own_and_the_
     finally:
         assert _stop(worker) == 0
         controller.stop()
+
+
+def _import_people(count: int) -> list[list[str]]:
+    return [[f"person{n}@import.example", f"Person {n}", "mentor" if n % 2 else "mentee", f"Company {n % 7} AG",
+             f"Topic number {n} explained", f"Everything about subject {n}, from the first step to the last.",
+             "social-media", "de;en", "2" if n % 2 else "", ""] for n in range(count)]
+
+
+def test_an_import_whose_worker_is_killed_halfway_is_resumed_and_imports_everyone_once(make_app, database_url,
+                                                                                      tmp_path):
+    from marketplace.models import Cohort, ImportJob, User
+    from marketplace.services.cohorts import enrolment
+    from tests.builders import make_user, sign_in
+    from tests.marketplace.test_cohorts import _staged_upload, make_cohort
+
+    uploads, store = tmp_path / "uploads", tmp_path / "jobs.sqlite3"
+    app = make_app(TANDEM_UPLOAD_DIR=str(uploads), TANDEM_JOBS_IMMEDIATE=False, TANDEM_JOB_STORE=str(store))
+    people = _import_people(300)
+    with app.app_context():
+        manager, cohort = make_user(is_manager=True), make_cohort(state="enrolling")
+        client = sign_in(app.test_client(), manager)
+        answer = client.post(f"/cohorts/{cohort.id}/import/confirm",
+                             data={"token": _staged_upload(client, cohort, people)})
+        progress_page, cohort_id = answer.headers["Location"], cohort.id
+        db.session.remove()
+
+    def job() -> ImportJob:
+        with app.app_context():
+            found = db.session.scalars(select(ImportJob)).one()
+            db.session.expunge(found)
+            db.session.remove()
+            return found
+
+    env = {"TANDEM_UPLOAD_DIR": str(uploads), "TANDEM_IMPORT_STALE_SECONDS": "2"}  # a beat every 0.5 s
+    first, log = _worker(database_url, tmp_path, "killed.log", **env)
+    try:
+        # Running, and its heartbeat thread has beaten once since the claim: the worker is inside the import.
+        assert _wait_for(lambda: (j := job()).status == "running" and j.heartbeat_at > j.started_at, 60), \
+            log.read_text()[-2000:]
+    finally:
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(timeout=20)
+    killed = job()
+    assert (killed.status, killed.attempts) == ("running", 1)  # nothing else would ever move it on
+    with app.app_context():
+        assert enrolment.participants(db.session.get(Cohort, cohort_id)) == []  # all or nothing
+        db.session.remove()
+
+    restarted, log = _worker(database_url, tmp_path, "restarted.log", **env)
+    try:
+        assert _wait_for(lambda: job().status in ("done", "failed"), 240), log.read_text()[-3000:]
+    finally:
+        assert _stop(restarted) == 0
+    resumed = job()
+    assert (resumed.status, resumed.attempts, resumed.problems) == ("done", 2, [])
+    assert "queued again" in log.read_text()
+    with app.app_context():
+        assert len(enrolment.participants(db.session.get(Cohort, cohort_id))) == 300
+        emails = list(db.session.scalars(select(User.email).where(User.email.like("%@import.example"))))
+        assert sorted(emails) == sorted(row[0] for row in people)  # each person once
+        mailed = db.session.scalars(select(OutgoingEmail.recipient).where(OutgoingEmail.recipient.in_(emails)))
+        assert sorted(mailed) == sorted(emails)  # one invitation each, not one a run
+        manager = db.session.get(User, killed.user_id)
+        page = sign_in(app.test_client(), manager).get(progress_page).get_data(as_text=True)
+        assert "Import done" in page and "started again from the beginning" in page
+        db.session.remove()

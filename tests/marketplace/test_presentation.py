@@ -15,6 +15,7 @@ from tests.marketplace.test_api import bearer
 from tests.marketplace.test_auth import registration
 from tests.marketplace.test_cohort_matching import AI, AI_GOAL, matching_cohort
 from tests.marketplace.test_cohort_report import running  # noqa: F401 (a fixture, used by name)
+from tests.marketplace.test_cohorts import make_cohort
 
 # --- names: a leading title is not a first name ---------------------------------------------------
 
@@ -122,6 +123,14 @@ def test_report_charts_and_tables_follow_the_interface_language(running, client,
     assert "Passung (0–100 %)" in scores and "score from" not in scores and "60–70\N{NO-BREAK SPACE}%" in scores
     # Responsive: the SVG scales to its box (viewBox), and the page's stylesheet lets it shrink to the screen.
     assert re.search(r'viewBox="0 0 [\d.]+ [\d.]+"', meetings) and 'class="chart"' in page
+
+
+def test_a_meetings_chart_without_meetings_says_so_instead_of_numbering_an_empty_axis(client, login_as):
+    cohort = make_cohort(name="Just started", state="running")
+    login_as(make_user(is_manager=True, company="Tandem e.V."))
+    german(client)
+    chart = client.get(f"/cohorts/{cohort.id}/charts/meetings.svg?lang=de").get_data(as_text=True)
+    assert "Noch keine Treffen." in chart and "0.02" not in chart and "0,02" not in chart
 
 
 def test_form_and_library_messages_speak_german(client, app):

@@ -4,48 +4,118 @@ The confirm step only records an `ImportJob` and enqueues it (jobs.enqueue), so 
 once. The worker validates the staged file again in full and writes every row in one transaction or
 nothing (imports.import_participants); meanwhile it keeps rows done on the job row, from which the page
 shows the percentage and an estimate of the time left.
+
+A worker killed halfway (kill -9) leaves its job `running`: while it runs, a thread touches the job's
+heartbeat, and the periodic sweep (resume_stale) queues a job whose heartbeat is older than
+TANDEM_IMPORT_STALE_SECONDS again. That is safe because an import writes everything in one transaction or
+nothing: the next run starts from the beginning.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from flask import current_app
 from flask_babel import format_timedelta
 from flask_babel import gettext as _
-from sqlalchemy import update
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from ...extensions import db
 from ...models import Cohort, ImportJob, User, as_utc, utcnow
 from ...states import ImportStatus
-from . import enrolment, imports, upload
+from . import enrolment, upload
 
 PROGRESS_EVERY_SECONDS = 1.0  # at most one progress write a second: the encoder reports every batch
+BEATS_PER_STALE_PERIOD = 4  # a job is stale after missing this many heartbeats in a row
+
+log = logging.getLogger(__name__)
 
 
 def start(cohort: Cohort, manager: User, token: str) -> ImportJob:
     """Record the import of a staged, previewed upload and queue it for a worker; commits."""
     from ... import jobs
 
-    data = upload.load(token, cohort, manager)  # refuses a token not this manager's for this cohort
-    try:
-        rows = len(imports.parse(imports.read_table(data))[0])
-    except ValueError:  # not readable text: the job refuses it with the reason
-        rows = 0
+    # The preview counted the people; this refuses a token not this manager's for this cohort.
+    rows = upload.staged_rows(token, cohort, manager)
     job = ImportJob(cohort_id=cohort.id, user_id=manager.id, token=token, status="queued", total_rows=rows,
-                    rows_done=0, summary="", invited=[], problems=[])
+                    rows_done=0, summary="", invited=[], problems=[], heartbeat_at=utcnow())
     db.session.add(job)
     db.session.commit()
     jobs.enqueue("import_participants", job.id)
     return job
 
 
+def _stale_seconds() -> float:
+    return float(current_app.config["TANDEM_IMPORT_STALE_SECONDS"])
+
+
 def _record_progress(job_id: int, rows_done: int) -> None:
     """Write rows done on a connection of its own: the import's session has no transaction open while it
     encodes, and must not get one."""
     with db.engine.begin() as connection:
-        connection.execute(update(ImportJob).where(ImportJob.id == job_id).values(rows_done=rows_done))
+        connection.execute(update(ImportJob).where(ImportJob.id == job_id)
+                           .values(rows_done=rows_done, heartbeat_at=utcnow()))
+
+
+@contextmanager
+def _heartbeat(job_id: int, attempt: int) -> Iterator[None]:
+    """Touch the job's heartbeat from a thread of its own while the import runs (encoding and writing hold
+    the worker's thread); the thread dies with the process, so a killed worker's job goes stale."""
+    engine, every, stop = db.engine, _stale_seconds() / BEATS_PER_STALE_PERIOD, threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(every):
+            try:
+                with engine.begin() as connection:
+                    connection.execute(update(ImportJob).where(ImportJob.id == job_id, ImportJob.attempts == attempt)
+                                       .values(heartbeat_at=utcnow()))
+            except SQLAlchemyError as problem:  # e.g. SQLite busy with the import's own write: the next beat
+                log.warning("Import job %d: heartbeat skipped (%s).", job_id, problem)
+
+    thread = threading.Thread(target=beat, name=f"import-job-{job_id}-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def resume_stale(now: datetime) -> list[int]:
+    """Queue again every import whose worker stopped beating (killed) and every queued one no worker took
+    up within the stale period (its queue entry was lost); answers their ids. A job delivered twice still
+    runs once (run claims it)."""
+    cutoff = now - timedelta(seconds=_stale_seconds())
+    beat = func.coalesce(ImportJob.heartbeat_at, ImportJob.started_at, ImportJob.created_at)
+    stale = db.session.execute(
+        select(ImportJob.id, ImportJob.attempts).where(ImportJob.status.in_(("queued", "running")), beat < cutoff)
+    ).all()
+    db.session.commit()
+    requeued = []
+    for job_id, attempts in stale:
+        # The attempt number fences a run that came back to life meanwhile: only one sweep moves each job.
+        moved = db.session.execute(
+            update(ImportJob).where(ImportJob.id == job_id, ImportJob.attempts == attempts,
+                                    ImportJob.status.in_(("queued", "running")),
+                                    or_(ImportJob.heartbeat_at.is_(None), ImportJob.heartbeat_at < cutoff))
+            .values(status="queued", heartbeat_at=now)
+        ).rowcount
+        db.session.commit()
+        if moved:
+            log.warning("Import job %d stopped beating (attempt %d); queued again.", job_id, attempts)
+            requeued.append(job_id)
+    from ... import jobs
+
+    for job_id in requeued:
+        jobs.enqueue("import_participants", job_id)
+    return requeued
 
 
 def _finish(job_id: int, status: str, **values: object) -> None:
@@ -64,13 +134,21 @@ def run(job_id: int) -> None:
     job = db.session.get(ImportJob, job_id)
     if job is None or job.status != ImportStatus.QUEUED:
         return
+    attempt = job.attempts + 1
     claimed = db.session.execute(
-        update(ImportJob).where(ImportJob.id == job_id, ImportJob.status == ImportStatus.QUEUED)
-        .values(status="running", started_at=utcnow())
+        update(ImportJob)
+        .where(ImportJob.id == job_id, ImportJob.status == ImportStatus.QUEUED, ImportJob.attempts == job.attempts)
+        .values(status=ImportStatus.RUNNING, started_at=utcnow(), heartbeat_at=utcnow(), attempts=attempt, rows_done=0)
     ).rowcount
     db.session.commit()
     if not claimed:
         return
+    with _heartbeat(job_id, attempt):
+        _import(job_id)
+
+
+def _import(job_id: int) -> None:
+    job = db.session.get(ImportJob, job_id)
     cohort, manager = db.session.get(Cohort, job.cohort_id), db.session.get(User, job.user_id)
     token, total, last = job.token, job.total_rows, [0.0]
 
@@ -96,8 +174,8 @@ def run(job_id: int) -> None:
     if not result.ok:  # the data changed since the preview (e.g. a cohort renamed): nothing was written
         _finish(job_id, "failed", problems=[f"{_('row')} {p.row}: {p.message}" for p in result.errors])
     else:
-        upload.discard(token)
         _finish(job_id, "done", rows_done=total, summary=result.summary(), invited=result.invited)
+        upload.discard(token)  # after the job says done: a run resumed in between finds the file
 
 
 @dataclass(frozen=True)
@@ -111,6 +189,11 @@ class Progress:
     @property
     def finished(self) -> bool:
         return self.job.status in (ImportStatus.DONE, ImportStatus.FAILED)
+
+    @property
+    def resumed(self) -> bool:
+        """The worker of an earlier run stopped halfway; this run started from the beginning."""
+        return self.job.attempts > 1
 
     @property
     def time_left(self) -> str | None:

@@ -257,6 +257,9 @@ def _draw(axes, data: dict[str, Any], name: str) -> None:
         axes.set_title(_("Meetings held per month"))
         axes.set_ylabel(_("meetings"))
         axes.tick_params(axis="x", labelrotation=45, labelsize=11)
+        if not rows:  # an empty axis would be numbered -0.04 ... 0.04
+            axes.set_xticks([])
+            axes.text(0.5, 0.5, _("No meetings yet."), ha="center", va="center", transform=axes.transAxes)
     elif name == "scores":
         rows = data["matching"]["score_distribution"]
         axes.bar([score_bin_label(r) for r in rows], [r["count"] for r in rows], color=colour)

@@ -49,7 +49,7 @@ class Preview:
 
 
 def _folder() -> Path:
-    folder = Path(current_app.config.get("TANDEM_UPLOAD_DIR") or Path(current_app.instance_path) / "imports")
+    folder = Path(current_app.config["TANDEM_UPLOAD_DIR"])
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
@@ -84,21 +84,33 @@ def stage(data: bytes, cohort: Cohort, manager: User, filename: str = "") -> str
 
 def load(token: str, cohort: Cohort, manager: User) -> bytes:
     """The staged bytes, only for the manager who uploaded them and the cohort they were meant for."""
-    return load_with_name(token, cohort, manager)[0]
+    return _load(token, cohort, manager)[0]
 
 
-def load_with_name(token: str, cohort: Cohort, manager: User) -> tuple[bytes, str]:
-    """The staged bytes and the name of the file they came from (for the preview's heading)."""
-    data_path, meta_path = _paths(token)
+def _meta(token: str, cohort: Cohort, manager: User) -> dict:
+    """What stage (and the preview) noted about the upload; refuses a token not this manager's for this cohort."""
+    meta_path = _paths(token)[1]
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        data = data_path.read_bytes()
     except (OSError, ValueError):
-        raise enrolment.CohortError("upload_expired", _("The uploaded file has expired. Please upload it again."),
-                                  400) from None
+        meta = {}
     if meta.get("cohort_id") != cohort.id or meta.get("user_id") != manager.id:
         raise enrolment.CohortError("upload_expired", _("The uploaded file has expired. Please upload it again."), 400)
-    return data, str(meta.get("filename") or "")
+    return meta
+
+
+def _load(token: str, cohort: Cohort, manager: User) -> tuple[bytes, dict]:
+    meta = _meta(token, cohort, manager)
+    try:
+        return _paths(token)[0].read_bytes(), meta
+    except OSError:
+        raise enrolment.CohortError("upload_expired", _("The uploaded file has expired. Please upload it again."),
+                                  400) from None
+
+
+def staged_rows(token: str, cohort: Cohort, manager: User) -> int:
+    """How many people the preview of this upload counted (0 before a preview); reads no file contents."""
+    return int(_meta(token, cohort, manager).get("rows") or 0)
 
 
 def discard(token: str) -> None:
@@ -106,10 +118,13 @@ def discard(token: str) -> None:
         path.unlink(missing_ok=True)
 
 
-def preview(cohort: Cohort, data: bytes) -> Preview:
-    """What an import would do, row by row, without writing anything."""
+def preview(token: str, cohort: Cohort, manager: User) -> tuple[Preview, str]:
+    """What importing the staged upload would do, row by row, without writing anything, and the name of the
+    file it came from. Notes the number of people beside the upload, so confirming need not read it again."""
     enrolment.can_import(cohort)
+    data, meta = _load(token, cohort, manager)
     result = imports.import_participants(data, cohort_name=cohort.name, dry_run=True)
+    _paths(token)[1].write_text(json.dumps(meta | {"rows": len(result.planned)}), encoding="utf-8")
     rows = [PreviewRow(p.row, p.email, p.role, p.title, p.action, p.note) for p in result.planned]
     rows += [PreviewRow(e.row, e.email, "", "", "refused", e.message, e.fields) for e in result.errors]
     rows.sort(key=lambda r: (r.row, r.action != "refused"))
@@ -118,7 +133,7 @@ def preview(cohort: Cohort, data: bytes) -> Preview:
         creates=sum(1 for r in rows if r.action == "create"),
         updates=sum(1 for r in rows if r.action == "update"),
         refused=len(result.errors), encoding=result.encoding,
-    )
+    ), str(meta.get("filename") or "")
 
 
 def run(cohort: Cohort, data: bytes, progress: Callable[[int, int], None] | None = None) -> imports.ImportResult:
