@@ -26,7 +26,16 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from . import names, states
 from .extensions import db
-from .states import CohortState, EmailStatus, GoalStatus, MeetingStatus, ParticipantStatus, TandemStatus
+from .states import (
+    CohortState,
+    EmailStatus,
+    GoalStatus,
+    MeetingStatus,
+    ParticipantStatus,
+    ProposalStatus,
+    SlotStatus,
+    TandemStatus,
+)
 
 
 def utcnow() -> datetime:
@@ -573,7 +582,8 @@ class MeetingProposal(db.Model):
         back_populates="proposal", cascade="all, delete-orphan", order_by="ProposalSlot.starts_at"
     )
 
-    OPEN, PICKED, DECLINED, WITHDRAWN = "open", "picked", "declined", "withdrawn"
+    OPEN, PICKED, DECLINED, WITHDRAWN = (ProposalStatus.OPEN, ProposalStatus.PICKED, ProposalStatus.DECLINED,
+                                         ProposalStatus.WITHDRAWN)
     STATUSES = (OPEN, PICKED, DECLINED, WITHDRAWN)
 
 
@@ -592,7 +602,7 @@ class ProposalSlot(db.Model):
 
     proposal: Mapped[MeetingProposal] = relationship(back_populates="slots")
 
-    OPEN, PICKED, LAPSED = "open", "picked", "lapsed"
+    OPEN, PICKED, LAPSED = SlotStatus.OPEN, SlotStatus.PICKED, SlotStatus.LAPSED
 
 
 class SurveyInvitation(db.Model):

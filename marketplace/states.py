@@ -67,14 +67,33 @@ class MeetingStatus(StrEnum):
     MISSED = "missed"
 
 
+class ProposalStatus(StrEnum):
+    """Proposed meeting times: open until the partner picks one or declines, or the proposer withdraws."""
+
+    OPEN = "open"
+    PICKED = "picked"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"
+
+
+class SlotStatus(StrEnum):
+    """One proposed time: the picked one, or lapsed with its proposal."""
+
+    OPEN = "open"
+    PICKED = "picked"
+    LAPSED = "lapsed"
+
+
 class EmailStatus(StrEnum):
-    """An outbox row: pending -> sending -> sent; held for a digest; uncertain after a crash while sending."""
+    """An outbox row: pending -> sending -> sent; held for a digest; uncertain after a crash while sending;
+    logged (kept in the outbox, written to the log) where no mail server is configured."""
 
     PENDING = "pending"
     HELD = "held"
     SENDING = "sending"
     SENT = "sent"
     UNCERTAIN = "uncertain"
+    LOGGED = "logged"
 
 
 class ImportStatus(StrEnum):
@@ -86,4 +105,5 @@ class ImportStatus(StrEnum):
 
 
 # Templates compare with these by name (registered once in the factory).
-ENUMS = (TandemStatus, GoalStatus, CohortState, ParticipantStatus, MeetingStatus, EmailStatus, ImportStatus)
+ENUMS = (TandemStatus, GoalStatus, CohortState, ParticipantStatus, MeetingStatus, ProposalStatus, SlotStatus,
+         EmailStatus, ImportStatus)

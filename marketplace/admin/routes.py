@@ -1,4 +1,7 @@
-"""The community-manager area: people and their verified companies, companies, topics and the outbox."""
+"""The community-manager area: people and their verified companies, companies, topics and the outbox.
+
+The views read forms and answer; every change is committed by the service that makes it (services/admin.py).
+"""
 
 from __future__ import annotations
 
@@ -79,7 +82,6 @@ def verify_company(user_id: int):
     except AdminError as problem:
         place_errors(form, problem)
         return _render_person(user, form, 400)
-    db.session.commit()
     flash(_("%(person)s now works for %(company)s (verified).", person=user.name, company=company.name), "success")
     return redirect(url_for("admin.person", user_id=user.id))
 
@@ -90,7 +92,6 @@ def clear_company(user_id: int):
     user = db.get_or_404(User, user_id)
     if EmptyForm().validate_on_submit():
         admin_service.clear_verified_company(user)
-        db.session.commit()
         flash(_("The verified company of %(person)s was removed.", person=user.name), "info")
     return redirect(url_for("admin.person", user_id=user.id))
 
@@ -163,7 +164,6 @@ def rename_company(company_id: int):
     )[1]
     if refused:
         return refused
-    db.session.commit()
     flash(_("%(old)s is now called %(new)s.", old=old_name, new=company.name), "success")
     return redirect(url_for("admin.company", company_id=company.id))
 
@@ -178,7 +178,6 @@ def company_domains(company_id: int):
     )
     if refused:
         return refused
-    db.session.commit()
     if domains:
         flash(
             _("E-mail domains of %(company)s saved: %(domains)s.", company=company.name, domains=", ".join(domains)),
@@ -199,7 +198,6 @@ def add_competitor(company_id: int):
     )
     if refused:
         return refused
-    db.session.commit()
     flash(
         _("%(a)s and %(b)s are now competitors: they are never matched with each other.", a=company.name, b=other.name),
         "success",
@@ -213,8 +211,7 @@ def remove_competitor(company_id: int, other_id: int):
     company = db.get_or_404(Company, company_id)
     other = db.get_or_404(Company, other_id)
     if EmptyForm().validate_on_submit():
-        companies.unlink_competitors(company, other)
-        db.session.commit()
+        admin_service.remove_competitor(company, other)
         flash(_("%(a)s and %(b)s are no longer competitors.", a=company.name, b=other.name), "info")
     return redirect(url_for("admin.company", company_id=company.id))
 
@@ -280,7 +277,6 @@ def new_topic():
         except AdminError as problem:
             place_errors(form, problem)
         else:
-            db.session.commit()
             flash(_("Topic “%(name)s” added to the taxonomy.", name=topic.name_en), "success")
             return redirect(url_for("admin.topics"))
     status = 400 if form.errors else 200
@@ -303,7 +299,6 @@ def edit_topic(topic_id: int):
         except AdminError as problem:
             place_errors(form, problem)
         else:
-            db.session.commit()
             flash(_("Topic “%(name)s” saved.", name=topic.name_en), "success")
             return redirect(url_for("admin.topics"))
     status = 400 if form.errors else 200
@@ -316,7 +311,6 @@ def promote_topic(topic_id: int):
     topic = db.get_or_404(Topic, topic_id)
     if EmptyForm().validate_on_submit():
         admin_service.promote_topic(topic)
-        db.session.commit()
         flash(
             _("“%(name)s” is now part of the taxonomy. Add its German name and synonyms.", name=topic.name_en),
             "success",

@@ -1,5 +1,7 @@
 """Milestone endpoints of the JSON API: a goal's milestones, added and changed as on the pages.
 
+A refused change (services/errors.py MilestoneError) becomes the API's error shape in marketplace/errors.py.
+
 The goal's owner and the mentor of a running tandem on it read and tick them (only the owner adds, renames,
 moves and removes); community managers read those of goals in a cohort; for anyone else the goal is not found.
 """
@@ -24,10 +26,6 @@ def _goal(goal_id: int) -> Goal:
     return goal
 
 
-def _raise(problem: milestones.MilestoneError) -> None:
-    raise ApiError(problem.status, problem.code, problem.message, problem.fields) from None
-
-
 # One rule per path for all its methods (see meeting_routes): ids beyond the range answer 404, not 405.
 @bp.route("/goals/<int:goal_id>/milestones", methods=["GET", "POST"])
 def goal_milestones(goal_id: int):
@@ -37,11 +35,7 @@ def goal_milestones(goal_id: int):
         progress = milestones.progress(goal)
         return {"milestones": [milestones.as_json(m) for m in goal.milestones],
                 "done": progress.done, "total": progress.total}
-    body = _json_body()
-    try:
-        milestone = milestones.add(goal, g.api_user, body.get("title"))
-    except milestones.MilestoneError as problem:
-        _raise(problem)
+    milestone = milestones.add(goal, g.api_user, _json_body().get("title"))
     return milestones.as_json(milestone), 201
 
 
@@ -49,16 +43,13 @@ def goal_milestones(goal_id: int):
 def goal_milestone(goal_id: int, milestone_id: int):
     """PATCH changes `title`, `position` (the owner) or `done` (the partners); DELETE removes it (the owner)."""
     goal = _goal(goal_id)
-    try:
-        milestone = milestones.get(goal, milestone_id)
-        if request.method == "DELETE":
-            milestones.remove(goal, milestone, g.api_user)
-            return "", 204
-        body = _json_body()
-        unknown = sorted(set(body) - set(FIELDS))
-        if unknown or not body:
-            fields = {name: _("Unknown field.") for name in unknown}
-            raise ApiError(422, "invalid_fields", _("Send `title`, `done` or `position`."), fields)
-        return milestones.as_json(milestones.update(goal, milestone, g.api_user, body))
-    except milestones.MilestoneError as problem:
-        _raise(problem)
+    milestone = milestones.get(goal, milestone_id)
+    if request.method == "DELETE":
+        milestones.remove(goal, milestone, g.api_user)
+        return "", 204
+    body = _json_body()
+    unknown = sorted(set(body) - set(FIELDS))
+    if unknown or not body:
+        fields = {name: _("Unknown field.") for name in unknown}
+        raise ApiError(422, "invalid_fields", _("Send `title`, `done` or `position`."), fields)
+    return milestones.as_json(milestones.update(goal, milestone, g.api_user, body))

@@ -51,11 +51,13 @@ def proposal_json(proposal: MeetingProposal, viewer: User) -> dict[str, Any]:
     }
 
 
-def _raise(problem: scheduling.SchedulingError | Any, prefix: str = "slots") -> None:
-    name = problem.field
-    if name and getattr(problem, "slot", None) is not None:
-        name = f"{prefix}[{problem.slot}].{name}"
-    raise ApiError(problem.status, problem.code, problem.message, {name: problem.message} if name else {}) from None
+def _raise_indexed(problem: scheduling.SchedulingError, prefix: str) -> None:
+    """A refusal about one item of a list names the body's field, e.g. `slots[1].starts_at`; any other
+    refusal goes on to the one error handler (marketplace/errors.py) as it is."""
+    if problem.field is None or problem.slot is None:
+        raise problem
+    name = f"{prefix}[{problem.slot}].{problem.field}"
+    raise ApiError(problem.status, problem.code, problem.message, {name: problem.message}) from None
 
 
 def _slots(body: dict[str, Any]) -> list[scheduling.SlotInput]:
@@ -97,17 +99,14 @@ def tandem_proposals(tandem_id: int):
     try:
         proposal = scheduling.propose(tandem, g.api_user, slots)
     except scheduling.SchedulingError as problem:
-        _raise(problem)
+        _raise_indexed(problem, "slots")
     return proposal_json(proposal, g.api_user), 201
 
 
 @bp.get("/tandems/<int:tandem_id>/proposals/<int:proposal_id>")
 def tandem_proposal(tandem_id: int, proposal_id: int):
     tandem = _tandem(tandem_id)
-    try:
-        return proposal_json(scheduling.get(tandem, proposal_id, g.api_user), g.api_user)
-    except scheduling.SchedulingError as problem:
-        _raise(problem)
+    return proposal_json(scheduling.get(tandem, proposal_id, g.api_user), g.api_user)
 
 
 @bp.post("/tandems/<int:tandem_id>/proposals/<int:proposal_id>/pick")
@@ -118,10 +117,7 @@ def pick_proposal(tandem_id: int, proposal_id: int):
     if not isinstance(slot, int) or isinstance(slot, bool):
         raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."),
                        {"slot": _("The id of one of the proposed times.")})
-    try:
-        meeting = scheduling.pick(tandem, proposal_id, g.api_user, slot)
-    except scheduling.SchedulingError as problem:
-        _raise(problem)
+    meeting = scheduling.pick(tandem, proposal_id, g.api_user, slot)
     return meeting_json(meeting), 201
 
 
@@ -132,19 +128,13 @@ def decline_proposal(tandem_id: int, proposal_id: int):
     note = _json_body(required=False).get("note")
     if note is not None and not isinstance(note, str):
         raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."), {"note": _("Must be text.")})
-    try:
-        return proposal_json(scheduling.decline(tandem, proposal_id, g.api_user, note or ""), g.api_user)
-    except scheduling.SchedulingError as problem:
-        _raise(problem)
+    return proposal_json(scheduling.decline(tandem, proposal_id, g.api_user, note or ""), g.api_user)
 
 
 @bp.post("/tandems/<int:tandem_id>/proposals/<int:proposal_id>/withdraw")
 def withdraw_proposal(tandem_id: int, proposal_id: int):
     tandem = _tandem(tandem_id)
-    try:
-        return proposal_json(scheduling.withdraw(tandem, proposal_id, g.api_user), g.api_user)
-    except scheduling.SchedulingError as problem:
-        _raise(problem)
+    return proposal_json(scheduling.withdraw(tandem, proposal_id, g.api_user), g.api_user)
 
 
 def window_json(window: AvailabilityWindow) -> dict[str, Any]:
@@ -189,5 +179,5 @@ def my_availability():
         try:
             scheduling.replace_windows(g.api_user, _windows(_json_body()))
         except scheduling.SchedulingError as problem:
-            _raise(problem, "windows")
+            _raise_indexed(problem, "windows")
     return _availability(g.api_user)

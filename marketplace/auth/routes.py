@@ -1,4 +1,8 @@
-"""Accounts on the web: register, log in and out, passwords (change, reset, invitation), API tokens."""
+"""Accounts on the web: register, log in and out, passwords (change, reset, invitation), API tokens.
+
+The views never commit: each change is one unit of work in services/account_actions.py (or the service it
+calls), which commits.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ from ..extensions import db, limiter
 from ..forms import EmptyForm, place_errors
 from ..main.routes import safe_next
 from ..models import User
-from ..services import accounts, companies, emails, privacy, scheduling, throttle, timezones
+from ..services import account_actions, accounts, companies, privacy, scheduling, throttle, timezones
 from ..services.errors import AccountError, EmailTaken
 from .forms import (
     ApiTokenForm,
@@ -70,8 +74,7 @@ def start_session(user: User, remember: bool = False) -> None:
     session.clear()
     if locale:
         session["locale"] = locale  # the language choice is not a secret; keep it across login
-    accounts.begin_login_session(user)
-    db.session.commit()
+    account_actions.begin_session(user)
     login_user(user, remember=remember)
     if not remember and _remember_cookie_present():
         # Someone else's "keep me logged in" cookie on this device must not outlive this login.
@@ -95,17 +98,10 @@ def register() -> ResponseReturnValue:
         form.language.data = session["locale"]
     if form.validate_on_submit():
         try:
-            user = accounts.create_user(
-                form.email.data,
-                form.name.data,
-                form.password.data,
-                company_name=form.company.data,
-                locale=form.language.data or None,
+            user, confirmation = account_actions.sign_up(
+                form.email.data, form.name.data, form.password.data, form.company.data,
+                form.language.data or None, form.time_zone.data,
             )
-            if timezones.is_valid(form.time_zone.data):
-                user.time_zone = form.time_zone.data
-            confirmation = emails.send_company_confirmation(user)
-            db.session.commit()
         except EmailTaken as taken:
             db.session.rollback()
             return _account_exists(taken.user, form.email.data)
@@ -131,8 +127,7 @@ def register() -> ResponseReturnValue:
 def _account_exists(user: User, typed: str) -> Response:
     """The page does not say that the address has an account (as with a password reset): that address is
     told by e-mail, and the browser hears only that a message went out."""
-    emails.send_account_exists(user)
-    db.session.commit()
+    account_actions.tell_account_exists(user)
     email = accounts.normalise_email(typed)
     flash(_("We have sent a message to %(email)s: please open it to continue.", email=email), "info")
     return redirect(url_for("auth.login"))
@@ -183,8 +178,7 @@ def logout() -> ResponseReturnValue:
     if EmptyForm().validate_on_submit():
         if current_user.is_authenticated:
             # On the server too: a copy of this session's cookie or remember cookie is worthless now.
-            accounts.end_login_session(current_user._get_current_object())
-            db.session.commit()
+            account_actions.end_session(current_user._get_current_object())
         locale = session.get("locale")
         session.clear()
         logout_user()  # after clear(): it marks the remember-me cookie for removal
@@ -202,8 +196,7 @@ def forgot_password() -> ResponseReturnValue:
     if form.validate_on_submit():
         user = accounts.find_user_by_email(form.email.data)
         if user is not None:
-            emails.send_password_reset(user)
-            db.session.commit()
+            account_actions.send_password_reset(user)
         # The same answer either way, so this form does not reveal who has an account.
         email = accounts.normalise_email(form.email.data)
         message = _("If an account exists for %(email)s, we have sent it a link to choose a new password.", email=email)
@@ -226,13 +219,12 @@ def _set_password_by_link(secret: str, purpose: str, template: str) -> ResponseR
     form = SetPasswordForm()
     if form.validate_on_submit():
         try:
-            user = accounts.use_one_time_token(secret, purpose, form.password.data)
+            user = account_actions.use_one_time_token(secret, purpose, form.password.data)
         except AccountError as problem:
             place_errors(form, problem)
         else:
             if user is None:  # used up by a parallel request since the check above
                 return _invalid_link(purpose)
-            db.session.commit()
             start_session(user)
             if purpose == "invite":
                 flash(_("Welcome to Tandem, %(name)s! Your password is set.", name=user.first_name), "success")
@@ -267,10 +259,9 @@ def confirm_company(token: str) -> ResponseReturnValue:
         return _invalid_link(accounts.COMPANY_CONFIRMATION)
     form = EmptyForm()
     if form.validate_on_submit():
-        user = accounts.confirm_company(token)
+        user = account_actions.confirm_company(token)
         if user is None:  # used up by a parallel request since the check above
             return _invalid_link(accounts.COMPANY_CONFIRMATION)
-        db.session.commit()
         flash(_("Thank you: your company is confirmed."), "success")
         return redirect(url_for("auth.account" if current_user.is_authenticated else "auth.login"))
     company = companies.unconfirmed_domain_company(found.user)
@@ -285,8 +276,7 @@ def resend_company_confirmation() -> ResponseReturnValue:
     """A new confirmation link (the older one dies), for a lost or expired mail."""
     if not EmptyForm().validate_on_submit():
         abort(400)
-    if emails.send_company_confirmation(current_user._get_current_object()) is not None:
-        db.session.commit()
+    if account_actions.resend_company_confirmation(current_user._get_current_object()) is not None:
         flash(_("We have sent a new link to %(email)s: open it to confirm your company.", email=current_user.email),
               "info")
     return redirect(url_for("auth.account"))
@@ -332,11 +322,8 @@ def update_settings() -> ResponseReturnValue:
     form = SettingsForm()
     if not form.validate_on_submit():
         return _account_page(settings_form=form)
-    current_user.locale = form.locale.data
-    if form.time_zone.data:
-        current_user.time_zone = form.time_zone.data
+    account_actions.save_settings(current_user._get_current_object(), form.locale.data, form.time_zone.data)
     session["locale"] = form.locale.data
-    db.session.commit()
     flash(_("Your settings are saved."), "success")
     return redirect(url_for("auth.account"))
 
@@ -381,8 +368,7 @@ def change_password() -> ResponseReturnValue:
             form.current_password.errors.append(_("This is not your current password."))
         else:
             user = current_user._get_current_object()
-            accounts.set_password(user, form.password.data)  # ends every other session
-            db.session.commit()
+            account_actions.change_password(user, form.password.data)  # ends every other session
             start_session(user, remember=_remember_cookie_present())
             flash(_("Your password has been changed. Other devices have been logged out."), "success")
             return redirect(url_for("auth.account"))
@@ -396,8 +382,7 @@ def create_token() -> ResponseReturnValue:
     form = ApiTokenForm()
     if not form.validate_on_submit():
         return _account_page(token_form=form)
-    secret = accounts.create_api_token(current_user, form.token_name.data)
-    db.session.commit()
+    secret = account_actions.create_api_token(current_user, form.token_name.data)
     # Shown on this response only: the database keeps just its hash, and a flash would put it in the cookie.
     return _account_page(new_token=secret)
 
@@ -408,9 +393,8 @@ def revoke_token(token_id: int) -> ResponseReturnValue:
     """Revoked tokens stop working at once; the row stays for the record."""
     if not EmptyForm().validate_on_submit():
         abort(400)
-    if not accounts.revoke_api_token(current_user, token_id):
+    if not account_actions.revoke_api_token(current_user, token_id):
         abort(404)
-    db.session.commit()
     flash(_("The token is revoked; programs using it can no longer sign in."), "success")
     return redirect(url_for("auth.account"))
 

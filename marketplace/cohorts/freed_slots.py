@@ -10,6 +10,7 @@ from flask import Blueprint, abort, flash, redirect, url_for
 from flask_babel import gettext as _
 
 from ..admin.decorators import manager_required
+from ..forms import place_errors
 from ..models import Cohort, get_by_id
 from ..services import rematching
 from ..services.cohorts.enrolment import CohortError
@@ -32,8 +33,8 @@ def confirm(cohort_id: int):
             tandem = rematching.confirm(cohort, form.mentor_id.data, form.participant_id.data)
         except CohortError as problem:
             if problem.status == 404:
-                abort(404)
-            flash(problem.message, "error")
+                raise
+            place_errors(None, problem)
         else:
             flash(_("%(mentor)s and %(mentee)s are paired; both are told.",
                     mentor=tandem.mentor_user.name, mentee=tandem.mentee.name), "success")

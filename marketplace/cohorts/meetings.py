@@ -16,7 +16,7 @@ from flask_login import current_user, login_required
 
 from ..forms import EmptyForm, confirmation_page, place_errors
 from ..goals.milestones import card_context
-from ..models import Tandem, get_by_id
+from ..models import MeetingProposal, Tandem, get_by_id
 from ..services import meetings, pulse, scheduling, tandems, timezones
 from ..services.errors import MeetingError
 from .forms import DeclineProposalForm, MeetingForm, OutcomeForm, PickForm, ProposalForm
@@ -37,7 +37,7 @@ def _render(tandem: Tandem, form: MeetingForm | None = None, status: int = 200,
     row = meetings.progress(tandem)
     views = meetings.meetings_for(tandem, current_user)
     proposals = scheduling.proposal_views(tandem, current_user)
-    open_proposal = next((view for view in proposals if view.proposal.status == "open"), None)
+    open_proposal = next((view for view in proposals if view.proposal.status == MeetingProposal.OPEN), None)
     proposal_form = proposal_form or ProposalForm(formdata=None)
     # The form (and its suggested times) shows only while no proposal waits for an answer.
     suggested = ((proposal_form, scheduling.Suggestions("none", [])) if open_proposal
@@ -46,7 +46,7 @@ def _render(tandem: Tandem, form: MeetingForm | None = None, status: int = 200,
         "cohorts/tandem.html",
         tandem=tandem,
         open_proposal=open_proposal,
-        earlier_proposals=[view for view in proposals if view.proposal.status != "open"],
+        earlier_proposals=[view for view in proposals if view.proposal.status != MeetingProposal.OPEN],
         proposal_form=suggested[0],
         suggestion_source=suggested[1].source,
         suggestions_since=suggested[1].since,

@@ -12,7 +12,7 @@ from flask import Blueprint, abort, flash, redirect, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from ..forms import EmptyForm
+from ..forms import EmptyForm, place_errors
 from ..services import scheduling
 from .forms import DeclineProposalForm, PickForm, ProposalForm
 from .meetings import _in_my_zone, _partner_tandem, _render, proposal_form_choices
@@ -51,12 +51,11 @@ def propose(tandem_id: int):
     try:
         scheduling.propose(tandem, current_user, slots)
     except scheduling.SchedulingError as problem:
-        name = starts[problem.slot][0] if problem.field == "starts_at" and problem.slot is not None else problem.field
-        field = getattr(form, name, None) if name else None
-        if field is None:
-            flash(problem.message, "error")
+        if problem.field == "starts_at" and problem.slot is not None:  # the form field that time came from
+            problem = scheduling.SchedulingError(problem.code, problem.message, problem.status,
+                                                 starts[problem.slot][0])
+        if not place_errors(form, problem):
             return _back(tandem.id)
-        field.errors = [*field.errors, problem.message]
         return _render(tandem, status=400, proposal_form=form)
     partner = tandem.mentee if tandem.mentor_user_id == current_user.id else tandem.mentor_user
     flash(_("Your times went to %(name)s, each in their own time zone. You get the invite once they pick one.",
@@ -75,7 +74,7 @@ def pick(tandem_id: int, proposal_id: int):
     try:
         scheduling.pick(tandem, proposal_id, current_user, form.slot.data)
     except scheduling.SchedulingError as problem:
-        flash(problem.message, "error")
+        place_errors(None, problem)
         return _back(tandem.id)
     flash(_("Meeting planned. You both get the invite by e-mail; download it below."), "success")
     return redirect(url_for("cohorts.meetings.tandem", tandem_id=tandem.id, _anchor="meetings-title"))
@@ -91,10 +90,8 @@ def decline(tandem_id: int, proposal_id: int):
     try:
         scheduling.decline(tandem, proposal_id, current_user, form.note.data or "")
     except scheduling.SchedulingError as problem:
-        if problem.field == "note":
-            form.note.errors = [*form.note.errors, problem.message]
+        if place_errors(form, problem):
             return _render(tandem, status=400, decline_form=form)
-        flash(problem.message, "error")
         return _back(tandem.id)
     flash(_("Your partner is asked for other times. You can also propose some yourself."), "info")
     return _back(tandem.id)
@@ -109,7 +106,7 @@ def withdraw(tandem_id: int, proposal_id: int):
     try:
         scheduling.withdraw(tandem, proposal_id, current_user)
     except scheduling.SchedulingError as problem:
-        flash(problem.message, "error")
+        place_errors(None, problem)
         return _back(tandem.id)
     flash(_("Your proposed times are withdrawn."), "info")
     return _back(tandem.id)

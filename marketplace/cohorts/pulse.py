@@ -10,6 +10,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from ..forms import place_errors
 from ..models import PulseCheck
 from ..services import meetings, pulse
 from .forms import PulseForm
@@ -36,11 +37,8 @@ def answer(check_id: int):
             pulse.submit(check, current_user, form.usefulness.data, form.collaboration.data, form.comment.data,
                          meetings.now())
         except pulse.PulseError as problem:
-            field = getattr(form, problem.field, None) if problem.field else None
-            if field is None:
-                flash(problem.message, "error")
+            if not place_errors(form, problem):
                 return redirect(url_for(".answer", check_id=check.id))
-            field.errors = [*field.errors, problem.message]
         else:
             flash(_("Thank you! Your partner never sees your answers."), "success")
             return redirect(url_for("cohorts.meetings.tandem", tandem_id=check.tandem_id))

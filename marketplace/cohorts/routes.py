@@ -551,10 +551,7 @@ def nudge(cohort_id: int, tandem_id: int):
     form = NudgeForm(prefix=f"tandem-{tandem_id}")
     if not form.validate_on_submit():
         abort(400)
-    try:
-        sent = health.nudge(cohort, get_by_id(Tandem, tandem_id), current_user, form.seen.data)
-    except health.NudgeError as problem:
-        abort(problem.status)
+    sent = health.nudge(cohort, get_by_id(Tandem, tandem_id), current_user, form.seen.data)
     if sent:
         flash(_("Both partners were e-mailed: you asked how their tandem is going."), "success")
     else:

@@ -12,6 +12,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from ..forms import place_errors
 from ..models import Goal, Tandem, get_by_id
 from ..services import milestones, tandems
 from .forms import MilestoneActionForm, MilestoneForm
@@ -79,7 +80,9 @@ def page(goal_id: int):
     try:
         milestones.add(goal, current_user, form.title.data)
     except milestones.MilestoneError as problem:
-        form.title.errors = [*form.title.errors, problem.fields.get("title", problem.message)]
+        # The form's one field carries a refusal that names none (too many milestones).
+        place_errors(form, problem if problem.fields else milestones.MilestoneError.on_field(
+            "title", problem.message, problem.code, problem.status))
         return _page(goal, form, status=problem.status if problem.status < 500 else 400)
     flash(_("Milestone added."), "success")
     return _back(goal, form.back.data)
@@ -108,8 +111,8 @@ def change(goal_id: int, milestone_id: int):
             milestones.update(goal, milestone, current_user, {"done": action == "done"})
     except milestones.MilestoneError as problem:
         if problem.status == 404:
-            abort(404)
-        flash(problem.message, "error")
+            raise
+        place_errors(None, problem)
     return _back(goal, form.back.data)
 
 
@@ -118,10 +121,7 @@ def change(goal_id: int, milestone_id: int):
 def rename(goal_id: int, milestone_id: int):
     """The owner renames a milestone on the milestones page; an error is shown beside that field."""
     goal = _readable_goal(goal_id)
-    try:
-        milestone = milestones.get(goal, milestone_id)
-    except milestones.MilestoneError:
-        abort(404)
+    milestone = milestones.get(goal, milestone_id)
     if not milestones.can_edit(goal, current_user):
         abort(403)
     form = MilestoneForm(prefix=f"m{milestone.id}")
@@ -129,7 +129,7 @@ def rename(goal_id: int, milestone_id: int):
         try:
             milestones.update(goal, milestone, current_user, {"title": form.title.data})
         except milestones.MilestoneError as problem:
-            form.title.errors = [problem.fields.get("title", problem.message)]
+            place_errors(form, problem)
         else:
             flash(_("Milestone renamed."), "success")
             return redirect(url_for(".page", goal_id=goal.id))

@@ -14,7 +14,7 @@ from ..models import Goal, MentorProfile, get_by_id
 from ..services import companies, goals, labels, tandems
 from ..services.errors import ProfileConflict, ProfileError
 from ..services.matching import search
-from ..states import GoalStatus
+from ..states import GoalStatus, TandemStatus
 from ..tandems.forms import RequestTandemForm
 from .forms import GoalForm, GoalStatusForm
 from .milestones import bp as milestones_bp
@@ -122,7 +122,7 @@ def detail(id: int):
         suggestions=suggestions,
         requests=requests,
         request_ended=any(t.status in search.ENDED_REQUEST_STATUSES for t in requests),
-        tandem_ended=any(t.status == "ended" for t in requests),
+        tandem_ended=any(t.status == TandemStatus.ENDED for t in requests),
         request_form=RequestTandemForm(),
         form=EmptyForm(),
         statuses=labels.GOAL_STATUS,

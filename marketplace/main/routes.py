@@ -1,4 +1,7 @@
-"""Landing page, dashboard, notifications and the language switch."""
+"""Landing page, dashboard, notifications and the language switch.
+
+The views never commit: the services they call commit their own unit of work.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +10,9 @@ from urllib.parse import urlsplit
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 
-from ..extensions import db
 from ..forms import EmptyForm
+from ..services import account_actions, notifications
 from ..services import dashboard as dashboard_service
-from ..services import notifications
 
 bp = Blueprint("main", __name__)
 
@@ -60,6 +62,5 @@ def set_language():
     if form.validate_on_submit() and language in ("en", "de"):
         session["locale"] = language
         if current_user.is_authenticated:
-            current_user.locale = language
-            db.session.commit()
+            account_actions.save_language(current_user._get_current_object(), language)
     return redirect(safe_next(request.form.get("next"), url_for("main.index")))

@@ -1,4 +1,8 @@
-"""What the community-manager area reads and changes: people, companies, topics and the outbox."""
+"""What the community-manager area reads and changes: people, companies, topics and the outbox.
+
+Each change commits its own unit of work (the views in admin/ never commit); a refusal (AdminError) is
+raised before anything is written, so there is nothing to commit.
+"""
 
 from __future__ import annotations
 
@@ -79,15 +83,18 @@ def goal_counts(user_ids: list[int]) -> dict[int, int]:
 
 
 def verify_company(user: User, company_name: str) -> Company:
-    """Confirm or correct a person's company (open pairings are re-checked); the caller commits."""
+    """Confirm or correct a person's company (open pairings are re-checked); commits."""
     company = companies.verify_company(user, company_name)
     if company is None:
         raise AdminError.on_field("company", _("Enter the company's name."))
+    db.session.commit()
     return company
 
 
 def clear_verified_company(user: User) -> None:
+    """The person's stated company counts again; commits."""
     companies.set_verified_company(user, None)
+    db.session.commit()
 
 
 # Companies ------------------------------------------------------------------------------------
@@ -137,7 +144,7 @@ def people_at(company: Company, limit: int = 100) -> list[User]:
 
 
 def rename_company(company: Company, name: str) -> None:
-    """Rename a company; refused when another company already has that (normalised) name."""
+    """Rename a company; refused when another company already has that (normalised) name. Commits."""
     cleaned = " ".join((name or "").split())
     key = companies.company_key(cleaned)
     if not key:
@@ -147,6 +154,7 @@ def rename_company(company: Company, name: str) -> None:
         raise AdminError.on_field("name", _("Another company is already called “%(name)s”.", name=other.name))
     company.name = cleaned
     company.normalised_name = key
+    db.session.commit()
 
 
 def parse_domains(text: str) -> list[str]:
@@ -167,7 +175,8 @@ def parse_domains(text: str) -> list[str]:
 
 
 def set_domains(company: Company, text: str) -> list[str]:
-    """Replace the company's e-mail domains; a domain owned by another company refuses the whole change."""
+    """Replace the company's e-mail domains; a domain owned by another company refuses the whole change.
+    Commits."""
     domains = parse_domains(text)
     taken = companies.set_domains(company, domains)
     if taken:
@@ -176,10 +185,12 @@ def set_domains(company: Company, text: str) -> list[str]:
         )
         described = ", ".join(f"{domain} ({owner})" for domain, owner in owners)
         raise AdminError.on_field("domains", _("Already used by another company: %(domains)s", domains=described))
+    db.session.commit()
     return domains
 
 
 def add_competitor(company: Company, other_name: str) -> Company:
+    """Link the two as competitors (created by name if new) and re-check their open pairings; commits."""
     other = companies.get_or_create_company(other_name)
     if other is None:
         raise AdminError.on_field("name", _("Enter the competitor's name."))
@@ -188,7 +199,14 @@ def add_competitor(company: Company, other_name: str) -> Company:
     companies.link_competitors(company, other)
     db.session.flush()
     tandems.recheck_open_pairings([company.id, other.id])
+    db.session.commit()
     return other
+
+
+def remove_competitor(company: Company, other: Company) -> None:
+    """The two are no longer competitors; commits."""
+    companies.unlink_competitors(company, other)
+    db.session.commit()
 
 
 def merge_target(company: Company, name: str) -> Company:
@@ -245,7 +263,7 @@ def _check_name_free(name_en: str, topic: Topic | None = None) -> None:
 
 
 def create_topic(name_en: str, name_de: str, synonyms_text: str) -> Topic:
-    """A new taxonomy topic; its slug comes from the English name. The caller commits."""
+    """A new taxonomy topic; its slug comes from the English name. Commits."""
     name_en, name_de = " ".join(name_en.split()), " ".join((name_de or name_en).split())
     _check_name_free(name_en)
     topic = Topic(
@@ -256,13 +274,13 @@ def create_topic(name_en: str, name_de: str, synonyms_text: str) -> Topic:
         is_free_tag=False,
     )
     db.session.add(topic)
-    db.session.flush()
+    db.session.commit()
     return topic
 
 
 def update_topic(topic: Topic, name_en: str, name_de: str, synonyms_text: str) -> None:
     """Rename a topic and replace its synonyms. Topic names are part of every profile's and goal's
-    embedded text, so a rename re-embeds the profiles and goals that carry the topic."""
+    embedded text, so a rename re-embeds the profiles and goals that carry the topic. Commits."""
     name_en, name_de = " ".join(name_en.split()), " ".join((name_de or name_en).split())
     _check_name_free(name_en, topic)
     renamed = (name_en, name_de) != (topic.name_en, topic.name_de)
@@ -270,11 +288,13 @@ def update_topic(topic: Topic, name_en: str, name_de: str, synonyms_text: str) -
     topic.synonyms = parse_synonyms(synonyms_text)
     if renamed:
         _reembed_topic_users(topic)
+    db.session.commit()
 
 
 def promote_topic(topic: Topic) -> None:
-    """A free tag joins the taxonomy (and can then carry a German name and synonyms)."""
+    """A free tag joins the taxonomy (and can then carry a German name and synonyms); commits."""
     topic.is_free_tag = False
+    db.session.commit()
 
 
 def _reembed_topic_users(topic: Topic) -> None:

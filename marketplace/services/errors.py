@@ -83,6 +83,24 @@ class SurveyError(ServiceError):
     """The wrap-up survey."""
 
 
+class NudgeError(ServiceError):
+    """A community manager's nudge to a running tandem's partners."""
+
+
+class MilestoneError(ServiceError):
+    """A refused milestone change; a bad field by default (422)."""
+
+    def __init__(self, code: str, message: str, status: int = 422, fields: dict[str, str] | None = None):
+        super().__init__(code, message, status, fields)
+
+
+class PulseError(ServiceError):
+    """A refused pulse-check answer; `field` names the form and API field it concerns."""
+
+    def __init__(self, code: str, message: str, status: int = 422, field: str | None = None):
+        super().__init__(code, message, status, {field: message} if field else None)
+
+
 class ImportConflict(ServiceError):
     """Another import (or an edit) changed the same people between the check and the write: nothing was saved."""
 

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import begin_serialised_write, db
 from ..models import Cohort, Meeting, Reminder, Tandem, User
 from . import meetings, notifications, pulse, reminders
+from .errors import NudgeError
 
 ON_TRACK, NEEDS_CHECK_IN, AT_RISK = "on_track", "needs_check_in", "at_risk"
 # Worst first: the order of the progress page.
@@ -180,14 +181,6 @@ def cohort_health(cohort: Cohort, today: date | None = None) -> list[TandemHealt
         rows.append(TandemHealth(tandem, health, reasons, count, last))
     rows.sort(key=lambda row: (RANK[row.health], -len(row.reasons), row.tandem.id))
     return rows
-
-
-class NudgeError(Exception):
-    def __init__(self, code: str, message: str, status: int = 409):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
 
 
 def nudge(cohort: Cohort, tandem: Tandem | None, manager: User, seen: int) -> bool:

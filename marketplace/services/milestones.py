@@ -14,20 +14,10 @@ from sqlalchemy import exists, func, select
 
 from ..extensions import db
 from ..models import CohortParticipant, Goal, Milestone, Tandem, User, get_by_id, utcnow
+from .errors import MilestoneError
 
 TITLE_MAX = 200  # the column's length (models.Milestone.title)
 MAX_PER_GOAL = 50
-
-
-class MilestoneError(Exception):
-    """A refused milestone change: `code` for machines, `message` for people, `fields` beside the field."""
-
-    def __init__(self, code: str, message: str, status: int = 422, fields: dict[str, str] | None = None):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
-        self.fields = fields or {}
 
 
 # --- who may do what ----------------------------------------------------------------------------------

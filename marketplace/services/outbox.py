@@ -92,7 +92,7 @@ def _log_due(now: datetime, limit: int) -> int:
         else:
             log.info("E-mail not sent (no MAIL_SERVER), kept in the outbox. To: %s Subject: %s\n%s",
                      message.recipient, message.subject, message.body)
-        message.status, message.claim_token = "logged", None
+        message.status, message.claim_token = EmailStatus.LOGGED, None
         db.session.commit()
         logged += 1
     return logged

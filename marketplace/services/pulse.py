@@ -23,6 +23,7 @@ from ..models import Cohort, PulseCheck, Tandem, User, get_by_id
 from ..states import PUBLISHED
 from . import meetings, notifications
 from .cohorts import enrolment, surveys
+from .errors import PulseError
 
 FIRST_AFTER_DAYS = 30
 EVERY_HELD = 2  # meetings held between two checks
@@ -36,17 +37,6 @@ QUESTIONS = {
     "usefulness": _l("How useful is your tandem for you? (1 = not at all, 5 = very)"),
     "collaboration": _l("How well are you and your partner working together? (1 = not at all, 5 = very well)"),
 }
-
-
-class PulseError(Exception):
-    """A refused answer; `field` names the form and API field it concerns."""
-
-    def __init__(self, code: str, message: str, status: int = 422, field: str | None = None):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
-        self.field = field
 
 
 def due_occasions(tandem: Tandem, held: int, today: date) -> list[str]:

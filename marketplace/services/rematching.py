@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from ..extensions import begin_serialised_write, db
 from ..models import MAX_ID, Cohort, CohortParticipant, Goal, MentorProfile, Tandem, User, get_by_id, utcnow
+from ..states import GoalStatus, ParticipantStatus
 from . import notifications
 from .cohorts import assignment, enrolment, review
 from .cohorts.enrolment import CohortError
@@ -31,7 +32,7 @@ ENDED_EARLY = "ended"
 
 
 def _next_names(goal: Goal | None) -> list[str]:
-    if goal is None or goal.status != "open":
+    if goal is None or goal.status != GoalStatus.OPEN:
         return []
     return [m.profile.user.name for m in search.next_suggestions(goal, NEXT_SUGGESTIONS_IN_MESSAGE)]
 
@@ -46,7 +47,7 @@ def after_early_end(tandem: Tandem, ended_by: User, reason: str) -> None:
     """In the transaction of tandems.end: the goal is open again and its mentee hears of the next best
     mentors (with the partner's reason when the mentor ended it); in a cohort the managers hear a slot is free."""
     goal = tandem.goal
-    if goal is not None and goal.status == "matched":
+    if goal is not None and goal.status == GoalStatus.MATCHED:
         goal.status = "open"
         vectors.refresh_goal(goal)  # discoverable again, if the owner lets mentors find it
     db.session.flush()
@@ -128,7 +129,7 @@ def waitlist(cohort: Cohort) -> list[CohortParticipant]:
     ))
     return [
         p for p in enrolment.participants(cohort, role="mentee")
-        if p.status in WAITING_STATUSES and p.goal is not None and p.goal.status == "open"
+        if p.status in WAITING_STATUSES and p.goal is not None and p.goal.status == GoalStatus.OPEN
         and p.user_id not in paired
     ]
 
@@ -147,7 +148,7 @@ def _accepted_mentor(cohort: Cohort, profile: MentorProfile) -> bool:
     return db.session.scalar(
         select(CohortParticipant.id).where(
             CohortParticipant.cohort_id == cohort.id, CohortParticipant.user_id == profile.user_id,
-            CohortParticipant.role == "mentor", CohortParticipant.status == "accepted",
+            CohortParticipant.role == "mentor", CohortParticipant.status == ParticipantStatus.ACCEPTED,
         ).limit(1)
     ) is not None
 

@@ -43,7 +43,7 @@ def _lock_in(tandem: Tandem, status: str) -> None:
         raise TandemError("gone", _("The profile or goal no longer exists.")) from None
     if tandem.status != status:
         db.session.rollback()
-        if status == "active":
+        if status == TandemStatus.ACTIVE:
             raise TandemError("not_active", _("Only a running tandem can be ended."))
         raise TandemError("not_open", _("This request is no longer open."))
     if request_expiry.is_overdue(tandem):  # its time is up even if the job has not written `expired` yet

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from ...extensions import db
 from ...models import Cohort, CohortParticipant, Meeting, Tandem
-from ...states import PUBLISHED, ParticipantStatus
+from ...states import PUBLISHED, ParticipantStatus, TandemStatus
 from .. import exports, labels, meetings, milestones, pulse
 from ..labels import score_percent
 from . import enrolment, surveys
@@ -122,7 +122,7 @@ def report(cohort: Cohort, today: date | None = None) -> dict[str, Any]:
 
 def early_termination(published: list[Tandem]) -> dict[str, Any]:
     """Tandems a partner ended before the cohort closed (status `ended`), their share and the reasons given."""
-    ended = [t for t in published if t.status == "ended"]
+    ended = [t for t in published if t.status == TandemStatus.ENDED]
     return {
         "tandems": len(published),
         "ended_early": len(ended),

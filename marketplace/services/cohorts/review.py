@@ -299,9 +299,9 @@ def pair_choices(cohort: Cohort) -> tuple[list[CohortParticipant], list[CohortPa
     """Accepted mentees without a pair and accepted mentors with a free slot, for the "add a pair" form."""
     paired = {
         t.mentee_user_id
-        for t in enrolment.cohort_tandems(cohort, ("draft", "active"))
+        for t in enrolment.cohort_tandems(cohort, (TandemStatus.DRAFT, TandemStatus.ACTIVE))
     }
-    mentees = [p for p in enrolment.participants(cohort, "accepted", "mentee")
+    mentees = [p for p in enrolment.participants(cohort, ParticipantStatus.ACCEPTED, "mentee")
                if p.user_id not in paired and p.goal is not None and p.goal.status == GoalStatus.OPEN]
     mentors = [p for p in enrolment.participants(cohort, "accepted", "mentor") if p.user.mentor_profile is not None]
     return mentees, mentors
