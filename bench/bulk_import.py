@@ -450,8 +450,9 @@ def memory_plot(m: dict, out: Path) -> None:
     for job in m["jobs"]:
         begin = next(t for t, _, n in m["samples"] if n == job["job"]) / 60
         ax.axvline(begin, color="gray", lw=0.6, ls="--")
-        ax.annotate(f"{job['people_total'] // 1000}k", (begin, 0), xytext=(2, 4), textcoords="offset points",
-                    fontsize=7, color="gray")
+        people = job["people_total"]
+        ax.annotate(f"{people / 1000:.0f}k" if people >= 1000 else str(people), (begin, 0), xytext=(2, 4),
+                    textcoords="offset points", fontsize=7, color="gray")
     ax.set_xlabel("minutes (dashed: a job starts; label: people imported when it ends)")
     ax.set_ylabel("MiB")
     ax.set_ylim(bottom=0)

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -190,6 +191,12 @@ class User(UserMixin, db.Model):
     @property
     def has_password(self) -> bool:
         return bool(self.password_hash)
+
+
+# Every lookup by address compares lower(email) (accounts.find_user_by_email, an import's existing people), which
+# the unique index on email cannot answer: without this one each lookup read the whole table, and an import of
+# 20,000 people spent most of its write phase in those scans (bench/README.md, "Bulk import").
+Index("ix_user_email_lower", func.lower(User.email))
 
 
 class ApiToken(db.Model):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from flask import Flask, request
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from marketplace.extensions import db
 from marketplace.models import OneTimeToken, OutgoingEmail, User, as_utc, utcnow
@@ -142,6 +142,31 @@ def test_company_links_expire_and_a_resent_link_replaces_the_old_one(client):
 
     assert client.post(path_of(second)).status_code == 404
     assert accounts.find_user_by_email("ada@engines.example").verified_company_id is None
+
+
+def test_a_lookup_by_address_reads_an_index_not_the_whole_table(app):
+    """find_user_by_email compares lower(email): an index on that expression answers it (a login or an import
+    row used to read every account)."""
+    make_user("ada@example.com")
+    db.session.commit()
+    sent: list[tuple[str, object]] = []
+
+    def keep(conn, cursor, statement, parameters, context, executemany):
+        sent.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", keep)
+    try:
+        assert accounts.find_user_by_email("ADA@example.com") is not None
+    finally:
+        event.remove(db.engine, "before_cursor_execute", keep)
+    [(statement, parameters)] = [(s, p) for s, p in sent if "lower" in s.lower()]
+    with db.engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("SET enable_seqscan = off")  # a handful of rows: prefer the index if usable
+            plan = connection.exec_driver_sql("EXPLAIN " + statement, parameters).scalars().all()
+        else:
+            plan = [row[-1] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)]
+    assert any("ix_user_email_lower" in line for line in plan), plan
 
 
 def test_a_full_width_look_alike_address_is_the_same_address(client):
