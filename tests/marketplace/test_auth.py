@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 from flask import Flask, request
 from flask.testing import FlaskClient
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from marketplace.extensions import db
 from marketplace.models import OneTimeToken, OutgoingEmail, User, as_utc, utcnow
 from marketplace.services import accounts, companies, emails
 from tests.builders import DEFAULT_PASSWORD, make_user
+from tests.query_plans import plans
 
 NEW_PASSWORD = "purple elephants dance quietly"
 LINK = re.compile(r"http\S+/auth/(?:reset|invitation|confirm-company)/[\w-]+")
@@ -149,23 +150,9 @@ def test_a_lookup_by_address_reads_an_index_not_the_whole_table(app):
     row used to read every account)."""
     make_user("ada@example.com")
     db.session.commit()
-    sent: list[tuple[str, object]] = []
 
-    def keep(conn, cursor, statement, parameters, context, executemany):
-        sent.append((statement, parameters))
+    [plan] = plans(lambda: accounts.find_user_by_email("ADA@example.com"), lambda sql: "lower(" in sql.lower())
 
-    event.listen(db.engine, "before_cursor_execute", keep)
-    try:
-        assert accounts.find_user_by_email("ADA@example.com") is not None
-    finally:
-        event.remove(db.engine, "before_cursor_execute", keep)
-    [(statement, parameters)] = [(s, p) for s, p in sent if "lower" in s.lower()]
-    with db.engine.connect() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.exec_driver_sql("SET enable_seqscan = off")  # a handful of rows: prefer the index if usable
-            plan = connection.exec_driver_sql("EXPLAIN " + statement, parameters).scalars().all()
-        else:
-            plan = [row[-1] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)]
     assert any("ix_user_email_lower" in line for line in plan), plan
 
 
