@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, exists, or_, select, update
+from sqlalchemy import Select, exists, func, or_, select, update
 
 from ..extensions import begin_serialised_write, db
 from ..models import CohortParticipant, Goal, Tandem, Topic, User
@@ -192,6 +192,14 @@ def visible_goals_query(user: User) -> Select:
         return query
     on_goal = exists().where(Tandem.goal_id == Goal.id, _mentor_on_goal(user))
     return query.where(or_(Goal.owner_id == user.id, on_goal))
+
+
+def visible_goals_page(user: User, page: int, per_page: int) -> tuple[list[Goal], int]:
+    """One page of visible_goals_query (newest first), and how many there are in all (the API's goal list)."""
+    query = visible_goals_query(user)
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    shown = db.session.scalars(query.order_by(Goal.id).limit(per_page).offset((page - 1) * per_page))
+    return list(shown), total
 
 
 @dataclass(frozen=True)

@@ -187,10 +187,6 @@ class Unmatched:
         text = str(UNMATCHED_REASONS[self.reason_code])
         return text % self.params if self.params else text
 
-    def as_json(self) -> dict:
-        return {"id": self.user.id, "name": self.user.name, "role": self.role, "reason": self.reason,
-                "reason_code": self.reason_code}
-
 
 @dataclass
 class MatchResult:

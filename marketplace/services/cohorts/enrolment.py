@@ -275,6 +275,17 @@ def can_view(cohort: Cohort, user: User) -> bool:
     return bool(user.is_manager or cohort.state == CohortState.ENROLLING or is_participant(cohort, user))
 
 
+def is_listed_for(cohort: Cohort, user: User) -> bool:
+    """The cohorts a person's list holds (all_cohorts for managers, cohorts_of for others): what the API
+    reads out one by one."""
+    return bool(user.is_manager or is_participant(cohort, user))
+
+
+def can_see_application(participant: CohortParticipant, user: User) -> bool:
+    """An application: community managers, and the applicant themselves."""
+    return bool(user.is_manager or participant.user_id == user.id)
+
+
 def all_cohorts() -> list[Cohort]:
     return list(db.session.scalars(select(Cohort).order_by(Cohort.starts_on.desc(), Cohort.id.desc())))
 

@@ -60,21 +60,6 @@ class MentorMatch:
     shared_languages: list[str] = field(default_factory=list)
     mentioned_topics: list[Topic] = field(default_factory=list)  # query topics only named in the mentor's text
 
-    def as_json(self, locale: str = "en") -> dict:
-        user = self.profile.user
-        company = user.effective_company
-        return {
-            "id": self.profile.id,
-            "name": user.name,
-            "company": company.name if company else None,
-            "headline": self.profile.headline,
-            "score": round(self.score, 4),
-            "matched_topics": [t.display_name(locale) for t in self.matched_topics],
-            "mentioned_topics": [t.display_name(locale) for t in self.mentioned_topics],
-            "highlights": self.highlights,
-            "shared_languages": self.shared_languages,
-        }
-
 
 @dataclass
 class GoalMatch:
