@@ -11,6 +11,7 @@ from flask_babel import ngettext
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
+from ..access import get_or_404
 from ..admin.decorators import manager_required
 from ..forms import EmptyForm, confirmation_page, place_errors
 from ..mentors.forms import topic_choices
@@ -78,17 +79,11 @@ def my_time(moment) -> str:
 
 
 def _cohort(cohort_id: int) -> Cohort:
-    cohort = get_by_id(Cohort, cohort_id)
-    if cohort is None:
-        abort(404)
-    return cohort
+    return get_or_404(Cohort, cohort_id)
 
 
 def _visible_cohort(cohort_id: int) -> Cohort:
-    cohort = get_by_id(Cohort, cohort_id)
-    if cohort is None or not enrolment.can_view(cohort, current_user):
-        abort(404)
-    return cohort
+    return get_or_404(Cohort, cohort_id, lambda cohort: enrolment.can_view(cohort, current_user))
 
 
 # --- list, plan, edit ----------------------------------------------------------------------------
@@ -254,10 +249,7 @@ def apply(cohort_id: int):
 
 
 def _participant(cohort: Cohort, participant_id: int) -> CohortParticipant:
-    participant = get_by_id(CohortParticipant, participant_id)
-    if participant is None or participant.cohort_id != cohort.id:
-        abort(404)
-    return participant
+    return get_or_404(CohortParticipant, participant_id, lambda participant: participant.cohort_id == cohort.id)
 
 
 @bp.post("/<int:cohort_id>/applications/<int:participant_id>/withdraw")

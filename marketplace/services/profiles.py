@@ -1,4 +1,5 @@
-"""Mentor profiles: saving, pausing and deleting the one #OpenToMentor profile a person has.
+"""Mentor profiles: saving, pausing and deleting the one #OpenToMentor profile a person has, and the list
+of open ones.
 
 Every rule about profiles lives here, so pages, the API and the CSV import behave alike. Functions that
 change data refresh the stored vector and commit (services commit their own unit of work). The fields it
@@ -12,10 +13,12 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from flask_sqlalchemy.pagination import Pagination
+from sqlalchemy import false, select, update
+from sqlalchemy.orm import selectinload
 
 from ..extensions import begin_serialised_write, db
-from ..models import MentorProfile, Tandem, User, utcnow
+from ..models import MentorProfile, Tandem, Topic, User, utcnow
 from . import companies, topics
 from .errors import ProfileConflict
 from .fields import COMPANY_MAX, TEXT_MAX, TEXT_MIN, FieldChecker, default_languages, parse_languages
@@ -111,3 +114,22 @@ def delete_mentor_profile(profile: MentorProfile) -> None:
     db.session.delete(profile)
     db.session.commit()
 
+
+def open_mentors_page(topic_slug: str, page: int, per_page: int) -> tuple[Pagination, Topic | None]:
+    """One page of the open profiles, last updated first, with the topic `topic_slug` names (if any): with
+    a slug, only the profiles on that topic, and none for a slug no topic has (never silently everyone)."""
+    query = (
+        select(MentorProfile)
+        .where(MentorProfile.is_open.is_(True))
+        .order_by(MentorProfile.updated_at.desc(), MentorProfile.id.desc())
+        .options(
+            selectinload(MentorProfile.topics),
+            selectinload(MentorProfile.user).selectinload(User.company),
+            selectinload(MentorProfile.user).selectinload(User.verified_company),
+        )
+    )
+    topic = None
+    if topic_slug:
+        topic = topics.by_slug(topic_slug)
+        query = query.where(MentorProfile.topics.any(Topic.id == topic.id)) if topic else query.where(false())
+    return db.paginate(query, page=page, per_page=per_page, error_out=False), topic
