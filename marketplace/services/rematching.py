@@ -48,7 +48,7 @@ def after_early_end(tandem: Tandem, ended_by: User, reason: str) -> None:
     mentors (with the partner's reason when the mentor ended it); in a cohort the managers hear a slot is free."""
     goal = tandem.goal
     if goal is not None and goal.status == GoalStatus.MATCHED:
-        goal.status = "open"
+        goal.status = GoalStatus.OPEN
         vectors.refresh_goal(goal)  # discoverable again, if the owner lets mentors find it
     db.session.flush()
     names = _next_names(goal)
@@ -247,7 +247,7 @@ def confirm(cohort: Cohort, mentor_id: int, participant_id: int) -> Tandem:
         db.session.flush()
         review.activate(cohort, tandem, utcnow())
         tandem.starts_on = max(date.today(), cohort.starts_on)  # joining a running cohort starts today
-        participant.status = "accepted"
+        participant.status = ParticipantStatus.ACCEPTED
         db.session.commit()
     except Exception:
         db.session.rollback()

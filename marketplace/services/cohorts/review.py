@@ -179,7 +179,7 @@ def add_pair(cohort: Cohort, mentee_participant_id: int, mentor_participant_id: 
     score, reasons = assignment.pair_score(goal, profile)
     db.session.add(Tandem(
         goal=goal, mentor=profile, mentee_user_id=goal.owner_id, mentor_user_id=profile.user_id, cohort_id=cohort.id,
-        status="draft", locked=True, score=score, reasons=reasons,
+        status=TandemStatus.DRAFT, locked=True, score=score, reasons=reasons,
     ))
     db.session.commit()
     return Change(before, summary(cohort))
@@ -260,7 +260,7 @@ def publish(cohort: Cohort) -> int:
         for tandem in pending:
             activate(cohort, tandem, now)
         if cohort.state == CohortState.MATCHING:
-            cohort.state = "running"
+            cohort.state = CohortState.RUNNING
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -273,11 +273,11 @@ def activate(cohort: Cohort, tandem: Tandem, now) -> None:
     matched, its other requests close, both partners are told. The caller holds the locks and commits."""
     goal = tandem.goal
     assert goal is not None and tandem.mentor is not None
-    tandem.status = "active"
+    tandem.status = TandemStatus.ACTIVE
     tandem.locked = False
     tandem.responded_at = now
     tandem.starts_on, tandem.ends_on = cohort.starts_on, cohort.ends_on
-    goal.status = "matched"
+    goal.status = GoalStatus.MATCHED
     tandems.close_pending(goal, tandem, in_cohort=True)
     link = notifications.link_to("cohorts.meetings.tandem", tandem_id=tandem.id)
     mentor_name = tandem.mentor_user.name if tandem.mentor_user else ""
