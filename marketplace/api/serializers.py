@@ -167,8 +167,8 @@ def tandem_json(tandem: Tandem, viewer: User) -> dict[str, Any]:
     """A tandem as `viewer` may see it: e-mails once accepted, the mentee's full name where allowed."""
     contact = tandems.can_see_contact(tandem, viewer)
     mentor = person_json(tandem.mentor_user, with_email=contact)
-    if mentor is not None and tandem.mentor_id is not None:
-        mentor["profile_id"] = tandem.mentor_id
+    if mentor is not None and tandem.mentor_profile_id is not None:
+        mentor["profile_id"] = tandem.mentor_profile_id
     mentee = person_json(tandem.mentee, with_email=contact)
     if mentee is not None:
         mentee["name"] = tandems.mentee_name(tandem, viewer)
@@ -306,7 +306,7 @@ def draft_json(tandem: Tandem) -> dict[str, Any]:
         "id": tandem.id,
         "mentor": person_json(tandem.mentor_user),
         "mentee": person_json(tandem.mentee),
-        "mentor_profile_id": tandem.mentor_id,
+        "mentor_profile_id": tandem.mentor_profile_id,
         "goal_id": tandem.goal_id,
         "score": tandem.score,
         "reasons": list(tandem.reasons or []),

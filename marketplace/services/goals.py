@@ -160,7 +160,7 @@ def _mentor_on_goal(user: User):
     conditions = [Tandem.mentor_user_id == user.id]
     profile = user.mentor_profile
     if profile is not None:
-        conditions.append(Tandem.mentor_id == profile.id)
+        conditions.append(Tandem.mentor_profile_id == profile.id)
     return or_(*conditions) & Tandem.status.in_(Tandem.GOAL_VISIBLE_STATUSES)
 
 

@@ -199,7 +199,7 @@ def accept(tandem: Tandem, user: User, message: str = "") -> Tandem:
     that is no longer open is refused and stays as it is."""
     _check_answerer(tandem, user)
     pending = tandem.status
-    mentor_id, goal_id = tandem.mentor_id, tandem.goal_id  # read before the commit below expires the tandem
+    mentor_id, goal_id = tandem.mentor_profile_id, tandem.goal_id  # read before the commit below expires the tandem
     try:
         begin_serialised_write()
         profile = _lock(MentorProfile, mentor_id)

@@ -205,12 +205,12 @@ def rule_problems(cohort: Cohort) -> dict[int, str]:
             found[tandem.id] = _("The goal is no longer open or has another pair.")
             continue
         seen_goals.add(tandem.goal_id)
-        fact = facts[tandem.mentor_id]
-        mentor = dataclasses.replace(fact, free_capacity=fact.free_capacity - used.get(tandem.mentor_id, 0))
+        fact = facts[tandem.mentor_profile_id]
+        mentor = dataclasses.replace(fact, free_capacity=fact.free_capacity - used.get(tandem.mentor_profile_id, 0))
         broken = rules.pair_violations(mentor, rules.mentee_facts(tandem.goal), context)
         if broken:
             found[tandem.id] = rules.reason_text(broken[0])
-        used[tandem.mentor_id] = used.get(tandem.mentor_id, 0) + 1
+        used[tandem.mentor_profile_id] = used.get(tandem.mentor_profile_id, 0) + 1
     return found
 
 
@@ -244,7 +244,7 @@ def publish(cohort: Cohort) -> int:
         if not pending:
             raise CohortError("nothing_to_publish", _("Nothing left to publish."))
         # Lock the mentors too: a tandem request accepted meanwhile must not take the same last slot.
-        mentor_ids = sorted({t.mentor_id for t in pending if t.mentor_id is not None})
+        mentor_ids = sorted({t.mentor_profile_id for t in pending if t.mentor_profile_id is not None})
         list(db.session.scalars(
             select(MentorProfile).where(MentorProfile.id.in_(mentor_ids)).with_for_update()
             .execution_options(populate_existing=True)
