@@ -196,7 +196,7 @@ def create_tandem():
             fields[name] = _("Required, a whole number.")
     message = body.get("message", "")
     if not isinstance(message, str) or len(message) > MESSAGE_MAX:
-        fields["message"] = _("Optional text of at most 2000 characters.")
+        fields["message"] = _("Optional text of at most %(n)d characters.", n=MESSAGE_MAX)
     if fields:
         raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."), fields)
     goal = _visible_goal(body["goal_id"])
