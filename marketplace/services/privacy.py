@@ -45,13 +45,12 @@ def export_user_data(user: User) -> dict[str, Any]:
     tandems = db.session.scalars(
         select(Tandem).where(or_(Tandem.mentee_user_id == user.id, Tandem.mentor_user_id == user.id))
     ).all()
-    logged = db.session.scalars(select(Meeting).where(Meeting.author_id == user.id)).all()
     return {
         "account": _account(user),
         "mentor_profile": _mentor_profile(user.mentor_profile),
-        "goals": [_goal(goal) for goal in user.goals],
+        "goals": _goals(user),
         "tandems": [_tandem(user, t) for t in tandems if t.status != TandemStatus.DRAFT],
-        "meetings_i_logged": [_meeting(m) for m in logged],
+        "meetings_i_logged": _meetings_logged(user),
         "availability_windows": _availability_windows(user),
         "meeting_proposals": _meeting_proposals(user, tandems),
         "pulse_checks": pulse.export_of(user),
@@ -88,14 +87,18 @@ def _account(user: User) -> dict[str, Any]:
     }
 
 
+def _topics_and_languages(entity: MentorProfile | Goal) -> dict[str, Any]:
+    """What a profile and a goal both name: topics (their English names) and language codes."""
+    return {"topics": [t.name_en for t in entity.topics], "languages": entity.language_list}
+
+
 def _mentor_profile(profile: MentorProfile | None) -> dict[str, Any] | None:
     if profile is None:
         return None
     return {
         "headline": profile.headline,
         "what_i_can_teach": profile.teaching_text,
-        "topics": [t.name_en for t in profile.topics],
-        "languages": profile.language_list,
+        **_topics_and_languages(profile),
         "capacity": profile.capacity,
         "meetings_per_month": profile.meetings_per_month,
         "format": profile.meeting_format,
@@ -107,18 +110,20 @@ def _mentor_profile(profile: MentorProfile | None) -> dict[str, Any] | None:
     }
 
 
-def _goal(goal: Goal) -> dict[str, Any]:
-    return {
-        "title": goal.title,
-        "description": goal.description,
-        "topics": [t.name_en for t in goal.topics],
-        "languages": goal.language_list,
-        "status": goal.status,
-        "let_mentors_find_it": goal.discoverable,
-        "excluded_companies": [c.name for c in goal.excluded_companies],
-        "created_at": _iso(goal.created_at),
-        "milestones": [{"title": m.title, "reached_at": _iso(m.done_at)} for m in goal.milestones],
-    }
+def _goals(user: User) -> list[dict[str, Any]]:
+    return [
+        {
+            "title": goal.title,
+            "description": goal.description,
+            **_topics_and_languages(goal),
+            "status": goal.status,
+            "let_mentors_find_it": goal.discoverable,
+            "excluded_companies": [c.name for c in goal.excluded_companies],
+            "created_at": _iso(goal.created_at),
+            "milestones": [{"title": m.title, "reached_at": _iso(m.done_at)} for m in goal.milestones],
+        }
+        for goal in user.goals
+    ]
 
 
 def _tandem(user: User, tandem: Tandem) -> dict[str, Any]:
@@ -137,15 +142,18 @@ def _tandem(user: User, tandem: Tandem) -> dict[str, Any]:
     }
 
 
-def _meeting(meeting: Meeting) -> dict[str, Any]:
-    return {
-        "starts_at": _iso(as_utc(meeting.starts_at)),
-        "duration_minutes": meeting.minutes,
-        "status": meeting.status,
-        "video_url": meeting.video_url,
-        "topic": meeting.topics_covered,
-        "my_private_note": meeting.private_note,
-    }
+def _meetings_logged(user: User) -> list[dict[str, Any]]:
+    return [
+        {
+            "starts_at": _iso(as_utc(m.starts_at)),
+            "duration_minutes": m.minutes,
+            "status": m.status,
+            "video_url": m.video_url,
+            "topic": m.topics_covered,
+            "my_private_note": m.private_note,
+        }
+        for m in db.session.scalars(select(Meeting).where(Meeting.author_id == user.id))
+    ]
 
 
 def _availability_windows(user: User) -> list[dict[str, Any]]:
