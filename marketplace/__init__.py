@@ -138,7 +138,7 @@ def register_request_hooks(app: Flask) -> None:
     from .services.notifications import mark_read_by_link, unread_count
     from .services.notifications import text as notification_text
     from .services.tandems import mentee_name
-    from .states import ENUMS
+    from .states import ENUMS, GROUPS
 
     app.add_template_filter(format_date, "format_date")
     app.add_template_filter(format_datetime, "format_datetime")
@@ -146,6 +146,8 @@ def register_request_hooks(app: Flask) -> None:
         app.add_template_global(label, name)
     for states_enum in ENUMS:
         app.add_template_global(states_enum, states_enum.__name__)
+    for group_name, group in GROUPS.items():
+        app.add_template_global(group, group_name)
     app.add_template_filter(match_label, "match_label")
     app.add_template_filter(score_percent, "score_percent")
     app.add_template_global(language_name, "language_name")

@@ -436,7 +436,8 @@ class Tandem(db.Model):
     __table_args__ = (_unique_where("uq_tandem_running_goal", "goal_id", "status = 'active'"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     goal_id: Mapped[int | None] = mapped_column(ForeignKey("goal.id", ondelete="SET NULL"), index=True)
-    mentor_id: Mapped[int | None] = mapped_column(ForeignKey("mentor_profile.id", ondelete="SET NULL"), index=True)
+    mentor_profile_id: Mapped[int | None] = mapped_column(ForeignKey("mentor_profile.id", ondelete="SET NULL"),
+                                                          index=True)
     mentee_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"), index=True)
     mentor_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"), index=True)
     cohort_id: Mapped[int | None] = mapped_column(ForeignKey("cohort.id", ondelete="CASCADE"), index=True)

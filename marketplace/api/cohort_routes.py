@@ -63,7 +63,7 @@ def draft_json(tandem: Tandem) -> dict[str, Any]:
         "id": tandem.id,
         "mentor": _person(tandem.mentor_user),
         "mentee": _person(tandem.mentee),
-        "mentor_profile_id": tandem.mentor_id,
+        "mentor_profile_id": tandem.mentor_profile_id,
         "goal_id": tandem.goal_id,
         "score": tandem.score,
         "reasons": list(tandem.reasons or []),

@@ -161,8 +161,8 @@ def goal_json(goal: Goal) -> dict[str, Any]:
 def tandem_json(tandem: Tandem, viewer: User) -> dict[str, Any]:
     contact = tandems.can_see_contact(tandem, viewer)
     mentor = _person(tandem.mentor_user, with_email=contact)
-    if mentor is not None and tandem.mentor_id is not None:
-        mentor["profile_id"] = tandem.mentor_id
+    if mentor is not None and tandem.mentor_profile_id is not None:
+        mentor["profile_id"] = tandem.mentor_profile_id
     mentee = _person(tandem.mentee, with_email=contact)
     if mentee is not None:
         mentee["name"] = tandems.mentee_name(tandem, viewer)

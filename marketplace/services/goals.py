@@ -84,7 +84,7 @@ def save_goal(owner: User, data: Mapping[str, Any], goal: Goal | None = None) ->
     cleaned = check.done()
 
     if goal is None:
-        goal = Goal(owner=owner, status="open", discoverable=True)
+        goal = Goal(owner=owner, status=GoalStatus.OPEN, discoverable=True)
         db.session.add(goal)
     store_checked(goal, cleaned, ("title", "description", "discoverable"))
     if "topics" in cleaned:
@@ -107,7 +107,7 @@ def set_goal_status(goal: Goal, status: str) -> None:
         raise ProfileError.invalid({"status": _("Choose one of the offered options.")})
     begin_serialised_write()
     db.session.refresh(goal, with_for_update=True)  # after an acceptance on it commits (mentor, goal order)
-    if status in ("open", "closed") and goal.status != status and _has_running_tandem(goal):
+    if status in (GoalStatus.OPEN, GoalStatus.CLOSED) and goal.status != status and _has_running_tandem(goal):
         # A running tandem keeps its goal matched: neither offered again nor closed under it.
         db.session.rollback()
         refusals = {
@@ -157,7 +157,7 @@ def _mentor_on_goal(user: User):
     conditions = [Tandem.mentor_user_id == user.id]
     profile = user.mentor_profile
     if profile is not None:
-        conditions.append(Tandem.mentor_id == profile.id)
+        conditions.append(Tandem.mentor_profile_id == profile.id)
     return or_(*conditions) & Tandem.status.in_(Tandem.GOAL_VISIBLE_STATUSES)
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import func, or_, select
 
 from ..extensions import db
 from ..models import Notification, OutgoingEmail, User, get_by_id, utcnow
+from ..states import EmailStatus
 from . import emails, outbox, preferences, timezones
 
 # Message key -> English source text with %(name)s placeholders (translated in the catalogue).
@@ -235,8 +236,8 @@ def queue_email(
         body = plain_text(context)
     return outbox.queue(
         recipient.email, message[:255], body, html=html, kind=kind, obj=obj, recipient_user=recipient,
-        occasion=occasion, language=language, status="held" if chosen == preferences.DIGEST else "pending",
-        ics=ics,
+        occasion=occasion, language=language, ics=ics,
+        status=EmailStatus.HELD if chosen == preferences.DIGEST else EmailStatus.PENDING,
     )
 
 

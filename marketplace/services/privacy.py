@@ -232,7 +232,7 @@ def delete_account(user: User) -> None:
                 tandem.goal_id = None
             else:
                 tandem.mentor_user_id = None
-                tandem.mentor_id = None
+                tandem.mentor_profile_id = None
             tandem.request_message = ""
             tandem.response_message = ""
             tandem.end_reason = ""

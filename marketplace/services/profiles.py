@@ -105,14 +105,14 @@ def delete_mentor_profile(profile: MentorProfile) -> None:
     Refused (ProfileConflict) while a tandem with this mentor runs: end it first."""
     begin_serialised_write()
     db.session.refresh(profile, with_for_update=True)  # the row an acceptance locks first
-    running = select(Tandem.id).where(Tandem.mentor_id == profile.id, Tandem.status == Tandem.RUNNING).limit(1)
+    running = select(Tandem.id).where(Tandem.mentor_profile_id == profile.id, Tandem.status == Tandem.RUNNING).limit(1)
     if db.session.scalar(running) is not None:
         db.session.rollback()
         message = _("A tandem with you as mentor is running: end it before deleting your profile.")
         raise ProfileConflict("tandem_running", message)
     vectors.forget(vectors.MENTOR, profile.id)
     # SQLite does not enforce ON DELETE SET NULL unless asked to; do it here for both databases.
-    db.session.execute(update(Tandem).where(Tandem.mentor_id == profile.id).values(mentor_id=None))
+    db.session.execute(update(Tandem).where(Tandem.mentor_profile_id == profile.id).values(mentor_profile_id=None))
     db.session.delete(profile)
     db.session.commit()
 

@@ -48,7 +48,7 @@ def after_early_end(tandem: Tandem, ended_by: User, reason: str) -> None:
     mentors (with the partner's reason when the mentor ended it); in a cohort the managers hear a slot is free."""
     goal = tandem.goal
     if goal is not None and goal.status == GoalStatus.MATCHED:
-        goal.status = "open"
+        goal.status = GoalStatus.OPEN
         vectors.refresh_goal(goal)  # discoverable again, if the owner lets mentors find it
     db.session.flush()
     names = _next_names(goal)
@@ -137,9 +137,9 @@ def waitlist(cohort: Cohort) -> list[CohortParticipant]:
 def _freed_counts(cohort: Cohort) -> dict[int, int]:
     """Mentor profile id -> how many of the mentor's tandems in this cohort ended early."""
     rows = db.session.execute(
-        select(Tandem.mentor_id, func.count(Tandem.id))
-        .where(Tandem.cohort_id == cohort.id, Tandem.status == ENDED_EARLY, Tandem.mentor_id.is_not(None))
-        .group_by(Tandem.mentor_id)
+        select(Tandem.mentor_profile_id, func.count(Tandem.id))
+        .where(Tandem.cohort_id == cohort.id, Tandem.status == ENDED_EARLY, Tandem.mentor_profile_id.is_not(None))
+        .group_by(Tandem.mentor_profile_id)
     )
     return dict(rows.all())
 
@@ -163,7 +163,7 @@ def _free_slots(cohort: Cohort, profile: MentorProfile, ended: int) -> int:
 def _paired_before(cohort: Cohort, profile: MentorProfile) -> set[int]:
     """Mentees this mentor already had a tandem with in this cohort: an ended pair is not proposed again."""
     return set(db.session.scalars(
-        select(Tandem.mentee_user_id).where(Tandem.cohort_id == cohort.id, Tandem.mentor_id == profile.id,
+        select(Tandem.mentee_user_id).where(Tandem.cohort_id == cohort.id, Tandem.mentor_profile_id == profile.id,
                                             Tandem.status != Tandem.DRAFT)
     ))
 
@@ -243,7 +243,7 @@ def confirm(cohort: Cohort, mentor_id: int, participant_id: int) -> Tandem:
         db.session.flush()
         review.activate(cohort, tandem, utcnow())
         tandem.starts_on = max(date.today(), cohort.starts_on)  # joining a running cohort starts today
-        participant.status = "accepted"
+        participant.status = ParticipantStatus.ACCEPTED
         db.session.commit()
     except Exception:
         db.session.rollback()

@@ -48,7 +48,8 @@ def goal_changes(goal_id: int) -> int:
 
 def tandem_on(goal: Goal, mentor, status: str = "requested") -> Tandem:
     tandem = Tandem(
-        goal_id=goal.id, mentor_id=mentor.id, mentor_user_id=mentor.user_id, mentee_user_id=goal.owner_id, status=status
+        goal_id=goal.id, mentor_profile_id=mentor.id, mentor_user_id=mentor.user_id, mentee_user_id=goal.owner_id,
+        status=status,
     )
     db.session.add(tandem)
     db.session.commit()

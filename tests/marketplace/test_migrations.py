@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from flask_migrate import upgrade
+from flask_migrate import downgrade, upgrade
 from sqlalchemy import create_engine, inspect, text
 
 from marketplace import create_app
@@ -169,3 +169,48 @@ def test_the_one_running_tandem_migration_keeps_the_older_and_tells_both_of_the_
             told = sorted(connection.execute(text("SELECT user_id FROM notification")).scalars())
     assert statuses == {1: "active", 2: "cancelled"}
     assert told == [1, 3]
+
+
+def test_the_mentor_profile_id_rename_keeps_every_tandems_mentor_both_ways(empty_database, tmp_path):
+    """`tandem.mentor_id` becomes `mentor_profile_id` and back; each tandem keeps its mentor profile, and its
+    meeting survives the table being rebuilt on SQLite."""
+    app = create_app({"SQLALCHEMY_DATABASE_URI": empty_database, "TESTING": True,
+                      "TANDEM_INDEX_DIR": str(tmp_path / "i")})
+    now = datetime.now(UTC)
+    with app.app_context():
+        upgrade(revision="e5b1c7a3d9f4")
+        with db.engine.begin() as connection:
+            _insert(connection, "user", *({"id": i, "email": f"u{i}@example.com", "name": f"U {i}",
+                                           "is_manager": False, "created_at": now} for i in (1, 2, 3)))
+            _insert(connection, "mentor_profile", *({"id": i, "user_id": u, "headline": "h", "teaching_text": "t",
+                                                     "languages": "en", "capacity": 2, "meetings_per_month": 1,
+                                                     "meeting_format": "remote", "is_open": True, "created_at": now,
+                                                     "updated_at": now} for i, u in ((7, 2), (8, 3))))
+            _insert(connection, "goal", {"id": 1, "owner_id": 1, "title": "Lead with AI", "description": "",
+                                         "languages": "en", "status": "matched", "discoverable": True,
+                                         "created_at": now, "updated_at": now})
+            _insert(connection, "tandem", *({"id": t, "goal_id": 1, "mentor_id": m, "mentee_user_id": 1,
+                                             "mentor_user_id": u, "status": s, "request_message": "",
+                                             "response_message": "", "end_reason": "", "reasons": "[]",
+                                             "locked": False, "created_at": now}
+                                            for t, m, u, s in ((1, 7, 2, "active"), (2, 8, 3, "declined"),
+                                                               (3, None, None, "cancelled"))))
+            _insert(connection, "meeting", {"id": 1, "tandem_id": 1, "held_on": now.date(), "minutes": 60,
+                                            "topics_covered": "", "private_note": "", "created_at": now,
+                                            "starts_at": now, "video_url": "", "status": "held", "sequence": 0})
+
+        def links(column: str) -> list[tuple]:
+            with db.engine.connect() as connection:
+                return [tuple(row) for row in connection.execute(text(f"SELECT id, {column} FROM tandem ORDER BY id"))]
+
+        def meetings() -> list[int]:
+            with db.engine.connect() as connection:
+                return list(connection.execute(text("SELECT tandem_id FROM meeting")).scalars())
+
+        upgrade()
+        assert links("mentor_profile_id") == [(1, 7), (2, 8), (3, None)]
+        assert meetings() == [1]
+        downgrade(revision="e5b1c7a3d9f4")
+        assert links("mentor_id") == [(1, 7), (2, 8), (3, None)]
+        assert meetings() == [1]
+        db.engine.dispose()

@@ -170,7 +170,7 @@ def test_the_manager_confirms_on_the_page_and_both_are_told(freed, client, login
                            data={"mentor_id": mia.id, "participant_id": bert.id}, follow_redirects=True)
     assert "Mia Mentor and Bert Waiting are paired" in response.get_data(as_text=True)
     [tandem] = _active(cohort)
-    assert (tandem.mentor_id, tandem.mentee_user_id, tandem.starts_on) == (mia.id, bert.user_id, date.today())
+    assert (tandem.mentor_profile_id, tandem.mentee_user_id, tandem.starts_on) == (mia.id, bert.user_id, date.today())
     assert bert.status == "accepted" and bert.goal.status == "matched"
     assert "Mia Mentor will mentor you" in _mail(bert.user, "tandem_started").body
     assert "you mentor Bert Waiting" in _mail(mia.user, "tandem_started").body

@@ -27,7 +27,7 @@ from sqlalchemy.orm import selectinload
 from ...extensions import db
 from ...input_checks import text_problem
 from ...models import Cohort, CohortParticipant, Company, Goal, MentorProfile, Tandem, Topic, User
-from ...states import GoalStatus, TandemStatus
+from ...states import GoalStatus, ParticipantStatus, TandemStatus
 from .. import accounts, companies, exports, fields, goals, profiles, tandems
 from ..errors import ImportConflict
 from ..matching import taxonomy, vectors
@@ -552,7 +552,7 @@ def _apply(
         else:
             goal = _find_goal(user, row.headline) or Goal(owner=user, title=row.headline)
             if cohort is not None and goal.status not in (None, "open") and goal.id not in running:
-                goal.status = "open"  # brought again into a new cohort, after its tandem ended
+                goal.status = GoalStatus.OPEN  # brought again into a new cohort, after its tandem ended
             goal.description = row.text
             goal.languages = ",".join(row.languages)
             goal.topics = topics
@@ -579,5 +579,5 @@ def _enrol(cohort: Cohort, user: User, role: str, goal: Goal | None) -> None:
         db.session.add(participant)
     elif participant.goal is None and goal is not None:
         participant.goal = goal
-    participant.status = "accepted"
+    participant.status = ParticipantStatus.ACCEPTED
     db.session.flush()

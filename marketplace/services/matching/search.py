@@ -211,7 +211,7 @@ def _load_candidates(hits: Sequence[tuple[int, float]]) -> list[Candidate]:
         return []
     pending = (
         select(func.count(Tandem.id))
-        .where(Tandem.mentor_id == MentorProfile.id, Tandem.status == TandemStatus.REQUESTED)
+        .where(Tandem.mentor_profile_id == MentorProfile.id, Tandem.status == TandemStatus.REQUESTED)
         .correlate(MentorProfile)
         .scalar_subquery()
     )
@@ -436,8 +436,8 @@ def next_suggestions(goal: Goal, k: int = 5) -> list[MentorMatch]:
     this goal expire or ended a tandem on it early are left out, and so are those with a pending one. The one
     place for "who next"."""
     left_out = set(db.session.scalars(
-        select(Tandem.mentor_id).where(Tandem.goal_id == goal.id, Tandem.status.in_(NOT_NEXT_STATUSES),
-                                       Tandem.mentor_id.is_not(None))
+        select(Tandem.mentor_profile_id).where(Tandem.goal_id == goal.id, Tandem.status.in_(NOT_NEXT_STATUSES),
+                                               Tandem.mentor_profile_id.is_not(None))
     ))
     return suggestions_for_goal(goal, k, leave_out=left_out)
 
