@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from ..access import get_or_404
@@ -136,15 +136,16 @@ def _render_company(company: Company, status: int = 200, **bound: Any):
     )
 
 
-def _company_change(company: Company, form: Any, form_key: str, change: Callable[[], Any]):
-    """Run a company-page form's change: answers (its result, None), or (None, the page again with
-    the problem beside its field) when the input is invalid or the change is refused."""
+def _company_change(company: Company, form_class: type, prefix: str, change: Callable[[Any], Any]) -> Any:
+    """Run the change a company-page form (`prefix`) asks for and answer its result; when the input is invalid
+    or the change is refused, abort with the page again, the problem beside its field (400)."""
+    form = form_class(prefix=prefix)
     if form.validate_on_submit():
         try:
-            return change(), None
+            return change(form)
         except AdminError as problem:
             place_errors(form, problem)
-    return None, _render_company(company, 400, **{form_key: form})
+    abort(make_response(_render_company(company, 400, **{f"{prefix}_form": form})))
 
 
 @bp.get("/companies/<int:company_id>")
@@ -157,13 +158,10 @@ def company(company_id: int):
 @manager_required
 def rename_company(company_id: int):
     company = get_or_404(Company, company_id)
-    form = CompanyNameForm(prefix="rename")
     old_name = company.name
-    refused = _company_change(
-        company, form, "rename_form", lambda: admin_service.rename_company(company, form.name.data)
-    )[1]
-    if refused:
-        return refused
+    _company_change(
+        company, CompanyNameForm, "rename", lambda form: admin_service.rename_company(company, form.name.data)
+    )
     flash(_("%(old)s is now called %(new)s.", old=old_name, new=company.name), "success")
     return redirect(url_for("admin.company", company_id=company.id))
 
@@ -172,12 +170,9 @@ def rename_company(company_id: int):
 @manager_required
 def company_domains(company_id: int):
     company = get_or_404(Company, company_id)
-    form = CompanyDomainsForm(prefix="domains")
-    domains, refused = _company_change(
-        company, form, "domains_form", lambda: admin_service.set_domains(company, form.domains.data or "")
+    domains = _company_change(
+        company, CompanyDomainsForm, "domains", lambda form: admin_service.set_domains(company, form.domains.data or "")
     )
-    if refused:
-        return refused
     if domains:
         flash(
             _("E-mail domains of %(company)s saved: %(domains)s.", company=company.name, domains=", ".join(domains)),
@@ -192,12 +187,9 @@ def company_domains(company_id: int):
 @manager_required
 def add_competitor(company_id: int):
     company = get_or_404(Company, company_id)
-    form = CompetitorForm(prefix="competitor")
-    other, refused = _company_change(
-        company, form, "competitor_form", lambda: admin_service.add_competitor(company, form.name.data)
+    other = _company_change(
+        company, CompetitorForm, "competitor", lambda form: admin_service.add_competitor(company, form.name.data)
     )
-    if refused:
-        return refused
     flash(
         _("%(a)s and %(b)s are now competitors: they are never matched with each other.", a=company.name, b=other.name),
         "success",
@@ -221,12 +213,9 @@ def remove_competitor(company_id: int, other_id: int):
 def review_merge(company_id: int):
     """Say what a merge would move and ask to confirm it; changes nothing."""
     company = get_or_404(Company, company_id)
-    form = MergeCompanyForm(prefix="merge")
-    survivor, refused = _company_change(
-        company, form, "merge_form", lambda: admin_service.merge_target(company, form.into.data)
+    survivor = _company_change(
+        company, MergeCompanyForm, "merge", lambda form: admin_service.merge_target(company, form.into.data)
     )
-    if refused:
-        return refused
     return render_template(
         "admin/company_merge.html",
         company=company,

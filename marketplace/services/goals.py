@@ -26,6 +26,7 @@ from .fields import (
     FieldChecker,
     parse_languages,
     split_entries,
+    store_checked,
 )
 from .matching import vectors
 
@@ -85,11 +86,9 @@ def save_goal(owner: User, data: Mapping[str, Any], goal: Goal | None = None) ->
     if goal is None:
         goal = Goal(owner=owner, status=GoalStatus.OPEN, discoverable=True)
         db.session.add(goal)
-    for key in ("title", "description", "discoverable"):
-        if key in cleaned:
-            setattr(goal, key, cleaned[key])
-    if "languages" in cleaned:
-        goal.languages = ",".join(cleaned["languages"])
+    store_checked(goal, cleaned, ("title", "description", "discoverable"))
+    if "topics" in cleaned:
+        topics.set_topics(goal, cleaned["topics"])
     if "excluded_companies" in cleaned:
         excluded = {}
         for name in cleaned["excluded_companies"]:
@@ -97,8 +96,6 @@ def save_goal(owner: User, data: Mapping[str, Any], goal: Goal | None = None) ->
             if company is not None:
                 excluded[company.id] = company
         goal.excluded_companies = list(excluded.values())
-    if "topics" in cleaned:
-        topics.set_topics(goal, cleaned["topics"])
     vectors.refresh_goal(goal)
     db.session.commit()
     return goal

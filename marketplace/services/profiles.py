@@ -21,7 +21,15 @@ from ..extensions import begin_serialised_write, db
 from ..models import MentorProfile, Tandem, Topic, User, utcnow
 from . import companies, topics
 from .errors import ProfileConflict
-from .fields import COMPANY_MAX, TEXT_MAX, TEXT_MIN, FieldChecker, default_languages, parse_languages
+from .fields import (
+    COMPANY_MAX,
+    TEXT_MAX,
+    TEXT_MIN,
+    FieldChecker,
+    default_languages,
+    parse_languages,
+    store_checked,
+)
 from .matching import vectors
 
 HEADLINE_MAX = 160
@@ -66,11 +74,10 @@ def save_mentor_profile(user: User, data: Mapping[str, Any]) -> MentorProfile:
     if profile is None:
         profile = MentorProfile(user=user, is_open=True)
         db.session.add(profile)
-    for key in ("headline", "teaching_text", "city", "capacity", "meetings_per_month", "meeting_format", "is_open"):
-        if key in cleaned:
-            setattr(profile, key, cleaned[key])
-    if "languages" in cleaned:
-        profile.languages = ",".join(cleaned["languages"])
+    store_checked(profile, cleaned, ("headline", "teaching_text", "city", "capacity", "meetings_per_month",
+                                     "meeting_format", "is_open"))
+    if "topics" in cleaned:
+        topics.set_topics(profile, cleaned["topics"])
     if "company" in cleaned and user.verified_company_id is None:
         before = user.company_id
         user.company = companies.get_or_create_company(cleaned["company"] or "")
@@ -79,8 +86,6 @@ def save_mentor_profile(user: User, data: Mapping[str, Any]) -> MentorProfile:
             from . import tandems
 
             tandems.recheck_open_pairings([before, user.company_id])
-    if "topics" in cleaned:
-        topics.set_topics(profile, cleaned["topics"])
     vectors.refresh_mentor(profile)
     db.session.commit()
     return profile

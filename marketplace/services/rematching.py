@@ -15,7 +15,7 @@ from datetime import date
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from ..extensions import begin_serialised_write, db
+from ..extensions import db
 from ..models import MAX_ID, Cohort, CohortParticipant, Goal, MentorProfile, Tandem, User, get_by_id, utcnow
 from ..states import GoalStatus, ParticipantStatus
 from . import notifications
@@ -207,13 +207,9 @@ def confirm(cohort: Cohort, mentor_id: int, participant_id: int) -> Tandem:
     the slot taken (409); every hard rule, capacity included, is checked again under the mentor's row lock.
     """
     try:
-        begin_serialised_write()
-        locked = assignment.lock_cohort(cohort.id)
-        if locked is None:
-            raise CohortError("not_found", _("No such cohort."), 404)
-        cohort = locked
-        if cohort.state not in OPEN_STATES:
-            raise CohortError("wrong_state", _("Only a cohort that is matching or running takes new pairs."))
+        cohort = assignment.lock_cohort_in(
+            cohort.id, OPEN_STATES, _("Only a cohort that is matching or running takes new pairs.")
+        )
         profile = db.session.scalar(
             select(MentorProfile).where(MentorProfile.id == mentor_id).with_for_update()
             .execution_options(populate_existing=True)

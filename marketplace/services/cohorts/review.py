@@ -228,13 +228,9 @@ def publish(cohort: Cohort) -> int:
     finds nothing left (409). Every hard rule, capacity included, is checked again here.
     """
     try:
-        begin_serialised_write()
-        locked_cohort = assignment.lock_cohort(cohort.id)
-        if locked_cohort is None:
-            raise CohortError("not_found", _("No such cohort."), 404)
-        cohort = locked_cohort
-        if cohort.state not in PAIRING:
-            raise CohortError("wrong_state", _("Only a cohort that is matching or running can publish tandems."))
+        cohort = assignment.lock_cohort_in(
+            cohort.id, PAIRING, _("Only a cohort that is matching or running can publish tandems.")
+        )
         pending = list(
             db.session.scalars(
                 select(Tandem).where(Tandem.cohort_id == cohort.id, Tandem.status == TandemStatus.DRAFT)

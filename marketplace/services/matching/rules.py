@@ -114,6 +114,7 @@ def pair_violations(
     return broken
 
 
+# Long on purpose: one vectorised pass that follows pair_violations rule by rule, so the two read side by side.
 def allowed_mask(
     mentees: Sequence[MenteeFacts],
     mentors: Sequence[MentorFacts],
