@@ -31,7 +31,7 @@ from ...states import GoalStatus, ParticipantStatus, TandemStatus
 from .. import accounts, companies, exports, fields, goals, profiles, tandems
 from ..errors import ImportConflict
 from ..matching import taxonomy, vectors
-from ..topics import MAX_TOPICS, planned_topics, resolve_topics
+from ..topics import MAX_TOPICS, TOPIC_MAX_LENGTH, planned_topics, resolve_topics
 
 COLUMNS = ["email", "name", "role", "company", "headline", "text", "topics", "languages", "capacity",
            "exclude_companies"]
@@ -281,8 +281,9 @@ def _parse_capacity(cell: str) -> tuple[int, list[tuple[str, str]]]:
     """A mentor's capacity (1 when the cell is empty) and the problem with it, if any."""
     if not cell:
         return 1, []
-    if not cell.isdigit() or not 1 <= int(cell) <= 10:
-        return 1, [("capacity", _("capacity must be a whole number from 1 to 10."))]
+    if not cell.isdigit() or not profiles.CAPACITY_MIN <= int(cell) <= profiles.CAPACITY_MAX:
+        return 1, [("capacity", _("capacity must be a whole number from %(low)d to %(high)d.",
+                                  low=profiles.CAPACITY_MIN, high=profiles.CAPACITY_MAX))]
     return int(cell), []
 
 
@@ -290,8 +291,8 @@ def _topic_problems(topics: list[str]) -> list[tuple[str, str]]:
     reasons = []
     if len(topics) > MAX_TOPICS:
         reasons.append(("topics", _("at most %(n)d topics.", n=MAX_TOPICS)))
-    if any(len(topic) > 60 for topic in topics):
-        reasons.append(("topics", _("a topic may have at most 60 characters.")))
+    if any(len(topic) > TOPIC_MAX_LENGTH for topic in topics):
+        reasons.append(("topics", _("a topic may have at most %(n)d characters.", n=TOPIC_MAX_LENGTH)))
     return reasons
 
 
