@@ -215,60 +215,76 @@ def delete_account(user: User) -> None:
     requests and offers end too: the remaining partner is told (services/rematching.py)."""
     try:
         begin_serialised_write()
-        # Their profile, the goals they own or mentor a running tandem on, then their tandems: the order an
-        # acceptance or an early end locks rows in (mentor, goal, tandems, then the index's change counter), so
-        # deleting while a partner accepts or ends cannot deadlock.
-        db.session.scalars(select(MentorProfile.id).where(MentorProfile.user_id == user.id).with_for_update()).all()
-        mentored = select(Tandem.goal_id).where(Tandem.mentor_user_id == user.id, Tandem.status == Tandem.RUNNING)
-        db.session.scalars(select(Goal.id).where(or_(Goal.owner_id == user.id, Goal.id.in_(mentored)))
-                           .order_by(Goal.id).with_for_update()).all()
-        theirs = db.session.scalars(
-            select(Tandem).where(or_(Tandem.mentee_user_id == user.id, Tandem.mentor_user_id == user.id))
-            .order_by(Tandem.id).with_for_update()
-        ).all()
+        theirs = _lock_rows_of(user)
         scheduling.forget_user(user)  # before the tandems lose the person's side, by which it finds them
         for tandem in theirs:
-            if tandem.status == Tandem.DRAFT:
-                db.session.delete(tandem)
-                continue
-            if tandem.status in Tandem.PENDING_STATUSES:
-                rematching.pending_partner_left(tandem, user)
-                db.session.delete(tandem)
-                continue
-            was_running = tandem.status == Tandem.RUNNING
-            tandem.request_message = ""
-            tandem.response_message = ""
-            tandem.end_reason = ""
-            if was_running:  # while the person's side still says who left
-                rematching.partner_left(tandem, user)
-            if tandem.mentee_user_id == user.id:
-                tandem.mentee_user_id = None
-                tandem.goal_id = None
-            else:
-                tandem.mentor_user_id = None
-                tandem.mentor_profile_id = None
-            if was_running:  # after the person's side is gone: only the remaining partner gets the cancellation
-                db.session.flush()
-                db.session.expire(tandem, ["mentee", "mentor_user"])
-                meetings.cancel_upcoming(tandem)
+            _leave_tandem(tandem, user)
         # After the partners' next suggestions were searched: a search catches the index up with this
         # transaction's changes, and must not take in the removals while the profile is still there.
         vectors.drop_user_vectors(user)
-        for meeting in db.session.scalars(select(Meeting).where(Meeting.author_id == user.id)):
-            meeting.author_id = None
-            meeting.private_note = ""
-            meeting.video_url = ""  # often the author's personal meeting room
-        pulse.forget(user)
-        for model in (ApiToken, OneTimeToken, Notification, NotificationSetting, CohortParticipant, UserSession,
-                      Reminder, ImportJob):
-            for row in db.session.scalars(select(model).where(model.user_id == user.id)):
-                db.session.delete(row)
-        for message in db.session.scalars(select(OutgoingEmail).where(_emails_of(user))):
-            db.session.delete(message)
-        throttle.clear_account(user.email)  # the failed-login count is keyed by the address
-        db.session.delete(user)
+        _delete_what_is_theirs(user)
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
     vectors.save_caught_up_indexes()
+
+
+def _lock_rows_of(user: User) -> list[Tandem]:
+    """Lock their profile, the goals they own or mentor a running tandem on, then their tandems (answered):
+    the order an acceptance or an early end locks rows in (mentor, goal, tandems, then the index's change
+    counter), so deleting while a partner accepts or ends cannot deadlock."""
+    db.session.scalars(select(MentorProfile.id).where(MentorProfile.user_id == user.id).with_for_update()).all()
+    mentored = select(Tandem.goal_id).where(Tandem.mentor_user_id == user.id, Tandem.status == Tandem.RUNNING)
+    db.session.scalars(select(Goal.id).where(or_(Goal.owner_id == user.id, Goal.id.in_(mentored)))
+                       .order_by(Goal.id).with_for_update()).all()
+    return list(db.session.scalars(
+        select(Tandem).where(or_(Tandem.mentee_user_id == user.id, Tandem.mentor_user_id == user.id))
+        .order_by(Tandem.id).with_for_update()
+    ))
+
+
+def _leave_tandem(tandem: Tandem, user: User) -> None:
+    """Drafts and pending requests or offers go (the other side is told of the latter); any other tandem stays
+    without the person's side and their words, and a running one ends for the remaining partner."""
+    if tandem.status == Tandem.DRAFT:
+        db.session.delete(tandem)
+        return
+    if tandem.status in Tandem.PENDING_STATUSES:
+        rematching.pending_partner_left(tandem, user)
+        db.session.delete(tandem)
+        return
+    was_running = tandem.status == Tandem.RUNNING
+    tandem.request_message = ""
+    tandem.response_message = ""
+    tandem.end_reason = ""
+    if was_running:  # while the person's side still says who left
+        rematching.partner_left(tandem, user)
+    if tandem.mentee_user_id == user.id:
+        tandem.mentee_user_id = None
+        tandem.goal_id = None
+    else:
+        tandem.mentor_user_id = None
+        tandem.mentor_profile_id = None
+    if was_running:  # after the person's side is gone: only the remaining partner gets the cancellation
+        db.session.flush()
+        db.session.expire(tandem, ["mentee", "mentor_user"])
+        meetings.cancel_upcoming(tandem)
+
+
+def _delete_what_is_theirs(user: User) -> None:
+    """Their notes' authorship, pulse answers, tokens, notifications, settings, enrolments, sessions, reminders,
+    imports and mail, then the account itself."""
+    for meeting in db.session.scalars(select(Meeting).where(Meeting.author_id == user.id)):
+        meeting.author_id = None
+        meeting.private_note = ""
+        meeting.video_url = ""  # often the author's personal meeting room
+    pulse.forget(user)
+    for model in (ApiToken, OneTimeToken, Notification, NotificationSetting, CohortParticipant, UserSession,
+                  Reminder, ImportJob):
+        for row in db.session.scalars(select(model).where(model.user_id == user.id)):
+            db.session.delete(row)
+    for message in db.session.scalars(select(OutgoingEmail).where(_emails_of(user))):
+        db.session.delete(message)
+    throttle.clear_account(user.email)  # the failed-login count is keyed by the address
+    db.session.delete(user)
