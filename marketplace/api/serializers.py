@@ -28,7 +28,7 @@ from ..models import (
     as_utc,
 )
 from ..services import health, notifications, rematching, scheduling, tandems, timezones
-from ..services.cohorts import assignment, enrolment
+from ..services.cohorts import assignment, enrolment, explanations
 from ..services.matching.search import MentorMatch
 from ..services.milestones import Progress
 
@@ -300,8 +300,9 @@ def cohort_list_json(found: Iterable[Cohort], viewer: User) -> dict[str, Any]:
     return {"cohorts": [cohort_json(c, viewer) for c in found]}
 
 
-def draft_json(tandem: Tandem) -> dict[str, Any]:
-    """A cohort tandem as the manager reviews it (a draft, or a pair confirmed on a freed slot)."""
+def draft_json(tandem: Tandem, topic_names: dict[int, str] | None = None) -> dict[str, Any]:
+    """A cohort tandem as the manager reviews it (a draft, or a pair confirmed on a freed slot), its reasons in
+    the request's language (`topic_names`: those of many drafts, looked up at once)."""
     return {
         "id": tandem.id,
         "mentor": person_json(tandem.mentor_user),
@@ -309,7 +310,7 @@ def draft_json(tandem: Tandem) -> dict[str, Any]:
         "mentor_profile_id": tandem.mentor_profile_id,
         "goal_id": tandem.goal_id,
         "score": tandem.score,
-        "reasons": list(tandem.reasons or []),
+        "reasons": explanations.reason_texts(tandem.reasons, topic_names),
         "locked": tandem.locked,
     }
 
@@ -321,8 +322,9 @@ def unmatched_json(unmatched: assignment.Unmatched) -> dict[str, Any]:
 
 def match_result_json(result: assignment.MatchResult) -> dict[str, Any]:
     """A cohort run: the drafts, and who stayed unmatched and why."""
+    names = explanations.topic_names(t.reasons for t in result.drafts)
     return {
-        "tandems": [draft_json(t) for t in result.drafts],
+        "tandems": [draft_json(t, names) for t in result.drafts],
         "unmatched": [unmatched_json(u) for u in result.unmatched],
     }
 
@@ -365,7 +367,7 @@ def freed_slot_json(slot: rematching.FreedSlot) -> dict[str, Any]:
             "status": proposal.participant.status,
             "goal_id": proposal.goal.id,
             "score": proposal.score,
-            "reasons": list(proposal.reasons),
+            "reasons": explanations.reason_texts(proposal.reasons),
         },
     }
 
