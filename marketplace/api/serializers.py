@@ -150,7 +150,7 @@ def milestone_json(milestone: Milestone) -> dict[str, Any]:
         "goal_id": milestone.goal_id,
         "title": milestone.title,
         "done": milestone.done,
-        "done_at": milestone.done_at.isoformat() if milestone.done_at else None,
+        "done_at": _utc_z(milestone.done_at),
         "position": milestone.position,
     }
 
