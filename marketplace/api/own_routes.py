@@ -60,7 +60,7 @@ def create_goal():
     data.setdefault("languages", goals.default_goal_languages(g.api_user, g.api_user.locale or current_locale()))
     with api_field_names(GOAL_NAMES):
         goal = goals.save_goal(g.api_user, data)
-    return serializers.goal_json(goal), 201
+    return serializers.goal_json(goal, g.api_user), 201
 
 
 @bp.patch("/goals/<int:goal_id>")
@@ -69,7 +69,7 @@ def update_goal(goal_id: int):
     data = _goal_data(_json_body())
     with api_field_names(GOAL_NAMES):
         goals.save_goal(g.api_user, data, goal)
-    return serializers.goal_json(goal)
+    return serializers.goal_json(goal, g.api_user)
 
 
 @bp.delete("/goals/<int:goal_id>")

@@ -163,12 +163,12 @@ def list_goals():
     page = _int_arg("page", 1, 1, 1_000_000)
     per_page = _int_arg("per_page", 50, 1, 200)
     shown, total = goals.visible_goals_page(g.api_user, page, per_page)
-    return serializers.goal_list_json(shown, page, per_page, total)
+    return serializers.goal_list_json(shown, page, per_page, total, g.api_user)
 
 
 @bp.get("/goals/<int:goal_id>")
 def get_goal(goal_id: int):
-    return serializers.goal_json(_visible_goal(goal_id))
+    return serializers.goal_json(_visible_goal(goal_id), g.api_user)
 
 
 @bp.get("/goals/<int:goal_id>/suggestions")

@@ -27,7 +27,7 @@ from ..models import (
     User,
     as_utc,
 )
-from ..services import health, notifications, rematching, scheduling, tandems, timezones
+from ..services import goals, health, notifications, rematching, scheduling, tandems, timezones
 from ..services.cohorts import assignment, enrolment, explanations
 from ..services.matching.search import MentorMatch
 from ..services.milestones import Progress
@@ -119,24 +119,27 @@ def suggestions_json(goal: Goal, results: list[MentorMatch]) -> dict[str, Any]:
 # --- goals and milestones ------------------------------------------------------------------------
 
 
-def goal_json(goal: Goal) -> dict[str, Any]:
-    return {
+def goal_json(goal: Goal, viewer: User) -> dict[str, Any]:
+    """A goal in full; its settings (excluded companies, discoverable) only for those who may see them."""
+    data: dict[str, Any] = {
         "id": goal.id,
         "title": goal.title,
         "description": goal.description,
         "status": goal.status,
         "topics": [t.display_name(current_locale()) for t in goal.topics],
         "languages": goal.language_list,
-        "discoverable": goal.discoverable,
-        "excluded_companies": [c.name for c in goal.excluded_companies],
         "owner": person_json(goal.owner),
     }
+    if goals.can_see_goal_settings(viewer, goal):
+        data["discoverable"] = goal.discoverable
+        data["excluded_companies"] = [c.name for c in goal.excluded_companies]
+    return data
 
 
-def goal_list_json(shown: Iterable[Goal], page: int, per_page: int, total: int) -> dict[str, Any]:
+def goal_list_json(shown: Iterable[Goal], page: int, per_page: int, total: int, viewer: User) -> dict[str, Any]:
     """One page of the goals the caller may see."""
     return {
-        "goals": [goal_json(goal) for goal in shown],
+        "goals": [goal_json(goal, viewer) for goal in shown],
         "page": page,
         "per_page": per_page,
         "total": total,

@@ -114,6 +114,7 @@ def detail(id: int):
         "goals/detail.html",
         goal=goal,
         can_edit=can_edit,
+        show_settings=goals.can_see_goal_settings(current_user, goal),
         suggestions=suggestions,
         requests=requests,
         request_ended=any(t.status in search.ENDED_REQUEST_STATUSES for t in requests),

@@ -177,6 +177,12 @@ def can_see_suggestions(user: User | Any, goal: Goal) -> bool:
     return _signed_in(user) and (goal.owner_id == user.id or bool(user.is_manager))
 
 
+def can_see_goal_settings(user: User | Any, goal: Goal) -> bool:
+    """The goal's own settings, its excluded companies and whether mentors may find it: its owner and community
+    managers (pages and the API); a mentor on the goal sees it in full (can_view_goal) without them."""
+    return _signed_in(user) and (goal.owner_id == user.id or bool(user.is_manager))
+
+
 def can_edit_goal(user: User | Any, goal: Goal) -> bool:
     """Only the owner changes, closes or deletes a goal."""
     return _signed_in(user) and goal.owner_id == user.id

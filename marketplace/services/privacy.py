@@ -2,7 +2,8 @@
 
 Deleting keeps the programme's figures honest: tandems stay for cohort reports, anonymised (the
 person's side becomes empty), while profile, goals (with their milestones), vectors, index entries, notes and
-tokens go. A mentee's running tandem ends, so the mentor's slot is free for someone else.
+tokens go. A running tandem ends for either side: a mentee's leaves the mentor's slot free for someone else, a
+mentor's leaves the mentee's goal open again, with the next best mentors.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from ..models import (
     as_utc,
 )
 from ..states import TandemStatus
-from . import meetings, notifications, preferences, pulse, rematching, scheduling, throttle, timezones
+from . import meetings, notifications, preferences, pulse, rematching, scheduling, tandems, throttle, timezones
 from .matching import vectors
 
 
@@ -129,10 +130,9 @@ def _goals(user: User) -> list[dict[str, Any]]:
 def _tandem(user: User, tandem: Tandem) -> dict[str, Any]:
     """One of the person's tandems, seen from their side: their role and the partner's name."""
     is_mentee = tandem.mentee_user_id == user.id
-    partner = tandem.mentor_user if is_mentee else tandem.mentee
     return {
         "role": "mentee" if is_mentee else "mentor",
-        "partner": partner.name if partner else None,
+        "partner": tandems.partner_name(tandem, user) or None,  # a mentor not accepted knows the first name only
         "goal": tandem.goal.title if tandem.goal else None,
         "status": tandem.status,
         "starts_on": _iso(tandem.starts_on),
@@ -209,37 +209,51 @@ def _emails_of(user: User):
 
 def delete_account(user: User) -> None:
     """Remove the person and what is theirs, in one transaction; tandems stay, anonymised. Their vectors
-    also leave the saved index files, not only this process's index: a file on disk keeps nothing of them."""
+    also leave the saved index files, not only this process's index: a file on disk keeps nothing of them.
+
+    A running tandem of theirs ends as an early end does, whichever side they were on, and their pending
+    requests and offers end too: the remaining partner is told (services/rematching.py)."""
     try:
         begin_serialised_write()
-        # Their profile and goals first, the order an acceptance locks rows in (mentor, goal, tandems, then
-        # the index's change counter), so deleting while a partner accepts cannot deadlock.
+        # Their profile, the goals they own or mentor a running tandem on, then their tandems: the order an
+        # acceptance or an early end locks rows in (mentor, goal, tandems, then the index's change counter), so
+        # deleting while a partner accepts or ends cannot deadlock.
         db.session.scalars(select(MentorProfile.id).where(MentorProfile.user_id == user.id).with_for_update()).all()
-        db.session.scalars(select(Goal.id).where(Goal.owner_id == user.id).order_by(Goal.id).with_for_update()).all()
-        vectors.drop_user_vectors(user)
-        scheduling.forget_user(user)  # before the tandems lose the person's side, by which it finds them
-        for tandem in db.session.scalars(
+        mentored = select(Tandem.goal_id).where(Tandem.mentor_user_id == user.id, Tandem.status == Tandem.RUNNING)
+        db.session.scalars(select(Goal.id).where(or_(Goal.owner_id == user.id, Goal.id.in_(mentored)))
+                           .order_by(Goal.id).with_for_update()).all()
+        theirs = db.session.scalars(
             select(Tandem).where(or_(Tandem.mentee_user_id == user.id, Tandem.mentor_user_id == user.id))
-        ):
-            if tandem.status in (*Tandem.PENDING_STATUSES, Tandem.DRAFT):
+            .order_by(Tandem.id).with_for_update()
+        ).all()
+        scheduling.forget_user(user)  # before the tandems lose the person's side, by which it finds them
+        for tandem in theirs:
+            if tandem.status == Tandem.DRAFT:
+                db.session.delete(tandem)
+                continue
+            if tandem.status in Tandem.PENDING_STATUSES:
+                rematching.pending_partner_left(tandem, user)
                 db.session.delete(tandem)
                 continue
             was_running = tandem.status == Tandem.RUNNING
+            tandem.request_message = ""
+            tandem.response_message = ""
+            tandem.end_reason = ""
+            if was_running:  # while the person's side still says who left
+                rematching.partner_left(tandem, user)
             if tandem.mentee_user_id == user.id:
-                if tandem.status == Tandem.RUNNING:  # nobody is left to mentor: the mentor's slot is free again
-                    rematching.mentee_left(tandem, tandem.goal.title if tandem.goal else "")
                 tandem.mentee_user_id = None
                 tandem.goal_id = None
             else:
                 tandem.mentor_user_id = None
                 tandem.mentor_profile_id = None
-            tandem.request_message = ""
-            tandem.response_message = ""
-            tandem.end_reason = ""
             if was_running:  # after the person's side is gone: only the remaining partner gets the cancellation
                 db.session.flush()
                 db.session.expire(tandem, ["mentee", "mentor_user"])
                 meetings.cancel_upcoming(tandem)
+        # After the partners' next suggestions were searched: a search catches the index up with this
+        # transaction's changes, and must not take in the removals while the profile is still there.
+        vectors.drop_user_vectors(user)
         for meeting in db.session.scalars(select(Meeting).where(Meeting.author_id == user.id)):
             meeting.author_id = None
             meeting.private_note = ""

@@ -371,6 +371,7 @@ def end(tandem: Tandem, user: User, reason: str) -> Tandem:
     if not tandem.involves(user):
         raise TandemError("not_partner", _("Only the partners can end this tandem."), status=403)
     begin_serialised_write()
+    _lock(Goal, tandem.goal_id)  # the goal opens again: locked before the tandem, as everywhere
     _lock_in(tandem, "active")
     reason = (reason or "").strip()
     if not has_visible_text(reason):
@@ -427,6 +428,14 @@ def mentee_name(tandem: Tandem, viewer: User) -> str:
     if tandem.mentee is None:
         return ""
     return tandem.mentee.name if sees_mentee_in_full(tandem, viewer) else tandem.mentee.first_name
+
+
+def partner_name(tandem: Tandem, viewer: User) -> str:
+    """The other partner's name as `viewer` may see it: the mentor's in full, the mentee's as mentee_name
+    allows; "" once that partner deleted their account (pages, e-mails and the data export alike)."""
+    if viewer.id == tandem.mentor_user_id:
+        return mentee_name(tandem, viewer)
+    return tandem.mentor_user.name if tandem.mentor_user else ""
 
 
 def can_see_contact(tandem: Tandem, viewer: User) -> bool:
