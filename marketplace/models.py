@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 from flask_login import UserMixin
 from sqlalchemy import (
@@ -446,7 +447,9 @@ class Tandem(db.Model):
     response_message: Mapped[str] = mapped_column(Text, default="")
     end_reason: Mapped[str] = mapped_column(Text, default="")
     score: Mapped[float | None] = mapped_column()
-    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Why a cohort pair was proposed, as codes with parameters worded when read (services/cohorts/explanations.py);
+    # drafts matched before that hold plain text.
+    reasons: Mapped[list[dict[str, Any] | str]] = mapped_column(JSON, default=list)
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
     starts_on: Mapped[date | None] = mapped_column(Date)
     ends_on: Mapped[date | None] = mapped_column(Date)

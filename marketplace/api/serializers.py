@@ -28,7 +28,7 @@ from ..models import (
     as_utc,
 )
 from ..services import goals, health, notifications, rematching, scheduling, tandems, timezones
-from ..services.cohorts import assignment, enrolment
+from ..services.cohorts import assignment, enrolment, explanations
 from ..services.matching.search import MentorMatch
 from ..services.milestones import Progress
 
@@ -153,7 +153,7 @@ def milestone_json(milestone: Milestone) -> dict[str, Any]:
         "goal_id": milestone.goal_id,
         "title": milestone.title,
         "done": milestone.done,
-        "done_at": milestone.done_at.isoformat() if milestone.done_at else None,
+        "done_at": _utc_z(milestone.done_at),
         "position": milestone.position,
     }
 
@@ -303,8 +303,9 @@ def cohort_list_json(found: Iterable[Cohort], viewer: User) -> dict[str, Any]:
     return {"cohorts": [cohort_json(c, viewer) for c in found]}
 
 
-def draft_json(tandem: Tandem) -> dict[str, Any]:
-    """A cohort tandem as the manager reviews it (a draft, or a pair confirmed on a freed slot)."""
+def draft_json(tandem: Tandem, topic_names: dict[int, str] | None = None) -> dict[str, Any]:
+    """A cohort tandem as the manager reviews it (a draft, or a pair confirmed on a freed slot), its reasons in
+    the request's language (`topic_names`: those of many drafts, looked up at once)."""
     return {
         "id": tandem.id,
         "mentor": person_json(tandem.mentor_user),
@@ -312,7 +313,7 @@ def draft_json(tandem: Tandem) -> dict[str, Any]:
         "mentor_profile_id": tandem.mentor_profile_id,
         "goal_id": tandem.goal_id,
         "score": tandem.score,
-        "reasons": list(tandem.reasons or []),
+        "reasons": explanations.reason_texts(tandem.reasons, topic_names),
         "locked": tandem.locked,
     }
 
@@ -324,8 +325,9 @@ def unmatched_json(unmatched: assignment.Unmatched) -> dict[str, Any]:
 
 def match_result_json(result: assignment.MatchResult) -> dict[str, Any]:
     """A cohort run: the drafts, and who stayed unmatched and why."""
+    names = explanations.topic_names(t.reasons for t in result.drafts)
     return {
-        "tandems": [draft_json(t) for t in result.drafts],
+        "tandems": [draft_json(t, names) for t in result.drafts],
         "unmatched": [unmatched_json(u) for u in result.unmatched],
     }
 
@@ -368,7 +370,7 @@ def freed_slot_json(slot: rematching.FreedSlot) -> dict[str, Any]:
             "status": proposal.participant.status,
             "goal_id": proposal.goal.id,
             "score": proposal.score,
-            "reasons": list(proposal.reasons),
+            "reasons": explanations.reason_texts(proposal.reasons),
         },
     }
 

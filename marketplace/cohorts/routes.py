@@ -23,6 +23,7 @@ from ..services import exports, health, labels, meetings, rematching, timezones,
 from ..services.cohorts import (
     assignment,
     enrolment,
+    explanations,
     import_jobs,
     imports,
     reports,
@@ -73,6 +74,12 @@ def health_label(state: str) -> str:
 @bp.app_template_global()
 def health_reason(reason: health.Reason) -> str:
     return health.reason_text(reason)
+
+
+@bp.app_template_global()
+def match_reasons(reasons: list, topic_names: dict[int, str] | None = None) -> list[str]:
+    """Why a cohort pair was proposed, in the reader's language."""
+    return explanations.reason_texts(reasons, topic_names)
 
 
 @bp.app_template_global()
@@ -399,7 +406,7 @@ def review(cohort_id: int):
     add_form.mentor.choices = [SelectChoice(p.id, p.user.name) for p in mentors]
     return render_template(
         "cohorts/review.html", cohort=cohort, drafts=drafts, summary=cohort_review.summary(cohort),
-        weak=cohort_review.weak_pairs(drafts),
+        weak=cohort_review.weak_pairs(drafts), topic_names=explanations.topic_names(t.reasons for t in drafts),
         unmatched=assignment.unmatched(cohort) if cohort.state in PAIRING else [],
         problems=cohort_review.rule_problems(cohort) if drafts else {},
         published=enrolment.count_published(cohort), swap_form=swap_form, add_form=add_form, form=EmptyForm(),

@@ -20,6 +20,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
+from ..input_checks import has_visible_text, single_line
 from ..models import ApiToken, OneTimeToken, User, UserSession, as_utc, utcnow
 from . import companies, throttle
 from .errors import AccountError, EmailTaken
@@ -111,12 +112,15 @@ def create_user(
         problem = password_problem(password)
         if problem:
             raise AccountError.on_field("password", problem)
+    name = " ".join(single_line(name or "").split())
+    if not has_visible_text(name):
+        raise AccountError.on_field("name", _("Please fill in this field."))
     existing = find_user_by_email(email)
     if existing is not None:
         raise EmailTaken(_("An account with this e-mail address already exists."), existing)
     user = User(
         email=email,
-        name=" ".join(name.split()),
+        name=name,
         password_hash=hash_password(password) if password else None,
         is_manager=is_manager,
         locale=locale,

@@ -74,7 +74,7 @@ def save_goal(owner: User, data: Mapping[str, Any], goal: Goal | None = None) ->
     if goal is not None and goal.owner_id != owner.id:
         raise PermissionError("only the owner may edit a goal")
     check = FieldChecker(data, creating=goal is None)
-    check.text("title", required=True, max_len=TITLE_MAX)
+    check.text("title", required=True, max_len=TITLE_MAX, line=True)
     check.text("description", required=True, min_len=TEXT_MIN, max_len=TEXT_MAX)
     check.parsed("languages", parse_languages, required=True)
     check.parsed("topics", topics.plan_topics)

@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from sqlalchemy import exists, func, select
 
 from ..extensions import db
+from ..input_checks import has_visible_text, single_line
 from ..models import CohortParticipant, Goal, Milestone, Tandem, User, get_by_id, utcnow
 from .errors import MilestoneError
 
@@ -106,9 +107,9 @@ def clean_title(value: Any) -> str:
     if value is not None and not isinstance(value, str):
         message = _("Must be text.")
         raise MilestoneError("invalid_fields", message, fields={"title": message})
-    if value is None or not value.strip():
+    if value is None or not has_visible_text(value):
         raise MilestoneError("invalid_fields", _("Please name the milestone."), fields={"title": _("Required.")})
-    title = " ".join(value.split())
+    title = " ".join(single_line(value).split())
     if len(title) > TITLE_MAX:
         message = _("At most %(n)d characters.", n=TITLE_MAX)
         raise MilestoneError("invalid_fields", message, fields={"title": message})

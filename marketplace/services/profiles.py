@@ -58,10 +58,10 @@ def save_mentor_profile(user: User, data: Mapping[str, Any]) -> MentorProfile:
     """
     profile = user.mentor_profile
     check = FieldChecker(data, creating=profile is None)
-    check.text("headline", required=True, max_len=HEADLINE_MAX)
+    check.text("headline", required=True, max_len=HEADLINE_MAX, line=True)
     check.text("teaching_text", required=True, min_len=TEXT_MIN, max_len=TEXT_MAX)
-    check.text("city", required=False, max_len=CITY_MAX)
-    check.text("company", required=False, max_len=COMPANY_MAX)
+    check.text("city", required=False, max_len=CITY_MAX, line=True)
+    check.text("company", required=False, max_len=COMPANY_MAX, line=True)
     check.number("capacity", CAPACITY_MIN, CAPACITY_MAX)
     check.number("meetings_per_month", MEETINGS_MIN, MEETINGS_MAX)
     check.choice("meeting_format", MEETING_FORMATS)

@@ -22,6 +22,7 @@ from ..states import GoalStatus, ParticipantStatus
 from . import labels, notifications
 from .cohorts import assignment, enrolment, review
 from .cohorts.enrolment import CohortError
+from .cohorts.explanations import Reason
 from .matching import rules, search, vectors
 
 NEXT_SUGGESTIONS_IN_MESSAGE = 3
@@ -164,7 +165,7 @@ class Proposal:
     participant: CohortParticipant
     goal: Goal
     score: float
-    reasons: list[str]
+    reasons: list[Reason]  # worded by explanations.reason_texts
 
 
 @dataclass(frozen=True)

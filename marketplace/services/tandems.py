@@ -11,6 +11,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm.exc import ObjectDeletedError
 
 from ..extensions import begin_serialised_write, db
+from ..input_checks import has_visible_text
 from ..models import Goal, MentorProfile, Tandem, User, utcnow
 from ..states import PUBLISHED, GoalStatus, TandemStatus
 from . import goals, notifications, request_expiry
@@ -373,7 +374,7 @@ def end(tandem: Tandem, user: User, reason: str) -> Tandem:
     _lock(Goal, tandem.goal_id)  # the goal opens again: locked before the tandem, as everywhere
     _lock_in(tandem, "active")
     reason = (reason or "").strip()
-    if not reason:
+    if not has_visible_text(reason):
         raise TandemError("reason_required", _("Please say why the tandem ends."), status=400)
     tandem.status = TandemStatus.ENDED
     tandem.end_reason = reason[:MESSAGE_MAX]

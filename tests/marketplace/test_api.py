@@ -33,6 +33,16 @@ def test_no_token_or_a_wrong_token_is_401_json(client):
     assert_error(client.get("/api/v1/goals", headers={"Authorization": "Bearer nope"}), 401)
 
 
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER", "bEaReR"])
+def test_the_authorization_scheme_is_case_insensitive(client, scheme):
+    """RFC 7235 section 2.1: the scheme is a case-insensitive token; one or more spaces separate it from the token."""
+    token = bearer(make_user())["Authorization"].split(" ", 1)[1]
+    for header in (f"{scheme} {token}", f"{scheme}   {token}"):
+        assert client.get("/api/v1/goals", headers={"Authorization": header}).status_code == 200, header
+    assert_error(client.get("/api/v1/goals", headers={"Authorization": f"{scheme}{token}"}), 401)
+    assert_error(client.get("/api/v1/goals", headers={"Authorization": f"Basic {token}"}), 401)
+
+
 def test_a_session_cookie_does_not_authenticate_the_api(client, login_as, app):
     user = make_user()
     login_as(user)

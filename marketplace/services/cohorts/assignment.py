@@ -14,23 +14,20 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from scipy.optimize import linear_sum_assignment
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import selectinload
 
-from embeddings import highlight_phrases
-
 from ...extensions import begin_serialised_write, db
-from ...models import Cohort, CohortParticipant, Goal, MentorProfile, Tandem, Topic, User
+from ...models import Cohort, CohortParticipant, Goal, MentorProfile, Tandem, User
 from ...states import PAIRING, PLANNING, PUBLISHED, GoalStatus, ParticipantStatus, TandemStatus
-from ..fields import language_name
 from ..matching import rules, taxonomy, vectors
-from ..matching.search import blend_scores, goal_words, mentor_words, weak_pair
+from ..matching.search import blend_scores
 from . import enrolment
 from .enrolment import CohortError
+from .explanations import Reason, explain
 
 UNMATCHED_REASONS = {
     "no_goal": _l("Brings no open learning goal."),
@@ -94,7 +91,7 @@ def assign(scores: np.ndarray, allowed: np.ndarray, free_slots: np.ndarray) -> l
     return [(int(r), int(c)) for r, c in zip(rows[picked_rows[keep]], slots[picked_slots[keep]], strict=True)]
 
 
-# --- topics, vectors and explanations ------------------------------------------------------------
+# --- topics and vectors (the explanations: explanations.py) ---------------------------------------
 
 
 def goal_topic_ids(goal: Goal, detect: taxonomy.TopicDetector) -> set[int]:
@@ -130,39 +127,9 @@ def stack(entities: Sequence[Goal | MentorProfile]) -> np.ndarray:
     return np.frombuffer(b"".join(e.vector for e in entities), dtype=np.float32).reshape(len(entities), -1)
 
 
-def _topic_names(ids: set[int]) -> list[str]:
-    if not ids:
-        return []
-    locale = str(get_locale() or "en")
-    return sorted(t.display_name(locale) for t in db.session.scalars(select(Topic).where(Topic.id.in_(ids))))
-
-
-def explain(
-    goal: Goal, profile: MentorProfile, goal_topics: set[int], mentor_topics: set[int], score: float
-) -> list[str]:
-    """Why this pair: shared topics (chosen on the profile), topics the mentor's text only mentions, the words
-    that matched, shared languages; first a warning when the pair is below the relevance floor."""
-    reasons = []
-    if weak_pair(score, goal, profile):
-        reasons.append(_("Weak match: below the relevance floor of suggestions. Check this pair."))
-    chosen = {t.id for t in profile.topics}
-    names = _topic_names(goal_topics & chosen)
-    if names:
-        reasons.append(_("Shared topics: %(topics)s", topics=", ".join(names)))
-    mentioned = _topic_names((goal_topics & mentor_topics) - chosen)
-    if mentioned:
-        reasons.append(_("Also mentions: %(topics)s", topics=", ".join(mentioned)))
-    phrases = highlight_phrases(goal_words(goal), mentor_words(profile), max_phrases=3)
-    if phrases:
-        reasons.append(_("Matching words: %(phrases)s", phrases=", ".join(f"“{p}”" for p in phrases)))
-    languages = sorted(set(goal.language_list) & set(profile.language_list))
-    if languages:
-        reasons.append(_("Shared languages: %(languages)s", languages=", ".join(map(language_name, languages))))
-    return reasons
-
-
-def pair_score(goal: Goal, profile: MentorProfile) -> tuple[float, list[str]]:
-    """Score and reasons of one pair, computed exactly as in a full cohort run."""
+def pair_score(goal: Goal, profile: MentorProfile) -> tuple[float, list[Reason]]:
+    """Score and reasons (to store; `explanations.reason_texts` words them) of one pair, computed exactly as in
+    a full cohort run."""
     ensure_vectors([goal], [profile])
     detect = taxonomy.TopicDetector()
     g_ids, m_ids = goal_topic_ids(goal, detect), mentor_topic_ids(profile, detect)

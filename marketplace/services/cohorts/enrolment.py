@@ -18,6 +18,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from ...extensions import db
+from ...input_checks import has_visible_text, single_line
 from ...models import Cohort, CohortParticipant, Goal, Tandem, Topic, User, utcnow
 from ...states import PUBLISHED, CohortState, GoalStatus, ParticipantStatus, TandemStatus
 from .. import meetings, notifications
@@ -54,8 +55,8 @@ def check_fields(
 ) -> dict[str, str]:
     """Every problem with a cohort's fields, by field name (empty when all is well)."""
     errors: dict[str, str] = {}
-    name = (name or "").strip()
-    if not name:
+    name = single_line(name or "")
+    if not has_visible_text(name):
         errors["name"] = _("Please give the cohort a name.")
     elif "\x00" in name:  # PostgreSQL refuses NUL in text; say so instead of failing
         errors["name"] = _("Contains a character that is not allowed.")
@@ -104,7 +105,7 @@ def create_cohort(
     if errors:
         raise CohortError.invalid(errors)
     cohort = Cohort(
-        name=name.strip(), description=(description or "").strip(), starts_on=starts_on, ends_on=ends_on,
+        name=single_line(name), description=(description or "").strip(), starts_on=starts_on, ends_on=ends_on,
         meeting_target=meeting_target, state=CohortState.DRAFT, enrolment_open=False,
     )
     cohort.focus_topics = list(focus_topics)
@@ -130,7 +131,7 @@ def update_cohort(
         errors["starts_on"] = _("The dates cannot change once the tandems are running.")
     if errors:
         raise CohortError.invalid(errors)
-    cohort.name = name.strip()
+    cohort.name = single_line(name)
     cohort.description = (description or "").strip()
     cohort.starts_on, cohort.ends_on = starts_on, ends_on
     cohort.meeting_target = meeting_target

@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from ...extensions import db
-from ...input_checks import text_problem
+from ...input_checks import has_visible_text, single_line, text_problem
 from ...models import Cohort, CohortParticipant, Company, Goal, MentorProfile, Tandem, Topic, User
 from ...states import GoalStatus, ParticipantStatus, TandemStatus
 from .. import accounts, companies, exports, fields, goals, profiles, tandems
@@ -47,6 +47,8 @@ class RowProblem:
 
 
 # The forms' limits, so that a row the preview accepts is one the database stores (PostgreSQL enforces them).
+# Names and titles, stored as single lines (input_checks.single_line) as the forms store them.
+LINE_COLUMNS = ("name", "company", "headline")
 FIELD_LIMITS = {
     "name": (1, accounts.NAME_MAX),
     "company": (1, fields.COMPANY_MAX),
@@ -226,6 +228,7 @@ def parse(table: SourceTable) -> tuple[list[ParsedRow], list[RowProblem]]:
             problems.append(RowProblem(number, _("More fields than columns (a missing quote?).")))
             continue
         values = {name: (cells[i] if i < len(cells) else "").strip() for i, name in enumerate(header) if name}
+        values.update({name: single_line(values[name]) for name in LINE_COLUMNS})
         if not any(values.values()):
             continue
         parsed = _parse_row(number, values, table.separators)
@@ -305,7 +308,7 @@ def _unstorable(values: dict[str, str]) -> list[tuple[str, str]]:
 def _length_problems(values: dict[str, str]) -> list[tuple[str, str]]:
     reasons = []
     for name, (low, high) in FIELD_LIMITS.items():
-        if not values[name]:
+        if not has_visible_text(values[name]):
             reasons.append((name, _("%(column)s is empty.", column=name)))
         elif not low <= len(values[name]) <= high:
             reasons.append((name, _("%(column)s must have %(low)d to %(high)d characters, not %(n)d.",

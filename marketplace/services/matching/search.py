@@ -15,6 +15,7 @@ from sqlalchemy.orm.util import identity_key
 from embeddings import highlight_phrases, term_coverage
 
 from ...extensions import db
+from ...input_checks import has_visible_text
 from ...models import Goal, MentorProfile, Tandem, Topic, User, mentor_topics, split_languages
 from ...states import GoalStatus, TandemStatus
 from ..errors import MatchingError
@@ -353,7 +354,7 @@ def search_mentors(
 ) -> list[MentorMatch]:
     """Mentors for a free-text topic in any language, best first, never from the viewer's company."""
     query = (query or "").strip()
-    if not query:
+    if not has_visible_text(query):
         raise MatchingError.on_field("q", _("Please enter what you would like to learn."), "invalid_query", 400)
     if len(query) > 500:
         raise MatchingError.on_field("q", _("Please keep the search under 500 characters."), "invalid_query", 400)
