@@ -64,10 +64,12 @@ nDCG@5 of that row -0.001).
 Usage::
 
     .venv/bin/python bench/ranking_eval.py [--encoder SPEC ...] [--topic-weight W ...]
-        [--expand off|names|terms|describe|describe-short ...] [--typos on|off ...]
+        [--expand off|names|terms|describe|describe-short ...] [--typos on|off ...] [--semantic B ...]
+        [--semantic-text names|synonyms|describe ...] [--semantic-raw on|off ...] [--semantic-scope all|short|goals ...]
+        [--semantic-margin M ...] [--semantic-tau T ...] [--semantic-min C ...]
         [--split all|tune|heldout] [--goals-via search|suggestions]
-        [--hybrid-beta B ...] [--hybrid-topic-weight W ...] [--reference ROW] [--rounds N]
-        [--no-before] [--json out.json] [--exact] [--no-cache]
+        [--hybrid-beta B ...] [--hybrid-topic-weight W ...] [--reference ROW] [--reference-json RUN.json]
+        [--rounds N] [--no-before] [--json out.json] [--exact] [--no-cache] [--floor-all]
 
 EXPERIMENTS (not app code, printed in a separate table):
 
@@ -76,6 +78,11 @@ EXPERIMENTS (not app code, printed in a separate table):
 * ``--expand describe`` / ``describe-short``: the app's expansion plus a sentence describing each detected
   topic in English and German (marketplace/data/topic_descriptions.json), for every query / short queries only;
 * ``--typos on off``: typo-tolerant topic detection in queries (``taxonomy.TYPOS_IN_QUERIES``) on and off;
+* ``--semantic B``: the semantic topic expansion's weight (``matching.TOPIC_EXPANSION``, app code; 0 = off), and
+  on it: ``--semantic-text`` what a topic's vector embeds (names; names and synonyms; names and descriptions, the
+  app's), ``--semantic-raw on`` the moved vector left at its length, ``--semantic-scope`` short queries or goals
+  only, ``--semantic-margin`` / ``--semantic-min`` move only when the
+  nearest topic leads the second by M / reaches cosine C, ``--semantic-tau`` a softmax mix of all topics;
 * ``--hybrid-beta``: Tandem's full scored list re-ranked by ``score + B * bm25 / max(bm25 of the query)``,
   with plain BM25 and with "BM25syn": BM25 whose query is expanded with the EN/DE names and synonyms of the
   taxonomy topics detected in it and whose mentor documents carry those of their assigned topics.
@@ -474,17 +481,14 @@ class Variant:
     semantic_text: str = "describe"  # what a topic's vector embeds: names, synonyms or describe (the app's)
     semantic_raw: bool = False  # the moved query vector not scaled back to length 1
     semantic_scope: str = "all"  # which queries are moved: all, short (no goal) or goals
-    semantic_goals: float | None = None  # another weight for goals (None: the same)
     semantic_margin: float = 0.0  # moved only when the nearest topic's cosine leads the second's by this much
     semantic_tau: float = 0.0  # > 0: a softmax mix of every topic's vector (temperature tau), not the nearest
     semantic_min: float = 0.0  # moved only when the nearest topic's cosine to the query reaches this
 
     def label(self) -> str:
         semantic = ""
-        if self.semantic > 0 or self.semantic_goals:
+        if self.semantic > 0:
             semantic = f", topic vector b={self.semantic:g}"
-            if self.semantic_goals is not None:
-                semantic += f" (goals {self.semantic_goals:g})"
             semantic += "".join(part for part, on in (
                 (f" [{self.semantic_text}]", self.semantic_text != "describe"), (" not unit", self.semantic_raw),
                 (f" {self.semantic_scope} only", self.semantic_scope != "all"),
@@ -597,7 +601,7 @@ def patched_semantic(variant: Variant):
     from marketplace.services.matching import search, vectors
 
     def reimplemented(query_vectors, detect):
-        """matching.expand_vectors with a margin gate or a softmax mix of the topics."""
+        """matching.expand_vectors with a gate (margin, minimum cosine) or a softmax mix of the topics."""
         matrix = np.atleast_2d(np.asarray(query_vectors, dtype=np.float32))
         topics = vectors.topic_vectors(detect)
         if not len(topics):
@@ -625,8 +629,6 @@ def patched_semantic(variant: Variant):
         goal = _QUERY_KIND[0] == "goal"
         if variant.semantic_scope != "all" and goal != (variant.semantic_scope == "goals"):
             return np.atleast_2d(np.asarray(query_vectors, dtype=np.float32))
-        search.TOPIC_EXPANSION = variant.semantic_goals if goal and variant.semantic_goals is not None \
-            else variant.semantic
         custom = (variant.semantic_margin > 0 or variant.semantic_tau > 0 or variant.semantic_raw
                   or variant.semantic_min > 0)
         return reimplemented(query_vectors, detect) if custom else app_expand(query_vectors, detect)
@@ -995,8 +997,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--semantic", nargs="+", type=float, default=None, metavar="B",
                         help="weights of the nearest topic's vector added to the query's (matching.TOPIC_EXPANSION; "
                              f"default: the app's, {shipped.semantic:g}; 0 = off)")
-    parser.add_argument("--semantic-goals", nargs="+", type=float, default=None, metavar="B",
-                        help="EXPERIMENT: another weight for goal queries (default: the same as --semantic)")
     parser.add_argument("--semantic-text", nargs="+", choices=("names", "synonyms", "describe"), default=["describe"],
                         help="EXPERIMENT: what a topic's vector embeds (the app's: describe = names and descriptions)")
     parser.add_argument("--semantic-raw", nargs="+", choices=("off", "on"), default=["off"],
@@ -1043,10 +1043,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     expansions = args.expand if args.expand is not None else [shipped.expand]
     typos = [t == "on" for t in args.typos] if args.typos is not None else [shipped.typos]
     semantics = args.semantic if args.semantic is not None else [shipped.semantic]
-    variants = [Variant(w, e, t, b, text, raw == "on", scope, goal_b, margin, tau, low)
+    variants = [Variant(w, e, t, b, text, raw == "on", scope, margin, tau, low)
                 for t in typos for e in expansions for w in weights for b in semantics for text in args.semantic_text
                 for raw in args.semantic_raw for scope in args.semantic_scope
-                for goal_b in (args.semantic_goals or [None]) for margin in args.semantic_margin
+                for margin in args.semantic_margin
                 for tau in args.semantic_tau for low in args.semantic_min]
     started = time.perf_counter()
     mentors, all_queries = load_eval(args.data)
