@@ -60,47 +60,25 @@ def split_languages(value: str | None) -> list[str]:
     return [code for code in (value or "").split(",") if code]
 
 
-competitor_links = Table(
-    "competitor_link",
-    db.metadata,
-    Column("company_id", ForeignKey("company.id", ondelete="CASCADE"), primary_key=True),
-    Column("competitor_id", ForeignKey("company.id", ondelete="CASCADE"), primary_key=True),
-)
+def _link_table(name: str, **targets: str) -> Table:
+    """A many-to-many link table: each column (name=target table) a cascading foreign key, together the key."""
+    columns = [Column(column, ForeignKey(f"{table}.id", ondelete="CASCADE"), primary_key=True)
+               for column, table in targets.items()]
+    return Table(name, db.metadata, *columns)
 
-mentor_topics = Table(
-    "mentor_topic",
-    db.metadata,
-    Column("mentor_id", ForeignKey("mentor_profile.id", ondelete="CASCADE"), primary_key=True),
-    Column("topic_id", ForeignKey("topic.id", ondelete="CASCADE"), primary_key=True),
-)
 
-goal_topics = Table(
-    "goal_topic",
-    db.metadata,
-    Column("goal_id", ForeignKey("goal.id", ondelete="CASCADE"), primary_key=True),
-    Column("topic_id", ForeignKey("topic.id", ondelete="CASCADE"), primary_key=True),
-)
+def _unique_where(name: str, column: str, condition: str) -> Index:
+    """A partial unique index, the same on SQLite and PostgreSQL: `column` is unique among the rows where
+    `condition` (SQL) holds."""
+    return Index(name, column, unique=True, sqlite_where=text(condition), postgresql_where=text(condition))
 
-goal_excluded_companies = Table(
-    "goal_excluded_company",
-    db.metadata,
-    Column("goal_id", ForeignKey("goal.id", ondelete="CASCADE"), primary_key=True),
-    Column("company_id", ForeignKey("company.id", ondelete="CASCADE"), primary_key=True),
-)
 
-mentor_excluded_companies = Table(
-    "mentor_excluded_company",
-    db.metadata,
-    Column("mentor_id", ForeignKey("mentor_profile.id", ondelete="CASCADE"), primary_key=True),
-    Column("company_id", ForeignKey("company.id", ondelete="CASCADE"), primary_key=True),
-)
-
-cohort_topics = Table(
-    "cohort_topic",
-    db.metadata,
-    Column("cohort_id", ForeignKey("cohort.id", ondelete="CASCADE"), primary_key=True),
-    Column("topic_id", ForeignKey("topic.id", ondelete="CASCADE"), primary_key=True),
-)
+competitor_links = _link_table("competitor_link", company_id="company", competitor_id="company")
+mentor_topics = _link_table("mentor_topic", mentor_id="mentor_profile", topic_id="topic")
+goal_topics = _link_table("goal_topic", goal_id="goal", topic_id="topic")
+goal_excluded_companies = _link_table("goal_excluded_company", goal_id="goal", company_id="company")
+mentor_excluded_companies = _link_table("mentor_excluded_company", mentor_id="mentor_profile", company_id="company")
+cohort_topics = _link_table("cohort_topic", cohort_id="cohort", topic_id="topic")
 
 
 class AppMeta(db.Model):
@@ -455,15 +433,11 @@ class Tandem(db.Model):
 
     __tablename__ = "tandem"
     # No code path can give a goal two running tandems: the database refuses the second.
-    __table_args__ = (
-        Index(
-            "uq_tandem_running_goal", "goal_id", unique=True,
-            sqlite_where=text("status = 'active'"), postgresql_where=text("status = 'active'"),
-        ),
-    )
+    __table_args__ = (_unique_where("uq_tandem_running_goal", "goal_id", "status = 'active'"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     goal_id: Mapped[int | None] = mapped_column(ForeignKey("goal.id", ondelete="SET NULL"), index=True)
-    mentor_id: Mapped[int | None] = mapped_column(ForeignKey("mentor_profile.id", ondelete="SET NULL"), index=True)
+    mentor_profile_id: Mapped[int | None] = mapped_column(ForeignKey("mentor_profile.id", ondelete="SET NULL"),
+                                                          index=True)
     mentee_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"), index=True)
     mentor_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"), index=True)
     cohort_id: Mapped[int | None] = mapped_column(ForeignKey("cohort.id", ondelete="CASCADE"), index=True)
@@ -558,12 +532,7 @@ class MeetingProposal(db.Model):
 
     __tablename__ = "meeting_proposal"
     # One open proposal per tandem: two partners proposing at once cannot both succeed.
-    __table_args__ = (
-        Index(
-            "uq_meeting_proposal_open_tandem", "tandem_id", unique=True,
-            sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'"),
-        ),
-    )
+    __table_args__ = (_unique_where("uq_meeting_proposal_open_tandem", "tandem_id", "status = 'open'"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     tandem_id: Mapped[int] = mapped_column(ForeignKey("tandem.id", ondelete="CASCADE"), index=True)
     proposer_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"), index=True)

@@ -26,6 +26,7 @@ from .errors import AccountError, EmailTaken
 
 log = logging.getLogger(__name__)
 MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 256
 NAME_MAX = 120
 # "Last used" is shown to the nearest minute; writing it on every API request would put a commit
 # (a disk flush on PostgreSQL) into the cheapest read.
@@ -50,8 +51,8 @@ def password_problem(password: str) -> str | None:
 
     if len(password) < MIN_PASSWORD_LENGTH:
         return _("Use at least %(n)d characters.", n=MIN_PASSWORD_LENGTH)
-    if len(password) > 256:
-        return _("Use at most 256 characters.")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return _("Use at most %(n)d characters.", n=MAX_PASSWORD_LENGTH)
     lowered = password.lower()
     if lowered in _common_passwords() or len(set(lowered)) <= 2:
         return _("This password is too common; choose another.")

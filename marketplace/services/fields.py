@@ -10,7 +10,7 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from ..models import User
+from ..models import Goal, MentorProfile, User
 from .errors import ProfileError
 
 TEXT_MIN = 20
@@ -146,3 +146,13 @@ class FieldChecker:
         if self.errors:
             raise ProfileError.invalid(self.errors)
         return self.cleaned
+
+
+def store_checked(entity: MentorProfile | Goal, cleaned: Mapping[str, Any], columns: Iterable[str]) -> None:
+    """Copy a FieldChecker's values onto a mentor profile or goal: these columns as they are, languages
+    comma-joined as stored; keys that are absent stay as they are."""
+    for key in columns:
+        if key in cleaned:
+            setattr(entity, key, cleaned[key])
+    if "languages" in cleaned:
+        entity.languages = ",".join(cleaned["languages"])

@@ -91,17 +91,6 @@ def goals_with_milestones(goal_ids: list[int | None]) -> int:
     ) or 0
 
 
-def as_json(milestone: Milestone) -> dict[str, Any]:
-    return {
-        "id": milestone.id,
-        "goal_id": milestone.goal_id,
-        "title": milestone.title,
-        "done": milestone.done,
-        "done_at": milestone.done_at.isoformat() if milestone.done_at else None,
-        "position": milestone.position,
-    }
-
-
 def get(goal: Goal, milestone_id: int) -> Milestone:
     milestone = get_by_id(Milestone, milestone_id)
     if milestone is None or milestone.goal_id != goal.id:

@@ -140,3 +140,26 @@ def test_ids_beyond_the_database_range_are_simply_not_found(client, app):
     assert_error(client.get("/api/v1/goals/9223372036854775808", headers=headers), 404)
     response = client.post("/api/v1/tandems", json={"goal_id": 2**40, "mentor_id": 2**40}, headers=headers)
     assert_error(response, 404)
+
+
+@pytest.mark.parametrize("state", ["requested", "active"])
+def test_a_mentor_on_a_goal_never_reads_the_owners_excluded_companies_or_settings(client, login_as, state):
+    from marketplace.services import tandems
+
+    goal = make_goal(company="Old AG", excluded=("Rival GmbH",), discoverable=False)
+    mentor = make_mentor(company="Young AG")
+    tandem = tandems.request_tandem(goal, mentor, goal.owner)
+    if state == "active":
+        tandems.accept(tandem, mentor.user)
+    url = f"/api/v1/goals/{goal.id}"
+    seen = client.get(url, headers=bearer(mentor.user)).get_json()
+    assert seen["title"] == goal.title and seen["owner"]["name"] == goal.owner.name  # the goal in full
+    assert "excluded_companies" not in seen and "discoverable" not in seen
+    [listed] = client.get("/api/v1/goals", headers=bearer(mentor.user)).get_json()["goals"]
+    assert "excluded_companies" not in listed and "discoverable" not in listed
+    for allowed in (goal.owner, make_user(is_manager=True, company=None)):
+        shown = client.get(url, headers=bearer(allowed)).get_json()
+        assert shown["excluded_companies"] == ["Rival GmbH"] and shown["discoverable"] is False
+    login_as(mentor.user)  # the page agrees
+    page = client.get(f"/goals/{goal.id}").get_data(as_text=True)
+    assert goal.title in page and "Rival GmbH" not in page

@@ -135,7 +135,7 @@ def test_run_pairs_by_meaning_and_explains_each_draft(app):
     ai_goal, social_goal = make_goal(company="Old X", **AI_GOAL), make_goal(company="Old Y", **SOCIAL_GOAL)
     cohort = matching_cohort([ai, social], [ai_goal, social_goal])
     result = assignment.run(cohort)
-    pairs = {(t.mentor_id, t.goal_id) for t in result.drafts}
+    pairs = {(t.mentor_profile_id, t.goal_id) for t in result.drafts}
     assert pairs == {(ai.id, ai_goal.id), (social.id, social_goal.id)}
     assert result.unmatched == []
     draft = next(t for t in result.drafts if t.goal_id == ai_goal.id)
@@ -168,7 +168,7 @@ def test_hard_rules_hold_and_people_without_a_valid_partner_are_listed_with_the_
     db.session.commit()
     cohort = matching_cohort([mentor_a, mentor_b], [same_company, competitor, french])
     result = assignment.run(cohort)
-    assert {(t.mentor_id, t.goal_id) for t in result.drafts} == {(mentor_a.id, competitor.id)}
+    assert {(t.mentor_profile_id, t.goal_id) for t in result.drafts} == {(mentor_a.id, competitor.id)}
     reasons = {(u.user.id, u.role): u.reason_code for u in result.unmatched}
     assert reasons[(same_company.owner_id, "mentee")] == "no_valid_partner"
     assert reasons[(french.owner_id, "mentee")] == "no_valid_partner"
@@ -219,7 +219,7 @@ def test_rerun_replaces_unlocked_drafts_and_keeps_locked_ones_with_their_slot(ap
     assert locked.locked
 
     result = assignment.run(cohort)
-    pairs = {(t.mentor_id, t.goal_id, t.locked) for t in result.drafts}
+    pairs = {(t.mentor_profile_id, t.goal_id, t.locked) for t in result.drafts}
     assert pairs == {(ai.id, social_goal.id, True), (social.id, ai_goal.id, False)}
     assert locked.id in {t.id for t in result.drafts}
     assert_no_draft_breaks_a_rule(cohort)
@@ -271,7 +271,7 @@ def test_a_swap_that_breaks_a_rule_is_refused_with_the_rules_reason(drafted):
     assert refused.value.code == "excluded_by_mentee"
     assert rules.reason_text("excluded_by_mentee") in refused.value.message
     db.session.expire_all()
-    assert {(t.mentor_id, t.goal_id) for t in review.drafts(cohort)} == {(ai.id, ai_goal.id),
+    assert {(t.mentor_profile_id, t.goal_id) for t in review.drafts(cohort)} == {(ai.id, ai_goal.id),
                                                                                 (social.id, social_goal.id)}
 
 
@@ -288,7 +288,7 @@ def test_swap_remove_and_lock_through_the_review_page(drafted, client, login_as)
                           follow_redirects=True).get_data(as_text=True)
     assert "Mentors swapped." in swapped and f"Average match {score_percent(before.average)} →" in swapped
     db.session.expire_all()
-    assert {(t.mentor_id, t.goal_id) for t in review.drafts(cohort)} == {(social.id, ai_goal.id),
+    assert {(t.mentor_profile_id, t.goal_id) for t in review.drafts(cohort)} == {(social.id, ai_goal.id),
                                                                                 (ai.id, social_goal.id)}
     assert review.summary(cohort).total <= before.total  # the engine's choice is optimal
 
@@ -319,7 +319,7 @@ def test_adding_a_pair_by_hand_checks_rules_and_capacity(drafted):
     with pytest.raises(CohortError) as full:
         review.add_pair(cohort, mentees[ai_goal.owner_id], mentors[social.user_id])
     assert full.value.code == "mentor_full"
-    assert [(t.mentor_id, t.goal_id, t.locked) for t in review.drafts(cohort)] == [
+    assert [(t.mentor_profile_id, t.goal_id, t.locked) for t in review.drafts(cohort)] == [
         (social.id, social_goal.id, True)]
 
 

@@ -11,7 +11,7 @@ drafts stay and use up their slot.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,7 +24,7 @@ from sqlalchemy.orm import selectinload
 
 from embeddings import highlight_phrases
 
-from ...extensions import db
+from ...extensions import begin_serialised_write, db
 from ...models import Cohort, CohortParticipant, Goal, MentorProfile, Tandem, Topic, User
 from ...states import PAIRING, PLANNING, PUBLISHED, GoalStatus, ParticipantStatus, TandemStatus
 from ..fields import language_name
@@ -190,10 +190,6 @@ class Unmatched:
         text = str(UNMATCHED_REASONS[self.reason_code])
         return text % self.params if self.params else text
 
-    def as_json(self) -> dict:
-        return {"id": self.user.id, "name": self.user.name, "role": self.role, "reason": self.reason,
-                "reason_code": self.reason_code}
-
 
 @dataclass
 class MatchResult:
@@ -224,6 +220,18 @@ def lock_cohort(cohort_id: int) -> Cohort | None:
     return db.session.scalar(
         select(Cohort).where(Cohort.id == cohort_id).with_for_update().execution_options(populate_existing=True)
     )
+
+
+def lock_cohort_in(cohort_id: int, states: Collection[str], refusal: str) -> Cohort:
+    """Begin a serialised write and lock the cohort (`lock_cohort`), which must be in one of `states`: else
+    CohortError, not_found (404) when it is gone, wrong_state with `refusal` when it has moved on."""
+    begin_serialised_write()
+    cohort = lock_cohort(cohort_id)
+    if cohort is None:
+        raise CohortError("not_found", _("No such cohort."), 404)
+    if cohort.state not in states:
+        raise CohortError("wrong_state", refusal)
+    return cohort
 
 
 def accepted(cohort: Cohort, role: str) -> list[CohortParticipant]:

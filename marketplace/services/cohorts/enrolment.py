@@ -105,7 +105,7 @@ def create_cohort(
         raise CohortError.invalid(errors)
     cohort = Cohort(
         name=name.strip(), description=(description or "").strip(), starts_on=starts_on, ends_on=ends_on,
-        meeting_target=meeting_target, state="draft", enrolment_open=False,
+        meeting_target=meeting_target, state=CohortState.DRAFT, enrolment_open=False,
     )
     cohort.focus_topics = list(focus_topics)
     db.session.add(cohort)
@@ -170,7 +170,7 @@ def _refuse_unless(cohort: Cohort, states: tuple[str, ...], message: str) -> Non
 def open_enrolment(cohort: Cohort) -> Cohort:
     """draft → enrolling: people can now apply from their dashboard."""
     _refuse_unless(cohort, ("draft",), _("Only a cohort in planning can open its enrolment."))
-    cohort.state = "enrolling"
+    cohort.state = CohortState.ENROLLING
     cohort.enrolment_open = True
     db.session.commit()
     return cohort
@@ -188,7 +188,7 @@ def start_matching(cohort: Cohort, commit: bool = True) -> Cohort:
         else:
             message = _("Matching needs at least one accepted mentee.")
         raise CohortError("nobody_accepted", message + " " + _("Accept applications or import participants first."))
-    cohort.state = "matching"
+    cohort.state = CohortState.MATCHING
     cohort.enrolment_open = False
     if commit:
         db.session.commit()
@@ -200,7 +200,7 @@ def reopen_enrolment(cohort: Cohort) -> Cohort:
     _refuse_unless(cohort, ("matching",), _("Enrolment can only be reopened while matching."))
     if count_published(cohort):
         raise CohortError("already_published", _("Tandems are already published; enrolment stays closed."))
-    cohort.state = "enrolling"
+    cohort.state = CohortState.ENROLLING
     cohort.enrolment_open = True
     db.session.commit()
     return cohort
@@ -220,10 +220,10 @@ def close(cohort: Cohort) -> Cohort:
     now = utcnow()
     running = select(Tandem).where(Tandem.cohort_id == cohort.id, Tandem.status == TandemStatus.ACTIVE)
     for tandem in db.session.scalars(running).all():
-        tandem.status = "completed"
+        tandem.status = TandemStatus.COMPLETED
         tandem.ended_at = now
         meetings.cancel_upcoming(tandem)
-    cohort.state = "closed"
+    cohort.state = CohortState.CLOSED
     cohort.enrolment_open = False
     cohort.closed_at = now
     surveys.invite_participants(cohort)
@@ -273,6 +273,17 @@ def is_participant(cohort: Cohort, user: User) -> bool:
 def can_view(cohort: Cohort, user: User) -> bool:
     """Managers see every cohort; a person sees the cohorts they applied to, and any that is enrolling."""
     return bool(user.is_manager or cohort.state == CohortState.ENROLLING or is_participant(cohort, user))
+
+
+def is_listed_for(cohort: Cohort, user: User) -> bool:
+    """The cohorts a person's list holds (all_cohorts for managers, cohorts_of for others): what the API
+    reads out one by one."""
+    return bool(user.is_manager or is_participant(cohort, user))
+
+
+def can_see_application(participant: CohortParticipant, user: User) -> bool:
+    """An application: community managers, and the applicant themselves."""
+    return bool(user.is_manager or participant.user_id == user.id)
 
 
 def all_cohorts() -> list[Cohort]:
@@ -393,7 +404,7 @@ def apply(cohort: Cohort, user: User, role: str, goal: Goal | None = None) -> Co
         raise CohortError("already_applied", _("You have already applied to this cohort as %(role)s.",
                                                role=str(ROLE_LABELS[role]).lower()))
     participant = CohortParticipant(cohort=cohort, user=user, role=role, goal=goal if role == "mentee" else None,
-                                    status="applied")
+                                    status=ParticipantStatus.APPLIED)
     db.session.add(participant)
     db.session.flush()
     notify_managers(

@@ -70,21 +70,6 @@ class MentorMatch:
     shared_languages: list[str] = field(default_factory=list)
     mentioned_topics: list[Topic] = field(default_factory=list)  # query topics only named in the mentor's text
 
-    def as_json(self, locale: str = "en") -> dict:
-        user = self.profile.user
-        company = user.effective_company
-        return {
-            "id": self.profile.id,
-            "name": user.name,
-            "company": company.name if company else None,
-            "headline": self.profile.headline,
-            "score": round(self.score, 4),
-            "matched_topics": [t.display_name(locale) for t in self.matched_topics],
-            "mentioned_topics": [t.display_name(locale) for t in self.mentioned_topics],
-            "highlights": self.highlights,
-            "shared_languages": self.shared_languages,
-        }
-
 
 @dataclass
 class GoalMatch:
@@ -254,7 +239,7 @@ def _load_candidates(hits: Sequence[tuple[int, float, float]]) -> list[Candidate
         return []
     pending = (
         select(func.count(Tandem.id))
-        .where(Tandem.mentor_id == MentorProfile.id, Tandem.status == TandemStatus.REQUESTED)
+        .where(Tandem.mentor_profile_id == MentorProfile.id, Tandem.status == TandemStatus.REQUESTED)
         .correlate(MentorProfile)
         .scalar_subquery()
     )
@@ -495,8 +480,8 @@ def next_suggestions(goal: Goal, k: int = 5) -> list[MentorMatch]:
     this goal expire or ended a tandem on it early are left out, and so are those with a pending one. The one
     place for "who next"."""
     left_out = set(db.session.scalars(
-        select(Tandem.mentor_id).where(Tandem.goal_id == goal.id, Tandem.status.in_(NOT_NEXT_STATUSES),
-                                       Tandem.mentor_id.is_not(None))
+        select(Tandem.mentor_profile_id).where(Tandem.goal_id == goal.id, Tandem.status.in_(NOT_NEXT_STATUSES),
+                                               Tandem.mentor_profile_id.is_not(None))
     ))
     return suggestions_for_goal(goal, k, leave_out=left_out)
 
