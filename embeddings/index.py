@@ -362,6 +362,17 @@ class VectorIndex:
         scores, ids = self.search(arr, k)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
+    def vectors_of(self, ids: Iterable[int] | np.ndarray) -> np.ndarray:
+        """The stored vectors of ``ids`` (each must be present), in that order: exact for float32 codes,
+        decoded (within ~1e-3 a component) for sq8. ~10 us for 50 ids (flat or IVF): cheaper than a read."""
+        id_arr = _as_ids(ids)
+        with self._lock:
+            if not len(id_arr):
+                return np.zeros((0, self._dimension), dtype=np.float32)
+            if not self._present(id_arr).all():
+                raise KeyError("ids not in the index")
+            return self._index.reconstruct_batch(id_arr)
+
     def tune_nprobe(
         self,
         queries: np.ndarray,

@@ -1,8 +1,9 @@
 """Cohort matching: one globally optimal assignment of mentees to mentor slots, never greedy.
 
-The score matrix is the ranking score of suggestions (matching.blend_scores: the cosine of the stored vectors
-blended with topic overlap, the goal's topics as suggestions_for_goal reads them), so a cohort's pairs and a
-person's suggestions agree; a pair below the relevance floor (matching.weak_pair) is flagged as weak. Forbidden
+The score matrix is the ranking score of suggestions (matching.blend_scores: the cosine of the stored vectors, the
+goal's moved towards its nearest taxonomy topic as suggestions_for_goal moves it (matching.expand_vectors), blended
+with topic overlap, the goal's topics as suggestions_for_goal reads them), so a cohort's pairs and a person's
+suggestions agree; a pair below the relevance floor (matching.weak_pair) is flagged as weak. Forbidden
 pairs come from rules.allowed_mask; a mentor with free capacity c becomes c columns ("slots"); scipy's
 linear_sum_assignment then maximises first the number of valid pairs and then their total score. Locked
 drafts stay and use up their slot.
@@ -24,7 +25,7 @@ from ...extensions import begin_serialised_write, db
 from ...models import Cohort, CohortParticipant, Goal, MentorProfile, Tandem, User
 from ...states import PAIRING, PLANNING, PUBLISHED, GoalStatus, ParticipantStatus, TandemStatus
 from ..matching import rules, taxonomy, vectors
-from ..matching.search import blend_scores
+from ..matching.search import blend_scores, expand_vectors
 from . import enrolment
 from .enrolment import CohortError
 from .explanations import Reason, explain
@@ -96,7 +97,8 @@ def assign(scores: np.ndarray, allowed: np.ndarray, free_slots: np.ndarray) -> l
 
 def goal_topic_ids(goal: Goal, detect: taxonomy.TopicDetector) -> set[int]:
     """The goal's topics plus those its words name, as in suggestions_for_goal."""
-    return {t.id for t in goal.topics} | {m.topic_id for m in detect(f"{goal.title}\n{goal.description}")}
+    named = detect(f"{goal.title}\n{goal.description}", typos=taxonomy.TYPOS_IN_QUERIES)
+    return {t.id for t in goal.topics} | {m.topic_id for m in named}
 
 
 def mentor_topic_ids(profile: MentorProfile, detect: taxonomy.TopicDetector) -> set[int]:
@@ -134,9 +136,9 @@ def pair_score(goal: Goal, profile: MentorProfile) -> tuple[float, list[Reason]]
     detect = taxonomy.TopicDetector()
     g_ids, m_ids = goal_topic_ids(goal, detect), mentor_topic_ids(profile, detect)
     position = {topic_id: i for i, topic_id in enumerate(sorted(g_ids | m_ids))}
-    score = score_matrix(stack([goal]), stack([profile]), topic_matrix([g_ids], position),
+    score = score_matrix(expand_vectors(stack([goal]), detect), stack([profile]), topic_matrix([g_ids], position),
                          topic_matrix([m_ids], position))[0, 0]
-    return round(float(score), 4), explain(goal, profile, g_ids, m_ids, float(score))
+    return round(float(score), 4), explain(goal, profile, g_ids, m_ids, float(score), detect)
 
 
 # --- a cohort run --------------------------------------------------------------------------------
@@ -341,15 +343,15 @@ def _run(cohort: Cohort) -> MatchResult:
         goal_ids_by_row = [goal_topic_ids(goal, detect) for goal in goals]
         mentor_ids_by_col = [mentor_topic_ids(profile, detect) for profile in profiles]
         position = {t: i for i, t in enumerate(sorted(set().union(*goal_ids_by_row, *mentor_ids_by_col)))}
-        scores = score_matrix(stack(goals), stack(profiles), topic_matrix(goal_ids_by_row, position),
-                              topic_matrix(mentor_ids_by_col, position))
+        scores = score_matrix(expand_vectors(stack(goals), detect), stack(profiles),
+                              topic_matrix(goal_ids_by_row, position), topic_matrix(mentor_ids_by_col, position))
         free = np.array([f.free_capacity for f in pool.mentor_facts], dtype=np.int64)
         for row, col in assign(scores, pool.allowed[rows], free):
             goal, profile, score = goals[row], profiles[col], float(scores[row, col])
             db.session.add(Tandem(
                 goal=goal, mentor=profile, mentee_user_id=goal.owner_id, mentor_user_id=profile.user_id,
                 cohort_id=cohort.id, status=TandemStatus.DRAFT, locked=False, score=round(score, 4),
-                reasons=explain(goal, profile, goal_ids_by_row[row], mentor_ids_by_col[col], score),
+                reasons=explain(goal, profile, goal_ids_by_row[row], mentor_ids_by_col[col], score, detect),
             ))
             pairs.append((int(rows[row]), col))
     db.session.flush()

@@ -20,6 +20,7 @@ from embeddings import highlight_phrases
 from ...extensions import db
 from ...models import Goal, MentorProfile, Topic
 from ..fields import language_name
+from ..matching import taxonomy
 from ..matching.search import goal_words, mentor_words, weak_pair
 
 WEAK_MATCH, SHARED_TOPICS, MENTIONED_TOPICS, MATCHING_WORDS, SHARED_LANGUAGES = (
@@ -40,12 +41,13 @@ def _reason(code: str, **params: Any) -> Reason:
 
 
 def explain(
-    goal: Goal, profile: MentorProfile, goal_topics: set[int], mentor_topics: set[int], score: float
+    goal: Goal, profile: MentorProfile, goal_topics: set[int], mentor_topics: set[int], score: float,
+    detect: taxonomy.TopicDetector | None = None,
 ) -> list[Reason]:
     """Why this pair: shared topics (chosen on the profile), topics the mentor's text only mentions, the words
     that matched, shared languages; first a warning when the pair is below the relevance floor."""
     reasons = []
-    if weak_pair(score, goal, profile):
+    if weak_pair(score, goal, profile, detect):
         reasons.append(_reason(WEAK_MATCH))
     chosen = {t.id for t in profile.topics}
     if goal_topics & chosen:

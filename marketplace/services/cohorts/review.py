@@ -18,7 +18,7 @@ from ...models import Cohort, CohortParticipant, Goal, MentorProfile, Tandem, Us
 from ...states import PAIRING, CohortState, GoalStatus, ParticipantStatus, TandemStatus
 from .. import notifications, tandems
 from ..labels import score_percent
-from ..matching import rules, vectors
+from ..matching import rules, taxonomy, vectors
 from ..matching.search import weak_pair
 from . import assignment, enrolment
 from .enrolment import CohortError
@@ -217,8 +217,9 @@ def rule_problems(cohort: Cohort) -> dict[int, str]:
 def weak_pairs(drafts: list[Tandem]) -> set[int]:
     """The drafts below the relevance floor (`matching.weak_pair`, the rule suggestions hide by and the pair's
     explanation warns by), flagged in the review and at publishing."""
+    detect = taxonomy.TopicDetector()  # one taxonomy read for every draft
     return {t.id for t in drafts
-            if t.goal is None or t.mentor is None or weak_pair(t.score or 0.0, t.goal, t.mentor)}
+            if t.goal is None or t.mentor is None or weak_pair(t.score or 0.0, t.goal, t.mentor, detect)}
 
 
 def publish(cohort: Cohort) -> int:
