@@ -1,8 +1,8 @@
 """Run every benchmark in turn, print their tables, then every target beside its raw baseline (what `make bench` does).
 
 Order matters only for speed: recall.py embeds the real profiles once (cached in bench/cache/), and the 100k
-database built by search_latency.py is reused by startup.py and scaling.py. Cohort matching, ranking quality
-and the load test are their own benchmarks, run here too. The million-mentor bench (bench/million.py) is
+database built by search_latency.py is reused by throughput.py, startup.py and scaling.py. Cohort matching,
+ranking quality and the load test are their own benchmarks, run here too. The million-mentor bench (bench/million.py) is
 cached and separate: `--million` adds it (its databases are built once, then reused). plots.py redraws the
 latency and memory plots from the JSON the scaling benches wrote.
 
@@ -30,6 +30,7 @@ SCRIPTS = [
     ("bulk_import", ["bulk_import.py"]),
     ("recall", ["recall.py"]),
     ("search_latency", ["search_latency.py"]),
+    ("throughput", ["throughput.py"]),  # mixed reads at 1, 2 and 4 workers, app against raw, on the 100k database
     ("startup", ["startup.py"]),
     ("scaling", ["scaling.py"]),
     ("cohort_matching", ["cohort_matching.py"]),

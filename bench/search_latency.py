@@ -33,9 +33,7 @@ import argparse
 import contextlib
 import hashlib
 import os
-import re
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,9 +63,6 @@ from bench.generate import Generator  # noqa: E402
 SEARCH_TARGET = 1.5
 SUGGESTIONS_TARGET = 2.0
 VIEWER_PASSWORD = "bench viewer walks the pages 7"
-# The mixed read workload of the throughput run, per client in turn: what a browsing mentee and the
-# API see most. App: API search, API suggestions, the HTML mentor profile page; raw: bench/raw_server.py.
-MIX = ("search", "search", "search", "search", "suggestions", "suggestions", "page", "page")
 
 
 def database_name(prefix: str, n: int, spec: str) -> str:
@@ -229,102 +224,6 @@ def measure(args, n: int, spec: str, raw: RawBaseline, texts: list[str]) -> dict
         info["profile"] = profile(info, spec, texts, args.workers, args.threads)
         log("profile ms per search: " + ", ".join(f"{k} {v:.1f}" for k, v in info["profile"].items()))
     return info
-
-
-def _login(base: str) -> requests.Session:
-    """A browser session of the viewer, through the real login form (CSRF token included)."""
-    session = requests.Session()
-    form = session.get(f"{base}/auth/login", timeout=60).text
-    csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form).group(1)
-    answer = session.post(f"{base}/auth/login", data={"csrf_token": csrf, "email": VIEWER_EMAIL,
-                                                       "password": VIEWER_PASSWORD}, timeout=60)
-    if "/auth/login" in answer.url:
-        raise RuntimeError("the bench viewer could not sign in")
-    return session
-
-
-def mixed_throughput(base: str, side: str, info: dict, texts: list[str], clients: int, seconds: float,
-                     warm: int) -> dict:
-    """Requests/s of MIX with `clients` threads, one request at a time each, a fresh connection per request
-    (as nginx talks to gunicorn: a kept-alive connection would pin a client to one worker)."""
-    goal_ids, n = info["goal_ids"], info["n"]
-    close = {"Connection": "close"}
-    viewer = {**close, "Authorization": f"Bearer {info['viewer_token']}"}
-    manager = {**close, "Authorization": f"Bearer {info['manager_token']}"}
-    cookies = _login(base).cookies if side == "app" else None
-
-    def request(session: requests.Session, kind: str, i: int) -> int:
-        if side == "raw":
-            params = {"search": ("/search", {"q": texts[i % len(texts)]}), "suggestions": ("/suggest", {"i": i}),
-                      "page": ("/page", {"id": 1 + (i * 7919) % n})}[kind]
-            return session.get(base + params[0], params=params[1], headers=close, timeout=120).status_code
-        if kind == "search":
-            return session.get(f"{base}/api/v1/mentors/search", params={"q": texts[i % len(texts)], "k": 10},
-                               headers=viewer, timeout=120).status_code
-        if kind == "suggestions":
-            return session.get(f"{base}/api/v1/goals/{goal_ids[i % len(goal_ids)]}/suggestions",
-                               params={"k": 5}, headers=manager, timeout=120).status_code
-        return session.get(f"{base}/mentors/{1 + (i * 7919) % n}", headers=close, timeout=120).status_code
-
-    def client(number: int, stop_at: float, done: list[int], failed: list[int]) -> None:
-        session = requests.Session()
-        if cookies is not None:
-            session.cookies.update(cookies)
-        i = number
-        while time.perf_counter() < stop_at:
-            try:
-                ok = request(session, MIX[i % len(MIX)], i) == 200
-            except requests.RequestException:  # a timeout counts as a failed request, the client goes on
-                ok = False
-            done[number] += ok
-            failed[number] += not ok
-            i += clients
-
-    def window(length: float, count: int) -> tuple[int, int, float]:
-        done, failed = [0] * count, [0] * count
-        started = time.perf_counter()
-        threads = [threading.Thread(target=client, args=(c, started + length, done, failed)) for c in range(count)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        return sum(done), sum(failed), time.perf_counter() - started
-
-    window(warm, clients)  # every worker answers once (models, index, connections) before the window
-    ok, failed, elapsed = window(seconds, clients)
-    return {"requests": ok, "failed": failed, "rps": ok / elapsed}
-
-
-def throughput_rows(args, n: int, spec: str, texts: list[str]) -> list[list]:
-    """App and raw side by side at each worker count (same clients, same mix, one after the other, the
-    order alternating between worker counts)."""
-    info = prepare(args, n, spec)
-    info["n"] = n
-    rows = []
-    for position, workers in enumerate(args.throughput_workers):
-        measured = {}
-        for side in (("app", "raw") if position % 2 == 0 else ("raw", "app")):
-            if side == "app":
-                server = gunicorn(info["url"], info["index_dir"], spec, workers=workers, threads=args.threads)
-                probe = "/api/v1/mentors/search?q=warm+up"
-                headers = {"Authorization": f"Bearer {info['viewer_token']}"}
-            else:
-                server = gunicorn(info["url"], info["index_dir"], spec, workers=workers, threads=args.threads,
-                                  app="bench.raw_server:app", config="bench/raw_gunicorn.conf.py",
-                                  extra_env={"RAW_MENTORS": str(n), "RAW_DATABASE_URL": info["url"]})
-                probe, headers = "/search?q=warm+up", {}
-            with server as srv:
-                wait_until_ready(requests.Session(), srv["base"] + probe, headers, srv["proc"],
-                                 time.perf_counter() + 900)
-                measured[side] = mixed_throughput(srv["base"], side, info, texts, args.clients,
-                                                  args.throughput_seconds, warm=min(20.0, 5.0 * workers))
-            log(f"  throughput {n:,} mentors, {workers} worker(s), {side}: {measured[side]['rps']:.1f} req/s "
-                f"({measured[side]['failed']} failed)")
-        app_rps, raw_rps = measured["app"]["rps"], measured["raw"]["rps"]
-        rows.append([f"{n:,}", workers, args.threads, args.clients, measured["app"]["requests"], app_rps,
-                     measured["raw"]["requests"], raw_rps, f"{app_rps / raw_rps:.2f}x",
-                     measured["app"]["failed"] + measured["raw"]["failed"]])
-    return rows
 
 
 @contextlib.contextmanager
@@ -504,18 +403,12 @@ def print_latency(args, runs: list[tuple[int, str, dict]]) -> None:
 def _measure_and_print(argv: list[str] | None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mentors", type=int, nargs="*", default=[3_000, 100_000],
-                        help="sizes of the latency run (none: throughput only)")
+                        help="sizes of the latency run")
     parser.add_argument("--encoder", nargs="+", default=[default_encoder()], metavar="SPEC")
     parser.add_argument("--requests", type=int, default=200, help="per endpoint, sequential")
     parser.add_argument("--seconds", type=float, default=90.0, help="time cap per endpoint, sequential")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--threads", type=int, default=4)
-    parser.add_argument("--clients", type=int, default=8, help="client threads of the throughput run")
-    parser.add_argument("--throughput-seconds", type=float, default=20.0,
-                        help="length of each mixed-workload throughput window")
-    parser.add_argument("--throughput-workers", type=int, nargs="*", default=[1, 2, 4],
-                        help="worker counts of the throughput run, app against raw (none: no throughput run)")
-    parser.add_argument("--throughput-mentors", type=int, default=100_000)
     parser.add_argument("--database", choices=["auto", "postgresql", "sqlite"], default="auto")
     parser.add_argument("--db-prefix", default="tandem_bench", help="database names: <prefix>_<n>k[_<encoder>]")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the databases even if they match")
@@ -544,13 +437,6 @@ def _measure_and_print(argv: list[str] | None) -> list[dict]:
 
     if runs:
         print_latency(args, runs)
-    if args.throughput_workers:
-        rows = [row for spec in args.encoder for row in throughput_rows(args, args.throughput_mentors, spec, texts)]
-        print(f"\n## Throughput: mixed reads ({', '.join(MIX)} in turn), {args.clients} clients, one request at "
-              f"a time each, {args.throughput_seconds:.0f} s per window; raw = bench/raw_server.py (sentence-"
-              "transformers MiniLM + exact FAISS, a one-row page) under the same gunicorn settings\n")
-        print(table(["mentors", "workers", "threads", "clients", "app requests", "app req/s", "raw requests",
-                     "raw req/s", "app / raw", "failed"], rows))
     found = targets(runs)
     print_targets(found)
     return found

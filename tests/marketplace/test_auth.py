@@ -16,6 +16,7 @@ from marketplace.extensions import db
 from marketplace.models import OneTimeToken, OutgoingEmail, User, as_utc, utcnow
 from marketplace.services import accounts, companies, emails
 from tests.builders import DEFAULT_PASSWORD, make_user
+from tests.query_plans import plans
 
 NEW_PASSWORD = "purple elephants dance quietly"
 LINK = re.compile(r"http\S+/auth/(?:reset|invitation|confirm-company)/[\w-]+")
@@ -142,6 +143,17 @@ def test_company_links_expire_and_a_resent_link_replaces_the_old_one(client):
 
     assert client.post(path_of(second)).status_code == 404
     assert accounts.find_user_by_email("ada@engines.example").verified_company_id is None
+
+
+def test_a_lookup_by_address_reads_an_index_not_the_whole_table(app):
+    """find_user_by_email compares lower(email): an index on that expression answers it (a login or an import
+    row used to read every account)."""
+    make_user("ada@example.com")
+    db.session.commit()
+
+    [plan] = plans(lambda: accounts.find_user_by_email("ADA@example.com"), lambda sql: "lower(" in sql.lower())
+
+    assert any("ix_user_email_lower" in line for line in plan), plan
 
 
 def test_a_full_width_look_alike_address_is_the_same_address(client):

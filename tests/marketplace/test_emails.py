@@ -9,9 +9,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from marketplace.extensions import db
-from marketplace.models import OutgoingEmail, User, as_utc
+from marketplace.models import OutgoingEmail, User, as_utc, utcnow
 from marketplace.services import accounts, emails, outbox
 from tests.builders import make_user
+from tests.query_plans import plans
 from tests.smtp_support import body_of, free_port, start_server
 
 NEW_PASSWORD = "purple elephants dance quietly"
@@ -60,6 +61,19 @@ def test_invitation_is_sent_over_smtp_outside_a_request(smtp_app):
     assert mail.delivered is True
     assert handler.messages[0]["Subject"] == "You are invited to Tandem"
     assert "/auth/invitation/" in body_of(handler.messages[0])
+
+
+def test_claiming_the_next_due_message_reads_indexes_not_the_whole_outbox(app):
+    """Each message the job sends is claimed (the next due row) and read again by its claim token: both by an
+    index, or sending an import's thousands of invitations reads the outbox once per message."""
+    for n in range(3):
+        emails.send_invitation(make_user(email=f"guest{n}@example.com"))
+    db.session.commit()
+
+    claim, read_back = plans(lambda: outbox._claim_one(utcnow()), lambda sql: "outgoing_email" in sql)
+
+    assert any("ix_outgoing_email_due" in line for line in claim), claim
+    assert any("ix_outgoing_email_claim_token" in line for line in read_back), read_back
 
 
 def test_without_a_mail_server_the_job_logs_each_message_once_without_its_link(app, client, caplog):
