@@ -53,6 +53,26 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return "\n".join(lines)
 
 
+def print_targets(rows: Sequence[dict]) -> None:
+    """One line per target, as run_all.py's summary reads them: target / measured / baseline / met."""
+    print()
+    for t in rows:
+        print(f"target: {t['target']} / measured: {t['measured']} / baseline: {t['baseline']} / "
+              f"{'met' if t['met'] else 'NOT met'}")
+
+
+def stop_process_group(proc: subprocess.Popen, grace: float) -> None:
+    """SIGTERM to the process's session (it may finish what it is doing for `grace` seconds), then SIGKILL."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
 def report_targets(rows: Sequence[dict]) -> None:
     """Hand this run's targets to bench/run_all.py's collected table (it sets TANDEM_BENCH_TARGETS to a file).
 
@@ -481,14 +501,7 @@ def gunicorn(url: str, index_dir: Path | str, spec: str, workers: int = 2, threa
     try:
         yield server
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        stop_process_group(proc, 30)
         log_file.close()
 
 

@@ -32,6 +32,7 @@ from .states import (
     CohortState,
     EmailStatus,
     GoalStatus,
+    ImportStatus,
     MeetingStatus,
     ParticipantStatus,
     ProposalStatus,
@@ -261,7 +262,7 @@ class OutgoingEmail(db.Model):
     ics: Mapped[str | None] = mapped_column(Text)
     # pending -> sending -> sent (logged without a mail server); held until the daily digest takes it
     # (digested); see services/outbox.py.
-    status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
+    status: Mapped[str] = mapped_column(String(12), default=EmailStatus.PENDING, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -318,13 +319,22 @@ class EmbeddedMixin:
     content_hash: Mapped[str | None] = mapped_column(String(64))
 
 
-class MentorProfile(EmbeddedMixin, db.Model):
+class SpokenLanguagesMixin:
+    """The languages a mentor or a goal works in, stored as comma-separated codes ("de,en")."""
+
+    languages: Mapped[str] = mapped_column(String(64), default="en")
+
+    @property
+    def language_list(self) -> list[str]:
+        return split_languages(self.languages)
+
+
+class MentorProfile(EmbeddedMixin, SpokenLanguagesMixin, db.Model):
     __tablename__ = "mentor_profile"
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), unique=True)
     headline: Mapped[str] = mapped_column(String(160))
     teaching_text: Mapped[str] = mapped_column(Text)
-    languages: Mapped[str] = mapped_column(String(64), default="en")
     capacity: Mapped[int] = mapped_column(Integer, default=1)
     meetings_per_month: Mapped[int] = mapped_column(Integer, default=1)
     meeting_format: Mapped[str] = mapped_column(String(10), default="remote")
@@ -341,19 +351,14 @@ class MentorProfile(EmbeddedMixin, db.Model):
     topics: Mapped[list[Topic]] = relationship(secondary=mentor_topics, order_by="Topic.name_en")
     excluded_companies: Mapped[list[Company]] = relationship(secondary=mentor_excluded_companies)
 
-    @property
-    def language_list(self) -> list[str]:
-        return split_languages(self.languages)
 
-
-class Goal(EmbeddedMixin, db.Model):
+class Goal(EmbeddedMixin, SpokenLanguagesMixin, db.Model):
     __tablename__ = "goal"
     id: Mapped[int] = mapped_column(primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
     title: Mapped[str] = mapped_column(String(160))
     description: Mapped[str] = mapped_column(Text)
-    languages: Mapped[str] = mapped_column(String(64), default="en")
-    status: Mapped[str] = mapped_column(String(10), default="open")
+    status: Mapped[str] = mapped_column(String(10), default=GoalStatus.OPEN)
     discoverable: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
@@ -366,10 +371,6 @@ class Goal(EmbeddedMixin, db.Model):
     )
 
     STATUSES = tuple(GoalStatus)
-
-    @property
-    def language_list(self) -> list[str]:
-        return split_languages(self.languages)
 
 
 class Milestone(db.Model):
@@ -409,7 +410,7 @@ class Cohort(db.Model):
     ends_on: Mapped[date] = mapped_column(Date)
     meeting_target: Mapped[int] = mapped_column(Integer, default=6)
     enrolment_open: Mapped[bool] = mapped_column(Boolean, default=False)
-    state: Mapped[str] = mapped_column(String(12), default="draft")
+    state: Mapped[str] = mapped_column(String(12), default=CohortState.DRAFT)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -429,7 +430,7 @@ class CohortParticipant(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(10))
     goal_id: Mapped[int | None] = mapped_column(ForeignKey("goal.id", ondelete="SET NULL"))
-    status: Mapped[str] = mapped_column(String(12), default="applied")
+    status: Mapped[str] = mapped_column(String(12), default=ParticipantStatus.APPLIED)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     cohort: Mapped[Cohort] = relationship(back_populates="participants")
@@ -506,7 +507,7 @@ class Meeting(db.Model):
     topics_covered: Mapped[str] = mapped_column(Text, default="")
     # Only the author ever sees this.
     private_note: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[str] = mapped_column(String(10), default="planned", index=True)
+    status: Mapped[str] = mapped_column(String(10), default=MeetingStatus.PLANNED, index=True)
     # The invite's SEQUENCE (RFC 5545): raised by every change the partners' calendars must pick up.
     sequence: Mapped[int] = mapped_column(Integer, default=0)
     # The start time the reminder and the "did it take place?" question went out for (a moved meeting
@@ -550,7 +551,7 @@ class MeetingProposal(db.Model):
     tandem_id: Mapped[int] = mapped_column(ForeignKey("tandem.id", ondelete="CASCADE"), index=True)
     proposer_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"), index=True)
     responder_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
-    status: Mapped[str] = mapped_column(String(10), default="open", index=True)
+    status: Mapped[str] = mapped_column(String(10), default=ProposalStatus.OPEN, index=True)
     # The short note of a partner who declined all times and asks for others.
     note: Mapped[str] = mapped_column(Text, default="")
     meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meeting.id", ondelete="SET NULL"))
@@ -580,7 +581,7 @@ class ProposalSlot(db.Model):
     video_url: Mapped[str] = mapped_column(String(500), default="")
     topic: Mapped[str] = mapped_column(Text, default="")
     # open while the proposal is; then picked, or lapsed (another was picked, or the proposal was closed).
-    status: Mapped[str] = mapped_column(String(10), default="open")
+    status: Mapped[str] = mapped_column(String(10), default=SlotStatus.OPEN)
 
     proposal: Mapped[MeetingProposal] = relationship(back_populates="slots")
 
@@ -647,7 +648,7 @@ class ImportJob(db.Model):
     cohort_id: Mapped[int] = mapped_column(ForeignKey("cohort.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
     token: Mapped[str] = mapped_column(String(64))  # the staged upload (services/cohorts/upload.py)
-    status: Mapped[str] = mapped_column(String(10), default="queued")  # queued, running, done, failed
+    status: Mapped[str] = mapped_column(String(10), default=ImportStatus.QUEUED)
     total_rows: Mapped[int] = mapped_column(Integer, default=0)
     rows_done: Mapped[int] = mapped_column(Integer, default=0)
     summary: Mapped[str] = mapped_column(Text, default="")
