@@ -432,32 +432,6 @@ def memory_targets(m: dict) -> list[dict]:
              "goal": f"<= {FLAT_TARGET}x", "met": later / first <= FLAT_TARGET}]
 
 
-def memory_plot(m: dict, out: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
-    ax.plot([t / 60 for t, _, _ in m["samples"]], [rss for _, rss, _ in m["samples"]], "-", lw=1,
-            label="job worker RSS (MiB)")
-    for job in m["jobs"]:
-        begin = next(t for t, _, n in m["samples"] if n == job["job"]) / 60
-        ax.axvline(begin, color="gray", lw=0.6, ls="--")
-        people = job["people_total"]
-        ax.annotate(f"{people / 1000:.0f}k" if people >= 1000 else str(people), (begin, 0), xytext=(2, 4),
-                    textcoords="offset points", fontsize=7, color="gray")
-    ax.set_xlabel("minutes (dashed: a job starts; label: people imported when it ends)")
-    ax.set_ylabel("MiB")
-    ax.set_ylim(bottom=0)
-    ax.set_title(f"Import worker memory: {m['people']:,} people as {m['files']} background jobs")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(out)
-    plt.close(fig)
-
-
 def memory_report(m: dict) -> list[dict]:
     first_job = next(i for i, (_, _, n) in enumerate(m["samples"]) if n)
     idle = [rss for _, rss, _ in m["samples"][:first_job]]
@@ -480,7 +454,9 @@ def main(argv: list[str] | None = None) -> int:
         m = measure_memory(args)
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(m, indent=2))
-        memory_plot(m, PLOT)
+        from bench.plots import import_memory_plot
+
+        import_memory_plot(m, PLOT)
         found = memory_report(m)
     else:
         found = report(measure(args))

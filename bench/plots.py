@@ -1,9 +1,11 @@
 """Latency against N and memory against N (PNG, linked from bench/README.md), from the benches' JSON.
 
 Reads bench/out/scaling.json (bench/scaling.py: 1k, 10k, 100k) and bench/out/million.json
-(bench/million.py: 100k beside 1M in one run) and writes bench/latency_vs_n.png and bench/memory_vs_n.png.
+(bench/million.py: 100k beside 1M in one run) and writes bench/latency_vs_n.png and bench/memory_vs_n.png;
+from bench/out/import_memory.json (bench/bulk_import.py --memory-run) it redraws bench/import_memory.png.
 
     .venv/bin/python bench/plots.py [--scaling bench/out/scaling.json] [--million bench/out/million.json]
+        [--import-memory bench/out/import_memory.json]
 """
 
 from __future__ import annotations
@@ -76,18 +78,46 @@ def memory_plot(scaling: dict | None, million: dict | None, out: Path) -> None:
     _save(fig, ax, "MiB", "Index memory against N (IVF with 8-bit codes from 200,000)", out)
 
 
+def import_memory_plot(m: dict, out: Path) -> None:
+    """The job worker's resident memory over a --memory-run of bench/bulk_import.py, jobs marked."""
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    ax.plot([t / 60 for t, _, _ in m["samples"]], [rss for _, rss, _ in m["samples"]], "-", lw=1,
+            label="job worker RSS (MiB), one sample a second")
+    for job in m["jobs"]:
+        begin = next(t for t, _, n in m["samples"] if n == job["job"]) / 60
+        ax.axvline(begin, color="gray", lw=0.6, ls="--")
+        people = job["people_total"]
+        ax.annotate(f"{people / 1000:.0f}k" if people >= 1000 else str(people), (begin, 0), xytext=(2, 4),
+                    textcoords="offset points", fontsize=7, color="gray")
+    ax.set_xlabel("minutes (dashed: a job starts; label: people imported when it ends)")
+    ax.set_ylabel("MiB")
+    ax.set_ylim(bottom=0)
+    ax.set_title(f"Import worker memory: {m['people']:,} people as {m['files']} background jobs")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, loc="center right")
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scaling", default=str(BENCH / "out" / "scaling.json"))
     parser.add_argument("--million", default=str(BENCH / "out" / "million.json"))
+    parser.add_argument("--import-memory", default=str(BENCH / "out" / "import_memory.json"))
     args = parser.parse_args(argv)
     scaling, million = load(Path(args.scaling)), load(Path(args.million))
-    if not scaling and not million:
+    imported = load(Path(args.import_memory))
+    if not scaling and not million and not imported:
         print("no figures yet: run bench/scaling.py and/or bench/million.py first", file=sys.stderr)
         return 1
-    latency_plot(scaling, million, BENCH / "latency_vs_n.png")
-    memory_plot(scaling, million, BENCH / "memory_vs_n.png")
-    print("wrote bench/latency_vs_n.png and bench/memory_vs_n.png")
+    if scaling or million:
+        latency_plot(scaling, million, BENCH / "latency_vs_n.png")
+        memory_plot(scaling, million, BENCH / "memory_vs_n.png")
+        print("wrote bench/latency_vs_n.png and bench/memory_vs_n.png")
+    if imported:
+        import_memory_plot(imported, BENCH / "import_memory.png")
+        print("wrote bench/import_memory.png")
     return 0
 
 
