@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +53,26 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return "\n".join(lines)
 
 
+def print_targets(rows: Sequence[dict]) -> None:
+    """One line per target, as run_all.py's summary reads them: target / measured / baseline / met."""
+    print()
+    for t in rows:
+        print(f"target: {t['target']} / measured: {t['measured']} / baseline: {t['baseline']} / "
+              f"{'met' if t['met'] else 'NOT met'}")
+
+
+def stop_process_group(proc: subprocess.Popen, grace: float) -> None:
+    """SIGTERM to the process's session (it may finish what it is doing for `grace` seconds), then SIGKILL."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
 def report_targets(rows: Sequence[dict]) -> None:
     """Hand this run's targets to bench/run_all.py's collected table (it sets TANDEM_BENCH_TARGETS to a file).
 
@@ -72,6 +92,13 @@ def percentile(values: Sequence[float], p: float) -> float:
 
 def ms(seconds: float) -> float:
     return seconds * 1000.0
+
+
+def timed_ms(call: Callable[..., object], *args: object, **kwargs: object) -> float:
+    """Milliseconds `call(*args, **kwargs)` takes (its answer is dropped)."""
+    started = time.perf_counter()
+    call(*args, **kwargs)
+    return ms(time.perf_counter() - started)
 
 
 def log(message: str) -> None:
@@ -115,6 +142,12 @@ def choose_database(requested: str) -> str:
     if requested == "auto":
         return "postgresql" if postgres_available() else "sqlite"
     return requested
+
+
+def sized_paths(kind: str, prefix: str, n: int) -> tuple[str, Path]:
+    """The database `<prefix>_<n>k` and its index folder bench/out/index-<prefix>-<n>k: scaling.py and million.py
+    name them alike so that each reuses what the other built."""
+    return database_url(kind, f"{prefix}_{n // 1000}k"), OUT / f"index-{prefix}-{n // 1000}k"
 
 
 def recreate_database(url: str) -> None:
@@ -410,6 +443,23 @@ def build_mentor_database(url: str, index_dir: Path, spec: str, n: int, goals: i
     return info
 
 
+def served_mentor_database(requested: str, name: str, index_name: str, spec: str, n: int, **build) -> dict:
+    """`build_mentor_database` for the benches that serve it (search_latency.py, startup.py): the database `name`
+    of the kind asked for ("auto": `choose_database`), its index in bench/out/index-<index_name>-<kind>; the
+    answer adds the kind (`kind_db`) and a new API token of the mentee viewer (`viewer_token`)."""
+    from marketplace.extensions import db
+
+    kind = choose_database(requested)
+    info = build_mentor_database(database_url(kind, name), OUT / f"index-{index_name}-{kind}", spec, n, **build)
+    info["kind_db"] = kind
+    app = make_app(info["url"], info["index_dir"], spec)
+    with app.app_context():
+        info["viewer_token"] = cli(app, "tokens", "create", VIEWER_EMAIL).strip()
+        db.session.remove()
+        db.engine.dispose()
+    return info
+
+
 # --- a real server ----------------------------------------------------------------------------------
 
 
@@ -451,14 +501,7 @@ def gunicorn(url: str, index_dir: Path | str, spec: str, workers: int = 2, threa
     try:
         yield server
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        stop_process_group(proc, 30)
         log_file.close()
 
 

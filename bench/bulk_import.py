@@ -27,7 +27,6 @@ import argparse
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -48,9 +47,11 @@ from bench._common import (  # noqa: E402
     init_schema,
     log,
     make_app,
+    print_targets,
     recreate_database,
     report_targets,
     rss_mb,
+    stop_process_group,
     table,
 )
 from bench.generate import Generator, to_csv  # noqa: E402
@@ -319,14 +320,7 @@ def job_worker(env: dict, log_path: Path):
         try:
             yield proc
         finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+            stop_process_group(proc, 120)
 
 
 class WorkerSampler(threading.Thread):
@@ -450,10 +444,7 @@ def memory_report(m: dict) -> list[dict]:
     print(f"\nWorker idle before the first job: {idle[-1] if idle else float('nan'):.0f} MiB; "
           f"{len(m['samples'])} samples, one a second. Plot: {PLOT.relative_to(ROOT)}.")
     found = memory_targets(m)
-    print()
-    for t in found:
-        print(f"target: {t['target']} / measured: {t['measured']} / baseline: {t['baseline']} / "
-              f"{'met' if t['met'] else 'NOT met'}")
+    print_targets(found)
     return found
 
 

@@ -368,14 +368,14 @@ def verify(url: str, load: Workload) -> dict:
     ids = list(load.tandems)
     with psycopg.connect(url) as conn:
         rows = {row[0]: row for row in conn.execute(
-            "SELECT id, goal_id, mentor_id, mentee_user_id, status, request_message, response_message, end_reason "
-            "FROM tandem WHERE id = ANY(%s)", (ids,))}
+            "SELECT id, goal_id, mentor_profile_id, mentee_user_id, status, request_message, response_message, "
+            "end_reason FROM tandem WHERE id = ANY(%s)", (ids,))}
         goal_status = dict(conn.execute("SELECT id, status FROM goal"))
         cohorts = dict(conn.execute("SELECT id, name FROM cohort"))
         two_running = conn.execute(
             "SELECT goal_id FROM tandem WHERE status = 'active' GROUP BY goal_id HAVING count(*) > 1").fetchall()
         over_capacity = conn.execute(
-            "SELECT m.id FROM mentor_profile m JOIN tandem t ON t.mentor_id = m.id AND t.status = 'active' "
+            "SELECT m.id FROM mentor_profile m JOIN tandem t ON t.mentor_profile_id = m.id AND t.status = 'active' "
             "GROUP BY m.id, m.capacity HAVING count(*) > m.capacity").fetchall()
     writes = 0
     for record in load.tandems.values():

@@ -46,21 +46,18 @@ from bench._common import (  # noqa: E402
     VIEWER_EMAIL,
     build_mentor_database,
     cached_encode,
-    database_url,
     default_encoder,
     log,
     make_app,
     ms,
     percentile,
     report_targets,
+    sized_paths,
     table,
+    timed_ms,
 )
 
 TARGETS = {"worker_index_mib": 1024, "recall": 0.95, "p95_ratio": 2.0, "start_s": 10.0, "catch_up_s": 1.0}
-
-
-def paths(prefix: str, n: int) -> tuple[str, Path]:
-    return database_url("postgresql", f"{prefix}_{n // 1000}k"), OUT / f"index-{prefix}-{n // 1000}k"
 
 
 def smaps(pid: int) -> dict[str, float]:
@@ -280,14 +277,10 @@ def searches(base: dict, big_index, spec: str, texts: list[str]) -> dict:
             matching.search_mentors(q, db.session.get(User, viewer_id), k=10)
         for q in texts:
             viewer = db.session.get(User, viewer_id)
-            started = time.perf_counter()
-            matching.search_mentors(q, viewer, k=10)
-            rows["app"].append(ms(time.perf_counter() - started))
+            rows["app"].append(timed_ms(matching.search_mentors, q, viewer, k=10))
             vector = encoder.encode([q])
             for key, index in (("faiss_base", base_index), ("faiss_big", big_index)):
-                started = time.perf_counter()
-                index.search(vector, 50)
-                rows[key].append(ms(time.perf_counter() - started))
+                rows[key].append(timed_ms(index.search, vector, 50))
             db.session.remove()
         vectors.forget_live_indexes()
         db.engine.dispose()
@@ -367,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
 
     gen, _, _, real = real_mentor_vectors(spec, args.seed, args.real)
     matrix = synthesise_million(real, args.mentors, len(gen.topics))
-    big_path = OUT / f"index-{args.db_prefix}-{args.mentors // 1000}k" / "mentors.faiss"
+    big_path = sized_paths("postgresql", args.db_prefix, args.mentors)[1] / "mentors.faiss"  # no database at 1M
     build_s, big_index = million_index(matrix, big_path, config)
     result: dict = {"mentors": args.mentors, "base": args.base, "real": args.real, "build_s": build_s,
                     "nlist": big_index.nlist, "nprobe": big_index.nprobe, "codes": big_index.codes}
@@ -377,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         result["variants"] = variants(matrix, goal_queries, big_path, config,
                                       CACHE / f"million-floats-{args.mentors}-{args.real}-s11.npy")
     del matrix
-    url, index_dir = paths(args.db_prefix, args.base)
+    url, index_dir = sized_paths("postgresql", args.db_prefix, args.base)
     base = build_mentor_database(url, index_dir, spec, args.base, real_count=args.real)
     memory = workers(big_path, config, spec, args.workers)
     result["start"] = memory["first"]

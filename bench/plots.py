@@ -28,6 +28,20 @@ def load(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def _save(fig, ax, ylabel: str, title: str, out: Path) -> None:
+    """Both figures' frame: log-log against N, a grid and a small legend; written to `out` and closed."""
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("mentors (N)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+
+
 def latency_plot(scaling: dict | None, million: dict | None, out: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
     if scaling:
@@ -43,16 +57,7 @@ def latency_plot(scaling: dict | None, million: dict | None, out: Path) -> None:
         if "faiss_big" in s:
             ax.plot([million["base"], million["mentors"]], [s["faiss_base"]["p95"], s["faiss_big"]["p95"]], "v--",
                     color="gray", label="FAISS p95, k=50, 100k float32 vs 1M SQ8 (million.py)")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("mentors (N)")
-    ax.set_ylabel("ms (in-process, one thread)")
-    ax.set_title("Search latency against N")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out)
-    plt.close(fig)
+    _save(fig, ax, "ms (in-process, one thread)", "Search latency against N", out)
 
 
 def memory_plot(scaling: dict | None, million: dict | None, out: Path) -> None:
@@ -70,16 +75,7 @@ def memory_plot(scaling: dict | None, million: dict | None, out: Path) -> None:
         workers = million["gunicorn"]["workers"]
         ax.plot([million["mentors"]], [sum(w["pss"] for w in workers) / len(workers)], "D", color="purple",
                 label="gunicorn worker PSS at 1M (index + model + Python)")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("mentors (N)")
-    ax.set_ylabel("MiB")
-    ax.set_title("Index memory against N (IVF with 8-bit codes from 200,000)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out)
-    plt.close(fig)
+    _save(fig, ax, "MiB", "Index memory against N (IVF with 8-bit codes from 200,000)", out)
 
 
 def import_memory_plot(m: dict, out: Path) -> None:

@@ -64,18 +64,25 @@ nDCG@5 of that row -0.001).
 Usage::
 
     .venv/bin/python bench/ranking_eval.py [--encoder SPEC ...] [--topic-weight W ...]
-        [--expand off|names|terms|describe|describe-short ...] [--typos on|off ...]
+        [--expand off|names|terms|describe|describe-short ...] [--typos on|off ...] [--semantic B ...]
+        [--semantic-text names|synonyms|describe ...] [--semantic-raw on|off ...] [--semantic-scope all|short|goals ...]
+        [--semantic-margin M ...] [--semantic-tau T ...] [--semantic-min C ...]
         [--split all|tune|heldout] [--goals-via search|suggestions]
-        [--hybrid-beta B ...] [--hybrid-topic-weight W ...] [--reference ROW] [--rounds N]
-        [--no-before] [--json out.json] [--exact] [--no-cache]
+        [--hybrid-beta B ...] [--hybrid-topic-weight W ...] [--reference ROW] [--reference-json RUN.json]
+        [--rounds N] [--no-before] [--json out.json] [--exact] [--no-cache] [--floor-all]
 
 EXPERIMENTS (not app code, printed in a separate table):
 
 * ``--expand terms``: the query is expanded with the names *and every synonym* of its detected topics
   (the app's expansion, ``names``, appends the EN/DE names only);
 * ``--expand describe`` / ``describe-short``: the app's expansion plus a sentence describing each detected
-  topic in English and German (bench/data/topic_descriptions.json), for every query / short queries only;
+  topic in English and German (marketplace/data/topic_descriptions.json), for every query / short queries only;
 * ``--typos on off``: typo-tolerant topic detection in queries (``taxonomy.TYPOS_IN_QUERIES``) on and off;
+* ``--semantic B``: the semantic topic expansion's weight (``matching.TOPIC_EXPANSION``, app code; 0 = off), and
+  on it: ``--semantic-text`` what a topic's vector embeds (names; names and synonyms; names and descriptions, the
+  app's), ``--semantic-raw on`` the moved vector left at its length, ``--semantic-scope`` short queries or goals
+  only, ``--semantic-margin`` / ``--semantic-min`` move only when the
+  nearest topic leads the second by M / reaches cosine C, ``--semantic-tau`` a softmax mix of all topics;
 * ``--hybrid-beta``: Tandem's full scored list re-ranked by ``score + B * bm25 / max(bm25 of the query)``,
   with plain BM25 and with "BM25syn": BM25 whose query is expanded with the EN/DE names and synonyms of the
   taxonomy topics detected in it and whose mentor documents carry those of their assigned topics.
@@ -115,7 +122,7 @@ K = 5
 MIN_RELEVANT = 1  # recall@5 counts a mentor as relevant from grade 1 up
 DEFAULT_WEIGHTS = (0.0, 0.1, 0.15, 0.2, 0.3)
 EXPANSIONS = ("off", "names", "terms", "describe", "describe-short")
-DESCRIPTIONS = ROOT / "bench" / "data" / "topic_descriptions.json"
+DESCRIPTIONS = ROOT / "marketplace" / "data" / "topic_descriptions.json"
 # The foundation's ranking (MiniLM alone, topic weight 0.15, no query expansion): the "before" row.
 BEFORE_SPEC = "all-MiniLM-L6-v2"
 BEFORE_TOPIC_WEIGHT = 0.15
@@ -469,17 +476,35 @@ class Variant:
     topic_weight: float
     expand: str
     typos: bool = True  # taxonomy.TYPOS_IN_QUERIES: topics named with one typo in a query count
+    semantic: float = 0.0  # matching.TOPIC_EXPANSION: weight of the nearest topic's vector added to the query's
+    # EXPERIMENTS on the semantic topic expansion (matching.expand_vectors patched for the run):
+    semantic_text: str = "describe"  # what a topic's vector embeds: names, synonyms or describe (the app's)
+    semantic_raw: bool = False  # the moved query vector not scaled back to length 1
+    semantic_scope: str = "all"  # which queries are moved: all, short (no goal) or goals
+    semantic_margin: float = 0.0  # moved only when the nearest topic's cosine leads the second's by this much
+    semantic_tau: float = 0.0  # > 0: a softmax mix of every topic's vector (temperature tau), not the nearest
+    semantic_min: float = 0.0  # moved only when the nearest topic's cosine to the query reaches this
 
     def label(self) -> str:
+        semantic = ""
+        if self.semantic > 0:
+            semantic = f", topic vector b={self.semantic:g}"
+            semantic += "".join(part for part, on in (
+                (f" [{self.semantic_text}]", self.semantic_text != "describe"), (" not unit", self.semantic_raw),
+                (f" {self.semantic_scope} only", self.semantic_scope != "all"),
+                (f" margin {self.semantic_margin:g}", self.semantic_margin > 0),
+                (f" softmax tau={self.semantic_tau:g}", self.semantic_tau > 0),
+                (f" min {self.semantic_min:g}", self.semantic_min > 0)) if on)
         return (f"w={self.topic_weight:g}" + ("" if self.expand == "off" else f", expand={self.expand}")
-                + ("" if self.typos else ", no typo tolerance"))
+                + ("" if self.typos else ", no typo tolerance") + semantic)
 
 
 def app_variant() -> Variant:
     """The knobs as the app ships them."""
     from marketplace.services.matching import search, taxonomy
 
-    return Variant(search.TOPIC_WEIGHT, "names" if search.EXPAND_QUERIES else "off", taxonomy.TYPOS_IN_QUERIES)
+    return Variant(search.TOPIC_WEIGHT, "names" if search.EXPAND_QUERIES else "off", taxonomy.TYPOS_IN_QUERIES,
+                   search.TOPIC_EXPANSION)
 
 
 @dataclass
@@ -539,7 +564,7 @@ def expand_with_synonyms(text: str, topic_ids: set[int], detect=None) -> str:
 
 def expand_with_descriptions(short_only: bool):
     """EXPERIMENT ("describe", "describe-short"): the app's expansion (EN/DE names) plus a sentence describing
-    each detected topic in English and in German (bench/data/topic_descriptions.json, written from the
+    each detected topic in English and in German (marketplace/data/topic_descriptions.json, written from the
     taxonomy's names and synonyms only); with short_only, goals (text with a line break) keep the app's."""
     from marketplace.extensions import db
     from marketplace.models import Topic
@@ -558,6 +583,65 @@ def expand_with_descriptions(short_only: bool):
     return expand
 
 
+# The kind of the query the app is ranking ("goal" / "topic_query"): what --semantic-scope reads.
+_QUERY_KIND = ["topic_query"]
+
+
+def topic_text_synonyms(topic) -> str:
+    """EXPERIMENT (--semantic-text synonyms): a topic's EN/DE names and its synonyms (the app's text for a topic
+    without a description)."""
+    names = topic.name_en if topic.name_en == topic.name_de else f"{topic.name_en} ({topic.name_de})"
+    return "\n".join([names, ", ".join(topic.synonyms or [])]).strip()
+
+
+@contextmanager
+def patched_semantic(variant: Variant):
+    """matching.TOPIC_EXPANSION = variant.semantic, and the experiments' changes to matching.expand_vectors."""
+    from embeddings import normalize_rows
+    from marketplace.services.matching import search, vectors
+
+    def reimplemented(query_vectors, detect):
+        """matching.expand_vectors with a gate (margin, minimum cosine) or a softmax mix of the topics."""
+        matrix = np.atleast_2d(np.asarray(query_vectors, dtype=np.float32))
+        topics = vectors.topic_vectors(detect)
+        if not len(topics):
+            return matrix
+        sims = matrix @ topics.T
+        if variant.semantic_tau > 0:
+            weights = np.exp((sims - sims.max(axis=1, keepdims=True)) / variant.semantic_tau)
+            towards = (weights / weights.sum(axis=1, keepdims=True)) @ topics
+        else:
+            towards = topics[sims.argmax(axis=1)]
+        top2 = np.sort(sims, axis=1)[:, -2:]
+        confident = ((top2[:, 1] - top2[:, 0]) >= variant.semantic_margin) & (top2[:, 1] >= variant.semantic_min)
+        moved = matrix + search.TOPIC_EXPANSION * towards * confident[:, None]
+        return moved if variant.semantic_raw else normalize_rows(moved)
+
+    saved = (search.TOPIC_EXPANSION, search.expand_vectors, vectors.topic_text)
+    app_expand = search.expand_vectors
+    search.TOPIC_EXPANSION = variant.semantic
+    if variant.semantic_text == "names":
+        vectors.topic_text = lambda t: t.name_en if t.name_en == t.name_de else f"{t.name_en} ({t.name_de})"
+    elif variant.semantic_text == "synonyms":
+        vectors.topic_text = topic_text_synonyms
+
+    def expand(query_vectors, detect):
+        goal = _QUERY_KIND[0] == "goal"
+        if variant.semantic_scope != "all" and goal != (variant.semantic_scope == "goals"):
+            return np.atleast_2d(np.asarray(query_vectors, dtype=np.float32))
+        custom = (variant.semantic_margin > 0 or variant.semantic_tau > 0 or variant.semantic_raw
+                  or variant.semantic_min > 0)
+        return reimplemented(query_vectors, detect) if custom else app_expand(query_vectors, detect)
+
+    search.expand_vectors = expand
+    vectors.forget_topic_vectors()  # encoded from the variant's topic texts
+    try:
+        yield
+    finally:
+        search.TOPIC_EXPANSION, search.expand_vectors, vectors.topic_text = saved
+        vectors.forget_topic_vectors()
+
+
 @contextmanager
 def patched_variant(variant: Variant):
     from marketplace.services.matching import search, taxonomy
@@ -573,7 +657,8 @@ def patched_variant(variant: Variant):
     elif variant.expand.startswith("describe"):
         search.expand_query = expand_with_descriptions(short_only=variant.expand == "describe-short")
     try:
-        yield
+        with patched_semantic(variant):
+            yield
     finally:
         search.TOPIC_WEIGHT, search.EXPAND_QUERIES, search.expand_query, search.RELEVANCE_FLOOR = saved
         taxonomy.TYPOS_IN_QUERIES = saved_typos
@@ -649,6 +734,7 @@ def run_app(spec: str, variants: Sequence[Variant], mentors, queries, build_enco
                 stack.enter_context(memoised_app_helpers(not exact))
 
                 def ranked(q: Query, k: int):
+                    _QUERY_KIND[0] = q.kind
                     if q.id in goals:
                         return search.suggestions_for_goal(goals[q.id], k=k)
                     return search.search_mentors(q.text, viewer, k=k)
@@ -686,6 +772,7 @@ def run_app(spec: str, variants: Sequence[Variant], mentors, queries, build_enco
                                 for m in full
                             }
                         max_k, search.MAX_K = search.MAX_K, max(search.MAX_K, len(mentors))
+                        _QUERY_KIND[0] = "topic_query"
                         try:
                             nonsense[variant] = {
                                 text: {by_profile[m.profile.id]: m.relevance
@@ -829,6 +916,28 @@ def format_bootstrap(rows: Sequence[tuple[str, dict]], reference: tuple[str, dic
     return "\n".join(lines)
 
 
+def format_slice_deltas(rows: Sequence[tuple[str, dict]], reference: tuple[str, dict], queries: Sequence[Query],
+                        rounds: int) -> str:
+    """Paired bootstrap of nDCG@5 against the reference row within each slice (held-out, its goals, ...)."""
+    ref_name, ref = reference
+    kept = [(name, keep, key) for name, keep, key, _ in SLICES if any(keep(q) for q in queries)]
+    width = max(len(name) for name, _ in rows) + 2
+    header = "method".ljust(width) + "".join(name.rjust(26) for name, *_ in kept)
+    lines = [f"Paired d nDCG@5 vs ref per slice, {rounds} resamples, 95 % intervals; ref = {ref_name}", header,
+             "-" * len(header)]
+    for name, evaluated in rows:
+        if name == ref_name:
+            continue
+        cells = []
+        for _, keep, key in kept:
+            ids = {q.id for q in queries if keep(q)}
+            ci = paired_bootstrap({i: v for i, v in evaluated["per_query"].items() if i in ids},
+                                  {i: v for i, v in ref["per_query"].items() if i in ids}, key, rounds=rounds)
+            cells.append("n/a" if ci is None else f"{ci[0]:+.3f} [{ci[1]:+.3f}, {ci[2]:+.3f}]")
+        lines.append(name.ljust(width) + "".join(c.rjust(26) for c in cells))
+    return "\n".join(lines)
+
+
 SLICES = (
     ("all", lambda q: True, "ndcg", "recall"),
     ("tune", lambda q: q.split == "tune", "ndcg", "recall"),
@@ -885,6 +994,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                              f"(EXPERIMENT: names and all synonyms) (default: the app's, {shipped.expand})")
     parser.add_argument("--typos", nargs="+", choices=("on", "off"), default=None,
                         help="typo-tolerant topic detection in queries (taxonomy.TYPOS_IN_QUERIES; default: the app's)")
+    parser.add_argument("--semantic", nargs="+", type=float, default=None, metavar="B",
+                        help="weights of the nearest topic's vector added to the query's (matching.TOPIC_EXPANSION; "
+                             f"default: the app's, {shipped.semantic:g}; 0 = off)")
+    parser.add_argument("--semantic-text", nargs="+", choices=("names", "synonyms", "describe"), default=["describe"],
+                        help="EXPERIMENT: what a topic's vector embeds (the app's: describe = names and descriptions)")
+    parser.add_argument("--semantic-raw", nargs="+", choices=("off", "on"), default=["off"],
+                        help="EXPERIMENT: leave the moved query vector at its length (the app scales it to 1)")
+    parser.add_argument("--semantic-scope", nargs="+", choices=("all", "short", "goals"), default=["all"],
+                        help="EXPERIMENT: move only short queries' or only goals' vectors")
+    parser.add_argument("--semantic-margin", nargs="+", type=float, default=[0.0], metavar="M",
+                        help="EXPERIMENT: move a query only when its nearest topic leads the second by M (cosine)")
+    parser.add_argument("--semantic-tau", nargs="+", type=float, default=[0.0], metavar="T",
+                        help="EXPERIMENT: move towards a softmax mix of the topics (temperature T), not the nearest")
+    parser.add_argument("--semantic-min", nargs="+", type=float, default=[0.0], metavar="C",
+                        help="EXPERIMENT: move a query only when its nearest topic's cosine to it reaches C")
     parser.add_argument("--split", choices=("all", *SPLITS), default="all",
                         help="all queries, the tune split (what choices may look at) or the held-out split")
     parser.add_argument("--goals-via", choices=("search", "suggestions"), default="search",
@@ -895,6 +1019,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "the foundation default, and its cosine)")
     parser.add_argument("--reference", metavar="NAME",
                         help="row the paired bootstrap compares against (default: the app default row, if run)")
+    parser.add_argument("--reference-json", type=Path, metavar="RUN.json",
+                        help="take the bootstrap's reference row from an earlier run's --json (default row: its app "
+                             "default; --reference names another)")
     parser.add_argument("--rounds", type=int, default=10_000, help="bootstrap resamples (0: no bootstrap table)")
     parser.add_argument("--json", type=Path, metavar="OUT", help="write every number (and per-query nDCG@5) here")
     parser.add_argument("--hybrid-beta", nargs="*", type=float, default=[], metavar="B",
@@ -906,6 +1033,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--exact", action="store_true",
                         help="no memoised taxonomy lookups / skipped highlights in the app (slow; same numbers)")
     parser.add_argument("--data", type=Path, default=DATA_FILE)
+    parser.add_argument("--floor-all", action="store_true",
+                        help="print the relevance floor's table for every variant, not only the app default")
     parser.add_argument("--no-exposure", action="store_true",
                         help="skip the fair-exposure table (bench/exposure.py: synthetic market, labelled-set cost)")
     args = parser.parse_args(argv)
@@ -913,7 +1042,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     weights = args.topic_weight if args.topic_weight is not None else [shipped.topic_weight]
     expansions = args.expand if args.expand is not None else [shipped.expand]
     typos = [t == "on" for t in args.typos] if args.typos is not None else [shipped.typos]
-    variants = [Variant(w, e, t) for t in typos for e in expansions for w in weights]
+    semantics = args.semantic if args.semantic is not None else [shipped.semantic]
+    variants = [Variant(w, e, t, b, text, raw == "on", scope, margin, tau, low)
+                for t in typos for e in expansions for w in weights for b in semantics for text in args.semantic_text
+                for raw in args.semantic_raw for scope in args.semantic_scope
+                for margin in args.semantic_margin
+                for tau in args.semantic_tau for low in args.semantic_min]
     started = time.perf_counter()
     mentors, all_queries = load_eval(args.data)
     queries = select_split(all_queries, args.split)
@@ -996,13 +1130,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             if (args.reference is not None and r.name == args.reference) or (
                     args.reference is None and r.name.endswith(("(after: app default)", "(before = app default)"))):
                 reference = (r.name, e)
-        if reference is None and args.reference is None:
+        if args.reference_json is not None:
+            # A row of an earlier run on the same data (e.g. the ranking before a change): the paired reference.
+            stored = json.loads(args.reference_json.read_text(encoding="utf-8"))["rows"]
+            row = next((r for r in stored if r["method"] == args.reference or (
+                args.reference is None and r["method"].endswith("(after: app default)"))), None)
+            reference = None if row is None else (f"{row['method']} [{args.reference_json.name}]", row)
+        elif reference is None and args.reference is None:
             reference = next(((r.name, e) for r, e in evaluated if r.name.startswith("Tandem[")), None)
         if reference is None:
             print(f"\nno row named {args.reference!r} for the bootstrap", file=sys.stderr)
         else:
             print()
             print(format_bootstrap([(r.name, e) for r, e in evaluated], reference, args.rounds))
+            print()
+            print(format_slice_deltas([(r.name, e) for r, e in evaluated], reference, queries, args.rounds))
     slices = {r.name: slice_intervals(e["per_query"], queries, max(args.rounds, 1000)) for r, e in evaluated}
     for metric, label in (("ndcg", "nDCG@5"), ("recall", "recall@5")):
         print()
@@ -1014,6 +1156,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                    run.nonsense[shipped], search.RELEVANCE_FLOOR)
             print()
             print(f"[{run.spec}] " + floor_reports[run.spec])
+        for variant in run.scores if args.floor_all else ():
+            if variant != shipped:
+                print(f"\n[{run.spec}, {variant.label()}] " + format_floor(
+                    run.scores[variant], run.relevance[variant], queries, run.nonsense[variant],
+                    search.RELEVANCE_FLOOR))
     exposure_report = None
     if not args.no_exposure and args.split == "all" and app_runs and shipped in app_runs[-1].scores:
         # Before (no penalty) and after (matching.EXPOSURE_WEIGHT), and what it costs here (bench/exposure.py).

@@ -196,7 +196,7 @@ def topic_vector_signals(encoder, mentors: Sequence[dict], queries: Sequence[ev.
                          mentor_ids: Sequence[str]) -> dict[str, dict[str, np.ndarray]]:
     """Per query: the cosine of its nearest taxonomy topic's vector to each mentor's vector ("topic_cos").
 
-    A topic's text: its EN/DE names and the descriptions of bench/data/topic_descriptions.json; a mentor's
+    A topic's text: its EN/DE names and the descriptions of marketplace/data/topic_descriptions.json; a mentor's
     text: what the app embeds (vectors.mentor_text_of); the nearest topic by the raw query's vector."""
     from types import SimpleNamespace
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,16 +26,17 @@ from bench._common import (  # noqa: E402
     VIEWER_EMAIL,
     build_mentor_database,
     choose_database,
-    database_url,
     default_encoder,
     log,
     make_app,
-    ms,
     percentile,
     report_targets,
+    sized_paths,
     table,
+    timed_ms,
 )
 from bench.search_latency import embedded_queries, queries  # noqa: E402
+from bench.startup import run_child  # noqa: E402
 
 
 def app_search(args, n: int, kind: str, texts: list[str]) -> dict:
@@ -46,8 +46,7 @@ def app_search(args, n: int, kind: str, texts: list[str]) -> dict:
     from marketplace.services.matching import search as matching
     from marketplace.services.matching import vectors
 
-    url = database_url(kind, f"{args.db_prefix}_{n // 1000}k")
-    index_dir = OUT / f"index-{args.db_prefix}-{n // 1000}k"
+    url, index_dir = sized_paths(kind, args.db_prefix, n)
     info = build_mentor_database(url, index_dir, args.encoder, n, real_count=args.real)
     embedded = embedded_queries(info, args.encoder, texts)  # what the app hands the model for each query
     app = make_app(url, index_dir, args.encoder)
@@ -65,27 +64,20 @@ def app_search(args, n: int, kind: str, texts: list[str]) -> dict:
         for q in texts[:3]:
             matching.search_mentors(q, viewer, k=10)
         app_ms, raw_ms, faiss_ms = [], [], []
+
+        def raw(q: str) -> None:  # what a user would build instead: one encode + one FAISS search
+            raw_index.search(encoder.encode([embedded[q]]), 50)
+
         for i, q in enumerate(texts):
             if i % 2:
-                started = time.perf_counter()
-                raw_index.search(encoder.encode([embedded[q]]), 50)
-                raw_ms.append(ms(time.perf_counter() - started))
-            started = time.perf_counter()
-            matching.search_mentors(q, viewer, k=10)
-            app_ms.append(ms(time.perf_counter() - started))
+                raw_ms.append(timed_ms(raw, q))
+            app_ms.append(timed_ms(matching.search_mentors, q, viewer, k=10))
             if not i % 2:
-                started = time.perf_counter()
-                raw_index.search(encoder.encode([embedded[q]]), 50)
-                raw_ms.append(ms(time.perf_counter() - started))
+                raw_ms.append(timed_ms(raw, q))
             vector = encoder.encode([q])
-            started = time.perf_counter()
-            raw_index.search(vector, 50)
-            faiss_ms.append(ms(time.perf_counter() - started))
+            faiss_ms.append(timed_ms(raw_index.search, vector, 50))
             db.session.remove()
-        memory = json.loads(subprocess.run(
-            [sys.executable, str(Path(__file__).with_name("startup.py")), "--child", "load", "--url", url,
-             "--index-dir", str(index_dir), "--encoder", args.encoder],
-            check=True, capture_output=True, text=True, timeout=600).stdout.strip().splitlines()[-1])
+        memory = run_child("load", info, args.encoder)  # a fresh process loading the saved index
         result = {
             "n": len(index), "kind": index.kind, "nlist": index.nlist or "-", "nprobe": index.nprobe or "-",
             "build_s": build_s, "load_s": memory["seconds"], "mem_mb": memory["rss_mb"],

@@ -45,19 +45,16 @@ import requests  # noqa: E402
 
 from bench._common import (  # noqa: E402
     MANAGER_EMAIL,
-    OUT,
     REAL_VECTORS,
     VIEWER_EMAIL,
-    build_mentor_database,
-    choose_database,
     cli,
-    database_url,
     default_encoder,
     gunicorn,
     log,
     make_app,
     ms,
     percentile,
+    served_mentor_database,
     table,
     wait_until_ready,
 )
@@ -78,20 +75,15 @@ def database_name(prefix: str, n: int, spec: str) -> str:
 
 
 def prepare(args, n: int, spec: str) -> dict:
-    kind = choose_database(args.database)
     name = database_name(args.db_prefix, n, spec)
-    url = database_url(kind, name)
-    index_dir = OUT / f"index-{name}-{kind}"
-    info = build_mentor_database(url, index_dir, spec, n, reuse=not args.rebuild,
-                                 real_count=min(n, args.real_vectors))
-    info["kind_db"] = kind
+    info = served_mentor_database(args.database, name, name, spec, n, reuse=not args.rebuild,
+                                  real_count=min(n, args.real_vectors))
     from marketplace.extensions import db
     from marketplace.models import Goal, User
     from marketplace.services import accounts
 
-    app = make_app(url, index_dir, spec)
+    app = make_app(info["url"], info["index_dir"], spec)
     with app.app_context():
-        info["viewer_token"] = cli(app, "tokens", "create", VIEWER_EMAIL).strip()
         viewer = db.session.scalars(db.select(User).where(User.email == VIEWER_EMAIL)).one()
         if viewer.password_hash is None:  # the throughput run's pages need a signed-in browser session
             accounts.set_password(viewer, VIEWER_PASSWORD)

@@ -27,17 +27,13 @@ import requests  # noqa: E402
 
 from bench._common import (  # noqa: E402
     OUT,
-    VIEWER_EMAIL,
-    build_mentor_database,
-    choose_database,
-    cli,
-    database_url,
     default_encoder,
     gunicorn,
     log,
     make_app,
     report_targets,
     rss_mb,
+    served_mentor_database,
     table,
     wait_until_ready,
 )
@@ -120,24 +116,16 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(child(args.child, args.url, args.index_dir, args.encoder)))
         return 0
 
-    kind = choose_database(args.database)
-    url = database_url(kind, f"tandem_bench_{args.mentors // 1000}k")
-    index_dir = OUT / f"index-{args.mentors // 1000}k-{kind}"
-    info = build_mentor_database(url, index_dir, args.encoder, args.mentors)
-    app = make_app(url, index_dir, args.encoder)
-    from marketplace.extensions import db
-
-    with app.app_context():
-        token = cli(app, "tokens", "create", VIEWER_EMAIL).strip()
-        db.session.remove()
-        db.engine.dispose()
+    size = f"{args.mentors // 1000}k"
+    info = served_mentor_database(args.database, f"tandem_bench_{size}", size, args.encoder, args.mentors)
+    kind, index_dir, token = info["kind_db"], info["index_dir"], info["viewer_token"]
 
     log("child processes: encoder, index file, LiveIndex open, rebuild from the database")
     measured = {mode: run_child(mode, info, args.encoder) for mode in ("encoder", "load", "open", "rebuild")}
     log("gunicorn, 1 worker, with the saved index file")
-    with_file = first_search(info, str(index_dir), args.encoder, token)
+    with_file = first_search(info, index_dir, args.encoder, token)
     # Same database, an index folder holding only the goals' file: the worker must rebuild mentors.
-    bare = OUT / f"index-{args.mentors // 1000}k-{kind}-nofile"
+    bare = OUT / f"index-{size}-{kind}-nofile"
     shutil.rmtree(bare, ignore_errors=True)
     bare.mkdir(parents=True)
     shutil.copy(Path(index_dir) / "goals.faiss", bare / "goals.faiss")

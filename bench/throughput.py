@@ -54,6 +54,7 @@ from bench._common import (  # noqa: E402
     log,
     ms,
     percentile,
+    print_targets,
     report_targets,
     table,
     wait_until_ready,
@@ -306,10 +307,7 @@ def report(m: dict) -> list[dict]:
                 for s in sides.values()])
     print(table(["workers", "kind", "app", "raw", "raw 1t"], kind_rows))
     found = targets(m)
-    print()
-    for t in found:
-        print(f"target: {t['target']} / measured: {t['measured']} / baseline: {t['baseline']} / "
-              f"{'met' if t['met'] else 'NOT met'}")
+    print_targets(found)
     return found
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import faiss
@@ -362,6 +362,17 @@ class VectorIndex:
         scores, ids = self.search(arr, k)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
+    def vectors_of(self, ids: Iterable[int] | np.ndarray) -> np.ndarray:
+        """The stored vectors of ``ids`` (each must be present), in that order: exact for float32 codes,
+        decoded (within ~1e-3 a component) for sq8. ~10 us for 50 ids (flat or IVF): cheaper than a read."""
+        id_arr = _as_ids(ids)
+        with self._lock:
+            if not len(id_arr):
+                return np.zeros((0, self._dimension), dtype=np.float32)
+            if not self._present(id_arr).all():
+                raise KeyError("ids not in the index")
+            return self._index.reconstruct_batch(id_arr)
+
     def tune_nprobe(
         self,
         queries: np.ndarray,
@@ -386,24 +397,16 @@ class VectorIndex:
         with self._lock:
             index = self._index
             nlist = int(index.nlist)
-            extra = 1 if own is not None else 0
-            kk = min(k + extra, len(self._ids))
+            kk = min(k + (1 if own is not None else 0), len(self._ids))  # room for the query's own id
 
             def top(nprobe: int) -> list[set[int]]:
                 index.nprobe = nprobe
-                return ranked_sets(index.search(qs, kk)[1])
-
-            def ranked_sets(found: np.ndarray) -> list[set[int]]:
-                rows = []
-                for r, row in enumerate(found.tolist()):
-                    hits = [i for i in row if i >= 0 and (own is None or i != own[r])]
-                    rows.append(set(hits[:k]))
-                return rows
+                return _top_k_sets(index.search(qs, kk)[1], k, own)
 
             if exact_over is not None:
                 all_ids, all_vectors = exact_over
                 _, positions = faiss.knn(qs, self._as_vectors(all_vectors), kk, metric=faiss.METRIC_INNER_PRODUCT)
-                truth = ranked_sets(np.where(positions >= 0, _as_ids(all_ids)[positions], -1))
+                truth = _top_k_sets(np.where(positions >= 0, _as_ids(all_ids)[positions], -1), k, own)
             else:
                 truth = top(nlist)
 
@@ -416,18 +419,10 @@ class VectorIndex:
                 # 8-bit codes rank a few near-ties differently from the float vectors even when every list is
                 # scanned: aim at the share of that ceiling, or tuning would end at a scan of everything.
                 target_recall *= recall(nlist)
-            lo, hi = 0, 1  # recall(lo) < target (lo=0 is a sentinel), recall(hi) unknown
-            while hi < nlist and recall(hi) < target_recall:
-                lo, hi = hi, min(hi * 2, nlist)
-            while hi - lo > 1:  # bisect between a failing and a passing nprobe
-                mid = (lo + hi) // 2
-                if recall(mid) >= target_recall:
-                    hi = mid
-                else:
-                    lo = mid
-            index.nprobe = hi
-            self._nprobe = hi
-            return hi
+            chosen = _smallest_reaching(recall, target_recall, nlist)
+            index.nprobe = chosen
+            self._nprobe = chosen
+            return chosen
 
     # ----- persistence (the file format: embeddings.index_file) ------------
 
@@ -491,6 +486,30 @@ class VectorIndex:
             raise IndexFileError(f"index file {name!r} contains duplicate ids")
         index._ids = stored
         return index
+
+
+def _top_k_sets(found: np.ndarray, k: int, own: np.ndarray | None) -> list[set[int]]:
+    """Each query's first ``k`` ids found (a search's id rows, -1 padded) as a set, without the query's own id."""
+    rows = []
+    for r, row in enumerate(found.tolist()):
+        hits = [i for i in row if i >= 0 and (own is None or i != own[r])]
+        rows.append(set(hits[:k]))
+    return rows
+
+
+def _smallest_reaching(recall: Callable[[int], float], target: float, nlist: int) -> int:
+    """The smallest nprobe in 1..nlist whose recall reaches ``target`` (nlist when none does): doubling, then
+    bisecting, as recall only grows with nprobe."""
+    lo, hi = 0, 1  # recall(lo) < target (lo=0 is a sentinel), recall(hi) unknown
+    while hi < nlist and recall(hi) < target:
+        lo, hi = hi, min(hi * 2, nlist)
+    while hi - lo > 1:  # bisect between a failing and a passing nprobe
+        mid = (lo + hi) // 2
+        if recall(mid) >= target:
+            hi = mid
+        else:
+            lo = mid
+    return hi
 
 
 def _ivf_ids(index: Any) -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Callable
 from functools import lru_cache
 
 __all__ = ["content_hash", "highlight_phrases", "normalize_text", "STOP_WORDS", "term_coverage"]
@@ -152,41 +153,66 @@ def highlight_phrases(query: str, document: str, max_phrases: int = 3) -> list[s
     # matches[i] = {query term index: strength} for document token i
     match = _TermMatcher(terms)
     matches = [{} if _is_stop(folded) else match(folded) for _, _, folded in tokens]
+    joined = _joiner(document, tokens)
+
+    candidates = []
+    for i, found in enumerate(matches):
+        if found:
+            lo, hi = _grow_phrase(i, matches, joined)
+            candidates.append((_phrase_rank(matches, lo, hi), lo, hi))
+    return _best_phrases(document, tokens, candidates, max_phrases)
+
+
+_Token = tuple[int, int, str]  # a document word: start, end, casefolded text
+
+
+def _joiner(document: str, tokens: list[_Token]) -> Callable[[int], bool]:
+    """`joined(i)`: tokens i-1 and i are in one run, both content words with only whitespace between them."""
 
     # A one-character capital or digit ends a name rather than being a stop word: "Gen Z", "Industrie 4".
     def content(i: int) -> bool:
         start, end, folded = tokens[i]
         return not _is_stop(folded) or (end - start == 1 and (document[start].isupper() or document[start].isdigit()))
 
-    # Tokens i-1 and i are in one run when both are content words and only whitespace separates them.
     def joined(i: int) -> bool:
         gap = document[tokens[i - 1][1] : tokens[i][0]]
         return gap.strip() == "" and content(i - 1) and content(i)
 
-    candidates = []
-    for i, found in enumerate(matches):
-        if not found:
-            continue
-        lo = hi = i
-        for _ in range(_PHRASE_NEIGHBOURS):
-            left = lo - 1 if lo > 0 and joined(lo) else None
-            right = hi + 1 if hi + 1 < len(tokens) and joined(hi + 1) else None
-            # grow toward a matching neighbour first, else to the right (reads naturally)
-            if left is not None and matches[left] and not (right is not None and matches[right]):
-                lo = left
-            elif right is not None:
-                hi = right
-            elif left is not None:
-                lo = left
-            else:
-                break
-        covered: dict[int, int] = {}
-        for j in range(lo, hi + 1):
-            for t, strength in matches[j].items():
-                covered[t] = max(covered.get(t, 0), strength)
-        exact = sum(1 for s in covered.values() if s == 2)
-        candidates.append(((-len(covered), -exact, lo, hi), lo, hi))
+    return joined
 
+
+def _grow_phrase(i: int, matches: list[dict[int, int]], joined: Callable[[int], bool]) -> tuple[int, int]:
+    """The token span (lo, hi) a match at token i grows into: up to _PHRASE_NEIGHBOURS words of its run."""
+    lo = hi = i
+    for _ in range(_PHRASE_NEIGHBOURS):
+        left = lo - 1 if lo > 0 and joined(lo) else None
+        right = hi + 1 if hi + 1 < len(matches) and joined(hi + 1) else None
+        # grow toward a matching neighbour first, else to the right (reads naturally)
+        if left is not None and matches[left] and not (right is not None and matches[right]):
+            lo = left
+        elif right is not None:
+            hi = right
+        elif left is not None:
+            lo = left
+        else:
+            break
+    return lo, hi
+
+
+def _phrase_rank(matches: list[dict[int, int]], lo: int, hi: int) -> tuple[int, int, int, int]:
+    """Sort key of a phrase, best first: more distinct query terms, more exact matches, earlier."""
+    covered: dict[int, int] = {}
+    for j in range(lo, hi + 1):
+        for t, strength in matches[j].items():
+            covered[t] = max(covered.get(t, 0), strength)
+    exact = sum(1 for s in covered.values() if s == 2)
+    return -len(covered), -exact, lo, hi
+
+
+def _best_phrases(
+    document: str, tokens: list[_Token], candidates: list[tuple[tuple[int, ...], int, int]], max_phrases: int
+) -> list[str]:
+    """The best candidates' texts, skipping any that overlaps a chosen one or repeats its text."""
     chosen: list[tuple[int, int]] = []
     seen: set[str] = set()
     phrases = []

@@ -40,6 +40,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_cli(app)
     register_errors(app)
+    register_template_helpers(app)
     register_request_hooks(app)
     return app
 
@@ -127,18 +128,17 @@ def register_errors(app: Flask) -> None:
     register_error_handlers(app)
 
 
-def register_request_hooks(app: Flask) -> None:
+def register_template_helpers(app: Flask) -> None:
+    """The filters and globals templates use: dates, labels, the states by name, match scores."""
     from flask_babel import format_date, format_datetime
 
-    from .input_checks import check_query_string
     from .services import labels
     from .services.cohorts import reports
     from .services.fields import language_name
     from .services.labels import match_label, score_percent
-    from .services.notifications import mark_read_by_link, unread_count
     from .services.notifications import text as notification_text
     from .services.tandems import mentee_name
-    from .states import ENUMS
+    from .states import ENUMS, GROUPS
 
     app.add_template_filter(format_date, "format_date")
     app.add_template_filter(format_datetime, "format_datetime")
@@ -146,18 +146,24 @@ def register_request_hooks(app: Flask) -> None:
         app.add_template_global(label, name)
     for states_enum in ENUMS:
         app.add_template_global(states_enum, states_enum.__name__)
+    for group_name, group in GROUPS.items():
+        app.add_template_global(group, group_name)
     app.add_template_filter(match_label, "match_label")
     app.add_template_filter(score_percent, "score_percent")
     app.add_template_global(language_name, "language_name")
     app.add_template_global(notification_text, "notification_text")
     app.add_template_global(lambda tandem: mentee_name(tandem, current_user), "mentee_name")
-    # Before any view: a NUL byte in a search term or filter used to reach PostgreSQL and end in a 500.
-    app.before_request(check_query_string)
     app.add_template_filter(reports.month_label, "month_label")
     app.add_template_filter(reports.score_bin_label, "score_bin_label")
 
-    from .forms import use_tandem_catalogue_for_form_messages
 
+def register_request_hooks(app: Flask) -> None:
+    from .forms import use_tandem_catalogue_for_form_messages
+    from .input_checks import check_query_string
+    from .services.notifications import mark_read_by_link, unread_count
+
+    # Before any view: a NUL byte in a search term or filter used to reach PostgreSQL and end in a 500.
+    app.before_request(check_query_string)
     app.before_request(use_tandem_catalogue_for_form_messages)
 
     @app.before_request

@@ -5,11 +5,11 @@ from flask import flash, request
 from flask_babel import get_translations, lazy_ngettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import Field, Form, StringField
+from wtforms import Field, Form, PasswordField, StringField
 from wtforms.validators import StopValidation
 
 from .extensions import db
-from .input_checks import text_problem
+from .input_checks import has_visible_text, text_problem
 from .services.errors import ServiceError
 
 
@@ -19,15 +19,25 @@ def storable_text(form: Form, field: Field) -> None:
         raise StopValidation(problem)
 
 
+def visible_if_required(form: Form, field: Field) -> None:
+    """A required text of only invisible characters (a zero-width space, a bidi control) is as empty as one of
+    spaces, which DataRequired already refuses: the same message."""
+    if field.flags.required and isinstance(field.data, str) and field.data.strip() \
+            and not has_visible_text(field.data):
+        raise StopValidation(field.gettext("This field is required."))
+
+
 class TandemForm(FlaskForm):
     """Every text field (text areas, search, e-mail, hidden and password fields too) checks `storable_text`
-    first, so no form can forget it and a NUL byte gets an error beside its field instead of a 500."""
+    first, so no form can forget it and a NUL byte gets an error beside its field instead of a 500; every
+    required one but a password (any characters may make one) then `visible_if_required`."""
 
     class Meta(FlaskForm.Meta):
         def bind_field(self, form, unbound_field, options):
             field = super().bind_field(form, unbound_field, options)
             if isinstance(field, StringField):
-                field.validators = [storable_text, *field.validators]
+                visible = [] if isinstance(field, PasswordField) else [visible_if_required]
+                field.validators = [storable_text, *visible, *field.validators]
             return field
 
 

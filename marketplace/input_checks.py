@@ -1,14 +1,17 @@
-"""Request input checked once for every route: storable text, JSON bodies and page numbers.
+"""Request input checked once for every route: storable text, visible text, JSON bodies and page numbers.
 
 PostgreSQL refuses text holding a NUL byte and UTF-8 cannot encode a lone surrogate, so either one
 used to reach the database and end in a 500. They are refused here, before any view runs (query
 strings, JSON bodies) or beside the field (forms, through `marketplace.forms.TandemForm`).
+A required text must show something: `has_visible_text` is the one test every form and service applies, and
+`single_line` is how names and titles are stored.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote, unquote_to_bytes
@@ -23,6 +26,28 @@ MAX_JSON_DEPTH = 20
 # A page beyond this is past the end of every list we have; larger numbers overflow the database's OFFSET.
 MAX_PAGE = 100_000
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+# Letters and marks that draw nothing (Unicode's default-ignorable ones that are not format characters):
+# Hangul fillers, the combining grapheme joiner, Khmer inherent vowels, Mongolian and other variation selectors.
+_BLANK_NON_FORMAT = re.compile("[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180d\u180f\u3164\ufe00-\ufe0f\uffa0"
+                               "\U000e0100-\U000e01ef]")
+# Embeddings, overrides and isolates change the direction of the text that follows them: in a name or a title
+# shown inside a sentence, an e-mail subject or a list, an unclosed U+202E would flip what comes after it.
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def has_visible_text(value: str) -> bool:
+    """Whether `value` shows anything: a text of only whitespace, format characters (Cf: zero-width spaces,
+    bidi controls, soft hyphens...) and blank fillers counts as empty wherever a text is required."""
+    return any(not (char.isspace() or unicodedata.category(char) == "Cf" or _BLANK_NON_FORMAT.match(char))
+               for char in value)
+
+
+def single_line(value: str) -> str:
+    """A name or title as stored: without bidi embedding, override and isolate controls, and trimmed.
+    (The marks U+200E/U+200F stay: they change no text around them.)"""
+    return _BIDI_CONTROLS.sub("", value).strip()
 
 
 def text_problem(value: str) -> str | None:

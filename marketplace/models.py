@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 from flask_login import UserMixin
 from sqlalchemy import (
@@ -31,6 +32,7 @@ from .states import (
     CohortState,
     EmailStatus,
     GoalStatus,
+    ImportStatus,
     MeetingStatus,
     ParticipantStatus,
     ProposalStatus,
@@ -61,47 +63,25 @@ def split_languages(value: str | None) -> list[str]:
     return [code for code in (value or "").split(",") if code]
 
 
-competitor_links = Table(
-    "competitor_link",
-    db.metadata,
-    Column("company_id", ForeignKey("company.id", ondelete="CASCADE"), primary_key=True),
-    Column("competitor_id", ForeignKey("company.id", ondelete="CASCADE"), primary_key=True),
-)
+def _link_table(name: str, **targets: str) -> Table:
+    """A many-to-many link table: each column (name=target table) a cascading foreign key, together the key."""
+    columns = [Column(column, ForeignKey(f"{table}.id", ondelete="CASCADE"), primary_key=True)
+               for column, table in targets.items()]
+    return Table(name, db.metadata, *columns)
 
-mentor_topics = Table(
-    "mentor_topic",
-    db.metadata,
-    Column("mentor_id", ForeignKey("mentor_profile.id", ondelete="CASCADE"), primary_key=True),
-    Column("topic_id", ForeignKey("topic.id", ondelete="CASCADE"), primary_key=True),
-)
 
-goal_topics = Table(
-    "goal_topic",
-    db.metadata,
-    Column("goal_id", ForeignKey("goal.id", ondelete="CASCADE"), primary_key=True),
-    Column("topic_id", ForeignKey("topic.id", ondelete="CASCADE"), primary_key=True),
-)
+def _unique_where(name: str, column: str, condition: str) -> Index:
+    """A partial unique index, the same on SQLite and PostgreSQL: `column` is unique among the rows where
+    `condition` (SQL) holds."""
+    return Index(name, column, unique=True, sqlite_where=text(condition), postgresql_where=text(condition))
 
-goal_excluded_companies = Table(
-    "goal_excluded_company",
-    db.metadata,
-    Column("goal_id", ForeignKey("goal.id", ondelete="CASCADE"), primary_key=True),
-    Column("company_id", ForeignKey("company.id", ondelete="CASCADE"), primary_key=True),
-)
 
-mentor_excluded_companies = Table(
-    "mentor_excluded_company",
-    db.metadata,
-    Column("mentor_id", ForeignKey("mentor_profile.id", ondelete="CASCADE"), primary_key=True),
-    Column("company_id", ForeignKey("company.id", ondelete="CASCADE"), primary_key=True),
-)
-
-cohort_topics = Table(
-    "cohort_topic",
-    db.metadata,
-    Column("cohort_id", ForeignKey("cohort.id", ondelete="CASCADE"), primary_key=True),
-    Column("topic_id", ForeignKey("topic.id", ondelete="CASCADE"), primary_key=True),
-)
+competitor_links = _link_table("competitor_link", company_id="company", competitor_id="company")
+mentor_topics = _link_table("mentor_topic", mentor_id="mentor_profile", topic_id="topic")
+goal_topics = _link_table("goal_topic", goal_id="goal", topic_id="topic")
+goal_excluded_companies = _link_table("goal_excluded_company", goal_id="goal", company_id="company")
+mentor_excluded_companies = _link_table("mentor_excluded_company", mentor_id="mentor_profile", company_id="company")
+cohort_topics = _link_table("cohort_topic", cohort_id="cohort", topic_id="topic")
 
 
 class AppMeta(db.Model):
@@ -282,7 +262,7 @@ class OutgoingEmail(db.Model):
     ics: Mapped[str | None] = mapped_column(Text)
     # pending -> sending -> sent (logged without a mail server); held until the daily digest takes it
     # (digested); see services/outbox.py.
-    status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
+    status: Mapped[str] = mapped_column(String(12), default=EmailStatus.PENDING, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -339,13 +319,22 @@ class EmbeddedMixin:
     content_hash: Mapped[str | None] = mapped_column(String(64))
 
 
-class MentorProfile(EmbeddedMixin, db.Model):
+class SpokenLanguagesMixin:
+    """The languages a mentor or a goal works in, stored as comma-separated codes ("de,en")."""
+
+    languages: Mapped[str] = mapped_column(String(64), default="en")
+
+    @property
+    def language_list(self) -> list[str]:
+        return split_languages(self.languages)
+
+
+class MentorProfile(EmbeddedMixin, SpokenLanguagesMixin, db.Model):
     __tablename__ = "mentor_profile"
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), unique=True)
     headline: Mapped[str] = mapped_column(String(160))
     teaching_text: Mapped[str] = mapped_column(Text)
-    languages: Mapped[str] = mapped_column(String(64), default="en")
     capacity: Mapped[int] = mapped_column(Integer, default=1)
     meetings_per_month: Mapped[int] = mapped_column(Integer, default=1)
     meeting_format: Mapped[str] = mapped_column(String(10), default="remote")
@@ -362,19 +351,14 @@ class MentorProfile(EmbeddedMixin, db.Model):
     topics: Mapped[list[Topic]] = relationship(secondary=mentor_topics, order_by="Topic.name_en")
     excluded_companies: Mapped[list[Company]] = relationship(secondary=mentor_excluded_companies)
 
-    @property
-    def language_list(self) -> list[str]:
-        return split_languages(self.languages)
 
-
-class Goal(EmbeddedMixin, db.Model):
+class Goal(EmbeddedMixin, SpokenLanguagesMixin, db.Model):
     __tablename__ = "goal"
     id: Mapped[int] = mapped_column(primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
     title: Mapped[str] = mapped_column(String(160))
     description: Mapped[str] = mapped_column(Text)
-    languages: Mapped[str] = mapped_column(String(64), default="en")
-    status: Mapped[str] = mapped_column(String(10), default="open")
+    status: Mapped[str] = mapped_column(String(10), default=GoalStatus.OPEN)
     discoverable: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
@@ -387,10 +371,6 @@ class Goal(EmbeddedMixin, db.Model):
     )
 
     STATUSES = tuple(GoalStatus)
-
-    @property
-    def language_list(self) -> list[str]:
-        return split_languages(self.languages)
 
 
 class Milestone(db.Model):
@@ -430,7 +410,7 @@ class Cohort(db.Model):
     ends_on: Mapped[date] = mapped_column(Date)
     meeting_target: Mapped[int] = mapped_column(Integer, default=6)
     enrolment_open: Mapped[bool] = mapped_column(Boolean, default=False)
-    state: Mapped[str] = mapped_column(String(12), default="draft")
+    state: Mapped[str] = mapped_column(String(12), default=CohortState.DRAFT)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -450,7 +430,7 @@ class CohortParticipant(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(10))
     goal_id: Mapped[int | None] = mapped_column(ForeignKey("goal.id", ondelete="SET NULL"))
-    status: Mapped[str] = mapped_column(String(12), default="applied")
+    status: Mapped[str] = mapped_column(String(12), default=ParticipantStatus.APPLIED)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     cohort: Mapped[Cohort] = relationship(back_populates="participants")
@@ -465,15 +445,11 @@ class Tandem(db.Model):
 
     __tablename__ = "tandem"
     # No code path can give a goal two running tandems: the database refuses the second.
-    __table_args__ = (
-        Index(
-            "uq_tandem_running_goal", "goal_id", unique=True,
-            sqlite_where=text("status = 'active'"), postgresql_where=text("status = 'active'"),
-        ),
-    )
+    __table_args__ = (_unique_where("uq_tandem_running_goal", "goal_id", "status = 'active'"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     goal_id: Mapped[int | None] = mapped_column(ForeignKey("goal.id", ondelete="SET NULL"), index=True)
-    mentor_id: Mapped[int | None] = mapped_column(ForeignKey("mentor_profile.id", ondelete="SET NULL"), index=True)
+    mentor_profile_id: Mapped[int | None] = mapped_column(ForeignKey("mentor_profile.id", ondelete="SET NULL"),
+                                                          index=True)
     mentee_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"), index=True)
     mentor_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"), index=True)
     cohort_id: Mapped[int | None] = mapped_column(ForeignKey("cohort.id", ondelete="CASCADE"), index=True)
@@ -482,7 +458,9 @@ class Tandem(db.Model):
     response_message: Mapped[str] = mapped_column(Text, default="")
     end_reason: Mapped[str] = mapped_column(Text, default="")
     score: Mapped[float | None] = mapped_column()
-    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Why a cohort pair was proposed, as codes with parameters worded when read (services/cohorts/explanations.py);
+    # drafts matched before that hold plain text.
+    reasons: Mapped[list[dict[str, Any] | str]] = mapped_column(JSON, default=list)
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
     starts_on: Mapped[date | None] = mapped_column(Date)
     ends_on: Mapped[date | None] = mapped_column(Date)
@@ -529,7 +507,7 @@ class Meeting(db.Model):
     topics_covered: Mapped[str] = mapped_column(Text, default="")
     # Only the author ever sees this.
     private_note: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[str] = mapped_column(String(10), default="planned", index=True)
+    status: Mapped[str] = mapped_column(String(10), default=MeetingStatus.PLANNED, index=True)
     # The invite's SEQUENCE (RFC 5545): raised by every change the partners' calendars must pick up.
     sequence: Mapped[int] = mapped_column(Integer, default=0)
     # The start time the reminder and the "did it take place?" question went out for (a moved meeting
@@ -568,17 +546,12 @@ class MeetingProposal(db.Model):
 
     __tablename__ = "meeting_proposal"
     # One open proposal per tandem: two partners proposing at once cannot both succeed.
-    __table_args__ = (
-        Index(
-            "uq_meeting_proposal_open_tandem", "tandem_id", unique=True,
-            sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'"),
-        ),
-    )
+    __table_args__ = (_unique_where("uq_meeting_proposal_open_tandem", "tandem_id", "status = 'open'"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     tandem_id: Mapped[int] = mapped_column(ForeignKey("tandem.id", ondelete="CASCADE"), index=True)
     proposer_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"), index=True)
     responder_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
-    status: Mapped[str] = mapped_column(String(10), default="open", index=True)
+    status: Mapped[str] = mapped_column(String(10), default=ProposalStatus.OPEN, index=True)
     # The short note of a partner who declined all times and asks for others.
     note: Mapped[str] = mapped_column(Text, default="")
     meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meeting.id", ondelete="SET NULL"))
@@ -608,7 +581,7 @@ class ProposalSlot(db.Model):
     video_url: Mapped[str] = mapped_column(String(500), default="")
     topic: Mapped[str] = mapped_column(Text, default="")
     # open while the proposal is; then picked, or lapsed (another was picked, or the proposal was closed).
-    status: Mapped[str] = mapped_column(String(10), default="open")
+    status: Mapped[str] = mapped_column(String(10), default=SlotStatus.OPEN)
 
     proposal: Mapped[MeetingProposal] = relationship(back_populates="slots")
 
@@ -675,7 +648,7 @@ class ImportJob(db.Model):
     cohort_id: Mapped[int] = mapped_column(ForeignKey("cohort.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
     token: Mapped[str] = mapped_column(String(64))  # the staged upload (services/cohorts/upload.py)
-    status: Mapped[str] = mapped_column(String(10), default="queued")  # queued, running, done, failed
+    status: Mapped[str] = mapped_column(String(10), default=ImportStatus.QUEUED)
     total_rows: Mapped[int] = mapped_column(Integer, default=0)
     rows_done: Mapped[int] = mapped_column(Integer, default=0)
     summary: Mapped[str] = mapped_column(Text, default="")

@@ -30,8 +30,10 @@ SLOT_TAKING = (TandemStatus.ACTIVE, TandemStatus.DRAFT)
 # A mentor on one of these sees the goal in full; on every other status (an offer not yet accepted,
 # declined, withdrawn, cancelled, expired, draft) they do not.
 GOAL_VISIBLE = (TandemStatus.REQUESTED, TandemStatus.ACTIVE, TandemStatus.ENDED, TandemStatus.COMPLETED)
-# Tandems that came out of a cohort and were published (they count in progress and the report).
-PUBLISHED = (TandemStatus.ACTIVE, TandemStatus.ENDED, TandemStatus.COMPLETED)
+# Tandems that have started (running or over): they have meetings and notes. A cohort's published tandems are
+# these (they count in progress and the report).
+STARTED = (TandemStatus.ACTIVE, TandemStatus.ENDED, TandemStatus.COMPLETED)
+PUBLISHED = STARTED
 
 
 class GoalStatus(StrEnum):
@@ -94,6 +96,11 @@ class EmailStatus(StrEnum):
     SENT = "sent"
     UNCERTAIN = "uncertain"
     LOGGED = "logged"
+    DIGESTED = "digested"  # written into the reader's daily digest
+
+
+# Mail that goes (or went) out in a daily digest rather than on its own.
+IN_DIGEST = (EmailStatus.HELD, EmailStatus.DIGESTED)
 
 
 class ImportStatus(StrEnum):
@@ -104,6 +111,8 @@ class ImportStatus(StrEnum):
 
 
 
-# Templates compare with these by name (registered once in the factory).
+# Templates compare with these by name (registered once in the factory), and with the groups above.
+GROUPS = {"PENDING": PENDING, "STARTED": STARTED, "PUBLISHED": PUBLISHED, "PAIRING": PAIRING,
+          "PLANNING": PLANNING, "IN_DIGEST": IN_DIGEST}
 ENUMS = (TandemStatus, GoalStatus, CohortState, ParticipantStatus, MeetingStatus, ProposalStatus, SlotStatus,
          EmailStatus, ImportStatus)

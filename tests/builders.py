@@ -1,4 +1,4 @@
-"""Small builders for test data, so tests say what matters and not how rows are made."""
+"""Small builders for test data and shared test helpers, so tests say what matters and not how rows are made."""
 
 from __future__ import annotations
 
@@ -6,14 +6,17 @@ import csv
 import io
 import itertools
 import re
-from datetime import UTC, datetime, time
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
 
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from marketplace.extensions import db
-from marketplace.models import Goal, Meeting, MentorProfile, Topic, User
+from marketplace.models import Goal, Meeting, MentorProfile, Tandem, Topic, User, utcnow
 from marketplace.services import accounts, companies
 from marketplace.services.cohorts import imports
 from marketplace.services.matching import vectors
@@ -67,26 +70,9 @@ def make_mentor(
     meeting_format: str = "remote",
 ) -> MentorProfile:
     user = user or make_user(company=company)
-    with db.session.no_autoflush:
-        profile = _new_mentor(user, headline, text, languages, capacity, is_open, meeting_format, topic_slugs)
-    db.session.add(profile)
-    vectors.refresh_mentor(profile)
-    db.session.commit()
-    return profile
-
-
-def _new_mentor(user, headline, text, languages, capacity, is_open, meeting_format, topic_slugs) -> MentorProfile:
-    profile = MentorProfile(
-        user=user,
-        headline=headline,
-        teaching_text=text,
-        languages=languages,
-        capacity=capacity,
-        is_open=is_open,
-        meeting_format=meeting_format,
-    )
-    profile.topics = topics(*topic_slugs) if topic_slugs else []
-    return profile
+    return _stored(MentorProfile, topic_slugs, vectors.refresh_mentor, user=user, headline=headline,
+                   teaching_text=text, languages=languages, capacity=capacity, is_open=is_open,
+                   meeting_format=meeting_format)
 
 
 def make_goal(
@@ -102,26 +88,20 @@ def make_goal(
 ) -> Goal:
     owner = owner or make_user(company=company)
     excluded_companies = [companies.get_or_create_company(name) for name in excluded]
-    with db.session.no_autoflush:
-        goal = _new_goal(owner, title, description, languages, discoverable, status, topic_slugs, excluded_companies)
-    db.session.add(goal)
-    vectors.refresh_goal(goal)
+    return _stored(Goal, topic_slugs, vectors.refresh_goal, owner=owner, title=title, description=description,
+                   languages=languages, discoverable=discoverable, status=status,
+                   excluded_companies=excluded_companies)
+
+
+def _stored(model, topic_slugs: tuple[str, ...], refresh, **columns):
+    """A mentor profile or goal with its topics, embedded and committed as the app would store it."""
+    with db.session.no_autoflush:  # the topic query must not flush the half-built row
+        row = model(**columns)
+        row.topics = topics(*topic_slugs) if topic_slugs else []
+    db.session.add(row)
+    refresh(row)
     db.session.commit()
-    return goal
-
-
-def _new_goal(owner, title, description, languages, discoverable, status, topic_slugs, excluded) -> Goal:
-    goal = Goal(
-        owner=owner,
-        title=title,
-        description=description,
-        languages=languages,
-        discoverable=discoverable,
-        status=status,
-    )
-    goal.topics = topics(*topic_slugs) if topic_slugs else []
-    goal.excluded_companies = list(excluded)
-    return goal
+    return row
 
 
 def sign_in(client: FlaskClient, user) -> FlaskClient:
@@ -156,3 +136,63 @@ def make_meeting(tandem, day, status: str = "held", author=None, minutes: int = 
                       held_on=starts_at.astimezone(UTC).date(), minutes=minutes, status=status, **fields)
     db.session.add(meeting)
     return meeting
+
+
+def make_cohort_tandem(cohort, name: str = "Pia", status: str = "active", mentee_locale: str | None = None) -> Tandem:
+    """A tandem of the cohort over its dates: a new mentor and mentee named after `name`, each of their own company."""
+    mentor = make_mentor(user=make_user(name=f"{name} Mentor", company=f"{name} Young"))
+    goal = make_goal(owner=make_user(name=f"{name} Mentee", company=f"{name} Old"), title=f"{name}'s goal")
+    goal.owner.locale = mentee_locale
+    tandem = Tandem(goal=goal, mentor=mentor, mentee_user_id=goal.owner_id, mentor_user_id=mentor.user_id,
+                    cohort_id=cohort.id, status=status, starts_on=cohort.starts_on, ends_on=cohort.ends_on)
+    db.session.add(tandem)
+    db.session.commit()
+    return tandem
+
+
+def form_data(defaults: dict, **changes) -> dict:
+    """A form post: `defaults` with `changes` applied; a field changed to None is left out."""
+    data = {**defaults, **changes}
+    return {key: value for key, value in data.items() if value is not None}
+
+
+class Clock:
+    """The app's clock (`TANDEM_CLOCK`), moved by the test instead of waiting."""
+
+    def __init__(self, moment: datetime | None = None) -> None:
+        self.moment: datetime = moment or utcnow()
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+    def advance(self, seconds: float) -> None:
+        self.moment += timedelta(seconds=seconds)
+
+
+def set_clock(app: Flask, moment: datetime | None = None) -> Clock:
+    """Give the app a test clock standing at `moment` (now if None)."""
+    app.config["TANDEM_CLOCK"] = clock = Clock(moment)
+    return clock
+
+
+def at_once(work: Callable[[int], object], count: int) -> list[object]:
+    """`work(index)` in `count` threads (each its own connection) released together; their results by index,
+    an unexpected error as its repr (what a page would answer with a 500)."""
+    db.session.remove()
+    barrier = threading.Barrier(count)
+    results: list[object] = [None] * count
+
+    def run(index: int) -> None:
+        try:
+            barrier.wait()
+            results[index] = work(index)
+        except Exception as problem:
+            results[index] = repr(problem)
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
+    return results

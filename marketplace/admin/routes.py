@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from ..extensions import db
+from ..access import get_or_404
 from ..forms import EmptyForm, place_errors
 from ..input_checks import page_arg
 from ..models import Company, Topic, User, get_by_id
@@ -67,13 +67,13 @@ def _render_person(user: User, form: VerifyCompanyForm | None = None, status: in
 @bp.get("/people/<int:user_id>")
 @manager_required
 def person(user_id: int):
-    return _render_person(db.get_or_404(User, user_id))
+    return _render_person(get_or_404(User, user_id))
 
 
 @bp.post("/people/<int:user_id>/company")
 @manager_required
 def verify_company(user_id: int):
-    user = db.get_or_404(User, user_id)
+    user = get_or_404(User, user_id)
     form = VerifyCompanyForm()
     if not form.validate_on_submit():
         return _render_person(user, form, 400)
@@ -89,7 +89,7 @@ def verify_company(user_id: int):
 @bp.post("/people/<int:user_id>/company/clear")
 @manager_required
 def clear_company(user_id: int):
-    user = db.get_or_404(User, user_id)
+    user = get_or_404(User, user_id)
     if EmptyForm().validate_on_submit():
         admin_service.clear_verified_company(user)
         flash(_("The verified company of %(person)s was removed.", person=user.name), "info")
@@ -136,34 +136,32 @@ def _render_company(company: Company, status: int = 200, **bound: Any):
     )
 
 
-def _company_change(company: Company, form: Any, form_key: str, change: Callable[[], Any]):
-    """Run a company-page form's change: answers (its result, None), or (None, the page again with
-    the problem beside its field) when the input is invalid or the change is refused."""
+def _company_change(company: Company, form_class: type, prefix: str, change: Callable[[Any], Any]) -> Any:
+    """Run the change a company-page form (`prefix`) asks for and answer its result; when the input is invalid
+    or the change is refused, abort with the page again, the problem beside its field (400)."""
+    form = form_class(prefix=prefix)
     if form.validate_on_submit():
         try:
-            return change(), None
+            return change(form)
         except AdminError as problem:
             place_errors(form, problem)
-    return None, _render_company(company, 400, **{form_key: form})
+    abort(make_response(_render_company(company, 400, **{f"{prefix}_form": form})))
 
 
 @bp.get("/companies/<int:company_id>")
 @manager_required
 def company(company_id: int):
-    return _render_company(db.get_or_404(Company, company_id))
+    return _render_company(get_or_404(Company, company_id))
 
 
 @bp.post("/companies/<int:company_id>/name")
 @manager_required
 def rename_company(company_id: int):
-    company = db.get_or_404(Company, company_id)
-    form = CompanyNameForm(prefix="rename")
+    company = get_or_404(Company, company_id)
     old_name = company.name
-    refused = _company_change(
-        company, form, "rename_form", lambda: admin_service.rename_company(company, form.name.data)
-    )[1]
-    if refused:
-        return refused
+    _company_change(
+        company, CompanyNameForm, "rename", lambda form: admin_service.rename_company(company, form.name.data)
+    )
     flash(_("%(old)s is now called %(new)s.", old=old_name, new=company.name), "success")
     return redirect(url_for("admin.company", company_id=company.id))
 
@@ -171,13 +169,10 @@ def rename_company(company_id: int):
 @bp.post("/companies/<int:company_id>/domains")
 @manager_required
 def company_domains(company_id: int):
-    company = db.get_or_404(Company, company_id)
-    form = CompanyDomainsForm(prefix="domains")
-    domains, refused = _company_change(
-        company, form, "domains_form", lambda: admin_service.set_domains(company, form.domains.data or "")
+    company = get_or_404(Company, company_id)
+    domains = _company_change(
+        company, CompanyDomainsForm, "domains", lambda form: admin_service.set_domains(company, form.domains.data or "")
     )
-    if refused:
-        return refused
     if domains:
         flash(
             _("E-mail domains of %(company)s saved: %(domains)s.", company=company.name, domains=", ".join(domains)),
@@ -191,13 +186,10 @@ def company_domains(company_id: int):
 @bp.post("/companies/<int:company_id>/competitors")
 @manager_required
 def add_competitor(company_id: int):
-    company = db.get_or_404(Company, company_id)
-    form = CompetitorForm(prefix="competitor")
-    other, refused = _company_change(
-        company, form, "competitor_form", lambda: admin_service.add_competitor(company, form.name.data)
+    company = get_or_404(Company, company_id)
+    other = _company_change(
+        company, CompetitorForm, "competitor", lambda form: admin_service.add_competitor(company, form.name.data)
     )
-    if refused:
-        return refused
     flash(
         _("%(a)s and %(b)s are now competitors: they are never matched with each other.", a=company.name, b=other.name),
         "success",
@@ -208,8 +200,8 @@ def add_competitor(company_id: int):
 @bp.post("/companies/<int:company_id>/competitors/<int:other_id>/remove")
 @manager_required
 def remove_competitor(company_id: int, other_id: int):
-    company = db.get_or_404(Company, company_id)
-    other = db.get_or_404(Company, other_id)
+    company = get_or_404(Company, company_id)
+    other = get_or_404(Company, other_id)
     if EmptyForm().validate_on_submit():
         admin_service.remove_competitor(company, other)
         flash(_("%(a)s and %(b)s are no longer competitors.", a=company.name, b=other.name), "info")
@@ -220,13 +212,10 @@ def remove_competitor(company_id: int, other_id: int):
 @manager_required
 def review_merge(company_id: int):
     """Say what a merge would move and ask to confirm it; changes nothing."""
-    company = db.get_or_404(Company, company_id)
-    form = MergeCompanyForm(prefix="merge")
-    survivor, refused = _company_change(
-        company, form, "merge_form", lambda: admin_service.merge_target(company, form.into.data)
+    company = get_or_404(Company, company_id)
+    survivor = _company_change(
+        company, MergeCompanyForm, "merge", lambda form: admin_service.merge_target(company, form.into.data)
     )
-    if refused:
-        return refused
     return render_template(
         "admin/company_merge.html",
         company=company,
@@ -240,7 +229,7 @@ def review_merge(company_id: int):
 @bp.post("/companies/<int:company_id>/merge")
 @manager_required
 def merge_company(company_id: int):
-    company = db.get_or_404(Company, company_id)
+    company = get_or_404(Company, company_id)
     form = ConfirmMergeForm()
     survivor_id = request.form.get("survivor_id", type=int)
     survivor = get_by_id(Company, survivor_id) if survivor_id else None
@@ -286,7 +275,7 @@ def new_topic():
 @bp.route("/topics/<int:topic_id>", methods=["GET", "POST"])
 @manager_required
 def edit_topic(topic_id: int):
-    topic = db.get_or_404(Topic, topic_id)
+    topic = get_or_404(Topic, topic_id)
     if request.method == "GET":
         form = TopicForm(
             data={"name_en": topic.name_en, "name_de": topic.name_de, "synonyms": "\n".join(topic.synonyms or [])}
@@ -308,7 +297,7 @@ def edit_topic(topic_id: int):
 @bp.post("/topics/<int:topic_id>/promote")
 @manager_required
 def promote_topic(topic_id: int):
-    topic = db.get_or_404(Topic, topic_id)
+    topic = get_or_404(Topic, topic_id)
     if EmptyForm().validate_on_submit():
         admin_service.promote_topic(topic)
         flash(

@@ -11,11 +11,13 @@ from typing import Any
 from flask import g, request
 from flask_babel import gettext as _
 
+from ..access import get_or_404
 from ..errors import ApiError
-from ..models import Cohort, CohortParticipant, Goal, Tandem, as_utc, get_by_id
+from ..models import Cohort, CohortParticipant, Goal, get_by_id
 from ..services import health, rematching, topics
 from ..services.cohorts import assignment, enrolment, reports, review
-from .routes import INTEGER, TEXT, _json_body, _person, api_field_names, bp, typed_fields
+from . import serializers
+from .routes import INTEGER, TEXT, _json_body, api_field_names, bp, typed_fields
 
 
 def _require_manager() -> None:
@@ -25,57 +27,13 @@ def _require_manager() -> None:
 
 def _cohort_for_manager(cohort_id: int) -> Cohort:
     _require_manager()
-    cohort = get_by_id(Cohort, cohort_id)
-    if cohort is None:
-        raise ApiError(404, "not_found", _("No such cohort."))
-    return cohort
-
-
-def cohort_json(cohort: Cohort, manager: bool) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "id": cohort.id,
-        "name": cohort.name,
-        "description": cohort.description,
-        "starts_on": cohort.starts_on.isoformat(),
-        "ends_on": cohort.ends_on.isoformat(),
-        "meeting_target": cohort.meeting_target,
-        "state": cohort.state,
-        "enrolment_open": cohort.enrolment_open,
-        "focus_topics": [t.slug for t in cohort.focus_topics],
-    }
-    if manager:
-        counts = enrolment.counts(cohort)
-        data["counts"] = {
-            "mentors": counts.mentors, "mentees": counts.mentees, "applied": counts.applied,
-            "waitlisted": counts.waitlisted, "rejected": counts.rejected, "drafts": counts.drafts,
-            "tandems": counts.published,
-        }
-    else:
-        data["my_participation"] = [
-            {"role": p.role, "status": p.status, "goal_id": p.goal_id}
-            for p in enrolment.participations(g.api_user, cohort)
-        ]
-    return data
-
-
-def draft_json(tandem: Tandem) -> dict[str, Any]:
-    return {
-        "id": tandem.id,
-        "mentor": _person(tandem.mentor_user),
-        "mentee": _person(tandem.mentee),
-        "mentor_profile_id": tandem.mentor_id,
-        "goal_id": tandem.goal_id,
-        "score": tandem.score,
-        "reasons": list(tandem.reasons or []),
-        "locked": tandem.locked,
-    }
+    return get_or_404(Cohort, cohort_id, not_found=_("No such cohort."))
 
 
 @bp.get("/cohorts")
 def list_cohorts():
-    manager = g.api_user.is_manager
-    found = enrolment.all_cohorts() if manager else enrolment.cohorts_of(g.api_user)
-    return {"cohorts": [cohort_json(c, manager) for c in found]}
+    found = enrolment.all_cohorts() if g.api_user.is_manager else enrolment.cohorts_of(g.api_user)
+    return serializers.cohort_list_json(found, g.api_user)
 
 
 def _date(body: dict[str, Any], name: str, fields: dict[str, str]) -> date | None:
@@ -113,33 +71,26 @@ def create_cohort():
     with api_field_names({"topics": "focus_topics"}):
         resolved = topics.resolve_topics(focus) if focus else []
     cohort = enrolment.create_cohort(name, starts_on, ends_on, target, description, resolved)
-    return cohort_json(cohort, True), 201
+    return serializers.cohort_json(cohort, g.api_user), 201
 
 
 @bp.get("/cohorts/<int:cohort_id>")
 def get_cohort(cohort_id: int):
-    cohort = get_by_id(Cohort, cohort_id)
-    manager = g.api_user.is_manager
-    if cohort is None or not (manager or enrolment.is_participant(cohort, g.api_user)):
-        raise ApiError(404, "not_found", _("No such cohort."))
-    return cohort_json(cohort, manager)
+    cohort = get_or_404(Cohort, cohort_id, lambda cohort: enrolment.is_listed_for(cohort, g.api_user),
+                        not_found=_("No such cohort."))
+    return serializers.cohort_json(cohort, g.api_user)
 
 
 @bp.post("/cohorts/<int:cohort_id>/match")
 def match_cohort(cohort_id: int):
     cohort = _cohort_for_manager(cohort_id)
-    result = assignment.run(cohort)
-    return {
-        "tandems": [draft_json(t) for t in result.drafts],
-        "unmatched": [u.as_json() for u in result.unmatched],
-    }
+    return serializers.match_result_json(assignment.run(cohort))
 
 
 @bp.post("/cohorts/<int:cohort_id>/publish")
 def publish_cohort(cohort_id: int):
     cohort = _cohort_for_manager(cohort_id)
-    count = review.publish(cohort)
-    return {"published": count}
+    return serializers.published_json(review.publish(cohort))
 
 
 @bp.get("/cohorts/<int:cohort_id>/report")
@@ -152,8 +103,7 @@ def cohort_report(cohort_id: int):
 def cohort_health(cohort_id: int):
     """Every running tandem of the cohort with its pair health and the reasons' codes, at risk first."""
     cohort = _cohort_for_manager(cohort_id)
-    return {"tandems": [{"id": row.tandem.id, "health": row.health, "reasons": row.reason_codes}
-                        for row in health.cohort_health(cohort)]}
+    return serializers.cohort_health_json(health.cohort_health(cohort))
 
 
 # --- applications --------------------------------------------------------------------------------
@@ -162,51 +112,37 @@ def cohort_health(cohort_id: int):
 DECISIONS = {"accept": "accepted", "waitlist": "waitlisted", "reject": "rejected"}
 
 
-def application_json(participant: CohortParticipant) -> dict[str, Any]:
-    return {
-        "id": participant.id,
-        "cohort_id": participant.cohort_id,
-        "person": _person(participant.user),
-        "role": participant.role,
-        "status": participant.status,
-        "goal_id": participant.goal_id,
-        "created_at": as_utc(participant.created_at).isoformat(),
-    }
-
-
 def _application(cohort: Cohort, participant_id: int) -> CohortParticipant:
-    participant = get_by_id(CohortParticipant, participant_id)
-    if participant is None or participant.cohort_id != cohort.id:
-        raise ApiError(404, "not_found", _("No such application."))
-    return participant
+    """The cohort's application `participant_id`, for those who may see it (managers and the applicant)."""
+    return get_or_404(
+        CohortParticipant, participant_id,
+        lambda found: found.cohort_id == cohort.id and enrolment.can_see_application(found, g.api_user),
+        not_found=_("No such application."),
+    )
 
 
 @bp.get("/cohorts/<int:cohort_id>/applications")
 def list_applications(cohort_id: int):
     cohort = _cohort_for_manager(cohort_id)
-    return {"applications": [application_json(p) for p in enrolment.participants(cohort)]}
+    return serializers.application_list_json(enrolment.participants(cohort))
 
 
 @bp.post("/cohorts/<int:cohort_id>/applications")
 def apply_to_cohort(cohort_id: int):
     """The caller applies as mentor, or as mentee with one of their open goals (as on the cohort's page)."""
-    cohort = get_by_id(Cohort, cohort_id)
-    if cohort is None or not enrolment.can_view(cohort, g.api_user):
-        raise ApiError(404, "not_found", _("No such cohort."))
+    cohort = get_or_404(Cohort, cohort_id, lambda cohort: enrolment.can_view(cohort, g.api_user),
+                        not_found=_("No such cohort."))
     body = typed_fields(_json_body(), {"role": TEXT, "goal_id": INTEGER})
     goal = get_by_id(Goal, body["goal_id"]) if "goal_id" in body else None
     participant = enrolment.apply(cohort, g.api_user, body.get("role", ""), goal)
-    return application_json(participant), 201
+    return serializers.application_json(participant), 201
 
 
 @bp.get("/cohorts/<int:cohort_id>/applications/<int:participant_id>")
 def get_application(cohort_id: int, participant_id: int):
     """Community managers, and the applicant themselves."""
-    cohort = get_by_id(Cohort, cohort_id)
-    participant = _application(cohort, participant_id) if cohort is not None else None
-    if participant is None or not (g.api_user.is_manager or participant.user_id == g.api_user.id):
-        raise ApiError(404, "not_found", _("No such application."))
-    return application_json(participant)
+    cohort = get_or_404(Cohort, cohort_id, not_found=_("No such application."))
+    return serializers.application_json(_application(cohort, participant_id))
 
 
 @bp.post("/cohorts/<int:cohort_id>/applications/<int:participant_id>")
@@ -217,24 +153,7 @@ def decide_application(cohort_id: int, participant_id: int):
         raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."),
                        {"decision": _("One of accept, waitlist or reject.")})
     enrolment.decide(participant, DECISIONS[decision])
-    return application_json(participant)
-
-
-def freed_slot_json(slot: rematching.FreedSlot) -> dict[str, Any]:
-    proposal = slot.proposal
-    return {
-        "mentor": _person(slot.mentor.user),
-        "mentor_id": slot.mentor.id,
-        "free": slot.free,
-        "proposal": None if proposal is None else {
-            "participant_id": proposal.participant.id,
-            "mentee": _person(proposal.participant.user),
-            "status": proposal.participant.status,
-            "goal_id": proposal.goal.id,
-            "score": proposal.score,
-            "reasons": list(proposal.reasons),
-        },
-    }
+    return serializers.application_json(participant)
 
 
 @bp.route("/cohorts/<int:cohort_id>/freed-slots", methods=["GET", "POST"])
@@ -243,10 +162,10 @@ def cohort_freed_slots(cohort_id: int):
     confirms one: 201 with the running tandem, 409 when the slot was taken or a rule forbids the pair."""
     cohort = _cohort_for_manager(cohort_id)
     if request.method == "GET":
-        return {"slots": [freed_slot_json(slot) for slot in rematching.freed_slots(cohort)]}
+        return serializers.freed_slot_list_json(rematching.freed_slots(cohort))
     body = typed_fields(_json_body(), {"mentor_id": INTEGER, "participant_id": INTEGER})
     missing = {name: _("Required.") for name in ("mentor_id", "participant_id") if name not in body}
     if missing:
         raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."), missing)
     tandem = rematching.confirm(cohort, body["mentor_id"], body["participant_id"])
-    return {**draft_json(tandem), "status": tandem.status}, 201
+    return serializers.rematched_json(tandem), 201

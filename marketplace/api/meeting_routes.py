@@ -11,34 +11,20 @@ from typing import Any
 from flask import g, request
 from flask_babel import gettext as _
 
+from ..access import get_or_404
 from ..cohorts.meetings import invite_response
 from ..errors import ApiError
-from ..models import Meeting, Tandem, get_by_id
-from ..services import meetings, timezones
+from ..models import Meeting, Tandem
+from ..services import meetings
+from . import serializers
 from .routes import _json_body, bp
 
 FIELDS = ("starts_at", "duration_minutes", "video_url", "topic", "status")
 
 
-def meeting_json(meeting: Meeting) -> dict[str, Any]:
-    return {
-        "id": meeting.id,
-        "tandem_id": meeting.tandem_id,
-        "starts_at": timezones.to_utc(meeting.starts_at).isoformat().replace("+00:00", "Z"),
-        "duration_minutes": meeting.minutes,
-        "video_url": meeting.video_url or None,
-        "topic": meeting.topics_covered,
-        "status": meeting.status,
-        "sequence": meeting.sequence,
-        "author_id": meeting.author_id,
-    }
-
-
 def _tandem(tandem_id: int) -> Tandem:
-    tandem = get_by_id(Tandem, tandem_id)
-    if not meetings.can_see(tandem, g.api_user):
-        raise ApiError(404, "not_found", _("No such tandem."))
-    return tandem
+    return get_or_404(Tandem, tandem_id, lambda tandem: meetings.can_see(tandem, g.api_user),
+                      not_found=_("No such tandem."))
 
 
 def _fields(body: dict[str, Any]) -> dict[str, Any]:
@@ -77,7 +63,8 @@ def tandem_meetings(tandem_id: int):
     tandem = _tandem(tandem_id)
     if request.method == "POST":
         return _create(tandem)
-    return {"meetings": [meeting_json(view.meeting) for view in reversed(meetings.meetings_for(tandem, g.api_user))]}
+    views = meetings.meetings_for(tandem, g.api_user)
+    return serializers.meeting_list_json(view.meeting for view in reversed(views))
 
 
 def _create(tandem: Tandem):
@@ -90,7 +77,7 @@ def _create(tandem: Tandem):
         status=values.get("status", Meeting.PLANNED), video_url=values.get("video_url", ""),
         topic=values.get("topic", ""),
     )
-    return meeting_json(meeting), 201
+    return serializers.meeting_json(meeting), 201
 
 
 @bp.route("/tandems/<int:tandem_id>/meetings/<int:meeting_id>", methods=["PATCH", "DELETE"])
@@ -100,7 +87,7 @@ def tandem_meeting(tandem_id: int, meeting_id: int):
     if request.method == "DELETE":
         meetings.delete_meeting(tandem, meeting_id, g.api_user)
         return "", 204
-    return meeting_json(meetings.update(tandem, meeting_id, g.api_user, _fields(_json_body())))
+    return serializers.meeting_json(meetings.update(tandem, meeting_id, g.api_user, _fields(_json_body())))
 
 
 @bp.get("/tandems/<int:tandem_id>/meetings/<int:meeting_id>/invite.ics")

@@ -11,19 +11,18 @@ from __future__ import annotations
 from flask import g, request
 from flask_babel import gettext as _
 
+from ..access import get_or_404
 from ..errors import ApiError
-from ..models import Goal, get_by_id
+from ..models import Goal
 from ..services import milestones
+from . import serializers
 from .routes import _json_body, bp
 
 FIELDS = ("title", "done", "position")
 
 
 def _goal(goal_id: int) -> Goal:
-    goal = get_by_id(Goal, goal_id)
-    if not milestones.can_read(goal, g.api_user):
-        raise ApiError(404, "not_found", _("No such goal."))
-    return goal
+    return get_or_404(Goal, goal_id, lambda goal: milestones.can_read(goal, g.api_user), not_found=_("No such goal."))
 
 
 # One rule per path for all its methods (see meeting_routes): ids beyond the range answer 404, not 405.
@@ -32,11 +31,9 @@ def goal_milestones(goal_id: int):
     """GET lists the goal's milestones in their order; POST adds one at the end (`title`)."""
     goal = _goal(goal_id)
     if request.method == "GET":
-        progress = milestones.progress(goal)
-        return {"milestones": [milestones.as_json(m) for m in goal.milestones],
-                "done": progress.done, "total": progress.total}
+        return serializers.milestone_list_json(goal.milestones, milestones.progress(goal))
     milestone = milestones.add(goal, g.api_user, _json_body().get("title"))
-    return milestones.as_json(milestone), 201
+    return serializers.milestone_json(milestone), 201
 
 
 @bp.route("/goals/<int:goal_id>/milestones/<int:milestone_id>", methods=["PATCH", "DELETE"])
@@ -52,4 +49,4 @@ def goal_milestone(goal_id: int, milestone_id: int):
     if unknown or not body:
         fields = {name: _("Unknown field.") for name in unknown}
         raise ApiError(422, "invalid_fields", _("Send `title`, `done` or `position`."), fields)
-    return milestones.as_json(milestones.update(goal, milestone, g.api_user, body))
+    return serializers.milestone_json(milestones.update(goal, milestone, g.api_user, body))

@@ -9,9 +9,11 @@ from typing import Any
 from flask import g
 from flask_babel import gettext as _
 
+from ..access import get_or_404
 from ..errors import ApiError
-from ..models import Goal, MentorProfile, Notification, as_utc
+from ..models import Goal, MentorProfile
 from ..services import goals, notifications, profiles
+from . import serializers
 from .routes import (
     BOOLEAN,
     INTEGER,
@@ -19,14 +21,11 @@ from .routes import (
     TEXT,
     TEXT_LIST,
     _json_body,
-    _locale,
-    _visible_goal,
     api_field_names,
     bp,
-    goal_json,
-    mentor_json,
     typed_fields,
 )
+from .serializers import current_locale
 
 # --- goals ---------------------------------------------------------------------------------------
 
@@ -48,19 +47,20 @@ def _goal_data(body: dict[str, Any]) -> dict[str, Any]:
 
 def _own_goal(goal_id: int) -> Goal:
     """As on the pages: 404 for a goal the caller may not see, 403 for one they see but do not own."""
-    goal = _visible_goal(goal_id)
-    if not goals.can_edit_goal(g.api_user, goal):
-        raise ApiError(403, "forbidden", _("Only the goal's owner may change it."))
-    return goal
+    return get_or_404(
+        Goal, goal_id, lambda goal: goals.can_view_goal(g.api_user, goal),
+        allowed=lambda goal: goals.can_edit_goal(g.api_user, goal),
+        not_found=_("No such goal."), forbidden=_("Only the goal's owner may change it."),
+    )
 
 
 @bp.post("/goals")
 def create_goal():
     data = _goal_data(_json_body())
-    data.setdefault("languages", goals.default_goal_languages(g.api_user, g.api_user.locale or _locale()))
+    data.setdefault("languages", goals.default_goal_languages(g.api_user, g.api_user.locale or current_locale()))
     with api_field_names(GOAL_NAMES):
         goal = goals.save_goal(g.api_user, data)
-    return goal_json(goal), 201
+    return serializers.goal_json(goal, g.api_user), 201
 
 
 @bp.patch("/goals/<int:goal_id>")
@@ -69,7 +69,7 @@ def update_goal(goal_id: int):
     data = _goal_data(_json_body())
     with api_field_names(GOAL_NAMES):
         goals.save_goal(g.api_user, data, goal)
-    return goal_json(goal)
+    return serializers.goal_json(goal, g.api_user)
 
 
 @bp.delete("/goals/<int:goal_id>")
@@ -89,14 +89,6 @@ MENTOR_FIELDS = {
 MENTOR_NAMES = {"teaching_text": "text"}
 
 
-def mentor_profile_json(profile: MentorProfile) -> dict[str, Any]:
-    """The profile as its owner reads it and writes it back with PUT (the same field names)."""
-    return mentor_json(profile) | {
-        "meetings_per_month": profile.meetings_per_month, "meeting_format": profile.meeting_format,
-        "paused": not profile.is_open,
-    }
-
-
 def _my_profile() -> MentorProfile:
     profile = g.api_user.mentor_profile
     if profile is None:
@@ -106,7 +98,7 @@ def _my_profile() -> MentorProfile:
 
 @bp.get("/me/mentor-profile")
 def get_my_mentor_profile():
-    return mentor_profile_json(_my_profile())
+    return serializers.mentor_profile_json(_my_profile())
 
 
 @bp.put("/me/mentor-profile")
@@ -120,7 +112,7 @@ def put_my_mentor_profile():
     creating = g.api_user.mentor_profile is None
     with api_field_names(MENTOR_NAMES):
         profile = profiles.save_mentor_profile(g.api_user, data)
-    return mentor_profile_json(profile), 201 if creating else 200
+    return serializers.mentor_profile_json(profile), 201 if creating else 200
 
 
 @bp.delete("/me/mentor-profile")
@@ -133,22 +125,10 @@ def delete_my_mentor_profile():
 # --- notifications -------------------------------------------------------------------------------
 
 
-def notification_json(notification: Notification) -> dict[str, Any]:
-    """One notification in the request's language, as the notifications page shows it."""
-    return {
-        "id": notification.id,
-        "kind": notification.kind,
-        "text": notifications.text(notification),
-        "link": notification.link,
-        "created_at": as_utc(notification.created_at).isoformat(),
-        "read": notification.read_at is not None,
-    }
-
-
 @bp.get("/notifications")
 def list_notifications():
     items = notifications.recent(g.api_user)
-    return {"notifications": [notification_json(n) for n in items], "unread": notifications.unread_count(g.api_user)}
+    return serializers.notification_list_json(items, notifications.unread_count(g.api_user))
 
 
 @bp.post("/notifications/<int:notification_id>/read")
@@ -156,4 +136,4 @@ def read_notification(notification_id: int):
     notification = notifications.mark_read(g.api_user, notification_id)
     if notification is None:
         raise ApiError(404, "not_found", _("No such notification."))
-    return notification_json(notification)
+    return serializers.notification_json(notification)

@@ -10,18 +10,18 @@ from typing import Any
 
 import yaml
 from flask import Blueprint, g, request
-from flask_babel import get_locale
 from flask_babel import gettext as _
-from sqlalchemy import func, select
 
+from ..access import get_or_404
 from ..errors import ApiError
-from ..extensions import db
 from ..input_checks import parse_json_body
-from ..models import Goal, MentorProfile, Tandem, User, get_by_id
+from ..models import Goal, MentorProfile, Tandem
 from ..services import accounts, goals, tandems
 from ..services.errors import ServiceError
 from ..services.fields import MESSAGE_MAX
 from ..services.matching import search, taxonomy
+from . import serializers
+from .serializers import current_locale
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -94,10 +94,6 @@ def _json_body(required: bool = True) -> dict[str, Any]:
     return g.json_body or {}
 
 
-def _locale() -> str:
-    return str(get_locale() or "en")
-
-
 # JSON types of the fields a write route reads; the services judge the values (lengths, codes, rules).
 TEXT, NULLABLE_TEXT, TEXT_LIST, INTEGER, BOOLEAN = "text", "nullable text", "text list", "integer", "boolean"
 
@@ -134,54 +130,8 @@ def api_field_names(names: dict[str, str]) -> Iterator[None]:
         raise
 
 
-def _person(user: User | None, with_email: bool = False) -> dict[str, Any] | None:
-    if user is None:
-        return None
-    company = user.effective_company
-    data: dict[str, Any] = {"id": user.id, "name": user.name, "company": company.name if company else None}
-    if with_email:
-        data["email"] = user.email
-    return data
-
-
-def goal_json(goal: Goal) -> dict[str, Any]:
-    return {
-        "id": goal.id,
-        "title": goal.title,
-        "description": goal.description,
-        "status": goal.status,
-        "topics": [t.display_name(_locale()) for t in goal.topics],
-        "languages": goal.language_list,
-        "discoverable": goal.discoverable,
-        "excluded_companies": [c.name for c in goal.excluded_companies],
-        "owner": _person(goal.owner),
-    }
-
-
-def tandem_json(tandem: Tandem, viewer: User) -> dict[str, Any]:
-    contact = tandems.can_see_contact(tandem, viewer)
-    mentor = _person(tandem.mentor_user, with_email=contact)
-    if mentor is not None and tandem.mentor_id is not None:
-        mentor["profile_id"] = tandem.mentor_id
-    mentee = _person(tandem.mentee, with_email=contact)
-    if mentee is not None:
-        mentee["name"] = tandems.mentee_name(tandem, viewer)
-    return {
-        "id": tandem.id,
-        "status": tandem.status,
-        "goal_id": tandem.goal_id,
-        "mentor": mentor,
-        "mentee": mentee,
-        "starts_on": tandem.starts_on.isoformat() if tandem.starts_on else None,
-        "ends_on": tandem.ends_on.isoformat() if tandem.ends_on else None,
-    }
-
-
 def _visible_goal(goal_id: int) -> Goal:
-    goal = get_by_id(Goal, goal_id)
-    if goal is None or not goals.can_view_goal(g.api_user, goal):
-        raise ApiError(404, "not_found", _("No such goal."))
-    return goal
+    return get_or_404(Goal, goal_id, lambda goal: goals.can_view_goal(g.api_user, goal), not_found=_("No such goal."))
 
 
 @bp.get("/mentors/search")
@@ -198,72 +148,43 @@ def search_mentors():
     results = search.search_mentors(
         query, g.api_user, k=k, language=language.lower() if language else None, meeting_format=meeting_format
     )
-    body = {"query": query.strip(), "results": [m.as_json(_locale()) for m in results]}
-    if not results:  # nobody relevant enough: offer the taxonomy instead of unrelated people
-        body["topics_to_try"] = [
-            {"slug": t.slug, "name": t.display_name(_locale())} for t in taxonomy.seed_topics(_locale())
-        ]
-    return body
-
-
-def mentor_json(profile: MentorProfile) -> dict[str, Any]:
-    """What everyone signed in sees of a profile (its owner sees more: own_routes.mentor_profile_json)."""
-    company = profile.user.effective_company
-    return {
-        "id": profile.id,
-        "name": profile.user.name,
-        "company": company.name if company else None,
-        "headline": profile.headline,
-        "text": profile.teaching_text,
-        "topics": [t.display_name(_locale()) for t in profile.topics],
-        "languages": profile.language_list,
-        "capacity": profile.capacity,
-        "city": profile.city,
-    }
+    # Nobody relevant enough: offer the taxonomy instead of unrelated people.
+    topics_to_try = None if results else taxonomy.seed_topics(current_locale())
+    return serializers.search_json(query.strip(), results, topics_to_try)
 
 
 @bp.get("/mentors/<int:mentor_id>")
 def get_mentor(mentor_id: int):
-    profile = get_by_id(MentorProfile, mentor_id)
-    if profile is None:
-        raise ApiError(404, "not_found", _("No such mentor."))
-    return mentor_json(profile) | {"format": profile.meeting_format, "open": profile.is_open}
+    return serializers.mentor_page_json(get_or_404(MentorProfile, mentor_id, not_found=_("No such mentor.")))
 
 
 @bp.get("/goals")
 def list_goals():
     page = _int_arg("page", 1, 1, 1_000_000)
     per_page = _int_arg("per_page", 50, 1, 200)
-    query = goals.visible_goals_query(g.api_user)
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    shown = db.session.scalars(query.order_by(Goal.id).limit(per_page).offset((page - 1) * per_page)).all()
-    return {
-        "goals": [goal_json(goal) for goal in shown],
-        "page": page,
-        "per_page": per_page,
-        "total": total,
-        "next_page": page + 1 if page * per_page < total else None,
-    }
+    shown, total = goals.visible_goals_page(g.api_user, page, per_page)
+    return serializers.goal_list_json(shown, page, per_page, total, g.api_user)
 
 
 @bp.get("/goals/<int:goal_id>")
 def get_goal(goal_id: int):
-    return goal_json(_visible_goal(goal_id))
+    return serializers.goal_json(_visible_goal(goal_id), g.api_user)
 
 
 @bp.get("/goals/<int:goal_id>/suggestions")
 def goal_suggestions(goal_id: int):
-    goal = _visible_goal(goal_id)
-    if not goals.can_see_suggestions(g.api_user, goal):
-        raise ApiError(403, "forbidden", _("Only the goal's owner and community managers see its suggestions."))
+    goal = get_or_404(
+        Goal, goal_id, lambda goal: goals.can_view_goal(g.api_user, goal),
+        allowed=lambda goal: goals.can_see_suggestions(g.api_user, goal), not_found=_("No such goal."),
+        forbidden=_("Only the goal's owner and community managers see its suggestions."),
+    )
     k = _int_arg("k", 5, 1, search.MAX_K)
-    results = search.suggestions_for_goal(goal, k=k)
-    return {"goal_id": goal.id, "results": [m.as_json(_locale()) for m in results]}
+    return serializers.suggestions_json(goal, search.suggestions_for_goal(goal, k=k))
 
 
 @bp.get("/tandems")
 def list_tandems():
-    return {"tandems": [tandem_json(t, g.api_user) for t in tandems.tandems_of(g.api_user)]}
+    return serializers.tandem_list_json(tandems.tandems_of(g.api_user), g.api_user)
 
 
 @bp.post("/tandems")
@@ -275,27 +196,24 @@ def create_tandem():
             fields[name] = _("Required, a whole number.")
     message = body.get("message", "")
     if not isinstance(message, str) or len(message) > MESSAGE_MAX:
-        fields["message"] = _("Optional text of at most 2000 characters.")
+        fields["message"] = _("Optional text of at most %(n)d characters.", n=MESSAGE_MAX)
     if fields:
         raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."), fields)
     goal = _visible_goal(body["goal_id"])
-    profile = get_by_id(MentorProfile, body["mentor_id"])
-    if profile is None:
-        raise ApiError(404, "not_found", _("No such mentor."), {"mentor_id": _("Unknown mentor.")})
+    profile = get_or_404(MentorProfile, body["mentor_id"], not_found=_("No such mentor."),
+                         fields={"mentor_id": _("Unknown mentor.")})
     tandem = tandems.request_tandem(goal, profile, g.api_user, message)
-    return tandem_json(tandem, g.api_user), 201
+    return serializers.tandem_json(tandem, g.api_user), 201
 
 
 def _own_tandem(tandem_id: int) -> Tandem:
-    tandem = db.session.get(Tandem, tandem_id)
-    if not tandems.can_view(tandem, g.api_user):
-        raise ApiError(404, "not_found", _("No such tandem."))
-    return tandem
+    return get_or_404(Tandem, tandem_id, lambda tandem: tandems.can_view(tandem, g.api_user),
+                      not_found=_("No such tandem."))
 
 
 @bp.get("/tandems/<int:tandem_id>")
 def get_tandem(tandem_id: int):
-    return tandem_json(_own_tandem(tandem_id), g.api_user)
+    return serializers.tandem_json(_own_tandem(tandem_id), g.api_user)
 
 
 @bp.post("/tandems/<int:tandem_id>/<action>")
@@ -314,4 +232,4 @@ def answer_tandem(tandem_id: int, action: str):
     if action not in handlers:
         raise ApiError(404, "not_found", _("Unknown action."))
     handlers[action]()
-    return tandem_json(tandem, g.api_user)
+    return serializers.tandem_json(tandem, g.api_user)

@@ -12,43 +12,12 @@ from flask import g, request
 from flask_babel import gettext as _
 
 from ..errors import ApiError
-from ..models import AvailabilityWindow, MeetingProposal, User
-from ..services import scheduling, timezones
-from .meeting_routes import _tandem, meeting_json
+from ..services import scheduling
+from . import serializers
+from .meeting_routes import _tandem
 from .routes import _json_body, bp
 
 SLOT_FIELDS = ("starts_at", "duration_minutes", "video_url", "topic")
-
-
-def _utc(moment: datetime | None) -> str | None:
-    return timezones.to_utc(moment).isoformat().replace("+00:00", "Z") if moment is not None else None
-
-
-def proposal_json(proposal: MeetingProposal, viewer: User) -> dict[str, Any]:
-    """A proposal with each time in UTC and in the caller's own zone."""
-    return {
-        "id": proposal.id,
-        "tandem_id": proposal.tandem_id,
-        "status": proposal.status,
-        "proposer_id": proposal.proposer_id,
-        "note": scheduling.visible_note(proposal, viewer),
-        "meeting_id": proposal.meeting_id,
-        "created_at": _utc(proposal.created_at),
-        "answered_at": _utc(proposal.answered_at),
-        "time_zone": timezones.name_of(viewer),
-        "slots": [
-            {
-                "id": slot.id,
-                "starts_at": _utc(slot.starts_at),
-                "local_starts_at": timezones.local(slot.starts_at, viewer).isoformat(),
-                "duration_minutes": slot.minutes,
-                "video_url": slot.video_url or None,
-                "topic": slot.topic,
-                "status": slot.status,
-            }
-            for slot in proposal.slots
-        ],
-    }
 
 
 def _raise_indexed(problem: scheduling.SchedulingError, prefix: str) -> None:
@@ -94,19 +63,19 @@ def tandem_proposals(tandem_id: int):
     """GET lists the tandem's proposals, newest first; POST proposes one to three times."""
     tandem = _tandem(tandem_id)
     if request.method == "GET":
-        return {"proposals": [proposal_json(p, g.api_user) for p in scheduling.proposals_of(tandem)]}
+        return serializers.proposal_list_json(scheduling.proposals_of(tandem), g.api_user)
     slots = _slots(_json_body())
     try:
         proposal = scheduling.propose(tandem, g.api_user, slots)
     except scheduling.SchedulingError as problem:
         _raise_indexed(problem, "slots")
-    return proposal_json(proposal, g.api_user), 201
+    return serializers.proposal_json(proposal, g.api_user), 201
 
 
 @bp.get("/tandems/<int:tandem_id>/proposals/<int:proposal_id>")
 def tandem_proposal(tandem_id: int, proposal_id: int):
     tandem = _tandem(tandem_id)
-    return proposal_json(scheduling.get(tandem, proposal_id, g.api_user), g.api_user)
+    return serializers.proposal_json(scheduling.get(tandem, proposal_id, g.api_user), g.api_user)
 
 
 @bp.post("/tandems/<int:tandem_id>/proposals/<int:proposal_id>/pick")
@@ -118,7 +87,7 @@ def pick_proposal(tandem_id: int, proposal_id: int):
         raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."),
                        {"slot": _("The id of one of the proposed times.")})
     meeting = scheduling.pick(tandem, proposal_id, g.api_user, slot)
-    return meeting_json(meeting), 201
+    return serializers.meeting_json(meeting), 201
 
 
 @bp.post("/tandems/<int:tandem_id>/proposals/<int:proposal_id>/decline")
@@ -128,22 +97,13 @@ def decline_proposal(tandem_id: int, proposal_id: int):
     note = _json_body(required=False).get("note")
     if note is not None and not isinstance(note, str):
         raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."), {"note": _("Must be text.")})
-    return proposal_json(scheduling.decline(tandem, proposal_id, g.api_user, note or ""), g.api_user)
+    return serializers.proposal_json(scheduling.decline(tandem, proposal_id, g.api_user, note or ""), g.api_user)
 
 
 @bp.post("/tandems/<int:tandem_id>/proposals/<int:proposal_id>/withdraw")
 def withdraw_proposal(tandem_id: int, proposal_id: int):
     tandem = _tandem(tandem_id)
-    return proposal_json(scheduling.withdraw(tandem, proposal_id, g.api_user), g.api_user)
-
-
-def window_json(window: AvailabilityWindow) -> dict[str, Any]:
-    return {"id": window.id, "weekday": scheduling.WEEKDAYS[window.weekday],
-            "starts": scheduling.clock(window.starts_minute), "ends": scheduling.clock(window.ends_minute)}
-
-
-def _availability(user: User) -> dict[str, Any]:
-    return {"time_zone": timezones.name_of(user), "windows": [window_json(w) for w in scheduling.windows_of(user)]}
+    return serializers.proposal_json(scheduling.withdraw(tandem, proposal_id, g.api_user), g.api_user)
 
 
 def _windows(body: dict[str, Any]) -> list[tuple[int, int, int]]:
@@ -180,4 +140,4 @@ def my_availability():
             scheduling.replace_windows(g.api_user, _windows(_json_body()))
         except scheduling.SchedulingError as problem:
             _raise_indexed(problem, "windows")
-    return _availability(g.api_user)
+    return serializers.availability_json(g.api_user, scheduling.windows_of(g.api_user))

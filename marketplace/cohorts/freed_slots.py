@@ -6,12 +6,13 @@ shown on the cohort page (services/rematching.py computes them). Nothing is pair
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, url_for
+from flask import Blueprint, flash, redirect, url_for
 from flask_babel import gettext as _
 
+from ..access import get_or_404
 from ..admin.decorators import manager_required
 from ..forms import place_errors
-from ..models import Cohort, get_by_id
+from ..models import Cohort
 from ..services import rematching
 from ..services.cohorts.enrolment import CohortError
 from .forms import FreedSlotForm
@@ -22,9 +23,7 @@ bp = Blueprint("freed_slots", __name__, url_prefix="/<int:cohort_id>/freed-slots
 @bp.post("")
 @manager_required
 def confirm(cohort_id: int):
-    cohort = get_by_id(Cohort, cohort_id)
-    if cohort is None:
-        abort(404)
+    cohort = get_or_404(Cohort, cohort_id)
     form = FreedSlotForm()
     if not form.validate_on_submit():
         flash(_("That did not work; please reload the page and try again."), "error")

@@ -14,9 +14,10 @@ from flask_babel import format_date, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from ..access import get_or_404
 from ..forms import EmptyForm, confirmation_page, place_errors
 from ..goals.milestones import card_context
-from ..models import MeetingProposal, Tandem, get_by_id
+from ..models import MeetingProposal, Tandem
 from ..services import meetings, pulse, scheduling, tandems, timezones
 from ..services.errors import MeetingError
 from .forms import DeclineProposalForm, MeetingForm, OutcomeForm, PickForm, ProposalForm
@@ -26,10 +27,7 @@ bp = Blueprint("meetings", __name__, url_prefix="/tandems")
 
 def _partner_tandem(tandem_id: int) -> Tandem:
     """Only the two partners see a tandem's page; for anyone else it does not exist."""
-    tandem = get_by_id(Tandem, tandem_id)
-    if not tandems.can_view(tandem, current_user):
-        abort(404)
-    return tandem
+    return get_or_404(Tandem, tandem_id, lambda tandem: tandems.can_view(tandem, current_user))
 
 
 def _render(tandem: Tandem, form: MeetingForm | None = None, status: int = 200,
@@ -60,6 +58,7 @@ def _render(tandem: Tandem, form: MeetingForm | None = None, status: int = 200,
         button_form=EmptyForm(),
         show_contact=tandems.can_see_contact(tandem, current_user),
         partner=tandem.mentee if tandem.mentor_user_id == current_user.id else tandem.mentor_user,
+        partner_name=tandems.partner_name(tandem, current_user),
         time_zone=timezones.name_of(current_user),
         running=tandem.status == Tandem.RUNNING,
         is_mentee=tandem.mentee_user_id == current_user.id,

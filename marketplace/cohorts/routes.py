@@ -5,12 +5,16 @@ Views parse input, call a service and render; every rule lives in services/cohor
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
 from wtforms.fields.choices import SelectChoice
 
+from ..access import get_or_404
 from ..admin.decorators import manager_required
 from ..forms import EmptyForm, confirmation_page, place_errors
 from ..mentors.forms import topic_choices
@@ -19,6 +23,7 @@ from ..services import exports, health, labels, meetings, rematching, timezones,
 from ..services.cohorts import (
     assignment,
     enrolment,
+    explanations,
     import_jobs,
     imports,
     reports,
@@ -72,23 +77,23 @@ def health_reason(reason: health.Reason) -> str:
 
 
 @bp.app_template_global()
+def match_reasons(reasons: list, topic_names: dict[int, str] | None = None) -> list[str]:
+    """Why a cohort pair was proposed, in the reader's language."""
+    return explanations.reason_texts(reasons, topic_names)
+
+
+@bp.app_template_global()
 def my_time(moment) -> str:
     """An instant in the viewer's time zone and language."""
     return timezones.format_instant(moment, current_user)
 
 
 def _cohort(cohort_id: int) -> Cohort:
-    cohort = get_by_id(Cohort, cohort_id)
-    if cohort is None:
-        abort(404)
-    return cohort
+    return get_or_404(Cohort, cohort_id)
 
 
 def _visible_cohort(cohort_id: int) -> Cohort:
-    cohort = get_by_id(Cohort, cohort_id)
-    if cohort is None or not enrolment.can_view(cohort, current_user):
-        abort(404)
-    return cohort
+    return get_or_404(Cohort, cohort_id, lambda cohort: enrolment.can_view(cohort, current_user))
 
 
 # --- list, plan, edit ----------------------------------------------------------------------------
@@ -254,10 +259,7 @@ def apply(cohort_id: int):
 
 
 def _participant(cohort: Cohort, participant_id: int) -> CohortParticipant:
-    participant = get_by_id(CohortParticipant, participant_id)
-    if participant is None or participant.cohort_id != cohort.id:
-        abort(404)
-    return participant
+    return get_or_404(CohortParticipant, participant_id, lambda participant: participant.cohort_id == cohort.id)
 
 
 @bp.post("/<int:cohort_id>/applications/<int:participant_id>/withdraw")
@@ -404,7 +406,7 @@ def review(cohort_id: int):
     add_form.mentor.choices = [SelectChoice(p.id, p.user.name) for p in mentors]
     return render_template(
         "cohorts/review.html", cohort=cohort, drafts=drafts, summary=cohort_review.summary(cohort),
-        weak=cohort_review.weak_pairs(drafts),
+        weak=cohort_review.weak_pairs(drafts), topic_names=explanations.topic_names(t.reasons for t in drafts),
         unmatched=assignment.unmatched(cohort) if cohort.state in PAIRING else [],
         problems=cohort_review.rule_problems(cohort) if drafts else {},
         published=enrolment.count_published(cohort), swap_form=swap_form, add_form=add_form, form=EmptyForm(),
@@ -431,21 +433,29 @@ def _after_change(change: cohort_review.Change, message: str) -> None:
     flash(f"{message} {change.describe()}", "success")
 
 
+def _change_drafts(
+    cohort: Cohort, form: FlaskForm, change: Callable[[], cohort_review.Change], done: str, invalid: str
+) -> Response:
+    """Make a review-page form's change to the drafts and say what it did, why it was refused, or `invalid`
+    when the form is; back to the review either way."""
+    if form.validate_on_submit():
+        try:
+            _after_change(change(), done)
+        except CohortError as problem:
+            place_errors(None, problem)
+    else:
+        flash(invalid, "error")
+    return redirect(url_for(".review", cohort_id=cohort.id))
+
+
 @bp.post("/<int:cohort_id>/drafts/swap")
 @manager_required
 def swap(cohort_id: int):
     cohort = _cohort(cohort_id)
     form = SwapForm()
-    ids = [t.id for t in cohort_review.drafts(cohort)]
-    form.first.choices = form.second.choices = [SelectChoice(i, str(i)) for i in ids]
-    if form.validate_on_submit():
-        try:
-            _after_change(cohort_review.swap(cohort, form.first.data, form.second.data), _("Mentors swapped."))
-        except CohortError as problem:
-            place_errors(None, problem)
-    else:
-        flash(_("Choose two pairs to swap."), "error")
-    return redirect(url_for(".review", cohort_id=cohort.id))
+    form.first.choices = form.second.choices = [SelectChoice(t.id, str(t.id)) for t in cohort_review.drafts(cohort)]
+    return _change_drafts(cohort, form, lambda: cohort_review.swap(cohort, form.first.data, form.second.data),
+                          _("Mentors swapped."), _("Choose two pairs to swap."))
 
 
 @bp.post("/<int:cohort_id>/drafts/add")
@@ -456,15 +466,8 @@ def add_pair(cohort_id: int):
     mentees, mentors = cohort_review.pair_choices(cohort)
     form.mentee.choices = [SelectChoice(p.id, "") for p in mentees]
     form.mentor.choices = [SelectChoice(p.id, "") for p in mentors]
-    if form.validate_on_submit():
-        try:
-            _after_change(cohort_review.add_pair(cohort, form.mentee.data, form.mentor.data),
-                          _("Pair added and locked."))
-        except CohortError as problem:
-            place_errors(None, problem)
-    else:
-        flash(_("Choose a mentee and a mentor."), "error")
-    return redirect(url_for(".review", cohort_id=cohort.id))
+    return _change_drafts(cohort, form, lambda: cohort_review.add_pair(cohort, form.mentee.data, form.mentor.data),
+                          _("Pair added and locked."), _("Choose a mentee and a mentor."))
 
 
 @bp.post("/<int:cohort_id>/drafts/<int:tandem_id>/<any(lock, unlock):action>")

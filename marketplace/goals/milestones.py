@@ -12,6 +12,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from ..access import get_or_404
 from ..forms import place_errors
 from ..models import Goal, Tandem, get_by_id
 from ..services import milestones, tandems
@@ -37,10 +38,7 @@ def card_context(goal: Goal | None, back: str, read_only: bool = False) -> dict[
 
 
 def _readable_goal(goal_id: int) -> Goal:
-    goal = get_by_id(Goal, goal_id)
-    if not milestones.can_read(goal, current_user):
-        abort(404)
-    return goal
+    return get_or_404(Goal, goal_id, lambda goal: milestones.can_read(goal, current_user))
 
 
 def _back(goal: Goal, back: str | None):

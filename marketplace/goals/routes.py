@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from ..extensions import db
+from ..access import get_or_404
 from ..forms import EmptyForm, place_errors
 from ..mentors.forms import template_helpers
 from ..models import Goal, MentorProfile, get_by_id
@@ -26,18 +26,13 @@ bp.register_blueprint(milestones_bp)
 
 def visible_goal(goal_id: int) -> Goal:
     """The goal when the current user may see it; otherwise 404, so its existence stays private."""
-    goal = db.session.get(Goal, goal_id)
-    if goal is None or not goals.can_view_goal(current_user, goal):
-        abort(404)
-    return goal
+    return get_or_404(Goal, goal_id, lambda goal: goals.can_view_goal(current_user, goal))
 
 
 def editable_goal(goal_id: int) -> Goal:
     """The goal when the current user owns it: 404 for those who may not see it, 403 for other viewers."""
-    goal = visible_goal(goal_id)
-    if not goals.can_edit_goal(current_user, goal):
-        abort(403)
-    return goal
+    return get_or_404(Goal, goal_id, lambda goal: goals.can_view_goal(current_user, goal),
+                      allowed=lambda goal: goals.can_edit_goal(current_user, goal))
 
 
 def _status_messages() -> dict[str, str]:
@@ -119,6 +114,7 @@ def detail(id: int):
         "goals/detail.html",
         goal=goal,
         can_edit=can_edit,
+        show_settings=goals.can_see_goal_settings(current_user, goal),
         suggestions=suggestions,
         requests=requests,
         request_ended=any(t.status in search.ENDED_REQUEST_STATUSES for t in requests),

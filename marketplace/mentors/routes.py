@@ -5,13 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import false, select
-from sqlalchemy.orm import selectinload
 
-from ..extensions import db
+from ..access import get_or_404
 from ..forms import EmptyForm, place_errors
 from ..input_checks import page_arg
-from ..models import Goal, MentorProfile, Topic, User, get_by_id
+from ..models import Goal, MentorProfile, get_by_id
 from ..services import goals, profiles, responsiveness, tandems
 from ..services.errors import ProfileConflict, ProfileError, TandemError
 from ..services.matching import rules, search
@@ -27,22 +25,7 @@ PER_PAGE = 20
 @login_required
 def index():
     topic_slug = request.args.get("topic", "").strip()
-    query = (
-        select(MentorProfile)
-        .where(MentorProfile.is_open.is_(True))
-        .order_by(MentorProfile.updated_at.desc(), MentorProfile.id.desc())
-        .options(
-            selectinload(MentorProfile.topics),
-            selectinload(MentorProfile.user).selectinload(User.company),
-            selectinload(MentorProfile.user).selectinload(User.verified_company),
-        )
-    )
-    topic = None
-    if topic_slug:
-        topic = db.session.scalar(select(Topic).where(Topic.slug == topic_slug))
-        # An unknown topic matches no one, rather than silently showing everyone.
-        query = query.where(MentorProfile.topics.any(Topic.id == topic.id)) if topic else query.where(false())
-    page = db.paginate(query, page=page_arg(), per_page=PER_PAGE, error_out=False)
+    page, topic = profiles.open_mentors_page(topic_slug, page_arg(), PER_PAGE)
     return render_template(
         "mentors/list.html", page=page, topic=topic, topic_slug=topic_slug,
         topic_choices=topic_choices(), **template_helpers(),
@@ -145,15 +128,13 @@ def _ask_form(mentor: MentorProfile) -> tuple[AskForTandemForm, list]:
 @login_required
 def profile(id: int):
     """A mentor's page; others can ask them for a tandem here (POST: the request form)."""
-    mentor = get_by_id(MentorProfile, id)
-    if mentor is None:
-        abort(404)
+    mentor = get_or_404(MentorProfile, id)
     is_own = mentor.user_id == current_user.id
     form, refused = (None, []) if is_own else _ask_form(mentor)
     status = 200
     if form is not None and form.is_submitted():
         if form.validate():
-            goal = db.session.get(Goal, form.goal_id.data)
+            goal = get_or_404(Goal, form.goal_id.data)
             try:
                 tandems.request_tandem(goal, mentor, current_user, form.message.data or "")
             except TandemError as problem:

@@ -20,12 +20,14 @@ from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
+from ..input_checks import has_visible_text, single_line
 from ..models import ApiToken, OneTimeToken, User, UserSession, as_utc, utcnow
 from . import companies, throttle
 from .errors import AccountError, EmailTaken
 
 log = logging.getLogger(__name__)
 MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 256
 NAME_MAX = 120
 # "Last used" is shown to the nearest minute; writing it on every API request would put a commit
 # (a disk flush on PostgreSQL) into the cheapest read.
@@ -50,8 +52,8 @@ def password_problem(password: str) -> str | None:
 
     if len(password) < MIN_PASSWORD_LENGTH:
         return _("Use at least %(n)d characters.", n=MIN_PASSWORD_LENGTH)
-    if len(password) > 256:
-        return _("Use at most 256 characters.")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return _("Use at most %(n)d characters.", n=MAX_PASSWORD_LENGTH)
     lowered = password.lower()
     if lowered in _common_passwords() or len(set(lowered)) <= 2:
         return _("This password is too common; choose another.")
@@ -110,12 +112,15 @@ def create_user(
         problem = password_problem(password)
         if problem:
             raise AccountError.on_field("password", problem)
+    name = " ".join(single_line(name or "").split())
+    if not has_visible_text(name):
+        raise AccountError.on_field("name", _("Please fill in this field."))
     existing = find_user_by_email(email)
     if existing is not None:
         raise EmailTaken(_("An account with this e-mail address already exists."), existing)
     user = User(
         email=email,
-        name=" ".join(name.split()),
+        name=name,
         password_hash=hash_password(password) if password else None,
         is_manager=is_manager,
         locale=locale,

@@ -14,6 +14,7 @@ from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import func, or_, select
 
 from ..extensions import db
+from ..input_checks import has_visible_text, single_line
 from ..models import (
     Company,
     CompanyDomain,
@@ -145,7 +146,7 @@ def people_at(company: Company, limit: int = 100) -> list[User]:
 
 def rename_company(company: Company, name: str) -> None:
     """Rename a company; refused when another company already has that (normalised) name. Commits."""
-    cleaned = " ".join((name or "").split())
+    cleaned = " ".join(single_line(name or "").split())
     key = companies.company_key(cleaned)
     if not key:
         raise AdminError.on_field("name", _("Enter the company's name."))
@@ -262,9 +263,18 @@ def _check_name_free(name_en: str, topic: Topic | None = None) -> None:
         raise AdminError.on_field("name_en", _("A topic called “%(name)s” already exists.", name=clash.name_en))
 
 
+def _topic_names(name_en: str, name_de: str | None) -> tuple[str, str]:
+    """A topic's names as stored (single lines, whitespace collapsed); the German one is the English one
+    when it shows nothing; refused when the English one shows nothing."""
+    name_en, name_de = (" ".join(single_line(name or "").split()) for name in (name_en, name_de))
+    if not has_visible_text(name_en):
+        raise AdminError.on_field("name_en", _("Please fill in this field."))
+    return name_en, name_de if has_visible_text(name_de) else name_en
+
+
 def create_topic(name_en: str, name_de: str, synonyms_text: str) -> Topic:
     """A new taxonomy topic; its slug comes from the English name. Commits."""
-    name_en, name_de = " ".join(name_en.split()), " ".join((name_de or name_en).split())
+    name_en, name_de = _topic_names(name_en, name_de)
     _check_name_free(name_en)
     topic = Topic(
         slug=topics.unique_slug(topics.slugify(name_en) or "topic"),
@@ -281,7 +291,7 @@ def create_topic(name_en: str, name_de: str, synonyms_text: str) -> Topic:
 def update_topic(topic: Topic, name_en: str, name_de: str, synonyms_text: str) -> None:
     """Rename a topic and replace its synonyms. Topic names are part of every profile's and goal's
     embedded text, so a rename re-embeds the profiles and goals that carry the topic. Commits."""
-    name_en, name_de = " ".join(name_en.split()), " ".join((name_de or name_en).split())
+    name_en, name_de = _topic_names(name_en, name_de)
     _check_name_free(name_en, topic)
     renamed = (name_en, name_de) != (topic.name_en, topic.name_de)
     topic.name_en, topic.name_de = name_en, name_de

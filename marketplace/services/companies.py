@@ -10,6 +10,7 @@ from functools import cache
 from sqlalchemy import delete, func, insert, or_, select, update
 
 from ..extensions import db
+from ..input_checks import single_line
 from ..models import (
     Company,
     CompanyDomain,
@@ -164,7 +165,7 @@ def unknown_company_names(names: Iterable[str]) -> list[str]:
 def get_or_create_company(name: str) -> Company | None:
     """The company called `name` (however it is spelled), created when new; None for a name without
     a letter or digit ("—"), which names no company."""
-    cleaned = " ".join((name or "").split())
+    cleaned = " ".join(single_line(name or "").split())
     key = company_key(cleaned)
     if not key:
         return None

@@ -14,7 +14,7 @@ from ..states import TandemStatus
 from . import admin, meetings
 from .cohorts import enrolment, surveys
 from .notifications import link_to
-from .tandems import mentee_name
+from .tandems import partner_name
 
 DEFAULT_MEETING_TARGET = 6
 PAST_STATUSES = ("declined", "withdrawn", "expired", "ended", "completed")
@@ -51,8 +51,7 @@ def _cards(user: User, tandems: list[Tandem], held: dict[int, int]) -> list[Tand
         role = "mentor" if tandem.mentor_user_id == user.id else "mentee"
         partner = tandem.mentee if role == "mentor" else tandem.mentor_user
         target = tandem.cohort.meeting_target if tandem.cohort else DEFAULT_MEETING_TARGET
-        name = mentee_name(tandem, user) if role == "mentor" else (partner.name if partner else "")
-        cards.append(TandemCard(tandem, role, partner, held.get(tandem.id, 0), target, name))
+        cards.append(TandemCard(tandem, role, partner, held.get(tandem.id, 0), target, partner_name(tandem, user)))
     return cards
 
 

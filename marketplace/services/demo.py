@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Cohort, User
+from ..states import CohortState
 from . import accounts, companies, setup
 from .cohorts import imports
 
@@ -88,7 +89,8 @@ def seed_demo() -> dict:
         start = date.today() + timedelta(days=30)
         cohort = Cohort(name=cohort_data["name"], description=cohort_data.get("description", ""),
                         starts_on=start, ends_on=start + timedelta(days=182),
-                        meeting_target=cohort_data.get("meeting_target", 6), enrolment_open=True, state="enrolling")
+                        meeting_target=cohort_data.get("meeting_target", 6), enrolment_open=True,
+                        state=CohortState.ENROLLING)
         from . import topics
 
         cohort.focus_topics = topics.resolve_topics(cohort_data.get("focus_topics", []))

@@ -66,7 +66,7 @@ def send_held(now: datetime | None = None) -> int:
             _digest_mail(user, preferences.DIGEST_KIND, day, intro, [{"text": row.subject} for row in held],
                          emails.absolute_url("main.notifications"), _("All your notifications"), language)
         for row in held:
-            row.status, row.sent_at = "digested", now
+            row.status, row.sent_at = EmailStatus.DIGESTED, now
         db.session.commit()
         queued += 1
     return queued

@@ -71,11 +71,15 @@ def _mail_to(user: User, kind: str, write: Callable[[], tuple[str, str]], **fiel
     return send_email(user.email, subject, body, kind=kind, recipient_user=user, language=language, **fields)
 
 
+def _one_time_link(user: User, purpose: str, lifetime: timedelta, endpoint: str) -> str:
+    """A new one-time token for `purpose` (older ones die) as the absolute link to `endpoint` that spends it."""
+    return absolute_url(endpoint, token=accounts.issue_one_time_token(user, purpose, lifetime))
+
+
 def send_password_reset(user: User) -> OutgoingEmail:
     """Issue a reset link (older ones die) and mail it; the caller commits."""
     hours = current_app.config["PASSWORD_RESET_HOURS"]
-    token = accounts.issue_one_time_token(user, "reset", timedelta(hours=hours))
-    link = absolute_url("auth.reset_password", token=token)
+    link = _one_time_link(user, "reset", timedelta(hours=hours), "auth.reset_password")
     return _mail_to(user, "password_reset", lambda: (_("Reset your Tandem password"), _(
         "Hello %(name)s,\n\n"
         "someone (hopefully you) asked to reset the password of your Tandem account.\n"
@@ -104,8 +108,7 @@ def send_account_exists(user: User) -> OutgoingEmail:
 def send_invitation(user: User) -> OutgoingEmail:
     """Invite an imported person to set a password (older invitation links die); the caller commits."""
     days = current_app.config["INVITATION_DAYS"]
-    token = accounts.issue_one_time_token(user, "invite", timedelta(days=days))
-    link = absolute_url("auth.accept_invitation", token=token)
+    link = _one_time_link(user, "invite", timedelta(days=days), "auth.accept_invitation")
     return _mail_to(user, "invitation", lambda: (_("You are invited to Tandem"), _(
         "Hello %(name)s,\n\n"
         "you have been invited to Tandem, the cross-company reverse-mentoring programme.\n"
@@ -124,8 +127,7 @@ def send_company_confirmation(user: User) -> OutgoingEmail | None:
     if company is None:
         return None
     hours = current_app.config["COMPANY_CONFIRMATION_HOURS"]
-    token = accounts.issue_one_time_token(user, accounts.COMPANY_CONFIRMATION, timedelta(hours=hours))
-    link = absolute_url("auth.confirm_company", token=token)
+    link = _one_time_link(user, accounts.COMPANY_CONFIRMATION, timedelta(hours=hours), "auth.confirm_company")
     return _mail_to(user, "email_confirmation", lambda: (_("Confirm that you work at %(company)s",
                                                            company=company.name), _(
         "Hello %(name)s,\n\n"

@@ -10,7 +10,8 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from ..models import User
+from ..input_checks import has_visible_text, single_line
+from ..models import Goal, MentorProfile, User
 from .errors import ProfileError
 
 TEXT_MIN = 20
@@ -45,11 +46,13 @@ LANGUAGE_CODES = frozenset(LANGUAGES)
 
 
 def split_entries(value: str | Iterable[str] | None, separators: str) -> list[str]:
-    """Entries of a list or of a text split on `separators`, whitespace collapsed, blanks dropped."""
+    """Entries of a list or of a text split on `separators`, each a single line (input_checks.single_line) with
+    its whitespace collapsed; entries that show nothing are dropped."""
     if value is None:
         return []
     parts = re.split(f"[{re.escape(separators)}]", value) if isinstance(value, str) else list(value)
-    return [cleaned for part in parts if (cleaned := " ".join(str(part).split()))]
+    return [cleaned for part in parts
+            if has_visible_text(cleaned := " ".join(single_line(str(part)).split()))]
 
 
 def split_free_tags(text: str | None) -> list[str]:
@@ -94,12 +97,17 @@ class FieldChecker:
     def wants(self, key: str) -> bool:
         return key in self.data
 
-    def text(self, key: str, *, required: bool, max_len: int, min_len: int = 0) -> None:
+    def text(self, key: str, *, required: bool, max_len: int, min_len: int = 0, line: bool = False) -> None:
+        """A text field, trimmed (a `line`, such as a title, as input_checks.single_line); one that shows nothing
+        counts as empty."""
         if not self.wants(key):
             if self.creating and required:
                 self.errors[key] = _("Please fill in this field.")
             return
-        value = str(self.data[key] or "").strip()
+        raw = str(self.data[key] or "")
+        value = single_line(raw) if line else raw.strip()
+        if not has_visible_text(value):
+            value = ""
         if required and not value:
             self.errors[key] = _("Please fill in this field.")
         elif value and len(value) < min_len:
@@ -146,3 +154,13 @@ class FieldChecker:
         if self.errors:
             raise ProfileError.invalid(self.errors)
         return self.cleaned
+
+
+def store_checked(entity: MentorProfile | Goal, cleaned: Mapping[str, Any], columns: Iterable[str]) -> None:
+    """Copy a FieldChecker's values onto a mentor profile or goal: these columns as they are, languages
+    comma-joined as stored; keys that are absent stay as they are."""
+    for key in columns:
+        if key in cleaned:
+            setattr(entity, key, cleaned[key])
+    if "languages" in cleaned:
+        entity.languages = ",".join(cleaned["languages"])

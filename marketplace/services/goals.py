@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, exists, or_, select, update
+from sqlalchemy import Select, exists, func, or_, select, update
 
 from ..extensions import begin_serialised_write, db
 from ..models import CohortParticipant, Goal, Tandem, Topic, User
@@ -26,6 +26,7 @@ from .fields import (
     FieldChecker,
     parse_languages,
     split_entries,
+    store_checked,
 )
 from .matching import vectors
 
@@ -73,7 +74,7 @@ def save_goal(owner: User, data: Mapping[str, Any], goal: Goal | None = None) ->
     if goal is not None and goal.owner_id != owner.id:
         raise PermissionError("only the owner may edit a goal")
     check = FieldChecker(data, creating=goal is None)
-    check.text("title", required=True, max_len=TITLE_MAX)
+    check.text("title", required=True, max_len=TITLE_MAX, line=True)
     check.text("description", required=True, min_len=TEXT_MIN, max_len=TEXT_MAX)
     check.parsed("languages", parse_languages, required=True)
     check.parsed("topics", topics.plan_topics)
@@ -83,13 +84,11 @@ def save_goal(owner: User, data: Mapping[str, Any], goal: Goal | None = None) ->
     cleaned = check.done()
 
     if goal is None:
-        goal = Goal(owner=owner, status="open", discoverable=True)
+        goal = Goal(owner=owner, status=GoalStatus.OPEN, discoverable=True)
         db.session.add(goal)
-    for key in ("title", "description", "discoverable"):
-        if key in cleaned:
-            setattr(goal, key, cleaned[key])
-    if "languages" in cleaned:
-        goal.languages = ",".join(cleaned["languages"])
+    store_checked(goal, cleaned, ("title", "description", "discoverable"))
+    if "topics" in cleaned:
+        topics.set_topics(goal, cleaned["topics"])
     if "excluded_companies" in cleaned:
         excluded = {}
         for name in cleaned["excluded_companies"]:
@@ -97,8 +96,6 @@ def save_goal(owner: User, data: Mapping[str, Any], goal: Goal | None = None) ->
             if company is not None:
                 excluded[company.id] = company
         goal.excluded_companies = list(excluded.values())
-    if "topics" in cleaned:
-        topics.set_topics(goal, cleaned["topics"])
     vectors.refresh_goal(goal)
     db.session.commit()
     return goal
@@ -110,7 +107,7 @@ def set_goal_status(goal: Goal, status: str) -> None:
         raise ProfileError.invalid({"status": _("Choose one of the offered options.")})
     begin_serialised_write()
     db.session.refresh(goal, with_for_update=True)  # after an acceptance on it commits (mentor, goal order)
-    if status in ("open", "closed") and goal.status != status and _has_running_tandem(goal):
+    if status in (GoalStatus.OPEN, GoalStatus.CLOSED) and goal.status != status and _has_running_tandem(goal):
         # A running tandem keeps its goal matched: neither offered again nor closed under it.
         db.session.rollback()
         refusals = {
@@ -160,7 +157,7 @@ def _mentor_on_goal(user: User):
     conditions = [Tandem.mentor_user_id == user.id]
     profile = user.mentor_profile
     if profile is not None:
-        conditions.append(Tandem.mentor_id == profile.id)
+        conditions.append(Tandem.mentor_profile_id == profile.id)
     return or_(*conditions) & Tandem.status.in_(Tandem.GOAL_VISIBLE_STATUSES)
 
 
@@ -180,6 +177,12 @@ def can_see_suggestions(user: User | Any, goal: Goal) -> bool:
     return _signed_in(user) and (goal.owner_id == user.id or bool(user.is_manager))
 
 
+def can_see_goal_settings(user: User | Any, goal: Goal) -> bool:
+    """The goal's own settings, its excluded companies and whether mentors may find it: its owner and community
+    managers (pages and the API); a mentor on the goal sees it in full (can_view_goal) without them."""
+    return _signed_in(user) and (goal.owner_id == user.id or bool(user.is_manager))
+
+
 def can_edit_goal(user: User | Any, goal: Goal) -> bool:
     """Only the owner changes, closes or deletes a goal."""
     return _signed_in(user) and goal.owner_id == user.id
@@ -192,6 +195,14 @@ def visible_goals_query(user: User) -> Select:
         return query
     on_goal = exists().where(Tandem.goal_id == Goal.id, _mentor_on_goal(user))
     return query.where(or_(Goal.owner_id == user.id, on_goal))
+
+
+def visible_goals_page(user: User, page: int, per_page: int) -> tuple[list[Goal], int]:
+    """One page of visible_goals_query (newest first), and how many there are in all (the API's goal list)."""
+    query = visible_goals_query(user)
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    shown = db.session.scalars(query.order_by(Goal.id).limit(per_page).offset((page - 1) * per_page))
+    return list(shown), total
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app
@@ -143,19 +144,13 @@ def _place(meeting: Meeting, moment: datetime) -> None:
 
 
 def create(
-    tandem: Tandem,
-    author: User,
-    starts_at: datetime | None,
-    duration_minutes: int | None = 60,
-    *,
-    status: str = Meeting.PLANNED,
-    video_url: str = "",
-    topic: str = "",
-    private_note: str = "",
+    tandem: Tandem, author: User, starts_at: datetime | None, duration_minutes: int | None = 60, **fields: Any
 ) -> Meeting:
-    """Plan a meeting (both partners get the invite) or log one that took place or was missed."""
-    meeting = add(tandem, author, starts_at, duration_minutes, status=status, video_url=video_url, topic=topic,
-                  private_note=private_note)
+    """Plan a meeting (both partners get the invite) or log one that took place or was missed; commits.
+
+    `fields` are `add`'s keywords: status, video_url, topic, private_note.
+    """
+    meeting = add(tandem, author, starts_at, duration_minutes, **fields)
     db.session.commit()
     return meeting
 

@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from sqlalchemy import exists, func, select
 
 from ..extensions import db
+from ..input_checks import has_visible_text, single_line
 from ..models import CohortParticipant, Goal, Milestone, Tandem, User, get_by_id, utcnow
 from .errors import MilestoneError
 
@@ -91,17 +92,6 @@ def goals_with_milestones(goal_ids: list[int | None]) -> int:
     ) or 0
 
 
-def as_json(milestone: Milestone) -> dict[str, Any]:
-    return {
-        "id": milestone.id,
-        "goal_id": milestone.goal_id,
-        "title": milestone.title,
-        "done": milestone.done,
-        "done_at": milestone.done_at.isoformat() if milestone.done_at else None,
-        "position": milestone.position,
-    }
-
-
 def get(goal: Goal, milestone_id: int) -> Milestone:
     milestone = get_by_id(Milestone, milestone_id)
     if milestone is None or milestone.goal_id != goal.id:
@@ -117,9 +107,9 @@ def clean_title(value: Any) -> str:
     if value is not None and not isinstance(value, str):
         message = _("Must be text.")
         raise MilestoneError("invalid_fields", message, fields={"title": message})
-    if value is None or not value.strip():
+    if value is None or not has_visible_text(value):
         raise MilestoneError("invalid_fields", _("Please name the milestone."), fields={"title": _("Required.")})
-    title = " ".join(value.split())
+    title = " ".join(single_line(value).split())
     if len(title) > TITLE_MAX:
         message = _("At most %(n)d characters.", n=TITLE_MAX)
         raise MilestoneError("invalid_fields", message, fields={"title": message})

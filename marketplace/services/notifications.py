@@ -18,6 +18,7 @@ from sqlalchemy import func, or_, select
 
 from ..extensions import db
 from ..models import Notification, OutgoingEmail, User, get_by_id, utcnow
+from ..states import EmailStatus
 from . import emails, outbox, preferences, timezones
 
 # Message key -> English source text with %(name)s placeholders (translated in the catalogue).
@@ -87,12 +88,38 @@ MESSAGES = {
     "tandem_ended_account_deleted": _l(
         "Your tandem on “%(title)s” has ended: your mentee deleted their account. Your slot is free again."
     ),
+    "tandem_ended_mentor_deleted_next": _l(
+        "Your tandem on “%(title)s” has ended: your mentor deleted their account. Your goal is open again. "
+        "Mentors who could help you next: %(suggestions)s."
+    ),
+    "tandem_ended_mentor_deleted_none": _l(
+        "Your tandem on “%(title)s” has ended: your mentor deleted their account. Your goal is open again: open "
+        "it to find a new mentor."
+    ),
+    "request_ended_account_deleted": _l(
+        "Your request for “%(title)s” has ended: the mentor deleted their account. Mentors who could help you "
+        "next: %(suggestions)s."
+    ),
+    "request_ended_account_deleted_none": _l(
+        "Your request for “%(title)s” has ended: the mentor deleted their account. Open the goal for new "
+        "suggestions."
+    ),
+    "offer_ended_account_deleted": _l(
+        "The offer to help with “%(title)s” has ended: the mentor deleted their account."
+    ),
+    "offer_ended_owner_deleted": _l(
+        "Your offer to help with “%(title)s” has ended: the goal's owner deleted their account."
+    ),
     "request_declined_next": _l(
         "%(name)s declined your request for “%(title)s”. Mentors who could help you next: %(suggestions)s."
     ),
     "cohort_slot_freed": _l(
         "A tandem in “%(cohort)s” ended early, so %(name)s has a free slot. The cohort page proposes a mentee "
         "from the waiting list: confirm it to pair them."
+    ),
+    "cohort_mentor_left": _l(
+        "A tandem in “%(cohort)s” ended: the mentor deleted their account. %(name)s waits for a new mentor; the "
+        "cohort page proposes waiting mentees for freed slots."
     ),
     "request_cancelled": _l("The tandem request for “%(title)s” was cancelled: %(reason)s"),
     "draft_removed": _l("A draft pair in “%(cohort)s” was removed: %(reason)s"),
@@ -233,10 +260,12 @@ def queue_email(
         }
         html = emails.render_email("emails/notification.html", **context)
         body = plain_text(context)
+    # The e-mail's key names the event: two events of one settings kind about one object (an offer, then its
+    # withdrawal) are two e-mails, while the same event queued twice stays one.
     return outbox.queue(
         recipient.email, message[:255], body, html=html, kind=kind, obj=obj, recipient_user=recipient,
-        occasion=occasion, language=language, status="held" if chosen == preferences.DIGEST else "pending",
-        ics=ics,
+        occasion=occasion or key, language=language, ics=ics,
+        status=EmailStatus.HELD if chosen == preferences.DIGEST else EmailStatus.PENDING,
     )
 
 

@@ -122,7 +122,7 @@ def _claim_one(now: datetime) -> OutgoingEmail | None:
     claimed = db.session.execute(
         update(OutgoingEmail)
         .where(OutgoingEmail.id == candidate, OutgoingEmail.status == EmailStatus.PENDING)
-        .values(status="sending", claim_token=token, claimed_at=now, attempts=OutgoingEmail.attempts + 1)
+        .values(status=EmailStatus.SENDING, claim_token=token, claimed_at=now, attempts=OutgoingEmail.attempts + 1)
         .execution_options(synchronize_session=False)
     ).rowcount
     db.session.commit()
@@ -135,7 +135,7 @@ def _defer(message: OutgoingEmail, error: Exception, now: datetime, count_attemp
     """Back to `pending`, later; the error stays on the row for the outbox page."""
     if count_attempt:
         message.attempts += 1
-    message.status = "pending"
+    message.status = EmailStatus.PENDING
     message.claim_token = None
     message.next_attempt_at = now + backoff(message.attempts)
     message.last_error = f"{type(error).__name__}: {error}"[:2000]
@@ -183,7 +183,7 @@ def recover_stale(now: datetime) -> int:
         )
     ))
     for message in stale:
-        message.status = "uncertain"
+        message.status = EmailStatus.UNCERTAIN
         message.last_error = "The worker stopped after handing the message to SMTP; not sent again."
         log.warning("E-mail %s to %s was handed to SMTP by a worker that died; marked uncertain, not resent.",
                     message.id, message.recipient)
@@ -227,7 +227,7 @@ def send_due(now: datetime | None = None, limit: int = 200) -> int:
             if not delivered:
                 _defer(message, RuntimeError("the server refused the message"), now)
             else:
-                message.status, message.sent_at, message.last_error = "sent", utcnow(), None
+                message.status, message.sent_at, message.last_error = EmailStatus.SENT, utcnow(), None
                 sent += 1
             db.session.commit()
     finally:

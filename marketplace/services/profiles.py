@@ -1,4 +1,5 @@
-"""Mentor profiles: saving, pausing and deleting the one #OpenToMentor profile a person has.
+"""Mentor profiles: saving, pausing and deleting the one #OpenToMentor profile a person has, and the list
+of open ones.
 
 Every rule about profiles lives here, so pages, the API and the CSV import behave alike. Functions that
 change data refresh the stored vector and commit (services commit their own unit of work). The fields it
@@ -12,13 +13,23 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from flask_sqlalchemy.pagination import Pagination
+from sqlalchemy import false, select, update
+from sqlalchemy.orm import selectinload
 
 from ..extensions import begin_serialised_write, db
-from ..models import MentorProfile, Tandem, User, utcnow
+from ..models import MentorProfile, Tandem, Topic, User, utcnow
 from . import companies, topics
 from .errors import ProfileConflict
-from .fields import COMPANY_MAX, TEXT_MAX, TEXT_MIN, FieldChecker, default_languages, parse_languages
+from .fields import (
+    COMPANY_MAX,
+    TEXT_MAX,
+    TEXT_MIN,
+    FieldChecker,
+    default_languages,
+    parse_languages,
+    store_checked,
+)
 from .matching import vectors
 
 HEADLINE_MAX = 160
@@ -47,10 +58,10 @@ def save_mentor_profile(user: User, data: Mapping[str, Any]) -> MentorProfile:
     """
     profile = user.mentor_profile
     check = FieldChecker(data, creating=profile is None)
-    check.text("headline", required=True, max_len=HEADLINE_MAX)
+    check.text("headline", required=True, max_len=HEADLINE_MAX, line=True)
     check.text("teaching_text", required=True, min_len=TEXT_MIN, max_len=TEXT_MAX)
-    check.text("city", required=False, max_len=CITY_MAX)
-    check.text("company", required=False, max_len=COMPANY_MAX)
+    check.text("city", required=False, max_len=CITY_MAX, line=True)
+    check.text("company", required=False, max_len=COMPANY_MAX, line=True)
     check.number("capacity", CAPACITY_MIN, CAPACITY_MAX)
     check.number("meetings_per_month", MEETINGS_MIN, MEETINGS_MAX)
     check.choice("meeting_format", MEETING_FORMATS)
@@ -63,11 +74,10 @@ def save_mentor_profile(user: User, data: Mapping[str, Any]) -> MentorProfile:
     if profile is None:
         profile = MentorProfile(user=user, is_open=True)
         db.session.add(profile)
-    for key in ("headline", "teaching_text", "city", "capacity", "meetings_per_month", "meeting_format", "is_open"):
-        if key in cleaned:
-            setattr(profile, key, cleaned[key])
-    if "languages" in cleaned:
-        profile.languages = ",".join(cleaned["languages"])
+    store_checked(profile, cleaned, ("headline", "teaching_text", "city", "capacity", "meetings_per_month",
+                                     "meeting_format", "is_open"))
+    if "topics" in cleaned:
+        topics.set_topics(profile, cleaned["topics"])
     if "company" in cleaned and user.verified_company_id is None:
         before = user.company_id
         user.company = companies.get_or_create_company(cleaned["company"] or "")
@@ -76,8 +86,6 @@ def save_mentor_profile(user: User, data: Mapping[str, Any]) -> MentorProfile:
             from . import tandems
 
             tandems.recheck_open_pairings([before, user.company_id])
-    if "topics" in cleaned:
-        topics.set_topics(profile, cleaned["topics"])
     vectors.refresh_mentor(profile)
     db.session.commit()
     return profile
@@ -100,14 +108,33 @@ def delete_mentor_profile(profile: MentorProfile) -> None:
     Refused (ProfileConflict) while a tandem with this mentor runs: end it first."""
     begin_serialised_write()
     db.session.refresh(profile, with_for_update=True)  # the row an acceptance locks first
-    running = select(Tandem.id).where(Tandem.mentor_id == profile.id, Tandem.status == Tandem.RUNNING).limit(1)
+    running = select(Tandem.id).where(Tandem.mentor_profile_id == profile.id, Tandem.status == Tandem.RUNNING).limit(1)
     if db.session.scalar(running) is not None:
         db.session.rollback()
         message = _("A tandem with you as mentor is running: end it before deleting your profile.")
         raise ProfileConflict("tandem_running", message)
     vectors.forget(vectors.MENTOR, profile.id)
     # SQLite does not enforce ON DELETE SET NULL unless asked to; do it here for both databases.
-    db.session.execute(update(Tandem).where(Tandem.mentor_id == profile.id).values(mentor_id=None))
+    db.session.execute(update(Tandem).where(Tandem.mentor_profile_id == profile.id).values(mentor_profile_id=None))
     db.session.delete(profile)
     db.session.commit()
 
+
+def open_mentors_page(topic_slug: str, page: int, per_page: int) -> tuple[Pagination, Topic | None]:
+    """One page of the open profiles, last updated first, with the topic `topic_slug` names (if any): with
+    a slug, only the profiles on that topic, and none for a slug no topic has (never silently everyone)."""
+    query = (
+        select(MentorProfile)
+        .where(MentorProfile.is_open.is_(True))
+        .order_by(MentorProfile.updated_at.desc(), MentorProfile.id.desc())
+        .options(
+            selectinload(MentorProfile.topics),
+            selectinload(MentorProfile.user).selectinload(User.company),
+            selectinload(MentorProfile.user).selectinload(User.verified_company),
+        )
+    )
+    topic = None
+    if topic_slug:
+        topic = topics.by_slug(topic_slug)
+        query = query.where(MentorProfile.topics.any(Topic.id == topic.id)) if topic else query.where(false())
+    return db.paginate(query, page=page, per_page=per_page, error_out=False), topic

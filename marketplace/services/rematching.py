@@ -1,7 +1,8 @@
 """Re-matching: nobody is left alone when a pairing fails.
 
 A mentee whose tandem ends early, or whose request is declined, hears of the next best mentors at once
-(search.next_suggestions, the one place for "who next"; expiry does the same in request_expiry). In a
+(search.next_suggestions, the one place for "who next"; expiry does the same in request_expiry); so does one
+whose mentor deletes their account, which ends a running tandem for either side like an early end. In a
 cohort, a mentor's slot freed by a tandem that ended early is offered to the cohort's waitlist: the manager
 sees the best waiting mentee for it and confirms, and only then is a tandem created, under the same rules
 and locks as publishing a cohort pair.
@@ -15,12 +16,13 @@ from datetime import date
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from ..extensions import begin_serialised_write, db
+from ..extensions import db
 from ..models import MAX_ID, Cohort, CohortParticipant, Goal, MentorProfile, Tandem, User, get_by_id, utcnow
 from ..states import GoalStatus, ParticipantStatus
-from . import notifications
+from . import labels, notifications
 from .cohorts import assignment, enrolment, review
 from .cohorts.enrolment import CohortError
+from .cohorts.explanations import Reason
 from .matching import rules, search, vectors
 
 NEXT_SUGGESTIONS_IN_MESSAGE = 3
@@ -43,15 +45,20 @@ def _goal_link(goal: Goal | None, tandem: Tandem) -> str:
     return notifications.link_to("goals.detail", id=goal.id) + "#next-suggestions"  # link_to builds no anchors
 
 
+def _reopen(goal: Goal | None) -> list[str]:
+    """The goal of a tandem that ended early is open again; answers the next best mentors' names for it."""
+    if goal is not None and goal.status == GoalStatus.MATCHED:
+        goal.status = GoalStatus.OPEN
+        vectors.refresh_goal(goal)  # discoverable again, if the owner lets mentors find it
+    db.session.flush()
+    return _next_names(goal)
+
+
 def after_early_end(tandem: Tandem, ended_by: User, reason: str) -> None:
     """In the transaction of tandems.end: the goal is open again and its mentee hears of the next best
     mentors (with the partner's reason when the mentor ended it); in a cohort the managers hear a slot is free."""
     goal = tandem.goal
-    if goal is not None and goal.status == GoalStatus.MATCHED:
-        goal.status = "open"
-        vectors.refresh_goal(goal)  # discoverable again, if the owner lets mentors find it
-    db.session.flush()
-    names = _next_names(goal)
+    names = _reopen(goal)
     title = goal.title if goal is not None else ""
     params = {"name": ended_by.name, "reason": reason, "title": title, "suggestions": ", ".join(names)}
     link = _goal_link(goal, tandem)
@@ -67,15 +74,62 @@ def after_early_end(tandem: Tandem, ended_by: User, reason: str) -> None:
     _tell_managers(tandem)
 
 
-def mentee_left(tandem: Tandem, title: str) -> None:
-    """In the transaction of an account deletion: the mentee's running tandem ends, the mentor is told, and a
-    cohort's managers see the freed slot (a participant withdrawn)."""
+def partner_left(tandem: Tandem, leaver: User) -> None:
+    """In the transaction of an account deletion, before the leaver's side of their running tandem is emptied:
+    it ends as an early end does, whichever side left. The remaining partner is told why; a mentor left alone
+    has their slot free again (a cohort's managers see it offered to the waiting list), a mentee left alone
+    has their goal open again with the next best mentors (and waits for a new pair in a cohort)."""
     tandem.status = ENDED_EARLY
     tandem.ended_at = utcnow()
-    if tandem.mentor_user_id:
-        notifications.notify(tandem.mentor_user_id, "tandem_ended", "tandem_ended_account_deleted", {"title": title},
+    tandem.end_reason = labels.ACCOUNT_DELETED_REASON
+    goal = tandem.goal
+    title = goal.title if goal is not None else ""
+    if leaver.id == tandem.mentee_user_id:
+        if tandem.mentor_user_id:
+            notifications.notify(tandem.mentor_user_id, "tandem_ended", "tandem_ended_account_deleted",
+                                 {"title": title}, obj=("tandem", tandem.id))
+        _tell_managers(tandem)
+        return
+    names = _reopen(goal)  # the ended tandem keeps the leaver's profile until after this: never suggested back
+    if tandem.mentee_user_id:
+        key = "tandem_ended_mentor_deleted_next" if names else "tandem_ended_mentor_deleted_none"
+        notifications.notify(tandem.mentee_user_id, "tandem_ended", key,
+                             {"title": title, "suggestions": ", ".join(names)}, _goal_link(goal, tandem),
                              obj=("tandem", tandem.id))
-    _tell_managers(tandem)
+    cohort = tandem.cohort
+    if cohort is not None and cohort.state in OPEN_STATES and tandem.mentee is not None:
+        enrolment.notify_managers(
+            "cohort_slot_freed", "cohort_mentor_left", {"cohort": cohort.name, "name": tandem.mentee.name},
+            notifications.link_to("cohorts.detail", cohort_id=cohort.id) + "#freed-slots", ("tandem", tandem.id),
+        )
+
+
+def pending_partner_left(tandem: Tandem, leaver: User) -> None:
+    """In the transaction of an account deletion, before the leaver's pending request or offer is removed: the
+    other side hears it has ended; a mentee whose request ends this way hears of the next best mentors, as after
+    a decline."""
+    goal = tandem.goal
+    title = goal.title if goal is not None else ""
+    # Its own occasion: the offer's e-mail to the same person about the same tandem must not swallow this one.
+    told = {"obj": ("tandem", tandem.id), "occasion": "account_deleted"}
+    if leaver.id == tandem.mentor_user_id:
+        if not tandem.mentee_user_id:
+            return
+        if tandem.status == Tandem.OFFERED:
+            notifications.notify(tandem.mentee_user_id, "offer_received", "offer_ended_account_deleted",
+                                 {"title": title}, **told)
+            return
+        names = _next_names(goal)  # the request still waits here, so its mentor is left out
+        key = "request_ended_account_deleted" if names else "request_ended_account_deleted_none"
+        link = _goal_link(goal, tandem) if goal is not None else None
+        notifications.notify(tandem.mentee_user_id, "request_declined", key,
+                             {"title": title, "suggestions": ", ".join(names)}, link, **told)
+    elif tandem.mentor_user_id:
+        if tandem.status == Tandem.OFFERED:
+            notifications.notify(tandem.mentor_user_id, "offer_answered", "offer_ended_owner_deleted",
+                                 {"title": title}, **told)
+        else:
+            notifications.notify(tandem.mentor_user_id, "request_withdrawn", "request_withdrawn", **told)
 
 
 def _tell_managers(tandem: Tandem) -> None:
@@ -111,7 +165,7 @@ class Proposal:
     participant: CohortParticipant
     goal: Goal
     score: float
-    reasons: list[str]
+    reasons: list[Reason]  # worded by explanations.reason_texts
 
 
 @dataclass(frozen=True)
@@ -137,9 +191,9 @@ def waitlist(cohort: Cohort) -> list[CohortParticipant]:
 def _freed_counts(cohort: Cohort) -> dict[int, int]:
     """Mentor profile id -> how many of the mentor's tandems in this cohort ended early."""
     rows = db.session.execute(
-        select(Tandem.mentor_id, func.count(Tandem.id))
-        .where(Tandem.cohort_id == cohort.id, Tandem.status == ENDED_EARLY, Tandem.mentor_id.is_not(None))
-        .group_by(Tandem.mentor_id)
+        select(Tandem.mentor_profile_id, func.count(Tandem.id))
+        .where(Tandem.cohort_id == cohort.id, Tandem.status == ENDED_EARLY, Tandem.mentor_profile_id.is_not(None))
+        .group_by(Tandem.mentor_profile_id)
     )
     return dict(rows.all())
 
@@ -163,7 +217,7 @@ def _free_slots(cohort: Cohort, profile: MentorProfile, ended: int) -> int:
 def _paired_before(cohort: Cohort, profile: MentorProfile) -> set[int]:
     """Mentees this mentor already had a tandem with in this cohort: an ended pair is not proposed again."""
     return set(db.session.scalars(
-        select(Tandem.mentee_user_id).where(Tandem.cohort_id == cohort.id, Tandem.mentor_id == profile.id,
+        select(Tandem.mentee_user_id).where(Tandem.cohort_id == cohort.id, Tandem.mentor_profile_id == profile.id,
                                             Tandem.status != Tandem.DRAFT)
     ))
 
@@ -207,13 +261,9 @@ def confirm(cohort: Cohort, mentor_id: int, participant_id: int) -> Tandem:
     the slot taken (409); every hard rule, capacity included, is checked again under the mentor's row lock.
     """
     try:
-        begin_serialised_write()
-        locked = assignment.lock_cohort(cohort.id)
-        if locked is None:
-            raise CohortError("not_found", _("No such cohort."), 404)
-        cohort = locked
-        if cohort.state not in OPEN_STATES:
-            raise CohortError("wrong_state", _("Only a cohort that is matching or running takes new pairs."))
+        cohort = assignment.lock_cohort_in(
+            cohort.id, OPEN_STATES, _("Only a cohort that is matching or running takes new pairs.")
+        )
         profile = db.session.scalar(
             select(MentorProfile).where(MentorProfile.id == mentor_id).with_for_update()
             .execution_options(populate_existing=True)
@@ -247,7 +297,7 @@ def confirm(cohort: Cohort, mentor_id: int, participant_id: int) -> Tandem:
         db.session.flush()
         review.activate(cohort, tandem, utcnow())
         tandem.starts_on = max(date.today(), cohort.starts_on)  # joining a running cohort starts today
-        participant.status = "accepted"
+        participant.status = ParticipantStatus.ACCEPTED
         db.session.commit()
     except Exception:
         db.session.rollback()

@@ -116,7 +116,7 @@ def _pause_if_inactive(profile: MentorProfile, now: datetime) -> None:
     if not profile.is_open:
         return
     query = select(Tandem.status).where(
-        Tandem.mentor_id == profile.id, Tandem.cohort_id.is_(None), Tandem.status.in_(SETTLED_STATUSES),
+        Tandem.mentor_profile_id == profile.id, Tandem.cohort_id.is_(None), Tandem.status.in_(SETTLED_STATUSES),
         Tandem.responded_at.is_not(None),
     )
     if profile.back_at is not None:

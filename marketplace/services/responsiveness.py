@@ -53,7 +53,7 @@ def of(profile: MentorProfile) -> Responsiveness | None:
     """The mentor's responsiveness, or None while fewer than MIN_REQUESTS requests are settled."""
     rows = db.session.execute(
         select(Tandem.status, Tandem.created_at, Tandem.responded_at).where(
-            Tandem.mentor_id == profile.id, Tandem.cohort_id.is_(None), Tandem.status.in_(SETTLED_STATUSES),
+            Tandem.mentor_profile_id == profile.id, Tandem.cohort_id.is_(None), Tandem.status.in_(SETTLED_STATUSES),
             Tandem.responded_at.is_not(None),
         )
     ).all()

@@ -11,6 +11,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm.exc import ObjectDeletedError
 
 from ..extensions import begin_serialised_write, db
+from ..input_checks import has_visible_text
 from ..models import Goal, MentorProfile, Tandem, User, utcnow
 from ..states import PUBLISHED, GoalStatus, TandemStatus
 from . import goals, notifications, request_expiry
@@ -187,7 +188,7 @@ def close_pending(goal: Goal, keep: Tandem, in_cohort: bool = False) -> None:
             kind, key = "offer_answered", "offer_closed_matched"
         else:
             kind, key = "request_withdrawn", "request_withdrawn_cohort" if in_cohort else "request_withdrawn_matched"
-        other.status = "withdrawn"
+        other.status = TandemStatus.WITHDRAWN
         other.responded_at = utcnow()
         notifications.notify(other.mentor_user_id, kind, key, {"title": goal.title}, obj=("tandem", other.id))
 
@@ -199,7 +200,7 @@ def accept(tandem: Tandem, user: User, message: str = "") -> Tandem:
     that is no longer open is refused and stays as it is."""
     _check_answerer(tandem, user)
     pending = tandem.status
-    mentor_id, goal_id = tandem.mentor_id, tandem.goal_id  # read before the commit below expires the tandem
+    mentor_id, goal_id = tandem.mentor_profile_id, tandem.goal_id  # read before the commit below expires the tandem
     try:
         begin_serialised_write()
         profile = _lock(MentorProfile, mentor_id)
@@ -225,7 +226,7 @@ def accept(tandem: Tandem, user: User, message: str = "") -> Tandem:
         tandem.responded_at = utcnow()
         tandem.starts_on = date.today()
         tandem.ends_on = date.today() + timedelta(days=DEFAULT_LENGTH_DAYS)
-        goal.status = "matched"
+        goal.status = GoalStatus.MATCHED
         close_pending(goal, tandem)
         link = notifications.link_to("tandems.detail", tandem_id=tandem.id)
         # The asker learns the answer, the answerer gets the start; both learn the partner's contact.
@@ -325,7 +326,7 @@ def decline(tandem: Tandem, user: User, message: str = "") -> Tandem:
     # The state read before the write lock: on SQLite the lock's commit reloads the row, and a withdrawal
     # committed meanwhile must make this answer fail, not pass as "still what it is".
     _lock_in(tandem, Tandem.OFFERED if offered else Tandem.OPEN_REQUEST)
-    tandem.status = "declined"
+    tandem.status = TandemStatus.DECLINED
     tandem.response_message = (message or "").strip()[:MESSAGE_MAX]
     tandem.responded_at = utcnow()
     link = notifications.link_to("tandems.detail", tandem_id=tandem.id)
@@ -351,7 +352,7 @@ def withdraw(tandem: Tandem, user: User) -> Tandem:
         raise TandemError("not_mentee", _("Only the mentee can withdraw this request."), status=403)
     begin_serialised_write()
     _lock_in(tandem, Tandem.OFFERED if offered else Tandem.OPEN_REQUEST)
-    tandem.status = "withdrawn"
+    tandem.status = TandemStatus.WITHDRAWN
     tandem.responded_at = utcnow()
     if offered:
         notifications.notify(tandem.mentee_user_id, "offer_received", "offer_withdrawn",
@@ -370,11 +371,12 @@ def end(tandem: Tandem, user: User, reason: str) -> Tandem:
     if not tandem.involves(user):
         raise TandemError("not_partner", _("Only the partners can end this tandem."), status=403)
     begin_serialised_write()
+    _lock(Goal, tandem.goal_id)  # the goal opens again: locked before the tandem, as everywhere
     _lock_in(tandem, "active")
     reason = (reason or "").strip()
-    if not reason:
+    if not has_visible_text(reason):
         raise TandemError("reason_required", _("Please say why the tandem ends."), status=400)
-    tandem.status = "ended"
+    tandem.status = TandemStatus.ENDED
     tandem.end_reason = reason[:MESSAGE_MAX]
     tandem.ended_at = utcnow()
     from . import meetings, rematching
@@ -426,6 +428,14 @@ def mentee_name(tandem: Tandem, viewer: User) -> str:
     if tandem.mentee is None:
         return ""
     return tandem.mentee.name if sees_mentee_in_full(tandem, viewer) else tandem.mentee.first_name
+
+
+def partner_name(tandem: Tandem, viewer: User) -> str:
+    """The other partner's name as `viewer` may see it: the mentor's in full, the mentee's as mentee_name
+    allows; "" once that partner deleted their account (pages, e-mails and the data export alike)."""
+    if viewer.id == tandem.mentor_user_id:
+        return mentee_name(tandem, viewer)
+    return tandem.mentor_user.name if tandem.mentor_user else ""
 
 
 def can_see_contact(tandem: Tandem, viewer: User) -> bool:

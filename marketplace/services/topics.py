@@ -40,6 +40,10 @@ def unique_slug(base: str) -> str:
     return slug
 
 
+def by_slug(slug: str) -> Topic | None:
+    return db.session.scalar(select(Topic).where(Topic.slug == slug))
+
+
 def taxonomy_topics() -> list[Topic]:
     """The seed taxonomy (no free tags), for pick lists."""
     return list(db.session.scalars(select(Topic).where(Topic.is_free_tag.is_(False)).order_by(Topic.name_en)))
@@ -69,7 +73,7 @@ def plan_topics(entries: str | Iterable[str] | None) -> list[Topic | tuple[str, 
         if not slug or slug in seen:
             continue
         if topic is None:
-            topic = db.session.scalar(select(Topic).where(Topic.slug == slug))
+            topic = by_slug(slug)
         seen.add(slug)
         plan.append(topic if topic is not None else (slug, text))
     if len(plan) > MAX_TOPICS:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
 
-from ..extensions import db
+from ..access import get_or_404
 from ..forms import EmptyForm, confirmation_page, place_errors
 from ..models import Goal, MentorProfile, Tandem
 from ..services import goals, meetings, tandems
@@ -20,10 +20,7 @@ bp = Blueprint("tandems", __name__, url_prefix="/tandems")
 
 
 def _own_tandem(tandem_id: int) -> Tandem:
-    tandem = db.session.get(Tandem, tandem_id)
-    if not tandems.can_view(tandem, current_user):
-        abort(404)
-    return tandem
+    return get_or_404(Tandem, tandem_id, lambda tandem: tandems.can_view(tandem, current_user))
 
 
 @bp.get("/")
@@ -41,10 +38,8 @@ def request_tandem():
         flash(form.message.errors[0] if form.message.errors else
               _("The request could not be sent: the form was incomplete."), "error")
         return redirect(url_for("goals.index"))
-    goal = db.session.get(Goal, form.goal_id.data)
-    profile = db.session.get(MentorProfile, form.mentor_id.data)
-    if goal is None or goal.owner_id != current_user.id or profile is None:
-        abort(404)
+    goal = get_or_404(Goal, form.goal_id.data, lambda goal: goals.can_edit_goal(current_user, goal))
+    profile = get_or_404(MentorProfile, form.mentor_id.data)
     try:
         tandems.request_tandem(goal, profile, current_user, form.message.data or "")
     except TandemError as problem:

@@ -2,7 +2,7 @@
 message and its claimed row (every message sent)
 
 Revision ID: f3a9c1d7e2b5
-Revises: e5b1c7a3d9f4
+Revises: f3a8c1d5e7b2
 Create Date: 2026-12-01 17:10:00.000000
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'f3a9c1d7e2b5'
-down_revision = 'e5b1c7a3d9f4'
+down_revision = 'f3a8c1d5e7b2'
 branch_labels = None
 depends_on = None
 

@@ -292,6 +292,27 @@ def test_a_large_ivf_index_stores_8_bit_codes_and_keeps_recall(tmp_path, monkeyp
     np.testing.assert_array_equal(loaded.search(queries, 10)[1], sq8.search(queries, 10)[1])
 
 
+def test_the_vectors_of_hits_are_the_stored_ones_in_every_kind_and_after_a_load(tmp_path, monkeypatch) -> None:
+    """vectors_of: what a search ranks a hit by can be recomputed for another query vector (matching's floor)."""
+    monkeypatch.setattr(VectorIndex, "SQ8_THRESHOLD", 3000)
+    rng = np.random.default_rng(4)
+    n, d = 3200, 32
+    vectors = _unit(rng, n, d)
+    ids = np.arange(n, dtype=np.int64) * 5 + 3
+    pick = [7, 0, 3199, 42]
+    for kind, tolerance in (("flat", 0.0), ("ivf", 0.01)):  # ivf at this size: sq8 codes, decoded
+        index = VectorIndex.build(ids, vectors, d, "c", kind=kind)
+        index.add([ids[42]], vectors[1])  # an upserted vector is the new one
+        expected = vectors[pick].copy()
+        expected[3] = vectors[1]
+        index.save(tmp_path / f"{kind}.bin")
+        for candidate in (index, VectorIndex.load(tmp_path / f"{kind}.bin", "c", d)):
+            np.testing.assert_allclose(candidate.vectors_of(ids[pick]), expected, atol=tolerance)
+            assert candidate.vectors_of([]).shape == (0, d)
+            with pytest.raises(KeyError):
+                candidate.vectors_of([ids[0], 2])
+
+
 def test_concurrent_mutation_and_search() -> None:
     rng = np.random.default_rng(7)
     vectors = _unit(rng, 400, 32)

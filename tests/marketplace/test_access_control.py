@@ -6,6 +6,7 @@ access rules are decided on purpose, never by accident.
 
 from __future__ import annotations
 
+import html
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
@@ -285,3 +286,68 @@ def test_a_mentor_with_a_pending_request_reads_the_goal_but_not_its_suggestions(
     assert client.get(f"/api/v1/goals/{goal.id}/suggestions", headers=headers).status_code == 403
     manager = make_user(is_manager=True, company=None)
     assert client.get(f"/api/v1/goals/{goal.id}/suggestions", headers=_bearer(manager)).status_code == 200
+
+
+def _not_accepted(state: str):
+    """A mentor and Richard Hale's goal, with the mentor's offer not yet accepted or the mentee's request declined."""
+    mentor = make_mentor(company="Young AG")
+    goal = make_goal(owner=make_user(name="Richard Hale", company="Old AG"), title="Our brand on LinkedIn")
+    if state == "offered":
+        tandem = tandems.offer_help(goal, mentor.user)
+    else:
+        tandem = tandems.decline(tandems.request_tandem(goal, mentor, goal.owner), mentor.user)
+    return mentor, tandem
+
+
+@pytest.mark.parametrize("state", ["offered", "declined"])
+def test_a_mentor_not_accepted_knows_the_mentees_first_name_only_everywhere(client, login_as, state):
+    mentor, tandem = _not_accepted(state)
+    login_as(mentor.user)
+    for url in (f"/tandems/{tandem.id}", f"/cohorts/tandems/{tandem.id}", "/tandems/", "/dashboard"):
+        body = client.get(url).get_data(as_text=True)
+        assert "Hale" not in body, url
+    assert "<h1>Your tandem with Richard</h1>" in client.get(f"/cohorts/tandems/{tandem.id}").get_data(as_text=True)
+    assert client.get(f"/api/v1/tandems/{tandem.id}", headers=_bearer(mentor.user)).get_json()["mentee"]["name"] \
+        == "Richard"
+    [exported] = client.get("/auth/account/export.json").get_json()["tandems"]
+    assert exported["partner"] == "Richard"
+    client.post("/auth/logout")
+    login_as(tandem.mentee)  # the mentee knows the mentor in full, and themselves
+    assert client.get("/auth/account/export.json").get_json()["tandems"][0]["partner"] == mentor.user.name
+
+
+NOT_STARTED_NOTICES = {
+    "requested": ("This tandem has not started yet: the request is waiting for the mentor's answer.",
+                  "Dieses Tandem hat noch nicht begonnen: Die Anfrage wartet auf die Antwort der Mentor:in."),
+    "offered": ("This tandem has not started yet: the offer of help is waiting for the mentee's answer.",
+                "Dieses Tandem hat noch nicht begonnen: Das Hilfsangebot wartet auf die Antwort des Mentees."),
+    "declined": ("This tandem did not start: it was declined.",
+                 "Dieses Tandem hat nicht begonnen: Es wurde abgelehnt."),
+    "withdrawn": ("This tandem did not start: it was withdrawn.",
+                  "Dieses Tandem hat nicht begonnen: Es wurde zurückgezogen."),
+    "cancelled": ("This tandem did not start: a matching rule no longer allowed it, so it was cancelled.",
+                  "Dieses Tandem hat nicht begonnen: Eine Matching-Regel ließ es nicht mehr zu, daher wurde es "
+                  "storniert."),
+    "expired": ("This tandem did not start: the request expired without an answer.",
+                "Dieses Tandem hat nicht begonnen: Die Anfrage ist ohne Antwort abgelaufen."),
+}
+
+
+@pytest.mark.parametrize("status", sorted(NOT_STARTED_NOTICES))
+def test_the_meetings_page_of_a_tandem_that_has_not_started_says_where_it_stands(client, login_as, status):
+    mentor = make_mentor(company="Young AG")
+    goal = make_goal(owner=make_user(name="Richard Hale", company="Old AG"))
+    tandem = tandems.request_tandem(goal, mentor, goal.owner)
+    tandem.status = status
+    db.session.commit()
+    english, german = NOT_STARTED_NOTICES[status]
+    for viewer in (mentor.user, goal.owner):
+        login_as(viewer)
+        page = html.unescape(client.get(f"/cohorts/tandems/{tandem.id}").get_data(as_text=True))
+        assert english in page and "This tandem is over." not in page, viewer
+        assert ("Once it is accepted, you plan your meetings here." in page) == (status in ("requested", "offered"))
+        assert "Plan or log a meeting" not in page
+        viewer.locale = "de"
+        db.session.commit()
+        assert german in client.get(f"/cohorts/tandems/{tandem.id}").get_data(as_text=True)
+        client.post("/auth/logout")

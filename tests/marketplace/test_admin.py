@@ -179,12 +179,16 @@ def test_competitor_link_works_both_ways_and_can_be_removed(manager):
     assert "no longer competitors" in manager.get(response.headers["Location"]).get_data(as_text=True)
 
 
-def test_company_is_not_its_own_competitor(manager):
+@pytest.mark.parametrize(("form", "data", "message"), [
+    pytest.param("competitors", {"competitor-name": "ACME ag"}, "cannot be its own competitor", id="own-competitor"),
+    pytest.param("domains", {"domains-domains": "not a domain!"}, "Not an e-mail domain", id="malformed-domain"),
+])
+def test_a_company_form_refuses_bad_input(manager, form, data, message):
     acme = companies.get_or_create_company("Acme AG")
     db.session.commit()
-    response = manager.post(f"/manage/companies/{acme.id}/competitors", data={"competitor-name": "ACME ag"})
+    response = manager.post(f"/manage/companies/{acme.id}/{form}", data=data)
     assert response.status_code == 400
-    assert "cannot be its own competitor" in response.get_data(as_text=True)
+    assert message in response.get_data(as_text=True)
 
 
 def test_domains_are_saved_and_a_conflict_is_refused(manager):
@@ -203,14 +207,6 @@ def test_domains_are_saved_and_a_conflict_is_refused(manager):
     db.session.expire_all()
     assert db.session.get(Company, beta.id).domains == []
     assert [d.domain for d in db.session.get(Company, acme.id).domains] == ["acme.com", "acme.de"]
-
-
-def test_malformed_domain_is_refused(manager):
-    acme = companies.get_or_create_company("Acme AG")
-    db.session.commit()
-    response = manager.post(f"/manage/companies/{acme.id}/domains", data={"domains-domains": "not a domain!"})
-    assert response.status_code == 400
-    assert "Not an e-mail domain" in response.get_data(as_text=True)
 
 
 def test_rename_company_and_refuse_a_taken_name(manager):

@@ -33,6 +33,16 @@ def test_no_token_or_a_wrong_token_is_401_json(client):
     assert_error(client.get("/api/v1/goals", headers={"Authorization": "Bearer nope"}), 401)
 
 
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER", "bEaReR"])
+def test_the_authorization_scheme_is_case_insensitive(client, scheme):
+    """RFC 7235 section 2.1: the scheme is a case-insensitive token; one or more spaces separate it from the token."""
+    token = bearer(make_user())["Authorization"].split(" ", 1)[1]
+    for header in (f"{scheme} {token}", f"{scheme}   {token}"):
+        assert client.get("/api/v1/goals", headers={"Authorization": header}).status_code == 200, header
+    assert_error(client.get("/api/v1/goals", headers={"Authorization": f"{scheme}{token}"}), 401)
+    assert_error(client.get("/api/v1/goals", headers={"Authorization": f"Basic {token}"}), 401)
+
+
 def test_a_session_cookie_does_not_authenticate_the_api(client, login_as, app):
     user = make_user()
     login_as(user)
@@ -140,3 +150,26 @@ def test_ids_beyond_the_database_range_are_simply_not_found(client, app):
     assert_error(client.get("/api/v1/goals/9223372036854775808", headers=headers), 404)
     response = client.post("/api/v1/tandems", json={"goal_id": 2**40, "mentor_id": 2**40}, headers=headers)
     assert_error(response, 404)
+
+
+@pytest.mark.parametrize("state", ["requested", "active"])
+def test_a_mentor_on_a_goal_never_reads_the_owners_excluded_companies_or_settings(client, login_as, state):
+    from marketplace.services import tandems
+
+    goal = make_goal(company="Old AG", excluded=("Rival GmbH",), discoverable=False)
+    mentor = make_mentor(company="Young AG")
+    tandem = tandems.request_tandem(goal, mentor, goal.owner)
+    if state == "active":
+        tandems.accept(tandem, mentor.user)
+    url = f"/api/v1/goals/{goal.id}"
+    seen = client.get(url, headers=bearer(mentor.user)).get_json()
+    assert seen["title"] == goal.title and seen["owner"]["name"] == goal.owner.name  # the goal in full
+    assert "excluded_companies" not in seen and "discoverable" not in seen
+    [listed] = client.get("/api/v1/goals", headers=bearer(mentor.user)).get_json()["goals"]
+    assert "excluded_companies" not in listed and "discoverable" not in listed
+    for allowed in (goal.owner, make_user(is_manager=True, company=None)):
+        shown = client.get(url, headers=bearer(allowed)).get_json()
+        assert shown["excluded_companies"] == ["Rival GmbH"] and shown["discoverable"] is False
+    login_as(mentor.user)  # the page agrees
+    page = client.get(f"/goals/{goal.id}").get_data(as_text=True)
+    assert goal.title in page and "Rival GmbH" not in page

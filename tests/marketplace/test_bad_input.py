@@ -173,6 +173,77 @@ def test_unstorable_text_in_a_form_gets_an_error_beside_the_field(app, client, w
     assert "\x00" not in db.session.get(Company, world["goal"].owner.company_id).name
 
 
+# Texts that show nothing: a zero-width space, a bidi override, isolates around a space and a BOM, a Hangul filler.
+INVISIBLE = ["\u200b", "\u202e", "\u2066 \u2069\ufeff", "\u3164"]
+
+
+@pytest.mark.parametrize("blank", INVISIBLE)
+def test_a_required_text_that_shows_nothing_is_refused_as_empty_by_the_api(client, world, blank):
+    headers, goal_id = world["headers"], world["goal"].id
+    goal = {"title": blank, "description": "I want to see what generative AI changes for my teams."}
+    assert_api_error(post_json(client, "/api/v1/goals", json.dumps(goal), headers), 422, "title")
+    assert_api_error(post_json(client, f"/api/v1/goals/{goal_id}", json.dumps({"title": blank}), headers, "PATCH"),
+                     422, "title")
+    cohort = {"name": blank, "starts_on": "2027-09-01", "ends_on": "2028-03-01", "meeting_target": 6}
+    assert_api_error(post_json(client, "/api/v1/cohorts", json.dumps(cohort), headers), 422, "name")
+    profile = {"headline": blank, "text": "I show executives how LinkedIn and Instagram work."}
+    assert_api_error(post_json(client, "/api/v1/me/mentor-profile", json.dumps(profile), headers, "PUT"),
+                     422, "headline")
+    milestone = json.dumps({"title": blank})
+    assert_api_error(post_json(client, f"/api/v1/goals/{goal_id}/milestones", milestone, headers), 422, "title")
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Goal)) == 1
+    assert db.session.get(Goal, goal_id).title == world["goal"].title
+    assert db.session.scalar(select(func.count()).select_from(Cohort)) == 1
+    assert db.session.scalar(select(func.count()).select_from(MentorProfile)) == 2
+
+
+@pytest.mark.parametrize("blank", INVISIBLE)
+def test_a_required_text_that_shows_nothing_gets_the_required_error_beside_the_field(client, world, blank):
+    registration = client.post("/auth/register", data={
+        "name": blank, "email": "new@example.com", "company": "Acme", "password": "a long enough password",
+        "confirm": "a long enough password",
+    })
+    assert "This field is required." in registration.get_data(as_text=True)
+    assert accounts.find_user_by_email("new@example.com") is None
+    sign_in(client, world["manager"])
+    pages = {
+        "/goals/new": {"title": blank, "description": "A goal long enough to be fine.", "languages": "en"},
+        "/cohorts/new": {"name": blank, "starts_on": "2027-09-01", "ends_on": "2028-03-01", "meeting_target": "6"},
+        "/mentors/me/edit": {"headline": blank, "teaching_text": "I explain social media to leaders, weekly.",
+                             "company": "Old Industry AG", "capacity": "1", "meetings_per_month": "1",
+                             "meeting_format": "remote", "languages": "en"},
+        "/manage/topics/new": {"name_en": blank, "name_de": "Thema", "synonyms": ""},
+        f"/manage/companies/{world['goal'].owner.company_id}/name": {"rename-name": blank},
+    }
+    for url, data in pages.items():
+        response = client.post(url, data=data)
+        assert response.status_code < 500 and "This field is required." in response.get_data(as_text=True), url
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Goal)) == 1
+    assert db.session.scalar(select(func.count()).select_from(Cohort)) == 1
+    assert db.session.scalar(select(func.count()).select_from(MentorProfile)) == 2
+    assert db.session.scalar(select(func.count()).select_from(Topic).where(Topic.name_de == "Thema")) == 0
+    assert db.session.get(Company, world["goal"].owner.company_id).name == "Old Industry AG"
+
+
+def test_names_and_titles_lose_bidi_overrides_so_they_cannot_turn_the_text_around_them(client, world):
+    """A title holding U+202E (right-to-left override) would show the rest of a sentence or an e-mail subject
+    backwards; embeddings, overrides and isolates are taken out of single-line names and titles."""
+    headers = world["headers"]
+    goal = {"title": "\u202eLead with AI", "description": "What does generative AI change \u2067for\u2069 us?"}
+    created = post_json(client, "/api/v1/goals", json.dumps(goal), headers)
+    assert created.status_code == 201 and created.get_json()["title"] == "Lead with AI"
+    cohort = {"name": "\u2067Autumn\u2069 \u202dround\u202c", "starts_on": "2027-09-01", "ends_on": "2028-03-01"}
+    assert post_json(client, "/api/v1/cohorts", json.dumps(cohort), headers).get_json()["name"] == "Autumn round"
+    sign_in(client, world["manager"])
+    client.post(f"/manage/companies/{world['goal'].owner.company_id}/name", data={"rename-name": "Old \u202eAG"})
+    db.session.expire_all()
+    assert db.session.get(Company, world["goal"].owner.company_id).name == "Old AG"
+    # Free text keeps them: a paragraph of its own, where right-to-left writing may need them.
+    assert db.session.get(Goal, created.get_json()["id"]).description == goal["description"]
+
+
 def test_every_form_checks_for_unstorable_text(app):
     """A form that skipped the base class would let a NUL byte reach the database again."""
     from flask_wtf import FlaskForm

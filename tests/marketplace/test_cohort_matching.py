@@ -14,13 +14,13 @@ from sqlalchemy import select
 from marketplace.extensions import db
 from marketplace.models import Cohort, Notification, Tandem
 from marketplace.services import companies
-from marketplace.services.cohorts import assignment, review
+from marketplace.services.cohorts import assignment, explanations, review
 from marketplace.services.cohorts.assignment import assign, score_matrix
 from marketplace.services.cohorts.enrolment import CohortError
 from marketplace.services.labels import score_percent
 from marketplace.services.matching import rules
 from marketplace.services.matching.search import _topic_overlap, blend_score
-from tests.builders import make_goal, make_mentor
+from tests.builders import make_goal, make_mentor, sign_in
 from tests.marketplace.test_cohorts import bearer, enrol, make_cohort
 
 # --- the engine ------------------------------------------------------------------------------------
@@ -135,14 +135,56 @@ def test_run_pairs_by_meaning_and_explains_each_draft(app):
     ai_goal, social_goal = make_goal(company="Old X", **AI_GOAL), make_goal(company="Old Y", **SOCIAL_GOAL)
     cohort = matching_cohort([ai, social], [ai_goal, social_goal])
     result = assignment.run(cohort)
-    pairs = {(t.mentor_id, t.goal_id) for t in result.drafts}
+    pairs = {(t.mentor_profile_id, t.goal_id) for t in result.drafts}
     assert pairs == {(ai.id, ai_goal.id), (social.id, social_goal.id)}
     assert result.unmatched == []
     draft = next(t for t in result.drafts if t.goal_id == ai_goal.id)
     assert 0 < draft.score <= 1 and draft.status == "draft" and not draft.locked
-    assert any("Artificial" in reason for reason in draft.reasons)
-    assert any(reason.startswith("Shared languages") for reason in draft.reasons)
+    reasons = explanations.reason_texts(draft.reasons)
+    assert any("Artificial" in reason for reason in reasons)
+    assert any(reason.startswith("Shared languages") for reason in reasons)
     assert_no_draft_breaks_a_rule(cohort)
+
+
+def test_reasons_are_worded_in_the_readers_language_not_the_language_of_whoever_matched(app, client):
+    """A German manager runs the matching; an English manager's review page, and the API answer to an English
+    caller, give the reasons in English (a German caller still reads German)."""
+    ai, goal = make_mentor(company="Young A", **AI), make_goal(company="Old X", **AI_GOAL)
+    cohort = matching_cohort([ai], [goal])
+    german, english = make_manager(), make_manager()
+    german.locale, english.locale = "de", "en"
+    db.session.commit()
+    sign_in(client, german)
+    client.post(f"/cohorts/{cohort.id}/match")
+    german_page = client.get(f"/cohorts/{cohort.id}/matching").get_data(as_text=True)
+    assert "Gemeinsame Sprachen: Deutsch, Englisch" in german_page and "Künstliche Intelligenz" in german_page
+    [draft] = review.drafts(cohort)
+    review.set_locked(cohort, draft.id, True)  # kept as stored by the next run
+
+    sign_in(client, english)
+    page = client.get(f"/cohorts/{cohort.id}/matching").get_data(as_text=True)
+    assert "Shared languages: German, English" in page and "Shared topics: Artificial intelligence" in page
+    assert "Gemeinsame" not in page and "Künstliche" not in page
+    api, headers = app.test_client(), bearer(english)  # an API caller brings no session
+    answer = api.post(f"/api/v1/cohorts/{cohort.id}/match", headers={**headers, "Accept-Language": "en"})
+    [reasons] = [t["reasons"] for t in answer.get_json()["tandems"]]
+    assert "Shared languages: German, English" in reasons and not any("Gemeinsame" in r for r in reasons)
+    answer = api.post(f"/api/v1/cohorts/{cohort.id}/match", headers={**headers, "Accept-Language": "de"})
+    assert "Gemeinsame Sprachen: Deutsch, Englisch" in answer.get_json()["tandems"][0]["reasons"]
+
+
+def test_reasons_stored_as_text_before_they_were_codes_still_show(app, client):
+    ai, goal = make_mentor(company="Young A", **AI), make_goal(company="Old X", **AI_GOAL)
+    cohort = matching_cohort([ai], [goal])
+    db.session.add(Tandem(goal=goal, mentor=ai, mentee_user_id=goal.owner_id, mentor_user_id=ai.user_id,
+                          cohort_id=cohort.id, status="draft", locked=True, score=0.5,
+                          reasons=["Gemeinsame Sprachen: Deutsch, Englisch"]))
+    db.session.commit()
+    manager = make_manager()
+    sign_in(client, manager)
+    assert "Gemeinsame Sprachen: Deutsch, Englisch" in client.get(f"/cohorts/{cohort.id}/matching").get_data(True)
+    answer = app.test_client().post(f"/api/v1/cohorts/{cohort.id}/match", headers=bearer(manager))
+    assert answer.get_json()["tandems"][0]["reasons"] == ["Gemeinsame Sprachen: Deutsch, Englisch"]
 
 
 def test_run_from_enrolment_closes_it_first_and_refuses_when_nobody_is_accepted(app):
@@ -168,7 +210,7 @@ def test_hard_rules_hold_and_people_without_a_valid_partner_are_listed_with_the_
     db.session.commit()
     cohort = matching_cohort([mentor_a, mentor_b], [same_company, competitor, french])
     result = assignment.run(cohort)
-    assert {(t.mentor_id, t.goal_id) for t in result.drafts} == {(mentor_a.id, competitor.id)}
+    assert {(t.mentor_profile_id, t.goal_id) for t in result.drafts} == {(mentor_a.id, competitor.id)}
     reasons = {(u.user.id, u.role): u.reason_code for u in result.unmatched}
     assert reasons[(same_company.owner_id, "mentee")] == "no_valid_partner"
     assert reasons[(french.owner_id, "mentee")] == "no_valid_partner"
@@ -219,7 +261,7 @@ def test_rerun_replaces_unlocked_drafts_and_keeps_locked_ones_with_their_slot(ap
     assert locked.locked
 
     result = assignment.run(cohort)
-    pairs = {(t.mentor_id, t.goal_id, t.locked) for t in result.drafts}
+    pairs = {(t.mentor_profile_id, t.goal_id, t.locked) for t in result.drafts}
     assert pairs == {(ai.id, social_goal.id, True), (social.id, ai_goal.id, False)}
     assert locked.id in {t.id for t in result.drafts}
     assert_no_draft_breaks_a_rule(cohort)
@@ -271,7 +313,7 @@ def test_a_swap_that_breaks_a_rule_is_refused_with_the_rules_reason(drafted):
     assert refused.value.code == "excluded_by_mentee"
     assert rules.reason_text("excluded_by_mentee") in refused.value.message
     db.session.expire_all()
-    assert {(t.mentor_id, t.goal_id) for t in review.drafts(cohort)} == {(ai.id, ai_goal.id),
+    assert {(t.mentor_profile_id, t.goal_id) for t in review.drafts(cohort)} == {(ai.id, ai_goal.id),
                                                                                 (social.id, social_goal.id)}
 
 
@@ -288,7 +330,7 @@ def test_swap_remove_and_lock_through_the_review_page(drafted, client, login_as)
                           follow_redirects=True).get_data(as_text=True)
     assert "Mentors swapped." in swapped and f"Average match {score_percent(before.average)} →" in swapped
     db.session.expire_all()
-    assert {(t.mentor_id, t.goal_id) for t in review.drafts(cohort)} == {(social.id, ai_goal.id),
+    assert {(t.mentor_profile_id, t.goal_id) for t in review.drafts(cohort)} == {(social.id, ai_goal.id),
                                                                                 (ai.id, social_goal.id)}
     assert review.summary(cohort).total <= before.total  # the engine's choice is optimal
 
@@ -319,7 +361,7 @@ def test_adding_a_pair_by_hand_checks_rules_and_capacity(drafted):
     with pytest.raises(CohortError) as full:
         review.add_pair(cohort, mentees[ai_goal.owner_id], mentors[social.user_id])
     assert full.value.code == "mentor_full"
-    assert [(t.mentor_id, t.goal_id, t.locked) for t in review.drafts(cohort)] == [
+    assert [(t.mentor_profile_id, t.goal_id, t.locked) for t in review.drafts(cohort)] == [
         (social.id, social_goal.id, True)]
 
 

@@ -10,7 +10,7 @@ from marketplace.extensions import db
 from marketplace.models import Company, Goal, Tandem, VectorChange
 from marketplace.services import fields, goals
 from tests import builders
-from tests.builders import make_goal, make_mentor, make_user
+from tests.builders import form_data, make_goal, make_mentor, make_user
 
 GOAL_FORM = {
     "title": "Understand what AI means for our sales team",
@@ -24,9 +24,7 @@ GOAL_FORM = {
 
 
 def form(**changes) -> dict:
-    data = dict(GOAL_FORM)
-    data.update(changes)
-    return {key: value for key, value in data.items() if value is not None}
+    return form_data(GOAL_FORM, **changes)
 
 
 def goals_of(user) -> list[Goal]:
@@ -48,7 +46,8 @@ def goal_changes(goal_id: int) -> int:
 
 def tandem_on(goal: Goal, mentor, status: str = "requested") -> Tandem:
     tandem = Tandem(
-        goal_id=goal.id, mentor_id=mentor.id, mentor_user_id=mentor.user_id, mentee_user_id=goal.owner_id, status=status
+        goal_id=goal.id, mentor_profile_id=mentor.id, mentor_user_id=mentor.user_id, mentee_user_id=goal.owner_id,
+        status=status,
     )
     db.session.add(tandem)
     db.session.commit()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from marketplace.extensions import db
 from marketplace.services import companies
-from marketplace.services.matching import search, vectors
+from marketplace.services.matching import search, taxonomy, vectors
 from tests.builders import make_goal, make_mentor, make_user
 
 
@@ -129,6 +130,7 @@ def test_suggestions_for_a_saved_goal_rank_from_its_stored_vector(app, mentors, 
     goal = make_goal(title=title, description=description)  # names artificial intelligence, no tags
     searched = search.expand_query(f"{title}\n{description}", {t.id for t in mentors["ai"].topics})
     assert vectors.goal_text(goal) == searched
+    vectors.topic_vectors(taxonomy.TopicDetector())  # encoded once per worker, at its warm-up
     encoder = vectors.encoder()
     encoded: list[list[str]] = []
     real_encode = encoder.encode
@@ -137,6 +139,48 @@ def test_suggestions_for_a_saved_goal_rank_from_its_stored_vector(app, mentors, 
     shown = search.suggestions_for_goal(goal, k=3)
     assert encoded == []
     assert shown[0].profile.id == mentors["ai"].id
+
+
+def test_a_search_encodes_only_its_query_and_moves_it_towards_its_nearest_topic(app, mentors, monkeypatch):
+    """Semantic topic expansion (issue 16): the query vector plus TOPIC_EXPANSION times its nearest taxonomy
+    topic's vector (at length 1), so every mentor's similarity is its cosine plus that much of its cosine to the
+    topic, from the vectors the index already holds. The topic vectors are encoded once; a search encodes its
+    query only."""
+    viewer = make_user(company="Old Industry AG")
+    search.search_mentors("warm-up", viewer, k=1)  # the topic vectors, once
+    encoder = vectors.encoder()
+    encoded: list[list[str]] = []
+    real_encode = encoder.encode
+    monkeypatch.setattr(encoder, "encode", lambda texts, *a, **kw: encoded.append(list(texts)) or real_encode(
+        texts, *a, **kw))
+    query = "what smart assistants can do for executives"
+    assert taxonomy.TopicDetector()(query, typos=True) == []  # names no taxonomy word: embedded as it is
+    shown = search.search_mentors(query, viewer, k=3)
+    assert encoded == [[query]]
+    assert shown[0].profile.id == mentors["ai"].id
+    topics = vectors.topic_vectors(taxonomy.TopicDetector())
+    plain = real_encode([query])[0]
+    moved = plain + search.TOPIC_EXPANSION * topics[int((topics @ plain).argmax())]
+    assert search.TOPIC_EXPANSION > 0
+    for match in shown:
+        mentor = vectors.from_blob(match.profile.vector)
+        assert match.similarity == pytest.approx(moved @ mentor / np.linalg.norm(moved), abs=1e-5)
+
+
+def test_a_topic_vector_embeds_its_description_and_a_topic_added_later_its_synonyms(app):
+    """The seed taxonomy's topics are embedded with their one-sentence descriptions; a topic a community manager
+    adds has none and is embedded with its names and synonyms; the topic vectors follow the taxonomy."""
+    from marketplace.services import admin
+
+    ai = next(t for t in taxonomy.TopicDetector().topics.values() if t.slug == "artificial-intelligence")
+    assert vectors.topic_text(ai) == "Artificial intelligence (Künstliche Intelligenz)\n" + "\n".join(
+        taxonomy.descriptions()["artificial-intelligence"])
+    before = len(vectors.topic_vectors(taxonomy.TopicDetector()))
+    admin.create_topic("Sustainability", "Nachhaltigkeit", "ESG\nCSR reporting")
+    detect = taxonomy.TopicDetector()
+    added = next(t for t in detect.topics.values() if t.slug == "sustainability")
+    assert vectors.topic_text(added) == "Sustainability (Nachhaltigkeit)\nESG, CSR reporting"
+    assert len(vectors.topic_vectors(detect)) == before + 1
 
 
 def _statements(run) -> int:

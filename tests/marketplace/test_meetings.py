@@ -14,18 +14,15 @@ from marketplace.extensions import db
 from marketplace.models import Meeting, Notification, OutgoingEmail, Tandem
 from marketplace.services import meetings, outbox, privacy
 from marketplace.services.meetings import MeetingError
-from tests.builders import make_goal, make_meeting, make_mentor, make_user
+from tests.builders import Clock, make_goal, make_meeting, make_mentor, make_user, set_clock
 from tests.marketplace.test_cohorts import bearer, make_cohort
-from tests.marketplace.test_throttle import Clock
 
 NOW = datetime(2027, 3, 10, 9, 0, tzinfo=UTC)  # a Wednesday, Berlin on winter time (UTC+1)
 
 
 @pytest.fixture
 def clock(app) -> Clock:
-    app.config["TANDEM_CLOCK"] = clock = Clock()
-    clock.moment = NOW
-    return clock
+    return set_clock(app, NOW)
 
 
 @pytest.fixture

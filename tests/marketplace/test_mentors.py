@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from marketplace.extensions import db
 from marketplace.models import Company, MentorProfile, Topic, VectorChange
 from marketplace.services import companies, fields, profiles, topics
-from tests.builders import make_goal, make_mentor, make_user, sign_in
+from tests.builders import form_data, make_goal, make_mentor, make_user, sign_in
 
 PROFILE_FORM = {
     "headline": "I help leaders feel at home on LinkedIn",
@@ -28,9 +28,7 @@ PROFILE_FORM = {
 
 
 def form(**changes) -> dict:
-    data = dict(PROFILE_FORM)
-    data.update(changes)
-    return {key: value for key, value in data.items() if value is not None}
+    return form_data(PROFILE_FORM, **changes)
 
 
 def profile_of(user) -> MentorProfile | None:

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from flask_migrate import upgrade
+from flask_migrate import downgrade, upgrade
 from sqlalchemy import create_engine, inspect, text
 
 from marketplace import create_app
@@ -59,6 +59,18 @@ def empty_database(database_url: str, tmp_path) -> Iterator[str]:
         engine.dispose()
 
 
+@contextmanager
+def migrated_to(tmp_path, revision: str, url: str | None = None) -> Iterator[None]:
+    """An app context on an empty database (a new SQLite file unless `url` names one) at an old revision, to
+    write rows the old way before `upgrade()`."""
+    url = url or f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True, "TANDEM_INDEX_DIR": str(tmp_path / "i")})
+    with app.app_context():
+        upgrade(revision=revision)
+        yield
+        db.engine.dispose()
+
+
 def _insert(connection, table: str, *rows: dict) -> None:
     connection.execute(sa.table(table, *(sa.column(name) for name in rows[0])).insert(), list(rows))
 
@@ -66,11 +78,8 @@ def _insert(connection, table: str, *rows: dict) -> None:
 def test_company_key_migration_merges_companies_whose_new_keys_collide(empty_database, tmp_path):
     """'Hansekauf', 'Hansekauf GmbH' and 'Hаnsekauf' (Cyrillic а) were three companies with people,
     exclusions and links on each; after the migration they are one, and nothing points nowhere."""
-    app = create_app({"SQLALCHEMY_DATABASE_URI": empty_database, "TESTING": True,
-                      "TANDEM_INDEX_DIR": str(tmp_path / "i")})
     now = datetime.now(UTC)
-    with app.app_context():
-        upgrade(revision="74378a332969")
+    with migrated_to(tmp_path, "74378a332969", empty_database):
         with db.engine.begin() as connection:
             _insert(connection, "company", *({"id": i, "name": name, "normalised_name": key, "created_at": now}
                                              for i, name, key in ((1, "Hansekauf", "hansekauf"),
@@ -135,17 +144,6 @@ def test_the_migration_computes_the_apps_company_key():
         assert migration._key(name, look_alikes) == companies.company_key(name), name
 
 
-@contextmanager
-def migrated_to(tmp_path, revision: str) -> Iterator[None]:
-    """An app context on a new SQLite file at an old revision, to write rows the old way before `upgrade()`."""
-    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True, "TANDEM_INDEX_DIR": str(tmp_path / "i")})
-    with app.app_context():
-        upgrade(revision=revision)
-        yield
-        db.engine.dispose()
-
-
 def test_the_one_running_tandem_migration_keeps_the_older_and_tells_both_of_the_newer(tmp_path):
     with migrated_to(tmp_path, "74378a332969"):
         with db.engine.begin() as connection:
@@ -169,3 +167,44 @@ def test_the_one_running_tandem_migration_keeps_the_older_and_tells_both_of_the_
             told = sorted(connection.execute(text("SELECT user_id FROM notification")).scalars())
     assert statuses == {1: "active", 2: "cancelled"}
     assert told == [1, 3]
+
+
+def test_the_mentor_profile_id_rename_keeps_every_tandems_mentor_both_ways(empty_database, tmp_path):
+    """`tandem.mentor_id` becomes `mentor_profile_id` and back; each tandem keeps its mentor profile, and its
+    meeting survives the table being rebuilt on SQLite."""
+    now = datetime.now(UTC)
+    with migrated_to(tmp_path, "e5b1c7a3d9f4", empty_database):
+        with db.engine.begin() as connection:
+            _insert(connection, "user", *({"id": i, "email": f"u{i}@example.com", "name": f"U {i}",
+                                           "is_manager": False, "created_at": now} for i in (1, 2, 3)))
+            _insert(connection, "mentor_profile", *({"id": i, "user_id": u, "headline": "h", "teaching_text": "t",
+                                                     "languages": "en", "capacity": 2, "meetings_per_month": 1,
+                                                     "meeting_format": "remote", "is_open": True, "created_at": now,
+                                                     "updated_at": now} for i, u in ((7, 2), (8, 3))))
+            _insert(connection, "goal", {"id": 1, "owner_id": 1, "title": "Lead with AI", "description": "",
+                                         "languages": "en", "status": "matched", "discoverable": True,
+                                         "created_at": now, "updated_at": now})
+            _insert(connection, "tandem", *({"id": t, "goal_id": 1, "mentor_id": m, "mentee_user_id": 1,
+                                             "mentor_user_id": u, "status": s, "request_message": "",
+                                             "response_message": "", "end_reason": "", "reasons": "[]",
+                                             "locked": False, "created_at": now}
+                                            for t, m, u, s in ((1, 7, 2, "active"), (2, 8, 3, "declined"),
+                                                               (3, None, None, "cancelled"))))
+            _insert(connection, "meeting", {"id": 1, "tandem_id": 1, "held_on": now.date(), "minutes": 60,
+                                            "topics_covered": "", "private_note": "", "created_at": now,
+                                            "starts_at": now, "video_url": "", "status": "held", "sequence": 0})
+
+        def links(column: str) -> list[tuple]:
+            with db.engine.connect() as connection:
+                return [tuple(row) for row in connection.execute(text(f"SELECT id, {column} FROM tandem ORDER BY id"))]
+
+        def meetings() -> list[int]:
+            with db.engine.connect() as connection:
+                return list(connection.execute(text("SELECT tandem_id FROM meeting")).scalars())
+
+        upgrade()
+        assert links("mentor_profile_id") == [(1, 7), (2, 8), (3, None)]
+        assert meetings() == [1]
+        downgrade(revision="e5b1c7a3d9f4")
+        assert links("mentor_id") == [(1, 7), (2, 8), (3, None)]
+        assert meetings() == [1]

@@ -3,7 +3,7 @@ page and through the API, managers read those of cohort goals, nobody else; the 
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 
@@ -106,6 +106,17 @@ def test_the_api_lists_adds_ticks_moves_and_removes(client, pair):
     listed = api(client, "GET", f"/goals/{goal.id}/milestones", owner).get_json()
     assert [m["title"] for m in listed["milestones"]] == ["Run a poll", "Post once a week on LinkedIn"]
     assert (listed["done"], listed["total"]) == (1, 2)
+
+
+def test_the_api_gives_done_at_in_utc_with_its_offset_as_every_other_timestamp(client, pair):
+    goal, mentor = pair["goal"], pair["mentor"].user
+    ticked = api(client, "PATCH", f"/goals/{goal.id}/milestones/{pair['first'].id}", mentor, {"done": True})
+    db.session.expire_all()  # read back as stored (SQLite hands back naive timestamps)
+    listed = api(client, "GET", f"/goals/{goal.id}/milestones", mentor).get_json()["milestones"]
+    for done_at in (ticked.get_json()["done_at"], listed[0]["done_at"]):
+        assert done_at.endswith("Z"), done_at  # as meetings and proposals give their times
+        assert datetime.fromisoformat(done_at).utcoffset() == timedelta(0)
+    assert listed[1]["done_at"] is None
 
 
 @pytest.mark.parametrize("body, message", [

@@ -211,5 +211,19 @@ def test_cohort_decisions_and_the_survey_are_mailed_each_once_per_occasion(app):
 
     mails = [(m.kind, m.occasion, m.language) for m in _mails_to(person)]
     assert mails == [("cohort_enrolment", "waitlisted", "de"), ("cohort_enrolment", "accepted", "de"),
-                     ("survey_open", "", "de")]
+                     ("survey_open", "survey_open", "de")]
     assert "Sie sind dabei!" in _mails_to(person)[1].subject
+
+
+def test_a_withdrawn_offer_is_mailed_after_the_offer_itself(app):
+    """The offer and its withdrawal share a settings kind and a tandem: both reach the goal's owner."""
+    mentor, mentee, goal = _pair()
+    tandem = tandems.offer_help(goal, mentor.user)
+    tandems.withdraw(tandem, mentor.user)
+
+    told = db.session.scalars(select(Notification).where(Notification.user_id == mentee.id)
+                              .order_by(Notification.id)).all()
+    assert [n.message_key for n in told] == ["offer_received", "offer_withdrawn"]
+    with force_locale("en"):
+        expected = [text(n)[:255] for n in told]
+    assert [m.subject for m in _mails_to(mentee)] == expected

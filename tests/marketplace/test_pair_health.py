@@ -9,11 +9,10 @@ import pytest
 from sqlalchemy import select
 
 from marketplace.extensions import db
-from marketplace.models import Meeting, OutgoingEmail, PulseCheck, Tandem
+from marketplace.models import Meeting, OutgoingEmail, PulseCheck
 from marketplace.services import health
-from tests.builders import make_goal, make_meeting, make_mentor, make_user
+from tests.builders import Clock, make_cohort_tandem, make_meeting, make_user, set_clock
 from tests.marketplace.test_cohorts import bearer, make_cohort
-from tests.marketplace.test_throttle import Clock
 
 START, END = date(2027, 3, 1), date(2027, 8, 31)  # six meetings over 183 days: one a month
 NOW = datetime(2027, 5, 10, 9, 0, tzinfo=UTC)  # 70 days in: about 2.3 meetings expected
@@ -21,25 +20,12 @@ NOW = datetime(2027, 5, 10, 9, 0, tzinfo=UTC)  # 70 days in: about 2.3 meetings 
 
 @pytest.fixture
 def clock(app) -> Clock:
-    app.config["TANDEM_CLOCK"] = clock = Clock()
-    clock.moment = NOW
-    return clock
+    return set_clock(app, NOW)
 
 
 @pytest.fixture
 def cohort(app, clock):
     return make_cohort(state="running", target=6, starts_on=START, ends_on=END)
-
-
-def pair(cohort, name: str, status: str = "active", mentee_locale: str | None = None) -> Tandem:
-    mentor = make_mentor(user=make_user(name=f"{name} Mentor", company=f"{name} Young"))
-    goal = make_goal(owner=make_user(name=f"{name} Mentee", company=f"{name} Old"), title=f"{name}'s goal")
-    goal.owner.locale = mentee_locale
-    tandem = Tandem(goal=goal, mentor=mentor, mentee_user_id=goal.owner_id, mentor_user_id=mentor.user_id,
-                    cohort_id=cohort.id, status=status, starts_on=cohort.starts_on, ends_on=cohort.ends_on)
-    db.session.add(tandem)
-    db.session.commit()
-    return tandem
 
 
 def held(tandem, *days: date, status: str = "held") -> None:
@@ -58,16 +44,16 @@ def answer(tandem, user, usefulness: int, collaboration: int = 4) -> None:
 @pytest.fixture
 def pairs(cohort):
     """Five running tandems, one of each kind, and one that ended (never listed)."""
-    fine = pair(cohort, "Fine")
+    fine = make_cohort_tandem(cohort, "Fine")
     held(fine, date(2027, 3, 20), date(2027, 4, 15), date(2027, 5, 5))
-    slow = pair(cohort, "Slow", mentee_locale="de")
+    slow = make_cohort_tandem(cohort, "Slow", mentee_locale="de")
     held(slow, date(2027, 5, 1))  # one held, 2.3 expected: one meeting behind
-    lost = pair(cohort, "Lost")
+    lost = make_cohort_tandem(cohort, "Lost")
     held(lost, date(2027, 3, 10), date(2027, 3, 24), status="missed")  # nothing held since the start
-    unhappy = pair(cohort, "Unhappy")
+    unhappy = make_cohort_tandem(cohort, "Unhappy")
     held(unhappy, date(2027, 3, 25), date(2027, 4, 20), date(2027, 5, 8))
     answer(unhappy, unhappy.mentee, usefulness=1)
-    ended = pair(cohort, "Ended", status="ended")
+    ended = make_cohort_tandem(cohort, "Ended", status="ended")
     return {"fine": fine, "slow": slow, "lost": lost, "unhappy": unhappy, "ended": ended}
 
 
@@ -84,7 +70,7 @@ def test_each_reason_and_its_weight_come_from_the_one_rule(pairs):
 
 
 def test_quiet_weeks_are_configured_once_and_a_planned_meeting_is_activity(app, cohort, clock):
-    quiet = pair(cohort, "Quiet")
+    quiet = make_cohort_tandem(cohort, "Quiet")
     held(quiet, date(2027, 3, 28), date(2027, 4, 5), date(2027, 4, 8))  # three held, ahead of plan
     clock.moment = datetime(2027, 5, 8, tzinfo=UTC)  # 30 days after the last one
     assert health.cohort_health(cohort)[0].reason_codes == ["no_activity"]
@@ -99,7 +85,7 @@ def test_quiet_weeks_are_configured_once_and_a_planned_meeting_is_activity(app, 
 def test_a_tandem_before_its_cohort_starts_is_listed_and_on_track(app, client, clock):
     later = make_cohort(name="Autumn", state="running", target=6, starts_on=date(2027, 6, 1),
                         ends_on=date(2027, 11, 30))
-    tandem = pair(later, "Early")
+    tandem = make_cohort_tandem(later, "Early")
     manager = make_user(is_manager=True)
     body = client.get(f"/api/v1/cohorts/{later.id}/health", headers=bearer(manager)).get_json()
     assert body == {"tandems": [{"id": tandem.id, "health": "on_track", "reasons": []}]}
@@ -154,7 +140,7 @@ def test_a_single_low_pulse_answer_never_shows_its_score_before_five_answers(cli
     manager = make_user(is_manager=True)
     answers = {}
     for name, score in (("One", 1), ("Two", 2)):
-        tandem = pair(cohort, name)
+        tandem = make_cohort_tandem(cohort, name)
         held(tandem, date(2027, 3, 25), date(2027, 4, 20), date(2027, 5, 8))
         answer(tandem, tandem.mentee, usefulness=score)
         answers[tandem.id] = score
@@ -214,7 +200,7 @@ def test_a_nudge_only_reaches_a_running_tandem_of_that_cohort(client, login_as, 
 
 
 def test_a_missed_meeting_alone_asks_for_a_check_in(cohort):
-    tandem = pair(cohort, "Once")
+    tandem = make_cohort_tandem(cohort, "Once")
     held(tandem, date(2027, 3, 20), date(2027, 4, 15), date(2027, 5, 5))
     make_meeting(tandem, date(2027, 5, 6), status=Meeting.MISSED, created_at=datetime(2027, 5, 6, tzinfo=UTC))
     db.session.commit()

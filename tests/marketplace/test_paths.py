@@ -62,7 +62,7 @@ def test_sending_the_request_from_the_mentors_page_starts_a_request(app):
 
     assert response.status_code == 302 and response.headers["Location"] == f"/goals/{goal.id}"
     tandem = db.session.scalar(select(Tandem))
-    assert (tandem.status, tandem.goal_id, tandem.mentor_id) == ("requested", goal.id, mentor.id)
+    assert (tandem.status, tandem.goal_id, tandem.mentor_profile_id) == ("requested", goal.id, mentor.id)
     assert tandem.request_message == "Would you help me?"
     assert db.session.scalar(select(Notification).where(Notification.user_id == mentor.user_id)).kind == (
         "request_received"

@@ -11,12 +11,11 @@ from sqlalchemy import select
 
 from marketplace import jobs
 from marketplace.extensions import db
-from marketplace.models import Notification, OutgoingEmail, PulseCheck, Tandem, User
+from marketplace.models import Notification, OutgoingEmail, PulseCheck, User
 from marketplace.services import health, privacy, pulse, tandems
 from marketplace.services.cohorts import reports
-from tests.builders import make_goal, make_meeting, make_mentor, make_user
+from tests.builders import Clock, make_cohort_tandem, make_meeting, make_user, set_clock
 from tests.marketplace.test_cohorts import bearer, make_cohort
-from tests.marketplace.test_throttle import Clock
 
 START, END = date(2027, 3, 1), date(2027, 8, 31)
 
@@ -27,25 +26,12 @@ def at(day: date, hour: int = 9) -> datetime:
 
 @pytest.fixture
 def clock(app) -> Clock:
-    app.config["TANDEM_CLOCK"] = clock = Clock()
-    clock.moment = at(date(2027, 4, 5))
-    return clock
+    return set_clock(app, at(date(2027, 4, 5)))
 
 
 @pytest.fixture
 def cohort(app, clock):
     return make_cohort(state="running", target=6, starts_on=START, ends_on=END)
-
-
-def pair(cohort, name: str = "Pia", status: str = "active", mentee_locale: str | None = None) -> Tandem:
-    mentor = make_mentor(user=make_user(name=f"{name} Mentor", company=f"{name} Young"))
-    goal = make_goal(owner=make_user(name=f"{name} Mentee", company=f"{name} Old"), title=f"{name}'s goal")
-    goal.owner.locale = mentee_locale
-    tandem = Tandem(goal=goal, mentor=mentor, mentee_user_id=goal.owner_id, mentor_user_id=mentor.user_id,
-                    cohort_id=cohort.id, status=status, starts_on=cohort.starts_on, ends_on=cohort.ends_on)
-    db.session.add(tandem)
-    db.session.commit()
-    return tandem
 
 
 def checks_of(tandem) -> list[tuple[int, str]]:
@@ -54,7 +40,7 @@ def checks_of(tandem) -> list[tuple[int, str]]:
 
 
 def test_the_job_asks_both_partners_30_days_in_and_after_every_second_meeting_once(app, cohort):
-    tandem = pair(cohort, mentee_locale="de")
+    tandem = make_cohort_tandem(cohort, mentee_locale="de")
     mentee, mentor = tandem.mentee.id, tandem.mentor_user.id
     assert jobs.run_periodic("pulse_checks", at(date(2027, 3, 30))) is True
     assert checks_of(tandem) == []
@@ -87,7 +73,7 @@ def test_the_job_asks_both_partners_30_days_in_and_after_every_second_meeting_on
 
 
 def test_an_ended_tandem_is_not_asked(cohort):
-    tandem = pair(cohort, status="ended")
+    tandem = make_cohort_tandem(cohort, status="ended")
     assert pulse.ask_due(at(date(2027, 5, 1))) == 0 and checks_of(tandem) == []
 
 
@@ -97,7 +83,7 @@ def _asked(tandem) -> dict[int, PulseCheck]:
 
 
 def test_only_the_asked_partner_answers_once_and_the_partner_never_sees_it(client, login_as, cohort):
-    tandem = pair(cohort)
+    tandem = make_cohort_tandem(cohort)
     checks = _asked(tandem)
     mine, theirs = checks[tandem.mentee.id], checks[tandem.mentor_user.id]
     login_as(tandem.mentee)
@@ -138,7 +124,7 @@ def test_only_the_asked_partner_answers_once_and_the_partner_never_sees_it(clien
 
 
 def test_a_pulse_check_of_an_ended_tandem_takes_no_answer(client, login_as, cohort):
-    tandem = pair(cohort)
+    tandem = make_cohort_tandem(cohort)
     mine = _asked(tandem)[tandem.mentee.id]
     tandems.end(tandem, tandem.mentor_user, "Moved abroad")
     login_as(tandem.mentee)
@@ -159,7 +145,7 @@ def test_a_pulse_check_of_an_ended_tandem_takes_no_answer(client, login_as, coho
 
 def test_the_report_shows_pulse_answers_from_five_on_and_the_early_termination_rate(client, login_as, cohort):
     manager = make_user(is_manager=True)
-    tandems = [pair(cohort, name) for name in ("Ann", "Ben", "Cem")]
+    tandems = [make_cohort_tandem(cohort, name) for name in ("Ann", "Ben", "Cem")]
     for tandem in tandems:
         _asked(tandem)
     answers = iter([(5, 4, "Eye-opening."), (4, 4, ""), (2, 3, "Hard to find time."), (4, 5, "")])
@@ -167,7 +153,7 @@ def test_the_report_shows_pulse_answers_from_five_on_and_the_early_termination_r
         usefulness, collaboration, comment = next(answers)
         pulse.submit(check, db.session.get(User, check.user_id), usefulness, collaboration,
                      comment, at(date(2027, 4, 2)))
-    ended = pair(cohort, "Dora", status="ended")
+    ended = make_cohort_tandem(cohort, "Dora", status="ended")
     ended.end_reason = "The mentee changed jobs."
     db.session.commit()
     login_as(manager)
@@ -201,7 +187,7 @@ def test_the_report_shows_pulse_answers_from_five_on_and_the_early_termination_r
 
 
 def test_deleting_an_account_keeps_the_score_without_the_person_and_drops_open_checks(cohort):
-    tandem = pair(cohort)
+    tandem = make_cohort_tandem(cohort)
     checks = _asked(tandem)
     mentee = tandem.mentee
     pulse.submit(checks[mentee.id], mentee, 4, 4, "Mentions my boss by name.", at(date(2027, 4, 2)))

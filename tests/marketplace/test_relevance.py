@@ -11,7 +11,7 @@ import pytest
 from marketplace.extensions import db
 from marketplace.models import MentorProfile, User
 from marketplace.services import companies, tandems, topics
-from marketplace.services.cohorts import assignment
+from marketplace.services.cohorts import assignment, explanations
 from marketplace.services.matching import search, vectors
 from tests.builders import make_goal, make_mentor, make_user
 from tests.marketplace.test_api import bearer
@@ -99,10 +99,10 @@ def test_a_cohort_pair_scores_as_the_goals_suggestion_and_a_weak_pair_is_flagged
     assert "Generative AI" in shown[0].highlights
     score, reasons = assignment.pair_score(goal, mentor)
     assert score == pytest.approx(suggested[mentor.id], abs=1e-4)
-    assert not any("Weak match" in r for r in reasons)
+    assert not any("Weak match" in r for r in explanations.reason_texts(reasons))
     assert unrelated.id not in suggested  # below the floor
     _, weak_reasons = assignment.pair_score(goal, unrelated)
-    assert weak_reasons[0].startswith("Weak match")
+    assert explanations.reason_texts(weak_reasons)[0].startswith("Weak match")
 
 
 def test_a_mentor_whose_only_free_place_is_asked_for_moves_below_an_equal_free_one(app):
@@ -149,7 +149,7 @@ def test_the_weak_match_badge_and_the_pair_explanation_judge_by_the_floor_sugges
     weak = cohort_review.weak_pairs(cohort_review.drafts(cohort))
     assert weak == {drafts["unrelated"].id}
     for name, tandem in drafts.items():
-        reasons = assignment.explain(tandem.goal, tandem.mentor, set(), set(), low)
+        reasons = explanations.reason_texts(assignment.explain(tandem.goal, tandem.mentor, set(), set(), low))
         assert any("Weak match" in r for r in reasons) == (tandem.id in weak), name
         words = search.relevance(low, search.goal_words(tandem.goal), search.mentor_words(tandem.mentor))
         assert search.below_floor(words) == (tandem.id in weak), name

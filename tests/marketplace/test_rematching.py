@@ -5,7 +5,7 @@ same rules as any cohort pair (checked again at the confirmation, and once when 
 from __future__ import annotations
 
 import threading
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from babel.dates import format_date
@@ -15,15 +15,17 @@ from marketplace.extensions import db
 from marketplace.models import (
     Cohort,
     CohortParticipant,
+    Meeting,
     MentorProfile,
     Milestone,
     Notification,
     OutgoingEmail,
     Tandem,
+    User,
 )
 from marketplace.services import companies, privacy, rematching, tandems
 from marketplace.services.cohorts.enrolment import CohortError
-from tests.builders import make_goal, make_mentor, make_user, sign_in
+from tests.builders import DEFAULT_PASSWORD, make_goal, make_meeting, make_mentor, make_user, sign_in
 from tests.marketplace.test_cohorts import bearer, enrol, make_cohort
 
 
@@ -170,7 +172,7 @@ def test_the_manager_confirms_on_the_page_and_both_are_told(freed, client, login
                            data={"mentor_id": mia.id, "participant_id": bert.id}, follow_redirects=True)
     assert "Mia Mentor and Bert Waiting are paired" in response.get_data(as_text=True)
     [tandem] = _active(cohort)
-    assert (tandem.mentor_id, tandem.mentee_user_id, tandem.starts_on) == (mia.id, bert.user_id, date.today())
+    assert (tandem.mentor_profile_id, tandem.mentee_user_id, tandem.starts_on) == (mia.id, bert.user_id, date.today())
     assert bert.status == "accepted" and bert.goal.status == "matched"
     assert "Mia Mentor will mentor you" in _mail(bert.user, "tandem_started").body
     assert "you mentor Bert Waiting" in _mail(mia.user, "tandem_started").body
@@ -287,3 +289,121 @@ def test_a_mentee_who_deletes_the_account_frees_the_slot_for_the_waiting_list(fr
         Notification.user_id == manager.id, Notification.message_key == "cohort_slot_freed")) == 2
     [slot] = rematching.freed_slots(cohort)
     assert slot.mentor.id == mia.id and slot.proposal is None  # Carla is Mia's colleague; nobody else waits
+
+
+# --- a partner who deletes their account ends the tandem, whichever side they were on ---------------------
+
+
+@pytest.mark.parametrize("leaver", ["mentor", "mentee"])
+def test_a_partner_who_deletes_the_account_ends_the_tandem_and_the_other_is_told_in_their_language(app, leaver):
+    former, fresh = _mentors("Mia Mentor", "Otto Other")
+    mentee = make_user(name="Gerd Brenner", company="Old AG")
+    goal = make_goal(owner=mentee)
+    tandem = _running(goal, former)
+    ahead = make_meeting(tandem, datetime.now(UTC) + timedelta(days=3), status="planned", author=mentee)
+    db.session.commit()
+    ahead_id = ahead.id
+    leaving, staying = (former.user, mentee) if leaver == "mentor" else (mentee, former.user)
+    staying.locale = "de"
+    db.session.commit()
+    client = sign_in(app.test_client(), staying)
+    assert client.post("/auth/logout").status_code == 302
+    staying_id = staying.id
+    sign_in(app.test_client(), leaving).post("/auth/account/delete", data={"password": DEFAULT_PASSWORD})
+
+    db.session.expire_all()
+    staying = db.session.get(User, staying_id)
+    tandem = db.session.get(Tandem, tandem.id)
+    assert tandem.status == "ended" and tandem.ended_at is not None and tandem.end_reason
+    assert db.session.get(Meeting, ahead_id) is None  # cancelled, with the calendar's cancellation
+    assert "abgesagt" in _mail(staying, "meeting_planned").body
+    told = _mail(staying, "tandem_ended")
+    assert told.language == "de" and "Konto gelöscht" in told.body
+    refused = app.test_client().post(f"/api/v1/tandems/{tandem.id}/proposals", headers=bearer(staying), json={
+        "slots": [{"starts_at": (datetime.now(UTC) + timedelta(days=5)).isoformat()}]})
+    assert refused.status_code == 409
+    client = sign_in(app.test_client(), staying)
+    page = client.get(f"/cohorts/tandems/{tandem.id}").get_data(as_text=True)
+    assert "Dieses Tandem endete am" in page and "Die Tandem-Partner:in hat das Konto gelöscht." in page
+    assert "Treffen planen oder eintragen" not in page
+    if leaver == "mentor":  # the goal is open again, with the next mentors (never the one who left)
+        assert goal.status == "open"
+        suggestions = told.body.split("Nächstes helfen könnten:")[1]
+        assert "Otto Other" in suggestions and "Mia Mentor" not in suggestions
+        assert f"/goals/{goal.id}#next-suggestions" in told.body
+        section = client.get(f"/goals/{goal.id}").get_data(as_text=True).split('id="next-suggestions"')[1]
+        assert "Otto Other" in section
+    else:
+        assert "Ihr Platz ist wieder frei" in told.body
+
+
+def test_a_mentor_who_deletes_the_account_puts_the_mentee_back_on_the_cohorts_waiting_list(app, client, login_as):
+    cohort = make_cohort(state="running", starts_on=date.today() - timedelta(days=30),
+                         ends_on=date.today() + timedelta(days=150))
+    mia, nora = (make_mentor(user=make_user(name=name, company=f"{name} GmbH"), capacity=1)
+                 for name in ("Mia Mentor", "Nora Leaving"))
+    people = {}
+    for name in ("Anna Ended", "Dora Left"):
+        goal = make_goal(owner=make_user(name=name, company=f"{name} Old"))
+        people[name.split()[0].lower()] = enrol(cohort, goal.owner, "mentee", goal=goal)
+    for mentor in (mia, nora):
+        enrol(cohort, mentor.user, "mentor")
+    ended = _running(people["anna"].goal, mia, cohort)
+    left = _running(people["dora"].goal, nora, cohort)
+    manager = make_user(name="Manu Manager", is_manager=True, company=None)
+    tandems.end(ended, people["anna"].user, "Moved abroad")
+    assert [slot.proposal for slot in rematching.freed_slots(cohort)] == [None]  # nobody waits yet
+    health = client.get(f"/api/v1/cohorts/{cohort.id}/health", headers=bearer(manager)).get_json()
+    assert [row["id"] for row in health["tandems"]] == [left.id]
+
+    privacy.delete_account(nora.user)
+
+    dora = people["dora"]
+    assert dora.goal.status == "open" and left.status == "ended"
+    health = client.get(f"/api/v1/cohorts/{cohort.id}/health", headers=bearer(manager)).get_json()
+    assert health["tandems"] == []
+    told = db.session.scalars(select(Notification).where(
+        Notification.user_id == manager.id, Notification.kind == "cohort_slot_freed")).all()
+    assert sorted(n.message_key for n in told) == ["cohort_mentor_left", "cohort_slot_freed"]  # Anna's end, then this
+    assert any("Dora Left waits for a new mentor" in n.message for n in told)
+    [slot] = rematching.freed_slots(cohort)
+    assert slot.mentor.id == mia.id and slot.proposal.participant.id == dora.id
+    login_as(manager)
+    page = client.get(f"/cohorts/{cohort.id}").get_data(as_text=True)
+    assert "Slot freed: propose Dora Left with Mia Mentor" in page
+
+
+def test_a_deleted_accounts_pending_requests_and_offers_end_and_the_other_side_is_told(app):
+    leaving, fresh = _mentors("Lena Leaving", "Otto Other")
+    asker = make_user(name="Gerd Brenner", company="Old AG")
+    asked_goal = make_goal(owner=asker, title="Understand TikTok")
+    tandems.request_tandem(asked_goal, leaving, asker)
+    owner = make_user(name="Karl Maier", company="Older AG")
+    offered_goal = make_goal(owner=owner, title="Our brand on LinkedIn")
+    tandems.offer_help(offered_goal, leaving.user)
+
+    privacy.delete_account(leaving.user)
+
+    assert db.session.scalars(select(Tandem)).all() == []
+    ended = _mail(asker, "request_declined").body
+    assert "Your request for “Understand TikTok” has ended: the mentor deleted their account." in ended
+    assert "Otto Other" in ended.split("next:")[1] and "Lena" not in ended
+    offer_mails = db.session.scalars(select(OutgoingEmail.body).where(
+        OutgoingEmail.recipient_user_id == owner.id, OutgoingEmail.kind == "offer_received").order_by(OutgoingEmail.id))
+    assert "The offer to help with “Our brand on LinkedIn” has ended: the mentor deleted their account." in \
+        offer_mails.all()[-1]  # after the offer's own e-mail
+    assert asked_goal.status == "open" and offered_goal.status == "open"
+
+
+def test_a_deleted_mentees_pending_request_and_the_offer_to_them_end_and_the_mentors_are_told(app):
+    asked, offering = _mentors("Mia Mentor", "Otto Offer")
+    mentee = make_user(name="Gerd Brenner", company="Old AG")
+    tandems.request_tandem(make_goal(owner=mentee, title="Understand TikTok"), asked, mentee)
+    tandems.offer_help(make_goal(owner=mentee, title="Our brand on LinkedIn"), offering.user)
+
+    privacy.delete_account(mentee)
+
+    assert db.session.scalars(select(Tandem)).all() == []
+    assert "A tandem request to you was withdrawn." in _mail(asked.user, "request_withdrawn").body
+    assert "Your offer to help with “Our brand on LinkedIn” has ended: the goal's owner deleted their account." in \
+        _mail(offering.user, "offer_answered").body

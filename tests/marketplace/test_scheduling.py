@@ -4,7 +4,6 @@ answers race), the API, access and privacy."""
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, date, datetime
 
 import pytest
@@ -23,7 +22,7 @@ from marketplace.models import (
 )
 from marketplace.services import meetings, privacy, scheduling
 from marketplace.services.scheduling import SchedulingError, SlotInput
-from tests.builders import make_user
+from tests.builders import at_once, make_user
 from tests.marketplace import test_meetings
 from tests.marketplace.test_meetings import api, page_of, parsed
 
@@ -327,27 +326,17 @@ def test_the_api_reads_and_replaces_the_callers_windows(app, client):
 
 def _race(app, work, count: int = 2) -> list[object]:
     """Run `work(index)` in `count` threads released together; each result or error code, in any order."""
-    db.session.remove()
-    barrier = threading.Barrier(count)
-    outcomes: list[object] = []
 
-    def run(index: int) -> None:
+    def attempt(index: int) -> object:
         with app.test_request_context():
-            barrier.wait()
             try:
-                outcomes.append(work(index))
+                return work(index)
             except SchedulingError as problem:
-                outcomes.append(problem.code)
+                return problem.code
             finally:
                 db.session.remove()
 
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads)
-    return outcomes
+    return at_once(attempt, count)
 
 
 def test_picking_twice_at_once_plans_exactly_one_meeting(app, tandem):

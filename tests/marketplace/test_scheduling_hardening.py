@@ -3,7 +3,6 @@ times, concurrent nudges and window changes, meetings of a tandem that stops, od
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, date, datetime
 
 import pytest
@@ -14,7 +13,7 @@ from marketplace.models import AvailabilityWindow, Meeting, MeetingProposal, Tan
 from marketplace.services import meetings, privacy, scheduling, tandems
 from marketplace.services.cohorts import enrolment
 from marketplace.services.scheduling import SchedulingError
-from tests.builders import DEFAULT_PASSWORD, make_user
+from tests.builders import DEFAULT_PASSWORD, at_once, make_cohort_tandem, make_user
 from tests.marketplace import test_meetings, test_pair_health
 from tests.marketplace.test_cohorts import bearer, make_cohort
 from tests.marketplace.test_meetings import api, parsed
@@ -55,32 +54,10 @@ def test_a_time_at_the_end_of_the_calendar_is_refused_naming_the_period_never_a_
 # --- F3: nudges at once ---------------------------------------------------------------------------------
 
 
-def _at_once(app, work, count: int) -> list[object]:
-    """`work(index)` in `count` threads (each its own connection) released together; their results."""
-    db.session.remove()
-    barrier = threading.Barrier(count)
-    results: list[object] = [None] * count
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait()
-            results[index] = work(index)
-        except Exception as problem:  # what the page would answer with a 500
-            results[index] = repr(problem)
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads)
-    return results
-
-
 def test_four_nudges_at_once_mail_each_partner_once_and_the_others_are_quiet(app):
     cohort = test_pair_health.make_cohort(state="running", target=6, starts_on=date(2027, 3, 1),
                                           ends_on=date(2027, 8, 31))
-    slow = test_pair_health.pair(cohort, "Slow")
+    slow = make_cohort_tandem(cohort, "Slow")
     manager = make_user(is_manager=True)
     url, field = f"/cohorts/{cohort.id}/tandems/{slow.id}/nudge", f"tandem-{slow.id}-seen"
     people = sorted([slow.mentee.email, slow.mentor_user.email])
@@ -96,7 +73,7 @@ def test_four_nudges_at_once_mail_each_partner_once_and_the_others_are_quiet(app
         with clients[index].session_transaction() as session:
             return response.status_code, [text for _kind, text in session.get("_flashes", [])]
 
-    answers = _at_once(app, click, 4)
+    answers = at_once(click, 4)
     assert all(isinstance(answer, tuple) and answer[0] == 302 for answer in answers), answers
     flashes = sorted(text for _status, texts in answers for text in texts)
     assert len(flashes) == 4 and flashes.count("This nudge has already gone to both partners.") == 3, flashes
@@ -119,7 +96,7 @@ def test_the_same_window_added_six_times_at_once_is_stored_once(app):
             finally:
                 db.session.remove()
 
-    assert sorted(_at_once(app, add, 6)) == ["added"] + ["window_overlap"] * 5
+    assert sorted(at_once(add, 6)) == ["added"] + ["window_overlap"] * 5
     assert db.session.query(AvailabilityWindow).filter_by(user_id=person_id).count() == 1
 
 
@@ -134,7 +111,7 @@ def test_lists_of_windows_put_at_once_leave_one_of_them_whole_never_overlapping_
                             {"weekday": "friday", "starts": starts, "ends": "23:00"}]}
         return app.test_client().put("/api/v1/me/availability", json=body, headers=headers).status_code
 
-    assert _at_once(app, put, 4) == [200] * 4
+    assert at_once(put, 4) == [200] * 4
     stored = db.session.scalars(select(AvailabilityWindow).where(AvailabilityWindow.user_id == person_id)
                                 .order_by(AvailabilityWindow.weekday)).all()
     assert len(stored) == 2 and stored[0].starts_minute == stored[1].starts_minute  # one PUT's list, whole

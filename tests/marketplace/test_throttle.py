@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
 import pytest
 from flask import Flask
 from sqlalchemy import select
 
 from marketplace.extensions import db, limiter
-from marketplace.models import LoginThrottle, utcnow
+from marketplace.models import LoginThrottle
 from marketplace.services import throttle
-from tests.builders import DEFAULT_PASSWORD, make_user
+from tests.builders import DEFAULT_PASSWORD, Clock, make_user, set_clock
 
 WRONG = "not the password!"
-
-
-class Clock:
-    """The throttles' clock (`TANDEM_CLOCK`), moved by the test instead of waiting."""
-
-    def __init__(self) -> None:
-        self.moment: datetime = utcnow()
-
-    def __call__(self) -> datetime:
-        return self.moment
-
-    def advance(self, seconds: float) -> None:
-        self.moment += timedelta(seconds=seconds)
 
 
 def attempt(app: Flask, email: str, password: str = WRONG, ip: str = "198.51.100.7"):
@@ -37,8 +22,7 @@ def attempt(app: Flask, email: str, password: str = WRONG, ip: str = "198.51.100
 
 @pytest.fixture
 def clock(app: Flask) -> Clock:
-    app.config["TANDEM_CLOCK"] = clock = Clock()
-    return clock
+    return set_clock(app)
 
 
 def test_after_five_failures_the_account_waits_doubling_up_to_fifteen_minutes(app, clock):

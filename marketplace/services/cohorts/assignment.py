@@ -1,8 +1,9 @@
 """Cohort matching: one globally optimal assignment of mentees to mentor slots, never greedy.
 
-The score matrix is the ranking score of suggestions (matching.blend_scores: the cosine of the stored vectors
-blended with topic overlap, the goal's topics as suggestions_for_goal reads them), so a cohort's pairs and a
-person's suggestions agree; a pair below the relevance floor (matching.weak_pair) is flagged as weak. Forbidden
+The score matrix is the ranking score of suggestions (matching.blend_scores: the cosine of the stored vectors, the
+goal's moved towards its nearest taxonomy topic as suggestions_for_goal moves it (matching.expand_vectors), blended
+with topic overlap, the goal's topics as suggestions_for_goal reads them), so a cohort's pairs and a person's
+suggestions agree; a pair below the relevance floor (matching.weak_pair) is flagged as weak. Forbidden
 pairs come from rules.allowed_mask; a mentor with free capacity c becomes c columns ("slots"); scipy's
 linear_sum_assignment then maximises first the number of valid pairs and then their total score. Locked
 drafts stay and use up their slot.
@@ -10,27 +11,24 @@ drafts stay and use up their slot.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from scipy.optimize import linear_sum_assignment
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import selectinload
 
-from embeddings import highlight_phrases
-
-from ...extensions import db
-from ...models import Cohort, CohortParticipant, Goal, MentorProfile, Tandem, Topic, User
+from ...extensions import begin_serialised_write, db
+from ...models import Cohort, CohortParticipant, Goal, MentorProfile, Tandem, User
 from ...states import PAIRING, PLANNING, PUBLISHED, GoalStatus, ParticipantStatus, TandemStatus
-from ..fields import language_name
 from ..matching import rules, taxonomy, vectors
-from ..matching.search import blend_scores, goal_words, mentor_words, weak_pair
+from ..matching.search import blend_scores, expand_vectors
 from . import enrolment
 from .enrolment import CohortError
+from .explanations import Reason, explain
 
 UNMATCHED_REASONS = {
     "no_goal": _l("Brings no open learning goal."),
@@ -94,12 +92,13 @@ def assign(scores: np.ndarray, allowed: np.ndarray, free_slots: np.ndarray) -> l
     return [(int(r), int(c)) for r, c in zip(rows[picked_rows[keep]], slots[picked_slots[keep]], strict=True)]
 
 
-# --- topics, vectors and explanations ------------------------------------------------------------
+# --- topics and vectors (the explanations: explanations.py) ---------------------------------------
 
 
 def goal_topic_ids(goal: Goal, detect: taxonomy.TopicDetector) -> set[int]:
     """The goal's topics plus those its words name, as in suggestions_for_goal."""
-    return {t.id for t in goal.topics} | {m.topic_id for m in detect(f"{goal.title}\n{goal.description}")}
+    named = detect(f"{goal.title}\n{goal.description}", typos=taxonomy.TYPOS_IN_QUERIES)
+    return {t.id for t in goal.topics} | {m.topic_id for m in named}
 
 
 def mentor_topic_ids(profile: MentorProfile, detect: taxonomy.TopicDetector) -> set[int]:
@@ -130,46 +129,16 @@ def stack(entities: Sequence[Goal | MentorProfile]) -> np.ndarray:
     return np.frombuffer(b"".join(e.vector for e in entities), dtype=np.float32).reshape(len(entities), -1)
 
 
-def _topic_names(ids: set[int]) -> list[str]:
-    if not ids:
-        return []
-    locale = str(get_locale() or "en")
-    return sorted(t.display_name(locale) for t in db.session.scalars(select(Topic).where(Topic.id.in_(ids))))
-
-
-def explain(
-    goal: Goal, profile: MentorProfile, goal_topics: set[int], mentor_topics: set[int], score: float
-) -> list[str]:
-    """Why this pair: shared topics (chosen on the profile), topics the mentor's text only mentions, the words
-    that matched, shared languages; first a warning when the pair is below the relevance floor."""
-    reasons = []
-    if weak_pair(score, goal, profile):
-        reasons.append(_("Weak match: below the relevance floor of suggestions. Check this pair."))
-    chosen = {t.id for t in profile.topics}
-    names = _topic_names(goal_topics & chosen)
-    if names:
-        reasons.append(_("Shared topics: %(topics)s", topics=", ".join(names)))
-    mentioned = _topic_names((goal_topics & mentor_topics) - chosen)
-    if mentioned:
-        reasons.append(_("Also mentions: %(topics)s", topics=", ".join(mentioned)))
-    phrases = highlight_phrases(goal_words(goal), mentor_words(profile), max_phrases=3)
-    if phrases:
-        reasons.append(_("Matching words: %(phrases)s", phrases=", ".join(f"“{p}”" for p in phrases)))
-    languages = sorted(set(goal.language_list) & set(profile.language_list))
-    if languages:
-        reasons.append(_("Shared languages: %(languages)s", languages=", ".join(map(language_name, languages))))
-    return reasons
-
-
-def pair_score(goal: Goal, profile: MentorProfile) -> tuple[float, list[str]]:
-    """Score and reasons of one pair, computed exactly as in a full cohort run."""
+def pair_score(goal: Goal, profile: MentorProfile) -> tuple[float, list[Reason]]:
+    """Score and reasons (to store; `explanations.reason_texts` words them) of one pair, computed exactly as in
+    a full cohort run."""
     ensure_vectors([goal], [profile])
     detect = taxonomy.TopicDetector()
     g_ids, m_ids = goal_topic_ids(goal, detect), mentor_topic_ids(profile, detect)
     position = {topic_id: i for i, topic_id in enumerate(sorted(g_ids | m_ids))}
-    score = score_matrix(stack([goal]), stack([profile]), topic_matrix([g_ids], position),
+    score = score_matrix(expand_vectors(stack([goal]), detect), stack([profile]), topic_matrix([g_ids], position),
                          topic_matrix([m_ids], position))[0, 0]
-    return round(float(score), 4), explain(goal, profile, g_ids, m_ids, float(score))
+    return round(float(score), 4), explain(goal, profile, g_ids, m_ids, float(score), detect)
 
 
 # --- a cohort run --------------------------------------------------------------------------------
@@ -186,10 +155,6 @@ class Unmatched:
     def reason(self) -> str:
         text = str(UNMATCHED_REASONS[self.reason_code])
         return text % self.params if self.params else text
-
-    def as_json(self) -> dict:
-        return {"id": self.user.id, "name": self.user.name, "role": self.role, "reason": self.reason,
-                "reason_code": self.reason_code}
 
 
 @dataclass
@@ -221,6 +186,18 @@ def lock_cohort(cohort_id: int) -> Cohort | None:
     return db.session.scalar(
         select(Cohort).where(Cohort.id == cohort_id).with_for_update().execution_options(populate_existing=True)
     )
+
+
+def lock_cohort_in(cohort_id: int, states: Collection[str], refusal: str) -> Cohort:
+    """Begin a serialised write and lock the cohort (`lock_cohort`), which must be in one of `states`: else
+    CohortError, not_found (404) when it is gone, wrong_state with `refusal` when it has moved on."""
+    begin_serialised_write()
+    cohort = lock_cohort(cohort_id)
+    if cohort is None:
+        raise CohortError("not_found", _("No such cohort."), 404)
+    if cohort.state not in states:
+        raise CohortError("wrong_state", refusal)
+    return cohort
 
 
 def accepted(cohort: Cohort, role: str) -> list[CohortParticipant]:
@@ -366,15 +343,15 @@ def _run(cohort: Cohort) -> MatchResult:
         goal_ids_by_row = [goal_topic_ids(goal, detect) for goal in goals]
         mentor_ids_by_col = [mentor_topic_ids(profile, detect) for profile in profiles]
         position = {t: i for i, t in enumerate(sorted(set().union(*goal_ids_by_row, *mentor_ids_by_col)))}
-        scores = score_matrix(stack(goals), stack(profiles), topic_matrix(goal_ids_by_row, position),
-                              topic_matrix(mentor_ids_by_col, position))
+        scores = score_matrix(expand_vectors(stack(goals), detect), stack(profiles),
+                              topic_matrix(goal_ids_by_row, position), topic_matrix(mentor_ids_by_col, position))
         free = np.array([f.free_capacity for f in pool.mentor_facts], dtype=np.int64)
         for row, col in assign(scores, pool.allowed[rows], free):
             goal, profile, score = goals[row], profiles[col], float(scores[row, col])
             db.session.add(Tandem(
                 goal=goal, mentor=profile, mentee_user_id=goal.owner_id, mentor_user_id=profile.user_id,
                 cohort_id=cohort.id, status=TandemStatus.DRAFT, locked=False, score=round(score, 4),
-                reasons=explain(goal, profile, goal_ids_by_row[row], mentor_ids_by_col[col], score),
+                reasons=explain(goal, profile, goal_ids_by_row[row], mentor_ids_by_col[col], score, detect),
             ))
             pairs.append((int(rows[row]), col))
     db.session.flush()

@@ -18,6 +18,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from ...extensions import db
+from ...input_checks import has_visible_text, single_line
 from ...models import Cohort, CohortParticipant, Goal, Tandem, Topic, User, utcnow
 from ...states import PUBLISHED, CohortState, GoalStatus, ParticipantStatus, TandemStatus
 from .. import meetings, notifications
@@ -54,8 +55,8 @@ def check_fields(
 ) -> dict[str, str]:
     """Every problem with a cohort's fields, by field name (empty when all is well)."""
     errors: dict[str, str] = {}
-    name = (name or "").strip()
-    if not name:
+    name = single_line(name or "")
+    if not has_visible_text(name):
         errors["name"] = _("Please give the cohort a name.")
     elif "\x00" in name:  # PostgreSQL refuses NUL in text; say so instead of failing
         errors["name"] = _("Contains a character that is not allowed.")
@@ -104,8 +105,8 @@ def create_cohort(
     if errors:
         raise CohortError.invalid(errors)
     cohort = Cohort(
-        name=name.strip(), description=(description or "").strip(), starts_on=starts_on, ends_on=ends_on,
-        meeting_target=meeting_target, state="draft", enrolment_open=False,
+        name=single_line(name), description=(description or "").strip(), starts_on=starts_on, ends_on=ends_on,
+        meeting_target=meeting_target, state=CohortState.DRAFT, enrolment_open=False,
     )
     cohort.focus_topics = list(focus_topics)
     db.session.add(cohort)
@@ -130,7 +131,7 @@ def update_cohort(
         errors["starts_on"] = _("The dates cannot change once the tandems are running.")
     if errors:
         raise CohortError.invalid(errors)
-    cohort.name = name.strip()
+    cohort.name = single_line(name)
     cohort.description = (description or "").strip()
     cohort.starts_on, cohort.ends_on = starts_on, ends_on
     cohort.meeting_target = meeting_target
@@ -170,7 +171,7 @@ def _refuse_unless(cohort: Cohort, states: tuple[str, ...], message: str) -> Non
 def open_enrolment(cohort: Cohort) -> Cohort:
     """draft → enrolling: people can now apply from their dashboard."""
     _refuse_unless(cohort, ("draft",), _("Only a cohort in planning can open its enrolment."))
-    cohort.state = "enrolling"
+    cohort.state = CohortState.ENROLLING
     cohort.enrolment_open = True
     db.session.commit()
     return cohort
@@ -188,7 +189,7 @@ def start_matching(cohort: Cohort, commit: bool = True) -> Cohort:
         else:
             message = _("Matching needs at least one accepted mentee.")
         raise CohortError("nobody_accepted", message + " " + _("Accept applications or import participants first."))
-    cohort.state = "matching"
+    cohort.state = CohortState.MATCHING
     cohort.enrolment_open = False
     if commit:
         db.session.commit()
@@ -200,7 +201,7 @@ def reopen_enrolment(cohort: Cohort) -> Cohort:
     _refuse_unless(cohort, ("matching",), _("Enrolment can only be reopened while matching."))
     if count_published(cohort):
         raise CohortError("already_published", _("Tandems are already published; enrolment stays closed."))
-    cohort.state = "enrolling"
+    cohort.state = CohortState.ENROLLING
     cohort.enrolment_open = True
     db.session.commit()
     return cohort
@@ -220,10 +221,10 @@ def close(cohort: Cohort) -> Cohort:
     now = utcnow()
     running = select(Tandem).where(Tandem.cohort_id == cohort.id, Tandem.status == TandemStatus.ACTIVE)
     for tandem in db.session.scalars(running).all():
-        tandem.status = "completed"
+        tandem.status = TandemStatus.COMPLETED
         tandem.ended_at = now
         meetings.cancel_upcoming(tandem)
-    cohort.state = "closed"
+    cohort.state = CohortState.CLOSED
     cohort.enrolment_open = False
     cohort.closed_at = now
     surveys.invite_participants(cohort)
@@ -273,6 +274,17 @@ def is_participant(cohort: Cohort, user: User) -> bool:
 def can_view(cohort: Cohort, user: User) -> bool:
     """Managers see every cohort; a person sees the cohorts they applied to, and any that is enrolling."""
     return bool(user.is_manager or cohort.state == CohortState.ENROLLING or is_participant(cohort, user))
+
+
+def is_listed_for(cohort: Cohort, user: User) -> bool:
+    """The cohorts a person's list holds (all_cohorts for managers, cohorts_of for others): what the API
+    reads out one by one."""
+    return bool(user.is_manager or is_participant(cohort, user))
+
+
+def can_see_application(participant: CohortParticipant, user: User) -> bool:
+    """An application: community managers, and the applicant themselves."""
+    return bool(user.is_manager or participant.user_id == user.id)
 
 
 def all_cohorts() -> list[Cohort]:
@@ -393,7 +405,7 @@ def apply(cohort: Cohort, user: User, role: str, goal: Goal | None = None) -> Co
         raise CohortError("already_applied", _("You have already applied to this cohort as %(role)s.",
                                                role=str(ROLE_LABELS[role]).lower()))
     participant = CohortParticipant(cohort=cohort, user=user, role=role, goal=goal if role == "mentee" else None,
-                                    status="applied")
+                                    status=ParticipantStatus.APPLIED)
     db.session.add(participant)
     db.session.flush()
     notify_managers(

@@ -44,7 +44,7 @@ def start(cohort: Cohort, manager: User, token: str) -> ImportJob:
 
     # The preview counted the people; this refuses a token not this manager's for this cohort.
     rows = upload.staged_rows(token, cohort, manager)
-    job = ImportJob(cohort_id=cohort.id, user_id=manager.id, token=token, status="queued", total_rows=rows,
+    job = ImportJob(cohort_id=cohort.id, user_id=manager.id, token=token, status=ImportStatus.QUEUED, total_rows=rows,
                     rows_done=0, summary="", invited=[], problems=[], heartbeat_at=utcnow())
     db.session.add(job)
     db.session.commit()
@@ -105,7 +105,7 @@ def resume_stale(now: datetime) -> list[int]:
             update(ImportJob).where(ImportJob.id == job_id, ImportJob.attempts == attempts,
                                     ImportJob.status.in_(("queued", "running")),
                                     or_(ImportJob.heartbeat_at.is_(None), ImportJob.heartbeat_at < cutoff))
-            .values(status="queued", heartbeat_at=now)
+            .values(status=ImportStatus.QUEUED, heartbeat_at=now)
         ).rowcount
         db.session.commit()
         if moved:

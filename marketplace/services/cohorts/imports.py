@@ -25,13 +25,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from ...extensions import db
-from ...input_checks import text_problem
+from ...input_checks import has_visible_text, single_line, text_problem
 from ...models import Cohort, CohortParticipant, Company, Goal, MentorProfile, Tandem, Topic, User
-from ...states import GoalStatus, TandemStatus
+from ...states import GoalStatus, ParticipantStatus, TandemStatus
 from .. import accounts, companies, exports, fields, goals, profiles, tandems
 from ..errors import ImportConflict
 from ..matching import taxonomy, vectors
-from ..topics import MAX_TOPICS, planned_topics, resolve_topics
+from ..topics import MAX_TOPICS, TOPIC_MAX_LENGTH, planned_topics, resolve_topics
 
 COLUMNS = ["email", "name", "role", "company", "headline", "text", "topics", "languages", "capacity",
            "exclude_companies"]
@@ -47,6 +47,8 @@ class RowProblem:
 
 
 # The forms' limits, so that a row the preview accepts is one the database stores (PostgreSQL enforces them).
+# Names and titles, stored as single lines (input_checks.single_line) as the forms store them.
+LINE_COLUMNS = ("name", "company", "headline")
 FIELD_LIMITS = {
     "name": (1, accounts.NAME_MAX),
     "company": (1, fields.COMPANY_MAX),
@@ -210,14 +212,13 @@ def read_table(data: bytes) -> SourceTable:
 
 def parse(table: SourceTable) -> tuple[list[ParsedRow], list[RowProblem]]:
     """Check every row; answers the parsed rows and every problem found (all of them, not the first)."""
-    problems: list[RowProblem] = []
     if not table.rows:
         return [], [RowProblem(1, _("Missing column(s): %(cols)s.", cols=", ".join(COLUMNS)))]
     header = [name.strip().lower() for name in table.rows[0]]
     missing = [name for name in COLUMNS if name not in header]
     if missing:
         return [], [RowProblem(1, _("Missing column(s): %(cols)s.", cols=", ".join(missing)), fields=missing)]
-    split = table.separators
+    problems: list[RowProblem] = []
     rows: list[ParsedRow] = []
     for number, cells in enumerate(table.rows[1:], start=2):
         if number - 1 > MAX_ROWS:
@@ -227,49 +228,75 @@ def parse(table: SourceTable) -> tuple[list[ParsedRow], list[RowProblem]]:
             problems.append(RowProblem(number, _("More fields than columns (a missing quote?).")))
             continue
         values = {name: (cells[i] if i < len(cells) else "").strip() for i, name in enumerate(header) if name}
+        values.update({name: single_line(values[name]) for name in LINE_COLUMNS})
         if not any(values.values()):
             continue
-        reasons = _unstorable(values)
-        email = values["email"]
-        try:
-            email = accounts.clean_email(email)
-        except accounts.AccountError:
-            reasons.append(("email", _("'%(value)s' is not a valid e-mail address.", value=values["email"])))
-        role = values["role"].lower()
-        if role not in ("mentor", "mentee"):
-            reasons.append(("role", _("role must be 'mentor' or 'mentee', not '%(value)s'.", value=values["role"])))
-        reasons += _length_problems(values)
-        excluded = fields.split_entries(values["exclude_companies"], split)
-        try:
-            goals.parse_company_names(excluded)
-        except fields.ProfileError as problem:
-            reasons.append(("exclude_companies", _("exclude_companies: %(problem)s",
-                                                   problem=problem.fields["excluded_companies"])))
-        languages = [code.lower() for code in fields.split_entries(values["languages"], split)]
-        if not languages:
-            reasons.append(("languages", _("languages is empty (use ISO codes such as de;en).")))
-        elif any(code not in fields.LANGUAGES for code in languages):
-            bad = [code for code in languages if code not in fields.LANGUAGES]
-            reasons.append(("languages", _("unknown language code(s): %(codes)s.", codes=", ".join(bad))))
-        capacity = 1
-        if values["capacity"]:
-            if not values["capacity"].isdigit() or not 1 <= int(values["capacity"]) <= 10:
-                reasons.append(("capacity", _("capacity must be a whole number from 1 to 10.")))
-            else:
-                capacity = int(values["capacity"])
-        topics = fields.split_entries(values["topics"], split)
-        if len(topics) > MAX_TOPICS:
-            reasons.append(("topics", _("at most %(n)d topics.", n=MAX_TOPICS)))
-        if any(len(topic) > 60 for topic in topics):
-            reasons.append(("topics", _("a topic may have at most 60 characters.")))
-        if reasons:
-            problems.append(RowProblem(number, "; ".join(message for _column, message in reasons), values["email"],
-                                       list(dict.fromkeys(column for column, _message in reasons))))
-            continue
-        rows.append(ParsedRow(number, email, values["name"], role, values["company"], values["headline"],
-                              values["text"], topics, languages, capacity, excluded))
+        parsed = _parse_row(number, values, table.separators)
+        if isinstance(parsed, RowProblem):
+            problems.append(parsed)
+        else:
+            rows.append(parsed)
     problems.extend(_cross_row_problems(rows))
     return rows, problems
+
+
+def _parse_row(number: int, values: dict[str, str], split: str) -> ParsedRow | RowProblem:
+    """One non-empty row's cells (by column name) as a ParsedRow, or every reason it cannot be imported."""
+    reasons = _unstorable(values)
+    email = values["email"]
+    try:
+        email = accounts.clean_email(email)
+    except accounts.AccountError:
+        reasons.append(("email", _("'%(value)s' is not a valid e-mail address.", value=values["email"])))
+    role = values["role"].lower()
+    if role not in ("mentor", "mentee"):
+        reasons.append(("role", _("role must be 'mentor' or 'mentee', not '%(value)s'.", value=values["role"])))
+    reasons += _length_problems(values)
+    excluded = fields.split_entries(values["exclude_companies"], split)
+    try:
+        goals.parse_company_names(excluded)
+    except fields.ProfileError as problem:
+        reasons.append(("exclude_companies", _("exclude_companies: %(problem)s",
+                                               problem=problem.fields["excluded_companies"])))
+    languages = [code.lower() for code in fields.split_entries(values["languages"], split)]
+    reasons += _language_problems(languages)
+    capacity, capacity_problems = _parse_capacity(values["capacity"])
+    reasons += capacity_problems
+    topics = fields.split_entries(values["topics"], split)
+    reasons += _topic_problems(topics)
+    if reasons:
+        return RowProblem(number, "; ".join(message for _column, message in reasons), values["email"],
+                          list(dict.fromkeys(column for column, _message in reasons)))
+    return ParsedRow(number, email, values["name"], role, values["company"], values["headline"], values["text"],
+                     topics, languages, capacity, excluded)
+
+
+def _language_problems(languages: list[str]) -> list[tuple[str, str]]:
+    if not languages:
+        return [("languages", _("languages is empty (use ISO codes such as de;en)."))]
+    bad = [code for code in languages if code not in fields.LANGUAGES]
+    if bad:
+        return [("languages", _("unknown language code(s): %(codes)s.", codes=", ".join(bad)))]
+    return []
+
+
+def _parse_capacity(cell: str) -> tuple[int, list[tuple[str, str]]]:
+    """A mentor's capacity (1 when the cell is empty) and the problem with it, if any."""
+    if not cell:
+        return 1, []
+    if not cell.isdigit() or not profiles.CAPACITY_MIN <= int(cell) <= profiles.CAPACITY_MAX:
+        return 1, [("capacity", _("capacity must be a whole number from %(low)d to %(high)d.",
+                                  low=profiles.CAPACITY_MIN, high=profiles.CAPACITY_MAX))]
+    return int(cell), []
+
+
+def _topic_problems(topics: list[str]) -> list[tuple[str, str]]:
+    reasons = []
+    if len(topics) > MAX_TOPICS:
+        reasons.append(("topics", _("at most %(n)d topics.", n=MAX_TOPICS)))
+    if any(len(topic) > TOPIC_MAX_LENGTH for topic in topics):
+        reasons.append(("topics", _("a topic may have at most %(n)d characters.", n=TOPIC_MAX_LENGTH)))
+    return reasons
 
 
 def _unstorable(values: dict[str, str]) -> list[tuple[str, str]]:
@@ -281,7 +308,7 @@ def _unstorable(values: dict[str, str]) -> list[tuple[str, str]]:
 def _length_problems(values: dict[str, str]) -> list[tuple[str, str]]:
     reasons = []
     for name, (low, high) in FIELD_LIMITS.items():
-        if not values[name]:
+        if not has_visible_text(values[name]):
             reasons.append((name, _("%(column)s is empty.", column=name)))
         elif not low <= len(values[name]) <= high:
             reasons.append((name, _("%(column)s must have %(low)d to %(high)d characters, not %(n)d.",
@@ -469,6 +496,7 @@ def _find_goal(user: User, title: str) -> Goal | None:
     return next((goal for goal in user.goals if goal.title.casefold() == title.casefold()), None)
 
 
+# Long on purpose: one row's writes in order (person, topics, profile or goal, enrolment) around shared caches.
 def _apply(
     rows: list[ParsedRow], cohort: Cohort | None, result: ImportResult, existing: dict[str, User]
 ) -> tuple[list[User], list[MentorProfile], list[Goal]]:
@@ -528,7 +556,7 @@ def _apply(
         else:
             goal = _find_goal(user, row.headline) or Goal(owner=user, title=row.headline)
             if cohort is not None and goal.status not in (None, "open") and goal.id not in running:
-                goal.status = "open"  # brought again into a new cohort, after its tandem ended
+                goal.status = GoalStatus.OPEN  # brought again into a new cohort, after its tandem ended
             goal.description = row.text
             goal.languages = ",".join(row.languages)
             goal.topics = topics
@@ -555,5 +583,5 @@ def _enrol(cohort: Cohort, user: User, role: str, goal: Goal | None) -> None:
         db.session.add(participant)
     elif participant.goal is None and goal is not None:
         participant.goal = goal
-    participant.status = "accepted"
+    participant.status = ParticipantStatus.ACCEPTED
     db.session.flush()

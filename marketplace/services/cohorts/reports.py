@@ -128,7 +128,8 @@ def early_termination(published: list[Tandem]) -> dict[str, Any]:
         "ended_early": len(ended),
         "rate": round(len(ended) / len(published), 4) if published else None,
         # Sorted, so the list's order says nothing about which tandem ended when.
-        "reasons": sorted((t.end_reason.strip() for t in ended if t.end_reason.strip()), key=str.casefold),
+        "reasons": sorted((labels.end_reason_text(t.end_reason.strip()) for t in ended if t.end_reason.strip()),
+                          key=str.casefold),
     }
 
 

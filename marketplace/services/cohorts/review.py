@@ -18,7 +18,7 @@ from ...models import Cohort, CohortParticipant, Goal, MentorProfile, Tandem, Us
 from ...states import PAIRING, CohortState, GoalStatus, ParticipantStatus, TandemStatus
 from .. import notifications, tandems
 from ..labels import score_percent
-from ..matching import rules, vectors
+from ..matching import rules, taxonomy, vectors
 from ..matching.search import weak_pair
 from . import assignment, enrolment
 from .enrolment import CohortError
@@ -179,7 +179,7 @@ def add_pair(cohort: Cohort, mentee_participant_id: int, mentor_participant_id: 
     score, reasons = assignment.pair_score(goal, profile)
     db.session.add(Tandem(
         goal=goal, mentor=profile, mentee_user_id=goal.owner_id, mentor_user_id=profile.user_id, cohort_id=cohort.id,
-        status="draft", locked=True, score=score, reasons=reasons,
+        status=TandemStatus.DRAFT, locked=True, score=score, reasons=reasons,
     ))
     db.session.commit()
     return Change(before, summary(cohort))
@@ -205,20 +205,21 @@ def rule_problems(cohort: Cohort) -> dict[int, str]:
             found[tandem.id] = _("The goal is no longer open or has another pair.")
             continue
         seen_goals.add(tandem.goal_id)
-        fact = facts[tandem.mentor_id]
-        mentor = dataclasses.replace(fact, free_capacity=fact.free_capacity - used.get(tandem.mentor_id, 0))
+        fact = facts[tandem.mentor_profile_id]
+        mentor = dataclasses.replace(fact, free_capacity=fact.free_capacity - used.get(tandem.mentor_profile_id, 0))
         broken = rules.pair_violations(mentor, rules.mentee_facts(tandem.goal), context)
         if broken:
             found[tandem.id] = rules.reason_text(broken[0])
-        used[tandem.mentor_id] = used.get(tandem.mentor_id, 0) + 1
+        used[tandem.mentor_profile_id] = used.get(tandem.mentor_profile_id, 0) + 1
     return found
 
 
 def weak_pairs(drafts: list[Tandem]) -> set[int]:
     """The drafts below the relevance floor (`matching.weak_pair`, the rule suggestions hide by and the pair's
     explanation warns by), flagged in the review and at publishing."""
+    detect = taxonomy.TopicDetector()  # one taxonomy read for every draft
     return {t.id for t in drafts
-            if t.goal is None or t.mentor is None or weak_pair(t.score or 0.0, t.goal, t.mentor)}
+            if t.goal is None or t.mentor is None or weak_pair(t.score or 0.0, t.goal, t.mentor, detect)}
 
 
 def publish(cohort: Cohort) -> int:
@@ -228,13 +229,9 @@ def publish(cohort: Cohort) -> int:
     finds nothing left (409). Every hard rule, capacity included, is checked again here.
     """
     try:
-        begin_serialised_write()
-        locked_cohort = assignment.lock_cohort(cohort.id)
-        if locked_cohort is None:
-            raise CohortError("not_found", _("No such cohort."), 404)
-        cohort = locked_cohort
-        if cohort.state not in PAIRING:
-            raise CohortError("wrong_state", _("Only a cohort that is matching or running can publish tandems."))
+        cohort = assignment.lock_cohort_in(
+            cohort.id, PAIRING, _("Only a cohort that is matching or running can publish tandems.")
+        )
         pending = list(
             db.session.scalars(
                 select(Tandem).where(Tandem.cohort_id == cohort.id, Tandem.status == TandemStatus.DRAFT)
@@ -244,7 +241,7 @@ def publish(cohort: Cohort) -> int:
         if not pending:
             raise CohortError("nothing_to_publish", _("Nothing left to publish."))
         # Lock the mentors too: a tandem request accepted meanwhile must not take the same last slot.
-        mentor_ids = sorted({t.mentor_id for t in pending if t.mentor_id is not None})
+        mentor_ids = sorted({t.mentor_profile_id for t in pending if t.mentor_profile_id is not None})
         list(db.session.scalars(
             select(MentorProfile).where(MentorProfile.id.in_(mentor_ids)).with_for_update()
             .execution_options(populate_existing=True)
@@ -260,7 +257,7 @@ def publish(cohort: Cohort) -> int:
         for tandem in pending:
             activate(cohort, tandem, now)
         if cohort.state == CohortState.MATCHING:
-            cohort.state = "running"
+            cohort.state = CohortState.RUNNING
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -273,11 +270,11 @@ def activate(cohort: Cohort, tandem: Tandem, now) -> None:
     matched, its other requests close, both partners are told. The caller holds the locks and commits."""
     goal = tandem.goal
     assert goal is not None and tandem.mentor is not None
-    tandem.status = "active"
+    tandem.status = TandemStatus.ACTIVE
     tandem.locked = False
     tandem.responded_at = now
     tandem.starts_on, tandem.ends_on = cohort.starts_on, cohort.ends_on
-    goal.status = "matched"
+    goal.status = GoalStatus.MATCHED
     tandems.close_pending(goal, tandem, in_cohort=True)
     link = notifications.link_to("cohorts.meetings.tandem", tandem_id=tandem.id)
     mentor_name = tandem.mentor_user.name if tandem.mentor_user else ""

@@ -114,6 +114,7 @@ def pair_violations(
     return broken
 
 
+# Long on purpose: one vectorised pass that follows pair_violations rule by rule, so the two read side by side.
 def allowed_mask(
     mentees: Sequence[MenteeFacts],
     mentors: Sequence[MentorFacts],
@@ -227,7 +228,7 @@ def slots_taken(mentor_id_column, ignoring: Collection[int] = ()):
     The one definition of a mentor's used capacity; free capacity is `capacity - slots_taken`.
     """
     query = select(func.count(Tandem.id)).where(
-        Tandem.mentor_id == mentor_id_column, Tandem.status.in_(Tandem.SLOT_STATUSES)
+        Tandem.mentor_profile_id == mentor_id_column, Tandem.status.in_(Tandem.SLOT_STATUSES)
     )
     if ignoring:
         query = query.where(Tandem.id.not_in(list(ignoring)))

@@ -12,9 +12,10 @@ from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import defer, joinedload, selectinload
 from sqlalchemy.orm.util import identity_key
 
-from embeddings import highlight_phrases, term_coverage
+from embeddings import highlight_phrases, normalize_rows, term_coverage
 
 from ...extensions import db
+from ...input_checks import has_visible_text
 from ...models import Goal, MentorProfile, Tandem, Topic, User, mentor_topics, split_languages
 from ...states import GoalStatus, TandemStatus
 from ..errors import MatchingError
@@ -31,10 +32,20 @@ TOPIC_WEIGHT = 0.2
 # ([-0.008, +0.027]), same-cross language gap -0.012 ([-0.026, 0.000]); on the 50 tuning queries nDCG@5
 # +0.019 ([+0.002, +0.041]). Names and every synonym instead of the names: nDCG@5 -0.018.
 EXPAND_QUERIES = True
-# Mentors whose relevance (`relevance`: the score plus lexical evidence) is below this are not shown, and a
-# cohort pair below it is flagged as weak. Calibrated on the tune split of bench/data/ranking_eval.json
-# (bench/README.md, "Ranking quality"): the highest value at which every labelled short query still shows at
-# least three mentors; every nonsense search of the bench ("xqzv blorf", "a", "🚀🚀🚀", ...) stays below it.
+# Semantic topic expansion: a query's vector (a search's, a goal's stored one) moved towards its nearest taxonomy
+# topic's vector (its names and descriptions, vectors.topic_text) by this weight before FAISS and the score
+# (expand_vectors); the floor judges the similarity without it. Chosen on the tune split of
+# bench/data/ranking_eval.json (0.1-0.2 within 0.004, names and synonyms instead of descriptions lower); held-out
+# nDCG@5 +0.017 (95 % CI [+0.004, +0.032]), goals +0.014 ([+0.002, +0.030]), short queries +0.020
+# ([-0.000, +0.042]) (bench/README.md, "Semantic topic expansion"). It reaches paraphrases naming no taxonomy word.
+TOPIC_EXPANSION = 0.15
+# Mentors whose relevance (`relevance`: the score without the topic expansion plus lexical evidence) is below this
+# are not shown, and a cohort pair below it is flagged as weak. Without the expansion because every query has a
+# nearest topic: moved towards it (weight 0.2, the synonyms' text), "lorem ipsum dolor" reached 0.209 and every
+# nonsense search found someone at any floor leaving three mentors to each short query (at most 0.14).
+# Calibrated on the tune split of bench/data/ranking_eval.json (bench/README.md, "Ranking quality"): the highest
+# value at which every labelled short query still shows at least three mentors; every nonsense search of the
+# bench ("xqzv blorf", "a", "🚀🚀🚀", ...) stays below it.
 RELEVANCE_FLOOR = 0.11
 # Weight of the query words found in the mentor's text in `relevance`. The vector score alone cannot tell a
 # search that names nothing from a real paraphrase (USE: "lorem ipsum dolor" reaches 0.107, the third mentor
@@ -60,21 +71,6 @@ class MentorMatch:
     shared_languages: list[str] = field(default_factory=list)
     mentioned_topics: list[Topic] = field(default_factory=list)  # query topics only named in the mentor's text
 
-    def as_json(self, locale: str = "en") -> dict:
-        user = self.profile.user
-        company = user.effective_company
-        return {
-            "id": self.profile.id,
-            "name": user.name,
-            "company": company.name if company else None,
-            "headline": self.profile.headline,
-            "score": round(self.score, 4),
-            "matched_topics": [t.display_name(locale) for t in self.matched_topics],
-            "mentioned_topics": [t.display_name(locale) for t in self.mentioned_topics],
-            "highlights": self.highlights,
-            "shared_languages": self.shared_languages,
-        }
-
 
 @dataclass
 class GoalMatch:
@@ -98,8 +94,9 @@ def blend_score(similarity: float, topic_overlap: float) -> float:
 
 
 def relevance(score: float, query: str, document: str) -> float:
-    """What the relevance floor judges: the ranking score plus LEXICAL_EVIDENCE times the share of the
-    query's words that `document` (a mentor's headline and text, or a goal's title and description) has."""
+    """What the relevance floor judges: the ranking score (without the topic expansion) plus LEXICAL_EVIDENCE
+    times the share of the query's words that `document` (a mentor's headline and text, or a goal's title and
+    description) has."""
     return score + LEXICAL_EVIDENCE * term_coverage(query, document)
 
 
@@ -119,8 +116,23 @@ def mentor_words(profile: MentorProfile) -> str:
     return f"{profile.headline}. {profile.teaching_text}"
 
 
-def weak_pair(score: float, goal: Goal, profile: MentorProfile) -> bool:
-    """Whether a goal-mentor pair scoring `score` is below the relevance floor (what a suggestion would hide)."""
+def unexpanded_score(score: float, goal: Goal, profile: MentorProfile, detect: taxonomy.TopicDetector) -> float:
+    """A goal-mentor pair's ranking `score` without the goal's topic expansion: what the floor judges. The blend
+    is linear in the similarity, so the expansion's share is taken back out, from the two stored vectors."""
+    if not TOPIC_EXPANSION or goal.vector is None or profile.vector is None:
+        return score
+    goal_vector, mentor_vector = vectors.from_blob(goal.vector), vectors.from_blob(profile.vector)
+    if goal_vector.shape != mentor_vector.shape:  # another encoder's: no score to correct
+        return score
+    moved = expand_vectors(goal_vector, detect)[0]
+    return score - (1 - TOPIC_WEIGHT) * float((moved - goal_vector) @ mentor_vector)
+
+
+def weak_pair(score: float, goal: Goal, profile: MentorProfile, detect: taxonomy.TopicDetector | None = None) -> bool:
+    """Whether a goal-mentor pair scoring `score` is below the relevance floor (what a suggestion would hide).
+    `detect`: a TopicDetector to reuse over many pairs (one taxonomy read)."""
+    if TOPIC_EXPANSION:
+        score = unexpanded_score(score, goal, profile, detect or taxonomy.TopicDetector())
     return below_floor(relevance(score, goal_words(goal), mentor_words(profile)))
 
 
@@ -147,6 +159,22 @@ def expand_query(text: str, topic_ids: set[int], detect: taxonomy.TopicDetector 
     else:
         topics = list(db.session.scalars(select(Topic).where(Topic.id.in_(sorted(topic_ids)))))
     return f"{text}\n{vectors.topic_names(topics)}"
+
+
+def expand_vectors(query_vectors: np.ndarray, detect: taxonomy.TopicDetector) -> np.ndarray:
+    """Each query vector moved towards its nearest taxonomy topic (by cosine): plus TOPIC_EXPANSION times that
+    topic's vector, scaled back to length 1 so that a similarity stays a cosine the floor can judge.
+
+    The mentor side needs nothing: FAISS's inner product of the moved query with a mentor's stored vector is
+    the mentor's cosine plus TOPIC_EXPANSION times its cosine to that topic (over the moved vector's length).
+    One (n x 512) @ (512 x 19) product; the topic vectors are encoded once per worker (vectors.topic_vectors)."""
+    matrix = np.atleast_2d(np.asarray(query_vectors, dtype=np.float32))
+    if TOPIC_EXPANSION <= 0 or not len(matrix):
+        return matrix
+    topics = vectors.topic_vectors(detect)
+    if not len(topics):
+        return matrix
+    return normalize_rows(matrix + TOPIC_EXPANSION * topics[(matrix @ topics.T).argmax(axis=1)])
 
 
 def _topic_overlap(query_topic_ids: set[int], candidate_topic_ids: set[int]) -> float:
@@ -194,7 +222,8 @@ class Candidate:
     was the largest share of a suggestions request (bench/search_latency.py)."""
 
     facts: rules.MentorFacts
-    similarity: float
+    similarity: float  # to the query's vector moved towards its topic (expand_vectors): what ranks
+    plain_similarity: float  # to the query's own vector: what the floor judges
     meeting_format: str
     languages: list[str]
     topic_ids: frozenset[int]
@@ -203,15 +232,15 @@ class Candidate:
     pending_requests: int = 0  # requests waiting for the mentor's answer (exposure_penalty)
 
 
-def _load_candidates(hits: Sequence[tuple[int, float]]) -> list[Candidate]:
+def _load_candidates(hits: Sequence[tuple[int, float, float]]) -> list[Candidate]:
     """The hits as candidates, read in ONE query: the hard-rule facts, what ranking reads and the topics
     (one row per topic, a LEFT JOIN: ~3 rows a mentor); each round trip under load cost several ms."""
-    ids = [entity_id for entity_id, _ in hits]
+    ids = [entity_id for entity_id, _, _ in hits]
     if not ids:
         return []
     pending = (
         select(func.count(Tandem.id))
-        .where(Tandem.mentor_id == MentorProfile.id, Tandem.status == TandemStatus.REQUESTED)
+        .where(Tandem.mentor_profile_id == MentorProfile.id, Tandem.status == TandemStatus.REQUESTED)
         .correlate(MentorProfile)
         .scalar_subquery()
     )
@@ -238,7 +267,7 @@ def _load_candidates(hits: Sequence[tuple[int, float]]) -> list[Candidate]:
         if row.topic_id is not None:
             topics.setdefault(row.facts_id, []).append(_TopicRow(row.topic_id, row.name_en, row.name_de))
     candidates = []
-    for mentor_id, similarity in hits:
+    for mentor_id, similarity, plain_similarity in hits:
         row = first.get(mentor_id)
         if row is None:  # a profile deleted since the index last caught up
             continue
@@ -246,6 +275,7 @@ def _load_candidates(hits: Sequence[tuple[int, float]]) -> list[Candidate]:
         candidates.append(Candidate(
             facts=rules.facts_of_row(row),
             similarity=similarity,
+            plain_similarity=plain_similarity,
             meeting_format=row.meeting_format,
             languages=split_languages(row.facts_languages),
             topic_ids=frozenset(t.id for t in own),
@@ -263,15 +293,25 @@ class _TopicRow:
     name_de: str
 
 
-def _candidates(query_vector: np.ndarray, k: int, accept: Callable[[Candidate], bool]) -> list[Candidate]:
-    """Over-fetch from FAISS and widen until `k` candidates pass `accept` or the index is exhausted."""
+def _candidates(
+    query_vector: np.ndarray, plain_vector: np.ndarray, k: int, accept: Callable[[Candidate], bool]
+) -> list[Candidate]:
+    """Over-fetch from FAISS by `query_vector` (moved towards its topic) and widen until `k` candidates pass
+    `accept` or the index is exhausted. Each hit's cosine to `plain_vector` (the query's own) is computed from
+    the vector the index holds (VectorIndex.vectors_of: ~10 us for 50), so the mentor side stores nothing."""
     index = vectors.live_index(vectors.MENTOR).current()
     total = len(index)
     if total == 0:
         return []
     fetch = min(total, max(k * 5, 50))
     while True:
-        passing = [c for c in _load_candidates(index.search_one(query_vector, fetch)) if accept(c)]
+        hits = index.search_one(query_vector, fetch)
+        if plain_vector is query_vector:
+            plain = [score for _, score in hits]
+        else:
+            plain = (index.vectors_of([i for i, _ in hits]) @ plain_vector).tolist() if hits else []
+        found = [(i, score, p) for (i, score), p in zip(hits, plain, strict=True)]
+        passing = [c for c in _load_candidates(found) if accept(c)]
         if len(passing) >= k or fetch >= total:
             return passing
         fetch = min(total, fetch * 4)
@@ -281,16 +321,17 @@ def _candidates(query_vector: np.ndarray, k: int, accept: Callable[[Candidate], 
 class _Scored:
     candidate: Candidate
     score: float  # without exposure: what the user sees
+    plain_score: float  # the score without the topic expansion (the query's own similarity): what the floor reads
     mentioned_topic_ids: set[int]  # the query's topics named in the mentor's text but not chosen
 
     def relevance(self, query_text: str) -> float:
-        """What the floor judges (`relevance`)."""
-        return relevance(self.score, query_text, self.candidate.own_words)
+        """What the floor judges (`relevance` of the plain score)."""
+        return relevance(self.plain_score, query_text, self.candidate.own_words)
 
     def relevant(self, query_text: str) -> bool:
         """At or above the floor. The lexical evidence only adds, so a score at the floor needs no reading
         of the mentor's words: most candidates of a real query pass on their score alone."""
-        return not below_floor(self.score) or not below_floor(self.relevance(query_text))
+        return not below_floor(self.plain_score) or not below_floor(self.relevance(query_text))
 
     @property
     def key(self) -> tuple[float, int]:
@@ -304,10 +345,12 @@ def _score(candidate: Candidate, query_topic_ids: set[int], detect: taxonomy.Top
     # Only the query's topics that the mentor did not tag can change the score or the explanation.
     untagged = query_topic_ids - candidate.topic_ids
     mentioned = {m.topic_id for m in detect(candidate.text, untagged)} if untagged else set()
-    covered = candidate.topic_ids | mentioned
-    score = blend_score(candidate.similarity, _topic_overlap(query_topic_ids, covered))
+    overlap = _topic_overlap(query_topic_ids, candidate.topic_ids | mentioned)
     return _Scored(
-        candidate=candidate, score=score, mentioned_topic_ids=(query_topic_ids & mentioned) - candidate.topic_ids
+        candidate=candidate,
+        score=blend_score(candidate.similarity, overlap),
+        plain_score=blend_score(candidate.plain_similarity, overlap),
+        mentioned_topic_ids=(query_topic_ids & mentioned) - candidate.topic_ids,
     )
 
 
@@ -368,7 +411,7 @@ def search_mentors(
 ) -> list[MentorMatch]:
     """Mentors for a free-text topic in any language, best first, never from the viewer's company."""
     query = (query or "").strip()
-    if not query:
+    if not has_visible_text(query):
         raise MatchingError.on_field("q", _("Please enter what you would like to learn."), "invalid_query", 400)
     if len(query) > 500:
         raise MatchingError.on_field("q", _("Please keep the search under 500 characters."), "invalid_query", 400)
@@ -376,7 +419,8 @@ def search_mentors(
     detect = taxonomy.TopicDetector()  # one taxonomy read for the query and every candidate
     query_topic_ids = {m.topic_id for m in detect(query, typos=taxonomy.TYPOS_IN_QUERIES)}
     embedded = expand_query(query, query_topic_ids, detect) if EXPAND_QUERIES else query
-    query_vector = vectors.encoder().encode([embedded])[0]
+    plain_vector = vectors.encoder().encode([embedded])[0]
+    query_vector = expand_vectors(plain_vector, detect)[0] if TOPIC_EXPANSION else plain_vector
     searcher = rules.searcher_facts(viewer, exclude_company_ids, language)
     context = rules.rule_context(with_pairs=False)
 
@@ -386,7 +430,7 @@ def search_mentors(
         )
 
     languages = {language} if language else set()
-    return _rank(_candidates(query_vector, k, accept), k, query, query_topic_ids, languages, detect)
+    return _rank(_candidates(query_vector, plain_vector, k, accept), k, query, query_topic_ids, languages, detect)
 
 
 def _load_goal_facts(goal: Goal) -> None:
@@ -413,7 +457,8 @@ def suggestions_for_goal(goal: Goal, k: int = 5, leave_out: Collection[int] = ()
     tagged_ids = {t.id for t in goal.topics}
     named_ids = {m.topic_id for m in detect(f"{goal.title}\n{goal.description}", typos=taxonomy.TYPOS_IN_QUERIES)}
     goal_topic_ids = tagged_ids | named_ids
-    query_vector = vectors.from_blob(goal.vector)  # embedded as a search is (vectors.goal_text)
+    plain_vector = vectors.from_blob(goal.vector)  # embedded as a search is (vectors.goal_text)
+    query_vector = expand_vectors(plain_vector, detect)[0] if TOPIC_EXPANSION else plain_vector
     mentee = rules.mentee_facts(goal)
     context = rules.rule_context([goal.owner_id])
 
@@ -421,7 +466,7 @@ def suggestions_for_goal(goal: Goal, k: int = 5, leave_out: Collection[int] = ()
         return candidate.facts.id not in leave_out and not rules.pair_violations(candidate.facts, mentee, context)
 
     text = goal_words(goal)
-    candidates = _candidates(query_vector, k, accept)
+    candidates = _candidates(query_vector, plain_vector, k, accept)
     return _rank(candidates, k, text, goal_topic_ids, set(goal.language_list), detect)
 
 
@@ -436,8 +481,8 @@ def next_suggestions(goal: Goal, k: int = 5) -> list[MentorMatch]:
     this goal expire or ended a tandem on it early are left out, and so are those with a pending one. The one
     place for "who next"."""
     left_out = set(db.session.scalars(
-        select(Tandem.mentor_id).where(Tandem.goal_id == goal.id, Tandem.status.in_(NOT_NEXT_STATUSES),
-                                       Tandem.mentor_id.is_not(None))
+        select(Tandem.mentor_profile_id).where(Tandem.goal_id == goal.id, Tandem.status.in_(NOT_NEXT_STATUSES),
+                                               Tandem.mentor_profile_id.is_not(None))
     ))
     return suggestions_for_goal(goal, k, leave_out=left_out)
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -47,6 +49,7 @@ _WORD_RE = re.compile(r"[^\W\d_]+")
 
 
 Vocabulary = tuple[frozenset[str], dict[str, tuple[str, ...]]]
+Signature = tuple[tuple[int, tuple[str, ...]], ...]  # per topic: its id and its sorted names and synonyms
 
 
 @lru_cache(maxsize=8)
@@ -94,7 +97,7 @@ def _corrected(word: str, vocabulary: Vocabulary) -> str:
 def _taxonomy_rows() -> list:
     # Plain rows, not Topic objects: this runs on every search and suggestion.
     return list(db.session.execute(
-        select(Topic.id, Topic.name_en, Topic.name_de, Topic.synonyms)
+        select(Topic.id, Topic.slug, Topic.name_en, Topic.name_de, Topic.synonyms)
         .where(Topic.is_free_tag.is_(False))
         .order_by(Topic.id)
     ))
@@ -113,8 +116,8 @@ class TopicDetector:
 
     def __init__(self) -> None:
         rows = _taxonomy_rows()
-        self._signature = _signature(rows)
-        self._patterns = _compiled(self._signature)
+        self.signature: Signature = _signature(rows)  # the topics' ids and terms: what caches key on
+        self._patterns = _compiled(self.signature)
         # id, name_en and name_de of every taxonomy topic: what vectors.topic_names reads, without a query.
         self.topics = {row.id: row for row in rows}
 
@@ -126,12 +129,22 @@ class TopicDetector:
         patterns = self._patterns if topic_ids is None else [(i, p) for i, p in self._patterns if i in topic_ids]
         found = _detect(patterns, text)
         if typos and text:
-            vocabulary = _vocabulary(self._signature)
+            vocabulary = _vocabulary(self.signature)
             corrected = _WORD_RE.sub(lambda m: _corrected(m.group(), vocabulary), text)
             if corrected != text:
                 seen = {m.topic_id for m in found}
                 found += [m for m in _detect(patterns, corrected) if m.topic_id not in seen]
         return found
+
+
+DESCRIPTIONS_FILE = Path(__file__).resolve().parents[2] / "data" / "topic_descriptions.json"
+
+
+@cache
+def descriptions() -> dict[str, list[str]]:
+    """One sentence in English and one in German describing each seed topic, by slug (written from the
+    taxonomy's names and synonyms only): what a topic's vector embeds (vectors.topic_text)."""
+    return json.loads(DESCRIPTIONS_FILE.read_text(encoding="utf-8"))
 
 
 def detect_topics(text: str) -> list[TopicMention]:

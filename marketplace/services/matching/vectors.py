@@ -72,6 +72,44 @@ def goal_text_of(title: str, description: str, topics, detect: taxonomy.TopicDet
     return "\n".join(part for part in (title, description, topic_names(topics)) if part)
 
 
+def topic_text(topic) -> str:
+    """What a taxonomy topic's vector embeds (the semantic topic expansion, matching.expand_vectors): its names
+    in both languages and its descriptions (taxonomy.descriptions), or its synonyms for a topic added without
+    one; `topic` is anything with `slug`, `name_en`, `name_de` and `synonyms`. Descriptions ranked better than
+    synonyms on the tune split (bench/README.md, "Semantic topic expansion")."""
+    names = topic.name_en if topic.name_en == topic.name_de else f"{topic.name_en} ({topic.name_de})"
+    described = taxonomy.descriptions().get(topic.slug)
+    return "\n".join([names, *described] if described else [names, ", ".join(topic.synonyms or [])]).strip()
+
+
+_topic_vectors: dict[tuple[str, taxonomy.Signature], np.ndarray] = {}
+_topic_vectors_lock = threading.Lock()
+
+
+def topic_vectors(detect: taxonomy.TopicDetector) -> np.ndarray:
+    """The vectors of `detect`'s taxonomy topics (rows in id order), encoded once per process, encoder and
+    taxonomy (its names and synonyms; a topic's slug, which picks its description, never changes): 19 short
+    texts at a worker's warm-up (warm_up), never again per request."""
+    enc = encoder()
+    key = (enc.config, detect.signature)
+    with _topic_vectors_lock:
+        found = _topic_vectors.get(key)
+    if found is None:
+        texts = [topic_text(detect.topics[i]) for i in sorted(detect.topics)]
+        found = enc.encode(texts) if texts else np.zeros((0, enc.dimension), dtype=np.float32)
+        with _topic_vectors_lock:
+            if len(_topic_vectors) >= 8:  # a changed taxonomy or another encoder (tests run several apps)
+                _topic_vectors.clear()
+            _topic_vectors[key] = found
+    return found
+
+
+def forget_topic_vectors() -> None:
+    """Drop the cached topic vectors (what a topic's text is was changed: tests, bench/ranking_eval.py)."""
+    with _topic_vectors_lock:
+        _topic_vectors.clear()
+
+
 def to_blob(vector: np.ndarray) -> bytes:
     return np.asarray(vector, dtype=np.float32).tobytes()
 
@@ -443,10 +481,11 @@ def save_caught_up_indexes() -> None:
 
 
 def forget_live_indexes() -> None:
-    """Drop this process's in-memory indexes and replica connections (tests, or after the database was
-    replaced)."""
+    """Drop this process's in-memory indexes, topic vectors and replica connections (tests, or after the
+    database was replaced)."""
     with _live_lock:
         _live.clear()
+    forget_topic_vectors()
     with _replica_lock:
         for engine in _replica_engines.values():
             engine.dispose()
@@ -454,8 +493,9 @@ def forget_live_indexes() -> None:
 
 
 def warm_up() -> None:
-    """Load the encoder and open both indexes; called in each worker process after fork."""
+    """Load the encoder, encode the topic vectors and open both indexes; called in each worker process after fork."""
     encoder().encode(["warm-up"])
+    topic_vectors(taxonomy.TopicDetector())
     for kind in (MENTOR, GOAL):
         live_index(kind).current()
     db.session.remove()
