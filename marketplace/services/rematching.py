@@ -110,8 +110,7 @@ def pending_partner_left(tandem: Tandem, leaver: User) -> None:
     a decline."""
     goal = tandem.goal
     title = goal.title if goal is not None else ""
-    # Its own occasion: the offer's e-mail to the same person about the same tandem must not swallow this one.
-    told = {"obj": ("tandem", tandem.id), "occasion": "account_deleted"}
+    told = {"obj": ("tandem", tandem.id)}  # the e-mail's key names the event: the offer's own mail stays apart
     if leaver.id == tandem.mentor_user_id:
         if not tandem.mentee_user_id:
             return

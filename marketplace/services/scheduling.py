@@ -306,7 +306,7 @@ def propose(tandem: Tandem, proposer: User, slots: list[SlotInput]) -> MeetingPr
         notifications.notify(partner, "meeting_proposal", "proposal_received",
                              {"name": proposer.name, "slots": [as_utc(row.starts_at).isoformat() for row in
                                                                proposal.slots]},
-                             _page_link(tandem), obj=("proposal", proposal.id), occasion="proposed")
+                             _page_link(tandem), obj=("proposal", proposal.id))
     db.session.commit()
     return proposal
 
@@ -399,7 +399,7 @@ def decline(tandem: Tandem, proposal_id: int, user: User, note: str = "") -> Mee
         params = {"name": user.name, "note": " ".join(note.split())} if note else {"name": user.name}
         notifications.notify(proposal.proposer, "meeting_proposal",
                              "proposal_declined_note" if note else "proposal_declined", params, _page_link(tandem),
-                             obj=("proposal", proposal.id), occasion="declined")
+                             obj=("proposal", proposal.id))
     db.session.commit()
     return proposal
 
@@ -414,7 +414,7 @@ def withdraw(tandem: Tandem, proposal_id: int, user: User) -> MeetingProposal:
     partner = meetings.partner_of(tandem, user)
     if partner is not None:
         notifications.notify(partner, "meeting_proposal", "proposal_withdrawn", {"name": user.name},
-                             _page_link(tandem), obj=("proposal", proposal.id), occasion="withdrawn")
+                             _page_link(tandem), obj=("proposal", proposal.id))
     db.session.commit()
     return proposal
 
