@@ -191,6 +191,7 @@ def tandem_list_json(found: Iterable[Tandem], viewer: User) -> dict[str, Any]:
 
 
 def meeting_json(meeting: Meeting) -> dict[str, Any]:
+    """A meeting: its start in UTC ("Z"), its length, and `topic`, what the partners noted they covered."""
     return {
         "id": meeting.id,
         "tandem_id": meeting.tandem_id,

@@ -30,7 +30,8 @@ def send_email(to: str, subject: str, body: str, **fields) -> OutgoingEmail:
 
 
 def render_email(template: str, **context: object) -> str:
-    """An e-mail's HTML part (autoescaped), without the page context (no current user: jobs have none)."""
+    """An e-mail's HTML part (autoescaped) or text body (`.txt`, as written), without the page context (no
+    current user: jobs have none)."""
     return current_app.jinja_env.get_template(template).render(**context)
 
 
@@ -62,13 +63,18 @@ def recipient_locale(user: User) -> str:
     return "en"
 
 
-def _mail_to(user: User, kind: str, write: Callable[[], tuple[str, str]], **fields: object) -> OutgoingEmail:
-    """Queue a message to `user` written by `write` (subject, body) in the recipient's language; the caller
-    commits. The shape every account mail shares (reset, account exists, invitation, company confirmation)."""
+def _mail_to(user: User, kind: str, subject: Callable[[], str], *, obj: tuple[str, int] | None = None,
+             occasion: str = "", **context: object) -> OutgoingEmail:
+    """Queue the account mail `kind` to `user` in the recipient's language: `subject()` and the text of
+    `templates/emails/<kind>.txt` with `context` (and `name`); `obj` and `occasion` go to the outbox (its key).
+    The caller commits. The shape every account mail
+    shares (reset, account exists, invitation, company confirmation); their texts are templates, as prose."""
     language = recipient_locale(user)
     with force_locale(language):
-        subject, body = write()
-    return send_email(user.email, subject, body, kind=kind, recipient_user=user, language=language, **fields)
+        body = render_email(f"emails/{kind}.txt", name=user.first_name, **context)
+        title = subject()
+    return send_email(user.email, title, body, kind=kind, recipient_user=user, language=language, obj=obj,
+                      occasion=occasion)
 
 
 def _one_time_link(user: User, purpose: str, lifetime: timedelta, endpoint: str) -> str:
@@ -80,42 +86,22 @@ def send_password_reset(user: User) -> OutgoingEmail:
     """Issue a reset link (older ones die) and mail it; the caller commits."""
     hours = current_app.config["PASSWORD_RESET_HOURS"]
     link = _one_time_link(user, "reset", timedelta(hours=hours), "auth.reset_password")
-    return _mail_to(user, "password_reset", lambda: (_("Reset your Tandem password"), _(
-        "Hello %(name)s,\n\n"
-        "someone (hopefully you) asked to reset the password of your Tandem account.\n"
-        "Choose a new password here:\n\n%(link)s\n\n"
-        "The link works once and expires in %(hours)d hours. "
-        "If you did not ask for it, ignore this message: your password stays as it is.\n",
-        name=user.first_name, link=link, hours=hours,
-    )))
+    return _mail_to(user, "password_reset", lambda: _("Reset your Tandem password"), link=link, hours=hours)
 
 
 def send_account_exists(user: User) -> OutgoingEmail:
     """Someone signed up with this account's address: tell its owner (the page does not say it), with links to
     log in and to reset the password. At most one such message a day per account; the caller commits."""
-    return _mail_to(user, "account_exists", lambda: (_("You already have a Tandem account"), _(
-        "Hello %(name)s,\n\n"
-        "someone (hopefully you) tried to create a Tandem account with %(email)s, "
-        "but this address already has one.\n\n"
-        "Log in here:\n%(login)s\n\n"
-        "Forgot your password? Choose a new one here:\n%(reset)s\n\n"
-        "If it was not you, ignore this message: nothing has changed.\n",
-        name=user.first_name, email=user.email, login=absolute_url("auth.login"),
-        reset=absolute_url("auth.forgot_password"),
-    )), obj=("user", user.id), occasion=date.today().isoformat())
+    return _mail_to(user, "account_exists", lambda: _("You already have a Tandem account"), email=user.email,
+                    login=absolute_url("auth.login"), reset=absolute_url("auth.forgot_password"),
+                    obj=("user", user.id), occasion=date.today().isoformat())
 
 
 def send_invitation(user: User) -> OutgoingEmail:
     """Invite an imported person to set a password (older invitation links die); the caller commits."""
     days = current_app.config["INVITATION_DAYS"]
     link = _one_time_link(user, "invite", timedelta(days=days), "auth.accept_invitation")
-    return _mail_to(user, "invitation", lambda: (_("You are invited to Tandem"), _(
-        "Hello %(name)s,\n\n"
-        "you have been invited to Tandem, the cross-company reverse-mentoring programme.\n"
-        "Set your password to sign in:\n\n%(link)s\n\n"
-        "The link works once and expires in %(days)d days.\n",
-        name=user.first_name, link=link, days=days,
-    )))
+    return _mail_to(user, "invitation", lambda: _("You are invited to Tandem"), link=link, days=days)
 
 
 def send_company_confirmation(user: User) -> OutgoingEmail | None:
@@ -128,12 +114,6 @@ def send_company_confirmation(user: User) -> OutgoingEmail | None:
         return None
     hours = current_app.config["COMPANY_CONFIRMATION_HOURS"]
     link = _one_time_link(user, accounts.COMPANY_CONFIRMATION, timedelta(hours=hours), "auth.confirm_company")
-    return _mail_to(user, "email_confirmation", lambda: (_("Confirm that you work at %(company)s",
-                                                           company=company.name), _(
-        "Hello %(name)s,\n\n"
-        "your Tandem account uses the address %(email)s, which belongs to %(company)s.\n"
-        "Open this link to confirm it; until then your company counts as self-declared:\n\n%(link)s\n\n"
-        "The link works once and expires in %(hours)d hours. "
-        "If you did not create a Tandem account, ignore this message.\n",
-        name=user.first_name, email=user.email, company=company.name, link=link, hours=hours,
-    )))
+    return _mail_to(user, "email_confirmation",
+                    lambda: _("Confirm that you work at %(company)s", company=company.name),
+                    email=user.email, company=company.name, link=link, hours=hours)

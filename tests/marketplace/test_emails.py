@@ -140,3 +140,26 @@ def test_links_are_built_from_the_configured_base_url(make_app):
 
         assert LINK.search(mail.body).group(0).startswith("https://tandem.example.org/pilot/auth/invitation/")
         db.session.remove()
+
+
+def test_account_mails_are_written_in_the_recipients_language_with_their_link_and_lifetime(app):
+    german = make_user(email="greta@example.com", name="Greta Berg")
+    german.locale = "de"
+    english = make_user(email="grace@example.com", name="Grace Hopper")
+    english.locale = "en"
+    hours, days = app.config["PASSWORD_RESET_HOURS"], app.config["INVITATION_DAYS"]
+
+    reset_de, reset_en = emails.send_password_reset(german), emails.send_password_reset(english)
+    invitation_de = emails.send_invitation(german)
+    exists_de = emails.send_account_exists(german)
+
+    assert reset_de.subject != reset_en.subject and reset_de.language == "de"
+    assert reset_de.body.startswith("Hallo Greta,\n\n") and f"{hours} Stunden" in reset_de.body
+    assert reset_en.body.startswith("Hello Grace,\n\n") and f"expires in {hours} hours" in reset_en.body
+    assert "/auth/reset/" in reset_de.body and "&amp;" not in reset_de.body
+    assert invitation_de.body.startswith("Hallo Greta,") and f"{days} Tage" in invitation_de.body
+    assert "/auth/invitation/" in invitation_de.body
+    assert exists_de.body.startswith("Hallo Greta,") and "greta@example.com" in exists_de.body
+    assert "/auth/login" in exists_de.body and "/auth/forgot-password" in exists_de.body
+    for mail in (reset_de, invitation_de, exists_de):
+        assert "Hello" not in mail.body and "{{" not in mail.body and "%(" not in mail.body
