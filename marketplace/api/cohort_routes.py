@@ -16,6 +16,7 @@ from ..errors import ApiError
 from ..models import Cohort, CohortParticipant, Goal, get_by_id
 from ..services import health, rematching, topics
 from ..services.cohorts import assignment, enrolment, reports, review
+from ..states import ParticipantStatus
 from . import serializers
 from .routes import INTEGER, TEXT, _json_body, api_field_names, bp, typed_fields
 
@@ -109,7 +110,8 @@ def cohort_health(cohort_id: int):
 # --- applications --------------------------------------------------------------------------------
 
 # The API's verbs for the decisions services.cohorts.decide takes.
-DECISIONS = {"accept": "accepted", "waitlist": "waitlisted", "reject": "rejected"}
+DECISIONS = {"accept": ParticipantStatus.ACCEPTED, "waitlist": ParticipantStatus.WAITLISTED,
+             "reject": ParticipantStatus.REJECTED}
 
 
 def _application(cohort: Cohort, participant_id: int) -> CohortParticipant:

@@ -24,6 +24,7 @@ from ..forms import TandemForm
 from ..mentors.forms import MultiCheckboxField
 from ..services import meetings, pulse, scheduling
 from ..services.cohorts import enrolment, surveys
+from ..states import MeetingStatus
 
 
 class CohortForm(TandemForm):
@@ -92,9 +93,9 @@ class ProgressFilterForm(TandemForm):
 class MeetingForm(TandemForm):
     """A meeting's time is entered in the person's own time zone; the view makes it an instant."""
 
-    status = RadioField(_l("This meeting"), default="planned", validators=[InputRequired()], choices=[
-        SelectChoice("planned", _l("is planned")), SelectChoice("held", _l("took place")),
-        SelectChoice("missed", _l("did not take place")),
+    status = RadioField(_l("This meeting"), default=MeetingStatus.PLANNED, validators=[InputRequired()], choices=[
+        SelectChoice(MeetingStatus.PLANNED, _l("is planned")), SelectChoice(MeetingStatus.HELD, _l("took place")),
+        SelectChoice(MeetingStatus.MISSED, _l("did not take place")),
     ])
     starts_at = DateTimeLocalField(_l("Date and time"), format="%Y-%m-%dT%H:%M", validators=[InputRequired()])
     duration_minutes = IntegerField(
@@ -111,7 +112,7 @@ class MeetingForm(TandemForm):
 class OutcomeForm(TandemForm):
     """"Did it take place?": the answer is the button pressed; a new time only for "moved"."""
 
-    outcome = StringField(validators=[AnyOf(("held", "missed", "moved"))])
+    outcome = StringField(validators=[AnyOf((MeetingStatus.HELD, MeetingStatus.MISSED, "moved"))])
     starts_at = DateTimeLocalField(_l("New date and time"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
 
 

@@ -35,7 +35,7 @@ from ..services.cohorts import (
 )
 from ..services.errors import CohortError, SurveyError
 from ..services.labels import match_label
-from ..states import PAIRING, CohortState
+from ..states import PAIRING, CohortState, TandemStatus
 from .forms import (
     AddPairForm,
     ApplyForm,
@@ -211,7 +211,7 @@ def change_state(cohort_id: int, action: str):
     if request.method == "GET":
         if action not in CONFIRM_FIRST or action not in enrolment.ACTIONS_BY_STATE[cohort.state]:
             abort(404)
-        running = enrolment.cohort_tandems(cohort, ("active",))
+        running = enrolment.cohort_tandems(cohort, (TandemStatus.ACTIVE,))
         below = meetings.below_target(running)
         return confirmation_page(
             _("Close “%(name)s”?", name=cohort.name),

@@ -17,7 +17,8 @@ from .notifications import link_to
 from .tandems import partner_name
 
 DEFAULT_MEETING_TARGET = 6
-PAST_STATUSES = ("declined", "withdrawn", "expired", "ended", "completed")
+PAST_STATUSES = (TandemStatus.DECLINED, TandemStatus.WITHDRAWN, TandemStatus.EXPIRED, TandemStatus.ENDED,
+                 TandemStatus.COMPLETED)
 RECENT_PAST = 5
 
 

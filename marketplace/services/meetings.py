@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import Cohort, Meeting, Tandem, User, as_utc, get_by_id
-from ..states import TandemStatus
+from ..states import STARTED, TandemStatus
 from . import notifications, tandems, throttle, timezones
 from .errors import MeetingError
 
@@ -413,7 +413,7 @@ def cohort_progress(cohort: Cohort, only_behind: bool = False, today: date | Non
     """Every published tandem of the cohort with its progress, those behind first."""
     tandems = list(
         db.session.scalars(
-            select(Tandem).where(Tandem.cohort_id == cohort.id, Tandem.status.in_(("active", "ended", "completed")))
+            select(Tandem).where(Tandem.cohort_id == cohort.id, Tandem.status.in_(STARTED))
             .order_by(Tandem.id)
         )
     )

@@ -49,7 +49,7 @@ def queue(
     recipient_user: User | None = None,
     occasion: str = "",
     language: str = "en",
-    status: str = "pending",
+    status: str = EmailStatus.PENDING,
     ics: str | None = None,
 ) -> OutgoingEmail:
     """Add a message to the outbox in the caller's transaction (the caller commits).

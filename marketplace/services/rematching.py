@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import MAX_ID, Cohort, CohortParticipant, Goal, MentorProfile, Tandem, User, get_by_id, utcnow
-from ..states import GoalStatus, ParticipantStatus
+from ..states import PAIRING, GoalStatus, ParticipantStatus, TandemStatus
 from . import labels, notifications
 from .cohorts import assignment, enrolment, review
 from .cohorts.enrolment import CohortError
@@ -27,10 +27,10 @@ from .matching import rules, search, vectors
 
 NEXT_SUGGESTIONS_IN_MESSAGE = 3
 # A cohort takes new pairs while it matches or runs (as review._reviewable).
-OPEN_STATES = ("matching", "running")
+OPEN_STATES = PAIRING
 # Waiting for a pair in a cohort: put on the waiting list, or accepted and left unmatched.
-WAITING_STATUSES = ("waitlisted", "accepted")
-ENDED_EARLY = "ended"
+WAITING_STATUSES = (ParticipantStatus.WAITLISTED, ParticipantStatus.ACCEPTED)
+ENDED_EARLY = TandemStatus.ENDED
 
 
 def _next_names(goal: Goal | None) -> list[str]:

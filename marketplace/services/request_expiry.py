@@ -17,14 +17,14 @@ from sqlalchemy.orm.exc import ObjectDeletedError
 
 from ..extensions import begin_serialised_write, db
 from ..models import MentorProfile, Tandem, as_utc, utcnow
-from ..states import GoalStatus
+from ..states import STARTED, GoalStatus, TandemStatus
 from . import notifications, preferences, reminders
 from .matching import search, vectors
 
 # This many requests in a row left to expire pause a mentor's profile.
 EXPIRIES_BEFORE_PAUSE = 2
 # Statuses that end a request the mentor saw: answered (accepted, later ended or completed; declined) or not.
-SETTLED_STATUSES = ("active", "ended", "completed", "declined", Tandem.EXPIRED)
+SETTLED_STATUSES = (*STARTED, TandemStatus.DECLINED, TandemStatus.EXPIRED)
 NEXT_SUGGESTIONS_IN_MAIL = 3
 
 

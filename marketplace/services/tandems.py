@@ -372,7 +372,7 @@ def end(tandem: Tandem, user: User, reason: str) -> Tandem:
         raise TandemError("not_partner", _("Only the partners can end this tandem."), status=403)
     begin_serialised_write()
     _lock(Goal, tandem.goal_id)  # the goal opens again: locked before the tandem, as everywhere
-    _lock_in(tandem, "active")
+    _lock_in(tandem, TandemStatus.ACTIVE)
     reason = (reason or "").strip()
     if not has_visible_text(reason):
         raise TandemError("reason_required", _("Please say why the tandem ends."), status=400)

@@ -61,7 +61,7 @@ def detail(tandem_id: int):
         show_contact=tandems.can_see_contact(tandem, current_user),
         goal_in_full=tandem.goal is not None and goals.can_view_goal(current_user, tandem.goal),
         is_mentor=tandem.mentor_user_id == current_user.id,
-        ended_request=tandem.status in (*search.ENDED_REQUEST_STATUSES, "ended"),
+        ended_request=tandem.status in (*search.ENDED_REQUEST_STATUSES, TandemStatus.ENDED),
     )
 
 

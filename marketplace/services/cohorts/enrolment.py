@@ -30,7 +30,7 @@ MIN_MONTHS, MAX_MONTHS = 3, 12
 TARGET_MIN, TARGET_MAX = 1, 24
 DEFAULT_TARGET = 6
 ROLES = ("mentor", "mentee")
-DECISIONS = ("accepted", "waitlisted", "rejected")
+DECISIONS = (ParticipantStatus.ACCEPTED, ParticipantStatus.WAITLISTED, ParticipantStatus.REJECTED)
 
 ROLE_LABELS = {"mentor": _l("Mentor"), "mentee": _l("Mentee")}
 
@@ -143,7 +143,7 @@ def update_cohort(
 # --- the state machine ---------------------------------------------------------------------------
 
 
-def _count_participants(cohort: Cohort, role: str, status: str = "accepted") -> int:
+def _count_participants(cohort: Cohort, role: str, status: str = ParticipantStatus.ACCEPTED) -> int:
     return db.session.scalar(
         select(func.count(CohortParticipant.id)).where(
             CohortParticipant.cohort_id == cohort.id, CohortParticipant.role == role, CohortParticipant.status == status
@@ -240,11 +240,11 @@ TRANSITIONS = {
 }
 # Which buttons a manager sees in each state (publishing has its own button on the review page).
 ACTIONS_BY_STATE = {
-    "draft": ("open_enrolment", "start_matching"),
-    "enrolling": ("start_matching",),
-    "matching": ("reopen_enrolment",),
-    "running": ("close",),
-    "closed": (),
+    CohortState.DRAFT: ("open_enrolment", "start_matching"),
+    CohortState.ENROLLING: ("start_matching",),
+    CohortState.MATCHING: ("reopen_enrolment",),
+    CohortState.RUNNING: ("close",),
+    CohortState.CLOSED: (),
 }
 ACTION_LABELS = {
     "open_enrolment": _l("Open enrolment"),
@@ -360,8 +360,10 @@ def counts(cohort: Cohort) -> Counts:
     by = {(role, status): n for role, status, n in rows}
     by_status = {s: sum(n for (_r, st), n in by.items() if st == s) for s in CohortParticipant.STATUSES}
     return Counts(
-        mentors=by.get(("mentor", "accepted"), 0), mentees=by.get(("mentee", "accepted"), 0),
-        applied=by_status["applied"], waitlisted=by_status["waitlisted"], rejected=by_status["rejected"],
+        mentors=by.get(("mentor", ParticipantStatus.ACCEPTED), 0),
+        mentees=by.get(("mentee", ParticipantStatus.ACCEPTED), 0),
+        applied=by_status[ParticipantStatus.APPLIED], waitlisted=by_status[ParticipantStatus.WAITLISTED],
+        rejected=by_status[ParticipantStatus.REJECTED],
         drafts=count_drafts(cohort), published=count_published(cohort),
     )
 
@@ -447,9 +449,9 @@ def decide(participant: CohortParticipant, decision: str) -> CohortParticipant:
         if _has_tandem(participant, PUBLISHED):
             raise CohortError("has_tandem", _("%(name)s already has a published tandem in this cohort.",
                                               name=participant.user.name))
-        if _has_tandem(participant, ("draft",)):
+        if _has_tandem(participant, (TandemStatus.DRAFT,)):
             raise CohortError("has_draft", _("Remove the draft tandem of %(name)s first.", name=participant.user.name))
-    if decision == "accepted" and participant.role == "mentee" and participant.goal is None:
+    if decision == ParticipantStatus.ACCEPTED and participant.role == "mentee" and participant.goal is None:
         raise CohortError("no_goal", _("%(name)s brings no goal; they need one to be matched.",
                                        name=participant.user.name))
     participant.status = decision
@@ -479,7 +481,7 @@ def accept_many(cohort: Cohort, participant_ids: Iterable[int]) -> tuple[int, li
         if participant.id not in wanted or participant.status == ParticipantStatus.ACCEPTED:
             continue
         try:
-            decide(participant, "accepted")
+            decide(participant, ParticipantStatus.ACCEPTED)
             accepted += 1
         except CohortError as problem:
             db.session.rollback()

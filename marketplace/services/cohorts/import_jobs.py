@@ -32,6 +32,8 @@ from ...models import Cohort, ImportJob, User, as_utc, utcnow
 from ...states import ImportStatus
 from . import enrolment, upload
 
+# A job not yet done or failed: what a heartbeat keeps alive and a stale one gives back to the queue.
+UNFINISHED = (ImportStatus.QUEUED, ImportStatus.RUNNING)
 PROGRESS_EVERY_SECONDS = 1.0  # at most one progress write a second: the encoder reports every batch
 BEATS_PER_STALE_PERIOD = 4  # a job is stale after missing this many heartbeats in a row
 
@@ -95,7 +97,7 @@ def resume_stale(now: datetime) -> list[int]:
     cutoff = now - timedelta(seconds=_stale_seconds())
     beat = func.coalesce(ImportJob.heartbeat_at, ImportJob.started_at, ImportJob.created_at)
     stale = db.session.execute(
-        select(ImportJob.id, ImportJob.attempts).where(ImportJob.status.in_(("queued", "running")), beat < cutoff)
+        select(ImportJob.id, ImportJob.attempts).where(ImportJob.status.in_(UNFINISHED), beat < cutoff)
     ).all()
     db.session.commit()
     requeued = []
@@ -103,7 +105,7 @@ def resume_stale(now: datetime) -> list[int]:
         # The attempt number fences a run that came back to life meanwhile: only one sweep moves each job.
         moved = db.session.execute(
             update(ImportJob).where(ImportJob.id == job_id, ImportJob.attempts == attempts,
-                                    ImportJob.status.in_(("queued", "running")),
+                                    ImportJob.status.in_(UNFINISHED),
                                     or_(ImportJob.heartbeat_at.is_(None), ImportJob.heartbeat_at < cutoff))
             .values(status=ImportStatus.QUEUED, heartbeat_at=now)
         ).rowcount

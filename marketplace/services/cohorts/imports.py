@@ -555,7 +555,7 @@ def _apply(
             goal = None
         else:
             goal = _find_goal(user, row.headline) or Goal(owner=user, title=row.headline)
-            if cohort is not None and goal.status not in (None, "open") and goal.id not in running:
+            if cohort is not None and goal.status not in (None, GoalStatus.OPEN) and goal.id not in running:
                 goal.status = GoalStatus.OPEN  # brought again into a new cohort, after its tandem ended
             goal.description = row.text
             goal.languages = ",".join(row.languages)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import selectinload
 
 from ...extensions import begin_serialised_write, db
 from ...models import Cohort, CohortParticipant, Goal, MentorProfile, Tandem, User, get_by_id, utcnow
-from ...states import PAIRING, CohortState, GoalStatus, ParticipantStatus, TandemStatus
+from ...states import PAIRING, SLOT_TAKING, CohortState, GoalStatus, ParticipantStatus, TandemStatus
 from .. import notifications, tandems
 from ..labels import score_percent
 from ..matching import rules, taxonomy, vectors
@@ -169,7 +169,7 @@ def add_pair(cohort: Cohort, mentee_participant_id: int, mentor_participant_id: 
     if profile is None:
         raise CohortError("no_profile", _("%(name)s has no mentor profile.", name=mentor.user.name))
     already = db.session.scalar(
-        select(Tandem.id).where(Tandem.cohort_id == cohort.id, Tandem.status.in_(("draft", "active")),
+        select(Tandem.id).where(Tandem.cohort_id == cohort.id, Tandem.status.in_(SLOT_TAKING),
                                 Tandem.mentee_user_id == mentee.user_id).limit(1)
     )
     if already is not None:
@@ -300,5 +300,6 @@ def pair_choices(cohort: Cohort) -> tuple[list[CohortParticipant], list[CohortPa
     }
     mentees = [p for p in enrolment.participants(cohort, ParticipantStatus.ACCEPTED, "mentee")
                if p.user_id not in paired and p.goal is not None and p.goal.status == GoalStatus.OPEN]
-    mentors = [p for p in enrolment.participants(cohort, "accepted", "mentor") if p.user.mentor_profile is not None]
+    mentors = [p for p in enrolment.participants(cohort, ParticipantStatus.ACCEPTED, "mentor")
+               if p.user.mentor_profile is not None]
     return mentees, mentors

@@ -472,8 +472,8 @@ def suggestions_for_goal(goal: Goal, k: int = 5, leave_out: Collection[int] = ()
 
 # A request that ended without a tandem; its mentor, one with a request pending and one whose tandem on the
 # goal ended early are no next suggestion.
-ENDED_REQUEST_STATUSES = ("declined", "withdrawn", Tandem.EXPIRED)
-NOT_NEXT_STATUSES = (*ENDED_REQUEST_STATUSES, Tandem.OPEN_REQUEST, "ended")
+ENDED_REQUEST_STATUSES = (TandemStatus.DECLINED, TandemStatus.WITHDRAWN, TandemStatus.EXPIRED)
+NOT_NEXT_STATUSES = (*ENDED_REQUEST_STATUSES, TandemStatus.REQUESTED, TandemStatus.ENDED)
 
 
 def next_suggestions(goal: Goal, k: int = 5) -> list[MentorMatch]:
