@@ -54,6 +54,8 @@ from bench._common import (  # noqa: E402
     make_app,
     ms,
     percentile,
+    print_targets,
+    report_targets,
     served_mentor_database,
     table,
     wait_until_ready,
@@ -365,17 +367,13 @@ def targets(runs: list[tuple[int, str, dict]]) -> list[dict]:
             value = ratio(chosen)
             found.append({
                 "target": f"{name} p95 at {n:,} mentors ({spec}) <= {limit}x {against}",
-                "measured": f"{value:.2f}x (rounds {', '.join(f'{r:.2f}' for r in ratios)})",
+                "measured": f"{percentile(chosen['app'], 95):.1f} ms = {value:.2f}x "
+                            f"(rounds {', '.join(f'{r:.2f}' for r in ratios)})",
+                "baseline": f"{percentile(chosen['base'], 95):.1f} ms ({against})",
+                "goal": f"<= {limit}x",
                 "met": value <= limit,
             })
     return found
-
-
-def print_targets(found: list[dict]) -> None:
-    """The lines run_all.py collects: `target: ... / measured: ... / met|NOT met`."""
-    print()
-    for t in found:
-        print(f"target: {t['target']} / measured: {t['measured']} / {'met' if t['met'] else 'NOT met'}")
 
 
 def run(argv: list[str] | None = None) -> list[dict]:
@@ -439,6 +437,7 @@ def _measure_and_print(argv: list[str] | None) -> list[dict]:
         print_latency(args, runs)
     found = targets(runs)
     print_targets(found)
+    report_targets(found)
     return found
 
 

@@ -8,8 +8,8 @@ own words); the API passes the message of its error shape.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import NoReturn, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn, TypeVar
 
 from flask import abort
 
@@ -37,10 +37,11 @@ def get_or_404(
     not_found: str | None = None,
     forbidden: str | None = None,
     fields: dict[str, str] | None = None,
+    options: Sequence[Any] = (),
 ) -> T:
-    """The `model` row `object_id`: 404 when there is none or `visible` refuses it (with `not_found` and
-    `fields` in the API), 403 when `allowed` refuses a visible one (with `forbidden`)."""
-    found = get_by_id(model, object_id)
+    """The `model` row `object_id` (with the loader `options`): 404 when there is none or `visible` refuses it
+    (with `not_found` and `fields` in the API), 403 when `allowed` refuses a visible one (with `forbidden`)."""
+    found = get_by_id(model, object_id, options)
     if found is None or (visible is not None and not visible(found)):
         refuse(404, not_found, fields)
     if allowed is not None and not allowed(found):

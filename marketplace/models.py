@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -54,9 +55,10 @@ def as_utc(moment: datetime) -> datetime:
 MAX_ID = 2**31 - 1
 
 
-def get_by_id(model: type, entity_id: int):
-    """A row by id, or None, answering out-of-range ids without asking the database."""
-    return db.session.get(model, entity_id) if 0 < entity_id <= MAX_ID else None
+def get_by_id(model: type, entity_id: int, options: Sequence[Any] = ()):
+    """A row by id, or None, answering out-of-range ids without asking the database; `options` are loader
+    options (the relationships to load in the same query)."""
+    return db.session.get(model, entity_id, options=options) if 0 < entity_id <= MAX_ID else None
 
 
 def split_languages(value: str | None) -> list[str]:

@@ -177,6 +177,7 @@ def goal_suggestions(goal_id: int):
         Goal, goal_id, lambda goal: goals.can_view_goal(g.api_user, goal),
         allowed=lambda goal: goals.can_see_suggestions(g.api_user, goal), not_found=_("No such goal."),
         forbidden=_("Only the goal's owner and community managers see its suggestions."),
+        options=search.goal_facts_options(),
     )
     k = _int_arg("k", 5, 1, search.MAX_K)
     return serializers.suggestions_json(goal, search.suggestions_for_goal(goal, k=k))

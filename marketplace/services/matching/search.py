@@ -80,9 +80,14 @@ class GoalMatch:
     shared_languages: list[str] = field(default_factory=list)
 
 
+def _blend(similarity, topic_overlap):
+    """The blend itself, for floats and for arrays alike (the one formula of blend_score and blend_scores)."""
+    return (1 - TOPIC_WEIGHT) * similarity + TOPIC_WEIGHT * topic_overlap
+
+
 def blend_scores(similarity: np.ndarray, topic_overlap: np.ndarray) -> np.ndarray:
     """The ranking score of many pairs at once (a cohort's matrix): what blend_score is for one pair."""
-    return np.clip((1 - TOPIC_WEIGHT) * np.asarray(similarity) + TOPIC_WEIGHT * np.asarray(topic_overlap), 0.0, 1.0)
+    return np.clip(_blend(np.asarray(similarity), np.asarray(topic_overlap)), 0.0, 1.0)
 
 
 def blend_score(similarity: float, topic_overlap: float) -> float:
@@ -90,7 +95,7 @@ def blend_score(similarity: float, topic_overlap: float) -> float:
 
     The one ranking score of suggestions, searches and cohort matching (blend_scores); relevance adds
     lexical evidence for the floor only and exposure_penalty changes the order of suggestions only."""
-    return float(blend_scores(np.asarray(similarity), np.asarray(topic_overlap)))
+    return min(1.0, max(0.0, float(_blend(similarity, topic_overlap))))  # plain floats: ~50 a request
 
 
 def relevance(score: float, query: str, document: str) -> float:
@@ -433,15 +438,23 @@ def search_mentors(
     return _rank(_candidates(query_vector, plain_vector, k, accept), k, query, query_topic_ids, languages, detect)
 
 
+# What ranking reads of a goal besides its row: its owner, tags and excluded companies. A view that loads the
+# goal with these (access.get_or_404's options) spares suggestions_for_goal a second query.
+GOAL_FACTS = ("owner", "topics", "excluded_companies")
+
+
+def goal_facts_options() -> list[Any]:
+    return [joinedload(getattr(Goal, name)) for name in GOAL_FACTS]
+
+
 def _load_goal_facts(goal: Goal) -> None:
-    """Load what ranking reads of a goal (owner, tags, excluded companies) in one query, not three lazy
-    loads: a suggestion's round trips, not its computing, were most of its time."""
+    """Load what ranking reads of a goal in one query, not three lazy loads: a suggestion's round trips, not its
+    computing, were most of its time."""
     unloaded = inspect(goal).unloaded
-    if {"owner", "topics", "excluded_companies"} & unloaded:
+    if set(GOAL_FACTS) & unloaded:
         db.session.scalars(
             select(Goal).where(Goal.id == goal.id).options(
-                *(joinedload(getattr(Goal, name)) for name in ("owner", "topics", "excluded_companies")
-                  if name in unloaded)
+                *(joinedload(getattr(Goal, name)) for name in GOAL_FACTS if name in unloaded)
             )
         ).unique().all()
 
