@@ -143,15 +143,14 @@ def highlight_phrases(query: str, document: str, max_phrases: int = 3) -> list[s
     """
     if max_phrases < 1:
         return []
-    terms = _query_terms(query)
-    if not terms:
+    count, match = _query_matcher(query)
+    if not count:
         return []
 
     tokens = [(m.start(), m.end(), _fold(m.group())) for m in _WORD_RE.finditer(document)]
     if not tokens:
         return []
     # matches[i] = {query term index: strength} for document token i
-    match = _TermMatcher(terms)
     matches = [{} if _is_stop(folded) else match(folded) for _, _, folded in tokens]
     joined = _joiner(document, tokens)
 
