@@ -9,6 +9,7 @@ mentor's leaves the mentee's goal open again, with the next best mentors.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -37,8 +38,11 @@ from . import meetings, notifications, preferences, pulse, rematching, schedulin
 from .matching import vectors
 
 
-def _iso(value) -> str | None:
-    return value.isoformat() if value is not None else None
+def _iso(value: date | datetime | None) -> str | None:
+    """A day as YYYY-MM-DD, a moment in UTC with its offset (SQLite hands back naive datetimes)."""
+    if value is None:
+        return None
+    return as_utc(value).isoformat() if isinstance(value, datetime) else value.isoformat()
 
 
 def export_user_data(user: User) -> dict[str, Any]:
@@ -145,7 +149,7 @@ def _tandem(user: User, tandem: Tandem) -> dict[str, Any]:
 def _meetings_logged(user: User) -> list[dict[str, Any]]:
     return [
         {
-            "starts_at": _iso(as_utc(m.starts_at)),
+            "starts_at": _iso(m.starts_at),
             "duration_minutes": m.minutes,
             "status": m.status,
             "video_url": m.video_url,
@@ -170,7 +174,7 @@ def _meeting_proposals(user: User, tandems: Sequence[Tandem]) -> list[dict[str, 
         {"tandem": p.tandem_id, "proposed_by_me": p.proposer_id == user.id, "status": p.status,
          "answered_by_me": p.responder_id == user.id, "note": p.note,
          "created_at": _iso(p.created_at), "answered_at": _iso(p.answered_at),
-         "times": [{"starts_at": _iso(as_utc(slot.starts_at)), "duration_minutes": slot.minutes,
+         "times": [{"starts_at": _iso(slot.starts_at), "duration_minutes": slot.minutes,
                     "video_url": slot.video_url, "topic": slot.topic, "status": slot.status}
                    for slot in p.slots]}
         for p in db.session.scalars(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from sqlalchemy import select
 
 from embeddings import VectorIndex
@@ -25,6 +27,9 @@ def test_export_holds_profile_goals_and_tandems(client, login_as):
     assert [g["title"] for g in data["goals"]] == ["Learn agile"]
     assert data["tandems"][0]["partner"] == mentor.user.name
     assert data["mentor_profile"] is None
+    # Every moment says it is UTC, on SQLite (naive datetimes) as on PostgreSQL; days stay days.
+    for moment in (data["account"]["created_at"], data["goals"][0]["created_at"]):
+        assert datetime.fromisoformat(moment).utcoffset() == timedelta(0)
 
 
 def test_signed_in_devices_and_failed_logins_are_exported_and_deleted_with_the_account(app, client, login_as):
