@@ -19,8 +19,9 @@ from flask_babel import format_date
 from flask_babel import gettext as _
 from icalendar import Calendar, Event, vCalAddress
 from sqlalchemy import func, select
+from sqlalchemy.orm.exc import ObjectDeletedError
 
-from ..extensions import db
+from ..extensions import begin_serialised_write, db
 from ..models import Cohort, Meeting, Tandem, User, as_utc, get_by_id
 from ..states import STARTED, TandemStatus
 from . import notifications, tandems, throttle, timezones
@@ -209,6 +210,19 @@ def get(tandem: Tandem, meeting_id: int, user: User) -> Meeting:
     return meeting
 
 
+def _locked(tandem: Tandem, meeting_id: int, user: User) -> Meeting:
+    """`get` under the meeting's row lock (SQLite: the write lock): of two changes at once the second reads what
+    the first committed, so each raises the invite's SEQUENCE to a number of its own and no change is lost."""
+    begin_serialised_write()
+    meeting = get(tandem, meeting_id, user)
+    try:
+        db.session.refresh(meeting, with_for_update=True)
+    except ObjectDeletedError:  # the other change deleted it
+        db.session.rollback()
+        raise MeetingError("not_found", _("No such meeting."), 404) from None
+    return meeting
+
+
 def own_meeting(tandem: Tandem, meeting_id: int, user: User) -> Meeting | None:
     """A meeting its viewer logged on this tandem (the only one who may delete it), else None."""
     meeting = get_by_id(Meeting, meeting_id)
@@ -224,7 +238,7 @@ def update(tandem: Tandem, meeting_id: int, user: User, changes: dict) -> Meetin
     new invite to both; a planned meeting recorded as held or missed needs its start to have passed.
     """
     _check_partner(tandem, user)
-    meeting = get(tandem, meeting_id, user)
+    meeting = _locked(tandem, meeting_id, user)
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         name = sorted(unknown)[0]
@@ -273,7 +287,7 @@ def record_outcome(tandem: Tandem, meeting_id: int, user: User, outcome: str,
 
 def delete_meeting(tandem: Tandem, meeting_id: int, user: User) -> None:
     """Only its author deletes a meeting; a planned one's invite is cancelled in both calendars."""
-    meeting = get(tandem, meeting_id, user)
+    meeting = _locked(tandem, meeting_id, user)
     if meeting.author_id != user.id:
         raise MeetingError("not_author", _("Only the person who logged a meeting can delete it."), 403)
     if meeting.planned:

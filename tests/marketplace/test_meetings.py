@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from marketplace import jobs
 from marketplace.extensions import db
-from marketplace.models import Meeting, Notification, OutgoingEmail, Tandem
+from marketplace.models import Meeting, Notification, OutgoingEmail, Tandem, as_utc
 from marketplace.services import meetings, outbox, privacy
 from marketplace.services.meetings import MeetingError
-from tests.builders import Clock, make_goal, make_meeting, make_mentor, make_user, set_clock
+from tests.builders import Clock, at_once, make_goal, make_meeting, make_mentor, make_user, set_clock
 from tests.marketplace.test_cohorts import bearer, make_cohort
 
 NOW = datetime(2027, 3, 10, 9, 0, tzinfo=UTC)  # a Wednesday, Berlin on winter time (UTC+1)
@@ -376,3 +376,28 @@ def test_the_migration_turns_date_only_meetings_into_noon_utc_and_keeps_planned_
     assert [(row.id, row.starts_at[:19], row.status) for row in rows] == [
         (1, "2026-11-20 12:00:00", "held"), (2, "2026-12-20 12:00:00", "planned"),
     ]
+
+
+def test_two_changes_at_once_each_send_an_invite_with_a_sequence_of_its_own(app, tandem):
+    """Calendars drop an invite whose SEQUENCE they have seen: two partners moving the meeting at the same moment
+    must not both send number 1 (nor lose one change), on SQLite as on PostgreSQL."""
+    meeting = meetings.create(tandem, tandem.mentee, datetime(2027, 3, 12, 17, 0, tzinfo=UTC), 60)
+    ids = (tandem.id, meeting.id, tandem.mentee_user_id, tandem.mentor_user_id)
+    moves = [datetime(2027, 3, 14, 17, 0, tzinfo=UTC), datetime(2027, 3, 15, 17, 0, tzinfo=UTC)]
+
+    def move(index: int) -> int:
+        with app.test_request_context():
+            try:
+                fresh = db.session.get(Tandem, ids[0])
+                mover = fresh.mentee if index == 0 else fresh.mentor_user
+                return meetings.update(fresh, ids[1], mover, {"starts_at": moves[index]}).sequence
+            finally:
+                db.session.remove()
+
+    results = at_once(move, 2)
+    assert sorted(results) == [1, 2]
+    stored = db.session.get(Meeting, ids[1])
+    assert stored.sequence == 2 and as_utc(stored.starts_at) in moves
+    mentee = db.session.get(Tandem, ids[0]).mentee
+    sent = [int(parsed(mail.ics)[1]["SEQUENCE"]) for mail in invites_to(mentee)]
+    assert sorted(sent) == [0, 1, 2]  # the first invite, then one per change
