@@ -263,7 +263,7 @@ def queue_email(
     # The e-mail's key names the event: two events of one settings kind about one object (an offer, then its
     # withdrawal) are two e-mails, while the same event queued twice stays one.
     return outbox.queue(
-        recipient.email, message[:255], body, html=html, kind=kind, obj=obj, recipient_user=recipient,
+        recipient.email, message, body, html=html, kind=kind, obj=obj, recipient_user=recipient,
         occasion=occasion or key, language=language, ics=ics,
         status=EmailStatus.HELD if chosen == preferences.DIGEST else EmailStatus.PENDING,
     )

@@ -38,6 +38,16 @@ PERSONAL_LINK_KINDS = frozenset({"password_reset", "email_confirmation"})
 CRASH_AFTER_SMTP_ENV = "TANDEM_TEST_CRASH_AFTER_SMTP"
 
 
+SUBJECT_LIMIT = 255  # the column's length
+
+
+def subject_line(text: str) -> str:
+    """A subject as a mail header can carry it: one line (a header may not hold a line break, and a message
+    whose subject has one can never be sent), at most SUBJECT_LIMIT characters, ending in "…" when cut."""
+    line = " ".join(text.split())
+    return line if len(line) <= SUBJECT_LIMIT else line[: SUBJECT_LIMIT - 1].rstrip() + "…"
+
+
 def queue(
     to: str,
     subject: str,
@@ -57,6 +67,7 @@ def queue(
     With `kind`, `obj` and `recipient_user` the message has a key: queueing the same key again returns the
     existing row instead of a second message. `ics` is a calendar invite, attached when sent.
     """
+    subject = subject_line(subject)
     object_type, object_id = obj if obj else (None, None)
     if kind and obj and recipient_user is not None:
         existing = db.session.scalar(
@@ -156,7 +167,9 @@ def build(message: OutgoingEmail, connection=None) -> EmailMultiAlternatives:
     headers = {"Message-ID": message_id(message), "Content-Language": message.language}
     headers.update(preferences.unsubscribe_headers(message))
     email = EmailMultiAlternatives(
-        subject=message.subject, body=message.body, to=[message.recipient], headers=headers, connection=connection
+        # subject_line again: rows queued before subjects were made one line would fail on every attempt.
+        subject=subject_line(message.subject), body=message.body, to=[message.recipient], headers=headers,
+        connection=connection,
     )
     if message.html_body:
         email.attach_alternative(message.html_body, "text/html")

@@ -227,3 +227,26 @@ def test_a_withdrawn_offer_is_mailed_after_the_offer_itself(app):
     with force_locale("en"):
         expected = [text(n)[:255] for n in told]
     assert [m.subject for m in _mails_to(mentee)] == expected
+
+
+def test_a_reason_written_over_several_lines_still_reaches_the_partner_with_a_one_line_subject(smtp_app):
+    """A mail header cannot carry a line break: a multi-line end reason (a textarea) in the subject used to make
+    the partner's mail fail on every attempt, for ever."""
+    app, handler = smtp_app
+    mentor, mentee, goal = _pair(mentee_locale="en", mentor_locale="en")
+    tandem = tandems.request_tandem(goal, mentor, mentee)
+    tandems.accept(tandem, mentor.user)
+    outbox.send_due()
+    handler.messages.clear()
+
+    tandems.end(tandem, mentee, "Sadly no time left.\r\nBcc: evil@example.com\r\n\r\nBest, Gerd " + "x" * 2000)
+    outbox.send_due()
+
+    assert all("evil@example.com" not in to for to in handler.recipients)  # no header was injected
+    message = next(m for m in handler.messages if m["To"] == mentor.user.email)
+    subject = message["Subject"]
+    assert "Sadly no time left. Bcc: evil@example.com Best, Gerd" in " ".join(subject.split())
+    assert len(" ".join(subject.split())) <= outbox.SUBJECT_LIMIT and subject.rstrip().endswith("…")
+    assert message["Bcc"] is None
+    assert db.session.scalar(select(OutgoingEmail).where(OutgoingEmail.recipient_user_id == mentor.user_id,
+                                                         OutgoingEmail.kind == "tandem_ended")).delivered
