@@ -36,6 +36,8 @@ TOKEN_LAST_USED_RESOLUTION = timedelta(minutes=1)
 SESSION_LAST_SEEN_RESOLUTION = timedelta(minutes=5)
 # The purpose of one-time links that prove a mailbox to verify its domain's company.
 COMPANY_CONFIRMATION = "company"
+# The links that set a password: once a password is set by any way, every such link still out is void.
+PASSWORD_LINKS = ("reset", "invite")
 COMMON_PASSWORDS_FILE = Path(__file__).resolve().parent.parent / "data" / "common_passwords.txt"
 
 
@@ -163,12 +165,20 @@ def login(email: str, password: str, ip_address: str | None) -> User | None:
 
 
 def set_password(user: User, password: str) -> None:
-    """Set a new password and end every session of this user (the caller starts a new one); the caller commits."""
+    """Set a new password, end every session of this user (the caller starts a new one) and void every reset or
+    invitation link still out; the caller commits."""
     problem = password_problem(password)
     if problem:
         raise AccountError.on_field("password", problem)
     user.password_hash = hash_password(password)
     end_all_login_sessions(user)
+    # A reset or invitation link still in a mailbox (or on the managers' outbox page) must not set it again.
+    db.session.execute(
+        update(OneTimeToken)
+        .where(OneTimeToken.user_id == user.id, OneTimeToken.purpose.in_(PASSWORD_LINKS),
+               OneTimeToken.used_at.is_(None))
+        .values(used_at=utcnow())
+    )
 
 
 def begin_login_session(user: User) -> UserSession:

@@ -538,6 +538,33 @@ def test_invitation_lets_an_imported_person_set_a_password(app, client):
     assert fresh.post("/auth/login", data={"email": "lin@example.com", "password": NEW_PASSWORD}).status_code == 302
 
 
+def test_a_password_set_any_way_voids_every_reset_and_invitation_link_still_out(app, client):
+    """An invitation forwarded, or read on the managers' outbox page, must not take over an account whose owner
+    has since set a password through a reset; nor an old reset link after a change on the account page."""
+    user = accounts.create_user("lin@example.com", "Lin Chen", None, company_name="Acme AG")
+    emails.send_invitation(user)
+    db.session.commit()
+    invitation = last_link("lin@example.com")
+    client.post("/auth/forgot-password", data={"email": "lin@example.com"})
+    reset = last_link("lin@example.com")
+    assert "/auth/reset/" in reset
+    assert client.post(path_of(reset), data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}).status_code == 302
+
+    stranger = app.test_client()
+    assert stranger.get(path_of(invitation)).status_code == 404
+    guess = "a stranger's password"
+    taken = stranger.post(path_of(invitation), data={"password": guess, "confirm": guess})
+    assert taken.status_code == 404 and accounts.authenticate("lin@example.com", NEW_PASSWORD) is not None
+
+    stranger.post("/auth/forgot-password", data={"email": "lin@example.com"})
+    second_reset = last_link("lin@example.com")
+    changed = client.post("/auth/account/password", data={
+        "current_password": NEW_PASSWORD, "password": "an even newer long password",
+        "confirm": "an even newer long password"})
+    assert changed.status_code == 302
+    assert stranger.get(path_of(second_reset)).status_code == 404
+
+
 def test_invitation_expires_after_the_configured_days(client):
     user = accounts.create_user("lin@example.com", "Lin Chen", None)
     emails.send_invitation(user)
