@@ -17,7 +17,7 @@ from ..errors import ApiError
 from ..models import Meeting, Tandem
 from ..services import meetings
 from . import serializers
-from .routes import _json_body, bp
+from .routes import _json_body, bp, unknown_fields
 
 FIELDS = ("starts_at", "duration_minutes", "video_url", "topic", "status")
 
@@ -30,7 +30,7 @@ def _tandem(tandem_id: int) -> Tandem:
 def _fields(body: dict[str, Any]) -> dict[str, Any]:
     """The body's meeting fields, typed: a time with its offset, text where text belongs."""
     values: dict[str, Any] = {}
-    errors: dict[str, str] = {}
+    errors: dict[str, str] = unknown_fields(body, FIELDS)
     for name in FIELDS:
         if name not in body:
             continue

@@ -16,7 +16,7 @@ from ..errors import ApiError
 from ..models import Goal
 from ..services import milestones
 from . import serializers
-from .routes import _json_body, bp
+from .routes import _json_body, bp, unknown_fields
 
 FIELDS = ("title", "done", "position")
 
@@ -45,8 +45,7 @@ def goal_milestone(goal_id: int, milestone_id: int):
         milestones.remove(goal, milestone, g.api_user)
         return "", 204
     body = _json_body()
-    unknown = sorted(set(body) - set(FIELDS))
+    unknown = unknown_fields(body, FIELDS)
     if unknown or not body:
-        fields = {name: _("Unknown field.") for name in unknown}
-        raise ApiError(422, "invalid_fields", _("Send `title`, `done` or `position`."), fields)
+        raise ApiError(422, "invalid_fields", _("Send `title`, `done` or `position`."), unknown)
     return serializers.milestone_json(milestones.update(goal, milestone, g.api_user, body))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -108,12 +108,21 @@ def _has_type(value: Any, kind: str) -> bool:
     return isinstance(value, {TEXT: str, BOOLEAN: bool}[kind])
 
 
+def unknown_fields(body: dict[str, Any], known: Iterable[str]) -> dict[str, str]:
+    """The body's fields this route does not read, each with its message: a change a client thinks it made
+    (`{"status": "completed"}` on a goal) must not answer 200 and do nothing."""
+    allowed = set(known)
+    return {name: _("Unknown field.") for name in sorted(body) if name not in allowed}
+
+
 def typed_fields(body: dict[str, Any], kinds: dict[str, str]) -> dict[str, Any]:
-    """The fields of `kinds` that `body` holds; raises 422 naming every field of the wrong JSON type."""
+    """The fields of `kinds` that `body` holds; raises 422 naming every field of the wrong JSON type and every
+    field the route does not read."""
     messages = {TEXT: _("Text."), NULLABLE_TEXT: _("Text or null."), TEXT_LIST: _("A list of texts."),
                 INTEGER: _("A whole number."), BOOLEAN: _("true or false.")}
     present = {name: body[name] for name in kinds if name in body}
     fields = {name: messages[kinds[name]] for name, value in present.items() if not _has_type(value, kinds[name])}
+    fields.update(unknown_fields(body, kinds))
     if fields:
         raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."), fields)
     return present

@@ -224,9 +224,10 @@ def _locked(tandem: Tandem, meeting_id: int, user: User) -> Meeting:
 
 
 def own_meeting(tandem: Tandem, meeting_id: int, user: User) -> Meeting | None:
-    """A meeting its viewer logged on this tandem (the only one who may delete it), else None."""
+    """A meeting its viewer logged on this running tandem (the only one who may delete it), else None."""
     meeting = get_by_id(Meeting, meeting_id)
-    if meeting is None or meeting.tandem_id != tandem.id or meeting.author_id != user.id:
+    if (meeting is None or meeting.tandem_id != tandem.id or meeting.author_id != user.id
+            or tandem.status != TandemStatus.ACTIVE):
         return None
     return meeting
 
@@ -286,7 +287,9 @@ def record_outcome(tandem: Tandem, meeting_id: int, user: User, outcome: str,
 
 
 def delete_meeting(tandem: Tandem, meeting_id: int, user: User) -> None:
-    """Only its author deletes a meeting; a planned one's invite is cancelled in both calendars."""
+    """Only its author deletes a meeting, while the tandem runs (an ended tandem's record stays as the report
+    counted it); a planned one's invite is cancelled in both calendars."""
+    _check_partner(tandem, user)
     meeting = _locked(tandem, meeting_id, user)
     if meeting.author_id != user.id:
         raise MeetingError("not_author", _("Only the person who logged a meeting can delete it."), 403)

@@ -89,6 +89,10 @@ def test_patch_changes_only_the_fields_sent_and_answers_the_goal(client, app):
     assert again.get_json()["excluded_companies"] == [] and again.get_json()["topics"] == ["Social media"]
     error = assert_error(client.patch(f"/api/v1/goals/{goal.id}", json={"description": ""}, headers=headers), 422)
     assert set(error["fields"]) == {"description"}
+    # A field the goal does not have is named, not silently dropped with a 200.
+    unknown = client.patch(f"/api/v1/goals/{goal.id}", json={"status": "completed", "title": "x y z"}, headers=headers)
+    assert set(assert_error(unknown, 422, "invalid_fields")["fields"]) == {"status"}
+    assert db.session.get(Goal, goal.id).title == "Lead with social media"
 
 
 def test_someone_elses_goal_cannot_be_changed_or_deleted(client, app):

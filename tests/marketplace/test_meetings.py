@@ -401,3 +401,20 @@ def test_two_changes_at_once_each_send_an_invite_with_a_sequence_of_its_own(app,
     mentee = db.session.get(Tandem, ids[0]).mentee
     sent = [int(parsed(mail.ics)[1]["SEQUENCE"]) for mail in invites_to(mentee)]
     assert sorted(sent) == [0, 1, 2]  # the first invite, then one per change
+
+
+def test_an_ended_tandems_meetings_stay_as_counted_and_unknown_fields_are_refused(tandem, client, login_as):
+    mentee = tandem.mentee
+    url = f"/tandems/{tandem.id}/meetings"
+    held = api(client, "POST", url, mentee, {"starts_at": "2027-03-09T18:00:00Z", "status": "held"}).get_json()
+    unknown = api(client, "PATCH", f"{url}/{held['id']}", mentee, {"author_id": 1, "topic": "AI"})
+    assert unknown.status_code == 422 and set(unknown.get_json()["error"]["fields"]) == {"author_id"}
+    assert db.session.get(Meeting, held["id"]).topics_covered == ""  # a refused PATCH changes nothing
+
+    tandems_api_end = client.post(f"/api/v1/tandems/{tandem.id}/end", json={"reason": "Done early"},
+                                  headers=bearer(mentee))
+    assert tandems_api_end.status_code == 200
+    assert api(client, "DELETE", f"{url}/{held['id']}", mentee).status_code == 409
+    assert db.session.get(Meeting, held["id"]) is not None
+    page = login_as(db.session.get(Tandem, tandem.id).mentee)
+    assert page.get(f"/cohorts/tandems/{tandem.id}/meetings/{held['id']}/delete").status_code == 404
