@@ -519,3 +519,12 @@ def test_generated_text_in_every_form_and_api_body_never_gets_a_5xx(app, client,
             assert client.get(f"{url}?{query}", headers=headers).status_code < 500, url
 
     everywhere()
+
+
+@pytest.mark.parametrize("starts_on", ["0001-01-01", "1899-12-31", "9999-01-01"])
+def test_a_cohort_in_a_year_no_calendar_can_hold_is_refused_naming_the_start(client, world, starts_on):
+    """Year 1 used to be accepted, and each of its tandem pages then failed converting 0001-01-01 to UTC."""
+    ends_on = starts_on[:5] + "06-01"
+    cohort = {"name": "Far away", "starts_on": starts_on, "ends_on": ends_on, "meeting_target": 6}
+    assert_api_error(post_json(client, "/api/v1/cohorts", json.dumps(cohort), world["headers"]), 422, "starts_on")
+    assert db.session.scalar(select(func.count()).select_from(Cohort).where(Cohort.name == "Far away")) == 0

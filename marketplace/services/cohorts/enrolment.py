@@ -27,6 +27,8 @@ from ..errors import CohortError
 NAME_MAX = 120
 DESCRIPTION_MAX = 5000
 MIN_MONTHS, MAX_MONTHS = 3, 12
+# A cohort starts in a year a calendar, a time zone and the reports can all handle (year 1 overflowed UTC).
+EARLIEST_YEAR, LATEST_YEAR = 2000, 9000
 TARGET_MIN, TARGET_MAX = 1, 24
 DEFAULT_TARGET = 6
 ROLES = ("mentor", "mentee")
@@ -77,7 +79,7 @@ def check_fields(
         errors["ends_on"] = _("Please give an end date.")
     if "\x00" in (description or ""):
         errors["description"] = _("Contains a character that is not allowed.")
-    if starts_on is not None and starts_on.year > 9000:
+    if starts_on is not None and not EARLIEST_YEAR <= starts_on.year <= LATEST_YEAR:
         errors["starts_on"] = _("Please give a realistic start date.")
     elif starts_on is not None and ends_on is not None and not (
         add_months(starts_on, MIN_MONTHS) <= ends_on <= add_months(starts_on, MAX_MONTHS)
