@@ -66,15 +66,17 @@ def recipient_locale(user: User) -> str:
 def _mail_to(user: User, kind: str, subject: Callable[[], str], *, obj: tuple[str, int] | None = None,
              occasion: str = "", **context: object) -> OutgoingEmail:
     """Queue the account mail `kind` to `user` in the recipient's language: `subject()` and the text of
-    `templates/emails/<kind>.txt` with `context` (and `name`); `obj` and `occasion` go to the outbox (its key).
-    The caller commits. The shape every account mail
-    shares (reset, account exists, invitation, company confirmation); their texts are templates, as prose."""
+    `templates/emails/<kind>.txt` with `context` (and `name`), plus the same text as an HTML part; `obj` and
+    `occasion` go to the outbox (its key). The caller commits. The shape every account mail shares (reset,
+    account exists, invitation, company confirmation); their texts are templates, as prose."""
     language = recipient_locale(user)
     with force_locale(language):
         body = render_email(f"emails/{kind}.txt", name=user.first_name, **context)
+        # The same text as HTML, its links made clickable (urlize escapes everything else).
+        html = render_email("emails/account.html", paragraphs=body.strip().split("\n\n"), language=language)
         title = subject()
-    return send_email(user.email, title, body, kind=kind, recipient_user=user, language=language, obj=obj,
-                      occasion=occasion)
+    return send_email(user.email, title, body, html=html, kind=kind, recipient_user=user, language=language,
+                      obj=obj, occasion=occasion)
 
 
 def _one_time_link(user: User, purpose: str, lifetime: timedelta, endpoint: str) -> str:

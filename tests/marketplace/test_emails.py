@@ -13,7 +13,7 @@ from marketplace.models import OutgoingEmail, User, as_utc, utcnow
 from marketplace.services import accounts, emails, outbox
 from tests.builders import make_user
 from tests.query_plans import plans
-from tests.smtp_support import body_of, free_port, start_server
+from tests.smtp_support import free_port, parts_of, start_server
 
 NEW_PASSWORD = "purple elephants dance quietly"
 LINK = re.compile(r"http\S+/auth/(?:reset|invitation)/[\w-]+")
@@ -35,7 +35,9 @@ def test_password_reset_mail_arrives_over_smtp_and_its_link_works(smtp_app):
     assert message["To"] == "grace@example.com"
     assert message["Subject"] == "Reset your Tandem password"
     assert "no-reply@tandem.example" in message["From"]
-    body = body_of(message)
+    parts = parts_of(message)
+    body = parts["text/plain"]
+    assert "Hello Grace" in parts["text/html"]
     assert "Hello Grace" in body
     link = LINK.search(body).group(0)
     assert link.startswith("http://127.0.0.1:5000/auth/reset/")
@@ -60,7 +62,7 @@ def test_invitation_is_sent_over_smtp_outside_a_request(smtp_app):
 
     assert mail.delivered is True
     assert handler.messages[0]["Subject"] == "You are invited to Tandem"
-    assert "/auth/invitation/" in body_of(handler.messages[0])
+    assert "/auth/invitation/" in parts_of(handler.messages[0])["text/plain"]
 
 
 def test_claiming_the_next_due_message_reads_indexes_not_the_whole_outbox(app):
@@ -163,3 +165,10 @@ def test_account_mails_are_written_in_the_recipients_language_with_their_link_an
     assert "/auth/login" in exists_de.body and "/auth/forgot-password" in exists_de.body
     for mail in (reset_de, invitation_de, exists_de):
         assert "Hello" not in mail.body and "{{" not in mail.body and "%(" not in mail.body
+    # The HTML part says the same, its link clickable, and escapes what a person typed.
+    link = LINK.search(reset_de.body).group(0)
+    assert f'href="{link}"' in reset_de.html_body and "Hallo Greta," in reset_de.html_body
+    assert 'lang="de"' in reset_de.html_body
+    german.name = "Gr<b>eta Berg"
+    typed = emails.send_password_reset(german).html_body
+    assert "Hallo Gr&lt;b&gt;eta," in typed and "<b>" not in typed
