@@ -149,9 +149,18 @@ def create(
 ) -> Meeting:
     """Plan a meeting (both partners get the invite) or log one that took place or was missed; commits.
 
-    `fields` are `add`'s keywords: status, video_url, topic, private_note.
+    `fields` are `add`'s keywords: status, video_url, topic, private_note. A second meeting at the same instant
+    is refused (a double click, or both partners logging one meeting): the tandem's row lock (SQLite: the write
+    lock) makes two of them at once wait for each other.
     """
+    begin_serialised_write()
+    db.session.refresh(tandem, with_for_update=True)
     meeting = add(tandem, author, starts_at, duration_minutes, **fields)
+    twin = select(Meeting.id).where(Meeting.tandem_id == tandem.id, Meeting.starts_at == meeting.starts_at,
+                                    Meeting.id != meeting.id).limit(1)
+    if db.session.scalar(twin) is not None:
+        db.session.rollback()
+        raise MeetingError.on_field("starts_at", _("There is already a meeting at this time."), "duplicate", 409)
     db.session.commit()
     return meeting
 

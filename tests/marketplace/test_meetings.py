@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from icalendar import Calendar
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from marketplace import jobs
 from marketplace.extensions import db
@@ -418,3 +418,28 @@ def test_an_ended_tandems_meetings_stay_as_counted_and_unknown_fields_are_refuse
     assert db.session.get(Meeting, held["id"]) is not None
     page = login_as(db.session.get(Tandem, tandem.id).mentee)
     assert page.get(f"/cohorts/tandems/{tandem.id}/meetings/{held['id']}/delete").status_code == 404
+
+
+def test_a_double_submit_or_both_partners_logging_one_meeting_plans_it_once(app, tandem, client):
+    ids = (tandem.id, tandem.mentee_user_id, tandem.mentor_user_id)
+    start = datetime(2027, 3, 12, 17, 0, tzinfo=UTC)
+
+    def plan_it(index: int) -> object:
+        with app.test_request_context():
+            try:
+                fresh = db.session.get(Tandem, ids[0])
+                author = fresh.mentee if index % 2 == 0 else fresh.mentor_user
+                return meetings.create(fresh, author, start, 60).id
+            except MeetingError as problem:
+                return problem.code
+            finally:
+                db.session.remove()
+
+    results = at_once(plan_it, 3)
+    assert sorted(results, key=str).count("duplicate") == 2 and len([r for r in results if isinstance(r, int)]) == 1
+    assert db.session.scalar(select(func.count()).select_from(Meeting).where(Meeting.tandem_id == ids[0])) == 1
+    mentee = db.session.get(Tandem, ids[0]).mentee
+    assert len(invites_to(mentee)) == 1  # one invite, not one per click
+
+    again = api(client, "POST", f"/tandems/{ids[0]}/meetings", mentee, {"starts_at": "2027-03-12T18:00:00+01:00"})
+    assert again.status_code == 409 and "starts_at" in again.get_json()["error"]["fields"]
