@@ -230,9 +230,13 @@ def get_tandem(tandem_id: int):
 def answer_tandem(tandem_id: int, action: str):
     tandem = _own_tandem(tandem_id)
     body = _json_body(required=False)
-    text = body.get("message") or body.get("reason") or ""
+    field = "message" if body.get("message") or "reason" not in body else "reason"
+    text = body.get(field) or ""
     if not isinstance(text, str):
-        raise ApiError(422, "invalid_fields", _("'message' must be text."), {"message": _("Must be text.")})
+        raise ApiError(422, "invalid_fields", _("'message' must be text."), {field: _("Must be text.")})
+    if len(text) > MESSAGE_MAX:  # refused, not cut: the partner would read a text the sender never sent
+        raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."),
+                       {field: _("Optional text of at most %(n)d characters.", n=MESSAGE_MAX)})
     handlers = {
         "accept": lambda: tandems.accept(tandem, g.api_user, text),
         "decline": lambda: tandems.decline(tandem, g.api_user, text),

@@ -274,3 +274,18 @@ def test_an_application_follows_the_pages_rules(client, app, cohort):
     assert_error(client.post(url, json={"role": "mentor"}, headers=headers), 404)  # no longer enrolling, not in it
     assert db.session.scalar(select(func.count()).select_from(CohortParticipant)) == 0
     assert_error(client.post("/api/v1/cohorts/99999999/applications", json={"role": "mentor"}, headers=headers), 404)
+
+
+def test_a_reason_or_message_over_the_limit_is_refused_naming_it_not_cut(client, app):
+    mentor, goal = make_mentor(company="Young A"), make_goal(company="Old X")
+    tandem = tandems.request_tandem(goal, mentor, goal.owner)
+    long_text = "y" * 2001
+    declined = client.post(f"/api/v1/tandems/{tandem.id}/decline", json={"message": long_text},
+                           headers=bearer(mentor.user))
+    assert set(assert_error(declined, 422, "invalid_fields")["fields"]) == {"message"}
+    tandems.accept(db.session.get(type(tandem), tandem.id), mentor.user)
+    ended = client.post(f"/api/v1/tandems/{tandem.id}/end", json={"reason": long_text}, headers=bearer(goal.owner))
+    assert set(assert_error(ended, 422, "invalid_fields")["fields"]) == {"reason"}
+    assert db.session.get(type(tandem), tandem.id).status == "active"
+    fine = client.post(f"/api/v1/tandems/{tandem.id}/end", json={"reason": "y" * 2000}, headers=bearer(goal.owner))
+    assert fine.status_code == 200 and fine.get_json()["status"] == "ended"
