@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..extensions import db
+from ..extensions import begin_serialised_write, db
 from ..input_checks import has_visible_text, single_line
 from ..models import ApiToken, OneTimeToken, User, UserSession, as_utc, utcnow
 from . import companies, throttle
@@ -350,16 +350,28 @@ def revoke_all_api_tokens(user: User) -> None:
 
 
 def use_one_time_token(secret: str, purpose: str, new_password: str) -> User | None:
-    """Set the password through a reset or invitation link; a reset also revokes every API token."""
+    """Set the password through a reset or invitation link; a reset also revokes every API token. None when
+    the link is not (or no longer) valid: of two uses at once only one claims it (a conditional UPDATE under
+    the row lock; SQLite: the write lock), the other answers None and sets nothing."""
+    begin_serialised_write()
     token = find_one_time_token(secret, purpose)
     if token is None:
+        return None
+    password_error = password_problem(new_password)
+    if password_error:  # refused before the link is spent: the person can try another password
+        raise AccountError.on_field("password", password_error)
+    claimed = db.session.execute(
+        update(OneTimeToken).where(OneTimeToken.id == token.id, OneTimeToken.used_at.is_(None))
+        .values(used_at=utcnow())
+    ).rowcount
+    if claimed != 1:
+        db.session.rollback()
         return None
     set_password(token.user, new_password)
     if purpose == "reset":
         revoke_all_api_tokens(token.user)
         # The owner proved the mailbox: strangers' guesses no longer hold the account back.
         throttle.clear_account(token.user.email)
-    token.used_at = utcnow()
     return token.user
 
 

@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 
 from marketplace.extensions import db
 from marketplace.models import OneTimeToken, OutgoingEmail, User, as_utc, utcnow
-from marketplace.services import accounts, companies, emails
-from tests.builders import DEFAULT_PASSWORD, make_user
+from marketplace.services import account_actions, accounts, companies, emails
+from tests.builders import DEFAULT_PASSWORD, at_once, make_user
 from tests.query_plans import plans
 
 NEW_PASSWORD = "purple elephants dance quietly"
@@ -563,6 +563,30 @@ def test_a_password_set_any_way_voids_every_reset_and_invitation_link_still_out(
         "confirm": "an even newer long password"})
     assert changed.status_code == 302
     assert stranger.get(path_of(second_reset)).status_code == 404
+
+
+def test_one_link_used_four_times_at_once_sets_one_password(app):
+    """A forwarded invitation used at the same moment as the owner's: one use wins, the others set nothing."""
+    user = accounts.create_user("lin@example.com", "Lin Chen", None, company_name="Acme AG")
+    emails.send_invitation(user)
+    db.session.commit()
+    secret = path_of(last_link("lin@example.com")).rsplit("/", 1)[1]
+    passwords = [f"password number {index} is long enough" for index in range(4)]
+    user_id = user.id
+
+    def use(index: int) -> object:
+        with app.test_request_context():
+            try:
+                found = account_actions.use_one_time_token(secret, "invite", passwords[index])
+                return found.id if found is not None else None
+            finally:
+                db.session.remove()
+
+    results = at_once(use, 4)
+    assert [r for r in results if r is not None] == [user_id], results
+    winner = passwords[results.index(user_id)]
+    assert [accounts.authenticate("lin@example.com", p) is not None for p in passwords] == [p == winner
+                                                                                           for p in passwords]
 
 
 def test_invitation_expires_after_the_configured_days(client):
