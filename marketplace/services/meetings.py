@@ -97,7 +97,8 @@ def clean_video_url(value: str | None) -> str:
 
 def _check_time(tandem: Tandem, author: User, starts_at: datetime, status: str) -> datetime:
     """The start instant in UTC, inside the tandem's period; held or missed not in the future, planned not past."""
-    if starts_at.tzinfo is None or starts_at.utcoffset() is None:
+    offset = starts_at.utcoffset() if starts_at.tzinfo is not None else None
+    if offset is None or offset.total_seconds() % 60:  # no zone has an offset of seconds
         message = _("Give the time with its offset from UTC, e.g. 2027-03-02T18:00:00+01:00.")
         raise MeetingError.on_field("starts_at", message, "starts_at")
     first, last = period(tandem)
@@ -123,7 +124,21 @@ def _check_time(tandem: Tandem, author: User, starts_at: datetime, status: str) 
     if status == Meeting.PLANNED and moment < current:
         message = _("A planned meeting lies between now and %(last)s.", last=format_date(last) if last else "–")
         raise MeetingError.on_field("starts_at", message, "date_past")
-    return moment
+    return moment.replace(second=0, microsecond=0)  # meetings start on a minute, as calendars show them
+
+
+def _refuse_twin(tandem: Tandem, moment: datetime, moving: int | None = None) -> None:
+    """One meeting per start minute in a tandem (a double click, both partners logging one meeting, a move or a
+    picked time onto another meeting). Under the tandem's row lock (SQLite: the caller's write lock), so two
+    such writes at once see each other."""
+    db.session.execute(select(Tandem.id).where(Tandem.id == tandem.id).with_for_update())
+    minute = moment.replace(second=0, microsecond=0)
+    twin = select(Meeting.id).where(Meeting.tandem_id == tandem.id, Meeting.starts_at >= minute,
+                                    Meeting.starts_at < minute + timedelta(minutes=1))
+    if moving is not None:
+        twin = twin.where(Meeting.id != moving)
+    if db.session.scalar(twin.limit(1)) is not None:
+        raise MeetingError.on_field("starts_at", _("There is already a meeting at this time."), "duplicate", 409)
 
 
 def _check_fields(values: dict) -> None:
@@ -149,18 +164,11 @@ def create(
 ) -> Meeting:
     """Plan a meeting (both partners get the invite) or log one that took place or was missed; commits.
 
-    `fields` are `add`'s keywords: status, video_url, topic, private_note. A second meeting at the same instant
-    is refused (a double click, or both partners logging one meeting): the tandem's row lock (SQLite: the write
-    lock) makes two of them at once wait for each other.
+    `fields` are `add`'s keywords: status, video_url, topic, private_note. A second meeting in the same minute
+    is refused (`_refuse_twin`); on SQLite the write lock taken here serialises two creates at once.
     """
     begin_serialised_write()
-    db.session.refresh(tandem, with_for_update=True)
     meeting = add(tandem, author, starts_at, duration_minutes, **fields)
-    twin = select(Meeting.id).where(Meeting.tandem_id == tandem.id, Meeting.starts_at == meeting.starts_at,
-                                    Meeting.id != meeting.id).limit(1)
-    if db.session.scalar(twin) is not None:
-        db.session.rollback()
-        raise MeetingError.on_field("starts_at", _("There is already a meeting at this time."), "duplicate", 409)
     db.session.commit()
     return meeting
 
@@ -201,6 +209,7 @@ def add(
     message when given.
     """
     moment, url = _checked(tandem, author, starts_at, duration_minutes, status, video_url, topic, private_note)
+    _refuse_twin(tandem, moment)
     meeting = Meeting(tandem=tandem, author_id=author.id, minutes=duration_minutes, video_url=url, status=status,
                       topics_covered=(topic or "").strip(), private_note=(private_note or "").strip(), sequence=0)
     _place(meeting, moment)
@@ -262,6 +271,8 @@ def update(tandem: Tandem, meeting_id: int, user: User, changes: dict) -> Meetin
         if changes["starts_at"] is None:
             raise MeetingError.on_field("starts_at", _("Please give the date and time."), "starts_at")
         moment = _check_time(tandem, user, changes["starts_at"], status)
+        if moment != as_utc(meeting.starts_at):
+            _refuse_twin(tandem, moment, moving=meeting.id)
     else:
         moment = as_utc(meeting.starts_at)
         if status != meeting.status:

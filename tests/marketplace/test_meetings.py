@@ -441,5 +441,22 @@ def test_a_double_submit_or_both_partners_logging_one_meeting_plans_it_once(app,
     mentee = db.session.get(Tandem, ids[0]).mentee
     assert len(invites_to(mentee)) == 1  # one invite, not one per click
 
-    again = api(client, "POST", f"/tandems/{ids[0]}/meetings", mentee, {"starts_at": "2027-03-12T18:00:00+01:00"})
-    assert again.status_code == 409 and "starts_at" in again.get_json()["error"]["fields"]
+    url = f"/tandems/{ids[0]}/meetings"
+    for same_minute in ("2027-03-12T18:00:00+01:00", "2027-03-12T17:00:00.000001Z", "2027-03-12T17:00:59Z"):
+        again = api(client, "POST", url, mentee, {"starts_at": same_minute})
+        assert again.status_code == 409 and "starts_at" in again.get_json()["error"]["fields"], same_minute
+    odd_offset = api(client, "POST", url, mentee, {"starts_at": "2027-03-12T17:00:00+00:00:30"})
+    assert odd_offset.status_code == 422 and "starts_at" in odd_offset.get_json()["error"]["fields"]
+
+    later = api(client, "POST", url, mentee, {"starts_at": "2027-03-13T17:00:30Z"}).get_json()
+    assert later["starts_at"] == "2027-03-13T17:00:00Z"  # a meeting starts on a minute
+    moved_onto = api(client, "PATCH", f"{url}/{later['id']}", mentee, {"starts_at": "2027-03-12T18:00:00+01:00"})
+    assert moved_onto.status_code == 409 and "starts_at" in moved_onto.get_json()["error"]["fields"]
+    proposal = api(client, "POST", f"/tandems/{ids[0]}/proposals", mentee,
+                   {"slots": [{"starts_at": "2027-03-14T17:00:00Z"}]}).get_json()
+    api(client, "POST", url, mentee, {"starts_at": "2027-03-14T17:00:00Z"})  # planned meanwhile by hand
+    mentor = db.session.get(Tandem, ids[0]).mentor_user
+    picked = api(client, "POST", f"/tandems/{ids[0]}/proposals/{proposal['id']}/pick", mentor,
+                 {"slot": proposal["slots"][0]["id"]})
+    assert picked.status_code == 409
+    assert db.session.scalar(select(func.count()).select_from(Meeting).where(Meeting.tandem_id == ids[0])) == 3
