@@ -35,6 +35,9 @@ _BLANK_NON_FORMAT = re.compile("[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180d\u18
 # Embeddings, overrides and isolates change the direction of the text that follows them: in a name or a title
 # shown inside a sentence, an e-mail subject or a list, an unclosed U+202E would flip what comes after it.
 _BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+# Control characters that are not white space (white space, line breaks included, folds into one space); NUL is
+# refused, not removed (text_problem).
+_CONTROLS = re.compile("[\x01-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
 
 
 def has_visible_text(value: str) -> bool:
@@ -45,9 +48,10 @@ def has_visible_text(value: str) -> bool:
 
 
 def single_line(value: str) -> str:
-    """A name or title as stored: without bidi embedding, override and isolate controls, and trimmed.
+    """A name or title as stored: one line, without bidi embedding, override and isolate controls or other
+    control characters (BEL, ESC...), every run of white space (line breaks included) one space, trimmed.
     (The marks U+200E/U+200F stay: they change no text around them.)"""
-    return _BIDI_CONTROLS.sub("", value).strip()
+    return " ".join(_CONTROLS.sub("", _BIDI_CONTROLS.sub("", value)).split())
 
 
 def text_problem(value: str) -> str | None:

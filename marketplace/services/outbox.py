@@ -24,6 +24,7 @@ from flask_mailman import EmailMultiAlternatives
 from sqlalchemy import select, update
 
 from ..extensions import db, mail
+from ..input_checks import single_line
 from ..models import OutgoingEmail, User, as_utc, utcnow
 from ..states import EmailStatus
 
@@ -44,7 +45,7 @@ SUBJECT_LIMIT = 255  # the column's length
 def subject_line(text: str) -> str:
     """A subject as a mail header can carry it: one line (a header may not hold a line break, and a message
     whose subject has one can never be sent), at most SUBJECT_LIMIT characters, ending in "…" when cut."""
-    line = " ".join(text.split())
+    line = single_line(text)  # also without control characters or an unclosed right-to-left override
     return line if len(line) <= SUBJECT_LIMIT else line[: SUBJECT_LIMIT - 1].rstrip() + "…"
 
 

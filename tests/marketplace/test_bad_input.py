@@ -528,3 +528,11 @@ def test_a_cohort_in_a_year_no_calendar_can_hold_is_refused_naming_the_start(cli
     cohort = {"name": "Far away", "starts_on": starts_on, "ends_on": ends_on, "meeting_target": 6}
     assert_api_error(post_json(client, "/api/v1/cohorts", json.dumps(cohort), world["headers"]), 422, "starts_on")
     assert db.session.scalar(select(func.count()).select_from(Cohort).where(Cohort.name == "Far away")) == 0
+
+
+def test_names_and_titles_are_stored_as_one_line_without_control_characters(client, world):
+    cohort = {"name": "Evil\r\nBcc: c@x.example\x07\x1b[2J  cohort", "starts_on": "2027-09-01",
+              "ends_on": "2028-03-01", "meeting_target": 6}
+    created = post_json(client, "/api/v1/cohorts", json.dumps(cohort), world["headers"])
+    assert created.status_code == 201, created.get_json()
+    assert created.get_json()["name"] == "Evil Bcc: c@x.example[2J cohort"

@@ -239,7 +239,8 @@ def test_a_reason_written_over_several_lines_still_reaches_the_partner_with_a_on
     outbox.send_due()
     handler.messages.clear()
 
-    tandems.end(tandem, mentee, "Sadly no time left.\r\nBcc: evil@example.com\r\n\r\nBest, Gerd " + "x" * 2000)
+    reason = "Sadly no time left.\r\nBcc: evil@example.com\r\n\r\nBest, \u202eGerd\x07\x1b " + "x" * 1900
+    tandems.end(tandem, mentee, reason)
     outbox.send_due()
 
     assert all("evil@example.com" not in to for to in handler.recipients)  # no header was injected
@@ -247,6 +248,7 @@ def test_a_reason_written_over_several_lines_still_reaches_the_partner_with_a_on
     subject = message["Subject"]
     assert "Sadly no time left. Bcc: evil@example.com Best, Gerd" in " ".join(subject.split())
     assert len(" ".join(subject.split())) <= outbox.SUBJECT_LIMIT and subject.rstrip().endswith("…")
+    assert not any(char in subject for char in "\u202e\x07\x1b")  # nothing flips or rings in a mail client
     assert message["Bcc"] is None
     assert db.session.scalar(select(OutgoingEmail).where(OutgoingEmail.recipient_user_id == mentor.user_id,
                                                          OutgoingEmail.kind == "tandem_ended")).delivered
