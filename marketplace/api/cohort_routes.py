@@ -18,7 +18,7 @@ from ..services import health, rematching, topics
 from ..services.cohorts import assignment, enrolment, reports, review
 from ..states import ParticipantStatus
 from . import serializers
-from .routes import INTEGER, TEXT, _json_body, api_field_names, bp, typed_fields
+from .routes import INTEGER, TEXT, _json_body, api_field_names, bp, refuse_unknown, typed_fields
 
 
 def _require_manager() -> None:
@@ -53,6 +53,7 @@ def _date(body: dict[str, Any], name: str, fields: dict[str, str]) -> date | Non
 def create_cohort():
     _require_manager()
     body = _json_body()
+    refuse_unknown(body, ("name", "starts_on", "ends_on", "meeting_target", "description", "focus_topics"))
     fields: dict[str, str] = {}
     name = body.get("name")
     if not isinstance(name, str):

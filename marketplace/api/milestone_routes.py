@@ -16,7 +16,7 @@ from ..errors import ApiError
 from ..models import Goal
 from ..services import milestones
 from . import serializers
-from .routes import _json_body, bp, unknown_fields
+from .routes import _json_body, bp, refuse_unknown, unknown_fields
 
 FIELDS = ("title", "done", "position")
 
@@ -32,7 +32,9 @@ def goal_milestones(goal_id: int):
     goal = _goal(goal_id)
     if request.method == "GET":
         return serializers.milestone_list_json(goal.milestones, milestones.progress(goal))
-    milestone = milestones.add(goal, g.api_user, _json_body().get("title"))
+    body = _json_body()
+    refuse_unknown(body, ("title",))
+    milestone = milestones.add(goal, g.api_user, body.get("title"))
     return serializers.milestone_json(milestone), 201
 
 

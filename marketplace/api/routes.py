@@ -115,6 +115,14 @@ def unknown_fields(body: dict[str, Any], known: Iterable[str]) -> dict[str, str]
     return {name: _("Unknown field.") for name in sorted(body) if name not in allowed}
 
 
+def refuse_unknown(body: dict[str, Any], known: Iterable[str], prefix: str = "") -> None:
+    """422 naming every field of `body` (inside a list: `prefix`, e.g. "slots[0].") the route does not read."""
+    fields = unknown_fields(body, known)
+    if fields:
+        raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."),
+                       {prefix + name: message for name, message in fields.items()})
+
+
 def typed_fields(body: dict[str, Any], kinds: dict[str, str]) -> dict[str, Any]:
     """The fields of `kinds` that `body` holds; raises 422 naming every field of the wrong JSON type and every
     field the route does not read."""
@@ -200,6 +208,7 @@ def list_tandems():
 @bp.post("/tandems")
 def create_tandem():
     body = _json_body()
+    refuse_unknown(body, ("goal_id", "mentor_id", "message"))
     fields = {}
     for name in ("goal_id", "mentor_id"):
         if not isinstance(body.get(name), int) or isinstance(body.get(name), bool):
@@ -230,13 +239,15 @@ def get_tandem(tandem_id: int):
 def answer_tandem(tandem_id: int, action: str):
     tandem = _own_tandem(tandem_id)
     body = _json_body(required=False)
-    field = "message" if body.get("message") or "reason" not in body else "reason"
-    text = body.get(field) or ""
-    if not isinstance(text, str):
-        raise ApiError(422, "invalid_fields", _("'message' must be text."), {field: _("Must be text.")})
-    if len(text) > MESSAGE_MAX:  # refused, not cut: the partner would read a text the sender never sent
-        raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."),
-                       {field: _("Optional text of at most %(n)d characters.", n=MESSAGE_MAX)})
+    refuse_unknown(body, ("message", "reason"))  # `reason` is the same text under the name an end gives it
+    for field in ("message", "reason"):
+        value = body.get(field)
+        if value is not None and not isinstance(value, str):
+            raise ApiError(422, "invalid_fields", _("'message' must be text."), {field: _("Must be text.")})
+        if value and len(value) > MESSAGE_MAX:  # refused, not cut: the partner would read what was never sent
+            raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."),
+                           {field: _("Optional text of at most %(n)d characters.", n=MESSAGE_MAX)})
+    text = body.get("message") or body.get("reason") or ""
     handlers = {
         "accept": lambda: tandems.accept(tandem, g.api_user, text),
         "decline": lambda: tandems.decline(tandem, g.api_user, text),

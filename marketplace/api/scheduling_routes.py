@@ -15,7 +15,7 @@ from ..errors import ApiError
 from ..services import scheduling
 from . import serializers
 from .meeting_routes import _tandem
-from .routes import _json_body, bp
+from .routes import _json_body, bp, refuse_unknown, unknown_fields
 
 SLOT_FIELDS = ("starts_at", "duration_minutes", "video_url", "topic")
 
@@ -31,6 +31,7 @@ def _raise_indexed(problem: scheduling.SchedulingError, prefix: str) -> None:
 
 def _slots(body: dict[str, Any]) -> list[scheduling.SlotInput]:
     """The body's `slots`, typed: each a time with its offset, text where text belongs."""
+    refuse_unknown(body, ("slots",))
     raw = body.get("slots")
     if not isinstance(raw, list) or not 1 <= len(raw) <= scheduling.MAX_SLOTS:
         raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."),
@@ -41,6 +42,8 @@ def _slots(body: dict[str, Any]) -> list[scheduling.SlotInput]:
         if not isinstance(item, dict):
             errors[f"slots[{index}]"] = _("An object with starts_at.")
             continue
+        errors.update({f"slots[{index}].{name}": message for name, message in unknown_fields(
+            item, ("starts_at", "duration_minutes", "video_url", "topic")).items()})
         value = item.get("starts_at")
         try:
             starts = datetime.fromisoformat(value) if isinstance(value, str) else None
@@ -82,7 +85,9 @@ def tandem_proposal(tandem_id: int, proposal_id: int):
 def pick_proposal(tandem_id: int, proposal_id: int):
     """Pick one time (`slot`, its id): 201 with the planned meeting; 409 when the proposal was answered."""
     tandem = _tandem(tandem_id)
-    slot = _json_body().get("slot")
+    body = _json_body()
+    refuse_unknown(body, ("slot",))
+    slot = body.get("slot")
     if not isinstance(slot, int) or isinstance(slot, bool):
         raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."),
                        {"slot": _("The id of one of the proposed times.")})
@@ -94,7 +99,9 @@ def pick_proposal(tandem_id: int, proposal_id: int):
 def decline_proposal(tandem_id: int, proposal_id: int):
     """Decline every time and ask for others, with an optional `note`."""
     tandem = _tandem(tandem_id)
-    note = _json_body(required=False).get("note")
+    body = _json_body(required=False)
+    refuse_unknown(body, ("note",))
+    note = body.get("note")
     if note is not None and not isinstance(note, str):
         raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."), {"note": _("Must be text.")})
     return serializers.proposal_json(scheduling.decline(tandem, proposal_id, g.api_user, note or ""), g.api_user)
@@ -107,6 +114,7 @@ def withdraw_proposal(tandem_id: int, proposal_id: int):
 
 
 def _windows(body: dict[str, Any]) -> list[tuple[int, int, int]]:
+    refuse_unknown(body, ("windows",))
     raw = body.get("windows")
     if not isinstance(raw, list):
         raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."),
@@ -116,6 +124,8 @@ def _windows(body: dict[str, Any]) -> list[tuple[int, int, int]]:
         if not isinstance(item, dict):
             errors[f"windows[{index}]"] = _("An object with weekday, starts and ends.")
             continue
+        errors.update({f"windows[{index}].{name}": message
+                       for name, message in unknown_fields(item, ("weekday", "starts", "ends")).items()})
         weekday = item.get("weekday")
         if weekday not in scheduling.WEEKDAYS:
             errors[f"windows[{index}].weekday"] = _("One of monday, tuesday, ... sunday.")

@@ -536,3 +536,13 @@ def test_names_and_titles_are_stored_as_one_line_without_control_characters(clie
     created = post_json(client, "/api/v1/cohorts", json.dumps(cohort), world["headers"])
     assert created.status_code == 201, created.get_json()
     assert created.get_json()["name"] == "Evil Bcc: c@x.example[2J cohort"
+
+
+def test_no_api_write_answers_success_to_a_field_it_does_not_read(app, client, world):
+    """A misspelt field (`descripton`, `{"done": true}` on a new milestone) must not answer 2xx and drop it."""
+    for method, url in api_write_urls(app, world):
+        response = post_json(client, url, json.dumps({"no_such_field": 1}), world["headers"], method)
+        assert response.status_code >= 400, (method, url, response.status_code)
+        if response.status_code == 422:
+            assert "no_such_field" in response.get_json()["error"]["fields"], (method, url)
+    assert db.session.get(Tandem, world["tandem"].id).status == "requested"  # nothing was decided
