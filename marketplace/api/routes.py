@@ -108,19 +108,19 @@ def _has_type(value: Any, kind: str) -> bool:
     return isinstance(value, {TEXT: str, BOOLEAN: bool}[kind])
 
 
-def unknown_fields(body: dict[str, Any], known: Iterable[str]) -> dict[str, str]:
-    """The body's fields this route does not read, each with its message: a change a client thinks it made
-    (`{"status": "completed"}` on a goal) must not answer 200 and do nothing."""
+def unknown_fields(body: dict[str, Any], known: Iterable[str], prefix: str = "") -> dict[str, str]:
+    """The body's fields this route does not read, each with its message, named `prefix` + name (inside a list:
+    "slots[0]."): a change a client thinks it made (`{"status": "completed"}` on a goal) must not answer 200
+    and do nothing."""
     allowed = set(known)
-    return {name: _("Unknown field.") for name in sorted(body) if name not in allowed}
+    return {prefix + name: _("Unknown field.") for name in sorted(body) if name not in allowed}
 
 
-def refuse_unknown(body: dict[str, Any], known: Iterable[str], prefix: str = "") -> None:
-    """422 naming every field of `body` (inside a list: `prefix`, e.g. "slots[0].") the route does not read."""
+def refuse_unknown(body: dict[str, Any], known: Iterable[str]) -> None:
+    """422 naming every field of `body` the route does not read."""
     fields = unknown_fields(body, known)
     if fields:
-        raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."),
-                       {prefix + name: message for name, message in fields.items()})
+        raise ApiError(422, "invalid_fields", _("Some fields are missing or wrong."), fields)
 
 
 def typed_fields(body: dict[str, Any], kinds: dict[str, str]) -> dict[str, Any]:

@@ -42,8 +42,7 @@ def _slots(body: dict[str, Any]) -> list[scheduling.SlotInput]:
         if not isinstance(item, dict):
             errors[f"slots[{index}]"] = _("An object with starts_at.")
             continue
-        errors.update({f"slots[{index}].{name}": message for name, message in unknown_fields(
-            item, ("starts_at", "duration_minutes", "video_url", "topic")).items()})
+        errors.update(unknown_fields(item, SLOT_FIELDS, f"slots[{index}]."))
         value = item.get("starts_at")
         try:
             starts = datetime.fromisoformat(value) if isinstance(value, str) else None
@@ -124,8 +123,7 @@ def _windows(body: dict[str, Any]) -> list[tuple[int, int, int]]:
         if not isinstance(item, dict):
             errors[f"windows[{index}]"] = _("An object with weekday, starts and ends.")
             continue
-        errors.update({f"windows[{index}].{name}": message
-                       for name, message in unknown_fields(item, ("weekday", "starts", "ends")).items()})
+        errors.update(unknown_fields(item, ("weekday", "starts", "ends"), f"windows[{index}]."))
         weekday = item.get("weekday")
         if weekday not in scheduling.WEEKDAYS:
             errors[f"windows[{index}].weekday"] = _("One of monday, tuesday, ... sunday.")

@@ -114,7 +114,7 @@ def create_user(
         problem = password_problem(password)
         if problem:
             raise AccountError.on_field("password", problem)
-    name = " ".join(single_line(name or "").split())
+    name = single_line(name or "")
     if not has_visible_text(name):
         raise AccountError.on_field("name", _("Please fill in this field."))
     existing = find_user_by_email(email)
@@ -357,9 +357,6 @@ def use_one_time_token(secret: str, purpose: str, new_password: str) -> User | N
     token = find_one_time_token(secret, purpose)
     if token is None:
         return None
-    password_error = password_problem(new_password)
-    if password_error:  # refused before the link is spent: the person can try another password
-        raise AccountError.on_field("password", password_error)
     claimed = db.session.execute(
         update(OneTimeToken).where(OneTimeToken.id == token.id, OneTimeToken.used_at.is_(None))
         .values(used_at=utcnow())
@@ -367,7 +364,11 @@ def use_one_time_token(secret: str, purpose: str, new_password: str) -> User | N
     if claimed != 1:
         db.session.rollback()
         return None
-    set_password(token.user, new_password)
+    try:
+        set_password(token.user, new_password)
+    except AccountError:  # a refused password does not spend the link: the person can try another
+        db.session.rollback()
+        raise
     if purpose == "reset":
         revoke_all_api_tokens(token.user)
         # The owner proved the mailbox: strangers' guesses no longer hold the account back.

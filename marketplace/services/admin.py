@@ -146,7 +146,7 @@ def people_at(company: Company, limit: int = 100) -> list[User]:
 
 def rename_company(company: Company, name: str) -> None:
     """Rename a company; refused when another company already has that (normalised) name. Commits."""
-    cleaned = " ".join(single_line(name or "").split())
+    cleaned = single_line(name or "")
     key = companies.company_key(cleaned)
     if not key:
         raise AdminError.on_field("name", _("Enter the company's name."))
@@ -266,7 +266,7 @@ def _check_name_free(name_en: str, topic: Topic | None = None) -> None:
 def _topic_names(name_en: str, name_de: str | None) -> tuple[str, str]:
     """A topic's names as stored (single lines, whitespace collapsed); the German one is the English one
     when it shows nothing; refused when the English one shows nothing."""
-    name_en, name_de = (" ".join(single_line(name or "").split()) for name in (name_en, name_de))
+    name_en, name_de = (single_line(name or "") for name in (name_en, name_de))
     if not has_visible_text(name_en):
         raise AdminError.on_field("name_en", _("Please fill in this field."))
     return name_en, name_de if has_visible_text(name_de) else name_en

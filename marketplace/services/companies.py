@@ -165,7 +165,7 @@ def unknown_company_names(names: Iterable[str]) -> list[str]:
 def get_or_create_company(name: str) -> Company | None:
     """The company called `name` (however it is spelled), created when new; None for a name without
     a letter or digit ("—"), which names no company."""
-    cleaned = " ".join(single_line(name or "").split())
+    cleaned = single_line(name or "")
     key = company_key(cleaned)
     if not key:
         return None

@@ -52,7 +52,7 @@ def split_entries(value: str | Iterable[str] | None, separators: str) -> list[st
         return []
     parts = re.split(f"[{re.escape(separators)}]", value) if isinstance(value, str) else list(value)
     return [cleaned for part in parts
-            if has_visible_text(cleaned := " ".join(single_line(str(part)).split()))]
+            if has_visible_text(cleaned := single_line(str(part)))]
 
 
 def split_free_tags(text: str | None) -> list[str]:

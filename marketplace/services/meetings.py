@@ -132,9 +132,9 @@ def _refuse_twin(tandem: Tandem, moment: datetime, moving: int | None = None) ->
     picked time onto another meeting). Under the tandem's row lock (SQLite: the caller's write lock), so two
     such writes at once see each other."""
     db.session.execute(select(Tandem.id).where(Tandem.id == tandem.id).with_for_update())
-    minute = moment.replace(second=0, microsecond=0)
-    twin = select(Meeting.id).where(Meeting.tandem_id == tandem.id, Meeting.starts_at >= minute,
-                                    Meeting.starts_at < minute + timedelta(minutes=1))
+    # `moment` is on a minute (_check_time); the window also catches rows stored with seconds before that.
+    twin = select(Meeting.id).where(Meeting.tandem_id == tandem.id, Meeting.starts_at >= moment,
+                                    Meeting.starts_at < moment + timedelta(minutes=1))
     if moving is not None:
         twin = twin.where(Meeting.id != moving)
     if db.session.scalar(twin.limit(1)) is not None:

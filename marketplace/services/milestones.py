@@ -109,7 +109,7 @@ def clean_title(value: Any) -> str:
         raise MilestoneError("invalid_fields", message, fields={"title": message})
     if value is None or not has_visible_text(value):
         raise MilestoneError("invalid_fields", _("Please name the milestone."), fields={"title": _("Required.")})
-    title = " ".join(single_line(value).split())
+    title = single_line(value)
     if len(title) > TITLE_MAX:
         message = _("At most %(n)d characters.", n=TITLE_MAX)
         raise MilestoneError("invalid_fields", message, fields={"title": message})
