@@ -6,8 +6,6 @@ primary's rows into it whenever the "replica" should catch up, and leaves it beh
 
 from __future__ import annotations
 
-import os
-
 import psycopg
 import pytest
 from sqlalchemy import create_engine, delete, insert, make_url, select
@@ -21,8 +19,8 @@ pytestmark = pytest.mark.postgres_only
 
 
 @pytest.fixture
-def replica_url(make_app) -> str:
-    url = make_url(os.environ.get("DATABASE_URL", "sqlite://"))
+def replica_url(make_app, database_url: str) -> str:
+    url = make_url(database_url)
     if not url.get_backend_name().startswith("postgres"):
         pytest.skip("needs PostgreSQL: the stand-in replica is a second database on the same server")
     name = f"{url.database}_replica"
