@@ -12,7 +12,7 @@ from flask_login import current_user
 from werkzeug.routing import IntegerConverter
 
 from . import config as config_module
-from .extensions import babel, csrf, db, limiter, login_manager, mail, migrate
+from .extensions import babel, commit_read_only_transactions, csrf, db, limiter, login_manager, mail, migrate
 from .models import MAX_ID
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -73,6 +73,7 @@ def select_locale() -> str | None:
 
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
+    commit_read_only_transactions(app)
     # Batch mode lets Alembic alter SQLite tables (it copies them), and is a no-op on PostgreSQL.
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
     login_manager.init_app(app)

@@ -10,11 +10,11 @@ import textwrap
 import threading
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select, text, update
 
 from marketplace.extensions import db
 from marketplace.models import Goal, MentorProfile, Tandem, User
-from marketplace.services import goals, notifications, privacy, tandems
+from marketplace.services import accounts, goals, notifications, privacy, tandems
 from marketplace.services.cohorts import imports
 from marketplace.services.errors import ProfileConflict
 from marketplace.services.matching import search, vectors
@@ -258,3 +258,58 @@ def test_a_worker_started_after_a_crash_finds_every_committed_profile(make_app, 
         found = {m.profile.id for m in search.search_mentors("podcasts and agile teams", viewer, k=10)}
         podcast = db.session.scalar(select(MentorProfile.id).where(MentorProfile.headline == "Podcast production"))
         assert {first, podcast} <= found
+
+
+def _transaction_ends(app) -> list[str]:
+    """How each transaction on `app`'s engine ends ("commit" or "rollback"), recorded from now on."""
+    ends: list[str] = []
+    with app.app_context():
+        for kind in ("commit", "rollback"):
+            event.listen(db.engine, kind, lambda connection, kind=kind: ends.append(kind))
+    return ends
+
+
+def test_a_request_that_only_read_commits_and_one_that_wrote_without_committing_keeps_nothing(make_app):
+    """Reads end in COMMIT (on PostgreSQL psycopg keeps its prepared statements then); anything a request
+    wrote but did not commit itself, flushed or only pending, is rolled back as before."""
+    app = make_app()
+    with app.app_context():
+        user = make_user(company="Reader AG")
+        token, user_id, name = accounts.create_api_token(user), user.id, user.name
+        db.session.commit()
+        goal_id = make_goal(owner=user).id
+
+    @app.post("/test/flush-then-refuse")
+    def flush_then_refuse():
+        db.session.get(User, user_id).name = "Flushed Name"
+        db.session.flush()
+        return "refused", 422
+
+    @app.post("/test/pending-then-ok")
+    def pending_then_ok():
+        db.session.get(User, user_id).name = "Pending Name"
+        return "ok"
+
+    @app.post("/test/statement-then-ok")
+    def statement_then_ok():
+        db.session.execute(update(User).where(User.id == user_id).values(name="Statement Name"))
+        return "ok"
+
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    client.get(f"/api/v1/goals/{goal_id}", headers=headers)  # the token's last-used stamp is written now
+    ends = _transaction_ends(app)
+    for _ in range(7):
+        assert client.get(f"/api/v1/goals/{goal_id}", headers=headers).status_code == 200
+    assert ends == ["commit"] * 7
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            prepared = db.session.scalar(text("SELECT count(*) FROM pg_prepared_statements"))
+            assert prepared > 0  # the reads' statements, prepared by psycopg after their fifth use
+
+    for path in ("/test/flush-then-refuse", "/test/pending-then-ok", "/test/statement-then-ok"):
+        ends.clear()
+        client.post(path)
+        assert "commit" not in ends, path
+        with app.app_context():
+            assert db.session.get(User, user_id).name == name, path
