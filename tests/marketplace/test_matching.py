@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from marketplace.extensions import db
-from marketplace.services import companies
+from marketplace.services import companies, topics
 from marketplace.services.matching import search, taxonomy, vectors
 from tests.builders import make_goal, make_mentor, make_user
 
@@ -238,3 +238,19 @@ def test_search_and_suggestions_read_the_database_a_fixed_number_of_times(app):
     search_count, suggest_count = counts[0]
     assert search_count <= 6
     assert suggest_count <= 8
+
+
+def test_a_free_tag_names_a_topic_as_the_mentors_text_does(app):
+    """A free tag is part of what the mentor's vector embeds, so a query topic it names is a mentioned topic
+    (not a chosen one), like a topic named in the teaching text."""
+    viewer = make_user(company="Old Industry AG")
+    reels = make_mentor(headline="Short videos that people watch", text="Filming, cutting and posting clips.",
+                        company="Clip AG")
+    topics.set_topics(reels, topics.plan_topics(["Instagram Reels"]))
+    vectors.refresh_mentor(reels)
+    db.session.commit()
+    assert [t.is_free_tag for t in reels.topics] == [True]
+    found = {m.profile.id: m for m in search.search_mentors("social media", viewer, k=10)}
+    assert reels.id in found
+    assert [t.slug for t in found[reels.id].mentioned_topics] == ["social-media"]
+    assert found[reels.id].matched_topics == []

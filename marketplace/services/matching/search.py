@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 from flask_babel import gettext as _
-from sqlalchemy import func, inspect, select
+from sqlalchemy import String, cast, func, inspect, select
 from sqlalchemy.orm import defer, joinedload, selectinload
 from sqlalchemy.orm.util import identity_key
 
@@ -237,9 +237,11 @@ class Candidate:
     pending_requests: int = 0  # requests waiting for the mentor's answer (exposure_penalty)
 
 
-def _load_candidates(hits: Sequence[tuple[int, float, float]]) -> list[Candidate]:
-    """The hits as candidates, read in ONE query: the hard-rule facts, what ranking reads and the topics
-    (one row per topic, a LEFT JOIN: ~3 rows a mentor); each round trip under load cost several ms."""
+def _load_candidates(hits: Sequence[tuple[int, float, float]], detect: taxonomy.TopicDetector) -> list[Candidate]:
+    """The hits as candidates, read in ONE query: the hard-rule facts, what ranking reads and the topic ids
+    (each round trip under load cost several ms). The topics' names come from `detect`'s taxonomy rows; only a
+    free tag's are read, in a second query: joining the topics in (~3 rows a mentor) made PostgreSQL hash all
+    of mentor_topic for the 50 hits."""
     ids = [entity_id for entity_id, _, _ in hits]
     if not ids:
         return []
@@ -249,57 +251,64 @@ def _load_candidates(hits: Sequence[tuple[int, float, float]]) -> list[Candidate
         .correlate(MentorProfile)
         .scalar_subquery()
     )
-    rows = db.session.execute(
-        select(
-            *rules.mentor_facts_columns(),
-            MentorProfile.headline,
-            MentorProfile.teaching_text,
-            MentorProfile.meeting_format,
-            pending.label("pending"),
-            Topic.id.label("topic_id"),
-            Topic.name_en,
-            Topic.name_de,
-        )
-        .join(User, User.id == MentorProfile.user_id)
-        .outerjoin(mentor_topics, mentor_topics.c.mentor_id == MentorProfile.id)
-        .outerjoin(Topic, Topic.id == mentor_topics.c.topic_id)
-        .where(MentorProfile.id.in_(ids))
+    topic_ids = (
+        select(func.aggregate_strings(cast(mentor_topics.c.topic_id, String), ","))
+        .where(mentor_topics.c.mentor_id == MentorProfile.id)
+        .correlate(MentorProfile)
+        .scalar_subquery()
     )
-    first: dict[int, Any] = {}
-    topics: dict[int, list] = {}  # rows with id, name_en and name_de: what vectors.topic_names reads
-    for row in rows:
-        first.setdefault(row.facts_id, row)
-        if row.topic_id is not None:
-            topics.setdefault(row.facts_id, []).append(_TopicRow(row.topic_id, row.name_en, row.name_de))
+    rows = {
+        row.facts_id: row
+        for row in db.session.execute(
+            select(
+                *rules.mentor_facts_columns(),
+                MentorProfile.headline,
+                MentorProfile.teaching_text,
+                MentorProfile.meeting_format,
+                pending.label("pending"),
+                topic_ids.label("topic_ids"),
+            )
+            .join(User, User.id == MentorProfile.user_id)
+            .where(MentorProfile.id.in_(ids))
+        )
+    }
+    own_ids = {row_id: frozenset(int(t) for t in row.topic_ids.split(",")) if row.topic_ids else frozenset()
+               for row_id, row in rows.items()}
+    topics = _topic_rows(set().union(*own_ids.values()), detect)
     candidates = []
     for mentor_id, similarity, plain_similarity in hits:
-        row = first.get(mentor_id)
+        row = rows.get(mentor_id)
         if row is None:  # a profile deleted since the index last caught up
             continue
-        own = topics.get(mentor_id, [])
         candidates.append(Candidate(
             facts=rules.facts_of_row(row),
             similarity=similarity,
             plain_similarity=plain_similarity,
             meeting_format=row.meeting_format,
             languages=split_languages(row.facts_languages),
-            topic_ids=frozenset(t.id for t in own),
-            text=vectors.mentor_text_of(row.headline, row.teaching_text, own),
+            topic_ids=own_ids[mentor_id],
+            text=vectors.mentor_text_of(row.headline, row.teaching_text, [topics[i] for i in own_ids[mentor_id]]),
             own_words=f"{row.headline}. {row.teaching_text}",  # as mentor_words
             pending_requests=row.pending,
         ))
     return candidates
 
 
-@dataclass(frozen=True)
-class _TopicRow:
-    id: int
-    name_en: str
-    name_de: str
+def _topic_rows(ids: set[int], detect: taxonomy.TopicDetector) -> dict[int, Any]:
+    """Rows with id, name_en and name_de (what vectors.topic_names reads) of the given topics: the taxonomy's
+    from `detect`, free tags read in one query."""
+    found = {i: detect.topics[i] for i in ids if i in detect.topics}
+    missing = sorted(ids - found.keys())
+    if missing:
+        found.update((row.id, row) for row in db.session.execute(
+            select(Topic.id, Topic.name_en, Topic.name_de).where(Topic.id.in_(missing))
+        ))
+    return found
 
 
 def _candidates(
-    query_vector: np.ndarray, plain_vector: np.ndarray, k: int, accept: Callable[[Candidate], bool]
+    query_vector: np.ndarray, plain_vector: np.ndarray, k: int, accept: Callable[[Candidate], bool],
+    detect: taxonomy.TopicDetector,
 ) -> list[Candidate]:
     """Over-fetch from FAISS by `query_vector` (moved towards its topic) and widen until `k` candidates pass
     `accept` or the index is exhausted. Each hit's cosine to `plain_vector` (the query's own) is computed from
@@ -316,7 +325,7 @@ def _candidates(
         else:
             plain = (index.vectors_of([i for i, _ in hits]) @ plain_vector).tolist() if hits else []
         found = [(i, score, p) for (i, score), p in zip(hits, plain, strict=True)]
-        passing = [c for c in _load_candidates(found) if accept(c)]
+        passing = [c for c in _load_candidates(found, detect) if accept(c)]
         if len(passing) >= k or fetch >= total:
             return passing
         fetch = min(total, fetch * 4)
@@ -435,7 +444,8 @@ def search_mentors(
         )
 
     languages = {language} if language else set()
-    return _rank(_candidates(query_vector, plain_vector, k, accept), k, query, query_topic_ids, languages, detect)
+    candidates = _candidates(query_vector, plain_vector, k, accept, detect)
+    return _rank(candidates, k, query, query_topic_ids, languages, detect)
 
 
 # What ranking reads of a goal besides its row: its owner, tags and excluded companies. A view that loads the
@@ -479,7 +489,7 @@ def suggestions_for_goal(goal: Goal, k: int = 5, leave_out: Collection[int] = ()
         return candidate.facts.id not in leave_out and not rules.pair_violations(candidate.facts, mentee, context)
 
     text = goal_words(goal)
-    candidates = _candidates(query_vector, plain_vector, k, accept)
+    candidates = _candidates(query_vector, plain_vector, k, accept, detect)
     return _rank(candidates, k, text, goal_topic_ids, set(goal.language_list), detect)
 
 
