@@ -16,6 +16,7 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -266,7 +267,9 @@ def load_user_from_bearer_token(req: Any) -> User | None:
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         return None
-    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(secret.strip())))
+    token = db.session.scalar(  # with its user: every API request reads both
+        select(ApiToken).where(ApiToken.token_hash == _digest(secret.strip())).options(joinedload(ApiToken.user))
+    )
     if token is None or token.revoked_at is not None:
         return None
     now = utcnow()
