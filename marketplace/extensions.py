@@ -1,5 +1,7 @@
 """Every Flask extension object lives here, so modules import them without cycles."""
 
+import logging
+
 from flask import Flask
 from flask_babel import Babel
 from flask_limiter import Limiter
@@ -11,6 +13,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 # Named constraints keep Alembic migrations portable between SQLite and PostgreSQL.
 naming_convention = {
@@ -29,6 +32,8 @@ mail = Mail()
 babel = Babel()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
+
+log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # An execution option: the transaction this connection begins takes SQLite's write lock at once.
@@ -81,19 +86,26 @@ def begin_serialised_write() -> None:
     db.session.connection(execution_options={IMMEDIATE: True})
 
 
-# Set on a connection by any statement other than a plain SELECT, cleared when its transaction begins.
-TRANSACTION_WROTE = "tandem_transaction_wrote"
+# Set on a connection by any statement other than a plain SELECT and by any failed statement; cleared when
+# its transaction begins.
+NOT_READ_ONLY = "tandem_transaction_not_read_only"
 
 
 @event.listens_for(Engine, "begin")
 def _forget_writes(connection) -> None:
-    connection.info.pop(TRANSACTION_WROTE, None)
+    connection.info.pop(NOT_READ_ONLY, None)
 
 
 @event.listens_for(Engine, "before_cursor_execute")
 def _note_writes(connection, cursor, statement, parameters, context, executemany) -> None:
     if executemany or statement.lstrip()[:6].upper() != "SELECT":
-        connection.info[TRANSACTION_WROTE] = True
+        connection.info[NOT_READ_ONLY] = True
+
+
+@event.listens_for(Engine, "handle_error")
+def _note_failures(context) -> None:
+    if context.connection is not None:  # a failed read leaves PostgreSQL's transaction aborted
+        context.connection.info[NOT_READ_ONLY] = True
 
 
 def commit_read_only_transactions(app: Flask) -> None:
@@ -102,14 +114,23 @@ def commit_read_only_transactions(app: Flask) -> None:
     For such a transaction the two are the same, but psycopg forgets every prepared statement on a ROLLBACK
     (and sends DEALLOCATE ALL), so PostgreSQL planned each of a search's statements again on every request:
     the candidates' query alone spent 2 ms planning. With COMMIT a pooled connection keeps the statements
-    psycopg prepared after their fifth use. Anything written, flushed or pending, a savepoint or an error
-    still ends in the ROLLBACK. Registered after Flask-SQLAlchemy, so it runs before its session removal.
+    psycopg prepared after their fifth use. Anything written, flushed or pending, a savepoint, a failed
+    statement (even one the view caught) or an error still ends in the ROLLBACK. A SELECT is taken to change
+    nothing: the app's own never call set_config() or SELECT ... INTO. Registered after Flask-SQLAlchemy, so it
+    runs before its session removal.
     """
 
     @app.teardown_appcontext
     def _commit_if_read_only(error: BaseException | None) -> None:
         session = db.session()
-        if error is not None or not session.in_transaction() or session.new or session.dirty or session.deleted:
+        transaction = session.get_transaction()
+        if error is not None or transaction is None or not transaction.is_active:
+            return  # an exception, nothing begun, or a failed flush the view caught: the removal rolls back
+        if session.new or session.dirty or session.deleted or session.connection().info.get(NOT_READ_ONLY):
             return
-        if not session.connection().info.get(TRANSACTION_WROTE):
+        session.expire_on_commit = False  # objects used after the context keep their values, as after a rollback
+        try:
             session.commit()
+        except SQLAlchemyError:  # never raise here: Flask-SQLAlchemy's removal must still release the connection
+            log.exception("Ending a read-only transaction failed; it is rolled back")
+            session.rollback()

@@ -11,6 +11,7 @@ import threading
 
 import pytest
 from sqlalchemy import event, func, select, text, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from marketplace.extensions import db
 from marketplace.models import Goal, MentorProfile, Tandem, User
@@ -295,6 +296,18 @@ def test_a_request_that_only_read_commits_and_one_that_wrote_without_committing_
         db.session.execute(update(User).where(User.id == user_id).values(name="Statement Name"))
         return "ok"
 
+    @app.get("/test/prepared-statements")
+    def prepared_statements():
+        return str(db.session.scalar(text("SELECT count(*) FROM pg_prepared_statements")))
+
+    @app.get("/test/failed-read-caught")
+    def failed_read_caught():
+        try:
+            db.session.execute(text("SELECT * FROM no_such_table"))
+        except DBAPIError:
+            return "caught"
+        return "not reached"
+
     client = app.test_client()
     headers = {"Authorization": f"Bearer {token}"}
     client.get(f"/api/v1/goals/{goal_id}", headers=headers)  # the token's last-used stamp is written now
@@ -303,9 +316,10 @@ def test_a_request_that_only_read_commits_and_one_that_wrote_without_committing_
         assert client.get(f"/api/v1/goals/{goal_id}", headers=headers).status_code == 200
     assert ends == ["commit"] * 7
     with app.app_context():
-        if db.engine.dialect.name == "postgresql":
-            prepared = db.session.scalar(text("SELECT count(*) FROM pg_prepared_statements"))
-            assert prepared > 0  # the reads' statements, prepared by psycopg after their fifth use
+        postgresql = db.engine.dialect.name == "postgresql"
+    if postgresql:  # psycopg prepares a statement on its sixth use on a connection, if no ROLLBACK came between
+        answers = [client.get("/test/prepared-statements").get_data(as_text=True) for _ in range(14)]
+        assert int(answers[-1]) > 0, answers
 
     for path in ("/test/flush-then-refuse", "/test/pending-then-ok", "/test/statement-then-ok"):
         ends.clear()
@@ -313,3 +327,36 @@ def test_a_request_that_only_read_commits_and_one_that_wrote_without_committing_
         assert "commit" not in ends, path
         with app.app_context():
             assert db.session.get(User, user_id).name == name, path
+    ends.clear()
+    assert client.get("/test/failed-read-caught").get_data(as_text=True) == "caught"
+    assert ends == ["rollback"]  # a failed statement aborts a PostgreSQL transaction: no COMMIT tried on it
+
+
+def test_a_flush_error_the_view_caught_still_rolls_back_and_releases_the_connection(make_app):
+    """The read-only COMMIT never raises at the end of a request: a view that caught a failed flush (and forgot
+    the rollback) answers as it chose, and its connection goes back to the pool (one connection here)."""
+    app = make_app(SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "max_overflow": 0, "pool_timeout": 2})
+    with app.app_context():
+        user = make_user(company="Reader AG")
+        email, user_id = user.email, user.id
+
+    @app.post("/test/duplicate-caught")
+    def duplicate_caught():
+        db.session.get(User, user_id)
+        db.session.add(User(email=email, name="Duplicate", is_manager=False))
+        try:
+            db.session.flush()
+        except IntegrityError:
+            return "taken", 409
+        return "not reached"
+
+    @app.get("/test/names")
+    def names():
+        return ",".join(db.session.scalars(select(User.name).order_by(User.id)))
+
+    client = app.test_client()
+    assert [client.post("/test/duplicate-caught").status_code for _ in range(3)] == [409] * 3
+    assert client.get("/test/names").get_data(as_text=True) == user.name  # served: the connection was released
+    with app.app_context():
+        kept = db.session.get(User, user_id)
+    assert kept.name == user.name  # not expired by the read-only COMMIT: usable after its context, as before
