@@ -14,8 +14,8 @@ from sqlalchemy import event, func, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from marketplace.extensions import db
-from marketplace.models import Goal, MentorProfile, Tandem, User
-from marketplace.services import accounts, goals, notifications, privacy, tandems
+from marketplace.models import Goal, MentorProfile, OutgoingEmail, Tandem, User
+from marketplace.services import accounts, emails, goals, notifications, privacy, tandems
 from marketplace.services.cohorts import imports
 from marketplace.services.errors import ProfileConflict
 from marketplace.services.matching import search, vectors
@@ -65,6 +65,36 @@ def test_a_failure_in_the_middle_of_an_import_imports_nothing(app, monkeypatch):
         imports.import_participants(data)
     assert db.session.scalar(select(func.count()).select_from(User)) == 0
     assert db.session.scalar(select(func.count()).select_from(MentorProfile)) == 0
+
+
+def test_an_import_that_fails_while_inviting_imports_nobody(app, monkeypatch):
+    """The people and their invitations are one transaction: nobody is left with an account and no
+    invitation (a worker dying between two commits used to leave exactly that)."""
+    data = (
+        b"email,name,role,company,headline,text,topics,languages,capacity,exclude_companies\n"
+        b"a@young.example,Ann,mentor,Young AG,AI coach,Generative AI for leaders.,,en,1,\n"
+        b"b@old.example,Bob,mentee,Old AG,Learn AI,What does AI mean for us?,,en,,\n"
+    )
+    sent = []
+    original = emails.send_invitation
+
+    def failing_invitation(user):
+        if sent:
+            raise Boom("the worker died while inviting the second person")
+        sent.append(user.email)
+        return original(user)
+
+    monkeypatch.setattr(emails, "send_invitation", failing_invitation)
+    with pytest.raises(Boom):
+        imports.import_participants(data)
+    assert db.session.scalar(select(func.count()).select_from(User)) == 0
+    assert db.session.scalar(select(func.count()).select_from(OutgoingEmail)) == 0
+
+    monkeypatch.setattr(emails, "send_invitation", original)
+    result = imports.import_participants(data)  # the same file again lands whole, invitations included
+    assert sorted(result.invited) == ["a@young.example", "b@old.example"]
+    invited = db.session.scalars(select(OutgoingEmail.recipient).where(OutgoingEmail.kind == "invitation"))
+    assert sorted(invited) == ["a@young.example", "b@old.example"]
 
 
 @pytest.fixture

@@ -386,19 +386,13 @@ def import_participants(
     db.session.commit()  # ends the read transaction (nothing was written): no lock or snapshot while encoding
     encoded = vectors.encode_texts(wanted, progress=progress)
     try:
-        new_users = _write(rows, cohort, result, encoded)
+        _write(rows, cohort, result, encoded, invite)
     except (ImportConflict, IntegrityError):
         db.session.rollback()
         raise ImportConflict() from None
     except Exception:
         db.session.rollback()
         raise
-    from .. import emails
-
-    for user in new_users if invite else []:
-        emails.send_invitation(user)
-        result.invited.append(user.email)
-    db.session.commit()  # the invitation links and the outbox entries
     return result
 
 
@@ -424,16 +418,23 @@ def _texts_to_encode(rows: list[ParsedRow], existing: dict[str, User]) -> list[s
     return wanted
 
 
-def _write(rows: list[ParsedRow], cohort: Cohort | None, result: ImportResult, encoded: vectors.Encoded) -> list[User]:
-    """The one short write transaction: the people as checked, or ImportConflict when they changed meanwhile."""
+def _write(rows: list[ParsedRow], cohort: Cohort | None, result: ImportResult, encoded: vectors.Encoded,
+           invite: bool) -> None:
+    """The one short write transaction: the people as checked, or ImportConflict when they changed meanwhile,
+    with the new people's invitation links and mails (the outbox sends them after the commit). Nobody is
+    imported without an invitation when the worker dies half-way."""
+    from .. import emails
+
     existing = _existing_users(rows)
     if _plan(rows, existing, cohort) != result.planned:
         raise ImportConflict()
     new_users, mentors, goals = _apply(rows, cohort, result, existing)
     result.embedded = vectors.store_vectors(vectors.MENTOR, mentors, encoded)
     result.embedded += vectors.store_vectors(vectors.GOAL, goals, encoded)
+    for user in new_users if invite else []:
+        emails.send_invitation(user)
+        result.invited.append(user.email)
     db.session.commit()
-    return new_users
 
 
 def _existing_users(rows: list[ParsedRow]) -> dict[str, User]:
