@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import numpy as np
 from flask_babel import gettext as _
-from sqlalchemy import String, cast, func, inspect, select
+from sqlalchemy import Select, String, bindparam, cast, func, inspect, select
 from sqlalchemy.orm import defer, joinedload, selectinload
 from sqlalchemy.orm.util import identity_key
 
@@ -191,19 +192,25 @@ def _topic_overlap(query_topic_ids: set[int], candidate_topic_ids: set[int]) -> 
 def _load_profiles(ids: Sequence[int]) -> dict[int, MentorProfile]:
     if not ids:
         return {}
-    # One query: users, their companies and the topics joined in. For the k shown (<= 50, ~3 topics each)
-    # the topics' row fan-out costs less than a second round trip, which under load is several ms.
-    profiles = db.session.scalars(
+    profiles = db.session.scalars(_profiles_statement(), {"ids": list(ids)}).unique()
+    return {p.id: p for p in profiles}
+
+
+@cache
+def _profiles_statement() -> Select:
+    """The shown profiles in one query: users, their companies and the topics joined in. For the k shown (<= 50,
+    ~3 topics each) the topics' row fan-out costs less than a second round trip, which under load is several ms.
+    Built once, as `_candidates_statement`."""
+    return (
         select(MentorProfile)
-        .where(MentorProfile.id.in_(list(ids)))
+        .where(MentorProfile.id.in_(bindparam("ids", expanding=True)))
         .options(
             defer(MentorProfile.vector),  # 1.5 KB a row that ranking never reads (the index holds it)
             joinedload(MentorProfile.topics),
             joinedload(MentorProfile.user).joinedload(User.company),
             joinedload(MentorProfile.user).joinedload(User.verified_company),
         )
-    ).unique()
-    return {p.id: p for p in profiles}
+    )
 
 
 def _topics_by_id(ids: Collection[int]) -> dict[int, Topic]:
@@ -245,33 +252,7 @@ def _load_candidates(hits: Sequence[tuple[int, float, float]], detect: taxonomy.
     ids = [entity_id for entity_id, _, _ in hits]
     if not ids:
         return []
-    pending = (
-        select(func.count(Tandem.id))
-        .where(Tandem.mentor_profile_id == MentorProfile.id, Tandem.status == TandemStatus.REQUESTED)
-        .correlate(MentorProfile)
-        .scalar_subquery()
-    )
-    topic_ids = (
-        select(func.aggregate_strings(cast(mentor_topics.c.topic_id, String), ","))
-        .where(mentor_topics.c.mentor_id == MentorProfile.id)
-        .correlate(MentorProfile)
-        .scalar_subquery()
-    )
-    rows = {
-        row.facts_id: row
-        for row in db.session.execute(
-            select(
-                *rules.mentor_facts_columns(),
-                MentorProfile.headline,
-                MentorProfile.teaching_text,
-                MentorProfile.meeting_format,
-                pending.label("pending"),
-                topic_ids.label("topic_ids"),
-            )
-            .join(User, User.id == MentorProfile.user_id)
-            .where(MentorProfile.id.in_(ids))
-        )
-    }
+    rows = {row.facts_id: row for row in db.session.execute(_candidates_statement(), {"ids": ids})}
     own_ids = {row_id: frozenset(int(t) for t in row.topic_ids.split(",")) if row.topic_ids else frozenset()
                for row_id, row in rows.items()}
     topics = _topic_rows(set().union(*own_ids.values()), detect)
@@ -292,6 +273,36 @@ def _load_candidates(hits: Sequence[tuple[int, float, float]], detect: taxonomy.
             pending_requests=row.pending,
         ))
     return candidates
+
+
+@cache
+def _candidates_statement() -> Select:
+    """The candidates' query, built once with the ids as an expanding parameter: building it, and SQLAlchemy's
+    cache key for a new statement object, cost ~0.8 ms a request (bench/README.md, "Prepared statements kept")."""
+    pending = (
+        select(func.count(Tandem.id))
+        .where(Tandem.mentor_profile_id == MentorProfile.id, Tandem.status == TandemStatus.REQUESTED)
+        .correlate(MentorProfile)
+        .scalar_subquery()
+    )
+    topic_ids = (
+        select(func.aggregate_strings(cast(mentor_topics.c.topic_id, String), ","))
+        .where(mentor_topics.c.mentor_id == MentorProfile.id)
+        .correlate(MentorProfile)
+        .scalar_subquery()
+    )
+    return (
+        select(
+            *rules.mentor_facts_columns(),
+            MentorProfile.headline,
+            MentorProfile.teaching_text,
+            MentorProfile.meeting_format,
+            pending.label("pending"),
+            topic_ids.label("topic_ids"),
+        )
+        .join(User, User.id == MentorProfile.user_id)
+        .where(MentorProfile.id.in_(bindparam("ids", expanding=True)))
+    )
 
 
 def _topic_rows(ids: set[int], detect: taxonomy.TopicDetector) -> dict[int, Any]:
