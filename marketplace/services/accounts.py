@@ -9,12 +9,12 @@ import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, Select, bindparam, delete, func, select, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -267,15 +267,19 @@ def load_user_from_bearer_token(req: Any) -> User | None:
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         return None
-    token = db.session.scalar(  # with its user: every API request reads both
-        select(ApiToken).where(ApiToken.token_hash == _digest(secret.strip())).options(joinedload(ApiToken.user))
-    )
+    token = db.session.scalar(_token_statement(), {"digest": _digest(secret.strip())})
     if token is None or token.revoked_at is not None:
         return None
     now = utcnow()
     if token.last_used_at is None or now - as_utc(token.last_used_at) >= TOKEN_LAST_USED_RESOLUTION:
         _stamp_last_used(token, now)
     return token.user
+
+
+@cache
+def _token_statement() -> Select:
+    """A token by its digest, with its user (every API request reads both), built once per process."""
+    return select(ApiToken).where(ApiToken.token_hash == bindparam("digest")).options(joinedload(ApiToken.user))
 
 
 def _stamp_last_used(token: ApiToken, now) -> None:

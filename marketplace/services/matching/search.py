@@ -464,8 +464,10 @@ def search_mentors(
 GOAL_FACTS = ("owner", "topics", "excluded_companies")
 
 
-def goal_facts_options() -> list[Any]:
-    return [joinedload(getattr(Goal, name)) for name in GOAL_FACTS]
+@cache
+def goal_facts_options() -> tuple[Any, ...]:
+    """Built once: loader options are immutable, and building them (and their cache key) each request costs."""
+    return tuple(joinedload(getattr(Goal, name)) for name in GOAL_FACTS)
 
 
 def _load_goal_facts(goal: Goal) -> None:
