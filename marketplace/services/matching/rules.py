@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy import Column, ScalarSelect, String, cast, func, or_, select
 
 from ...extensions import db
 from ...models import Goal, MentorProfile, Tandem, User, mentor_excluded_companies, split_languages
@@ -235,16 +235,26 @@ def slots_taken(mentor_id_column, ignoring: Collection[int] = ()):
     return query.correlate(MentorProfile).scalar_subquery()
 
 
+def linked_ids(link_column: Column) -> ScalarSelect:
+    """The ids in `link_column` of a mentor's rows in its link table (one with a `mentor_id`), as one
+    comma-separated column of a select over MentorProfile (`ids_of` reads it): no row fan-out, no second query."""
+    return (
+        select(func.aggregate_strings(cast(link_column, String), ","))
+        .where(link_column.table.c.mentor_id == MentorProfile.id)
+        .correlate(MentorProfile)
+        .scalar_subquery()
+    )
+
+
+def ids_of(linked: str | None) -> frozenset[int]:
+    """The ids of a `linked_ids` column's value (None when the mentor has no such rows)."""
+    return frozenset(int(i) for i in linked.split(",")) if linked else frozenset()
+
+
 def mentor_facts_columns(ignoring: Collection[int] = ()) -> list:
     """The columns MentorFacts is read from (`facts_of_row`), for a select over MentorProfile joined with its
     User: a ranking selects them beside its own columns, so its candidates' facts cost no query of their own.
     Tandems in `ignoring` take no slot (see slots_taken)."""
-    excluded = (
-        select(func.aggregate_strings(cast(mentor_excluded_companies.c.company_id, String), ","))
-        .where(mentor_excluded_companies.c.mentor_id == MentorProfile.id)
-        .correlate(MentorProfile)
-        .scalar_subquery()
-    )
     return [
         MentorProfile.id.label("facts_id"),
         MentorProfile.user_id.label("facts_user_id"),
@@ -253,18 +263,17 @@ def mentor_facts_columns(ignoring: Collection[int] = ()) -> list:
         MentorProfile.languages.label("facts_languages"),
         MentorProfile.is_open.label("facts_is_open"),
         (MentorProfile.capacity - slots_taken(MentorProfile.id, ignoring)).label("facts_free_capacity"),
-        excluded.label("facts_excluded"),
+        linked_ids(mentor_excluded_companies.c.company_id).label("facts_excluded"),
     ]
 
 
 def facts_of_row(row) -> MentorFacts:
     """A mentor's facts from a row holding `mentor_facts_columns`."""
-    excluded = row.facts_excluded
     return MentorFacts(
         id=row.facts_id,
         user_id=row.facts_user_id,
         company_id=row.facts_company_id,
-        excluded_company_ids=frozenset(int(c) for c in excluded.split(",")) if excluded else frozenset(),
+        excluded_company_ids=ids_of(row.facts_excluded),
         languages=frozenset(split_languages(row.facts_languages)),
         is_open=row.facts_is_open,
         free_capacity=row.facts_free_capacity,

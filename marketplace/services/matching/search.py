@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 from flask_babel import gettext as _
-from sqlalchemy import Select, String, bindparam, cast, func, inspect, select
+from sqlalchemy import Select, bindparam, func, inspect, select
 from sqlalchemy.orm import defer, joinedload, selectinload
 from sqlalchemy.orm.util import identity_key
 
@@ -253,8 +253,7 @@ def _load_candidates(hits: Sequence[tuple[int, float, float]], detect: taxonomy.
     if not ids:
         return []
     rows = {row.facts_id: row for row in db.session.execute(_candidates_statement(), {"ids": ids})}
-    own_ids = {row_id: frozenset(int(t) for t in row.topic_ids.split(",")) if row.topic_ids else frozenset()
-               for row_id, row in rows.items()}
+    own_ids = {row_id: rules.ids_of(row.topic_ids) for row_id, row in rows.items()}
     topics = _topic_rows(set().union(*own_ids.values()), detect)
     candidates = []
     for mentor_id, similarity, plain_similarity in hits:
@@ -285,12 +284,6 @@ def _candidates_statement() -> Select:
         .correlate(MentorProfile)
         .scalar_subquery()
     )
-    topic_ids = (
-        select(func.aggregate_strings(cast(mentor_topics.c.topic_id, String), ","))
-        .where(mentor_topics.c.mentor_id == MentorProfile.id)
-        .correlate(MentorProfile)
-        .scalar_subquery()
-    )
     return (
         select(
             *rules.mentor_facts_columns(),
@@ -298,7 +291,7 @@ def _candidates_statement() -> Select:
             MentorProfile.teaching_text,
             MentorProfile.meeting_format,
             pending.label("pending"),
-            topic_ids.label("topic_ids"),
+            rules.linked_ids(mentor_topics.c.topic_id).label("topic_ids"),
         )
         .join(User, User.id == MentorProfile.user_id)
         .where(MentorProfile.id.in_(bindparam("ids", expanding=True)))
@@ -307,14 +300,9 @@ def _candidates_statement() -> Select:
 
 def _topic_rows(ids: set[int], detect: taxonomy.TopicDetector) -> dict[int, Any]:
     """Rows with id, name_en and name_de (what vectors.topic_names reads) of the given topics: the taxonomy's
-    from `detect`, free tags read in one query."""
+    from `detect`, free tags as `_topics_by_id` finds them."""
     found = {i: detect.topics[i] for i in ids if i in detect.topics}
-    missing = sorted(ids - found.keys())
-    if missing:
-        found.update((row.id, row) for row in db.session.execute(
-            select(Topic.id, Topic.name_en, Topic.name_de).where(Topic.id.in_(missing))
-        ))
-    return found
+    return found | _topics_by_id(sorted(ids - found.keys()))
 
 
 def _candidates(
