@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    event,
     func,
     text,
 )
@@ -92,6 +93,73 @@ class AppMeta(db.Model):
     __tablename__ = "app_meta"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(255))
+
+
+# app_meta's key of the reference token: a random value that the database's own triggers replace in the
+# transaction of every change to a taxonomy topic or a competitor link, whatever code or SQL made it, so a
+# process may keep what it read of those while the token is unchanged (matching.reference). Random, not a
+# counter: a value that a rolled-back transaction set never comes back with other rows behind it.
+REFERENCE_TOKEN_KEY = "reference_token"
+REFERENCE_TOKEN_DIALECTS = ("postgresql", "sqlite")  # elsewhere no triggers: nothing is kept
+_NEW_TOKEN = {
+    "postgresql": "md5(random()::text || clock_timestamp()::text)",
+    "sqlite": "lower(hex(randomblob(16)))",
+}
+# (trigger, table, event, row condition): free tags are no part of the taxonomy and are created with profiles.
+_REFERENCE_TRIGGERS = (
+    ("topic_insert_reference_token", "topic", "INSERT", "NOT NEW.is_free_tag"),
+    ("topic_update_reference_token", "topic", "UPDATE", "NOT OLD.is_free_tag OR NOT NEW.is_free_tag"),
+    ("topic_delete_reference_token", "topic", "DELETE", "NOT OLD.is_free_tag"),
+    ("competitor_link_insert_reference_token", "competitor_link", "INSERT", None),
+    ("competitor_link_update_reference_token", "competitor_link", "UPDATE", None),
+    ("competitor_link_delete_reference_token", "competitor_link", "DELETE", None),
+)
+
+
+def reference_token_ddl(dialect: str) -> list[str]:
+    """The statements that (re)create the reference token's triggers on `dialect` (none elsewhere): run by
+    create_all (below) and by the migration that added them."""
+    if dialect not in REFERENCE_TOKEN_DIALECTS:
+        return []
+    update = f"UPDATE app_meta SET value = {_NEW_TOKEN[dialect]} WHERE key = '{REFERENCE_TOKEN_KEY}'"
+    statements = drop_reference_token_ddl(dialect)
+    if dialect == "sqlite":
+        return statements + [
+            f"CREATE TRIGGER {name} AFTER {action} ON {table}{f' WHEN {condition}' if condition else ''} "
+            f"BEGIN {update}; END"
+            for name, table, action, condition in _REFERENCE_TRIGGERS
+        ]
+    statements.append(
+        "CREATE OR REPLACE FUNCTION new_reference_token() RETURNS trigger LANGUAGE plpgsql AS "
+        f"$$ BEGIN {update}; RETURN NULL; END $$"
+    )
+    statements += [
+        f"CREATE TRIGGER {name} AFTER {action} ON {table} FOR EACH ROW"
+        f"{f' WHEN ({condition})' if condition else ''} EXECUTE FUNCTION new_reference_token()"
+        for name, table, action, condition in _REFERENCE_TRIGGERS
+    ]
+    return statements + [
+        f"CREATE TRIGGER {table}_truncate_reference_token AFTER TRUNCATE ON {table} FOR EACH STATEMENT "
+        "EXECUTE FUNCTION new_reference_token()"
+        for table in ("topic", "competitor_link")
+    ]
+
+
+def drop_reference_token_ddl(dialect: str) -> list[str]:
+    """The statements that drop the reference token's triggers (if there) on `dialect`."""
+    if dialect not in REFERENCE_TOKEN_DIALECTS:
+        return []
+    if dialect == "sqlite":
+        return [f"DROP TRIGGER IF EXISTS {name}" for name, *_ in _REFERENCE_TRIGGERS]
+    names = [(name, table) for name, table, *_ in _REFERENCE_TRIGGERS]
+    names += [(f"{table}_truncate_reference_token", table) for table in ("topic", "competitor_link")]
+    return [f'DROP TRIGGER IF EXISTS {name} ON "{table}"' for name, table in names]
+
+
+@event.listens_for(db.metadata, "after_create")
+def _create_reference_token_triggers(metadata, connection, **kw) -> None:
+    for statement in reference_token_ddl(connection.dialect.name):
+        connection.exec_driver_sql(statement)
 
 
 class Company(db.Model):

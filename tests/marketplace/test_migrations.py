@@ -14,10 +14,11 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect, select, text
 
 from marketplace import create_app
 from marketplace.extensions import db
+from marketplace.models import REFERENCE_TOKEN_KEY, AppMeta
 from marketplace.services import companies
 from tests.conftest import vectors_url
 
@@ -208,3 +209,29 @@ def test_the_mentor_profile_id_rename_keeps_every_tandems_mentor_both_ways(empty
         downgrade(revision="e5b1c7a3d9f4")
         assert links("mentor_id") == [(1, 7), (2, 8), (3, None)]
         assert meetings() == [1]
+
+
+def test_a_migrated_database_renews_the_reference_token_with_every_taxonomy_change(empty_database, tmp_path):
+    """The triggers that tell workers the taxonomy or the competitor links changed come with init-db too, not
+    only with create_all (matching.reference)."""
+    app = create_app({"SQLALCHEMY_DATABASE_URI": empty_database, "TESTING": True,
+                      "TANDEM_INDEX_DIR": str(tmp_path / "i")})
+    result = app.test_cli_runner().invoke(args=["init-db"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        def token() -> str | None:
+            return db.session.scalar(select(AppMeta.value).where(AppMeta.key == REFERENCE_TOKEN_KEY))
+
+        first = token()
+        db.session.execute(text("UPDATE topic SET name_de = 'Soziale Netzwerke' WHERE slug = 'social-media'"))
+        assert first and token() != first
+        second = token()
+        db.session.execute(text("INSERT INTO company (name, normalised_name, created_at) "
+                                "VALUES ('A AG', 'a', CURRENT_TIMESTAMP), ('B AG', 'b', CURRENT_TIMESTAMP)"))
+        db.session.execute(text("INSERT INTO competitor_link (company_id, competitor_id) SELECT a.id, b.id "
+                                "FROM company a, company b WHERE a.normalised_name = 'a' AND b.normalised_name = 'b'"))
+        assert token() != second
+        db.session.rollback()
+        assert token() == first
+        db.session.remove()
+        db.engine.dispose()

@@ -79,7 +79,7 @@ def _companies(person: MentorFacts | MenteeFacts) -> frozenset[int]:
 class RuleContext:
     """Facts shared by all pairs: competitor links (both directions) and pairs that already exist."""
 
-    competitor_pairs: set[tuple[int, int]] = field(default_factory=set)
+    competitor_pairs: Collection[tuple[int, int]] = field(default_factory=set)
     existing_pairs: set[tuple[int, int]] = field(default_factory=set)  # (mentor user id, mentee user id)
 
 
@@ -320,11 +320,13 @@ def searcher_facts(viewer: User, excluded_company_ids: Iterable[int] = (), langu
 
 
 def rule_context(
-    user_ids: Iterable[int] | None = None, ignoring: Collection[int] = (), with_pairs: bool = True
+    user_ids: Iterable[int] | None = None, ignoring: Collection[int] = (), with_pairs: bool = True,
+    competitor_pairs: Collection[tuple[int, int]] | None = None,
 ) -> RuleContext:
     """Competitor links, and the pairs already requested or running (for these users, or everyone),
     leaving out the tandems in `ignoring`. A search has no pairs to judge (with_pairs False): it shows
-    whom one could ask, and the request step refuses a pair that already exists."""
+    whom one could ask, and the request step refuses a pair that already exists. `competitor_pairs`: the
+    links as already read (reference.matching_state), else they are read here."""
     existing: set[tuple[int, int]] = set()
     if with_pairs:
         query = select(Tandem.mentor_user_id, Tandem.mentee_user_id).where(Tandem.status.in_(PAIRING_STATUSES))
@@ -334,7 +336,8 @@ def rule_context(
         if ignoring:
             query = query.where(Tandem.id.not_in(list(ignoring)))
         existing = {(a, b) for a, b in db.session.execute(query) if a is not None and b is not None}
-    return RuleContext(competitor_pairs=companies.all_competitor_pairs(), existing_pairs=existing)
+    pairs = companies.all_competitor_pairs() if competitor_pairs is None else competitor_pairs
+    return RuleContext(competitor_pairs=pairs, existing_pairs=existing)
 
 
 def check_pair(

@@ -20,7 +20,7 @@ from ...input_checks import has_visible_text
 from ...models import Goal, MentorProfile, Tandem, Topic, User, mentor_topics, split_languages
 from ...states import GoalStatus, TandemStatus
 from ..errors import MatchingError
-from . import rules, taxonomy, vectors
+from . import reference, rules, taxonomy, vectors
 
 MAX_K = 50
 # Share of the score that comes from shared taxonomy topics; the rest is cosine similarity.
@@ -307,12 +307,12 @@ def _topic_rows(ids: set[int], detect: taxonomy.TopicDetector) -> dict[int, Any]
 
 def _candidates(
     query_vector: np.ndarray, plain_vector: np.ndarray, k: int, accept: Callable[[Candidate], bool],
-    detect: taxonomy.TopicDetector,
+    state: reference.MatchingState,
 ) -> list[Candidate]:
     """Over-fetch from FAISS by `query_vector` (moved towards its topic) and widen until `k` candidates pass
     `accept` or the index is exhausted. Each hit's cosine to `plain_vector` (the query's own) is computed from
     the vector the index holds (VectorIndex.vectors_of: ~10 us for 50), so the mentor side stores nothing."""
-    index = vectors.live_index(vectors.MENTOR).current()
+    index = vectors.live_index(vectors.MENTOR).current(state.index_version)
     total = len(index)
     if total == 0:
         return []
@@ -324,7 +324,7 @@ def _candidates(
         else:
             plain = (index.vectors_of([i for i, _ in hits]) @ plain_vector).tolist() if hits else []
         found = [(i, score, p) for (i, score), p in zip(hits, plain, strict=True)]
-        passing = [c for c in _load_candidates(found, detect) if accept(c)]
+        passing = [c for c in _load_candidates(found, state.detect) if accept(c)]
         if len(passing) >= k or fetch >= total:
             return passing
         fetch = min(total, fetch * 4)
@@ -429,13 +429,14 @@ def search_mentors(
     if len(query) > 500:
         raise MatchingError.on_field("q", _("Please keep the search under 500 characters."), "invalid_query", 400)
     k = max(1, min(int(k), MAX_K))
-    detect = taxonomy.TopicDetector()  # one taxonomy read for the query and every candidate
+    state = reference.matching_state()
+    detect = state.detect
     query_topic_ids = {m.topic_id for m in detect(query, typos=taxonomy.TYPOS_IN_QUERIES)}
     embedded = expand_query(query, query_topic_ids, detect) if EXPAND_QUERIES else query
     plain_vector = vectors.encoder().encode([embedded])[0]
     query_vector = expand_vectors(plain_vector, detect)[0] if TOPIC_EXPANSION else plain_vector
     searcher = rules.searcher_facts(viewer, exclude_company_ids, language)
-    context = rules.rule_context(with_pairs=False)
+    context = rules.rule_context(with_pairs=False, competitor_pairs=state.competitor_pairs)
 
     def accept(candidate: Candidate) -> bool:
         return not rules.pair_violations(candidate.facts, searcher, context) and (
@@ -443,7 +444,7 @@ def search_mentors(
         )
 
     languages = {language} if language else set()
-    candidates = _candidates(query_vector, plain_vector, k, accept, detect)
+    candidates = _candidates(query_vector, plain_vector, k, accept, state)
     return _rank(candidates, k, query, query_topic_ids, languages, detect)
 
 
@@ -477,20 +478,21 @@ def suggestions_for_goal(goal: Goal, k: int = 5, leave_out: Collection[int] = ()
         vectors.refresh_goal(goal)
         db.session.commit()
     _load_goal_facts(goal)
-    detect = taxonomy.TopicDetector()  # one taxonomy read for the goal and every candidate
+    state = reference.matching_state()
+    detect = state.detect
     tagged_ids = {t.id for t in goal.topics}
     named_ids = {m.topic_id for m in detect(f"{goal.title}\n{goal.description}", typos=taxonomy.TYPOS_IN_QUERIES)}
     goal_topic_ids = tagged_ids | named_ids
     plain_vector = vectors.from_blob(goal.vector)  # embedded as a search is (vectors.goal_text)
     query_vector = expand_vectors(plain_vector, detect)[0] if TOPIC_EXPANSION else plain_vector
     mentee = rules.mentee_facts(goal)
-    context = rules.rule_context([goal.owner_id])
+    context = rules.rule_context([goal.owner_id], competitor_pairs=state.competitor_pairs)
 
     def accept(candidate: Candidate) -> bool:
         return candidate.facts.id not in leave_out and not rules.pair_violations(candidate.facts, mentee, context)
 
     text = goal_words(goal)
-    candidates = _candidates(query_vector, plain_vector, k, accept, detect)
+    candidates = _candidates(query_vector, plain_vector, k, accept, state)
     return _rank(candidates, k, text, goal_topic_ids, set(goal.language_list), detect)
 
 

@@ -22,7 +22,16 @@ from sqlalchemy.orm import selectinload
 from embeddings import Encoder, IndexFileError, IndexMismatchError, VectorIndex, build_encoder, content_hash
 
 from ...extensions import db
-from ...models import AppMeta, Goal, MentorProfile, Topic, User, VectorChange
+from ...models import (
+    REFERENCE_TOKEN_DIALECTS,
+    REFERENCE_TOKEN_KEY,
+    AppMeta,
+    Goal,
+    MentorProfile,
+    Topic,
+    User,
+    VectorChange,
+)
 from ...states import GoalStatus
 from . import taxonomy
 
@@ -136,6 +145,8 @@ def ensure_meta() -> None:
     database_id()
     if _meta(VERSION_KEY) is None:
         db.session.add(AppMeta(key=VERSION_KEY, value="0"))
+    if db.engine.dialect.name in REFERENCE_TOKEN_DIALECTS and _meta(REFERENCE_TOKEN_KEY) is None:
+        db.session.add(AppMeta(key=REFERENCE_TOKEN_KEY, value=uuid.uuid4().hex))  # the triggers replace it
     db.session.flush()
 
 
@@ -382,13 +393,14 @@ class LiveIndex:
         self.index = index
         return index
 
-    def current(self) -> VectorIndex:
-        """The index, caught up with every change committed by any process."""
+    def current(self, latest: int | None = None) -> VectorIndex:
+        """The index, caught up with every change committed by any process (up to `latest`, the version the
+        caller has just read, else read here)."""
         with self.lock:
             if self.index is None:
                 self._open()
             assert self.index is not None
-            latest = current_version()
+            latest = current_version() if latest is None else latest
             if latest < self.index.version:
                 # The database went backwards: it is another database (or was reset). Trust nothing.
                 return self.rebuild()

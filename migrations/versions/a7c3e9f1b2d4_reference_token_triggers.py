@@ -1,0 +1,29 @@
+"""reference token triggers: a new random app_meta 'reference_token' with every change to a taxonomy topic or a
+competitor link, so workers may keep the taxonomy and the competitor links while it is unchanged
+
+Revision ID: a7c3e9f1b2d4
+Revises: f3a9c1d7e2b5
+Create Date: 2026-12-02 03:30:00.000000
+
+"""
+from alembic import op
+
+from marketplace.models import drop_reference_token_ddl, reference_token_ddl
+
+# revision identifiers, used by Alembic.
+revision = 'a7c3e9f1b2d4'
+down_revision = 'f3a9c1d7e2b5'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    connection = op.get_bind()
+    for statement in reference_token_ddl(connection.dialect.name):
+        connection.exec_driver_sql(statement)
+
+
+def downgrade():
+    connection = op.get_bind()
+    for statement in drop_reference_token_ddl(connection.dialect.name):
+        connection.exec_driver_sql(statement)
