@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 __all__ = ["content_hash", "highlight_phrases", "normalize_text", "STOP_WORDS", "term_coverage"]
@@ -117,6 +117,18 @@ def _query_matcher(query: str) -> tuple[int, _TermMatcher]:
     return len(terms), _TermMatcher(terms)
 
 
+_Token = tuple[int, int, str]  # a document word: start, end, casefolded text
+
+
+@lru_cache(maxsize=4096)
+def _document_words(document: str) -> tuple[tuple[_Token, ...], frozenset[str]]:
+    """A document's words (start, end, casefolded) and its distinct content words. Kept for the documents
+    read most: a ranking reads the same mentors' texts query after query, twice each (term_coverage and
+    highlight_phrases), and splitting and folding them was most of that work."""
+    tokens = tuple((m.start(), m.end(), _fold(m.group())) for m in _WORD_RE.finditer(document))
+    return tokens, frozenset(folded for _, _, folded in tokens if not _is_stop(folded))
+
+
 def term_coverage(query: str, document: str) -> float:
     """Share of the query's content words that ``document`` contains (same word or stem, as highlights
     match): lexical evidence that a document is about the query, 0.0 when nothing of it is there."""
@@ -124,9 +136,8 @@ def term_coverage(query: str, document: str) -> float:
     if not count:
         return 0.0
     found: set[int] = set()
-    for word in {_fold(m.group()) for m in _WORD_RE.finditer(document)}:
-        if not _is_stop(word):
-            found.update(match(word))
+    for word in _document_words(document)[1]:
+        found.update(match(word))
     return len(found) / count
 
 
@@ -147,7 +158,7 @@ def highlight_phrases(query: str, document: str, max_phrases: int = 3) -> list[s
     if not count:
         return []
 
-    tokens = [(m.start(), m.end(), _fold(m.group())) for m in _WORD_RE.finditer(document)]
+    tokens = _document_words(document)[0]
     if not tokens:
         return []
     # matches[i] = {query term index: strength} for document token i
@@ -162,10 +173,7 @@ def highlight_phrases(query: str, document: str, max_phrases: int = 3) -> list[s
     return _best_phrases(document, tokens, candidates, max_phrases)
 
 
-_Token = tuple[int, int, str]  # a document word: start, end, casefolded text
-
-
-def _joiner(document: str, tokens: list[_Token]) -> Callable[[int], bool]:
+def _joiner(document: str, tokens: Sequence[_Token]) -> Callable[[int], bool]:
     """`joined(i)`: tokens i-1 and i are in one run, both content words with only whitespace between them."""
 
     # A one-character capital or digit ends a name rather than being a stop word: "Gen Z", "Industrie 4".
@@ -209,7 +217,7 @@ def _phrase_rank(matches: list[dict[int, int]], lo: int, hi: int) -> tuple[int, 
 
 
 def _best_phrases(
-    document: str, tokens: list[_Token], candidates: list[tuple[tuple[int, ...], int, int]], max_phrases: int
+    document: str, tokens: Sequence[_Token], candidates: list[tuple[tuple[int, ...], int, int]], max_phrases: int
 ) -> list[str]:
     """The best candidates' texts, skipping any that overlaps a chosen one or repeats its text."""
     chosen: list[tuple[int, int]] = []
