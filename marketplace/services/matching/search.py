@@ -198,29 +198,33 @@ def _load_profiles(ids: Sequence[int]) -> dict[int, MentorProfile]:
 
 @cache
 def _profiles_statement() -> Select:
-    """The shown profiles in one query: users, their companies and the topics joined in. For the k shown (<= 50,
-    ~3 topics each) the topics' row fan-out costs less than a second round trip, which under load is several ms.
-    Built once, as `_candidates_statement`."""
+    """The shown profiles in one query, their users and companies joined in. Not their topics: the candidates
+    read their ids, and what a match names of them comes from the taxonomy (`_topics_by_id`); joining them in made
+    ~3 rows a profile and was a third of this query's cost. Built once, as `_candidates_statement`."""
     return (
         select(MentorProfile)
         .where(MentorProfile.id.in_(bindparam("ids", expanding=True)))
         .options(
             defer(MentorProfile.vector),  # 1.5 KB a row that ranking never reads (the index holds it)
-            joinedload(MentorProfile.topics),
             joinedload(MentorProfile.user).joinedload(User.company),
             joinedload(MentorProfile.user).joinedload(User.verified_company),
         )
     )
 
 
-def _topics_by_id(ids: Collection[int]) -> dict[int, Topic]:
-    """Topics by id, from the session when already loaded (a goal's tags, the profiles' topics), else in
-    one query."""
+def _topics_by_id(ids: Collection[int], detect: taxonomy.TopicDetector | None = None) -> dict[int, Topic]:
+    """Topics by id, from the session when already loaded (a goal's tags), else built from `detect`'s taxonomy
+    rows, else in one query. Those built from rows are transient (in no session): for naming, as a match's
+    topics are, never to be linked to a profile or goal."""
     found = {}
     for topic_id in ids:
         topic = db.session.identity_map.get(identity_key(Topic, topic_id))
         if topic is not None:
             found[topic_id] = topic
+        elif detect is not None and topic_id in detect.topics:
+            row = detect.topics[topic_id]
+            found[topic_id] = Topic(id=row.id, slug=row.slug, name_en=row.name_en, name_de=row.name_de,
+                                    synonyms=row.synonyms, is_free_tag=False)
     missing = [i for i in ids if i not in found]
     if missing:
         found.update((t.id, t) for t in db.session.scalars(select(Topic).where(Topic.id.in_(missing))))
@@ -394,19 +398,20 @@ def _rank(
     scored = [_score(c, query_topic_ids, detect) for c in candidates]
     scored = sorted((s for s in scored if s.relevant(query_text)), key=lambda s: s.key)[:k]
     profiles = _load_profiles([s.candidate.facts.id for s in scored])
-    mentioned_ids = set().union(*(s.mentioned_topic_ids for s in scored)) if scored else set()
-    mentioned_topics = _topics_by_id(mentioned_ids)
+    named_ids = set().union(*(s.mentioned_topic_ids | (s.candidate.topic_ids & query_topic_ids) for s in scored))
+    named = _topics_by_id(named_ids, detect)
     matches = []
     for s in scored:
         profile = profiles[s.candidate.facts.id]
+        matched = sorted((named[i] for i in s.candidate.topic_ids & query_topic_ids), key=lambda t: t.name_en)
         matches.append(
             MentorMatch(
                 profile=profile,
                 score=s.score,
                 relevance=s.relevance(query_text),
                 similarity=s.candidate.similarity,
-                matched_topics=[t for t in profile.topics if t.id in query_topic_ids],
-                mentioned_topics=[mentioned_topics[i] for i in sorted(s.mentioned_topic_ids)],
+                matched_topics=matched,  # in the order of a profile's topics (by English name)
+                mentioned_topics=[named[i] for i in sorted(s.mentioned_topic_ids)],
                 highlights=_highlights(query_text, query_topic_ids, profile, detect),
                 shared_languages=sorted(set(s.candidate.languages) & languages) if languages else s.candidate.languages,
             )
