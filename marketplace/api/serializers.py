@@ -86,11 +86,10 @@ def mentor_profile_json(profile: MentorProfile) -> dict[str, Any]:
     }
 
 
-def mentor_match_json(match: MentorMatch) -> dict[str, Any]:
-    """One mentor found by a search or suggested for a goal, with why."""
+def mentor_match_json(match: MentorMatch, locale: str) -> dict[str, Any]:
+    """One mentor found by a search or suggested for a goal, with why; topics named in `locale`."""
     user = match.profile.user
     company = user.effective_company
-    locale = current_locale()
     return {
         "id": match.profile.id,
         "name": user.name,
@@ -106,14 +105,16 @@ def mentor_match_json(match: MentorMatch) -> dict[str, Any]:
 
 def search_json(query: str, results: list[MentorMatch], topics_to_try: list[Topic] | None) -> dict[str, Any]:
     """A search's answer; `topics_to_try` (the taxonomy) only when it found nobody."""
-    body: dict[str, Any] = {"query": query, "results": [mentor_match_json(m) for m in results]}
+    locale = current_locale()
+    body: dict[str, Any] = {"query": query, "results": [mentor_match_json(m, locale) for m in results]}
     if topics_to_try is not None:
-        body["topics_to_try"] = [{"slug": t.slug, "name": t.display_name(current_locale())} for t in topics_to_try]
+        body["topics_to_try"] = [{"slug": t.slug, "name": t.display_name(locale)} for t in topics_to_try]
     return body
 
 
 def suggestions_json(goal: Goal, results: list[MentorMatch]) -> dict[str, Any]:
-    return {"goal_id": goal.id, "results": [mentor_match_json(m) for m in results]}
+    locale = current_locale()
+    return {"goal_id": goal.id, "results": [mentor_match_json(m, locale) for m in results]}
 
 
 # --- goals and milestones ------------------------------------------------------------------------
