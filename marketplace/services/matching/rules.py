@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Column, ScalarSelect, String, cast, func, or_, select
+from sqlalchemy import Column, ScalarSelect, Select, String, bindparam, cast, func, or_, select
 
 from ...extensions import db
 from ...models import Goal, MentorProfile, Tandem, User, mentor_excluded_companies, split_languages
@@ -329,15 +330,26 @@ def rule_context(
     links as already read (reference.matching_state), else they are read here."""
     existing: set[tuple[int, int]] = set()
     if with_pairs:
-        query = select(Tandem.mentor_user_id, Tandem.mentee_user_id).where(Tandem.status.in_(PAIRING_STATUSES))
-        if user_ids is not None:
-            ids = list(user_ids)
-            query = query.where(or_(Tandem.mentee_user_id.in_(ids), Tandem.mentor_user_id.in_(ids)))
+        parameters = {"ids": list(user_ids)} if user_ids is not None else {}
         if ignoring:
-            query = query.where(Tandem.id.not_in(list(ignoring)))
-        existing = {(a, b) for a, b in db.session.execute(query) if a is not None and b is not None}
+            parameters["ignoring"] = list(ignoring)
+        query = _existing_pairs_statement(user_ids is not None, bool(ignoring))
+        existing = {(a, b) for a, b in db.session.execute(query, parameters) if a is not None and b is not None}
     pairs = companies.all_competitor_pairs() if competitor_pairs is None else competitor_pairs
     return RuleContext(competitor_pairs=pairs, existing_pairs=existing)
+
+
+@cache
+def _existing_pairs_statement(for_users: bool, ignoring: bool) -> Select:
+    """The pairs requested or running (among the tandems of the users `ids` when `for_users`, leaving out the
+    tandems `ignoring` when `ignoring`): built once per variant, as every suggestion reads it."""
+    query = select(Tandem.mentor_user_id, Tandem.mentee_user_id).where(Tandem.status.in_(PAIRING_STATUSES))
+    if for_users:
+        ids = bindparam("ids", expanding=True)
+        query = query.where(or_(Tandem.mentee_user_id.in_(ids), Tandem.mentor_user_id.in_(ids)))
+    if ignoring:
+        query = query.where(Tandem.id.not_in(bindparam("ignoring", expanding=True)))
+    return query
 
 
 def check_pair(

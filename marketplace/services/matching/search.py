@@ -250,7 +250,7 @@ class Candidate:
 
 def _load_candidates(hits: Sequence[tuple[int, float, float]], detect: taxonomy.TopicDetector) -> list[Candidate]:
     """The hits as candidates, read in ONE query: the hard-rule facts, what ranking reads and the topic ids
-    (each round trip under load cost several ms). The topics' names come from `detect`'s taxonomy rows; only a
+    (each round trip under load cost several ms). The topics' names come from `detect`'s labels; only a
     free tag's are read, in a second query: joining the topics in (~3 rows a mentor) made PostgreSQL hash all
     of mentor_topic for the 50 hits."""
     ids = [entity_id for entity_id, _, _ in hits]
@@ -258,12 +258,14 @@ def _load_candidates(hits: Sequence[tuple[int, float, float]], detect: taxonomy.
         return []
     rows = {row.facts_id: row for row in db.session.execute(_candidates_statement(), {"ids": ids})}
     own_ids = {row_id: rules.ids_of(row.topic_ids) for row_id, row in rows.items()}
-    topics = _topic_rows(set().union(*own_ids.values()), detect)
+    free_tag_ids = set().union(*own_ids.values()) - detect.labels.keys()
+    labels = detect.labels | {i: taxonomy.topic_label(t) for i, t in _topics_by_id(sorted(free_tag_ids)).items()}
     candidates = []
     for mentor_id, similarity, plain_similarity in hits:
         row = rows.get(mentor_id)
         if row is None:  # a profile deleted since the index last caught up
             continue
+        own_labels = [labels[i] for i in own_ids[mentor_id]]
         candidates.append(Candidate(
             facts=rules.facts_of_row(row),
             similarity=similarity,
@@ -271,7 +273,7 @@ def _load_candidates(hits: Sequence[tuple[int, float, float]], detect: taxonomy.
             meeting_format=row.meeting_format,
             languages=split_languages(row.facts_languages),
             topic_ids=own_ids[mentor_id],
-            text=vectors.mentor_text_of(row.headline, row.teaching_text, [topics[i] for i in own_ids[mentor_id]]),
+            text=vectors.mentor_text_of_labels(row.headline, row.teaching_text, own_labels),
             own_words=f"{row.headline}. {row.teaching_text}",  # as mentor_words
             pending_requests=row.pending,
         ))
@@ -300,13 +302,6 @@ def _candidates_statement() -> Select:
         .join(User, User.id == MentorProfile.user_id)
         .where(MentorProfile.id.in_(bindparam("ids", expanding=True)))
     )
-
-
-def _topic_rows(ids: set[int], detect: taxonomy.TopicDetector) -> dict[int, Any]:
-    """Rows with id, name_en and name_de (what vectors.topic_names reads) of the given topics: the taxonomy's
-    from `detect`, free tags as `_topics_by_id` finds them."""
-    found = {i: detect.topics[i] for i in ids if i in detect.topics}
-    return found | _topics_by_id(sorted(ids - found.keys()))
 
 
 def _candidates(

@@ -111,6 +111,12 @@ def taxonomy_signature() -> tuple[tuple[int, tuple[str, ...]], ...]:
     return _signature(_taxonomy_rows())
 
 
+def topic_label(topic) -> str:
+    """A topic's names as embedded texts carry them (vectors.topic_names): "English (Deutsch)", or the one name
+    when both are the same; `topic` is a Topic or a row with its name columns."""
+    return topic.name_en if topic.name_en == topic.name_de else f"{topic.name_en} ({topic.name_de})"
+
+
 class TopicDetector:
     """The taxonomy's patterns, read from the database once and reused for many texts."""
 
@@ -120,6 +126,7 @@ class TopicDetector:
         self._patterns = _compiled(self.signature)
         # id, name_en and name_de of every taxonomy topic: what vectors.topic_names reads, without a query.
         self.topics = {row.id: row for row in rows}
+        self.labels = {row.id: topic_label(row) for row in rows}  # each topic's topic_label
 
     def __call__(self, text: str, topic_ids: set[int] | None = None, typos: bool = False) -> list[TopicMention]:
         """Mentions in `text`; with `topic_ids`, only those topics are looked for (a ranking needs no others).

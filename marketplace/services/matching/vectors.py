@@ -51,8 +51,12 @@ def encoder() -> Encoder:
 
 def topic_names(topics) -> str:
     """Both languages' names, sorted, so the text (and its hash) does not depend on load order."""
-    names = sorted(t.name_en if t.name_en == t.name_de else f"{t.name_en} ({t.name_de})" for t in topics)
-    return ", ".join(names)
+    return topic_line([taxonomy.topic_label(t) for t in topics])
+
+
+def topic_line(labels: Iterable[str]) -> str:
+    """The line of topic names (`taxonomy.topic_label`s) that ends an embedded text: sorted, comma-separated."""
+    return ", ".join(sorted(labels))
 
 
 def mentor_text(profile: MentorProfile) -> str:
@@ -61,7 +65,12 @@ def mentor_text(profile: MentorProfile) -> str:
 
 def mentor_text_of(headline: str, teaching_text: str, topics) -> str:
     """What a mentor's vector embeds; `topics` are anything with `name_en` and `name_de`."""
-    return "\n".join(part for part in (headline, teaching_text, topic_names(topics)) if part)
+    return mentor_text_of_labels(headline, teaching_text, [taxonomy.topic_label(t) for t in topics])
+
+
+def mentor_text_of_labels(headline: str, teaching_text: str, labels: Iterable[str]) -> str:
+    """`mentor_text_of` from the topics' labels (`taxonomy.topic_label`), as a ranking holds them."""
+    return "\n".join(part for part in (headline, teaching_text, topic_line(labels)) if part)
 
 
 def goal_text(goal: Goal, detect: taxonomy.TopicDetector | None = None) -> str:
