@@ -156,7 +156,7 @@ def search_mentors():
     query = request.args.get("q", "")
     k = _int_arg("k", 10, 1, search.MAX_K)
     language = request.args.get("language") or None
-    if language is not None and (len(language) != 2 or not language.isalpha()):
+    if language is not None and (len(language) != 2 or not (language.isascii() and language.isalpha())):
         raise ApiError(400, "invalid_parameter", _("'language' must be a two-letter ISO code."),
                        {"language": _("Use a code such as 'de' or 'en'.")})
     meeting_format = request.args.get("format") or None

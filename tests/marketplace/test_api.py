@@ -66,6 +66,7 @@ def test_search_validates_its_parameters(client, app):
     error = assert_error(client.get("/api/v1/mentors/search?q=ai&k=ten", headers=headers), 400)
     assert "k" in error["fields"]
     assert_error(client.get("/api/v1/mentors/search?q=ai&language=german", headers=headers), 400)
+    assert_error(client.get("/api/v1/mentors/search?q=ai&language=%C3%A4%C3%A4", headers=headers), 400)  # "ää"
 
 
 def test_search_answers_the_documented_shape(client, app):

@@ -64,3 +64,18 @@ def test_a_saved_index_file_is_reused_and_a_foreign_one_is_rebuilt(make_app, tmp
         rebuilt = vectors.live_index(vectors.MENTOR).current()
         assert rebuilt.metadata["database_id"] == "another-database"
         assert len(rebuilt) == 1
+
+
+def test_a_version_read_before_another_thread_caught_the_index_up_rebuilds_nothing(make_app):
+    """A search reads the index version before it takes the index's lock; when another request of the same worker
+    caught the index up further meanwhile, the older version is no database gone backwards."""
+    app = make_app()
+    with app.app_context():
+        make_mentor(headline="Excel pivot tables", text="Spreadsheets and pivot tables.", company="Calc GmbH")
+        live = vectors.live_index(vectors.MENTOR)
+        read_before = vectors.current_version()
+        make_mentor(headline="TikTok for brands", text="Short videos on TikTok.", company="Clip AG")
+        index = live.current()  # another thread catches up
+        assert index.version > read_before
+        assert live.current(read_before) is index
+        assert index.version == vectors.current_version() and len(index) == 2

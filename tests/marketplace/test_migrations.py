@@ -233,5 +233,16 @@ def test_a_migrated_database_renews_the_reference_token_with_every_taxonomy_chan
         assert token() != second
         db.session.rollback()
         assert token() == first
+
+        # Changed while downgraded (no triggers): the token is gone, so nobody keeps anything; init-db brings the
+        # triggers back with a token no worker has kept anything under.
+        downgrade(revision="f3a9c1d7e2b5")
+        assert token() is None
+        db.session.execute(text("UPDATE topic SET name_de = 'Soziale Netzwerke' WHERE slug = 'social-media'"))
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["init-db"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert token() not in (None, first)
         db.session.remove()
         db.engine.dispose()

@@ -409,7 +409,10 @@ class LiveIndex:
             if self.index is None:
                 self._open()
             assert self.index is not None
-            latest = current_version() if latest is None else latest
+            if latest is None or latest < self.index.version:
+                # A version the caller read before another thread caught the index up further is no sign of a
+                # database gone backwards: ask again, under the lock.
+                latest = current_version()
             if latest < self.index.version:
                 # The database went backwards: it is another database (or was reset). Trust nothing.
                 return self.rebuild()
