@@ -17,7 +17,8 @@ from functools import cache
 
 import numpy as np
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Column, ScalarSelect, Select, String, bindparam, cast, func, or_, select
+from sqlalchemy import Column, ColumnElement, ScalarSelect, Select, String, any_, bindparam, cast, func, or_, select
+from sqlalchemy.dialects import postgresql
 
 from ...extensions import db
 from ...models import Goal, MentorProfile, Tandem, User, mentor_excluded_companies, split_languages
@@ -245,6 +246,15 @@ def linked_ids(link_column: Column) -> ScalarSelect:
         .correlate(MentorProfile)
         .scalar_subquery()
     )
+
+
+def one_of(column: Column, name: str, dialect: str) -> ColumnElement[bool]:
+    """`column` is one of the list given at execution as parameter `name`: on PostgreSQL `= ANY` of one array
+    parameter, which it binds and plans in ~0.6 ms less than 50 separate ones (a ranking's candidates,
+    bench/README.md "Reference data kept"); elsewhere an expanding IN. For statements built once per dialect."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
 
 
 def ids_of(linked: str | None) -> frozenset[int]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 from flask_babel import gettext as _
-from sqlalchemy import Select, bindparam, func, inspect, select
+from sqlalchemy import Select, func, inspect, select
 from sqlalchemy.orm import defer, joinedload, selectinload
 from sqlalchemy.orm.util import identity_key
 
@@ -192,18 +192,18 @@ def _topic_overlap(query_topic_ids: set[int], candidate_topic_ids: set[int]) -> 
 def _load_profiles(ids: Sequence[int]) -> dict[int, MentorProfile]:
     if not ids:
         return {}
-    profiles = db.session.scalars(_profiles_statement(), {"ids": list(ids)}).unique()
+    profiles = db.session.scalars(_profiles_statement(db.engine.dialect.name), {"ids": list(ids)}).unique()
     return {p.id: p for p in profiles}
 
 
 @cache
-def _profiles_statement() -> Select:
+def _profiles_statement(dialect: str) -> Select:
     """The shown profiles in one query, their users and companies joined in. Not their topics: the candidates
     read their ids, and what a match names of them comes from the taxonomy (`_topics_by_id`); joining them in made
     ~3 rows a profile and was a third of this query's cost. Built once, as `_candidates_statement`."""
     return (
         select(MentorProfile)
-        .where(MentorProfile.id.in_(bindparam("ids", expanding=True)))
+        .where(rules.one_of(MentorProfile.id, "ids", dialect))
         .options(
             defer(MentorProfile.vector),  # 1.5 KB a row that ranking never reads (the index holds it)
             joinedload(MentorProfile.user).joinedload(User.company),
@@ -256,7 +256,8 @@ def _load_candidates(hits: Sequence[tuple[int, float, float]], detect: taxonomy.
     ids = [entity_id for entity_id, _, _ in hits]
     if not ids:
         return []
-    rows = {row.facts_id: row for row in db.session.execute(_candidates_statement(), {"ids": ids})}
+    statement = _candidates_statement(db.engine.dialect.name)
+    rows = {row.facts_id: row for row in db.session.execute(statement, {"ids": ids})}
     own_ids = {row_id: rules.ids_of(row.topic_ids) for row_id, row in rows.items()}
     free_tag_ids = set().union(*own_ids.values()) - detect.labels.keys()
     labels = detect.labels | {i: taxonomy.topic_label(t) for i, t in _topics_by_id(sorted(free_tag_ids)).items()}
@@ -281,9 +282,10 @@ def _load_candidates(hits: Sequence[tuple[int, float, float]], detect: taxonomy.
 
 
 @cache
-def _candidates_statement() -> Select:
-    """The candidates' query, built once with the ids as an expanding parameter: building it, and SQLAlchemy's
-    cache key for a new statement object, cost ~0.8 ms a request (bench/README.md, "Prepared statements kept")."""
+def _candidates_statement(dialect: str) -> Select:
+    """The candidates' query, built once per database kind with the ids as one parameter (`rules.one_of`):
+    building it, and SQLAlchemy's cache key for a new statement object, cost ~0.8 ms a request (bench/README.md,
+    "Prepared statements kept")."""
     pending = (
         select(func.count(Tandem.id))
         .where(Tandem.mentor_profile_id == MentorProfile.id, Tandem.status == TandemStatus.REQUESTED)
@@ -300,7 +302,7 @@ def _candidates_statement() -> Select:
             rules.linked_ids(mentor_topics.c.topic_id).label("topic_ids"),
         )
         .join(User, User.id == MentorProfile.user_id)
-        .where(MentorProfile.id.in_(bindparam("ids", expanding=True)))
+        .where(rules.one_of(MentorProfile.id, "ids", dialect))
     )
 
 
