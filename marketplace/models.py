@@ -114,6 +114,8 @@ _REFERENCE_TRIGGERS = (
     ("competitor_link_update_reference_token", "competitor_link", "UPDATE", None),
     ("competitor_link_delete_reference_token", "competitor_link", "DELETE", None),
 )
+# (trigger, table) of PostgreSQL's statement-level TRUNCATE triggers (SQLite has no TRUNCATE).
+_TRUNCATE_TRIGGERS = tuple((f"{table}_truncate_reference_token", table) for table in ("topic", "competitor_link"))
 
 
 def reference_token_ddl(dialect: str) -> list[str]:
@@ -139,9 +141,8 @@ def reference_token_ddl(dialect: str) -> list[str]:
         for name, table, action, condition in _REFERENCE_TRIGGERS
     ]
     return statements + [
-        f"CREATE TRIGGER {table}_truncate_reference_token AFTER TRUNCATE ON {table} FOR EACH STATEMENT "
-        "EXECUTE FUNCTION new_reference_token()"
-        for table in ("topic", "competitor_link")
+        f"CREATE TRIGGER {name} AFTER TRUNCATE ON {table} FOR EACH STATEMENT EXECUTE FUNCTION new_reference_token()"
+        for name, table in _TRUNCATE_TRIGGERS
     ]
 
 
@@ -151,8 +152,7 @@ def drop_reference_token_ddl(dialect: str) -> list[str]:
         return []
     if dialect == "sqlite":
         return [f"DROP TRIGGER IF EXISTS {name}" for name, *_ in _REFERENCE_TRIGGERS]
-    names = [(name, table) for name, table, *_ in _REFERENCE_TRIGGERS]
-    names += [(f"{table}_truncate_reference_token", table) for table in ("topic", "competitor_link")]
+    names = [(name, table) for name, table, *_ in _REFERENCE_TRIGGERS] + list(_TRUNCATE_TRIGGERS)
     return [f'DROP TRIGGER IF EXISTS {name} ON "{table}"' for name, table in names]
 
 

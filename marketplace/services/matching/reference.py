@@ -56,4 +56,4 @@ def matching_state() -> MatchingState:
                 if len(_kept) >= KEPT_TOKENS:
                     _kept.clear()
                 _kept[token] = kept
-    return MatchingState(int(values.get(vectors.VERSION_KEY) or 0), *kept)
+    return MatchingState(vectors.version_of(values.get(vectors.VERSION_KEY)), *kept)

@@ -161,7 +161,11 @@ def ensure_meta() -> None:
 
 def current_version(source=None) -> int:
     """The last committed vector version on the primary, or on `source` (a replica connection)."""
-    value = (source or db.session).scalar(select(AppMeta.value).where(AppMeta.key == VERSION_KEY))
+    return version_of((source or db.session).scalar(select(AppMeta.value).where(AppMeta.key == VERSION_KEY)))
+
+
+def version_of(value: str | None) -> int:
+    """The index version a VERSION_KEY row's value holds (0 before the first change)."""
     return int(value) if value is not None else 0
 
 
