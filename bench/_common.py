@@ -101,6 +101,21 @@ def timed_ms(call: Callable[..., object], *args: object, **kwargs: object) -> fl
     return ms(time.perf_counter() - started)
 
 
+def settle(quiet_ms: float = 0.5, window_ms: float = 5.0, limit_s: float = 0.25) -> None:
+    """Wait, untimed, until this process stops using the CPU (at most `limit_s`).
+
+    After a torch call on more than one thread, libgomp's worker threads busy-wait on a core before they
+    sleep (GOMP_SPINCOUNT): measured here, about 10 ms of CPU in the 50 ms after each two-thread MiniLM
+    encode. A request timed right after it, against a server on the same two cores, would pay for the
+    baseline's leftover spinning; each timed call of a side-by-side run starts after this instead."""
+    deadline = time.perf_counter() + limit_s
+    while time.perf_counter() < deadline:
+        used = time.process_time()
+        time.sleep(window_ms / 1000)
+        if ms(time.process_time() - used) < quiet_ms:
+            return
+
+
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 

@@ -6,7 +6,8 @@ Goal topics are skewed (a Zipf law over 20 topics) and a few mentors are "hubs" 
 the labelled set where one mentor appears in 12 of 41 top-5 lists. Scores are matching.blend_scores of the
 cosines (synthetic vectors scaled to the range USE gives: best ~0.5, typical ~0.1) and the topic overlap.
 Each goal sees its top 3 among the mentors with a free place (the rules hide full ones) ranked by
-score - matching.exposure_penalty(free places, pending requests), and sends a request to its first; a mentor
+score (with the feedback towards the best of them by that key, matching.with_feedback) -
+matching.exposure_penalty(free places, pending requests), as the app ranks, and sends a request to its first; a mentor
 answers a request ANSWER_AFTER goals later, accepting while a place is free; a tandem frees its place
 TANDEM_LENGTH goals after it began.
 
@@ -65,10 +66,11 @@ def synthetic_market(seed: int):
     mentors = unit(centroids[mentor_topic] + hubness[:, None] * generic + rng.normal(scale=2.2, size=(MENTORS, DIM)))
     capacity = rng.integers(1, 4, size=MENTORS)
     overlap = (goal_topic[:, None] == mentor_topic[None, :]).astype(np.float32)
-    return goals @ mentors.T, overlap, capacity
+    return goals @ mentors.T, overlap, capacity, mentors
 
 
-def simulate(similarity: np.ndarray, overlap: np.ndarray, capacity: np.ndarray, weight: float) -> dict:
+def simulate(similarity: np.ndarray, overlap: np.ndarray, capacity: np.ndarray, weight: float,
+             mentor_vectors: np.ndarray) -> dict:
     """Goals arrive in order, see their top 3, request the first; mentors answer ANSWER_AFTER goals later."""
     from marketplace.services.matching import search
 
@@ -96,7 +98,9 @@ def simulate(similarity: np.ndarray, overlap: np.ndarray, capacity: np.ndarray, 
         if g % 50 == 49:
             snapshots.append(np.stack([free[free > 0], pending[free > 0]], axis=1))
         penalty = np.array([search.exposure_penalty(int(f), int(p)) for f, p in zip(free, pending, strict=True)])
-        key = np.where(free > 0, scores[g] - penalty, -np.inf)
+        best = np.where(free > 0, scores[g] - penalty, -np.inf).argmax()
+        moved = search.blend_scores(search.with_feedback(similarity[g], mentor_vectors, [best])[0], overlap[g])
+        key = np.where(free > 0, moved - penalty, -np.inf)
         top = [m for m in np.argsort(-key, kind="stable")[:TOP] if np.isfinite(key[m])]
         if not top:
             continue
@@ -150,8 +154,8 @@ def report(scores=None, queries=None, weights: Sequence[float] = (), seed: int =
 
     shipped = search.EXPOSURE_WEIGHT
     weights = sorted(set(weights) | {0.0, shipped})
-    similarity, overlap, capacity = synthetic_market(seed)
-    figures = {w: simulate(similarity, overlap, capacity, w) for w in weights}
+    similarity, overlap, capacity, mentor_vectors = synthetic_market(seed)
+    figures = {w: simulate(similarity, overlap, capacity, w, mentor_vectors) for w in weights}
     search.EXPOSURE_WEIGHT = shipped
     costs = costs_on(scores, queries, weights, seed, figures[0.0]["snapshots"]) if scores is not None else {}
     lines = [f"Exposure on a synthetic market: {GOALS} goals, {MENTORS} mentors (capacity 1-3, {capacity.sum()} "

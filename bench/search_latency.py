@@ -16,7 +16,9 @@ For each size (default 3,000 and 100,000 mentors) and each encoder spec asked fo
   the app has mentors (random unit vectors: an exact search costs the same whatever the values). The same
   is timed with one torch thread beside it, and the faster p95 of the two is the baseline ("raw threads").
   Each app request alternates with one raw search (which goes first alternates too), so both see the same
-  machine load; the ratio of the p95s is the figure to read.
+  machine load; the ratio of the p95s is the figure to read. Every timed call starts once this process has
+  stopped using the CPU (`_common.settle`, untimed): torch's OpenMP threads busy-wait on a core for about
+  10 ms after a two-thread encode, which the app's next request would otherwise pay for.
 
 Targets (issue 17): search p95 within 1.5x of the raw baseline; suggestions p95 within 2x of the
 one-row read. `--profile` then times `matching.search_mentors` in-process (a worker's threads) and
@@ -57,6 +59,7 @@ from bench._common import (  # noqa: E402
     print_targets,
     report_targets,
     served_mentor_database,
+    settle,
     table,
     wait_until_ready,
 )
@@ -191,6 +194,7 @@ def measure(args, n: int, spec: str, raw: RawBaseline, texts: list[str]) -> dict
             # two threads spin on each other and are several times slower. The faster of the two is the
             # baseline, so a loaded machine never flatters the app.
             single_ms.append(raw.search(n, texts[i % len(texts)], threads=1))
+            settle()
             return raw.search(n, texts[i % len(texts)])
 
         plans = {
@@ -211,9 +215,12 @@ def measure(args, n: int, spec: str, raw: RawBaseline, texts: list[str]) -> dict
                     if time.perf_counter() > stop_at:
                         break
                     if i % 2:
+                        settle()
                         base_ms.append(base_side(i))
+                    settle()
                     app_ms.append(app_side(i))
                     if not i % 2:
+                        settle()
                         base_ms.append(base_side(i))
                 measured = {"app": app_ms, "base": base_ms, "raw_threads": "default"}
                 if name == "search" and percentile(single_ms, 95) < percentile(base_ms, 95):
@@ -313,6 +320,7 @@ def encode_costs(specs: list[str], texts: list[str], raw: RawBaseline, rounds: i
         for i in range(rounds):
             text = texts[i % len(texts)]
             for name in times:
+                settle()
                 started = time.perf_counter()
                 if name in encoders:
                     encoders[name].encode([text])

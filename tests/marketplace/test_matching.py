@@ -254,3 +254,16 @@ def test_a_free_tag_names_a_topic_as_the_mentors_text_does(app):
     assert reels.id in found
     assert [t.slug for t in found[reels.id].mentioned_topics] == ["social-media"]
     assert found[reels.id].matched_topics == []
+
+
+def test_feedback_scores_each_mentor_by_its_cosine_to_the_query_moved_towards_the_best_match():
+    # Mentor 0 is the best match; mentors 1 and 2 are equally close to the query (0.36), but only mentor 1 is
+    # like mentor 0. The moved cosines equal those to the normalised q + w * v_best, computed from the cosines.
+    query = np.array([0.6, 0.8, 0.0], dtype=np.float32)
+    mentor_vectors = np.array([[1.0, 0.0, 0.0], [0.6, 0.0, 0.8], [0.0, 0.45, 0.8930286]], dtype=np.float32)
+    similarity = mentor_vectors @ query
+    assert similarity[1] == pytest.approx(similarity[2], abs=1e-6)
+    moved = search.with_feedback(similarity, mentor_vectors, np.array([0]))[0]
+    towards = query + search.FEEDBACK_WEIGHT * mentor_vectors[0]
+    assert moved == pytest.approx(mentor_vectors @ (towards / np.linalg.norm(towards)), abs=1e-6)
+    assert moved[0] > moved[1] > moved[2]

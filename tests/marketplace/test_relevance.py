@@ -85,7 +85,7 @@ def test_shared_topics_are_only_chosen_ones_and_text_mentions_are_named_apart(cl
     assert "Digital networking" not in result["matched_topics"]
 
 
-def test_a_cohort_pair_scores_as_the_goals_suggestion_and_a_weak_pair_is_flagged(app):
+def test_a_cohort_pair_scores_as_the_goals_suggestion_and_a_weak_pair_is_flagged(app, monkeypatch):
     mentor = make_mentor(headline="Generative AI explained for managers",
                          text="I demystify generative AI and ChatGPT for executives and show practical use cases.",
                          topic_slugs=("artificial-intelligence",), company="Neuronal GmbH")
@@ -94,10 +94,13 @@ def test_a_cohort_pair_scores_as_the_goals_suggestion_and_a_weak_pair_is_flagged
     goal = make_goal(title="KI für Führungskräfte", description="Was kann ChatGPT für mein Team tun?",
                      company="Old Industry AG")
     shown = search.suggestions_for_goal(goal, k=5)
-    suggested = {m.profile.id: m.score for m in shown}
     # A German goal, an English profile: the highlight is the profile's own whole phrase naming the topic.
     assert "Generative AI" in shown[0].highlights
     score, reasons = assignment.pair_score(goal, mentor)
+    # A pair keeps its own score: the suggestion's without the feedback towards the list's best match.
+    assert score < shown[0].score
+    monkeypatch.setattr(search, "FEEDBACK_WEIGHT", 0.0)
+    suggested = {m.profile.id: m.score for m in search.suggestions_for_goal(goal, k=5)}
     assert score == pytest.approx(suggested[mentor.id], abs=1e-4)
     assert not any("Weak match" in r for r in explanations.reason_texts(reasons))
     assert unrelated.id not in suggested  # below the floor
