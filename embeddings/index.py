@@ -362,6 +362,13 @@ class VectorIndex:
         scores, ids = self.search(arr, k)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
+    def search_one_with_vectors(self, vector: np.ndarray, k: int) -> tuple[list[tuple[int, float]], np.ndarray]:
+        """``search_one`` and the hits' stored vectors (``vectors_of``) under one lock: a change applied by
+        another thread in between could otherwise remove a hit before its vector is read."""
+        with self._lock:
+            hits = self.search_one(vector, k)
+            return hits, self.vectors_of([i for i, _ in hits])
+
     def vectors_of(self, ids: Iterable[int] | np.ndarray) -> np.ndarray:
         """The stored vectors of ``ids`` (each must be present), in that order: exact for float32 codes,
         decoded (within ~1e-3 a component) for sq8. ~10 us for 50 ids (flat or IVF): cheaper than a read."""

@@ -432,3 +432,30 @@ def test_membership_follows_every_add_and_remove() -> None:
         assert len(idx) == len(model)
         assert all((i in idx) == (i in model) for i in range(5000))
         assert 5000 not in idx and -1 not in idx and "3" not in idx
+
+
+def test_hits_and_their_vectors_come_from_one_state_while_another_thread_changes_the_index() -> None:
+    """A search and the read of its hits' vectors must not see a removal in between (a KeyError on the request)."""
+    rng = np.random.default_rng(5)
+    vectors = _unit(rng, 200, 16)
+    idx = VectorIndex(16, "hashing:16")
+    idx.add(np.arange(200), vectors)
+    stop = threading.Event()
+
+    def churn() -> None:  # what another request's catch-up does: remove and re-add profiles
+        while not stop.is_set():
+            chosen = rng.choice(200, size=20, replace=False)
+            idx.remove(chosen)
+            idx.add(chosen, vectors[chosen])
+
+    worker = threading.Thread(target=churn)
+    worker.start()
+    try:
+        for query in _unit(np.random.default_rng(6), 300, 16):
+            hits, held = idx.search_one_with_vectors(query, 20)
+            ids = [i for i, _ in hits]
+            assert np.allclose(held, vectors[ids])
+            assert np.allclose([s for _, s in hits], held @ query, atol=1e-5)
+    finally:
+        stop.set()
+        worker.join()

@@ -349,8 +349,7 @@ def _candidates(
         return []
     fetch = min(total, max(k * 5, 50))
     while True:
-        hits = index.search_one(query_vector, fetch)
-        held = index.vectors_of([i for i, _ in hits])
+        hits, held = index.search_one_with_vectors(query_vector, fetch)
         plain = [score for _, score in hits] if plain_vector is query_vector else (held @ plain_vector).tolist()
         found = [(i, score, p, v) for (i, score), p, v in zip(hits, plain, held, strict=True)]
         passing = [c for c in _load_candidates(found, state.detect) if accept(c)]
