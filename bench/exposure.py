@@ -99,7 +99,7 @@ def simulate(similarity: np.ndarray, overlap: np.ndarray, capacity: np.ndarray, 
             snapshots.append(np.stack([free[free > 0], pending[free > 0]], axis=1))
         penalty = np.array([search.exposure_penalty(int(f), int(p)) for f, p in zip(free, pending, strict=True)])
         best = np.where(free > 0, scores[g] - penalty, -np.inf).argmax()
-        moved = search.blend_scores(search.with_feedback(similarity[g], mentor_vectors, [best])[0], overlap[g])
+        moved = search.with_feedback(scores[g], mentor_vectors, [best])[0]
         key = np.where(free > 0, moved - penalty, -np.inf)
         top = [m for m in np.argsort(-key, kind="stable")[:TOP] if np.isfinite(key[m])]
         if not top:

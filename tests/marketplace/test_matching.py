@@ -256,14 +256,32 @@ def test_a_free_tag_names_a_topic_as_the_mentors_text_does(app):
     assert found[reels.id].matched_topics == []
 
 
-def test_feedback_scores_each_mentor_by_its_cosine_to_the_query_moved_towards_the_best_match():
-    # Mentor 0 is the best match; mentors 1 and 2 are equally close to the query (0.36), but only mentor 1 is
-    # like mentor 0. The moved cosines equal those to the normalised q + w * v_best, computed from the cosines.
-    query = np.array([0.6, 0.8, 0.0], dtype=np.float32)
+def test_feedback_pulls_scores_towards_the_best_match_and_never_above_it():
+    # Mentor 0 is the best match (0.6); mentors 1 and 2 score the same (0.36) on their own, but only mentor 1 is
+    # like mentor 0 (cosine 0.6; mentor 2: 0). A second query's best match is mentor 2.
     mentor_vectors = np.array([[1.0, 0.0, 0.0], [0.6, 0.0, 0.8], [0.0, 0.45, 0.8930286]], dtype=np.float32)
-    similarity = mentor_vectors @ query
-    assert similarity[1] == pytest.approx(similarity[2], abs=1e-6)
-    moved = search.with_feedback(similarity, mentor_vectors, np.array([0]))[0]
-    towards = query + search.FEEDBACK_WEIGHT * mentor_vectors[0]
-    assert moved == pytest.approx(mentor_vectors @ (towards / np.linalg.norm(towards)), abs=1e-6)
-    assert moved[0] > moved[1] > moved[2]
+    scores = np.array([[0.6, 0.36, 0.36], [0.1, 0.2, 0.3]])
+    moved = search.with_feedback(scores, mentor_vectors, np.array([0, 2]))
+    share = search.FEEDBACK_SHARE
+    assert moved[0] == pytest.approx([0.6, (1 - share) * 0.36 + share * 0.6 * 0.6, (1 - share) * 0.36], abs=1e-6)
+    assert moved[0, 0] > moved[0, 1] > moved[0, 2]  # the one like the best match goes ahead of its equal
+    assert moved[1, 2] == pytest.approx(0.3)  # the best keeps its own score ...
+    assert moved.max(axis=1) == pytest.approx(scores.max(axis=1))  # ... and nobody rises above it
+
+
+def test_the_feedback_never_shows_a_match_better_than_the_best_one_on_its_own(app, mentors):
+    """The feedback reorders a list; it never makes its best match look better than it is on its own (an
+    earlier form moved the query's vector, and a poor best match showed as 62 %)."""
+    viewer = make_user(company="Old Industry AG")
+    query = "agile Teams und LinkedIn"
+    shown = search.search_mentors(query, viewer, k=5)
+    before = search.FEEDBACK_SHARE
+    try:
+        search.FEEDBACK_SHARE = 0.0
+        own = {m.profile.id: m.score for m in search.search_mentors(query, viewer, k=5)}
+    finally:
+        search.FEEDBACK_SHARE = before
+    assert len(shown) >= 2
+    assert shown[0].score == pytest.approx(max(own.values()), abs=1e-6)
+    assert all(m.score <= max(own.values()) + 1e-6 for m in shown)
+    assert [m.score for m in shown] == sorted((m.score for m in shown), reverse=True)

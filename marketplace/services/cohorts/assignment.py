@@ -3,9 +3,10 @@
 The score matrix is the ranking score of suggestions (matching.blend_scores: the cosine of the stored vectors, the
 goal's moved towards its nearest taxonomy topic as suggestions_for_goal moves it (matching.expand_vectors), blended
 with topic overlap, the goal's topics as suggestions_for_goal reads them), so a cohort's pairs and a person's
-suggestions agree; the assignment ranks, as suggestions do, with each goal's vector moved towards its best allowed
-mentor's (matching.with_feedback), and a pair keeps its own score (its explanation and the weak flag read it).
-A pair below the relevance floor (matching.weak_pair) is flagged as weak. Forbidden
+suggestions agree. The feedback of a list (matching.with_feedback: scores pulled towards the list's best match)
+is left out, as the exposure order is: it is relative to the other entries of a list, and the assignment
+maximises the total of the very scores the drafts show. A pair below the relevance floor (matching.weak_pair)
+is flagged as weak. Forbidden
 pairs come from rules.allowed_mask; a mentor with free capacity c becomes c columns ("slots"); scipy's
 linear_sum_assignment then maximises first the number of valid pairs and then their total score. Locked
 drafts stay and use up their slot.
@@ -27,7 +28,7 @@ from ...extensions import begin_serialised_write, db
 from ...models import Cohort, CohortParticipant, Goal, MentorProfile, Tandem, User
 from ...states import PAIRING, PLANNING, PUBLISHED, GoalStatus, ParticipantStatus, TandemStatus
 from ..matching import rules, taxonomy, vectors
-from ..matching.search import blend_scores, expand_vectors, with_feedback
+from ..matching.search import blend_scores, expand_vectors
 from . import enrolment
 from .enrolment import CohortError
 from .explanations import Reason, explain
@@ -56,17 +57,7 @@ def score_matrix(
     goal_topics: np.ndarray,
     mentor_topics: np.ndarray,
 ) -> np.ndarray:
-    """Scores (mentees x mentors) in [0, 1], equal to matching.blend_score (suggestions) for every pair."""
-    return blend_scores(*similarity_and_overlap(goal_vectors, mentor_vectors, goal_topics, mentor_topics))
-
-
-def similarity_and_overlap(
-    goal_vectors: np.ndarray,
-    mentor_vectors: np.ndarray,
-    goal_topics: np.ndarray,
-    mentor_topics: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """What a score blends, for every (mentee, mentor): cosine and topic overlap.
+    """Scores (mentees x mentors) in [0, 1], equal to matching.blend_score (suggestions) for every pair.
 
     Vectors are L2-normalised float32 rows, so one matmul gives every cosine. Topic matrices are
     boolean (people x topics); overlap is the share of the goal's topics the mentor covers.
@@ -80,16 +71,15 @@ def similarity_and_overlap(
         overlap = np.divide(shared, counts[:, None], out=np.zeros_like(shared), where=counts[:, None] > 0)
     else:
         overlap = np.zeros_like(similarity)
-    return similarity, overlap
+    return blend_scores(similarity, overlap)
 
 
 def assign(scores: np.ndarray, allowed: np.ndarray, free_slots: np.ndarray) -> list[tuple[int, int]]:
     """The (mentee row, mentor column) pairs of a maximum assignment: most valid pairs, then highest total score.
 
     A mentor with free capacity c is expanded to c identical columns. Forbidden cells cost more
-    than any set of scores (of any range: the ranking's, with the feedback bonus) can gain, so the solver
-    uses one only when no valid cell is left, and those are dropped. People with no valid partner at all
-    leave the problem before it is solved.
+    than any set of scores can gain, so the solver uses one only when no valid cell is left, and
+    those are dropped. People with no valid partner at all leave the problem before it is solved.
     """
     free = np.minimum(np.asarray(free_slots, dtype=np.int64).clip(min=0), scores.shape[0])
     rows = np.flatnonzero(allowed.any(axis=1))
@@ -98,11 +88,8 @@ def assign(scores: np.ndarray, allowed: np.ndarray, free_slots: np.ndarray) -> l
         return []
     slots = np.repeat(columns, free[columns])
     sub_allowed = allowed[np.ix_(rows, slots)]
-    valid = scores[np.ix_(rows, slots)].astype(np.float64)
-    # More than a full set of valid cells can change: each is at most `largest` in size, so two differ by 2 x that.
-    largest = float(np.abs(valid[sub_allowed]).max(initial=0.0))
-    forbidden_cost = (2 * largest + 1) * (len(rows) + 1)
-    cost = np.where(sub_allowed, -valid, forbidden_cost)
+    forbidden_cost = float(len(rows) + 1)  # > the most a full set of scores in [0, 1] can change
+    cost = np.where(sub_allowed, -scores[np.ix_(rows, slots)].astype(np.float64), forbidden_cost)
     picked_rows, picked_slots = linear_sum_assignment(cost)
     keep = sub_allowed[picked_rows, picked_slots]
     return [(int(r), int(c)) for r, c in zip(rows[picked_rows[keep]], slots[picked_slots[keep]], strict=True)]
@@ -359,16 +346,10 @@ def _run(cohort: Cohort) -> MatchResult:
         goal_ids_by_row = [goal_topic_ids(goal, detect) for goal in goals]
         mentor_ids_by_col = [mentor_topic_ids(profile, detect) for profile in profiles]
         position = {t: i for i, t in enumerate(sorted(set().union(*goal_ids_by_row, *mentor_ids_by_col)))}
-        mentor_vectors = stack(profiles)
-        similarity, overlap = similarity_and_overlap(
-            expand_vectors(stack(goals), detect), mentor_vectors,
-            topic_matrix(goal_ids_by_row, position), topic_matrix(mentor_ids_by_col, position))
-        scores = blend_scores(similarity, overlap)
+        scores = score_matrix(expand_vectors(stack(goals), detect), stack(profiles),
+                              topic_matrix(goal_ids_by_row, position), topic_matrix(mentor_ids_by_col, position))
         free = np.array([f.free_capacity for f in pool.mentor_facts], dtype=np.int64)
-        allowed = pool.allowed[rows]
-        best = np.where(allowed, scores, -np.inf).argmax(axis=1)  # each goal's best allowed mentor
-        ranked = blend_scores(with_feedback(similarity, mentor_vectors, best), overlap)
-        for row, col in assign(ranked, allowed, free):
+        for row, col in assign(scores, pool.allowed[rows], free):
             goal, profile, score = goals[row], profiles[col], float(scores[row, col])
             db.session.add(Tandem(
                 goal=goal, mentor=profile, mentee_user_id=goal.owner_id, mentor_user_id=profile.user_id,

@@ -59,16 +59,16 @@ LEXICAL_EVIDENCE = 0.2
 # top 3 holds a free, unasked mentor 0.954 -> 0.987, refused requests 20 % -> 8 %; the largest weight losing
 # at most 0.01 nDCG@5 on the tune split (-0.006; held-out -0.007) under the market's states.
 EXPOSURE_WEIGHT = 0.1
-# Pseudo-relevance feedback (Rocchio), "more like the best match": the query's vector is moved towards the vector of
-# its best shown mentor (by the ranking key: a crowded one is not the anchor, or exposure would stop following
-# capacity) by this weight, and every shown mentor scored by its cosine to the moved vector (with_feedback). A
-# mentor's vector compared with another mentor's is a like-for-like comparison that a short query's vector cannot
-# give. Chosen on the tune split of bench/data/ranking_eval.json: weights 0.7-2.0 are a
-# plateau (nDCG@5 0.850-0.852, 0.831 without), 1.0 inside it; the best two or three mentors' mean instead of the
-# best one lower. Held-out nDCG@5 +0.026 (95 % CI [+0.009, +0.045]), short queries +0.037 ([+0.010, +0.066]),
-# goals +0.010 ([-0.006, +0.030]) (bench/README.md, "Pseudo-relevance feedback"). The floor still judges the
-# query's own similarity, so nonsense still finds nobody.
-FEEDBACK_WEIGHT = 1.0
+# Pseudo-relevance feedback, "more like the best match": each shown mentor's score becomes a mix of its own and of
+# the best shown mentor's score times how alike the two mentors' vectors are (with_feedback), the best by the
+# ranking key (a crowded one is not the anchor, or exposure would stop following capacity). The best match keeps
+# its own score and no score rises above the best own one, so a weak list stays weak: "Match" never claims more
+# than the query's best match. A mentor's vector compared with another mentor's is a like-for-like comparison
+# that a short query's vector cannot give. Chosen on the tune split of bench/data/ranking_eval.json: shares
+# 0.7-0.9 are a plateau (nDCG@5 0.848-0.850, 0.831 without), 0.8 its middle. Held-out nDCG@5 +0.023 (95 % CI
+# [+0.003, +0.045]), short queries +0.036 ([+0.007, +0.069]), goals +0.004 ([-0.018, +0.027]) (bench/README.md,
+# "Pseudo-relevance feedback"). The floor still judges the query's own similarity, so nonsense finds nobody.
+FEEDBACK_SHARE = 0.8
 
 
 @dataclass
@@ -109,19 +109,20 @@ def blend_score(similarity: float, topic_overlap: float) -> float:
     return min(1.0, max(0.0, float(_blend(similarity, topic_overlap))))  # plain floats: ~50 a request
 
 
-def with_feedback(similarity: np.ndarray, mentor_vectors: np.ndarray, best: np.ndarray) -> np.ndarray:
-    """Each row of `similarity` (unit query vectors' cosines to the unit `mentor_vectors`) as the cosines of that
-    query moved towards its `best` mentor's vector: to q + FEEDBACK_WEIGHT * v_best, from the cosines alone,
-    (s + w * v_best . v) / |q + w * v_best|. One (rows x d) @ (d x mentors) product."""
-    similarity = np.atleast_2d(np.asarray(similarity, dtype=np.float32))
-    if FEEDBACK_WEIGHT <= 0 or not similarity.size:
-        return similarity
-    w = FEEDBACK_WEIGHT
+def with_feedback(scores: np.ndarray, mentor_vectors: np.ndarray, best: np.ndarray) -> np.ndarray:
+    """Each row of `scores` (a query's scores of the mentors whose unit vectors are `mentor_vectors`) with the
+    feedback of its `best` mentor: (1 - FEEDBACK_SHARE) x own score + FEEDBACK_SHARE x the best's score x the
+    cosine of the two mentors' vectors (at least 0). The best keeps its score; one (rows x d) @ (d x mentors)
+    product."""
+    scores = np.atleast_2d(np.asarray(scores, dtype=np.float32))
+    if FEEDBACK_SHARE <= 0 or not scores.size:
+        return scores
     mentor_vectors = np.asarray(mentor_vectors, dtype=np.float32)
     best = np.asarray(best, dtype=np.int64)
-    towards = mentor_vectors[best] @ mentor_vectors.T
-    length = np.sqrt(np.maximum(1 + w * w + 2 * w * similarity[np.arange(len(best)), best], 1e-12))
-    return (similarity + w * towards) / length[:, None]
+    likeness = np.clip(mentor_vectors[best] @ mentor_vectors.T, 0.0, 1.0)
+    likeness[np.arange(len(best)), best] = 1.0  # exactly, whatever the stored vector's rounding
+    anchor = scores[np.arange(len(best)), best][:, None]
+    return np.clip((1 - FEEDBACK_SHARE) * scores + FEEDBACK_SHARE * anchor * likeness, 0.0, 1.0)
 
 
 def relevance(score: float, query: str, document: str) -> float:
@@ -364,7 +365,6 @@ class _Scored:
     score: float  # without exposure: what the user sees
     plain_score: float  # the score without the topic expansion (the query's own similarity): what the floor reads
     mentioned_topic_ids: set[int]  # the query's topics named in the mentor's text but not chosen
-    overlap: float  # the share of the query's topics the mentor covers (chosen or mentioned)
 
     def relevance(self, query_text: str) -> float:
         """What the floor judges (`relevance` of the plain score)."""
@@ -393,7 +393,6 @@ def _score(candidate: Candidate, query_topic_ids: set[int], detect: taxonomy.Top
         score=blend_score(candidate.similarity, overlap),
         plain_score=blend_score(candidate.plain_similarity, overlap),
         mentioned_topic_ids=(query_topic_ids & mentioned) - candidate.topic_ids,
-        overlap=overlap,
     )
 
 
@@ -424,12 +423,13 @@ def _rank(
     scored = [s for s in (_score(c, query_topic_ids, detect) for c in candidates) if s.relevant(query_text)]
     if scored:
         best = min(range(len(scored)), key=lambda i: scored[i].key)  # the best available: exposure counts
-        moved = with_feedback(np.array([s.candidate.similarity for s in scored]),
-                              np.stack([s.candidate.vector for s in scored]), np.array([best]))[0]
-        for s, similarity in zip(scored, moved.tolist(), strict=True):
-            s.score = blend_score(similarity, s.overlap)
+        moved = with_feedback(np.array([s.score for s in scored]), np.stack([s.candidate.vector for s in scored]),
+                              np.array([best]))[0]
+        for s, score in zip(scored, moved.tolist(), strict=True):
+            s.score = score
     scored = sorted(scored, key=lambda s: s.key)[:k]
     profiles = _load_profiles([s.candidate.facts.id for s in scored])
+    scored = [s for s in scored if s.candidate.facts.id in profiles]  # a profile deleted since its row was read
     named_ids = set().union(*(s.mentioned_topic_ids | (s.candidate.topic_ids & query_topic_ids) for s in scored))
     named = _topics_by_id(named_ids, detect)
     matches = []
