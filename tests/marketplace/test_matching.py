@@ -285,3 +285,14 @@ def test_the_feedback_never_shows_a_match_better_than_the_best_one_on_its_own(ap
     assert shown[0].score == pytest.approx(max(own.values()), abs=1e-6)
     assert all(m.score <= max(own.values()) + 1e-6 for m in shown)
     assert [m.score for m in shown] == sorted((m.score for m in shown), reverse=True)
+
+
+def test_a_mentor_deleted_while_a_search_runs_is_left_out_not_an_error(app, mentors, monkeypatch):
+    # The candidates' row is read first and the shown profiles a moment later; a profile deleted in between
+    # (another request) used to raise KeyError, a 500 for the searcher.
+    viewer = make_user(company="Old Industry AG")
+    load = search._load_profiles
+    monkeypatch.setattr(search, "_load_profiles",
+                        lambda ids: {i: p for i, p in load(ids).items() if i != mentors["linkedin"].id})
+    shown = search.search_mentors("LinkedIn, agile teams and generative AI", viewer, k=3)
+    assert shown and mentors["linkedin"].id not in {m.profile.id for m in shown}
