@@ -105,7 +105,8 @@ def blend_score(similarity: float, topic_overlap: float) -> float:
     """Hybrid score in [0, 1]: cosine similarity plus the share of the query's topics the mentor covers.
 
     The one ranking score of suggestions, searches and cohort matching (blend_scores); relevance adds
-    lexical evidence for the floor only and exposure_penalty changes the order of suggestions only."""
+    lexical evidence for the floor only, with_feedback pulls a search's or suggestion list's scores towards its
+    best match (cohorts keep this one) and exposure_penalty changes the order of suggestions only."""
     return min(1.0, max(0.0, float(_blend(similarity, topic_overlap))))  # plain floats: ~50 a request
 
 
@@ -362,7 +363,7 @@ def _candidates(
 @dataclass
 class _Scored:
     candidate: Candidate
-    score: float  # without exposure: what the user sees
+    score: float  # without exposure, with the feedback once the list is known: what the user sees
     plain_score: float  # the score without the topic expansion (the query's own similarity): what the floor reads
     mentioned_topic_ids: set[int]  # the query's topics named in the mentor's text but not chosen
 
