@@ -183,6 +183,26 @@ def test_a_topic_vector_embeds_its_description_and_a_topic_added_later_its_synon
     assert len(vectors.topic_vectors(detect)) == before + 1
 
 
+def test_a_detector_answers_a_repeated_text_as_the_first_time_also_past_what_it_keeps(app, monkeypatch):
+    """What a detector keeps of the texts it searched changes no answer: the same mentions on a repeat, another
+    text its own, a topic subset only its topics, a typo corrected, and still so once the kept results were
+    dropped at the bound."""
+    monkeypatch.setattr(taxonomy, "MENTIONS_KEPT", 3)
+    detect = taxonomy.TopicDetector()
+    texts = ["Generative KI und ChatGPT für Führungskräfte", "Scrum and Kanban for agile teams",
+             "LinkedIn personal branding", "nothing of the kind", "Generative KI und ChatGPT für Führungskräfte"]
+    fresh = [taxonomy.TopicDetector()(text) for text in texts]
+    assert [detect(text) for text in texts] == fresh
+    assert [detect(text) for text in reversed(texts)] == list(reversed(fresh))
+    ai = {m.topic_id for m in fresh[0]}
+    assert ai and detect(texts[1], ai) == [] and detect(texts[0], ai) == fresh[0]
+    assert {m.topic_id for m in detect("Srcum for teams", typos=True)} == {
+        m.topic_id for m in taxonomy.TopicDetector()("Srcum for teams", typos=True)} != set()
+    assert detect("Kanbna boards") == []
+    assert [m.phrase for m in detect("Kanbna boards", typos=True)] == ["kanban"]  # the corrected word
+    assert len(detect._found) <= 3 and len(detect._corrections) <= 3
+
+
 def _statements(run) -> int:
     """How many SQL statements `run()` sends, with the session's objects expired."""
     from sqlalchemy import event

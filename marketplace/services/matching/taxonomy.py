@@ -117,6 +117,10 @@ def topic_label(topic) -> str:
     return topic.name_en if topic.name_en == topic.name_de else f"{topic.name_en} ({topic.name_de})"
 
 
+# (topic, text) results a TopicDetector keeps: ~100 bytes each, so at most ~20 MB a worker.
+MENTIONS_KEPT = 200_000
+
+
 class TopicDetector:
     """The taxonomy's patterns, read from the database once and reused for many texts."""
 
@@ -127,6 +131,11 @@ class TopicDetector:
         # id, name_en and name_de of every taxonomy topic: what vectors.topic_names reads, without a query.
         self.topics = {row.id: row for row in rows}
         self.labels = {row.id: topic_label(row) for row in rows}  # each topic's topic_label
+        # What each pattern found in each text seen, by (topic id, hash of the text): a mentor's text is searched
+        # for the same few topics by every ranking that fetches it. A detector lives as long as the taxonomy it
+        # was read from (reference.matching_state), so nothing kept outlives a change of the taxonomy.
+        self._found: dict[tuple[int, int], str | None] = {}
+        self._corrections: dict[int, str] = {}
 
     def __call__(self, text: str, topic_ids: set[int] | None = None, typos: bool = False) -> list[TopicMention]:
         """Mentions in `text`; with `topic_ids`, only those topics are looked for (a ranking needs no others).
@@ -134,14 +143,46 @@ class TopicDetector:
         With `typos` (what a person typed: a search, a goal), a taxonomy word written with one typo counts too;
         such a mention's phrase is the corrected word. Never for mentors' texts: their mentions are shown."""
         patterns = self._patterns if topic_ids is None else [(i, p) for i, p in self._patterns if i in topic_ids]
-        found = _detect(patterns, text)
+        found = self._detect(patterns, text)
         if typos and text:
-            vocabulary = _vocabulary(self.signature)
-            corrected = _WORD_RE.sub(lambda m: _corrected(m.group(), vocabulary), text)
+            corrected = self._corrected_text(text)
             if corrected != text:
                 seen = {m.topic_id for m in found}
-                found += [m for m in _detect(patterns, corrected) if m.topic_id not in seen]
+                found += [m for m in self._detect(patterns, corrected) if m.topic_id not in seen]
         return found
+
+    def _detect(self, patterns: list[tuple[int, re.Pattern]], text: str) -> list[TopicMention]:
+        """`_detect` with what each pattern found in `text` kept (a hash collision of two texts that 64-bit
+        SipHash gives is left out of account). Kept results go when MENTIONS_KEPT is reached."""
+        if not text:
+            return []
+        text_key = hash(text)
+        found = []
+        for topic_id, pattern in patterns:
+            key = (topic_id, text_key)
+            try:
+                phrase = self._found[key]
+            except KeyError:
+                match = pattern.search(text)
+                phrase = match.group(1) if match else None
+                if len(self._found) >= MENTIONS_KEPT:
+                    self._found.clear()
+                self._found[key] = phrase
+            if phrase is not None:
+                found.append(TopicMention(topic_id, phrase))
+        return found
+
+    def _corrected_text(self, text: str) -> str:
+        """`text` with each word one typo away from a taxonomy word replaced by that word (kept, as `_detect`)."""
+        text_key = hash(text)
+        corrected = self._corrections.get(text_key)
+        if corrected is None:
+            vocabulary = _vocabulary(self.signature)
+            corrected = _WORD_RE.sub(lambda m: _corrected(m.group(), vocabulary), text)
+            if len(self._corrections) >= MENTIONS_KEPT:
+                self._corrections.clear()
+            self._corrections[text_key] = corrected
+        return corrected
 
 
 DESCRIPTIONS_FILE = Path(__file__).resolve().parents[2] / "data" / "topic_descriptions.json"
