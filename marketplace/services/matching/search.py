@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 from flask_babel import gettext as _
-from sqlalchemy import Select, func, inspect, select
+from sqlalchemy import Integer, Select, bindparam, func, inspect, select
 from sqlalchemy.orm import defer, joinedload, selectinload
 from sqlalchemy.orm.util import identity_key
 
@@ -274,20 +274,22 @@ class Candidate:
     own_words: str  # headline and teaching text: what lexical evidence reads
     vector: np.ndarray  # the mentor's vector as the index holds it (with_feedback)
     pending_requests: int = 0  # requests waiting for the mentor's answer (exposure_penalty)
+    paired_with_mentee: bool = False  # a pair requested or running with the ranking's mentee (suggestions)
 
 
 def _load_candidates(
-    hits: Sequence[tuple[int, float, float, np.ndarray]], detect: taxonomy.TopicDetector
+    hits: Sequence[tuple[int, float, float, np.ndarray]], detect: taxonomy.TopicDetector,
+    mentee_user_id: int | None = None,
 ) -> list[Candidate]:
-    """The hits as candidates, read in ONE query: the hard-rule facts, what ranking reads and the topic ids
-    (each round trip under load cost several ms). The topics' names come from `detect`'s labels; only a
-    free tag's are read, in a second query: joining the topics in (~3 rows a mentor) made PostgreSQL hash all
-    of mentor_topic for the 50 hits."""
+    """The hits as candidates, read in ONE query: the hard-rule facts, what ranking reads, the topic ids and
+    whether each is already paired with `mentee_user_id` (each round trip under load cost several ms). The
+    topics' names come from `detect`'s labels; only a free tag's are read, in a second query: joining the topics
+    in (~3 rows a mentor) made PostgreSQL hash all of mentor_topic for the 50 hits."""
     ids = [entity_id for entity_id, *_ in hits]
     if not ids:
         return []
     statement = _candidates_statement(db.engine.dialect.name)
-    rows = {row.facts_id: row for row in db.session.execute(statement, {"ids": ids})}
+    rows = {row.facts_id: row for row in db.session.execute(statement, {"ids": ids, "mentee": mentee_user_id})}
     own_ids = {row_id: rules.ids_of(row.topic_ids) for row_id, row in rows.items()}
     free_tag_ids = set().union(*own_ids.values()) - detect.labels.keys()
     labels = detect.labels | {i: taxonomy.topic_label(t) for i, t in _topics_by_id(sorted(free_tag_ids)).items()}
@@ -308,6 +310,7 @@ def _load_candidates(
             own_words=f"{row.headline}. {row.teaching_text}",  # as mentor_words
             vector=vector,
             pending_requests=row.pending,
+            paired_with_mentee=row.paired,
         ))
     return candidates
 
@@ -323,6 +326,16 @@ def _candidates_statement(dialect: str) -> Select:
         .correlate(MentorProfile)
         .scalar_subquery()
     )
+    # The pair rule's fact for a suggestion's mentee (rules.PAIRING_STATUSES), here rather than in a statement of
+    # its own: a round trip less. False for a search (mentee NULL), which judges no pairs.
+    paired = (
+        select(Tandem.id)
+        .where(Tandem.mentor_user_id == MentorProfile.user_id,
+               Tandem.mentee_user_id == bindparam("mentee", type_=Integer),
+               Tandem.status.in_(rules.PAIRING_STATUSES))
+        .correlate(MentorProfile)
+        .exists()
+    )
     return (
         select(
             *rules.mentor_facts_columns(),
@@ -330,6 +343,7 @@ def _candidates_statement(dialect: str) -> Select:
             MentorProfile.teaching_text,
             MentorProfile.meeting_format,
             pending.label("pending"),
+            paired.label("paired"),
             rules.linked_ids(mentor_topics.c.topic_id).label("topic_ids"),
         )
         .join(User, User.id == MentorProfile.user_id)
@@ -339,7 +353,7 @@ def _candidates_statement(dialect: str) -> Select:
 
 def _candidates(
     query_vector: np.ndarray, plain_vector: np.ndarray, k: int, accept: Callable[[Candidate], bool],
-    state: reference.MatchingState,
+    state: reference.MatchingState, mentee_user_id: int | None = None,
 ) -> list[Candidate]:
     """Over-fetch from FAISS by `query_vector` (moved towards its topic) and widen until `k` candidates pass
     `accept` or the index is exhausted. Each hit's vector comes from the index (VectorIndex.vectors_of: ~10 us
@@ -354,7 +368,7 @@ def _candidates(
         hits, held = index.search_one_with_vectors(query_vector, fetch)
         plain = [score for _, score in hits] if plain_vector is query_vector else (held @ plain_vector).tolist()
         found = [(i, score, p, v) for (i, score), p, v in zip(hits, plain, held, strict=True)]
-        passing = [c for c in _load_candidates(found, state.detect) if accept(c)]
+        passing = [c for c in _load_candidates(found, state.detect, mentee_user_id) if accept(c)]
         if len(passing) >= k or fetch >= total:
             return passing
         fetch = min(total, fetch * 4)
@@ -524,13 +538,14 @@ def suggestions_for_goal(goal: Goal, k: int = 5, leave_out: Collection[int] = ()
     plain_vector = vectors.from_blob(goal.vector)  # embedded as a search is (vectors.goal_text)
     query_vector = expand_vectors(plain_vector, detect)[0] if TOPIC_EXPANSION else plain_vector
     mentee = rules.mentee_facts(goal)
-    context = rules.rule_context([goal.owner_id], competitor_pairs=state.competitor_pairs)
 
     def accept(candidate: Candidate) -> bool:
+        existing = {(candidate.facts.user_id, goal.owner_id)} if candidate.paired_with_mentee else set()
+        context = rules.RuleContext(competitor_pairs=state.competitor_pairs, existing_pairs=existing)
         return candidate.facts.id not in leave_out and not rules.pair_violations(candidate.facts, mentee, context)
 
     text = goal_words(goal)
-    candidates = _candidates(query_vector, plain_vector, k, accept, state)
+    candidates = _candidates(query_vector, plain_vector, k, accept, state, goal.owner_id)
     return _rank(candidates, k, text, goal_topic_ids, set(goal.language_list), detect)
 
 
