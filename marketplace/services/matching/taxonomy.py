@@ -117,7 +117,7 @@ def topic_label(topic) -> str:
     return topic.name_en if topic.name_en == topic.name_de else f"{topic.name_en} ({topic.name_de})"
 
 
-# (topic, text) results a TopicDetector keeps: ~100 bytes each, so at most ~20 MB a worker.
+# (topic, text) results and word corrections a TopicDetector keeps, each: ~100 bytes an entry, ~40 MB a worker.
 MENTIONS_KEPT = 200_000
 
 
@@ -132,10 +132,11 @@ class TopicDetector:
         self.topics = {row.id: row for row in rows}
         self.labels = {row.id: topic_label(row) for row in rows}  # each topic's topic_label
         # What each pattern found in each text seen, by (topic id, hash of the text): a mentor's text is searched
-        # for the same few topics by every ranking that fetches it. A detector lives as long as the taxonomy it
-        # was read from (reference.matching_state), so nothing kept outlives a change of the taxonomy.
+        # for the same few topics by every ranking that fetches it; and each word's typo correction. A detector
+        # lives as long as the taxonomy it was read from (reference.matching_state), so nothing kept outlives a
+        # change of the taxonomy.
         self._found: dict[tuple[int, int], str | None] = {}
-        self._corrections: dict[int, str] = {}
+        self._corrections: dict[str, str] = {}  # each word's `_corrected`
 
     def __call__(self, text: str, topic_ids: set[int] | None = None, typos: bool = False) -> list[TopicMention]:
         """Mentions in `text`; with `topic_ids`, only those topics are looked for (a ranking needs no others).
@@ -173,16 +174,21 @@ class TopicDetector:
         return found
 
     def _corrected_text(self, text: str) -> str:
-        """`text` with each word one typo away from a taxonomy word replaced by that word (kept, as `_detect`)."""
-        text_key = hash(text)
-        corrected = self._corrections.get(text_key)
-        if corrected is None:
-            vocabulary = _vocabulary(self.signature)
-            corrected = _WORD_RE.sub(lambda m: _corrected(m.group(), vocabulary), text)
-            if len(self._corrections) >= MENTIONS_KEPT:
-                self._corrections.clear()
-            self._corrections[text_key] = corrected
-        return corrected
+        """`text` with each word one typo away from a taxonomy word replaced by that word. Each word's correction
+        is kept: words recur across goals and searches, so a text never seen before is corrected from kept words."""
+        vocabulary = _vocabulary(self.signature)
+
+        def corrected(match: re.Match) -> str:
+            word = match.group()
+            found = self._corrections.get(word)
+            if found is None:
+                found = _corrected(word, vocabulary)
+                if len(self._corrections) >= MENTIONS_KEPT:
+                    self._corrections.clear()
+                self._corrections[word] = found
+            return found
+
+        return _WORD_RE.sub(corrected, text)
 
 
 DESCRIPTIONS_FILE = Path(__file__).resolve().parents[2] / "data" / "topic_descriptions.json"
