@@ -231,6 +231,8 @@ def test_a_detector_answers_a_repeated_text_as_the_first_time_also_past_what_it_
     assert detect("Kanbna boards") == []
     assert [m.phrase for m in detect("Kanbna boards", typos=True)] == ["kanban"]  # the corrected word
     assert len(detect._found) <= 3 and len(detect._corrections) <= 3
+    detect("Kanbna " + "x" * 500, typos=True)  # what is kept stays small, whatever is searched
+    assert detect._corrections and all(len(word) <= taxonomy.KEPT_WORD_LENGTH for word in detect._corrections)
 
 
 def _statements(run) -> int:

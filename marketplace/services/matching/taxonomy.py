@@ -117,8 +117,10 @@ def topic_label(topic) -> str:
     return topic.name_en if topic.name_en == topic.name_de else f"{topic.name_en} ({topic.name_de})"
 
 
-# (topic, text) results and word corrections a TopicDetector keeps, each: ~100 bytes an entry, ~40 MB a worker.
-MENTIONS_KEPT = 200_000
+# (topic, text) results and word corrections a TopicDetector keeps, each: at most ~100 bytes an entry (a word of
+# up to KEPT_WORD_LENGTH letters, a phrase of a taxonomy term), so ~20 MB a detector at most, whatever is searched.
+MENTIONS_KEPT = 100_000
+KEPT_WORD_LENGTH = 40
 
 
 class TopicDetector:
@@ -183,6 +185,8 @@ class TopicDetector:
             found = self._corrections.get(word)
             if found is None:
                 found = _corrected(word, vocabulary)
+                if len(word) > KEPT_WORD_LENGTH:  # no taxonomy word is that long: nothing to keep
+                    return found
                 if len(self._corrections) >= MENTIONS_KEPT:
                     self._corrections.clear()
                 self._corrections[word] = found
