@@ -231,7 +231,8 @@ def measure(args, n: int, spec: str, raw: RawBaseline, texts: list[str]) -> dict
     info["results"] = results
     if args.profile:
         info["profile"] = profile(info, spec, texts, args.workers, args.threads)
-        log("profile ms per search: " + ", ".join(f"{k} {v:.1f}" for k, v in info["profile"].items()))
+        for name, part in info["profile"].items():
+            log(f"profile ms per {name}: " + ", ".join(f"{k} {v:.1f}" for k, v in part.items()))
     return info
 
 
@@ -255,26 +256,34 @@ def timed_calls(owner, attribute: str, into: list[float]) -> Iterator[None]:
 
 
 def profile(info: dict, spec: str, texts: list[str], workers: int, threads: int, rounds: int = 60) -> dict:
-    """Where a search's time goes, in this process with a worker's threads: encode, FAISS, SQL, rest."""
+    """Where a search's and a suggestion's time goes, in this process with a worker's threads: encode, FAISS, SQL,
+    rest. A suggestion of a stored goal should encode nothing (issue 17 point 2): its encode column shows it."""
     import torch
     from sqlalchemy import event
 
     from embeddings import VectorIndex, build_encoder, set_compute_threads
     from marketplace.extensions import db
-    from marketplace.models import User
+    from marketplace.models import Goal, User
     from marketplace.services.matching import search as matching
 
     default_threads = torch.get_num_threads()
     set_compute_threads((os.cpu_count() or 1) // max(1, workers * threads))
     app = make_app(info["url"], info["index_dir"], spec)
     encoder = build_encoder(spec)
-    spent = {"encode": [0.0], "faiss": [0.0], "sql": [0.0]}
+    parts: dict[str, dict[str, float]] = {}
     starts: dict[int, float] = {}
     try:
         with app.app_context():
             viewer = db.session.scalars(db.select(User).where(User.email == VIEWER_EMAIL)).one()
-            for text in texts[:5]:
-                matching.search_mentors(text, viewer, k=10)
+            goal_ids = info["goal_ids"]
+            calls = {
+                "search": lambda i: matching.search_mentors(texts[i % len(texts)], viewer, k=10),
+                "suggestions": lambda i: matching.suggestions_for_goal(
+                    db.session.get(Goal, goal_ids[i % len(goal_ids)]), k=5),
+            }
+            for i in range(5):
+                for call in calls.values():
+                    call(i)
 
             def before(conn, cursor, statement, parameters, context, executemany):
                 starts[id(cursor)] = time.perf_counter()
@@ -284,21 +293,26 @@ def profile(info: dict, spec: str, texts: list[str], workers: int, threads: int,
 
             event.listen(db.engine, "before_cursor_execute", before)
             event.listen(db.engine, "after_cursor_execute", after)
-            total = 0.0
-            with timed_calls(encoder, "encode", spent["encode"]), timed_calls(VectorIndex, "search", spent["faiss"]):
-                for i in range(rounds):
-                    started = time.perf_counter()
-                    matching.search_mentors(texts[i % len(texts)], viewer, k=10)
-                    total += time.perf_counter() - started
+            for name, call in calls.items():
+                spent = {"encode": [0.0], "faiss": [0.0], "sql": [0.0]}
+                total = 0.0
+                with timed_calls(encoder, "encode", spent["encode"]), \
+                        timed_calls(VectorIndex, "search_one_with_vectors", spent["faiss"]):
+                    for i in range(rounds):
+                        db.session.expire_all()  # each call reads its goal afresh, as a request does
+                        started = time.perf_counter()
+                        call(i)
+                        total += time.perf_counter() - started
+                part = {key: ms(value[0]) / rounds for key, value in spent.items()}
+                part["total"] = ms(total) / rounds
+                part["rest"] = part["total"] - part["encode"] - part["faiss"] - part["sql"]
+                parts[name] = part
             event.remove(db.engine, "before_cursor_execute", before)
             event.remove(db.engine, "after_cursor_execute", after)
             db.session.remove()
             db.engine.dispose()
     finally:
         set_compute_threads(default_threads)
-    parts = {name: ms(value[0]) / rounds for name, value in spent.items()}
-    parts["total"] = ms(total) / rounds
-    parts["rest"] = parts["total"] - parts["encode"] - parts["faiss"] - parts["sql"]
     return parts
 
 
@@ -400,10 +414,12 @@ def print_latency(args, runs: list[tuple[int, str, dict]]) -> None:
     print(f"\n(all times in ms; the median of {args.repeat} rounds, each side by side; 'rounds': the spread of "
           "the rounds' ratios)")
     if args.profile:
-        print("\nIn-process `matching.search_mentors`, one worker's threads, mean ms per search:\n")
-        print(table(["mentors", "encoder", "total", "encode", "FAISS", "SQL", "rest (ranking, Python)"],
-                    [[f"{n:,}", spec, p["total"], p["encode"], p["faiss"], p["sql"], p["rest"]]
-                     for n, spec, info in runs for p in [info["profile"]]]))
+        print("\nIn-process `matching.search_mentors` (k=10) and `suggestions_for_goal` (k=5), one worker's threads, "
+              "mean ms per call:\n")
+        print(table(["mentors", "encoder", "call", "total", "encode", "FAISS and the hits' vectors", "SQL",
+                     "rest (ranking, Python)"],
+                    [[f"{n:,}", spec, name, p["total"], p["encode"], p["faiss"], p["sql"], p["rest"]]
+                     for n, spec, info in runs for name, p in info["profile"].items()]))
 
 
 def _measure_and_print(argv: list[str] | None) -> list[dict]:
