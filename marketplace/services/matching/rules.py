@@ -352,7 +352,7 @@ def rule_context(
 @cache
 def _existing_pairs_statement(for_users: bool, ignoring: bool) -> Select:
     """The pairs requested or running (among the tandems of the users `ids` when `for_users`, leaving out the
-    tandems `ignoring` when `ignoring`): built once per variant, as every suggestion reads it."""
+    tandems `ignoring` when `ignoring`): built once per variant, as every pair check reads it."""
     query = select(Tandem.mentor_user_id, Tandem.mentee_user_id).where(Tandem.status.in_(PAIRING_STATUSES))
     if for_users:
         ids = bindparam("ids", expanding=True)

@@ -146,33 +146,12 @@ class TopicDetector:
         With `typos` (what a person typed: a search, a goal), a taxonomy word written with one typo counts too;
         such a mention's phrase is the corrected word. Never for mentors' texts: their mentions are shown."""
         patterns = self._patterns if topic_ids is None else [(i, p) for i, p in self._patterns if i in topic_ids]
-        found = self._detect(patterns, text)
+        found = _detect(patterns, text, self._found)
         if typos and text:
             corrected = self._corrected_text(text)
             if corrected != text:
                 seen = {m.topic_id for m in found}
-                found += [m for m in self._detect(patterns, corrected) if m.topic_id not in seen]
-        return found
-
-    def _detect(self, patterns: list[tuple[int, re.Pattern]], text: str) -> list[TopicMention]:
-        """`_detect` with what each pattern found in `text` kept (a hash collision of two texts that 64-bit
-        SipHash gives is left out of account). Kept results go when MENTIONS_KEPT is reached."""
-        if not text:
-            return []
-        text_key = hash(text)
-        found = []
-        for topic_id, pattern in patterns:
-            key = (topic_id, text_key)
-            try:
-                phrase = self._found[key]
-            except KeyError:
-                match = pattern.search(text)
-                phrase = match.group(1) if match else None
-                if len(self._found) >= MENTIONS_KEPT:
-                    self._found.clear()
-                self._found[key] = phrase
-            if phrase is not None:
-                found.append(TopicMention(topic_id, phrase))
+                found += [m for m in _detect(patterns, corrected, self._found) if m.topic_id not in seen]
         return found
 
     def _corrected_text(self, text: str) -> str:
@@ -185,11 +164,8 @@ class TopicDetector:
             found = self._corrections.get(word)
             if found is None:
                 found = _corrected(word, vocabulary)
-                if len(word) > KEPT_WORD_LENGTH:  # no taxonomy word is that long: nothing to keep
-                    return found
-                if len(self._corrections) >= MENTIONS_KEPT:
-                    self._corrections.clear()
-                self._corrections[word] = found
+                if len(word) <= KEPT_WORD_LENGTH:  # the memory bound: a longer word is corrected each time
+                    _keep(self._corrections, word, found)
             return found
 
         return _WORD_RE.sub(corrected, text)
@@ -207,18 +183,40 @@ def descriptions() -> dict[str, list[str]]:
 
 def detect_topics(text: str) -> list[TopicMention]:
     """Taxonomy topics mentioned in `text` by name or synonym, each with the phrase that named it."""
-    return _detect(_compiled(taxonomy_signature()), text)
+    return _detect(_compiled(taxonomy_signature()), text, {})  # one text: nothing worth keeping
 
 
-def _detect(patterns: list[tuple[int, re.Pattern]], text: str) -> list[TopicMention]:
+_UNSEEN = object()  # a pattern not yet tried on a text (None: tried, nothing found)
+
+
+def _detect(
+    patterns: list[tuple[int, re.Pattern]], text: str, kept: dict[tuple[int, int], str | None]
+) -> list[TopicMention]:
+    """The patterns' mentions in `text`; what each pattern found is looked up in `kept` (a TopicDetector's store)
+    by (topic id, hash of the text) and kept there (a hash collision of two texts under 64-bit SipHash is left
+    out of account)."""
     if not text:
         return []
+    text_key = hash(text)
     found = []
     for topic_id, pattern in patterns:
-        match = pattern.search(text)
-        if match:
-            found.append(TopicMention(topic_id, match.group(1)))
+        key = (topic_id, text_key)
+        # One lookup, not `in` and then `[]`: another thread may empty the store in between.
+        phrase = kept.get(key, _UNSEEN)
+        if phrase is _UNSEEN:
+            match = pattern.search(text)
+            phrase = match.group(1) if match else None
+            _keep(kept, key, phrase)
+        if phrase is not None:
+            found.append(TopicMention(topic_id, phrase))
     return found
+
+
+def _keep(store: dict, key, value) -> None:
+    """Keep `value` in one of a TopicDetector's bounded stores: emptied when MENTIONS_KEPT entries are reached."""
+    if len(store) >= MENTIONS_KEPT:
+        store.clear()
+    store[key] = value
 
 
 def seed_topics(locale: str | None = None) -> list[Topic]:
