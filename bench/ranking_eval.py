@@ -756,7 +756,7 @@ def run_app(spec: str, variants: Sequence[Variant], mentors, queries, build_enco
                         for q in queries:
                             # What a user sees: the top 10 (FAISS candidates as the app fetches them).
                             top = ranked(q, 10)
-                            result.top[q.id] = [by_profile[m.profile.id] for m in top]
+                            result.top[q.id] = [by_profile[m.mentor.id] for m in top]
                             # Every mentor scored, for the same/cross-language rankings: MAX_K is lifted to
                             # the number of mentors for this call only (it is nothing but a clamp on k).
                             max_k, search.MAX_K = search.MAX_K, max(search.MAX_K, len(mentors))
@@ -764,18 +764,18 @@ def run_app(spec: str, variants: Sequence[Variant], mentors, queries, build_enco
                                 full = ranked(q, len(mentors))
                             finally:
                                 search.MAX_K = max_k
-                            result.full[q.id] = [by_profile[m.profile.id] for m in full]
-                            scores[variant][q.id] = {by_profile[m.profile.id]: m.score for m in full}
-                            relevance[variant][q.id] = {by_profile[m.profile.id]: m.relevance for m in full}
+                            result.full[q.id] = [by_profile[m.mentor.id] for m in full]
+                            scores[variant][q.id] = {by_profile[m.mentor.id]: m.score for m in full}
+                            relevance[variant][q.id] = {by_profile[m.mentor.id]: m.relevance for m in full}
                             features[variant][q.id] = {
-                                by_profile[m.profile.id]: (m.similarity, len(m.matched_topics), len(m.mentioned_topics))
+                                by_profile[m.mentor.id]: (m.similarity, len(m.matched_topics), len(m.mentioned_topics))
                                 for m in full
                             }
                         max_k, search.MAX_K = search.MAX_K, max(search.MAX_K, len(mentors))
                         _QUERY_KIND[0] = "topic_query"
                         try:
                             nonsense[variant] = {
-                                text: {by_profile[m.profile.id]: m.relevance
+                                text: {by_profile[m.mentor.id]: m.relevance
                                        for m in search.search_mentors(text, viewer, k=len(mentors))}
                                 for text in NONSENSE
                             }

@@ -88,13 +88,12 @@ def mentor_profile_json(profile: MentorProfile) -> dict[str, Any]:
 
 def mentor_match_json(match: MentorMatch, locale: str) -> dict[str, Any]:
     """One mentor found by a search or suggested for a goal, with why; topics named in `locale`."""
-    user = match.profile.user
-    company = user.effective_company
+    mentor = match.mentor
     return {
-        "id": match.profile.id,
-        "name": user.name,
-        "company": company.name if company else None,
-        "headline": match.profile.headline,
+        "id": mentor.id,
+        "name": mentor.name,
+        "company": mentor.company_name,
+        "headline": mentor.headline,
         "score": round(match.score, 4),
         "matched_topics": [t.display_name(locale) for t in match.matched_topics],
         "mentioned_topics": [t.display_name(locale) for t in match.mentioned_topics],

@@ -36,7 +36,7 @@ ENDED_EARLY = TandemStatus.ENDED
 def _next_names(goal: Goal | None) -> list[str]:
     if goal is None or goal.status != GoalStatus.OPEN:
         return []
-    return [m.profile.user.name for m in search.next_suggestions(goal, NEXT_SUGGESTIONS_IN_MESSAGE)]
+    return [m.mentor.name for m in search.next_suggestions(goal, NEXT_SUGGESTIONS_IN_MESSAGE)]
 
 
 def _goal_link(goal: Goal | None, tandem: Tandem) -> str:

@@ -93,7 +93,7 @@ def expire(tandem: Tandem, now: datetime) -> bool:
     mentor_name = tandem.mentor_user.name if tandem.mentor_user else ""
     if profile is not None:
         _pause_if_inactive(profile, now)
-    names = ([m.profile.user.name for m in search.next_suggestions(goal, NEXT_SUGGESTIONS_IN_MAIL)]
+    names = ([m.mentor.name for m in search.next_suggestions(goal, NEXT_SUGGESTIONS_IN_MAIL)]
              if goal is not None and goal.status == GoalStatus.OPEN else [])
     key, params = ("request_expired", {"name": mentor_name, "title": title, "suggestions": ", ".join(names)}) \
         if names else ("request_expired_none", {"name": mentor_name, "title": title})

@@ -9,7 +9,7 @@ from openapi_spec_validator import validate
 
 from marketplace.api.routes import openapi_document
 from marketplace.extensions import db
-from marketplace.services import accounts
+from marketplace.services import accounts, companies
 from tests.builders import make_goal, make_mentor, make_user
 
 
@@ -113,6 +113,15 @@ def test_suggestions_for_own_goal(client, app):
     goal = make_goal(title="Learn about AI", company="Old Industry AG")
     body = client.get(f"/api/v1/goals/{goal.id}/suggestions?k=5", headers=bearer(goal.owner)).get_json()
     assert body["results"] and body["results"][0]["company"] == "Neuronal GmbH"
+
+
+def test_a_match_names_the_company_a_manager_verified_over_the_one_given(client, app):
+    mentor = make_mentor(headline="AI for leaders", text="Generative AI explained.", company="Stated Startup")
+    companies.verify_company(mentor.user, "Verified Neuronal GmbH")
+    db.session.commit()
+    viewer = make_user(company="Old Industry AG")
+    found = client.get("/api/v1/mentors/search?q=generative+AI", headers=bearer(viewer)).get_json()["results"]
+    assert [(r["name"], r["company"]) for r in found] == [(mentor.user.name, "Verified Neuronal GmbH")]
 
 
 @pytest.mark.parametrize(

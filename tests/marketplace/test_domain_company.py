@@ -35,8 +35,8 @@ def test_a_shorter_company_name_does_not_pair_an_employee_with_their_own_company
     assert user.effective_company.name == "Hansekauf" and user.verified_company_id is None
     goal = make_goal(owner=user, title="LinkedIn for our board", description="Personal branding on LinkedIn.")
 
-    suggested = {m.profile.id for m in search.suggestions_for_goal(goal, k=10)}
-    found = {r.profile.id for r in search.search_mentors("LinkedIn personal branding", user, k=10)}
+    suggested = {m.mentor.id for m in search.suggestions_for_goal(goal, k=10)}
+    found = {r.mentor.id for r in search.search_mentors("LinkedIn personal branding", user, k=10)}
 
     assert colleague.id not in suggested and colleague.id not in found
     assert outsider.id in suggested and outsider.id in found
@@ -52,7 +52,7 @@ def test_a_mentor_at_the_domain_is_not_offered_to_that_companys_people(app):
     companies.refresh_domain_company(mentor.user)
     goal = make_goal(company="Hansekauf Handels AG", excluded=())
     db.session.commit()
-    assert mentor.id not in {m.profile.id for m in search.suggestions_for_goal(goal, k=10)}
+    assert mentor.id not in {m.mentor.id for m in search.suggestions_for_goal(goal, k=10)}
 
 
 def test_a_domain_added_later_cancels_pending_requests_with_the_domains_company(client, app):

@@ -13,7 +13,7 @@ def search_ids(app, query: str, viewer_id: int) -> list[int]:
         from marketplace.models import User
 
         viewer = db.session.get(User, viewer_id)
-        return [m.profile.id for m in search.search_mentors(query, viewer, k=5)]
+        return [m.mentor.id for m in search.search_mentors(query, viewer, k=5)]
 
 
 def test_a_profile_saved_through_one_app_is_found_by_another(make_app):

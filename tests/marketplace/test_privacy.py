@@ -63,7 +63,7 @@ def test_deleting_removes_profile_goals_vectors_and_index_entries_and_anonymises
     tandem = tandems.request_tandem(goal, mentor, goal.owner)
     tandems.accept(tandem, mentor.user)
     viewer = make_user(company="Third AG")
-    assert mentor.id in {m.profile.id for m in search.search_mentors("TikTok", viewer)}
+    assert mentor.id in {m.mentor.id for m in search.search_mentors("TikTok", viewer)}
     mentor_id, mentor_user_id, tandem_id = mentor.id, mentor.user_id, tandem.id
 
     login_as(mentor.user)
@@ -107,7 +107,7 @@ def test_a_deleted_account_is_gone_from_the_saved_index_files_too(make_app):
     fresh = make_app(TANDEM_INDEX_DIR=index_dir)  # a new worker from the saved file
     with fresh.app_context():
         viewer = db.session.get(User, viewer_id)
-        found = {m.profile.id for m in search.search_mentors("TikTok videos for brands", viewer)}
+        found = {m.mentor.id for m in search.search_mentors("TikTok videos for brands", viewer)}
         assert gone_id not in found
         # The kept mentor is still served from that file (an unrelated query stays below the relevance floor).
-        assert kept_id in {m.profile.id for m in search.search_mentors("Scrum and Kanban for leaders", viewer)}
+        assert kept_id in {m.mentor.id for m in search.search_mentors("Scrum and Kanban for leaders", viewer)}

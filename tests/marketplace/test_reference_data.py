@@ -15,7 +15,7 @@ from tests.builders import make_mentor, make_user
 def search_ids(app, query: str, viewer_id: int) -> list[int]:
     with app.app_context():
         viewer = db.session.get(User, viewer_id)
-        return [m.profile.id for m in search.search_mentors(query, viewer, k=5)]
+        return [m.mentor.id for m in search.search_mentors(query, viewer, k=5)]
 
 
 def token() -> str | None:

@@ -75,7 +75,7 @@ def test_shared_topics_are_only_chosen_ones_and_text_mentions_are_named_apart(cl
     )
     viewer = make_user(company="Old Industry AG")
     best = search.search_mentors("Digital networking and personal branding", viewer, k=3)[0]
-    assert best.profile.id == mentor.id
+    assert best.mentor.id == mentor.id
     assert [t.slug for t in best.matched_topics] == ["digital-reputation"]
     assert "digital-networking" in [t.slug for t in best.mentioned_topics]
     result = client.get("/api/v1/mentors/search?q=Digital%20networking%20and%20personal%20branding",
@@ -99,7 +99,7 @@ def test_a_cohort_pair_scores_as_the_goals_suggestion_and_a_weak_pair_is_flagged
     score, reasons = assignment.pair_score(goal, mentor)
     # A pair keeps its own score: the suggestion's without the feedback towards the list's best match.
     monkeypatch.setattr(search, "FEEDBACK_SHARE", 0.0)
-    suggested = {m.profile.id: m.score for m in search.suggestions_for_goal(goal, k=5)}
+    suggested = {m.mentor.id: m.score for m in search.suggestions_for_goal(goal, k=5)}
     assert score == pytest.approx(suggested[mentor.id], abs=1e-4)
     assert not any("Weak match" in r for r in explanations.reason_texts(reasons))
     assert unrelated.id not in suggested  # below the floor
@@ -112,12 +112,12 @@ def test_a_mentor_whose_only_free_place_is_asked_for_moves_below_an_equal_free_o
     asked = make_mentor(headline="Generative AI for managers", text=text, capacity=1, company="Neuronal GmbH")
     free = make_mentor(headline="Generative AI for managers", text=text, capacity=1, company="Denkfabrik KG")
     viewer = make_user(company="Old Industry AG")
-    assert [m.profile.id for m in search.search_mentors("generative AI", viewer, k=2)] == [asked.id, free.id]
+    assert [m.mentor.id for m in search.search_mentors("generative AI", viewer, k=2)] == [asked.id, free.id]
     other_goal = make_goal(title="AI for our sales team", description="How could ChatGPT help us sell?")
     tandems.request_tandem(other_goal, asked, other_goal.owner)
     db.session.commit()
     shown = search.search_mentors("generative AI", viewer, k=2)
-    assert [m.profile.id for m in shown] == [free.id, asked.id]  # still shown: the request may be declined
+    assert [m.mentor.id for m in shown] == [free.id, asked.id]  # still shown: the request may be declined
     assert shown[0].score == pytest.approx(shown[1].score)  # the score shown is relevance alone
 
 
@@ -173,4 +173,4 @@ def test_a_topic_typed_with_one_typo_is_still_the_searchs_topic_but_never_a_ment
                          topic_slugs=("feedback-culture",), company="Feedbackwerk GmbH")
     viewer = make_user(company="Old Industry AG")
     best = search.search_mentors("feedbak culture", viewer, k=3)[0]
-    assert best.profile.id == mentor.id and [t.slug for t in best.matched_topics] == ["feedback-culture"]
+    assert best.mentor.id == mentor.id and [t.slug for t in best.matched_topics] == ["feedback-culture"]

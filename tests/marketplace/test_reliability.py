@@ -286,7 +286,7 @@ def test_a_worker_started_after_a_crash_finds_every_committed_profile(make_app, 
     restarted = make_app(TANDEM_INDEX_DIR=config["TANDEM_INDEX_DIR"])
     with restarted.app_context():
         viewer = db.session.get(User, viewer_id)
-        found = {m.profile.id for m in search.search_mentors("podcasts and agile teams", viewer, k=10)}
+        found = {m.mentor.id for m in search.search_mentors("podcasts and agile teams", viewer, k=10)}
         podcast = db.session.scalar(select(MentorProfile.id).where(MentorProfile.headline == "Podcast production"))
         assert {first, podcast} <= found
 

@@ -58,8 +58,8 @@ def test_next_suggestions_leave_out_who_declined_withdrew_let_expire_or_is_pendi
     _let_expire(goal, expired)
     tandems.request_tandem(goal, pending, goal.owner)
 
-    assert {m.profile.id for m in search.suggestions_for_goal(goal, k=10)} >= {declined.id, fresh.id}
-    assert [m.profile.id for m in search.next_suggestions(goal, k=10)] == [fresh.id]
+    assert {m.mentor.id for m in search.suggestions_for_goal(goal, k=10)} >= {declined.id, fresh.id}
+    assert [m.mentor.id for m in search.next_suggestions(goal, k=10)] == [fresh.id]
 
 
 def test_the_goal_page_shows_next_suggestions_where_the_declined_request_is(app):
@@ -156,8 +156,8 @@ def test_two_requests_in_a_row_left_to_expire_pause_the_mentor_until_one_click_o
     _let_expire(goals[1], mentor)
     db.session.refresh(mentor)
     assert not mentor.is_open and mentor.auto_paused_at is not None
-    assert mentor.id not in {m.profile.id for m in search.suggestions_for_goal(goals[2], k=10)}
-    assert mentor.id not in {m.profile.id for m in search.search_mentors("LinkedIn", goals[2].owner, k=10)}
+    assert mentor.id not in {m.mentor.id for m in search.suggestions_for_goal(goals[2], k=10)}
+    assert mentor.id not in {m.mentor.id for m in search.search_mentors("LinkedIn", goals[2].owner, k=10)}
 
     [mail] = _mails(mentor.user, "mentor_paused")
     path = mail.body[mail.body.index("/back/"):].split()[0]
@@ -169,7 +169,7 @@ def test_two_requests_in_a_row_left_to_expire_pause_the_mentor_until_one_click_o
     assert client.post(path).status_code == 200
     db.session.refresh(mentor)
     assert mentor.is_open and mentor.back_at is not None
-    assert mentor.id in {m.profile.id for m in search.suggestions_for_goal(goals[2], k=10)}
+    assert mentor.id in {m.mentor.id for m in search.suggestions_for_goal(goals[2], k=10)}
     assert client.post("/back/forged-token").status_code == 404
 
     _let_expire(goals[2], mentor)  # the run counts afresh after "I'm back"

@@ -145,7 +145,7 @@ def test_search_shows_exactly_the_mentors_the_vectorised_rules_allow(app, seed):
     language = rng.choice([None, "en", "de"])
     filtered = [companies.find_company(n).id for n in rng.sample(firms, rng.choice([0, 1]))]
 
-    found = {m.profile.id for m in search.search_mentors(
+    found = {m.mentor.id for m in search.search_mentors(
         "LinkedIn and personal branding", viewer, k=search.MAX_K, language=language, exclude_company_ids=filtered)}
 
     searcher = rules.searcher_facts(viewer, filtered, language)

@@ -10,14 +10,14 @@ from typing import Any
 import numpy as np
 from flask_babel import gettext as _
 from sqlalchemy import Integer, Select, bindparam, func, inspect, select
-from sqlalchemy.orm import defer, joinedload, selectinload
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.util import identity_key
 
 from embeddings import highlight_phrases, normalize_rows, term_coverage
 
 from ...extensions import db
 from ...input_checks import has_visible_text
-from ...models import Goal, MentorProfile, Tandem, Topic, User, mentor_topics, split_languages
+from ...models import Company, Goal, MentorProfile, Tandem, Topic, User, mentor_topics, split_languages
 from ...states import GoalStatus, TandemStatus
 from ..errors import MatchingError
 from . import reference, rules, taxonomy, vectors
@@ -71,9 +71,22 @@ EXPOSURE_WEIGHT = 0.1
 FEEDBACK_SHARE = 0.8
 
 
+@dataclass(frozen=True)
+class MentorCard:
+    """What a shown match names of its mentor (the search results and the API), read with the candidates:
+    loading the k shown profiles with their users and companies was a query and ~1.3 ms of a search."""
+
+    id: int
+    user_id: int
+    name: str
+    company_name: str | None
+    city: str | None
+    headline: str
+
+
 @dataclass
 class MentorMatch:
-    profile: MentorProfile
+    mentor: MentorCard
     score: float
     similarity: float
     relevance: float = 0.0  # what the floor judged (matching.relevance)
@@ -216,29 +229,6 @@ def _topic_overlap(query_topic_ids: set[int], candidate_topic_ids: set[int]) -> 
     return len(query_topic_ids & candidate_topic_ids) / len(query_topic_ids)
 
 
-def _load_profiles(ids: Sequence[int]) -> dict[int, MentorProfile]:
-    if not ids:
-        return {}
-    profiles = db.session.scalars(_profiles_statement(db.engine.dialect.name), {"ids": list(ids)}).unique()
-    return {p.id: p for p in profiles}
-
-
-@cache
-def _profiles_statement(dialect: str) -> Select:
-    """The shown profiles in one query, their users and companies joined in. Not their topics: the candidates
-    read their ids, and what a match names of them comes from the taxonomy (`_topics_by_id`); joining them in made
-    ~3 rows a profile and was a third of this query's cost. Built once, as `_candidates_statement`."""
-    return (
-        select(MentorProfile)
-        .where(rules.one_of(MentorProfile.id, "ids", dialect))
-        .options(
-            defer(MentorProfile.vector),  # 1.5 KB a row that ranking never reads (the index holds it)
-            joinedload(MentorProfile.user).joinedload(User.company),
-            joinedload(MentorProfile.user).joinedload(User.verified_company),
-        )
-    )
-
-
 def _topics_by_id(ids: Collection[int], detect: taxonomy.TopicDetector | None = None) -> dict[int, Topic]:
     """Topics by id, from the session when already loaded (a goal's tags), else built from `detect`'s taxonomy
     rows, else in one query. Those built from rows are transient (in no session): for naming, as a match's
@@ -260,9 +250,9 @@ def _topics_by_id(ids: Collection[int], detect: taxonomy.TopicDetector | None = 
 
 @dataclass(frozen=True)
 class Candidate:
-    """A mentor as ranking sees it, read as plain rows. A request judges and scores ~50 of these and
-    loads full profiles (user, companies, topics) only for the k it shows: building 50 ORM profiles
-    was the largest share of a suggestions request (bench/search_latency.py)."""
+    """A mentor as ranking sees it, read as plain rows, with what a match shows of it (`card`): a request
+    judges and scores ~50 of these and builds no ORM profile at all (50 of them were the largest share of a
+    suggestions request, the k shown a query and ~1.3 ms of a search: bench/search_latency.py)."""
 
     facts: rules.MentorFacts
     similarity: float  # to the query's vector moved towards its topic (expand_vectors): what ranks
@@ -271,7 +261,8 @@ class Candidate:
     languages: list[str]
     topic_ids: frozenset[int]
     text: str  # what the mentor's vector embeds (vectors.mentor_text)
-    own_words: str  # headline and teaching text: what lexical evidence reads
+    own_words: str  # headline and teaching text: what lexical evidence and the highlights read
+    card: MentorCard  # what a match shows of the mentor
     vector: np.ndarray  # the mentor's vector as the index holds it (with_feedback)
     pending_requests: int = 0  # requests waiting for the mentor's answer (exposure_penalty)
     paired_with_mentee: bool = False  # a pair requested or running with the ranking's mentee (suggestions)
@@ -308,6 +299,8 @@ def _load_candidates(
             topic_ids=own_ids[mentor_id],
             text=vectors.mentor_text_of_labels(row.headline, row.teaching_text, own_labels),
             own_words=f"{row.headline}. {row.teaching_text}",  # as mentor_words
+            card=MentorCard(id=mentor_id, user_id=row.facts_user_id, name=row.name, company_name=row.company_name,
+                            city=row.city, headline=row.headline),
             vector=vector,
             pending_requests=row.pending,
             paired_with_mentee=row.paired,
@@ -336,12 +329,21 @@ def _candidates_statement(dialect: str) -> Select:
         .correlate(MentorProfile)
         .exists()
     )
+    company_name = (  # the company a profile shows: the verified one, else the one given (User.effective_company)
+        select(Company.name)
+        .where(Company.id == func.coalesce(User.verified_company_id, User.company_id))
+        .correlate(User)
+        .scalar_subquery()
+    )
     return (
         select(
             *rules.mentor_facts_columns(),
             MentorProfile.headline,
             MentorProfile.teaching_text,
             MentorProfile.meeting_format,
+            MentorProfile.city,
+            User.name,
+            company_name.label("company_name"),
             pending.label("pending"),
             paired.label("paired"),
             rules.linked_ids(mentor_topics.c.topic_id).label("topic_ids"),
@@ -411,12 +413,10 @@ def _score(candidate: Candidate, query_topic_ids: set[int], detect: taxonomy.Top
     )
 
 
-def _highlights(
-    query_text: str, query_topic_ids: set[int], profile: MentorProfile, detect: taxonomy.TopicDetector
-) -> list[str]:
-    """Up to three phrases of the mentor's own words, in their language: first where the text names one of the
-    query's topics (so a German search shows "generative AI" in an English profile), then the query's words."""
-    own = mentor_words(profile)
+def _highlights(query_text: str, query_topic_ids: set[int], own: str, detect: taxonomy.TopicDetector) -> list[str]:
+    """Up to three phrases of the mentor's own words `own` (mentor_words), in their language: first where the text
+    names one of the query's topics (so a German search shows "generative AI" in an English profile), then the
+    query's words."""
     phrases = [m.phrase for m in detect(own, query_topic_ids)] if query_topic_ids else []
     for phrase in highlight_phrases(query_text, own, max_phrases=3):
         if not any(phrase.casefold() in p.casefold() or p.casefold() in phrase.casefold() for p in phrases):
@@ -432,8 +432,8 @@ def _rank(
     languages: set[str],
     detect: taxonomy.TopicDetector,
 ) -> list[MentorMatch]:
-    """The k best at or above the relevance floor, as full matches: profiles loaded, shared topics (chosen on
-    the profile), topics the text only mentions and matching phrases named. Fewer than k, or none, when
+    """The k best at or above the relevance floor, as full matches: shared topics (chosen on the profile), topics
+    the text only mentions and matching phrases named. Fewer than k, or none, when
     fewer are relevant enough: nobody is shown to fill the list."""
     scored = [s for s in (_score(c, query_topic_ids, detect) for c in candidates) if s.relevant(query_text)]
     if scored:
@@ -443,23 +443,20 @@ def _rank(
         for s, score in zip(scored, moved.tolist(), strict=True):
             s.score = score
     scored = sorted(scored, key=lambda s: s.key)[:k]
-    profiles = _load_profiles([s.candidate.facts.id for s in scored])
-    scored = [s for s in scored if s.candidate.facts.id in profiles]  # a profile deleted since its row was read
     named_ids = set().union(*(s.mentioned_topic_ids | (s.candidate.topic_ids & query_topic_ids) for s in scored))
     named = _topics_by_id(named_ids, detect)
     matches = []
     for s in scored:
-        profile = profiles[s.candidate.facts.id]
         matched = sorted((named[i] for i in s.candidate.topic_ids & query_topic_ids), key=lambda t: t.name_en)
         matches.append(
             MentorMatch(
-                profile=profile,
+                mentor=s.candidate.card,
                 score=s.score,
                 relevance=s.relevance(query_text),
                 similarity=s.candidate.similarity,
                 matched_topics=matched,  # in the order of a profile's topics (by English name)
                 mentioned_topics=[named[i] for i in sorted(s.mentioned_topic_ids)],
-                highlights=_highlights(query_text, query_topic_ids, profile, detect),
+                highlights=_highlights(query_text, query_topic_ids, s.candidate.own_words, detect),
                 shared_languages=sorted(set(s.candidate.languages) & languages) if languages else s.candidate.languages,
             )
         )
