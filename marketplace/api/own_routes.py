@@ -105,7 +105,7 @@ def get_my_mentor_profile():
 def put_my_mentor_profile():
     """Create or replace the whole profile: a field left out takes its default, as on a new form."""
     body = typed_fields(_json_body(), MENTOR_FIELDS)
-    data = profiles.mentor_profile_defaults(g.api_user) | {"headline": None, "teaching_text": None}
+    data = profiles.mentor_profile_defaults(g.api_user, current_locale()) | {"headline": None, "teaching_text": None}
     data |= {"teaching_text" if name == "text" else name: value for name, value in body.items() if name != "paused"}
     if "paused" in body:
         data["is_open"] = not body["paused"]

@@ -161,7 +161,8 @@ def search_mentors():
                        {"language": _("Use a code such as 'de' or 'en'.")})
     meeting_format = request.args.get("format") or None
     if meeting_format not in (None, "remote", "onsite"):
-        raise ApiError(400, "invalid_parameter", _("'format' must be 'remote' or 'onsite'."))
+        problem = _("'format' must be 'remote' or 'onsite'.")
+        raise ApiError(400, "invalid_parameter", problem, {"format": problem})
     results = search.search_mentors(
         query, g.api_user, k=k, language=language.lower() if language else None, meeting_format=meeting_format
     )

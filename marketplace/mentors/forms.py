@@ -129,7 +129,7 @@ class MentorProfileForm(TopicsAndLanguagesMixin, TandemForm):
                 getattr(self, name).data = getattr(profile, name)
             self.fill_topics(profile)
         else:
-            self.languages.data = fields.default_languages(user)
+            self.languages.data = fields.default_languages(user, str(get_locale()))
         if not self.company_locked and user.company is not None:
             self.company.data = user.company.name
 

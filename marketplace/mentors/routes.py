@@ -180,7 +180,7 @@ def offer_help(goal_id: int):
 
 
 def _fitting_goal_page(view: tandems.OfferView, form: OfferHelpForm) -> str:
-    blocked = rules.reason_text(view.blocked_by) if view.blocked_by else None
+    blocked = rules.reason_text(view.blocked_by, to_the_mentor=True) if view.blocked_by else None
     return render_template("mentors/fitting_goal.html", view=view, form=form, blocked_reason=blocked)
 
 

@@ -39,11 +39,11 @@ MEETINGS_MIN, MEETINGS_MAX = 1, 8
 MEETING_FORMATS = {"remote": _l("Remote"), "onsite": _l("On site"), "hybrid": _l("Hybrid")}
 
 
-def mentor_profile_defaults(user: User) -> dict[str, Any]:
+def mentor_profile_defaults(user: User, interface_language: str) -> dict[str, Any]:
     """What a new profile holds where the person gives nothing (the form's defaults), keyed as
     `save_mentor_profile` takes them; headline and teaching text have none."""
     return {
-        "topics": [], "languages": default_languages(user), "capacity": CAPACITY_MIN,
+        "topics": [], "languages": default_languages(user, interface_language), "capacity": CAPACITY_MIN,
         "meetings_per_month": MEETINGS_MIN, "meeting_format": "remote", "city": None, "is_open": True,
     }
 

@@ -93,10 +93,10 @@ def request_tandem(goal: Goal, profile: MentorProfile, requester: User, message:
     return _ask(goal, profile, Tandem.OPEN_REQUEST, message, profile.user_id, requester)
 
 
-def _refuse_broken_rules(profile: MentorProfile, goal: Goal) -> None:
+def _refuse_broken_rules(profile: MentorProfile, goal: Goal, to_the_mentor: bool = False) -> None:
     broken = rules.check_pair(profile, goal)
     if broken:
-        raise TandemError(broken[0], rules.reason_text(broken[0]))
+        raise TandemError(broken[0], rules.reason_text(broken[0], to_the_mentor))
 
 
 def _ask(goal: Goal, profile: MentorProfile, status: str, message: str, told: int, asker: User) -> Tandem:
@@ -130,7 +130,7 @@ def offer_help(goal: Goal, mentor_user: User, message: str = "") -> Tandem:
     _lock(Goal, goal.id)
     if not goals.is_discoverable(goal):
         raise TandemError("goal_not_open", _("This goal is not open any more."))
-    _refuse_broken_rules(profile, goal)
+    _refuse_broken_rules(profile, goal, to_the_mentor=True)
     return _ask(goal, profile, Tandem.OFFERED, message, goal.owner_id, mentor_user)
 
 

@@ -67,6 +67,9 @@ def test_search_validates_its_parameters(client, app):
     assert "k" in error["fields"]
     assert_error(client.get("/api/v1/mentors/search?q=ai&language=german", headers=headers), 400)
     assert_error(client.get("/api/v1/mentors/search?q=ai&language=%C3%A4%C3%A4", headers=headers), 400)  # "ää"
+    for name, query in (("language", "q=ai&language=german"), ("format", "q=ai&format=hybrid")):
+        assert list(assert_error(client.get(f"/api/v1/mentors/search?{query}", headers=headers), 400)["fields"]) == [
+            name]
 
 
 def test_search_answers_the_documented_shape(client, app):

@@ -55,6 +55,14 @@ def test_german_query_finds_the_english_ai_mentor(app, mentors):
     assert [t.slug for t in results[0].matched_topics] == ["artificial-intelligence"]
 
 
+def test_a_full_width_query_finds_what_the_plain_one_finds(app, mentors):
+    viewer = make_user(company="Old Industry AG")
+    plain = search.search_mentors("KI für Führungskräfte", viewer, k=3)
+    wide = search.search_mentors("ＫＩ ｆüｒ Ｆüｈｒｕｎｇｓｋｒäｆｔｅ", viewer, k=3)
+    assert [(m.mentor.id, m.score, [t.slug for t in m.matched_topics]) for m in wide] == [
+        (m.mentor.id, m.score, [t.slug for t in m.matched_topics]) for m in plain]
+
+
 def test_search_never_shows_the_viewers_own_company_or_competitors(app, mentors):
     viewer = make_user(company="Brandwerk Studio")
     rival = companies.find_company("Neuronal GmbH")

@@ -89,6 +89,19 @@ def test_edit_form_is_prefilled_and_splits_free_tags(client, login_as):
     assert not re.search(r'name="languages" required', page)
 
 
+def test_a_new_profile_starts_in_the_language_the_browser_asks_for_and_the_goals_languages(client, login_as):
+    # No language saved on the account: the German browser's language is ticked, not English alone.
+    user = make_user()
+    assert user.locale is None
+    login_as(user)
+    ticked = re.compile(r'<input checked id="languages-\d+" name="languages" type="checkbox" value="(\w+)">')
+    page = client.get("/mentors/me/edit", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    assert ticked.findall(page) == ["de"]
+    make_goal(owner=user, languages="en,fr")
+    page = client.get("/mentors/me/edit", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    assert set(ticked.findall(page)) == {"de", "en", "fr"}
+
+
 def test_editing_only_the_city_keeps_the_vector_but_new_text_re_embeds(client, login_as):
     user = make_user()
     login_as(user)

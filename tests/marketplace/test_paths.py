@@ -189,6 +189,19 @@ def test_goals_you_could_help_with_link_to_a_page_with_only_what_design_allows(a
     assert client.get(f"/mentors/me/goals/{goal.id}").status_code == 404
 
 
+def test_a_paused_mentor_reads_why_no_offer_is_possible_about_herself_in_her_language(app, fitting):
+    mentor, goal = fitting
+    mentor.is_open = False
+    db.session.commit()
+    client = as_user(app, mentor.user)
+    shown = page(client.get(f"/mentors/me/goals/{goal.id}"))
+    assert "Your profile is paused: reopen it to take on mentees." in shown and "The mentor" not in shown
+    german = page(client.get(f"/mentors/me/goals/{goal.id}", headers={"Accept-Language": "de"}))
+    assert "Ihr Profil ist pausiert" in german
+    refused = client.post(f"/mentors/me/goals/{goal.id}/offer", data={"message": "Hi"}, follow_redirects=True)
+    assert "Your profile is paused" in page(refused) and db.session.scalar(select(Tandem)) is None
+
+
 def test_a_goal_of_the_mentors_own_company_has_no_offer_page(app):
     mentor = make_mentor(company="Old Industry AG")
     goal = make_goal(company="Old Industry AG")

@@ -37,6 +37,13 @@ REASONS = {
     "already_paired": _l("They already have an open request, an open offer or a running tandem."),
 }
 
+# The reasons that are about the mentor, as the mentor reads them (offering help on a goal).
+REASONS_TO_THE_MENTOR = {
+    "excluded_by_mentor": _l("Your profile excludes this person's company."),
+    "mentor_paused": _l("Your profile is paused: reopen it to take on mentees."),
+    "mentor_full": _l("You have no free place for another mentee."),
+}
+
 PAIRING_STATUSES = (*Tandem.PENDING_STATUSES, Tandem.RUNNING)
 
 
@@ -210,8 +217,9 @@ def allowed_mask(
     return allowed
 
 
-def reason_text(code: str) -> str:
-    return str(REASONS[code])
+def reason_text(code: str, to_the_mentor: bool = False) -> str:
+    """Why a pair is not allowed, for a mentee or manager; `to_the_mentor`: in the words the mentor reads."""
+    return str((REASONS_TO_THE_MENTOR if to_the_mentor else {}).get(code, REASONS[code]))
 
 
 # --- loading facts from the database -------------------------------------------------------------

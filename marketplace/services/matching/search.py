@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -471,8 +472,9 @@ def search_mentors(
     meeting_format: str | None = None,
     exclude_company_ids: Sequence[int] = (),
 ) -> list[MentorMatch]:
-    """Mentors for a free-text topic in any language, best first, never from the viewer's company."""
-    query = (query or "").strip()
+    """Mentors for a free-text topic in any language, best first, never from the viewer's company. The query is
+    read in Unicode NFKC: full-width "ＫＩ" (an East Asian keyboard's) is "KI"."""
+    query = unicodedata.normalize("NFKC", query or "").strip()
     if not has_visible_text(query):
         raise MatchingError.on_field("q", _("Please enter what you would like to learn."), "invalid_query", 400)
     if len(query) > 500:
