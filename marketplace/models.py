@@ -563,6 +563,12 @@ class Tandem(db.Model):
     def involves(self, user: User) -> bool:
         return user.id in (self.mentee_user_id, self.mentor_user_id)
 
+    @property
+    def last_day(self) -> datetime | date | None:
+        """The day the tandem ended (early or at its wrap-up), else the day it is planned to end: what its dates
+        show."""
+        return self.ended_at or self.ends_on
+
 
 class Meeting(db.Model):
     __tablename__ = "meeting"

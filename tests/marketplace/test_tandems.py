@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import pytest
+from flask_babel import format_date
 
 from marketplace.extensions import db
 from marketplace.models import Notification, Tandem
@@ -113,6 +115,25 @@ def test_withdraw_decline_and_end_early(client, pair):
     assert no_reason.status_code == 400
     ended = client.post(f"/api/v1/tandems/{tid}/end", json={"reason": "New job abroad"}, headers=mentee_headers)
     assert ended.get_json()["status"] == "ended"
+
+
+def test_a_tandem_ended_early_shows_the_day_it_ended_not_the_planned_end(app, client, login_as, pair):
+    mentor, goal = pair
+    mentee_headers = bearer(goal.owner)
+    tid = request_via_api(client, goal, mentor, mentee_headers).get_json()["id"]
+    client.post(f"/api/v1/tandems/{tid}/accept", headers=bearer(mentor.user))
+    tandem = db.session.get(Tandem, tid)
+    tandem.starts_on, tandem.ends_on = date(2026, 9, 1), date(2027, 3, 1)  # planned six months
+    db.session.commit()
+    client.post(f"/api/v1/tandems/{tid}/end", json={"reason": "New job abroad"}, headers=mentee_headers)
+    db.session.refresh(tandem)
+    with app.test_request_context():
+        planned, ended = format_date(tandem.ends_on), format_date(tandem.ended_at)
+    assert planned != ended
+    login_as(goal.owner)
+    for path in ("/tandems/", f"/tandems/{tid}"):
+        page = client.get(path).get_data(as_text=True)
+        assert ended in page and planned not in page, path
 
 
 def test_an_outsider_cannot_see_or_answer_a_tandem(client, pair):
