@@ -37,6 +37,16 @@ def test_search_results_lead_to_the_mentors_request_form(app):
     assert f'href="/mentors/{mentor.id}#ask"' in results and "Ask for a tandem" in results
 
 
+def test_a_wrong_result_count_in_a_search_link_is_named_beside_its_field(app):
+    make_mentor(headline="LinkedIn for leaders", topic_slugs=("social-media",))
+    executive = as_user(app, make_user(company="Old Industry AG"))
+    for wrong in ("0", "51", "abc"):
+        shown = page(executive.get(f"/search/mentors?q=LinkedIn&k={wrong}"))
+        field = re.search(r'<div class="field has-error">\s*<label for="k">.*?</div>', shown, re.S)
+        assert field and '<p class="field-error" role="alert">' in field.group(0), wrong
+    assert 'for="k"' not in page(executive.get("/search/mentors?q=LinkedIn&k=5"))
+
+
 def test_a_mentors_page_offers_the_allowed_goals_and_names_the_rule_for_the_others(app):
     mentor = make_mentor(company="Young Digital GmbH")
     owner = make_user(company="Old Industry AG")
