@@ -101,6 +101,10 @@ def _check_time(tandem: Tandem, author: User, starts_at: datetime, status: str) 
     if offset is None or offset.total_seconds() % 60:  # no zone has an offset of seconds
         message = _("Give the time with its offset from UTC, e.g. 2027-03-02T18:00:00+01:00.")
         raise MeetingError.on_field("starts_at", message, "starts_at")
+    if timezones.skipped(starts_at):
+        message = _("%(time)s does not exist on that day in %(zone)s: the clocks jump forward. Please choose another "
+                    "time.", time=starts_at.strftime("%H:%M"), zone=starts_at.tzinfo)
+        raise MeetingError.on_field("starts_at", message, "time_skipped")
     first, last = period(tandem)
     try:
         # A zone is never a day away from UTC: outside the period by more than a day needs no conversion

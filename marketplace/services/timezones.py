@@ -49,6 +49,14 @@ def to_utc(moment: datetime) -> datetime:
     return as_utc(moment).astimezone(UTC)
 
 
+def skipped(moment: datetime) -> bool:
+    """Whether a wall-clock time in a zone (typed on a page) never happens: the clocks jumped over it (02:30 on
+    the last Sunday of March in Europe/Berlin). Python would silently read it as an hour later or earlier."""
+    if not isinstance(moment.tzinfo, ZoneInfo):
+        return False
+    return moment.astimezone(UTC).astimezone(moment.tzinfo).replace(tzinfo=None) != moment.replace(tzinfo=None)
+
+
 def format_instant(moment: datetime, user: User | None, with_zone: bool = True) -> str:
     """Date and time (to the minute) in the person's zone and the current language, with the zone's name
     unless the page shows it once for all."""

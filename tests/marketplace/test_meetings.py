@@ -83,6 +83,17 @@ def test_a_meeting_typed_in_berlin_is_one_instant_that_each_partner_sees_in_thei
     assert "Mar 12, 2027, 12:00 PM" in partner and "(America/New_York)" in partner and "LinkedIn basics" in partner
 
 
+def test_a_time_the_clocks_jump_over_is_refused_beside_the_field_and_the_hour_after_kept(tandem, client, login_as):
+    login_as(tandem.mentee)  # Berlin: on 2027-03-28 the clocks go from 02:00 straight to 03:00
+    skipped = plan(client, tandem, starts_at="2027-03-28T02:30")
+    assert skipped.status_code == 400
+    assert "02:30 does not exist on that day in Europe/Berlin" in skipped.get_data(as_text=True)
+    assert db.session.scalar(select(Meeting.id)) is None
+    assert plan(client, tandem, starts_at="2027-03-28T03:30").status_code == 302
+    meeting = db.session.scalars(select(Meeting)).one()
+    assert meeting.starts_at.replace(tzinfo=UTC) == datetime(2027, 3, 28, 1, 30, tzinfo=UTC)
+
+
 def test_dates_outside_the_period_and_held_meetings_in_the_future_are_refused_naming_the_allowed_dates(
     tandem, client, login_as
 ):
