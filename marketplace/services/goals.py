@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import Select, exists, func, or_, select, update
 
 from ..extensions import begin_serialised_write, db
-from ..models import CohortParticipant, Goal, Tandem, Topic, User
+from ..models import CohortParticipant, Goal, Tandem, Topic, User, utcnow
 from ..states import GoalStatus
 from . import companies, topics
 from .errors import ProfileConflict, ProfileError
@@ -84,6 +85,9 @@ def save_goal(owner: User, data: Mapping[str, Any], goal: Goal | None = None) ->
     cleaned = check.done()
 
     if goal is None:
+        twin = _just_saved_twin(owner, cleaned)
+        if twin is not None:
+            return twin
         goal = Goal(owner=owner, status=GoalStatus.OPEN, discoverable=True)
         db.session.add(goal)
     store_checked(goal, cleaned, ("title", "description", "discoverable"))
@@ -99,6 +103,24 @@ def save_goal(owner: User, data: Mapping[str, Any], goal: Goal | None = None) ->
     vectors.refresh_goal(goal)
     db.session.commit()
     return goal
+
+
+# A new goal with the title and description of one the owner saved this recently is that goal sent twice (a
+# double click, a reloaded form) and is not saved again.
+TWIN_WINDOW = timedelta(minutes=10)
+
+
+def _just_saved_twin(owner: User, cleaned: Mapping[str, Any]) -> Goal | None:
+    """The owner's goal with the same title and description saved within TWIN_WINDOW, if any. Serialised per
+    owner (the database's write lock on SQLite, the owner's row on PostgreSQL), so parallel submissions of one
+    form make one goal."""
+    begin_serialised_write()
+    db.session.scalar(select(User.id).where(User.id == owner.id).with_for_update())
+    return db.session.scalar(
+        select(Goal).where(Goal.owner_id == owner.id, Goal.title == cleaned["title"],
+                           Goal.description == cleaned["description"], Goal.created_at >= utcnow() - TWIN_WINDOW)
+        .order_by(Goal.id).limit(1)
+    )
 
 
 def set_goal_status(goal: Goal, status: str) -> None:

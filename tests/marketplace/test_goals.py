@@ -7,7 +7,7 @@ from flask import g
 from sqlalchemy import func, select
 
 from marketplace.extensions import db
-from marketplace.models import Company, Goal, Tandem, VectorChange
+from marketplace.models import Company, Goal, Tandem, User, VectorChange
 from marketplace.services import fields, goals
 from tests import builders
 from tests.builders import form_data, make_goal, make_mentor, make_user
@@ -276,3 +276,28 @@ def test_an_excluded_company_nobody_works_at_is_said_to_be_unknown_beside_the_fi
     assert {c.name for c in goal.excluded_companies} == {"Konkurrenz AG", "Vogtmann Praezisionsteile GmbH"}
     make_user(company="Vogtmann Präzisionsteile GmbH")  # someone joins from it
     assert "is known yet" not in client.get(f"/goals/{goal.id}/edit").get_data(as_text=True)
+
+
+def test_a_goal_form_sent_three_times_at_once_saves_one_goal(app):
+    owner_id = make_user(company="Old Industry AG").id
+    data = {"title": "Understand TikTok", "description": "Our apprentices are on TikTok and I am not.",
+            "languages": ["de", "en"]}
+
+    def submit(index: int) -> int:
+        with app.test_request_context():
+            try:
+                return goals.save_goal(db.session.get(User, owner_id), data).id
+            finally:
+                db.session.remove()
+
+    ids = builders.at_once(submit, 3)
+    assert len(set(ids)) == 1 and all(isinstance(i, int) for i in ids), ids
+    owner = db.session.get(User, owner_id)
+    assert db.session.scalar(select(func.count()).select_from(Goal).where(Goal.owner_id == owner_id)) == 1
+    # Another text is another goal; the same text much later is a goal of its own again.
+    other = goals.save_goal(owner, data | {"description": "Our apprentices are on TikTok; I want to understand why."})
+    first = db.session.get(Goal, ids[0])
+    first.created_at = first.created_at - goals.TWIN_WINDOW
+    db.session.commit()
+    again = goals.save_goal(owner, data)
+    assert len({first.id, other.id, again.id}) == 3
