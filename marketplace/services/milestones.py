@@ -1,7 +1,8 @@
 """Milestones: the steps of a goal, so progress means more than a count of meetings.
 
 The goal's owner adds, renames, orders and removes them; the owner and the mentor of a running tandem on
-the goal tick them; community managers read those of goals in a cohort. Each change commits itself.
+the goal tick them; community managers read those of goals in a cohort. Each change commits itself, under the
+goal's lock (`_locked`): a goal never has more than MAX_PER_GOAL milestones, their positions are always 0..n-1.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 from flask_babel import gettext as _
 from sqlalchemy import exists, func, select
 
-from ..extensions import db
+from ..extensions import begin_serialised_write, db
 from ..input_checks import has_visible_text, single_line
 from ..models import CohortParticipant, Goal, Milestone, Tandem, User, get_by_id, utcnow
 from .errors import MilestoneError
@@ -121,14 +122,46 @@ def _refuse_unless(allowed: bool, message: str) -> None:
         raise MilestoneError("forbidden", message, 403)
 
 
+def _locked(goal: Goal, milestone: Milestone | None = None) -> list[Milestone]:
+    """Lock the goal's row, then read its milestones as last committed, in order; a MilestoneError (404) when
+    the goal or `milestone` is gone meanwhile.
+
+    Every change takes this lock before it reads, so changes at once run one after another and each counts and
+    numbers what the one before committed: without it 20 adds at once to 45 milestones left 53, and moves at
+    once duplicate positions. SQLite ignores FOR UPDATE: begin_serialised_write holds its write lock instead.
+    Lock order: the goal, then its milestones, as an acceptance or a deletion of the goal takes them.
+    """
+    goal_id = goal.id  # read before begin_serialised_write's commit expires the goal
+    begin_serialised_write()
+    if db.session.scalar(select(Goal.id).where(Goal.id == goal_id).with_for_update()) is None:
+        db.session.rollback()
+        raise MilestoneError("not_found", _("No such goal."), 404)
+    ordered = list(db.session.scalars(
+        select(Milestone).where(Milestone.goal_id == goal_id).order_by(Milestone.position, Milestone.id)
+        .execution_options(populate_existing=True)
+    ))
+    if milestone is not None and milestone not in ordered:
+        db.session.rollback()
+        raise MilestoneError("not_found", _("No such milestone."), 404)
+    return ordered
+
+
+def _renumber(ordered: list[Milestone]) -> None:
+    """Positions 0..n-1 in this order (only the changed ones are written)."""
+    for index, item in enumerate(ordered):
+        item.position = index
+
+
 def add(goal: Goal, user: User, title: Any) -> Milestone:
     """A new milestone at the end of the goal's list."""
     _refuse_unless(can_edit(goal, user), _("Only the goal's owner can add milestones."))
     clean = clean_title(title)
-    if len(goal.milestones) >= MAX_PER_GOAL:
+    ordered = _locked(goal)
+    if len(ordered) >= MAX_PER_GOAL:
+        db.session.rollback()
         raise MilestoneError("too_many", _("A goal can have at most %(n)d milestones.", n=MAX_PER_GOAL), 409)
-    last = max((m.position for m in goal.milestones), default=-1)
-    milestone = Milestone(goal=goal, title=clean, position=last + 1)
+    _renumber(ordered)  # closes gaps that removals left before they renumbered
+    milestone = Milestone(goal=goal, title=clean, position=len(ordered))
     db.session.add(milestone)
     db.session.commit()
     return milestone
@@ -147,26 +180,25 @@ def update(goal: Goal, milestone: Milestone, user: User, changes: dict[str, Any]
         _refuse_unless(can_edit(goal, user), _("Only the goal's owner can change milestones."))
     if "done" in changes:
         _refuse_unless(can_tick(goal, user), _("Only the partners of a running tandem can tick milestones."))
-    if "title" in changes:
-        milestone.title = clean_title(changes["title"])
+    title = clean_title(changes["title"]) if "title" in changes else None
+    ordered = _locked(goal, milestone)
+    if title is not None:
+        milestone.title = title
     if "done" in changes and changes["done"] != milestone.done:
         milestone.done_at = utcnow() if changes["done"] else None
-    if "position" in changes:
-        _move(goal, milestone, position)
+    if "position" in changes:  # 0 is first, beyond the end is last
+        ordered.remove(milestone)
+        ordered.insert(min(position, len(ordered)), milestone)
+    _renumber(ordered)
     db.session.commit()
     return milestone
 
 
-def _move(goal: Goal, milestone: Milestone, position: int) -> None:
-    """Put the milestone at `position` (0 is first, beyond the end is last) and renumber the rest."""
-    ordered = [m for m in goal.milestones if m.id != milestone.id]
-    ordered.insert(min(position, len(ordered)), milestone)
-    for index, item in enumerate(ordered):
-        item.position = index
-
-
 def remove(goal: Goal, milestone: Milestone, user: User) -> None:
+    """Delete the milestone; those after it move up one."""
     _refuse_unless(can_edit(goal, user), _("Only the goal's owner can remove milestones."))
+    ordered = _locked(goal, milestone)
+    ordered.remove(milestone)
     db.session.delete(milestone)
+    _renumber(ordered)
     db.session.commit()
-

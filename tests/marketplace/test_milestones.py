@@ -6,12 +6,13 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from marketplace.extensions import db
-from marketplace.models import CohortParticipant, Milestone, Tandem
+from marketplace.models import CohortParticipant, Milestone, Tandem, User
 from marketplace.services import milestones, privacy, tandems
 from marketplace.services.cohorts import reports
-from tests.builders import make_goal, make_mentor, make_user
+from tests.builders import at_once, make_goal, make_mentor, make_user
 from tests.marketplace.test_cohorts import bearer, make_cohort
 
 
@@ -203,3 +204,69 @@ def test_export_and_deletion_cover_milestones(pair):
     assert exported[0]["reached_at"] and exported[1]["reached_at"] is None
     privacy.delete_account(owner)
     assert db.session.query(Milestone).count() == 0
+
+
+# --- changes at once ------------------------------------------------------------------------------------
+
+
+def _goal_with(count: int) -> tuple[int, User, list[int]]:
+    """A goal's id, its owner and the ids of its `count` milestones."""
+    goal = make_goal(company="Old AG")
+    for n in range(count):
+        milestones.add(goal, goal.owner, f"Step {n}")
+    return goal.id, goal.owner, [m.id for m in goal.milestones]
+
+
+def _sent_at_once(app, owner, goal_id: int, requests: list[tuple[str, str, dict | None]]) -> list[int]:
+    """The owner's API requests (method, path below the goal's milestones, body), each in its own thread and
+    connection, sent together; their status codes in order."""
+    headers, base = bearer(owner), f"/api/v1/goals/{goal_id}/milestones"
+    # The token's first use now: its stamp takes a second connection, and 20 at once would drain the pool.
+    assert app.test_client().get(base, headers=headers).status_code == 200
+
+    def send(index: int) -> int:
+        method, path, body = requests[index]
+        return app.test_client().open(base + path, method=method, json=body, headers=headers).status_code
+
+    return at_once(send, len(requests))
+
+
+def _positions(goal_id: int) -> list[int]:
+    return list(db.session.scalars(select(Milestone.position).where(Milestone.goal_id == goal_id)
+                                   .order_by(Milestone.position)))
+
+
+def test_adds_at_once_near_the_limit_stop_at_the_limit_with_409(app):
+    goal_id, owner, _ids = _goal_with(milestones.MAX_PER_GOAL - 5)
+    statuses = _sent_at_once(app, owner, goal_id, [("POST", "", {"title": f"More {n}"}) for n in range(20)])
+    assert sorted(statuses, key=str) == [201] * 5 + [409] * 15  # was 8 x 201: 53 milestones
+    assert _positions(goal_id) == list(range(milestones.MAX_PER_GOAL))
+
+
+def test_adds_at_once_to_an_empty_goal_number_them_0_to_n(app):
+    goal_id, owner, _ids = _goal_with(0)
+    assert _sent_at_once(app, owner, goal_id, [("POST", "", {"title": f"Step {n}"}) for n in range(12)]) == [201] * 12
+    assert _positions(goal_id) == list(range(12))  # was [0, 1, 2, 3, 4, 5, 5, 5, 5, 5, 6, 6]
+
+
+def test_moves_at_once_keep_positions_unique_and_without_gaps(app):
+    goal_id, owner, ids = _goal_with(12)
+    requests = [("PATCH", f"/{mid}", {"position": 0}) for mid in ids]
+    assert _sent_at_once(app, owner, goal_id, requests) == [200] * 12
+    assert _positions(goal_id) == list(range(12))  # was [0, 0, 1, 2, 3, 5, ...]
+
+
+def test_adds_moves_and_removals_at_once_leave_positions_0_to_n(app):
+    goal_id, owner, ids = _goal_with(12)
+    requests = ([("POST", "", {"title": f"New {n}"}) for n in range(6)]
+                + [("PATCH", f"/{mid}", {"position": n % 3}) for n, mid in enumerate(ids[:6])]
+                + [("DELETE", f"/{mid}", None) for mid in ids[6:]])
+    assert sorted(_sent_at_once(app, owner, goal_id, requests), key=str) == [200] * 6 + [201] * 6 + [204] * 6
+    assert _positions(goal_id) == list(range(12))
+
+
+def test_one_milestone_removed_twice_at_once_is_removed_once_and_the_rest_closes_up(app):
+    goal_id, owner, ids = _goal_with(3)
+    requests = [("DELETE", f"/{ids[0]}", None)] * 2
+    assert sorted(_sent_at_once(app, owner, goal_id, requests), key=str) == [204, 404]
+    assert _positions(goal_id) == [0, 1]
