@@ -15,9 +15,10 @@ from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from ...extensions import db
+from ...extensions import begin_serialised_write, db
 from ...input_checks import has_visible_text, single_line
 from ...models import Cohort, CohortParticipant, Goal, Tandem, Topic, User, utcnow
 from ...states import PUBLISHED, CohortState, GoalStatus, ParticipantStatus, TandemStatus
@@ -383,51 +384,103 @@ def notify_managers(kind: str, key: str, params: dict, link: str | None, obj: tu
         notifications.notify(manager_id, kind, key, params, link, obj=obj)
 
 
+def _lock(cohort_id: int) -> Cohort:
+    """Begin a serialised write under the cohort's lock (assignment.lock_cohort: the cohort first, as matching,
+    publishing and freed slots take it), so enrolment changes of one cohort happen one after the other."""
+    from .assignment import lock_cohort  # assignment imports this module
+
+    begin_serialised_write()
+    cohort = lock_cohort(cohort_id)
+    if cohort is None:
+        raise CohortError("not_found", _("No such cohort."), 404)
+    return cohort
+
+
+def _lock_application(participant: CohortParticipant) -> tuple[Cohort, CohortParticipant, str]:
+    """The cohort (locked) and the application re-read under its row lock, with the status the caller had read;
+    not_found (404) when it was withdrawn meanwhile."""
+    seen, participant_id = participant.status, participant.id
+    cohort = _lock(participant.cohort_id)
+    current = db.session.scalar(
+        select(CohortParticipant).where(CohortParticipant.id == participant_id)
+        .with_for_update().execution_options(populate_existing=True)
+    )
+    if current is None:
+        raise CohortError("not_found", _("No such application."), 404)
+    return cohort, current, seen
+
+
+def _changed_meanwhile() -> CohortError:
+    """Of two changes to one application at once (accept and reject, a decision and a withdrawal), the later
+    one is refused instead of overwriting the first: the person reloads, sees the outcome and may change it."""
+    return CohortError("wrong_state", _("That did not work; please reload the page and try again."))
+
+
 def apply(cohort: Cohort, user: User, role: str, goal: Goal | None = None) -> CohortParticipant:
-    """A mentor or mentee applies to an enrolling cohort; a mentee names the open goal they bring."""
-    if cohort.state != CohortState.ENROLLING or not cohort.enrolment_open:
-        raise CohortError("enrolment_closed", _("This cohort is not taking applications."))
-    if role not in ROLES:
-        raise CohortError("invalid_fields", _("Choose mentor or mentee."), 422, {"role": _("Choose mentor or mentee.")})
-    if role == "mentor" and user.mentor_profile is None:
-        raise CohortError(
-            "no_profile", _("Create your mentor profile first: matching uses it."), 422,
-            {"role": _("Create your mentor profile first: matching uses it.")},
+    """A mentor or mentee applies to an enrolling cohort; a mentee names the open goal they bring.
+
+    Under the cohort's lock: of two applications at once (a double click) the second finds the first and is
+    refused as already applied, as it would be a moment later."""
+    try:
+        cohort = _lock(cohort.id)
+        if cohort.state != CohortState.ENROLLING or not cohort.enrolment_open:
+            raise CohortError("enrolment_closed", _("This cohort is not taking applications."))
+        if role not in ROLES:
+            raise CohortError("invalid_fields", _("Choose mentor or mentee."), 422,
+                              {"role": _("Choose mentor or mentee.")})
+        if role == "mentor" and user.mentor_profile is None:
+            raise CohortError(
+                "no_profile", _("Create your mentor profile first: matching uses it."), 422,
+                {"role": _("Create your mentor profile first: matching uses it.")},
+            )
+        if role == "mentee" and (goal is None or goal.owner_id != user.id or goal.status != GoalStatus.OPEN):
+            raise CohortError(
+                "no_goal", _("Choose one of your open learning goals."), 422,
+                {"goal_id": _("Choose one of your open learning goals.")},
+            )
+        already = CohortError("already_applied", _("You have already applied to this cohort as %(role)s.",
+                                                   role=str(ROLE_LABELS[role]).lower()))
+        existing = db.session.scalar(
+            select(CohortParticipant.id).where(
+                CohortParticipant.cohort_id == cohort.id, CohortParticipant.user_id == user.id,
+                CohortParticipant.role == role,
+            )
         )
-    if role == "mentee" and (goal is None or goal.owner_id != user.id or goal.status != GoalStatus.OPEN):
-        raise CohortError(
-            "no_goal", _("Choose one of your open learning goals."), 422,
-            {"goal_id": _("Choose one of your open learning goals.")},
+        if existing is not None:
+            raise already
+        participant = CohortParticipant(cohort=cohort, user=user, role=role, goal=goal if role == "mentee" else None,
+                                        status=ParticipantStatus.APPLIED)
+        db.session.add(participant)
+        try:
+            db.session.flush()
+        except IntegrityError:  # imported a moment ago: an import does not take the cohort's lock
+            raise already from None
+        notify_managers(
+            "cohort_application", f"cohort_application_{role}", {"name": user.name, "cohort": cohort.name},
+            notifications.link_to("cohorts.detail", cohort_id=cohort.id), ("cohort_participant", participant.id),
         )
-    existing = db.session.scalar(
-        select(CohortParticipant).where(
-            CohortParticipant.cohort_id == cohort.id, CohortParticipant.user_id == user.id,
-            CohortParticipant.role == role,
-        )
-    )
-    if existing is not None:
-        raise CohortError("already_applied", _("You have already applied to this cohort as %(role)s.",
-                                               role=str(ROLE_LABELS[role]).lower()))
-    participant = CohortParticipant(cohort=cohort, user=user, role=role, goal=goal if role == "mentee" else None,
-                                    status=ParticipantStatus.APPLIED)
-    db.session.add(participant)
-    db.session.flush()
-    notify_managers(
-        "cohort_application", f"cohort_application_{role}", {"name": user.name, "cohort": cohort.name},
-        notifications.link_to("cohorts.detail", cohort_id=cohort.id), ("cohort_participant", participant.id),
-    )
-    db.session.commit()
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
     return participant
 
 
 def withdraw(participant: CohortParticipant, user: User) -> None:
-    """A person takes back an application while the cohort still enrols."""
+    """A person takes back an application while the cohort still enrols (refused when it was decided meanwhile)."""
     if participant.user_id != user.id:
         raise CohortError("not_yours", _("This is not your application."), 403)
-    if participant.cohort.state != CohortState.ENROLLING:
-        raise CohortError("enrolment_closed", _("Enrolment has closed; please ask the community manager."))
-    db.session.delete(participant)
-    db.session.commit()
+    try:
+        cohort, participant, seen = _lock_application(participant)
+        if cohort.state != CohortState.ENROLLING:
+            raise CohortError("enrolment_closed", _("Enrolment has closed; please ask the community manager."))
+        if participant.status != seen:
+            raise _changed_meanwhile()
+        db.session.delete(participant)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
 
 
 def _has_tandem(participant: CohortParticipant, statuses: tuple[str, ...]) -> bool:
@@ -439,29 +492,40 @@ def _has_tandem(participant: CohortParticipant, statuses: tuple[str, ...]) -> bo
 
 
 def decide(participant: CohortParticipant, decision: str) -> CohortParticipant:
-    """The manager accepts, waitlists or rejects an application; the person is told either way."""
-    cohort = participant.cohort
+    """The manager accepts, waitlists or rejects an application; the person is told either way.
+
+    Decided on the application as it stands under the locks: a decision that crossed another one (or a
+    withdrawal) is refused, so the person hears exactly one of them."""
     if decision not in DECISIONS:
         raise CohortError("unknown_decision", _("Unknown decision."), 400)
-    if cohort.state == CohortState.CLOSED:
-        raise CohortError("closed", _("A closed cohort cannot be changed."))
-    if decision == participant.status:
-        return participant
-    if participant.status == ParticipantStatus.ACCEPTED:
-        if _has_tandem(participant, PUBLISHED):
-            raise CohortError("has_tandem", _("%(name)s already has a published tandem in this cohort.",
-                                              name=participant.user.name))
-        if _has_tandem(participant, (TandemStatus.DRAFT,)):
-            raise CohortError("has_draft", _("Remove the draft tandem of %(name)s first.", name=participant.user.name))
-    if decision == ParticipantStatus.ACCEPTED and participant.role == "mentee" and participant.goal is None:
-        raise CohortError("no_goal", _("%(name)s brings no goal; they need one to be matched.",
-                                       name=participant.user.name))
-    participant.status = decision
-    # Each decision is its own occasion: a waitlisted person who is accepted later hears of both.
-    notifications.notify(participant.user_id, "cohort_enrolment", f"cohort_{decision}", {"cohort": cohort.name},
-                         notifications.link_to("cohorts.detail", cohort_id=cohort.id),
-                         obj=("cohort_participant", participant.id), occasion=decision)
-    db.session.commit()
+    try:
+        cohort, participant, seen = _lock_application(participant)
+        if cohort.state == CohortState.CLOSED:
+            raise CohortError("closed", _("A closed cohort cannot be changed."))
+        if decision == participant.status:  # a double click, or the same decision twice at once
+            db.session.rollback()
+            return participant
+        if participant.status != seen:
+            raise _changed_meanwhile()
+        if participant.status == ParticipantStatus.ACCEPTED:
+            if _has_tandem(participant, PUBLISHED):
+                raise CohortError("has_tandem", _("%(name)s already has a published tandem in this cohort.",
+                                                  name=participant.user.name))
+            if _has_tandem(participant, (TandemStatus.DRAFT,)):
+                raise CohortError("has_draft", _("Remove the draft tandem of %(name)s first.",
+                                                 name=participant.user.name))
+        if decision == ParticipantStatus.ACCEPTED and participant.role == "mentee" and participant.goal is None:
+            raise CohortError("no_goal", _("%(name)s brings no goal; they need one to be matched.",
+                                           name=participant.user.name))
+        participant.status = decision
+        # Each decision is its own occasion: a waitlisted person who is accepted later hears of both.
+        notifications.notify(participant.user_id, "cohort_enrolment", f"cohort_{decision}", {"cohort": cohort.name},
+                             notifications.link_to("cohorts.detail", cohort_id=cohort.id),
+                             obj=("cohort_participant", participant.id), occasion=decision)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
     return participant
 
 
@@ -478,15 +542,17 @@ def matched_participant_ids(cohort: Cohort) -> set[int]:
 def accept_many(cohort: Cohort, participant_ids: Iterable[int]) -> tuple[int, list[str]]:
     """Accept several applications at once (the manager ticked them); answers how many, and each refusal."""
     wanted = set(participant_ids)
+    ids = [p.id for p in participants(cohort) if p.id in wanted and p.status != ParticipantStatus.ACCEPTED]
     accepted, refusals = 0, []
-    for participant in participants(cohort):
-        if participant.id not in wanted or participant.status == ParticipantStatus.ACCEPTED:
+    for participant_id in ids:
+        # Read again after the previous decision's commit: None when it was withdrawn meanwhile.
+        participant = db.session.get(CohortParticipant, participant_id)
+        if participant is None:
             continue
         try:
             decide(participant, ParticipantStatus.ACCEPTED)
             accepted += 1
         except CohortError as problem:
-            db.session.rollback()
             refusals.append(problem.message)
     return accepted, refusals
 
