@@ -111,13 +111,13 @@ TWIN_WINDOW = timedelta(minutes=10)
 
 
 def _just_saved_twin(owner: User, cleaned: Mapping[str, Any]) -> Goal | None:
-    """The owner's goal with the same title and description saved within TWIN_WINDOW, if any. Serialised per
+    """The owner's open goal with the same title and description saved within TWIN_WINDOW, if any. Serialised per
     owner (the database's write lock on SQLite, the owner's row on PostgreSQL), so parallel submissions of one
     form make one goal."""
     begin_serialised_write()
     db.session.scalar(select(User.id).where(User.id == owner.id).with_for_update())
     return db.session.scalar(
-        select(Goal).where(Goal.owner_id == owner.id, Goal.title == cleaned["title"],
+        select(Goal).where(Goal.owner_id == owner.id, Goal.status == GoalStatus.OPEN, Goal.title == cleaned["title"],
                            Goal.description == cleaned["description"], Goal.created_at >= utcnow() - TWIN_WINDOW)
         .order_by(Goal.id).limit(1)
     )

@@ -301,3 +301,5 @@ def test_a_goal_form_sent_three_times_at_once_saves_one_goal(app):
     db.session.commit()
     again = goals.save_goal(owner, data)
     assert len({first.id, other.id, again.id}) == 3
+    goals.set_goal_status(again, "closed")  # closed, then set once more: a new goal
+    assert goals.save_goal(owner, data).id not in {first.id, other.id, again.id}
