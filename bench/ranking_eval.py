@@ -36,10 +36,8 @@ to choose on. How the set grew and how it is labelled: bench/data/grow_ranking_e
 Relevance floor (``matching.RELEVANCE_FLOOR``): the app runs with the floor lifted, so every mentor is scored;
 the floor is then applied to what a search shows (the top 10 by score whose ``matching.relevance`` reaches it):
 precision@10 (share of shown mentors labelled relevant), the fewest mentors a short query shows, relevant
-mentors hidden, nDCG@5 of the floored lists, ten nonsense searches (``NONSENSE``) and twelve off-topic ones
-(``OFF_TOPIC``). The calibrated value is the highest of ``FLOORS`` at which every short query of the tune split
-still shows three mentors. The list floor (``matching.LIST_FLOOR``: a list whose best match is below it shows
-nobody) is the tune split's lowest best match less ``LIST_MARGIN``.
+mentors hidden, nDCG@5 of the floored lists, and ten nonsense searches (``NONSENSE``). The calibrated value is
+the highest of ``FLOORS`` at which every short query of the tune split still shows three mentors.
 
 Fair exposure (``matching.EXPOSURE_WEIGHT``): bench/exposure.py's synthetic market before (no penalty) and
 after, and the nDCG@5 the penalty costs on this set under that market's states (``--no-exposure`` skips it).
@@ -131,14 +129,6 @@ BEFORE_TOPIC_WEIGHT = 0.15
 SPLITS = ("tune", "heldout")
 # Searches that name nothing: the relevance floor must leave each of them with nobody (issue 16 point 2).
 NONSENSE = ("xqzv blorf", "a", "🚀🚀🚀", "asdf qwer", "lorem ipsum dolor", "zzz", "1234", "??", "hallo", "the")
-# Real searches for what no labelled mentor teaches (the first six from an outside test on the demo data, 2026-12-03):
-# reported beside the nonsense, never calibrated on.
-OFF_TOPIC = ("Gartenarbeit und Rosen schneiden", "Apfelkuchen backen", "<script>alert(1)</script>", "x" * 500,
-             "Ich möchte lernen wie man Motorräder repariert", "Datenschutz DSGVO", "how to bake sourdough bread",
-             "Steuererklärung für Rentner", "fly fishing in Norway", "Quantenphysik für Anfänger", "knitting patterns",
-             "Bundesliga Ergebnisse")
-# The list floor (matching.LIST_FLOOR): the tune split's lowest best match less this share, for queries not seen.
-LIST_MARGIN = 0.1
 FLOORS = tuple(round(0.01 * i, 2) for i in range(5, 61))
 MIN_SHOWN = 3  # every labelled short query must still show at least this many mentors
 SHOWN = 10  # what a search shows
@@ -656,11 +646,11 @@ def patched_semantic(variant: Variant):
 def patched_variant(variant: Variant):
     from marketplace.services.matching import search, taxonomy
 
-    saved = (search.TOPIC_WEIGHT, search.EXPAND_QUERIES, search.expand_query, search.RELEVANCE_FLOOR, search.LIST_FLOOR)
+    saved = (search.TOPIC_WEIGHT, search.EXPAND_QUERIES, search.expand_query, search.RELEVANCE_FLOOR)
     saved_typos = taxonomy.TYPOS_IN_QUERIES
     taxonomy.TYPOS_IN_QUERIES = variant.typos
     search.TOPIC_WEIGHT = variant.topic_weight
-    search.RELEVANCE_FLOOR = search.LIST_FLOOR = 0.0  # every mentor scored; the floors are applied afterwards
+    search.RELEVANCE_FLOOR = 0.0  # every mentor scored; the floor is applied afterwards (floor_report)
     search.EXPAND_QUERIES = variant.expand != "off"
     if variant.expand == "terms":
         search.expand_query = expand_with_synonyms
@@ -670,8 +660,7 @@ def patched_variant(variant: Variant):
         with patched_semantic(variant):
             yield
     finally:
-        (search.TOPIC_WEIGHT, search.EXPAND_QUERIES, search.expand_query, search.RELEVANCE_FLOOR,
-         search.LIST_FLOOR) = saved
+        search.TOPIC_WEIGHT, search.EXPAND_QUERIES, search.expand_query, search.RELEVANCE_FLOOR = saved
         taxonomy.TYPOS_IN_QUERIES = saved_typos
 
 
@@ -788,7 +777,7 @@ def run_app(spec: str, variants: Sequence[Variant], mentors, queries, build_enco
                             nonsense[variant] = {
                                 text: {by_profile[m.mentor.id]: m.relevance
                                        for m in search.search_mentors(text, viewer, k=len(mentors))}
-                                for text in NONSENSE + OFF_TOPIC
+                                for text in NONSENSE
                             }
                         finally:
                             search.MAX_K = max_k
@@ -825,16 +814,13 @@ def hybrid_method(base: MethodResult, variant: Variant, scores: Mapping[str, Map
 
 
 def shown_above(scores: Mapping[str, float], relevance: Mapping[str, float], floor: float,
-                k: int = SHOWN, list_floor: float = 0.0) -> list[str]:
-    """The top k mentors by score whose relevance reaches the floor, none when the best relevance is below the
-    list floor (as matching._rank; ties by id)."""
-    if max(relevance.values(), default=0.0) < list_floor:
-        return []
+                k: int = SHOWN) -> list[str]:
+    """The top k mentors by score whose relevance reaches the floor (as matching._rank; ties by id)."""
     return sorted((m for m in scores if relevance[m] >= floor), key=lambda m: (-scores[m], m))[:k]
 
 
 def floor_figures(scores: Mapping[str, Mapping[str, float]], relevance: Mapping[str, Mapping[str, float]],
-                  queries: Sequence[Query], floor: float, list_floor: float = 0.0) -> dict:
+                  queries: Sequence[Query], floor: float) -> dict:
     """What a floor does to what users see (top 10): precision (share of shown mentors labelled relevant,
     mean over queries showing anyone), the fewest mentors a short query shows, relevant mentors of the top 10
     hidden by it, nDCG@5 of the floored lists, and queries showing nobody."""
@@ -846,7 +832,7 @@ def floor_figures(scores: Mapping[str, Mapping[str, float]], relevance: Mapping[
             counts[0] += len(labelled)
             counts[1] += sum(1 for m in labelled if relevance[q.id][m] >= floor)
         full = sorted(scores[q.id], key=lambda m: (-scores[q.id][m], m))[:SHOWN]
-        shown = shown_above(scores[q.id], relevance[q.id], floor, list_floor=list_floor)
+        shown = shown_above(scores[q.id], relevance[q.id], floor)
         relevant += sum(1 for m in full if q.labels.get(m, 0) >= MIN_RELEVANT)
         hidden += sum(1 for m in full if q.labels.get(m, 0) >= MIN_RELEVANT and m not in shown)
         if shown:
@@ -869,44 +855,28 @@ def calibrate_floor(scores, relevance, tune: Sequence[Query]) -> float:
     return max(passing, default=0.0)
 
 
-def calibrate_list_floor(relevance, tune: Sequence[Query]) -> tuple[float, str]:
-    """The list floor from the tune split: its lowest best match less LIST_MARGIN, rounded down to 0.01; and
-    that query."""
-    lowest = min(tune, key=lambda q: max(relevance[q.id].values()))
-    best = max(relevance[lowest.id].values())
-    return math.floor(best * (1 - LIST_MARGIN) * 100) / 100, f"{best:.3f}, {lowest.text.splitlines()[0][:45]!r}"
-
-
 def format_floor(scores, relevance, queries: Sequence[Query], nonsense: Mapping[str, Mapping[str, float]],
-                 shipped: float, shipped_list: float = 0.0) -> str:
-    """The floors chosen on the tune split, and what the app's floors do on both splits, to nonsense and to
-    off-topic searches."""
+                 shipped: float) -> str:
+    """The floor chosen on the tune split, and what the app's floor does on both splits and to nonsense."""
     tune = select_split(queries, "tune")
     chosen = calibrate_floor(scores, relevance, tune)
-    chosen_list, lowest = calibrate_list_floor(relevance, tune)
     lines = [f"Relevance floor: calibrated on the tune split = {chosen:.2f} (highest with every short tune query "
              f"showing >= {MIN_SHOWN}); app RELEVANCE_FLOOR = {shipped:.2f}",
-             f"List floor: calibrated on the tune split = {chosen_list:.2f} (its lowest best match {lowest}, less "
-             f"{LIST_MARGIN:.0%}); app LIST_FLOOR = {shipped_list:.2f}",
-             f"{'split':<10}{'floor':>7}{'list':>6}{'precision@10':>14}{'fewest (short)':>16}{'hidden relevant':>17}"
+             f"{'split':<10}{'floor':>7}{'precision@10':>14}{'fewest (short)':>16}{'hidden relevant':>17}"
              f"{'nDCG@5':>9}{'none shown':>12}{'recall >=1 / >=2 at floor':>27}"]
     for split in ("tune", "heldout"):
         part = select_split(queries, split)
         if not part:
             continue
-        for floor, list_floor in ((0.0, 0.0), (shipped, 0.0), (shipped, shipped_list)):
-            f = floor_figures(scores, relevance, part, floor, list_floor)
-            lines.append(f"{split:<10}{floor:>7.2f}{list_floor:>6.2f}{f['precision']:>14.3f}{f['fewest_short']:>16}"
+        for floor in (0.0, shipped):
+            f = floor_figures(scores, relevance, part, floor)
+            lines.append(f"{split:<10}{floor:>7.2f}{f['precision']:>14.3f}{f['fewest_short']:>16}"
                          f"{f['hidden_relevant']:>9} of {f['relevant_in_top10']:<4}{f['ndcg']:>9.3f}{f['empty']:>12}"
                          f"{f['recall_above']:>18.3f} / {f['recall_above_2']:.3f}")
-    for label, texts in (("nonsense", NONSENSE), ("off-topic", OFF_TOPIC)):
-        best = {text: max(nonsense[text].values(), default=0.0) for text in texts if text in nonsense}
-        if not best:
-            continue
-        worst = max(best, key=best.get)
-        lines.append(f"{label} searches ({len(best)}): best relevance {best[worst]:.3f} ({worst[:45]!r}); find anyone: "
-                     f"{sum(1 for v in best.values() if v >= shipped)} of {len(best)} at the relevance floor, "
-                     f"{sum(1 for v in best.values() if v >= max(shipped, shipped_list))} with the list floor too")
+    best = {text: max(by_mentor.values(), default=0.0) for text, by_mentor in nonsense.items()}
+    worst = max(best, key=best.get)
+    lines.append(f"nonsense searches ({len(best)}): best relevance {best[worst]:.3f} ({worst!r}); at the floor "
+                 f"{sum(1 for v in best.values() if v >= shipped)} of {len(best)} find anyone")
     return "\n".join(lines)
 
 
@@ -1183,14 +1153,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     for run in app_runs:
         if shipped in run.scores:
             floor_reports[run.spec] = format_floor(run.scores[shipped], run.relevance[shipped], queries,
-                                                   run.nonsense[shipped], search.RELEVANCE_FLOOR, search.LIST_FLOOR)
+                                                   run.nonsense[shipped], search.RELEVANCE_FLOOR)
             print()
             print(f"[{run.spec}] " + floor_reports[run.spec])
         for variant in run.scores if args.floor_all else ():
             if variant != shipped:
                 print(f"\n[{run.spec}, {variant.label()}] " + format_floor(
                     run.scores[variant], run.relevance[variant], queries, run.nonsense[variant],
-                    search.RELEVANCE_FLOOR, search.LIST_FLOOR))
+                    search.RELEVANCE_FLOOR))
     exposure_report = None
     if not args.no_exposure and args.split == "all" and app_runs and shipped in app_runs[-1].scores:
         # Before (no penalty) and after (matching.EXPOSURE_WEIGHT), and what it costs here (bench/exposure.py).

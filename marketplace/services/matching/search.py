@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -49,15 +49,6 @@ TOPIC_EXPANSION = 0.15
 # value at which every labelled short query still shows at least three mentors; every nonsense search of the
 # bench ("xqzv blorf", "a", "🚀🚀🚀", ...) stays below it.
 RELEVANCE_FLOOR = 0.11
-# A search whose best match's relevance is below this shows nobody: each mentor still needs RELEVANCE_FLOOR, but only
-# beside a convincing best match. Off-topic searches ("Quantenphysik für Anfänger", "knitting patterns")
-# clear the mentor floor with a mentor or two at 0.13-0.19 that nothing explains; every labelled query's best
-# match is higher. Calibrated on the tune split of bench/data/ranking_eval.json (bench/README.md, "Ranking
-# quality"): its lowest best match (0.191, "understanding the apps my teenagers use") less a tenth for queries not
-# seen, rounded down; no held-out query loses its list (lowest best 0.174), 9 of 12 off-topic searches then find
-# nobody (3 before). Searches only: a goal is a deliberate text whose best match is far above it on the labelled
-# set (0.27 at the lowest), so a goal's weak suggestion stays shown as such.
-LIST_FLOOR = 0.17
 # Weight of the query words found in the mentor's text in `relevance`. The vector score alone cannot tell a
 # search that names nothing from a real paraphrase (USE: "lorem ipsum dolor" reaches 0.107, the third mentor
 # of "getting found on Google" 0.093); nonsense shares no word with anyone. Only the floor reads it: ranking
@@ -154,11 +145,6 @@ def relevance(score: float, query: str, document: str) -> float:
     times the share of the query's words that `document` (a mentor's headline and text, or a goal's title and
     description) has."""
     return score + LEXICAL_EVIDENCE * term_coverage(query, document)
-
-
-def convincing(relevances: Iterable[float]) -> bool:
-    """The list floor's rule: a search shows anyone only when its best match's relevance reaches LIST_FLOOR."""
-    return max(relevances, default=0.0) >= LIST_FLOOR
 
 
 def below_floor(relevance_value: float) -> bool:
@@ -446,16 +432,11 @@ def _rank(
     query_topic_ids: set[int],
     languages: set[str],
     detect: taxonomy.TopicDetector,
-    list_floor: bool = False,
 ) -> list[MentorMatch]:
     """The k best at or above the relevance floor, as full matches: shared topics (chosen on the profile), topics
-    the text only mentions and matching phrases named. Fewer than k, or none, when fewer are relevant enough, and
-    with `list_floor` none when even the best is not convincing (LIST_FLOOR): nobody is shown to fill the list."""
+    the text only mentions and matching phrases named. Fewer than k, or none, when
+    fewer are relevant enough: nobody is shown to fill the list."""
     scored = [s for s in (_score(c, query_topic_ids, detect) for c in candidates) if s.relevant(query_text)]
-    # The relevance only adds to the plain score, so a plain score at the list floor settles it unread.
-    if list_floor and not any(s.plain_score >= LIST_FLOOR for s in scored) and not convincing(
-            s.relevance(query_text) for s in scored):
-        scored = []
     if scored:
         best = min(range(len(scored)), key=lambda i: scored[i].key)  # the best available: exposure counts
         moved = with_feedback(np.array([s.score for s in scored]), np.stack([s.candidate.vector for s in scored]),
@@ -515,7 +496,7 @@ def search_mentors(
 
     languages = {language} if language else set()
     candidates = _candidates(query_vector, plain_vector, k, accept, state)
-    return _rank(candidates, k, query, query_topic_ids, languages, detect, list_floor=True)
+    return _rank(candidates, k, query, query_topic_ids, languages, detect)
 
 
 # What ranking reads of a goal besides its row: its owner, tags and excluded companies. A view that loads the
