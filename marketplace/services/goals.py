@@ -105,22 +105,32 @@ def save_goal(owner: User, data: Mapping[str, Any], goal: Goal | None = None) ->
     return goal
 
 
-# A new goal with the title and description of one the owner saved this recently is that goal sent twice (a
-# double click, a reloaded form) and is not saved again.
+# A new goal the same in every field as an open one the owner saved this recently is that goal sent twice (a
+# double click, a reloaded form) and is not saved again. Any field that differs (another language, hidden from
+# mentors, a company left out) makes it a goal of its own.
 TWIN_WINDOW = timedelta(minutes=10)
 
 
 def _just_saved_twin(owner: User, cleaned: Mapping[str, Any]) -> Goal | None:
-    """The owner's open goal with the same title and description saved within TWIN_WINDOW, if any. Serialised per
-    owner (the database's write lock on SQLite, the owner's row on PostgreSQL), so parallel submissions of one
-    form make one goal."""
+    """The owner's open goal saved within TWIN_WINDOW that `cleaned` (a new goal's checked fields) would repeat
+    exactly, if any. Serialised per owner (the database's write lock on SQLite, the owner's row on PostgreSQL),
+    so parallel submissions of one form make one goal."""
     begin_serialised_write()
     db.session.scalar(select(User.id).where(User.id == owner.id).with_for_update())
-    return db.session.scalar(
+    recent = db.session.scalars(
         select(Goal).where(Goal.owner_id == owner.id, Goal.status == GoalStatus.OPEN, Goal.title == cleaned["title"],
                            Goal.description == cleaned["description"], Goal.created_at >= utcnow() - TWIN_WINDOW)
-        .order_by(Goal.id).limit(1)
+        .order_by(Goal.id)
     )
+    wanted = (
+        set(cleaned["languages"]),
+        {t.slug if isinstance(t, Topic) else t[0] for t in cleaned.get("topics", [])},
+        {companies.company_key(name) for name in cleaned.get("excluded_companies", [])},
+        cleaned.get("discoverable", True),
+    )
+    return next((goal for goal in recent if (
+        set(goal.language_list), {t.slug for t in goal.topics},
+        {companies.company_key(c.name) for c in goal.excluded_companies}, goal.discoverable) == wanted), None)
 
 
 def set_goal_status(goal: Goal, status: str) -> None:

@@ -303,3 +303,21 @@ def test_a_goal_form_sent_three_times_at_once_saves_one_goal(app):
     assert len({first.id, other.id, again.id}) == 3
     goals.set_goal_status(again, "closed")  # closed, then set once more: a new goal
     assert goals.save_goal(owner, data).id not in {first.id, other.id, again.id}
+
+
+@pytest.mark.parametrize("change", [
+    {"languages": ["en"]}, {"discoverable": False}, {"excluded_companies": ["Rival Präzision GmbH"]},
+    {"topics": ["social-media"]},
+])
+def test_the_same_goal_sent_again_with_other_settings_is_saved_with_them(app, change):
+    owner = make_user(company="Old Industry AG")
+    data = {"title": "Vertrieb über LinkedIn", "description": "Wir wollen Kunden über LinkedIn gewinnen.",
+            "languages": ["de"]}
+    first = goals.save_goal(owner, data)
+    second = goals.save_goal(owner, data | change)
+    assert second.id != first.id
+    assert (second.language_list, second.discoverable) == (change.get("languages", ["de"]),
+                                                           change.get("discoverable", True))
+    assert [c.name for c in second.excluded_companies] == change.get("excluded_companies", [])
+    assert [t.slug for t in second.topics] == change.get("topics", [])
+    assert goals.save_goal(owner, data | change).id == second.id  # and that one sent twice is one goal
