@@ -183,6 +183,7 @@ def tandem_json(tandem: Tandem, viewer: User) -> dict[str, Any]:
         "mentee": mentee,
         "starts_on": tandem.starts_on.isoformat() if tandem.starts_on else None,
         "ends_on": tandem.ends_on.isoformat() if tandem.ends_on else None,
+        "ended_at": _utc_z(tandem.ended_at),  # when it ended (early or at its wrap-up); ends_on stays the plan
     }
 
 

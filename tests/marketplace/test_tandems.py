@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from flask_babel import format_date
@@ -115,6 +115,8 @@ def test_withdraw_decline_and_end_early(client, pair):
     assert no_reason.status_code == 400
     ended = client.post(f"/api/v1/tandems/{tid}/end", json={"reason": "New job abroad"}, headers=mentee_headers)
     assert ended.get_json()["status"] == "ended"
+    ended_at = datetime.fromisoformat(ended.get_json()["ended_at"].replace("Z", "+00:00"))
+    assert abs((ended_at - datetime.now(UTC)).total_seconds()) < 60  # when it ended, beside the planned ends_on
 
 
 def test_a_tandem_ended_early_shows_the_day_it_ended_not_the_planned_end(app, client, login_as, pair):
