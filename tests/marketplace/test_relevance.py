@@ -163,11 +163,15 @@ def test_a_topic_typed_with_one_typo_is_still_the_searchs_topic_but_never_a_ment
     slugs = {t.id: t.slug for t in taxonomy.seed_topics()}
     detect = taxonomy.TopicDetector()
     typed = (("feedbak culture", "feedback-culture"), ("recuiting young talent", "recruiting-methods"),
-             ("Suchmaschinenoptimirung lernen", "online-marketing"), ("persnal branding", "digital-reputation"))
+             ("Suchmaschinenoptimirung lernen", "online-marketing"), ("persnal branding", "digital-reputation"),
+             # a term written apart: "TikTok", "ChatGPT", "Vier-Tage-Woche"
+             ("Tik Tok für Führungskräfte", "social-media"), ("Chat GPT im Büro", "artificial-intelligence"),
+             ("die Vier Tage Woche", "new-work"))
     for query, slug in typed:
         assert slug not in {slugs[m.topic_id] for m in detect(query)}, query
         assert slug in {slugs[m.topic_id] for m in detect(query, typos=True)}, query
     assert detect("xqzv blorf", typos=True) == [] and detect("", typos=True) == []
+    assert detect("tik, tok", typos=True) == []  # only spaces or hyphens may stand between the parts
 
     mentor = make_mentor(headline="Feedback culture for small teams", text="Regular feedback conversations.",
                          topic_slugs=("feedback-culture",), company="Feedbackwerk GmbH")

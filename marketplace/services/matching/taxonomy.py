@@ -66,6 +66,42 @@ def _vocabulary(signature: tuple[tuple[int, tuple[str, ...]], ...]) -> Vocabular
     return words, {key: tuple(sorted(found)) for key, found in deletions.items()}
 
 
+@lru_cache(maxsize=8)
+def _joined_terms(signature: Signature) -> dict[str, str]:
+    """Each taxonomy term by its letters alone, casefolded ("tiktok" -> "TikTok", "viertagewoche" ->
+    "Vier-Tage-Woche"), for the terms of at least FUZZY_MIN_LENGTH letters."""
+    joined = {}
+    for _, terms in signature:
+        for term in terms:
+            key = "".join(_WORD_RE.findall(term)).casefold()
+            if len(key) >= FUZZY_MIN_LENGTH:
+                joined.setdefault(key, term)
+    return joined
+
+
+_GAP_RE = re.compile(r"[ \t-]+")
+JOINED_WORDS_MAX = 3  # "Vier Tage Woche"
+
+
+def _joined(text: str, joined_terms: dict[str, str]) -> str:
+    """`text` with two or three words that spell a taxonomy term when written together ("Tik Tok", "Chat GPT",
+    "Vier Tage Woche", "Linked In") replaced by that term; only spaces or hyphens may stand between them."""
+    words = list(_WORD_RE.finditer(text))
+    parts, position, i = [], 0, 0
+    while i < len(words):
+        for count in range(min(JOINED_WORDS_MAX, len(words) - i), 1, -1):
+            run = words[i:i + count]
+            gaps = (text[a.end():b.start()] for a, b in zip(run, run[1:], strict=False))
+            term = joined_terms.get("".join(w.group() for w in run).casefold())
+            if term is not None and all(_GAP_RE.fullmatch(gap) for gap in gaps):
+                parts += [text[position:run[0].start()], term]
+                position, i = run[-1].end(), i + count
+                break
+        else:
+            i += 1
+    return "".join(parts) + text[position:] if parts else text
+
+
 def _one_edit(a: str, b: str) -> bool:
     """Whether a and b differ by exactly one inserted, deleted or substituted letter, or one swap of neighbours."""
     if a == b or abs(len(a) - len(b)) > 1:
@@ -155,9 +191,11 @@ class TopicDetector:
         return found
 
     def _corrected_text(self, text: str) -> str:
-        """`text` with each word one typo away from a taxonomy word replaced by that word. Each word's correction
-        is kept: words recur across goals and searches, so a text never seen before is corrected from kept words."""
+        """`text` with words that spell a taxonomy term apart written as that term ("Tik Tok": `_joined`) and each
+        word one typo away from a taxonomy word replaced by that word. Each word's correction is kept: words recur
+        across goals and searches, so a text never seen before is corrected from kept words."""
         vocabulary = _vocabulary(self.signature)
+        text = _joined(text, _joined_terms(self.signature))
 
         def corrected(match: re.Match) -> str:
             word = match.group()
