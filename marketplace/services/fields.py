@@ -71,10 +71,11 @@ def parse_languages(value: str | Iterable[str] | None) -> list[str]:
     return [code for code in LANGUAGES if code in codes]
 
 
-def default_languages(user: User, interface_language: str) -> list[str]:
-    """The languages a new mentor profile starts with: the interface language the person uses (the saved one,
-    else the one the browser asked for), plus the languages of their goals; English when none is known."""
-    codes = {user.locale or interface_language, *(code for goal in user.goals for code in goal.language_list)}
+def default_languages(user: User, interface_language: str, also: Iterable[str] = ()) -> list[str]:
+    """The languages a new mentor profile or goal starts with: the interface language the person uses (the saved
+    one, else the one the browser asked for), the languages of their goals and `also`; English when none is
+    known."""
+    codes = {user.locale or interface_language, *also, *(code for goal in user.goals for code in goal.language_list)}
     return [code for code in LANGUAGES if code in codes] or ["en"]
 
 

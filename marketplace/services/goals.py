@@ -21,10 +21,10 @@ from . import companies, topics
 from .errors import ProfileConflict, ProfileError
 from .fields import (
     COMPANY_MAX,
-    LANGUAGES,
     TEXT_MAX,
     TEXT_MIN,
     FieldChecker,
+    default_languages,
     parse_languages,
     split_entries,
     store_checked,
@@ -36,14 +36,10 @@ MAX_EXCLUDED_COMPANIES = 25
 
 
 def default_goal_languages(owner: User, interface_language: str) -> list[str]:
-    """Languages ticked on a new goal: the interface language the person uses, plus the languages of their
-    other goals and of their mentor profile (so a German speaker is not offered English-only mentors)."""
-    codes = {interface_language}
-    for goal in owner.goals:
-        codes.update(goal.language_list)
-    if owner.mentor_profile is not None:
-        codes.update(owner.mentor_profile.language_list)
-    return [code for code in LANGUAGES if code in codes] or ["en"]
+    """Languages ticked on a new goal: those a new mentor profile starts with (fields.default_languages), plus
+    those of the person's mentor profile (so a German speaker is not offered English-only mentors)."""
+    profile = owner.mentor_profile
+    return default_languages(owner, interface_language, profile.language_list if profile is not None else ())
 
 
 def parse_company_names(value: str | Iterable[str] | None) -> list[str]:
