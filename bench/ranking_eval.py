@@ -132,6 +132,8 @@ NONSENSE = ("xqzv blorf", "a", "🚀🚀🚀", "asdf qwer", "lorem ipsum dolor",
 FLOORS = tuple(round(0.01 * i, 2) for i in range(5, 61))
 MIN_SHOWN = 3  # every labelled short query must still show at least this many mentors
 SHOWN = 10  # what a search shows
+SHARES = tuple(round(0.05 * i, 2) for i in range(2, 15))  # relative floors tried (matching.RELATIVE_FLOOR)
+MAX_HIDDEN_BY_SHARE = 0.01  # of the relevant mentors the floored top 10 shows, at most this share may be trimmed
 
 COLUMNS = [
     ("ndcg", "nDCG@5"),
@@ -646,11 +648,13 @@ def patched_semantic(variant: Variant):
 def patched_variant(variant: Variant):
     from marketplace.services.matching import search, taxonomy
 
-    saved = (search.TOPIC_WEIGHT, search.EXPAND_QUERIES, search.expand_query, search.RELEVANCE_FLOOR)
+    saved = (search.TOPIC_WEIGHT, search.EXPAND_QUERIES, search.expand_query, search.RELEVANCE_FLOOR,
+             search.RELATIVE_FLOOR)
     saved_typos = taxonomy.TYPOS_IN_QUERIES
     taxonomy.TYPOS_IN_QUERIES = variant.typos
     search.TOPIC_WEIGHT = variant.topic_weight
-    search.RELEVANCE_FLOOR = 0.0  # every mentor scored; the floor is applied afterwards (floor_report)
+    search.RELEVANCE_FLOOR = 0.0  # every mentor scored; the floors are applied afterwards (format_floor)
+    search.RELATIVE_FLOOR = 0.0
     search.EXPAND_QUERIES = variant.expand != "off"
     if variant.expand == "terms":
         search.expand_query = expand_with_synonyms
@@ -660,7 +664,8 @@ def patched_variant(variant: Variant):
         with patched_semantic(variant):
             yield
     finally:
-        search.TOPIC_WEIGHT, search.EXPAND_QUERIES, search.expand_query, search.RELEVANCE_FLOOR = saved
+        (search.TOPIC_WEIGHT, search.EXPAND_QUERIES, search.expand_query, search.RELEVANCE_FLOOR,
+         search.RELATIVE_FLOOR) = saved
         taxonomy.TYPOS_IN_QUERIES = saved_typos
 
 
@@ -814,17 +819,23 @@ def hybrid_method(base: MethodResult, variant: Variant, scores: Mapping[str, Map
 
 
 def shown_above(scores: Mapping[str, float], relevance: Mapping[str, float], floor: float,
-                k: int = SHOWN) -> list[str]:
-    """The top k mentors by score whose relevance reaches the floor (as matching._rank; ties by id)."""
-    return sorted((m for m in scores if relevance[m] >= floor), key=lambda m: (-scores[m], m))[:k]
+                k: int = SHOWN, share: float = 0.0) -> list[str]:
+    """The top k mentors by score whose relevance reaches the floor, less those padding the list below `share` of
+    its best relevance (as matching._rank, with matching.is_padding; ties by id)."""
+    from marketplace.services.matching import search
+
+    top = sorted((m for m in scores if relevance[m] >= floor), key=lambda m: (-scores[m], m))[:k]
+    best = max((relevance[m] for m in top), default=0.0)
+    return [m for i, m in enumerate(top) if not search.is_padding(i, relevance[m], best, share)]
 
 
 def floor_figures(scores: Mapping[str, Mapping[str, float]], relevance: Mapping[str, Mapping[str, float]],
-                  queries: Sequence[Query], floor: float) -> dict:
-    """What a floor does to what users see (top 10): precision (share of shown mentors labelled relevant,
-    mean over queries showing anyone), the fewest mentors a short query shows, relevant mentors of the top 10
-    hidden by it, nDCG@5 of the floored lists, and queries showing nobody."""
-    precision, fewest_short, hidden, relevant, ndcgs, empty = [], None, 0, 0, [], 0
+                  queries: Sequence[Query], floor: float, share: float = 0.0) -> dict:
+    """What a floor (and a relative floor `share`) does to what users see (top 10): precision (share of shown
+    mentors labelled relevant, mean over queries showing anyone), the fewest mentors a short query shows,
+    relevant mentors of the top 10 hidden by it, mentors labelled unrelated still shown, nDCG@5 of the floored
+    lists, and queries showing nobody."""
+    precision, fewest_short, hidden, relevant, ndcgs, empty, unrelated = [], None, 0, 0, [], 0, 0
     above = {1: [0, 0], 2: [0, 0]}  # grade -> [labelled mentors of at least that grade, of them at the floor]
     for q in queries:
         for grade, counts in above.items():
@@ -832,7 +843,8 @@ def floor_figures(scores: Mapping[str, Mapping[str, float]], relevance: Mapping[
             counts[0] += len(labelled)
             counts[1] += sum(1 for m in labelled if relevance[q.id][m] >= floor)
         full = sorted(scores[q.id], key=lambda m: (-scores[q.id][m], m))[:SHOWN]
-        shown = shown_above(scores[q.id], relevance[q.id], floor)
+        shown = shown_above(scores[q.id], relevance[q.id], floor, share=share)
+        unrelated += sum(1 for m in shown if q.labels.get(m, 0) < MIN_RELEVANT)
         relevant += sum(1 for m in full if q.labels.get(m, 0) >= MIN_RELEVANT)
         hidden += sum(1 for m in full if q.labels.get(m, 0) >= MIN_RELEVANT and m not in shown)
         if shown:
@@ -842,7 +854,8 @@ def floor_figures(scores: Mapping[str, Mapping[str, float]], relevance: Mapping[
         if q.kind != "goal":
             fewest_short = len(shown) if fewest_short is None else min(fewest_short, len(shown))
         ndcgs.append(ndcg_at_k(shown, q.labels))
-    return {"floor": floor, "precision": mean(precision), "fewest_short": fewest_short,
+    return {"floor": floor, "share": share, "precision": mean(precision), "fewest_short": fewest_short,
+            "unrelated_shown": unrelated,
             "hidden_relevant": hidden, "relevant_in_top10": relevant, "ndcg": mean(ndcgs), "empty": empty,
             # recall of the floor: share of every labelled relevant mentor (grade >= 1; >= 2) it lets through
             "recall_above": above[1][1] / above[1][0] if above[1][0] else None,
@@ -855,23 +868,42 @@ def calibrate_floor(scores, relevance, tune: Sequence[Query]) -> float:
     return max(passing, default=0.0)
 
 
+def calibrate_share(scores, relevance, tune: Sequence[Query], floor: float) -> float:
+    """The highest relative floor of SHARES at which the tune split's nDCG@5 does not fall (to 4 decimals) and at
+    most MAX_HIDDEN_BY_SHARE of the relevant mentors the floored top 10 shows are trimmed."""
+    base = floor_figures(scores, relevance, tune, floor)
+    passing = []
+    for share in SHARES:
+        f = floor_figures(scores, relevance, tune, floor, share)
+        trimmed = f["hidden_relevant"] - base["hidden_relevant"]
+        if round(f["ndcg"], 4) >= round(base["ndcg"], 4) and trimmed <= MAX_HIDDEN_BY_SHARE * (
+                base["relevant_in_top10"] - base["hidden_relevant"]):
+            passing.append(share)
+    return max(passing, default=0.0)
+
+
 def format_floor(scores, relevance, queries: Sequence[Query], nonsense: Mapping[str, Mapping[str, float]],
-                 shipped: float) -> str:
-    """The floor chosen on the tune split, and what the app's floor does on both splits and to nonsense."""
+                 shipped: float, shipped_share: float) -> str:
+    """The floors chosen on the tune split, and what the app's floors do on both splits and to nonsense."""
     tune = select_split(queries, "tune")
     chosen = calibrate_floor(scores, relevance, tune)
+    chosen_share = calibrate_share(scores, relevance, tune, shipped)
     lines = [f"Relevance floor: calibrated on the tune split = {chosen:.2f} (highest with every short tune query "
              f"showing >= {MIN_SHOWN}); app RELEVANCE_FLOOR = {shipped:.2f}",
-             f"{'split':<10}{'floor':>7}{'precision@10':>14}{'fewest (short)':>16}{'hidden relevant':>17}"
-             f"{'nDCG@5':>9}{'none shown':>12}{'recall >=1 / >=2 at floor':>27}"]
+             f"Relative floor: calibrated on the tune split = {chosen_share:.2f} (highest with tune nDCG@5 not lower "
+             f"and at most {MAX_HIDDEN_BY_SHARE:.0%} of the relevant shown trimmed); app RELATIVE_FLOOR = "
+             f"{shipped_share:.2f}",
+             f"{'split':<10}{'floor':>7}{'share':>7}{'precision@10':>14}{'fewest (short)':>16}{'hidden relevant':>17}"
+             f"{'unrelated shown':>17}{'nDCG@5':>9}{'none shown':>12}{'recall >=1 / >=2 at floor':>27}"]
     for split in ("tune", "heldout"):
         part = select_split(queries, split)
         if not part:
             continue
-        for floor in (0.0, shipped):
-            f = floor_figures(scores, relevance, part, floor)
-            lines.append(f"{split:<10}{floor:>7.2f}{f['precision']:>14.3f}{f['fewest_short']:>16}"
-                         f"{f['hidden_relevant']:>9} of {f['relevant_in_top10']:<4}{f['ndcg']:>9.3f}{f['empty']:>12}"
+        for floor, share in ((0.0, 0.0), (shipped, 0.0), (shipped, shipped_share)):
+            f = floor_figures(scores, relevance, part, floor, share)
+            lines.append(f"{split:<10}{floor:>7.2f}{share:>7.2f}{f['precision']:>14.3f}{f['fewest_short']:>16}"
+                         f"{f['hidden_relevant']:>9} of {f['relevant_in_top10']:<4}{f['unrelated_shown']:>17}"
+                         f"{f['ndcg']:>9.3f}{f['empty']:>12}"
                          f"{f['recall_above']:>18.3f} / {f['recall_above_2']:.3f}")
     best = {text: max(by_mentor.values(), default=0.0) for text, by_mentor in nonsense.items()}
     worst = max(best, key=best.get)
@@ -1153,14 +1185,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     for run in app_runs:
         if shipped in run.scores:
             floor_reports[run.spec] = format_floor(run.scores[shipped], run.relevance[shipped], queries,
-                                                   run.nonsense[shipped], search.RELEVANCE_FLOOR)
+                                                   run.nonsense[shipped], search.RELEVANCE_FLOOR,
+                                                   search.RELATIVE_FLOOR)
             print()
             print(f"[{run.spec}] " + floor_reports[run.spec])
         for variant in run.scores if args.floor_all else ():
             if variant != shipped:
                 print(f"\n[{run.spec}, {variant.label()}] " + format_floor(
                     run.scores[variant], run.relevance[variant], queries, run.nonsense[variant],
-                    search.RELEVANCE_FLOOR))
+                    search.RELEVANCE_FLOOR, search.RELATIVE_FLOOR))
     exposure_report = None
     if not args.no_exposure and args.split == "all" and app_runs and shipped in app_runs[-1].scores:
         # Before (no penalty) and after (matching.EXPOSURE_WEIGHT), and what it costs here (bench/exposure.py).

@@ -50,6 +50,29 @@ def test_nonsense_finds_nobody_and_every_labelled_topic_query_finds_three(app, l
     assert too_few == {}
 
 
+def test_a_list_is_not_padded_with_mentors_far_below_its_best_match(app, labelled_mentors, monkeypatch):
+    """Past the first three, nobody whose relevance is under RELATIVE_FLOOR of the best match's is shown; on the
+    labelled set what this trims is mostly mentors labelled unrelated to the search."""
+    viewer = make_user(company="Viewer AG")
+    data = json.loads(LABELLED.read_text(encoding="utf-8"))
+    queries = [q for q in data["queries"] if q["kind"] == "topic_query"][:60]
+    trimmed = {"relevant": 0, "unrelated": 0}
+    for q in queries:
+        shown = search.search_mentors(q["title"], viewer, k=10)
+        best = max(m.relevance for m in shown)
+        assert all(m.relevance >= search.RELATIVE_FLOOR * best for m in shown[search.ALWAYS_SHOWN:]), q["title"]
+        with monkeypatch.context() as patched:
+            patched.setattr(search, "RELATIVE_FLOOR", 0.0)
+            padded = search.search_mentors(q["title"], viewer, k=10)
+        assert [m.mentor.id for m in shown] == [m.mentor.id for m in padded if m.mentor.id in
+                                                {s.mentor.id for s in shown}]  # the same order, only fewer
+        for m in padded:
+            if m.mentor.id not in {s.mentor.id for s in shown}:
+                trimmed["relevant" if labelled_mentors[m.mentor.id] in q["relevant"] else "unrelated"] += 1
+    assert trimmed["unrelated"] >= 60
+    assert trimmed["relevant"] * 10 <= trimmed["unrelated"]
+
+
 def test_a_search_that_finds_nobody_says_so_and_offers_the_taxonomy(client, app, login_as):
     make_mentor(headline="Generative AI for executives", text="I explain ChatGPT and AI tools.",
                 topic_slugs=("artificial-intelligence",), company="Neuronal GmbH")
@@ -64,6 +87,20 @@ def test_a_search_that_finds_nobody_says_so_and_offers_the_taxonomy(client, app,
     page = client.get("/search/mentors?q=xqzv+blorf", headers={"Accept-Language": "de"}).get_data(as_text=True)
     assert "Künstliche Intelligenz" in page  # the taxonomy, in the reader's language
     assert "Neuronal GmbH" not in page
+
+
+def test_a_search_page_with_fewer_than_asked_says_that_only_good_matches_are_shown(client, app, login_as):
+    make_mentor(headline="Generative AI for executives", text="I explain ChatGPT and AI tools.",
+                topic_slugs=("artificial-intelligence",), company="Neuronal GmbH")
+    login_as(make_user(company="Old Industry AG"))
+    page = client.get("/search/mentors?q=generative+AI", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Neuronal GmbH" in page and "Only mentors who match this search well are shown" in page
+    german = client.get("/search/mentors?q=generative+AI", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    assert "Gezeigt werden nur Mentor:innen, die gut zu dieser Suche passen" in german
+    nobody = client.get("/search/mentors?q=xqzv+blorf", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Only mentors who match" not in nobody  # that page says it found nobody, and offers topics
+    asked_one = client.get("/search/mentors?q=generative+AI&k=1").get_data(as_text=True)
+    assert "Neuronal GmbH" in asked_one and "Only mentors who match" not in asked_one
 
 
 def test_shared_topics_are_only_chosen_ones_and_text_mentions_are_named_apart(client, app):

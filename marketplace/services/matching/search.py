@@ -49,6 +49,15 @@ TOPIC_EXPANSION = 0.15
 # value at which every labelled short query still shows at least three mentors; every nonsense search of the
 # bench ("xqzv blorf", "a", "🚀🚀🚀", ...) stays below it.
 RELEVANCE_FLOOR = 0.11
+# No padding below the best: past the first ALWAYS_SHOWN of a list, a match whose relevance is below this share of
+# the list's best relevance is not shown (is_padding). Calibrated on the tune split of bench/data/ranking_eval.json
+# (bench/README.md, "Ranking quality"): the highest share at which the tune split's nDCG@5 does not fall and at most
+# 1 % of the relevant mentors the top 10 showed are hidden; mentors labelled unrelated that searches show: 804 -> 523
+# (tune), 472 -> 292 (held-out, where 17 of 785 relevant are hidden and nDCG@5 falls 0.002).
+RELATIVE_FLOOR = 0.35
+# The first of a list are shown whatever the relative floor says (the absolute floor still applies): a search that
+# finds one strong mentor also shows the next two, so that a reader can compare.
+ALWAYS_SHOWN = 3
 # Weight of the query words found in the mentor's text in `relevance`. The vector score alone cannot tell a
 # search that names nothing from a real paraphrase (USE: "lorem ipsum dolor" reaches 0.107, the third mentor
 # of "getting found on Google" 0.093); nonsense shares no word with anyone. Only the floor reads it: ranking
@@ -151,6 +160,14 @@ def below_floor(relevance_value: float) -> bool:
     """The relevance floor's one rule: a pair whose `relevance` is below RELEVANCE_FLOOR is not shown in a
     search or suggestions, and is a "weak match" in a cohort (its explanation and the manager's badge)."""
     return relevance_value < RELEVANCE_FLOOR
+
+
+def is_padding(position: int, relevance_value: float, best_relevance: float, share: float | None = None) -> bool:
+    """The relative floor's one rule: the match at `position` (0-based, in rank order) of a list whose best
+    relevance is `best_relevance` only pads the list and is not shown (ALWAYS_SHOWN; `share` of the best, by
+    default RELATIVE_FLOOR: bench/ranking_eval.py calibrates it)."""
+    share = RELATIVE_FLOOR if share is None else share
+    return position >= ALWAYS_SHOWN and relevance_value < share * best_relevance
 
 
 def goal_words(goal: Goal) -> str:
@@ -433,8 +450,8 @@ def _rank(
     languages: set[str],
     detect: taxonomy.TopicDetector,
 ) -> list[MentorMatch]:
-    """The k best at or above the relevance floor, as full matches: shared topics (chosen on the profile), topics
-    the text only mentions and matching phrases named. Fewer than k, or none, when
+    """The k best at or above the relevance floor and not padding (is_padding), as full matches: shared topics
+    (chosen on the profile), topics the text only mentions and matching phrases named. Fewer than k, or none, when
     fewer are relevant enough: nobody is shown to fill the list."""
     scored = [s for s in (_score(c, query_topic_ids, detect) for c in candidates) if s.relevant(query_text)]
     if scored:
@@ -443,17 +460,20 @@ def _rank(
                               np.array([best]))[0]
         for s, score in zip(scored, moved.tolist(), strict=True):
             s.score = score
-    scored = sorted(scored, key=lambda s: s.key)[:k]
+    ranked = [(s, s.relevance(query_text)) for s in sorted(scored, key=lambda s: s.key)[:k]]
+    best_relevance = max((r for _, r in ranked), default=0.0)
+    shown = [(s, r) for position, (s, r) in enumerate(ranked) if not is_padding(position, r, best_relevance)]
+    scored = [s for s, _ in shown]
     named_ids = set().union(*(s.mentioned_topic_ids | (s.candidate.topic_ids & query_topic_ids) for s in scored))
     named = _topics_by_id(named_ids, detect)
     matches = []
-    for s in scored:
+    for s, relevance_value in shown:
         matched = sorted((named[i] for i in s.candidate.topic_ids & query_topic_ids), key=lambda t: t.name_en)
         matches.append(
             MentorMatch(
                 mentor=s.candidate.card,
                 score=s.score,
-                relevance=s.relevance(query_text),
+                relevance=relevance_value,
                 similarity=s.candidate.similarity,
                 matched_topics=matched,  # in the order of a profile's topics (by English name)
                 mentioned_topics=[named[i] for i in sorted(s.mentioned_topic_ids)],
