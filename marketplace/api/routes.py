@@ -18,7 +18,7 @@ from ..input_checks import parse_json_body
 from ..models import Goal, MentorProfile, Tandem
 from ..services import accounts, goals, tandems
 from ..services.errors import ServiceError
-from ..services.fields import MESSAGE_MAX
+from ..services.fields import LANGUAGES, MESSAGE_MAX
 from ..services.matching import search, taxonomy
 from . import serializers
 from .serializers import current_locale
@@ -155,16 +155,17 @@ def _visible_goal(goal_id: int) -> Goal:
 def search_mentors():
     query = request.args.get("q", "")
     k = _int_arg("k", 10, 1, search.MAX_K)
-    language = request.args.get("language") or None
-    if language is not None and (len(language) != 2 or not (language.isascii() and language.isalpha())):
+    language = (request.args.get("language") or "").lower() or None
+    if language is not None and language not in LANGUAGES:  # "zz" would find nobody without saying why
         raise ApiError(400, "invalid_parameter", _("'language' must be a two-letter ISO code."),
-                       {"language": _("Use a code such as 'de' or 'en'.")})
+                       {"language": _("Use one of the languages profiles name: %(codes)s.",
+                                      codes=", ".join(LANGUAGES))})
     meeting_format = request.args.get("format") or None
     if meeting_format not in (None, "remote", "onsite"):
         problem = _("'format' must be 'remote' or 'onsite'.")
         raise ApiError(400, "invalid_parameter", problem, {"format": problem})
     results = search.search_mentors(
-        query, g.api_user, k=k, language=language.lower() if language else None, meeting_format=meeting_format
+        query, g.api_user, k=k, language=language, meeting_format=meeting_format
     )
     # Nobody relevant enough: offer the taxonomy instead of unrelated people.
     topics_to_try = None if results else taxonomy.seed_topics(current_locale())

@@ -10,6 +10,7 @@ from openapi_spec_validator import validate
 from marketplace.api.routes import openapi_document
 from marketplace.extensions import db
 from marketplace.services import accounts, companies
+from marketplace.services.fields import LANGUAGES
 from tests.builders import make_goal, make_mentor, make_user
 
 
@@ -67,6 +68,11 @@ def test_search_validates_its_parameters(client, app):
     assert "k" in error["fields"]
     assert_error(client.get("/api/v1/mentors/search?q=ai&language=german", headers=headers), 400)
     assert_error(client.get("/api/v1/mentors/search?q=ai&language=%C3%A4%C3%A4", headers=headers), 400)  # "ää"
+    unknown = assert_error(client.get("/api/v1/mentors/search?q=ai&language=zz", headers=headers), 400)
+    assert "de, en" in unknown["fields"]["language"]  # says which codes it knows, instead of finding nobody
+    assert client.get("/api/v1/mentors/search?q=ai&language=DE", headers=headers).status_code == 200
+    documented = client.get("/api/v1/openapi.json").get_json()["paths"]["/mentors/search"]["get"]["parameters"]
+    assert next(p for p in documented if p["name"] == "language")["schema"]["enum"] == list(LANGUAGES)
     for name, query in (("language", "q=ai&language=german"), ("format", "q=ai&format=hybrid")):
         assert list(assert_error(client.get(f"/api/v1/mentors/search?{query}", headers=headers), 400)["fields"]) == [
             name]
