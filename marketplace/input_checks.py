@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import unquote, unquote_to_bytes
 
-from flask import request
+from flask import current_app, request
 from flask_babel import gettext as _
 
 from .errors import BadInput
@@ -63,17 +63,28 @@ def _unstorable_message() -> str:
     return _("This text contains a character that cannot be saved (a NUL byte or a broken Unicode character).")
 
 
+def query_checked_by_form(view: Callable) -> Callable:
+    """Mark a page whose GET form reads its query parameters: a NUL byte in them is refused beside its field by
+    the form (forms.storable_text) with the rest of the form kept, instead of by check_query_string's bare 400
+    page. Parameters the form does not read are never used."""
+    view.query_checked_by_form = True
+    return view
+
+
 def check_query_string() -> None:
     """Refuse a query parameter (name or value) that cannot be stored or searched for; raises BadInput.
 
     Bytes that are not UTF-8 ("%ED%A0%80", a surrogate's encoding) count as unstorable too: Werkzeug
-    would otherwise keep them as the literal text "%ED%A0%80" and search for that.
+    would otherwise keep them as the literal text "%ED%A0%80" and search for that. A page marked
+    `query_checked_by_form` leaves the decoded text to its form.
     """
     for raw_name, raw_value in _raw_query_pairs():
         name = unquote(raw_name.replace("+", " "))
         if not _is_utf8(raw_name) or not _is_utf8(raw_value):
             problem = _unstorable_message()
             raise BadInput(400, "invalid_parameter", problem, {_printable(name): problem})
+    if getattr(current_app.view_functions.get(request.endpoint), "query_checked_by_form", False):
+        return
     for name, value in request.args.items(multi=True):
         problem = text_problem(name) or text_problem(value)
         if problem:

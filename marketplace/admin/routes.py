@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 
 from ..access import get_or_404
 from ..forms import EmptyForm, place_errors
-from ..input_checks import page_arg
+from ..input_checks import page_arg, query_checked_by_form
 from ..models import Company, Topic, User, get_by_id
 from ..services import admin as admin_service
 from ..services import companies
@@ -45,12 +45,14 @@ def index():
 
 @bp.get("/people")
 @manager_required
+@query_checked_by_form
 def people():
     search = SearchForm(request.args)
     term = (search.q.data or "") if search.validate() else ""
     pagination = admin_service.people(term, page_arg())
     counts = admin_service.goal_counts([user.id for user in pagination.items])
-    return render_template("admin/people.html", search=search, term=term, pagination=pagination, goal_counts=counts)
+    page = render_template("admin/people.html", search=search, term=term, pagination=pagination, goal_counts=counts)
+    return page, 400 if search.errors else 200
 
 
 def _render_person(user: User, form: VerifyCompanyForm | None = None, status: int = 200):
@@ -101,11 +103,13 @@ def clear_company(user_id: int):
 
 @bp.get("/companies")
 @manager_required
+@query_checked_by_form
 def companies_list():
     search = SearchForm(request.args)
     term = (search.q.data or "") if search.validate() else ""
     pagination, rows = admin_service.companies_page(term, page_arg())
-    return render_template("admin/companies.html", search=search, term=term, pagination=pagination, rows=rows)
+    page = render_template("admin/companies.html", search=search, term=term, pagination=pagination, rows=rows)
+    return page, 400 if search.errors else 200
 
 
 def _company_forms(company: Company, **bound: Any) -> dict[str, Any]:

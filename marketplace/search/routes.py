@@ -7,6 +7,7 @@ from flask_babel import get_locale
 from flask_login import current_user, login_required
 
 from ..forms import place_errors
+from ..input_checks import query_checked_by_form
 from ..services import companies
 from ..services.errors import MatchingError
 from ..services.matching import search, taxonomy
@@ -17,6 +18,7 @@ bp = Blueprint("search", __name__, url_prefix="/search")
 
 @bp.get("/mentors")
 @login_required
+@query_checked_by_form
 def mentors():
     form = MentorSearchForm(request.args)
     results: list[search.MentorMatch] = []
@@ -41,6 +43,7 @@ def mentors():
     locale = str(get_locale())
     # A search that finds nobody offers the taxonomy's topics to pick from.
     topics = taxonomy.seed_topics(locale) if searched and not form.errors and not results else []
-    return render_template(
+    page = render_template(
         "search/mentors.html", form=form, results=results, searched=searched, locale=locale, topics=topics
     )
+    return page, 400 if form.errors else 200

@@ -7,6 +7,7 @@ for the same people, and an error page that itself failed on a broken session.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import threading
@@ -117,8 +118,17 @@ def test_unstorable_text_in_a_query_answers_400_naming_the_parameter(client, log
     assert_api_error(client.get("/api/v1/mentors/search?q=%ED%A0%80", headers=world["headers"]), 400, "q")
     assert_api_error(client.get("/api/v1/mentors/search?%FF=x", headers=world["headers"]), 400)
     assert client.get("/manage/companies?q=M%C3%BCller+%25ED").status_code == 200  # real UTF-8, a literal "%"
-    named = client.get("/manage/people?q=a%00b")
-    assert "q:" in named.get_data(as_text=True)
+    named = client.get("/mentors/?topic=a%00b")
+    assert "topic:" in named.get_data(as_text=True)
+    # A page whose GET form reads the query names the problem beside its field and keeps the rest of the form.
+    for url in ("/search/mentors?q=Hello%00&exclude=Hansekauf", "/manage/people?q=a%00b", "/manage/companies?q=%00x"):
+        shown = client.get(url, headers={"Accept-Language": "en"})
+        body = html.unescape(shown.get_data(as_text=True))
+        assert shown.status_code == 400, url
+        field = re.search(r'<div class="field has-error">\s*<label for="q">.*?</div>', body, re.S)
+        assert field and "cannot be saved (a NUL byte" in field.group(0), url
+    kept = html.unescape(client.get("/search/mentors?q=Hello%00&exclude=Hansekauf").get_data(as_text=True))
+    assert 'value="Hansekauf"' in kept
     api = client.get("/api/v1/mentors/search?q=AI%00", headers=world["headers"])
     assert_api_error(api, 400, "q")
 
