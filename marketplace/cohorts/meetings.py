@@ -31,7 +31,10 @@ def _partner_tandem(tandem_id: int) -> Tandem:
 
 
 def _render(tandem: Tandem, form: MeetingForm | None = None, status: int = 200,
-            proposal_form: ProposalForm | None = None, decline_form: DeclineProposalForm | None = None):
+            proposal_form: ProposalForm | None = None, decline_form: DeclineProposalForm | None = None,
+            outcome_form: tuple[int, OutcomeForm] | None = None):
+    """The tandem's page; a form given comes back as it was sent, with its errors beside its fields
+    (`outcome_form`: one meeting's "did it take place?" form, by the meeting's id)."""
     row = meetings.progress(tandem)
     views = meetings.meetings_for(tandem, current_user)
     proposals = scheduling.proposal_views(tandem, current_user)
@@ -54,7 +57,8 @@ def _render(tandem: Tandem, form: MeetingForm | None = None, status: int = 200,
         checklist=meetings.kickoff_checklist(tandem, row),
         meetings=views,
         form=form or MeetingForm(),
-        outcome_forms={view.meeting.id: _outcome_form(view.meeting.id) for view in views if view.ask_outcome},
+        outcome_forms={view.meeting.id: _outcome_form(view.meeting.id) for view in views if view.ask_outcome}
+        | dict([outcome_form] if outcome_form else []),
         button_form=EmptyForm(),
         show_contact=tandems.can_see_contact(tandem, current_user),
         partner=tandem.mentee if tandem.mentor_user_id == current_user.id else tandem.mentor_user,
@@ -124,12 +128,17 @@ def outcome(tandem_id: int, meeting_id: int):
     tandem = _partner_tandem(tandem_id)
     form = _outcome_form(meeting_id)
     if not form.validate_on_submit():
+        if form.starts_at.errors:  # a time the browser sent broken: beside the field, as typed
+            return _render(tandem, status=400, outcome_form=(meeting_id, form))
         flash(_("Please choose held, missed or a new time."), "error")
         return redirect(url_for(".tandem", tandem_id=tandem.id))
     try:
         meetings.record_outcome(tandem, meeting_id, current_user, form.outcome.data, _in_my_zone(form.starts_at.data))
     except MeetingError as problem:
-        place_errors(None, problem)
+        # A refused new time (the clocks skip it, outside the tandem's period) stands beside the field with the
+        # time typed kept; anything else is a flash.
+        if place_errors(form if form.outcome.data == "moved" else None, problem):
+            return _render(tandem, status=400, outcome_form=(meeting_id, form))
         return redirect(url_for(".tandem", tandem_id=tandem.id))
     flash({"held": _("Marked as held: it now counts toward your target."),
            "missed": _("Recorded as missed. Plan the next meeting when you can."),

@@ -294,6 +294,29 @@ def test_after_the_end_both_are_asked_once_and_can_answer_held_missed_or_moved(t
     assert meetings.progress(tandem, clock.moment.date()).held == 1
 
 
+def test_a_meeting_moved_to_a_time_the_clocks_skip_is_refused_beside_the_field_with_the_time_kept(
+    tandem, clock, client, login_as
+):
+    meeting = meetings.create(tandem, tandem.mentee, datetime(2027, 3, 12, 17, 0, tzinfo=UTC), 60)
+    clock.moment = datetime(2027, 3, 12, 19, 0, tzinfo=UTC)
+    meetings.ask_outcomes(clock.moment)
+    login_as(tandem.mentee)  # Berlin: on 2027-03-28 the clocks go from 02:00 straight to 03:00
+    url, prefix = f"/cohorts/tandems/{tandem.id}/meetings/{meeting.id}/outcome", f"meeting-{meeting.id}-"
+    refused = client.post(url, data={prefix + "outcome": "moved", prefix + "starts_at": "2027-03-28T02:30"})
+    assert refused.status_code == 400
+    form = refused.get_data(as_text=True).split('class="outcome-form"')[1].split("</form>")[0]
+    assert "02:30 does not exist on that day in Europe/Berlin" in form
+    assert 'value="2027-03-28T02:30"' in form
+    untimed = client.post(url, data={prefix + "outcome": "moved", prefix + "starts_at": ""})
+    assert untimed.status_code == 400 and "Please give the date and time." in untimed.get_data(as_text=True)
+    db.session.expire_all()
+    assert meeting.starts_at.replace(tzinfo=UTC) == datetime(2027, 3, 12, 17, 0, tzinfo=UTC)
+    assert meeting.status == "planned"
+    german = client.post(url, data={prefix + "outcome": "moved", prefix + "starts_at": "2027-03-28T02:30"},
+                         headers={"Accept-Language": "de"})
+    assert "02:30 Uhr gibt es an diesem Tag in Europe/Berlin nicht" in german.get_data(as_text=True)
+
+
 # --- private notes, pages, privacy ----------------------------------------------------------------
 
 
