@@ -120,7 +120,7 @@ def test_a_withdrawal_while_the_manager_accepts_has_one_winner(app, monkeypatch)
     withdrawal, decision = (flashed for _status, flashed in answers)
     left = db.session.get(CohortParticipant, participant_id)
     told = db.session.scalars(select(Notification.message_key).where(Notification.user_id == applicant_id)).all()
-    refused = "That did not work; please reload the page and try again."
+    refused = "This application was changed in the meantime. Look at its current state, then try again."
     if left is None:
         assert (withdrawal, decision, told) == (["Your application was withdrawn."], ["No such application."], [])
     else:

@@ -413,7 +413,8 @@ def _lock_application(participant: CohortParticipant) -> tuple[Cohort, CohortPar
 def _changed_meanwhile() -> CohortError:
     """Of two changes to one application at once (accept and reject, a decision and a withdrawal), the later
     one is refused instead of overwriting the first: the person reloads, sees the outcome and may change it."""
-    return CohortError("wrong_state", _("That did not work; please reload the page and try again."))
+    return CohortError("wrong_state", _("This application was changed in the meantime. Look at its current state, "
+                                        "then try again."))
 
 
 def apply(cohort: Cohort, user: User, role: str, goal: Goal | None = None) -> CohortParticipant:
