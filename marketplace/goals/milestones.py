@@ -102,9 +102,7 @@ def change(goal_id: int, milestone_id: int):
             milestones.remove(goal, milestone, current_user)
             flash(_("Milestone removed."), "info")
         elif action in ("up", "down"):
-            index = [m.id for m in goal.milestones].index(milestone.id)
-            milestones.update(goal, milestone, current_user,
-                              {"position": max(index - 1, 0) if action == "up" else index + 1})
+            milestones.move_by(goal, milestone, current_user, -1 if action == "up" else 1)
         else:
             milestones.update(goal, milestone, current_user, {"done": action == "done"})
     except milestones.MilestoneError as problem:

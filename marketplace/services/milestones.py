@@ -194,6 +194,19 @@ def update(goal: Goal, milestone: Milestone, user: User, changes: dict[str, Any]
     return milestone
 
 
+def move_by(goal: Goal, milestone: Milestone, user: User, step: int) -> Milestone:
+    """Move the milestone `step` places (-1: up, 1: down) from where it stands when the lock is held: the page's
+    arrows, which a position read before the lock could send one place off when two moves cross."""
+    _refuse_unless(can_edit(goal, user), _("Only the goal's owner can change milestones."))
+    ordered = _locked(goal, milestone)
+    target = max(ordered.index(milestone) + step, 0)
+    ordered.remove(milestone)
+    ordered.insert(min(target, len(ordered)), milestone)
+    _renumber(ordered)
+    db.session.commit()
+    return milestone
+
+
 def remove(goal: Goal, milestone: Milestone, user: User) -> None:
     """Delete the milestone; those after it move up one."""
     _refuse_unless(can_edit(goal, user), _("Only the goal's owner can remove milestones."))

@@ -12,7 +12,7 @@ from marketplace.extensions import db
 from marketplace.models import CohortParticipant, Milestone, Tandem, User
 from marketplace.services import milestones, privacy, tandems
 from marketplace.services.cohorts import reports
-from tests.builders import at_once, make_goal, make_mentor, make_user
+from tests.builders import at_once, make_goal, make_mentor, make_user, sign_in
 from tests.marketplace.test_cohorts import bearer, make_cohort
 
 
@@ -263,6 +263,22 @@ def test_adds_moves_and_removals_at_once_leave_positions_0_to_n(app):
                 + [("DELETE", f"/{mid}", None) for mid in ids[6:]])
     assert sorted(_sent_at_once(app, owner, goal_id, requests), key=str) == [200] * 6 + [201] * 6 + [204] * 6
     assert _positions(goal_id) == list(range(12))
+
+
+def test_two_clicks_on_down_at_once_move_the_milestone_two_places(app):
+    """Each arrow click moves one place from where the milestone stands under the lock; the page used to send a
+    position read before it, so two clicks crossing moved it once."""
+    goal_id, owner, ids = _goal_with(4)
+    browsers = [sign_in(app.test_client(), owner) for _ in range(2)]
+
+    def click(index: int) -> int:
+        return browsers[index].post(f"/goals/{goal_id}/milestones/{ids[0]}",
+                                    data={"action": "down", "back": "goal"}).status_code
+
+    assert at_once(click, 2) == [302, 302]
+    order = db.session.scalars(select(Milestone.id).where(Milestone.goal_id == goal_id).order_by(Milestone.position))
+    assert list(order) == [ids[1], ids[2], ids[0], ids[3]]
+    assert _positions(goal_id) == [0, 1, 2, 3]
 
 
 def test_one_milestone_removed_twice_at_once_is_removed_once_and_the_rest_closes_up(app):
