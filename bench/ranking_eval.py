@@ -820,13 +820,14 @@ def hybrid_method(base: MethodResult, variant: Variant, scores: Mapping[str, Map
 
 def shown_above(scores: Mapping[str, float], relevance: Mapping[str, float], floor: float,
                 k: int = SHOWN, share: float = 0.0) -> list[str]:
-    """The top k mentors by score whose relevance reaches the floor, less those padding the list below `share` of
-    its best relevance (as matching._rank, with matching.is_padding; ties by id)."""
+    """The top k mentors by score whose relevance reaches the floor and that do not pad the list below `share` of
+    the best relevance of its first matching.PADDING_WINDOW (as matching._rank and _without_padding, with
+    matching.is_padding; ties by id)."""
     from marketplace.services.matching import search
 
-    top = sorted((m for m in scores if relevance[m] >= floor), key=lambda m: (-scores[m], m))[:k]
-    best = max((relevance[m] for m in top), default=0.0)
-    return [m for i, m in enumerate(top) if not search.is_padding(i, relevance[m], best, share)]
+    ranked = sorted((m for m in scores if relevance[m] >= floor), key=lambda m: (-scores[m], m))
+    best = max((relevance[m] for m in ranked[:search.PADDING_WINDOW]), default=0.0)
+    return [m for i, m in enumerate(ranked) if not search.is_padding(i, relevance[m], best, share)][:k]
 
 
 def floor_figures(scores: Mapping[str, Mapping[str, float]], relevance: Mapping[str, Mapping[str, float]],

@@ -5,18 +5,26 @@ from flask import flash, request
 from flask_babel import get_translations, lazy_ngettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import Field, Form, PasswordField, StringField
+from wtforms import DecimalField, Field, FloatField, Form, IntegerField, PasswordField, StringField
 from wtforms.validators import StopValidation
 
 from .extensions import db
-from .input_checks import has_visible_text, text_problem
+from .input_checks import has_visible_text, text_problem, unstorable_replaced
 from .services.errors import ServiceError
 
 
 def storable_text(form: Form, field: Field) -> None:
-    """Refuse text the database cannot store (a NUL byte or a lone surrogate) beside its field."""
+    """Refuse text the database cannot store (a NUL byte or a lone surrogate) beside its field; the form shows it
+    back with each such character as U+FFFD, never the raw NUL in the page."""
     if isinstance(field.data, str) and (problem := text_problem(field.data)):
+        field.data = unstorable_replaced(field.data)
         raise StopValidation(problem)
+
+
+def parsed_first(form: Form, field: Field) -> None:
+    """A number that did not parse ("abc") gets that one message, not also the range's."""
+    if field.process_errors:
+        raise StopValidation()
 
 
 def visible_if_required(form: Form, field: Field) -> None:
@@ -38,6 +46,8 @@ class TandemForm(FlaskForm):
             if isinstance(field, StringField):
                 visible = [] if isinstance(field, PasswordField) else [visible_if_required]
                 field.validators = [storable_text, *visible, *field.validators]
+            elif isinstance(field, IntegerField | DecimalField | FloatField):
+                field.validators = [parsed_first, *field.validators]
             return field
 
 

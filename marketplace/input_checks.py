@@ -59,6 +59,11 @@ def text_problem(value: str) -> str | None:
     return _unstorable_message() if _UNSTORABLE.search(value) else None
 
 
+def unstorable_replaced(value: str) -> str:
+    """`value` with each character text_problem refuses as U+FFFD, to show back beside the refusal."""
+    return _UNSTORABLE.sub("\ufffd", value)
+
+
 def _unstorable_message() -> str:
     return _("This text contains a character that cannot be saved (a NUL byte or a broken Unicode character).")
 

@@ -157,7 +157,7 @@ def search_mentors():
     k = _int_arg("k", 10, 1, search.MAX_K)
     language = (request.args.get("language") or "").lower() or None
     if language is not None and language not in LANGUAGES:  # "zz" would find nobody without saying why
-        raise ApiError(400, "invalid_parameter", _("'language' must be a two-letter ISO code."),
+        raise ApiError(400, "invalid_parameter", _("'language' must be the code of a language profiles name."),
                        {"language": _("Use one of the languages profiles name: %(codes)s.",
                                       codes=", ".join(LANGUAGES))})
     meeting_format = request.args.get("format") or None

@@ -100,6 +100,10 @@ def new():
     )
 
 
+# Mentors a goal's page suggests; fewer when fewer match well (matching.search.is_padding, the floor).
+SUGGESTIONS_SHOWN = 5
+
+
 @bp.get("/<int:id>")
 @login_required
 def detail(id: int):
@@ -108,7 +112,7 @@ def detail(id: int):
     # A mentor on the goal sees the goal, never its shortlist.
     show_suggestions = goals.can_see_suggestions(current_user, goal) and goal.status == GoalStatus.OPEN
     # Never the mentor who declined, withdrew or let a request expire: the owner sees who could help next.
-    suggestions = search.next_suggestions(goal, k=5) if show_suggestions else []
+    suggestions = search.next_suggestions(goal, k=SUGGESTIONS_SHOWN) if show_suggestions else []
     requests = tandems.tandems_for_goal(goal) if can_edit else []
     return render_template(
         "goals/detail.html",
@@ -116,6 +120,7 @@ def detail(id: int):
         can_edit=can_edit,
         show_settings=goals.can_see_goal_settings(current_user, goal),
         suggestions=suggestions,
+        suggestions_asked=SUGGESTIONS_SHOWN,
         requests=requests,
         request_ended=any(t.status in search.ENDED_REQUEST_STATUSES for t in requests),
         tandem_ended=any(t.status == TandemStatus.ENDED for t in requests),

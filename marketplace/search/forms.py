@@ -4,6 +4,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from ..forms import TandemForm
+from ..services.fields import LANGUAGES
 
 
 class MentorSearchForm(TandemForm):
@@ -15,11 +16,9 @@ class MentorSearchForm(TandemForm):
     q = StringField(_l("What would you like to learn?"), validators=[DataRequired(), Length(max=500)])
     language = SelectField(
         _l("Language"),
-        choices=[
-            SelectChoice(code, label)
-            for code, label in (("", _l("Any language")), ("de", _l("German")), ("en", _l("English")),
-                                ("fr", _l("French")), ("es", _l("Spanish")), ("it", _l("Italian")))
-        ],
+        # Every language a profile can name, as the API takes (fields.LANGUAGES).
+        choices=[SelectChoice("", _l("Any language")),
+                 *(SelectChoice(code, label) for code, label in LANGUAGES.items())],
         validators=[Optional()],
     )
     format = SelectField(

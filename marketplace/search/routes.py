@@ -23,27 +23,26 @@ def mentors():
     form = MentorSearchForm(request.args)
     results: list[search.MentorMatch] = []
     searched = "q" in request.args
+    unknown_companies: dict[str, list[str]] = {}  # a name left out that is no company -> names it may have meant
+    found_without_filters = 0
     if searched and form.validate():
-        excluded_ids = [
-            company.id
-            for name in (form.exclude.data or "").split(",")
-            if (company := companies.find_company(name)) is not None
-        ]
+        names = [name.strip() for name in (form.exclude.data or "").split(",") if name.strip()]
+        excluded = {name: companies.find_company(name) for name in names}
+        unknown_companies = {name: [c.name for c in companies.companies_named_like(name)]
+                             for name, company in excluded.items() if company is None}
+        filters = {"language": form.language.data or None, "meeting_format": form.format.data or None,
+                   "exclude_company_ids": [company.id for company in excluded.values() if company is not None]}
         try:
-            results = search.search_mentors(
-                form.q.data,
-                current_user,
-                k=form.k.data or 10,
-                language=form.language.data or None,
-                meeting_format=form.format.data or None,
-                exclude_company_ids=excluded_ids,
-            )
+            results = search.search_mentors(form.q.data, current_user, k=form.k.data or 10, **filters)
+            if not results and any(filters.values()):  # say whether the filters are what leaves nobody
+                found_without_filters = len(search.search_mentors(form.q.data, current_user, k=form.k.data or 10))
         except MatchingError as problem:
             place_errors(form, problem)
     locale = str(get_locale())
     # A search that finds nobody offers the taxonomy's topics to pick from.
     topics = taxonomy.seed_topics(locale) if searched and not form.errors and not results else []
     page = render_template(
-        "search/mentors.html", form=form, results=results, searched=searched, locale=locale, topics=topics
+        "search/mentors.html", form=form, results=results, searched=searched, locale=locale, topics=topics,
+        unknown_companies=unknown_companies, found_without_filters=found_without_filters,
     )
     return page, 400 if form.errors else 200

@@ -115,7 +115,7 @@ def companies_page(
     query = select(Company).order_by(Company.normalised_name)
     term = search.strip()
     if term:
-        query = query.where(Company.normalised_name.icontains(companies.company_key(term), autoescape=True))
+        query = query.where(companies.name_contains(term))
     pagination = db.paginate(query, page=page, per_page=per_page, error_out=False)
     ids = [company.id for company in pagination.items]
     people_by_company: dict[int, int] = {}

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, insert, or_, select, update
 
 from ..extensions import db
 from ..input_checks import single_line
@@ -140,6 +140,27 @@ def find_company(name: str) -> Company | None:
     if not key:
         return None
     return db.session.scalar(select(Company).where(Company.normalised_name == key))
+
+
+def name_contains(term: str) -> ColumnElement[bool]:
+    """Companies whose name holds `term` as written ("GmbH", which keys leave out) or whose key holds its key
+    ("mueller" for "Müller"); a term with no key at all ("%", "-") matches by its characters only, not every
+    company."""
+    matches = [Company.name.icontains(term, autoescape=True)]
+    if key := company_key(term):
+        matches.append(Company.normalised_name.icontains(key, autoescape=True))
+    return or_(*matches)
+
+
+def companies_named_like(term: str, limit: int = 3) -> list[Company]:
+    """A few companies whose name holds `term` (name_contains), shortest name first: what someone who typed part
+    of a name probably meant."""
+    if not term.strip():
+        return []
+    return list(db.session.scalars(
+        select(Company).where(name_contains(term.strip())).order_by(func.length(Company.name), Company.name)
+        .limit(limit)
+    ))
 
 
 def unknown_company_names(names: Iterable[str]) -> list[str]:

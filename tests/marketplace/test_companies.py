@@ -78,6 +78,21 @@ def test_registration_profile_and_goal_exclusion_find_one_company(client, login_
     assert [c.id for c in owner.goals[0].excluded_companies] == [company.id]
 
 
+def test_the_managers_company_search_finds_legal_forms_and_umlauts_and_no_wildcards(client, login_as):
+    for name in ("Klarwerk Analytics GmbH", "Müller Logistik AG", "Nordlicht Energie"):
+        companies.get_or_create_company(name)
+    login_as(make_user(is_manager=True, company="Tandem Community"))
+    db.session.commit()
+
+    def found(term: str) -> set[str]:
+        page = client.get("/manage/companies", query_string={"q": term}).get_data(as_text=True)
+        return {n for n in ("Klarwerk Analytics GmbH", "Müller Logistik AG", "Nordlicht Energie") if n in page}
+
+    assert found("GmbH") == {"Klarwerk Analytics GmbH"}  # the key leaves legal forms out; the name keeps them
+    assert found("mueller") == {"Müller Logistik AG"} and found("Klarwerk") == {"Klarwerk Analytics GmbH"}
+    assert found("%") == found("_") == found("-") == set()  # not every company
+
+
 def test_same_company_and_exclusion_rules_see_through_spellings(app):
     mentor = make_mentor(company="H\u0430nsekauf GmbH")
     same = make_goal(company="Hansekauf")

@@ -58,6 +58,8 @@ RELATIVE_FLOOR = 0.35
 # The first of a list are shown whatever the relative floor says (the absolute floor still applies): a search that
 # finds one strong mentor also shows the next two, so that a reader can compare.
 ALWAYS_SHOWN = 3
+# The best relevance a list is judged against is that of its first this many by rank, whatever k (_without_padding).
+PADDING_WINDOW = 10
 # Weight of the query words found in the mentor's text in `relevance`. The vector score alone cannot tell a
 # search that names nothing from a real paraphrase (USE: "lorem ipsum dolor" reaches 0.107, the third mentor
 # of "getting found on Google" 0.093); nonsense shares no word with anyone. Only the floor reads it: ranking
@@ -442,6 +444,28 @@ def _highlights(query_text: str, query_topic_ids: set[int], own: str, detect: ta
     return list(dict.fromkeys(phrases))[:3]
 
 
+def _without_padding(ranked: list[_Scored], k: int, query_text: str) -> list[tuple[_Scored, float]]:
+    """The first k of `ranked` (in rank order) that do not pad the list (is_padding), each with its relevance. The
+    best relevance is that of the first PADDING_WINDOW, whatever k, and one left out makes room for the next that
+    passes: a list is as long as asked while good matches remain, and a shorter list is the start of a longer one.
+    Only what is walked through is judged (the lexical evidence costs per mentor)."""
+    judged: dict[int, float] = {}
+
+    def relevance_at(position: int) -> float:
+        if position not in judged:
+            judged[position] = ranked[position].relevance(query_text)
+        return judged[position]
+
+    best = max((relevance_at(i) for i in range(min(PADDING_WINDOW, len(ranked)))), default=0.0)
+    shown = []
+    for position, candidate in enumerate(ranked):
+        if len(shown) == k:
+            break
+        if not is_padding(position, relevance_at(position), best):
+            shown.append((candidate, relevance_at(position)))
+    return shown
+
+
 def _rank(
     candidates: list[Candidate],
     k: int,
@@ -460,9 +484,7 @@ def _rank(
                               np.array([best]))[0]
         for s, score in zip(scored, moved.tolist(), strict=True):
             s.score = score
-    ranked = [(s, s.relevance(query_text)) for s in sorted(scored, key=lambda s: s.key)[:k]]
-    best_relevance = max((r for _, r in ranked), default=0.0)
-    shown = [(s, r) for position, (s, r) in enumerate(ranked) if not is_padding(position, r, best_relevance)]
+    shown = _without_padding(sorted(scored, key=lambda s: s.key), k, query_text)
     scored = [s for s, _ in shown]
     named_ids = set().union(*(s.mentioned_topic_ids | (s.candidate.topic_ids & query_topic_ids) for s in scored))
     named = _topics_by_id(named_ids, detect)
