@@ -28,7 +28,7 @@ from ..models import (
     mentor_topics,
 )
 from ..states import EmailStatus, GoalStatus, TandemStatus
-from . import companies, tandems, topics
+from . import companies, paging, tandems, topics
 from .errors import AdminError
 from .matching import taxonomy as taxonomy_service
 from .matching import vectors
@@ -71,7 +71,7 @@ def people(search: str = "", page: int = 1, per_page: int = PEOPLE_PER_PAGE) -> 
         query = query.where(
             or_(User.name.icontains(term, autoescape=True), User.email.icontains(term, autoescape=True))
         )
-    return db.paginate(query, page=page, per_page=per_page, error_out=False)
+    return paging.page_of(query, page, per_page)
 
 
 def goal_counts(user_ids: list[int]) -> dict[int, int]:
@@ -116,7 +116,7 @@ def companies_page(
     term = search.strip()
     if term:
         query = query.where(companies.name_contains(term))
-    pagination = db.paginate(query, page=page, per_page=per_page, error_out=False)
+    pagination = paging.page_of(query, page, per_page)
     ids = [company.id for company in pagination.items]
     people_by_company: dict[int, int] = {}
     if ids:
@@ -322,4 +322,4 @@ def _reembed_topic_users(topic: Topic) -> None:
 
 def outbox(page: int = 1, per_page: int = OUTBOX_PER_PAGE) -> Pagination:
     query = select(OutgoingEmail).order_by(OutgoingEmail.created_at.desc(), OutgoingEmail.id.desc())
-    return db.paginate(query, page=page, per_page=per_page, error_out=False)
+    return paging.page_of(query, page, per_page)

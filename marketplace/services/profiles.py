@@ -19,7 +19,7 @@ from sqlalchemy.orm import selectinload
 
 from ..extensions import begin_serialised_write, db
 from ..models import MentorProfile, Tandem, Topic, User, utcnow
-from . import companies, topics
+from . import companies, paging, topics
 from .errors import ProfileConflict
 from .fields import (
     COMPANY_MAX,
@@ -137,4 +137,4 @@ def open_mentors_page(topic_slug: str, page: int, per_page: int) -> tuple[Pagina
     if topic_slug:
         topic = topics.by_slug(topic_slug)
         query = query.where(MentorProfile.topics.any(Topic.id == topic.id)) if topic else query.where(false())
-    return db.paginate(query, page=page, per_page=per_page, error_out=False), topic
+    return paging.page_of(query, page, per_page), topic

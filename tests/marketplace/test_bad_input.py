@@ -134,12 +134,24 @@ def test_unstorable_text_in_a_query_answers_400_naming_the_parameter(client, log
     assert_api_error(api, 400, "q")
 
 
+def test_a_page_past_the_end_of_a_list_shows_its_last_page(client, login_as, world, monkeypatch):
+    from marketplace.mentors import routes as mentor_routes
+
+    monkeypatch.setattr(mentor_routes, "PER_PAGE", 1)  # the world's mentors fill several pages
+    login_as(world["manager"])
+    page = html.unescape(client.get("/mentors/?page=99999").get_data(as_text=True))
+    shown = re.search(r"Page (\d+) of (\d+)", page)
+    assert shown and shown.group(1) == shown.group(2) != "1"
+    assert "No open mentor matches this filter yet" not in page
+
+
 @pytest.mark.parametrize("page", [str(10**30), "-5", "abc", "1e9"])
 def test_any_page_number_answers_a_page(client, login_as, world, page):
     login_as(world["manager"])
     for url in ("/mentors/", "/manage/people", "/manage/companies", "/manage/outbox"):
         response = client.get(f"{url}?page={page}")
         assert response.status_code == 200, (url, page, response.status_code)
+
     api = client.get(f"/api/v1/goals?page={page}", headers=world["headers"])
     assert api.status_code in (200, 400)
     if api.status_code == 400:
