@@ -50,6 +50,19 @@ class TandemForm(FlaskForm):
                 field.validators = [parsed_first, *field.validators]
             return field
 
+    def validate(self, extra_validators=None) -> bool:
+        """The fields' own checks; then any field whose typed value holds what cannot be stored (a number or a
+        date sent with a NUL) is refused too, and its value shown back with U+FFFD, never raw in the page."""
+        valid = super().validate(extra_validators)
+        for field in self:
+            raw = getattr(field, "raw_data", None) or []
+            problem = next((p for value in raw if isinstance(value, str) and (p := text_problem(value))), None)
+            if problem:
+                field.raw_data = [unstorable_replaced(v) if isinstance(v, str) else v for v in raw]
+                field.errors = list(field.errors) or [problem]
+                valid = False
+        return valid
+
 
 class EmptyForm(TandemForm):
     """A bare POST button still carries a CSRF token."""

@@ -37,6 +37,14 @@ def _render(tandem: Tandem, form: MeetingForm | None = None, status: int = 200,
     (`outcome_form`: one meeting's "did it take place?" form, by the meeting's id)."""
     row = meetings.progress(tandem)
     views = meetings.meetings_for(tandem, current_user)
+    outcome_forms = {view.meeting.id: _outcome_form(view.meeting.id) for view in views if view.ask_outcome}
+    if outcome_form is not None:
+        meeting_id, bound = outcome_form
+        if meeting_id in outcome_forms and tandem.status == Tandem.RUNNING:
+            outcome_forms[meeting_id] = bound
+        else:  # the page draws no such form (answered meanwhile, an ended tandem): the errors as flashes
+            for message in (m for messages in bound.errors.values() for m in messages):
+                flash(message, "error")
     proposals = scheduling.proposal_views(tandem, current_user)
     open_proposal = next((view for view in proposals if view.proposal.status == MeetingProposal.OPEN), None)
     proposal_form = proposal_form or ProposalForm(formdata=None)
@@ -57,8 +65,7 @@ def _render(tandem: Tandem, form: MeetingForm | None = None, status: int = 200,
         checklist=meetings.kickoff_checklist(tandem, row),
         meetings=views,
         form=form or MeetingForm(),
-        outcome_forms={view.meeting.id: _outcome_form(view.meeting.id) for view in views if view.ask_outcome}
-        | dict([outcome_form] if outcome_form else []),
+        outcome_forms=outcome_forms,
         button_form=EmptyForm(),
         show_contact=tandems.can_see_contact(tandem, current_user),
         partner=tandem.mentee if tandem.mentor_user_id == current_user.id else tandem.mentor_user,

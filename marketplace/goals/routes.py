@@ -120,7 +120,6 @@ def detail(id: int):
         can_edit=can_edit,
         show_settings=goals.can_see_goal_settings(current_user, goal),
         suggestions=suggestions,
-        suggestions_asked=SUGGESTIONS_SHOWN,
         requests=requests,
         request_ended=any(t.status in search.ENDED_REQUEST_STATUSES for t in requests),
         tandem_ended=any(t.status == TandemStatus.ENDED for t in requests),

@@ -254,14 +254,20 @@ def own_meeting(tandem: Tandem, meeting_id: int, user: User) -> Meeting | None:
     return meeting
 
 
-def update(tandem: Tandem, meeting_id: int, user: User, changes: dict) -> Meeting:
+def update(tandem: Tandem, meeting_id: int, user: User, changes: dict, as_outcome: bool = False) -> Meeting:
     """Change a meeting (either partner; the private note only its author). Moving it is a new `starts_at`.
 
     A change the calendars must show (time, length, link, topic) raises the invite's SEQUENCE and mails the
     new invite to both; a planned meeting recorded as held or missed needs its start to have passed.
+    `as_outcome`: the answer to "did it take place?", refused (409) unless the meeting still waits for one when
+    the lock is held: the partner may have answered meanwhile, or the page was old.
     """
     _check_partner(tandem, user)
     meeting = _locked(tandem, meeting_id, user)
+    if as_outcome and not needs_outcome(meeting):
+        db.session.rollback()
+        raise MeetingError("already_answered", _("This meeting no longer waits for an answer: it was answered "
+                                                 "meanwhile or is not over yet. Its state is shown below."), 409)
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         name = sorted(unknown)[0]
@@ -304,10 +310,10 @@ def record_outcome(tandem: Tandem, meeting_id: int, user: User, outcome: str,
                    new_start: datetime | None = None) -> Meeting:
     """The answer to "did it take place?": `held`, `missed`, or `moved` to `new_start` (planned again)."""
     if outcome == "moved":
-        return update(tandem, meeting_id, user, {"starts_at": new_start, "status": Meeting.PLANNED})
+        return update(tandem, meeting_id, user, {"starts_at": new_start, "status": Meeting.PLANNED}, as_outcome=True)
     if outcome not in (Meeting.HELD, Meeting.MISSED):
         raise MeetingError.on_field("status", _("One of planned, held or missed."), "status")
-    return update(tandem, meeting_id, user, {"status": outcome})
+    return update(tandem, meeting_id, user, {"status": outcome}, as_outcome=True)
 
 
 def delete_meeting(tandem: Tandem, meeting_id: int, user: User) -> None:

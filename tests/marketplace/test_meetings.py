@@ -317,6 +317,30 @@ def test_a_meeting_moved_to_a_time_the_clocks_skip_is_refused_beside_the_field_w
     assert "02:30 Uhr gibt es an diesem Tag in Europe/Berlin nicht" in german.get_data(as_text=True)
 
 
+def test_an_answer_to_a_meeting_that_no_longer_waits_for_one_is_refused_and_said(tandem, clock, client, login_as):
+    """The partner answered meanwhile (an old page), or the meeting is held or still ahead: "did it take place?"
+    changes nothing then, and the page says why."""
+    meeting = meetings.create(tandem, tandem.mentee, datetime(2027, 3, 12, 17, 0, tzinfo=UTC), 60)
+    ahead = meetings.create(tandem, tandem.mentee, datetime(2027, 3, 20, 17, 0, tzinfo=UTC), 60)
+    clock.moment = datetime(2027, 3, 12, 19, 0, tzinfo=UTC)
+    meetings.record_outcome(tandem, meeting.id, tandem.mentor_user, "held")
+    login_as(tandem.mentee)
+    answers = ((meeting, {"outcome": "missed"}), (meeting, {"outcome": "moved", "starts_at": "2027-03-19T13:00"}),
+               (meeting, {"outcome": "moved", "starts_at": "2027-03-28T02:30"}), (ahead, {"outcome": "held"}))
+    for target, data in answers:
+        prefix = f"meeting-{target.id}-"
+        answer = client.post(f"/cohorts/tandems/{tandem.id}/meetings/{target.id}/outcome",
+                             data={prefix + name: value for name, value in data.items()}, follow_redirects=True)
+        text = answer.get_data(as_text=True)
+        assert "no longer waits for an answer" in text or "does not exist on that day" in text, data
+    db.session.expire_all()
+    assert (meeting.status, ahead.status) == ("held", "planned")
+    assert meeting.starts_at.replace(tzinfo=UTC) == datetime(2027, 3, 12, 17, 0, tzinfo=UTC)
+    with pytest.raises(MeetingError) as refused:
+        meetings.record_outcome(tandem, meeting.id, tandem.mentee, "missed")
+    assert refused.value.status == 409
+
+
 # --- private notes, pages, privacy ----------------------------------------------------------------
 
 

@@ -79,8 +79,11 @@ def test_a_search_page_with_fewer_than_asked_says_that_only_good_matches_are_sho
     make_mentor(headline="Generative AI for executives", text="I explain ChatGPT and AI tools.",
                 topic_slugs=("artificial-intelligence",), company="Neuronal GmbH")
     login_as(make_user(company="Old Industry AG"))
+    alone = client.get("/search/mentors?q=generative+AI", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Neuronal GmbH" in alone and "Only mentors who match" not in alone  # nobody else to leave out
+    make_mentor(headline="Sourdough baking at weekends", text="Bread, starters and ovens.", company="Backstube KG")
     page = client.get("/search/mentors?q=generative+AI", headers={"Accept-Language": "en"}).get_data(as_text=True)
-    assert "Neuronal GmbH" in page and "Only mentors who match this search well are shown" in page
+    assert "Backstube KG" not in page and "Only mentors who match this search well are shown" in page
     german = client.get("/search/mentors?q=generative+AI", headers={"Accept-Language": "de"}).get_data(as_text=True)
     assert "Gezeigt werden nur Mentor:innen, die gut zu dieser Suche passen" in german
     nobody = client.get("/search/mentors?q=xqzv+blorf", headers={"Accept-Language": "en"}).get_data(as_text=True)
@@ -111,9 +114,16 @@ def test_a_search_names_filters_that_leave_nobody_and_companies_it_does_not_know
     assert ("No company is called “Klarwerk”, so nobody is left out for it. Did you mean Klarwerk Analytics GmbH?"
             in typed)
     assert "No company is called “Nonexistent AG”, so nobody is left out for it." in typed
+    twice = page("q=generative+AI&exclude=Klarwerk,+KLARWERK,%E2%80%8B")  # one notice, none for an invisible name
+    assert twice.count("No company is called") == 1 and "“\u200b”" not in twice
+
     assert "Kein Unternehmen heißt „Klarwerk“" in page("q=generative+AI&exclude=Klarwerk", "de")
     exact = page("q=generative+AI&exclude=klarwerk+analytics")
     assert "No company is called" not in exact and "No mentor matches with these filters. Without them" in exact
+    make_mentor(headline="AI tools for managers", text="ChatGPT and generative AI in daily work.",
+                topic_slugs=("artificial-intelligence",), company="Denkfabrik KG")
+    counted = page("q=generative+AI&language=nl&k=1")  # the count without the filters is not capped at k
+    assert "Without them, 2 mentors match this search" in counted
 
 
 def test_a_goal_page_says_why_it_suggests_fewer_mentors_or_none(client, app, login_as):
@@ -123,8 +133,11 @@ def test_a_goal_page_says_why_it_suggests_fewer_mentors_or_none(client, app, log
                      company="Old Industry AG")
     nonsense = make_goal(owner=goal.owner, title="Xqzv blorf wibble", description="Lorem ipsum dolor sit amet.")
     login_as(goal.owner)
+    alone = client.get(f"/goals/{goal.id}", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Neuronal GmbH" in alone and "Only mentors who match" not in alone  # nobody else to leave out
+    make_mentor(headline="Sourdough baking at weekends", text="Bread, starters and ovens.", company="Backstube KG")
     few = client.get(f"/goals/{goal.id}", headers={"Accept-Language": "en"}).get_data(as_text=True)
-    assert "Neuronal GmbH" in few and "Only mentors who match this goal well are shown" in few
+    assert "Backstube KG" not in few and "Only mentors who match this goal well are shown" in few
     none = client.get(f"/goals/{nonsense.id}", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "no open mentor both matches this goal well enough and fits all the rules" in none
     german = client.get(f"/goals/{goal.id}", headers={"Accept-Language": "de"}).get_data(as_text=True)

@@ -108,6 +108,14 @@ class MentorMatch:
     mentioned_topics: list[Topic] = field(default_factory=list)  # query topics only named in the mentor's text
 
 
+class Matches(list[MentorMatch]):
+    """A ranking's matches, best first, and whether the relevance floors left out mentors who fit every rule
+    (`left_out`): a page that shows fewer than asked then says that only good matches are shown, and says nothing
+    when the market simply holds no more."""
+
+    left_out: bool = False
+
+
 @dataclass
 class GoalMatch:
     goal: Goal
@@ -473,7 +481,7 @@ def _rank(
     query_topic_ids: set[int],
     languages: set[str],
     detect: taxonomy.TopicDetector,
-) -> list[MentorMatch]:
+) -> Matches:
     """The k best at or above the relevance floor and not padding (is_padding), as full matches: shared topics
     (chosen on the profile), topics the text only mentions and matching phrases named. Fewer than k, or none, when
     fewer are relevant enough: nobody is shown to fill the list."""
@@ -485,10 +493,12 @@ def _rank(
         for s, score in zip(scored, moved.tolist(), strict=True):
             s.score = score
     shown = _without_padding(sorted(scored, key=lambda s: s.key), k, query_text)
+    left_out = len(shown) < min(k, len(candidates))
     scored = [s for s, _ in shown]
     named_ids = set().union(*(s.mentioned_topic_ids | (s.candidate.topic_ids & query_topic_ids) for s in scored))
     named = _topics_by_id(named_ids, detect)
-    matches = []
+    matches = Matches()
+    matches.left_out = left_out
     for s, relevance_value in shown:
         matched = sorted((named[i] for i in s.candidate.topic_ids & query_topic_ids), key=lambda t: t.name_en)
         matches.append(
@@ -513,7 +523,7 @@ def search_mentors(
     language: str | None = None,
     meeting_format: str | None = None,
     exclude_company_ids: Sequence[int] = (),
-) -> list[MentorMatch]:
+) -> Matches:
     """Mentors for a free-text topic in any language, best first, never from the viewer's company. The query is
     read in Unicode NFKC: full-width "ＫＩ" (an East Asian keyboard's) is "KI"."""
     query = unicodedata.normalize("NFKC", query or "").strip()
@@ -564,7 +574,7 @@ def _load_goal_facts(goal: Goal) -> None:
         ).unique().all()
 
 
-def suggestions_for_goal(goal: Goal, k: int = 5, leave_out: Collection[int] = ()) -> list[MentorMatch]:
+def suggestions_for_goal(goal: Goal, k: int = 5, leave_out: Collection[int] = ()) -> Matches:
     """Mentors for a goal, best first, with every hard rule applied (and none of the `leave_out` profiles)."""
     k = max(1, min(int(k), MAX_K))
     if goal.vector is None:
@@ -596,7 +606,7 @@ ENDED_REQUEST_STATUSES = (TandemStatus.DECLINED, TandemStatus.WITHDRAWN, TandemS
 NOT_NEXT_STATUSES = (*ENDED_REQUEST_STATUSES, TandemStatus.REQUESTED, TandemStatus.ENDED)
 
 
-def next_suggestions(goal: Goal, k: int = 5) -> list[MentorMatch]:
+def next_suggestions(goal: Goal, k: int = 5) -> Matches:
     """The goal's suggestions after a request or tandem ended: mentors who declined, withdrew, let a request on
     this goal expire or ended a tandem on it early are left out, and so are those with a pending one. The one
     place for "who next"."""
