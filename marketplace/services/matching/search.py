@@ -50,10 +50,11 @@ TOPIC_EXPANSION = 0.15
 # bench ("xqzv blorf", "a", "🚀🚀🚀", ...) stays below it.
 RELEVANCE_FLOOR = 0.11
 # No padding below the best: past the first ALWAYS_SHOWN of a list, a match whose relevance is below this share of
-# the list's best relevance is not shown (is_padding). Calibrated on the tune split of bench/data/ranking_eval.json
-# (bench/README.md, "Ranking quality"): the highest share at which the tune split's nDCG@5 does not fall and at most
-# 1 % of the relevant mentors the top 10 showed are hidden; mentors labelled unrelated that searches show: 804 -> 523
-# (tune), 472 -> 292 (held-out, where 17 of 785 relevant are hidden and nDCG@5 falls 0.002).
+# the best relevance of the list's first PADDING_WINDOW is not shown, and the next that passes takes its place
+# (is_padding, _without_padding). Calibrated on the tune split of bench/data/ranking_eval.json (bench/README.md, "The
+# relative floor"): the highest share at which the tune split's nDCG@5 does not fall and at most 1 % of the relevant
+# mentors the top 10 showed are hidden. Mentors labelled unrelated that the lists show: 804 -> 592 (tune), 472 -> 347
+# (held-out, where 17 more of 785 relevant are hidden and nDCG@5 falls 0.001).
 RELATIVE_FLOOR = 0.35
 # The first of a list are shown whatever the relative floor says (the absolute floor still applies): a search that
 # finds one strong mentor also shows the next two, so that a reader can compare.
