@@ -80,16 +80,16 @@ def test_a_search_page_with_fewer_than_asked_says_that_only_good_matches_are_sho
                 topic_slugs=("artificial-intelligence",), company="Neuronal GmbH")
     login_as(make_user(company="Old Industry AG"))
     alone = client.get("/search/mentors?q=generative+AI", headers={"Accept-Language": "en"}).get_data(as_text=True)
-    assert "Neuronal GmbH" in alone and "Only mentors who match" not in alone  # nobody else to leave out
+    assert "Neuronal GmbH" in alone and "much less well than these" not in alone  # nobody else to leave out
     make_mentor(headline="Sourdough baking at weekends", text="Bread, starters and ovens.", company="Backstube KG")
     page = client.get("/search/mentors?q=generative+AI", headers={"Accept-Language": "en"}).get_data(as_text=True)
-    assert "Backstube KG" not in page and "Only mentors who match this search well are shown" in page
+    assert "Backstube KG" not in page and "Mentors who match this search much less well than these are left out" in page
     german = client.get("/search/mentors?q=generative+AI", headers={"Accept-Language": "de"}).get_data(as_text=True)
-    assert "Gezeigt werden nur Mentor:innen, die gut zu dieser Suche passen" in german
+    assert "Mentor:innen, die viel weniger gut zu dieser Suche passen" in german
     nobody = client.get("/search/mentors?q=xqzv+blorf", headers={"Accept-Language": "en"}).get_data(as_text=True)
-    assert "Only mentors who match" not in nobody  # that page says it found nobody, and offers topics
+    assert "much less well than these" not in nobody  # that page says it found nobody, and offers topics
     asked_one = client.get("/search/mentors?q=generative+AI&k=1").get_data(as_text=True)
-    assert "Neuronal GmbH" in asked_one and "Only mentors who match" not in asked_one
+    assert "Neuronal GmbH" in asked_one and "much less well than these" not in asked_one
 
 
 def test_a_search_names_filters_that_leave_nobody_and_companies_it_does_not_know(client, app, login_as):
@@ -134,14 +134,14 @@ def test_a_goal_page_says_why_it_suggests_fewer_mentors_or_none(client, app, log
     nonsense = make_goal(owner=goal.owner, title="Xqzv blorf wibble", description="Lorem ipsum dolor sit amet.")
     login_as(goal.owner)
     alone = client.get(f"/goals/{goal.id}", headers={"Accept-Language": "en"}).get_data(as_text=True)
-    assert "Neuronal GmbH" in alone and "Only mentors who match" not in alone  # nobody else to leave out
+    assert "Neuronal GmbH" in alone and "much less well than these" not in alone  # nobody else to leave out
     make_mentor(headline="Sourdough baking at weekends", text="Bread, starters and ovens.", company="Backstube KG")
     few = client.get(f"/goals/{goal.id}", headers={"Accept-Language": "en"}).get_data(as_text=True)
-    assert "Backstube KG" not in few and "Only mentors who match this goal well are shown" in few
+    assert "Backstube KG" not in few and "Mentors who match this goal much less well than these are left out" in few
     none = client.get(f"/goals/{nonsense.id}", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "no open mentor both matches this goal well enough and fits all the rules" in none
     german = client.get(f"/goals/{goal.id}", headers={"Accept-Language": "de"}).get_data(as_text=True)
-    assert "Gezeigt werden nur Mentor:innen, die gut zu diesem Ziel passen" in german
+    assert "Mentor:innen, die viel weniger gut zu diesem Ziel passen" in german
 
 
 def test_shared_topics_are_only_chosen_ones_and_text_mentions_are_named_apart(client, app):
