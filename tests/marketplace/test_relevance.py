@@ -250,6 +250,7 @@ def test_a_topic_typed_with_one_typo_is_still_the_searchs_topic_but_never_a_ment
         assert slug in {slugs[m.topic_id] for m in detect(query, typos=True)}, query
     assert detect("xqzv blorf", typos=True) == [] and detect("", typos=True) == []
     assert detect("tik, tok", typos=True) == []  # only spaces or hyphens may stand between the parts
+    assert "new-work" in {slugs[m.topic_id] for m in detect("a 4-day week for our plant")}  # as "four-day week"
 
     mentor = make_mentor(headline="Feedback culture for small teams", text="Regular feedback conversations.",
                          topic_slugs=("feedback-culture",), company="Feedbackwerk GmbH")
