@@ -1,7 +1,7 @@
 """Forms shared by several blueprints, the base class every form derives from, and the catalogue WTForms'
 own messages are translated from."""
 
-from flask import flash, request
+from flask import flash, has_request_context, request
 from flask_babel import get_translations, lazy_ngettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -9,7 +9,7 @@ from wtforms import DecimalField, Field, FloatField, Form, IntegerField, Passwor
 from wtforms.validators import StopValidation
 
 from .extensions import db
-from .input_checks import has_visible_text, text_problem, unstorable_replaced
+from .input_checks import broken_query_names, has_visible_text, text_problem, unstorable_message, unstorable_replaced
 from .services.errors import ServiceError
 
 
@@ -52,11 +52,14 @@ class TandemForm(FlaskForm):
 
     def validate(self, extra_validators=None) -> bool:
         """The fields' own checks; then any field whose typed value holds what cannot be stored (a number or a
-        date sent with a NUL) is refused too, and its value shown back with U+FFFD, never raw in the page."""
+        date sent with a NUL, a query value that is not UTF-8) is refused too, and its value shown back with
+        U+FFFD, never raw in the page."""
         valid = super().validate(extra_validators)
+        broken = broken_query_names() if has_request_context() else frozenset()  # not UTF-8: refused the same
         for field in self:
             raw = getattr(field, "raw_data", None) or []
             problem = next((p for value in raw if isinstance(value, str) and (p := text_problem(value))), None)
+            problem = problem or (unstorable_message() if field.name in broken else None)
             if problem:
                 field.raw_data = [unstorable_replaced(v) if isinstance(v, str) else v for v in raw]
                 field.errors = list(field.errors) or [problem]

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import unquote, unquote_to_bytes
 
-from flask import current_app, request
+from flask import current_app, g, request
 from flask_babel import gettext as _
 
 from .errors import BadInput
@@ -56,7 +56,7 @@ def single_line(value: str) -> str:
 
 def text_problem(value: str) -> str | None:
     """Why `value` cannot be stored (a NUL byte or a lone surrogate), or None when it can."""
-    return _unstorable_message() if _UNSTORABLE.search(value) else None
+    return unstorable_message() if _UNSTORABLE.search(value) else None
 
 
 def unstorable_replaced(value: str) -> str:
@@ -64,16 +64,22 @@ def unstorable_replaced(value: str) -> str:
     return _UNSTORABLE.sub("\ufffd", value)
 
 
-def _unstorable_message() -> str:
+def unstorable_message() -> str:
     return _("This text contains a character that cannot be saved (a NUL byte or a broken Unicode character).")
 
 
 def query_checked_by_form(view: Callable) -> Callable:
-    """Mark a page whose GET form reads its query parameters: a NUL byte in them is refused beside its field by
-    the form (forms.storable_text) with the rest of the form kept, instead of by check_query_string's bare 400
-    page. Parameters the form does not read are never used."""
+    """Mark a page whose GET form reads its query parameters: a NUL byte in them, or bytes that are not UTF-8, are
+    refused beside their field by the form (forms.storable_text, TandemForm.validate) with the rest of the form
+    kept, instead of by check_query_string's bare 400 page. Parameters the form does not read are never used."""
     view.query_checked_by_form = True
     return view
+
+
+def broken_query_names() -> frozenset[str]:
+    """The query parameters of this request whose value is not UTF-8 (on a page `query_checked_by_form`, which
+    lets its form refuse them beside their fields)."""
+    return g.get("broken_query_names", frozenset())
 
 
 def check_query_string() -> None:
@@ -81,14 +87,19 @@ def check_query_string() -> None:
 
     Bytes that are not UTF-8 ("%ED%A0%80", a surrogate's encoding) count as unstorable too: Werkzeug
     would otherwise keep them as the literal text "%ED%A0%80" and search for that. A page marked
-    `query_checked_by_form` leaves the decoded text to its form.
+    `query_checked_by_form` leaves them (broken_query_names) and the decoded text to its form.
     """
+    by_form = getattr(current_app.view_functions.get(request.endpoint), "query_checked_by_form", False)
+    broken = set()
     for raw_name, raw_value in _raw_query_pairs():
         name = unquote(raw_name.replace("+", " "))
         if not _is_utf8(raw_name) or not _is_utf8(raw_value):
-            problem = _unstorable_message()
-            raise BadInput(400, "invalid_parameter", problem, {_printable(name): problem})
-    if getattr(current_app.view_functions.get(request.endpoint), "query_checked_by_form", False):
+            if not by_form:
+                problem = unstorable_message()
+                raise BadInput(400, "invalid_parameter", problem, {_printable(name): problem})
+            broken.add(name)
+    if by_form:
+        g.broken_query_names = frozenset(broken)
         return
     for name, value in request.args.items(multi=True):
         problem = text_problem(name) or text_problem(value)

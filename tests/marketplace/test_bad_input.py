@@ -130,6 +130,11 @@ def test_unstorable_text_in_a_query_answers_400_naming_the_parameter(client, log
         assert "\x00" not in body and "\ufffd" in field.group(0), url  # shown back, never raw in the page
     number = client.get("/search/mentors?q=KI&k=%00")  # not text: shown back without the NUL all the same
     assert number.status_code == 400 and "\x00" not in number.get_data(as_text=True)
+    broken = client.get("/search/mentors?q=KI&exclude=%ED%A0%80")  # not UTF-8: beside its field as well
+    body = html.unescape(broken.get_data(as_text=True))
+    field = re.search(r'<div class="field has-error">\s*<label for="exclude">.*?</div>', body, re.S)
+    assert broken.status_code == 400 and field and "cannot be saved" in field.group(0)
+    assert 'value="KI"' in body
     kept = html.unescape(client.get("/search/mentors?q=Hello%00&exclude=Hansekauf").get_data(as_text=True))
     assert 'value="Hansekauf"' in kept
     api = client.get("/api/v1/mentors/search?q=AI%00", headers=world["headers"])
