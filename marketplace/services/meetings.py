@@ -97,6 +97,19 @@ def clean_video_url(value: str | None) -> str:
 
 def _check_time(tandem: Tandem, author: User, starts_at: datetime, status: str) -> datetime:
     """The start instant in UTC, inside the tandem's period; held or missed not in the future, planned not past."""
+    first, last = period(tandem)
+
+    def outside_period() -> MeetingError:
+        message = _("Meetings of this tandem lie between %(first)s and %(last)s.",
+                    first=format_date(first) if first else "–", last=format_date(last) if last else "–")
+        return MeetingError.on_field("starts_at", message, "outside_period")
+
+    # A zone is never a day away from UTC: a day outside the period by more than a day needs no conversion (which
+    # overflows near the calendar's end, 9999-12-31, in a zone ahead of UTC) and no offset check (a zone's offset
+    # of the year 1 runs in seconds: Berlin's was +00:53:28).
+    rough = starts_at.date()
+    if (first and rough < first - timedelta(days=2)) or (last and rough > last + timedelta(days=2)):
+        raise outside_period()
     offset = starts_at.utcoffset() if starts_at.tzinfo is not None else None
     if offset is None or offset.total_seconds() % 60:  # no zone has an offset of seconds
         message = _("Give the time with its offset from UTC, e.g. 2027-03-02T18:00:00+01:00.")
@@ -105,21 +118,13 @@ def _check_time(tandem: Tandem, author: User, starts_at: datetime, status: str) 
         message = _("%(time)s does not exist on that day in %(zone)s: the clocks jump forward. Please choose another "
                     "time.", time=starts_at.strftime("%H:%M"), zone=starts_at.tzinfo)
         raise MeetingError.on_field("starts_at", message, "time_skipped")
-    first, last = period(tandem)
     try:
-        # A zone is never a day away from UTC: outside the period by more than a day needs no conversion
-        # (which overflows near the calendar's end, 9999-12-31, in a zone ahead of UTC).
-        rough = starts_at.date()
-        if (first and rough < first - timedelta(days=2)) or (last and rough > last + timedelta(days=2)):
-            raise OverflowError
         moment = timezones.to_utc(starts_at)
         day = timezones.local(moment, author).date()
     except OverflowError:
         day = None
     if day is None or (first and day < first) or (last and day > last):
-        message = _("Meetings of this tandem lie between %(first)s and %(last)s.",
-                    first=format_date(first) if first else "–", last=format_date(last) if last else "–")
-        raise MeetingError.on_field("starts_at", message, "outside_period")
+        raise outside_period()
     current = now()
     if status != Meeting.PLANNED and moment > current:
         message = _("A held or missed meeting lies between %(first)s and now: plan a later one instead.",

@@ -307,6 +307,9 @@ def test_a_meeting_moved_to_a_time_the_clocks_skip_is_refused_beside_the_field_w
     form = refused.get_data(as_text=True).split('class="outcome-form"')[1].split("</form>")[0]
     assert "02:30 does not exist on that day in Europe/Berlin" in form
     assert 'value="2027-03-28T02:30"' in form
+    ancient = client.post(url, data={prefix + "outcome": "moved", prefix + "starts_at": "0001-01-01T00:00"})
+    assert ancient.status_code == 400  # the period is what is wrong, not the year 1's offset in seconds
+    assert "Meetings of this tandem lie between" in ancient.get_data(as_text=True)
     untimed = client.post(url, data={prefix + "outcome": "moved", prefix + "starts_at": ""})
     assert untimed.status_code == 400 and "Please give the date and time." in untimed.get_data(as_text=True)
     db.session.expire_all()
