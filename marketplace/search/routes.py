@@ -7,7 +7,7 @@ from flask_babel import get_locale
 from flask_login import current_user, login_required
 
 from ..forms import place_errors
-from ..input_checks import has_visible_text, query_checked_by_form
+from ..input_checks import query_checked_by_form
 from ..services import companies
 from ..services.errors import MatchingError
 from ..services.matching import search, taxonomy
@@ -26,15 +26,10 @@ def mentors():
     unknown_companies: dict[str, list[str]] = {}  # a name left out that is no company -> names it may have meant
     found_without_filters = 0
     if searched and form.validate():
-        typed = (name.strip() for name in (form.exclude.data or "").split(","))
-        # One entry per company however often or however spelled ("foo, FOO"); nothing for an invisible name.
-        names = list({companies.company_key(n) or n.casefold(): n for n in typed if has_visible_text(n)}.values())
-        excluded = {name: companies.find_company(name) for name in names}
-        own = {current_user.company_id, current_user.verified_company_id}  # never shown: no use suggesting it
-        unknown_companies = {name: [c.name for c in companies.companies_named_like(name) if c.id not in own]
-                             for name, company in excluded.items() if company is None}
+        left_out = companies.left_out_companies(form.exclude.data, current_user)
+        unknown_companies = left_out.unknown
         filters = {"language": form.language.data or None, "meeting_format": form.format.data or None,
-                   "exclude_company_ids": [company.id for company in excluded.values() if company is not None]}
+                   "exclude_company_ids": left_out.company_ids}
         try:
             results = search.search_mentors(form.q.data, current_user, k=form.k.data or 10, **filters)
             if not results and any(filters.values()):  # say whether the filters are what leaves nobody

@@ -22,6 +22,7 @@ from ..models import (
     goal_excluded_companies,
     mentor_excluded_companies,
 )
+from .fields import split_entries
 
 KEY_MAX = 200  # the column's width; NFKC can lengthen a 200-character name ("㈱" is "(株)")
 
@@ -161,6 +162,36 @@ def companies_named_like(term: str, limit: int = 3) -> list[Company]:
         select(Company).where(name_contains(term.strip())).order_by(func.length(Company.name), Company.name)
         .limit(limit)
     ))
+
+
+def one_per_company(names: Iterable[str]) -> list[str]:
+    """`names` with each company once however it is spelled ("foo, FOO": the first spelling), in order; a name
+    with no key ("%") counts once by its letters."""
+    first: dict[str, str] = {}
+    for name in names:
+        first.setdefault(company_key(name) or name.casefold(), name)
+    return list(first.values())
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """What a search's "leave out companies" names: the companies found, and each name that is no company with up
+    to three companies it may have meant."""
+
+    company_ids: list[int]
+    unknown: dict[str, list[str]]
+
+
+def left_out_companies(text: str | None, viewer: User) -> LeftOut:
+    """The companies a search is to leave out, from the comma-separated names typed (fields.split_entries, once
+    per company); a name that is no company gets suggestions, never the viewer's own company (never shown)."""
+    found = {name: find_company(name) for name in one_per_company(split_entries(text, ","))}
+    own = {viewer.company_id, viewer.verified_company_id}
+    return LeftOut(
+        company_ids=[company.id for company in found.values() if company is not None],
+        unknown={name: [c.name for c in companies_named_like(name) if c.id not in own]
+                 for name, company in found.items() if company is None},
+    )
 
 
 def unknown_company_names(names: Iterable[str]) -> list[str]:

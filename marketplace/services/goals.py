@@ -44,13 +44,7 @@ def default_goal_languages(owner: User, interface_language: str) -> list[str]:
 
 def parse_company_names(value: str | Iterable[str] | None) -> list[str]:
     """Company names, one per line or comma-separated, each company once however it is spelled."""
-    names: list[str] = []
-    seen: set[str] = set()
-    for name in split_entries(value, ",\n"):
-        key = companies.company_key(name)
-        if key and key not in seen:
-            seen.add(key)
-            names.append(name)
+    names = [name for name in companies.one_per_company(split_entries(value, ",\n")) if companies.company_key(name)]
     if any(len(name) > COMPANY_MAX for name in names):
         message = _("A company name can have at most %(n)d characters.", n=COMPANY_MAX)
         raise ProfileError.invalid({"excluded_companies": message})

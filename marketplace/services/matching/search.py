@@ -111,7 +111,7 @@ class MentorMatch:
 
 class Matches(list[MentorMatch]):
     """A ranking's matches, best first, and whether the relevance floors left out mentors who fit every rule
-    (`left_out`): a page that shows fewer than asked then says that only good matches are shown, and says nothing
+    (`left_out`): a page that shows fewer than asked then says that weaker matches were left out, and says nothing
     when the market simply holds no more."""
 
     left_out: bool = False
