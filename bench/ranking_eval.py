@@ -33,8 +33,9 @@ Every query carries ``split``: ``tune`` (q01-q90, looked at by earlier tuning, a
 or ``heldout`` (~40 %, stratified by language and kind; nothing is tuned on it). ``--split tune`` is the set
 to choose on. How the set grew and how it is labelled: bench/data/grow_ranking_eval.py.
 
-Relevance floor (``matching.RELEVANCE_FLOOR``): the app runs with the floor lifted, so every mentor is scored;
-the floor is then applied to what a search shows (the top 10 by score whose ``matching.relevance`` reaches it):
+Relevance floor (``matching.RELEVANCE_FLOOR``): the app runs showing every mentor, so every mentor is scored (the
+floor itself stays, as it picks the best match that lends relevance to the mentors like it, matching.lend_relevance);
+the floor is then applied to what a search shows (the top 10 by score whose relevance reaches it):
 precision@10 (share of shown mentors labelled relevant), the fewest mentors a short query shows, relevant
 mentors hidden, nDCG@5 of the floored lists, and ten nonsense searches (``NONSENSE``). The calibrated value is
 the highest of ``FLOORS`` at which every short query of the tune split still shows three mentors.
@@ -648,12 +649,14 @@ def patched_semantic(variant: Variant):
 def patched_variant(variant: Variant):
     from marketplace.services.matching import search, taxonomy
 
-    saved = (search.TOPIC_WEIGHT, search.EXPAND_QUERIES, search.expand_query, search.RELEVANCE_FLOOR,
+    saved = (search.TOPIC_WEIGHT, search.EXPAND_QUERIES, search.expand_query, search._Scored.relevant,
              search.RELATIVE_FLOOR)
     saved_typos = taxonomy.TYPOS_IN_QUERIES
     taxonomy.TYPOS_IN_QUERIES = variant.typos
     search.TOPIC_WEIGHT = variant.topic_weight
-    search.RELEVANCE_FLOOR = 0.0  # every mentor scored; the floors are applied afterwards (format_floor)
+    # Every mentor scored and shown; the floors are applied afterwards (format_floor). RELEVANCE_FLOOR itself stays:
+    # the best match that lends the others relevance is the best that reaches it (search.lend_relevance).
+    search._Scored.relevant = lambda self, query_text: True
     search.RELATIVE_FLOOR = 0.0
     search.EXPAND_QUERIES = variant.expand != "off"
     if variant.expand == "terms":
@@ -664,7 +667,7 @@ def patched_variant(variant: Variant):
         with patched_semantic(variant):
             yield
     finally:
-        (search.TOPIC_WEIGHT, search.EXPAND_QUERIES, search.expand_query, search.RELEVANCE_FLOOR,
+        (search.TOPIC_WEIGHT, search.EXPAND_QUERIES, search.expand_query, search._Scored.relevant,
          search.RELATIVE_FLOOR) = saved
         taxonomy.TYPOS_IN_QUERIES = saved_typos
 
@@ -861,6 +864,19 @@ def floor_figures(scores: Mapping[str, Mapping[str, float]], relevance: Mapping[
             # recall of the floor: share of every labelled relevant mentor (grade >= 1; >= 2) it lets through
             "recall_above": above[1][1] / above[1][0] if above[1][0] else None,
             "recall_above_2": above[2][1] / above[2][0] if above[2][0] else None}
+
+
+def as_shown(run: AppRun, variant: Variant, floor: float, share: float) -> MethodResult:
+    """The app's ranking as a user sees it: each list with the relevance floor and the relative floor applied
+    (shown_above), for the same tables as the ranking without them."""
+    base = next(r for r in run.results if r.name.startswith(f"Tandem[{run.spec}, {variant.label()}]"))
+    result = MethodResult(f"{base.name.split(' (')[0]} as shown: floors {floor:.2f} / {share:.2f}", encoder=run.spec,
+                          topic_weight=variant.topic_weight, expand=variant.expand)
+    for query_id, scores in run.scores[variant].items():
+        relevance = run.relevance[variant][query_id]
+        result.top[query_id] = shown_above(scores, relevance, floor, share=share)
+        result.full[query_id] = shown_above(scores, relevance, floor, k=len(scores), share=share)
+    return result
 
 
 def calibrate_floor(scores, relevance, tune: Sequence[Query]) -> float:
@@ -1142,6 +1158,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         experiment_rows.append(
                             hybrid_method(base, variant, run.scores[variant], lexical, mentor_ids, beta, label))
 
+    for run in app_runs:
+        if shipped in run.scores:
+            main_rows.append(as_shown(run, shipped, search.RELEVANCE_FLOOR, search.RELATIVE_FLOOR))
     evaluated = [(r, evaluate(r, queries, mentor_lang)) for r in main_rows + experiment_rows]
     runtime = time.perf_counter() - started
     main_table = [(r.name, e["metrics"]) for r, e in evaluated if not r.experiment]

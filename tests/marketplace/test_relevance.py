@@ -75,6 +75,38 @@ def test_a_list_is_not_padded_with_mentors_far_below_its_best_match(app, labelle
     assert left_out["relevant"] * 10 <= left_out["unrelated"]
 
 
+def test_a_mentor_much_like_the_best_match_passes_the_floor_even_far_from_the_querys_words(
+        app, labelled_mentors, monkeypatch):
+    """The floor's feedback (lend_relevance): "Führen im Homeoffice" is far from the words of an English profile on
+    leading hybrid teams, but that profile is much like the search's best match, so it is shown; without the
+    feedback the floor hid it. Over the labelled short queries the floors hide less than half as many of the
+    relevant mentors the unfloored top 10 holds, and nonsense still finds nobody."""
+    viewer = make_user(company="Viewer AG")
+    data = json.loads(LABELLED.read_text(encoding="utf-8"))
+
+    def shown(text: str, lend: bool = True, floors: bool = True) -> set[str]:
+        with monkeypatch.context() as patched:
+            if not lend:
+                patched.setattr(search, "lend_relevance", lambda scored, query_text: None)
+            if not floors:
+                patched.setattr(search, "RELEVANCE_FLOOR", 0.0)
+                patched.setattr(search, "RELATIVE_FLOOR", 0.0)
+            return {labelled_mentors[m.mentor.id] for m in search.search_mentors(text, viewer, k=10)}
+
+    homeoffice = next(q for q in data["queries"] if q["title"] == "Führen im Homeoffice")
+    assert homeoffice["relevant"]["m18"] == 3  # "Leading hybrid teams"
+    assert "m18" in shown(homeoffice["title"]) and "m18" not in shown(homeoffice["title"], lend=False)
+    hidden = {"with feedback": 0, "without": 0}
+    for q in (q for q in data["queries"] if q["kind"] == "topic_query"):
+        relevant_top = {m for m in shown(q["title"], floors=False) if m in q["relevant"]}
+        hidden["with feedback"] += len(relevant_top - shown(q["title"]))
+        hidden["without"] += len(relevant_top - shown(q["title"], lend=False))
+    assert hidden["without"] >= 30
+    assert hidden["with feedback"] * 2 <= hidden["without"], hidden
+    for text in NONSENSE:
+        assert shown(text) == set(), text
+
+
 def test_a_search_page_with_fewer_than_asked_says_that_only_good_matches_are_shown(client, app, login_as):
     make_mentor(headline="Generative AI for executives", text="I explain ChatGPT and AI tools.",
                 topic_slugs=("artificial-intelligence",), company="Neuronal GmbH")

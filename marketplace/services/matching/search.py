@@ -41,21 +41,22 @@ EXPAND_QUERIES = True
 # nDCG@5 +0.017 (95 % CI [+0.004, +0.032]), goals +0.014 ([+0.002, +0.030]), short queries +0.020
 # ([-0.000, +0.042]) (bench/README.md, "Semantic topic expansion"). It reaches paraphrases naming no taxonomy word.
 TOPIC_EXPANSION = 0.15
-# Mentors whose relevance (`relevance`: the score without the topic expansion plus lexical evidence) is below this
-# are not shown, and a cohort pair below it is flagged as weak. Without the expansion because every query has a
-# nearest topic: moved towards it (weight 0.2, the synonyms' text), "lorem ipsum dolor" reached 0.209 and every
-# nonsense search found someone at any floor leaving three mentors to each short query (at most 0.14).
-# Calibrated on the tune split of bench/data/ranking_eval.json (bench/README.md, "Ranking quality"): the highest
-# value at which every labelled short query still shows at least three mentors; every nonsense search of the
-# bench ("xqzv blorf", "a", "🚀🚀🚀", ...) stays below it.
-RELEVANCE_FLOOR = 0.11
+# Mentors whose relevance (_Scored.relevance: the score without the topic expansion plus lexical evidence, with the
+# best match's feedback, lend_relevance) is below this are not shown, and a cohort pair below it (`relevance`, no
+# list, no feedback) is flagged as weak. Without the expansion because every query has a nearest topic: moved
+# towards it (weight 0.2, the synonyms' text), "lorem ipsum dolor" reached 0.209 and every nonsense search found
+# someone at any floor leaving three mentors to each short query (at most 0.14). Calibrated on the tune split of
+# bench/data/ranking_eval.json (bench/README.md, "The floor's feedback"): the highest value at which every labelled
+# short query still shows at least three mentors (0.11 before the feedback); every nonsense search of the bench
+# ("xqzv blorf", "a", "🚀🚀🚀", ...; at most 0.107) stays below it.
+RELEVANCE_FLOOR = 0.12
 # No padding below the best: past the first ALWAYS_SHOWN of a list, a match whose relevance is below this share of
 # the best relevance of the list's first PADDING_WINDOW is not shown, and the next that passes takes its place
 # (is_padding, _without_padding). Calibrated on the tune split of bench/data/ranking_eval.json (bench/README.md, "The
-# relative floor"): the highest share at which the tune split's nDCG@5 does not fall and at most 1 % of the relevant
-# mentors the top 10 showed are hidden. Mentors labelled unrelated that the lists show: 804 -> 592 (tune), 472 -> 347
-# (held-out, where 17 more of 785 relevant are hidden and nDCG@5 falls 0.001).
-RELATIVE_FLOOR = 0.35
+# floor's feedback"): the highest share at which the tune split's nDCG@5 does not fall and at most 1 % of the
+# relevant mentors the top 10 showed are hidden (0.35 before the feedback). Mentors labelled unrelated that the lists
+# show, without the relative floor -> with it: 805 -> 607 (tune), 463 -> 326 (held-out).
+RELATIVE_FLOOR = 0.4
 # The first of a list are shown whatever the relative floor says (the absolute floor still applies): a search that
 # finds one strong mentor also shows the next two, so that a reader can compare.
 ALWAYS_SHOWN = 3
@@ -80,7 +81,8 @@ EXPOSURE_WEIGHT = 0.1
 # that a short query's vector cannot give. Chosen on the tune split of bench/data/ranking_eval.json: shares
 # 0.7-0.9 are a plateau (nDCG@5 0.848-0.850, 0.831 without), 0.8 its middle. Held-out nDCG@5 +0.023 (95 % CI
 # [+0.003, +0.045]), short queries +0.036 ([+0.007, +0.069]), goals +0.004 ([-0.018, +0.027]) (bench/README.md,
-# "Pseudo-relevance feedback"). The floor still judges the query's own similarity, so nonsense finds nobody.
+# "Pseudo-relevance feedback"). The floor's relevance gets the same feedback from the best match that reaches the
+# floor on its own (lend_relevance), so nonsense, whose best match does not, still finds nobody.
 FEEDBACK_SHARE = 0.8
 
 
@@ -411,15 +413,30 @@ class _Scored:
     score: float  # without exposure, with the feedback once the list is known: what the user sees
     plain_score: float  # the score without the topic expansion (the query's own similarity): what the floor reads
     mentioned_topic_ids: set[int]  # the query's topics named in the mentor's text but not chosen
+    lent: float = 0.0  # the best match's relevance times how alike the two mentors are (lend_relevance)
+    _own: float | None = field(default=None, repr=False)
+
+    def own_relevance(self, query_text: str) -> float:
+        """What the floor judges of the mentor alone (`relevance` of the plain score), read once: the lexical
+        evidence costs per mentor."""
+        if self._own is None:
+            self._own = relevance(self.plain_score, query_text, self.candidate.own_words)
+        return self._own
+
+    def stands_alone(self, query_text: str) -> bool:
+        """At or above the floor on the mentor's own evidence. The lexical evidence only adds, so a score at the
+        floor needs no reading of the mentor's words: most candidates of a real query pass on their score alone."""
+        return not below_floor(self.plain_score) or not below_floor(self.own_relevance(query_text))
 
     def relevance(self, query_text: str) -> float:
-        """What the floor judges (`relevance` of the plain score)."""
-        return relevance(self.plain_score, query_text, self.candidate.own_words)
+        """What the floors judge: the mentor's own relevance with the best match's feedback, as the score has it
+        (with_feedback: (1 - FEEDBACK_SHARE) x own + FEEDBACK_SHARE x lent), never below the own relevance."""
+        own = self.own_relevance(query_text)
+        return own + FEEDBACK_SHARE * max(0.0, self.lent - own)
 
     def relevant(self, query_text: str) -> bool:
-        """At or above the floor. The lexical evidence only adds, so a score at the floor needs no reading
-        of the mentor's words: most candidates of a real query pass on their score alone."""
-        return not below_floor(self.plain_score) or not below_floor(self.relevance(query_text))
+        """At or above the floor, on the mentor's own evidence or with the best match's."""
+        return self.stands_alone(query_text) or not below_floor(self.relevance(query_text))
 
     @property
     def key(self) -> tuple[float, int]:
@@ -451,6 +468,23 @@ def _highlights(query_text: str, query_topic_ids: set[int], own: str, detect: ta
         if not any(phrase.casefold() in p.casefold() or p.casefold() in phrase.casefold() for p in phrases):
             phrases.append(phrase)
     return list(dict.fromkeys(phrases))[:3]
+
+
+def lend_relevance(scored: list[_Scored], query_text: str) -> None:
+    """The floor's pseudo-relevance feedback: the best match that stands on its own evidence (stands_alone; the best
+    by the ranking key, as with_feedback's) lends each mentor its own relevance times the cosine of the two mentors'
+    vectors, so a mentor much like a good match passes the floor, as its score rises with it. A paraphrase in
+    another language ("getting found on Google" of a German SEO profile) is far from the mentor's own words but
+    near the best match's profile. A search whose best match does not reach the floor lends nothing: nonsense
+    still finds nobody, and no relevance rises above the best one."""
+    alone = [s for s in scored if s.stands_alone(query_text)]
+    if not alone or FEEDBACK_SHARE <= 0:
+        return
+    anchor = min(alone, key=lambda s: s.key)
+    likeness = np.clip(np.stack([s.candidate.vector for s in scored]) @ anchor.candidate.vector, 0.0, 1.0)
+    anchor_relevance = anchor.own_relevance(query_text)
+    for s, alike in zip(scored, likeness.tolist(), strict=True):
+        s.lent = anchor_relevance * (1.0 if s is anchor else alike)
 
 
 def _without_padding(ranked: list[_Scored], k: int, query_text: str) -> list[tuple[_Scored, float]]:
@@ -486,7 +520,9 @@ def _rank(
     """The k best at or above the relevance floor and not padding (is_padding), as full matches: shared topics
     (chosen on the profile), topics the text only mentions and matching phrases named. Fewer than k, or none, when
     fewer are relevant enough: nobody is shown to fill the list."""
-    scored = [s for s in (_score(c, query_topic_ids, detect) for c in candidates) if s.relevant(query_text)]
+    every = [_score(c, query_topic_ids, detect) for c in candidates]
+    lend_relevance(every, query_text)
+    scored = [s for s in every if s.relevant(query_text)]
     if scored:
         best = min(range(len(scored)), key=lambda i: scored[i].key)  # the best available: exposure counts
         moved = with_feedback(np.array([s.score for s in scored]), np.stack([s.candidate.vector for s in scored]),
