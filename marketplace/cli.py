@@ -124,7 +124,8 @@ def import_participants(csv_file: Path, cohort_name: str | None) -> None:
     if not result.ok:
         for problem in result.errors:
             whose = f"{problem.email}: " if problem.email else ""
-            click.echo(f"row {problem.row}: {whose}{problem.message}", err=True)
+            where = f"row {problem.row}: " if problem.row else ""  # row 0: the file or the cohort, not a row
+            click.echo(f"{where}{whose}{problem.message}", err=True)
         raise SystemExit(1)
     click.echo(result.summary())
 

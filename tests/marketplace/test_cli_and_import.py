@@ -121,6 +121,17 @@ def test_import_into_a_cohort_needs_an_existing_cohort(runner, tmp_path):
     assert statuses == {("mentor", "accepted"), ("mentee", "accepted")}
 
 
+def test_import_into_a_closed_cohort_is_refused_whole_as_the_browser_refuses_it(runner, tmp_path):
+    from datetime import date
+
+    db.session.add(Cohort(name="Autumn", starts_on=date(2026, 3, 1), ends_on=date(2026, 9, 1), state="closed"))
+    db.session.commit()
+    closed = runner.invoke(args=["participants", "import", write(tmp_path, csv_bytes(GOOD_ROWS)), "--cohort", "Autumn"])
+    assert closed.exit_code == 1
+    assert "A closed cohort cannot take new participants." in closed.output and "row 0" not in closed.output
+    assert count(User) == 0 and count(CohortParticipant) == 0
+
+
 def test_init_db_and_seed_demo_are_idempotent(runner):
     assert runner.invoke(args=["init-db"]).exit_code == 0
     first = runner.invoke(args=["seed-demo"])

@@ -29,9 +29,10 @@ from ...input_checks import has_visible_text, single_line, text_problem
 from ...models import Cohort, CohortParticipant, Company, Goal, MentorProfile, Tandem, Topic, User
 from ...states import GoalStatus, ParticipantStatus, TandemStatus
 from .. import accounts, companies, exports, fields, goals, profiles, tandems
-from ..errors import ImportConflict
+from ..errors import CohortError, ImportConflict
 from ..matching import taxonomy, vectors
 from ..topics import MAX_TOPICS, TOPIC_MAX_LENGTH, planned_topics, resolve_topics
+from . import enrolment
 
 COLUMNS = ["email", "name", "role", "company", "headline", "text", "topics", "languages", "capacity",
            "exclude_companies"]
@@ -373,6 +374,11 @@ def import_participants(
         cohort = db.session.scalar(select(Cohort).where(Cohort.name == cohort_name))
         if cohort is None:
             problems.insert(0, RowProblem(0, _("No cohort called '%(name)s'. Create it first.", name=cohort_name)))
+        else:
+            try:
+                enrolment.can_import(cohort)
+            except CohortError as refusal:
+                problems.insert(0, RowProblem(0, refusal.message))
     if not rows and not problems:
         problems.append(RowProblem(0, _("The file has no participant rows.")))
     result.errors = problems
