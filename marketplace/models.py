@@ -724,7 +724,8 @@ class ImportJob(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     cohort_id: Mapped[int] = mapped_column(ForeignKey("cohort.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
-    token: Mapped[str] = mapped_column(String(64))  # the staged upload (services/cohorts/upload.py)
+    # The staged upload (services/cohorts/upload.py); one job per upload, however often its confirm is clicked.
+    token: Mapped[str] = mapped_column(String(64), unique=True)
     status: Mapped[str] = mapped_column(String(10), default=ImportStatus.QUEUED)
     total_rows: Mapped[int] = mapped_column(Integer, default=0)
     rows_done: Mapped[int] = mapped_column(Integer, default=0)

@@ -29,7 +29,8 @@ HOUR = timedelta(hours=1)
 def _mentors(*names: str) -> list[MentorProfile]:
     """Mentors who match the goals of these tests (AI), each at a company of their own."""
     return [make_mentor(user=make_user(name=name, company=f"{name} GmbH"), capacity=2,
-                        headline="Generative AI for leaders", text="I explain ChatGPT and other AI tools for daily work.",
+                        headline="Generative AI for leaders",
+                        text="I explain ChatGPT and other AI tools for daily work.",
                         topic_slugs=("artificial-intelligence",))
             for name in names]
 

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from flask_babel import format_timedelta
+from flask_babel import force_locale, format_timedelta
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ...extensions import db
 from ...models import Cohort, ImportJob, User, as_utc, utcnow
@@ -44,14 +44,30 @@ def start(cohort: Cohort, manager: User, token: str) -> ImportJob:
     """Record the import of a staged, previewed upload and queue it for a worker; commits."""
     from ... import jobs
 
+    # A confirm clicked twice (or sent from two tabs) lands on the job the first one started.
+    started = _job_of_upload(cohort, manager, token)
+    if started is not None:
+        return started
     # The preview counted the people; this refuses a token not this manager's for this cohort.
     rows = upload.staged_rows(token, cohort, manager)
     job = ImportJob(cohort_id=cohort.id, user_id=manager.id, token=token, status=ImportStatus.QUEUED, total_rows=rows,
                     rows_done=0, summary="", invited=[], problems=[], heartbeat_at=utcnow())
     db.session.add(job)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:  # the same upload confirmed at the same moment: the job is the other request's
+        db.session.rollback()
+        started = _job_of_upload(cohort, manager, token)
+        if started is None:
+            raise
+        return started
     jobs.enqueue("import_participants", job.id)
     return job
+
+
+def _job_of_upload(cohort: Cohort, manager: User, token: str) -> ImportJob | None:
+    return db.session.scalar(select(ImportJob).where(
+        ImportJob.token == token, ImportJob.cohort_id == cohort.id, ImportJob.user_id == manager.id))
 
 
 def _stale_seconds() -> float:
@@ -150,9 +166,18 @@ def run(job_id: int) -> None:
 
 
 def _import(job_id: int) -> None:
+    """Run the job in its manager's language (emails.recipient_locale): the summary and the reasons it stores are
+    what the progress page shows."""
+    from .. import emails
+
     job = db.session.get(ImportJob, job_id)
     cohort, manager = db.session.get(Cohort, job.cohort_id), db.session.get(User, job.user_id)
-    token, total, last = job.token, job.total_rows, [0.0]
+    with force_locale(emails.recipient_locale(manager) if manager is not None else "en"):
+        _import_staged(job, cohort, manager)
+
+
+def _import_staged(job: ImportJob, cohort: Cohort | None, manager: User | None) -> None:
+    job_id, token, total, last = job.id, job.token, job.total_rows, [0.0]
 
     def progress(done: int, of: int) -> None:
         now = time.monotonic()
