@@ -351,6 +351,29 @@ def test_browser_import_previews_row_by_row_then_imports_on_confirm(make_app, tm
         assert db.session.scalar(select(func.count(ImportJob.id))) == 1
 
 
+def test_the_import_preview_names_what_it_rewrites_and_refuses_a_managers_account(app, client, login_as):
+    manager = make_user(is_manager=True, email="cm@tandem.example")
+    login_as(manager)
+    lena = make_mentor(user=make_user(email="lena@young.example", name="Lena Brandt", company="Young Digital GmbH"),
+                       headline="Social media for leaders", topic_slugs=("social-media",), capacity=2)
+    cohort = make_cohort(state="enrolling")
+    renamed = [["lena@young.example", "Lena Berg", "mentor", "Young Digital GmbH", "I explain social media",
+                lena.teaching_text, "social-media", "de;en", "5", ""]]
+    page = client.post(f"/cohorts/{cohort.id}/import", data={"file": (io.BytesIO(csv_file(renamed)), "people.csv")},
+                       content_type="multipart/form-data", follow_redirects=True).get_data(as_text=True)
+    assert "Existing account: name Lena Brandt → Lena Berg." in page
+    assert "Rewrites: headline, capacity 2 → 5." in page and "import/confirm" in page
+
+    hijack = [[manager.email, "Hijacked Manager", "mentor", "Evil AG", "I explain social media",
+               "Short video, LinkedIn and personal branding for leaders.", "social-media", "de", "1", ""]]
+    page = client.post(f"/cohorts/{cohort.id}/import", data={"file": (io.BytesIO(csv_file(hijack)), "people.csv")},
+                       content_type="multipart/form-data", follow_redirects=True).get_data(as_text=True)
+    assert "a community manager&#39;s account; an import changes participants only" in page
+    assert "import/confirm" not in page
+    db.session.refresh(manager)
+    assert manager.name != "Hijacked Manager" and manager.mentor_profile is None
+
+
 def test_browser_import_refuses_bad_rows_and_offers_no_confirm(app, client, login_as):
     login_as(make_user(is_manager=True))
     cohort = make_cohort(state="enrolling")

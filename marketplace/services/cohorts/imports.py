@@ -66,6 +66,7 @@ class PlannedRow:
     action: str  # "create" or "update"
     title: str
     note: str = ""  # what else happens to this row, e.g. a finished goal re-opening for the cohort
+    changes: str = ""  # what it rewrites of an existing account, profile or goal (the preview names it)
 
 
 @dataclass
@@ -381,8 +382,9 @@ def import_participants(
                 problems.insert(0, RowProblem(0, refusal.message))
     if not rows and not problems:
         problems.append(RowProblem(0, _("The file has no participant rows.")))
-    result.errors = problems
     existing = _existing_users(rows)
+    problems.extend(_manager_rows(rows, existing))
+    result.errors = problems
     result.planned = _plan(rows, existing, cohort)
     if problems or dry_run:
         return result
@@ -464,23 +466,81 @@ def _existing_users(rows: list[ParsedRow]) -> dict[str, User]:
     return found
 
 
+def _manager_rows(rows: list[ParsedRow], existing: dict[str, User]) -> list[RowProblem]:
+    """An import changes participants: a row naming a community manager's account (whose name, company and
+    profile it would rewrite, and who would then be matched) is refused."""
+    return [RowProblem(row.row, _("This is a community manager's account; an import changes participants only."),
+                       row.email, ["email"])
+            for row in rows if (user := existing.get(row.email)) is not None and user.is_manager]
+
+
 def _plan(rows: list[ParsedRow], existing: dict[str, User], cohort: Cohort | None) -> list[PlannedRow]:
-    """What each row does; into a cohort, a finished goal re-opens unless a tandem still runs on it."""
+    """What each row does, with what it changes of an existing account, profile or goal; into a cohort, a finished
+    goal re-opens unless a tandem still runs on it."""
     running = _running_tandems(existing) if cohort is not None else {}
     planned = []
+    noted: set[str] = set()  # a person's account changes are named on their first row
+    slugs: dict[tuple[str, ...], list[str]] = {}  # many rows name the same topics: planned once each
     for row in rows:
+        key = tuple(row.topics)
+        if key not in slugs:
+            slugs[key] = sorted(topic.slug for topic in planned_topics(row.topics))
         user = existing.get(row.email)
-        note = ""
+        note, changes = "", []
+        if user is not None and row.email not in noted:
+            noted.add(row.email)
+            changes.append(_account_changes(row, user))
         if row.role == "mentor":
-            exists = user is not None and user.mentor_profile is not None
+            profile = user.mentor_profile if user is not None else None
+            exists = profile is not None
+            if profile is not None:
+                changes.append(_changed_fields(row, slugs[key], profile.headline, profile.teaching_text,
+                                             profile.language_list, profile.topics, profile.capacity))
         else:
             goal = _find_goal(user, row.headline) if user is not None else None
             exists = goal is not None
+            if goal is not None:
+                changes.append(_changed_fields(row, slugs[key], goal.title, goal.description, goal.language_list,
+                                             goal.topics))
             if goal is not None and cohort is not None and goal.status != GoalStatus.OPEN:
                 tandem = running.get(goal.id)
                 note = _running_note(tandem) if tandem else _("The goal re-opens for this cohort.")
-        planned.append(PlannedRow(row.row, row.email, row.role, "update" if exists else "create", row.headline, note))
+        planned.append(PlannedRow(row.row, row.email, row.role, "update" if exists else "create", row.headline,
+                                  note, " ".join(changes)))
     return planned
+
+
+def _account_changes(row: ParsedRow, user: User) -> str:
+    """What the row changes of an existing account: its name, and its stated company unless a confirmed one
+    stands (which an import never moves)."""
+    changes = []
+    if user.name != row.name:
+        changes.append(_("name %(old)s → %(new)s", old=user.name, new=row.name))
+    stated = companies.company_key(row.company)
+    if user.verified_company is not None:
+        if companies.company_key(user.verified_company.name) != stated:
+            changes.append(_("company stays %(name)s (confirmed at the work address)", name=user.verified_company.name))
+    elif user.company is None or companies.company_key(user.company.name) != stated:
+        changes.append(_("company %(old)s → %(new)s", old=user.company.name if user.company else "–",
+                         new=row.company))
+    if not changes:
+        return _("Existing account.")
+    return _("Existing account: %(changes)s.", changes=", ".join(changes))
+
+
+def _changed_fields(row: ParsedRow, topic_slugs: list[str], title: str, text: str, languages: list[str], topics,
+                    capacity: int | None = None) -> str:
+    """Which of a profile's or goal's fields the row rewrites, named as the file's columns."""
+    changed = [name for name, differs in (
+        ("headline", title != row.headline), ("text", text != row.text),
+        ("languages", sorted(languages) != sorted(row.languages)),
+        ("topics", sorted(t.slug for t in topics) != topic_slugs),
+    ) if differs]
+    if capacity is not None and capacity != row.capacity:
+        changed.append(_("capacity %(old)d → %(new)d", old=capacity, new=row.capacity))
+    if not changed:
+        return _("Nothing else changes.")
+    return _("Rewrites: %(fields)s.", fields=", ".join(changed))
 
 
 def _running_tandems(existing: dict[str, User]) -> dict[int, Tandem]:

@@ -125,7 +125,8 @@ def preview(token: str, cohort: Cohort, manager: User) -> tuple[Preview, str]:
     data, meta = _load(token, cohort, manager)
     result = imports.import_participants(data, cohort_name=cohort.name, dry_run=True)
     _paths(token)[1].write_text(json.dumps(meta | {"rows": len(result.planned)}), encoding="utf-8")
-    rows = [PreviewRow(p.row, p.email, p.role, p.title, p.action, p.note) for p in result.planned]
+    rows = [PreviewRow(p.row, p.email, p.role, p.title, p.action, " ".join(filter(None, (p.changes, p.note))))
+            for p in result.planned]
     rows += [PreviewRow(e.row, e.email, "", "", "refused", e.message, e.fields) for e in result.errors]
     rows.sort(key=lambda r: (r.row, r.action != "refused"))
     return Preview(
