@@ -333,8 +333,9 @@ def test_browser_import_previews_row_by_row_then_imports_on_confirm(make_app, tm
         forged = client.post(f"/cohorts/{cohort.id}/import/confirm", data={"token": "../../etc/passwd"})
         assert forged.status_code == 302 and db.session.scalar(select(func.count(User.id))) == 2
 
-        manager.locale = "de"  # the job runs in the manager's language: what its page shows of it
+        manager.locale = "de"  # the job runs in the language of the preview confirmed: what its page shows of it
         db.session.commit()
+        assert "Import prüfen" in client.get(upload.headers["Location"]).get_data(as_text=True)
         done = client.post(f"/cohorts/{cohort.id}/import/confirm", data={"token": token})
         assert done.status_code == 302 and "/import/jobs/" in done.headers["Location"]  # a job, watched
         page = client.get(done.headers["Location"]).get_data(as_text=True)
@@ -349,6 +350,31 @@ def test_browser_import_previews_row_by_row_then_imports_on_confirm(make_app, tm
         replay = client.post(f"/cohorts/{cohort.id}/import/confirm", data={"token": token})
         assert replay.headers["Location"] == done.headers["Location"]  # clicked twice: the same job, done
         assert db.session.scalar(select(func.count(ImportJob.id))) == 1
+
+
+def test_an_import_whose_people_changed_since_its_preview_imports_nothing_and_says_so(make_app, tmp_path):
+    app = make_app(TANDEM_UPLOAD_DIR=str(tmp_path / "uploads"))
+    with app.app_context():
+        client = app.test_client()
+        login = make_user(is_manager=True)
+        client.post("/auth/login", data={"email": login.email, "password": DEFAULT_PASSWORD})
+        first, second = make_cohort(name="First", state="enrolling"), make_cohort(name="Second", state="enrolling")
+        renamed = [GOOD[0][:1] + ["Lena Other"] + GOOD[0][2:]]
+
+        def previewed(cohort, rows) -> str:
+            staged = client.post(f"/cohorts/{cohort.id}/import", data={"file": (io.BytesIO(csv_file(rows)), "p.csv")},
+                                 content_type="multipart/form-data")
+            page = client.get(staged.headers["Location"]).get_data(as_text=True)
+            assert "1 to create" in page
+            return page.split('id="token" name="token" type="hidden" value="')[1].split('"')[0]
+
+        tokens = previewed(first, GOOD[:1]), previewed(second, renamed)  # both say "create" for Lena
+        client.post(f"/cohorts/{first.id}/import/confirm", data={"token": tokens[0]})
+        late = client.post(f"/cohorts/{second.id}/import/confirm", data={"token": tokens[1]})
+        page = client.get(late.headers["Location"]).get_data(as_text=True)
+        assert "The people in this file changed since you checked the import" in page and "row 0" not in page
+        assert db.session.scalar(select(User.name).where(User.email == "lena@young.example")) == "Lena Berg"
+        assert enrolment.participants(second) == []
 
 
 def test_the_import_preview_names_what_it_rewrites_and_refuses_a_managers_account(app, client, login_as):

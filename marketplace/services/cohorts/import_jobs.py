@@ -166,13 +166,14 @@ def run(job_id: int) -> None:
 
 
 def _import(job_id: int) -> None:
-    """Run the job in its manager's language (emails.recipient_locale): the summary and the reasons it stores are
-    what the progress page shows."""
+    """Run the job in the language its upload was previewed in (else the manager's, emails.recipient_locale): the
+    summary and the reasons it stores are what the progress page shows, and the plan compares with the preview's."""
     from .. import emails
 
     job = db.session.get(ImportJob, job_id)
     cohort, manager = db.session.get(Cohort, job.cohort_id), db.session.get(User, job.user_id)
-    with force_locale(emails.recipient_locale(manager) if manager is not None else "en"):
+    previewed = upload.language(job.token, cohort, manager) if cohort is not None and manager is not None else None
+    with force_locale(previewed or (emails.recipient_locale(manager) if manager is not None else "en")):
         _import_staged(job, cohort, manager)
 
 
@@ -188,8 +189,7 @@ def _import_staged(job: ImportJob, cohort: Cohort | None, manager: User | None) 
     try:
         if cohort is None or manager is None:
             raise enrolment.CohortError("gone", _("The cohort or the manager no longer exists."))
-        data = upload.load(token, cohort, manager)
-        result = upload.run(cohort, data, progress=progress)
+        result = upload.run(token, cohort, manager, progress=progress)
     except enrolment.CohortError as problem:
         db.session.rollback()
         _finish(job_id, "failed", problems=[problem.message])
@@ -199,7 +199,8 @@ def _import_staged(job: ImportJob, cohort: Cohort | None, manager: User | None) 
         _finish(job_id, "failed", problems=[_("The import stopped on an internal error. Nothing was written.")])
         raise
     if not result.ok:  # the data changed since the preview (e.g. a cohort renamed): nothing was written
-        _finish(job_id, "failed", problems=[f"{_('row')} {p.row}: {p.message}" for p in result.errors])
+        _finish(job_id, "failed", problems=[f"{_('row')} {p.row}: {p.message}" if p.row else p.message
+                                            for p in result.errors])
     else:
         _finish(job_id, "done", rows_done=total, summary=result.summary(), invited=result.invited)
         upload.discard(token)  # after the job says done: a run resumed in between finds the file

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
+import hashlib
 import io
+import json
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -359,9 +362,11 @@ def import_participants(
     progress: Callable[[int, int], None] | None = None,
     dry_run: bool = False,
     invite: bool = True,
+    expected_plan: str | None = None,
 ) -> ImportResult:
     """Validate everything, encode the new texts with no transaction open, then write every row in one short
-    transaction, or nothing; raises ImportConflict when someone changed the same people meanwhile."""
+    transaction, or nothing; raises ImportConflict when someone changed the same people meanwhile. With
+    `expected_plan` (a preview's plan_fingerprint), nothing is written unless the rows would do what it showed."""
     result = ImportResult(dry_run=dry_run)
     try:
         table = read_table(data)
@@ -386,6 +391,9 @@ def import_participants(
     problems.extend(_manager_rows(rows, existing))
     result.errors = problems
     result.planned = _plan(rows, existing, cohort)
+    if not problems and expected_plan is not None and plan_fingerprint(result.planned) != expected_plan:
+        problems.append(RowProblem(0, _("The people in this file changed since you checked the import (another "
+                                        "import or an edit). Nothing was imported: check the import again.")))
     if problems or dry_run:
         return result
     # Encode first, with no transaction open: a 1,000-row import spent 53 s in the encoder inside its write
@@ -464,6 +472,12 @@ def _existing_users(rows: list[ParsedRow]) -> dict[str, User]:
         for user in db.session.scalars(query):
             found[accounts.normalise_email(user.email)] = user
     return found
+
+
+def plan_fingerprint(planned: list[PlannedRow]) -> str:
+    """A digest of what the rows would do (actions, notes and changes): equal plans, equal digests."""
+    text = json.dumps([dataclasses.astuple(row) for row in planned], ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _manager_rows(rows: list[ParsedRow], existing: dict[str, User]) -> list[RowProblem]:

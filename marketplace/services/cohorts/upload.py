@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flask import current_app
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from ...extensions import db
@@ -82,11 +83,6 @@ def stage(data: bytes, cohort: Cohort, manager: User, filename: str = "") -> str
     return token
 
 
-def load(token: str, cohort: Cohort, manager: User) -> bytes:
-    """The staged bytes, only for the manager who uploaded them and the cohort they were meant for."""
-    return _load(token, cohort, manager)[0]
-
-
 def _meta(token: str, cohort: Cohort, manager: User) -> dict:
     """What stage (and the preview) noted about the upload; refuses a token not this manager's for this cohort."""
     meta_path = _paths(token)[1]
@@ -108,6 +104,14 @@ def _load(token: str, cohort: Cohort, manager: User) -> tuple[bytes, dict]:
                                   400) from None
 
 
+def language(token: str, cohort: Cohort, manager: User) -> str | None:
+    """The language the upload was previewed in (what the manager read), None before a preview or once expired."""
+    try:
+        return _meta(token, cohort, manager).get("locale")
+    except enrolment.CohortError:
+        return None
+
+
 def staged_rows(token: str, cohort: Cohort, manager: User) -> int:
     """How many people the preview of this upload counted (0 before a preview); reads no file contents."""
     return int(_meta(token, cohort, manager).get("rows") or 0)
@@ -124,7 +128,10 @@ def preview(token: str, cohort: Cohort, manager: User) -> tuple[Preview, str]:
     enrolment.can_import(cohort)
     data, meta = _load(token, cohort, manager)
     result = imports.import_participants(data, cohort_name=cohort.name, dry_run=True)
-    _paths(token)[1].write_text(json.dumps(meta | {"rows": len(result.planned)}), encoding="utf-8")
+    # What the manager is shown is what a confirm imports: the job refuses a plan that changed meanwhile.
+    # The plan's notes are in the page's language: the job runs in it too (language), so the two compare.
+    meta |= {"rows": len(result.planned), "plan": imports.plan_fingerprint(result.planned), "locale": str(get_locale())}
+    _paths(token)[1].write_text(json.dumps(meta), encoding="utf-8")
     rows = [PreviewRow(p.row, p.email, p.role, p.title, p.action, " ".join(filter(None, (p.changes, p.note))))
             for p in result.planned]
     rows += [PreviewRow(e.row, e.email, "", "", "refused", e.message, e.fields) for e in result.errors]
@@ -137,11 +144,16 @@ def preview(token: str, cohort: Cohort, manager: User) -> tuple[Preview, str]:
     ), str(meta.get("filename") or "")
 
 
-def run(cohort: Cohort, data: bytes, progress: Callable[[int, int], None] | None = None) -> imports.ImportResult:
-    """Import for real: every row validated again, written in one transaction, people enrolled as accepted."""
+def run(token: str, cohort: Cohort, manager: User, progress: Callable[[int, int], None] | None = None
+        ) -> imports.ImportResult:
+    """Import the staged upload for real: every row validated again, and refused whole when what it would do is no
+    longer what the manager's preview showed (another import or an edit changed the same people meanwhile); else
+    written in one transaction, people enrolled as accepted."""
     enrolment.can_import(cohort)
+    data, meta = _load(token, cohort, manager)
     try:
-        result = imports.import_participants(data, cohort_name=cohort.name, progress=progress)
+        result = imports.import_participants(data, cohort_name=cohort.name, progress=progress,
+                                             expected_plan=meta.get("plan"))
     except imports.ImportConflict as conflict:
         raise enrolment.CohortError("import_conflict", str(conflict), 409) from None
     db.session.commit()  # the invitations were queued after the import's own commit
