@@ -196,3 +196,12 @@ def at_once(work: Callable[[int], object], count: int) -> list[object]:
         thread.join(timeout=60)
     assert not any(thread.is_alive() for thread in threads)
     return results
+
+
+def publish_from_page(client: FlaskClient, cohort_id: int):
+    """Publish a cohort's drafts as a manager does: the confirmation page, then its form (which carries the draft
+    pairs it showed); answers the POST's response, redirects followed."""
+    page = client.get(f"/cohorts/{cohort_id}/publish").get_data(as_text=True)
+    found = re.search(r'name="drafts" type="hidden" value="([0-9a-f]+)"', page)
+    return client.post(f"/cohorts/{cohort_id}/publish", data={"drafts": found.group(1) if found else ""},
+                       follow_redirects=True)

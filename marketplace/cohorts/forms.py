@@ -66,6 +66,12 @@ class ConfirmImportForm(TandemForm):
     submit = SubmitField(_l("Import these participants"))
 
 
+class PublishForm(TandemForm):
+    """The publish confirmation: it carries the draft pairs it showed (review.drafts_version)."""
+
+    drafts = HiddenField(validators=[DataRequired(), Length(max=64)])
+
+
 class SwapForm(TandemForm):
     first = SelectField(_l("First pair"), coerce=int, choices=[], validators=[InputRequired()])
     second = SelectField(_l("Second pair"), coerce=int, choices=[], validators=[InputRequired()])

@@ -46,6 +46,7 @@ from .forms import (
     ImportForm,
     NudgeForm,
     ProgressFilterForm,
+    PublishForm,
     SurveyForm,
     SwapForm,
 )
@@ -504,6 +505,7 @@ def publish(cohort_id: int):
         if not drafts or cohort.state not in PAIRING:
             return redirect(url_for(".review", cohort_id=cohort.id))
         weak = len(cohort_review.weak_pairs(drafts))
+        form = PublishForm(drafts=cohort_review.drafts_version(drafts))
         return confirmation_page(
             _("Publish the tandems of “%(name)s”?", name=cohort.name),
             [ngettext("%(num)d draft tandem starts now; both partners are notified.",
@@ -514,10 +516,12 @@ def publish(cohort_id: int):
             url_for(".publish", cohort_id=cohort.id),
             ngettext("Publish %(num)d tandem", "Publish %(num)d tandems", len(drafts)),
             url_for(".review", cohort_id=cohort.id),
+            form=form,
         )
-    if EmptyForm().validate_on_submit():
+    form = PublishForm()
+    if form.validate_on_submit():
         try:
-            count = cohort_review.publish(cohort)
+            count = cohort_review.publish(cohort, reviewed=form.drafts.data)
         except CohortError as problem:
             place_errors(None, problem)
             return redirect(url_for(".review", cohort_id=cohort.id))

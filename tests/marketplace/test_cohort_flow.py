@@ -13,7 +13,7 @@ from marketplace.models import Cohort, Tandem, User
 from marketplace.services import accounts
 from marketplace.services.cohorts import review
 from marketplace.services.matching import rules
-from tests.builders import DEFAULT_PASSWORD, make_user
+from tests.builders import DEFAULT_PASSWORD, make_user, publish_from_page
 from tests.marketplace.test_cohorts import csv_file
 
 SUBJECTS = [
@@ -71,7 +71,7 @@ def test_create_import_match_swap_publish_meet_close_survey_report(app, client):
                           follow_redirects=True).get_data(as_text=True)
     assert "Mentors swapped." in swapped and "lowest" in swapped
 
-    assert "20 tandems published" in client.post(f"/cohorts/{cohort.id}/publish", follow_redirects=True).get_data(
+    assert "20 tandems published" in publish_from_page(client, cohort.id).get_data(
         as_text=True)
     tandems = list(db.session.scalars(select(Tandem).where(Tandem.cohort_id == cohort.id)))
     context = rules.rule_context()

@@ -20,7 +20,7 @@ from marketplace.services.cohorts.enrolment import CohortError
 from marketplace.services.labels import score_percent
 from marketplace.services.matching import rules
 from marketplace.services.matching.search import _topic_overlap, blend_score
-from tests.builders import make_goal, make_mentor, sign_in
+from tests.builders import make_goal, make_mentor, publish_from_page, sign_in
 from tests.marketplace.test_cohorts import bearer, enrol, make_cohort
 
 # --- the engine ------------------------------------------------------------------------------------
@@ -412,10 +412,29 @@ def test_publish_checks_every_rule_again_and_publishes_nothing_when_one_breaks(d
 def test_publish_from_the_page_then_the_second_click_says_nothing_left(drafted, client, login_as):
     cohort = drafted[0]
     login_as(make_manager())
-    first = client.post(f"/cohorts/{cohort.id}/publish", follow_redirects=True).get_data(as_text=True)
+    page = client.get(f"/cohorts/{cohort.id}/publish").get_data(as_text=True)
+    shown = {"drafts": page.split('name="drafts" type="hidden" value="')[1].split('"')[0]}
+    first = client.post(f"/cohorts/{cohort.id}/publish", data=shown, follow_redirects=True).get_data(as_text=True)
     assert "2 tandems published" in first
-    second = client.post(f"/cohorts/{cohort.id}/publish", follow_redirects=True).get_data(as_text=True)
+    second = client.post(f"/cohorts/{cohort.id}/publish", data=shown, follow_redirects=True).get_data(as_text=True)
     assert "Nothing left to publish." in second
+
+
+def test_a_publish_confirmation_whose_drafts_changed_since_publishes_nothing(drafted, client, login_as):
+    cohort, social_goal = drafted[0], drafted[4]
+    social_goal.excluded_companies = []  # so that the two pairs may swap mentors
+    db.session.commit()
+    login_as(make_manager())
+    page = client.get(f"/cohorts/{cohort.id}/publish").get_data(as_text=True)
+    shown = {"drafts": page.split('name="drafts" type="hidden" value="')[1].split('"')[0]}
+    first, second = sorted(review.drafts(cohort), key=lambda t: t.id)
+    swapped = client.post(f"/cohorts/{cohort.id}/drafts/swap", data={"first": first.id, "second": second.id},
+                          follow_redirects=True).get_data(as_text=True)  # in another tab
+    assert "Mentors swapped." in swapped
+    stale = client.post(f"/cohorts/{cohort.id}/publish", data=shown, follow_redirects=True).get_data(as_text=True)
+    assert "The draft pairs changed since you looked at them" in stale
+    assert {t.status for t in db.session.scalars(select(Tandem).where(Tandem.cohort_id == cohort.id))} == {"draft"}
+    assert "2 tandems published" in publish_from_page(client, cohort.id).get_data(as_text=True)
 
 
 def test_two_managers_publishing_at_once_give_one_winner(drafted, app):

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from marketplace.extensions import db
 from marketplace.models import CohortParticipant, Meeting, Tandem
 from marketplace.services.matching import search as matching
-from tests.builders import make_goal, make_mentor, make_user
+from tests.builders import make_goal, make_mentor, make_user, publish_from_page
 from tests.marketplace.test_cohort_report import HOSTILE_TITLE, running  # noqa: F401 - a fixture
 from tests.marketplace.test_cohorts import enrol, make_cohort
 
@@ -66,7 +66,7 @@ def test_publishing_first_says_how_many_tandems_start_and_how_many_are_weak(app,
     page = confirmation(client, f"/cohorts/{cohort.id}/publish")
     assert "2 draft tandems start now" in page and "1 of them is a weak match" in page
     assert {t.status for t in db.session.scalars(select(Tandem))} == {"draft"}
-    assert "2 tandems published" in client.post(f"/cohorts/{cohort.id}/publish", follow_redirects=True).get_data(
+    assert "2 tandems published" in publish_from_page(client, cohort.id).get_data(
         as_text=True)
 
 

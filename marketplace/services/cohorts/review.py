@@ -7,6 +7,7 @@ rule again under row locks: no published pair ever breaks one, whatever happened
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
@@ -222,11 +223,18 @@ def weak_pairs(drafts: list[Tandem]) -> set[int]:
             if t.goal is None or t.mentor is None or weak_pair(t.score or 0.0, t.goal, t.mentor, detect)}
 
 
-def publish(cohort: Cohort) -> int:
+def drafts_version(tandems: list[Tandem]) -> str:
+    """A digest of the draft pairs (which mentor with which goal): what a publish confirmation showed."""
+    pairs = sorted((t.id, t.mentor_profile_id or 0, t.goal_id or 0, t.mentee_user_id or 0) for t in tandems)
+    return hashlib.sha256(repr(pairs).encode()).hexdigest()[:32]
+
+
+def publish(cohort: Cohort, reviewed: str | None = None) -> int:
     """All drafts become active tandems in one transaction, or none do; answers how many.
 
     The cohort row is locked first, so when two managers publish at once the second waits and then
-    finds nothing left (409). Every hard rule, capacity included, is checked again here.
+    finds nothing left (409). Every hard rule, capacity included, is checked again here. With `reviewed` (the
+    drafts_version the confirmation showed), drafts changed since (another tab swapped a pair) publish nothing.
     """
     try:
         cohort = assignment.lock_cohort_in(
@@ -240,6 +248,10 @@ def publish(cohort: Cohort) -> int:
         )
         if not pending:
             raise CohortError("nothing_to_publish", _("Nothing left to publish."))
+        if reviewed is not None and drafts_version(pending) != reviewed:
+            raise CohortError("drafts_changed", _("The draft pairs changed since you looked at them (in another tab "
+                                                  "or by another manager). Nothing was published: review them "
+                                                  "again."), 409)
         # Lock the mentors too: a tandem request accepted meanwhile must not take the same last slot.
         mentor_ids = sorted({t.mentor_profile_id for t in pending if t.mentor_profile_id is not None})
         list(db.session.scalars(
