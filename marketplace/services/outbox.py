@@ -35,6 +35,9 @@ MAX_BACKOFF = timedelta(hours=6)
 # Mails holding a personal sign-in link: whoever reads the body can take over the account, so neither the
 # outbox page nor the log shows it (an invitation may be shown: managers hand invitations on).
 PERSONAL_LINK_KINDS = frozenset({"password_reset", "email_confirmation"})
+# Mails holding any one-time link that signs in or sets a password: a data export leaves their bodies out, or a
+# stolen session could read a fresh reset link there and set a new password without the old one.
+ONE_TIME_LINK_KINDS = PERSONAL_LINK_KINDS | {"invitation"}
 # Test-only: the kill test makes the worker SIGKILL itself right after SMTP accepted the first message.
 CRASH_AFTER_SMTP_ENV = "TANDEM_TEST_CRASH_AFTER_SMTP"
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import or_, select
 
 from ..extensions import begin_serialised_write, db
@@ -34,7 +35,7 @@ from ..models import (
     as_utc,
 )
 from ..states import TandemStatus
-from . import meetings, notifications, preferences, pulse, rematching, scheduling, tandems, throttle, timezones
+from . import meetings, notifications, outbox, preferences, pulse, rematching, scheduling, tandems, throttle, timezones
 from .matching import vectors
 
 
@@ -199,11 +200,18 @@ def _system_records(user: User) -> dict[str, Any]:
             for r in db.session.scalars(select(Reminder).where(Reminder.user_id == user.id).order_by(Reminder.id))
         ],
         "emails": [
-            {"subject": m.subject, "body": m.body, "kind": m.kind, "language": m.language, "status": m.status,
-             "created_at": _iso(m.created_at), "sent_at": _iso(m.sent_at)}
+            {"subject": m.subject, "body": _exported_body(m), "kind": m.kind, "language": m.language,
+             "status": m.status, "created_at": _iso(m.created_at), "sent_at": _iso(m.sent_at)}
             for m in db.session.scalars(select(OutgoingEmail).where(_emails_of(user)).order_by(OutgoingEmail.id))
         ],
     }
+
+
+def _exported_body(message: OutgoingEmail) -> str:
+    """A mail's text as exported: a mail holding a one-time sign-in or password link is named, not copied."""
+    if message.kind in outbox.ONE_TIME_LINK_KINDS:
+        return _("(This e-mail held a personal one-time link; the export leaves its text out.)")
+    return message.body
 
 
 def _emails_of(user: User):

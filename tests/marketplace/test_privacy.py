@@ -32,6 +32,21 @@ def test_export_holds_profile_goals_and_tandems(client, login_as):
         assert datetime.fromisoformat(moment).utcoffset() == timedelta(0)
 
 
+def test_the_export_leaves_out_the_text_of_mails_holding_a_one_time_link(app, client, login_as):
+    """A stolen session must not find a fresh password-reset link in the export and set a new password with it."""
+    user = make_user()
+    app.test_client().post("/auth/forgot-password", data={"email": user.email})
+    login_as(user)
+    goal = make_goal(owner=make_user(company="Old AG"))
+    tandems.request_tandem(goal, make_mentor(user=user), goal.owner, "Hello from Old AG")
+    mails = client.get("/auth/account/export.json").get_json()["emails"]
+    reset = next(m for m in mails if m["kind"] == "password_reset")
+    assert "/auth/reset/" not in reset["body"] and "one-time link" in reset["body"] and reset["subject"]
+    assert all("/auth/reset/" not in m["body"] for m in mails)
+    request_mail = next(m for m in mails if m["kind"] != "password_reset")
+    assert "asks you to mentor them" in request_mail["body"]  # other mails keep their text
+
+
 def test_signed_in_devices_and_failed_logins_are_exported_and_deleted_with_the_account(app, client, login_as):
     user = make_user()
     app.test_client().post("/auth/login", data={"email": user.email, "password": "a wrong guess, twice"})
