@@ -153,6 +153,9 @@ def delete_goal(goal: Goal) -> None:
     if _has_running_tandem(goal):
         db.session.rollback()
         raise ProfileConflict("tandem_running", _("A tandem is running on this goal: end it before deleting the goal."))
+    from . import tandems  # which imports this module
+
+    tandems.end_pending_with(select(Tandem).where(Tandem.goal_id == goal.id), "goal")
     vectors.forget(vectors.GOAL, goal.id)
     db.session.execute(update(Tandem).where(Tandem.goal_id == goal.id).values(goal_id=None))
     db.session.execute(update(CohortParticipant).where(CohortParticipant.goal_id == goal.id).values(goal_id=None))

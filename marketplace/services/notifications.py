@@ -107,6 +107,20 @@ MESSAGES = {
     "offer_ended_account_deleted": _l(
         "The offer to help with “%(title)s” has ended: the mentor deleted their account."
     ),
+    "request_ended_profile_deleted": _l(
+        "Your request for “%(title)s” has ended: the mentor removed their mentor profile. Mentors who could help "
+        "you next: %(suggestions)s."
+    ),
+    "request_ended_profile_deleted_none": _l(
+        "Your request for “%(title)s” has ended: the mentor removed their mentor profile. Open the goal for new "
+        "suggestions."
+    ),
+    "offer_ended_profile_deleted": _l(
+        "The offer to help with “%(title)s” has ended: the mentor removed their mentor profile."
+    ),
+    "offer_ended_goal_deleted": _l(
+        "Your offer to help with “%(title)s” has ended: its owner deleted the goal."
+    ),
     "offer_ended_owner_deleted": _l(
         "Your offer to help with “%(title)s” has ended: the goal's owner deleted their account."
     ),

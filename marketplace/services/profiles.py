@@ -19,7 +19,7 @@ from sqlalchemy.orm import selectinload
 
 from ..extensions import begin_serialised_write, db
 from ..models import MentorProfile, Tandem, Topic, User, utcnow
-from . import companies, paging, topics
+from . import companies, paging, tandems, topics
 from .errors import ProfileConflict
 from .fields import (
     COMPANY_MAX,
@@ -113,6 +113,7 @@ def delete_mentor_profile(profile: MentorProfile) -> None:
         db.session.rollback()
         message = _("A tandem with you as mentor is running: end it before deleting your profile.")
         raise ProfileConflict("tandem_running", message)
+    tandems.end_pending_with(select(Tandem).where(Tandem.mentor_profile_id == profile.id), "profile")
     vectors.forget(vectors.MENTOR, profile.id)
     # SQLite does not enforce ON DELETE SET NULL unless asked to; do it here for both databases.
     db.session.execute(update(Tandem).where(Tandem.mentor_profile_id == profile.id).values(mentor_profile_id=None))

@@ -131,6 +131,38 @@ def pending_partner_left(tandem: Tandem, leaver: User) -> None:
             notifications.notify(tandem.mentor_user_id, "request_withdrawn", "request_withdrawn", **told)
 
 
+def pending_goal_deleted(tandem: Tandem) -> None:
+    """Before a pending request or offer goes with its deleted goal: the mentor hears it has ended (a request as
+    withdrawn)."""
+    if not tandem.mentor_user_id:
+        return
+    told = {"obj": ("tandem", tandem.id)}
+    if tandem.status == Tandem.OFFERED:
+        notifications.notify(tandem.mentor_user_id, "offer_answered", "offer_ended_goal_deleted",
+                             {"title": tandem.goal.title if tandem.goal is not None else ""}, **told)
+    else:
+        notifications.notify(tandem.mentor_user_id, "request_withdrawn", "request_withdrawn", **told)
+
+
+def pending_profile_deleted(tandem: Tandem) -> None:
+    """Before a pending request or offer goes with its mentor's deleted profile: the mentee hears it has ended, and
+    of a request, as after a decline, which mentors could help next."""
+    if not tandem.mentee_user_id:
+        return
+    goal = tandem.goal
+    title = goal.title if goal is not None else ""
+    told = {"obj": ("tandem", tandem.id)}
+    if tandem.status == Tandem.OFFERED:
+        notifications.notify(tandem.mentee_user_id, "offer_received", "offer_ended_profile_deleted",
+                             {"title": title}, **told)
+        return
+    names = _next_names(goal)  # the request still waits here, so its mentor is left out
+    key = "request_ended_profile_deleted" if names else "request_ended_profile_deleted_none"
+    notifications.notify(tandem.mentee_user_id, "request_declined", key,
+                         {"title": title, "suggestions": ", ".join(names)},
+                         _goal_link(goal, tandem) if goal is not None else None, **told)
+
+
 def _tell_managers(tandem: Tandem) -> None:
     cohort = tandem.cohort
     if cohort is not None and cohort.state in OPEN_STATES:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm.exc import ObjectDeletedError
 
 from ..extensions import begin_serialised_write, db
@@ -262,6 +262,20 @@ def _cancel(tandem: Tandem, code: str) -> None:
             user_id, "request_cancelled", "request_cancelled", {"title": title, "reason_code": code},
             notifications.link_to("tandems.detail", tandem_id=tandem.id), obj=("tandem", tandem.id),
         )
+
+
+def end_pending_with(candidates: Select, removed: str) -> None:
+    """The pending requests and offers among `candidates` end with the goal or mentor profile (`removed`) they
+    were about, as with a deleted account: the other side is told (services/rematching.py), the rows go. An
+    answer could not be given any more, and the pair rule would keep the two from asking each other again."""
+    from . import rematching
+
+    tell = rematching.pending_goal_deleted if removed == "goal" else rematching.pending_profile_deleted
+    for tandem in db.session.scalars(candidates.where(Tandem.status.in_(Tandem.PENDING_STATUSES))
+                                     .order_by(Tandem.id).with_for_update()):
+        tell(tandem)
+        db.session.delete(tandem)
+    db.session.flush()
 
 
 def recheck_open_pairings(company_ids: Collection[int]) -> int:

@@ -140,6 +140,33 @@ def test_deleting_a_goal_keeps_its_tandems(client, login_as):
     assert db.session.get(Tandem, tandem.id).goal_id is None
 
 
+def test_deleting_a_goal_or_a_mentor_profile_ends_their_pending_requests_and_offers_and_tells_the_other_side(
+        client, login_as):
+    from marketplace.models import Notification
+    from marketplace.services import profiles, tandems
+
+    def told(user) -> list[str]:
+        return list(db.session.scalars(select(Notification.message_key).where(Notification.user_id == user.id)
+                                       .order_by(Notification.id)))
+
+    requested, offering = make_mentor(company="Young A"), make_mentor(company="Young B")
+    goal = make_goal(title="Understand TikTok", owner=make_user(company="Old AG"))
+    tandems.request_tandem(goal, requested, goal.owner)
+    offered_goal = make_goal(title="Learn Slack", owner=goal.owner)
+    tandems.offer_help(offered_goal, offering.user)
+    login_as(goal.owner)
+    assert client.post(f"/goals/{goal.id}/delete").status_code == 302
+    goals.delete_goal(offered_goal)
+    assert told(requested.user)[-1] == "request_withdrawn" and told(offering.user)[-1] == "offer_ended_goal_deleted"
+    assert db.session.scalar(select(func.count(Tandem.id))) == 0
+    again = make_goal(title="TikTok, second try", owner=goal.owner)
+    assert tandems.request_tandem(again, requested, goal.owner).status == "requested"  # not "already paired"
+
+    profiles.delete_mentor_profile(requested)
+    assert told(goal.owner)[-1].startswith("request_ended_profile_deleted")
+    assert db.session.scalar(select(func.count(Tandem.id))) == 0
+
+
 @pytest.mark.parametrize(
     ("method", "suffix", "data"),
     [
