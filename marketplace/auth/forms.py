@@ -82,12 +82,9 @@ class RegisterForm(TandemForm):
         render_kw={"autocomplete": "organization"},
     )
     password, confirm = _new_password_fields(_l("Password"))
-    language = SelectField(
-        _l("Preferred language"),
-        choices=[SelectChoice("", _l("No preference")), *LANGUAGE_CHOICES],
-        validators=[Optional()],
-        default="",
-    )
+    # Pre-selected with the page's language (register): what the site and its e-mails then speak. Left empty
+    # (an old form), the page's language counts too: a person who signed up in German is written to in German.
+    language = SelectField(_l("Preferred language"), choices=LANGUAGE_CHOICES, validators=[Optional()])
     # Filled from the browser by static/timezone.js; empty (no script) keeps the fallback zone.
     # A label of its own: WTForms would otherwise translate a generated one while binding, fixing the
     # request's language before the new account's choice counts.

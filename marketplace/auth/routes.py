@@ -22,7 +22,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_babel import format_timedelta
+from flask_babel import format_timedelta, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
@@ -94,13 +94,13 @@ def register() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("main.dashboard"))
     form = RegisterForm()
-    if request.method == "GET" and session.get("locale") in ("en", "de"):
-        form.language.data = session["locale"]
+    if request.method == "GET":
+        form.language.data = session.get("locale") if session.get("locale") in ("en", "de") else get_locale().language
     if form.validate_on_submit():
         try:
             user, confirmation = account_actions.sign_up(
                 form.email.data, form.name.data, form.password.data, form.company.data,
-                form.language.data or None, form.time_zone.data,
+                form.language.data or get_locale().language, form.time_zone.data,
             )
         except EmailTaken as taken:
             db.session.rollback()
@@ -284,7 +284,8 @@ def resend_company_confirmation() -> ResponseReturnValue:
 
 def _account_page(new_token: str | None = None, **forms: FlaskForm) -> Response:
     """The account page with any failed form kept (its errors beside the fields)."""
-    locale = current_user.locale or session.get("locale") or "en"
+    # Never chosen: the language the page is shown in (the browser's), so that saving keeps it.
+    locale = current_user.locale or session.get("locale") or get_locale().language
     forms.setdefault("settings_form", SettingsForm(formdata=None, locale=locale,
                                                    time_zone=timezones.name_of(current_user)))
     # Never chosen: static/timezone.js may preselect the browser's zone.

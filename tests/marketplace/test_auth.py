@@ -624,6 +624,24 @@ def test_account_page_shows_details_and_saves_the_language(login_as):
     assert db.session.get(User, user.id).locale == "de"
 
 
+def test_a_person_who_signs_up_on_the_german_page_is_written_to_in_german(client):
+    german = {"Accept-Language": "de-DE,de;q=0.9"}
+    form = client.get("/auth/register", headers=german).get_data(as_text=True)
+    assert 'selected value="de"' in form
+    client.post("/auth/register", data=registration(language=""), headers=german)
+    user = db.session.scalar(select(User).where(User.email == "ada@example.com"))
+    assert user.locale == "de"
+
+
+def test_the_account_page_offers_the_language_it_is_shown_in_when_none_was_chosen(login_as):
+    user = make_user()
+    assert user.locale is None
+    client = login_as(user)
+    page = client.get("/auth/account", headers={"Accept-Language": "de-DE,de;q=0.9"}).get_data(as_text=True)
+    assert '<option lang="de" selected value="de">' in page or 'selected value="de"' in page
+    assert 'selected value="en"' not in page
+
+
 def test_api_token_created_on_the_page_is_shown_once_and_can_be_revoked(app, login_as):
     user = make_user()
     client = login_as(user)
