@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app
-from flask_babel import format_date
+from flask_babel import force_locale, format_date
 from flask_babel import gettext as _
 from icalendar import Calendar, Event, vCalAddress
 from sqlalchemy import func, select
@@ -563,13 +563,16 @@ def _send_invites(meeting: Meeting, actor: User | None, key: str, method: str = 
                   partner_key: str | None = None) -> None:
     """The invite (or cancellation) to both partners: any but the actor is also told in the app (with
     `partner_key`'s message when given)."""
-    file = invite(meeting, method)
+    from . import emails
+
     link = notifications.link_to("cohorts.meetings.tandem", tandem_id=meeting.tandem_id)
     for person in (meeting.tandem.mentor_user, meeting.tandem.mentee):
         if person is None:
             continue
         other = partner_of(meeting.tandem, person)
-        params = {"name": other.name if other else _("(former member)"), "when": _when(meeting)}
+        with force_locale(emails.recipient_locale(person)):  # the file's words in the recipient's language
+            file = invite(meeting, method)
+        params = {"name": other.name if other else None, "when": _when(meeting)}
         fields = {"obj": ("meeting", meeting.id), "occasion": f"{method.lower()}-{meeting.sequence}", "ics": file}
         if actor is not None and person.id == actor.id:
             notifications.queue_email(person, "meeting_planned", key, params, link, **fields)
@@ -586,8 +589,7 @@ def _both(meeting: Meeting, kind: str, key: str, occasion: str) -> None:
         if person is None:
             continue
         other = partner_of(meeting.tandem, person)
-        notifications.notify(person, kind, key, {"name": other.name if other else _("(former member)"),
-                                                 "when": _when(meeting)}, link,
+        notifications.notify(person, kind, key, {"name": other.name if other else None, "when": _when(meeting)}, link,
                              obj=("meeting", meeting.id), occasion=occasion)
 
 

@@ -57,7 +57,7 @@ MESSAGES = {
     "meeting_invite": _l("Your meeting with %(name)s: %(when)s. The invite for your calendar is attached."),
     "meeting_moved": _l("Your meeting with %(name)s moved to %(when)s. The updated invite is attached."),
     "meeting_cancelled": _l("Your meeting with %(name)s on %(when)s was cancelled."),
-    "meeting_reminder": _l("Reminder: you meet %(name)s tomorrow, %(when)s."),
+    "meeting_reminder": _l("Reminder: your meeting with %(name)s is coming up, %(when)s."),
     "meeting_outcome": _l(
         "Did your meeting with %(name)s on %(when)s take place? Tell us on your tandem page: held, missed or moved."
     ),
@@ -185,6 +185,8 @@ def render(key: str | None, params: dict[str, Any], fallback: str = "", reader: 
     if template is None:
         return fallback
     values = dict(params)
+    if "name" in values and values["name"] is None:  # a partner who deleted their account
+        values["name"] = _("(former member)")
     if isinstance(values.get("date"), str):
         values["date"] = format_date(date.fromisoformat(values["date"]))
     if isinstance(values.get("when"), str):

@@ -219,6 +219,26 @@ def test_both_partners_get_each_invite_by_e_mail_and_a_deletion_cancels_it(tande
         assert str(cancel["STATUS"]) == "CANCELLED"
 
 
+def test_each_partner_gets_the_invite_in_their_own_language_and_a_left_partner_is_named_so(tandem):
+    mentee, mentor = tandem.mentee, tandem.mentor_user
+    mentee.locale, mentor.locale = "de", "en"
+    db.session.commit()
+    meetings.create(tandem, mentor, datetime(2027, 3, 12, 17, 0, tzinfo=UTC), 60)  # planned by the English side
+    _, german = parsed(invites_to(mentee)[-1].ics)
+    _, english = parsed(invites_to(mentor)[-1].ics)
+    assert str(german["SUMMARY"]).startswith("Tandem-Treffen:")
+    assert str(english["SUMMARY"]).startswith("Tandem meeting:")
+
+    from marketplace.services import privacy
+
+    privacy.delete_account(mentor)  # in an English request: the German mentee's mails name the leaver in German
+    db.session.expire_all()
+    told = db.session.scalars(select(OutgoingEmail).where(OutgoingEmail.recipient_user_id == mentee.id)
+                              .order_by(OutgoingEmail.id)).all()
+    assert any("(ehemaliges Mitglied)" in mail.body for mail in told)
+    assert not any("(former member)" in mail.body for mail in told)
+
+
 def test_the_invite_reaches_smtp_as_a_text_calendar_attachment(smtp_app):
     app, handler = smtp_app
     app.config["TANDEM_CLOCK"] = lambda: NOW
