@@ -12,7 +12,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 
 from ..extensions import db
-from ..models import NotificationSetting, OutgoingEmail, User
+from ..models import NotificationSetting, OutgoingEmail, User, as_utc
 
 INSTANTLY, DIGEST, OFF = "instantly", "digest", "off"
 MODE_LABELS = {INSTANTLY: _l("Instantly"), DIGEST: _l("Daily digest"), OFF: _l("Off")}
@@ -98,8 +98,15 @@ def _serializer() -> URLSafeSerializer:
 
 
 def unsubscribe_token(user_id: int, kind: str) -> str:
-    """Signed, so nobody can unsubscribe someone else; no expiry, so an old mail's link still works."""
-    return _serializer().dumps({"u": user_id, "k": kind})
+    """Signed, so nobody can unsubscribe someone else; no expiry, so an old mail's link still works. It names the
+    account's creation too: an id a deleted account leaves can be a newer account's (SQLite reuses ids), and an
+    old mail's link must not switch off that person's mail."""
+    user = db.session.get(User, user_id)
+    return _serializer().dumps({"u": user_id, "k": kind, "c": _created_stamp(user) if user is not None else None})
+
+
+def _created_stamp(user: User) -> int:
+    return int(as_utc(user.created_at).timestamp())
 
 
 def signed_data(serializer: URLSafeSerializer, token: str, id_key: str) -> dict | None:
@@ -119,6 +126,8 @@ def read_token(token: str) -> tuple[User, str] | None:
     user = db.session.get(User, data["u"])
     kind = data.get("k")
     if user is None or not (kind in KINDS or kind in OPT_IN or kind == DIGEST_KIND):
+        return None
+    if "c" in data and data["c"] != _created_stamp(user):  # another, later account under the same id
         return None
     return user, kind
 

@@ -133,6 +133,18 @@ def test_one_click_unsubscribe_works_without_a_session_or_csrf_token(csrf_app):
     assert client.post("/unsubscribe/forged-token").status_code == 404
 
 
+def test_an_old_unsubscribe_link_does_nothing_to_a_newer_account_under_the_same_id(app):
+    """SQLite gives a deleted account's id to the next one: the link names the account's creation as well."""
+    first = make_user(email="reuse.one@example.com")
+    token = preferences.unsubscribe_token(first.id, "request_received")
+    assert preferences.read_token(token) == (first, "request_received")
+    first.created_at = first.created_at + timedelta(days=3)  # the same id, a later account
+    db.session.commit()
+    assert preferences.read_token(token) is None
+    assert app.test_client().post(f"/unsubscribe/{token}").status_code == 404
+    assert preferences.mode(first, "request_received") == preferences.INSTANTLY
+
+
 def test_essential_mail_carries_no_unsubscribe_and_ignores_settings(app):
     person = make_user()
     mail = emails.send_password_reset(person)
