@@ -451,7 +451,7 @@ def merge_companies(survivor: Company, other: Company) -> None:
         db.session.flush()
         db.session.expire_all()
         # The merged company's people now share one company: pending requests and drafts between them go.
-        _recheck_open_pairings([survivor.id])
+        _recheck_open_pairings([survivor.id], tell_running=False)  # told above, in the merge's own words
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -505,8 +505,8 @@ def _move_competitor_links(survivor_id: int, other_id: int) -> None:
         )
 
 
-def _recheck_open_pairings(company_ids: list[int | None]) -> None:
+def _recheck_open_pairings(company_ids: list[int | None], tell_running: bool = True) -> None:
     # tandems imports rules, which imports this module: import at call time.
     from . import tandems
 
-    tandems.recheck_open_pairings([c for c in company_ids if c is not None])
+    tandems.recheck_open_pairings([c for c in company_ids if c is not None], tell_running=tell_running)

@@ -137,6 +137,10 @@ MESSAGES = {
     ),
     "request_cancelled": _l("The tandem request for “%(title)s” was cancelled: %(reason)s"),
     "draft_removed": _l("A draft pair in “%(cohort)s” was removed: %(reason)s"),
+    "running_tandem_rule_broken": _l(
+        "The running tandem of %(mentee)s with %(mentor)s on “%(title)s” now breaks a hard rule: %(reason)s It "
+        "was not ended: decide with the two whether to end it."
+    ),
     "request_reminder": _l(
         "%(name)s is waiting for your answer on “%(title)s”. Without an answer the request expires on %(date)s."
     ),

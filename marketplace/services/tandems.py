@@ -278,7 +278,7 @@ def end_pending_with(candidates: Select, removed: str) -> None:
     db.session.flush()
 
 
-def recheck_open_pairings(company_ids: Collection[int]) -> int:
+def recheck_open_pairings(company_ids: Collection[int], tell_running: bool = True) -> int:
     """Re-check every pending request or offer and unpublished cohort draft of people at these companies, and
     end those a hard rule no longer allows; answers how many were ended. The caller commits.
 
@@ -287,7 +287,9 @@ def recheck_open_pairings(company_ids: Collection[int]) -> int:
     new company), two companies merged (both), a verification confirmed or revoked. A pending request
     that is no longer allowed becomes `cancelled` and both people are told why; such a draft is removed
     and the community managers are told (the partners never saw it). Capacity is not judged here (it
-    is at acceptance and publishing), nor a pause (a paused mentor may still answer pending requests).
+    is at acceptance and publishing), nor a pause (a paused mentor may still answer pending requests). A running
+    tandem the change puts at odds with a rule is not ended: the community managers are told (`tell_running`; a
+    company merge tells them in its own words).
     """
     ids = [c for c in company_ids if c is not None]
     if not ids:
@@ -299,13 +301,13 @@ def recheck_open_pairings(company_ids: Collection[int]) -> int:
         db.session.scalars(
             select(Tandem)
             .where(
-                Tandem.status.in_((*Tandem.PENDING_STATUSES, Tandem.DRAFT)),
+                Tandem.status.in_((*Tandem.PENDING_STATUSES, Tandem.DRAFT, Tandem.RUNNING)),
                 or_(Tandem.mentee_user_id.in_(people), Tandem.mentor_user_id.in_(people)),
             )
             .order_by(Tandem.id)
         )
     )
-    ended = 0
+    ended, running_broken = 0, []
     for tandem in pending:
         if tandem.goal is None or tandem.mentor is None:
             continue
@@ -314,6 +316,9 @@ def recheck_open_pairings(company_ids: Collection[int]) -> int:
             if code != "mentor_paused"
         ]
         if not broken:
+            continue
+        if tandem.status == Tandem.RUNNING:
+            running_broken.append((tandem, broken[0]))
             continue
         ended += 1
         if tandem.status in Tandem.PENDING_STATUSES:
@@ -328,8 +333,24 @@ def recheck_open_pairings(company_ids: Collection[int]) -> int:
                 ("tandem", tandem.id),
             )
             db.session.delete(tandem)
+    if running_broken and tell_running:
+        _tell_managers_running_broken(running_broken)
     db.session.flush()
     return ended
+
+
+def _tell_managers_running_broken(running: list[tuple[Tandem, str]]) -> None:
+    """A running tandem is never ended by a change elsewhere (the partners may be halfway through): the
+    community managers are told which ones now break a hard rule, and why, to decide with the people."""
+    from .cohorts import enrolment
+
+    for tandem, code in running:
+        enrolment.notify_managers(
+            "tandem_rule_broken", "running_tandem_rule_broken",
+            {"mentee": tandem.mentee.name if tandem.mentee else "", "mentor": tandem.mentor_user.name
+             if tandem.mentor_user else "", "title": tandem.goal.title, "reason_code": code},
+            notifications.link_to("tandems.detail", tandem_id=tandem.id), ("tandem", tandem.id),
+        )
 
 
 def decline(tandem: Tandem, user: User, message: str = "") -> Tandem:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from marketplace.extensions import db
@@ -118,6 +119,27 @@ def test_a_new_competitor_link_cancels_pending_requests_and_tells_both(client, l
     db.session.expire_all()
     assert db.session.get(Tandem, tandem.id).status == "cancelled"
     assert _cancel_notices(goal.owner_id) and _cancel_notices(mentor.user_id)
+
+
+def test_a_running_tandem_a_change_puts_at_odds_with_a_rule_stays_and_the_managers_are_told_why(
+        client, login_as, app):
+    from marketplace.services.notifications import text
+
+    mentor = make_mentor(company="Bank A")
+    goal = make_goal(company="Bank B")
+    running = tandems.accept(tandems.request_tandem(goal, mentor, goal.owner), mentor.user)
+    manager = _manager_client(client, login_as)
+    company_id = companies.find_company("Bank B").id
+    manager.post(f"/manage/companies/{company_id}/competitors", data={"competitor-name": "Bank A"})
+    db.session.expire_all()
+    assert db.session.get(Tandem, running.id).status == "active"  # never ended from elsewhere
+    [told] = db.session.scalars(select(Notification).where(Notification.message_key == "running_tandem_rule_broken"))
+    assert "Their companies are competitors." in text(told) and goal.title in text(told)
+
+    manager.post(f"/manage/people/{goal.owner_id}/company", data={"company": "Bank A"})  # now one company
+    keys = db.session.scalars(select(Notification.params).where(
+        Notification.message_key == "running_tandem_rule_broken")).all()
+    assert [k["reason_code"] for k in keys] == ["competitors", "same_company"]
 
 
 def test_verifying_the_mentor_at_the_mentees_company_cancels_the_request(client, login_as, app):
