@@ -378,8 +378,10 @@ def test_the_cohort_import_page_flashes_the_conflict_as_409(app, monkeypatch):
                     state="planning")
     db.session.add(cohort)
     db.session.commit()
+    manager = make_user(is_manager=True)
+    token = upload.stage(b"email,name\n", cohort, manager)
     with pytest.raises(enrolment.CohortError) as refused:
-        upload.run(cohort, b"")
+        upload.run(token, cohort, manager)
     assert refused.value.status == 409 and "try again" in refused.value.message
 
 
