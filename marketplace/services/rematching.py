@@ -108,59 +108,62 @@ def pending_partner_left(tandem: Tandem, leaver: User) -> None:
     """In the transaction of an account deletion, before the leaver's pending request or offer is removed: the
     other side hears it has ended; a mentee whose request ends this way hears of the next best mentors, as after
     a decline."""
-    goal = tandem.goal
-    title = goal.title if goal is not None else ""
-    told = {"obj": ("tandem", tandem.id)}  # the e-mail's key names the event: the offer's own mail stays apart
     if leaver.id == tandem.mentor_user_id:
-        if not tandem.mentee_user_id:
-            return
-        if tandem.status == Tandem.OFFERED:
-            notifications.notify(tandem.mentee_user_id, "offer_received", "offer_ended_account_deleted",
-                                 {"title": title}, **told)
-            return
-        names = _next_names(goal)  # the request still waits here, so its mentor is left out
-        key = "request_ended_account_deleted" if names else "request_ended_account_deleted_none"
-        link = _goal_link(goal, tandem) if goal is not None else None
-        notifications.notify(tandem.mentee_user_id, "request_declined", key,
-                             {"title": title, "suggestions": ", ".join(names)}, link, **told)
-    elif tandem.mentor_user_id:
-        if tandem.status == Tandem.OFFERED:
-            notifications.notify(tandem.mentor_user_id, "offer_answered", "offer_ended_owner_deleted",
-                                 {"title": title}, **told)
-        else:
-            notifications.notify(tandem.mentor_user_id, "request_withdrawn", "request_withdrawn", **told)
+        _mentee_hears_pending_ended(tandem, "account")
+    else:
+        _mentor_hears_pending_ended(tandem, "owner")
 
 
 def pending_goal_deleted(tandem: Tandem) -> None:
     """Before a pending request or offer goes with its deleted goal: the mentor hears it has ended (a request as
     withdrawn)."""
-    if not tandem.mentor_user_id:
-        return
-    told = {"obj": ("tandem", tandem.id)}
-    if tandem.status == Tandem.OFFERED:
-        notifications.notify(tandem.mentor_user_id, "offer_answered", "offer_ended_goal_deleted",
-                             {"title": tandem.goal.title if tandem.goal is not None else ""}, **told)
-    else:
-        notifications.notify(tandem.mentor_user_id, "request_withdrawn", "request_withdrawn", **told)
+    _mentor_hears_pending_ended(tandem, "goal")
 
 
 def pending_profile_deleted(tandem: Tandem) -> None:
     """Before a pending request or offer goes with its mentor's deleted profile: the mentee hears it has ended, and
     of a request, as after a decline, which mentors could help next."""
+    _mentee_hears_pending_ended(tandem, "profile")
+
+
+# Why a pending request or offer ended, as its mentee reads it (offer, request, request with no one to suggest) ...
+_TO_THE_MENTEE = {
+    "account": ("offer_ended_account_deleted", "request_ended_account_deleted",
+                "request_ended_account_deleted_none"),
+    "profile": ("offer_ended_profile_deleted", "request_ended_profile_deleted",
+                "request_ended_profile_deleted_none"),
+}
+# ... and as its mentor reads it (an offer; a request ends as withdrawn).
+_TO_THE_MENTOR = {"owner": "offer_ended_owner_deleted", "goal": "offer_ended_goal_deleted"}
+
+
+def _mentee_hears_pending_ended(tandem: Tandem, cause: str) -> None:
+    """The mentee of a pending request or offer whose mentor side goes (`cause`: the account, the profile)."""
     if not tandem.mentee_user_id:
         return
     goal = tandem.goal
     title = goal.title if goal is not None else ""
-    told = {"obj": ("tandem", tandem.id)}
+    told = {"obj": ("tandem", tandem.id)}  # the e-mail's key names the event: the offer's own mail stays apart
+    offer_key, request_key, request_key_none = _TO_THE_MENTEE[cause]
     if tandem.status == Tandem.OFFERED:
-        notifications.notify(tandem.mentee_user_id, "offer_received", "offer_ended_profile_deleted",
-                             {"title": title}, **told)
+        notifications.notify(tandem.mentee_user_id, "offer_received", offer_key, {"title": title}, **told)
         return
     names = _next_names(goal)  # the request still waits here, so its mentor is left out
-    key = "request_ended_profile_deleted" if names else "request_ended_profile_deleted_none"
-    notifications.notify(tandem.mentee_user_id, "request_declined", key,
-                         {"title": title, "suggestions": ", ".join(names)},
-                         _goal_link(goal, tandem) if goal is not None else None, **told)
+    link = _goal_link(goal, tandem) if goal is not None else None
+    notifications.notify(tandem.mentee_user_id, "request_declined", request_key if names else request_key_none,
+                         {"title": title, "suggestions": ", ".join(names)}, link, **told)
+
+
+def _mentor_hears_pending_ended(tandem: Tandem, cause: str) -> None:
+    """The mentor of a pending request or offer whose mentee side goes (`cause`: the owner's account, the goal)."""
+    if not tandem.mentor_user_id:
+        return
+    told = {"obj": ("tandem", tandem.id)}
+    if tandem.status == Tandem.OFFERED:
+        notifications.notify(tandem.mentor_user_id, "offer_answered", _TO_THE_MENTOR[cause],
+                             {"title": tandem.goal.title if tandem.goal is not None else ""}, **told)
+    else:
+        notifications.notify(tandem.mentor_user_id, "request_withdrawn", "request_withdrawn", **told)
 
 
 def _tell_managers(tandem: Tandem) -> None:
