@@ -491,21 +491,14 @@ def _without_padding(ranked: list[_Scored], k: int, query_text: str) -> list[tup
     """The first k of `ranked` (in rank order) that do not pad the list (is_padding), each with its relevance. The
     best relevance is that of the first PADDING_WINDOW, whatever k, and one left out makes room for the next that
     passes: a list is as long as asked while good matches remain, and a shorter list is the start of a longer one.
-    Only what is walked through is judged (the lexical evidence costs per mentor)."""
-    judged: dict[int, float] = {}
-
-    def relevance_at(position: int) -> float:
-        if position not in judged:
-            judged[position] = ranked[position].relevance(query_text)
-        return judged[position]
-
-    best = max((relevance_at(i) for i in range(min(PADDING_WINDOW, len(ranked)))), default=0.0)
+    Only what is walked through reads the mentor's words (_Scored.own_relevance reads them once)."""
+    best = max((s.relevance(query_text) for s in ranked[:PADDING_WINDOW]), default=0.0)
     shown = []
     for position, candidate in enumerate(ranked):
         if len(shown) == k:
             break
-        if not is_padding(position, relevance_at(position), best):
-            shown.append((candidate, relevance_at(position)))
+        if not is_padding(position, relevance := candidate.relevance(query_text), best):
+            shown.append((candidate, relevance))
     return shown
 
 
